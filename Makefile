@@ -1,0 +1,103 @@
+# t2sql -- build, set-up and test entry points.
+#   make            build everything into build/ and bin/
+#   make demo       deps + build + local stack + demo data + example request
+#   make test       deps + build + unit, integration and corpus tests; last line "N passed, N failed"
+#   make bench      ratios against the physical limits (bench/README.md)
+#   make SAN=address,undefined   sanitizer build
+
+CC      ?= cc
+SAN     ?=
+OPT     ?= -O2
+PKGS    := libpq json-c hiredis libcurl libxml-2.0 libcrypto zlib
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wpointer-arith -Wcast-qual -Wwrite-strings -Wvla -Wformat=2 -Wundef \
+           -Wno-format-nonliteral -Wimplicit-fallthrough
+CFLAGS  := -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) -fno-strict-aliasing \
+           -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE -Icore \
+           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  := /usr/lib/x86_64-linux-gnu/libpg_query.a \
+           $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lfcgi -lm -lpthread
+LDFLAGS := -pie -Wl,-z,relro,-z,now
+ifneq ($(SAN),)
+CFLAGS  += -fsanitize=$(SAN) -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=$(SAN)
+endif
+
+B := build
+CORE_SRC  := $(wildcard core/*.c)
+CORE_OBJ  := $(CORE_SRC:%.c=$(B)/%.o)
+FCGI_SRC  := $(wildcard fcgi/*.c)
+FCGI_OBJ  := $(FCGI_SRC:%.c=$(B)/%.o)
+EXD_SRC   := $(wildcard exportd/*.c)
+EXD_OBJ   := $(EXD_SRC:%.c=$(B)/%.o)
+TOOL_SRC  := $(wildcard tools/*.c)
+TOOL_BIN  := $(TOOL_SRC:tools/%.c=bin/%)
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+BINS      := bin/t2sql-fcgi $(if $(EXD_SRC),bin/exportd) $(TOOL_BIN)
+
+.PHONY: all deps demo stop test unit bench fuzz format format-check clean distclean
+all: $(BINS) $(UNIT_BIN)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/libt2sql.a: $(CORE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+bin/t2sql-fcgi: $(FCGI_OBJ) $(B)/libt2sql.a
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bin/exportd: $(EXD_OBJ) $(B)/libt2sql.a
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bin/%: $(B)/tools/%.o $(B)/libt2sql.a
+	@mkdir -p bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/tests/%: $(B)/tests/unit/%.o $(B)/libt2sql.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+deps:
+	@scripts/deps.sh
+
+unit: $(UNIT_BIN)
+	@scripts/unit.sh $(UNIT_BIN)
+
+demo: deps all
+	@scripts/stack.sh demo
+
+stop:
+	@scripts/stack.sh stop
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/test.sh
+
+bench: deps all
+	@scripts/bench.sh
+
+fuzz: deps
+	@scripts/fuzz.sh $${FUZZ_SECONDS:-60}
+
+compile_commands.json:
+	$(MAKE) clean && bear -- $(MAKE) all
+
+format:
+	clang-format -i $(CORE_SRC) $(wildcard core/*.h) $(FCGI_SRC) $(wildcard fcgi/*.h) $(EXD_SRC) $(UNIT_SRC)
+
+format-check:
+	clang-format --dry-run -Werror $(CORE_SRC) $(wildcard core/*.h) $(FCGI_SRC) $(wildcard fcgi/*.h) $(EXD_SRC) $(UNIT_SRC)
+
+clean:
+	rm -rf $(B) bin
+
+distclean: clean
+	rm -rf var
+
+-include $(CORE_OBJ:.o=.d) $(FCGI_OBJ:.o=.d) $(EXD_OBJ:.o=.d) $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%.d)

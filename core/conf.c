@@ -1,0 +1,370 @@
+/* conf -- the configuration table and its loader; see conf.h. */
+#include "conf.h"
+
+#include "buf.h"
+#include "log.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum { CT_STR, CT_INT, CT_BOOL };
+
+typedef struct conf_key {
+    const char *key;
+    int type;
+    size_t off;
+    const char *def;
+    long min, max;
+    const char *alias; /* the old service's environment name, if any */
+    int secret;
+    int reloadable;
+} conf_key;
+
+#define S(k, d, alias, secret, rl) {#k, CT_STR, offsetof(conf, k), d, 0, 0, alias, secret, rl}
+#define I(k, d, lo, hi, alias, rl) {#k, CT_INT, offsetof(conf, k), #d, lo, hi, alias, 0, rl}
+#define B(k, d, rl) {#k, CT_BOOL, offsetof(conf, k), #d, 0, 1, NULL, 0, rl}
+
+static const conf_key conf_keys[] = {
+    S(listen, "var/run/t2sql.sock", NULL, 0, 0),
+    I(workers, 4, 1, 256, NULL, 1),
+    I(max_requests, 0, 0, 100000000, NULL, 1),
+    S(log_file, "", NULL, 0, 1),
+    S(log_level, "info", NULL, 0, 1),
+    S(pid_file, "", NULL, 0, 0),
+    S(db_host, "127.0.0.1", "DB_HOST", 0, 1),
+    I(db_port, 5432, 1, 65535, "DB_PORT", 1),
+    S(db_name, "postgres", "DB_NAME", 0, 1),
+    S(db_user, "postgres", "DB_USER", 0, 1),
+    S(db_pass, "", "DB_PASS", 1, 1),
+    I(db_connect_timeout, 5, 1, 300, NULL, 1),
+    S(schemas, "public", NULL, 0, 1),
+    S(query_role, "", NULL, 0, 1),
+    I(statement_timeout_ms, 30000, 1, 86400000, NULL, 1),
+    I(lock_timeout_ms, 1000, 0, 86400000, NULL, 1),
+    I(idle_tx_timeout_ms, 60000, 0, 86400000, NULL, 1),
+    I(temp_file_limit_kb, 1048576, -1, 2147483647L, NULL, 1),
+    I(max_body_bytes, 65536, 256, 16777216, NULL, 1),
+    I(max_question_chars, 2000, 1, 100000, NULL, 1),
+    I(max_page_size, 10000, 1, 100000000, NULL, 1),
+    I(default_page_size, 50, 1, 100000000, NULL, 1),
+    I(max_result_bytes, 268435456, 65536, 4294967296L, NULL, 1),
+    S(redis_host, "127.0.0.1", NULL, 0, 1),
+    I(redis_port, 6379, 0, 65535, NULL, 1),
+    S(redis_password, "", NULL, 1, 1),
+    I(redis_timeout_ms, 200, 1, 60000, NULL, 1),
+    I(cache_ttl_sql, 86400, 0, 31536000, NULL, 1),
+    I(cache_ttl_llm, 604800, 0, 31536000, NULL, 1),
+    I(cache_ttl_catalog, 300, 0, 31536000, NULL, 1),
+    S(llm_provider, "openai", NULL, 0, 1),
+    S(llm_base_url, "", "OPENAI_BASE_URL", 0, 1),
+    S(llm_api_key, "", "OPENAI_API_KEY", 1, 1),
+    S(llm_model, "gpt-4o-mini", "OPENAI_MODEL", 0, 1),
+    I(llm_connect_timeout_ms, 5000, 1, 600000, NULL, 1),
+    I(llm_timeout_ms, 60000, 1, 3600000, NULL, 1),
+    I(llm_max_tokens, 1024, 16, 65536, NULL, 1),
+    B(planner_fallback, 1, 1),
+    I(prompt_budget_tokens, 3000, 200, 200000, NULL, 1),
+    S(glossary_file, "conf/glossary", NULL, 0, 1),
+    I(example_match_pct, 90, 50, 101, NULL, 1),
+    I(few_shot_examples, 3, 0, 20, NULL, 1),
+    B(guard_enabled, 1, 1),
+    B(guard_allowlist, 1, 1),
+    B(allow_catalogs, 0, 1),
+    I(max_sql_bytes, 65536, 64, 16777216, NULL, 1),
+    I(max_nesting, 32, 1, 1000, NULL, 1),
+    I(max_joins, 24, 0, 1000, NULL, 1),
+    B(auth_required, 0, 1),
+    I(rate_limit_per_min, 600, 0, 100000000, NULL, 1),
+    S(aws_region, "us-east-1", "AWS_REGION", 0, 1),
+    S(export_bucket, "t2sql-exports", "EXPORT_BUCKET", 0, 1),
+    S(export_prefix, "exports/", "EXPORT_PREFIX", 0, 1),
+    S(s3_endpoint, "", "S3_ENDPOINT", 0, 1),
+    S(aws_access_key_id, "", "AWS_ACCESS_KEY_ID", 0, 1),
+    S(aws_secret_access_key, "", "AWS_SECRET_ACCESS_KEY", 1, 1),
+    S(aws_session_token, "", "AWS_SESSION_TOKEN", 1, 1),
+    I(presign_expires, 3600, 1, 604800, NULL, 1),
+    I(export_concurrency, 2, 1, 64, NULL, 1),
+    I(export_lease_s, 30, 5, 86400, NULL, 1),
+    I(export_max_attempts, 3, 1, 100, NULL, 1),
+    I(export_part_mb, 8, 5, 5120, NULL, 1),
+    I(export_statement_timeout_ms, 3600000, 1, 86400000, NULL, 1),
+    I(export_retries, 4, 0, 20, NULL, 1),
+};
+
+#define NKEYS (sizeof conf_keys / sizeof conf_keys[0])
+
+static char **conf_str(conf *c, const conf_key *k)
+{
+    return (char **)((char *)c + k->off);
+}
+
+static const conf_key *conf_find(const char *key)
+{
+    size_t i;
+
+    for (i = 0; i < NKEYS; i++)
+        if (strcmp(conf_keys[i].key, key) == 0)
+            return &conf_keys[i];
+    return NULL;
+}
+
+static int conf_parse_bool(const char *v, int *out)
+{
+    static const char *yes[] = {"1", "true", "yes", "on"}, *no[] = {"0", "false", "no", "off"};
+    size_t i;
+
+    for (i = 0; i < 4; i++) {
+        if (strcasecmp(v, yes[i]) == 0)
+            return *out = 1, 0;
+        if (strcasecmp(v, no[i]) == 0)
+            return *out = 0, 0;
+    }
+    return -1;
+}
+
+/* Sets one key from text; -1 with err on a bad value. */
+static int conf_set(conf *c, const conf_key *k, const char *v, const char *origin, char *err,
+                    size_t errlen)
+{
+    long n;
+    int b;
+    char *dup;
+
+    switch (k->type) {
+    case CT_STR:
+        if (!(dup = strdup(v)))
+            goto oom;
+        free(*conf_str(c, k));
+        *conf_str(c, k) = dup;
+        return 0;
+    case CT_INT:
+        if (str_to_long(v, k->min, k->max, &n) < 0) {
+            snprintf(err, errlen, "%s: %s must be an integer in [%ld, %ld]", origin, k->key,
+                     k->min, k->max);
+            return -1;
+        }
+        *(long *)((char *)c + k->off) = n;
+        return 0;
+    default:
+        if (conf_parse_bool(v, &b) < 0) {
+            snprintf(err, errlen, "%s: %s must be true or false", origin, k->key);
+            return -1;
+        }
+        *(int *)((char *)c + k->off) = b;
+        return 0;
+    }
+oom:
+    snprintf(err, errlen, "out of memory");
+    return -1;
+}
+
+static char *conf_trim(char *s)
+{
+    char *e;
+
+    while (isspace((unsigned char)*s))
+        s++;
+    e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+static int conf_read_file(conf *c, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    char line[4096], origin[512];
+    int lineno = 0, rc = 0;
+
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    while (fgets(line, sizeof line, f)) {
+        char *s, *eq, *key, *val;
+        const conf_key *k;
+        size_t vl;
+
+        lineno++;
+        s = conf_trim(line);
+        if (!*s || *s == '#' || *s == ';' || *s == '[')
+            continue;
+        snprintf(origin, sizeof origin, "%s:%d", path, lineno);
+        if (!(eq = strchr(s, '='))) {
+            snprintf(err, errlen, "%s: expected key = value", origin);
+            rc = -1;
+            break;
+        }
+        *eq = '\0';
+        key = conf_trim(s);
+        val = conf_trim(eq + 1);
+        vl = strlen(val);
+        if (vl >= 2 && val[0] == '"' && val[vl - 1] == '"') {
+            val[vl - 1] = '\0';
+            val++;
+        }
+        if (!(k = conf_find(key))) {
+            snprintf(err, errlen, "%s: unknown key '%s'", origin, key);
+            rc = -1;
+            break;
+        }
+        if ((rc = conf_set(c, k, val, origin, err, errlen)) < 0)
+            break;
+    }
+    fclose(f);
+    return rc;
+}
+
+static int conf_read_env(conf *c, char *err, size_t errlen)
+{
+    size_t i, j;
+    char name[128];
+
+    for (i = 0; i < NKEYS; i++) {
+        const conf_key *k = &conf_keys[i];
+        const char *v;
+
+        snprintf(name, sizeof name, "T2SQL_%s", k->key);
+        for (j = 6; name[j]; j++)
+            name[j] = (char)toupper((unsigned char)name[j]);
+        v = getenv(name);
+        if (!v && k->alias)
+            v = getenv(k->alias);
+        if (v && conf_set(c, k, v, v == getenv(name) ? name : k->alias, err, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int conf_load(const char *path, conf *out, char *err, size_t errlen)
+{
+    conf c;
+    size_t i;
+    char *slash;
+
+    memset(&c, 0, sizeof c);
+    for (i = 0; i < NKEYS; i++)
+        if (conf_set(&c, &conf_keys[i], conf_keys[i].def, "default", err, errlen) < 0)
+            goto fail;
+    if (path && conf_read_file(&c, path, err, errlen) < 0)
+        goto fail;
+    if (conf_read_env(&c, err, errlen) < 0)
+        goto fail;
+    if (c.default_page_size > c.max_page_size)
+        c.default_page_size = c.max_page_size;
+    if (log_level_parse(c.log_level) < 0) {
+        snprintf(err, errlen, "log_level must be error, warn, info or debug");
+        goto fail;
+    }
+    if ((slash = strstr(c.llm_base_url, "/chat/completions")) != NULL)
+        *slash = '\0'; /* accept a full endpoint URL as well as a base URL */
+    *out = c;
+    return 0;
+fail:
+    conf_free(&c);
+    return -1;
+}
+
+void conf_free(conf *c)
+{
+    size_t i;
+
+    for (i = 0; i < NKEYS; i++)
+        if (conf_keys[i].type == CT_STR) {
+            free(*conf_str(c, &conf_keys[i]));
+            *conf_str(c, &conf_keys[i]) = NULL;
+        }
+}
+
+void conf_print(const conf *c, FILE *f)
+{
+    size_t i;
+
+    for (i = 0; i < NKEYS; i++) {
+        const conf_key *k = &conf_keys[i];
+        const char *p = (const char *)c + k->off;
+
+        if (k->type == CT_STR) {
+            const char *v = *(char *const *)p;
+            fprintf(f, "%s = %s\n", k->key, k->secret && v && *v ? "********" : v ? v : "");
+        } else if (k->type == CT_INT) {
+            fprintf(f, "%s = %ld\n", k->key, *(const long *)p);
+        } else {
+            fprintf(f, "%s = %s\n", k->key, *(const int *)p ? "true" : "false");
+        }
+    }
+}
+
+void conf_register_secrets(const conf *c)
+{
+    size_t i;
+
+    for (i = 0; i < NKEYS; i++)
+        if (conf_keys[i].secret)
+            log_add_secret(*(char *const *)((const char *)c + conf_keys[i].off));
+}
+
+/* Appends key='value' with libpq quoting (backslash before ' and \). */
+static int conninfo_add(char *dst, size_t len, size_t *pos, const char *key, const char *val)
+{
+    int n = snprintf(dst + *pos, len - *pos, "%s%s='", *pos ? " " : "", key);
+
+    if (n < 0 || (size_t)n >= len - *pos)
+        return -1;
+    *pos += (size_t)n;
+    for (; *val; val++) {
+        if (*pos + 3 >= len)
+            return -1;
+        if (*val == '\'' || *val == '\\')
+            dst[(*pos)++] = '\\';
+        dst[(*pos)++] = *val;
+    }
+    if (*pos + 2 >= len)
+        return -1;
+    dst[(*pos)++] = '\'';
+    dst[*pos] = '\0';
+    return 0;
+}
+
+int conf_pg_conninfo(const conf *c, char *dst, size_t len, const char *appname)
+{
+    size_t pos = 0;
+    char port[16], tmo[16];
+
+    snprintf(port, sizeof port, "%ld", c->db_port);
+    snprintf(tmo, sizeof tmo, "%ld", c->db_connect_timeout);
+    dst[0] = '\0';
+    if (conninfo_add(dst, len, &pos, "host", c->db_host) < 0 ||
+        conninfo_add(dst, len, &pos, "port", port) < 0 ||
+        conninfo_add(dst, len, &pos, "dbname", c->db_name) < 0 ||
+        conninfo_add(dst, len, &pos, "user", c->db_user) < 0 ||
+        (*c->db_pass && conninfo_add(dst, len, &pos, "password", c->db_pass) < 0) ||
+        conninfo_add(dst, len, &pos, "connect_timeout", tmo) < 0 ||
+        conninfo_add(dst, len, &pos, "application_name", appname) < 0)
+        return -1;
+    return 0;
+}
+
+int conf_schema_list(const conf *c, char ***names, int max)
+{
+    size_t slen = strlen(c->schemas);
+    char **v = malloc((size_t)max * sizeof(char *) + slen + 1);
+    char *s, *p;
+    int n = 0;
+
+    if (!v)
+        return -1;
+    s = (char *)(v + max);
+    memcpy(s, c->schemas, slen + 1);
+    for (p = strtok_r(s, ",", &s); p && n < max; p = strtok_r(NULL, ",", &s)) {
+        p = conf_trim(p);
+        if (*p)
+            v[n++] = p;
+    }
+    *names = v;
+    return n;
+}

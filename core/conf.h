@@ -1,0 +1,103 @@
+/* conf -- the configuration: one table of keys (type, default, bounds, env names, secret,
+ * reloadable), loaded from conf/t2sql.conf and overridden by the environment.
+ *
+ * Precedence: T2SQL_<KEY> > the old service's name (DB_HOST, OPENAI_API_KEY, ...) > file >
+ * default. A conf owns its strings; conf_free() releases them. conf_load() leaves `out`
+ * untouched on failure, so a reload that fails keeps the old configuration. */
+#ifndef T2_CONF_H
+#define T2_CONF_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+typedef struct conf {
+    /* service */
+    char *listen;
+    long workers;
+    long max_requests;
+    char *log_file;
+    char *log_level;
+    char *pid_file;
+    /* database */
+    char *db_host;
+    long db_port;
+    char *db_name;
+    char *db_user;
+    char *db_pass;
+    long db_connect_timeout;
+    char *schemas;
+    char *query_role;
+    long statement_timeout_ms;
+    long lock_timeout_ms;
+    long idle_tx_timeout_ms;
+    long temp_file_limit_kb;
+    /* requests */
+    long max_body_bytes;
+    long max_question_chars;
+    long max_page_size;
+    long default_page_size;
+    long max_result_bytes;
+    /* redis */
+    char *redis_host;
+    long redis_port;
+    char *redis_password;
+    long redis_timeout_ms;
+    long cache_ttl_sql;
+    long cache_ttl_llm;
+    long cache_ttl_catalog;
+    /* model */
+    char *llm_provider;
+    char *llm_base_url;
+    char *llm_api_key;
+    char *llm_model;
+    long llm_connect_timeout_ms;
+    long llm_timeout_ms;
+    long llm_max_tokens;
+    int planner_fallback;
+    long prompt_budget_tokens;
+    char *glossary_file;
+    long example_match_pct;
+    long few_shot_examples;
+    /* guard */
+    int guard_enabled;
+    int guard_allowlist;
+    int allow_catalogs;
+    long max_sql_bytes;
+    long max_nesting;
+    long max_joins;
+    /* auth */
+    int auth_required;
+    long rate_limit_per_min;
+    /* export */
+    char *aws_region;
+    char *export_bucket;
+    char *export_prefix;
+    char *s3_endpoint;
+    char *aws_access_key_id;
+    char *aws_secret_access_key;
+    char *aws_session_token;
+    long presign_expires;
+    long export_concurrency;
+    long export_lease_s;
+    long export_max_attempts;
+    long export_part_mb;
+    long export_statement_timeout_ms;
+    long export_retries;
+} conf;
+
+/* Fills out with defaults, the file at path (NULL = defaults and env only) and the
+ * environment. Returns 0, or -1 with a message in err. On success the caller owns out
+ * and frees it with conf_free(). */
+int conf_load(const char *path, conf *out, char *err, size_t errlen);
+void conf_free(conf *c);
+/* Prints "key = value" for every key, secrets masked. */
+void conf_print(const conf *c, FILE *f);
+/* Registers every non-empty secret with log_add_secret(). */
+void conf_register_secrets(const conf *c);
+/* Builds a libpq conninfo string into dst (keywords quoted). -1 if it does not fit. */
+int conf_pg_conninfo(const conf *c, char *dst, size_t len, const char *appname);
+/* Splits c->schemas into up to max trimmed names (owned by the returned block, which the
+ * caller frees with free()). Returns the count, or -1. */
+int conf_schema_list(const conf *c, char ***names, int max);
+
+#endif

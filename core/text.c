@@ -1,0 +1,203 @@
+/* text -- tokenizing, stemming and similarity of short texts; see text.h. */
+#include "text.h"
+
+#include <ctype.h>
+#include <string.h>
+
+static int is_word_char(unsigned char c)
+{
+    return isalnum(c) || c >= 0x80;
+}
+
+static size_t ends(const char *w, size_t n, const char *suf)
+{
+    size_t s = strlen(suf);
+    return n > s && memcmp(w + n - s, suf, s) == 0 ? s : 0;
+}
+
+void text_stem(char *w)
+{
+    size_t n = strlen(w);
+
+    if (n <= 3)
+        return;
+    if (ends(w, n, "ies") && n > 4) { /* categories -> category */
+        w[n - 3] = 'y';
+        w[n - 2] = '\0';
+        return;
+    }
+    if (ends(w, n, "sses")) { /* classes -> class */
+        w[n - 2] = '\0';
+        return;
+    }
+    if (ends(w, n, "xes") || ends(w, n, "ches") || ends(w, n, "shes")) {
+        w[n - 2] = '\0';
+        return;
+    }
+    if (ends(w, n, "ss") || ends(w, n, "us") || ends(w, n, "is"))
+        return;
+    if (w[n - 1] == 's') {
+        w[n - 1] = '\0';
+        return;
+    }
+    if (ends(w, n, "ing") && n > 5) {
+        w[n - 3] = '\0';
+        n -= 3;
+        if (n > 2 && w[n - 1] == w[n - 2] && !strchr("aeiouls", w[n - 1]))
+            w[n - 1] = '\0'; /* running -> run */
+        return;
+    }
+    if (ends(w, n, "ed") && n > 4) {
+        w[n - 2] = '\0';
+        n -= 2;
+        if (n > 2 && w[n - 1] == w[n - 2] && !strchr("aeiouls", w[n - 1]))
+            w[n - 1] = '\0';
+        return;
+    }
+}
+
+static void add_word(text_words *out, const char *s, size_t n, int stem)
+{
+    size_t i;
+    char *w;
+
+    if (n == 0 || out->n >= (int)(sizeof out->w / sizeof out->w[0]))
+        return;
+    if (n >= TEXT_WORD_MAX)
+        n = TEXT_WORD_MAX - 1;
+    w = out->w[out->n++];
+    for (i = 0; i < n; i++)
+        w[i] = (char)tolower((unsigned char)s[i]);
+    w[n] = '\0';
+    if (stem)
+        text_stem(w);
+}
+
+void text_split(const char *s, int stem, text_words *out)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0, start;
+
+    out->n = 0;
+    while (p[i]) {
+        while (p[i] && !is_word_char(p[i]))
+            i++;
+        start = i;
+        while (p[i] && is_word_char(p[i])) {
+            /* camelCase boundary: lower followed by upper */
+            if (i > start && isupper(p[i]) && islower(p[i - 1])) {
+                add_word(out, s + start, i - start, stem);
+                start = i;
+            }
+            i++;
+        }
+        add_word(out, s + start, i - start, stem);
+    }
+}
+
+int text_is_stop(const char *w)
+{
+    static const char *stop[] = {
+        "a", "an", "the", "of", "in", "on", "at", "to", "for", "by", "with", "and", "or",
+        "is", "are", "was", "were", "be", "been", "do", "doe", "did", "what", "which", "who",
+        "whom", "whose", "how", "me", "my", "our", "we", "i", "you", "your", "it", "its",
+        "that", "this", "these", "those", "there", "their", "them", "they", "from", "as",
+        "all", "any", "each", "every", "show", "list", "give", "get", "find", "tell",
+        "display", "return", "please", "can", "could", "would", "should", "have", "ha",
+        "had", "has", "per", "than", "then", "into", "about", "also", "some", "s", "t",
+        NULL};
+    int i;
+
+    for (i = 0; stop[i]; i++)
+        if (strcmp(w, stop[i]) == 0)
+            return 1;
+    return 0;
+}
+
+void text_normalize(const char *s, char *dst, size_t len)
+{
+    text_words tw;
+    size_t pos = 0;
+    int i;
+
+    if (len == 0)
+        return;
+    dst[0] = '\0';
+    text_split(s, 0, &tw);
+    for (i = 0; i < tw.n; i++) {
+        size_t wl = strlen(tw.w[i]);
+        if (pos + wl + (pos ? 1 : 0) + 1 > len)
+            break;
+        if (pos)
+            dst[pos++] = ' ';
+        memcpy(dst + pos, tw.w[i], wl);
+        pos += wl;
+        dst[pos] = '\0';
+    }
+}
+
+/* Collects the distinct non-stop stemmed words of s. */
+static void word_set(const char *s, text_words *set)
+{
+    text_words tw;
+    int i, j;
+
+    text_split(s, 1, &tw);
+    set->n = 0;
+    for (i = 0; i < tw.n; i++) {
+        if (text_is_stop(tw.w[i]))
+            continue;
+        for (j = 0; j < set->n; j++)
+            if (strcmp(set->w[j], tw.w[i]) == 0)
+                break;
+        if (j == set->n)
+            memcpy(set->w[set->n++], tw.w[i], TEXT_WORD_MAX);
+    }
+}
+
+double text_similarity(const char *a, const char *b)
+{
+    static text_words sa, sb;
+    int i, j, common = 0, uni;
+
+    word_set(a, &sa);
+    word_set(b, &sb);
+    for (i = 0; i < sa.n; i++)
+        for (j = 0; j < sb.n; j++)
+            if (strcmp(sa.w[i], sb.w[j]) == 0) {
+                common++;
+                break;
+            }
+    uni = sa.n + sb.n - common;
+    return uni ? (double)common / uni : 0.0;
+}
+
+int text_edit_distance(const char *a, const char *b, int cap)
+{
+    size_t la = strlen(a), lb = strlen(b), i, j;
+    int row[TEXT_WORD_MAX * 2 + 1];
+
+    if (la > TEXT_WORD_MAX * 2 || lb > TEXT_WORD_MAX * 2)
+        return cap;
+    if ((la > lb ? la - lb : lb - la) >= (size_t)cap)
+        return cap;
+    for (j = 0; j <= lb; j++)
+        row[j] = (int)j;
+    for (i = 1; i <= la; i++) {
+        int prev = row[0], best;
+        row[0] = (int)i;
+        best = row[0];
+        for (j = 1; j <= lb; j++) {
+            int cur = row[j];
+            int sub = prev + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
+            int v = row[j] + 1 < row[j - 1] + 1 ? row[j] + 1 : row[j - 1] + 1;
+            row[j] = sub < v ? sub : v;
+            prev = cur;
+            if (row[j] < best)
+                best = row[j];
+        }
+        if (best >= cap)
+            return cap;
+    }
+    return row[lb] < cap ? row[lb] : cap;
+}
