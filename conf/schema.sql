@@ -1,0 +1,68 @@
+-- The service's own schema. Applied by the service itself at start (core/migrate.c embeds
+-- this file) under an advisory lock, so it is idempotent and safe to run from many processes.
+-- Nothing here is visible to the SELECT-only role that runs generated SQL.
+CREATE SCHEMA IF NOT EXISTS t2sql;
+
+-- Validated SQL behind a query_id: any worker can page through it, exports reuse it.
+CREATE TABLE IF NOT EXISTS t2sql.queries (
+    id          text PRIMARY KEY,            -- 'q_' || first 32 hex of sha256(sql)
+    sql         text NOT NULL,
+    question    text,
+    source      text NOT NULL DEFAULT 'llm', -- llm | cache | example | planner
+    owner       text NOT NULL DEFAULT '',    -- API key id, '' when anonymous
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- Export jobs: the row is the queue entry (claimed with FOR UPDATE SKIP LOCKED).
+CREATE TABLE IF NOT EXISTS t2sql.export_jobs (
+    id            uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    owner         text NOT NULL DEFAULT '',
+    query_id      text,
+    question      text,
+    sql           text NOT NULL,
+    format        text NOT NULL DEFAULT 'csv' CHECK (format IN ('csv', 'csv.gz')),
+    status        text NOT NULL DEFAULT 'PENDING'
+                  CHECK (status IN ('PENDING', 'IN_PROGRESS', 'SUCCESS', 'FAILED', 'CANCELLED')),
+    s3_key        text,
+    upload_id     text,
+    rows_written  bigint NOT NULL DEFAULT 0,
+    bytes         bigint NOT NULL DEFAULT 0,
+    attempts      int NOT NULL DEFAULT 0,
+    error         text,
+    worker        text,
+    cancel_requested boolean NOT NULL DEFAULT false,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    started_at    timestamptz,
+    finished_at   timestamptz,
+    heartbeat_at  timestamptz
+);
+CREATE INDEX IF NOT EXISTS export_jobs_open ON t2sql.export_jobs (created_at)
+    WHERE status IN ('PENDING', 'IN_PROGRESS');
+
+-- Verified question -> SQL pairs (few-shot examples, direct answers).
+CREATE TABLE IF NOT EXISTS t2sql.examples (
+    id          bigserial PRIMARY KEY,
+    question    text NOT NULL,
+    sql         text NOT NULL,
+    created_by  text NOT NULL DEFAULT '',
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- Business terms added at run time (besides conf/glossary).
+CREATE TABLE IF NOT EXISTS t2sql.glossary (
+    term    text PRIMARY KEY,
+    tables  text NOT NULL DEFAULT '',
+    hint    text NOT NULL DEFAULT '',
+    filter  text
+);
+
+-- API keys, stored as sha256 hex of the key; the key itself is never stored.
+CREATE TABLE IF NOT EXISTS t2sql.api_keys (
+    id          bigserial PRIMARY KEY,
+    name        text NOT NULL,
+    key_hash    text NOT NULL UNIQUE,
+    scopes      text[] NOT NULL DEFAULT '{query,export}',
+    rate_limit_per_min int,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    revoked_at  timestamptz
+);
