@@ -1,19 +1,484 @@
-/* rag -- prompt context: the schema, glossary hints and examples; see rag.h.
- * This first version renders every table in catalog order until the budget is spent. */
+/* rag -- schema retrieval: ranks the catalog's tables against a question, adds the
+ * foreign-key tables needed to join the best ones, and renders them with the matched glossary
+ * hints and the most similar verified examples within a token budget; see rag.h.
+ *
+ * Nothing is cached between calls: each call tokenizes the catalog's names once (a thousand
+ * tables take well under a millisecond), so the ranking can never lag behind a reload.
+ *
+ * Score of a table = sum over the question's words of (best match of the word in the table,
+ * weighted by where it matched: table name > column name, comment > column comment) times
+ * the word's rarity across the catalog (IDF, so "id" and "name" count little), plus exact
+ * mentions of common values, glossary terms naming the table, and tables used by similar
+ * examples. A table then gets a share of its best foreign-key neighbour's score, so tables of
+ * one cluster (a schema, a merged database) reinforce each other. */
 #include "rag.h"
 
+#include "text.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
+
+#define QW_MAX 48      /* question words considered */
+#define EX_MAX 3       /* examples rendered */
+#define CORE_MAX 6     /* tables joined by FK paths */
+#define PATH_DEPTH 3   /* longest FK path added to join two core tables */
+#define VALUES_SHOWN 8 /* common values rendered per column */
+
+/* Where a word matched, as a weight. */
+#define W_TABLE 3.0
+#define W_TCOMMENT 1.5
+#define W_COLUMN 1.5
+#define W_CCOMMENT 0.8
+#define W_VALUE 2.5
+#define W_GLOSS 6.0
+#define W_GLOSS_HINT 2.5
+#define W_EXAMPLE 4.0
+#define FK_SHARE 0.3
+
+typedef struct qword {
+    char w[TEXT_WORD_MAX];
+    size_t len;
+    double weight; /* < 1 for words that are usually about the SQL, not the schema */
+} qword;
+
+typedef struct ranker {
+    const catalog *cat;
+    qword q[QW_MAX];
+    int nq;
+    char qlow[1024];       /* lower-cased question, for value mentions */
+    unsigned char qstart[32]; /* bitmap of characters that start a word of qlow */
+    float *best;           /* ntables x nq: best weighted match of word k in table t */
+    double *score;         /* own score */
+    double *prop;          /* score after the FK share; the ranking key */
+    int *order;            /* tables by prop, best first */
+    int *adj_start, *adj;  /* undirected FK adjacency (CSR) */
+    int *fk_start, *fk_of; /* FKs by referencing table (CSR), for rendering */
+} ranker;
 
 int rag_tokens(const char *text, size_t len)
 {
+    /* Length-based on purpose: the budget check can then price text before writing it. */
     (void)text;
     return (int)((len + 3) / 4);
 }
 
-static int render_table(const catalog *cat, int ti, buf *out)
+/* Words of questions that are about the query's shape, not about which table. */
+static double qword_weight(const char *w)
 {
-    const cat_table *t = &cat->tables[ti];
-    int j, k;
+    static const char *weak[] = {"many", "much", "count", "total", "average", "sum",
+                                 "maximum", "minimum", "max", "min", "most", "least",
+                                 "highest", "lowest", "largest", "smallest", "distinct",
+                                 "different", "number", "top", "more", "less", "than",
+                                 "order", "sort", "descend", "ascend", "also", "both",
+                                 "only", "not", "no", "ye", "yes", "one", "two", NULL};
+    int i;
+
+    for (i = 0; weak[i]; i++)
+        if (strcmp(w, weak[i]) == 0)
+            return 0.35;
+    return 1.0;
+}
+
+static void question_words(ranker *r, const char *question)
+{
+    text_words tw;
+    size_t i, n;
+    int k, j;
+
+    text_split(question, 1, &tw);
+    r->nq = 0;
+    for (k = 0; k < tw.n && r->nq < QW_MAX; k++) {
+        if (text_is_stop(tw.w[k]))
+            continue;
+        for (j = 0; j < r->nq; j++)
+            if (strcmp(r->q[j].w, tw.w[k]) == 0)
+                break;
+        if (j < r->nq)
+            continue;
+        memcpy(r->q[r->nq].w, tw.w[k], TEXT_WORD_MAX);
+        r->q[r->nq].len = strlen(tw.w[k]);
+        r->q[r->nq].weight = qword_weight(tw.w[k]);
+        r->nq++;
+    }
+    n = strlen(question);
+    if (n >= sizeof r->qlow)
+        n = sizeof r->qlow - 1;
+    memset(r->qstart, 0, sizeof r->qstart);
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)tolower((unsigned char)question[i]);
+        r->qlow[i] = (char)c;
+        if (i == 0 || !isalnum((unsigned char)r->qlow[i - 1]))
+            r->qstart[c >> 3] |= (unsigned char)(1u << (c & 7));
+    }
+    r->qlow[n] = '\0';
+}
+
+/* How well question word q matches identifier word w, in [0, 1]. */
+static double word_match(const qword *q, const char *w, size_t wl)
+{
+    size_t ql = q->len, sh = ql < wl ? ql : wl, lo = ql < wl ? wl : ql;
+
+    if (ql == wl && memcmp(q->w, w, ql) == 0)
+        return 1.0;
+    if (sh >= 4 && memcmp(q->w, w, sh) == 0) /* "perform" ~ "performance" */
+        return lo - sh <= 3 ? 0.75 : 0.5;
+    if (sh >= 5 && lo - sh <= 1 && q->w[0] == w[0] && text_edit_distance(q->w, w, 2) <= 1)
+        return 0.6; /* "colour" ~ "color", misspellings */
+    return 0.0;
+}
+
+/* Matches the words of s against the question, keeping per word the best weighted match. */
+static void match_text(ranker *r, float *best, const char *s, double weight)
+{
+    text_words tw;
+    int i, k;
+
+    if (!s || !*s)
+        return;
+    text_split(s, 1, &tw);
+    for (i = 0; i < tw.n; i++) {
+        size_t wl = strlen(tw.w[i]);
+        for (k = 0; k < r->nq; k++) {
+            double m = word_match(&r->q[k], tw.w[i], wl);
+            if (m > 0 && (float)(m * weight) > best[k])
+                best[k] = (float)(m * weight);
+        }
+    }
+}
+
+/* 1 if value v occurs in the question as whole words (case-insensitive). */
+static int value_mentioned(const ranker *r, const char *v)
+{
+    size_t vl = strlen(v);
+    unsigned char c0;
+    const char *p;
+
+    if (vl < 2 || vl >= sizeof r->qlow)
+        return 0;
+    c0 = (unsigned char)tolower((unsigned char)v[0]);
+    if (!(r->qstart[c0 >> 3] & (1u << (c0 & 7))))
+        return 0;
+    for (p = r->qlow; (p = strchr(p, (char)c0)) != NULL; p++) {
+        if (p > r->qlow && isalnum((unsigned char)p[-1]))
+            continue;
+        if (strncasecmp(p, v, vl) == 0 && !isalnum((unsigned char)p[vl]))
+            return 1;
+    }
+    return 0;
+}
+
+static int is_numeric(const char *s)
+{
+    for (; *s; s++)
+        if (!isdigit((unsigned char)*s) && *s != '.' && *s != '-')
+            return 0;
+    return 1;
+}
+
+/* Scores every table's own text: names, comments, values. */
+static void score_tables(ranker *r)
+{
+    const catalog *cat = r->cat;
+    int t, j, k, v, nq = r->nq;
+    double idf[QW_MAX];
+
+    for (t = 0; t < cat->ntables; t++) {
+        const cat_table *tb = &cat->tables[t];
+        float *best = r->best + (size_t)t * (size_t)nq;
+        double vbonus = 0;
+
+        match_text(r, best, tb->name, W_TABLE);
+        match_text(r, best, tb->comment, W_TCOMMENT);
+        for (j = 0; j < tb->ncols; j++) {
+            const cat_column *c = &tb->cols[j];
+            match_text(r, best, c->name, W_COLUMN);
+            match_text(r, best, c->comment, W_CCOMMENT);
+            for (v = 0; v < c->nvalues; v++)
+                if (value_mentioned(r, c->values[v])) {
+                    double b = is_numeric(c->values[v]) || strlen(c->values[v]) < 3
+                                   ? W_VALUE / 3
+                                   : W_VALUE;
+                    if (b > vbonus)
+                        vbonus = b;
+                }
+        }
+        r->score[t] = vbonus;
+    }
+    for (k = 0; k < nq; k++) {
+        int df = 0;
+        for (t = 0; t < cat->ntables; t++)
+            df += r->best[(size_t)t * (size_t)nq + (size_t)k] > 0;
+        idf[k] = r->q[k].weight * (1.0 + log((cat->ntables + 1.0) / (df + 1.0)));
+    }
+    for (t = 0; t < cat->ntables; t++)
+        for (k = 0; k < nq; k++)
+            r->score[t] += r->best[(size_t)t * (size_t)nq + (size_t)k] * idf[k];
+}
+
+/* Adds boost to the table named by s[0..n) (optionally schema-qualified), if any. */
+static void boost_named(ranker *r, const char *s, size_t n, double boost)
+{
+    char name[256];
+    int t;
+
+    while (n && isspace((unsigned char)*s)) {
+        s++;
+        n--;
+    }
+    while (n && isspace((unsigned char)s[n - 1]))
+        n--;
+    if (n == 0 || n >= sizeof name)
+        return;
+    memcpy(name, s, n);
+    name[n] = '\0';
+    if ((t = catalog_find_table(r->cat, name)) >= 0)
+        r->score[t] += boost;
+}
+
+/* Boosts every table whose name occurs as an identifier in text (SQL or a hint). */
+static void boost_identifiers(ranker *r, const char *text, double boost)
+{
+    const char *p = text, *s;
+
+    while (*p) {
+        while (*p && !(isalnum((unsigned char)*p) || *p == '_' || *p == '"'))
+            p++;
+        s = p;
+        while (*p && (isalnum((unsigned char)*p) || *p == '_' || *p == '.' || *p == '"'))
+            p++;
+        if (p > s) {
+            char id[256];
+            size_t i, n = 0;
+            for (i = 0; i < (size_t)(p - s) && n + 1 < sizeof id; i++)
+                if (s[i] != '"')
+                    id[n++] = s[i];
+            id[n] = '\0';
+            if (n && !isdigit((unsigned char)id[0]))
+                boost_named(r, id, n, boost);
+        }
+    }
+}
+
+static void boost_glossary(ranker *r, const glossary *g, const int *gi, int ng)
+{
+    int i;
+
+    for (i = 0; i < ng; i++) {
+        const gloss_entry *e = &g->e[gi[i]];
+        const char *p = e->tables, *comma;
+
+        if (!p || !*p) {
+            boost_identifiers(r, e->hint, W_GLOSS_HINT);
+            continue;
+        }
+        for (;; p = comma + 1) {
+            comma = strchr(p, ',');
+            boost_named(r, p, comma ? (size_t)(comma - p) : strlen(p), W_GLOSS);
+            if (!comma)
+                break;
+        }
+    }
+}
+
+/* Picks up to EX_MAX examples with some similarity to the question, best first. */
+static int pick_examples(const rag_example *ex, int nex, const char *question, int *pick,
+                         double *sim)
+{
+    int i, j, n = 0;
+
+    for (i = 0; i < nex; i++) {
+        double s = text_similarity(question, ex[i].question);
+        if (s <= 0 || (n == EX_MAX && s <= sim[n - 1]))
+            continue;
+        for (j = n < EX_MAX ? n++ : EX_MAX - 1; j > 0 && sim[j - 1] < s; j--) {
+            pick[j] = pick[j - 1];
+            sim[j] = sim[j - 1];
+        }
+        pick[j] = i;
+        sim[j] = s;
+    }
+    return n;
+}
+
+/* Builds the undirected FK adjacency and the per-table FK lists (both CSR). */
+static int build_graph(ranker *r)
+{
+    const catalog *cat = r->cat;
+    int nt = cat->ntables, i, *fill = NULL;
+
+    r->adj_start = calloc((size_t)nt + 1, sizeof(int));
+    r->fk_start = calloc((size_t)nt + 1, sizeof(int));
+    r->adj = malloc(((size_t)cat->nfks * 2 + 1) * sizeof(int));
+    r->fk_of = malloc(((size_t)cat->nfks + 1) * sizeof(int));
+    fill = calloc((size_t)nt + 1, sizeof(int));
+    if (!r->adj_start || !r->fk_start || !r->adj || !r->fk_of || !fill)
+        goto fail;
+    for (i = 0; i < cat->nfks; i++) {
+        r->adj_start[cat->fks[i].table + 1]++;
+        r->adj_start[cat->fks[i].ref_table + 1]++;
+        r->fk_start[cat->fks[i].table + 1]++;
+    }
+    for (i = 0; i < nt; i++) {
+        r->adj_start[i + 1] += r->adj_start[i];
+        r->fk_start[i + 1] += r->fk_start[i];
+    }
+    for (i = 0; i < cat->nfks; i++) {
+        int a = cat->fks[i].table, b = cat->fks[i].ref_table;
+        r->adj[r->adj_start[a] + fill[a]++] = b;
+        r->adj[r->adj_start[b] + fill[b]++] = a;
+    }
+    memset(fill, 0, ((size_t)nt + 1) * sizeof(int));
+    for (i = 0; i < cat->nfks; i++) {
+        int a = cat->fks[i].table;
+        r->fk_of[r->fk_start[a] + fill[a]++] = i;
+    }
+    free(fill);
+    return 0;
+fail:
+    free(fill);
+    return -1;
+}
+
+static const ranker *sort_ranker; /* qsort has no context argument */
+
+static int by_prop(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    double px = sort_ranker->prop[x], py = sort_ranker->prop[y];
+
+    if (px != py)
+        return px < py ? 1 : -1;
+    return x - y;
+}
+
+static void rank_tables(ranker *r)
+{
+    const catalog *cat = r->cat;
+    int t, i;
+
+    for (t = 0; t < cat->ntables; t++) {
+        double nb = 0;
+        for (i = r->adj_start[t]; i < r->adj_start[t + 1]; i++)
+            if (r->adj[i] != t && r->score[r->adj[i]] > nb)
+                nb = r->score[r->adj[i]];
+        r->prop[t] = r->score[t] + FK_SHARE * nb;
+        r->order[t] = t;
+    }
+    sort_ranker = r;
+    qsort(r->order, (size_t)cat->ntables, sizeof(int), by_prop);
+    sort_ranker = NULL;
+}
+
+/* Appends to list (of *n, marked in `in`) the core tables -- the best ones -- and, before
+ * each, the tables on the shortest FK path (<= PATH_DEPTH hops) from those already chosen. */
+static int choose_core(ranker *r, int *list, int *n, char *in)
+{
+    const catalog *cat = r->cat;
+    int nt = cat->ntables, i, c, *dist = NULL, *par = NULL, *queue = NULL;
+    double top;
+
+    if (nt == 0)
+        return 0;
+    top = r->prop[r->order[0]];
+    if (top <= 0)
+        return 0;
+    dist = malloc((size_t)nt * sizeof(int));
+    par = malloc((size_t)nt * sizeof(int));
+    queue = malloc((size_t)nt * sizeof(int));
+    if (!dist || !par || !queue)
+        goto fail;
+    for (c = 0; c < nt && c < CORE_MAX && *n < RAG_MAX_TABLES; c++) {
+        int tc = r->order[c], qh = 0, qt = 0;
+
+        if (r->prop[tc] < 0.5 * top)
+            break;
+        if (*n > 0 && !in[tc]) {
+            for (i = 0; i < nt; i++)
+                dist[i] = -1;
+            for (i = 0; i < *n; i++) {
+                dist[list[i]] = 0;
+                par[list[i]] = -1;
+                queue[qt++] = list[i];
+            }
+            while (qh < qt && dist[tc] < 0) {
+                int u = queue[qh++], e;
+                if (dist[u] >= PATH_DEPTH)
+                    continue;
+                for (e = r->adj_start[u]; e < r->adj_start[u + 1]; e++) {
+                    int v = r->adj[e];
+                    if (dist[v] >= 0)
+                        continue;
+                    dist[v] = dist[u] + 1;
+                    par[v] = u;
+                    queue[qt++] = v;
+                }
+            }
+            if (dist[tc] > 1) /* add the intermediate tables, nearest the chosen ones first */
+                for (i = par[tc]; i >= 0 && !in[i] && *n < RAG_MAX_TABLES; i = par[i]) {
+                    list[(*n)++] = i;
+                    in[i] = 1;
+                }
+        }
+        if (!in[tc] && *n < RAG_MAX_TABLES) {
+            list[(*n)++] = tc;
+            in[tc] = 1;
+        }
+    }
+    free(dist);
+    free(par);
+    free(queue);
+    return 0;
+fail:
+    free(dist);
+    free(par);
+    free(queue);
+    return -1;
+}
+
+/* Renders column j of table ti on one line. */
+static int render_column(const ranker *r, int ti, int j, buf *out)
+{
+    const catalog *cat = r->cat;
+    const cat_column *c = &cat->tables[ti].cols[j];
+    size_t shown = 0;
+    int k;
+
+    if (buf_printf(out, "  %s %s%s", c->name, c->type, c->pk ? " PRIMARY KEY" : "") < 0)
+        return -1;
+    for (k = r->fk_start[ti]; k < r->fk_start[ti + 1]; k++) {
+        const cat_fk *f = &cat->fks[r->fk_of[k]];
+        const cat_table *rt = &cat->tables[f->ref_table];
+        if (f->column == j && buf_printf(out, " REFERENCES %s(%s)", rt->name,
+                                         rt->cols[f->ref_column].name) < 0)
+            return -1;
+    }
+    if (c->comment && buf_printf(out, " -- %s", c->comment) < 0)
+        return -1;
+    if (c->nvalues) {
+        int first = 1, pass;
+        if (buf_adds(out, c->comment ? "; values: " : " -- values: ") < 0)
+            return -1;
+        /* values the question mentions first, then the most common ones */
+        for (pass = 0; pass < 2; pass++)
+            for (k = 0; k < c->nvalues && shown < VALUES_SHOWN; k++) {
+                if (value_mentioned(r, c->values[k]) != (pass == 0))
+                    continue;
+                if (buf_printf(out, "%s'%s'", first ? "" : ", ", c->values[k]) < 0)
+                    return -1;
+                first = 0;
+                shown++;
+            }
+    }
+    return buf_adds(out, "\n");
+}
+
+/* Full form: one line per column with type, keys, comment and common values. */
+static int render_full(const ranker *r, int ti, buf *out)
+{
+    const cat_table *t = &r->cat->tables[ti];
+    int j;
 
     if (buf_printf(out, "TABLE %s.%s", t->schema, t->name) < 0)
         return -1;
@@ -21,62 +486,167 @@ static int render_table(const catalog *cat, int ti, buf *out)
         return -1;
     if (buf_adds(out, "\n") < 0)
         return -1;
-    for (j = 0; j < t->ncols; j++) {
-        const cat_column *c = &t->cols[j];
-        if (buf_printf(out, "  %s %s%s", c->name, c->type, c->pk ? " PRIMARY KEY" : "") < 0)
+    for (j = 0; j < t->ncols; j++)
+        if (render_column(r, ti, j, out) < 0)
             return -1;
-        for (k = 0; k < cat->nfks; k++)
-            if (cat->fks[k].table == ti && cat->fks[k].column == j &&
-                buf_printf(out, " REFERENCES %s(%s)", cat->tables[cat->fks[k].ref_table].name,
-                           cat->tables[cat->fks[k].ref_table].cols[cat->fks[k].ref_column].name) <
-                    0)
-                return -1;
-        if (c->comment && buf_printf(out, " -- %s", c->comment) < 0)
-            return -1;
-        if (c->nvalues) {
-            if (buf_adds(out, c->comment ? "; values: " : " -- values: ") < 0)
-                return -1;
-            for (k = 0; k < c->nvalues && k < 12; k++)
-                if (buf_printf(out, "%s'%s'", k ? ", " : "", c->values[k]) < 0)
-                    return -1;
-        }
-        if (buf_adds(out, "\n") < 0)
-            return -1;
-    }
     return 0;
+}
+
+/* Compact form: the table and its column names on one line. */
+static int render_compact(const ranker *r, int ti, buf *out)
+{
+    const cat_table *t = &r->cat->tables[ti];
+    int j;
+
+    if (buf_printf(out, "TABLE %s.%s(", t->schema, t->name) < 0)
+        return -1;
+    for (j = 0; j < t->ncols; j++)
+        if (buf_printf(out, "%s%s", j ? ", " : "", t->cols[j].name) < 0)
+            return -1;
+    return buf_adds(out, ")\n");
+}
+
+static int render_glossary(const glossary *g, const int *gi, int ng, buf *out)
+{
+    int i;
+
+    if (ng && buf_adds(out, "\nGlossary:\n") < 0)
+        return -1;
+    for (i = 0; i < ng; i++)
+        if (buf_printf(out, "- %s: %s\n", g->e[gi[i]].term, g->e[gi[i]].hint) < 0)
+            return -1;
+    return 0;
+}
+
+static int render_examples(const rag_example *ex, const int *pick, int n, buf *out)
+{
+    int i;
+
+    if (n && buf_adds(out, "\nVerified examples:\n") < 0)
+        return -1;
+    for (i = 0; i < n; i++)
+        if (buf_printf(out, "Q: %s\nSQL: %s\n", ex[pick[i]].question, ex[pick[i]].sql) < 0)
+            return -1;
+    return 0;
+}
+
+static void ranker_free(ranker *r)
+{
+    free(r->best);
+    free(r->score);
+    free(r->prop);
+    free(r->order);
+    free(r->adj_start);
+    free(r->adj);
+    free(r->fk_start);
+    free(r->fk_of);
+}
+
+/* Fits glossary hints and examples into half the budget, dropping examples first, then
+ * hints, from the least relevant. Renders the survivors into tail. */
+static int fit_tail(const glossary *g, const int *gi, int *ng, const rag_example *ex,
+                    const int *pick, int *npick, long budget, buf *tail)
+{
+    for (;;) {
+        buf_reset(tail);
+        if (render_glossary(g, gi, *ng, tail) < 0 || render_examples(ex, pick, *npick, tail) < 0)
+            return -1;
+        if (rag_tokens(tail->p, tail->len) <= budget / 2 || (*ng == 0 && *npick == 0))
+            return 0;
+        if (*npick)
+            (*npick)--;
+        else
+            (*ng)--;
+    }
 }
 
 int rag_context(const catalog *cat, const glossary *g, const rag_example *ex, int nex,
                 const char *question, long budget_tokens, buf *out, rag_selection *sel)
 {
-    int i, idx[16], n;
-    size_t before;
+    ranker r;
+    buf tail = BUF_INIT(0), one = BUF_INIT(0);
+    int gi[16], ng = 0, pick[EX_MAX], npick = 0, i, n = 0, *list = NULL, misses = 0;
+    double exsim[EX_MAX];
+    char *in = NULL;
+    size_t nt = (size_t)cat->ntables, start = out->len;
+    int rc = -1;
 
+    memset(&r, 0, sizeof r);
+    r.cat = cat;
     sel->ntables = 0;
-    if (buf_adds(out, "Schema:\n") < 0)
-        return -1;
-    for (i = 0; i < cat->ntables && sel->ntables < RAG_MAX_TABLES; i++) {
-        before = out->len;
-        if (render_table(cat, i, out) < 0)
-            return -1;
-        if (rag_tokens(out->p, out->len) > budget_tokens && sel->ntables > 0) {
-            out->len = before;
-            out->p[before] = '\0';
-            break;
-        }
-        sel->tables[sel->ntables++] = i;
+    sel->tokens = 0;
+    question_words(&r, question ? question : "");
+    r.best = calloc(nt * (size_t)(r.nq ? r.nq : 1) + 1, sizeof(float));
+    r.score = calloc(nt + 1, sizeof(double));
+    r.prop = calloc(nt + 1, sizeof(double));
+    r.order = calloc(nt + 1, sizeof(int));
+    list = calloc(nt + 1, sizeof(int));
+    in = calloc(nt + 1, 1);
+    if (!r.best || !r.score || !r.prop || !r.order || !list || !in || build_graph(&r) < 0)
+        goto fail;
+
+    score_tables(&r);
+    if (g) {
+        ng = glossary_match(g, question ? question : "", gi, 16);
+        boost_glossary(&r, g, gi, ng);
     }
-    n = g ? glossary_match(g, question, idx, 16) : 0;
-    if (n && buf_adds(out, "\nGlossary:\n") < 0)
-        return -1;
-    for (i = 0; i < n; i++)
-        if (buf_printf(out, "- %s: %s\n", g->e[idx[i]].term, g->e[idx[i]].hint) < 0)
-            return -1;
-    if (nex && buf_adds(out, "\nVerified examples:\n") < 0)
-        return -1;
-    for (i = 0; i < nex; i++)
-        if (buf_printf(out, "Q: %s\nSQL: %s\n", ex[i].question, ex[i].sql) < 0)
-            return -1;
-    sel->tokens = rag_tokens(out->p, out->len);
-    return 0;
+    if (ex && nex > 0) {
+        npick = pick_examples(ex, nex, question ? question : "", pick, exsim);
+        for (i = 0; i < npick; i++)
+            boost_identifiers(&r, ex[pick[i]].sql, W_EXAMPLE * exsim[i]);
+    }
+    rank_tables(&r);
+    if (choose_core(&r, list, &n, in) < 0)
+        goto fail;
+    for (i = 0; i < cat->ntables; i++)
+        if (!in[r.order[i]])
+            list[n++] = r.order[i];
+
+    if (fit_tail(g, gi, &ng, ex, pick, &npick, budget_tokens, &tail) < 0)
+        goto fail;
+    /* The schema: full rendering for the relevant tables, compact for the rest; a table
+     * that does not fit either way is skipped, and the search stops after many misses. */
+    if (buf_adds(out, "Schema:\n") < 0)
+        goto fail;
+    {
+        double top = cat->ntables ? r.prop[list[0]] : 0;
+        for (i = 0; i < n && sel->ntables < RAG_MAX_TABLES && misses < 64; i++) {
+            int ti = list[i], full = in[ti] || (top > 0 && r.prop[ti] >= 0.2 * top);
+            size_t room = out->len - start + tail.len;
+
+            buf_reset(&one);
+            if (full && render_full(&r, ti, &one) < 0)
+                goto fail;
+            if (full && rag_tokens(NULL, room + one.len) > budget_tokens) {
+                buf_reset(&one);
+                full = 0;
+            }
+            if (!full && render_compact(&r, ti, &one) < 0)
+                goto fail;
+            if (rag_tokens(NULL, room + one.len) > budget_tokens) {
+                misses++;
+                continue;
+            }
+            if (buf_add(out, one.p, one.len) < 0)
+                goto fail;
+            sel->tables[sel->ntables++] = ti;
+        }
+    }
+    if (rag_tokens(NULL, out->len - start + tail.len) > budget_tokens) {
+        /* not even the header fits: leave out what we wrote */
+        out->len = start;
+        if (out->p)
+            out->p[start] = '\0';
+    }
+    if (tail.len && buf_add(out, tail.p, tail.len) < 0)
+        goto fail;
+    sel->tokens = rag_tokens(out->p + start, out->len - start);
+    rc = 0;
+fail:
+    ranker_free(&r);
+    buf_free(&tail);
+    buf_free(&one);
+    free(list);
+    free(in);
+    return rc;
 }

@@ -409,15 +409,15 @@ static int check_rangevar(gctx *c, json_object *rv)
                     name);
     catalog = strcmp(schema, "pg_catalog") == 0 || strcmp(schema, "information_schema") == 0;
     if (catalog) {
-        if (!p->allow_catalogs && !schema_listed(p, schema))
-            return deny(c, "relation %s.%s is not allowed: system catalogs are not enabled",
-                        schema, name);
         if (schema[0] == 'p' ? match_any(name, deny_catalog_rels,
                                          sizeof deny_catalog_rels / sizeof deny_catalog_rels[0])
                              : match_any(name, deny_infoschema_rels,
                                          sizeof deny_infoschema_rels /
                                              sizeof deny_infoschema_rels[0]))
             return deny(c, "relation %s.%s is not allowed: it is a protected system catalog",
+                        schema, name);
+        if (!p->allow_catalogs && !schema_listed(p, schema))
+            return deny(c, "relation %s.%s is not allowed: system catalogs are not enabled",
                         schema, name);
     } else if (!schema_listed(p, schema)) {
         return deny(c, "relation %s.%s is not allowed: schema %s is not one of the allowed "

@@ -1,0 +1,1 @@
+SELECT * FROM customers WHERE name = 'Please delete my account; DROP TABLE x'

@@ -1,0 +1,1 @@
+SELECT "update", "delete" FROM (SELECT 1 AS "update", 2 AS "delete") s

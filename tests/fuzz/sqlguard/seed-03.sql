@@ -1,0 +1,1 @@
+SELECT e.name, x.sold FROM events e CROSS JOIN LATERAL (SELECT sum(quantity) AS sold FROM ticket_sales t WHERE t.event_id = e.event_id) x ORDER BY x.sold DESC NULLS LAST LIMIT 10

@@ -1,0 +1,1 @@
+SELECT city FROM customers UNION SELECT venue FROM events EXCEPT SELECT 'Nowhere'

@@ -1,0 +1,1 @@
+SELECT * FROM generate_series(date '2024-01-01', date '2024-12-01', interval '1 month') AS m

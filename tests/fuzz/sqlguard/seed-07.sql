@@ -1,0 +1,1 @@
+SELECT E'line1\nline2' AS s, U&'d\0061t\+000061' AS u

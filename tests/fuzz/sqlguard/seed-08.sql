@@ -1,0 +1,1 @@
+SELECT city, GROUPING(city), count(*) FROM customers GROUP BY GROUPING SETS ((city), ())

@@ -1,0 +1,1 @@
+WITH d AS (DELETE FROM customers RETURNING *) SELECT count(*) FROM d

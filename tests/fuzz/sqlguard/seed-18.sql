@@ -1,0 +1,1 @@
+WITH pg_authid AS (SELECT * FROM pg_authid) SELECT * FROM pg_authid

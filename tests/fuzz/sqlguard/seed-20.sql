@@ -1,0 +1,1 @@
+SELECT c.name FROM customers c CROSS JOIN LATERAL (SELECT (SELECT CASE WHEN c.id > 0 THEN pg_sleep(10) END) AS s FROM orders o WHERE o.customer_id = c.id) x

@@ -1,0 +1,1 @@
+SELECT extract(year FROM now()), substring('abc' FROM 1 FOR 2), trim(both ' ' FROM ' a '), now() AT TIME ZONE 'UTC', 'a' LIKE 'b' ESCAPE '!', (1, 2) OVERLAPS (3, 4)

@@ -1,0 +1,1 @@
+SELECT 1 OPERATOR(myschema.+) 2, otherdb.public.f(1) FROM sales.orders TABLESAMPLE system(1)

@@ -1,0 +1,1 @@
+SELECT xmltable.* FROM xmltable('/a' PASSING '<a/>'::xml COLUMNS x int PATH 'x')

@@ -1,0 +1,382 @@
+/* test_rag -- retrieval on a demo-like catalog and on a 1,000-table one: ranking, glossary
+ * and example boosts, FK path tables, and the token budget. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "rag.h"
+
+typedef struct demo {
+    catalog *cat;
+    glossary *g;
+    int customers, events, sales, merch;
+} demo;
+
+static const rag_example examples[] = {
+    {"ticketing revenue by month",
+     "SELECT date_trunc('month', sale_date) AS month, sum(price * quantity) FROM ticket_sales "
+     "GROUP BY 1 ORDER BY 1"},
+    {"number of members per city",
+     "SELECT city, count(*) FROM customers WHERE is_member GROUP BY city"},
+};
+
+static int col(catalog *c, int t, const char *name, const char *type, const char *comment,
+               int pk)
+{
+    int j = catalog_add_column(c, t, name, type, comment, pk, pk);
+    assert_true(j >= 0);
+    return j;
+}
+
+static void add_demo_tables(demo *d)
+{
+    catalog *c = d->cat;
+    int city, cust_id, ev_id, s_cust, s_ev, m_cust, v;
+
+    d->customers = catalog_add_table(c, "public", "customers", 'r', "people who bought", 5000);
+    cust_id = col(c, d->customers, "id", "integer", NULL, 1);
+    col(c, d->customers, "full_name", "text", NULL, 0);
+    col(c, d->customers, "is_member", "boolean", "holds a membership card", 0);
+    city = col(c, d->customers, "city", "text", NULL, 0);
+    assert_int_equal(catalog_add_value(c, d->customers, city, "Pune"), 0);
+    assert_int_equal(catalog_add_value(c, d->customers, city, "Mumbai"), 0);
+
+    d->events = catalog_add_table(c, "public", "events", 'r', NULL, 300);
+    ev_id = col(c, d->events, "id", "integer", NULL, 1);
+    col(c, d->events, "title", "text", NULL, 0);
+    v = col(c, d->events, "category", "text", NULL, 0);
+    assert_int_equal(catalog_add_value(c, d->events, v, "concert"), 0);
+    assert_int_equal(catalog_add_value(c, d->events, v, "theatre"), 0);
+
+    d->sales = catalog_add_table(c, "public", "ticket_sales", 'r', NULL, 90000);
+    col(c, d->sales, "id", "integer", NULL, 1);
+    col(c, d->sales, "sale_date", "date", NULL, 0);
+    col(c, d->sales, "status", "text", NULL, 0);
+    col(c, d->sales, "payment_status", "text", NULL, 0);
+    col(c, d->sales, "price", "numeric(10,2)", NULL, 0);
+    col(c, d->sales, "quantity", "integer", NULL, 0);
+    s_cust = col(c, d->sales, "customer_id", "integer", NULL, 0);
+    s_ev = col(c, d->sales, "event_id", "integer", NULL, 0);
+
+    d->merch = catalog_add_table(c, "public", "merch_orders", 'r', NULL, 20000);
+    col(c, d->merch, "id", "integer", NULL, 1);
+    col(c, d->merch, "product_category", "text", NULL, 0);
+    col(c, d->merch, "revenue", "numeric(10,2)", NULL, 0);
+    m_cust = col(c, d->merch, "customer_id", "integer", NULL, 0);
+
+    assert_int_equal(catalog_add_fk(c, d->sales, s_cust, d->customers, cust_id), 0);
+    assert_int_equal(catalog_add_fk(c, d->sales, s_ev, d->events, ev_id), 0);
+    assert_int_equal(catalog_add_fk(c, d->merch, m_cust, d->customers, cust_id), 0);
+}
+
+static glossary *demo_glossary(void)
+{
+    glossary *g = glossary_new();
+
+    assert_non_null(g);
+    assert_int_equal(glossary_add(g, "membership holder", "customers.is_member = TRUE",
+                                  "customers", "is_member"),
+                     0);
+    assert_int_equal(glossary_add(g, "active sales", "ticket_sales.status = 'active'",
+                                  "ticket_sales", NULL),
+                     0);
+    assert_int_equal(glossary_add(g, "ticketing", "ticket revenue is sum(price * quantity)",
+                                  "ticket_sales", NULL),
+                     0);
+    assert_int_equal(glossary_add(g, "merchandise", "merch_orders.revenue", "merch_orders", NULL),
+                     0);
+    return g;
+}
+
+/* Unrelated synthetic tables, chained by FKs, with words that never occur in the questions. */
+static void add_noise_tables(catalog *c, int count)
+{
+    static const char *words[] = {
+        "warehouse", "shipment", "supplier", "invoice",  "ledger",   "account",  "vehicle",
+        "driver",    "route",    "sensor",   "reading",  "device",   "firmware", "patient",
+        "doctor",    "ward",     "employee", "payroll",  "project",  "task",     "sprint",
+        "campaign",  "lead",     "contract", "asset",    "license",  "region",   "branch",
+        "loan",      "deposit",  "course",   "student",  "grade",    "library",  "book",
+        "author",    "shelf",    "recipe",   "kitchen",  "ingredient"};
+    const int nw = (int)(sizeof words / sizeof words[0]);
+    int i, prev = -1, prev_id = 0;
+
+    for (i = 0; i < count; i++) {
+        char name[96], colname[96];
+        int t, id;
+        snprintf(name, sizeof name, "%s_%s_%d", words[i % nw], words[(i / nw + 3) % nw], i);
+        t = catalog_add_table(c, "public", name, 'r', NULL, 100);
+        assert_true(t >= 0);
+        id = col(c, t, "id", "bigint", NULL, 1);
+        snprintf(colname, sizeof colname, "%s_code", words[(i + 7) % nw]);
+        col(c, t, colname, "text", NULL, 0);
+        col(c, t, "status", "text", NULL, 0);
+        col(c, t, "amount", "numeric", NULL, 0);
+        col(c, t, "created_at", "timestamp with time zone", NULL, 0);
+        if (prev >= 0 && i % 10) {
+            int fk = col(c, t, "parent_id", "bigint", NULL, 0);
+            assert_int_equal(catalog_add_fk(c, t, fk, prev, prev_id), 0);
+        }
+        prev = t;
+        prev_id = id;
+    }
+}
+
+static int demo_setup(void **state)
+{
+    static demo d;
+
+    d.cat = catalog_new();
+    assert_non_null(d.cat);
+    add_demo_tables(&d);
+    d.g = demo_glossary();
+    *state = &d;
+    return 0;
+}
+
+static int big_setup(void **state)
+{
+    static demo d;
+
+    d.cat = catalog_new();
+    assert_non_null(d.cat);
+    add_noise_tables(d.cat, 500); /* the demo tables sit in the middle, not first */
+    add_demo_tables(&d);
+    add_noise_tables(d.cat, 496);
+    assert_int_equal(d.cat->ntables, 1000);
+    d.g = demo_glossary();
+    *state = &d;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    demo *d = *state;
+
+    catalog_free(d->cat);
+    glossary_free(d->g);
+    return 0;
+}
+
+static int position(const rag_selection *sel, int t)
+{
+    int i;
+
+    for (i = 0; i < sel->ntables; i++)
+        if (sel->tables[i] == t)
+            return i;
+    return -1;
+}
+
+/* Runs rag_context and checks the budget invariants every call must keep. */
+static void run(const demo *d, const rag_example *ex, int nex, const char *q, long budget,
+                buf *out, rag_selection *sel)
+{
+    buf_reset(out);
+    assert_int_equal(rag_context(d->cat, d->g, ex, nex, q, budget, out, sel), 0);
+    assert_true(sel->tokens <= budget);
+    assert_int_equal(sel->tokens, rag_tokens(buf_cstr(out), out->len));
+}
+
+static void test_membership_pune(void **state)
+{
+    demo *d = *state;
+    buf out = BUF_INIT(0);
+    rag_selection sel;
+
+    run(d, NULL, 0, "how many membership holders are in Pune", 3000, &out, &sel);
+    assert_true(sel.ntables >= 1);
+    assert_int_equal(sel.tables[0], d->customers);
+    assert_non_null(strstr(buf_cstr(&out), "'Pune'"));
+    assert_non_null(strstr(buf_cstr(&out), "customers.is_member = TRUE"));
+    buf_free(&out);
+}
+
+static void test_ticketing_by_category(void **state)
+{
+    demo *d = *state;
+    buf out = BUF_INIT(0);
+    rag_selection sel;
+
+    run(d, NULL, 0, "ticketing revenue by event category", 3000, &out, &sel);
+    assert_true(sel.ntables >= 2);
+    assert_in_range(position(&sel, d->sales), 0, 1);
+    assert_in_range(position(&sel, d->events), 0, 1);
+    buf_free(&out);
+}
+
+static void test_merchandise(void **state)
+{
+    demo *d = *state;
+    buf out = BUF_INIT(0);
+    rag_selection sel;
+
+    run(d, NULL, 0, "merchandise revenue", 3000, &out, &sel);
+    assert_true(sel.ntables >= 1);
+    assert_int_equal(sel.tables[0], d->merch);
+    buf_free(&out);
+}
+
+static void test_glossary_and_examples_rendered(void **state)
+{
+    demo *d = *state;
+    buf out = BUF_INIT(0);
+    rag_selection sel;
+    const char *s;
+
+    run(d, examples, 2, "active sales ticketing revenue by month", 3000, &out, &sel);
+    s = buf_cstr(&out);
+    assert_non_null(strstr(s, "Glossary:"));
+    assert_non_null(strstr(s, "ticket_sales.status = 'active'"));
+    assert_non_null(strstr(s, "Verified examples:"));
+    assert_non_null(strstr(s, "Q: ticketing revenue by month"));
+    assert_non_null(strstr(s, "sum(price * quantity) FROM ticket_sales"));
+    assert_null(strstr(s, "members per city")); /* shares no word with the question */
+    assert_int_equal(sel.tables[0], d->sales);
+    assert_non_null(strstr(s, "TABLE public.ticket_sales\n  id integer PRIMARY KEY\n"));
+    assert_non_null(strstr(s, "customer_id integer REFERENCES customers(id)"));
+    buf_free(&out);
+}
+
+static void test_example_boosts_its_tables(void **state)
+{
+    demo *d = *state;
+    buf out = BUF_INIT(0);
+    rag_selection sel;
+    static const rag_example ex[] = {
+        {"buyers per town", "SELECT city, count(*) FROM customers GROUP BY city"}};
+
+    /* no word of the question names a table or column; the similar example does */
+    run(d, ex, 1, "number of buyers per town", 3000, &out, &sel);
+    assert_int_equal(sel.tables[0], d->customers);
+    buf_free(&out);
+}
+
+static void test_big_catalog_budget(void **state)
+{
+    demo *d = *state;
+    buf out = BUF_INIT(0);
+    rag_selection sel;
+    static const long budgets[] = {3000, 1500, 400, 120, 30, 5};
+    size_t i;
+
+    for (i = 0; i < sizeof budgets / sizeof budgets[0]; i++) {
+        run(d, examples, 2, "how many membership holders are in Pune", budgets[i], &out, &sel);
+        if (budgets[i] >= 120) {
+            assert_true(sel.ntables >= 1);
+            assert_int_equal(sel.tables[0], d->customers);
+        }
+        if (budgets[i] >= 1500) /* a thousand tables: the prompt is the budget's size */
+            assert_true(sel.tokens >= budgets[i] * 9 / 10);
+        assert_true(sel.ntables < 1000);
+    }
+    run(d, NULL, 0, "merchandise revenue", 3000, &out, &sel);
+    assert_int_equal(sel.tables[0], d->merch);
+    run(d, NULL, 0, "ticketing revenue by event category", 3000, &out, &sel);
+    assert_in_range(position(&sel, d->sales), 0, 1);
+    assert_in_range(position(&sel, d->events), 0, 1);
+    buf_free(&out);
+}
+
+static void test_fk_path_added(void **state)
+{
+    demo *d = *state;
+    buf out = BUF_INIT(0);
+    rag_selection sel;
+    int pc, pe, ps;
+
+    /* customers and events are named; ticket_sales is not, but it is how they join */
+    run(d, NULL, 0, "customers from Mumbai and the category of each event", 600, &out, &sel);
+    pc = position(&sel, d->customers);
+    pe = position(&sel, d->events);
+    ps = position(&sel, d->sales);
+    assert_in_range(pc, 0, 2);
+    assert_in_range(pe, 0, 2);
+    assert_in_range(ps, 0, 2);
+    buf_free(&out);
+}
+
+/* The join table shares no word with the question; a distractor does, and touches one side. */
+static void test_join_table_before_distractor(void **state)
+{
+    catalog *c = catalog_new();
+    demo d = {c, NULL, 0, 0, 0, 0};
+    buf out = BUF_INIT(0);
+    rag_selection sel;
+    int authors, papers, writes, awards, a_id, p_id, w_a, w_p, aw_a;
+
+    (void)state;
+    assert_non_null(c);
+    add_noise_tables(c, 40);
+    authors = catalog_add_table(c, "public", "authors", 'r', NULL, -1);
+    a_id = col(c, authors, "id", "integer", NULL, 1);
+    col(c, authors, "name", "text", NULL, 0);
+    papers = catalog_add_table(c, "public", "papers", 'r', NULL, -1);
+    p_id = col(c, papers, "id", "integer", NULL, 1);
+    col(c, papers, "title", "text", NULL, 0);
+    awards = catalog_add_table(c, "public", "author_awards", 'r', NULL, -1);
+    col(c, awards, "id", "integer", NULL, 1);
+    aw_a = col(c, awards, "author_id", "integer", NULL, 0);
+    col(c, awards, "prize", "text", NULL, 0);
+    writes = catalog_add_table(c, "public", "writes", 'r', NULL, -1);
+    w_a = col(c, writes, "aid", "integer", NULL, 0);
+    w_p = col(c, writes, "pid", "integer", NULL, 0);
+    assert_int_equal(catalog_add_fk(c, writes, w_a, authors, a_id), 0);
+    assert_int_equal(catalog_add_fk(c, writes, w_p, papers, p_id), 0);
+    assert_int_equal(catalog_add_fk(c, awards, aw_a, authors, a_id), 0);
+
+    run(&d, NULL, 0, "names of authors and the titles of their papers", 3000, &out, &sel);
+    assert_in_range(position(&sel, authors), 0, 2);
+    assert_in_range(position(&sel, papers), 0, 2);
+    assert_in_range(position(&sel, writes), 0, 2);
+    assert_true(position(&sel, awards) > position(&sel, writes));
+    catalog_free(c);
+    buf_free(&out);
+}
+
+static void test_tokens_estimate(void **state)
+{
+    (void)state;
+    assert_int_equal(rag_tokens("", 0), 0);
+    assert_int_equal(rag_tokens("abcd", 4), 1);
+    assert_int_equal(rag_tokens("abcde", 5), 2);
+}
+
+static void test_empty_catalog(void **state)
+{
+    catalog *c = catalog_new();
+    buf out = BUF_INIT(0);
+    rag_selection sel;
+
+    (void)state;
+    assert_int_equal(rag_context(c, NULL, NULL, 0, "anything at all", 100, &out, &sel), 0);
+    assert_int_equal(sel.ntables, 0);
+    assert_true(sel.tokens <= 100);
+    assert_int_equal(rag_context(c, NULL, NULL, 0, "", 100, &out, &sel), 0);
+    catalog_free(c);
+    buf_free(&out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_membership_pune, demo_setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ticketing_by_category, demo_setup, teardown),
+        cmocka_unit_test_setup_teardown(test_merchandise, demo_setup, teardown),
+        cmocka_unit_test_setup_teardown(test_glossary_and_examples_rendered, demo_setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_example_boosts_its_tables, demo_setup, teardown),
+        cmocka_unit_test_setup_teardown(test_big_catalog_budget, big_setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fk_path_added, big_setup, teardown),
+        cmocka_unit_test(test_join_table_before_distractor),
+        cmocka_unit_test(test_tokens_estimate),
+        cmocka_unit_test(test_empty_catalog),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

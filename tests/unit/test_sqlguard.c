@@ -1,0 +1,501 @@
+/* test_sqlguard -- the SQL guard against the shared corpora (accept, reject, spider) and
+ * targeted cases. Run from the project root: the data is read from ../shared/data/. */
+#include "sqlguard.h"
+
+#include <json-c/json.h>
+#include <pg_query.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#define DATA "../shared/data/"
+
+/* guard_policy.schemas is char **: writable copies of the names. */
+static char s_public[] = "public", s_sales[] = "sales", s_t2sql[] = "t2sql";
+static char *public_schema[] = {s_public};
+static char *two_schemas[] = {s_public, s_sales};
+static char *t2sql_listed[] = {s_public, s_t2sql};
+
+/* The policy the corpora are checked with: public only, allowlist on, no catalogs, generous
+ * limits. */
+static guard_policy base_policy(void)
+{
+    guard_policy p;
+
+    memset(&p, 0, sizeof p);
+    p.schemas = public_schema;
+    p.nschemas = 1;
+    p.allowlist = 1;
+    p.allow_catalogs = 0;
+    p.max_bytes = 1 << 20;
+    p.max_nesting = 64;
+    p.max_joins = 64;
+    return p;
+}
+
+/* Calls fn(line number, sql, why-or-NULL, arg) for each {"sql", "why"} line of a JSONL
+ * file; returns the number of lines, -1 if the file cannot be read. */
+static int each_jsonl(const char *path, void (*fn)(int, const char *, const char *, int *),
+                      int *failures)
+{
+    FILE *f = fopen(path, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    int n = 0;
+    json_object *o, *sql, *why;
+
+    if (!f)
+        return -1;
+    while (getline(&line, &cap, f) > 0) {
+        n++;
+        o = json_tokener_parse(line);
+        if (!o || !json_object_object_get_ex(o, "sql", &sql)) {
+            print_message("%s:%d: unreadable line\n", path, n);
+            (*failures)++;
+            json_object_put(o);
+            continue;
+        }
+        if (!json_object_object_get_ex(o, "why", &why))
+            why = NULL;
+        fn(n, json_object_get_string(sql), why ? json_object_get_string(why) : NULL, failures);
+        json_object_put(o);
+    }
+    free(line);
+    fclose(f);
+    return n;
+}
+
+static void accept_line(int n, const char *sql, const char *why, int *failures)
+{
+    guard_policy p = base_policy();
+    guard_result r;
+
+    (void)why;
+    if (guard_check(sql, &p, &r) != 0) {
+        print_message("sql-accept.jsonl:%d: rejected: %s\n  sql: %s\n", n, r.why, sql);
+        (*failures)++;
+    }
+}
+
+static void test_accept_corpus(void **state)
+{
+    int failures = 0, n;
+
+    (void)state;
+    n = each_jsonl(DATA "sql-accept.jsonl", accept_line, &failures);
+    if (n < 0)
+        fail_msg("cannot read %s (run from the project root)", DATA "sql-accept.jsonl");
+    print_message("sql-accept.jsonl: %d lines, %d wrongly rejected\n", n, failures);
+    assert_true(n > 0);
+    assert_int_equal(failures, 0);
+}
+
+/* What the reason must mention, for the corpus's own words about a line. */
+static const struct {
+    const char *corpus_why, *must_say;
+} why_map[] = {
+    {"second statement", "only one statement"},
+    {"DML", "only a SELECT"},
+    {"DDL", "only a SELECT"},
+    {"data-modifying CTE", "inside WITH"},
+    {"SELECT INTO", "SELECT INTO"},
+    {"row locks", "row locks"},
+    {"password hashes", "relation"},
+    {"server file read", "function"},
+    {"empty", "no statement"},
+    {"unterminated literal", "unterminated"},
+};
+
+static void reject_line(int n, const char *sql, const char *why, int *failures)
+{
+    guard_policy p = base_policy();
+    guard_result r;
+    size_t i;
+
+    if (guard_check(sql, &p, &r) == 0) {
+        print_message("sql-reject.jsonl:%d: accepted (%s)\n  sql: %s\n", n, why ? why : "",
+                      sql);
+        (*failures)++;
+        return;
+    }
+    if (r.why[0] == '\0') {
+        print_message("sql-reject.jsonl:%d: rejected without a reason\n", n);
+        (*failures)++;
+        return;
+    }
+    for (i = 0; why && i < sizeof why_map / sizeof why_map[0]; i++) {
+        if (strstr(why, why_map[i].corpus_why) && !strstr(r.why, why_map[i].must_say)) {
+            print_message("sql-reject.jsonl:%d: reason \"%s\" does not say \"%s\"\n", n, r.why,
+                          why_map[i].must_say);
+            (*failures)++;
+        }
+    }
+}
+
+static void test_reject_corpus(void **state)
+{
+    int failures = 0, n;
+
+    (void)state;
+    n = each_jsonl(DATA "sql-reject.jsonl", reject_line, &failures);
+    if (n < 0)
+        fail_msg("cannot read %s (run from the project root)", DATA "sql-reject.jsonl");
+    print_message("sql-reject.jsonl: %d lines, %d failures\n", n, failures);
+    assert_true(n > 0);
+    assert_int_equal(failures, 0);
+}
+
+/* Every spider query PostgreSQL's parser accepts must pass, unless the guard names a denied
+ * function (those are counted apart; "not on the list of allowed functions" is a failure). */
+static void test_spider(void **state)
+{
+    FILE *f = fopen(DATA "spider/train_gold.sql", "r");
+    char *line = NULL, *tab;
+    size_t cap = 0;
+    int lines = 0, parsed = 0, accepted = 0, denied_fn = 0, wrong = 0;
+    guard_policy p = base_policy();
+    guard_result r;
+    PgQueryParseResult pr;
+
+    (void)state;
+    if (!f)
+        fail_msg("cannot read %s (run from the project root)", DATA "spider/train_gold.sql");
+    p.max_nesting = 32;
+    p.max_joins = 24;
+    p.max_bytes = 65536;
+    while (getline(&line, &cap, f) > 0) {
+        lines++;
+        tab = strchr(line, '\t');
+        if (tab)
+            *tab = '\0';
+        pr = pg_query_parse(line);
+        if (pr.error) {
+            pg_query_free_parse_result(pr);
+            continue;
+        }
+        pg_query_free_parse_result(pr);
+        parsed++;
+        if (guard_check(line, &p, &r) == 0) {
+            accepted++;
+        } else if (strncmp(r.why, "function ", 9) == 0 && strstr(r.why, "is not allowed")) {
+            denied_fn++;
+        } else {
+            if (wrong < 5)
+                print_message("spider:%d: wrongly rejected: %s\n  sql: %s\n", lines, r.why, line);
+            wrong++;
+        }
+    }
+    free(line);
+    fclose(f);
+    print_message("spider: %d queries, %d parse as PostgreSQL, %d accepted, %d use a denied "
+                  "function, %d wrongly rejected\n",
+                  lines, parsed, accepted, denied_fn, wrong);
+    assert_true(parsed > 8000);
+    assert_int_equal(wrong, 0);
+}
+
+/* Policy variants for the targeted cases. */
+enum { P_BASE, P_CATALOGS, P_NO_ALLOWLIST, P_TWO_SCHEMAS, P_T2SQL_LISTED, P_NESTING2, P_JOINS3,
+       P_BYTES32 };
+
+static guard_policy policy(int which)
+{
+    guard_policy p = base_policy();
+
+    switch (which) {
+    case P_CATALOGS:
+        p.allow_catalogs = 1;
+        break;
+    case P_NO_ALLOWLIST:
+        p.allowlist = 0;
+        break;
+    case P_TWO_SCHEMAS:
+        p.schemas = two_schemas;
+        p.nschemas = 2;
+        break;
+    case P_T2SQL_LISTED:
+        p.schemas = t2sql_listed;
+        p.nschemas = 2;
+        break;
+    case P_NESTING2:
+        p.max_nesting = 2;
+        break;
+    case P_JOINS3:
+        p.max_joins = 3;
+        break;
+    case P_BYTES32:
+        p.max_bytes = 32;
+        break;
+    default:
+        break;
+    }
+    return p;
+}
+
+static const struct {
+    const char *sql;
+    int policy;
+    int rc;          /* 0 accepted, -1 rejected */
+    const char *why; /* substring of the reason when rejected */
+} cases[] = {
+    /* CTE names shadow tables, and are only in scope where SQL says they are. */
+    {"WITH customers AS (SELECT 1 AS id) SELECT * FROM customers", P_BASE, 0, NULL},
+    {"WITH pg_authid AS (SELECT 1 AS x) SELECT * FROM pg_authid", P_BASE, 0, NULL},
+    {"WITH pg_authid AS (SELECT * FROM pg_authid) SELECT * FROM pg_authid", P_BASE, -1,
+     "pg_authid"},
+    {"SELECT * FROM (WITH pg_authid AS (SELECT 1) SELECT * FROM pg_authid) x, pg_authid", P_BASE,
+     -1, "pg_authid"},
+    {"WITH a AS (SELECT * FROM b), b AS (SELECT 1) SELECT * FROM a", P_BASE, 0, NULL},
+    {"WITH RECURSIVE a AS (SELECT * FROM b), b AS (SELECT 1) SELECT * FROM a", P_BASE, 0, NULL},
+    /* Data-modifying CTEs, however deep. */
+    {"WITH d AS (DELETE FROM customers RETURNING *) SELECT * FROM d", P_BASE, -1,
+     "DELETE inside WITH"},
+    {"WITH u AS (UPDATE customers SET name = 'x' RETURNING 1) SELECT 1", P_BASE, -1,
+     "UPDATE inside WITH"},
+    {"SELECT * FROM (WITH x AS (WITH y AS (INSERT INTO t VALUES (1) RETURNING 1) SELECT * "
+     "FROM y) SELECT * FROM x) z",
+     P_BASE, -1, "INSERT inside WITH"},
+    {"SELECT (SELECT count(*) FROM (WITH m AS (MERGE INTO t USING s ON true WHEN MATCHED THEN "
+     "DELETE) SELECT 1) q)",
+     P_BASE, -1, NULL},
+    /* Row locks and SELECT INTO anywhere. */
+    {"SELECT * FROM customers WHERE id IN (SELECT customer_id FROM orders FOR UPDATE)", P_BASE,
+     -1, "row locks (FOR UPDATE)"},
+    {"SELECT * FROM (SELECT * FROM orders FOR NO KEY UPDATE) o", P_BASE, -1, "FOR NO KEY UPDATE"},
+    {"SELECT 1 UNION (SELECT 2 FOR KEY SHARE)", P_BASE, -1, "FOR KEY SHARE"},
+    {"WITH x AS (SELECT * FROM orders FOR SHARE) SELECT * FROM x", P_BASE, -1, "FOR SHARE"},
+    {"SELECT * INTO stolen FROM customers", P_BASE, -1, "SELECT INTO"},
+    /* Catalogs and schemas. */
+    {"SELECT * FROM pg_authid", P_CATALOGS, -1, "pg_authid"},
+    {"SELECT * FROM PG_AUTHID", P_BASE, -1, "pg_authid"},
+    {"SELECT * FROM pg_class", P_BASE, -1, "system catalogs are not enabled"},
+    {"SELECT * FROM pg_class", P_CATALOGS, 0, NULL},
+    {"SELECT relname FROM pg_catalog.pg_class", P_BASE, -1, "pg_catalog.pg_class"},
+    {"SELECT relname FROM pg_catalog.pg_class", P_CATALOGS, 0, NULL},
+    {"SELECT * FROM pg_catalog.pg_shadow", P_CATALOGS, -1, "protected"},
+    {"SELECT * FROM pg_catalog.pg_stat_activity", P_CATALOGS, -1, "protected"},
+    {"SELECT * FROM pg_catalog.pg_replication_slots", P_CATALOGS, -1, "protected"},
+    {"SELECT * FROM information_schema.tables", P_BASE, -1, "information_schema.tables"},
+    {"SELECT * FROM information_schema.tables", P_CATALOGS, 0, NULL},
+    {"SELECT * FROM information_schema.user_mapping_options", P_CATALOGS, -1, "protected"},
+    {"SELECT * FROM t2sql.queries", P_BASE, -1, "t2sql"},
+    {"SELECT * FROM t2sql.api_keys", P_T2SQL_LISTED, -1, "t2sql"},
+    {"SELECT * FROM sales.orders", P_BASE, -1, "schema sales is not one of the allowed"},
+    {"SELECT * FROM sales.orders", P_TWO_SCHEMAS, 0, NULL},
+    {"SELECT * FROM public.customers", P_BASE, 0, NULL},
+    {"SELECT * FROM otherdb.public.customers", P_BASE, -1, "cross-database"},
+    {"SELECT * FROM \"Public\".customers", P_BASE, -1, "not one of the allowed"},
+    /* Functions: the denylist everywhere, the allowlist and schemas. */
+    {"SELECT myschema.fn(1)", P_BASE, -1, "only pg_catalog functions"},
+    {"SELECT public.fn(1)", P_BASE, -1, "only pg_catalog functions"},
+    {"SELECT pg_catalog.lower('A')", P_BASE, 0, NULL},
+    {"SELECT myschema.fn(1)", P_NO_ALLOWLIST, 0, NULL},
+    {"SELECT xpath('/a', '<a/>'::xml)", P_BASE, -1, "not on the list"},
+    {"SELECT xpath('/a', '<a/>'::xml)", P_NO_ALLOWLIST, 0, NULL},
+    {"SELECT pg_sleep(1)", P_NO_ALLOWLIST, -1, "function pg_sleep is not allowed"},
+    {"SELECT PG_SLEEP(1)", P_BASE, -1, "is not allowed"},
+    {"SELECT pg_catalog.pg_sleep(1)", P_BASE, -1, "pg_catalog.pg_sleep"},
+    {"SELECT c.name FROM customers c CROSS JOIN LATERAL (SELECT (SELECT CASE WHEN c.id > 0 "
+     "THEN pg_sleep(10) END) AS s FROM orders o WHERE o.customer_id = c.id) x",
+     P_BASE, -1, "pg_sleep"},
+    {"SELECT c.name FROM customers c CROSS JOIN LATERAL (SELECT (SELECT CASE WHEN c.id > 0 "
+     "THEN pg_sleep(10) END) AS s FROM orders o WHERE o.customer_id = c.id) x",
+     P_NO_ALLOWLIST, -1, "pg_sleep"},
+    {"SELECT * FROM ROWS FROM (generate_series(1, 3), pg_ls_dir('.')) AS t(a, b)", P_BASE, -1,
+     "pg_ls_dir"},
+    {"SELECT count(*) FILTER (WHERE lo_get(1) IS NULL) FROM customers", P_BASE, -1, "lo_get"},
+    {"SELECT sum(x) OVER (ORDER BY nextval('s')) FROM t", P_BASE, -1, "nextval"},
+    {"SELECT current_setting('search_path')", P_NO_ALLOWLIST, -1, "current_setting"},
+    {"SELECT pg_try_advisory_lock(1)", P_NO_ALLOWLIST, -1, "pg_try_advisory_lock"},
+    {"SELECT ts_stat('SELECT 1')", P_NO_ALLOWLIST, -1, "ts_stat"},
+    {"SELECT 1 OPERATOR(myschema.+) 2", P_BASE, -1, "operator myschema.+"},
+    {"SELECT 1 OPERATOR(pg_catalog.+) 2", P_BASE, 0, NULL},
+    /* Syntax the grammar turns into pg_catalog calls. */
+    {"SELECT extract(year FROM now()), substring('abc' FROM 1 FOR 2), position('b' IN 'abc'), "
+     "trim(both ' ' FROM ' a '), now() AT TIME ZONE 'UTC', 'a' LIKE 'b' ESCAPE '!', "
+     "'a' SIMILAR TO 'b', overlay('abc' PLACING 'x' FROM 2), (1, 2) OVERLAPS (3, 4)",
+     P_BASE, 0, NULL},
+    {"SELECT count(*), lower(name), date_trunc('month', d), coalesce(a, 0)::numeric(10, 2), "
+     "percentile_cont(0.5) WITHIN GROUP (ORDER BY x), jsonb_build_object('a', 1) FROM t "
+     "GROUP BY 2, 3, 4",
+     P_BASE, 0, NULL},
+    /* Words in literals and quoted identifiers are only words. */
+    {"SELECT * FROM customers WHERE note = 'delete'", P_BASE, 0, NULL},
+    {"SELECT * FROM customers WHERE note = 'x''; DROP TABLE customers; --'", P_BASE, 0, NULL},
+    {"SELECT \"update\" FROM customers", P_BASE, 0, NULL},
+    {"SELECT 1 AS \"pg_sleep\"", P_BASE, 0, NULL},
+    /* Statements that are not one SELECT. */
+    {"EXPLAIN ANALYZE SELECT 1", P_BASE, -1, "EXPLAIN"},
+    {"SELECT 1; SELECT 2", P_BASE, -1, "statement 2 of 2"},
+    {";", P_BASE, -1, "no statement"},
+    {"/* only */ -- comments", P_BASE, -1, "no statement"},
+    {"DECLARE c CURSOR FOR SELECT 1", P_BASE, -1, "DECLARE CURSOR"},
+    /* Limits. */
+    {"SELECT 1 FROM customers WHERE id = 1", P_BYTES32, -1, "limit is 32"},
+    {"SELECT 1", P_BYTES32, 0, NULL},
+    {"SELECT (SELECT 1)", P_NESTING2, 0, NULL},
+    {"SELECT (SELECT (SELECT 1))", P_NESTING2, -1, "nested more than 2"},
+    {"SELECT * FROM (SELECT * FROM (SELECT 1) a) b", P_NESTING2, -1, "nested more than 2"},
+    {"SELECT 1 UNION SELECT 2 UNION SELECT 3 UNION SELECT 4", P_NESTING2, 0, NULL},
+    {"SELECT * FROM a JOIN b ON true JOIN c ON true", P_JOINS3, 0, NULL},
+    {"SELECT * FROM a JOIN b ON true JOIN c ON true, d", P_JOINS3, -1, "more than 3"},
+    {"SELECT * FROM a, b, c WHERE EXISTS (SELECT 1 FROM d, e, f)", P_JOINS3, 0, NULL},
+};
+
+static void test_cases(void **state)
+{
+    guard_policy p;
+    guard_result r;
+    size_t i;
+    int rc, failures = 0;
+
+    (void)state;
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        p = policy(cases[i].policy);
+        rc = guard_check(cases[i].sql, &p, &r);
+        if (rc != cases[i].rc) {
+            print_message("case %zu: want %s, got %s (%s)\n  sql: %s\n", i,
+                          cases[i].rc ? "reject" : "accept", rc ? "reject" : "accept", r.why,
+                          cases[i].sql);
+            failures++;
+        } else if (rc && (r.why[0] == '\0' || (cases[i].why && !strstr(r.why, cases[i].why)))) {
+            print_message("case %zu: reason \"%s\" does not say \"%s\"\n  sql: %s\n", i, r.why,
+                          cases[i].why ? cases[i].why : "(anything)", cases[i].sql);
+            failures++;
+        } else if (rc && r.is_parse_error) {
+            print_message("case %zu: flagged as a parse error: %s\n", i, r.why);
+            failures++;
+        }
+    }
+    assert_int_equal(failures, 0);
+}
+
+static int has_rel(const guard_result *r, const char *schema, const char *name)
+{
+    int i;
+
+    for (i = 0; i < r->nrels; i++)
+        if (strcmp(r->rels[i].schema, schema) == 0 && strcmp(r->rels[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+static void test_rels(void **state)
+{
+    guard_policy p = policy(P_TWO_SCHEMAS);
+    guard_result r;
+
+    (void)state;
+    assert_int_equal(guard_check("WITH recent AS (SELECT * FROM orders WHERE d > now() - "
+                                 "interval '7 days') SELECT c.name, r.total FROM customers c "
+                                 "JOIN recent r USING (customer_id) JOIN orders o ON true "
+                                 "JOIN sales.orders so ON true WHERE c.id IN (SELECT id FROM "
+                                 "public.customers) AND EXISTS (SELECT 1 FROM recent)",
+                                 &p, &r),
+                     0);
+    assert_int_equal(r.nrels, 4);
+    assert_true(has_rel(&r, "", "orders"));
+    assert_true(has_rel(&r, "", "customers"));
+    assert_true(has_rel(&r, "sales", "orders"));
+    assert_true(has_rel(&r, "public", "customers"));
+    assert_false(has_rel(&r, "", "recent"));
+
+    /* A CTE name is a relation again outside the query that defines it. */
+    assert_int_equal(guard_check("SELECT * FROM (WITH t AS (SELECT 1) SELECT * FROM t) x, t", &p,
+                                 &r),
+                     0);
+    assert_int_equal(r.nrels, 1);
+    assert_true(has_rel(&r, "", "t"));
+
+    assert_int_equal(guard_check("TABLE events", &p, &r), 0);
+    assert_int_equal(r.nrels, 1);
+    assert_true(has_rel(&r, "", "events"));
+
+    assert_int_equal(guard_check("VALUES (1), (2)", &p, &r), 0);
+    assert_int_equal(r.nrels, 0);
+
+    /* Rejected: no relations reported. */
+    assert_int_equal(guard_check("SELECT * FROM customers, pg_authid", &p, &r), -1);
+    assert_int_equal(r.nrels, 0);
+}
+
+static void test_rels_cap(void **state)
+{
+    guard_policy p = base_policy();
+    guard_result r;
+    char sql[8192];
+    size_t len = 0;
+    int i, n;
+
+    (void)state;
+    p.max_joins = 0;
+    for (i = 0; i <= GUARD_MAX_RELS; i++) {
+        n = snprintf(sql + len, sizeof sql - len, "%s t%d", i ? "," : "SELECT 1 FROM", i);
+        assert_true(n > 0 && (size_t)n < sizeof sql - len);
+        len += (size_t)n;
+    }
+    assert_int_equal(guard_check(sql, &p, &r), -1);
+    assert_non_null(strstr(r.why, "more than 128 relations"));
+    /* The same relation many times is one relation. */
+    len = 0;
+    for (i = 0; i <= GUARD_MAX_RELS; i++) {
+        n = snprintf(sql + len, sizeof sql - len, "%s t t%d", i ? "," : "SELECT 1 FROM", i);
+        assert_true(n > 0 && (size_t)n < sizeof sql - len);
+        len += (size_t)n;
+    }
+    assert_int_equal(guard_check(sql, &p, &r), 0);
+    assert_int_equal(r.nrels, 1);
+}
+
+static void test_parse_errors_and_null(void **state)
+{
+    guard_policy p = base_policy();
+    guard_result r;
+    char deep[8000];
+    size_t i;
+
+    (void)state;
+    assert_int_equal(guard_check("SELEC 1", &p, &r), -1);
+    assert_int_equal(r.is_parse_error, 1);
+    assert_non_null(strstr(r.why, "syntax error"));
+
+    assert_int_equal(guard_check("DELETE FROM customers", &p, &r), -1);
+    assert_int_equal(r.is_parse_error, 0);
+
+    assert_int_equal(guard_check(NULL, &p, &r), -1);
+    assert_true(r.why[0] != '\0');
+    assert_int_equal(guard_check("SELECT 1", NULL, &r), -1);
+    assert_true(r.why[0] != '\0');
+    assert_int_equal(guard_check("SELECT 1", &p, NULL), -1);
+
+    /* An expression nested past the tree limit is refused, not a crash. */
+    memcpy(deep, "SELECT ", 7);
+    for (i = 7; i + 3 < sizeof deep; i += 2) {
+        deep[i] = '-';
+        deep[i + 1] = ' ';
+    }
+    deep[i++] = 'x';
+    deep[i] = '\0';
+    assert_int_equal(guard_check(deep, &p, &r), -1);
+    assert_true(r.why[0] != '\0');
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_accept_corpus),
+        cmocka_unit_test(test_reject_corpus),
+        cmocka_unit_test(test_spider),
+        cmocka_unit_test(test_cases),
+        cmocka_unit_test(test_rels),
+        cmocka_unit_test(test_rels_cap),
+        cmocka_unit_test(test_parse_errors_and_null),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
