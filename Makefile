@@ -25,7 +25,7 @@ endif
 
 B := build
 CORE_SRC  := $(wildcard core/*.c)
-CORE_OBJ  := $(CORE_SRC:%.c=$(B)/%.o)
+CORE_OBJ  := $(CORE_SRC:%.c=$(B)/%.o) $(B)/gen/schema_sql.o
 FCGI_SRC  := $(wildcard fcgi/*.c)
 FCGI_OBJ  := $(FCGI_SRC:%.c=$(B)/%.o)
 EXD_SRC   := $(wildcard exportd/*.c)
@@ -42,6 +42,13 @@ all: $(BINS) $(UNIT_BIN)
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(B)/gen/schema_sql.c: conf/schema.sql scripts/embed.sh
+	@mkdir -p $(dir $@)
+	scripts/embed.sh migrate_schema_sql $< > $@
+
+$(B)/gen/%.o: $(B)/gen/%.c
+	$(CC) $(CFLAGS) -Wno-missing-variable-declarations -c -o $@ $<
 
 $(B)/libt2sql.a: $(CORE_OBJ)
 	@rm -f $@

@@ -369,19 +369,19 @@ fail:
 
 static const char SQL_PROBE[] =
     "SELECT md5(coalesce(string_agg(x, '|' ORDER BY x), '')) FROM ("
-    " SELECT c.oid::text || c.relname || c.relkind || a.attnum || a.attname || a.atttypid"
-    "        || a.atttypmod || coalesce(d.description, '') AS x"
+    " SELECT concat_ws(':', c.oid, c.relname, c.relkind::text, a.attnum, a.attname,"
+    "        a.atttypid, a.atttypmod, d.description) AS x"
     "   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
     "   JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
     "   LEFT JOIN pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass"
     "        AND d.objsubid = a.attnum"
     "  WHERE n.nspname = ANY($1::text[]) AND c.relkind IN ('r','v','m','p','f')"
     " UNION ALL"
-    " SELECT c.oid::text || coalesce(obj_description(c.oid, 'pg_class'), '')"
+    " SELECT concat_ws(':', c.oid, obj_description(c.oid, 'pg_class'))"
     "   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
     "  WHERE n.nspname = ANY($1::text[]) AND c.relkind IN ('r','v','m','p','f')"
     " UNION ALL"
-    " SELECT con.oid::text || con.conname FROM pg_constraint con"
+    " SELECT concat_ws(':', con.oid, con.conname) FROM pg_constraint con"
     "   JOIN pg_namespace n ON n.oid = con.connamespace"
     "  WHERE n.nspname = ANY($1::text[]) AND con.contype IN ('f', 'p')) s";
 

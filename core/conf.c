@@ -202,6 +202,17 @@ static int conf_read_file(conf *c, const char *path, char *err, size_t errlen)
         *eq = '\0';
         key = conf_trim(s);
         val = conf_trim(eq + 1);
+        if (*val != '"') { /* " # comment" after an unquoted value */
+            char *h;
+            for (h = val; *h; h++)
+                if (*h == '#' && h > val && isspace((unsigned char)h[-1])) {
+                    *h = '\0';
+                    val = conf_trim(val);
+                    break;
+                }
+            if (*val == '#')
+                *val = '\0';
+        }
         vl = strlen(val);
         if (vl >= 2 && val[0] == '"' && val[vl - 1] == '"') {
             val[vl - 1] = '\0';

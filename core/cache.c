@@ -1,0 +1,181 @@
+/* cache -- Redis get/set that degrades to "miss" when Redis is down; see cache.h. */
+#include "cache.h"
+
+#include "log.h"
+
+#include <hiredis/hiredis.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct cache {
+    redisContext *rc;
+    char host[256];
+    int port;
+    char password[256];
+    long timeout_ms;
+    time_t retry_at;
+};
+
+cache *cache_new(const conf *cf)
+{
+    cache *c = calloc(1, sizeof *c);
+
+    if (!c)
+        return NULL;
+    str_copy(c->host, sizeof c->host, cf->redis_host);
+    str_copy(c->password, sizeof c->password, cf->redis_password);
+    c->port = (int)cf->redis_port;
+    c->timeout_ms = cf->redis_timeout_ms;
+    return c;
+}
+
+void cache_free(cache *c)
+{
+    if (!c)
+        return;
+    if (c->rc)
+        redisFree(c->rc);
+    free(c);
+}
+
+static void cache_drop(cache *c)
+{
+    if (c->rc)
+        redisFree(c->rc);
+    c->rc = NULL;
+    c->retry_at = time(NULL) + 1;
+}
+
+static redisContext *cache_conn(cache *c)
+{
+    struct timeval tv = {c->timeout_ms / 1000, (c->timeout_ms % 1000) * 1000};
+    redisReply *r;
+
+    if (c->rc)
+        return c->rc;
+    if (c->port == 0 || time(NULL) < c->retry_at)
+        return NULL;
+    c->rc = redisConnectWithTimeout(c->host, c->port, tv);
+    if (!c->rc || c->rc->err) {
+        log_debug("redis unavailable: %s", c->rc ? c->rc->errstr : "out of memory");
+        cache_drop(c);
+        return NULL;
+    }
+    redisSetTimeout(c->rc, tv);
+    if (c->password[0]) {
+        r = redisCommand(c->rc, "AUTH %s", c->password);
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            log_warn("redis AUTH failed");
+            if (r)
+                freeReplyObject(r);
+            cache_drop(c);
+            return NULL;
+        }
+        freeReplyObject(r);
+    }
+    return c->rc;
+}
+
+/* Runs a command; on a transport error drops the connection. Caller frees the reply. */
+static redisReply *cache_cmd(cache *c, const char *fmt, ...)
+{
+    redisContext *rc = cache_conn(c);
+    redisReply *r;
+    va_list ap;
+
+    if (!rc)
+        return NULL;
+    va_start(ap, fmt);
+    r = redisvCommand(rc, fmt, ap);
+    va_end(ap);
+    if (!r) {
+        log_debug("redis command failed: %s", rc->errstr);
+        cache_drop(c);
+    }
+    return r;
+}
+
+int cache_get(cache *c, const char *key, buf *out)
+{
+    redisReply *r;
+    int hit = 0;
+
+    if (!c || !(r = cache_cmd(c, "GET %s", key)))
+        return 0;
+    if (r->type == REDIS_REPLY_STRING && buf_add(out, r->str, r->len) == 0)
+        hit = 1;
+    freeReplyObject(r);
+    return hit;
+}
+
+void cache_set(cache *c, const char *key, const char *val, size_t len, long ttl)
+{
+    redisReply *r;
+
+    if (!c)
+        return;
+    r = ttl > 0 ? cache_cmd(c, "SET %s %b EX %ld", key, val, len, ttl)
+                : cache_cmd(c, "SET %s %b", key, val, len);
+    if (r)
+        freeReplyObject(r);
+}
+
+void cache_del(cache *c, const char *key)
+{
+    redisReply *r;
+
+    if (c && (r = cache_cmd(c, "DEL %s", key)))
+        freeReplyObject(r);
+}
+
+long cache_incr(cache *c, const char *key, long ttl)
+{
+    redisReply *r;
+    long v = -1;
+
+    if (!c || !(r = cache_cmd(c, "INCR %s", key)))
+        return -1;
+    if (r->type == REDIS_REPLY_INTEGER)
+        v = (long)r->integer;
+    freeReplyObject(r);
+    if (v == 1 && ttl > 0 && (r = cache_cmd(c, "EXPIRE %s %ld", key, ttl)))
+        freeReplyObject(r);
+    return v;
+}
+
+int cache_ping(cache *c)
+{
+    redisReply *r;
+    int ok;
+
+    if (!c || !(r = cache_cmd(c, "PING")))
+        return 0;
+    ok = r->type == REDIS_REPLY_STATUS;
+    freeReplyObject(r);
+    return ok;
+}
+
+void cache_key_hash(char dst[65], ...)
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned char out[32];
+    unsigned int n = 0, i;
+    const char *part;
+    va_list ap;
+
+    dst[0] = '\0';
+    if (!md)
+        return;
+    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    va_start(ap, dst);
+    while ((part = va_arg(ap, const char *)) != NULL)
+        EVP_DigestUpdate(md, part, strlen(part) + 1); /* the NUL separates parts */
+    va_end(ap);
+    EVP_DigestFinal_ex(md, out, &n);
+    EVP_MD_CTX_free(md);
+    for (i = 0; i < n; i++)
+        snprintf(dst + 2 * i, 3, "%02x", out[i]);
+}

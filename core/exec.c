@@ -1,0 +1,449 @@
+/* exec -- paged, streamed, read-only execution of validated SQL; see exec.h. */
+#include "exec.h"
+
+#include "buf.h"
+#include "log.h"
+#include "pg.h"
+
+#include <json-c/json.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { K_STR, K_INT, K_FLOAT, K_NUMERIC, K_BOOL, K_JSON };
+
+/* Built-in type OIDs (pg_type.h) and the names API clients see in column_types. */
+static const struct {
+    Oid oid;
+    const char *name;
+    int kind;
+} exec_types[] = {
+    {16, "bool", K_BOOL},          {17, "bytea", K_STR},        {18, "char", K_STR},
+    {19, "name", K_STR},           {20, "int8", K_INT},         {21, "int2", K_INT},
+    {23, "int4", K_INT},           {25, "text", K_STR},         {26, "oid", K_INT},
+    {114, "json", K_JSON},         {142, "xml", K_STR},         {700, "float4", K_FLOAT},
+    {701, "float8", K_FLOAT},      {790, "money", K_STR},       {869, "inet", K_STR},
+    {1042, "bpchar", K_STR},       {1043, "varchar", K_STR},    {1082, "date", K_STR},
+    {1083, "time", K_STR},         {1114, "timestamp", K_STR},  {1184, "timestamptz", K_STR},
+    {1186, "interval", K_STR},     {1266, "timetz", K_STR},     {1560, "bit", K_STR},
+    {1562, "varbit", K_STR},       {1700, "numeric", K_NUMERIC}, {2950, "uuid", K_STR},
+    {3802, "jsonb", K_JSON},       {1000, "_bool", K_STR},      {1005, "_int2", K_STR},
+    {1007, "_int4", K_STR},        {1016, "_int8", K_STR},      {1009, "_text", K_STR},
+    {1015, "_varchar", K_STR},     {1021, "_float4", K_STR},    {1022, "_float8", K_STR},
+    {1231, "_numeric", K_STR},     {1182, "_date", K_STR},      {1115, "_timestamp", K_STR},
+    {1185, "_timestamptz", K_STR}, {199, "_json", K_STR},       {3807, "_jsonb", K_STR},
+    {2249, "record", K_STR},       {705, "unknown", K_STR},     {3904, "int4range", K_STR},
+    {3926, "int8range", K_STR},    {3912, "daterange", K_STR},  {3910, "tstzrange", K_STR},
+    {650, "cidr", K_STR},          {829, "macaddr", K_STR},     {28, "xid", K_INT},
+};
+
+/* A small per-process cache of non-built-in type names (enums, domains, composites). */
+#define TYPECACHE 256
+static struct {
+    Oid oid;
+    char name[64];
+} type_cache[TYPECACHE];
+static int type_cache_n;
+
+static int type_kind(Oid oid)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof exec_types / sizeof exec_types[0]; i++)
+        if (exec_types[i].oid == oid)
+            return exec_types[i].kind;
+    return K_STR;
+}
+
+static const char *type_name(Oid oid)
+{
+    size_t i;
+    int j;
+
+    for (i = 0; i < sizeof exec_types / sizeof exec_types[0]; i++)
+        if (exec_types[i].oid == oid)
+            return exec_types[i].name;
+    for (j = 0; j < type_cache_n; j++)
+        if (type_cache[j].oid == oid)
+            return type_cache[j].name;
+    return NULL;
+}
+
+/* Looks up the names of types not known yet (one query); failures leave them unnamed. */
+static void type_learn(PGconn *conn, const PGresult *desc)
+{
+    buf arr = BUF_INIT(65536);
+    const char *params[1];
+    PGresult *r;
+    int i, n = PQnfields(desc);
+
+    for (i = 0; i < n; i++)
+        if (!type_name(PQftype(desc, i)))
+            buf_printf(&arr, "%s%u", arr.len ? "," : "{", PQftype(desc, i));
+    if (!arr.len)
+        goto done;
+    buf_addc(&arr, '}');
+    params[0] = buf_cstr(&arr);
+    r = PQexecParams(conn, "SELECT t.oid::int8, t.typname FROM pg_type t"
+                           " WHERE t.oid = ANY ($1::oid[])", 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) == PGRES_TUPLES_OK)
+        for (i = 0; i < PQntuples(r); i++) {
+            int slot = type_cache_n < TYPECACHE ? type_cache_n++ : i % TYPECACHE;
+            type_cache[slot].oid = (Oid)strtoul(PQgetvalue(r, i, 0), NULL, 10);
+            str_copy(type_cache[slot].name, sizeof type_cache[slot].name, PQgetvalue(r, i, 1));
+        }
+    PQclear(r);
+done:
+    buf_free(&arr);
+}
+
+/* 1 if a numeric's text is a finite number a double carries exactly enough (<= 15
+ * significant digits), so it can be sent as a JSON number. */
+static int numeric_fits(const char *s)
+{
+    int sig = 0, started = 0, intdigits = 0, pending_zeros = 0, in_frac = 0;
+
+    if (*s == '-')
+        s++;
+    if (!(*s >= '0' && *s <= '9'))
+        return 0; /* NaN, Infinity */
+    for (; *s; s++) {
+        if (*s == '.') {
+            in_frac = 1;
+            continue;
+        }
+        if (*s < '0' || *s > '9')
+            return 0;
+        if (!in_frac)
+            intdigits++;
+        if (*s == '0') {
+            if (started)
+                pending_zeros++;
+            continue;
+        }
+        started = 1;
+        sig += pending_zeros + 1;
+        pending_zeros = 0;
+    }
+    if (!in_frac)
+        sig += pending_zeros;
+    return sig <= 15 && intdigits <= 308;
+}
+
+static int float_fits(const char *s)
+{
+    return (*s >= '0' && *s <= '9') || (*s == '-' && s[1] >= '0' && s[1] <= '9');
+}
+
+static int add_value(buf *b, int kind, const char *v, int len)
+{
+    switch (kind) {
+    case K_INT:
+        return buf_add(b, v, (size_t)len);
+    case K_FLOAT:
+        return float_fits(v) ? buf_add(b, v, (size_t)len) : buf_add_json_str(b, v, (size_t)len);
+    case K_NUMERIC:
+        return numeric_fits(v) ? buf_add(b, v, (size_t)len) : buf_add_json_str(b, v, (size_t)len);
+    case K_BOOL:
+        return buf_adds(b, v[0] == 't' ? "true" : "false");
+    case K_JSON:
+        return buf_add(b, v, (size_t)len);
+    default:
+        return buf_add_json_str(b, v, (size_t)len);
+    }
+}
+
+static double ms_since(const struct timespec *t0)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+int exec_begin(PGconn *conn, const exec_limits *lim, t2err *err)
+{
+    buf q = BUF_INIT(8192);
+    int rc;
+
+    buf_printf(&q,
+               "BEGIN READ ONLY; SET LOCAL statement_timeout = %ld; SET LOCAL lock_timeout = %ld;"
+               " SET LOCAL idle_in_transaction_session_timeout = %ld;"
+               " SET LOCAL search_path = %s",
+               lim->statement_timeout_ms, lim->lock_timeout_ms, lim->idle_tx_timeout_ms,
+               lim->search_path);
+    if (lim->temp_file_limit_kb >= 0)
+        buf_printf(&q, "; SET LOCAL temp_file_limit = %ld", lim->temp_file_limit_kb);
+    if (lim->role && *lim->role) {
+        char *id = PQescapeIdentifier(conn, lim->role, strlen(lim->role));
+        if (!id) {
+            buf_free(&q);
+            return err_set(err, E_INTERNAL, "cannot quote the query role");
+        }
+        buf_printf(&q, "; SET LOCAL ROLE %s", id);
+        PQfreemem(id);
+    }
+    rc = pg_command(conn, buf_cstr(&q), err);
+    if (rc < 0 && err->code == E_INTERNAL)
+        log_error("cannot open the read-only transaction: %s", err->detail);
+    buf_free(&q);
+    return rc;
+}
+
+static void exec_rollback(PGconn *conn)
+{
+    PGresult *r;
+
+    while ((r = PQgetResult(conn)) != NULL)
+        PQclear(r);
+    if (PQstatus(conn) == CONNECTION_OK)
+        PQclear(PQexec(conn, "ROLLBACK"));
+}
+
+int exec_check(PGconn *conn, const exec_limits *lim, const char *sql, t2err *err)
+{
+    PGresult *r;
+    int rc = 0;
+
+    if (exec_begin(conn, lim, err) < 0)
+        return -1;
+    r = PQprepare(conn, "", sql, 0, NULL);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        /* class 42 (syntax, unknown names, grouping...) is the SQL's fault and worth a
+         * repair round; anything else (bad data, 22xxx) is a failed query */
+        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        rc = pg_result_err(conn, r,
+                           state && strncmp(state, "42", 2) == 0 ? E_INVALID_SQL : E_QUERY_FAILED,
+                           err, "check");
+    }
+    PQclear(r);
+    exec_rollback(conn);
+    return rc;
+}
+
+/* Writes the JSON error member/line for err into the sink. */
+static void write_error(sink *s, int ndjson, const t2err *err)
+{
+    buf *b = &s->b;
+
+    buf_adds(b, ndjson ? "{\"error\":{\"detail\":" : "],\"error\":{\"detail\":");
+    buf_add_json_cstr(b, err->detail);
+    buf_adds(b, ",\"code\":");
+    buf_add_json_cstr(b, err_name(err->code));
+    buf_adds(b, ndjson ? "}}\n" : "}}");
+    sink_flush(s);
+}
+
+/* Computes total rows when the page does not tell it; -1 = unknown (null), -2 = error. */
+static long long exec_total(PGconn *conn, const exec_req *rq, long long offset, long long n,
+                            t2err *err)
+{
+    buf q = BUF_INIT(0);
+    PGresult *r;
+    long long total = -1;
+
+    if (rq->count == COUNT_NONE)
+        return -1;
+    if (n < rq->page_size && (n > 0 || offset == 0))
+        return offset + n;
+    if (rq->count == COUNT_ESTIMATED) {
+        buf_printf(&q, "EXPLAIN (FORMAT JSON) %s", rq->sql);
+        r = PQexec(conn, buf_cstr(&q));
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+            json_object *j = json_tokener_parse(PQgetvalue(r, 0, 0)), *plan, *rows;
+            if (j && json_object_is_type(j, json_type_array) &&
+                json_object_object_get_ex(json_object_array_get_idx(j, 0), "Plan", &plan) &&
+                json_object_object_get_ex(plan, "Plan Rows", &rows))
+                total = (long long)json_object_get_double(rows);
+            json_object_put(j);
+        }
+        PQclear(r);
+        buf_reset(&q);
+        if (total > 10000) /* large: the estimate is the answer */
+            return total < offset + n ? offset + n : total;
+    }
+    buf_printf(&q, "SELECT count(*) FROM (\n%s\n) q", rq->sql);
+    r = PQexec(conn, buf_cstr(&q));
+    if (PQresultStatus(r) == PGRES_TUPLES_OK)
+        total = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    else
+        total = (pg_result_err(conn, r, E_QUERY_FAILED, err, "count"), -2);
+    PQclear(r);
+    buf_free(&q);
+    return total;
+}
+
+static void write_header(buf *b, const exec_req *rq, const PGresult *desc, int nf)
+{
+    int i;
+
+    buf_adds(b, "{\"sql\":");
+    buf_add_json_cstr(b, rq->sql);
+    buf_adds(b, ",\"query_id\":");
+    buf_add_json_cstr(b, rq->query_id ? rq->query_id : "");
+    buf_adds(b, ",\"source\":");
+    buf_add_json_cstr(b, rq->source ? rq->source : "llm");
+    buf_adds(b, ",\"columns\":[");
+    for (i = 0; i < nf; i++) {
+        if (i)
+            buf_addc(b, ',');
+        buf_add_json_cstr(b, PQfname(desc, i));
+    }
+    buf_adds(b, "],\"column_types\":[");
+    for (i = 0; i < nf; i++) {
+        const char *tn = type_name(PQftype(desc, i));
+        if (i)
+            buf_addc(b, ',');
+        buf_add_json_cstr(b, tn ? tn : "unknown");
+    }
+    buf_adds(b, rq->ndjson ? "]}\n" : "],\"rows\":[");
+}
+
+int exec_page(PGconn *conn, const exec_limits *lim, const exec_req *rq, sink *s, t2err *err)
+{
+    struct timespec t0;
+    char lim_s[24], off_s[24];
+    const char *params[2] = {lim_s, off_s};
+    buf q = BUF_INIT(0);
+    PGresult *r = NULL, *desc = NULL;
+    PGcancel *cancel = NULL;
+    int kinds[1664];
+    int nf, i, started = 0, rc = -1;
+    long long n = 0, offset, total;
+    buf *b = &s->b;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    offset = (long long)(rq->page - 1) * rq->page_size;
+    snprintf(lim_s, sizeof lim_s, "%ld", rq->page_size);
+    snprintf(off_s, sizeof off_s, "%lld", offset);
+    if (exec_begin(conn, lim, err) < 0)
+        return -1;
+    buf_printf(&q, "SELECT * FROM (\n%s\n) q LIMIT $1 OFFSET $2", rq->sql);
+    r = PQprepare(conn, "", buf_cstr(&q), 2, NULL);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        pg_result_err(conn, r, E_QUERY_FAILED, err, "prepare");
+        goto fail;
+    }
+    PQclear(r);
+    desc = PQdescribePrepared(conn, "");
+    if (PQresultStatus(desc) != PGRES_COMMAND_OK) {
+        r = NULL;
+        pg_result_err(conn, desc, E_QUERY_FAILED, err, "describe");
+        goto fail;
+    }
+    nf = PQnfields(desc);
+    if (nf > (int)(sizeof kinds / sizeof kinds[0])) {
+        err_set(err, E_QUERY_FAILED, "too many columns (%d)", nf);
+        r = NULL;
+        goto fail;
+    }
+    for (i = 0; i < nf; i++)
+        kinds[i] = type_kind(PQftype(desc, i));
+    type_learn(conn, desc);
+    write_header(b, rq, desc, nf);
+    r = NULL;
+    if (!PQsendQueryPrepared(conn, "", 2, params, NULL, NULL, 0) || !PQsetSingleRowMode(conn)) {
+        err_set(err, E_DB_UNAVAILABLE, "the database connection was lost");
+        goto fail;
+    }
+    cancel = PQgetCancel(conn);
+    while ((r = PQgetResult(conn)) != NULL) {
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_SINGLE_TUPLE) {
+            if (!rq->ndjson && n > 0)
+                buf_addc(b, ',');
+            buf_addc(b, '[');
+            for (i = 0; i < nf; i++) {
+                if (i)
+                    buf_addc(b, ',');
+                if (PQgetisnull(r, 0, i))
+                    buf_add(b, "null", 4);
+                else if (add_value(b, kinds[i], PQgetvalue(r, 0, i), PQgetlength(r, 0, i)) < 0)
+                    break;
+            }
+            if (i < nf || buf_adds(b, rq->ndjson ? "]\n" : "]") < 0) {
+                err_set(err, E_QUERY_FAILED, "the page is larger than the response buffer allows; ask for a smaller page_size or stream it");
+                PQclear(r);
+                r = NULL;
+                goto midfail;
+            }
+            n++;
+            PQclear(r);
+            if (!started) { /* the first row leaves at once: early first byte */
+                started = 1;
+                if (sink_flush(s) < 0)
+                    goto gone;
+            } else if (sink_mark(s) < 0) {
+                goto gone;
+            }
+            continue;
+        }
+        if (st != PGRES_TUPLES_OK) {
+            pg_result_err(conn, r, E_QUERY_FAILED, err, "query");
+            PQclear(r);
+            r = NULL;
+            goto midfail;
+        }
+        PQclear(r);
+    }
+    r = NULL;
+    {
+        double exec_ms;
+        total = exec_total(conn, rq, offset, n, err);
+        if (total == -2)
+            goto midfail;
+        exec_ms = ms_since(&t0);
+        if (rq->ndjson)
+            buf_adds(b, "{");
+        else
+            buf_adds(b, "],");
+        buf_printf(b, "\"timing_ms\":{\"generate\":%.1f,\"execute\":%.1f},", rq->generate_ms,
+                   exec_ms);
+        buf_printf(b, "\"pagination\":{\"page\":%ld,\"page_size\":%ld,", rq->page, rq->page_size);
+        if (total < 0)
+            buf_adds(b, "\"total_rows\":null,\"total_pages\":null}}");
+        else
+            buf_printf(b, "\"total_rows\":%lld,\"total_pages\":%lld}}", total,
+                       (total + rq->page_size - 1) / rq->page_size);
+        if (rq->ndjson)
+            buf_addc(b, '\n');
+    }
+    exec_rollback(conn);
+    rc = 0;
+    goto done;
+
+gone:
+    /* The client hung up: stop the query on the server now, not when it finishes. */
+    if (cancel) {
+        char eb[256];
+        if (!PQcancel(cancel, eb, sizeof eb))
+            log_warn("cancel failed: %s", eb);
+    }
+    log_info("client went away after %lld rows; query cancelled", n);
+    exec_rollback(conn);
+    rc = 1;
+    goto done;
+midfail:
+    if (s->flushed == 0) {
+        buf_reset(b);
+        exec_rollback(conn);
+        rc = -1;
+        goto done;
+    }
+    write_error(s, rq->ndjson, err);
+    exec_rollback(conn);
+    rc = 1;
+    goto done;
+fail:
+    PQclear(r);
+    buf_reset(b);
+    exec_rollback(conn);
+    rc = -1;
+done:
+    if (cancel)
+        PQfreeCancel(cancel);
+    PQclear(desc);
+    buf_free(&q);
+    return rc;
+}

@@ -1,0 +1,217 @@
+/* llm -- OpenAI-compatible chat-completions client and SQL extraction; see llm.h. */
+#include "llm.h"
+
+#include "log.h"
+
+#include <curl/curl.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define LLM_MAX_REPLY (4u << 20)
+
+struct llm {
+    CURL *curl;
+    char url[1024];
+    char auth[1024];
+    char model[256];
+    long connect_ms, timeout_ms, max_tokens;
+};
+
+llm *llm_new(const conf *cf)
+{
+    llm *m = calloc(1, sizeof *m);
+
+    if (!m)
+        return NULL;
+    if (*cf->llm_base_url) {
+        size_t n = strlen(cf->llm_base_url);
+        snprintf(m->url, sizeof m->url, "%.*s/chat/completions",
+                 (int)(n && cf->llm_base_url[n - 1] == '/' ? n - 1 : n), cf->llm_base_url);
+    }
+    if (*cf->llm_api_key)
+        snprintf(m->auth, sizeof m->auth, "Authorization: Bearer %s", cf->llm_api_key);
+    str_copy(m->model, sizeof m->model, cf->llm_model);
+    m->connect_ms = cf->llm_connect_timeout_ms;
+    m->timeout_ms = cf->llm_timeout_ms;
+    m->max_tokens = cf->llm_max_tokens;
+    return m;
+}
+
+void llm_free(llm *m)
+{
+    if (!m)
+        return;
+    if (m->curl)
+        curl_easy_cleanup(m->curl);
+    free(m);
+}
+
+int llm_configured(const llm *m)
+{
+    return m && m->url[0];
+}
+
+const char *llm_model(const llm *m)
+{
+    return m->model;
+}
+
+static size_t llm_write(char *p, size_t size, size_t n, void *ud)
+{
+    return buf_add(ud, p, size * n) == 0 ? size * n : 0;
+}
+
+static json_object *llm_message(const char *role, const char *content)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "role", json_object_new_string(role));
+    json_object_object_add(o, "content", json_object_new_string(content));
+    return o;
+}
+
+/* Takes choices[0].message.content out of a reply body. */
+static int llm_parse(const char *body, buf *reply, t2err *err)
+{
+    json_object *root = json_tokener_parse(body), *choices, *msg, *content, *ch;
+    int rc = -1;
+
+    if (!root || !json_object_object_get_ex(root, "choices", &choices) ||
+        !json_object_is_type(choices, json_type_array) ||
+        json_object_array_length(choices) == 0 ||
+        !(ch = json_object_array_get_idx(choices, 0)) ||
+        !json_object_object_get_ex(ch, "message", &msg) ||
+        !json_object_object_get_ex(msg, "content", &content) ||
+        !json_object_is_type(content, json_type_string)) {
+        err_set(err, E_LLM_ERROR, "the model's reply was not a chat completion");
+        goto done;
+    }
+    if (buf_add(reply, json_object_get_string(content),
+                (size_t)json_object_get_string_len(content)) < 0) {
+        err_set(err, E_LLM_ERROR, "the model's reply is too large");
+        goto done;
+    }
+    rc = 0;
+done:
+    json_object_put(root);
+    return rc;
+}
+
+int llm_chat(llm *m, const char *system, const char *user, buf *reply, t2err *err)
+{
+    json_object *req = NULL, *msgs;
+    struct curl_slist *hdrs = NULL;
+    buf body = BUF_INIT(LLM_MAX_REPLY);
+    long status = 0;
+    CURLcode cc;
+    int rc = -1;
+
+    if (!llm_configured(m))
+        return err_set(err, E_LLM_NOT_CONFIGURED, "no language model is configured");
+    if (!m->curl && !(m->curl = curl_easy_init()))
+        return err_set(err, E_INTERNAL, "curl_easy_init failed");
+    req = json_object_new_object();
+    json_object_object_add(req, "model", json_object_new_string(m->model));
+    msgs = json_object_new_array();
+    json_object_array_add(msgs, llm_message("system", system));
+    json_object_array_add(msgs, llm_message("user", user));
+    json_object_object_add(req, "messages", msgs);
+    json_object_object_add(req, "temperature", json_object_new_double(0));
+    json_object_object_add(req, "max_tokens", json_object_new_int64(m->max_tokens));
+
+    hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+    if (m->auth[0])
+        hdrs = curl_slist_append(hdrs, m->auth);
+    curl_easy_reset(m->curl);
+    curl_easy_setopt(m->curl, CURLOPT_URL, m->url);
+    curl_easy_setopt(m->curl, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(m->curl, CURLOPT_POSTFIELDS, json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN));
+    curl_easy_setopt(m->curl, CURLOPT_CONNECTTIMEOUT_MS, m->connect_ms);
+    curl_easy_setopt(m->curl, CURLOPT_TIMEOUT_MS, m->timeout_ms);
+    curl_easy_setopt(m->curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(m->curl, CURLOPT_WRITEFUNCTION, llm_write);
+    curl_easy_setopt(m->curl, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(m->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(m->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+
+    cc = curl_easy_perform(m->curl);
+    if (cc == CURLE_OPERATION_TIMEDOUT) {
+        err_set(err, E_LLM_TIMEOUT, "the language model did not answer within %ld ms",
+                m->timeout_ms);
+        goto done;
+    }
+    if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST) {
+        log_warn("model request failed: %s", curl_easy_strerror(cc));
+        err_set(err, E_LLM_UNAVAILABLE, "the language model is unreachable");
+        goto done;
+    }
+    if (cc != CURLE_OK) {
+        log_warn("model request failed: %s", curl_easy_strerror(cc));
+        err_set(err, E_LLM_ERROR, "the language model request failed: %s",
+                curl_easy_strerror(cc));
+        goto done;
+    }
+    curl_easy_getinfo(m->curl, CURLINFO_RESPONSE_CODE, &status);
+    if (status != 200) {
+        log_warn("model answered HTTP %ld", status);
+        if (status == 401 || status == 403)
+            err_set(err, E_LLM_ERROR, "the model provider refused the credentials (HTTP %ld)",
+                    status);
+        else if (status == 429)
+            err_set(err, E_LLM_UNAVAILABLE, "the model provider is rate limiting (HTTP 429)");
+        else
+            err_set(err, E_LLM_ERROR, "the language model answered HTTP %ld", status);
+        goto done;
+    }
+    rc = llm_parse(buf_cstr(&body), reply, err);
+done:
+    curl_slist_free_all(hdrs);
+    json_object_put(req);
+    buf_free(&body);
+    return rc;
+}
+
+/* Finds needle case-insensitively in s. */
+static const char *find_ci(const char *s, const char *needle)
+{
+    size_t n = strlen(needle);
+
+    for (; *s; s++)
+        if (strncasecmp(s, needle, n) == 0)
+            return s;
+    return NULL;
+}
+
+static int add_trimmed(buf *sql, const char *s, size_t n)
+{
+    while (n && strchr(" \t\r\n", *s))
+        s++, n--;
+    while (n && strchr(" \t\r\n", s[n - 1]))
+        n--;
+    return n ? buf_add(sql, s, n) : -1;
+}
+
+int llm_extract_sql(const char *text, buf *sql)
+{
+    const char *a, *b, *nl;
+
+    if ((a = find_ci(text, "<sql>")) != NULL) {
+        a += 5;
+        b = find_ci(a, "</sql>");
+        return add_trimmed(sql, a, b ? (size_t)(b - a) : strlen(a));
+    }
+    if ((a = strstr(text, "```")) != NULL) {
+        a += 3;
+        nl = strchr(a, '\n');
+        if (!nl)
+            return -1;
+        if (nl - a > 0 && strncasecmp(a, "sql", 3) != 0 && strncasecmp(a, "postgres", 8) != 0 &&
+            strncasecmp(a, "pgsql", 5) != 0 && strncasecmp(a, "psql", 4) != 0)
+            return -1; /* a fenced block of another language */
+        a = nl + 1;
+        b = strstr(a, "```");
+        return add_trimmed(sql, a, b ? (size_t)(b - a) : strlen(a));
+    }
+    return -1;
+}

@@ -1,0 +1,27 @@
+/* llm -- the language model client: OpenAI-compatible chat completions over libcurl with a
+ * kept-alive handle, connect and total timeouts, and extraction of SQL from the reply.
+ *
+ * An llm owns its CURL handle; llm_free() releases it. Replies are bounded (4 MiB). The API
+ * key is only ever put in the Authorization header, never in logs or errors. */
+#ifndef T2_LLM_H
+#define T2_LLM_H
+
+#include "buf.h"
+#include "conf.h"
+#include "err.h"
+
+typedef struct llm llm;
+
+llm *llm_new(const conf *cf);
+void llm_free(llm *m);
+/* 1 when a base URL is configured (a key is optional: local servers need none). */
+int llm_configured(const llm *m);
+const char *llm_model(const llm *m);
+/* Sends system + user messages; appends the assistant's text to reply. 0, or -1 with
+ * E_LLM_TIMEOUT / E_LLM_UNAVAILABLE / E_LLM_ERROR. */
+int llm_chat(llm *m, const char *system, const char *user, buf *reply, t2err *err);
+/* Appends the SQL found in text (<sql>...</sql>, else a ```sql or ``` fenced block) to sql.
+ * Returns 0, or -1 if there is none. */
+int llm_extract_sql(const char *text, buf *sql);
+
+#endif

@@ -1,0 +1,145 @@
+/* pg -- the process's PostgreSQL connection and self-migration; see pg.h. */
+#include "pg.h"
+
+#include "buf.h"
+#include "log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+extern const char migrate_schema_sql[];
+
+int pgc_init(pgc *p, const conf *cf, const char *appname, int migrate)
+{
+    char **names = NULL;
+    buf sp = BUF_INIT(sizeof p->search_path - 1);
+    int n, i, rc = -1;
+
+    memset(p, 0, sizeof *p);
+    p->migrate = migrate;
+    if (conf_pg_conninfo(cf, p->conninfo, sizeof p->conninfo, appname) < 0)
+        return -1;
+    if ((n = conf_schema_list(cf, &names, 32)) < 0)
+        return -1;
+    for (i = 0; i < n; i++) {
+        const char *c;
+        if (i && buf_adds(&sp, ", ") < 0)
+            goto done;
+        if (buf_addc(&sp, '"') < 0)
+            goto done;
+        for (c = names[i]; *c; c++)
+            if ((*c == '"' && buf_addc(&sp, '"') < 0) || buf_addc(&sp, *c) < 0)
+                goto done;
+        if (buf_addc(&sp, '"') < 0)
+            goto done;
+    }
+    str_copy(p->search_path, sizeof p->search_path, n ? buf_cstr(&sp) : "\"public\"");
+    rc = 0;
+done:
+    buf_free(&sp);
+    free(names);
+    return rc;
+}
+
+static int ts_before(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+PGconn *pgc_get(pgc *p, t2err *err)
+{
+    struct timespec now;
+
+    if (p->conn && PQstatus(p->conn) == CONNECTION_OK &&
+        PQtransactionStatus(p->conn) == PQTRANS_IDLE)
+        return p->conn;
+    if (p->conn) {
+        PQfinish(p->conn);
+        p->conn = NULL;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (ts_before(&now, &p->retry_at)) {
+        err_set(err, E_DB_UNAVAILABLE, "the database is unavailable");
+        return NULL;
+    }
+    p->conn = PQconnectdb(p->conninfo);
+    if (PQstatus(p->conn) != CONNECTION_OK) {
+        log_warn("database connection failed: %s", PQerrorMessage(p->conn));
+        PQfinish(p->conn);
+        p->conn = NULL;
+        p->retry_at = now;
+        p->retry_at.tv_sec += 1;
+        err_set(err, E_DB_UNAVAILABLE, "the database is unavailable");
+        return NULL;
+    }
+    if (p->migrate)
+        migrate_run(p->conn);
+    return p->conn;
+}
+
+void pgc_check(pgc *p)
+{
+    if (p->conn && PQstatus(p->conn) != CONNECTION_OK) {
+        PQfinish(p->conn);
+        p->conn = NULL;
+    }
+}
+
+void pgc_close(pgc *p)
+{
+    if (p->conn)
+        PQfinish(p->conn);
+    p->conn = NULL;
+}
+
+int pg_command(PGconn *conn, const char *sql, t2err *err)
+{
+    PGresult *r = PQexec(conn, sql);
+    int rc = 0;
+
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        rc = pg_result_err(conn, r, E_INTERNAL, err, "command");
+    PQclear(r);
+    return rc;
+}
+
+int migrate_run(PGconn *conn)
+{
+    PGresult *r;
+    int rc = -1;
+
+    r = PQexec(conn, "BEGIN; SELECT pg_advisory_xact_lock(7215620430);");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        goto done;
+    PQclear(r);
+    r = PQexec(conn, migrate_schema_sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        goto done;
+    PQclear(r);
+    r = PQexec(conn, "COMMIT");
+    rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
+done:
+    if (rc < 0) {
+        log_warn("schema migration failed: %s", PQresultErrorMessage(r));
+        PQclear(r);
+        r = PQexec(conn, "ROLLBACK");
+    }
+    PQclear(r);
+    return rc;
+}
+
+int pg_result_err(PGconn *conn, const PGresult *r, err_code dflt, t2err *err, const char *what)
+{
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+
+    if (PQstatus(conn) != CONNECTION_OK || (state && strncmp(state, "08", 2) == 0) ||
+        (state && strcmp(state, "57P01") == 0))
+        return err_set(err, E_DB_UNAVAILABLE, "the database connection was lost");
+    if (state && strcmp(state, "57014") == 0)
+        return err_set(err, E_QUERY_TIMEOUT, "the query ran past its time limit");
+    if (!msg)
+        msg = PQerrorMessage(conn);
+    log_info("%s failed: %s%s%s", what, state ? state : "", state ? " " : "", msg);
+    return err_set(err, dflt, "%s", msg);
+}

@@ -1,0 +1,525 @@
+/* pipeline -- question -> validated SQL; see pipeline.h. */
+#include "pipeline.h"
+
+#include "log.h"
+#include "planner.h"
+#include "text.h"
+
+#include <json-c/json.h>
+#include <openssl/evp.h>
+#include <pg_query.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHECK_EVERY_MS 2000
+
+static const char SYSTEM_PROMPT[] =
+    "You are an expert PostgreSQL analyst. Translate the user's question into exactly one "
+    "read-only PostgreSQL SELECT statement over the schema given. Use only the tables and "
+    "columns listed; qualify ambiguous columns; use the glossary's definitions; never modify "
+    "data. Answer with the SQL inside <sql></sql> tags and nothing else.";
+
+static double ms_between(const struct timespec *a, const struct timespec *b)
+{
+    return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
+}
+
+static void examples_clear(t2ctx *x)
+{
+    int i;
+
+    for (i = 0; i < x->nexamples; i++) {
+        free(x->examples[i].question);
+        free(x->examples[i].sql);
+    }
+    free(x->examples);
+    x->examples = NULL;
+    x->nexamples = 0;
+}
+
+int t2ctx_init(t2ctx *x, const conf *cf, const char *appname)
+{
+    memset(x, 0, sizeof *x);
+    x->cf = cf;
+    if (pgc_init(&x->db, cf, appname, 1) < 0)
+        return -1;
+    if ((x->nschemas = conf_schema_list(cf, &x->schemas, 32)) < 0)
+        return -1;
+    x->cache = cache_new(cf);
+    x->llm = llm_new(cf);
+    if (!x->cache || !x->llm)
+        return -1;
+    x->policy = (guard_policy){x->schemas,       x->nschemas,
+                               cf->guard_allowlist, cf->allow_catalogs,
+                               (size_t)cf->max_sql_bytes, (int)cf->max_nesting,
+                               (int)cf->max_joins};
+    x->lim = (exec_limits){x->db.search_path,     cf->query_role,
+                           cf->statement_timeout_ms, cf->lock_timeout_ms,
+                           cf->idle_tx_timeout_ms,   cf->temp_file_limit_kb};
+    return 0;
+}
+
+void t2ctx_free(t2ctx *x)
+{
+    pgc_close(&x->db);
+    cache_free(x->cache);
+    llm_free(x->llm);
+    catalog_free(x->cat);
+    glossary_free(x->gl);
+    examples_clear(x);
+    free(x->schemas);
+    memset(x, 0, sizeof *x);
+}
+
+static int load_examples(t2ctx *x, PGconn *conn)
+{
+    PGresult *r = PQexec(conn, "SELECT count(*)::text || ':' || coalesce(max(id), 0)::text"
+                               " FROM t2sql.examples");
+    int i, n;
+
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || strcmp(PQgetvalue(r, 0, 0), x->examples_ver) == 0) {
+        PQclear(r);
+        return 0;
+    }
+    str_copy(x->examples_ver, sizeof x->examples_ver, PQgetvalue(r, 0, 0));
+    PQclear(r);
+    examples_clear(x);
+    r = PQexec(conn, "SELECT question, sql FROM t2sql.examples ORDER BY id LIMIT 10000");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        PQclear(r);
+        return -1;
+    }
+    n = PQntuples(r);
+    if (n && !(x->examples = calloc((size_t)n, sizeof *x->examples))) {
+        PQclear(r);
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        x->examples[i].question = strdup(PQgetvalue(r, i, 0));
+        x->examples[i].sql = strdup(PQgetvalue(r, i, 1));
+        x->nexamples++;
+        if (!x->examples[i].question || !x->examples[i].sql)
+            break;
+    }
+    PQclear(r);
+    return 0;
+}
+
+/* Loads the catalog from Redis (shared by all workers) or the database. */
+static int load_catalog(t2ctx *x, PGconn *conn, const char *probe, t2err *err)
+{
+    char key[128];
+    buf v = BUF_INIT(256u << 20);
+    catalog *c = NULL;
+    glossary *g = NULL;
+
+    snprintf(key, sizeof key, "t2sql:catalog:%s", probe);
+    if (cache_get(x->cache, key, &v)) {
+        json_object *j = json_tokener_parse(buf_cstr(&v));
+        c = j ? catalog_from_json(j) : NULL;
+        json_object_put(j);
+    }
+    if (!c) {
+        if (catalog_load(conn, x->schemas, x->nschemas, &c, err) < 0)
+            goto fail;
+        json_object *j = catalog_to_json(c);
+        const char *s = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
+        cache_set(x->cache, key, s, strlen(s), x->cf->cache_ttl_catalog);
+        json_object_put(j);
+    }
+    if (!(g = glossary_new()) || glossary_load_file(g, x->cf->glossary_file, err) < 0 ||
+        glossary_load_db(g, conn, err) < 0)
+        goto fail;
+    catalog_free(x->cat);
+    glossary_free(x->gl);
+    x->cat = c;
+    x->gl = g;
+    str_copy(x->cat_probe, sizeof x->cat_probe, probe);
+    log_info("catalog loaded: %d tables, fingerprint %.12s", c->ntables, c->fingerprint);
+    buf_free(&v);
+    return 0;
+fail:
+    catalog_free(c);
+    glossary_free(g);
+    buf_free(&v);
+    return -1;
+}
+
+int t2ctx_refresh(t2ctx *x, t2err *err)
+{
+    struct timespec now;
+    PGconn *conn;
+    char probe[64];
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (x->cat && ms_between(&x->checked, &now) < CHECK_EVERY_MS)
+        return 0;
+    if (!(conn = pgc_get(&x->db, err)))
+        return x->cat ? 0 : -1; /* keep serving cached answers' metadata */
+    if (catalog_probe(conn, x->schemas, x->nschemas, probe, sizeof probe, err) < 0) {
+        pgc_check(&x->db);
+        return x->cat ? 0 : -1;
+    }
+    if ((!x->cat || strcmp(probe, x->cat_probe) != 0) && load_catalog(x, conn, probe, err) < 0) {
+        pgc_check(&x->db);
+        return x->cat ? 0 : -1;
+    }
+    load_examples(x, conn);
+    x->checked = now;
+    return 0;
+}
+
+void gen_result_init(gen_result *g)
+{
+    memset(g, 0, sizeof *g);
+    g->sql.max = 1u << 20;
+}
+
+void gen_result_free(gen_result *g)
+{
+    buf_free(&g->sql);
+}
+
+/* Appends the text of the single statement in sql, without trailing semicolon/space. */
+static int single_statement(const char *sql, buf *out)
+{
+    PgQuerySplitResult r = pg_query_split_with_scanner(sql);
+    int rc = -1;
+
+    if (!r.error && r.n_stmts == 1) {
+        const char *s = sql + r.stmts[0]->stmt_location;
+        size_t n = r.stmts[0]->stmt_len ? (size_t)r.stmts[0]->stmt_len : strlen(s);
+        while (n && strchr(" \t\r\n", *s))
+            s++, n--;
+        while (n && strchr(" \t\r\n;", s[n - 1]))
+            n--;
+        rc = n ? buf_add(out, s, n) : -1;
+    }
+    pg_query_free_split_result(r);
+    return rc;
+}
+
+/* Lists (into hint) catalog names close to an unknown name. */
+static void closest_names(const catalog *cat, const char *name, buf *hint)
+{
+    int i, j, k = 0;
+
+    for (i = 0; i < cat->ntables && k < 5; i++)
+        if (text_edit_distance(cat->tables[i].name, name, 4) < 4 ||
+            strstr(cat->tables[i].name, name) || strstr(name, cat->tables[i].name)) {
+            buf_printf(hint, "%s%s", k++ ? ", " : " Closest tables: ", cat->tables[i].name);
+        }
+    if (k == 0)
+        for (i = 0; i < cat->ntables && k < 5; i++)
+            for (j = 0; j < cat->tables[i].ncols && k < 5; j++)
+                if (text_edit_distance(cat->tables[i].cols[j].name, name, 3) < 3)
+                    buf_printf(hint, "%s%s.%s", k++ ? ", " : " Closest columns: ",
+                               cat->tables[i].name, cat->tables[i].cols[j].name);
+}
+
+/* Relations the guard found must exist in the catalog. */
+static int check_names(t2ctx *x, const guard_result *gr, t2err *err)
+{
+    int i;
+    char qn[160];
+
+    if (!x->cat)
+        return 0;
+    for (i = 0; i < gr->nrels; i++) {
+        buf hint = BUF_INIT(1024);
+        if (gr->rels[i].schema[0])
+            snprintf(qn, sizeof qn, "%s.%s", gr->rels[i].schema, gr->rels[i].name);
+        else
+            str_copy(qn, sizeof qn, gr->rels[i].name);
+        if (catalog_find_table(x->cat, qn) >= 0) {
+            buf_free(&hint);
+            continue;
+        }
+        closest_names(x->cat, gr->rels[i].name, &hint);
+        err_set(err, E_INVALID_SQL, "relation \"%s\" does not exist.%s", qn, buf_cstr(&hint));
+        buf_free(&hint);
+        return -1;
+    }
+    return 0;
+}
+
+int pipeline_validate(t2ctx *x, const char *sql, buf *clean, t2err *err)
+{
+    guard_result *gr = calloc(1, sizeof *gr);
+    PGconn *conn;
+    int rc = -1;
+
+    if (!gr)
+        return err_set(err, E_INTERNAL, "out of memory");
+    if (x->cf->guard_enabled) {
+        if (guard_check(sql, &x->policy, gr) < 0) {
+            err_set(err, gr->is_parse_error ? E_INVALID_SQL : E_UNSAFE_SQL, "%s: %s",
+                    gr->is_parse_error ? "Invalid SQL generated" : "Unsafe or invalid SQL generated",
+                    gr->why);
+            goto done;
+        }
+        if (check_names(x, gr, err) < 0)
+            goto done;
+    }
+    if (single_statement(sql, clean) < 0) {
+        err_set(err, x->cf->guard_enabled ? E_INVALID_SQL : E_UNSAFE_SQL,
+                "Unsafe or invalid SQL generated: expected exactly one statement");
+        goto done;
+    }
+    if (!(conn = pgc_get(&x->db, err)))
+        goto done;
+    if (exec_check(conn, &x->lim, buf_cstr(clean), err) < 0) {
+        pgc_check(&x->db);
+        buf_reset(clean);
+        goto done;
+    }
+    rc = 0;
+done:
+    free(gr);
+    return rc;
+}
+
+/* query_id = "q_" + 32 hex of sha256(owner NUL sql). */
+static void make_query_id(const char *owner, const char *sql, char dst[40])
+{
+    char h[65];
+
+    cache_key_hash(h, owner, sql, (const char *)NULL);
+    snprintf(dst, 40, "q_%.32s", h);
+}
+
+static int store_query(t2ctx *x, const char *question, const char *owner, gen_result *out,
+                       t2err *err)
+{
+    const char *params[5];
+    PGconn *conn = pgc_get(&x->db, err);
+    PGresult *r;
+    int rc = 0;
+
+    if (!conn)
+        return -1;
+    make_query_id(owner, buf_cstr(&out->sql), out->query_id);
+    params[0] = out->query_id;
+    params[1] = buf_cstr(&out->sql);
+    params[2] = question;
+    params[3] = out->source;
+    params[4] = owner;
+    r = PQexecParams(conn, "INSERT INTO t2sql.queries (id, sql, question, source, owner)"
+                           " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
+                     5, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        rc = pg_result_err(conn, r, E_INTERNAL, err, "storing the query");
+        pgc_check(&x->db);
+    }
+    PQclear(r);
+    return rc;
+}
+
+int pipeline_query_id(t2ctx *x, const char *query_id, const char *owner, gen_result *out,
+                      t2err *err)
+{
+    const char *params[2] = {query_id, owner};
+    PGconn *conn = pgc_get(&x->db, err);
+    PGresult *r;
+    int rc = -1;
+
+    if (!conn)
+        return -1;
+    r = PQexecParams(conn, "SELECT sql FROM t2sql.queries WHERE id = $1 AND owner = $2", 2,
+                     NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        pg_result_err(conn, r, E_INTERNAL, err, "query_id lookup");
+        pgc_check(&x->db);
+    } else if (PQntuples(r) == 0) {
+        err_field(err, "query_id", "unknown query_id");
+        err->code = E_NOT_FOUND;
+    } else if (buf_adds(&out->sql, PQgetvalue(r, 0, 0)) == 0) {
+        str_copy(out->query_id, sizeof out->query_id, query_id);
+        out->source = "cache";
+        rc = 0;
+    }
+    PQclear(r);
+    return rc;
+}
+
+/* Builds the prompt's user message: retrieved context, then the question. */
+static int build_prompt(t2ctx *x, const char *question, buf *user)
+{
+    rag_example few[20];
+    rag_selection sel;
+    int i, n = 0, k = (int)x->cf->few_shot_examples;
+
+    while (n < k && n < 20) { /* the k most similar examples, best first */
+        double best = 0.2;
+        int bi = -1;
+        for (i = 0; i < x->nexamples; i++) {
+            double s;
+            int j, taken = 0;
+            for (j = 0; j < n; j++)
+                taken |= few[j].question == x->examples[i].question;
+            if (!taken && (s = text_similarity(question, x->examples[i].question)) > best)
+                best = s, bi = i;
+        }
+        if (bi < 0)
+            break;
+        few[n].question = x->examples[bi].question;
+        few[n++].sql = x->examples[bi].sql;
+    }
+    if (rag_context(x->cat, x->gl, few, n, question, x->cf->prompt_budget_tokens, user, &sel) < 0)
+        return -1;
+    return buf_printf(user, "\nQuestion: %s\n", question);
+}
+
+/* Asks the model (through the reply cache); appends the extracted SQL. */
+static int ask_model(t2ctx *x, const char *user, buf *sql, t2err *err)
+{
+    char h[65], key[96];
+    buf reply = BUF_INIT(4u << 20);
+    int rc = -1;
+
+    cache_key_hash(h, x->cf->llm_provider, llm_model(x->llm), SYSTEM_PROMPT, user,
+                   (const char *)NULL);
+    snprintf(key, sizeof key, "t2sql:llm:%s", h);
+    if (!cache_get(x->cache, key, &reply)) {
+        x->llm_calls++;
+        if (llm_chat(x->llm, SYSTEM_PROMPT, user, &reply, err) < 0)
+            goto done;
+        if (llm_extract_sql(buf_cstr(&reply), sql) < 0) {
+            err_set(err, E_LLM_ERROR, "the language model's answer contained no SQL");
+            goto done;
+        }
+        cache_set(x->cache, key, reply.p, reply.len, x->cf->cache_ttl_llm);
+        rc = 0;
+        goto done;
+    }
+    if (llm_extract_sql(buf_cstr(&reply), sql) < 0) {
+        err_set(err, E_LLM_ERROR, "the language model's answer contained no SQL");
+        goto done;
+    }
+    rc = 0;
+done:
+    buf_free(&reply);
+    return rc;
+}
+
+/* Model path: prompt, answer, validate, one repair round. */
+static int via_model(t2ctx *x, const char *question, gen_result *out, t2err *err)
+{
+    buf user = BUF_INIT(4u << 20), sql = BUF_INIT(1u << 20), fix = BUF_INIT(4u << 20);
+    int rc = -1;
+
+    if (build_prompt(x, question, &user) < 0) {
+        err_set(err, E_INTERNAL, "out of memory building the prompt");
+        goto done;
+    }
+    if (ask_model(x, buf_cstr(&user), &sql, err) < 0)
+        goto done;
+    if (pipeline_validate(x, buf_cstr(&sql), &out->sql, err) == 0) {
+        rc = 0;
+        goto done;
+    }
+    if (err->code != E_INVALID_SQL)
+        goto done; /* unsafe SQL is refused and failing data is reported, not repaired */
+    log_info("repair round: %s", err->detail);
+    buf_printf(&fix, "%s\nYour previous answer was:\n<sql>%s</sql>\nIt failed with: %s\n"
+                     "Write a corrected query using only the tables and columns above.",
+               buf_cstr(&user), buf_cstr(&sql), err->detail);
+    buf_reset(&sql);
+    if (ask_model(x, buf_cstr(&fix), &sql, err) < 0)
+        goto done;
+    if (pipeline_validate(x, buf_cstr(&sql), &out->sql, err) == 0)
+        rc = 0;
+done:
+    buf_free(&user);
+    buf_free(&sql);
+    buf_free(&fix);
+    return rc;
+}
+
+static int via_planner(t2ctx *x, const char *question, gen_result *out, t2err *err,
+                       const t2err *model_err)
+{
+    buf sql = BUF_INIT(1u << 20);
+    char why[512];
+    int rc = -1;
+
+    if (!x->cat)
+        return err_set(err, E_DB_UNAVAILABLE, "the database is unavailable");
+    if (planner_plan(x->cat, x->gl, question, &sql, why, sizeof why) < 0) {
+        if (model_err)
+            *err = *model_err;
+        else
+            err_set(err, E_LLM_NOT_CONFIGURED,
+                    "No language model is configured, and the offline planner could not "
+                    "answer: %s",
+                    why);
+        goto done;
+    }
+    if (pipeline_validate(x, buf_cstr(&sql), &out->sql, err) < 0) {
+        log_warn("planner SQL failed validation: %s", err->detail);
+        goto done;
+    }
+    out->source = "planner";
+    rc = 0;
+done:
+    buf_free(&sql);
+    return rc;
+}
+
+int pipeline_question(t2ctx *x, const char *question, const char *owner, gen_result *out,
+                      t2err *err)
+{
+    struct timespec t0, t1;
+    char norm[4096], h[65], key[96];
+    int i, rc = -1;
+    double best = 0;
+    int best_i = -1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (t2ctx_refresh(x, err) < 0)
+        return -1;
+    text_normalize(question, norm, sizeof norm);
+    cache_key_hash(h, norm, x->cat->fingerprint, llm_model(x->llm), (const char *)NULL);
+    snprintf(key, sizeof key, "t2sql:q:%s", h);
+    if (cache_get(x->cache, key, &out->sql)) {
+        out->source = "cache";
+        goto found;
+    }
+    for (i = 0; i < x->nexamples; i++) {
+        double s = text_similarity(question, x->examples[i].question);
+        if (s > best)
+            best = s, best_i = i;
+    }
+    if (best_i >= 0 && best * 100 >= (double)x->cf->example_match_pct &&
+        pipeline_validate(x, x->examples[best_i].sql, &out->sql, err) == 0) {
+        out->source = "example";
+        goto store;
+    }
+    buf_reset(&out->sql);
+    if (!llm_configured(x->llm)) {
+        if (via_planner(x, question, out, err, NULL) < 0)
+            goto done;
+    } else if (via_model(x, question, out, err) == 0) {
+        out->source = "llm";
+    } else {
+        t2err model_err = *err;
+        if (!x->cf->planner_fallback ||
+            (err->code != E_LLM_ERROR && err->code != E_LLM_TIMEOUT &&
+             err->code != E_LLM_UNAVAILABLE))
+            goto done;
+        buf_reset(&out->sql);
+        if (via_planner(x, question, out, err, &model_err) < 0)
+            goto done;
+        log_info("the model failed (%s); the planner answered", model_err.detail);
+    }
+store:
+    cache_set(x->cache, key, out->sql.p, out->sql.len, x->cf->cache_ttl_sql);
+found:
+    if (store_query(x, question, owner, out, err) < 0)
+        goto done;
+    rc = 0;
+done:
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    out->generate_ms = ms_between(&t0, &t1);
+    return rc;
+}

@@ -1,0 +1,108 @@
+/* h_export -- POST /export/start, GET /export/status/{id}, POST /export/cancel/{id}.
+ * The SQL is generated and validated exactly as for /query (or taken from a query_id)
+ * before the job exists, so an unsafe question never becomes a job. */
+#include "handlers.h"
+
+#include "jobs.h"
+
+#include <string.h>
+
+int h_export_start(req *r)
+{
+    t2err err;
+    const char *question = NULL, *query_id = NULL, *format = NULL;
+    char id[37], q[8192];
+    gen_result g;
+    PGconn *conn;
+    json_object *j;
+
+    err_clear(&err);
+    gen_result_init(&g);
+    if (req_json(r, &err) < 0 || field_str(r->json, "question", &question, &err) < 0 ||
+        field_str(r->json, "query_id", &query_id, &err) < 0 ||
+        field_str(r->json, "format", &format, &err) < 0)
+        goto fail;
+    if (format && strcmp(format, "csv") != 0 && strcmp(format, "csv.gz") != 0) {
+        err_field(&err, "format", "format must be \"csv\" or \"csv.gz\"");
+        goto fail;
+    }
+    if (query_id) {
+        if (pipeline_query_id(r->x, query_id, r->owner, &g, &err) < 0)
+            goto fail;
+    } else {
+        const char *a, *b;
+        if (!question) {
+            err_field(&err, "question", "question or query_id is required");
+            goto fail;
+        }
+        for (a = question; *a && strchr(" \t\r\n", *a); a++)
+            ;
+        for (b = a + strlen(a); b > a && strchr(" \t\r\n", b[-1]); b--)
+            ;
+        if (b == a || b - a > r->cf->max_question_chars * 4 || (size_t)(b - a) >= sizeof q) {
+            err_field(&err, "question", "question must be 1 to %ld characters after trimming",
+                      r->cf->max_question_chars);
+            goto fail;
+        }
+        memcpy(q, a, (size_t)(b - a));
+        q[b - a] = '\0';
+        if (pipeline_question(r->x, q, r->owner, &g, &err) < 0)
+            goto fail;
+    }
+    if (!(conn = pgc_get(&r->x->db, &err)))
+        goto fail;
+    if (jobs_create(conn, buf_cstr(&g.sql), g.query_id, query_id ? NULL : q, r->owner, format,
+                    id, &err) < 0) {
+        pgc_check(&r->x->db);
+        goto fail;
+    }
+    j = json_object_new_object();
+    json_object_object_add(j, "job_id", json_object_new_string(id));
+    json_object_object_add(j, "status", json_object_new_string("PENDING"));
+    json_object_object_add(j, "query_id", json_object_new_string(g.query_id));
+    json_object_object_add(j, "sql", json_object_new_string(buf_cstr(&g.sql)));
+    gen_result_free(&g);
+    return http_json(r, 200, j);
+fail:
+    gen_result_free(&g);
+    return http_error(r, &err);
+}
+
+int h_export_status(req *r)
+{
+    t2err err;
+    const char *id = path_tail(r, "/export/status/");
+    PGconn *conn;
+    json_object *j = NULL;
+
+    err_clear(&err);
+    if (!(conn = pgc_get(&r->x->db, &err)))
+        return http_error(r, &err);
+    if (jobs_status_json(conn, r->cf, id, r->owner, &j, &err) < 0) {
+        pgc_check(&r->x->db);
+        if (err.code == E_NOT_FOUND)
+            str_copy(err.detail, sizeof err.detail, "job not found");
+        return http_error(r, &err);
+    }
+    return http_json(r, 200, j);
+}
+
+int h_export_cancel(req *r)
+{
+    t2err err;
+    const char *id = path_tail(r, "/export/cancel/");
+    PGconn *conn;
+    json_object *j = NULL;
+
+    err_clear(&err);
+    if (!(conn = pgc_get(&r->x->db, &err)))
+        return http_error(r, &err);
+    if (jobs_cancel(conn, id, r->owner, &err) < 0 ||
+        jobs_status_json(conn, r->cf, id, r->owner, &j, &err) < 0) {
+        pgc_check(&r->x->db);
+        if (err.code == E_NOT_FOUND)
+            str_copy(err.detail, sizeof err.detail, "job not found");
+        return http_error(r, &err);
+    }
+    return http_json(r, 200, j);
+}

@@ -1,0 +1,64 @@
+/* h_misc -- GET /health, /ready, /schema and /metrics. */
+#include "handlers.h"
+
+#include <string.h>
+
+int h_health(req *r)
+{
+    static const char body[] = "{\"ok\":true}";
+    return http_body(r, 200, "application/json", body, sizeof body - 1, NULL);
+}
+
+int h_ready(req *r)
+{
+    json_object *j = json_object_new_object(), *checks = json_object_new_object();
+    t2err err;
+    PGconn *conn = pgc_get(&r->x->db, &err);
+    int db_ok = 0;
+
+    if (conn) {
+        PGresult *res = PQexec(conn, "SELECT 1");
+        db_ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+        PQclear(res);
+        if (!db_ok)
+            pgc_check(&r->x->db);
+    }
+    json_object_object_add(checks, "db", json_object_new_boolean(db_ok));
+    json_object_object_add(checks, "redis", json_object_new_boolean(cache_ping(r->x->cache)));
+    json_object_object_add(checks, "llm", json_object_new_boolean(llm_configured(r->x->llm)));
+    json_object_object_add(checks, "s3",
+                           json_object_new_boolean(*r->cf->s3_endpoint ||
+                                                   *r->cf->aws_access_key_id));
+    json_object_object_add(j, "ok", json_object_new_boolean(db_ok));
+    json_object_object_add(j, "checks", checks);
+    if (db_ok)
+        return http_json(r, 200, j);
+    {
+        size_t len;
+        const char *s = json_object_to_json_string_length(j, JSON_C_TO_STRING_PLAIN, &len);
+        int rc = http_body(r, 503, "application/json", s, len, "Retry-After: 5\r\n");
+        json_object_put(j);
+        return rc;
+    }
+}
+
+int h_schema(req *r)
+{
+    t2err err;
+
+    err_clear(&err);
+    if (t2ctx_refresh(r->x, &err) < 0)
+        return http_error(r, &err);
+    return http_json(r, 200, catalog_to_json(r->x->cat));
+}
+
+int h_metrics(req *r)
+{
+    buf out = BUF_INIT(1u << 20);
+    int rc;
+
+    metrics_render(&out);
+    rc = http_body(r, 200, "text/plain; version=0.0.4", buf_cstr(&out), out.len, NULL);
+    buf_free(&out);
+    return rc;
+}

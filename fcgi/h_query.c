@@ -1,0 +1,180 @@
+/* h_query -- POST /query: question or query_id -> validated SQL -> one streamed page. */
+#include "handlers.h"
+
+#include "log.h"
+
+#include <string.h>
+#include <strings.h>
+
+#define FLUSH_AT 16384
+
+const char *path_tail(const req *r, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    const char *t;
+
+    if (strncmp(r->path, prefix, n) != 0)
+        return NULL;
+    t = r->path + n;
+    return *t && !strchr(t, '/') ? t : NULL;
+}
+
+int field_int(json_object *o, const char *name, long min, long max, long *out, t2err *err)
+{
+    json_object *v;
+    int64_t n;
+
+    if (!json_object_object_get_ex(o, name, &v) || !v)
+        return 0;
+    if (!json_object_is_type(v, json_type_int))
+        return err_field(err, name, "%s must be an integer", name);
+    n = json_object_get_int64(v);
+    if (n < min || n > max)
+        return err_field(err, name, "%s must be between %ld and %ld", name, min, max);
+    *out = (long)n;
+    return 1;
+}
+
+int field_str(json_object *o, const char *name, const char **out, t2err *err)
+{
+    json_object *v;
+
+    if (!json_object_object_get_ex(o, name, &v) || !v)
+        return 0;
+    if (!json_object_is_type(v, json_type_string))
+        return err_field(err, name, "%s must be a string", name);
+    *out = json_object_get_string(v);
+    return 1;
+}
+
+int field_bool(json_object *o, const char *name, int *out, t2err *err)
+{
+    json_object *v;
+
+    if (!json_object_object_get_ex(o, name, &v) || !v)
+        return 0;
+    if (!json_object_is_type(v, json_type_boolean))
+        return err_field(err, name, "%s must be true or false", name);
+    *out = json_object_get_boolean(v);
+    return 1;
+}
+
+/* Trims s into dst-free pointers; returns the number of UTF-8 characters in [*a, *b). */
+static long utf8_trimmed(const char *s, const char **a, const char **b)
+{
+    const char *e = s + strlen(s);
+    long n = 0;
+
+    while (*s && strchr(" \t\r\n\f\v", *s))
+        s++;
+    while (e > s && strchr(" \t\r\n\f\v", e[-1]))
+        e--;
+    *a = s;
+    *b = e;
+    for (; s < e; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+static const char *source_name(const char *s, int *idx)
+{
+    static const char *names[] = {"llm", "cache", "example", "planner"};
+    int i;
+
+    for (i = 0; i < 4; i++)
+        if (s && strcmp(s, names[i]) == 0)
+            return *idx = i, names[i];
+    return *idx = 0, "llm";
+}
+
+int h_query(req *r)
+{
+    t2err err;
+    const char *question = NULL, *query_id = NULL, *count = NULL, *qa, *qb;
+    long page = 1, page_size = r->cf->default_page_size;
+    int stream = 1, rc, src;
+    char qbuf[8192];
+    gen_result g;
+    exec_req rq;
+    sink s;
+    PGconn *conn;
+
+    err_clear(&err);
+    gen_result_init(&g);
+    if (req_json(r, &err) < 0 || field_str(r->json, "question", &question, &err) < 0 ||
+        field_str(r->json, "query_id", &query_id, &err) < 0 ||
+        field_int(r->json, "page", 1, 1000000000L, &page, &err) < 0 ||
+        field_int(r->json, "page_size", 1, r->cf->max_page_size, &page_size, &err) < 0 ||
+        field_bool(r->json, "stream", &stream, &err) < 0 ||
+        field_str(r->json, "count", &count, &err) < 0)
+        goto fail;
+    memset(&rq, 0, sizeof rq);
+    if (count) {
+        if (strcmp(count, "exact") == 0)
+            rq.count = COUNT_EXACT;
+        else if (strcmp(count, "estimated") == 0)
+            rq.count = COUNT_ESTIMATED;
+        else if (strcmp(count, "none") == 0)
+            rq.count = COUNT_NONE;
+        else {
+            err_field(&err, "count", "count must be \"exact\", \"estimated\" or \"none\"");
+            goto fail;
+        }
+    }
+    if (!query_id) {
+        long chars;
+        if (!question) {
+            err_field(&err, "question", "question is required");
+            goto fail;
+        }
+        chars = utf8_trimmed(question, &qa, &qb);
+        if (chars < 1 || chars > r->cf->max_question_chars ||
+            (size_t)(qb - qa) >= sizeof qbuf) {
+            err_field(&err, "question", "question must be 1 to %ld characters after trimming",
+                      r->cf->max_question_chars);
+            goto fail;
+        }
+        memcpy(qbuf, qa, (size_t)(qb - qa));
+        qbuf[qb - qa] = '\0';
+        if (pipeline_question(r->x, qbuf, r->owner, &g, &err) < 0)
+            goto fail;
+    } else if (pipeline_query_id(r->x, query_id, r->owner, &g, &err) < 0) {
+        goto fail;
+    }
+    rq.sql = buf_cstr(&g.sql);
+    rq.query_id = g.query_id;
+    rq.source = source_name(g.source, &src);
+    rq.page = page;
+    rq.page_size = page_size;
+    rq.generate_ms = g.generate_ms;
+    rq.ndjson = r->accept && strcasestr(r->accept, "application/x-ndjson") != NULL;
+    metrics_add(&metrics_get()->queries[src], 1);
+    if (!(conn = pgc_get(&r->x->db, &err)))
+        goto fail;
+    r->stream_ctype = rq.ndjson ? "application/x-ndjson" : "application/json";
+    sink_init(&s, http_stream_write, r, FLUSH_AT,
+              stream ? 64u << 20 : (size_t)r->cf->max_result_bytes, !stream);
+    rc = exec_page(conn, &r->x->lim, &rq, &s, &err);
+    if (rc < 0) {
+        sink_free(&s);
+        pgc_check(&r->x->db);
+        goto fail;
+    }
+    if (rc > 0)
+        pgc_check(&r->x->db);
+    if (s.failed) {
+        metrics_add(&metrics_get()->client_aborts, 1);
+    } else if (!stream) {
+        http_body(r, 200, r->stream_ctype, buf_cstr(&s.b), s.b.len, NULL);
+    } else {
+        sink_flush(&s);
+    }
+    log_info("query %s source=%s page=%ld size=%ld%s", g.query_id, rq.source, page, page_size,
+             s.failed ? " (client gone)" : rc > 0 ? " (error after rows)" : "");
+    sink_free(&s);
+    gen_result_free(&g);
+    return 0;
+fail:
+    gen_result_free(&g);
+    return http_error(r, &err);
+}

@@ -1,0 +1,257 @@
+/* http -- request parsing and response writing over libfcgi; see http.h. */
+#include "http.h"
+
+#include "log.h"
+
+#include <ctype.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Entity";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Status";
+    }
+}
+
+/* An incoming request id is kept only if it is short and plain. */
+static int id_ok(const char *s)
+{
+    size_t n = 0;
+
+    for (; *s; s++, n++)
+        if (n >= 64 || !(isalnum((unsigned char)*s) || strchr("-_.:", *s)))
+            return 0;
+    return n > 0;
+}
+
+void req_init(req *r, FCGX_Request *fr, const conf *cf, t2ctx *x)
+{
+    const char *rid;
+    unsigned char rnd[12];
+    int i;
+
+    memset(r, 0, sizeof *r);
+    r->fr = fr;
+    r->cf = cf;
+    r->x = x;
+    r->body.max = (size_t)cf->max_body_bytes;
+    r->method = req_header(r, "REQUEST_METHOD");
+    r->path = req_header(r, "DOCUMENT_URI");
+    if (!r->path)
+        r->path = req_header(r, "SCRIPT_NAME");
+    if (!r->method)
+        r->method = "GET";
+    if (!r->path)
+        r->path = "/";
+    r->accept = req_header(r, "HTTP_ACCEPT");
+    r->ctype = req_header(r, "CONTENT_TYPE");
+    rid = req_header(r, "HTTP_X_REQUEST_ID");
+    if (rid && id_ok(rid)) {
+        str_copy(r->id, sizeof r->id, rid);
+    } else {
+        if (RAND_bytes(rnd, sizeof rnd) != 1)
+            memset(rnd, 0, sizeof rnd);
+        for (i = 0; i < (int)sizeof rnd; i++)
+            snprintf(r->id + 2 * i, 3, "%02x", rnd[i]);
+    }
+    log_set_reqid(r->id);
+}
+
+void req_free(req *r)
+{
+    buf_free(&r->body);
+    json_object_put(r->json);
+    r->json = NULL;
+    log_set_reqid(NULL);
+}
+
+const char *req_header(req *r, const char *name)
+{
+    return FCGX_GetParam(name, r->fr->envp);
+}
+
+static int ctype_is_json(const char *ct)
+{
+    size_t n = strcspn(ct, ";");
+
+    while (n && ct[n - 1] == ' ')
+        n--;
+    return (n == 16 && strncasecmp(ct, "application/json", 16) == 0) ||
+           (n > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0);
+}
+
+int req_json(req *r, t2err *err)
+{
+    const char *cl = req_header(r, "CONTENT_LENGTH");
+    long len = -1;
+    char chunk[16384];
+    int n;
+    json_tokener *tok;
+    enum json_tokener_error jerr;
+
+    if (cl && *cl && str_to_long(cl, 0, 1L << 40, &len) < 0)
+        return err_set(err, E_BAD_JSON, "invalid Content-Length");
+    if (len > r->cf->max_body_bytes)
+        return err_set(err, E_TOO_LARGE, "the request body is larger than %ld bytes",
+                       r->cf->max_body_bytes);
+    if (r->ctype && *r->ctype && !ctype_is_json(r->ctype))
+        return err_set(err, E_MEDIA_TYPE, "the request body must be application/json");
+    while ((n = FCGX_GetStr(chunk, sizeof chunk, r->fr->in)) > 0)
+        if (buf_add(&r->body, chunk, (size_t)n) < 0)
+            return err_set(err, E_TOO_LARGE, "the request body is larger than %ld bytes",
+                           r->cf->max_body_bytes);
+    if (r->body.len == 0)
+        return err_set(err, E_BAD_JSON, "the request body is empty; a JSON object is expected");
+    tok = json_tokener_new_ex(32);
+    if (!tok)
+        return err_set(err, E_INTERNAL, "out of memory");
+    /* the buffer's NUL is passed too: it ends a top-level number or literal */
+    r->json = json_tokener_parse_ex(tok, r->body.p, (int)r->body.len + 1);
+    jerr = json_tokener_get_error(tok);
+    if (memchr(r->body.p, '\0', r->body.len))
+        jerr = json_tokener_error_parse_unexpected;
+    if (jerr == json_tokener_success &&
+        (size_t)json_tokener_get_parse_end(tok) < r->body.len) {
+        const char *rest = r->body.p + json_tokener_get_parse_end(tok);
+        while (*rest && strchr(" \t\r\n", *rest))
+            rest++;
+        if (*rest)
+            jerr = json_tokener_error_parse_unexpected;
+    }
+    json_tokener_free(tok);
+    if (jerr == json_tokener_success && !r->json) /* the literal null */
+        return err_field(err, "body", "the request body must be a JSON object");
+    if (jerr != json_tokener_success) {
+        json_object_put(r->json);
+        r->json = NULL;
+        return err_set(err, E_BAD_JSON, "the request body is not valid JSON: %s",
+                       jerr == json_tokener_continue ? "unexpected end of input"
+                                                     : json_tokener_error_desc(jerr));
+    }
+    if (!json_object_is_type(r->json, json_type_object))
+        return err_field(err, "body", "the request body must be a JSON object");
+    return 0;
+}
+
+int http_headers(req *r, int status, const char *ctype, long length, const char *extra)
+{
+    char h[1024];
+    int n;
+
+    if (r->headers_sent)
+        return 0;
+    r->headers_sent = 1;
+    r->status = status;
+    n = snprintf(h, sizeof h,
+                 "Status: %d %s\r\nContent-Type: %s\r\nX-Request-Id: %s\r\n"
+                 "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n",
+                 status, reason(status), ctype, r->id);
+    if (length >= 0 && n > 0 && (size_t)n < sizeof h)
+        n += snprintf(h + n, sizeof h - (size_t)n, "Content-Length: %ld\r\n", length);
+    if (n < 0 || (size_t)n >= sizeof h)
+        return -1;
+    if (FCGX_PutStr(h, n, r->fr->out) < 0)
+        return -1;
+    if (extra && *extra && FCGX_PutS(extra, r->fr->out) < 0)
+        return -1;
+    return FCGX_PutStr("\r\n", 2, r->fr->out) < 0 ? -1 : 0;
+}
+
+int http_body(req *r, int status, const char *ctype, const char *body, size_t len,
+              const char *extra)
+{
+    if (http_headers(r, status, ctype, (long)len, extra) < 0)
+        return -1;
+    r->bytes_out += (long)len;
+    return len && FCGX_PutStr(body, (int)len, r->fr->out) < 0 ? -1 : 0;
+}
+
+int http_json(req *r, int status, json_object *j)
+{
+    size_t len;
+    const char *s = json_object_to_json_string_length(j, JSON_C_TO_STRING_PLAIN, &len);
+    int rc = http_body(r, status, "application/json", s, len, NULL);
+
+    json_object_put(j);
+    return rc;
+}
+
+int http_error_extra(req *r, const t2err *err, const char *extra)
+{
+    json_object *j = json_object_new_object();
+    char hdr[256] = "";
+    int status = err_status(err->code), ra = err_retry_after(err->code);
+
+    if (err->code == E_INTERNAL) { /* the log has the details; the client gets the id */
+        char d[160];
+        snprintf(d, sizeof d, "internal error; the server log has the details under request id %s",
+                 r->id);
+        json_object_object_add(j, "detail", json_object_new_string(d));
+    } else {
+        json_object_object_add(j, "detail", json_object_new_string(err->detail[0] ? err->detail
+                                                                                  : err_name(err->code)));
+    }
+    json_object_object_add(j, "code", json_object_new_string(err_name(err->code)));
+    if (err->field[0])
+        json_object_object_add(j, "field", json_object_new_string(err->field));
+    if (ra)
+        snprintf(hdr, sizeof hdr, "Retry-After: %d\r\n", ra);
+    if (extra)
+        snprintf(hdr + strlen(hdr), sizeof hdr - strlen(hdr), "%s", extra);
+    metrics_add(&metrics_get()->errors[err->code < E__COUNT ? err->code : E_INTERNAL], 1);
+    if (status >= 500)
+        log_warn("%s %s -> %d %s: %s", r->method, r->path, status, err_name(err->code),
+                 err->detail);
+    else
+        log_info("%s %s -> %d %s: %s", r->method, r->path, status, err_name(err->code),
+                 err->detail);
+    if (r->headers_sent) { /* too late for a status: nothing sensible to add */
+        json_object_put(j);
+        return -1;
+    }
+    {
+        size_t len;
+        const char *s = json_object_to_json_string_length(j, JSON_C_TO_STRING_PLAIN, &len);
+        int rc = http_body(r, status, "application/json", s, len, hdr);
+        json_object_put(j);
+        return rc;
+    }
+}
+
+int http_error(req *r, const t2err *err)
+{
+    return http_error_extra(r, err, NULL);
+}
+
+int http_stream_write(void *ctx, const char *p, size_t n)
+{
+    req *r = ctx;
+
+    if (!r->headers_sent && http_headers(r, 200, r->stream_ctype ? r->stream_ctype : "application/json", -1, NULL) < 0)
+        return -1;
+    r->bytes_out += (long)n;
+    if (FCGX_PutStr(p, (int)n, r->fr->out) < 0 || FCGX_FFlush(r->fr->out) < 0)
+        return -1;
+    return 0;
+}

@@ -1,0 +1,59 @@
+/* http -- one FastCGI request as the handlers see it: method, path, headers, a size-limited
+ * body, and the response helpers (JSON documents, JSON errors, streamed bodies).
+ *
+ * A req lives for one request; req_free() releases its body and parsed JSON. Every
+ * response carries X-Request-Id. */
+#ifndef T2_HTTP_H
+#define T2_HTTP_H
+
+#include "buf.h"
+#include "conf.h"
+#include "err.h"
+#include "metrics.h"
+#include "pipeline.h"
+
+#include <fcgiapp.h>
+#include <json-c/json.h>
+
+typedef struct req {
+    FCGX_Request *fr;
+    const conf *cf;
+    t2ctx *x;
+    const char *method;
+    const char *path;   /* decoded path, no query string */
+    const char *accept;
+    const char *ctype;
+    char id[80];        /* X-Request-Id */
+    buf body;
+    json_object *json;  /* parsed body (req_json), owned */
+    char owner[64];     /* the API key's id, "" when anonymous */
+    char scopes[64];    /* comma-separated scopes of the key */
+    const char *stream_ctype; /* Content-Type of a streamed body */
+    int headers_sent;
+    int status;
+    long bytes_out;
+} req;
+
+/* Fills r from the FastCGI environment. */
+void req_init(req *r, FCGX_Request *fr, const conf *cf, t2ctx *x);
+void req_free(req *r);
+const char *req_header(req *r, const char *cgi_name); /* e.g. "HTTP_ACCEPT"; NULL if absent */
+/* Reads and parses the JSON body into r->json (must be an object). 0 or -1 with err
+ * (413, 415, 400 bad_json, 422 when it is not an object). */
+int req_json(req *r, t2err *err);
+
+/* Writes the status line and headers. length < 0: no Content-Length (streamed). extra may
+ * hold more header lines, each ending in "\r\n". */
+int http_headers(req *r, int status, const char *ctype, long length, const char *extra);
+/* Sends a complete body (with Content-Length). */
+int http_body(req *r, int status, const char *ctype, const char *body, size_t len,
+              const char *extra);
+/* Sends a JSON document; takes ownership of j. */
+int http_json(req *r, int status, json_object *j);
+/* Sends API.md's error document for err (Retry-After where it applies). */
+int http_error(req *r, const t2err *err);
+int http_error_extra(req *r, const t2err *err, const char *extra);
+/* Sink callback: the first call sends "200" headers without Content-Length. */
+int http_stream_write(void *ctx, const char *p, size_t n);
+
+#endif

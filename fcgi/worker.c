@@ -1,0 +1,129 @@
+/* worker -- the accept loop, routing and per-request bookkeeping; see worker.h. */
+#include "worker.h"
+
+#include "handlers.h"
+#include "log.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct route {
+    const char *method;
+    const char *path;
+    int prefix; /* path is a prefix followed by one {id} segment */
+    int (*fn)(req *);
+} route;
+
+static const route routes[] = {
+    {"GET", "/health", 0, h_health},
+    {"GET", "/ready", 0, h_ready},
+    {"POST", "/query", 0, h_query},
+    {"POST", "/export/start", 0, h_export_start},
+    {"GET", "/export/status/", 1, h_export_status},
+    {"POST", "/export/cancel/", 1, h_export_cancel},
+    {"GET", "/schema", 0, h_schema},
+    {"GET", "/examples", 0, h_examples_list},
+    {"POST", "/examples", 0, h_examples_add},
+    {"DELETE", "/examples/", 1, h_examples_delete},
+    {"GET", "/metrics", 0, h_metrics},
+};
+
+static volatile sig_atomic_t w_stop;
+static volatile sig_atomic_t w_busy;
+
+static void on_term(int sig)
+{
+    (void)sig;
+    if (!w_busy)
+        _exit(0); /* idle in accept(): nothing to finish */
+    w_stop = 1;
+}
+
+static int path_matches(const route *rt, const req *r)
+{
+    return rt->prefix ? path_tail(r, rt->path) != NULL : strcmp(r->path, rt->path) == 0;
+}
+
+static void dispatch(req *r)
+{
+    char allow[128] = "", hdr[160];
+    const char *method = strcmp(r->method, "HEAD") == 0 ? "GET" : r->method;
+    size_t i;
+    t2err err;
+
+    for (i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (!path_matches(&routes[i], r))
+            continue;
+        if (strcmp(routes[i].method, method) == 0) {
+            routes[i].fn(r);
+            return;
+        }
+        if (!strstr(allow, routes[i].method))
+            snprintf(allow + strlen(allow), sizeof allow - strlen(allow), "%s%s",
+                     allow[0] ? ", " : "", routes[i].method);
+    }
+    if (allow[0]) {
+        snprintf(hdr, sizeof hdr, "Allow: %s\r\n", allow);
+        err_set(&err, E_METHOD, "method %s is not allowed here; allowed: %s", r->method, allow);
+        http_error_extra(r, &err, hdr);
+        return;
+    }
+    err_set(&err, E_NOT_FOUND, "no such endpoint: %s", r->path);
+    http_error(r, &err);
+}
+
+int worker_run(const conf *cf, int listen_fd)
+{
+    FCGX_Request fr;
+    t2ctx x;
+    struct sigaction sa;
+    long served = 0;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_term;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+
+    if (t2ctx_init(&x, cf, "t2sql") < 0) {
+        log_error("worker initialisation failed");
+        return 1;
+    }
+    if (FCGX_Init() != 0 || FCGX_InitRequest(&fr, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+        log_error("FCGX_InitRequest failed");
+        return 1;
+    }
+    log_debug("worker ready");
+    while (!w_stop) {
+        struct timespec t0, t1;
+        req r;
+
+        if (FCGX_Accept_r(&fr) < 0)
+            break;
+        w_busy = 1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        req_init(&r, &fr, cf, &x);
+        dispatch(&r);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        metrics_add(&metrics_get()->requests, 1);
+        metrics_add(&metrics_get()->status[r.status / 100 % 6], 1);
+        metrics_add(&metrics_get()->bytes, (unsigned long)r.bytes_out);
+        log_debug("%s %s %d %.1f ms", r.method, r.path, r.status,
+                  (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+        metrics_add(&metrics_get()->llm_calls, (unsigned long)x.llm_calls);
+        x.llm_calls = 0;
+        req_free(&r);
+        FCGX_Finish_r(&fr);
+        w_busy = 0;
+        if (cf->max_requests && ++served >= cf->max_requests)
+            break;
+    }
+    FCGX_Free(&fr, 1);
+    t2ctx_free(&x);
+    return 0;
+}

@@ -1,0 +1,12 @@
+/* worker -- a pre-forked worker: accepts FastCGI requests one at a time on the shared
+ * listening socket and routes them; owns its t2ctx (database, Redis, model connections). */
+#ifndef T2_WORKER_H
+#define T2_WORKER_H
+
+#include "conf.h"
+
+/* Runs until SIGTERM (after finishing the request in hand) or max_requests; returns the
+ * process exit code. */
+int worker_run(const conf *cf, int listen_fd);
+
+#endif

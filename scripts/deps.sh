@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# deps.sh -- installs every Debian and npm package the project needs; idempotent and quiet
+# when everything is already there. Run as root on Debian 12.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PKGS=(
+  build-essential pkg-config clang libclang-rt-14-dev
+  libpq-dev libpg-query-dev libfcgi-dev libhiredis-dev libjson-c-dev libcurl4-openssl-dev
+  libxml2-dev libssl-dev zlib1g-dev libcmocka-dev
+  postgresql-15 postgresql-client-15 redis-server nginx-light
+  python3-pytest python3-requests python3-psycopg2 python3-botocore
+  nodejs npm curl procps wrk hyperfine
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  case $status in
+    "install ok installed") ;;
+    *) missing+=("$p") ;;
+  esac
+done
+# nodesource's nodejs bundles npm; Debian's npm package would conflict with it
+if command -v npm >/dev/null 2>&1; then
+  tmp=(); for p in "${missing[@]}"; do [ "$p" = npm ] || [ "$p" = nodejs ] || tmp+=("$p"); done
+  missing=("${tmp[@]+"${tmp[@]}"}")
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Debian starts these services on install; the project runs its own instances under var/.
+for svc in redis-server nginx; do
+  if command -v systemctl >/dev/null 2>&1; then systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
+  service "$svc" stop >/dev/null 2>&1 || true
+done
+
+# The S3 stand-in for the local stack and the tests.
+if [ ! -x var/npm/node_modules/.bin/s3rver ]; then
+  echo "deps: installing s3rver (npm)"
+  mkdir -p var/npm
+  npm install --silent --no-audit --no-fund --prefix var/npm s3rver@3 >/dev/null
+fi

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# test.sh -- everything `make test` runs after the build: unit tests (cmocka), then a fresh
+# local stack (PostgreSQL, Redis, s3rver, scripted model, nginx, t2sql-fcgi, exportd) and the
+# integration tests (pytest under Debian's /usr/bin/python3). The last line is the total:
+# "N passed, N failed". Exit status 0 only if nothing failed.
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+PY=/usr/bin/python3
+pass=0 fail=0
+
+add_counts() { # add_counts "N passed, M failed" line
+  local p f
+  p=$(printf '%s' "$1" | sed -n 's/.* \([0-9][0-9]*\) passed.*/\1/p')
+  f=$(printf '%s' "$1" | sed -n 's/.* \([0-9][0-9]*\) failed.*/\1/p')
+  pass=$((pass + ${p:-0})) fail=$((fail + ${f:-0}))
+}
+
+echo "== unit tests"
+unit_out=$(scripts/unit.sh build/tests/test_* 2>&1)
+printf '%s\n' "$unit_out"
+add_counts "$(printf '%s\n' "$unit_out" | tail -1)"
+
+echo "== integration tests"
+trap 'scripts/stack.sh stop test >/dev/null 2>&1' EXIT
+if scripts/stack.sh test; then
+  # shellcheck disable=SC1091
+  . var/test/env.sh
+  $PY -m pytest -q -p no:cacheprovider --junitxml=var/test/junit.xml ${PYTEST_ARGS:-} \
+    tests/integration 2>&1 | tail -n 60
+  counts=$($PY - <<'PY'
+import xml.etree.ElementTree as ET
+try:
+    r = ET.parse("var/test/junit.xml").getroot()
+    suites = [r] if r.tag == "testsuite" else list(r)
+    t = sum(int(s.get("tests", 0)) for s in suites)
+    f = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
+    sk = sum(int(s.get("skipped", 0)) for s in suites)
+    print(f"x {t - f - sk} passed, {f + sk} failed")
+except Exception as e:
+    print("x 0 passed, 1 failed")
+PY
+)
+  add_counts "$counts"
+  echo "integration:${counts#x}"
+else
+  echo "integration: the test stack did not start"
+  fail=$((fail + 1))
+fi
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
