@@ -1,0 +1,82 @@
+/* jobs -- the export job queue in t2sql.export_jobs, shared by the HTTP service and exportd.
+ *
+ * The row is the queue entry: jobs_create() inserts it and NOTIFYs JOBS_CHANNEL in one
+ * statement (one transaction); exportd claims rows with FOR UPDATE SKIP LOCKED, heartbeats
+ * while it works and records the outcome. Every write after the claim is conditional on the
+ * claim (worker and attempt), so a worker that lost its job (cancelled, or reclaimed after
+ * its lease ran out) can never overwrite the newer state.
+ *
+ * A claimed job is also held by a session-level advisory lock on the claimer's connection:
+ * when the claimer dies its connection closes, the lock goes, and the job can be claimed
+ * again at once instead of after export_lease_s.
+ *
+ * All SQL is parameterised (PQexecParams). Ids that are not UUIDs, unknown ids and ids owned
+ * by someone else all give E_NOT_FOUND. Lost or broken connections give E_DB_UNAVAILABLE. */
+#ifndef T2_JOBS_H
+#define T2_JOBS_H
+
+#include "conf.h"
+#include "err.h"
+
+#include <json-c/json.h>
+#include <libpq-fe.h>
+#include <stdint.h>
+
+#define JOBS_CHANNEL "t2sql_export"
+
+/* A claimed job; strings owned by the job, released by job_free(). */
+typedef struct job {
+    char id[37];
+    char format[8];    /* "csv" or "csv.gz" */
+    char *sql;
+    char *s3_key;
+    char *old_upload_id; /* multipart upload left by an earlier attempt, to abort; or NULL */
+    int attempt;         /* this attempt's number (1-based) */
+    int gave_up;         /* the claim marked it FAILED (attempts exhausted); do not run it */
+} job;
+
+/* 1 if s is a UUID in its canonical text form (36 chars, hex and dashes), else 0. */
+int jobs_valid_id(const char *s);
+
+/* Inserts a PENDING job and NOTIFYs JOBS_CHANNEL with its id, atomically. sql must be the
+ * validated SQL; query_id, question may be NULL; owner NULL = anonymous (""); format NULL =
+ * "csv", else "csv" or "csv.gz" (E_VALIDATION on field "format"). Writes the new id. */
+int jobs_create(PGconn *c, const char *sql, const char *query_id, const char *question,
+                const char *owner, const char *format, char id_out[37], t2err *err);
+
+/* The status document of API.md (job_id, status, rows_written, bytes, created_at,
+ * started_at, finished_at; on SUCCESS row_count, download_url (presigned) and expires_in;
+ * error when there is one). *out is the caller's (json_object_put). */
+int jobs_status_json(PGconn *c, const conf *cf, const char *id, const char *owner,
+                     json_object **out, t2err *err);
+
+/* Cancels a PENDING or IN_PROGRESS job (status CANCELLED at once; exportd notices within a
+ * heartbeat and aborts the upload). E_CONFLICT if it already finished, E_NOT_FOUND. */
+int jobs_cancel(PGconn *c, const char *id, const char *owner, t2err *err);
+
+/* ---- exportd side ----------------------------------------------------------------------- */
+
+/* Claims the oldest PENDING job, or an IN_PROGRESS one whose heartbeat is older than
+ * cf->export_lease_s or whose claimer's session is gone; counts the attempt. A job already
+ * tried cf->export_max_attempts times is marked FAILED instead (j->gave_up = 1). Sets
+ * s3_key to <export_prefix><id>.csv[.gz]. Returns 1 with *j filled, 0 if there is nothing
+ * to claim, -1 on error. */
+int jobs_claim(PGconn *c, const conf *cf, const char *worker, job *j, t2err *err);
+void job_free(job *j);
+
+/* Heartbeat with live counters. Returns 1 if the job is still ours, 0 if it is not any more
+ * (status copied into status_out, e.g. "CANCELLED"), -1 on error. */
+int jobs_heartbeat(PGconn *c, const job *j, const char *worker, int64_t rows, int64_t bytes,
+                   char status_out[16], t2err *err);
+/* Records the multipart upload id (NULL clears it). 1 if ours, 0 if lost, -1 on error. */
+int jobs_set_upload(PGconn *c, const job *j, const char *worker, const char *upload_id,
+                    t2err *err);
+/* Final state: status "SUCCESS" or "FAILED" (error may be NULL). 1, 0 (lost) or -1. */
+int jobs_finish(PGconn *c, const job *j, const char *worker, const char *status,
+                int64_t rows, int64_t bytes, const char *error, t2err *err);
+/* Hands a job back (PENDING, the attempt not counted), e.g. on shutdown. 1, 0 or -1. */
+int jobs_release(PGconn *c, const job *j, const char *worker, t2err *err);
+/* Drops every advisory lock this session holds (after a job ends). */
+void jobs_unlock_all(PGconn *c);
+
+#endif

@@ -1,0 +1,28 @@
+/* exportd -- shared declarations of the export daemon: the master (main.c) forks
+ * export_concurrency workers (worker.c), each claiming one job at a time and running it
+ * (export.c). Signal flags live here; handlers only set them. */
+#ifndef T2_EXPORTD_H
+#define T2_EXPORTD_H
+
+#include "conf.h"
+#include "jobs.h"
+
+#include <libpq-fe.h>
+#include <signal.h>
+
+/* Incremented by SIGTERM/SIGINT in the process that receives it. */
+extern volatile sig_atomic_t exportd_term;
+
+/* Runs worker slot `slot` until a SIGTERM; never returns. */
+void worker_main(const conf *cf, int slot) __attribute__((noreturn));
+
+/* Runs one claimed job over ctl (the worker's control connection, used for heartbeats and
+ * the outcome) and a COPY connection of its own. Returns 0 when the outcome was recorded
+ * or the job was handed back, -1 when the control connection broke (the caller
+ * reconnects; the job is then recovered by the next claim). */
+int export_run(const conf *cf, PGconn *ctl, const char *worker, job *j);
+
+/* Aborts a multipart upload left behind by an earlier attempt (logged, never fatal). */
+void export_abort_stale(const conf *cf, const job *j);
+
+#endif

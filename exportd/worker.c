@@ -1,0 +1,150 @@
+/* worker -- one exportd worker process: control connection, LISTEN, claim, run, repeat.
+ *
+ * Between jobs it sleeps on the control connection's socket until a NOTIFY arrives or the
+ * poll interval passes (which also finds jobs whose lease ran out). A lost connection is
+ * re-established with backoff; jobs waiting meanwhile stay in the table. */
+#include "exportd.h"
+
+#include "buf.h"
+#include "log.h"
+
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define POLL_MS 2000
+
+static void on_term(int sig)
+{
+    (void)sig;
+    if (exportd_term++ > 0)
+        _exit(1); /* second signal: leave now; the lock and the lease recover the job */
+}
+
+static void worker_signals(void)
+{
+    struct sigaction sa;
+    sigset_t none;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_term;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sa.sa_handler = SIG_DFL;
+    sigaction(SIGCHLD, &sa, NULL);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* Sleeps up to ms, waking early on a signal or when fd (if >= 0) becomes readable. */
+static void nap(int fd, int ms)
+{
+    struct pollfd p = {fd, POLLIN, 0};
+
+    if (fd >= 0)
+        poll(&p, 1, ms);
+    else
+        poll(NULL, 0, ms);
+}
+
+static PGconn *connect_ctl(const conf *cf)
+{
+    char ci[2048];
+    PGconn *c;
+    PGresult *r;
+
+    if (conf_pg_conninfo(cf, ci, sizeof ci, "exportd") < 0) {
+        log_error("database connection settings too long");
+        return NULL;
+    }
+    c = PQconnectdb(ci);
+    if (PQstatus(c) != CONNECTION_OK) {
+        log_warn("cannot connect to the database: %s", PQerrorMessage(c));
+        PQfinish(c);
+        return NULL;
+    }
+    r = PQexec(c, "LISTEN " JOBS_CHANNEL);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        log_warn("LISTEN failed: %s", PQerrorMessage(c));
+        PQclear(r);
+        PQfinish(c);
+        return NULL;
+    }
+    PQclear(r);
+    return c;
+}
+
+static void drain_notifies(PGconn *c)
+{
+    PGnotify *n;
+
+    PQconsumeInput(c);
+    while ((n = PQnotifies(c)) != NULL)
+        PQfreemem(n);
+}
+
+void worker_main(const conf *cf, int slot)
+{
+    char worker[300], host[256];
+    PGconn *ctl = NULL;
+    int backoff = 250;
+
+    worker_signals();
+    srandom((unsigned)(getpid() ^ time(NULL)));
+    if (gethostname(host, sizeof host) < 0)
+        str_copy(host, sizeof host, "localhost");
+    host[sizeof host - 1] = '\0';
+    snprintf(worker, sizeof worker, "%s:%d:%d", host, (int)getpid(), slot);
+    log_info("worker %s ready", worker);
+    while (!exportd_term) {
+        job j;
+        t2err e;
+        int rc;
+
+        if (!ctl) {
+            if (!(ctl = connect_ctl(cf))) {
+                nap(-1, backoff);
+                backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+                continue;
+            }
+            backoff = 250;
+        }
+        err_clear(&e);
+        rc = jobs_claim(ctl, cf, worker, &j, &e);
+        if (rc < 0) {
+            log_warn("claim failed: %s", e.detail);
+            if (PQstatus(ctl) != CONNECTION_OK) {
+                PQfinish(ctl);
+                ctl = NULL;
+            }
+            nap(-1, 1000);
+            continue;
+        }
+        if (rc == 0) {
+            nap(PQsocket(ctl), POLL_MS);
+            drain_notifies(ctl);
+            if (PQstatus(ctl) != CONNECTION_OK) {
+                PQfinish(ctl);
+                ctl = NULL;
+            }
+            continue;
+        }
+        if (j.gave_up) {
+            log_error("job %s: FAILED, gave up after %d attempts", j.id, j.attempt);
+            if (j.old_upload_id)
+                export_abort_stale(cf, &j);
+        } else if (export_run(cf, ctl, worker, &j) < 0) {
+            PQfinish(ctl);
+            ctl = NULL;
+        }
+        if (ctl)
+            jobs_unlock_all(ctl);
+        job_free(&j);
+    }
+    log_info("worker %s stopped", worker);
+    PQfinish(ctl);
+    _exit(0);
+}

@@ -1,0 +1,149 @@
+/* test_s3xml -- S3 XML replies (UploadId, Error, CompleteMultipartUpload) and part sizing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "s3.h"
+
+static void test_upload_id(void **state)
+{
+    const char *xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                      "<InitiateMultipartUploadResult "
+                      "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+                      "<Bucket>example-bucket</Bucket><Key>example-object</Key>"
+                      "<UploadId>VXBsb2FkIElEIGZvciA2aWWpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA"
+                      "</UploadId></InitiateMultipartUploadResult>";
+    char *id = NULL;
+
+    (void)state;
+    assert_int_equal(s3_xml_upload_id(xml, strlen(xml), &id), 0);
+    assert_string_equal(id, "VXBsb2FkIElEIGZvciA2aWWpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA");
+    free(id);
+}
+
+static void test_upload_id_missing_or_garbage(void **state)
+{
+    const char *none = "<InitiateMultipartUploadResult><Key>k</Key>"
+                       "</InitiateMultipartUploadResult>";
+    const char *empty = "<R><UploadId></UploadId></R>";
+    char *id = (char *)1;
+
+    (void)state;
+    assert_int_equal(s3_xml_upload_id(none, strlen(none), &id), -1);
+    assert_null(id);
+    assert_int_equal(s3_xml_upload_id(empty, strlen(empty), &id), -1);
+    assert_int_equal(s3_xml_upload_id("not xml <", 9, &id), -1);
+    assert_int_equal(s3_xml_upload_id("", 0, &id), -1);
+}
+
+static void test_error_document(void **state)
+{
+    const char *xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error>"
+                      "<Code>NoSuchUpload</Code><Message>The specified upload does not exist. "
+                      "The upload ID may be invalid.</Message><UploadId>abc</UploadId>"
+                      "<RequestId>4442587FB7D0A2F9</RequestId></Error>";
+    char code[64], msg[32];
+
+    (void)state;
+    assert_int_equal(s3_xml_error(xml, strlen(xml), code, sizeof code, msg, sizeof msg), 1);
+    assert_string_equal(code, "NoSuchUpload");
+    assert_int_equal(strlen(msg), sizeof msg - 1); /* truncated, still terminated */
+    assert_memory_equal(msg, "The specified upload", 20);
+}
+
+static void test_error_not_error(void **state)
+{
+    const char *ok = "<CompleteMultipartUploadResult><ETag>\"x\"</ETag>"
+                     "</CompleteMultipartUploadResult>";
+    char code[64], msg[64];
+
+    (void)state;
+    assert_int_equal(s3_xml_error(ok, strlen(ok), code, sizeof code, msg, sizeof msg), 0);
+    assert_string_equal(code, "");
+    assert_int_equal(s3_xml_error("<<<", 3, code, sizeof code, msg, sizeof msg), -1);
+    assert_int_equal(s3_xml_error(NULL, 0, code, sizeof code, msg, sizeof msg), -1);
+}
+
+static void test_error_inside_200(void **state)
+{
+    /* CompleteMultipartUpload can answer 200 with an <Error> body */
+    const char *xml = "\n\n<Error><Code>InternalError</Code><Message>We encountered an "
+                      "internal error. Please try again.</Message></Error>";
+    char code[64], msg[128];
+
+    (void)state;
+    assert_int_equal(s3_xml_error(xml, strlen(xml), code, sizeof code, msg, sizeof msg), 1);
+    assert_string_equal(code, "InternalError");
+}
+
+static void test_no_external_entities(void **state)
+{
+    const char *xml = "<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY x SYSTEM "
+                      "\"file:///etc/passwd\">]><Error><Code>&x;</Code></Error>";
+    char code[64], msg[64];
+
+    (void)state;
+    assert_int_equal(s3_xml_error(xml, strlen(xml), code, sizeof code, msg, sizeof msg), 1);
+    assert_null(strstr(code, "root:"));
+}
+
+static void test_complete_body(void **state)
+{
+    s3_part p[2] = {{1, "\"a54357aff0632cce46d942af68356b38\""}, {2, "\"0c78aef8<&>\""}};
+    buf b = BUF_INIT(0);
+
+    (void)state;
+    assert_int_equal(s3_xml_complete_body(&b, p, 2), 0);
+    assert_string_equal(buf_cstr(&b),
+                        "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/"
+                        "2006-03-01/\"><Part><PartNumber>1</PartNumber><ETag>&quot;"
+                        "a54357aff0632cce46d942af68356b38&quot;</ETag></Part><Part><PartNumber>"
+                        "2</PartNumber><ETag>&quot;0c78aef8&lt;&amp;&gt;&quot;</ETag></Part>"
+                        "</CompleteMultipartUpload>");
+    buf_free(&b);
+}
+
+static void test_part_sizes(void **state)
+{
+    const size_t mib = (size_t)1 << 20;
+    size_t base, total;
+    int i;
+
+    (void)state;
+    assert_int_equal(s3_part_size(1, 1), S3_MIN_PART); /* never below 5 MiB */
+    assert_int_equal(s3_part_size(5 * mib, 1), 5 * mib);
+    assert_int_equal(s3_part_size(5 * mib, 900), 5 * mib);
+    assert_int_equal(s3_part_size(5 * mib, 901), 10 * mib);
+    for (base = 5 * mib; base <= 64 * mib; base += 59 * mib) {
+        total = 0;
+        for (i = 1; i <= S3_MAX_PARTS; i++) {
+            size_t s = s3_part_size(base, i);
+            assert_true(s >= S3_MIN_PART && s <= S3_MAX_PART);
+            assert_true(i == 1 || s >= s3_part_size(base, i - 1));
+            total += s;
+        }
+        /* 10,000 parts carry S3's largest object (5 TiB) */
+        assert_true(total >= ((size_t)5 << 40));
+    }
+    assert_int_equal(s3_part_size((size_t)6 << 30, 1), S3_MAX_PART);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_upload_id),
+        cmocka_unit_test(test_upload_id_missing_or_garbage),
+        cmocka_unit_test(test_error_document),
+        cmocka_unit_test(test_error_not_error),
+        cmocka_unit_test(test_error_inside_200),
+        cmocka_unit_test(test_no_external_entities),
+        cmocka_unit_test(test_complete_body),
+        cmocka_unit_test(test_part_sizes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,218 @@
+/* test_sigv4 -- SigV4 against AWS's published S3 examples, plus canonicalisation edge cases. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sigv4.h"
+
+/* 20130524T000000Z, the instant every AWS example is signed at. */
+#define AWS_T ((time_t)1369353600)
+
+static const sigv4_cred aws_cred = {"AKIAIOSFODNN7EXAMPLE",
+                                    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", NULL,
+                                    "us-east-1", "s3"};
+
+static void test_get_object_range(void **state)
+{
+    sigv4_kv h[] = {{"Range", "bytes=0-9"}};
+    sigv4_req r = {"GET", "examplebucket.s3.amazonaws.com", "/test.txt", NULL, 0, h, 1, NULL};
+    sigv4_result res;
+
+    (void)state;
+    assert_int_equal(sigv4_sign_headers(&r, &aws_cred, AWS_T, &res, NULL, NULL), 0);
+    assert_string_equal(res.amz_date, "20130524T000000Z");
+    assert_string_equal(res.authorization,
+                        "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/"
+                        "s3/aws4_request,SignedHeaders=host;range;x-amz-content-sha256;"
+                        "x-amz-date,Signature="
+                        "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
+}
+
+static void test_put_object(void **state)
+{
+    const char *body = "Welcome to Amazon S3.";
+    char sha[65];
+    sigv4_kv h[] = {{"Date", "Fri, 24 May 2013 00:00:00 GMT"},
+                    {"x-amz-storage-class", "REDUCED_REDUNDANCY"}};
+    sigv4_req r = {"PUT", "examplebucket.s3.amazonaws.com", "/test$file.text", NULL, 0, h, 2,
+                   sha};
+    sigv4_result res;
+    buf path = BUF_INIT(0);
+
+    (void)state;
+    sigv4_sha256_hex(body, strlen(body), sha);
+    assert_string_equal(sha, "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072");
+    assert_int_equal(sigv4_sign_headers(&r, &aws_cred, AWS_T, &res, &path, NULL), 0);
+    assert_string_equal(buf_cstr(&path), "/test%24file.text");
+    assert_string_equal(res.signature,
+                        "98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd");
+    assert_non_null(strstr(res.authorization,
+                            "SignedHeaders=date;host;x-amz-content-sha256;x-amz-date;"
+                            "x-amz-storage-class,"));
+    buf_free(&path);
+}
+
+static void test_get_lifecycle(void **state)
+{
+    sigv4_kv q[] = {{"lifecycle", NULL}};
+    sigv4_req r = {"GET", "examplebucket.s3.amazonaws.com", "/", q, 1, NULL, 0, NULL};
+    sigv4_result res;
+    buf query = BUF_INIT(0);
+
+    (void)state;
+    assert_int_equal(sigv4_sign_headers(&r, &aws_cred, AWS_T, &res, NULL, &query), 0);
+    assert_string_equal(buf_cstr(&query), "lifecycle=");
+    assert_string_equal(res.signature,
+                        "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543");
+    buf_free(&query);
+}
+
+static void test_list_objects(void **state)
+{
+    sigv4_kv q[] = {{"prefix", "J"}, {"max-keys", "2"}};
+    sigv4_req r = {"GET", "examplebucket.s3.amazonaws.com", "/", q, 2, NULL, 0, NULL};
+    sigv4_result res;
+    buf query = BUF_INIT(0);
+
+    (void)state;
+    assert_int_equal(sigv4_sign_headers(&r, &aws_cred, AWS_T, &res, NULL, &query), 0);
+    assert_string_equal(buf_cstr(&query), "max-keys=2&prefix=J");
+    assert_string_equal(res.signature,
+                        "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7");
+    buf_free(&query);
+}
+
+static void test_presigned_get(void **state)
+{
+    sigv4_req r = {"GET", "examplebucket.s3.amazonaws.com", "/test.txt", NULL, 0, NULL, 0, NULL};
+    sigv4_result res;
+    buf path = BUF_INIT(0), query = BUF_INIT(0);
+
+    (void)state;
+    assert_int_equal(sigv4_presign(&r, &aws_cred, AWS_T, 86400, &res, &path, &query), 0);
+    assert_string_equal(buf_cstr(&path), "/test.txt");
+    assert_string_equal(buf_cstr(&query),
+                        "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE"
+                        "%2F20130524%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20130524T000000Z"
+                        "&X-Amz-Expires=86400&X-Amz-SignedHeaders=host&X-Amz-Signature="
+                        "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404");
+    buf_free(&path);
+    buf_free(&query);
+}
+
+static void test_presign_bounds(void **state)
+{
+    sigv4_req r = {"GET", "h", "/k", NULL, 0, NULL, 0, NULL};
+    sigv4_result res;
+
+    (void)state;
+    assert_int_equal(sigv4_presign(&r, &aws_cred, AWS_T, 0, &res, NULL, NULL), -1);
+    assert_int_equal(sigv4_presign(&r, &aws_cred, AWS_T, 604801, &res, NULL, NULL), -1);
+    assert_int_equal(sigv4_presign(&r, &aws_cred, AWS_T, 604800, &res, NULL, NULL), 0);
+}
+
+static void test_query_uploads(void **state)
+{
+    sigv4_kv q[] = {{"uploads", ""}};
+    sigv4_req r = {"POST", "h", "/b/k", q, 1, NULL, 0, NULL};
+    sigv4_result res;
+    buf query = BUF_INIT(0);
+
+    (void)state;
+    assert_int_equal(sigv4_sign_headers(&r, &aws_cred, AWS_T, &res, NULL, &query), 0);
+    assert_string_equal(buf_cstr(&query), "uploads=");
+    buf_free(&query);
+}
+
+static void test_query_part_upload_id(void **state)
+{
+    sigv4_kv q[] = {{"uploadId", "VXBsb2FkIElE+/=x"}, {"partNumber", "10"}};
+    sigv4_req r = {"PUT", "h", "/b/k", q, 2, NULL, 0, SIGV4_UNSIGNED_PAYLOAD};
+    sigv4_result res;
+    buf query = BUF_INIT(0);
+
+    (void)state;
+    assert_int_equal(sigv4_sign_headers(&r, &aws_cred, AWS_T, &res, NULL, &query), 0);
+    assert_string_equal(buf_cstr(&query), "partNumber=10&uploadId=VXBsb2FkIElE%2B%2F%3Dx");
+    buf_free(&query);
+}
+
+static void test_query_sorting_and_spaces(void **state)
+{
+    /* sorted by encoded name, byte order (uppercase first), then value */
+    sigv4_kv q[] = {{"b", "x y"}, {"a", "2"}, {"a", "1"}, {"Z", "~-_."}};
+    sigv4_req r = {"GET", "h", "/", q, 4, NULL, 0, NULL};
+    sigv4_result res;
+    buf query = BUF_INIT(0);
+
+    (void)state;
+    assert_int_equal(sigv4_sign_headers(&r, &aws_cred, AWS_T, &res, NULL, &query), 0);
+    assert_string_equal(buf_cstr(&query), "Z=~-_.&a=1&a=2&b=x%20y");
+    buf_free(&query);
+}
+
+static void test_path_encoding(void **state)
+{
+    sigv4_req r = {"GET", "h", "/b/dir one/\xe2\x82\xac+r\xc3\xa9sum\xc3\xa9*.csv", NULL, 0,
+                   NULL, 0, NULL};
+    sigv4_result res;
+    buf path = BUF_INIT(0);
+
+    (void)state;
+    assert_int_equal(sigv4_sign_headers(&r, &aws_cred, AWS_T, &res, &path, NULL), 0);
+    assert_string_equal(buf_cstr(&path), "/b/dir%20one/%E2%82%AC%2Br%C3%A9sum%C3%A9%2A.csv");
+    buf_free(&path);
+}
+
+static void test_header_canonicalisation(void **state)
+{
+    /* values trimmed and whitespace runs collapsed; names case-insensitive */
+    sigv4_kv h1[] = {{"X-Amz-Meta-A", "  a   b  "}}, h2[] = {{"x-amz-meta-a", "a b"}};
+    sigv4_req r1 = {"GET", "h", "/", NULL, 0, h1, 1, NULL}, r2 = r1;
+    sigv4_result a, b;
+
+    (void)state;
+    r2.headers = h2;
+    assert_int_equal(sigv4_sign_headers(&r1, &aws_cred, AWS_T, &a, NULL, NULL), 0);
+    assert_int_equal(sigv4_sign_headers(&r2, &aws_cred, AWS_T, &b, NULL, NULL), 0);
+    assert_string_equal(a.signature, b.signature);
+}
+
+static void test_session_token(void **state)
+{
+    sigv4_cred c = aws_cred;
+    sigv4_req r = {"GET", "h", "/k", NULL, 0, NULL, 0, NULL};
+    sigv4_result res;
+    buf query = BUF_INIT(0);
+
+    (void)state;
+    c.session_token = "tok/en+=";
+    assert_int_equal(sigv4_sign_headers(&r, &c, AWS_T, &res, NULL, NULL), 0);
+    assert_non_null(strstr(res.authorization, ";x-amz-security-token,"));
+    assert_int_equal(sigv4_presign(&r, &c, AWS_T, 60, &res, NULL, &query), 0);
+    assert_non_null(strstr(buf_cstr(&query), "&X-Amz-Security-Token=tok%2Fen%2B%3D&"));
+    buf_free(&query);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_get_object_range),
+        cmocka_unit_test(test_put_object),
+        cmocka_unit_test(test_get_lifecycle),
+        cmocka_unit_test(test_list_objects),
+        cmocka_unit_test(test_presigned_get),
+        cmocka_unit_test(test_presign_bounds),
+        cmocka_unit_test(test_query_uploads),
+        cmocka_unit_test(test_query_part_upload_id),
+        cmocka_unit_test(test_query_sorting_and_spaces),
+        cmocka_unit_test(test_path_encoding),
+        cmocka_unit_test(test_header_canonicalisation),
+        cmocka_unit_test(test_session_token),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
