@@ -3,6 +3,7 @@
 # the S3 stand-in, nginx, t2sql-fcgi and exportd (and, for tests, the scripted model).
 #   stack.sh demo                 start (or keep) the demo stack on T2SQL_HTTP_PORT (8080)
 #   stack.sh test                 start a fresh test stack; writes var/test/env.sh
+#   stack.sh bench                the same on other ports with the scale-1 demo (var/bench)
 #   stack.sh stop [demo|test]     stop what stack.sh started (both by default)
 #   stack.sh instance NAME PORT [KEY=VALUE ...]   another t2sql-fcgi + nginx with overrides
 #   stack.sh instance-stop NAME
@@ -21,6 +22,9 @@ setup_mode() {
   if [ "$MODE" = test ]; then
     PGPORT=15432 REDIS_PORT=16379 S3_PORT=14569 LLM_PORT=18099 HTTP_PORT=18080
     SCALE=${DEMO_SCALE:-0.02} WORKERS=${T2SQL_WORKERS:-4}
+  elif [ "$MODE" = bench ]; then
+    PGPORT=35432 REDIS_PORT=36379 S3_PORT=34569 LLM_PORT=38099 HTTP_PORT=38080
+    SCALE=${DEMO_SCALE:-1} WORKERS=${T2SQL_WORKERS:-4}
   else
     PGPORT=${T2SQL_PG_PORT:-54329} REDIS_PORT=${T2SQL_REDIS_PORT_LOCAL:-63799} S3_PORT=${T2SQL_S3_PORT:-4569}
     LLM_PORT= HTTP_PORT=${T2SQL_HTTP_PORT:-8080} SCALE=${DEMO_SCALE:-1} WORKERS=${T2SQL_WORKERS:-4}
@@ -49,7 +53,7 @@ start_pg() {
   touch "$VAR/log/postgres.log"; chown postgres:postgres "$VAR/log/postgres.log"
   if ! runuser -u postgres -- "$PGBIN/pg_ctl" -D "$VAR/pg/data" status >/dev/null 2>&1; then
     local extra=""
-    [ "$MODE" = test ] && extra="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    [ "$MODE" != demo ] && extra="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     runuser -u postgres -- "$PGBIN/pg_ctl" -D "$VAR/pg/data" -l "$VAR/log/postgres.log" -w -t 60 \
       -o "-p $PGPORT -k $VAR/run -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_buffers=256MB $extra" \
       start >/dev/null || die "PostgreSQL did not start: see $VAR/log/postgres.log"
@@ -223,10 +227,10 @@ MSG
       -d '{"question": "how many tickets were sold by event category", "stream": false}' | head -c 1500
     echo
     ;;
-  test)
-    setup_mode test
-    stop_mode test
-    rm -rf "$VAR"
+  test|bench)
+    setup_mode "$cmd"
+    stop_mode "$cmd"
+    [ "$cmd" = test ] && rm -rf "$VAR"
     start_all
     cat > "$VAR/env.sh" <<ENV
 export T2SQL_TEST_URL=http://127.0.0.1:$HTTP_PORT
@@ -237,14 +241,15 @@ export T2SQL_TEST_S3=http://127.0.0.1:$S3_PORT
 export T2SQL_TEST_VAR=$VAR
 export T2SQL_ROOT=$ROOT
 ENV
-    log "test stack ready: $VAR/env.sh"
+    log "$cmd stack ready: $VAR/env.sh"
     ;;
   stop)
-    for m in ${2:-demo test}; do stop_mode "$m"; done
+    for m in ${2:-demo test bench}; do stop_mode "$m"; done
     ;;
   instance)
     [ $# -ge 3 ] || die "usage: stack.sh instance NAME PORT [KEY=VALUE ...]"
     setup_mode "${T2SQL_STACK_MODE:-test}"
+    [ -f "$VAR/service.env" ] || die "start the $MODE stack first"
     name=$2 port=$3; shift 3
     start_service "$name" "$port" "$@"
     ;;
