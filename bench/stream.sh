@@ -106,7 +106,7 @@ start_instance
 query "$Q_BIG" $ROWS none -o /dev/null
 big_kb=$(hwm_kb "$WORKER")
 diff_kb=$((big_kb - small_kb))
-echo "stream: worker peak RSS $ROWS-row page $(printf %.1f "$(calc "$big_kb / 1024")") MiB vs 10-row page $(printf %.1f "$(calc "$small_kb / 1024")") MiB, $(printf %+.1f "$(calc "$diff_kb / 1024")") MiB (target <= 16 MiB): $(verdict "$(calc "$diff_kb <= 16384")")"
+echo "stream: worker peak RSS $ROWS-row page $(printf %.1f "$(calc "$big_kb / 1024")") MiB vs 10-row page $(printf %.1f "$(calc "$small_kb / 1024")") MiB, difference $(printf %+d "$diff_kb") KiB (target <= 16 MiB): $(verdict "$(calc "$diff_kb <= 16384")")"
 
 # -- time to first byte: both pages from the cache, alternating, medians -------------------
 : >"$TMP/tbig" >"$TMP/tone"
