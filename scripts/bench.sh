@@ -20,6 +20,7 @@ else
   echo "bench: bench stack started in $(awk "BEGIN {printf \"%.1f\", $(date +%s.%N) - $t0}") s (log: var/bench-stack.log)"
 fi
 
+echo "bench: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 n=0 failed=0
 for f in bench/*.sh; do
   [ -f "$f" ] || continue
