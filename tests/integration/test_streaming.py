@@ -355,6 +355,20 @@ def test_statement_timeout_mid_stream(inst, fakellm, uq, ndjson):
     assert_ok(ask(fakellm, i.url, uq + "-next", "SELECT 1 AS one", stream=False))
 
 
+def test_count_timeout_after_rows(inst, fakellm, uq):
+    """The rows of a full page are out when the exact count runs past the statement timeout:
+    the document still ends as valid JSON, rows then the error."""
+    i = inst.get(TMO)
+    sql = "SELECT a, b FROM generate_series(1, 20000) a, generate_series(1, 5000) b"
+    r = ask(fakellm, i.url, uq, sql, page_size=10, count="exact")
+    assert r.status_code == 200, r.text[:500]
+    body = loads(r.text)
+    assert_error_member(body, ("query_timeout",))
+    rows = body["rows"]
+    assert len(rows) == 10 and all(len(x) == 2 and all(isinstance(v, int) for v in x)
+                                   for x in rows), rows
+
+
 def test_backend_killed_mid_stream(inst, fakellm, uq):
     i = inst.get(BIG)
     tok = uq.replace("-", "_")
