@@ -416,6 +416,19 @@ static void test_rels(void **state)
     assert_int_equal(r.nrels, 1);
     assert_true(has_rel(&r, "", "events"));
 
+    /* Names arrive JSON-escaped from the parser: quotes, control characters, Unicode. */
+    assert_int_equal(guard_check("SELECT * FROM \"we\"\"ird\tname\", \"na\xc3\xafve\", "
+                                 "U&\"d\\0061t\\+000061\", \"back\\slash\"",
+                                 &p, &r),
+                     0);
+    assert_int_equal(r.nrels, 4);
+    assert_true(has_rel(&r, "", "we\"ird\tname"));
+    assert_true(has_rel(&r, "", "na\xc3\xafve"));
+    assert_true(has_rel(&r, "", "data"));
+    assert_true(has_rel(&r, "", "back\\slash"));
+    assert_int_equal(guard_check("SELECT * FROM U&\"pg_auth\\0069d\"", &p, &r), -1);
+    assert_non_null(strstr(r.why, "pg_authid is not allowed: it is a protected"));
+
     assert_int_equal(guard_check("VALUES (1), (2)", &p, &r), 0);
     assert_int_equal(r.nrels, 0);
 
