@@ -48,6 +48,8 @@ typedef struct gctx {
     int nfrom;  /* relations joined at the current query level */
 } gctx;
 
+/* The name tables are packed several names a line. */
+/* clang-format off */
 /* A name ending in '*' matches every name with that prefix. Compared case-insensitively. */
 static const char *const deny_funcs[] = {
     "pg_sleep*", "pg_read_*", "pg_ls_*", "pg_stat_file", "pg_file_*", "pg_logdir_ls",
@@ -146,6 +148,8 @@ static const char *const deny_infoschema_rels[] = {
     "foreign_data_wrapper_options",
 };
 
+/* clang-format on */
+
 /* Statement node names as SQL, for the reason given to the caller. */
 static const struct {
     const char *node, *sql;
@@ -196,8 +200,7 @@ static const char *stmt_sql(const char *node)
     size_t i;
 
     for (i = 0; i < sizeof stmt_names / sizeof stmt_names[0]; i++)
-        if (strcmp(stmt_names[i].node, node) == 0)
-            return stmt_names[i].sql;
+        if (strcmp(stmt_names[i].node, node) == 0) return stmt_names[i].sql;
     return node;
 }
 
@@ -216,8 +219,7 @@ static int match_any(const char *name, const char *const *pat, size_t npat)
     for (i = 0; i < npat; i++) {
         n = strlen(pat[i]);
         if (n && pat[i][n - 1] == '*') {
-            if (strncasecmp(name, pat[i], n - 1) == 0)
-                return 1;
+            if (strncasecmp(name, pat[i], n - 1) == 0) return 1;
         } else if (strcasecmp(name, pat[i]) == 0) {
             return 1;
         }
@@ -235,14 +237,12 @@ static int on_allowlist(const char *name)
     char low[64];
     size_t i, n = strlen(name);
 
-    if (n >= sizeof low)
-        return 0;
+    if (n >= sizeof low) return 0;
     for (i = 0; i <= n; i++)
         low[i] = (name[i] >= 'A' && name[i] <= 'Z') ? (char)(name[i] - 'A' + 'a') : name[i];
     return bsearch(low, allow_funcs, sizeof allow_funcs / sizeof allow_funcs[0],
                    sizeof allow_funcs[0], cmp_name) != NULL;
 }
-
 
 /* ---- the token tree ---- */
 
@@ -252,12 +252,10 @@ static int tok_add(gctx *c, int type, const char *s)
     int ncap;
 
     if (c->nt == c->capt) {
-        if (c->capt > (1 << 28))
-            return -1;
+        if (c->capt > (1 << 28)) return -1;
         ncap = c->capt ? c->capt * 2 : 256;
         nt = realloc(c->t, (size_t)ncap * sizeof *nt);
-        if (!nt)
-            return -1;
+        if (!nt) return -1;
         c->t = nt;
         c->capt = ncap;
     }
@@ -270,12 +268,9 @@ static int tok_add(gctx *c, int type, const char *s)
 
 static int hexval(char h)
 {
-    if (h >= '0' && h <= '9')
-        return h - '0';
-    if (h >= 'a' && h <= 'f')
-        return h - 'a' + 10;
-    if (h >= 'A' && h <= 'F')
-        return h - 'A' + 10;
+    if (h >= '0' && h <= '9') return h - '0';
+    if (h >= 'a' && h <= 'f') return h - 'a' + 10;
+    if (h >= 'A' && h <= 'F') return h - 'A' + 10;
     return -1;
 }
 
@@ -288,8 +283,7 @@ static char *jstring(char *p)
     unsigned cp;
 
     while (*src != '"') {
-        if (*src == '\0')
-            return NULL;
+        if (*src == '\0') return NULL;
         if (*src != '\\') {
             *dst++ = *src++;
             continue;
@@ -320,8 +314,7 @@ static char *jstring(char *p)
             /* \uXXXX is at least as long as its UTF-8 form (at most 3 bytes). */
             for (cp = 0, i = 1; i <= 4; i++) {
                 h = hexval(src[i]);
-                if (h < 0)
-                    return NULL;
+                if (h < 0) return NULL;
                 cp = cp * 16 + (unsigned)h;
             }
             src += 4;
@@ -359,47 +352,37 @@ static int json_read(gctx *c, char *p)
         while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
             p++;
         ch = *p;
-        if (ch == '\0')
-            break;
+        if (ch == '\0') break;
         top = sp ? stack[sp - 1] : -1;
         switch (ch) {
         case '{':
         case '[':
-            if (x != X_VALUE && x != X_VALUE_OR_END)
-                return -1;
-            if (sp == 0 && c->nt > 0)
-                return -1; /* a second root */
-            if (sp == GUARD_TREE_DEPTH)
-                return -2;
+            if (x != X_VALUE && x != X_VALUE_OR_END) return -1;
+            if (sp == 0 && c->nt > 0) return -1; /* a second root */
+            if (sp == GUARD_TREE_DEPTH) return -2;
             idx = tok_add(c, ch == '{' ? J_OBJ : J_ARR, p);
-            if (idx < 0)
-                return -1;
-            if (top >= 0 && c->t[top].type == J_ARR)
-                c->t[top].size++;
+            if (idx < 0) return -1;
+            if (top >= 0 && c->t[top].type == J_ARR) c->t[top].size++;
             stack[sp++] = idx;
             x = ch == '{' ? X_KEY_OR_END : X_VALUE_OR_END;
             p++;
             break;
         case '}':
         case ']':
-            if (top < 0 || c->t[top].type != (ch == '}' ? J_OBJ : J_ARR))
-                return -1;
-            if (x != X_AFTER && x != (ch == '}' ? X_KEY_OR_END : X_VALUE_OR_END))
-                return -1;
+            if (top < 0 || c->t[top].type != (ch == '}' ? J_OBJ : J_ARR)) return -1;
+            if (x != X_AFTER && x != (ch == '}' ? X_KEY_OR_END : X_VALUE_OR_END)) return -1;
             c->t[top].next = c->nt;
             sp--;
             x = X_AFTER;
             p++;
             break;
         case ',':
-            if (top < 0 || x != X_AFTER)
-                return -1;
+            if (top < 0 || x != X_AFTER) return -1;
             x = c->t[top].type == J_OBJ ? X_KEY : X_VALUE;
             p++;
             break;
         case ':':
-            if (x != X_COLON)
-                return -1;
+            if (x != X_COLON) return -1;
             x = X_VALUE;
             p++;
             break;
@@ -408,29 +391,22 @@ static int json_read(gctx *c, char *p)
                 c->t[top].size++;
                 x = X_COLON;
             } else if (x == X_VALUE || x == X_VALUE_OR_END) {
-                if (sp == 0 && c->nt > 0)
-                    return -1;
-                if (top >= 0 && c->t[top].type == J_ARR)
-                    c->t[top].size++;
+                if (sp == 0 && c->nt > 0) return -1;
+                if (top >= 0 && c->t[top].type == J_ARR) c->t[top].size++;
                 x = X_AFTER;
             } else {
                 return -1;
             }
-            if (tok_add(c, J_STR, p + 1) < 0)
-                return -1;
+            if (tok_add(c, J_STR, p + 1) < 0) return -1;
             p = jstring(p + 1);
-            if (!p)
-                return -1;
+            if (!p) return -1;
             break;
         default:
-            if ((x != X_VALUE && x != X_VALUE_OR_END) || (sp == 0 && c->nt > 0))
-                return -1;
+            if ((x != X_VALUE && x != X_VALUE_OR_END) || (sp == 0 && c->nt > 0)) return -1;
             if (!((ch >= '0' && ch <= '9') || ch == '-' || ch == 't' || ch == 'f' || ch == 'n'))
                 return -1;
-            if (tok_add(c, J_PRIM, p) < 0)
-                return -1;
-            if (top >= 0 && c->t[top].type == J_ARR)
-                c->t[top].size++;
+            if (tok_add(c, J_PRIM, p) < 0) return -1;
+            if (top >= 0 && c->t[top].type == J_ARR) c->t[top].size++;
             while (*p && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n' &&
                    *p != '\t' && *p != '\r')
                 p++;
@@ -446,11 +422,9 @@ static int field(const gctx *c, int o, const char *key)
 {
     int i, k;
 
-    if (o < 0 || c->t[o].type != J_OBJ)
-        return -1;
+    if (o < 0 || c->t[o].type != J_OBJ) return -1;
     for (i = o + 1, k = 0; k < c->t[o].size; k++, i = c->t[i + 1].next)
-        if (strcmp(c->t[i].s, key) == 0)
-            return i + 1;
+        if (strcmp(c->t[i].s, key) == 0) return i + 1;
     return -1;
 }
 
@@ -464,8 +438,7 @@ static const char *field_str(const gctx *c, int o, const char *key)
 /* The only key of a node object ({"Type": {...}}), its body in *body; NULL if not a node. */
 static const char *node_type(const gctx *c, int n, int *body)
 {
-    if (n < 0 || c->t[n].type != J_OBJ || c->t[n].size != 1)
-        return NULL;
+    if (n < 0 || c->t[n].type != J_OBJ || c->t[n].size != 1) return NULL;
     *body = n + 2;
     return c->t[n + 1].s;
 }
@@ -475,8 +448,7 @@ static int elem(const gctx *c, int a, int i)
 {
     int e, k;
 
-    if (a < 0 || c->t[a].type != J_ARR || i >= c->t[a].size)
-        return -1;
+    if (a < 0 || c->t[a].type != J_ARR || i >= c->t[a].size) return -1;
     for (e = a + 1, k = 0; k < i; k++)
         e = c->t[e].next;
     return e;
@@ -484,28 +456,22 @@ static int elem(const gctx *c, int a, int i)
 
 /* Splits a name list ([{"String":{"sval":..}}, ...]) into its last part and the one before
  * it (NULL when unqualified); *nparts is the list length. -1 if the list is malformed. */
-static int name_parts(const gctx *c, int list, const char **schema, const char **name,
-                      int *nparts)
+static int name_parts(const gctx *c, int list, const char **schema, const char **name, int *nparts)
 {
     const char *t, *v;
     int i, e, n, body = -1;
 
     *schema = *name = NULL;
     *nparts = 0;
-    if (list < 0 || c->t[list].type != J_ARR)
-        return -1;
+    if (list < 0 || c->t[list].type != J_ARR) return -1;
     n = c->t[list].size;
-    if (n == 0 || n > 4)
-        return -1;
+    if (n == 0 || n > 4) return -1;
     for (i = 0, e = list + 1; i < n; i++, e = c->t[e].next) {
         t = node_type(c, e, &body);
         v = t && strcmp(t, "String") == 0 ? field_str(c, body, "sval") : NULL;
-        if (!v)
-            return -1;
-        if (i + 2 == n)
-            *schema = v;
-        if (i + 1 == n)
-            *name = v;
+        if (!v) return -1;
+        if (i + 2 == n) *schema = v;
+        if (i + 1 == n) *name = v;
     }
     *nparts = n;
     return 0;
@@ -523,16 +489,16 @@ static int check_func(gctx *c, int fc)
 
     if (name_parts(c, field(c, fc, "funcname"), &schema, &name, &n) < 0)
         return deny(c, "function call with an unreadable name");
-    if (n > 2)
-        return deny(c, "function %s: cross-database references are not allowed", name);
+    if (n > 2) return deny(c, "function %s: cross-database references are not allowed", name);
     if (match_any(name, deny_funcs, sizeof deny_funcs / sizeof deny_funcs[0]))
         return deny(c, "function %s%s%s is not allowed", schema ? schema : "", schema ? "." : "",
                     name);
-    if (!c->p->allowlist)
-        return 0;
+    if (!c->p->allowlist) return 0;
     if (schema && strcmp(schema, "pg_catalog") != 0)
-        return deny(c, "function %s.%s is not allowed: only pg_catalog functions may be called "
-                    "with a schema", schema, name);
+        return deny(c,
+                    "function %s.%s is not allowed: only pg_catalog functions may be called "
+                    "with a schema",
+                    schema, name);
     if (!on_allowlist(name))
         return deny(c, "function %s is not on the list of allowed functions", name);
     return 0;
@@ -545,13 +511,14 @@ static int check_operator(gctx *c, int ae)
     const char *schema, *name;
     int n, list = field(c, ae, "name");
 
-    if (list < 0 || !c->p->allowlist)
-        return 0;
+    if (list < 0 || !c->p->allowlist) return 0;
     if (name_parts(c, list, &schema, &name, &n) < 0)
         return deny(c, "operator with an unreadable name");
     if (schema && strcmp(schema, "pg_catalog") != 0)
-        return deny(c, "operator %s.%s is not allowed: only pg_catalog operators may be "
-                    "called with a schema", schema, name);
+        return deny(c,
+                    "operator %s.%s is not allowed: only pg_catalog operators may be "
+                    "called with a schema",
+                    schema, name);
     return 0;
 }
 
@@ -560,8 +527,7 @@ static int check_tablesample(gctx *c, int ts)
     const char *schema, *name;
     int n;
 
-    if (!c->p->allowlist)
-        return 0;
+    if (!c->p->allowlist) return 0;
     if (name_parts(c, field(c, ts, "method"), &schema, &name, &n) < 0)
         return deny(c, "TABLESAMPLE with an unreadable method name");
     if (schema && strcmp(schema, "pg_catalog") != 0)
@@ -574,8 +540,7 @@ static int is_cte(const gctx *c, const char *name)
     int i;
 
     for (i = c->nctes - 1; i >= 0; i--)
-        if (strcmp(c->ctes[i], name) == 0)
-            return 1;
+        if (strcmp(c->ctes[i], name) == 0) return 1;
     return 0;
 }
 
@@ -584,8 +549,7 @@ static int schema_listed(const guard_policy *p, const char *schema)
     int i;
 
     for (i = 0; i < p->nschemas; i++)
-        if (p->schemas && p->schemas[i] && strcmp(p->schemas[i], schema) == 0)
-            return 1;
+        if (p->schemas && p->schemas[i] && strcmp(p->schemas[i], schema) == 0) return 1;
     return 0;
 }
 
@@ -595,8 +559,7 @@ static int add_rel(gctx *c, const char *schema, const char *name)
     int i;
 
     for (i = 0; i < r->nrels; i++)
-        if (strcmp(r->rels[i].schema, schema) == 0 && strcmp(r->rels[i].name, name) == 0)
-            return 0;
+        if (strcmp(r->rels[i].schema, schema) == 0 && strcmp(r->rels[i].name, name) == 0) return 0;
     if (r->nrels == GUARD_MAX_RELS)
         return deny(c, "the statement reads more than %d relations", GUARD_MAX_RELS);
     if (str_copy(r->rels[r->nrels].schema, sizeof r->rels[0].schema, schema) < 0 ||
@@ -614,14 +577,12 @@ static int check_rangevar(gctx *c, int rv)
     const char *db = field_str(c, rv, "catalogname");
     int catalog;
 
-    if (!name)
-        return deny(c, "relation with an unreadable name");
+    if (!name) return deny(c, "relation with an unreadable name");
     if (db)
         return deny(c, "relation %s.%s.%s is not allowed: cross-database references", db,
                     schema ? schema : "", name);
     if (!schema) {
-        if (is_cte(c, name))
-            return 0;
+        if (is_cte(c, name)) return 0;
         if (match_any(name, deny_catalog_rels,
                       sizeof deny_catalog_rels / sizeof deny_catalog_rels[0]))
             return deny(c, "relation %s is not allowed: it is a protected system catalog", name);
@@ -630,23 +591,24 @@ static int check_rangevar(gctx *c, int rv)
         return add_rel(c, "", name);
     }
     if (strcasecmp(schema, "t2sql") == 0)
-        return deny(c, "relation %s.%s is not allowed: the t2sql schema is internal", schema,
-                    name);
+        return deny(c, "relation %s.%s is not allowed: the t2sql schema is internal", schema, name);
     catalog = strcmp(schema, "pg_catalog") == 0 || strcmp(schema, "information_schema") == 0;
     if (catalog) {
-        if (schema[0] == 'p' ? match_any(name, deny_catalog_rels,
-                                         sizeof deny_catalog_rels / sizeof deny_catalog_rels[0])
-                             : match_any(name, deny_infoschema_rels,
-                                         sizeof deny_infoschema_rels /
-                                             sizeof deny_infoschema_rels[0]))
+        if (schema[0] == 'p'
+                ? match_any(name, deny_catalog_rels,
+                            sizeof deny_catalog_rels / sizeof deny_catalog_rels[0])
+                : match_any(name, deny_infoschema_rels,
+                            sizeof deny_infoschema_rels / sizeof deny_infoschema_rels[0]))
             return deny(c, "relation %s.%s is not allowed: it is a protected system catalog",
                         schema, name);
         if (!p->allow_catalogs && !schema_listed(p, schema))
-            return deny(c, "relation %s.%s is not allowed: system catalogs are not enabled",
-                        schema, name);
+            return deny(c, "relation %s.%s is not allowed: system catalogs are not enabled", schema,
+                        name);
     } else if (!schema_listed(p, schema)) {
-        return deny(c, "relation %s.%s is not allowed: schema %s is not one of the allowed "
-                    "schemas", schema, name, schema);
+        return deny(c,
+                    "relation %s.%s is not allowed: schema %s is not one of the allowed "
+                    "schemas",
+                    schema, name, schema);
     }
     return add_rel(c, schema, name);
 }
@@ -666,16 +628,12 @@ static int walk_fields(gctx *c, int o, const char *const *skip, int depth)
     const char *const *s;
     int i, k;
 
-    if (o < 0 || c->t[o].type != J_OBJ)
-        return 0;
+    if (o < 0 || c->t[o].type != J_OBJ) return 0;
     for (i = o + 1, k = 0; k < c->t[o].size; k++, i = c->t[i + 1].next) {
         for (s = skip; s && *s; s++)
-            if (strcmp(*s, c->t[i].s) == 0)
-                break;
-        if (s && *s)
-            continue;
-        if (walk(c, i + 1, depth) < 0)
-            return -1;
+            if (strcmp(*s, c->t[i].s) == 0) break;
+        if (s && *s) continue;
+        if (walk(c, i + 1, depth) < 0) return -1;
     }
     return 0;
 }
@@ -688,8 +646,7 @@ static int walk_node(gctx *c, const char *type, int body, int depth)
     switch (type[0]) {
     case 'A':
         if (strcmp(type, "A_Expr") == 0) {
-            if (check_operator(c, body) < 0)
-                return -1;
+            if (check_operator(c, body) < 0) return -1;
             return walk_fields(c, body, skip_expr, depth);
         }
         break;
@@ -699,14 +656,12 @@ static int walk_node(gctx *c, const char *type, int body, int depth)
         break;
     case 'F':
         if (strcmp(type, "FuncCall") == 0) {
-            if (check_func(c, body) < 0)
-                return -1;
+            if (check_func(c, body) < 0) return -1;
             return walk_fields(c, body, skip_func, depth);
         }
         break;
     case 'I':
-        if (strcmp(type, "IntoClause") == 0)
-            return deny(c, "SELECT INTO is not allowed");
+        if (strcmp(type, "IntoClause") == 0) return deny(c, "SELECT INTO is not allowed");
         break;
     case 'L':
         if (strcmp(type, "LockingClause") == 0)
@@ -714,25 +669,21 @@ static int walk_node(gctx *c, const char *type, int body, int depth)
         break;
     case 'R':
         if (strcmp(type, "RangeVar") == 0) {
-            if (count_from(c) < 0 || check_rangevar(c, body) < 0)
-                return -1;
+            if (count_from(c) < 0 || check_rangevar(c, body) < 0) return -1;
             return walk(c, body, depth);
         }
         if (strcmp(type, "RangeSubselect") == 0 || strcmp(type, "RangeFunction") == 0 ||
             strcmp(type, "RangeTableFunc") == 0) {
-            if (count_from(c) < 0)
-                return -1;
+            if (count_from(c) < 0) return -1;
             return walk(c, body, depth);
         }
         if (strcmp(type, "RangeTableSample") == 0) {
-            if (check_tablesample(c, body) < 0)
-                return -1;
+            if (check_tablesample(c, body) < 0) return -1;
             return walk(c, body, depth);
         }
         break;
     case 'S':
-        if (strcmp(type, "SelectStmt") == 0)
-            return check_select(c, body, 0, depth);
+        if (strcmp(type, "SelectStmt") == 0) return check_select(c, body, 0, depth);
         break;
     case 'W':
         if (strcmp(type, "WithClause") == 0)
@@ -741,8 +692,7 @@ static int walk_node(gctx *c, const char *type, int body, int depth)
     default:
         break;
     }
-    if (is_stmt_node(type))
-        return deny(c, "%s inside a query is not allowed", stmt_sql(type));
+    if (is_stmt_node(type)) return deny(c, "%s inside a query is not allowed", stmt_sql(type));
     return walk(c, body, depth);
 }
 
@@ -751,28 +701,24 @@ static int walk(gctx *c, int o, int depth)
     const char *key;
     int i, k, v;
 
-    if (depth > GUARD_TREE_DEPTH)
-        return deny(c, "the statement is nested too deeply");
+    if (depth > GUARD_TREE_DEPTH) return deny(c, "the statement is nested too deeply");
     switch (c->t[o].type) {
     case J_ARR:
         for (i = o + 1, k = 0; k < c->t[o].size; k++, i = c->t[i].next)
-            if (walk(c, i, depth + 1) < 0)
-                return -1;
+            if (walk(c, i, depth + 1) < 0) return -1;
         return 0;
     case J_OBJ:
         for (i = o + 1, k = 0; k < c->t[o].size; k++, i = c->t[v].next) {
             key = c->t[i].s;
             v = i + 1;
-            if (strcmp(key, "intoClause") == 0)
-                return deny(c, "SELECT INTO is not allowed");
+            if (strcmp(key, "intoClause") == 0) return deny(c, "SELECT INTO is not allowed");
             if (strcmp(key, "lockingClause") == 0)
                 return deny(c, "row locks (FOR UPDATE/SHARE) are not allowed");
             if (strcmp(key, "withClause") == 0)
                 return deny(c, "WITH is only allowed at the start of a query");
             /* Node types start with a capital (SelectStmt, A_Expr); field names do not. */
             if (key[0] >= 'A' && key[0] <= 'Z' && c->t[v].type == J_OBJ) {
-                if (walk_node(c, key, v, depth + 1) < 0)
-                    return -1;
+                if (walk_node(c, key, v, depth + 1) < 0) return -1;
             } else if (walk(c, v, depth + 1) < 0) {
                 return -1;
             }
@@ -785,8 +731,7 @@ static int walk(gctx *c, int o, int depth)
 
 static int push_cte(gctx *c, const char *name)
 {
-    if (c->nctes == GUARD_MAX_CTES)
-        return deny(c, "more than %d WITH queries", GUARD_MAX_CTES);
+    if (c->nctes == GUARD_MAX_CTES) return deny(c, "more than %d WITH queries", GUARD_MAX_CTES);
     c->ctes[c->nctes++] = name;
     return 0;
 }
@@ -802,31 +747,25 @@ static int check_with(gctx *c, int with, int depth)
     int i, n, e, cte = -1, qbody = -1;
     const char *t, *name, *qt;
 
-    if (ctes < 0 || c->t[ctes].type != J_ARR)
-        return deny(c, "WITH without queries");
+    if (ctes < 0 || c->t[ctes].type != J_ARR) return deny(c, "WITH without queries");
     n = c->t[ctes].size;
     for (i = 0, e = ctes + 1; recursive && i < n; i++, e = c->t[e].next) {
         t = node_type(c, e, &cte);
         name = t && strcmp(t, "CommonTableExpr") == 0 ? field_str(c, cte, "ctename") : NULL;
-        if (!name)
-            return deny(c, "WITH with an unreadable query");
-        if (push_cte(c, name) < 0)
-            return -1;
+        if (!name) return deny(c, "WITH with an unreadable query");
+        if (push_cte(c, name) < 0) return -1;
     }
     for (i = 0, e = ctes + 1; i < n; i++, e = c->t[e].next) {
         t = node_type(c, e, &cte);
         name = t && strcmp(t, "CommonTableExpr") == 0 ? field_str(c, cte, "ctename") : NULL;
-        if (!name)
-            return deny(c, "WITH with an unreadable query");
+        if (!name) return deny(c, "WITH with an unreadable query");
         qt = node_type(c, field(c, cte, "ctequery"), &qbody);
-        if (!qt)
-            return deny(c, "WITH query %s is unreadable", name);
+        if (!qt) return deny(c, "WITH query %s is unreadable", name);
         if (strcmp(qt, "SelectStmt") != 0)
             return deny(c, "%s inside WITH is not allowed", stmt_sql(qt));
         if (check_select(c, qbody, 0, depth + 1) < 0 || walk_fields(c, cte, skip_cte, depth) < 0)
             return -1;
-        if (!recursive && push_cte(c, name) < 0)
-            return -1;
+        if (!recursive && push_cte(c, name) < 0) return -1;
     }
     return 0;
 }
@@ -838,14 +777,10 @@ static const char *lock_sql(const gctx *c, int locks)
 
     t = node_type(c, elem(c, locks, 0), &lc);
     s = t ? field_str(c, lc, "strength") : NULL;
-    if (!s)
-        return "FOR UPDATE/SHARE";
-    if (strcmp(s, "LCS_FORKEYSHARE") == 0)
-        return "FOR KEY SHARE";
-    if (strcmp(s, "LCS_FORSHARE") == 0)
-        return "FOR SHARE";
-    if (strcmp(s, "LCS_FORNOKEYUPDATE") == 0)
-        return "FOR NO KEY UPDATE";
+    if (!s) return "FOR UPDATE/SHARE";
+    if (strcmp(s, "LCS_FORKEYSHARE") == 0) return "FOR KEY SHARE";
+    if (strcmp(s, "LCS_FORSHARE") == 0) return "FOR SHARE";
+    if (strcmp(s, "LCS_FORNOKEYUPDATE") == 0) return "FOR NO KEY UPDATE";
     return "FOR UPDATE";
 }
 
@@ -857,8 +792,7 @@ static int check_select(gctx *c, int s, int arm, int depth)
     const guard_policy *p = c->p;
     int saved_ctes = c->nctes, saved_from = c->nfrom, rc = -1, v;
 
-    if (!arm)
-        c->qdepth++;
+    if (!arm) c->qdepth++;
     c->nfrom = 0;
     if (depth > GUARD_TREE_DEPTH) {
         deny(c, "the statement is nested too deeply");
@@ -882,22 +816,17 @@ static int check_select(gctx *c, int s, int arm, int depth)
         goto done;
     }
     v = field(c, s, "withClause");
-    if (v >= 0 && check_with(c, v, depth + 1) < 0)
-        goto done;
+    if (v >= 0 && check_with(c, v, depth + 1) < 0) goto done;
     v = field(c, s, "larg");
-    if (v >= 0 && check_select(c, v, 1, depth + 1) < 0)
-        goto done;
+    if (v >= 0 && check_select(c, v, 1, depth + 1) < 0) goto done;
     v = field(c, s, "rarg");
-    if (v >= 0 && check_select(c, v, 1, depth + 1) < 0)
-        goto done;
-    if (walk_fields(c, s, skip_sel, depth + 1) < 0)
-        goto done;
+    if (v >= 0 && check_select(c, v, 1, depth + 1) < 0) goto done;
+    if (walk_fields(c, s, skip_sel, depth + 1) < 0) goto done;
     rc = 0;
 done:
     c->nctes = saved_ctes;
     c->nfrom = saved_from;
-    if (!arm)
-        c->qdepth--;
+    if (!arm) c->qdepth--;
     return rc;
 }
 
@@ -909,8 +838,7 @@ int guard_check(const char *sql, const guard_policy *p, guard_result *res)
     int parsed = 0, rc = -1, stmts, n, body = -1;
     gctx c;
 
-    if (!res)
-        return -1;
+    if (!res) return -1;
     res->nrels = 0;
     res->is_parse_error = 0;
     res->why[0] = '\0';
@@ -965,14 +893,11 @@ int guard_check(const char *sql, const guard_policy *p, guard_result *res)
         deny(&c, "only a SELECT statement is allowed, not %s", stmt_sql(type));
         goto fail;
     }
-    if (check_select(&c, body, 0, 3) < 0)
-        goto fail;
+    if (check_select(&c, body, 0, 3) < 0) goto fail;
     rc = 0;
 fail:
-    if (rc < 0)
-        res->nrels = 0;
+    if (rc < 0) res->nrels = 0;
     free(c.t);
-    if (parsed)
-        pg_query_free_parse_result(pr);
+    if (parsed) pg_query_free_parse_result(pr);
     return rc;
 }
