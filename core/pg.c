@@ -23,7 +23,9 @@ int pgc_init(pgc *p, const conf *cf, const char *appname, int migrate)
         return -1;
     for (i = 0; i < n; i++) {
         const char *c;
-        if (i && buf_adds(&sp, ", ") < 0)
+        if (strcmp(names[i], "t2sql") == 0)
+            continue; /* the service's own schema is never on generated SQL's path */
+        if (sp.len && buf_adds(&sp, ", ") < 0)
             goto done;
         if (buf_addc(&sp, '"') < 0)
             goto done;
@@ -33,7 +35,7 @@ int pgc_init(pgc *p, const conf *cf, const char *appname, int migrate)
         if (buf_addc(&sp, '"') < 0)
             goto done;
     }
-    str_copy(p->search_path, sizeof p->search_path, n ? buf_cstr(&sp) : "\"public\"");
+    str_copy(p->search_path, sizeof p->search_path, sp.len ? buf_cstr(&sp) : "\"public\"");
     rc = 0;
 done:
     buf_free(&sp);
