@@ -544,6 +544,10 @@ static int build_lexicon(ctx *x)
             if (cw.n > 1 && !streq(cw.w[cw.n - 1], "id") &&
                 lex_add(x, R_COLUMN, P_COL_PART, t, c, -1, -1, &cw, cw.n - 1, cw.n) < 0)
                 return -1;
+            /* "payment" of payment_status, "loyalty" of loyalty_points */
+            if (cw.n - skip > 1 && !streq(cw.w[cw.n - 1], "id") && !word_in(&tw, cw.w[skip]) &&
+                lex_add(x, R_COLUMN, P_COL_PART, t, c, -1, -1, &cw, skip, skip + 1) < 0)
+                return -1;
             for (v = 0; v < col->nvalues; v++) {
                 text_split(col->values[v], 1, &vw);
                 if (vw.n == 0 || vw.n > PH_WORDS)
@@ -607,7 +611,7 @@ static int build_lexicon(ctx *x)
             for (j = 0; j < gw.n; j++)
                 if (!word_in(&tw, gw.w[j]))
                     memcpy(rest.w[rest.n++], gw.w[j], TEXT_WORD_MAX);
-            if (lex_add(x, R_DERIVED, P_COL, gi->table, -1, -1, i, &gw, 0, gw.n) < 0 ||
+            if (lex_add(x, R_DERIVED, P_COL + 2, gi->table, -1, -1, i, &gw, 0, gw.n) < 0 ||
                 (rest.n && rest.n < gw.n &&
                  lex_add(x, R_DERIVED, P_COL_PART, gi->table, -1, -1, i, &rest, 0, rest.n) < 0))
                 return -1;
@@ -1097,8 +1101,9 @@ static int scan_grain(ctx *x, int i)
             u->grain = adjg[k];
             return 1;
         }
-    if (i < x->nt && !x->t[i].used && (g = period_of(x->t[i].st)) > 0 && x->nu > 0 &&
-        x->u[x->nu - 1].kind == U_BY && x->u[x->nu - 1].end == i) {
+    if (i < x->nt && !x->t[i].used && (g = period_of(x->t[i].st)) > 0 &&
+        ((x->nu > 0 && x->u[x->nu - 1].kind == U_BY && x->u[x->nu - 1].end == i) ||
+         (i > 0 && (streq(x->t[i - 1].raw, "which") || streq(x->t[i - 1].raw, "what"))))) {
         if (!(u = new_unit(x, U_GRAIN, i, i + 1)))
             return -1;
         u->grain = g;
@@ -1198,28 +1203,30 @@ static int scan(ctx *x)
         x->t[i].used = 1;
         i++;
     }
-    /* consecutive comment words naming the same column ("signed up") are one mention */
+    /* words naming the same column through its comment are one mention: "signed up" (two
+     * comment words), "seating capacity" (a column word, then a word of its comment). A
+     * comment word never joins the word before it unless that word names the column. */
     for (i = 0; i + 1 < x->nu; i++) {
         unit *a = &x->u[i], *b = &x->u[i + 1];
-        int j, m, same = 0;
+        int j, m, q, pure = 1;
         if (a->kind != U_REF || b->kind != U_REF || b->pos != a->end)
             continue;
         for (j = 0; j < a->nc; j++)
-            for (m = 0; m < b->nc; m++)
-                if (a->c[j].kind == R_COMMENT && b->c[m].kind == R_COMMENT &&
-                    a->c[j].table == b->c[m].table && a->c[j].col == b->c[m].col)
-                    same = 1;
-        if (!same)
-            continue;
+            if (a->c[j].kind != R_COMMENT)
+                pure = 0;
         for (j = 0, m = 0; j < a->nc; j++) {
-            int keep = 0, q;
+            int keep = 0;
+            if (a->c[j].kind != R_COMMENT && !(a->c[j].kind == R_COLUMN && !pure))
+                continue;
             for (q = 0; q < b->nc; q++)
-                if (a->c[j].kind == R_COMMENT && b->c[q].kind == R_COMMENT &&
-                    a->c[j].table == b->c[q].table && a->c[j].col == b->c[q].col)
+                if (b->c[q].kind == R_COMMENT && a->c[j].table == b->c[q].table &&
+                    a->c[j].col == b->c[q].col)
                     keep = 1;
-            if (keep)
+            if (keep && (pure || a->c[j].kind == R_COLUMN))
                 a->c[m++] = a->c[j];
         }
+        if (m == 0)
+            continue;
         a->nc = m;
         a->end = b->end;
         memmove(b, b + 1, (size_t)(x->nu - i - 2) * sizeof *b);
@@ -1342,7 +1349,7 @@ static int pick(ctx *x, unit *u, unsigned mask)
         int t = cand_table(x, c);
         if (!kind_ok(x, c, mask) || !reachable(x, t))
             continue;
-        if (c->kind == R_COLUMN && (mask & M_COLUMN) && (mask & M_NUMERIC) &&
+        if ((c->kind == R_COLUMN || c->kind == R_COMMENT) && (mask & M_NUMERIC) &&
             !type_numeric(column(x, c->table, c->col)->type))
             continue; /* bit 15: numeric columns only */
         if (best < 0 || c->prio > u->c[best].prio ||
@@ -1396,6 +1403,17 @@ static int ref_is_filter(const ctx *x, const unit *u)
     if (kind_ok(x, &u->c[best], M_FILTER))
         return 1;
     return u->c[best].kind == R_COLUMN && type_bool(column(x, u->c[best].table, u->c[best].col)->type);
+}
+
+/* 1 if every reading of u comes from comments: only then do comments name a column. */
+static unsigned comment_ok(const unit *u)
+{
+    int i;
+
+    for (i = 0; i < u->nc; i++)
+        if (u->c[i].kind != R_COMMENT)
+            return 0;
+    return M_COMMENT;
 }
 
 static const cand *picked(const unit *u)
@@ -1565,7 +1583,7 @@ static int interpret(ctx *x)
         agg = a->agg;
         super = a->super;
         j = i + 1;
-        if (j < x->nu && x->u[j].kind == U_AGG && !x->u[j].super) { /* "highest average" */
+        if (super && j < x->nu && x->u[j].kind == U_AGG && !x->u[j].super) { /* "highest average" */
             agg = x->u[j].agg;
             x->u[j].bound = 1;
             j++;
@@ -1650,10 +1668,14 @@ static int interpret(ctx *x)
             x->rank_desc = a->agg == AGG_MAX;
             continue;
         }
-        if (agg == AGG_SUM || agg == AGG_AVG)
-            k = pick(x, &x->u[r], M_COLUMN | M_DERIVED | M_NUMERIC);
-        else
-            k = pick(x, &x->u[r], M_COLUMN | M_DERIVED);
+        {
+            /* "seating capacity": two words of one column's comment name it well enough */
+            unsigned mm = M_COLUMN | M_DERIVED |
+                          (x->u[r].end - x->u[r].pos > 1 ? M_COMMENT : 0u);
+            if (agg == AGG_SUM || agg == AGG_AVG)
+                mm |= M_NUMERIC;
+            k = pick(x, &x->u[r], mm);
+        }
         if (k < 0)
             return -1;
         x->u[r].role = ROLE_MEASURE;
@@ -1662,7 +1684,8 @@ static int interpret(ctx *x)
             int magg = agg;
             if (c->kind == R_DERIVED && agg == AGG_SUM)
                 magg = x->gi[c->gloss].agg;
-            if (add_measure(x, magg, distinct, c->kind, c->table, c->col, c->gloss, i) < 0)
+            if (add_measure(x, magg, distinct, c->kind == R_COMMENT ? R_COLUMN : c->kind,
+                            c->table, c->col, c->gloss, i) < 0)
                 return -1;
             x->m[x->nm - 1].super = super;
             if (super)
@@ -1749,6 +1772,11 @@ static int interpret(ctx *x)
             if (x->u[r].kind == U_REF && x->u[r].role == ROLE_NONE &&
                 has_kind(x, &x->u[r], M_TABLE | M_COLUMN) && !has_kind(x, &x->u[r], M_FILTER))
                 break;
+        for (k = super_unit - 1; r < 0 && k >= 0; k--)
+            if (x->u[k].kind == U_GRAIN) { /* "which month had the highest revenue" */
+                x->rank = 1;
+                x->limit = 1;
+            }
         if (r >= 0) {
             rankdim = r;
             x->rank = 1;
@@ -1799,11 +1827,11 @@ static int interpret(ctx *x)
             if (add_measure(x, AGG_COUNT, 0, R_TABLE, x->main, -1, -1, rankdim) < 0)
                 return -1;
         }
-        /* "the city with the highest revenue": a superlative over groups ranks totals */
-        for (k = 0; x->rank && k < x->nm; k++)
-            if (x->m[k].super && (x->m[k].agg == AGG_MAX || x->m[k].agg == AGG_MIN))
-                x->m[k].agg = x->m[k].kind == R_DERIVED ? x->gi[x->m[k].gloss].agg : AGG_SUM;
     }
+    /* "the city with the highest revenue": a superlative over groups ranks totals */
+    for (k = 0; x->rank && k < x->nm; k++)
+        if (x->m[k].super && (x->m[k].agg == AGG_MAX || x->m[k].agg == AGG_MIN))
+            x->m[k].agg = x->m[k].kind == R_DERIVED ? x->gi[x->m[k].gloss].agg : AGG_SUM;
 
     /* dimensions: "by X", "per X", "for each X", "X breakdown", "monthly" */
     for (i = 0; i < x->nu; i++) {
@@ -1862,6 +1890,66 @@ static int interpret(ctx *x)
             } else if (x->nm == 0 && x->nd == 0 && a->kind == U_BY) {
                 d->role = ROLE_MENTION; /* "per customer" of customers: per row */
             }
+        }
+    }
+
+    /* a glossary measure named without an aggregate word is still that aggregate:
+     * "ticket revenue since March 2024" */
+    for (i = 0; i < x->nu; i++) {
+        unit *a = &x->u[i];
+        int best = -1;
+        if (a->kind != U_REF || a->role != ROLE_NONE)
+            continue;
+        for (k = 0; k < a->nc; k++)
+            if (best < 0 || a->c[k].prio > a->c[best].prio)
+                best = k;
+        if (best < 0 || a->c[best].kind != R_DERIVED ||
+            (i > 0 && x->u[i - 1].kind == U_CMP) || (i + 1 < x->nu && x->u[i + 1].kind == U_CMP))
+            continue;
+        if (pick(x, a, M_DERIVED) < 0) {
+            a->pick = -1;
+            x->err[0] = '\0';
+            continue;
+        }
+        a->role = ROLE_MEASURE;
+        if (add_measure(x, x->gi[picked(a)->gloss].agg, 0, R_DERIVED, picked(a)->table, -1,
+                        picked(a)->gloss, i) < 0)
+            return -1;
+    }
+
+    /* a column named next to one of its values only says where the value is: "failed
+     * payment", "status refunded" */
+    for (i = 0; i < x->nu; i++) {
+        unit *a = &x->u[i];
+        int side;
+        if (a->kind != U_REF || a->role != ROLE_NONE || ref_is_filter(x, a) ||
+            !has_kind(x, a, M_COLUMN))
+            continue;
+        for (side = -1; side <= 1; side += 2) {
+            unit *v;
+            int m, n2 = 0, hit = 0;
+            if (i + side < 0 || i + side >= x->nu || x->u[i + side].kind != U_REF)
+                continue;
+            v = &x->u[i + side];
+            for (k = 0; k < v->nc; k++)
+                for (m = 0; m < a->nc; m++)
+                    if (v->c[k].kind == R_VALUE && a->c[m].kind == R_COLUMN &&
+                        v->c[k].table == a->c[m].table && v->c[k].col == a->c[m].col)
+                        hit = 1;
+            if (!hit)
+                continue;
+            for (k = 0; k < v->nc; k++) {
+                int keep = 0;
+                for (m = 0; m < a->nc; m++)
+                    if (v->c[k].kind == R_VALUE && a->c[m].kind == R_COLUMN &&
+                        v->c[k].table == a->c[m].table && v->c[k].col == a->c[m].col)
+                        keep = 1;
+                if (keep)
+                    v->c[n2++] = v->c[k];
+            }
+            v->nc = n2;
+            a->role = ROLE_QUAL;
+            break;
         }
     }
 
@@ -1950,8 +2038,8 @@ static int interpret(ctx *x)
             continue;
         }
         if (r < 0 || !(x->u[r].role == ROLE_NONE || x->u[r].role == ROLE_PROJ) ||
-            !has_kind(x, &x->u[r], M_COLUMN | M_COMMENT) ||
-            pick(x, &x->u[r], M_COLUMN | M_COMMENT | M_NUMERIC) < 0) {
+            !has_kind(x, &x->u[r], M_COLUMN | comment_ok(&x->u[r])) ||
+            pick(x, &x->u[r], M_COLUMN | comment_ok(&x->u[r]) | M_NUMERIC) < 0) {
             if (r >= 0 && x->u[r].role == ROLE_NONE)
                 x->u[r].pick = -1;
             r = next_ref(x, i);
@@ -1961,12 +2049,13 @@ static int interpret(ctx *x)
             a->bound = 1;
             continue;
         }
-        if (r < 0 || x->u[r].role != ROLE_NONE || !has_kind(x, &x->u[r], M_COLUMN | M_COMMENT)) {
+        if (r < 0 || x->u[r].role != ROLE_NONE ||
+            !has_kind(x, &x->u[r], M_COLUMN | comment_ok(&x->u[r]))) {
             phrase(x, a, ph, sizeof ph);
             snprintf(x->err, sizeof x->err, "\"%s\" does not follow a numeric column", ph);
             return -1;
         }
-        if (pick(x, &x->u[r], M_COLUMN | M_COMMENT | M_NUMERIC) < 0)
+        if (pick(x, &x->u[r], M_COLUMN | comment_ok(&x->u[r]) | M_NUMERIC) < 0)
             return -1;
         c = picked(&x->u[r]);
         if (!type_numeric(column(x, c->table, c->col)->type)) {
@@ -1992,9 +2081,9 @@ static int interpret(ctx *x)
             continue;
         r = prev_ref(x, i);
         if (r >= 0 && (x->u[r].role == ROLE_NONE || x->u[r].role == ROLE_MENTION) &&
-            has_kind(x, &x->u[r], M_COLUMN | M_COMMENT)) {
+            has_kind(x, &x->u[r], M_COLUMN | comment_ok(&x->u[r]))) {
             int save = x->u[r].pick;
-            if (pick(x, &x->u[r], M_COLUMN | M_COMMENT) >= 0 &&
+            if (pick(x, &x->u[r], M_COLUMN | comment_ok(&x->u[r])) >= 0 &&
                 type_date(column(x, picked(&x->u[r])->table, picked(&x->u[r])->col)->type)) {
                 t = picked(&x->u[r])->table;
                 c = picked(&x->u[r])->col;
@@ -2177,6 +2266,12 @@ static int add_dim_sql(const ctx *x, buf *b, const dim *d, int alias)
 {
     if (d->kind == U_GRAIN) {
         int c = date_column(x, x->main);
+        if (d->grain == GR_YEAR) {
+            if (buf_adds(b, "extract(year FROM ") < 0 || add_col(x, b, x->main, c) < 0 ||
+                buf_adds(b, ")::int") < 0)
+                return -1;
+            return alias ? buf_adds(b, " AS year") : 0;
+        }
         if (buf_printf(b, "date_trunc('%s', ", grain_name(d->grain)) < 0 ||
             add_col(x, b, x->main, c) < 0 || buf_adds(b, ")::date") < 0)
             return -1;
