@@ -17,6 +17,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,9 +26,10 @@
 #define CORE_MAX 6     /* tables joined by FK paths */
 #define PATH_DEPTH 3   /* longest FK path added to join two core tables */
 #define VALUES_SHOWN 8 /* common values rendered per column */
+#define FULL_FRAC 0.4   /* tables scoring at least this share of the best are rendered in full */
 
 /* Where a word matched, as a weight. */
-#define W_TABLE 3.0
+#define W_TABLE 2.0
 #define W_TCOMMENT 1.5
 #define W_COLUMN 1.5
 #define W_CCOMMENT 0.8
@@ -35,6 +37,7 @@
 #define W_GLOSS 6.0
 #define W_GLOSS_HINT 2.5
 #define W_EXAMPLE 4.0
+#define W_COVER 2.0
 #define FK_SHARE 0.3
 
 typedef struct qword {
@@ -81,26 +84,40 @@ static double qword_weight(const char *w)
     return 1.0;
 }
 
+static void add_qword(ranker *r, const char *w, double weight)
+{
+    int j;
+
+    if (r->nq >= QW_MAX || text_is_stop(w))
+        return;
+    for (j = 0; j < r->nq; j++)
+        if (strcmp(r->q[j].w, w) == 0)
+            return;
+    str_copy(r->q[r->nq].w, TEXT_WORD_MAX, w);
+    r->q[r->nq].len = strlen(r->q[r->nq].w);
+    r->q[r->nq].weight = weight;
+    r->nq++;
+}
+
+/* The question's distinct non-stop stemmed words, then adjacent pairs joined ("high
+ * school" -> "highschool") for identifiers that run words together. */
 static void question_words(ranker *r, const char *question)
 {
     text_words tw;
     size_t i, n;
-    int k, j;
+    int k;
 
     text_split(question, 1, &tw);
     r->nq = 0;
-    for (k = 0; k < tw.n && r->nq < QW_MAX; k++) {
-        if (text_is_stop(tw.w[k]))
+    for (k = 0; k < tw.n; k++)
+        add_qword(r, tw.w[k], qword_weight(tw.w[k]));
+    for (k = 0; k + 1 < tw.n; k++) {
+        char pair[TEXT_WORD_MAX * 2];
+        if (text_is_stop(tw.w[k]) || text_is_stop(tw.w[k + 1]) ||
+            qword_weight(tw.w[k]) < 1 || qword_weight(tw.w[k + 1]) < 1)
             continue;
-        for (j = 0; j < r->nq; j++)
-            if (strcmp(r->q[j].w, tw.w[k]) == 0)
-                break;
-        if (j < r->nq)
-            continue;
-        memcpy(r->q[r->nq].w, tw.w[k], TEXT_WORD_MAX);
-        r->q[r->nq].len = strlen(tw.w[k]);
-        r->q[r->nq].weight = qword_weight(tw.w[k]);
-        r->nq++;
+        if (snprintf(pair, sizeof pair, "%s%s", tw.w[k], tw.w[k + 1]) < TEXT_WORD_MAX)
+            add_qword(r, pair, 1.0);
     }
     n = strlen(question);
     if (n >= sizeof r->qlow)
@@ -124,6 +141,8 @@ static double word_match(const qword *q, const char *w, size_t wl)
         return 1.0;
     if (sh >= 4 && memcmp(q->w, w, sh) == 0) /* "perform" ~ "performance" */
         return lo - sh <= 3 ? 0.75 : 0.5;
+    if (ql >= 4 && wl >= ql + 3 && memcmp(w + wl - ql, q->w, ql) == 0)
+        return 0.6; /* compounds: "language" ~ "countrylanguage" */
     if (sh >= 5 && lo - sh <= 1 && q->w[0] == w[0] && text_edit_distance(q->w, w, 2) <= 1)
         return 0.6; /* "colour" ~ "color", misspellings */
     return 0.0;
@@ -177,6 +196,32 @@ static int is_numeric(const char *s)
     return 1;
 }
 
+/* How much of a table's name the question covers, each name word weighted by the rarity of
+ * the question word it matched: "transcripts" covers "student_transcripts_tracking.
+ * transcripts" better than "student_transcripts_tracking.courses". */
+static double name_coverage(const ranker *r, const char *name, const double *idf)
+{
+    text_words tw;
+    double sum = 0;
+    int i, k, n = 0;
+
+    text_split(name, 1, &tw);
+    for (i = 0; i < tw.n; i++) {
+        size_t wl = strlen(tw.w[i]);
+        double best = 0;
+        if (text_is_stop(tw.w[i]))
+            continue;
+        n++;
+        for (k = 0; k < r->nq; k++) {
+            double m = word_match(&r->q[k], tw.w[i], wl) * idf[k];
+            if (m > best)
+                best = m;
+        }
+        sum += best;
+    }
+    return n ? sum / n : 0;
+}
+
 /* Scores every table's own text: names, comments, values. */
 static void score_tables(ranker *r)
 {
@@ -212,9 +257,11 @@ static void score_tables(ranker *r)
             df += r->best[(size_t)t * (size_t)nq + (size_t)k] > 0;
         idf[k] = r->q[k].weight * (1.0 + log((cat->ntables + 1.0) / (df + 1.0)));
     }
-    for (t = 0; t < cat->ntables; t++)
+    for (t = 0; t < cat->ntables; t++) {
         for (k = 0; k < nq; k++)
             r->score[t] += r->best[(size_t)t * (size_t)nq + (size_t)k] * idf[k];
+        r->score[t] += W_COVER * name_coverage(r, cat->tables[t].name, idf);
+    }
 }
 
 /* Adds boost to the table named by s[0..n) (optionally schema-qualified), if any. */
@@ -611,7 +658,7 @@ int rag_context(const catalog *cat, const glossary *g, const rag_example *ex, in
     {
         double top = cat->ntables ? r.prop[list[0]] : 0;
         for (i = 0; i < n && sel->ntables < RAG_MAX_TABLES && misses < 64; i++) {
-            int ti = list[i], full = in[ti] || (top > 0 && r.prop[ti] >= 0.2 * top);
+            int ti = list[i], full = in[ti] || (top > 0 && r.prop[ti] >= FULL_FRAC * top);
             size_t room = out->len - start + tail.len;
 
             buf_reset(&one);
