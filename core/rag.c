@@ -137,12 +137,12 @@ static double word_match(const qword *q, const char *w, size_t wl)
 {
     size_t ql = q->len, sh = ql < wl ? ql : wl, lo = ql < wl ? wl : ql;
 
+    if (wl == 0 || q->w[0] != w[0])
+        return 0.0; /* every case below shares the first letter */
     if (ql == wl && memcmp(q->w, w, ql) == 0)
         return 1.0;
     if (sh >= 4 && memcmp(q->w, w, sh) == 0) /* "perform" ~ "performance" */
         return lo - sh <= 3 ? 0.75 : 0.5;
-    if (ql >= 4 && wl >= ql + 3 && memcmp(w + wl - ql, q->w, ql) == 0)
-        return 0.6; /* compounds: "language" ~ "countrylanguage" */
     if (sh >= 5 && lo - sh <= 1 && q->w[0] == w[0] && text_edit_distance(q->w, w, 2) <= 1)
         return 0.6; /* "colour" ~ "color", misspellings */
     return 0.0;
@@ -577,6 +577,53 @@ static int render_examples(const rag_example *ex, const int *pick, int n, buf *o
     return 0;
 }
 
+/* Appends "Schema:" and the tables of list in order. With all_full, every table in full or
+ * nothing: returns 1 as soon as one does not fit (the caller truncates). Otherwise a table
+ * is rendered in full if it is a core table or scores FULL_FRAC of the best, compact if the
+ * full form does not fit, and skipped if neither does; the search stops after many misses.
+ * The budget counts what out held past start and the tail still to come. 0, 1 or -1. */
+static int render_schema(const ranker *r, const int *list, int n, const char *in, int all_full,
+                         long budget, size_t start, size_t tail_len, buf *out,
+                         rag_selection *sel)
+{
+    buf one = BUF_INIT(0);
+    double top = n ? r->prop[list[0]] : 0;
+    int i, misses = 0, rc = -1;
+
+    if (buf_adds(out, "Schema:\n") < 0)
+        goto fail;
+    for (i = 0; i < n && sel->ntables < RAG_MAX_TABLES && misses < 64; i++) {
+        int ti = list[i];
+        int full = all_full || in[ti] || (top > 0 && r->prop[ti] >= FULL_FRAC * top);
+        size_t room = out->len - start + tail_len;
+
+        buf_reset(&one);
+        if (full && render_full(r, ti, &one) < 0)
+            goto fail;
+        if (full && rag_tokens(NULL, room + one.len) > budget) {
+            if (all_full) {
+                rc = 1;
+                goto fail;
+            }
+            buf_reset(&one);
+            full = 0;
+        }
+        if (!full && render_compact(r, ti, &one) < 0)
+            goto fail;
+        if (rag_tokens(NULL, room + one.len) > budget) {
+            misses++;
+            continue;
+        }
+        if (buf_add(out, one.p, one.len) < 0)
+            goto fail;
+        sel->tables[sel->ntables++] = ti;
+    }
+    rc = 0;
+fail:
+    buf_free(&one);
+    return rc;
+}
+
 static void ranker_free(ranker *r)
 {
     free(r->best);
@@ -611,8 +658,8 @@ int rag_context(const catalog *cat, const glossary *g, const rag_example *ex, in
                 const char *question, long budget_tokens, buf *out, rag_selection *sel)
 {
     ranker r;
-    buf tail = BUF_INIT(0), one = BUF_INIT(0);
-    int gi[16], ng = 0, pick[EX_MAX], npick = 0, i, n = 0, *list = NULL, misses = 0;
+    buf tail = BUF_INIT(0);
+    int gi[16], ng = 0, pick[EX_MAX], npick = 0, i, n = 0, *list = NULL;
     double exsim[EX_MAX];
     char *in = NULL;
     size_t nt = (size_t)cat->ntables, start = out->len;
@@ -651,34 +698,22 @@ int rag_context(const catalog *cat, const glossary *g, const rag_example *ex, in
 
     if (fit_tail(g, gi, &ng, ex, pick, &npick, budget_tokens, &tail) < 0)
         goto fail;
-    /* The schema: full rendering for the relevant tables, compact for the rest; a table
-     * that does not fit either way is skipped, and the search stops after many misses. */
-    if (buf_adds(out, "Schema:\n") < 0)
-        goto fail;
-    {
-        double top = cat->ntables ? r.prop[list[0]] : 0;
-        for (i = 0; i < n && sel->ntables < RAG_MAX_TABLES && misses < 64; i++) {
-            int ti = list[i], full = in[ti] || (top > 0 && r.prop[ti] >= FULL_FRAC * top);
-            size_t room = out->len - start + tail.len;
-
-            buf_reset(&one);
-            if (full && render_full(&r, ti, &one) < 0)
-                goto fail;
-            if (full && rag_tokens(NULL, room + one.len) > budget_tokens) {
-                buf_reset(&one);
-                full = 0;
-            }
-            if (!full && render_compact(&r, ti, &one) < 0)
-                goto fail;
-            if (rag_tokens(NULL, room + one.len) > budget_tokens) {
-                misses++;
-                continue;
-            }
-            if (buf_add(out, one.p, one.len) < 0)
-                goto fail;
-            sel->tables[sel->ntables++] = ti;
+    /* The whole schema in full when it fits; otherwise full for the relevant tables and
+     * compact for the rest. */
+    if (n <= RAG_MAX_TABLES) {
+        int full = render_schema(&r, list, n, in, 1, budget_tokens, start, tail.len, out, sel);
+        if (full < 0)
+            goto fail;
+        if (full > 0) {
+            out->len = start;
+            out->p[start] = '\0';
+            sel->ntables = 0;
         }
+        if (full == 0)
+            n = 0; /* done */
     }
+    if (n && render_schema(&r, list, n, in, 0, budget_tokens, start, tail.len, out, sel) < 0)
+        goto fail;
     if (rag_tokens(NULL, out->len - start + tail.len) > budget_tokens) {
         /* not even the header fits: leave out what we wrote */
         out->len = start;
@@ -692,7 +727,6 @@ int rag_context(const catalog *cat, const glossary *g, const rag_example *ex, in
 fail:
     ranker_free(&r);
     buf_free(&tail);
-    buf_free(&one);
     free(list);
     free(in);
     return rc;
