@@ -38,6 +38,7 @@
 #define W_GLOSS_HINT 2.5
 #define W_EXAMPLE 4.0
 #define W_COVER 2.0
+#define W_SYNONYM 0.8
 #define FK_SHARE 0.3
 
 typedef struct qword {
@@ -99,6 +100,22 @@ static void add_qword(ranker *r, const char *w, double weight)
     r->nq++;
 }
 
+/* Everyday words for what schemas usually name otherwise (stemmed forms, both directions
+ * where it makes sense). Small on purpose: each pair must hold in almost any schema. */
+static const char *const synonyms[][2] = {
+    {"nation", "country"},    {"country", "nation"},     {"store", "shop"},
+    {"shop", "store"},        {"client", "customer"},    {"customer", "client"},
+    {"buyer", "customer"},    {"staff", "employee"},     {"employee", "staff"},
+    {"worker", "employee"},   {"film", "movie"},         {"movie", "film"},
+    {"town", "city"},         {"pupil", "student"},      {"teacher", "instructor"},
+    {"instructor", "teacher"}, {"professor", "instructor"}, {"wage", "salary"},
+    {"salary", "wage"},       {"item", "product"},       {"product", "item"},
+    {"purchase", "order"},    {"cost", "price"},         {"price", "cost"},
+    {"person", "people"},     {"people", "person"},      {"speak", "language"},
+    {"spoken", "language"},   {"automobile", "car"},     {"kid", "child"},
+    {"telephone", "phone"},   {"birthday", "birth"},     {"born", "birth"},
+};
+
 /* The question's distinct non-stop stemmed words, then adjacent pairs joined ("high
  * school" -> "highschool") for identifiers that run words together. */
 static void question_words(ranker *r, const char *question)
@@ -118,6 +135,12 @@ static void question_words(ranker *r, const char *question)
             continue;
         if (snprintf(pair, sizeof pair, "%s%s", tw.w[k], tw.w[k + 1]) < TEXT_WORD_MAX)
             add_qword(r, pair, 1.0);
+    }
+    for (k = 0; k < tw.n; k++) {
+        size_t sy;
+        for (sy = 0; sy < sizeof synonyms / sizeof synonyms[0]; sy++)
+            if (strcmp(tw.w[k], synonyms[sy][0]) == 0)
+                add_qword(r, synonyms[sy][1], W_SYNONYM);
     }
     n = strlen(question);
     if (n >= sizeof r->qlow)
