@@ -254,6 +254,14 @@ static void test_example_boosts_its_tables(void **state)
     /* no word of the question names a table or column; the similar example does */
     run(d, ex, 1, "number of buyers per town", 3000, &out, &sel);
     assert_int_equal(sel.tables[0], d->customers);
+
+    /* schema-qualified and column-qualified names count; names inside literals do not */
+    static const rag_example ex2[] = {
+        {"figures by genre",
+         "SELECT e.title, public.events.category FROM events e WHERE e.title <> 'merch_orders'"}};
+    run(d, ex2, 1, "weekly figures by genre", 3000, &out, &sel);
+    assert_int_equal(sel.tables[0], d->events);
+    assert_int_equal(position(&sel, d->merch), 3); /* after events' FK neighbours */
     buf_free(&out);
 }
 
