@@ -2,8 +2,8 @@
  * foreign-key tables needed to join the best ones, and renders them with the matched glossary
  * hints and the most similar verified examples within a token budget; see rag.h.
  *
- * Nothing is cached between calls: each call tokenizes the catalog's names once (a thousand
- * tables with 5,000 columns take about a millisecond), so the ranking can never lag behind a reload.
+ * Nothing is cached between calls: each call tokenizes the catalog's names once (900 tables
+ * with 4,700 columns take about a millisecond), so the ranking never lags behind a reload.
  *
  * Score of a table = sum over the question's words of (best match of the word in the table,
  * weighted by where it matched: table name > column name, comment > column comment) times
@@ -21,11 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define QW_MAX 48      /* question words considered */
-#define EX_MAX 3       /* examples rendered */
-#define CORE_MAX 6     /* tables joined by FK paths */
-#define PATH_DEPTH 3   /* longest FK path added to join two core tables */
-#define VALUES_SHOWN 8 /* common values rendered per column */
+#define QW_MAX 48       /* question words considered */
+#define EX_MAX 3        /* examples rendered */
+#define CORE_MAX 6      /* tables joined by FK paths */
+#define PATH_DEPTH 3    /* longest FK path added to join two core tables */
+#define VALUES_SHOWN 8  /* common values rendered per column */
 #define FULL_FRAC 0.4   /* tables scoring at least this share of the best are rendered in full */
 
 /* Where a word matched, as a weight. */
@@ -51,14 +51,14 @@ typedef struct ranker {
     const catalog *cat;
     qword q[QW_MAX];
     int nq;
-    char qlow[1024];       /* lower-cased question, for value mentions */
+    char qlow[1024];          /* lower-cased question, for value mentions */
     unsigned char qstart[32]; /* bitmap of characters that start a word of qlow */
-    float *best;           /* ntables x nq: best weighted match of word k in table t */
-    double *score;         /* own score */
-    double *prop;          /* score after the FK share; the ranking key */
-    int *order;            /* tables by prop, best first */
-    int *adj_start, *adj;  /* undirected FK adjacency (CSR) */
-    int *fk_start, *fk_of; /* FKs by referencing table (CSR), for rendering */
+    float *best;              /* ntables x nq: best weighted match of word k in table t */
+    double *score;            /* own score */
+    double *prop;             /* score after the FK share; the ranking key */
+    int *order;               /* tables by prop, best first */
+    int *adj_start, *adj;     /* undirected FK adjacency (CSR) */
+    int *fk_start, *fk_of;    /* FKs by referencing table (CSR), for rendering */
 } ranker;
 
 int rag_tokens(const char *text, size_t len)

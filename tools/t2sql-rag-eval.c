@@ -9,7 +9,10 @@
  * ignored). --merge puts every database's tables into one catalog, each table named
  * "<db_id>__<table>". --show N prints question N's context to stderr. The last line of stdout
  * is "recall R over N questions, mean prompt T tokens", R being the share of questions whose
- * gold tables are all in the context. */
+ * gold tables are all in the context. Each question's line is
+ *   INDEX <tab> DB_ID <tab> tokens=T <tab> gold_rank=K <tab> missed=A,B|- <tab> selected=X,Y,...
+ * where K is the 1-based position in the context of the last gold table (-1 if one is
+ * missing). The mean retrieval time per question goes to stderr. */
 #include "buf.h"
 #include "catalog.h"
 #include "rag.h"
@@ -129,7 +132,8 @@ static int is_pk(json_object *pks, int col)
 static int add_database(catalog *cat, json_object *db, int prefix)
 {
     const char *db_id = jstr(db, "db_id");
-    json_object *tnames = jarr(db, "table_names_original"), *cols = jarr(db, "column_names_original");
+    json_object *tnames = jarr(db, "table_names_original");
+    json_object *cols = jarr(db, "column_names_original");
     json_object *types = jarr(db, "column_types"), *pks = jarr(db, "primary_keys");
     json_object *fks = jarr(db, "foreign_keys");
     size_t i, nt, nc;
@@ -165,7 +169,8 @@ static int add_database(catalog *cat, json_object *db, int prefix)
         if (ti < 0 || (size_t)ti >= nt || !cn) /* the "*" pseudo-column */
             continue;
         coltab[i] = base + ti;
-        colmap[i] = catalog_add_column(cat, base + ti, cn, pg_type(ty), NULL, is_pk(pks, (int)i), 0);
+        colmap[i] =
+            catalog_add_column(cat, base + ti, cn, pg_type(ty), NULL, is_pk(pks, (int)i), 0);
         if (colmap[i] < 0)
             goto fail;
     }
