@@ -16,12 +16,35 @@ static size_t ends(const char *w, size_t n, const char *suf)
     return n > s && memcmp(w + n - s, suf, s) == 0 ? s : 0;
 }
 
+/* Plurals of words ending in "ie", which the "ies" -> "y" rule would mangle ("movies" ->
+ * "movy" would no longer match a "movie" table); and words whose -s is not a plural. */
+static int ie_plural(const char *w)
+{
+    static const char *const ie[] = {"movies",   "cookies", "calories", "rookies", "zombies",
+                                     "goalies",  "selfies", "brownies", "hoodies", "smoothies",
+                                     "freebies", "pies",    "ties",     "lies",    "genies",
+                                     "prairies", "aunties", "eyries",   NULL};
+    int i;
+
+    for (i = 0; ie[i]; i++)
+        if (strcmp(w, ie[i]) == 0)
+            return 1;
+    return 0;
+}
+
 void text_stem(char *w)
 {
     size_t n = strlen(w);
 
     if (n <= 3)
         return;
+    if (w[n - 1] == 's' &&
+        (strcmp(w, "series") == 0 || strcmp(w, "species") == 0 || strcmp(w, "news") == 0))
+        return;
+    if (ends(w, n, "ies") && ie_plural(w)) { /* movies -> movie */
+        w[n - 1] = '\0';
+        return;
+    }
     if (ends(w, n, "ies") && n > 4) { /* categories -> category */
         w[n - 3] = 'y';
         w[n - 2] = '\0';

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "rag.h"
+#include "text.h"
 
 typedef struct demo {
     catalog *cat;
@@ -347,6 +348,29 @@ static void test_join_table_before_distractor(void **state)
     buf_free(&out);
 }
 
+/* The stemmer retrieval relies on: a plural and its singular meet. */
+static void test_stems_meet(void **state)
+{
+    static const char *pairs[][2] = {{"movies", "movie"},   {"categories", "category"},
+                                     {"sales", "sale"},     {"countries", "country"},
+                                     {"series", "series"},  {"singers", "singer"},
+                                     {"cookies", "cookie"}, {"classes", "class"}};
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        char a[TEXT_WORD_MAX], b[TEXT_WORD_MAX], again[TEXT_WORD_MAX];
+        str_copy(a, sizeof a, pairs[i][0]);
+        str_copy(b, sizeof b, pairs[i][1]);
+        text_stem(a);
+        text_stem(b);
+        assert_string_equal(a, b);
+        str_copy(again, sizeof again, a);
+        text_stem(again);
+        assert_string_equal(again, a); /* idempotent */
+    }
+}
+
 static void test_tokens_estimate(void **state)
 {
     (void)state;
@@ -382,6 +406,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_big_catalog_budget, big_setup, teardown),
         cmocka_unit_test_setup_teardown(test_fk_path_added, big_setup, teardown),
         cmocka_unit_test(test_join_table_before_distractor),
+        cmocka_unit_test(test_stems_meet),
         cmocka_unit_test(test_tokens_estimate),
         cmocka_unit_test(test_empty_catalog),
     };
