@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "rag.h"
+#include "text.h"
 
 typedef struct demo {
     catalog *cat;
@@ -254,6 +255,14 @@ static void test_example_boosts_its_tables(void **state)
     /* no word of the question names a table or column; the similar example does */
     run(d, ex, 1, "number of buyers per town", 3000, &out, &sel);
     assert_int_equal(sel.tables[0], d->customers);
+
+    /* schema-qualified and column-qualified names count; names inside literals do not */
+    static const rag_example ex2[] = {
+        {"figures by genre",
+         "SELECT e.title, public.events.category FROM events e WHERE e.title <> 'merch_orders'"}};
+    run(d, ex2, 1, "weekly figures by genre", 3000, &out, &sel);
+    assert_int_equal(sel.tables[0], d->events);
+    assert_int_equal(position(&sel, d->merch), 3); /* after events' FK neighbours */
     buf_free(&out);
 }
 
@@ -339,6 +348,29 @@ static void test_join_table_before_distractor(void **state)
     buf_free(&out);
 }
 
+/* The stemmer retrieval relies on: a plural and its singular meet. */
+static void test_stems_meet(void **state)
+{
+    static const char *pairs[][2] = {{"movies", "movie"},   {"categories", "category"},
+                                     {"sales", "sale"},     {"countries", "country"},
+                                     {"series", "series"},  {"singers", "singer"},
+                                     {"cookies", "cookie"}, {"classes", "class"}};
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        char a[TEXT_WORD_MAX], b[TEXT_WORD_MAX], again[TEXT_WORD_MAX];
+        str_copy(a, sizeof a, pairs[i][0]);
+        str_copy(b, sizeof b, pairs[i][1]);
+        text_stem(a);
+        text_stem(b);
+        assert_string_equal(a, b);
+        str_copy(again, sizeof again, a);
+        text_stem(again);
+        assert_string_equal(again, a); /* idempotent */
+    }
+}
+
 static void test_tokens_estimate(void **state)
 {
     (void)state;
@@ -374,6 +406,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_big_catalog_budget, big_setup, teardown),
         cmocka_unit_test_setup_teardown(test_fk_path_added, big_setup, teardown),
         cmocka_unit_test(test_join_table_before_distractor),
+        cmocka_unit_test(test_stems_meet),
         cmocka_unit_test(test_tokens_estimate),
         cmocka_unit_test(test_empty_catalog),
     };
