@@ -13,7 +13,7 @@ from conftest import (TIMEOUT, assert_error, assert_ok, assert_rows_match, loads
 
 MEMBERS_SQL = ("SELECT city, count(*) AS members FROM customers WHERE is_member "
                "GROUP BY city ORDER BY city")
-IDS_SQL = "SELECT id, city FROM customers ORDER BY id"
+IDS_SQL = "SELECT customer_id, city FROM customers ORDER BY customer_id"
 
 
 def check_query_doc(body, sql, pgres, page=1, page_size=50, source="llm"):
@@ -183,12 +183,12 @@ def test_pagination_last_partial_page(base_url, fakellm, pg, uq):
 @pytest.mark.parametrize("stream", [False, True])
 def test_pagination_past_end(base_url, fakellm, pg, uq, stream):
     fakellm.sql(uq, IDS_SQL)
-    body = assert_ok(post_query(base_url, {"question": "ids far page " + uq, "page": 100000,
+    body = assert_ok(post_query(base_url, {"question": "ids far page " + uq, "page": 10000000,
                                            "page_size": 3, "stream": stream}))
     total = len(pg.run(IDS_SQL)[2])
     assert body["rows"] == []
-    assert body["columns"] == ["id", "city"]
-    assert body["pagination"] == {"page": 100000, "page_size": 3, "total_rows": total,
+    assert body["columns"] == ["customer_id", "city"]
+    assert body["pagination"] == {"page": 10000000, "page_size": 3, "total_rows": total,
                                   "total_pages": pages(total, 3)}
 
 
@@ -302,7 +302,7 @@ def test_ndjson(base_url, fakellm, pg, uq):
     head = docs[0]
     assert isinstance(head, dict)
     assert norm_sql(head["sql"]) == norm_sql(IDS_SQL)
-    assert head["columns"] == ["id", "city"]
+    assert head["columns"] == ["customer_id", "city"]
     assert isinstance(head["column_types"], list) and len(head["column_types"]) == 2
     assert head["query_id"].startswith("q_")
     names, oids, rows = pg.run(IDS_SQL)
