@@ -307,8 +307,9 @@ def test_ndjson(base_url, fakellm, pg, uq):
     assert head["query_id"].startswith("q_")
     names, oids, rows = pg.run(IDS_SQL)
     assert_rows_match({"columns": head["columns"], "rows": docs[1:-1]}, (names, oids, rows[:4]))
-    assert docs[-1] == {"pagination": {"page": 1, "page_size": 4, "total_rows": len(rows),
-                                       "total_pages": pages(len(rows), 4)}}
+    assert "error" not in docs[-1], docs[-1]
+    assert docs[-1]["pagination"] == {"page": 1, "page_size": 4, "total_rows": len(rows),
+                                      "total_pages": pages(len(rows), 4)}
 
 
 def test_stream_error_after_rows_is_valid_json(base_url, fakellm, uq):
