@@ -422,3 +422,31 @@ def test_guard_accepts_legit_sql(base_url, fakellm, pg, uq, sql):
     body = assert_ok(post_query(base_url, {"question": "legit " + uq, "page_size": 1000,
                                            "stream": False}))
     assert_rows_match(body, pg.run(sql), ordered="ORDER BY" in sql.upper())
+
+
+def test_ready(base_url):
+    r = requests.get(base_url + "/ready", timeout=TIMEOUT)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["ok"] is True
+    assert set(body["checks"]) >= {"db", "redis", "llm", "s3"}, body
+
+
+def test_schema_lists_demo_tables_not_internal_ones(base_url):
+    r = requests.get(base_url + "/schema", timeout=TIMEOUT)
+    assert r.status_code == 200, r.text[:300]
+    assert r.headers["Content-Type"].split(";")[0] == "application/json"
+    text = r.text
+    for t in ("customers", "events", "ticket_sales", "merch_orders", "is_member"):
+        assert t in text, t
+    for t in ("export_jobs", "api_keys", "pg_authid"):
+        assert t not in text, "/schema exposes %s" % t
+
+
+def test_metrics(base_url, fakellm, uq):
+    fakellm.sql(uq, "SELECT 1 AS one")
+    assert_ok(post_query(base_url, {"question": "metrics " + uq, "stream": False}))
+    r = requests.get(base_url + "/metrics", timeout=TIMEOUT)
+    assert r.status_code == 200
+    assert r.headers["Content-Type"].startswith("text/plain")
+    assert re.search(r"^# TYPE \w+ (counter|gauge|histogram|summary)$", r.text, re.M), r.text[:500]
