@@ -187,7 +187,6 @@ static int conf_read_file(conf *c, const char *path, char *err, size_t errlen)
     while (fgets(line, sizeof line, f)) {
         char *s, *eq, *key, *val;
         const conf_key *k;
-        size_t vl;
 
         lineno++;
         s = conf_trim(line);
@@ -213,10 +212,17 @@ static int conf_read_file(conf *c, const char *path, char *err, size_t errlen)
             if (*val == '#')
                 *val = '\0';
         }
-        vl = strlen(val);
-        if (vl >= 2 && val[0] == '"' && val[vl - 1] == '"') {
-            val[vl - 1] = '\0';
-            val++;
+        if (*val == '"') { /* "quoted", maybe followed by " # comment" */
+            char *q, *r;
+            for (q = strchr(val + 1, '"'); q; q = strchr(q + 1, '"')) {
+                for (r = q + 1; isspace((unsigned char)*r); r++)
+                    ;
+                if (!*r || *r == '#') {
+                    *q = '\0';
+                    val++;
+                    break;
+                }
+            }
         }
         if (!(k = conf_find(key))) {
             snprintf(err, errlen, "%s: unknown key '%s'", origin, key);

@@ -32,7 +32,8 @@ static int ie_plural(const char *w)
     return 0;
 }
 
-void text_stem(char *w)
+/* One round of suffix stripping. */
+static void stem_once(char *w)
 {
     size_t n = strlen(w);
 
@@ -78,6 +79,19 @@ void text_stem(char *w)
             w[n - 1] = '\0';
         return;
     }
+}
+
+/* Strips until nothing changes, so that the stem of a plural is the stem of its singular
+ * ("meetings" -> "meeting" -> "meet") and stemming a stem changes nothing. Each round that
+ * changes w shortens it, so this ends. */
+void text_stem(char *w)
+{
+    size_t n;
+
+    do {
+        n = strlen(w);
+        stem_once(w);
+    } while (strlen(w) != n);
 }
 
 static void add_word(text_words *out, const char *s, size_t n, int stem)
