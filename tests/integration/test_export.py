@@ -524,9 +524,10 @@ def test_s3_down_from_the_start(exportd_factory):
 
 
 def test_database_restart_while_jobs_wait(pg, exportd_factory, big_ref):
-    exportd_factory(EXPORT_PREFIX="dbr/")
+    d = exportd_factory(EXPORT_PREFIX="dbr/")
     jobs = [create(BIG_SQL) for _ in range(5)]
-    pg_ctl(pg["data"], "-o", pg["opts"], "-m", "fast", "-w", "restart")
+    pg_ctl(pg["data"], "-o", pg["opts"], "-l", os.path.join(pg["dir"], "log"), "-m", "fast",
+           "-w", "restart")
     jobs.append(create(BIG_SQL))  # and one created after the restart
     ref = hashlib.sha256(big_ref).hexdigest()
     for j in jobs:
@@ -534,6 +535,7 @@ def test_database_restart_while_jobs_wait(pg, exportd_factory, big_ref):
         assert st["status"] == "SUCCESS", st
         assert hashlib.sha256(download(st)).hexdigest() == ref
     assert sorted(list_keys("dbr/")) == sorted(f"dbr/{j}.csv" for j in jobs)
+    assert "attempt 2" in d.text() or "handed back" in d.text() or "cannot connect" in d.text()
 
 
 def test_cancel_while_running(exportd_factory):
