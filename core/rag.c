@@ -10,7 +10,10 @@
  * the word's rarity across the catalog (IDF, so "id" and "name" count little), plus exact
  * mentions of common values, glossary terms naming the table, and tables used by similar
  * examples. A table then gets a share of its best foreign-key neighbour's score, so tables of
- * one cluster (a schema, a merged database) reinforce each other. */
+ * one cluster (a schema, a merged database) reinforce each other.
+ *
+ * Not thread-safe (a static qsort context, and text_similarity's buffers): each FastCGI
+ * worker is a single-threaded process. */
 #include "rag.h"
 
 #include "text.h"
@@ -764,6 +767,10 @@ int rag_context(const catalog *cat, const glossary *g, const rag_example *ex, in
     sel->tokens = rag_tokens(out->p + start, out->len - start);
     rc = 0;
 fail:
+    if (rc < 0 && out->p) { /* leave out as it was */
+        out->len = start;
+        out->p[start] = '\0';
+    }
     ranker_free(&r);
     buf_free(&tail);
     free(list);

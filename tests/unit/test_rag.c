@@ -379,6 +379,27 @@ static void test_tokens_estimate(void **state)
     assert_int_equal(rag_tokens("abcde", 5), 2);
 }
 
+/* Appends after what out holds, counts only its own text, and undoes itself on failure. */
+static void test_appends_and_rolls_back(void **state)
+{
+    demo *d = *state;
+    buf out = BUF_INIT(0), tiny = BUF_INIT(32);
+    rag_selection sel;
+
+    assert_int_equal(buf_adds(&out, "You write PostgreSQL.\n"), 0);
+    assert_int_equal(rag_context(d->cat, d->g, NULL, 0, "merchandise revenue", 3000, &out, &sel),
+                     0);
+    assert_int_equal(strncmp(buf_cstr(&out), "You write PostgreSQL.\nSchema:\n", 30), 0);
+    assert_int_equal(sel.tokens, rag_tokens(out.p + 22, out.len - 22));
+
+    assert_int_equal(buf_adds(&tiny, "keep"), 0);
+    assert_int_equal(rag_context(d->cat, d->g, NULL, 0, "merchandise revenue", 3000, &tiny, &sel),
+                     -1);
+    assert_string_equal(buf_cstr(&tiny), "keep");
+    buf_free(&out);
+    buf_free(&tiny);
+}
+
 static void test_empty_catalog(void **state)
 {
     catalog *c = catalog_new();
@@ -406,6 +427,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_big_catalog_budget, big_setup, teardown),
         cmocka_unit_test_setup_teardown(test_fk_path_added, big_setup, teardown),
         cmocka_unit_test(test_join_table_before_distractor),
+        cmocka_unit_test_setup_teardown(test_appends_and_rolls_back, demo_setup, teardown),
         cmocka_unit_test(test_stems_meet),
         cmocka_unit_test(test_tokens_estimate),
         cmocka_unit_test(test_empty_catalog),
