@@ -4,6 +4,7 @@
 #include "buf.h"
 #include "log.h"
 
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,9 +53,21 @@ PGconn *pgc_get(pgc *p, t2err *err)
 {
     struct timespec now;
 
-    if (p->conn && PQstatus(p->conn) == CONNECTION_OK &&
-        PQtransactionStatus(p->conn) == PQTRANS_IDLE)
-        return p->conn;
+    if (p->conn && PQstatus(p->conn) == CONNECTION_OK) {
+        /* An idle connection with something to read has usually been told to go away (a
+         * server restart); consuming it turns that into CONNECTION_BAD now, not mid-request. */
+        struct pollfd pfd = {PQsocket(p->conn), POLLIN, 0};
+        PGnotify *n;
+        int i;
+        for (i = 0; i < 4 && poll(&pfd, 1, 0) > 0; i++) { /* the notice, then the EOF */
+            if (!PQconsumeInput(p->conn))
+                break;
+            while ((n = PQnotifies(p->conn)) != NULL)
+                PQfreemem(n);
+        }
+        if (PQstatus(p->conn) == CONNECTION_OK && PQtransactionStatus(p->conn) == PQTRANS_IDLE)
+            return p->conn;
+    }
     if (p->conn) {
         PQfinish(p->conn);
         p->conn = NULL;
