@@ -14,10 +14,14 @@
 #include "conf.h"
 
 /* Every variable that could leak in from the shell running the tests. */
-static const char *const aliases[] = {
-    "DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASS", "OPENAI_BASE_URL", "OPENAI_API_KEY",
-    "OPENAI_MODEL", "AWS_REGION", "EXPORT_BUCKET", "EXPORT_PREFIX", "S3_ENDPOINT",
-    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", NULL};
+static const char *const aliases[] = {"DB_HOST",           "DB_PORT",
+                                      "DB_NAME",           "DB_USER",
+                                      "DB_PASS",           "OPENAI_BASE_URL",
+                                      "OPENAI_API_KEY",    "OPENAI_MODEL",
+                                      "AWS_REGION",        "EXPORT_BUCKET",
+                                      "EXPORT_PREFIX",     "S3_ENDPOINT",
+                                      "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                      "AWS_SESSION_TOKEN", NULL};
 
 static int clean_env(void **state)
 {
@@ -142,8 +146,8 @@ static void test_file_errors(void **state)
     } cases[] = {
         {"workers = 2\n\nno_such_key = 1\n", 3, "no_such_key"},
         {"workers = many\n", 1, "workers"},
-        {"workers = 0\n", 1, "workers"},      /* below the minimum */
-        {"workers = 257\n", 1, "workers"},    /* above the maximum */
+        {"workers = 0\n", 1, "workers"},   /* below the minimum */
+        {"workers = 257\n", 1, "workers"}, /* above the maximum */
         {"db_port = 5432x\n", 1, "db_port"},
         {"# c\nguard_enabled = maybe\n", 2, "guard_enabled"},
         {"[x]\njust some words\n", 2, "key = value"},
@@ -263,10 +267,9 @@ static void test_print_masks_secrets(void **state)
 {
     static const char *const secrets[] = {"DB_PASS", "OPENAI_API_KEY", "T2SQL_REDIS_PASSWORD",
                                           "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"};
-    static const char *const masked[] = {"db_pass = ********\n", "llm_api_key = ********\n",
-                                         "redis_password = ********\n",
-                                         "aws_secret_access_key = ********\n",
-                                         "aws_session_token = ********\n"};
+    static const char *const masked[] = {
+        "db_pass = ********\n", "llm_api_key = ********\n", "redis_password = ********\n",
+        "aws_secret_access_key = ********\n", "aws_session_token = ********\n"};
     conf c;
     char err[256] = "", *out = NULL, val[64];
     size_t len = 0, i;

@@ -42,8 +42,8 @@ static void test_extract_sql(void **state)
         {"I cannot answer that from this schema.", NULL},
         {"", NULL},
         {"<sql>SELECT 10</sql>\n```sql\nSELECT 11\n```", "SELECT 10"}, /* tags win */
-        {"```\r\nSELECT 12\r\n```", "SELECT 12"},                     /* CRLF reply */
-        {"``` \nSELECT 13\n```", "SELECT 13"},  /* blank language tag */
+        {"```\r\nSELECT 12\r\n```", "SELECT 12"},                      /* CRLF reply */
+        {"``` \nSELECT 13\n```", "SELECT 13"},                         /* blank language tag */
         {"```sql\r\nSELECT 14;\r\n```", "SELECT 14;"},
     };
     size_t i;
@@ -137,8 +137,7 @@ static void *srv_main(void *arg)
     buf body = BUF_INIT(0), echo = BUF_INIT(0);
     int fd = accept(s->lfd, NULL, NULL);
 
-    if (fd < 0)
-        return NULL;
+    if (fd < 0) return NULL;
     while (len < sizeof req - 1 && (n = recv(fd, req + len, sizeof req - 1 - len, 0)) > 0) {
         len += (size_t)n;
         req[len] = '\0';
@@ -147,8 +146,7 @@ static void *srv_main(void *arg)
             cl = strcasestr(req, "Content-Length:");
             want = cl && cl < hend ? strtol(cl + 15, NULL, 10) : 0;
         }
-        if (hend && (long)(len - (size_t)(hend - req)) >= want)
-            break;
+        if (hend && (long)(len - (size_t)(hend - req)) >= want) break;
     }
     req[len] = '\0';
     snprintf(s->path, sizeof s->path, "%.*s", (int)strcspn(req, "\r\n"), req);
@@ -247,7 +245,8 @@ static void test_chat_ok_and_request(void **state)
     assert_non_null(strcasestr(buf_cstr(&reply), "\nAuthorization: Bearer sk-test-secret-key\r"));
     assert_non_null(strcasestr(buf_cstr(&reply), "\nContent-Type: application/json\r"));
     assert_non_null(strstr(buf_cstr(&reply), "\"model\":\"m-test\""));
-    assert_non_null(strstr(buf_cstr(&reply), "{\"role\":\"system\",\"content\":\"system prompt\"}"));
+    assert_non_null(
+        strstr(buf_cstr(&reply), "{\"role\":\"system\",\"content\":\"system prompt\"}"));
     assert_non_null(
         strstr(buf_cstr(&reply), "{\"role\":\"user\",\"content\":\"user \\\"question\\\"\"}"));
     assert_non_null(strstr(buf_cstr(&reply), "\"max_tokens\":"));
@@ -278,8 +277,7 @@ static void test_chat_errors(void **state)
         buf reply = BUF_INIT(0);
         t2err err;
         srv s;
-        assert_int_equal(chat_once(cases[i].status, cases[i].body, 0, 2000, &reply, &err, &s),
-                         -1);
+        assert_int_equal(chat_once(cases[i].status, cases[i].body, 0, 2000, &reply, &err, &s), -1);
         assert_int_equal(err.code, cases[i].code);
         assert_null(strstr(err.detail, "sk-test-secret-key")); /* never in a client message */
         assert_int_equal(reply.len, 0);

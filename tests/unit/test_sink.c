@@ -22,10 +22,8 @@ static int peer_write(void *ctx, const char *p, size_t n)
     peer *w = ctx;
 
     w->calls++;
-    if (w->fail_at && w->calls >= w->fail_at)
-        return -1;
-    if (w->calls <= 64)
-        w->sizes[w->calls - 1] = n;
+    if (w->fail_at && w->calls >= w->fail_at) return -1;
+    if (w->calls <= 64) w->sizes[w->calls - 1] = n;
     return buf_add(&w->out, p, n);
 }
 
@@ -156,9 +154,9 @@ static void test_failed_peer(void **state)
         int hold;
         const char *first; /* what triggers the first (failing) write */
     } cases[] = {
-        {4, 64, 0, "0123"},          /* threshold flush */
-        {64, 8, 0, "0123456789ab"},  /* pass-through of a chunk larger than max */
-        {64, 64, 1, "0123"},         /* the final flush of held output */
+        {4, 64, 0, "0123"},         /* threshold flush */
+        {64, 8, 0, "0123456789ab"}, /* pass-through of a chunk larger than max */
+        {64, 64, 1, "0123"},        /* the final flush of held output */
     };
     size_t i;
 
