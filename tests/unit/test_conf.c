@@ -165,6 +165,37 @@ static void test_file_errors(void **state)
     }
 }
 
+static void test_long_lines(void **state)
+{
+    static char text[6000];
+    conf c;
+    char err[256] = "", path[64];
+    size_t i;
+
+    (void)state;
+    /* 4095 bytes before the newline: the longest line that fits */
+    i = (size_t)snprintf(text, sizeof text, "db_pass = ");
+    memset(text + i, 'x', 4095 - i);
+    snprintf(text + 4095, sizeof text - 4095, "\nworkers = 3\n");
+    assert_int_equal(load_text(text, &c, err, sizeof err, path), 0);
+    assert_int_equal(strlen(c.db_pass), 4085);
+    assert_int_equal(c.workers, 3);
+    conf_free(&c);
+    /* longer: an error on that line, not a truncated value or a bogus next line */
+    memset(text + 10, 'y', 5000);
+    snprintf(text + 5010, sizeof text - 5010, "\n");
+    memset(&c, 0, sizeof c);
+    assert_int_equal(load_text(text, &c, err, sizeof err, path), -1);
+    assert_non_null(strstr(err, ":1:"));
+    assert_non_null(strstr(err, "too long"));
+    /* a long value followed by blanks must not pass as the value cut short */
+    i = (size_t)snprintf(text, sizeof text, "db_pass = secret");
+    memset(text + i, ' ', 4500);
+    snprintf(text + i + 4500, sizeof text - i - 4500, "\n");
+    assert_int_equal(load_text(text, &c, err, sizeof err, path), -1);
+    assert_non_null(strstr(err, "too long"));
+}
+
 static void test_missing_file_and_bad_level(void **state)
 {
     conf c;
@@ -373,6 +404,7 @@ int main(void)
         cmocka_unit_test_setup(test_defaults, clean_env),
         cmocka_unit_test_setup(test_file_parsing, clean_env),
         cmocka_unit_test_setup(test_file_errors, clean_env),
+        cmocka_unit_test_setup(test_long_lines, clean_env),
         cmocka_unit_test_setup(test_missing_file_and_bad_level, clean_env),
         cmocka_unit_test_setup(test_failure_leaves_output_untouched, clean_env),
         cmocka_unit_test_setup(test_env_precedence, clean_env),

@@ -111,6 +111,27 @@ static void test_file_errors(void **state)
     }
 }
 
+static void test_long_line(void **state)
+{
+    static char text[6000];
+    glossary *g = glossary_new();
+    t2err err;
+    char path[64], where[96];
+    size_t i = (size_t)snprintf(text, sizeof text, "ok | t | h\nlong | t | ");
+
+    (void)state;
+    memset(text + i, 'h', 5000);
+    snprintf(text + i + 5000, sizeof text - i - 5000, " | x | y\n");
+    write_tmp(path, text);
+    err_clear(&err);
+    assert_int_equal(glossary_load_file(g, path, &err), -1);
+    snprintf(where, sizeof where, "%s:2:", path);
+    assert_non_null(strstr(err.detail, where));
+    assert_non_null(strstr(err.detail, "too long"));
+    unlink(path);
+    glossary_free(g);
+}
+
 static void test_missing_file(void **state)
 {
     glossary *g = glossary_new();
@@ -194,9 +215,10 @@ static void test_match_max_keeps_best(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_shipped_file), cmocka_unit_test(test_file_format),
-        cmocka_unit_test(test_file_errors),  cmocka_unit_test(test_missing_file),
-        cmocka_unit_test(test_match),        cmocka_unit_test(test_match_max_keeps_best),
+        cmocka_unit_test(test_shipped_file),         cmocka_unit_test(test_file_format),
+        cmocka_unit_test(test_file_errors),          cmocka_unit_test(test_long_line),
+        cmocka_unit_test(test_missing_file),         cmocka_unit_test(test_match),
+        cmocka_unit_test(test_match_max_keeps_best),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
