@@ -137,6 +137,23 @@ static void test_file_parsing(void **state)
     conf_free(&c);
 }
 
+static void test_compact_lines_and_clamp(void **state)
+{
+    conf c;
+    char err[256] = "", path[64];
+
+    (void)state;
+    assert_int_equal(load_text("workers=5\nmax_page_size=20\r\ndb_name=\"\"\n"
+                               "default_page_size = 100\n",
+                               &c, err, sizeof err, path),
+                     0);
+    assert_int_equal(c.workers, 5);
+    assert_int_equal(c.max_page_size, 20); /* CRLF line end */
+    assert_string_equal(c.db_name, "");
+    assert_int_equal(c.default_page_size, 20); /* never above max_page_size */
+    conf_free(&c);
+}
+
 static void test_file_errors(void **state)
 {
     static const struct {
@@ -403,6 +420,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_defaults, clean_env),
         cmocka_unit_test_setup(test_file_parsing, clean_env),
+        cmocka_unit_test_setup(test_compact_lines_and_clamp, clean_env),
         cmocka_unit_test_setup(test_file_errors, clean_env),
         cmocka_unit_test_setup(test_long_lines, clean_env),
         cmocka_unit_test_setup(test_missing_file_and_bad_level, clean_env),
