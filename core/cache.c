@@ -166,7 +166,9 @@ int cache_ping(cache *c)
     return ok;
 }
 
-void cache_key_hash(char dst[65], ...)
+/* dst is a plain pointer: va_start after a parameter declared as an array is undefined
+ * (C11 7.16.1.4). */
+void cache_key_hash(char *dst, ...)
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     unsigned char out[32];

@@ -23,6 +23,6 @@ long cache_incr(cache *c, const char *key, long ttl);
 /* 1 if connected now (tries to connect if allowed). */
 int cache_ping(cache *c);
 /* Hex sha256 of the concatenated parts (NULL-terminated list) into dst[65]. */
-void cache_key_hash(char dst[65], ...);
+void cache_key_hash(char *dst, ...);
 
 #endif

@@ -178,7 +178,7 @@ static int conf_read_file(conf *c, const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
     char line[4096], origin[512];
-    int lineno = 0, rc = 0;
+    int lineno = 0, rc = 0, ch;
 
     if (!f) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -189,10 +189,16 @@ static int conf_read_file(conf *c, const char *path, char *err, size_t errlen)
         const conf_key *k;
 
         lineno++;
+        snprintf(origin, sizeof origin, "%s:%d", path, lineno);
+        if (!strchr(line, '\n') && (ch = getc(f)) != EOF && ch != '\n') {
+            /* else the rest would be read as the next line and the value cut short */
+            snprintf(err, errlen, "%s: line too long (over %zu bytes)", origin, sizeof line - 1);
+            rc = -1;
+            break;
+        }
         s = conf_trim(line);
         if (!*s || *s == '#' || *s == ';' || *s == '[')
             continue;
-        snprintf(origin, sizeof origin, "%s:%d", path, lineno);
         if (!(eq = strchr(s, '='))) {
             snprintf(err, errlen, "%s: expected key = value", origin);
             rc = -1;

@@ -194,7 +194,7 @@ static int add_trimmed(buf *sql, const char *s, size_t n)
 
 int llm_extract_sql(const char *text, buf *sql)
 {
-    const char *a, *b, *nl;
+    const char *a, *b, *nl, *lang;
 
     if ((a = find_ci(text, "<sql>")) != NULL) {
         a += 5;
@@ -206,8 +206,11 @@ int llm_extract_sql(const char *text, buf *sql)
         nl = strchr(a, '\n');
         if (!nl)
             return -1;
-        if (nl - a > 0 && strncasecmp(a, "sql", 3) != 0 && strncasecmp(a, "postgres", 8) != 0 &&
-            strncasecmp(a, "pgsql", 5) != 0 && strncasecmp(a, "psql", 4) != 0)
+        for (lang = a; lang < nl && strchr(" \t\r", *lang); lang++)
+            ; /* "```\r\n" and "``` \n" have no language */
+        if (lang < nl && strncasecmp(lang, "sql", 3) != 0 &&
+            strncasecmp(lang, "postgres", 8) != 0 && strncasecmp(lang, "pgsql", 5) != 0 &&
+            strncasecmp(lang, "psql", 4) != 0)
             return -1; /* a fenced block of another language */
         a = nl + 1;
         b = strstr(a, "```");
