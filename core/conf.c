@@ -283,6 +283,10 @@ int conf_load(const char *path, conf *out, char *err, size_t errlen)
         snprintf(err, errlen, "log_level must be error, warn, info or debug");
         goto fail;
     }
+    if (strcmp(c.llm_provider, "openai") != 0 && strcmp(c.llm_provider, "anthropic") != 0) {
+        snprintf(err, errlen, "llm_provider must be openai or anthropic");
+        goto fail;
+    }
     if ((slash = strstr(c.llm_base_url, "/chat/completions")) != NULL)
         *slash = '\0'; /* accept a full endpoint URL as well as a base URL */
     *out = c;

@@ -102,7 +102,8 @@ def test_examples_crud_and_direct_answers(base_url, fakellm, uq):
             "invalid_sql")]
     for body, status, code in bad:
         assert_error(requests.post(url, json=body, timeout=10), status, code)
-    q = "which cities have venues " + uq
+    tag = uuid.uuid4().hex[:8]  # one word, so that similarity is about the real words
+    q = "which cities have venues " + tag
     r = requests.post(url, json={"question": q,
                                  "sql": "SELECT DISTINCT city FROM venues ORDER BY city;"},
                       timeout=10)
@@ -116,9 +117,28 @@ def test_examples_crud_and_direct_answers(base_url, fakellm, uq):
     assert same["source"] == "example" and fakellm.count() == 0
     # a related question goes to the model with the example as a few-shot pair
     fakellm.rules({"reply": "<sql>SELECT DISTINCT city FROM venues</sql>"})
-    ok(post_query(base_url, {"question": "list the cities that have venues and arenas " + uq,
+    ok(post_query(base_url, {"question": "list the cities that have venues and arenas " + tag,
                              "stream": False}))
     assert "SELECT DISTINCT city FROM venues ORDER BY city" in last_prompt(fakellm)
     assert requests.delete("%s/%d" % (url, ex["id"]), timeout=10).status_code == 204
     assert_error(requests.delete("%s/%d" % (url, ex["id"]), timeout=10), 404, "not_found")
     assert_error(requests.delete(url + "/abc", timeout=10), 404, "not_found")
+
+
+def test_anthropic_provider(stack_env, fakellm, uq):
+    """llm_provider = anthropic speaks the Messages API: system apart, x-api-key header."""
+    import subprocess as sp
+    root, port = stack_env["T2SQL_ROOT"], "18069"
+    sp.run([root + "/scripts/stack.sh", "instance", "anthropic", port,
+            "T2SQL_LLM_PROVIDER=anthropic", "OPENAI_API_KEY=test-llm-key-123456",
+            "OPENAI_BASE_URL=%s/v1" % stack_env["T2SQL_TEST_LLM"], "T2SQL_WORKERS=1"],
+           check=True, stdout=sp.DEVNULL)
+    try:
+        fakellm.rules({"match": uq, "reply": "Here:\n<sql>SELECT count(*) AS n FROM events</sql>"})
+        r = post_query("http://127.0.0.1:" + port, {"question": "events " + uq, "stream": False})
+        assert r.status_code == 200, r.text
+        assert r.json()["columns"] == ["n"] and r.json()["source"] == "llm"
+        call = fakellm.calls()["requests"][-1]
+        assert "system" in call and all(m["role"] != "system" for m in call["messages"])
+    finally:
+        sp.run([root + "/scripts/stack.sh", "instance-stop", "anthropic"], stdout=sp.DEVNULL)

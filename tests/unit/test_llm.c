@@ -101,7 +101,8 @@ static void test_configured(void **state)
     model_conf(&c, NULL, "sk-unused");
     m = llm_new(&c);
     assert_non_null(m);
-    assert_int_equal(llm_configured(m), 0); /* a key alone is not enough */
+    assert_int_equal(llm_configured(m), 1); /* a key alone: the provider's own service, as
+                                               the old service's OpenAI SDK did */
     assert_string_equal(llm_model(m), "m-test");
     llm_free(m);
     conf_free(&c);
@@ -109,6 +110,12 @@ static void test_configured(void **state)
     model_conf(&c, "http://127.0.0.1:1/v1/", NULL);
     m = llm_new(&c);
     assert_int_equal(llm_configured(m), 1); /* local servers need no key */
+    llm_free(m);
+    conf_free(&c);
+
+    model_conf(&c, NULL, NULL);
+    m = llm_new(&c);
+    assert_int_equal(llm_configured(m), 0); /* neither: the offline planner answers */
     llm_free(m);
     conf_free(&c);
     assert_int_equal(llm_configured(NULL), 0);
