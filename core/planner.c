@@ -968,10 +968,21 @@ static int scan_cmp(ctx *x, int i)
                {"maximum", "of", CMP_LE},   {"exactly", NULL, CMP_EQ},
                {"equal", "to", CMP_EQ},     {"equals", NULL, CMP_EQ},
                {"between", NULL, CMP_BETWEEN}};
+    static const char *const more[] = {"more", "greater", "higher", "above", "over", NULL};
+    static const char *const less[] = {"less", "fewer", "lower", "below", "under", NULL};
     size_t k;
     int w, s = i;
     unit *u;
 
+    /* "3 or more" */
+    if (i + 2 < x->nt && x->t[i].isnum && !x->t[i].used && tok_is(x, i + 1, "or") &&
+        (tok_in(x, i + 2, more) || tok_in(x, i + 2, less))) {
+        if (!(u = new_unit(x, U_CMP, i, i + 3)))
+            return -1;
+        u->cmp = in_list(x->t[i + 2].raw, more) ? CMP_GE : CMP_LE;
+        str_copy(u->a, sizeof u->a, x->t[i].ntxt);
+        return 3;
+    }
     for (k = 0; k < sizeof ops / sizeof ops[0]; k++) {
         if (!tok_is(x, i, ops[k].w1))
             continue;
@@ -1103,6 +1114,8 @@ static int scan_grain(ctx *x, int i)
         }
     if (i < x->nt && !x->t[i].used && (g = period_of(x->t[i].st)) > 0 &&
         ((x->nu > 0 && x->u[x->nu - 1].kind == U_BY && x->u[x->nu - 1].end == i) ||
+         (i > 0 && streq(x->t[i - 1].raw, "and") && x->nu > 1 &&
+          (x->u[x->nu - 2].kind == U_BY || x->u[x->nu - 1].kind == U_GRAIN)) ||
          (i > 0 && (streq(x->t[i - 1].raw, "which") || streq(x->t[i - 1].raw, "what"))))) {
         if (!(u = new_unit(x, U_GRAIN, i, i + 1)))
             return -1;
