@@ -1447,8 +1447,25 @@ static int need_table(ctx *x, int t)
 
 static int add_measure(ctx *x, int agg, int distinct, int kind, int t, int c, int g, int ui)
 {
+    int i;
+
+    if (kind == R_COLUMN && agg != AGG_COUNT && !type_numeric(column(x, t, c)->type) &&
+        !((agg == AGG_MIN || agg == AGG_MAX) && type_date(column(x, t, c)->type))) {
+        snprintf(x->err, sizeof x->err, "%s.%s is not a number", x->cat->tables[t].name,
+                 column(x, t, c)->name);
+        return -1;
+    }
+    for (i = 0; i < x->nm; i++)
+        if (x->m[i].agg == agg && x->m[i].kind == kind && x->m[i].table == t &&
+            x->m[i].col == c && x->m[i].gloss == g && x->m[i].distinct == distinct)
+            return 0; /* said twice */
     if (x->nm >= MAXMEAS) {
         snprintf(x->err, sizeof x->err, "too many measures in one question");
+        return -1;
+    }
+    if (need_table(x, t) < 0) {
+        snprintf(x->err, sizeof x->err, "%s is not related to %s", x->cat->tables[t].name,
+                 x->cat->tables[x->main].name);
         return -1;
     }
     x->m[x->nm++] = (measure){agg, distinct, 0, kind, t, c, g, ui};
@@ -1685,7 +1702,7 @@ static int interpret(ctx *x)
             /* "seating capacity": two words of one column's comment name it well enough */
             unsigned mm = M_COLUMN | M_DERIVED |
                           (x->u[r].end - x->u[r].pos > 1 ? M_COMMENT : 0u);
-            if (agg == AGG_SUM || agg == AGG_AVG)
+            if (agg == AGG_SUM || agg == AGG_AVG || super)
                 mm |= M_NUMERIC;
             k = pick(x, &x->u[r], mm);
         }
