@@ -1720,6 +1720,15 @@ static int interpret(ctx *x)
             x->m[x->nm - 1].super = super;
             if (super)
                 x->rank_desc = a->agg == AGG_MAX;
+            /* "the highest-rated restaurant": a superlative of one row, not of a total */
+            if (super && (k = next_ref(x, r)) >= 0 && has_kind(x, &x->u[k], M_TABLE) &&
+                !has_kind(x, &x->u[k], M_COLUMN | M_FILTER)) {
+                int save = x->u[k].pick;
+                if (pick(x, &x->u[k], M_TABLE) >= 0 && cand_table(x, picked(&x->u[k])) == c->table)
+                    x->m[x->nm - 1].super = 2;
+                x->u[k].pick = save;
+                x->err[0] = '\0';
+            }
         }
     }
 
@@ -1860,7 +1869,7 @@ static int interpret(ctx *x)
     }
     /* "the city with the highest revenue": a superlative over groups ranks totals */
     for (k = 0; x->rank && k < x->nm; k++)
-        if (x->m[k].super && (x->m[k].agg == AGG_MAX || x->m[k].agg == AGG_MIN))
+        if (x->m[k].super == 1 && (x->m[k].agg == AGG_MAX || x->m[k].agg == AGG_MIN))
             x->m[k].agg = x->m[k].kind == R_DERIVED ? x->gi[x->m[k].gloss].agg : AGG_SUM;
 
     /* dimensions: "by X", "per X", "for each X", "X breakdown", "monthly" */
@@ -2212,8 +2221,7 @@ static int interpret(ctx *x)
                 snprintf(x->err, sizeof x->err, "I cannot negate a table");
                 return -1;
             }
-        } else if (c->kind == R_COLUMN && type_bool(column(x, c->table, c->col)->type) &&
-                   !(listing && i > 0 && x->u[i - 1].kind == U_REF)) {
+        } else if (c->kind == R_COLUMN && type_bool(column(x, c->table, c->col)->type)) {
             a->role = ROLE_FILTER;
             if (need_table(x, c->table) < 0 ||
                 col_filter(x, c->table, c->col, "=", a->neg ? "FALSE" : "TRUE") < 0)
@@ -2242,6 +2250,24 @@ static int interpret(ctx *x)
             snprintf(x->err, sizeof x->err, "I do not know what \"%s\" applies to here", ph);
             return -1;
         }
+    }
+    /* "the cities in Texas and their population": rows of a named table show its name */
+    for (i = 0; listing && x->nproj > 0 && x->nproj < MAXPROJ && i < x->nu; i++) {
+        const unit *a = &x->u[i];
+        int l = label_column(x, x->main);
+        if (a->kind != U_REF || a->role != ROLE_MENTION || l < 0 || !picked(a) ||
+            cand_table(x, picked(a)) != x->main)
+            continue;
+        for (k = 0; k < x->nproj; k++)
+            if (x->proj[k][0] == x->main && x->proj[k][1] == l)
+                break;
+        if (k == x->nproj) {
+            memmove(x->proj + 1, x->proj, (size_t)x->nproj * sizeof x->proj[0]);
+            x->proj[0][0] = x->main;
+            x->proj[0][1] = l;
+            x->nproj++;
+        }
+        break;
     }
     for (i = 0; i < x->nu; i++)
         if (x->u[i].kind == U_DISTINCT && x->nproj > 0)
