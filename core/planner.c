@@ -2581,13 +2581,38 @@ static int main_candidates(const ctx *x, int *tries, int max)
 
 /* ---- declines ---- */
 
-/* One or two questions the planner can answer about table t. */
+static int plan_core(const catalog *cat, const glossary *g, const char *question, buf *sql,
+                     char *why, size_t whylen, int nested);
+
+/* Column or table name as words: "payment_status" -> "payment status"; plural adds an s. */
+static void words_of(const char *name, int plural, char *dst, size_t len)
+{
+    size_t n;
+    char *p;
+
+    str_copy(dst, len, name);
+    for (p = dst; *p; p++)
+        if (*p == '_')
+            *p = ' ';
+    n = strlen(dst);
+    if (!plural || n == 0 || dst[n - 1] == 's' || n + 3 >= len)
+        return;
+    if (dst[n - 1] == 'y' && n > 1 && !strchr("aeiou", dst[n - 2]))
+        str_copy(dst + n - 1, len - n + 1, "ies");
+    else
+        str_copy(dst + n, len - n, "s");
+}
+
+/* One or two questions about table t (or the largest table) that the planner answers:
+ * candidates are planned for real, and only those that plan are offered. */
 static void examples(const ctx *x, int t, char *dst, size_t len)
 {
     const cat_table *tb;
-    char tname[128], *p;
-    int i, num = -1, cat = -1;
+    char tname[128], num[128], cat[128], ex[4][400];
+    int i, n = 0, shown = 0, inum = -1, icat = -1;
+    buf scratch = BUF_INIT(1 << 16);
 
+    dst[0] = '\0';
     if (t < 0) {
         double best = -2;
         for (i = 0; i < x->cat->ntables; i++)
@@ -2597,44 +2622,42 @@ static void examples(const ctx *x, int t, char *dst, size_t len)
             }
     }
     if (t < 0) {
-        snprintf(dst, len, "there are no tables I can see");
+        snprintf(dst, len, "none: there are no tables I can see");
         return;
     }
     tb = &x->cat->tables[t];
-    str_copy(tname, sizeof tname, tb->name);
-    for (p = tname; *p; p++)
-        if (*p == '_')
-            *p = ' ';
+    words_of(tb->name, 1, tname, sizeof tname);
     for (i = 0; i < tb->ncols; i++) {
         const cat_column *c = &tb->cols[i];
-        if (num < 0 && type_numeric(c->type) && !c->pk && !is_fk_column(x->cat, t, i) &&
+        if (inum < 0 && type_numeric(c->type) && !c->pk && !is_fk_column(x->cat, t, i) &&
             !strstr(c->name, "id"))
-            num = i;
-        if (cat < 0 && c->nvalues > 1)
-            cat = i;
+            inum = i;
+        if (icat < 0 && c->nvalues > 1)
+            icat = i;
     }
-    if (num >= 0 && cat >= 0) {
-        char a[128], b[128];
-        str_copy(a, sizeof a, tb->cols[num].name);
-        str_copy(b, sizeof b, tb->cols[cat].name);
-        for (p = a; *p; p++)
-            if (*p == '_')
-                *p = ' ';
-        for (p = b; *p; p++)
-            if (*p == '_')
-                *p = ' ';
-        snprintf(dst, len, "\"How many %s are there?\" or \"Average %s of %s by %s\"", tname, a,
-                 tname, b);
-    } else if (cat >= 0) {
-        char b[128];
-        str_copy(b, sizeof b, tb->cols[cat].name);
-        for (p = b; *p; p++)
-            if (*p == '_')
-                *p = ' ';
-        snprintf(dst, len, "\"How many %s are there?\" or \"How many %s by %s\"", tname, tname, b);
-    } else {
-        snprintf(dst, len, "\"How many %s are there?\"", tname);
+    if (inum >= 0)
+        words_of(tb->cols[inum].name, 0, num, sizeof num);
+    if (icat >= 0)
+        words_of(tb->cols[icat].name, 0, cat, sizeof cat);
+    snprintf(ex[n++], sizeof ex[0], "How many %s are there?", tname);
+    if (inum >= 0 && icat >= 0)
+        snprintf(ex[n++], sizeof ex[0], "Average %s of %s by %s", num, tname, cat);
+    if (icat >= 0)
+        snprintf(ex[n++], sizeof ex[0], "Number of %s by %s", tname, cat);
+    if (inum >= 0)
+        snprintf(ex[n++], sizeof ex[0], "Total %s of %s", num, tname);
+    for (i = 0; i < n && shown < 2; i++) {
+        char w[8];
+        size_t l = strlen(dst);
+        buf_reset(&scratch);
+        if (plan_core(x->cat, x->g, ex[i], &scratch, w, sizeof w, 1) != 0)
+            continue;
+        snprintf(dst + l, len - l, "%s\"%s\"", shown ? " or " : "", ex[i]);
+        shown++;
     }
+    buf_free(&scratch);
+    if (!shown)
+        snprintf(dst, len, "none about %s yet", tb->name);
 }
 
 static int first_table(const ctx *x)
@@ -2649,10 +2672,15 @@ static int first_table(const ctx *x)
     return -1;
 }
 
-static int decline(const ctx *x, const char *what, int table, char *why, size_t whylen)
+static int decline(const ctx *x, const char *what, int table, char *why, size_t whylen,
+                   int nested)
 {
-    char ex[512];
+    char ex[900];
 
+    if (nested) { /* planning an example: no examples of examples */
+        snprintf(why, whylen, "%s", what);
+        return -1;
+    }
     examples(x, table, ex, sizeof ex);
     snprintf(why, whylen, "%s. I can answer questions like %s.", what, ex);
     return -1;
@@ -2660,6 +2688,12 @@ static int decline(const ctx *x, const char *what, int table, char *why, size_t 
 
 int planner_plan(const catalog *cat, const glossary *g, const char *question, buf *sql,
                  char *why, size_t whylen)
+{
+    return plan_core(cat, g, question, sql, why, whylen, 0);
+}
+
+static int plan_core(const catalog *cat, const glossary *g, const char *question, buf *sql,
+                     char *why, size_t whylen, int nested)
 {
     ctx *x = calloc(1, sizeof *x);
     int tries[16], ntries, i, rc = -1, size;
@@ -2684,8 +2718,7 @@ int planner_plan(const catalog *cat, const glossary *g, const char *question, bu
     x->amb = x->dist + 2 * size;
     x->need = x->dist + 3 * size;
     if (tokenize(x, question) < 0) {
-        rc = decline(x, "The question is too long or has too many quoted parts for me", -1, why,
-                     whylen);
+        rc = decline(x, "The question is too long or has too many quoted parts for me", -1, why, whylen, nested);
         goto out;
     }
     if (build_lexicon(x) < 0 || scan(x) < 0) {
@@ -2696,12 +2729,12 @@ int planner_plan(const catalog *cat, const glossary *g, const char *question, bu
         snprintf(msg, sizeof msg,
                  "I could not interpret %s: no table, column, value or glossary term matches",
                  x->unknown);
-        rc = decline(x, msg, first_table(x), why, whylen);
+        rc = decline(x, msg, first_table(x), why, whylen, nested);
         goto out;
     }
     ntries = main_candidates(x, tries, 16);
     if (ntries == 0) {
-        rc = decline(x, "The question names no table, column or value I know", -1, why, whylen);
+        rc = decline(x, "The question names no table, column or value I know", -1, why, whylen, nested);
         goto out;
     }
     for (i = 0; i < ntries; i++) {
@@ -2720,7 +2753,7 @@ int planner_plan(const catalog *cat, const glossary *g, const char *question, bu
             str_copy(first_err, sizeof first_err, x->err);
     }
     snprintf(msg, sizeof msg, "I could not put the question together: %s", first_err);
-    rc = decline(x, msg, tries[0], why, whylen);
+    rc = decline(x, msg, tries[0], why, whylen, nested);
 out:
     buf_free(&x->where);
     free(x->lx);
