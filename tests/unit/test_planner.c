@@ -49,30 +49,38 @@ static void values(catalog *c, int t, const char *col, const char *const *v)
 
 static void fk(catalog *c, int t, const char *col, int rt, const char *rcol)
 {
-    assert_int_equal(catalog_add_fk(c, t, catalog_find_column(c, t, col), rt,
-                                    catalog_find_column(c, rt, rcol)),
-                     0);
+    assert_int_equal(
+        catalog_add_fk(c, t, catalog_find_column(c, t, col), rt, catalog_find_column(c, rt, rcol)),
+        0);
 }
 
 static int setup(void **state)
 {
-    static const char *const customers[] = {"customer_id:integer", "name:text", "email:text",
-                                            "city:text", "is_member:boolean",
-                                            "signup_date:date", "loyalty_points:integer", NULL};
-    static const char *const venues[] = {"venue_id:integer", "name:text", "city:text",
-                                         "seats:integer", "opened_at:timestamp with time zone",
+    static const char *const customers[] = {"customer_id:integer",
+                                            "name:text",
+                                            "email:text",
+                                            "city:text",
+                                            "is_member:boolean",
+                                            "signup_date:date",
+                                            "loyalty_points:integer",
+                                            NULL};
+    static const char *const venues[] = {"venue_id:integer",
+                                         "name:text",
+                                         "city:text",
+                                         "seats:integer",
+                                         "opened_at:timestamp with time zone",
                                          NULL};
-    static const char *const events[] = {"event_id:integer", "name:text", "category:text",
-                                         "venue_id:integer", "event_date:date",
-                                         "capacity:integer", NULL};
-    static const char *const sales[] = {"sale_id:bigint", "event_id:integer",
+    static const char *const events[] = {
+        "event_id:integer", "name:text", "category:text", "venue_id:integer", "event_date:date",
+        "capacity:integer", NULL};
+    static const char *const sales[] = {"sale_id:bigint",      "event_id:integer",
                                         "customer_id:integer", "sale_date:date",
-                                        "channel:text", "status:text", "payment_status:text",
-                                        "price:numeric(10,2)", "quantity:integer", NULL};
-    static const char *const merch[] = {"order_id:bigint", "customer_id:integer",
-                                        "event_id:integer", "order_date:date",
-                                        "product_category:text", "quantity:integer",
-                                        "revenue:numeric(10,2)", NULL};
+                                        "channel:text",        "status:text",
+                                        "payment_status:text", "price:numeric(10,2)",
+                                        "quantity:integer",    NULL};
+    static const char *const merch[] = {
+        "order_id:bigint",       "customer_id:integer", "event_id:integer",      "order_date:date",
+        "product_category:text", "quantity:integer",    "revenue:numeric(10,2)", NULL};
     static const char *const cities[] = {"Mumbai", "Pune", "London", "New York", NULL};
     static const char *const cats[] = {"Concert", "Comedy", "Sports", NULL};
     static const char *const chans[] = {"online", "box office", NULL};
@@ -101,24 +109,23 @@ static int setup(void **state)
     fk(demo, m, "customer_id", c, "customer_id");
     fk(demo, m, "event_id", e, "event_id");
     gloss = glossary_new();
-    assert_int_equal(glossary_add(gloss, "membership holder", "", "customers",
-                                  "customers.is_member = TRUE"),
-                     0);
+    assert_int_equal(
+        glossary_add(gloss, "membership holder", "", "customers", "customers.is_member = TRUE"), 0);
     assert_int_equal(glossary_add(gloss, "member", "", "customers", "customers.is_member = TRUE"),
                      0);
     assert_int_equal(glossary_add(gloss, "active sales", "", "ticket_sales",
                                   "(ticket_sales.status = 'active' OR ticket_sales.payment_status"
                                   " = 'paid')"),
                      0);
-    assert_int_equal(glossary_add(gloss, "ticket revenue",
-                                  "ticket revenue is SUM(ticket_sales.price * ticket_sales.quantity)",
-                                  "ticket_sales", NULL),
-                     0);
+    assert_int_equal(
+        glossary_add(gloss, "ticket revenue",
+                     "ticket revenue is SUM(ticket_sales.price * ticket_sales.quantity)",
+                     "ticket_sales", NULL),
+        0);
     assert_int_equal(glossary_add(gloss, "merch", "merch means merch_orders", "merch_orders", NULL),
                      0);
-    assert_int_equal(glossary_add(gloss, "refunded", "", "ticket_sales",
-                                  "ticket_sales.status = 'refunded'"),
-                     0);
+    assert_int_equal(
+        glossary_add(gloss, "refunded", "", "ticket_sales", "ticket_sales.status = 'refunded'"), 0);
     assert_int_equal(glossary_add(gloss, "vip", "", "no_such_table", "no_such_table.vip"), 0);
     return 0;
 }
@@ -135,13 +142,12 @@ static void assert_parses(const char *sql)
 {
     PgQueryParseResult r = pg_query_parse(sql);
 
-    if (r.error)
-        fail_msg("does not parse (%s): %s", r.error->message, sql);
+    if (r.error) fail_msg("does not parse (%s): %s", r.error->message, sql);
     pg_query_free_parse_result(r);
 }
 
 /* Plans q; every needle in want must occur in the SQL, none in not. */
-static void plans(const char *q, const char *const *want, const char *const *not)
+static void plans(const char *q, const char *const *want, const char *const * not )
 {
     buf sql = BUF_INIT(1 << 16);
     char why[1024] = "";
@@ -153,9 +159,9 @@ static void plans(const char *q, const char *const *want, const char *const *not
     for (i = 0; want && want[i]; i++)
         if (!strstr(buf_cstr(&sql), want[i]))
             fail_msg("\"%s\": missing [%s] in %s", q, want[i], buf_cstr(&sql));
-    for (i = 0; not && not[i]; i++)
-        if (strstr(buf_cstr(&sql), not[i]))
-            fail_msg("\"%s\": unexpected [%s] in %s", q, not[i], buf_cstr(&sql));
+    for (i = 0; not &&not [i]; i++)
+        if (strstr(buf_cstr(&sql), not [i]))
+            fail_msg("\"%s\": unexpected [%s] in %s", q, not [i], buf_cstr(&sql));
     buf_free(&sql);
 }
 
@@ -167,8 +173,7 @@ static void declines(const catalog *cat, const char *q, const char *why_has)
     if (planner_plan(cat, gloss, q, &sql, why, sizeof why) == 0)
         fail_msg("answered \"%s\" with %s", q, buf_cstr(&sql));
     assert_int_equal(sql.len, 0);
-    if (why_has && !strstr(why, why_has))
-        fail_msg("\"%s\": why lacks [%s]: %s", q, why_has, why);
+    if (why_has && !strstr(why, why_has)) fail_msg("\"%s\": why lacks [%s]: %s", q, why_has, why);
     if (!strstr(why, "I can answer questions like"))
         fail_msg("\"%s\": why has no example: %s", q, why);
     buf_free(&sql);
@@ -197,11 +202,12 @@ static void test_dimensions(void **state)
             "JOIN public.events ON events.event_id = ticket_sales.event_id",
             "GROUP BY events.category"),
           NULL);
-    plans("number of customers per city", W("customers.city", "count(*)", "GROUP BY customers.city"),
+    plans("number of customers per city",
+          W("customers.city", "count(*)", "GROUP BY customers.city"), NULL);
+    plans("average price for each channel",
+          W("avg(ticket_sales.price)", "GROUP BY ticket_sales.channel"), NULL);
+    plans("payment status breakdown of ticket sales", W("GROUP BY ticket_sales.payment_status"),
           NULL);
-    plans("average price for each channel", W("avg(ticket_sales.price)", "GROUP BY ticket_sales.channel"),
-          NULL);
-    plans("payment status breakdown of ticket sales", W("GROUP BY ticket_sales.payment_status"), NULL);
     plans("number of events by venue city",
           W("venues.city", "JOIN public.venues ON venues.venue_id = events.venue_id"), NULL);
     plans("merch revenue by customer city",
@@ -211,7 +217,8 @@ static void test_dimensions(void **state)
     plans("monthly ticket revenue", W("date_trunc('month', ticket_sales.sale_date)"), NULL);
     plans("number of events per year", W("extract(year FROM events.event_date)"), NULL);
     plans("ticket sales by venue city",
-          W("JOIN public.events ON", "JOIN public.venues ON venues.venue_id = events.venue_id"), NULL);
+          W("JOIN public.events ON", "JOIN public.venues ON venues.venue_id = events.venue_id"),
+          NULL);
 }
 
 static void test_filters(void **state)
@@ -243,9 +250,11 @@ static void test_time(void **state)
 {
     (void)state;
     plans("ticket sales in 2023",
-          W("ticket_sales.sale_date >= DATE '2023-01-01'", "ticket_sales.sale_date < DATE '2024-01-01'"),
+          W("ticket_sales.sale_date >= DATE '2023-01-01'",
+            "ticket_sales.sale_date < DATE '2024-01-01'"),
           NULL);
-    plans("merch orders in the last 30 days", W("merch_orders.order_date >= CURRENT_DATE - 30"), NULL);
+    plans("merch orders in the last 30 days", W("merch_orders.order_date >= CURRENT_DATE - 30"),
+          NULL);
     plans("how many events this month", W("date_trunc('month', CURRENT_DATE)"), NULL);
     plans("ticket sales since March 2024", W(">= DATE '2024-03-01'"), W(" < "));
     plans("ticket sales between January 2024 and March 2024",
@@ -265,7 +274,8 @@ static void test_ranking_and_listing(void **state)
           W("events.name", "GROUP BY events.event_id, events.name", "DESC", "LIMIT 5"), NULL);
     plans("bottom 3 event categories by average ticket price",
           W("avg(ticket_sales.price)", "ASC", "LIMIT 3"), NULL);
-    plans("which city has the most customers", W("GROUP BY customers.city", "DESC", "LIMIT 1"), NULL);
+    plans("which city has the most customers", W("GROUP BY customers.city", "DESC", "LIMIT 1"),
+          NULL);
     plans("the 10 most recent ticket sales", W("ORDER BY ticket_sales.sale_date DESC", "LIMIT 10"),
           NULL);
     plans("top 5 customers by loyalty points",
@@ -310,7 +320,8 @@ static void test_quoting(void **state)
     assert_non_null(strstr(buf_cstr(&sql), "sum(\"order\".\"Amount\")"));
     assert_non_null(strstr(buf_cstr(&sql), "FROM \"Sales\".\"order\""));
     buf_reset(&sql);
-    assert_int_equal(planner_plan(c, NULL, "how many orders for o'brien", &sql, why, sizeof why), 0);
+    assert_int_equal(planner_plan(c, NULL, "how many orders for o'brien", &sql, why, sizeof why),
+                     0);
     assert_parses(buf_cstr(&sql));
     assert_non_null(strstr(buf_cstr(&sql), "'o''brien'"));
     buf_free(&sql);
@@ -329,10 +340,14 @@ static void test_empty_catalog(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_measures),         cmocka_unit_test(test_dimensions),
-        cmocka_unit_test(test_filters),          cmocka_unit_test(test_time),
-        cmocka_unit_test(test_ranking_and_listing), cmocka_unit_test(test_declines),
-        cmocka_unit_test(test_quoting),          cmocka_unit_test(test_empty_catalog),
+        cmocka_unit_test(test_measures),
+        cmocka_unit_test(test_dimensions),
+        cmocka_unit_test(test_filters),
+        cmocka_unit_test(test_time),
+        cmocka_unit_test(test_ranking_and_listing),
+        cmocka_unit_test(test_declines),
+        cmocka_unit_test(test_quoting),
+        cmocka_unit_test(test_empty_catalog),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
