@@ -164,6 +164,7 @@ typedef struct ctx {
     int having_unit;                  /* U_CMP applied to the measure, -1 none */
     buf where;
     char err[400];
+    text_words w[4]; /* scratch for splitting names */
 } ctx;
 
 /* ---- small helpers ---- */
@@ -568,62 +569,62 @@ static int hint_measure(const char *hint, gloss_info *gi)
 
 static int build_lexicon(ctx *x)
 {
-    static text_words tw, cw, vw, gw;
+    text_words *tw = &x->w[0], *cw = &x->w[1], *vw = &x->w[2], *gw = &x->w[3];
     const catalog *cat = x->cat;
     int t, c, v, i, j;
 
     for (t = 0; t < cat->ntables; t++) {
         const cat_table *tb = &cat->tables[t];
-        text_split(tb->name, 1, &tw);
-        if (lex_add(x, R_TABLE, P_TABLE, t, -1, -1, -1, &tw, 0, tw.n) < 0) return -1;
-        for (i = 0; tw.n > 1 && i < tw.n; i++)
-            if (lex_add(x, R_TABLE, P_TABLE_PART, t, -1, -1, -1, &tw, i, i + 1) < 0) return -1;
+        text_split(tb->name, 1, tw);
+        if (lex_add(x, R_TABLE, P_TABLE, t, -1, -1, -1, tw, 0, tw->n) < 0) return -1;
+        for (i = 0; tw->n > 1 && i < tw->n; i++)
+            if (lex_add(x, R_TABLE, P_TABLE_PART, t, -1, -1, -1, tw, i, i + 1) < 0) return -1;
         for (c = 0; c < tb->ncols; c++) {
             const cat_column *col = &tb->cols[c];
             text_words q;
             int skip = 0;
 
-            text_split(col->name, 1, &cw);
-            if (cw.n > 1 && type_bool(col->type) &&
-                (streq(cw.w[0], "is") || streq(cw.w[0], "has") || streq(cw.w[0], "ha")))
+            text_split(col->name, 1, cw);
+            if (cw->n > 1 && type_bool(col->type) &&
+                (streq(cw->w[0], "is") || streq(cw->w[0], "has") || streq(cw->w[0], "ha")))
                 skip = 1;
-            if (lex_add(x, R_COLUMN, P_COL, t, c, -1, -1, &cw, 0, cw.n) < 0 ||
-                (skip && lex_add(x, R_COLUMN, P_COL, t, c, -1, -1, &cw, 1, cw.n) < 0))
+            if (lex_add(x, R_COLUMN, P_COL, t, c, -1, -1, cw, 0, cw->n) < 0 ||
+                (skip && lex_add(x, R_COLUMN, P_COL, t, c, -1, -1, cw, 1, cw->n) < 0))
                 return -1;
             /* "event_date" of events is also just "date" */
-            for (i = skip; i < cw.n - 1 && word_in(&tw, cw.w[i]); i++)
+            for (i = skip; i < cw->n - 1 && word_in(tw, cw->w[i]); i++)
                 ;
-            if (i > skip && lex_add(x, R_COLUMN, P_COL, t, c, -1, -1, &cw, i, cw.n) < 0) return -1;
+            if (i > skip && lex_add(x, R_COLUMN, P_COL, t, c, -1, -1, cw, i, cw->n) < 0) return -1;
             /* qualified by each table word: "ticket price", "customer city" */
-            for (i = 0; i < tw.n; i++) {
-                if (word_in(&cw, tw.w[i]) || cw.n + 1 > PH_WORDS) continue;
+            for (i = 0; i < tw->n; i++) {
+                if (word_in(cw, tw->w[i]) || cw->n + 1 > PH_WORDS) continue;
                 q.n = 0;
-                memcpy(q.w[q.n++], tw.w[i], TEXT_WORD_MAX);
-                for (j = skip; j < cw.n; j++)
-                    memcpy(q.w[q.n++], cw.w[j], TEXT_WORD_MAX);
+                memcpy(q.w[q.n++], tw->w[i], TEXT_WORD_MAX);
+                for (j = skip; j < cw->n; j++)
+                    memcpy(q.w[q.n++], cw->w[j], TEXT_WORD_MAX);
                 if (lex_add(x, R_COLUMN, P_COL, t, c, -1, -1, &q, 0, q.n) < 0) return -1;
             }
-            if (cw.n > 1 && !streq(cw.w[cw.n - 1], "id") &&
-                lex_add(x, R_COLUMN, P_COL_PART, t, c, -1, -1, &cw, cw.n - 1, cw.n) < 0)
+            if (cw->n > 1 && !streq(cw->w[cw->n - 1], "id") &&
+                lex_add(x, R_COLUMN, P_COL_PART, t, c, -1, -1, cw, cw->n - 1, cw->n) < 0)
                 return -1;
             /* "payment" of payment_status, "loyalty" of loyalty_points */
-            if (cw.n - skip > 1 && !streq(cw.w[cw.n - 1], "id") && !word_in(&tw, cw.w[skip]) &&
-                lex_add(x, R_COLUMN, P_COL_PART, t, c, -1, -1, &cw, skip, skip + 1) < 0)
+            if (cw->n - skip > 1 && !streq(cw->w[cw->n - 1], "id") && !word_in(tw, cw->w[skip]) &&
+                lex_add(x, R_COLUMN, P_COL_PART, t, c, -1, -1, cw, skip, skip + 1) < 0)
                 return -1;
             for (v = 0; v < col->nvalues; v++) {
-                text_split(col->values[v], 1, &vw);
-                if (vw.n == 0 || vw.n > PH_WORDS) continue;
-                for (i = 0; i < vw.n && isdigit((unsigned char)vw.w[i][0]); i++)
+                text_split(col->values[v], 1, vw);
+                if (vw->n == 0 || vw->n > PH_WORDS) continue;
+                for (i = 0; i < vw->n && isdigit((unsigned char)vw->w[i][0]); i++)
                     ;
-                if (i == vw.n) /* purely numeric values are not names */
+                if (i == vw->n) /* purely numeric values are not names */
                     continue;
-                if (lex_add(x, R_VALUE, P_VALUE, t, c, v, -1, &vw, 0, vw.n) < 0) return -1;
+                if (lex_add(x, R_VALUE, P_VALUE, t, c, v, -1, vw, 0, vw->n) < 0) return -1;
             }
             if (col->comment && (type_date(col->type) || type_numeric(col->type))) {
-                text_split(col->comment, 1, &vw);
-                for (i = 0; i < vw.n; i++)
-                    if (!text_is_stop(vw.w[i]) &&
-                        lex_add(x, R_COMMENT, P_COMMENT, t, c, -1, -1, &vw, i, i + 1) < 0)
+                text_split(col->comment, 1, vw);
+                for (i = 0; i < vw->n; i++)
+                    if (!text_is_stop(vw->w[i]) &&
+                        lex_add(x, R_COMMENT, P_COMMENT, t, c, -1, -1, vw, i, i + 1) < 0)
                         return -1;
             }
         }
@@ -661,19 +662,19 @@ static int build_lexicon(ctx *x)
             gi->kind = GK_TABLE;
         else
             continue;
-        text_split(e->term, 1, &gw);
+        text_split(e->term, 1, gw);
         if (gi->kind == GK_MEASURE) {
             /* "ticket revenue" is also "revenue" when ticket_sales is the table in play */
             text_words rest;
-            text_split(cat->tables[gi->table].name, 1, &tw);
+            text_split(cat->tables[gi->table].name, 1, tw);
             rest.n = 0;
-            for (j = 0; j < gw.n; j++)
-                if (!word_in(&tw, gw.w[j])) memcpy(rest.w[rest.n++], gw.w[j], TEXT_WORD_MAX);
-            if (lex_add(x, R_DERIVED, P_COL + 2, gi->table, -1, -1, i, &gw, 0, gw.n) < 0 ||
-                (rest.n && rest.n < gw.n &&
+            for (j = 0; j < gw->n; j++)
+                if (!word_in(tw, gw->w[j])) memcpy(rest.w[rest.n++], gw->w[j], TEXT_WORD_MAX);
+            if (lex_add(x, R_DERIVED, P_COL + 2, gi->table, -1, -1, i, gw, 0, gw->n) < 0 ||
+                (rest.n && rest.n < gw->n &&
                  lex_add(x, R_DERIVED, P_COL_PART, gi->table, -1, -1, i, &rest, 0, rest.n) < 0))
                 return -1;
-        } else if (lex_add(x, R_GLOSS, P_GLOSS, gi->table, -1, -1, i, &gw, 0, gw.n) < 0) {
+        } else if (lex_add(x, R_GLOSS, P_GLOSS, gi->table, -1, -1, i, gw, 0, gw->n) < 0) {
             return -1;
         }
     }
@@ -2226,7 +2227,7 @@ static int add_measure_sql(const ctx *x, buf *b, const measure *m)
     return buf_addc(b, ')');
 }
 
-static int add_measure_alias(const ctx *x, buf *b, const measure *m)
+static int add_measure_alias(ctx *x, buf *b, const measure *m)
 {
     static const char *const pre[] = {"", "count", "total", "average", "min", "max"};
     char name[160];
@@ -2234,8 +2235,7 @@ static int add_measure_alias(const ctx *x, buf *b, const measure *m)
 
     if (m->kind == R_TABLE) return buf_adds(b, " AS count");
     if (m->kind == R_DERIVED) {
-        static text_words w;
-        tw = &w;
+        tw = &x->w[0];
         text_split(x->g->e[m->gloss].term, 0, tw);
         snprintf(name, sizeof name, "%s_%s", pre[m->agg], tw->n ? tw->w[tw->n - 1] : "value");
     } else {
