@@ -111,7 +111,7 @@ typedef struct unit {
 typedef struct lexent {
     int kind, prio, table, col, val, gloss;
     int nw;
-    char w[PH_WORDS][TEXT_WORD_MAX];
+    unsigned off[PH_WORDS]; /* words, as offsets into ctx.pool */
 } lexent;
 
 typedef struct gloss_info {
@@ -142,6 +142,7 @@ typedef struct ctx {
     char lits[4][256];
     int nlits;
     lexent *lx;
+    buf pool; /* the lexicon's words, NUL-separated */
     int nlx, caplx;
     gloss_info *gi;
     unit u[MAXUNIT];
@@ -184,7 +185,7 @@ static int in_list(const char *w, const char *const *list)
     int i;
 
     for (i = 0; list[i]; i++)
-        if (streq(w, list[i])) return 1;
+        if (list[i][0] == w[0] && streq(w, list[i])) return 1;
     return 0;
 }
 
@@ -486,7 +487,7 @@ static int tokenize(ctx *x, const char *q)
 
 static int tok_is(const ctx *x, int i, const char *w)
 {
-    return i >= 0 && i < x->nt && !x->t[i].used && streq(x->t[i].raw, w);
+    return i >= 0 && i < x->nt && !x->t[i].used && x->t[i].raw[0] == w[0] && streq(x->t[i].raw, w);
 }
 
 static int tok_in(const ctx *x, int i, const char *const *list)
@@ -530,8 +531,10 @@ static int lex_add(ctx *x, int kind, int prio, int t, int c, int v, int g, const
     e->val = v;
     e->gloss = g;
     e->nw = nw;
-    for (i = 0; i < nw; i++)
-        memcpy(e->w[i], w->w[from + i], TEXT_WORD_MAX);
+    for (i = 0; i < nw; i++) {
+        e->off[i] = (unsigned)x->pool.len;
+        if (buf_add(&x->pool, w->w[from + i], strlen(w->w[from + i]) + 1) < 0) return -1;
+    }
     return 0;
 }
 
@@ -689,8 +692,12 @@ static int lex_match(const ctx *x, int i, cand *out, int *nout)
     for (k = 0; k < x->nlx; k++) {
         const lexent *e = &x->lx[k];
         if (e->nw < best || i + e->nw > x->nt) continue;
-        for (j = 0; j < e->nw; j++)
-            if (x->t[i + j].used || x->t[i + j].lit || !streq(x->t[i + j].st, e->w[j])) break;
+        for (j = 0; j < e->nw; j++) {
+            const char *w = x->pool.p + e->off[j];
+            if (x->t[i + j].used || x->t[i + j].lit || x->t[i + j].st[0] != w[0] ||
+                !streq(x->t[i + j].st, w))
+                break;
+        }
         if (j < e->nw) continue;
         if (e->nw > best) {
             best = e->nw;
@@ -2605,6 +2612,7 @@ static int plan_core(const catalog *cat, const glossary *g, const char *question
     x->cat = cat;
     x->g = g;
     x->where = (buf)BUF_INIT(1 << 16);
+    x->pool = (buf)BUF_INIT(64u << 20);
     size = cat->ntables > 0 ? cat->ntables : 1;
     x->dist = calloc((size_t)size * 4, sizeof(int));
     x->gi = calloc(g && g->n ? (size_t)g->n : 1, sizeof *x->gi);
@@ -2654,6 +2662,7 @@ static int plan_core(const catalog *cat, const glossary *g, const char *question
     rc = decline(x, msg, tries[0], why, whylen, nested);
 out:
     buf_free(&x->where);
+    buf_free(&x->pool);
     free(x->lx);
     free(x->gi);
     free(x->dist);

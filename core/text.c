@@ -109,7 +109,7 @@ int text_is_stop(const char *w)
     int i;
 
     for (i = 0; stop[i]; i++)
-        if (strcmp(w, stop[i]) == 0)
+        if (stop[i][0] == w[0] && strcmp(w, stop[i]) == 0) /* first byte: cheap reject */
             return 1;
     return 0;
 }
