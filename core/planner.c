@@ -2435,20 +2435,24 @@ fail:
 
 /* ---- main-table choice ---- */
 
-static int add_try(int *tries, int *n, int max, int t)
+/* Adds table t to the tries; key says which phrase reading proposed it, so that two tables
+ * proposed by equally strong readings of one phrase can be told apart from a fallback. */
+static void add_try(int *tries, int *keys, int *n, int max, int t, int key)
 {
     int i;
 
-    if (t < 0) return 0;
+    if (t < 0) return;
     for (i = 0; i < *n; i++)
-        if (tries[i] == t) return 0;
-    if (*n < max) tries[(*n)++] = t;
-    return 0;
+        if (tries[i] == t) return;
+    if (*n < max) {
+        keys[*n] = key;
+        tries[(*n)++] = t;
+    }
 }
 
 /* Tables worth trying as the main one, most likely first: what is measured, what is
  * counted, what is named first, then anything a phrase names. */
-static int main_candidates(const ctx *x, int *tries, int max)
+static int main_candidates(const ctx *x, int *tries, int *keys, int max)
 {
     int n = 0, i, j, p;
 
@@ -2463,11 +2467,11 @@ static int main_candidates(const ctx *x, int *tries, int max)
                 for (k = 0; k < r->nc; k++)
                     if (r->c[k].prio == p &&
                         (r->c[k].kind == R_COLUMN || r->c[k].kind == R_DERIVED))
-                        add_try(tries, &n, max, r->c[k].table);
+                        add_try(tries, keys, &n, max, r->c[k].table, 100000 + j * 100 + p);
             }
-            if (a->kind == U_AGG)
-                for (p = 0; p < r->nc; p++)
-                    if (r->c[p].kind == R_TABLE) add_try(tries, &n, max, r->c[p].table);
+            for (p = 0; p < r->nc; p++)
+                if (r->c[p].kind == R_TABLE)
+                    add_try(tries, keys, &n, max, r->c[p].table, 100000 + j * 100 + r->c[p].prio);
             if (has_kind(x, r, M_TABLE | M_COLUMN | M_DERIVED)) break;
         }
     }
@@ -2480,7 +2484,7 @@ static int main_candidates(const ctx *x, int *tries, int max)
                 if (r->c[k].prio == p &&
                     (r->c[k].kind == R_TABLE ||
                      (r->c[k].kind == R_GLOSS && x->gi[r->c[k].gloss].table >= 0)))
-                    add_try(tries, &n, max, cand_table(x, &r->c[k]));
+                    add_try(tries, keys, &n, max, cand_table(x, &r->c[k]), 200000 + i * 100 + p);
         }
     for (p = P_GLOSS; p > 0; p--)
         for (i = 0; i < x->nu; i++) {
@@ -2489,7 +2493,7 @@ static int main_candidates(const ctx *x, int *tries, int max)
             if (r->kind != U_REF) continue;
             for (k = 0; k < r->nc; k++)
                 if (r->c[k].prio == p && r->c[k].kind != R_GLOSS)
-                    add_try(tries, &n, max, r->c[k].table);
+                    add_try(tries, keys, &n, max, r->c[k].table, 300000 + i * 100 + p);
         }
     return n;
 }
@@ -2601,7 +2605,7 @@ static int plan_core(const catalog *cat, const glossary *g, const char *question
                      char *why, size_t whylen, int nested)
 {
     ctx *x = calloc(1, sizeof *x);
-    int tries[16], ntries, i, rc = -1, size;
+    int tries[16], keys[16], ntries, i, j, rc = -1, size;
     char msg[600];
     char first_err[400] = "";
 
@@ -2639,7 +2643,7 @@ static int plan_core(const catalog *cat, const glossary *g, const char *question
         rc = decline(x, msg, first_table(x), why, whylen, nested);
         goto out;
     }
-    ntries = main_candidates(x, tries, 16);
+    ntries = main_candidates(x, tries, keys, 16);
     if (ntries == 0) {
         rc = decline(x, "The question names no table, column or value I know", -1, why, whylen,
                      nested);
@@ -2650,6 +2654,26 @@ static int plan_core(const catalog *cat, const glossary *g, const char *question
         if (interpret(x) == 0) {
             size_t before = sql->len;
             if (write_sql(x, sql) == 0) {
+                /* never guess: an equally strong reading around another table that also
+                 * works makes the question ambiguous */
+                for (j = i + 1; j < ntries; j++) {
+                    buf other = BUF_INIT(1 << 20);
+                    int same = 1;
+                    if (keys[j] != keys[i]) continue;
+                    x->main = tries[j];
+                    if (interpret(x) == 0 && write_sql(x, &other) == 0)
+                        same = strcmp(buf_cstr(&other), sql->p + before) == 0;
+                    buf_free(&other);
+                    if (!same) {
+                        sql->len = before;
+                        sql->p[before] = '\0';
+                        snprintf(msg, sizeof msg,
+                                 "The question fits both %s and %s; name the one you mean",
+                                 cat->tables[tries[i]].name, cat->tables[tries[j]].name);
+                        rc = decline(x, msg, tries[i], why, whylen, nested);
+                        goto out;
+                    }
+                }
                 rc = 0;
                 goto out;
             }

@@ -295,6 +295,8 @@ static void test_declines(void **state)
     declines(demo, "What is the capital of France?", "\"capital\"");
     declines(demo, "how many tickets in Paris", "\"paris\"");
     declines(demo, "ticket sales by name", "could mean");
+    declines(demo, "average quantity", "fits both merch_orders and ticket_sales");
+    declines(demo, "list cities", "fits both customers and venues");
     declines(demo, "list customers named Priya", "\"named\"");
     declines(demo, "total revenue of ticket sales by product category", NULL);
     declines(demo, "how many vip customers", "\"vip\"");
