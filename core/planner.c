@@ -1147,11 +1147,11 @@ static int scan_grain(ctx *x, int i)
 }
 
 static const char *const FILLER[] = {
-    "sold",   "sell",    "bought",     "buy",     "purchased", "placed",  "made",
-    "held",   "overall", "altogether", "ever",    "only",      "row",     "rows",
-    "record", "records", "entry",      "entries", "where",     "having",  "who",
-    "whose",  "with",    "many",       "there",   "order",     "ordered", "through",
-    "via",    "using",   "currently",  "exist",   "existing",  NULL};
+    "sold",     "sell",       "bought",  "buy",      "purchased", "placed", "made",      "held",
+    "overall",  "altogether", "ever",    "only",     "row",       "rows",   "record",    "records",
+    "entry",    "entries",    "where",   "having",   "who",       "whose",  "with",      "many",
+    "there",    "order",      "ordered", "through",  "via",       "using",  "currently", "exist",
+    "existing", "happened",   "happen",  "occurred", NULL};
 
 /* "order" and "ordered" are filler only as verbs ("orders placed", "ordered by"): the
  * lexicon sees them first, so a table named orders still wins. */
@@ -1225,6 +1225,11 @@ static int scan(ctx *x)
             add_unknown(x, x->lits[x->t[i].lit - 1]);
             x->t[i].used = 1;
             i++;
+            continue;
+        }
+        if (tok_is(x, i, "took") && tok_is(x, i + 1, "place")) { /* "events that took place" */
+            x->t[i].used = x->t[i + 1].used = 1;
+            i += 2;
             continue;
         }
         if (!is_filler(&x->t[i])) add_unknown(x, x->t[i].raw);
