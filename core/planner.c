@@ -44,7 +44,8 @@ enum {
     U_GRAIN,
     U_NEG,
     U_DISTINCT,
-    U_LIMIT
+    U_LIMIT,
+    U_LIT /* a quoted string; super = 1 after "named" or "called" */
 };
 enum { GR_DAY = 1, GR_WEEK, GR_MONTH, GR_QUARTER, GR_YEAR };
 enum { CMP_GT = 1, CMP_GE, CMP_LT, CMP_LE, CMP_EQ, CMP_BETWEEN };
@@ -1221,10 +1222,12 @@ static int scan(ctx *x)
             i++;
             continue;
         }
-        if (x->t[i].lit) {
-            add_unknown(x, x->lits[x->t[i].lit - 1]);
-            x->t[i].used = 1;
-            i++;
+        if (x->t[i].lit || ((tok_is(x, i, "named") || tok_is(x, i, "called")) && i + 1 < x->nt &&
+                            x->t[i + 1].lit)) {
+            int named = !x->t[i].lit;
+            if (!(u = new_unit(x, U_LIT, i, i + 1 + named))) return -1;
+            u->super = named;
+            i += 1 + named;
             continue;
         }
         if (tok_is(x, i, "took") && tok_is(x, i + 1, "place")) { /* "events that took place" */
@@ -2104,6 +2107,40 @@ static int interpret(ctx *x)
                      x->cat->tables[x->main].name);
             return -1;
         }
+    }
+
+    /* quoted values: 'events named "Golden Gala 17"', 'email "a@b.c"' */
+    for (i = 0; i < x->nu; i++) {
+        unit *a = &x->u[i];
+        const char *v;
+        int t = x->main, c = -1;
+        if (a->kind != U_LIT) continue;
+        v = x->lits[x->t[a->end - 1].lit - 1];
+        r = prev_ref(x, i);
+        if (a->super) {
+            if (r >= 0 && (x->u[r].role == ROLE_NONE || x->u[r].role == ROLE_MENTION) &&
+                has_kind(x, &x->u[r], M_TABLE) && !has_kind(x, &x->u[r], M_COLUMN)) {
+                if (pick(x, &x->u[r], M_TABLE) < 0) return -1;
+                t = cand_table(x, picked(&x->u[r]));
+                x->u[r].role = ROLE_MENTION;
+            }
+            c = label_column(x, t);
+        } else if (r >= 0 && x->u[r].role == ROLE_NONE && has_kind(x, &x->u[r], M_COLUMN)) {
+            if (pick(x, &x->u[r], M_COLUMN) < 0) return -1;
+            t = picked(&x->u[r])->table;
+            c = picked(&x->u[r])->col;
+            x->u[r].role = ROLE_QUAL;
+        }
+        if (c < 0 || type_numeric(column(x, t, c)->type) || type_bool(column(x, t, c)->type)) {
+            snprintf(x->err, sizeof x->err, "I do not know which column \"%s\" is in", v);
+            return -1;
+        }
+        a->bound = 1;
+        if (need_table(x, t) < 0) return -1;
+        if (x->where.len && buf_adds(&x->where, " AND ") < 0) return -1;
+        if (add_col(x, &x->where, t, c) < 0 || buf_adds(&x->where, " = ") < 0 ||
+            add_literal(&x->where, v) < 0)
+            return -1;
     }
 
     /* the rest: filters, mentions, listed columns */

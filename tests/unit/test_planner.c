@@ -286,6 +286,11 @@ static void test_ranking_and_listing(void **state)
           W("SELECT customers.name, customers.email", "is_member"), NULL);
     plans("list the event categories", W("SELECT DISTINCT events.category"), NULL);
     plans("cities with more than 100 customers", W("HAVING count(*) > 100"), NULL);
+    plans("list events named \"Golden Gala 17\"", W("events.name = 'Golden Gala 17'"), NULL);
+    plans("how many tickets for the event called 'Neon Jam'",
+          W("JOIN public.events", "events.name = 'Neon Jam'"), NULL);
+    plans("customers with email \"o'hara@example.com\"",
+          W("customers.email = 'o''hara@example.com'"), NULL);
 }
 
 static void test_declines(void **state)
@@ -303,6 +308,8 @@ static void test_declines(void **state)
     declines(demo, "average", NULL);
     declines(demo, "", NULL);
     declines(demo, "the 2023", NULL);
+    declines(demo, "what is \"foo\"", NULL);
+    declines(demo, "ticket sales with price \"12\"", "which column");
 }
 
 static void test_quoting(void **state)
