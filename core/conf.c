@@ -186,7 +186,7 @@ static int conf_parse_text(conf *c, const char *text, size_t len, const char *na
     while (pos < len) {
         char *s, *eq, *key, *val;
         const conf_key *k;
-        size_t vl, n = 0;
+        size_t n = 0;
 
         while (n < sizeof line - 1 && pos + n < len && text[pos + n] != '\n')
             n++;
@@ -219,10 +219,17 @@ static int conf_parse_text(conf *c, const char *text, size_t len, const char *na
             if (*val == '#')
                 *val = '\0';
         }
-        vl = strlen(val);
-        if (vl >= 2 && val[0] == '"' && val[vl - 1] == '"') {
-            val[vl - 1] = '\0';
-            val++;
+        if (*val == '"') { /* "quoted", maybe followed by " # comment" */
+            char *q, *r;
+            for (q = strchr(val + 1, '"'); q; q = strchr(q + 1, '"')) {
+                for (r = q + 1; isspace((unsigned char)*r); r++)
+                    ;
+                if (!*r || *r == '#') {
+                    *q = '\0';
+                    val++;
+                    break;
+                }
+            }
         }
         if (!(k = conf_find(key))) {
             snprintf(err, errlen, "%s: unknown key '%s'", origin, key);

@@ -7,11 +7,14 @@
 #   stack.sh stop [demo|test]     stop what stack.sh started (both by default)
 #   stack.sh instance NAME PORT [KEY=VALUE ...]   another t2sql-fcgi + nginx with overrides
 #   stack.sh instance-stop NAME
+# T2SQL_BIN_DIR=bin-san runs the sanitizer build (make SAN=address,undefined).
 # With DB_HOST set, `demo` uses that database (DB_PORT, DB_NAME, DB_USER, DB_PASS) instead of
 # starting PostgreSQL.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PGBIN=/usr/lib/postgresql/15/bin
+BINDIR=${T2SQL_BIN_DIR:-$ROOT/bin}
+case $BINDIR in /*) ;; *) BINDIR=$ROOT/$BINDIR ;; esac
 
 die() { echo "stack: $*" >&2; exit 1; }
 log() { echo "stack: $*" >&2; }
@@ -141,7 +144,7 @@ start_service() { # start_service NAME PORT [KEY=VALUE ...] -- t2sql-fcgi + ngin
     export T2SQL_LISTEN="$sock" T2SQL_LOG_FILE="$VAR/log/$name.log" T2SQL_PID_FILE="$pidf"
     for kv in "$@"; do export "${kv?}"; done
     cd "$ROOT"
-    exec setsid "$ROOT/bin/t2sql-fcgi" -c "$ROOT/conf/t2sql.conf" </dev/null >>"$VAR/log/$name.stderr" 2>&1
+    exec setsid "$BINDIR/t2sql-fcgi" -c "$ROOT/conf/t2sql.conf" </dev/null >>"$VAR/log/$name.stderr" 2>&1
   ) &
   wait_for 10 test -S "$sock" || die "t2sql-fcgi ($name) did not start: see $VAR/log/$name.log"
   render_nginx "$name" "$port" "$sock"
@@ -165,12 +168,12 @@ stop_service() {
 }
 
 start_exportd() {
-  [ -x "$ROOT/bin/exportd" ] || return 0
+  [ -x "$BINDIR/exportd" ] || return 0
   pid_alive "$VAR/run/exportd.pid" && return
   (
     set -a; . "$VAR/service.env"
     cd "$ROOT"
-    exec setsid "$ROOT/bin/exportd" -c "$ROOT/conf/t2sql.conf" </dev/null >>"$VAR/log/exportd.log" 2>&1
+    exec setsid "$BINDIR/exportd" -c "$ROOT/conf/t2sql.conf" </dev/null >>"$VAR/log/exportd.log" 2>&1
   ) &
   echo $! > "$VAR/run/exportd.pid"
 }

@@ -131,7 +131,7 @@ UNSAFE = [
 @pytest.mark.parametrize("sql", UNSAFE)
 def test_unsafe_sql(base_url, fakellm, pg, uq, sql):
     before = pg.scalar("SELECT count(*) FROM customers")
-    cities = pg.scalar("SELECT md5(string_agg(city, ',' ORDER BY id)) FROM customers")
+    cities = pg.scalar("SELECT md5(string_agg(city, ',' ORDER BY customer_id)) FROM customers")
     fakellm.rules({"reply": "<sql>%s</sql>" % sql})  # also answers any repair round
     t0 = time.time()
     r = post_query(base_url, {"question": "Do something " + uq, "stream": False})
@@ -139,7 +139,7 @@ def test_unsafe_sql(base_url, fakellm, pg, uq, sql):
     assert_error(r, 400, "unsafe_sql")
     assert elapsed < 5, "unsafe SQL took %.1fs: was it executed?" % elapsed
     assert pg.scalar("SELECT count(*) FROM customers") == before
-    assert pg.scalar("SELECT md5(string_agg(city, ',' ORDER BY id)) FROM customers") == cities
+    assert pg.scalar("SELECT md5(string_agg(city, ',' ORDER BY customer_id)) FROM customers") == cities
     assert pg.scalar("SELECT to_regclass('public.t2sql_test_stolen') IS NULL") == "t"
     assert fakellm.count() >= 1
 
@@ -232,14 +232,14 @@ def test_invalid_sql_after_repair(base_url, fakellm, uq):
 
 def test_repair_round_fixes_sql(base_url, fakellm, pg, uq):
     fakellm.rules(
-        {"match": uq, "times": 1, "reply": "<sql>SELECT citty FROM customers ORDER BY id</sql>"},
-        {"reply": "<sql>SELECT city FROM customers ORDER BY id</sql>"},
+        {"match": uq, "times": 1, "reply": "<sql>SELECT citty FROM customers ORDER BY customer_id</sql>"},
+        {"reply": "<sql>SELECT city FROM customers ORDER BY customer_id</sql>"},
     )
     r = post_query(base_url, {"question": "typo column " + uq, "page_size": 5, "stream": False})
     body = assert_ok(r)
     assert body["columns"] == ["city"]
     assert body["rows"] == [list(x) for x in pg.run(
-        "SELECT city FROM customers ORDER BY id LIMIT 5")[2]]
+        "SELECT city FROM customers ORDER BY customer_id LIMIT 5")[2]]
     assert fakellm.count() == 2
     repair = fakellm.calls()["requests"][-1]
     text = json.dumps(repair["messages"])
