@@ -23,8 +23,8 @@ import psycopg2
 import pytest
 import requests
 
-from conftest import (DATA, ROOT, assert_error, assert_no_secrets, assert_ok, conninfo,
-                      post_query)
+from conftest import (DATA, PORT_OFFSET, ROOT, Instance, assert_error, assert_no_secrets,
+                      assert_ok, conninfo, port_open, post_query)
 
 GUARD_OFF = ("sec-guardoff", 18090, {"T2SQL_GUARD_ENABLED": "false",
                                      "T2SQL_QUERY_ROLE": "t2sql_reader",
@@ -71,8 +71,10 @@ def reject_statements():
 
 
 def start(instances, spec, **more):
-    """stack.sh instance NAME PORT K=V... on this module's ports (18090-18098)."""
+    """stack.sh instance NAME PORT K=V... on this module's ports (18090-18098, shifted by
+    T2SQL_TEST_PORT_OFFSET like the suite's own)."""
     name, port, env = spec
+    port += PORT_OFFSET
     env = dict(env, **more)
     cur = instances.by_port.get(port)
     if cur is not None and cur.name == name and cur.env == env and cur.alive():
@@ -80,13 +82,16 @@ def start(instances, spec, **more):
     if cur is not None:
         instances.stop(cur)
     instances._stack("instance-stop", name, timeout=60)
+    end = time.time() + 10
+    while port_open(port) and time.time() < end:
+        time.sleep(0.2)
+    assert not port_open(port), "port %d is taken; cannot start instance %s" % (port, name)
     args = ["instance", name, str(port)] + ["%s=%s" % kv for kv in env.items()]
     p = instances._stack(*args)
     assert p.returncode == 0, "stack.sh %s failed:\n%s\n%s" % (" ".join(args), p.stdout[-2000:],
                                                                 p.stderr[-2000:])
     lines = [ln.strip() for ln in p.stdout.splitlines() if ln.strip()]
     assert lines and lines[-1].isdigit(), p.stdout
-    from conftest import Instance
     inst = Instance(name, port, env, int(lines[-1]))
     instances.by_port[port] = inst
     end = time.time() + 30
