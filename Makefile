@@ -3,7 +3,7 @@
 #   make demo       deps + build + local stack + demo data + example request
 #   make test       deps + build + unit, integration and corpus tests; last line "N passed, N failed"
 #   make bench      ratios against the physical limits (bench/README.md)
-#   make SAN=address,undefined   sanitizer build
+#   make SAN=address,undefined   sanitizer build into build-san/ and bin-san/
 
 CC      ?= cc
 SAN     ?=
@@ -18,12 +18,15 @@ CFLAGS  := -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) -fno-strict-aliasing \
 LDLIBS  := /usr/lib/x86_64-linux-gnu/libpg_query.a \
            $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lfcgi -lm -lpthread
 LDFLAGS := -pie -Wl,-z,relro,-z,now
+B       ?= build
+BIN     ?= bin
 ifneq ($(SAN),)
 CFLAGS  += -fsanitize=$(SAN) -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=$(SAN)
+B       := build-san
+BIN     := bin-san
 endif
 
-B := build
 CORE_SRC  := $(wildcard core/*.c)
 CORE_OBJ  := $(CORE_SRC:%.c=$(B)/%.o) $(B)/gen/schema_sql.o
 FCGI_SRC  := $(wildcard fcgi/*.c)
@@ -31,10 +34,10 @@ FCGI_OBJ  := $(FCGI_SRC:%.c=$(B)/%.o)
 EXD_SRC   := $(wildcard exportd/*.c)
 EXD_OBJ   := $(EXD_SRC:%.c=$(B)/%.o)
 TOOL_SRC  := $(wildcard tools/*.c)
-TOOL_BIN  := $(TOOL_SRC:tools/%.c=bin/%)
+TOOL_BIN  := $(TOOL_SRC:tools/%.c=$(BIN)/%)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
-BINS      := bin/t2sql-fcgi $(if $(EXD_SRC),bin/exportd) $(TOOL_BIN)
+BINS      := $(BIN)/t2sql-fcgi $(if $(EXD_SRC),$(BIN)/exportd) $(TOOL_BIN)
 
 .PHONY: all deps demo stop test unit bench fuzz format format-check clean distclean
 all: $(BINS) $(UNIT_BIN)
@@ -54,16 +57,16 @@ $(B)/libt2sql.a: $(CORE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-bin/t2sql-fcgi: $(FCGI_OBJ) $(B)/libt2sql.a
-	@mkdir -p bin
+$(BIN)/t2sql-fcgi: $(FCGI_OBJ) $(B)/libt2sql.a
+	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-bin/exportd: $(EXD_OBJ) $(B)/libt2sql.a
-	@mkdir -p bin
+$(BIN)/exportd: $(EXD_OBJ) $(B)/libt2sql.a
+	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-bin/%: $(B)/tools/%.o $(B)/libt2sql.a
-	@mkdir -p bin
+$(BIN)/%: $(B)/tools/%.o $(B)/libt2sql.a
+	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/tests/%: $(B)/tests/unit/%.o $(B)/libt2sql.a
@@ -102,7 +105,7 @@ format-check:
 	clang-format --dry-run -Werror $(CORE_SRC) $(wildcard core/*.h) $(FCGI_SRC) $(wildcard fcgi/*.h) $(EXD_SRC) $(UNIT_SRC)
 
 clean:
-	rm -rf $(B) bin
+	rm -rf build build-san bin bin-san
 
 distclean: clean
 	rm -rf var

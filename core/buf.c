@@ -106,14 +106,15 @@ static size_t utf8_len(const unsigned char *s, size_t n)
     return len;
 }
 
+/* All or nothing, like buf_add: a failure part-way truncates back to the old length. */
 int buf_add_json_str(buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0, run = 0;
+    size_t i = 0, run = 0, len0 = b->len;
 
     if (buf_addc(b, '"') < 0)
-        return -1;
+        goto fail;
     while (i < n) {
         unsigned char c = u[i];
         size_t l;
@@ -130,7 +131,7 @@ int buf_add_json_str(buf *b, const char *s, size_t n)
             continue;
         }
         if (run && buf_add(b, u + i - run, run) < 0)
-            return -1;
+            goto fail;
         run = 0;
         switch (c) {
         case '"': rep = "\\\"", replen = 2; break;
@@ -149,12 +150,20 @@ int buf_add_json_str(buf *b, const char *s, size_t n)
             }
         }
         if (buf_add(b, rep, replen) < 0)
-            return -1;
+            goto fail;
         i++;
     }
     if (run && buf_add(b, u + i - run, run) < 0)
-        return -1;
-    return buf_addc(b, '"');
+        goto fail;
+    if (buf_addc(b, '"') < 0)
+        goto fail;
+    return 0;
+fail:
+    if (b->p) {
+        b->len = len0;
+        b->p[len0] = '\0';
+    }
+    return -1;
 }
 
 int buf_add_json_cstr(buf *b, const char *s)

@@ -21,7 +21,8 @@ int buf_add(buf *b, const void *data, size_t n);
 int buf_adds(buf *b, const char *s);
 int buf_addc(buf *b, char c);
 int buf_printf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Appends s[0..n) as a quoted JSON string; invalid UTF-8 bytes become U+FFFD. */
+/* Appends s[0..n) as a quoted JSON string; invalid UTF-8 bytes become U+FFFD. Like every
+ * append, all or nothing: on -1 the buffer is as it was. */
 int buf_add_json_str(buf *b, const char *s, size_t n);
 int buf_add_json_cstr(buf *b, const char *s);
 /* Keeps the allocation, forgets the content. */

@@ -79,22 +79,30 @@ static redisContext *cache_conn(cache *c)
     return c->rc;
 }
 
-/* Runs a command; on a transport error drops the connection. Caller frees the reply. */
+/* Runs a command; on a transport error drops the connection. A connection that had worked
+ * and then failed (Redis restarted) is replaced at once, once; only a failed connect waits a
+ * second before the next try. Caller frees the reply. */
 static redisReply *cache_cmd(cache *c, const char *fmt, ...)
 {
-    redisContext *rc = cache_conn(c);
-    redisReply *r;
+    int had = c->rc != NULL, attempt;
+    redisReply *r = NULL;
     va_list ap;
 
-    if (!rc)
-        return NULL;
-    va_start(ap, fmt);
-    r = redisvCommand(rc, fmt, ap);
-    va_end(ap);
-    if (!r) {
-        log_debug("redis command failed: %s", rc->errstr);
-        cache_drop(c);
+    for (attempt = 0; attempt < 1 + had && !r; attempt++) {
+        redisContext *rc = cache_conn(c);
+        if (!rc)
+            return NULL;
+        va_start(ap, fmt);
+        r = redisvCommand(rc, fmt, ap);
+        va_end(ap);
+        if (!r) {
+            log_debug("redis command failed: %s", rc->errstr);
+            redisFree(c->rc);
+            c->rc = NULL;
+        }
     }
+    if (!r)
+        c->retry_at = time(NULL) + 1;
     return r;
 }
 
@@ -146,6 +154,43 @@ long cache_incr(cache *c, const char *key, long ttl)
     return v;
 }
 
+/* KEYS[1] bucket; ARGV rate per minute, burst. Returns {allowed, retry_after_s}. */
+static const char bucket_lua[] =
+    "local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts')\n"
+    "local tokens, ts = tonumber(b[1]), tonumber(b[2])\n"
+    "if tokens == nil or ts == nil then tokens, ts = burst, now end\n"
+    "tokens = math.min(burst, tokens + math.max(0, now - ts) * rate / 60000)\n"
+    "local ok, wait = 0, 0\n"
+    "if tokens >= 1 then ok, tokens = 1, tokens - 1\n"
+    "else wait = math.floor((1 - tokens) * 60 / rate) + 1 end\n"
+    "redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))\n"
+    "redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 60000 / rate) + 1000)\n"
+    "return {ok, wait}\n";
+
+long cache_eval_bucket(cache *c, const char *key, long rate_per_min, long burst,
+                       long *retry_after_s)
+{
+    redisReply *r;
+    long v = -1;
+
+    if (!c || rate_per_min <= 0 || burst <= 0 ||
+        !(r = cache_cmd(c, "EVAL %s 1 %s %ld %ld", bucket_lua, key, rate_per_min, burst)))
+        return -1;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[0]->type == REDIS_REPLY_INTEGER && r->element[1]->type == REDIS_REPLY_INTEGER) {
+        v = r->element[0]->integer ? 1 : 0;
+        if (retry_after_s)
+            *retry_after_s = (long)r->element[1]->integer;
+    } else if (r->type == REDIS_REPLY_ERROR) {
+        log_warn("redis rate-limit script failed: %s", r->str);
+    }
+    freeReplyObject(r);
+    return v;
+}
+
 int cache_ping(cache *c)
 {
     redisReply *r;
@@ -158,7 +203,9 @@ int cache_ping(cache *c)
     return ok;
 }
 
-void cache_key_hash(char dst[65], ...)
+/* dst is a plain pointer: va_start after a parameter declared as an array is undefined
+ * (C11 7.16.1.4). */
+void cache_key_hash(char *dst, ...)
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     unsigned char out[32];

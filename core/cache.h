@@ -20,9 +20,14 @@ void cache_set(cache *c, const char *key, const char *val, size_t len, long ttl)
 void cache_del(cache *c, const char *key);
 /* INCR key with expiry ttl on first use; the new value, or -1 if Redis is unavailable. */
 long cache_incr(cache *c, const char *key, long ttl);
+/* Token bucket at key: rate_per_min tokens per minute, at most burst, one taken per call,
+ * atomically (a Lua script; Redis's clock). 1 = allowed, 0 = refused with *retry_after_s
+ * set to the seconds until a token is back, -1 = Redis unavailable. */
+long cache_eval_bucket(cache *c, const char *key, long rate_per_min, long burst,
+                       long *retry_after_s);
 /* 1 if connected now (tries to connect if allowed). */
 int cache_ping(cache *c);
 /* Hex sha256 of the concatenated parts (NULL-terminated list) into dst[65]. */
-void cache_key_hash(char dst[65], ...);
+void cache_key_hash(char *dst, ...);
 
 #endif

@@ -165,15 +165,14 @@ int catalog_find_column(const catalog *c, int t, const char *name)
 
 void catalog_fingerprint(catalog *c)
 {
-    json_object *j = catalog_to_json(c);
+    json_object *j;
     const char *s;
     unsigned char md[32];
     unsigned int mdlen = 0, i;
 
-    c->fingerprint[0] = '\0';
-    if (!j)
+    c->fingerprint[0] = '\0'; /* before the JSON: the old print must not feed the new one */
+    if (!(j = catalog_to_json(c)))
         return;
-    c->fingerprint[0] = '\0';
     s = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
     if (EVP_Digest(s, strlen(s), md, &mdlen, EVP_sha256(), NULL) == 1)
         for (i = 0; i < mdlen; i++)

@@ -174,26 +174,38 @@ static char *conf_trim(char *s)
     return s;
 }
 
-static int conf_read_file(conf *c, const char *path, char *err, size_t errlen)
+/* Parses the text of a config file; name prefixes messages ("name:line"). Lines are cut
+ * like fgets() into a 4096-byte buffer would cut them, so a file reads the same either way. */
+static int conf_parse_text(conf *c, const char *text, size_t len, const char *name, char *err,
+                           size_t errlen)
 {
-    FILE *f = fopen(path, "r");
     char line[4096], origin[512];
+    size_t pos = 0;
     int lineno = 0, rc = 0;
 
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -1;
-    }
-    while (fgets(line, sizeof line, f)) {
+    while (pos < len) {
         char *s, *eq, *key, *val;
         const conf_key *k;
-        size_t vl;
+        size_t n = 0;
 
+        while (n < sizeof line - 1 && pos + n < len && text[pos + n] != '\n')
+            n++;
+        if (n < sizeof line - 1 && pos + n < len)
+            n++; /* the newline, as fgets keeps it */
+        memcpy(line, text + pos, n);
+        line[n] = '\0';
+        pos += n;
         lineno++;
+        snprintf(origin, sizeof origin, "%s:%d", name, lineno);
+        if (!strchr(line, '\n') && pos < len && text[pos] != '\n') {
+            /* else the rest would be read as the next line and the value cut short */
+            snprintf(err, errlen, "%s: line too long (over %zu bytes)", origin, sizeof line - 1);
+            rc = -1;
+            break;
+        }
         s = conf_trim(line);
         if (!*s || *s == '#' || *s == ';' || *s == '[')
             continue;
-        snprintf(origin, sizeof origin, "%s:%d", path, lineno);
         if (!(eq = strchr(s, '='))) {
             snprintf(err, errlen, "%s: expected key = value", origin);
             rc = -1;
@@ -213,10 +225,17 @@ static int conf_read_file(conf *c, const char *path, char *err, size_t errlen)
             if (*val == '#')
                 *val = '\0';
         }
-        vl = strlen(val);
-        if (vl >= 2 && val[0] == '"' && val[vl - 1] == '"') {
-            val[vl - 1] = '\0';
-            val++;
+        if (*val == '"') { /* "quoted", maybe followed by " # comment" */
+            char *q, *r;
+            for (q = strchr(val + 1, '"'); q; q = strchr(q + 1, '"')) {
+                for (r = q + 1; isspace((unsigned char)*r); r++)
+                    ;
+                if (!*r || *r == '#') {
+                    *q = '\0';
+                    val++;
+                    break;
+                }
+            }
         }
         if (!(k = conf_find(key))) {
             snprintf(err, errlen, "%s: unknown key '%s'", origin, key);
@@ -226,6 +245,35 @@ static int conf_read_file(conf *c, const char *path, char *err, size_t errlen)
         if ((rc = conf_set(c, k, val, origin, err, errlen)) < 0)
             break;
     }
+    return rc;
+}
+
+#define CONF_FILE_MAX (16 << 20)
+
+static int conf_read_file(conf *c, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    buf text = BUF_INIT(CONF_FILE_MAX);
+    char chunk[8192];
+    size_t n;
+    int rc = -1;
+
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (buf_add(&text, chunk, n) < 0) {
+            snprintf(err, errlen, "%s: larger than %d bytes", path, CONF_FILE_MAX);
+            goto done;
+        }
+    if (ferror(f)) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        goto done;
+    }
+    rc = conf_parse_text(c, text.p ? text.p : "", text.len, path, err, errlen);
+done:
+    buf_free(&text);
     fclose(f);
     return rc;
 }
@@ -251,7 +299,9 @@ static int conf_read_env(conf *c, char *err, size_t errlen)
     return 0;
 }
 
-int conf_load(const char *path, conf *out, char *err, size_t errlen)
+/* Defaults, then the file (path) or the text, then the environment (use_env). */
+static int conf_build(const char *path, const char *text, size_t len, int use_env, conf *out,
+                      char *err, size_t errlen)
 {
     conf c;
     size_t i;
@@ -263,12 +313,18 @@ int conf_load(const char *path, conf *out, char *err, size_t errlen)
             goto fail;
     if (path && conf_read_file(&c, path, err, errlen) < 0)
         goto fail;
-    if (conf_read_env(&c, err, errlen) < 0)
+    if (text && conf_parse_text(&c, text, len, "buffer", err, errlen) < 0)
+        goto fail;
+    if (use_env && conf_read_env(&c, err, errlen) < 0)
         goto fail;
     if (c.default_page_size > c.max_page_size)
         c.default_page_size = c.max_page_size;
     if (log_level_parse(c.log_level) < 0) {
         snprintf(err, errlen, "log_level must be error, warn, info or debug");
+        goto fail;
+    }
+    if (strcmp(c.llm_provider, "openai") != 0 && strcmp(c.llm_provider, "anthropic") != 0) {
+        snprintf(err, errlen, "llm_provider must be openai or anthropic");
         goto fail;
     }
     if ((slash = strstr(c.llm_base_url, "/chat/completions")) != NULL)
@@ -278,6 +334,16 @@ int conf_load(const char *path, conf *out, char *err, size_t errlen)
 fail:
     conf_free(&c);
     return -1;
+}
+
+int conf_load(const char *path, conf *out, char *err, size_t errlen)
+{
+    return conf_build(path, NULL, 0, 1, out, err, errlen);
+}
+
+int conf_load_buffer(const char *text, size_t len, conf *out, char *err, size_t errlen)
+{
+    return conf_build(NULL, text ? text : "", text ? len : 0, 0, out, err, errlen);
 }
 
 void conf_free(conf *c)

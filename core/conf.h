@@ -89,6 +89,9 @@ typedef struct conf {
  * environment. Returns 0, or -1 with a message in err. On success the caller owns out
  * and frees it with conf_free(). */
 int conf_load(const char *path, conf *out, char *err, size_t errlen);
+/* Like conf_load() with text[0..len) as the file's content and no environment (tests, the
+ * config fuzzer). text need not be NUL-terminated. */
+int conf_load_buffer(const char *text, size_t len, conf *out, char *err, size_t errlen);
 void conf_free(conf *c);
 /* Prints "key = value" for every key, secrets masked. */
 void conf_print(const conf *c, FILE *f);

@@ -36,6 +36,7 @@ static const struct {
 static void err_vset(t2err *e, err_code code, const char *fmt, va_list ap)
 {
     e->code = code;
+    e->retry_after = 0;
     vsnprintf(e->detail, sizeof e->detail, fmt, ap);
 }
 

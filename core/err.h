@@ -37,6 +37,8 @@ typedef struct t2err {
     err_code code;
     char detail[512];
     char field[64]; /* for E_VALIDATION: the offending request field */
+    int retry_after; /* seconds for Retry-After when > 0 (e.g. E_RATE_LIMITED), overriding
+                        err_retry_after(code); err_set() and err_field() reset it to 0 */
 } t2err;
 
 /* Sets e (if not NULL) and returns -1, so `return err_set(...)` reads naturally. */

@@ -83,10 +83,17 @@ int glossary_load_file(glossary *g, const char *path, t2err *err)
     if (!(f = fopen(path, "r")))
         return errno == ENOENT ? 0 : err_set(err, E_INTERNAL, "%s: %s", path, strerror(errno));
     while (fgets(line, sizeof line, f)) {
-        char *fld[4] = {NULL, NULL, NULL, NULL}, *s = trim(line), *bar;
-        int n = 0;
+        char *fld[4] = {NULL, NULL, NULL, NULL}, *s, *bar;
+        int n = 0, ch;
 
         lineno++;
+        if (!strchr(line, '\n') && (ch = getc(f)) != EOF && ch != '\n') {
+            /* else the rest would be read as one more (bogus) entry */
+            fclose(f);
+            return err_set(err, E_INTERNAL, "%s:%d: line too long (over %zu bytes)", path,
+                           lineno, sizeof line - 1);
+        }
+        s = trim(line);
         if (!*s || *s == '#')
             continue;
         while (n < 4) {
@@ -154,18 +161,23 @@ int glossary_match(const glossary *g, const char *question, int *idx, int max)
     int score[256];
     int i, j, n = 0;
 
+    if (max > 256)
+        max = 256;
+    if (max <= 0)
+        return 0;
     text_split(question, 1, &q);
-    for (i = 0; i < g->n && n < max && n < 256; i++) {
+    for (i = 0; i < g->n; i++) { /* all entries: a longer term may come after max short ones */
         int s = term_hits(&q, g->e[i].term);
-        if (!s)
+        if (!s || (n == max && score[n - 1] >= s))
             continue;
-        for (j = n; j > 0 && score[j - 1] < s; j--) { /* longer terms first */
+        if (n < max)
+            n++; /* else the last (shortest) one drops out */
+        for (j = n - 1; j > 0 && score[j - 1] < s; j--) { /* longer terms first */
             idx[j] = idx[j - 1];
             score[j] = score[j - 1];
         }
         idx[j] = i;
         score[j] = s;
-        n++;
     }
     return n;
 }

@@ -4,6 +4,7 @@
 #include "buf.h"
 #include "log.h"
 
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,7 +24,9 @@ int pgc_init(pgc *p, const conf *cf, const char *appname, int migrate)
         return -1;
     for (i = 0; i < n; i++) {
         const char *c;
-        if (i && buf_adds(&sp, ", ") < 0)
+        if (strcmp(names[i], "t2sql") == 0)
+            continue; /* the service's own schema is never on generated SQL's path */
+        if (sp.len && buf_adds(&sp, ", ") < 0)
             goto done;
         if (buf_addc(&sp, '"') < 0)
             goto done;
@@ -33,7 +36,7 @@ int pgc_init(pgc *p, const conf *cf, const char *appname, int migrate)
         if (buf_addc(&sp, '"') < 0)
             goto done;
     }
-    str_copy(p->search_path, sizeof p->search_path, n ? buf_cstr(&sp) : "\"public\"");
+    str_copy(p->search_path, sizeof p->search_path, sp.len ? buf_cstr(&sp) : "\"public\"");
     rc = 0;
 done:
     buf_free(&sp);
@@ -50,9 +53,21 @@ PGconn *pgc_get(pgc *p, t2err *err)
 {
     struct timespec now;
 
-    if (p->conn && PQstatus(p->conn) == CONNECTION_OK &&
-        PQtransactionStatus(p->conn) == PQTRANS_IDLE)
-        return p->conn;
+    if (p->conn && PQstatus(p->conn) == CONNECTION_OK) {
+        /* An idle connection with something to read has usually been told to go away (a
+         * server restart); consuming it turns that into CONNECTION_BAD now, not mid-request. */
+        struct pollfd pfd = {PQsocket(p->conn), POLLIN, 0};
+        PGnotify *n;
+        int i;
+        for (i = 0; i < 4 && poll(&pfd, 1, 0) > 0; i++) { /* the notice, then the EOF */
+            if (!PQconsumeInput(p->conn))
+                break;
+            while ((n = PQnotifies(p->conn)) != NULL)
+                PQfreemem(n);
+        }
+        if (PQstatus(p->conn) == CONNECTION_OK && PQtransactionStatus(p->conn) == PQTRANS_IDLE)
+            return p->conn;
+    }
     if (p->conn) {
         PQfinish(p->conn);
         p->conn = NULL;

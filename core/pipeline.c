@@ -370,51 +370,47 @@ static int build_prompt(t2ctx *x, const char *question, buf *user)
     return buf_printf(user, "\nQuestion: %s\n", question);
 }
 
-/* Asks the model (through the reply cache); appends the extracted SQL. */
-static int ask_model(t2ctx *x, const char *user, buf *sql, t2err *err)
+/* Asks the model through the reply cache; appends the extracted SQL to sql and the raw reply
+ * to reply. A reply is cached only by remember_reply(), once its SQL has validated. */
+static int ask_model(t2ctx *x, const char *user, char key[96], buf *reply, buf *sql, t2err *err)
 {
-    char h[65], key[96];
-    buf reply = BUF_INIT(4u << 20);
-    int rc = -1;
+    char h[65];
 
     cache_key_hash(h, x->cf->llm_provider, llm_model(x->llm), SYSTEM_PROMPT, user,
                    (const char *)NULL);
-    snprintf(key, sizeof key, "t2sql:llm:%s", h);
-    if (!cache_get(x->cache, key, &reply)) {
+    snprintf(key, 96, "t2sql:llm:%s", h);
+    buf_reset(reply);
+    if (!cache_get(x->cache, key, reply)) {
         x->llm_calls++;
-        if (llm_chat(x->llm, SYSTEM_PROMPT, user, &reply, err) < 0)
-            goto done;
-        if (llm_extract_sql(buf_cstr(&reply), sql) < 0) {
-            err_set(err, E_LLM_ERROR, "the language model's answer contained no SQL");
-            goto done;
-        }
-        cache_set(x->cache, key, reply.p, reply.len, x->cf->cache_ttl_llm);
-        rc = 0;
-        goto done;
+        if (llm_chat(x->llm, SYSTEM_PROMPT, user, reply, err) < 0)
+            return -1;
     }
-    if (llm_extract_sql(buf_cstr(&reply), sql) < 0) {
-        err_set(err, E_LLM_ERROR, "the language model's answer contained no SQL");
-        goto done;
-    }
-    rc = 0;
-done:
-    buf_free(&reply);
-    return rc;
+    if (llm_extract_sql(buf_cstr(reply), sql) < 0)
+        return err_set(err, E_LLM_ERROR, "the language model's answer contained no SQL");
+    return 0;
+}
+
+static void remember_reply(t2ctx *x, const char *key, const buf *reply)
+{
+    cache_set(x->cache, key, buf_cstr(reply), reply->len, x->cf->cache_ttl_llm);
 }
 
 /* Model path: prompt, answer, validate, one repair round. */
 static int via_model(t2ctx *x, const char *question, gen_result *out, t2err *err)
 {
     buf user = BUF_INIT(4u << 20), sql = BUF_INIT(1u << 20), fix = BUF_INIT(4u << 20);
+    buf reply = BUF_INIT(4u << 20);
+    char key[96];
     int rc = -1;
 
     if (build_prompt(x, question, &user) < 0) {
         err_set(err, E_INTERNAL, "out of memory building the prompt");
         goto done;
     }
-    if (ask_model(x, buf_cstr(&user), &sql, err) < 0)
+    if (ask_model(x, buf_cstr(&user), key, &reply, &sql, err) < 0)
         goto done;
     if (pipeline_validate(x, buf_cstr(&sql), &out->sql, err) == 0) {
+        remember_reply(x, key, &reply);
         rc = 0;
         goto done;
     }
@@ -425,14 +421,17 @@ static int via_model(t2ctx *x, const char *question, gen_result *out, t2err *err
                      "Write a corrected query using only the tables and columns above.",
                buf_cstr(&user), buf_cstr(&sql), err->detail);
     buf_reset(&sql);
-    if (ask_model(x, buf_cstr(&fix), &sql, err) < 0)
+    if (ask_model(x, buf_cstr(&fix), key, &reply, &sql, err) < 0)
         goto done;
-    if (pipeline_validate(x, buf_cstr(&sql), &out->sql, err) == 0)
+    if (pipeline_validate(x, buf_cstr(&sql), &out->sql, err) == 0) {
+        remember_reply(x, key, &reply);
         rc = 0;
+    }
 done:
     buf_free(&user);
     buf_free(&sql);
     buf_free(&fix);
+    buf_free(&reply);
     return rc;
 }
 

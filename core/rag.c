@@ -2,32 +2,37 @@
  * foreign-key tables needed to join the best ones, and renders them with the matched glossary
  * hints and the most similar verified examples within a token budget; see rag.h.
  *
- * Nothing is cached between calls: each call tokenizes the catalog's names once (a thousand
- * tables take well under a millisecond), so the ranking can never lag behind a reload.
+ * Nothing is cached between calls: each call tokenizes the catalog's names once (900 tables
+ * with 4,700 columns take about a millisecond), so the ranking never lags behind a reload.
  *
  * Score of a table = sum over the question's words of (best match of the word in the table,
  * weighted by where it matched: table name > column name, comment > column comment) times
  * the word's rarity across the catalog (IDF, so "id" and "name" count little), plus exact
  * mentions of common values, glossary terms naming the table, and tables used by similar
  * examples. A table then gets a share of its best foreign-key neighbour's score, so tables of
- * one cluster (a schema, a merged database) reinforce each other. */
+ * one cluster (a schema, a merged database) reinforce each other.
+ *
+ * Not thread-safe (a static qsort context, and text_similarity's buffers): each FastCGI
+ * worker is a single-threaded process. */
 #include "rag.h"
 
 #include "text.h"
 
 #include <ctype.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define QW_MAX 48      /* question words considered */
-#define EX_MAX 3       /* examples rendered */
-#define CORE_MAX 6     /* tables joined by FK paths */
-#define PATH_DEPTH 3   /* longest FK path added to join two core tables */
-#define VALUES_SHOWN 8 /* common values rendered per column */
+#define QW_MAX 48       /* question words considered */
+#define EX_MAX 3        /* examples rendered */
+#define CORE_MAX 6      /* tables joined by FK paths */
+#define PATH_DEPTH 3    /* longest FK path added to join two core tables */
+#define VALUES_SHOWN 8  /* common values rendered per column */
+#define FULL_FRAC 0.4   /* tables scoring at least this share of the best are rendered in full */
 
 /* Where a word matched, as a weight. */
-#define W_TABLE 3.0
+#define W_TABLE 2.0
 #define W_TCOMMENT 1.5
 #define W_COLUMN 1.5
 #define W_CCOMMENT 0.8
@@ -35,6 +40,8 @@
 #define W_GLOSS 6.0
 #define W_GLOSS_HINT 2.5
 #define W_EXAMPLE 4.0
+#define W_COVER 2.0
+#define W_SYNONYM 0.8
 #define FK_SHARE 0.3
 
 typedef struct qword {
@@ -47,14 +54,14 @@ typedef struct ranker {
     const catalog *cat;
     qword q[QW_MAX];
     int nq;
-    char qlow[1024];       /* lower-cased question, for value mentions */
+    char qlow[1024];          /* lower-cased question, for value mentions */
     unsigned char qstart[32]; /* bitmap of characters that start a word of qlow */
-    float *best;           /* ntables x nq: best weighted match of word k in table t */
-    double *score;         /* own score */
-    double *prop;          /* score after the FK share; the ranking key */
-    int *order;            /* tables by prop, best first */
-    int *adj_start, *adj;  /* undirected FK adjacency (CSR) */
-    int *fk_start, *fk_of; /* FKs by referencing table (CSR), for rendering */
+    float *best;              /* ntables x nq: best weighted match of word k in table t */
+    double *score;            /* own score */
+    double *prop;             /* score after the FK share; the ranking key */
+    int *order;               /* tables by prop, best first */
+    int *adj_start, *adj;     /* undirected FK adjacency (CSR) */
+    int *fk_start, *fk_of;    /* FKs by referencing table (CSR), for rendering */
 } ranker;
 
 int rag_tokens(const char *text, size_t len)
@@ -71,8 +78,8 @@ static double qword_weight(const char *w)
                                  "maximum", "minimum", "max", "min", "most", "least",
                                  "highest", "lowest", "largest", "smallest", "distinct",
                                  "different", "number", "top", "more", "less", "than",
-                                 "order", "sort", "descend", "ascend", "also", "both",
-                                 "only", "not", "no", "ye", "yes", "one", "two", NULL};
+                                 "sort", "descend", "ascend", "also", "both",
+                                 "only", "not", "no", "yes", "one", "two", NULL};
     int i;
 
     for (i = 0; weak[i]; i++)
@@ -81,26 +88,62 @@ static double qword_weight(const char *w)
     return 1.0;
 }
 
+static void add_qword(ranker *r, const char *w, double weight)
+{
+    int j;
+
+    if (r->nq >= QW_MAX || text_is_stop(w))
+        return;
+    for (j = 0; j < r->nq; j++)
+        if (strcmp(r->q[j].w, w) == 0)
+            return;
+    str_copy(r->q[r->nq].w, TEXT_WORD_MAX, w);
+    r->q[r->nq].len = strlen(r->q[r->nq].w);
+    r->q[r->nq].weight = weight;
+    r->nq++;
+}
+
+/* Everyday words for what schemas usually name otherwise (stemmed forms, both directions
+ * where it makes sense). Small on purpose: each pair must hold in almost any schema. */
+static const char *const synonyms[][2] = {
+    {"nation", "country"},    {"country", "nation"},     {"store", "shop"},
+    {"shop", "store"},        {"client", "customer"},    {"customer", "client"},
+    {"buyer", "customer"},    {"staff", "employee"},     {"employee", "staff"},
+    {"worker", "employee"},   {"film", "movie"},         {"movie", "film"},
+    {"town", "city"},         {"pupil", "student"},      {"teacher", "instructor"},
+    {"instructor", "teacher"}, {"professor", "instructor"}, {"wage", "salary"},
+    {"salary", "wage"},       {"item", "product"},       {"product", "item"},
+    {"purchase", "order"},    {"cost", "price"},         {"price", "cost"},
+    {"person", "people"},     {"people", "person"},      {"speak", "language"},
+    {"spoken", "language"},   {"automobile", "car"},     {"kid", "child"},
+    {"telephone", "phone"},   {"birthday", "birth"},     {"born", "birth"},
+};
+
+/* The question's distinct non-stop stemmed words, then adjacent pairs joined ("high
+ * school" -> "highschool") for identifiers that run words together. */
 static void question_words(ranker *r, const char *question)
 {
     text_words tw;
     size_t i, n;
-    int k, j;
+    int k;
 
     text_split(question, 1, &tw);
     r->nq = 0;
-    for (k = 0; k < tw.n && r->nq < QW_MAX; k++) {
-        if (text_is_stop(tw.w[k]))
+    for (k = 0; k < tw.n; k++)
+        add_qword(r, tw.w[k], qword_weight(tw.w[k]));
+    for (k = 0; k + 1 < tw.n; k++) {
+        char pair[TEXT_WORD_MAX * 2];
+        if (text_is_stop(tw.w[k]) || text_is_stop(tw.w[k + 1]) ||
+            qword_weight(tw.w[k]) < 1 || qword_weight(tw.w[k + 1]) < 1)
             continue;
-        for (j = 0; j < r->nq; j++)
-            if (strcmp(r->q[j].w, tw.w[k]) == 0)
-                break;
-        if (j < r->nq)
-            continue;
-        memcpy(r->q[r->nq].w, tw.w[k], TEXT_WORD_MAX);
-        r->q[r->nq].len = strlen(tw.w[k]);
-        r->q[r->nq].weight = qword_weight(tw.w[k]);
-        r->nq++;
+        if (snprintf(pair, sizeof pair, "%s%s", tw.w[k], tw.w[k + 1]) < TEXT_WORD_MAX)
+            add_qword(r, pair, 1.0);
+    }
+    for (k = 0; k < tw.n; k++) {
+        size_t sy;
+        for (sy = 0; sy < sizeof synonyms / sizeof synonyms[0]; sy++)
+            if (strcmp(tw.w[k], synonyms[sy][0]) == 0)
+                add_qword(r, synonyms[sy][1], W_SYNONYM);
     }
     n = strlen(question);
     if (n >= sizeof r->qlow)
@@ -120,6 +163,8 @@ static double word_match(const qword *q, const char *w, size_t wl)
 {
     size_t ql = q->len, sh = ql < wl ? ql : wl, lo = ql < wl ? wl : ql;
 
+    if (wl == 0 || q->w[0] != w[0])
+        return 0.0; /* every case below shares the first letter */
     if (ql == wl && memcmp(q->w, w, ql) == 0)
         return 1.0;
     if (sh >= 4 && memcmp(q->w, w, sh) == 0) /* "perform" ~ "performance" */
@@ -177,6 +222,32 @@ static int is_numeric(const char *s)
     return 1;
 }
 
+/* How much of a table's name the question covers, each name word weighted by the rarity of
+ * the question word it matched: "transcripts" covers "student_transcripts_tracking.
+ * transcripts" better than "student_transcripts_tracking.courses". */
+static double name_coverage(const ranker *r, const char *name, const double *idf)
+{
+    text_words tw;
+    double sum = 0;
+    int i, k, n = 0;
+
+    text_split(name, 1, &tw);
+    for (i = 0; i < tw.n; i++) {
+        size_t wl = strlen(tw.w[i]);
+        double best = 0;
+        if (text_is_stop(tw.w[i]))
+            continue;
+        n++;
+        for (k = 0; k < r->nq; k++) {
+            double m = word_match(&r->q[k], tw.w[i], wl) * idf[k];
+            if (m > best)
+                best = m;
+        }
+        sum += best;
+    }
+    return n ? sum / n : 0;
+}
+
 /* Scores every table's own text: names, comments, values. */
 static void score_tables(ranker *r)
 {
@@ -212,16 +283,17 @@ static void score_tables(ranker *r)
             df += r->best[(size_t)t * (size_t)nq + (size_t)k] > 0;
         idf[k] = r->q[k].weight * (1.0 + log((cat->ntables + 1.0) / (df + 1.0)));
     }
-    for (t = 0; t < cat->ntables; t++)
+    for (t = 0; t < cat->ntables; t++) {
         for (k = 0; k < nq; k++)
             r->score[t] += r->best[(size_t)t * (size_t)nq + (size_t)k] * idf[k];
+        r->score[t] += W_COVER * name_coverage(r, cat->tables[t].name, idf);
+    }
 }
 
-/* Adds boost to the table named by s[0..n) (optionally schema-qualified), if any. */
-static void boost_named(ranker *r, const char *s, size_t n, double boost)
+/* The table named by s[0..n) (trimmed, optionally schema-qualified), or -1. */
+static int named_table(const catalog *cat, const char *s, size_t n)
 {
     char name[256];
-    int t;
 
     while (n && isspace((unsigned char)*s)) {
         s++;
@@ -230,34 +302,49 @@ static void boost_named(ranker *r, const char *s, size_t n, double boost)
     while (n && isspace((unsigned char)s[n - 1]))
         n--;
     if (n == 0 || n >= sizeof name)
-        return;
+        return -1;
     memcpy(name, s, n);
     name[n] = '\0';
-    if ((t = catalog_find_table(r->cat, name)) >= 0)
-        r->score[t] += boost;
+    return catalog_find_table(cat, name);
 }
 
-/* Boosts every table whose name occurs as an identifier in text (SQL or a hint). */
+/* Boosts, once each, the tables whose names occur in text (SQL or a hint) as identifiers:
+ * "t", "schema.t", or the table part of "t.column" / "schema.t.column". */
 static void boost_identifiers(ranker *r, const char *text, double boost)
 {
-    const char *p = text, *s;
+    const char *p = text;
+    int seen[32], nseen = 0, i;
 
     while (*p) {
-        while (*p && !(isalnum((unsigned char)*p) || *p == '_' || *p == '"'))
-            p++;
-        s = p;
-        while (*p && (isalnum((unsigned char)*p) || *p == '_' || *p == '.' || *p == '"'))
-            p++;
-        if (p > s) {
-            char id[256];
-            size_t i, n = 0;
-            for (i = 0; i < (size_t)(p - s) && n + 1 < sizeof id; i++)
-                if (s[i] != '"')
-                    id[n++] = s[i];
-            id[n] = '\0';
-            if (n && !isdigit((unsigned char)id[0]))
-                boost_named(r, id, n, boost);
+        char id[256];
+        size_t n = 0;
+        int t;
+        if (*p == '\'') { /* a string literal names nothing ('' inside just toggles twice) */
+            for (p++; *p && *p != '\''; p++)
+                ;
+            p += *p != '\0';
+            continue;
         }
+        if (!(isalnum((unsigned char)*p) || *p == '_' || *p == '"')) {
+            p++;
+            continue;
+        }
+        for (; *p && (isalnum((unsigned char)*p) || *p == '_' || *p == '.' || *p == '"'); p++)
+            if (*p != '"' && n + 1 < sizeof id)
+                id[n++] = *p;
+        id[n] = '\0';
+        if (n == 0 || isdigit((unsigned char)id[0]))
+            continue;
+        t = named_table(r->cat, id, n);
+        if (t < 0 && strchr(id, '.'))
+            t = named_table(r->cat, id, (size_t)(strrchr(id, '.') - id));
+        for (i = 0; t >= 0 && i < nseen; i++)
+            if (seen[i] == t)
+                t = -1;
+        if (t < 0 || nseen == (int)(sizeof seen / sizeof seen[0]))
+            continue;
+        seen[nseen++] = t;
+        r->score[t] += boost;
     }
 }
 
@@ -275,7 +362,9 @@ static void boost_glossary(ranker *r, const glossary *g, const int *gi, int ng)
         }
         for (;; p = comma + 1) {
             comma = strchr(p, ',');
-            boost_named(r, p, comma ? (size_t)(comma - p) : strlen(p), W_GLOSS);
+            int t = named_table(r->cat, p, comma ? (size_t)(comma - p) : strlen(p));
+            if (t >= 0)
+                r->score[t] += W_GLOSS;
             if (!comma)
                 break;
         }
@@ -530,6 +619,53 @@ static int render_examples(const rag_example *ex, const int *pick, int n, buf *o
     return 0;
 }
 
+/* Appends "Schema:" and the tables of list in order. With all_full, every table in full or
+ * nothing: returns 1 as soon as one does not fit (the caller truncates). Otherwise a table
+ * is rendered in full if it is a core table or scores FULL_FRAC of the best, compact if the
+ * full form does not fit, and skipped if neither does; the search stops after many misses.
+ * The budget counts what out held past start and the tail still to come. 0, 1 or -1. */
+static int render_schema(const ranker *r, const int *list, int n, const char *in, int all_full,
+                         long budget, size_t start, size_t tail_len, buf *out,
+                         rag_selection *sel)
+{
+    buf one = BUF_INIT(0);
+    double top = n ? r->prop[list[0]] : 0;
+    int i, misses = 0, rc = -1;
+
+    if (buf_adds(out, "Schema:\n") < 0)
+        goto fail;
+    for (i = 0; i < n && sel->ntables < RAG_MAX_TABLES && misses < 64; i++) {
+        int ti = list[i];
+        int full = all_full || in[ti] || (top > 0 && r->prop[ti] >= FULL_FRAC * top);
+        size_t room = out->len - start + tail_len;
+
+        buf_reset(&one);
+        if (full && render_full(r, ti, &one) < 0)
+            goto fail;
+        if (full && rag_tokens(NULL, room + one.len) > budget) {
+            if (all_full) {
+                rc = 1;
+                goto fail;
+            }
+            buf_reset(&one);
+            full = 0;
+        }
+        if (!full && render_compact(r, ti, &one) < 0)
+            goto fail;
+        if (rag_tokens(NULL, room + one.len) > budget) {
+            misses++;
+            continue;
+        }
+        if (buf_add(out, one.p, one.len) < 0)
+            goto fail;
+        sel->tables[sel->ntables++] = ti;
+    }
+    rc = 0;
+fail:
+    buf_free(&one);
+    return rc;
+}
+
 static void ranker_free(ranker *r)
 {
     free(r->best);
@@ -564,8 +700,8 @@ int rag_context(const catalog *cat, const glossary *g, const rag_example *ex, in
                 const char *question, long budget_tokens, buf *out, rag_selection *sel)
 {
     ranker r;
-    buf tail = BUF_INIT(0), one = BUF_INIT(0);
-    int gi[16], ng = 0, pick[EX_MAX], npick = 0, i, n = 0, *list = NULL, misses = 0;
+    buf tail = BUF_INIT(0);
+    int gi[16], ng = 0, pick[EX_MAX], npick = 0, i, n = 0, *list = NULL;
     double exsim[EX_MAX];
     char *in = NULL;
     size_t nt = (size_t)cat->ntables, start = out->len;
@@ -604,34 +740,22 @@ int rag_context(const catalog *cat, const glossary *g, const rag_example *ex, in
 
     if (fit_tail(g, gi, &ng, ex, pick, &npick, budget_tokens, &tail) < 0)
         goto fail;
-    /* The schema: full rendering for the relevant tables, compact for the rest; a table
-     * that does not fit either way is skipped, and the search stops after many misses. */
-    if (buf_adds(out, "Schema:\n") < 0)
-        goto fail;
-    {
-        double top = cat->ntables ? r.prop[list[0]] : 0;
-        for (i = 0; i < n && sel->ntables < RAG_MAX_TABLES && misses < 64; i++) {
-            int ti = list[i], full = in[ti] || (top > 0 && r.prop[ti] >= 0.2 * top);
-            size_t room = out->len - start + tail.len;
-
-            buf_reset(&one);
-            if (full && render_full(&r, ti, &one) < 0)
-                goto fail;
-            if (full && rag_tokens(NULL, room + one.len) > budget_tokens) {
-                buf_reset(&one);
-                full = 0;
-            }
-            if (!full && render_compact(&r, ti, &one) < 0)
-                goto fail;
-            if (rag_tokens(NULL, room + one.len) > budget_tokens) {
-                misses++;
-                continue;
-            }
-            if (buf_add(out, one.p, one.len) < 0)
-                goto fail;
-            sel->tables[sel->ntables++] = ti;
+    /* The whole schema in full when it fits; otherwise full for the relevant tables and
+     * compact for the rest. */
+    if (n <= RAG_MAX_TABLES) {
+        int full = render_schema(&r, list, n, in, 1, budget_tokens, start, tail.len, out, sel);
+        if (full < 0)
+            goto fail;
+        if (full > 0) {
+            out->len = start;
+            out->p[start] = '\0';
+            sel->ntables = 0;
         }
+        if (full == 0)
+            n = 0; /* done */
     }
+    if (n && render_schema(&r, list, n, in, 0, budget_tokens, start, tail.len, out, sel) < 0)
+        goto fail;
     if (rag_tokens(NULL, out->len - start + tail.len) > budget_tokens) {
         /* not even the header fits: leave out what we wrote */
         out->len = start;
@@ -643,9 +767,12 @@ int rag_context(const catalog *cat, const glossary *g, const rag_example *ex, in
     sel->tokens = rag_tokens(out->p + start, out->len - start);
     rc = 0;
 fail:
+    if (rc < 0 && out->p) { /* leave out as it was */
+        out->len = start;
+        out->p[start] = '\0';
+    }
     ranker_free(&r);
     buf_free(&tail);
-    buf_free(&one);
     free(list);
     free(in);
     return rc;

@@ -1,16 +1,18 @@
 /* sqlguard -- proves a statement is one read-only SELECT on libpg_query's parse tree; see
  * sqlguard.h. It does not run, rewrite or resolve anything: names are checked as written.
  *
- * The tree comes from pg_query_parse() as JSON and is read with json-c. Every node is
- * visited (a generic walk), and a few node types get a closer look: SelectStmt (SELECT INTO,
- * row locks, WITH scoping, nesting, joins), FuncCall (denylist, allowlist), RangeVar (schemas,
- * catalogs), A_Expr (schema-qualified operators). Any other statement node found anywhere is
- * refused, so a node type the walk does not know can only make it stricter. */
+ * The tree comes from pg_query_parse() as JSON. It is tokenized in place (strings unescaped
+ * and NUL-terminated inside pg_query's own buffer) into a flat token array: a general JSON
+ * library spent two thirds of the guard's time building objects that are read once. Every
+ * node is visited (a generic walk), and a few node types get a closer look: SelectStmt
+ * (SELECT INTO, row locks, WITH scoping, nesting, joins), FuncCall (denylist, allowlist),
+ * RangeVar (schemas, catalogs), A_Expr (schema-qualified operators). Any other statement
+ * node found anywhere is refused, so a node type the walk does not know can only make it
+ * stricter. */
 #include "sqlguard.h"
 
 #include "buf.h"
 
-#include <json-c/json.h>
 #include <pg_query.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,7 +26,20 @@
 /* CTE names in scope at once. */
 #define GUARD_MAX_CTES 256
 
+/* One JSON value. Object tokens are followed by key, value, key, value...; next skips the
+ * whole subtree. */
+enum { J_OBJ, J_ARR, J_STR, J_PRIM };
+
+typedef struct jtok {
+    int type;
+    int size;      /* J_OBJ: keys; J_ARR: elements */
+    int next;      /* index of the first token after this value */
+    const char *s; /* J_STR: unescaped, NUL-terminated; J_PRIM: first character */
+} jtok;
+
 typedef struct gctx {
+    jtok *t; /* the tree; t[0] is the root */
+    int nt, capt;
     const guard_policy *p;
     guard_result *res;
     const char *ctes[GUARD_MAX_CTES]; /* names in scope, innermost last; owned by the tree */
@@ -33,6 +48,8 @@ typedef struct gctx {
     int nfrom;  /* relations joined at the current query level */
 } gctx;
 
+/* The name tables are packed several names a line. */
+/* clang-format off */
 /* A name ending in '*' matches every name with that prefix. Compared case-insensitively. */
 static const char *const deny_funcs[] = {
     "pg_sleep*", "pg_read_*", "pg_ls_*", "pg_stat_file", "pg_file_*", "pg_logdir_ls",
@@ -131,6 +148,8 @@ static const char *const deny_infoschema_rels[] = {
     "foreign_data_wrapper_options",
 };
 
+/* clang-format on */
+
 /* Statement node names as SQL, for the reason given to the caller. */
 static const struct {
     const char *node, *sql;
@@ -163,9 +182,6 @@ static const struct {
     {"LockStmt", "LOCK"},
 };
 
-static int walk(gctx *c, json_object *o, int depth);
-static int check_select(gctx *c, json_object *s, int arm, int depth);
-
 static int deny(gctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Sets res->why; always returns -1. */
@@ -184,8 +200,7 @@ static const char *stmt_sql(const char *node)
     size_t i;
 
     for (i = 0; i < sizeof stmt_names / sizeof stmt_names[0]; i++)
-        if (strcmp(stmt_names[i].node, node) == 0)
-            return stmt_names[i].sql;
+        if (strcmp(stmt_names[i].node, node) == 0) return stmt_names[i].sql;
     return node;
 }
 
@@ -204,8 +219,7 @@ static int match_any(const char *name, const char *const *pat, size_t npat)
     for (i = 0; i < npat; i++) {
         n = strlen(pat[i]);
         if (n && pat[i][n - 1] == '*') {
-            if (strncasecmp(name, pat[i], n - 1) == 0)
-                return 1;
+            if (strncasecmp(name, pat[i], n - 1) == 0) return 1;
         } else if (strcasecmp(name, pat[i]) == 0) {
             return 1;
         }
@@ -223,90 +237,268 @@ static int on_allowlist(const char *name)
     char low[64];
     size_t i, n = strlen(name);
 
-    if (n >= sizeof low)
-        return 0;
+    if (n >= sizeof low) return 0;
     for (i = 0; i <= n; i++)
         low[i] = (name[i] >= 'A' && name[i] <= 'Z') ? (char)(name[i] - 'A' + 'a') : name[i];
     return bsearch(low, allow_funcs, sizeof allow_funcs / sizeof allow_funcs[0],
                    sizeof allow_funcs[0], cmp_name) != NULL;
 }
 
-static json_object *field(json_object *o, const char *key)
-{
-    json_object *v = NULL;
+/* ---- the token tree ---- */
 
-    if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, key, &v))
-        return NULL;
-    return v;
+static int tok_add(gctx *c, int type, const char *s)
+{
+    jtok *nt;
+    int ncap;
+
+    if (c->nt == c->capt) {
+        if (c->capt > (1 << 28)) return -1;
+        ncap = c->capt ? c->capt * 2 : 256;
+        nt = realloc(c->t, (size_t)ncap * sizeof *nt);
+        if (!nt) return -1;
+        c->t = nt;
+        c->capt = ncap;
+    }
+    c->t[c->nt].type = type;
+    c->t[c->nt].size = 0;
+    c->t[c->nt].next = c->nt + 1;
+    c->t[c->nt].s = s;
+    return c->nt++;
 }
 
-static const char *field_str(json_object *o, const char *key)
+static int hexval(char h)
 {
-    json_object *v = field(o, key);
+    if (h >= '0' && h <= '9') return h - '0';
+    if (h >= 'a' && h <= 'f') return h - 'a' + 10;
+    if (h >= 'A' && h <= 'F') return h - 'A' + 10;
+    return -1;
+}
 
-    return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+/* Unescapes the JSON string starting after its opening quote, in place, and NUL-terminates
+ * it. Returns the position after the closing quote, NULL if the string is malformed. */
+static char *jstring(char *p)
+{
+    char *dst = p, *src = p;
+    int i, h;
+    unsigned cp;
+
+    while (*src != '"') {
+        if (*src == '\0') return NULL;
+        if (*src != '\\') {
+            *dst++ = *src++;
+            continue;
+        }
+        src++;
+        switch (*src) {
+        case '"':
+        case '\\':
+        case '/':
+            *dst++ = *src;
+            break;
+        case 'b':
+            *dst++ = '\b';
+            break;
+        case 'f':
+            *dst++ = '\f';
+            break;
+        case 'n':
+            *dst++ = '\n';
+            break;
+        case 'r':
+            *dst++ = '\r';
+            break;
+        case 't':
+            *dst++ = '\t';
+            break;
+        case 'u':
+            /* \uXXXX is at least as long as its UTF-8 form (at most 3 bytes). */
+            for (cp = 0, i = 1; i <= 4; i++) {
+                h = hexval(src[i]);
+                if (h < 0) return NULL;
+                cp = cp * 16 + (unsigned)h;
+            }
+            src += 4;
+            if (cp < 0x80) {
+                *dst++ = (char)cp;
+            } else if (cp < 0x800) {
+                *dst++ = (char)(0xc0 | (cp >> 6));
+                *dst++ = (char)(0x80 | (cp & 0x3f));
+            } else {
+                *dst++ = (char)(0xe0 | (cp >> 12));
+                *dst++ = (char)(0x80 | ((cp >> 6) & 0x3f));
+                *dst++ = (char)(0x80 | (cp & 0x3f));
+            }
+            break;
+        default:
+            return NULL;
+        }
+        src++;
+    }
+    *dst = '\0';
+    return src + 1;
+}
+
+enum { X_VALUE, X_KEY_OR_END, X_VALUE_OR_END, X_KEY, X_COLON, X_AFTER };
+
+/* Tokenizes the JSON text p (modified in place) into c->t. Returns 0, -1 on malformed JSON
+ * or out of memory, -2 when nested deeper than GUARD_TREE_DEPTH. */
+static int json_read(gctx *c, char *p)
+{
+    int stack[GUARD_TREE_DEPTH];
+    int sp = 0, x = X_VALUE, idx, top;
+    char ch;
+
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+            p++;
+        ch = *p;
+        if (ch == '\0') break;
+        top = sp ? stack[sp - 1] : -1;
+        switch (ch) {
+        case '{':
+        case '[':
+            if (x != X_VALUE && x != X_VALUE_OR_END) return -1;
+            if (sp == 0 && c->nt > 0) return -1; /* a second root */
+            if (sp == GUARD_TREE_DEPTH) return -2;
+            idx = tok_add(c, ch == '{' ? J_OBJ : J_ARR, p);
+            if (idx < 0) return -1;
+            if (top >= 0 && c->t[top].type == J_ARR) c->t[top].size++;
+            stack[sp++] = idx;
+            x = ch == '{' ? X_KEY_OR_END : X_VALUE_OR_END;
+            p++;
+            break;
+        case '}':
+        case ']':
+            if (top < 0 || c->t[top].type != (ch == '}' ? J_OBJ : J_ARR)) return -1;
+            if (x != X_AFTER && x != (ch == '}' ? X_KEY_OR_END : X_VALUE_OR_END)) return -1;
+            c->t[top].next = c->nt;
+            sp--;
+            x = X_AFTER;
+            p++;
+            break;
+        case ',':
+            if (top < 0 || x != X_AFTER) return -1;
+            x = c->t[top].type == J_OBJ ? X_KEY : X_VALUE;
+            p++;
+            break;
+        case ':':
+            if (x != X_COLON) return -1;
+            x = X_VALUE;
+            p++;
+            break;
+        case '"':
+            if (x == X_KEY || x == X_KEY_OR_END) {
+                c->t[top].size++;
+                x = X_COLON;
+            } else if (x == X_VALUE || x == X_VALUE_OR_END) {
+                if (sp == 0 && c->nt > 0) return -1;
+                if (top >= 0 && c->t[top].type == J_ARR) c->t[top].size++;
+                x = X_AFTER;
+            } else {
+                return -1;
+            }
+            if (tok_add(c, J_STR, p + 1) < 0) return -1;
+            p = jstring(p + 1);
+            if (!p) return -1;
+            break;
+        default:
+            if ((x != X_VALUE && x != X_VALUE_OR_END) || (sp == 0 && c->nt > 0)) return -1;
+            if (!((ch >= '0' && ch <= '9') || ch == '-' || ch == 't' || ch == 'f' || ch == 'n'))
+                return -1;
+            if (tok_add(c, J_PRIM, p) < 0) return -1;
+            if (top >= 0 && c->t[top].type == J_ARR) c->t[top].size++;
+            while (*p && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n' &&
+                   *p != '\t' && *p != '\r')
+                p++;
+            x = X_AFTER;
+            break;
+        }
+    }
+    return (sp == 0 && c->nt > 0 && x == X_AFTER) ? 0 : -1;
+}
+
+/* The value of key in object o, or -1. */
+static int field(const gctx *c, int o, const char *key)
+{
+    int i, k;
+
+    if (o < 0 || c->t[o].type != J_OBJ) return -1;
+    for (i = o + 1, k = 0; k < c->t[o].size; k++, i = c->t[i + 1].next)
+        if (strcmp(c->t[i].s, key) == 0) return i + 1;
+    return -1;
+}
+
+static const char *field_str(const gctx *c, int o, const char *key)
+{
+    int v = field(c, o, key);
+
+    return v >= 0 && c->t[v].type == J_STR ? c->t[v].s : NULL;
 }
 
 /* The only key of a node object ({"Type": {...}}), its body in *body; NULL if not a node. */
-static const char *node_type(json_object *n, json_object **body)
+static const char *node_type(const gctx *c, int n, int *body)
 {
-    struct json_object_iterator it, end;
+    if (n < 0 || c->t[n].type != J_OBJ || c->t[n].size != 1) return NULL;
+    *body = n + 2;
+    return c->t[n + 1].s;
+}
 
-    if (!json_object_is_type(n, json_type_object) || json_object_object_length(n) != 1)
-        return NULL;
-    it = json_object_iter_begin(n);
-    end = json_object_iter_end(n);
-    if (json_object_iter_equal(&it, &end))
-        return NULL;
-    *body = json_object_iter_peek_value(&it);
-    return json_object_iter_peek_name(&it);
+/* Element i of array a, or -1. */
+static int elem(const gctx *c, int a, int i)
+{
+    int e, k;
+
+    if (a < 0 || c->t[a].type != J_ARR || i >= c->t[a].size) return -1;
+    for (e = a + 1, k = 0; k < i; k++)
+        e = c->t[e].next;
+    return e;
 }
 
 /* Splits a name list ([{"String":{"sval":..}}, ...]) into its last part and the one before
  * it (NULL when unqualified); *nparts is the list length. -1 if the list is malformed. */
-static int name_parts(json_object *list, const char **schema, const char **name, int *nparts)
+static int name_parts(const gctx *c, int list, const char **schema, const char **name, int *nparts)
 {
-    json_object *body = NULL;
-    const char *t;
-    size_t i, n;
+    const char *t, *v;
+    int i, e, n, body = -1;
 
     *schema = *name = NULL;
     *nparts = 0;
-    if (!json_object_is_type(list, json_type_array))
-        return -1;
-    n = json_object_array_length(list);
-    if (n == 0 || n > 4)
-        return -1;
-    for (i = 0; i < n; i++) {
-        t = node_type(json_object_array_get_idx(list, i), &body);
-        if (!t || strcmp(t, "String") != 0 || !field_str(body, "sval"))
-            return -1;
-        if (i + 2 == n)
-            *schema = field_str(body, "sval");
-        if (i + 1 == n)
-            *name = field_str(body, "sval");
+    if (list < 0 || c->t[list].type != J_ARR) return -1;
+    n = c->t[list].size;
+    if (n == 0 || n > 4) return -1;
+    for (i = 0, e = list + 1; i < n; i++, e = c->t[e].next) {
+        t = node_type(c, e, &body);
+        v = t && strcmp(t, "String") == 0 ? field_str(c, body, "sval") : NULL;
+        if (!v) return -1;
+        if (i + 2 == n) *schema = v;
+        if (i + 1 == n) *name = v;
     }
-    *nparts = (int)n;
+    *nparts = n;
     return 0;
 }
 
-static int check_func(gctx *c, json_object *fc)
+/* ---- the checks ---- */
+
+static int walk(gctx *c, int o, int depth);
+static int check_select(gctx *c, int s, int arm, int depth);
+
+static int check_func(gctx *c, int fc)
 {
     const char *schema, *name;
     int n;
 
-    if (name_parts(field(fc, "funcname"), &schema, &name, &n) < 0)
+    if (name_parts(c, field(c, fc, "funcname"), &schema, &name, &n) < 0)
         return deny(c, "function call with an unreadable name");
-    if (n > 2)
-        return deny(c, "function %s: cross-database references are not allowed", name);
+    if (n > 2) return deny(c, "function %s: cross-database references are not allowed", name);
     if (match_any(name, deny_funcs, sizeof deny_funcs / sizeof deny_funcs[0]))
         return deny(c, "function %s%s%s is not allowed", schema ? schema : "", schema ? "." : "",
                     name);
-    if (!c->p->allowlist)
-        return 0;
+    if (!c->p->allowlist) return 0;
     if (schema && strcmp(schema, "pg_catalog") != 0)
-        return deny(c, "function %s.%s is not allowed: only pg_catalog functions may be called "
-                    "with a schema", schema, name);
+        return deny(c,
+                    "function %s.%s is not allowed: only pg_catalog functions may be called "
+                    "with a schema",
+                    schema, name);
     if (!on_allowlist(name))
         return deny(c, "function %s is not on the list of allowed functions", name);
     return 0;
@@ -314,30 +506,29 @@ static int check_func(gctx *c, json_object *fc)
 
 /* Operators can be user-defined too: a schema other than pg_catalog is refused in allowlist
  * mode (OPERATOR(myschema.+)). */
-static int check_operator(gctx *c, json_object *ae)
+static int check_operator(gctx *c, int ae)
 {
     const char *schema, *name;
-    int n;
-    json_object *list = field(ae, "name");
+    int n, list = field(c, ae, "name");
 
-    if (!list || !c->p->allowlist)
-        return 0;
-    if (name_parts(list, &schema, &name, &n) < 0)
+    if (list < 0 || !c->p->allowlist) return 0;
+    if (name_parts(c, list, &schema, &name, &n) < 0)
         return deny(c, "operator with an unreadable name");
     if (schema && strcmp(schema, "pg_catalog") != 0)
-        return deny(c, "operator %s.%s is not allowed: only pg_catalog operators may be "
-                    "called with a schema", schema, name);
+        return deny(c,
+                    "operator %s.%s is not allowed: only pg_catalog operators may be "
+                    "called with a schema",
+                    schema, name);
     return 0;
 }
 
-static int check_tablesample(gctx *c, json_object *ts)
+static int check_tablesample(gctx *c, int ts)
 {
     const char *schema, *name;
     int n;
 
-    if (!c->p->allowlist)
-        return 0;
-    if (name_parts(field(ts, "method"), &schema, &name, &n) < 0)
+    if (!c->p->allowlist) return 0;
+    if (name_parts(c, field(c, ts, "method"), &schema, &name, &n) < 0)
         return deny(c, "TABLESAMPLE with an unreadable method name");
     if (schema && strcmp(schema, "pg_catalog") != 0)
         return deny(c, "TABLESAMPLE method %s.%s is not allowed", schema, name);
@@ -349,8 +540,7 @@ static int is_cte(const gctx *c, const char *name)
     int i;
 
     for (i = c->nctes - 1; i >= 0; i--)
-        if (strcmp(c->ctes[i], name) == 0)
-            return 1;
+        if (strcmp(c->ctes[i], name) == 0) return 1;
     return 0;
 }
 
@@ -359,8 +549,7 @@ static int schema_listed(const guard_policy *p, const char *schema)
     int i;
 
     for (i = 0; i < p->nschemas; i++)
-        if (p->schemas && p->schemas[i] && strcmp(p->schemas[i], schema) == 0)
-            return 1;
+        if (p->schemas && p->schemas[i] && strcmp(p->schemas[i], schema) == 0) return 1;
     return 0;
 }
 
@@ -370,8 +559,7 @@ static int add_rel(gctx *c, const char *schema, const char *name)
     int i;
 
     for (i = 0; i < r->nrels; i++)
-        if (strcmp(r->rels[i].schema, schema) == 0 && strcmp(r->rels[i].name, name) == 0)
-            return 0;
+        if (strcmp(r->rels[i].schema, schema) == 0 && strcmp(r->rels[i].name, name) == 0) return 0;
     if (r->nrels == GUARD_MAX_RELS)
         return deny(c, "the statement reads more than %d relations", GUARD_MAX_RELS);
     if (str_copy(r->rels[r->nrels].schema, sizeof r->rels[0].schema, schema) < 0 ||
@@ -381,22 +569,20 @@ static int add_rel(gctx *c, const char *schema, const char *name)
     return 0;
 }
 
-static int check_rangevar(gctx *c, json_object *rv)
+static int check_rangevar(gctx *c, int rv)
 {
     const guard_policy *p = c->p;
-    const char *schema = field_str(rv, "schemaname");
-    const char *name = field_str(rv, "relname");
-    const char *db = field_str(rv, "catalogname");
+    const char *schema = field_str(c, rv, "schemaname");
+    const char *name = field_str(c, rv, "relname");
+    const char *db = field_str(c, rv, "catalogname");
     int catalog;
 
-    if (!name)
-        return deny(c, "relation with an unreadable name");
+    if (!name) return deny(c, "relation with an unreadable name");
     if (db)
         return deny(c, "relation %s.%s.%s is not allowed: cross-database references", db,
                     schema ? schema : "", name);
     if (!schema) {
-        if (is_cte(c, name))
-            return 0;
+        if (is_cte(c, name)) return 0;
         if (match_any(name, deny_catalog_rels,
                       sizeof deny_catalog_rels / sizeof deny_catalog_rels[0]))
             return deny(c, "relation %s is not allowed: it is a protected system catalog", name);
@@ -405,23 +591,24 @@ static int check_rangevar(gctx *c, json_object *rv)
         return add_rel(c, "", name);
     }
     if (strcasecmp(schema, "t2sql") == 0)
-        return deny(c, "relation %s.%s is not allowed: the t2sql schema is internal", schema,
-                    name);
+        return deny(c, "relation %s.%s is not allowed: the t2sql schema is internal", schema, name);
     catalog = strcmp(schema, "pg_catalog") == 0 || strcmp(schema, "information_schema") == 0;
     if (catalog) {
-        if (schema[0] == 'p' ? match_any(name, deny_catalog_rels,
-                                         sizeof deny_catalog_rels / sizeof deny_catalog_rels[0])
-                             : match_any(name, deny_infoschema_rels,
-                                         sizeof deny_infoschema_rels /
-                                             sizeof deny_infoschema_rels[0]))
+        if (schema[0] == 'p'
+                ? match_any(name, deny_catalog_rels,
+                            sizeof deny_catalog_rels / sizeof deny_catalog_rels[0])
+                : match_any(name, deny_infoschema_rels,
+                            sizeof deny_infoschema_rels / sizeof deny_infoschema_rels[0]))
             return deny(c, "relation %s.%s is not allowed: it is a protected system catalog",
                         schema, name);
         if (!p->allow_catalogs && !schema_listed(p, schema))
-            return deny(c, "relation %s.%s is not allowed: system catalogs are not enabled",
-                        schema, name);
+            return deny(c, "relation %s.%s is not allowed: system catalogs are not enabled", schema,
+                        name);
     } else if (!schema_listed(p, schema)) {
-        return deny(c, "relation %s.%s is not allowed: schema %s is not one of the allowed "
-                    "schemas", schema, name, schema);
+        return deny(c,
+                    "relation %s.%s is not allowed: schema %s is not one of the allowed "
+                    "schemas",
+                    schema, name, schema);
     }
     return add_rel(c, schema, name);
 }
@@ -436,102 +623,102 @@ static int count_from(gctx *c)
 }
 
 /* Walks every value of object o except the keys in skip (NULL-terminated). */
-static int walk_fields(gctx *c, json_object *o, const char *const *skip, int depth)
+static int walk_fields(gctx *c, int o, const char *const *skip, int depth)
 {
-    struct json_object_iterator it = json_object_iter_begin(o);
-    struct json_object_iterator end = json_object_iter_end(o);
     const char *const *s;
-    const char *key;
+    int i, k;
 
-    for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
-        key = json_object_iter_peek_name(&it);
+    if (o < 0 || c->t[o].type != J_OBJ) return 0;
+    for (i = o + 1, k = 0; k < c->t[o].size; k++, i = c->t[i + 1].next) {
         for (s = skip; s && *s; s++)
-            if (strcmp(*s, key) == 0)
-                break;
-        if (s && *s)
-            continue;
-        if (walk(c, json_object_iter_peek_value(&it), depth) < 0)
-            return -1;
+            if (strcmp(*s, c->t[i].s) == 0) break;
+        if (s && *s) continue;
+        if (walk(c, i + 1, depth) < 0) return -1;
     }
     return 0;
 }
 
-static int walk_node(gctx *c, const char *type, json_object *body, int depth)
+static int walk_node(gctx *c, const char *type, int body, int depth)
 {
     static const char *const skip_func[] = {"funcname", NULL};
     static const char *const skip_expr[] = {"name", NULL};
 
-    if (strcmp(type, "SelectStmt") == 0)
-        return check_select(c, body, 0, depth);
-    if (strcmp(type, "FuncCall") == 0) {
-        if (check_func(c, body) < 0)
-            return -1;
-        return walk_fields(c, body, skip_func, depth);
+    switch (type[0]) {
+    case 'A':
+        if (strcmp(type, "A_Expr") == 0) {
+            if (check_operator(c, body) < 0) return -1;
+            return walk_fields(c, body, skip_expr, depth);
+        }
+        break;
+    case 'C':
+        if (strcmp(type, "CommonTableExpr") == 0)
+            return deny(c, "WITH is only allowed at the start of a query");
+        break;
+    case 'F':
+        if (strcmp(type, "FuncCall") == 0) {
+            if (check_func(c, body) < 0) return -1;
+            return walk_fields(c, body, skip_func, depth);
+        }
+        break;
+    case 'I':
+        if (strcmp(type, "IntoClause") == 0) return deny(c, "SELECT INTO is not allowed");
+        break;
+    case 'L':
+        if (strcmp(type, "LockingClause") == 0)
+            return deny(c, "row locks (FOR UPDATE/SHARE) are not allowed");
+        break;
+    case 'R':
+        if (strcmp(type, "RangeVar") == 0) {
+            if (count_from(c) < 0 || check_rangevar(c, body) < 0) return -1;
+            return walk(c, body, depth);
+        }
+        if (strcmp(type, "RangeSubselect") == 0 || strcmp(type, "RangeFunction") == 0 ||
+            strcmp(type, "RangeTableFunc") == 0) {
+            if (count_from(c) < 0) return -1;
+            return walk(c, body, depth);
+        }
+        if (strcmp(type, "RangeTableSample") == 0) {
+            if (check_tablesample(c, body) < 0) return -1;
+            return walk(c, body, depth);
+        }
+        break;
+    case 'S':
+        if (strcmp(type, "SelectStmt") == 0) return check_select(c, body, 0, depth);
+        break;
+    case 'W':
+        if (strcmp(type, "WithClause") == 0)
+            return deny(c, "WITH is only allowed at the start of a query");
+        break;
+    default:
+        break;
     }
-    if (strcmp(type, "RangeVar") == 0) {
-        if (count_from(c) < 0 || check_rangevar(c, body) < 0)
-            return -1;
-        return walk(c, body, depth);
-    }
-    if (strcmp(type, "A_Expr") == 0) {
-        if (check_operator(c, body) < 0)
-            return -1;
-        return walk_fields(c, body, skip_expr, depth);
-    }
-    if (strcmp(type, "RangeSubselect") == 0 || strcmp(type, "RangeFunction") == 0 ||
-        strcmp(type, "RangeTableFunc") == 0) {
-        if (count_from(c) < 0)
-            return -1;
-        return walk(c, body, depth);
-    }
-    if (strcmp(type, "RangeTableSample") == 0) {
-        if (check_tablesample(c, body) < 0)
-            return -1;
-        return walk(c, body, depth);
-    }
-    if (strcmp(type, "LockingClause") == 0)
-        return deny(c, "row locks (FOR UPDATE/SHARE) are not allowed");
-    if (strcmp(type, "IntoClause") == 0)
-        return deny(c, "SELECT INTO is not allowed");
-    if (strcmp(type, "CommonTableExpr") == 0 || strcmp(type, "WithClause") == 0)
-        return deny(c, "WITH is only allowed at the start of a query");
-    if (is_stmt_node(type))
-        return deny(c, "%s inside a query is not allowed", stmt_sql(type));
+    if (is_stmt_node(type)) return deny(c, "%s inside a query is not allowed", stmt_sql(type));
     return walk(c, body, depth);
 }
 
-static int walk(gctx *c, json_object *o, int depth)
+static int walk(gctx *c, int o, int depth)
 {
-    struct json_object_iterator it, end;
-    json_object *v;
     const char *key;
-    size_t i, n;
+    int i, k, v;
 
-    if (depth > GUARD_TREE_DEPTH)
-        return deny(c, "the statement is nested too deeply");
-    switch (json_object_get_type(o)) {
-    case json_type_array:
-        n = json_object_array_length(o);
-        for (i = 0; i < n; i++)
-            if (walk(c, json_object_array_get_idx(o, i), depth + 1) < 0)
-                return -1;
+    if (depth > GUARD_TREE_DEPTH) return deny(c, "the statement is nested too deeply");
+    switch (c->t[o].type) {
+    case J_ARR:
+        for (i = o + 1, k = 0; k < c->t[o].size; k++, i = c->t[i].next)
+            if (walk(c, i, depth + 1) < 0) return -1;
         return 0;
-    case json_type_object:
-        it = json_object_iter_begin(o);
-        end = json_object_iter_end(o);
-        for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
-            key = json_object_iter_peek_name(&it);
-            v = json_object_iter_peek_value(&it);
-            if (strcmp(key, "intoClause") == 0)
-                return deny(c, "SELECT INTO is not allowed");
+    case J_OBJ:
+        for (i = o + 1, k = 0; k < c->t[o].size; k++, i = c->t[v].next) {
+            key = c->t[i].s;
+            v = i + 1;
+            if (strcmp(key, "intoClause") == 0) return deny(c, "SELECT INTO is not allowed");
             if (strcmp(key, "lockingClause") == 0)
                 return deny(c, "row locks (FOR UPDATE/SHARE) are not allowed");
             if (strcmp(key, "withClause") == 0)
                 return deny(c, "WITH is only allowed at the start of a query");
             /* Node types start with a capital (SelectStmt, A_Expr); field names do not. */
-            if (key[0] >= 'A' && key[0] <= 'Z' && json_object_is_type(v, json_type_object)) {
-                if (walk_node(c, key, v, depth + 1) < 0)
-                    return -1;
+            if (key[0] >= 'A' && key[0] <= 'Z' && c->t[v].type == J_OBJ) {
+                if (walk_node(c, key, v, depth + 1) < 0) return -1;
             } else if (walk(c, v, depth + 1) < 0) {
                 return -1;
             }
@@ -544,8 +731,7 @@ static int walk(gctx *c, json_object *o, int depth)
 
 static int push_cte(gctx *c, const char *name)
 {
-    if (c->nctes == GUARD_MAX_CTES)
-        return deny(c, "more than %d WITH queries", GUARD_MAX_CTES);
+    if (c->nctes == GUARD_MAX_CTES) return deny(c, "more than %d WITH queries", GUARD_MAX_CTES);
     c->ctes[c->nctes++] = name;
     return 0;
 }
@@ -553,80 +739,66 @@ static int push_cte(gctx *c, const char *name)
 /* WITH: a CTE's name is in scope for the rest of the query; inside the CTE list, for the
  * CTEs after it, or for all of them (itself included) with RECURSIVE. The names stay pushed;
  * check_select() pops them when the query ends. */
-static int check_with(gctx *c, json_object *with, int depth)
+static int check_with(gctx *c, int with, int depth)
 {
     static const char *const skip_cte[] = {"ctequery", "ctename", NULL};
-    json_object *ctes = field(with, "ctes"), *cte, *q, *qbody = NULL;
-    json_object *rec = field(with, "recursive");
-    int recursive = rec && json_object_get_boolean(rec);
+    int ctes = field(c, with, "ctes"), rec = field(c, with, "recursive");
+    int recursive = rec >= 0 && c->t[rec].type == J_PRIM && c->t[rec].s[0] == 't';
+    int i, n, e, cte = -1, qbody = -1;
     const char *t, *name, *qt;
-    size_t i, n;
 
-    if (!json_object_is_type(ctes, json_type_array))
-        return deny(c, "WITH without queries");
-    n = json_object_array_length(ctes);
-    for (i = 0; recursive && i < n; i++) {
-        t = node_type(json_object_array_get_idx(ctes, i), &cte);
-        name = t ? field_str(cte, "ctename") : NULL;
-        if (!name || strcmp(t, "CommonTableExpr") != 0)
-            return deny(c, "WITH with an unreadable query");
-        if (push_cte(c, name) < 0)
-            return -1;
+    if (ctes < 0 || c->t[ctes].type != J_ARR) return deny(c, "WITH without queries");
+    n = c->t[ctes].size;
+    for (i = 0, e = ctes + 1; recursive && i < n; i++, e = c->t[e].next) {
+        t = node_type(c, e, &cte);
+        name = t && strcmp(t, "CommonTableExpr") == 0 ? field_str(c, cte, "ctename") : NULL;
+        if (!name) return deny(c, "WITH with an unreadable query");
+        if (push_cte(c, name) < 0) return -1;
     }
-    for (i = 0; i < n; i++) {
-        t = node_type(json_object_array_get_idx(ctes, i), &cte);
-        name = t ? field_str(cte, "ctename") : NULL;
-        if (!name || strcmp(t, "CommonTableExpr") != 0)
-            return deny(c, "WITH with an unreadable query");
-        q = field(cte, "ctequery");
-        qt = q ? node_type(q, &qbody) : NULL;
-        if (!qt)
-            return deny(c, "WITH query %s is unreadable", name);
+    for (i = 0, e = ctes + 1; i < n; i++, e = c->t[e].next) {
+        t = node_type(c, e, &cte);
+        name = t && strcmp(t, "CommonTableExpr") == 0 ? field_str(c, cte, "ctename") : NULL;
+        if (!name) return deny(c, "WITH with an unreadable query");
+        qt = node_type(c, field(c, cte, "ctequery"), &qbody);
+        if (!qt) return deny(c, "WITH query %s is unreadable", name);
         if (strcmp(qt, "SelectStmt") != 0)
             return deny(c, "%s inside WITH is not allowed", stmt_sql(qt));
         if (check_select(c, qbody, 0, depth + 1) < 0 || walk_fields(c, cte, skip_cte, depth) < 0)
             return -1;
-        if (!recursive && push_cte(c, name) < 0)
-            return -1;
+        if (!recursive && push_cte(c, name) < 0) return -1;
     }
     return 0;
 }
 
-static const char *lock_sql(json_object *locks)
+static const char *lock_sql(const gctx *c, int locks)
 {
-    json_object *lc = NULL;
     const char *t, *s;
+    int lc = -1;
 
-    t = node_type(json_object_array_get_idx(locks, 0), &lc);
-    s = t ? field_str(lc, "strength") : NULL;
-    if (!s)
-        return "FOR UPDATE/SHARE";
-    if (strcmp(s, "LCS_FORKEYSHARE") == 0)
-        return "FOR KEY SHARE";
-    if (strcmp(s, "LCS_FORSHARE") == 0)
-        return "FOR SHARE";
-    if (strcmp(s, "LCS_FORNOKEYUPDATE") == 0)
-        return "FOR NO KEY UPDATE";
+    t = node_type(c, elem(c, locks, 0), &lc);
+    s = t ? field_str(c, lc, "strength") : NULL;
+    if (!s) return "FOR UPDATE/SHARE";
+    if (strcmp(s, "LCS_FORKEYSHARE") == 0) return "FOR KEY SHARE";
+    if (strcmp(s, "LCS_FORSHARE") == 0) return "FOR SHARE";
+    if (strcmp(s, "LCS_FORNOKEYUPDATE") == 0) return "FOR NO KEY UPDATE";
     return "FOR UPDATE";
 }
 
 /* A SelectStmt body. arm: the left or right side of UNION/INTERSECT/EXCEPT, which is not a
  * new query level. */
-static int check_select(gctx *c, json_object *s, int arm, int depth)
+static int check_select(gctx *c, int s, int arm, int depth)
 {
     static const char *const skip_sel[] = {"withClause", "larg", "rarg", NULL};
     const guard_policy *p = c->p;
-    int saved_ctes = c->nctes, saved_from = c->nfrom, rc = -1;
-    json_object *v;
+    int saved_ctes = c->nctes, saved_from = c->nfrom, rc = -1, v;
 
-    if (!arm)
-        c->qdepth++;
+    if (!arm) c->qdepth++;
     c->nfrom = 0;
     if (depth > GUARD_TREE_DEPTH) {
         deny(c, "the statement is nested too deeply");
         goto done;
     }
-    if (!json_object_is_type(s, json_type_object)) {
+    if (s < 0 || c->t[s].type != J_OBJ) {
         deny(c, "unreadable SELECT");
         goto done;
     }
@@ -634,47 +806,39 @@ static int check_select(gctx *c, json_object *s, int arm, int depth)
         deny(c, "subqueries are nested more than %d deep", p->max_nesting);
         goto done;
     }
-    if (field(s, "intoClause")) {
+    if (field(c, s, "intoClause") >= 0) {
         deny(c, "SELECT INTO is not allowed");
         goto done;
     }
-    v = field(s, "lockingClause");
-    if (v) {
-        deny(c, "row locks (%s) are not allowed", lock_sql(v));
+    v = field(c, s, "lockingClause");
+    if (v >= 0) {
+        deny(c, "row locks (%s) are not allowed", lock_sql(c, v));
         goto done;
     }
-    v = field(s, "withClause");
-    if (v && check_with(c, v, depth + 1) < 0)
-        goto done;
-    v = field(s, "larg");
-    if (v && check_select(c, v, 1, depth + 1) < 0)
-        goto done;
-    v = field(s, "rarg");
-    if (v && check_select(c, v, 1, depth + 1) < 0)
-        goto done;
-    if (walk_fields(c, s, skip_sel, depth + 1) < 0)
-        goto done;
+    v = field(c, s, "withClause");
+    if (v >= 0 && check_with(c, v, depth + 1) < 0) goto done;
+    v = field(c, s, "larg");
+    if (v >= 0 && check_select(c, v, 1, depth + 1) < 0) goto done;
+    v = field(c, s, "rarg");
+    if (v >= 0 && check_select(c, v, 1, depth + 1) < 0) goto done;
+    if (walk_fields(c, s, skip_sel, depth + 1) < 0) goto done;
     rc = 0;
 done:
     c->nctes = saved_ctes;
     c->nfrom = saved_from;
-    if (!arm)
-        c->qdepth--;
+    if (!arm) c->qdepth--;
     return rc;
 }
 
 int guard_check(const char *sql, const guard_policy *p, guard_result *res)
 {
     PgQueryParseResult pr;
-    json_tokener *tok = NULL;
-    json_object *root = NULL, *stmts, *body = NULL;
     const char *type;
-    size_t len, n;
-    int parsed = 0, rc = -1;
+    size_t len;
+    int parsed = 0, rc = -1, stmts, n, body = -1;
     gctx c;
 
-    if (!res)
-        return -1;
+    if (!res) return -1;
     res->nrels = 0;
     res->is_parse_error = 0;
     res->why[0] = '\0';
@@ -705,31 +869,22 @@ int guard_check(const char *sql, const guard_policy *p, guard_result *res)
             deny(&c, "%s", pr.error->message ? pr.error->message : "syntax error");
         goto fail;
     }
-    n = pr.parse_tree ? strlen(pr.parse_tree) : 0;
-    tok = json_tokener_new_ex(GUARD_TREE_DEPTH);
-    if (!tok || n == 0 || n > 0x7fffffff) {
-        deny(&c, "could not read the parse tree");
+    n = pr.parse_tree ? json_read(&c, pr.parse_tree) : -1;
+    if (n < 0) {
+        deny(&c, n == -2 ? "the statement is nested too deeply" : "could not read the parse tree");
         goto fail;
     }
-    root = json_tokener_parse_ex(tok, pr.parse_tree, (int)n);
-    if (!root) {
-        if (json_tokener_get_error(tok) == json_tokener_error_depth)
-            deny(&c, "the statement is nested too deeply");
-        else
-            deny(&c, "could not read the parse tree");
-        goto fail;
-    }
-    stmts = field(root, "stmts");
-    n = json_object_is_type(stmts, json_type_array) ? json_object_array_length(stmts) : 0;
+    stmts = field(&c, 0, "stmts");
+    n = stmts >= 0 && c.t[stmts].type == J_ARR ? c.t[stmts].size : 0;
     if (n == 0) {
         deny(&c, "no statement was found (the input is empty or only comments)");
         goto fail;
     }
     if (n > 1) {
-        deny(&c, "statement 2 of %zu: only one statement is allowed", n);
+        deny(&c, "statement 2 of %d: only one statement is allowed", n);
         goto fail;
     }
-    type = node_type(field(json_object_array_get_idx(stmts, 0), "stmt"), &body);
+    type = node_type(&c, field(&c, stmts + 1, "stmt"), &body);
     if (!type) {
         deny(&c, "could not read the parse tree");
         goto fail;
@@ -738,16 +893,11 @@ int guard_check(const char *sql, const guard_policy *p, guard_result *res)
         deny(&c, "only a SELECT statement is allowed, not %s", stmt_sql(type));
         goto fail;
     }
-    if (check_select(&c, body, 0, 3) < 0)
-        goto fail;
+    if (check_select(&c, body, 0, 3) < 0) goto fail;
     rc = 0;
 fail:
-    if (rc < 0)
-        res->nrels = 0;
-    json_object_put(root);
-    if (tok)
-        json_tokener_free(tok);
-    if (parsed)
-        pg_query_free_parse_result(pr);
+    if (rc < 0) res->nrels = 0;
+    free(c.t);
+    if (parsed) pg_query_free_parse_result(pr);
     return rc;
 }

@@ -2,6 +2,7 @@
 #include "text.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int is_word_char(unsigned char c)
@@ -15,12 +16,36 @@ static size_t ends(const char *w, size_t n, const char *suf)
     return n > s && memcmp(w + n - s, suf, s) == 0 ? s : 0;
 }
 
-void text_stem(char *w)
+/* Plurals of words ending in "ie", which the "ies" -> "y" rule would mangle ("movies" ->
+ * "movy" would no longer match a "movie" table); and words whose -s is not a plural. */
+static int ie_plural(const char *w)
+{
+    static const char *const ie[] = {"movies",   "cookies", "calories", "rookies", "zombies",
+                                     "goalies",  "selfies", "brownies", "hoodies", "smoothies",
+                                     "freebies", "pies",    "ties",     "lies",    "genies",
+                                     "prairies", "aunties", "eyries",   NULL};
+    int i;
+
+    for (i = 0; ie[i]; i++)
+        if (strcmp(w, ie[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* One round of suffix stripping. */
+static void stem_once(char *w)
 {
     size_t n = strlen(w);
 
     if (n <= 3)
         return;
+    if (w[n - 1] == 's' &&
+        (strcmp(w, "series") == 0 || strcmp(w, "species") == 0 || strcmp(w, "news") == 0))
+        return;
+    if (ends(w, n, "ies") && ie_plural(w)) { /* movies -> movie */
+        w[n - 1] = '\0';
+        return;
+    }
     if (ends(w, n, "ies") && n > 4) { /* categories -> category */
         w[n - 3] = 'y';
         w[n - 2] = '\0';
@@ -54,6 +79,19 @@ void text_stem(char *w)
             w[n - 1] = '\0';
         return;
     }
+}
+
+/* Strips until nothing changes, so that the stem of a plural is the stem of its singular
+ * ("meetings" -> "meeting" -> "meet") and stemming a stem changes nothing. Each round that
+ * changes w shortens it, so this ends. */
+void text_stem(char *w)
+{
+    size_t n;
+
+    do {
+        n = strlen(w);
+        stem_once(w);
+    } while (strlen(w) != n);
 }
 
 static void add_word(text_words *out, const char *s, size_t n, int stem)
@@ -95,23 +133,28 @@ void text_split(const char *s, int stem, text_words *out)
     }
 }
 
+/* Sorted (strcmp order) for bsearch: every identifier word of a catalog goes through here. */
+static const char *const stop_words[] = {
+    "a", "about", "all", "also", "an", "and", "any", "are", "as", "at", "be", "been", "by",
+    "can", "could", "did", "display", "do", "doe", "each", "every", "find", "for", "from",
+    "get", "give", "ha", "had", "has", "have", "how", "i", "in", "into", "is", "it", "its",
+    "list", "me", "my", "of", "on", "or", "our", "per", "please", "return", "s", "should",
+    "show", "some", "t", "tell", "than", "that", "the", "their", "them", "then", "there",
+    "these", "they", "this", "those", "to", "was", "we", "were", "what", "which", "who",
+    "whom", "whose", "with", "would", "you", "your",
+};
+
+static int cmp_word(const void *key, const void *elem)
+{
+    return strcmp((const char *)key, *(const char *const *)elem);
+}
+
 int text_is_stop(const char *w)
 {
-    static const char *stop[] = {
-        "a", "an", "the", "of", "in", "on", "at", "to", "for", "by", "with", "and", "or",
-        "is", "are", "was", "were", "be", "been", "do", "doe", "did", "what", "which", "who",
-        "whom", "whose", "how", "me", "my", "our", "we", "i", "you", "your", "it", "its",
-        "that", "this", "these", "those", "there", "their", "them", "they", "from", "as",
-        "all", "any", "each", "every", "show", "list", "give", "get", "find", "tell",
-        "display", "return", "please", "can", "could", "would", "should", "have", "ha",
-        "had", "has", "per", "than", "then", "into", "about", "also", "some", "s", "t",
-        NULL};
-    int i;
-
-    for (i = 0; stop[i]; i++)
-        if (strcmp(w, stop[i]) == 0)
-            return 1;
-    return 0;
+    if (w[0] == '\0' || strlen(w) > 8)
+        return 0;
+    return bsearch(w, stop_words, sizeof stop_words / sizeof stop_words[0], sizeof stop_words[0],
+                   cmp_word) != NULL;
 }
 
 void text_normalize(const char *s, char *dst, size_t len)

@@ -336,9 +336,18 @@ failed:
         rc = -1;
     } else if (x.stop == STOP_TERM || e.code == E_DB_UNAVAILABLE) {
         fr = jobs_release(ctl, j, worker, &fe);
-        log_info("job %s: handed back (%s)%s", j->id,
-                 x.stop == STOP_TERM ? "shutting down" : e.detail,
-                 fr == 1 ? "" : "; it was no longer ours");
+        if (fr == 1)
+            log_info("job %s: handed back (%s)", j->id,
+                     x.stop == STOP_TERM ? "shutting down" : e.detail);
+        else if (fr == 0)
+            log_info("job %s: stopped (%s); it was no longer ours", j->id,
+                     x.stop == STOP_TERM ? "shutting down" : e.detail);
+        else {
+            log_warn("job %s: stopped (%s); cannot hand it back (%s), it will be claimed "
+                     "again", j->id, x.stop == STOP_TERM ? "shutting down" : e.detail,
+                     fe.detail);
+            rc = -1;
+        }
     } else {
         log_error("job %s: FAILED: %s", j->id, e.detail);
         fr = jobs_finish(ctl, j, worker, "FAILED", data_rows(&x), out_bytes(&x), e.detail, &fe);

@@ -7,11 +7,14 @@
 #   stack.sh stop [demo|test]     stop what stack.sh started (both by default)
 #   stack.sh instance NAME PORT [KEY=VALUE ...]   another t2sql-fcgi + nginx with overrides
 #   stack.sh instance-stop NAME
+# T2SQL_BIN_DIR=bin-san runs the sanitizer build (make SAN=address,undefined).
 # With DB_HOST set, `demo` uses that database (DB_PORT, DB_NAME, DB_USER, DB_PASS) instead of
 # starting PostgreSQL.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PGBIN=/usr/lib/postgresql/15/bin
+BINDIR=${T2SQL_BIN_DIR:-$ROOT/bin}
+case $BINDIR in /*) ;; *) BINDIR=$ROOT/$BINDIR ;; esac
 
 die() { echo "stack: $*" >&2; exit 1; }
 log() { echo "stack: $*" >&2; }
@@ -75,8 +78,14 @@ load_demo() {
       "host=$DB_HOST port=$DB_PORT dbname=$DB_NAME user=$DB_USER" "$SCALE" >&2
   fi
   psql_db -d "$DB_NAME" -f "$ROOT/conf/schema.sql" >/dev/null
-  if [ -f "$ROOT/conf/roles.sql" ]; then
-    psql_db -d "$DB_NAME" -v db="$DB_NAME" -f "$ROOT/conf/roles.sql" >/dev/null
+  SERVICE_USER=$DB_USER SERVICE_PASS=${DB_PASS:-} QUERY_ROLE=${T2SQL_QUERY_ROLE:-}
+  if [ -f "$ROOT/conf/roles.sql" ] && [ "$DB_USER" = postgres ]; then
+    # our own cluster: the service logs in as t2sql_service, generated SQL runs as t2sql_reader
+    [ -s "$VAR/service.pass" ] || { head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$VAR/service.pass"; chmod 600 "$VAR/service.pass"; }
+    SERVICE_PASS="t2sql-$(cat "$VAR/service.pass")"
+    psql_db -d "$DB_NAME" -v db="$DB_NAME" -v service_password="$SERVICE_PASS" \
+      -f "$ROOT/conf/roles.sql" >/dev/null
+    SERVICE_USER=t2sql_service QUERY_ROLE=${T2SQL_QUERY_ROLE-t2sql_reader}
   fi
 }
 
@@ -106,7 +115,8 @@ start_llm() {
 
 write_env() { # the service's environment for this mode
   {
-    echo "export DB_HOST='$DB_HOST' DB_PORT='$DB_PORT' DB_NAME='$DB_NAME' DB_USER='$DB_USER' DB_PASS='${DB_PASS:-}'"
+    echo "export DB_HOST='$DB_HOST' DB_PORT='$DB_PORT' DB_NAME='$DB_NAME' DB_USER='$SERVICE_USER' DB_PASS='$SERVICE_PASS'"
+    echo "export T2SQL_QUERY_ROLE='$QUERY_ROLE'"
     echo "export T2SQL_REDIS_HOST=127.0.0.1 T2SQL_REDIS_PORT=$REDIS_PORT"
     echo "export S3_ENDPOINT=http://127.0.0.1:$S3_PORT AWS_REGION=${AWS_REGION:-us-east-1}"
     echo "export EXPORT_BUCKET=${EXPORT_BUCKET:-t2sql-exports} EXPORT_PREFIX=${EXPORT_PREFIX:-exports/}"
@@ -141,7 +151,7 @@ start_service() { # start_service NAME PORT [KEY=VALUE ...] -- t2sql-fcgi + ngin
     export T2SQL_LISTEN="$sock" T2SQL_LOG_FILE="$VAR/log/$name.log" T2SQL_PID_FILE="$pidf"
     for kv in "$@"; do export "${kv?}"; done
     cd "$ROOT"
-    exec setsid "$ROOT/bin/t2sql-fcgi" -c "$ROOT/conf/t2sql.conf" </dev/null >>"$VAR/log/$name.stderr" 2>&1
+    exec setsid "$BINDIR/t2sql-fcgi" -c "$ROOT/conf/t2sql.conf" </dev/null >>"$VAR/log/$name.stderr" 2>&1
   ) &
   wait_for 10 test -S "$sock" || die "t2sql-fcgi ($name) did not start: see $VAR/log/$name.log"
   render_nginx "$name" "$port" "$sock"
@@ -165,12 +175,12 @@ stop_service() {
 }
 
 start_exportd() {
-  [ -x "$ROOT/bin/exportd" ] || return 0
+  [ -x "$BINDIR/exportd" ] || return 0
   pid_alive "$VAR/run/exportd.pid" && return
   (
     set -a; . "$VAR/service.env"
     cd "$ROOT"
-    exec setsid "$ROOT/bin/exportd" -c "$ROOT/conf/t2sql.conf" </dev/null >>"$VAR/log/exportd.log" 2>&1
+    exec setsid "$BINDIR/exportd" -c "$ROOT/conf/t2sql.conf" </dev/null >>"$VAR/log/exportd.log" 2>&1
   ) &
   echo $! > "$VAR/run/exportd.pid"
 }

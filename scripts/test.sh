@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# test.sh -- everything `make test` runs after the build: unit tests (cmocka), then a fresh
+# test.sh -- everything `make test` runs after the build: unit tests (cmocka), each fuzz
+# target briefly (scripts/fuzz.sh), then a fresh
 # local stack (PostgreSQL, Redis, s3rver, scripted model, nginx, t2sql-fcgi, exportd) and the
 # integration tests (pytest under Debian's /usr/bin/python3). The last line is the total:
 # "N passed, N failed". Exit status 0 only if nothing failed.
@@ -20,6 +21,11 @@ echo "== unit tests"
 unit_out=$(scripts/unit.sh build/tests/test_* 2>&1)
 printf '%s\n' "$unit_out"
 add_counts "$(printf '%s\n' "$unit_out" | tail -1)"
+
+echo "== fuzz targets (brief; make fuzz runs them longer)"
+fuzz_out=$(scripts/fuzz.sh "${FUZZ_BRIEF_SECONDS:-5}" 2>&1)
+printf '%s\n' "$fuzz_out"
+add_counts "$(printf '%s\n' "$fuzz_out" | tail -1)"
 
 echo "== integration tests"
 trap 'scripts/stack.sh stop test >/dev/null 2>&1' EXIT

@@ -6,13 +6,18 @@
  *                  [--merge] [--show N]
  *
  * QUESTIONS.json is a list of {"db_id", "question", "gold_tables": [...]} (other keys are
- * ignored). --merge puts every database's tables into one catalog, each table named
+ * ignored). Spider's readable names ("DNO" -> "department number") become comments where
+ * they say more than the identifier, as COMMENT ON would in PostgreSQL. --merge puts every database's tables into one catalog, each table named
  * "<db_id>__<table>". --show N prints question N's context to stderr. The last line of stdout
  * is "recall R over N questions, mean prompt T tokens", R being the share of questions whose
- * gold tables are all in the context. */
+ * gold tables are all in the context. Each question's line is
+ *   INDEX <tab> DB_ID <tab> tokens=T <tab> gold_rank=K <tab> missed=A,B|- <tab> selected=X,Y,...
+ * where K is the 1-based position in the context of the last gold table (-1 if one is
+ * missing). The mean retrieval time per question goes to stderr. */
 #include "buf.h"
 #include "catalog.h"
 #include "rag.h"
+#include "text.h"
 
 #include <json-c/json.h>
 #include <stdio.h>
@@ -124,12 +129,38 @@ static int is_pk(json_object *pks, int col)
     return 0;
 }
 
+/* Spider's readable name for an identifier ("DNO" -> "department number"), used as the
+ * comment when its words differ from the identifier's own; else NULL. Borrowed string. */
+static const char *readable(json_object *names, size_t i, int pair, const char *orig)
+{
+    json_object *o = names ? json_object_array_get_idx(names, i) : NULL;
+    const char *nice;
+    text_words a, b;
+    int k;
+
+    if (o && pair)
+        o = json_object_array_get_idx(o, 1);
+    if (!o || !(nice = json_object_get_string(o)) || !orig)
+        return NULL;
+    text_split(orig, 1, &a);
+    text_split(nice, 1, &b);
+    if (a.n == b.n) {
+        for (k = 0; k < a.n; k++)
+            if (strcmp(a.w[k], b.w[k]) != 0)
+                break;
+        if (k == a.n)
+            return NULL;
+    }
+    return nice;
+}
+
 /* Adds one Spider database to cat; with prefix, table names become "<db_id>__<name>".
  * Returns 0 or -1 (malformed entry or out of memory). */
 static int add_database(catalog *cat, json_object *db, int prefix)
 {
     const char *db_id = jstr(db, "db_id");
-    json_object *tnames = jarr(db, "table_names_original"), *cols = jarr(db, "column_names_original");
+    json_object *tnames = jarr(db, "table_names_original");
+    json_object *cols = jarr(db, "column_names_original");
     json_object *types = jarr(db, "column_types"), *pks = jarr(db, "primary_keys");
     json_object *fks = jarr(db, "foreign_keys");
     size_t i, nt, nc;
@@ -150,7 +181,8 @@ static int add_database(catalog *cat, json_object *db, int prefix)
         if (prefix ? buf_printf(&name, "%s" MERGE_SEP "%s", db_id, tn) < 0
                    : buf_adds(&name, tn) < 0)
             goto fail;
-        t = catalog_add_table(cat, "public", buf_cstr(&name), 'r', NULL, -1);
+        t = catalog_add_table(cat, "public", buf_cstr(&name), 'r',
+                              readable(jarr(db, "table_names"), i, 0, tn), -1);
         buf_free(&name);
         if (t < 0)
             goto fail;
@@ -165,7 +197,9 @@ static int add_database(catalog *cat, json_object *db, int prefix)
         if (ti < 0 || (size_t)ti >= nt || !cn) /* the "*" pseudo-column */
             continue;
         coltab[i] = base + ti;
-        colmap[i] = catalog_add_column(cat, base + ti, cn, pg_type(ty), NULL, is_pk(pks, (int)i), 0);
+        colmap[i] = catalog_add_column(cat, base + ti, cn, pg_type(ty),
+                                       readable(jarr(db, "column_names"), i, 1, cn),
+                                       is_pk(pks, (int)i), 0);
         if (colmap[i] < 0)
             goto fail;
     }

@@ -18,14 +18,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     guard_result r;
     char *sql = malloc(size + 1);
 
-    if (!sql)
-        return 0;
+    if (!sql) return 0;
     memcpy(sql, data, size);
     sql[size] = '\0';
-    if (guard_check(sql, &p, &r) != 0 && r.why[0] == '\0')
-        abort();
-    if (r.nrels < 0 || r.nrels > GUARD_MAX_RELS)
-        abort();
+    if (guard_check(sql, &p, &r) != 0 && r.why[0] == '\0') abort();
+    if (r.nrels < 0 || r.nrels > GUARD_MAX_RELS) abort();
     free(sql);
     return 0;
 }

@@ -39,7 +39,9 @@ ROOT = os.environ.get("T2SQL_ROOT") or os.path.abspath(os.path.join(HERE, "..", 
 DATA = os.path.abspath(os.path.join(ROOT, "..", "shared", "data"))
 
 # Ports the suite may give to extra instances (scripts/stack.sh instance NAME PORT ...).
+# T2SQL_TEST_PORT_OFFSET shifts them all (two suites on one host).
 INSTANCE_PORTS = range(18081, 18090)
+PORT_OFFSET = int(os.environ.get("T2SQL_TEST_PORT_OFFSET", "0") or 0)
 
 TIMEOUT = 60  # seconds for any single HTTP request to the service
 
@@ -515,6 +517,7 @@ class Instances:
         """Start (or reuse) an instance. overrides: KEY=VALUE env for the worker, e.g.
         T2SQL_WORKERS="2", OPENAI_BASE_URL="". Another instance on the same port is stopped."""
         assert port in INSTANCE_PORTS, "instance ports are 18081-18089"
+        port += PORT_OFFSET
         env_items = {k: str(v) for k, v in overrides.items()}
         cur = self.by_port.get(port)
         if cur is not None:
@@ -522,6 +525,11 @@ class Instances:
                 return cur
             self.stop(cur)
         self._stack("instance-stop", name, timeout=60)  # leftovers of an aborted run
+        end = time.time() + 10
+        while port_open(port) and time.time() < end:
+            time.sleep(0.2)
+        assert not port_open(port), \
+            "port %d is taken by something else; cannot start instance %s" % (port, name)
         args = ["instance", name, str(port)] + ["%s=%s" % kv for kv in env_items.items()]
         p = self._stack(*args)
         assert p.returncode == 0, "stack.sh %s failed (%d):\n%s\n%s" % (
@@ -542,7 +550,9 @@ class Instances:
                 last = e
             time.sleep(0.2)
         else:
-            raise AssertionError("instance %s on :%d not healthy: %s" % (name, port, last))
+            raise AssertionError("instance %s on :%d not healthy: %s\n%s" % (
+                name, port, last, log_tail()))
+        assert inst.alive(), "instance %s: master pid %d is not running" % (name, inst.pid)
         # wait until the configured number of workers is up
         want = int(env_items.get("T2SQL_WORKERS", "0") or 0)
         if want:
@@ -584,6 +594,14 @@ def log_tail(name_glob="*.log", n=60):
         except OSError:
             pass
     return "\n".join(out)
+
+
+def port_open(port, host="127.0.0.1"):
+    try:
+        socket.create_connection((host, port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
 
 
 def url_host_port(url):

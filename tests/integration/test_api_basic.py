@@ -13,7 +13,7 @@ from conftest import (TIMEOUT, assert_error, assert_ok, assert_rows_match, loads
 
 MEMBERS_SQL = ("SELECT city, count(*) AS members FROM customers WHERE is_member "
                "GROUP BY city ORDER BY city")
-IDS_SQL = "SELECT id, city FROM customers ORDER BY id"
+IDS_SQL = "SELECT customer_id, city FROM customers ORDER BY customer_id"
 
 
 def check_query_doc(body, sql, pgres, page=1, page_size=50, source="llm"):
@@ -183,12 +183,12 @@ def test_pagination_last_partial_page(base_url, fakellm, pg, uq):
 @pytest.mark.parametrize("stream", [False, True])
 def test_pagination_past_end(base_url, fakellm, pg, uq, stream):
     fakellm.sql(uq, IDS_SQL)
-    body = assert_ok(post_query(base_url, {"question": "ids far page " + uq, "page": 100000,
+    body = assert_ok(post_query(base_url, {"question": "ids far page " + uq, "page": 10000000,
                                            "page_size": 3, "stream": stream}))
     total = len(pg.run(IDS_SQL)[2])
     assert body["rows"] == []
-    assert body["columns"] == ["id", "city"]
-    assert body["pagination"] == {"page": 100000, "page_size": 3, "total_rows": total,
+    assert body["columns"] == ["customer_id", "city"]
+    assert body["pagination"] == {"page": 10000000, "page_size": 3, "total_rows": total,
                                   "total_pages": pages(total, 3)}
 
 
@@ -242,6 +242,18 @@ def test_cache_second_ask_skips_model(base_url, fakellm, pg, uq):
     b = assert_ok(post_query(base_url, {"question": q, "stream": False}))
     assert b["source"] == "cache"
     assert b["rows"] == a["rows"] and b["query_id"] == a["query_id"]
+    assert fakellm.count() == 1
+
+
+def test_cache_normalised_question(base_url, fakellm, uq):
+    """The question→SQL cache is keyed by the normalised question: case and runs of
+    whitespace do not matter."""
+    fakellm.sql(uq, "SELECT 1 AS one")
+    a = assert_ok(post_query(base_url, {"question": "How many  members per City " + uq,
+                                        "stream": False}))
+    b = assert_ok(post_query(base_url, {"question": "  how many members\nper city " + uq.upper(),
+                                        "stream": False}))
+    assert a["source"] == "llm" and b["source"] == "cache"
     assert fakellm.count() == 1
 
 
@@ -302,13 +314,14 @@ def test_ndjson(base_url, fakellm, pg, uq):
     head = docs[0]
     assert isinstance(head, dict)
     assert norm_sql(head["sql"]) == norm_sql(IDS_SQL)
-    assert head["columns"] == ["id", "city"]
+    assert head["columns"] == ["customer_id", "city"]
     assert isinstance(head["column_types"], list) and len(head["column_types"]) == 2
     assert head["query_id"].startswith("q_")
     names, oids, rows = pg.run(IDS_SQL)
     assert_rows_match({"columns": head["columns"], "rows": docs[1:-1]}, (names, oids, rows[:4]))
-    assert docs[-1] == {"pagination": {"page": 1, "page_size": 4, "total_rows": len(rows),
-                                       "total_pages": pages(len(rows), 4)}}
+    assert "error" not in docs[-1], docs[-1]
+    assert docs[-1]["pagination"] == {"page": 1, "page_size": 4, "total_rows": len(rows),
+                                      "total_pages": pages(len(rows), 4)}
 
 
 def test_stream_error_after_rows_is_valid_json(base_url, fakellm, uq):
@@ -344,3 +357,108 @@ def test_openapi_json(base_url):
     doc = r.json()
     assert str(doc.get("openapi", "")).startswith("3.1")
     assert "/query" in doc.get("paths", {})
+
+
+def test_model_request_shape(base_url, fakellm, uq):
+    """The service talks OpenAI chat-completions to OPENAI_BASE_URL with the configured key
+    and model, and puts the question in the last user message."""
+    fakellm.sql(uq, "SELECT 1 AS one")
+    assert_ok(post_query(base_url, {"question": "Shape of the model call " + uq, "stream": False}))
+    calls = fakellm.calls()
+    assert calls["count"] == 1
+    req = calls["requests"][-1]
+    assert req.get("model") == "fake-model"
+    msgs = req.get("messages")
+    assert isinstance(msgs, list) and msgs
+    assert all(isinstance(m, dict) and m.get("role") in ("system", "user", "assistant")
+               and isinstance(m.get("content"), str) for m in msgs), msgs
+    assert msgs[-1]["role"] == "user" and uq in msgs[-1]["content"]
+    assert "customers" in json.dumps(msgs), "the prompt should carry the relevant schema"
+    assert "headers" in calls, "fakellm too old: /_calls has no headers"
+    h = {k.lower(): v for k, v in calls["headers"][-1].items()}
+    assert h.get("authorization") == "Bearer test-llm-key-123456"
+    assert h.get("content-type", "").split(";")[0].strip() == "application/json"
+
+
+def test_unicode_question(base_url, fakellm, pg, uq):
+    fakellm.sql(uq, MEMBERS_SQL)
+    q = "Combien de membres par ville — ¿cuántos? 会员 " + uq
+    body = assert_ok(post_query(base_url, {"question": q, "stream": False}))
+    assert_rows_match(body, pg.run(MEMBERS_SQL))
+    req = fakellm.calls()["requests"][-1]
+    assert "会员" in [m for m in req["messages"] if m["role"] == "user"][-1]["content"]
+
+
+def test_zero_rows(base_url, fakellm, uq):
+    fakellm.sql(uq, "SELECT customer_id, city FROM customers WHERE false")
+    for stream in (False, True):
+        body = assert_ok(post_query(base_url, {"question": "nobody %s %s" % (stream, uq),
+                                               "stream": stream}))
+        assert body["columns"] == ["customer_id", "city"]
+        assert body["rows"] == []
+        assert body["pagination"] == {"page": 1, "page_size": 50, "total_rows": 0,
+                                      "total_pages": 0}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_large_page_exact_values(base_url, fakellm, pg, uq, stream):
+    """A full 10000-row page of numerics, dates and text, page 2, equal to PostgreSQL's."""
+    sql = ("SELECT sale_id, sale_date, status, price, quantity, price * quantity AS revenue "
+           "FROM ticket_sales ORDER BY sale_id")
+    fakellm.sql(uq, sql)
+    body = assert_ok(post_query(base_url, {"question": "sales page two " + uq, "page": 2,
+                                           "page_size": 10000, "stream": stream}))
+    names, oids, rows = pg.run(sql + " LIMIT 10000 OFFSET 10000")
+    total = int(pg.scalar("SELECT count(*) FROM ticket_sales"))
+    assert_rows_match(body, (names, oids, rows))
+    assert body["pagination"] == {"page": 2, "page_size": 10000, "total_rows": total,
+                                  "total_pages": pages(total, 10000)}
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT count(*) AS n FROM customers WHERE name <> 'delete from customers; drop table x'",
+    'SELECT city AS "update", count(*) AS "delete" FROM customers GROUP BY 1 ORDER BY 1',
+    "SELECT city -- ; DROP TABLE customers\nFROM customers ORDER BY customer_id LIMIT 3",
+    "WITH m AS (SELECT city FROM customers WHERE is_member) SELECT city, count(*) AS n FROM m "
+    "GROUP BY city ORDER BY n DESC, city",
+    "SELECT city, customer_id, row_number() OVER (PARTITION BY city ORDER BY customer_id) AS rn "
+    "FROM customers ORDER BY customer_id LIMIT 20",
+    "VALUES (1, 'a'), (2, 'b')",
+    "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 5) SELECT n FROM r",
+    "SELECT e.category, sum(t.price * t.quantity) AS revenue FROM ticket_sales t JOIN events e "
+    "ON e.event_id = t.event_id WHERE t.status = 'active' GROUP BY e.category ORDER BY e.category",
+], ids=["literal-keywords", "quoted-keyword-aliases", "comment", "cte", "window", "values",
+        "recursive", "join"])
+def test_guard_accepts_legit_sql(base_url, fakellm, pg, uq, sql):
+    fakellm.sql(uq, sql)
+    body = assert_ok(post_query(base_url, {"question": "legit " + uq, "page_size": 1000,
+                                           "stream": False}))
+    assert_rows_match(body, pg.run(sql), ordered="ORDER BY" in sql.upper())
+
+
+def test_ready(base_url):
+    r = requests.get(base_url + "/ready", timeout=TIMEOUT)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["ok"] is True
+    assert set(body["checks"]) >= {"db", "redis", "llm", "s3"}, body
+
+
+def test_schema_lists_demo_tables_not_internal_ones(base_url):
+    r = requests.get(base_url + "/schema", timeout=TIMEOUT)
+    assert r.status_code == 200, r.text[:300]
+    assert r.headers["Content-Type"].split(";")[0] == "application/json"
+    text = r.text
+    for t in ("customers", "events", "ticket_sales", "merch_orders", "is_member"):
+        assert t in text, t
+    for t in ("export_jobs", "api_keys", "pg_authid"):
+        assert t not in text, "/schema exposes %s" % t
+
+
+def test_metrics(base_url, fakellm, uq):
+    fakellm.sql(uq, "SELECT 1 AS one")
+    assert_ok(post_query(base_url, {"question": "metrics " + uq, "stream": False}))
+    r = requests.get(base_url + "/metrics", timeout=TIMEOUT)
+    assert r.status_code == 200
+    assert r.headers["Content-Type"].startswith("text/plain")
+    assert re.search(r"^# TYPE \w+ (counter|gauge|histogram|summary)$", r.text, re.M), r.text[:500]

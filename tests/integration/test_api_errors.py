@@ -1,13 +1,16 @@
 """Error contract of POST /query (API.md, "Errors"): every error is JSON
 {"detail": str, "code": str}, the right status, no secrets, Retry-After on 503."""
 
+import glob
 import json
+import os
+import re
 import time
 
 import pytest
 import requests
 
-from conftest import (RawResponse, assert_error, assert_ok, post_query, raw_http,
+from conftest import (LLM_KEY, RawResponse, assert_error, assert_ok, post_query, raw_http,
                       url_host_port)
 
 # extra instances (ports 18081-18089; see conftest.Instances)
@@ -131,7 +134,7 @@ UNSAFE = [
 @pytest.mark.parametrize("sql", UNSAFE)
 def test_unsafe_sql(base_url, fakellm, pg, uq, sql):
     before = pg.scalar("SELECT count(*) FROM customers")
-    cities = pg.scalar("SELECT md5(string_agg(city, ',' ORDER BY id)) FROM customers")
+    cities = pg.scalar("SELECT md5(string_agg(city, ',' ORDER BY customer_id)) FROM customers")
     fakellm.rules({"reply": "<sql>%s</sql>" % sql})  # also answers any repair round
     t0 = time.time()
     r = post_query(base_url, {"question": "Do something " + uq, "stream": False})
@@ -139,7 +142,7 @@ def test_unsafe_sql(base_url, fakellm, pg, uq, sql):
     assert_error(r, 400, "unsafe_sql")
     assert elapsed < 5, "unsafe SQL took %.1fs: was it executed?" % elapsed
     assert pg.scalar("SELECT count(*) FROM customers") == before
-    assert pg.scalar("SELECT md5(string_agg(city, ',' ORDER BY id)) FROM customers") == cities
+    assert pg.scalar("SELECT md5(string_agg(city, ',' ORDER BY customer_id)) FROM customers") == cities
     assert pg.scalar("SELECT to_regclass('public.t2sql_test_stolen') IS NULL") == "t"
     assert fakellm.count() >= 1
 
@@ -165,6 +168,14 @@ def test_model_http_error(base_url, fakellm, uq, status):
     fakellm.rules({"status": status, "message": "upstream exploded"})
     r = post_query(base_url, {"question": "model fails %d %s" % (status, uq), "stream": False})
     assert_error(r, 502, "llm_error")
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_model_overloaded(base_url, fakellm, uq, status):
+    """The provider says "later": llm_error or llm_unavailable (then with Retry-After)."""
+    fakellm.rules({"status": status, "message": "overloaded", "retry_after": 1})
+    r = post_query(base_url, {"question": "model busy %d %s" % (status, uq), "stream": False})
+    assert_error(r, (502, 503), ("llm_error", "llm_unavailable"))
 
 
 def test_model_401_is_error_without_key_leak(base_url, fakellm, uq):
@@ -232,14 +243,14 @@ def test_invalid_sql_after_repair(base_url, fakellm, uq):
 
 def test_repair_round_fixes_sql(base_url, fakellm, pg, uq):
     fakellm.rules(
-        {"match": uq, "times": 1, "reply": "<sql>SELECT citty FROM customers ORDER BY id</sql>"},
-        {"reply": "<sql>SELECT city FROM customers ORDER BY id</sql>"},
+        {"match": uq, "times": 1, "reply": "<sql>SELECT citty FROM customers ORDER BY customer_id</sql>"},
+        {"reply": "<sql>SELECT city FROM customers ORDER BY customer_id</sql>"},
     )
     r = post_query(base_url, {"question": "typo column " + uq, "page_size": 5, "stream": False})
     body = assert_ok(r)
     assert body["columns"] == ["city"]
     assert body["rows"] == [list(x) for x in pg.run(
-        "SELECT city FROM customers ORDER BY id LIMIT 5")[2]]
+        "SELECT city FROM customers ORDER BY customer_id LIMIT 5")[2]]
     assert fakellm.count() == 2
     repair = fakellm.calls()["requests"][-1]
     text = json.dumps(repair["messages"])
@@ -310,3 +321,37 @@ def test_error_bodies_never_leak(base_url, fakellm, uq):
             ("leak " + uq, 400, ("invalid_sql", "query_failed", "unsafe_sql"))):
         r = post_query(base_url, {"question": q, "stream": False})
         assert_error(r, statuses, codes)
+
+
+def test_request_id_in_log(base_url, fakellm, uq):
+    """API.md: on an error "the log has the request id"."""
+    rid = "it-log-" + uq
+    fakellm.rules({"reply": "<sql>SELECT 1 / (count(*) - count(*)) AS x FROM customers</sql>"})
+    r = post_query(base_url, {"question": "log me " + uq, "stream": False},
+                   headers={"X-Request-Id": rid})
+    assert_error(r, 400, "query_failed")
+    assert r.headers["X-Request-Id"] == rid
+    logdir = os.path.join(os.environ["T2SQL_TEST_VAR"], "log")
+    end = time.time() + 5
+    while time.time() < end:
+        found = False
+        for p in glob.glob(os.path.join(logdir, "*")):
+            with open(p, errors="replace") as f:
+                if rid in f.read():
+                    found = True
+                    break
+        if found:
+            break
+        time.sleep(0.2)
+    assert found, "request id %s not in any log under %s" % (rid, logdir)
+
+
+def test_logs_never_contain_the_model_key():
+    """Runs late in the module: by now every kind of model failure has been logged."""
+    logdir = os.path.join(os.environ["T2SQL_TEST_VAR"], "log")
+    files = [p for p in glob.glob(os.path.join(logdir, "*"))
+             if not re.match(r"(nginx|postgres|redis|fakellm)", os.path.basename(p))]
+    assert files, "no service logs under " + logdir
+    for p in files:
+        with open(p, errors="replace") as f:
+            assert LLM_KEY not in f.read(), "%s contains the model key" % p

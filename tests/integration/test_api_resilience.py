@@ -134,10 +134,10 @@ def test_concurrent_requests(base_url, fakellm, pg, uq):
     rules = []
     for i in range(n):
         rules.append({"match": "[%s-%02d]" % (uq, i),
-                      "reply": "<sql>SELECT %d AS n, count(*) AS c FROM customers WHERE id %% 40 = %d</sql>"
+                      "reply": "<sql>SELECT %d AS n, count(*) AS c FROM customers WHERE customer_id %% 40 = %d</sql>"
                                % (i, i)})
     fakellm.rules(rules)
-    want = {i: int(pg.scalar("SELECT count(*) FROM customers WHERE id %% 40 = %s", (i,)))
+    want = {i: int(pg.scalar("SELECT count(*) FROM customers WHERE customer_id %% 40 = %s", (i,)))
             for i in range(n)}
     session_local = threading.local()
 

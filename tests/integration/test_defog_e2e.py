@@ -103,9 +103,21 @@ def load_database(db):
     p = subprocess.run([PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", conninfo(db), "-f", path],
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, "psql -f %s failed:\n%s" % (path, p.stderr[-3000:])
+    # as a deployment does: the service's schema, then its roles (login + SELECT-only)
+    root = os.environ["T2SQL_ROOT"]
+    for f in ("conf/schema.sql", "conf/roles.sql"):
+        p = subprocess.run([PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", "db=" + db,
+                            "-d", conninfo(db), "-f", os.path.join(root, f)],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, "psql -f %s failed:\n%s" % (f, p.stderr[-3000:])
     c = psycopg2.connect(conninfo(db))
+    c.autocommit = True
     try:
         with c.cursor() as cur:
+            # whatever SELECT-only role the service may switch to can read the test data
+            cur.execute("GRANT USAGE ON SCHEMA public TO PUBLIC")
+            cur.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO PUBLIC")
+            cur.execute("ANALYZE")
             cur.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'")
             n = cur.fetchone()[0]
     finally:

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "rag.h"
+#include "text.h"
 
 typedef struct demo {
     catalog *cat;
@@ -254,6 +255,14 @@ static void test_example_boosts_its_tables(void **state)
     /* no word of the question names a table or column; the similar example does */
     run(d, ex, 1, "number of buyers per town", 3000, &out, &sel);
     assert_int_equal(sel.tables[0], d->customers);
+
+    /* schema-qualified and column-qualified names count; names inside literals do not */
+    static const rag_example ex2[] = {
+        {"figures by genre",
+         "SELECT e.title, public.events.category FROM events e WHERE e.title <> 'merch_orders'"}};
+    run(d, ex2, 1, "weekly figures by genre", 3000, &out, &sel);
+    assert_int_equal(sel.tables[0], d->events);
+    assert_int_equal(position(&sel, d->merch), 3); /* after events' FK neighbours */
     buf_free(&out);
 }
 
@@ -339,12 +348,56 @@ static void test_join_table_before_distractor(void **state)
     buf_free(&out);
 }
 
+/* The stemmer retrieval relies on: a plural and its singular meet. */
+static void test_stems_meet(void **state)
+{
+    static const char *pairs[][2] = {{"movies", "movie"},   {"categories", "category"},
+                                     {"sales", "sale"},     {"countries", "country"},
+                                     {"series", "series"},  {"singers", "singer"},
+                                     {"cookies", "cookie"}, {"classes", "class"}};
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        char a[TEXT_WORD_MAX], b[TEXT_WORD_MAX], again[TEXT_WORD_MAX];
+        str_copy(a, sizeof a, pairs[i][0]);
+        str_copy(b, sizeof b, pairs[i][1]);
+        text_stem(a);
+        text_stem(b);
+        assert_string_equal(a, b);
+        str_copy(again, sizeof again, a);
+        text_stem(again);
+        assert_string_equal(again, a); /* idempotent */
+    }
+}
+
 static void test_tokens_estimate(void **state)
 {
     (void)state;
     assert_int_equal(rag_tokens("", 0), 0);
     assert_int_equal(rag_tokens("abcd", 4), 1);
     assert_int_equal(rag_tokens("abcde", 5), 2);
+}
+
+/* Appends after what out holds, counts only its own text, and undoes itself on failure. */
+static void test_appends_and_rolls_back(void **state)
+{
+    demo *d = *state;
+    buf out = BUF_INIT(0), tiny = BUF_INIT(32);
+    rag_selection sel;
+
+    assert_int_equal(buf_adds(&out, "You write PostgreSQL.\n"), 0);
+    assert_int_equal(rag_context(d->cat, d->g, NULL, 0, "merchandise revenue", 3000, &out, &sel),
+                     0);
+    assert_int_equal(strncmp(buf_cstr(&out), "You write PostgreSQL.\nSchema:\n", 30), 0);
+    assert_int_equal(sel.tokens, rag_tokens(out.p + 22, out.len - 22));
+
+    assert_int_equal(buf_adds(&tiny, "keep"), 0);
+    assert_int_equal(rag_context(d->cat, d->g, NULL, 0, "merchandise revenue", 3000, &tiny, &sel),
+                     -1);
+    assert_string_equal(buf_cstr(&tiny), "keep");
+    buf_free(&out);
+    buf_free(&tiny);
 }
 
 static void test_empty_catalog(void **state)
@@ -374,6 +427,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_big_catalog_budget, big_setup, teardown),
         cmocka_unit_test_setup_teardown(test_fk_path_added, big_setup, teardown),
         cmocka_unit_test(test_join_table_before_distractor),
+        cmocka_unit_test_setup_teardown(test_appends_and_rolls_back, demo_setup, teardown),
+        cmocka_unit_test(test_stems_meet),
         cmocka_unit_test(test_tokens_estimate),
         cmocka_unit_test(test_empty_catalog),
     };

@@ -49,8 +49,7 @@ static int each_jsonl(const char *path, void (*fn)(int, const char *, const char
     int n = 0;
     json_object *o, *sql, *why;
 
-    if (!f)
-        return -1;
+    if (!f) return -1;
     while (getline(&line, &cap, f) > 0) {
         n++;
         o = json_tokener_parse(line);
@@ -60,8 +59,7 @@ static int each_jsonl(const char *path, void (*fn)(int, const char *, const char
             json_object_put(o);
             continue;
         }
-        if (!json_object_object_get_ex(o, "why", &why))
-            why = NULL;
+        if (!json_object_object_get_ex(o, "why", &why)) why = NULL;
         fn(n, json_object_get_string(sql), why ? json_object_get_string(why) : NULL, failures);
         json_object_put(o);
     }
@@ -88,8 +86,7 @@ static void test_accept_corpus(void **state)
 
     (void)state;
     n = each_jsonl(DATA "sql-accept.jsonl", accept_line, &failures);
-    if (n < 0)
-        fail_msg("cannot read %s (run from the project root)", DATA "sql-accept.jsonl");
+    if (n < 0) fail_msg("cannot read %s (run from the project root)", DATA "sql-accept.jsonl");
     print_message("sql-accept.jsonl: %d lines, %d wrongly rejected\n", n, failures);
     assert_true(n > 0);
     assert_int_equal(failures, 0);
@@ -118,8 +115,7 @@ static void reject_line(int n, const char *sql, const char *why, int *failures)
     size_t i;
 
     if (guard_check(sql, &p, &r) == 0) {
-        print_message("sql-reject.jsonl:%d: accepted (%s)\n  sql: %s\n", n, why ? why : "",
-                      sql);
+        print_message("sql-reject.jsonl:%d: accepted (%s)\n  sql: %s\n", n, why ? why : "", sql);
         (*failures)++;
         return;
     }
@@ -143,8 +139,7 @@ static void test_reject_corpus(void **state)
 
     (void)state;
     n = each_jsonl(DATA "sql-reject.jsonl", reject_line, &failures);
-    if (n < 0)
-        fail_msg("cannot read %s (run from the project root)", DATA "sql-reject.jsonl");
+    if (n < 0) fail_msg("cannot read %s (run from the project root)", DATA "sql-reject.jsonl");
     print_message("sql-reject.jsonl: %d lines, %d failures\n", n, failures);
     assert_true(n > 0);
     assert_int_equal(failures, 0);
@@ -163,16 +158,14 @@ static void test_spider(void **state)
     PgQueryParseResult pr;
 
     (void)state;
-    if (!f)
-        fail_msg("cannot read %s (run from the project root)", DATA "spider/train_gold.sql");
+    if (!f) fail_msg("cannot read %s (run from the project root)", DATA "spider/train_gold.sql");
     p.max_nesting = 32;
     p.max_joins = 24;
     p.max_bytes = 65536;
     while (getline(&line, &cap, f) > 0) {
         lines++;
         tab = strchr(line, '\t');
-        if (tab)
-            *tab = '\0';
+        if (tab) *tab = '\0';
         pr = pg_query_parse(line);
         if (pr.error) {
             pg_query_free_parse_result(pr);
@@ -200,8 +193,16 @@ static void test_spider(void **state)
 }
 
 /* Policy variants for the targeted cases. */
-enum { P_BASE, P_CATALOGS, P_NO_ALLOWLIST, P_TWO_SCHEMAS, P_T2SQL_LISTED, P_NESTING2, P_JOINS3,
-       P_BYTES32 };
+enum {
+    P_BASE,
+    P_CATALOGS,
+    P_NO_ALLOWLIST,
+    P_TWO_SCHEMAS,
+    P_T2SQL_LISTED,
+    P_NESTING2,
+    P_JOINS3,
+    P_BYTES32
+};
 
 static guard_policy policy(int which)
 {
@@ -264,8 +265,8 @@ static const struct {
      "DELETE) SELECT 1) q)",
      P_BASE, -1, NULL},
     /* Row locks and SELECT INTO anywhere. */
-    {"SELECT * FROM customers WHERE id IN (SELECT customer_id FROM orders FOR UPDATE)", P_BASE,
-     -1, "row locks (FOR UPDATE)"},
+    {"SELECT * FROM customers WHERE id IN (SELECT customer_id FROM orders FOR UPDATE)", P_BASE, -1,
+     "row locks (FOR UPDATE)"},
     {"SELECT * FROM (SELECT * FROM orders FOR NO KEY UPDATE) o", P_BASE, -1, "FOR NO KEY UPDATE"},
     {"SELECT 1 UNION (SELECT 2 FOR KEY SHARE)", P_BASE, -1, "FOR KEY SHARE"},
     {"WITH x AS (SELECT * FROM orders FOR SHARE) SELECT * FROM x", P_BASE, -1, "FOR SHARE"},
@@ -380,8 +381,7 @@ static int has_rel(const guard_result *r, const char *schema, const char *name)
     int i;
 
     for (i = 0; i < r->nrels; i++)
-        if (strcmp(r->rels[i].schema, schema) == 0 && strcmp(r->rels[i].name, name) == 0)
-            return 1;
+        if (strcmp(r->rels[i].schema, schema) == 0 && strcmp(r->rels[i].name, name) == 0) return 1;
     return 0;
 }
 
@@ -406,15 +406,27 @@ static void test_rels(void **state)
     assert_false(has_rel(&r, "", "recent"));
 
     /* A CTE name is a relation again outside the query that defines it. */
-    assert_int_equal(guard_check("SELECT * FROM (WITH t AS (SELECT 1) SELECT * FROM t) x, t", &p,
-                                 &r),
-                     0);
+    assert_int_equal(
+        guard_check("SELECT * FROM (WITH t AS (SELECT 1) SELECT * FROM t) x, t", &p, &r), 0);
     assert_int_equal(r.nrels, 1);
     assert_true(has_rel(&r, "", "t"));
 
     assert_int_equal(guard_check("TABLE events", &p, &r), 0);
     assert_int_equal(r.nrels, 1);
     assert_true(has_rel(&r, "", "events"));
+
+    /* Names arrive JSON-escaped from the parser: quotes, control characters, Unicode. */
+    assert_int_equal(guard_check("SELECT * FROM \"we\"\"ird\tname\", \"na\xc3\xafve\", "
+                                 "U&\"d\\0061t\\+000061\", \"back\\slash\"",
+                                 &p, &r),
+                     0);
+    assert_int_equal(r.nrels, 4);
+    assert_true(has_rel(&r, "", "we\"ird\tname"));
+    assert_true(has_rel(&r, "", "na\xc3\xafve"));
+    assert_true(has_rel(&r, "", "data"));
+    assert_true(has_rel(&r, "", "back\\slash"));
+    assert_int_equal(guard_check("SELECT * FROM U&\"pg_auth\\0069d\"", &p, &r), -1);
+    assert_non_null(strstr(r.why, "pg_authid is not allowed: it is a protected"));
 
     assert_int_equal(guard_check("VALUES (1), (2)", &p, &r), 0);
     assert_int_equal(r.nrels, 0);

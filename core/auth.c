@@ -1,0 +1,196 @@
+/* auth -- API key lookup, scopes and token-bucket rate limits; see auth.h. */
+#include "auth.h"
+
+#include "buf.h"
+#include "log.h"
+#include "pg.h"
+
+#include <ctype.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+void auth_hash_key(const char *key, char hex[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0, i;
+
+    hex[0] = '\0';
+    if (EVP_Digest(key, strlen(key), md, &n, EVP_sha256(), NULL) != 1)
+        return;
+    for (i = 0; i < n && i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+}
+
+/* Keys are printable ASCII without spaces; anything else cannot be one of ours. */
+static int key_plausible(const char *key)
+{
+    size_t n = 0;
+
+    for (; key[n]; n++)
+        if (n >= AUTH_KEY_MAX || key[n] <= ' ' || key[n] > '~')
+            return 0;
+    return n >= 8;
+}
+
+int auth_has_scope(const auth_ctx *a, const char *scope)
+{
+    size_t sl;
+    const char *p;
+
+    if (!scope || !*scope)
+        return 1;
+    sl = strlen(scope);
+    for (p = a->scopes; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == sl && strncmp(p, scope, sl) == 0)
+            return 1;
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
+int auth_check(PGconn *c, const char *key, const char *scope, auth_ctx *out, t2err *err)
+{
+    static const char q[] =
+        "SELECT id::text, array_to_string(scopes, ','), coalesce(rate_limit_per_min, -1)"
+        " FROM t2sql.api_keys WHERE key_hash = $1 AND revoked_at IS NULL";
+    char hex[65];
+    const char *params[1] = {hex};
+    PGresult *r = NULL;
+    int rc = -1;
+
+    memset(out, 0, sizeof *out);
+    if (!key || !*key)
+        return err_set(err, E_UNAUTHORIZED,
+                       "an API key is required (Authorization: Bearer <key> or X-API-Key)");
+    if (!key_plausible(key))
+        return err_set(err, E_UNAUTHORIZED, "invalid API key");
+    auth_hash_key(key, hex);
+    if (!hex[0])
+        return err_set(err, E_INTERNAL, "sha256 failed");
+    r = PQexecParams(c, q, 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        pg_result_err(c, r, E_DB_UNAVAILABLE, err, "api key lookup");
+        goto done;
+    }
+    if (PQntuples(r) != 1) {
+        err_set(err, E_UNAUTHORIZED, "invalid API key");
+        goto done;
+    }
+    snprintf(out->owner, sizeof out->owner, "key:%s", PQgetvalue(r, 0, 0));
+    str_copy(out->scopes, sizeof out->scopes, PQgetvalue(r, 0, 1));
+    if (str_to_long(PQgetvalue(r, 0, 2), -1, 100000000L, &out->limit_per_min) < 0)
+        out->limit_per_min = -1;
+    if (!auth_has_scope(out, scope)) {
+        err_set(err, E_FORBIDDEN, "this API key lacks the '%s' scope", scope);
+        goto done;
+    }
+    rc = 0;
+done:
+    PQclear(r);
+    return rc;
+}
+
+/* Per-process buckets, used while Redis is down. A small table; when full, the bucket
+ * touched longest ago is reused (it is then simply full again: failing open for the
+ * coldest owner rather than refusing a new one). */
+#define LOCAL_BUCKETS 128
+
+static struct {
+    char owner[64];
+    double tokens;
+    double at; /* monotonic seconds of the last update */
+} local_b[LOCAL_BUCKETS];
+
+static double now_s(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* 1 allowed, 0 refused with *wait seconds. */
+static int local_take(const char *owner, long rate, long burst, long *wait)
+{
+    double t = now_s();
+    int i, slot = -1, oldest = 0;
+
+    for (i = 0; i < LOCAL_BUCKETS; i++) {
+        if (local_b[i].owner[0] && strcmp(local_b[i].owner, owner) == 0) {
+            slot = i;
+            break;
+        }
+        if (!local_b[i].owner[0] || local_b[i].at < local_b[oldest].at ||
+            (local_b[oldest].owner[0] && !local_b[i].owner[0]))
+            oldest = i;
+    }
+    if (slot < 0) {
+        slot = oldest;
+        str_copy(local_b[slot].owner, sizeof local_b[slot].owner, owner);
+        local_b[slot].tokens = (double)burst;
+        local_b[slot].at = t;
+    }
+    local_b[slot].tokens += (t - local_b[slot].at) * (double)rate / 60.0;
+    if (local_b[slot].tokens > (double)burst)
+        local_b[slot].tokens = (double)burst;
+    local_b[slot].at = t;
+    if (local_b[slot].tokens >= 1.0) {
+        local_b[slot].tokens -= 1.0;
+        return 1;
+    }
+    *wait = (long)((1.0 - local_b[slot].tokens) * 60.0 / (double)rate) + 1;
+    return 0;
+}
+
+int auth_rate_limit(cache *c, const auth_ctx *a, long *retry_after, t2err *err)
+{
+    char key[128];
+    long rate = a->limit_per_min, wait = 1;
+    int ok;
+
+    if (retry_after)
+        *retry_after = 0;
+    if (rate <= 0)
+        return 0;
+    snprintf(key, sizeof key, "t2sql:rl:%s", a->owner);
+    ok = c ? (int)cache_eval_bucket(c, key, rate, rate, &wait) : -1;
+    if (ok < 0) /* Redis unavailable */
+        ok = local_take(a->owner, rate, rate, &wait);
+    if (ok)
+        return 0;
+    if (wait < 1)
+        wait = 1;
+    if (retry_after)
+        *retry_after = wait;
+    err_set(err, E_RATE_LIMITED, "rate limit of %ld requests per minute exceeded; retry in %ld s",
+            rate, wait);
+    if (err)
+        err->retry_after = (int)wait;
+    return -1;
+}
+
+/* Skips leading blanks; NULL if nothing is left. */
+static const char *nonblank(const char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    return *s ? s : NULL;
+}
+
+const char *auth_key_from_headers(const char *authorization, const char *x_api_key)
+{
+    const char *k;
+
+    if (authorization && (k = nonblank(authorization)) && strncasecmp(k, "Bearer", 6) == 0 &&
+        (k[6] == ' ' || k[6] == '\t') && (k = nonblank(k + 6)))
+        return k;
+    if (x_api_key && (k = nonblank(x_api_key)))
+        return k;
+    return NULL;
+}

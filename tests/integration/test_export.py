@@ -1,0 +1,630 @@
+"""test_export -- exportd end to end against a real PostgreSQL, s3rver and exportd.
+
+Brings up its own PostgreSQL (127.0.0.1:25432, temp dir, run as the postgres user) and
+s3rver (127.0.0.1:24569) -- T2SQL_TEST_EXPORT_PGPORT / _S3PORT move them --, applies conf/schema.sql, and drives bin/exportd by creating jobs
+with bin/t2sql-jobs (core/jobs.c's jobs_create: insert + NOTIFY). Failure injection uses a
+small HTTP proxy in front of s3rver on an ephemeral port.
+
+Covered: CSV byte-equal to psql's COPY (header included, multipart), csv.gz, single PUT and
+empty results, live counters, status documents (not_found for malformed, unknown and foreign
+ids; conflict on cancelling a finished job), query errors, read-only and statement timeout,
+kill -9 mid-multipart x20, S3 answering 500 / dropping connections mid-upload, database
+restart with jobs waiting, cancel while running, SIGTERM hand-back, lease expiry and
+attempt limit, concurrency, no secrets in the log."""
+import gzip
+import hashlib
+import http.client
+import http.server
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socketserver
+import subprocess
+import tempfile
+import threading
+import time
+import xml.etree.ElementTree as ET
+
+import psycopg2
+import pytest
+import requests
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PGBIN = "/usr/lib/postgresql/15/bin"
+PGPORT = int(os.environ.get("T2SQL_TEST_EXPORT_PGPORT", "25432"))
+S3PORT = int(os.environ.get("T2SQL_TEST_EXPORT_S3PORT", "24569"))
+BUCKET = "t2sql-test"
+SECRET = "t2sqlTestSecretKey9f3b1c"  # s3rver does not check it; it must never be logged
+EXPORTD = os.path.join(ROOT, "bin", "exportd")
+JOBS = os.path.join(ROOT, "bin", "t2sql-jobs")
+
+BASE_ENV = {
+    "T2SQL_DB_HOST": "127.0.0.1",
+    "T2SQL_DB_PORT": str(PGPORT),
+    "T2SQL_DB_USER": "postgres",
+    "T2SQL_DB_NAME": "postgres",
+    "S3_ENDPOINT": f"http://127.0.0.1:{S3PORT}",
+    "EXPORT_BUCKET": BUCKET,
+    "AWS_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "S3RVER",
+    "AWS_SECRET_ACCESS_KEY": SECRET,
+    "T2SQL_EXPORT_PART_MB": "5",
+    "T2SQL_EXPORT_CONCURRENCY": "2",
+    "T2SQL_EXPORT_LEASE_S": "5",
+    "T2SQL_EXPORT_RETRIES": "2",
+    "T2SQL_LOG_LEVEL": "info",
+}
+
+SETUP_SQL = r"""
+CREATE TABLE big AS
+  SELECT g AS id, 'name ' || g AS name, (g * 1.25)::numeric(12,2) AS amount,
+         timestamptz '2024-01-01 00:00:00+00' + g * interval '17 seconds' AS ts,
+         CASE WHEN g % 7 = 0 THEN E'quote " comma , newline\n and \\ backslash'
+              WHEN g % 11 = 0 THEN 'caf' || chr(233) || ' ' || chr(8364) || ' ' || chr(20013)
+              WHEN g % 13 = 0 THEN NULL ELSE repeat('x', g % 40) END AS note
+  FROM generate_series(1, 160000) g;
+CREATE TABLE kt AS SELECT g AS id, md5(g::text) || repeat('k', 150) AS payload
+  FROM generate_series(1, 60000) g;
+CREATE FUNCTION t_pause(n int, after_n int, every int, secs float8) RETURNS int
+  LANGUAGE plpgsql AS $$ BEGIN
+    IF n > after_n AND n % every = 0 THEN PERFORM pg_sleep(secs); END IF;
+    RETURN n; END $$;
+CREATE SEQUENCE seq_for_readonly_test;
+"""
+
+BIG_SQL = "SELECT * FROM big ORDER BY id"
+# ~12 MB in ~1.5 s: long enough to be killed mid-multipart
+KILL_SQL = "SELECT id, payload FROM kt WHERE t_pause(id, 0, 1000, 0.025) > 0"
+# 6 MB fast (multipart begins), then slow for a long time
+SLOW_SQL = "SELECT id, payload FROM kt WHERE t_pause(id, 32000, 100, 0.05) > 0"
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          timeout=kw.pop("timeout", 60), **kw)
+
+
+def pg_ctl(datadir, *args):
+    run(["runuser", "-u", "postgres", "--", f"{PGBIN}/pg_ctl", "-D", datadir, *args],
+        timeout=60)
+
+
+@pytest.fixture(scope="module")
+def pg():
+    run(["make", "-C", ROOT, "bin/exportd", "bin/t2sql-jobs"], timeout=300)
+    tmp = tempfile.mkdtemp(prefix="t2sql-export-pg-")
+    shutil.chown(tmp, "postgres")
+    data = os.path.join(tmp, "data")
+    run(["runuser", "-u", "postgres", "--", f"{PGBIN}/initdb", "-D", data, "-A", "trust",
+         "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8"], timeout=120)
+    opts = f"-p {PGPORT} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off"
+    pg_ctl(data, "-o", opts, "-l", os.path.join(tmp, "log"), "-w", "start")
+    info = {"dir": tmp, "data": data, "opts": opts}
+    try:
+        with open(os.path.join(ROOT, "conf", "schema.sql")) as f:
+            schema = f.read()
+        c = connect()
+        c.cursor().execute(schema)
+        c.cursor().execute(SETUP_SQL)
+        c.close()
+        yield info
+    finally:
+        subprocess.run(["runuser", "-u", "postgres", "--", f"{PGBIN}/pg_ctl", "-D", data,
+                        "-m", "immediate", "stop"], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def s3(pg):
+    tmp = tempfile.mkdtemp(prefix="t2sql-export-s3-")
+    run([os.path.join(ROOT, "scripts", "s3rver.sh"), "start", str(S3PORT), tmp, BUCKET],
+        timeout=300)
+    try:
+        yield tmp
+    finally:
+        subprocess.run([os.path.join(ROOT, "scripts", "s3rver.sh"), "stop", tmp])
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def connect():
+    c = psycopg2.connect(host="127.0.0.1", port=PGPORT, user="postgres", dbname="postgres",
+                         connect_timeout=5)
+    c.autocommit = True
+    return c
+
+
+def sql1(q, *args):
+    c = connect()
+    try:
+        cur = c.cursor()
+        cur.execute(q, args)
+        return cur.fetchone() if cur.description else None
+    finally:
+        c.close()
+
+
+class Exportd:
+    """One bin/exportd process with its own log file."""
+
+    def __init__(self, tmpdir, **env):
+        self.log = os.path.join(tmpdir, f"exportd-{time.time_ns()}.log")
+        e = dict(os.environ)
+        e.update(BASE_ENV)
+        e["T2SQL_LOG_FILE"] = self.log
+        e.update({k: str(v) for k, v in env.items()})
+        self.env = e
+        self.proc = subprocess.Popen([EXPORTD], env=e, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        # workers die with the master (PDEATHSIG); make sure before the next test
+        deadline = time.time() + 5
+        while time.time() < deadline and worker_pids(self.proc.pid):
+            time.sleep(0.05)
+
+    def text(self):
+        try:
+            with open(self.log) as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+
+def worker_pids(master):
+    out = subprocess.run(["pgrep", "-P", str(master)], stdout=subprocess.PIPE, text=True)
+    return out.stdout.split()
+
+
+@pytest.fixture
+def exportd_factory(s3, tmp_path):
+    started = []
+
+    def make(**env):
+        d = Exportd(str(tmp_path), **env)
+        started.append(d)
+        return d
+
+    yield make
+    for d in started:
+        d.stop(signal.SIGKILL)
+        assert SECRET not in d.text(), "a secret reached the log"
+
+
+def jobs_tool(*args, env=None):
+    e = dict(os.environ)
+    e.update(BASE_ENV)
+    e.update(env or {})
+    p = subprocess.run([JOBS, *args], env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=30)
+    out = p.stdout.strip()
+    if p.returncode != 0:
+        return None, json.loads(out)
+    return out, None
+
+
+def create(sql, owner="alice", fmt="csv"):
+    out, err = jobs_tool("create", sql, owner, fmt)
+    assert err is None, err
+    return out
+
+
+def status(job_id, owner="alice"):
+    out, err = jobs_tool("status", job_id, owner)
+    return json.loads(out) if out else err
+
+
+def wait_status(job_id, want, timeout=60, owner="alice"):
+    deadline = time.time() + timeout
+    st = None
+    while time.time() < deadline:
+        st = status(job_id, owner)
+        if st.get("status") in want:
+            return st
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not reach {want}: {st}")
+
+
+def wait_for(pred, timeout=30, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def psql_copy(sql):
+    env = dict(os.environ, PGCLIENTENCODING="UTF8")
+    return run(["psql", "-X", "-h", "127.0.0.1", "-p", str(PGPORT), "-U", "postgres", "-c",
+                f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER)"], env=env,
+               timeout=120).stdout
+
+
+def download(st):
+    r = requests.get(st["download_url"], timeout=60)
+    assert r.status_code == 200, r.text[:300]
+    return r.content
+
+
+def list_keys(prefix):
+    r = requests.get(f"http://127.0.0.1:{S3PORT}/{BUCKET}", params={"prefix": prefix},
+                     timeout=30)
+    assert r.status_code == 200
+    root = ET.fromstring(r.content)
+    return [e.text for e in root.iter() if e.tag.endswith("}Key") or e.tag == "Key"]
+
+
+def upload_id(job_id):
+    row = sql1("SELECT upload_id FROM t2sql.export_jobs WHERE id = %s", job_id)
+    return row and row[0]
+
+
+def rows_in(csv_bytes):
+    """Data rows of a CSV body (quoted newlines are not row ends)."""
+    n, quoted = 0, False
+    for ch in csv_bytes.decode():
+        if ch == '"':
+            quoted = not quoted
+        elif ch == "\n" and not quoted:
+            n += 1
+    return n - 1
+
+
+@pytest.fixture(scope="module")
+def big_ref(pg):
+    return psql_copy(BIG_SQL)
+
+
+@pytest.fixture(scope="module")
+def kill_ref(pg):
+    return hashlib.sha256(psql_copy(KILL_SQL)).hexdigest()
+
+
+# ---- results ------------------------------------------------------------------------------
+
+
+def test_csv_equals_psql_copy(exportd_factory, big_ref):
+    d = exportd_factory(EXPORT_PREFIX="csv/")
+    job = create(BIG_SQL)
+    st = wait_status(job, {"SUCCESS", "FAILED"})
+    assert st["status"] == "SUCCESS", st
+    body = download(st)
+    assert len(big_ref) > 10 << 20  # several 5 MiB parts
+    assert body[:40] == big_ref[:40] and body.startswith(b"id,name,amount,ts,note\n")
+    assert hashlib.sha256(body).hexdigest() == hashlib.sha256(big_ref).hexdigest()
+    assert st["row_count"] == 160000 == rows_in(big_ref)
+    assert st["bytes"] == len(big_ref)
+    assert st["expires_in"] == 3600
+    assert st["created_at"] and st["started_at"] and st["finished_at"]
+    assert list_keys(f"csv/{job}") == [f"csv/{job}.csv"]
+    assert re.search(rf"job {job}: SUCCESS, 160000 rows, \d+ bytes, [3-9] parts", d.text())
+
+
+def test_gzip_decompresses_to_the_same(exportd_factory, big_ref):
+    exportd_factory(EXPORT_PREFIX="gz/")
+    job = create(BIG_SQL, fmt="csv.gz")
+    st = wait_status(job, {"SUCCESS", "FAILED"})
+    assert st["status"] == "SUCCESS", st
+    body = download(st)
+    assert gzip.decompress(body) == big_ref
+    assert st["bytes"] == len(body) and st["row_count"] == 160000
+    assert list_keys(f"gz/{job}") == [f"gz/{job}.csv.gz"]
+
+
+def test_small_and_empty_results_single_put(exportd_factory):
+    d = exportd_factory(EXPORT_PREFIX="small/")
+    small = create("SELECT id, name FROM big WHERE id <= 3 ORDER BY id;")
+    empty = create("SELECT id FROM big WHERE false")
+    st = wait_status(small, {"SUCCESS", "FAILED"})
+    assert download(st) == b"id,name\n1,name 1\n2,name 2\n3,name 3\n"
+    assert st["row_count"] == 3
+    st = wait_status(empty, {"SUCCESS", "FAILED"})
+    assert download(st) == b"id\n" and st["row_count"] == 0
+    assert "multipart" not in d.text()
+
+
+def test_status_not_found_and_conflict(exportd_factory):
+    exportd_factory(EXPORT_PREFIX="st/")
+    job = create("SELECT 1 AS one", owner="alice")
+    st = wait_status(job, {"SUCCESS"})
+    assert st["job_id"] == job
+    for bad in ["nope", "", job.upper().replace("-", ""), job + "0", "'; DROP TABLE x; --",
+                "00000000-0000-0000-0000-000000000000"]:
+        assert status(bad) == {"code": "not_found", "detail": "job not found", "status": 404}
+    assert status(job, owner="mallory")["code"] == "not_found"  # a job belongs to its creator
+    assert status(job, owner="")["code"] == "not_found"
+    assert jobs_tool("cancel", job, "mallory")[1]["code"] == "not_found"
+    assert jobs_tool("cancel", "zzz", "alice")[1]["code"] == "not_found"
+    err = jobs_tool("cancel", job, "alice")[1]
+    assert err["code"] == "conflict" and err["status"] == 409
+    err = jobs_tool("create", "SELECT 1", "alice", "xlsx")[1]
+    assert err["code"] == "validation_error"
+    n = sql1("SELECT count(*) FROM t2sql.export_jobs WHERE format NOT IN ('csv','csv.gz')")[0]
+    assert n == 0
+
+
+def test_query_errors_read_only_and_timeout(exportd_factory):
+    exportd_factory(EXPORT_PREFIX="err/", T2SQL_EXPORT_STATEMENT_TIMEOUT_MS=500)
+    bad = create("SELECT 1 / (id - id) FROM big")
+    write = create("SELECT nextval('seq_for_readonly_test')")
+    slow = create("SELECT pg_sleep(3)")
+    st = wait_status(bad, {"SUCCESS", "FAILED"})
+    assert st["status"] == "FAILED" and "division by zero" in st["error"]
+    st = wait_status(write, {"SUCCESS", "FAILED"})
+    assert st["status"] == "FAILED" and "read-only transaction" in st["error"]
+    st = wait_status(slow, {"SUCCESS", "FAILED"})
+    assert st["status"] == "FAILED" and "statement timeout" in st["error"]
+    assert "download_url" not in st
+
+
+def test_live_counters_and_concurrency(exportd_factory):
+    exportd_factory(EXPORT_PREFIX="live/", T2SQL_EXPORT_CONCURRENCY=3)
+    # wide rows: the server flushes COPY data in 8 kB packets, not row by row
+    slow = "SELECT g, repeat('x', 3000) FROM generate_series(1, 40) g WHERE t_pause(g, 0, 1, 0.1) > 0"
+    jobs = [create(slow) for _ in range(3)]
+    seen = wait_for(lambda: [s for s in map(status, jobs)
+                             if s["status"] == "IN_PROGRESS" and s["rows_written"] > 0],
+                    what="live rows_written")
+    assert seen[0]["bytes"] > 0 and seen[0]["started_at"]
+    for j in jobs:
+        st = wait_status(j, {"SUCCESS", "FAILED"})
+        assert st["status"] == "SUCCESS" and st["row_count"] == 40
+    # three at once: every job started before any finished
+    r = sql1("SELECT max(started_at) < min(finished_at), count(DISTINCT worker) "
+             "FROM t2sql.export_jobs WHERE id = ANY(%s::uuid[])", jobs)
+    assert r == (True, 3)
+
+
+# ---- failures -----------------------------------------------------------------------------
+
+
+def test_kill9_mid_multipart_20_runs(exportd_factory, kill_ref):
+    runs = int(os.environ.get("T2SQL_KILL_RUNS", "20"))
+    rng = random.Random(5)
+    d = exportd_factory(EXPORT_PREFIX="kill/")
+    jobs = []
+    for i in range(runs):
+        job = create(KILL_SQL)
+        jobs.append(job)
+        wait_for(lambda: upload_id(job), what=f"run {i}: multipart upload to begin")
+        time.sleep(rng.uniform(0.0, 0.6))
+        d.proc.kill()  # SIGKILL the master; the workers die with it
+        d.proc.wait()
+        assert sql1("SELECT status FROM t2sql.export_jobs WHERE id = %s", job)[0] == \
+            "IN_PROGRESS", f"run {i}: the job finished before the kill"
+        d = exportd_factory(EXPORT_PREFIX="kill/")
+        st = wait_status(job, {"SUCCESS", "FAILED"}, timeout=30)
+        assert st["status"] == "SUCCESS", st
+    assert "aborting multipart upload left by an earlier attempt" in d.text() or runs == 0
+    for job in jobs:
+        st = status(job)
+        assert st["status"] == "SUCCESS"
+        assert hashlib.sha256(download(st)).hexdigest() == kill_ref
+        assert sql1("SELECT attempts FROM t2sql.export_jobs WHERE id = %s", job)[0] == 2
+    keys = list_keys("kill/")
+    assert sorted(keys) == sorted(f"kill/{j}.csv" for j in jobs)  # one object each, no extras
+    n = sql1("SELECT count(*) FROM t2sql.export_jobs WHERE s3_key LIKE 'kill/%%'")[0]
+    assert n == runs
+
+
+class FaultProxy:
+    """HTTP proxy in front of s3rver. mode: 'pass', '500' (after `after` UploadPart
+    requests, answers 500 to everything), 'drop' (same, but closes the connection)."""
+
+    def __init__(self):
+        self.mode, self.after, self.parts, self.log = "pass", 0, 0, []
+        proxy = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def handle_any(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                is_part = "partNumber=" in self.path
+                proxy.log.append((self.command, self.path))
+                failing = proxy.mode != "pass" and proxy.parts >= proxy.after
+                if is_part and not failing:
+                    proxy.parts += 1
+                if failing:
+                    if proxy.mode == "drop":
+                        self.close_connection = True
+                        self.connection.shutdown(2)
+                        return
+                    msg = (b"<Error><Code>InternalError</Code><Message>injected failure"
+                           b"</Message></Error>")
+                    self.send_response(500)
+                    self.send_header("Content-Length", str(len(msg)))
+                    self.end_headers()
+                    self.wfile.write(msg)
+                    return
+                c = http.client.HTTPConnection("127.0.0.1", S3PORT, timeout=30)
+                hdrs = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                hdrs["Host"] = self.headers.get("Host", "")
+                c.request(self.command, self.path, body=body, headers=hdrs)
+                r = c.getresponse()
+                data = r.read()
+                self.send_response(r.status)
+                for k, v in r.getheaders():
+                    if k.lower() not in ("content-length", "transfer-encoding", "connection"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                c.close()
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
+
+        class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self.srv = S(("127.0.0.1", 0), H)  # ephemeral port: no clash with other servers
+        self.port = self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+@pytest.mark.parametrize("mode", ["500", "drop"])
+def test_s3_failing_mid_upload(exportd_factory, mode, big_ref):
+    proxy = FaultProxy()
+    try:
+        d = exportd_factory(EXPORT_PREFIX=f"fail{mode}/",
+                            S3_ENDPOINT=f"http://127.0.0.1:{proxy.port}",
+                            T2SQL_EXPORT_CONCURRENCY=1)
+        proxy.mode, proxy.after = mode, 1
+        job = create(BIG_SQL)
+        st = wait_status(job, {"SUCCESS", "FAILED"}, timeout=60)
+        assert st["status"] == "FAILED", st
+        assert "UploadPart" in st["error"] and "after 3 attempts" in st["error"]
+        if mode == "500":
+            assert "HTTP 500 InternalError: injected failure" in st["error"]
+        log = d.text()
+        assert f"aborting multipart upload of fail{mode}/{job}.csv" in log
+        assert any(m == "DELETE" and "uploadId=" in p for m, p in proxy.log)  # abort tried
+        assert len(re.findall(r"UploadPart .*attempt [123] of 3", log)) >= 3  # retried
+        # S3 is back: the same exportd serves the next job
+        proxy.mode = "pass"
+        job2 = create("SELECT id, name FROM big WHERE id < 100 ORDER BY id")
+        st = wait_status(job2, {"SUCCESS", "FAILED"}, timeout=30)
+        assert st["status"] == "SUCCESS", st
+        assert list_keys(f"fail{mode}/{job}") == []
+    finally:
+        proxy.close()
+
+
+def test_s3_down_from_the_start(exportd_factory):
+    # nothing listens on the proxy's port once it is closed
+    proxy = FaultProxy()
+    port = proxy.port
+    proxy.close()
+    exportd_factory(EXPORT_PREFIX="down/", S3_ENDPOINT=f"http://127.0.0.1:{port}")
+    job = create("SELECT 1 AS one")
+    st = wait_status(job, {"SUCCESS", "FAILED"}, timeout=30)
+    assert st["status"] == "FAILED" and "PutObject" in st["error"]
+    assert "after 3 attempts" in st["error"]
+
+
+def test_database_restart_while_jobs_wait(pg, exportd_factory, big_ref):
+    d = exportd_factory(EXPORT_PREFIX="dbr/")
+    jobs = [create(BIG_SQL) for _ in range(5)]
+    pg_ctl(pg["data"], "-o", pg["opts"], "-l", os.path.join(pg["dir"], "log"), "-m", "fast",
+           "-w", "restart")
+    jobs.append(create(BIG_SQL))  # and one created after the restart
+    ref = hashlib.sha256(big_ref).hexdigest()
+    for j in jobs:
+        st = wait_status(j, {"SUCCESS", "FAILED"}, timeout=90)
+        assert st["status"] == "SUCCESS", st
+        assert hashlib.sha256(download(st)).hexdigest() == ref
+    assert sorted(list_keys("dbr/")) == sorted(f"dbr/{j}.csv" for j in jobs)
+    assert "attempt 2" in d.text() or "handed back" in d.text() or "cannot connect" in d.text()
+
+
+def test_cancel_while_running(exportd_factory):
+    d = exportd_factory(EXPORT_PREFIX="cancel/")
+    job = create(SLOW_SQL)
+    wait_for(lambda: upload_id(job), what="multipart upload to begin")
+    out, err = jobs_tool("cancel", job, "alice")
+    assert err is None
+    assert status(job)["status"] == "CANCELLED"
+    wait_for(lambda: f"job {job}: no longer ours (CANCELLED); upload aborted" in d.text(),
+             timeout=10, what="the worker to notice the cancel")
+    assert f"aborting multipart upload of cancel/{job}.csv" in d.text()
+    # the COPY was cancelled too
+    wait_for(lambda: sql1("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                          "'exportd-copy' AND state = 'active'")[0] == 0,
+             timeout=10, what="the COPY to stop")
+    st = status(job)
+    assert st["status"] == "CANCELLED" and "download_url" not in st
+    assert list_keys(f"cancel/{job}") == []
+    # the worker is free again
+    job2 = create("SELECT 2 AS two")
+    assert wait_status(job2, {"SUCCESS", "FAILED"})["status"] == "SUCCESS"
+
+
+def test_sigterm_hands_back_running_jobs(exportd_factory):
+    d = exportd_factory(EXPORT_PREFIX="term/")
+    job = create(SLOW_SQL)
+    wait_for(lambda: upload_id(job), what="multipart upload to begin")
+    t0 = time.time()
+    d.proc.send_signal(signal.SIGTERM)
+    d.proc.wait(15)
+    assert time.time() - t0 < 10
+    row = sql1("SELECT status, attempts, worker FROM t2sql.export_jobs WHERE id = %s", job)
+    assert row == ("PENDING", 0, None)
+    assert f"job {job}: handed back (shutting down)" in d.text()
+    assert f"aborting multipart upload of term/{job}.csv" in d.text()
+    # a new exportd takes it from the start; cancel it to keep the test short
+    d2 = exportd_factory(EXPORT_PREFIX="term/")
+    wait_for(lambda: sql1("SELECT status FROM t2sql.export_jobs WHERE id = %s", job)[0] ==
+             "IN_PROGRESS", what="the job to be claimed again")
+    jobs_tool("cancel", job, "alice")
+    d2.stop()
+    assert d2.proc.returncode == 0
+
+
+def test_lease_expiry_and_attempt_limit(exportd_factory):
+    c = connect()
+    cur = c.cursor()
+    ins = ("INSERT INTO t2sql.export_jobs (owner, sql, status, attempts, worker, heartbeat_at) "
+           "VALUES ('alice', 'SELECT 42 AS answer', 'IN_PROGRESS', %s, 'ghost:1:0', "
+           "now() - %s::interval) RETURNING id::text")
+    cur.execute(ins, (1, "1 hour"))
+    stale = cur.fetchone()[0]
+    cur.execute(ins, (3, "1 hour"))
+    exhausted = cur.fetchone()[0]
+    # a live worker (holding the lock) with a fresh heartbeat keeps its job ...
+    cur.execute(ins, (1, "0 seconds"))
+    held = cur.fetchone()[0]
+    # ... and one whose lease ran out loses it even though its session is alive
+    cur.execute(ins, (1, "0 seconds"))
+    stuck = cur.fetchone()[0]
+    holder = connect()
+    for j in (held, stuck):
+        holder.cursor().execute("SELECT pg_advisory_lock(29746, hashtext(%s))", (j,))
+    stop = threading.Event()
+
+    def keep_fresh():  # `held`'s live worker heartbeats
+        k = connect()
+        while not stop.wait(0.3):
+            k.cursor().execute("UPDATE t2sql.export_jobs SET heartbeat_at = now() "
+                               "WHERE id = %s", (held,))
+        k.close()
+
+    t = threading.Thread(target=keep_fresh, daemon=True)
+    t.start()
+    try:
+        exportd_factory(EXPORT_PREFIX="lease/", T2SQL_EXPORT_MAX_ATTEMPTS=3)
+        st = wait_status(stale, {"SUCCESS", "FAILED"}, timeout=20)
+        assert st["status"] == "SUCCESS" and download(st) == b"answer\n42\n"
+        st = wait_status(exhausted, {"SUCCESS", "FAILED"}, timeout=20)
+        assert st["status"] == "FAILED" and "gave up after 3 attempts" in st["error"]
+        st = wait_status(stuck, {"SUCCESS", "FAILED"}, timeout=20)
+        assert st["status"] == "SUCCESS"
+        assert sql1("SELECT attempts FROM t2sql.export_jobs WHERE id = %s", stuck)[0] == 2
+        assert status(held)["status"] == "IN_PROGRESS"
+        assert sql1("SELECT worker FROM t2sql.export_jobs WHERE id = %s", held)[0] == "ghost:1:0"
+    finally:
+        stop.set()
+        t.join()
+        cur.execute("UPDATE t2sql.export_jobs SET status = 'CANCELLED' WHERE id = %s", (held,))
+        holder.close()
+        c.close()
