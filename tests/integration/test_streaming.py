@@ -4,8 +4,8 @@ pages past the end, page_size limits, and a client hanging up mid-stream (the qu
 cancelled on the server within a second).
 
 Needs the test stack (`make test`, or `. var/test/env.sh` of a running one). Extra service
-instances run on ports 18070-18079 through $T2SQL_ROOT/scripts/stack.sh instance; they are
-stopped at the end of the module.
+instances run on ports 18070-18079 (+ T2SQL_TEST_PORT_OFFSET) through
+$T2SQL_ROOT/scripts/stack.sh instance; they are stopped at the end of the module.
 """
 
 import hashlib
@@ -21,7 +21,8 @@ import psycopg2
 import pytest
 import requests
 
-from conftest import ROOT, assert_error, assert_ok, conninfo, loads, post_query
+from conftest import (PORT_OFFSET, ROOT, assert_error, assert_ok, conninfo, loads, port_open,
+                      post_query)
 
 # name, port, env overrides. One worker each, so the worker that served a request is the
 # one that serves the next (reconnect and "ready for the next request" are really tested).
@@ -62,6 +63,7 @@ class Instances:
 
     def get(self, spec):
         name, port, env = spec
+        port += PORT_OFFSET
         inst = self.running.get(name)
         if inst is not None:
             try:
@@ -69,7 +71,11 @@ class Instances:
                 return inst
             except OSError:
                 pass
-        _stack("instance-stop", name, timeout=60)
+        _stack("instance-stop", name, timeout=60)  # leftovers of an aborted run
+        end = time.time() + 10
+        while port_open(port) and time.time() < end:
+            time.sleep(0.2)
+        assert not port_open(port), "port %d is taken; cannot start instance %s" % (port, name)
         args = ["instance", name, str(port)] + ["%s=%s" % kv for kv in env.items()]
         p = _stack(*args)
         assert p.returncode == 0, "stack.sh %s failed (%d):\n%s\n%s" % (
@@ -545,3 +551,44 @@ def test_client_hangup_cancels_query(inst, fakellm, uq, ndjson):
     # the same (only) worker answers a normal request
     r = ask(fakellm, i.url, uq + "-after", "SELECT 3 AS three")
     assert assert_ok(r)["rows"] == [[3]]
+
+
+def test_client_hangup_before_the_first_row_cancels_query(inst, fakellm, uq):
+    """The client leaves while PostgreSQL is still working towards the first rows (nothing
+    has been written yet, so no write can fail): the worker watches the connection while it
+    waits and cancels the query within a second, not when the statement ends."""
+    i = inst.get(HANGUP)
+    tok = uq.replace("-", "_")
+    # ~1 s per row, 8 rows: the backend sends nothing until the statement ends
+    sql = ("SELECT g, '%s' AS tok, (SELECT count(*) FROM generate_series(1, 5000) a, "
+           "generate_series(1, 5000 + 0 * g) b) AS c FROM generate_series(1, 8) g" % tok)
+    # the query_id (the first row alone takes a second)
+    qid = assert_ok(ask(fakellm, i.url, uq, sql, page_size=1, count="none"))["query_id"]
+    body = json.dumps({"query_id": qid, "page_size": 100, "count": "none"}).encode()
+    c = pg_connect()
+    cur = c.cursor()
+    s = socket.create_connection(("127.0.0.1", i.port), timeout=30)
+    try:
+        s.sendall(b"POST /query HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
+                  b"\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        end = time.monotonic() + 10
+        while not [q for _, q in active_queries(cur, tok) if is_page(q)]:
+            assert time.monotonic() < end, "the page query never started"
+            time.sleep(0.02)
+        time.sleep(0.3)
+    finally:
+        s.close()
+    t_close = time.monotonic()
+    try:
+        while True:
+            left = active_queries(cur, tok)
+            waited = time.monotonic() - t_close
+            if not left:
+                break
+            assert waited <= 1.0, "query still active %.2f s after the client left: %s" % (
+                waited, left)
+            time.sleep(0.05)
+    finally:
+        c.close()
+    r = ask(fakellm, i.url, uq + "-after", "SELECT 4 AS four")
+    assert assert_ok(r)["rows"] == [[4]]
