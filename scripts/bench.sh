@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench.sh -- what `make bench` runs after the build: the bench stack (scripts/stack.sh bench:
 # its own ports, the scale-1 demo; reused when it is already up), then every bench/*.sh in
-# name order, printing their lines. See bench/README.md for what each line means.
+# name order, printing their lines, with the bench stack's T2SQL_TEST_* variables (as
+# var/bench/env.sh sets them) in their environment. See bench/README.md.
 #   BENCH='stream cache' scripts/bench.sh    only these (bench/stream.sh, bench/cache.sh)
 #   BENCH_STOP=1 scripts/bench.sh            stop the bench stack afterwards
 # The last line is "bench: N scripts, M failed"; exit status 1 if a script failed or missed
@@ -21,6 +22,9 @@ else
 fi
 
 echo "bench: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+# every script sees the bench stack as T2SQL_TEST_URL, T2SQL_TEST_PG (superuser), T2SQL_TEST_LLM...
+# shellcheck disable=SC1091
+. var/bench/env.sh
 n=0 failed=0
 for f in bench/*.sh; do
   [ -f "$f" ] || continue
