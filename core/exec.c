@@ -397,6 +397,7 @@ int exec_page(PGconn *conn, const exec_limits *lim, const exec_req *rq, sink *s,
             break;
         ExecStatusType st = PQresultStatus(r);
         if (st == PGRES_SINGLE_TUPLE) {
+            size_t row_start = b->len;
             if (!rq->ndjson && n > 0)
                 buf_addc(b, ',');
             buf_addc(b, '[');
@@ -409,7 +410,14 @@ int exec_page(PGconn *conn, const exec_limits *lim, const exec_req *rq, sink *s,
                     break;
             }
             if (i < nf || buf_adds(b, rq->ndjson ? "]\n" : "]") < 0) {
-                err_set(err, E_QUERY_FAILED, "the page is larger than the response buffer allows; ask for a smaller page_size or stream it");
+                /* drop the partial row, so the error member (or line) follows whole rows */
+                b->len = row_start;
+                if (b->p)
+                    b->p[row_start] = '\0';
+                if (s->hold)
+                    err_set(err, E_QUERY_FAILED, "the page is larger than the response buffer allows; ask for a smaller page_size or stream it");
+                else
+                    err_set(err, E_QUERY_FAILED, "a row is larger than the response buffer allows (%zu bytes)", b->max);
                 PQclear(r);
                 r = NULL;
                 goto midfail;
