@@ -363,6 +363,27 @@ def test_statement_timeout_mid_stream(inst, fakellm, uq, ndjson):
     assert_ok(ask(fakellm, i.url, uq + "-next", "SELECT 1 AS one", stream=False))
 
 
+@pytest.mark.parametrize("ndjson", [False, True], ids=["json", "ndjson"])
+def test_row_larger_than_the_stream_buffer(inst, fakellm, uq, ndjson):
+    """A value bigger than the whole stream buffer (64 MiB) after a row was sent: the partial
+    row is dropped and the document still ends as valid JSON with the error."""
+    i = inst.get(BIG)
+    sql = ("SELECT g, CASE WHEN g = 2 THEN repeat(md5(g::text), 2200000) ELSE md5(g::text) END"
+           " AS v FROM generate_series(1, 3) g")  # row 2: 70.4 MB
+    r = ask(fakellm, i.url, uq, sql, headers=NDJSON if ndjson else None)
+    assert r.status_code == 200, r.text[:500]
+    if ndjson:
+        lines = ndjson_lines(r.text)
+        rows, err = lines[1:-1], lines[-1].get("error")
+        assert err and err.get("code") == "query_failed", lines[-1]
+    else:
+        body = loads(r.text)
+        err = assert_error_member(body, ("query_failed",))
+        rows = body["rows"]
+    assert rows == [[1, md5(1)]]
+    assert err["detail"]
+
+
 def test_count_timeout_after_rows(inst, fakellm, uq):
     """The rows of a full page are out when the exact count runs past the statement timeout:
     the document still ends as valid JSON, rows then the error."""
