@@ -44,6 +44,12 @@ now() { date +%s.%N; }
 
 start_instance() { # a fresh master and worker; sets WORKER
     local master
+    # the old nginx leaves gracefully: wait until the port is free before binding it again
+    $STACK instance-stop "$NAME" >/dev/null 2>&1 || true
+    for _ in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || break
+        sleep 0.1
+    done
     master=$($STACK instance "$NAME" "$PORT" T2SQL_WORKERS=1 T2SQL_MAX_PAGE_SIZE=$ROWS | tail -n 1)
     WORKER=
     for _ in $(seq 100); do
