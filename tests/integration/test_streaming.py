@@ -1,7 +1,9 @@
 """Streaming of /query pages (issue 3): big pages as one valid JSON document or as NDJSON,
-errors after rows were sent (data error, statement timeout, backend killed), count modes,
-pages past the end, page_size limits, and a client hanging up mid-stream (the query must be
-cancelled on the server within a second).
+errors after rows were sent (data error, statement timeout, backend killed, a count that
+times out, a row larger than the stream buffer), count modes (and that the exact count
+neither delays the first row nor runs when the page tells the total), pages past the end,
+page_size limits, and a client hanging up mid-stream or before the first row (the query
+must be cancelled on the server within a second).
 
 Needs the test stack (`make test`, or `. var/test/env.sh` of a running one). Extra service
 instances run on ports 18070-18079 (+ T2SQL_TEST_PORT_OFFSET) through
