@@ -105,8 +105,7 @@ typedef struct unit {
     int role;
     int neg;
     int plural;
-    int bound;        /* U_TIME / U_CMP / U_NEG / U_BY: consumed by the interpreter */
-    int col_t, col_c; /* U_TIME / U_CMP: the column they apply to */
+    int bound; /* U_TIME / U_CMP / U_NEG / U_BY: consumed by the interpreter */
 } unit;
 
 typedef struct lexent {
@@ -732,7 +731,6 @@ static unit *new_unit(ctx *x, int kind, int pos, int end)
     u->pos = pos;
     u->end = end;
     u->pick = -1;
-    u->col_t = u->col_c = -1;
     for (i = pos; i < end; i++)
         x->t[i].used = 1;
     return u;
@@ -1571,10 +1569,26 @@ static int cmp_sql(const unit *u, buf *b)
     return buf_printf(b, " %s %s", op[u->cmp], u->a);
 }
 
+/* Unit r names the table whose rows are counted: it must be the main table. */
+static int count_rows(ctx *x, int r)
+{
+    int t;
+
+    if (pick(x, &x->u[r], M_TABLE) < 0) return -1;
+    t = cand_table(x, picked(&x->u[r]));
+    if (t != x->main) {
+        snprintf(x->err, sizeof x->err, "counting %s, not %s", x->cat->tables[t].name,
+                 x->cat->tables[x->main].name);
+        return -1;
+    }
+    x->u[r].role = ROLE_COUNTED;
+    return add_measure(x, AGG_COUNT, 0, R_TABLE, x->main, -1, -1, r);
+}
+
 /* Assigns roles to the units for main table x->main; 0 or -1 with x->err. */
 static int interpret(ctx *x)
 {
-    int i, j, k, r, counted = -1, rankdim = -1, super_unit = -1, listing;
+    int i, j, k, r, rankdim = -1, super_unit = -1, listing;
     char ph[128];
     char vbuf[4096];
     buf vals = {vbuf, 0, sizeof vbuf, sizeof vbuf - 1};
@@ -1593,7 +1607,6 @@ static int interpret(ctx *x)
         x->u[i].pick = -1;
         x->u[i].bound = 0;
         x->u[i].neg = 0;
-        x->u[i].col_t = x->u[i].col_c = -1;
     }
 
     /* negation applies to the filter right after it */
@@ -1642,7 +1655,6 @@ static int interpret(ctx *x)
                 }
                 a->bound = 1;
                 if (add_measure(x, AGG_COUNT, 0, R_TABLE, t, -1, -1, i) < 0) return -1;
-                counted = t;
                 continue;
             }
             phrase(x, a, ph, sizeof ph);
@@ -1661,31 +1673,13 @@ static int interpret(ctx *x)
         a->bound = 1;
         if (super) super_unit = i;
         if (agg == AGG_COUNT && !distinct && has_kind(x, &x->u[r], M_TABLE)) {
-            if (pick(x, &x->u[r], M_TABLE) < 0) return -1;
-            if (cand_table(x, picked(&x->u[r])) != x->main) {
-                snprintf(x->err, sizeof x->err, "counting %s, not %s",
-                         x->cat->tables[cand_table(x, picked(&x->u[r]))].name,
-                         x->cat->tables[x->main].name);
-                return -1;
-            }
-            x->u[r].role = ROLE_COUNTED;
-            counted = x->main;
-            if (add_measure(x, AGG_COUNT, 0, R_TABLE, x->main, -1, -1, i) < 0) return -1;
+            if (count_rows(x, r) < 0) return -1;
             continue;
         }
         if (super && agg != AGG_COUNT && has_kind(x, &x->u[r], M_TABLE) &&
             !has_kind(x, &x->u[r], M_COLUMN | M_DERIVED)) {
             /* "the most tickets": rows of that table */
-            if (pick(x, &x->u[r], M_TABLE) < 0) return -1;
-            if (cand_table(x, picked(&x->u[r])) != x->main) {
-                snprintf(x->err, sizeof x->err, "counting %s, not %s",
-                         x->cat->tables[cand_table(x, picked(&x->u[r]))].name,
-                         x->cat->tables[x->main].name);
-                return -1;
-            }
-            x->u[r].role = ROLE_COUNTED;
-            counted = x->main;
-            if (add_measure(x, AGG_COUNT, 0, R_TABLE, x->main, -1, -1, i) < 0) return -1;
+            if (count_rows(x, r) < 0) return -1;
             x->rank_desc = a->agg == AGG_MAX;
             continue;
         }
@@ -1766,17 +1760,8 @@ static int interpret(ctx *x)
                 if (add_measure(x, c->kind == R_DERIVED ? x->gi[c->gloss].agg : AGG_SUM, 0, c->kind,
                                 c->table, c->col, c->gloss, k) < 0)
                     return -1;
-            } else if (has_kind(x, &x->u[k], M_TABLE)) {
-                if (pick(x, &x->u[k], M_TABLE) < 0) return -1;
-                if (cand_table(x, picked(&x->u[k])) != x->main) {
-                    snprintf(x->err, sizeof x->err, "counting %s, not %s",
-                             x->cat->tables[cand_table(x, picked(&x->u[k]))].name,
-                             x->cat->tables[x->main].name);
-                    return -1;
-                }
-                x->u[k].role = ROLE_COUNTED;
-                counted = x->main;
-                if (add_measure(x, AGG_COUNT, 0, R_TABLE, x->main, -1, -1, k) < 0) return -1;
+            } else if (has_kind(x, &x->u[k], M_TABLE) && count_rows(x, k) < 0) {
+                return -1;
             }
         } else if (r + 1 < x->nu && x->u[r + 1].kind == U_BY && r + 2 < x->nu &&
                    x->u[r + 2].kind == U_AGG) {
@@ -2254,7 +2239,6 @@ static int interpret(ctx *x)
         if (x->u[i].kind == U_DISTINCT && x->nproj > 0) x->distinct_proj = 1;
     if (x->nproj == 1 && column(x, x->proj[0][0], x->proj[0][1])->nvalues > 0)
         x->distinct_proj = 1; /* "list the event categories" */
-    (void)counted;
     return 0;
 }
 
