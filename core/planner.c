@@ -1569,6 +1569,48 @@ static int cmp_sql(const unit *u, buf *b)
     return buf_printf(b, " %s %s", op[u->cmp], u->a);
 }
 
+/* Joins every table that a glossary SQL fragment names as "table.column"; -1 with x->err
+ * when one is not reachable from the main table. */
+static int need_sql_tables(ctx *x, const char *sql)
+{
+    const char *p = sql;
+    char name[128];
+    char quote = 0;
+
+    while (*p) {
+        size_t n;
+        if (quote) { /* skip string literals */
+            if (*p == quote) quote = 0;
+            p++;
+            continue;
+        }
+        if (*p == '\'') {
+            quote = *p++;
+            continue;
+        }
+        if (!(isalpha((unsigned char)*p) || *p == '_') ||
+            (p > sql && (isalnum((unsigned char)p[-1]) || p[-1] == '_' || p[-1] == '.'))) {
+            p++;
+            continue;
+        }
+        for (n = 0; isalnum((unsigned char)p[n]) || p[n] == '_'; n++)
+            ;
+        if (p[n] == '.' && n < sizeof name) {
+            int t;
+            memcpy(name, p, n);
+            name[n] = '\0';
+            t = catalog_find_table(x->cat, name);
+            if (t < 0 || need_table(x, t) < 0) {
+                snprintf(x->err, sizeof x->err, "the glossary condition \"%s\" needs %s, which %s",
+                         sql, name, t < 0 ? "does not exist" : "I cannot join here");
+                return -1;
+            }
+        }
+        p += n;
+    }
+    return 0;
+}
+
 /* Unit r names the table whose rows are counted: it must be the main table. */
 static int count_rows(ctx *x, int r)
 {
@@ -2179,7 +2221,7 @@ static int interpret(ctx *x)
                 return -1;
         } else if (c->kind == R_GLOSS && x->gi[c->gloss].kind == GK_FILTER) {
             a->role = ROLE_FILTER;
-            if (x->gi[c->gloss].table >= 0 && need_table(x, x->gi[c->gloss].table) < 0) return -1;
+            if (need_sql_tables(x, x->g->e[c->gloss].filter) < 0) return -1;
             if (x->where.len && buf_adds(&x->where, " AND ") < 0) return -1;
             if (buf_printf(&x->where, "%s(%s)", a->neg ? "NOT " : "", x->g->e[c->gloss].filter) < 0)
                 return -1;
