@@ -1308,6 +1308,22 @@ static void walk_fks(ctx *x, int m)
         x->need[i] = 0;
 }
 
+/* Fewest many-to-one hops from table a to table b (at most depth), or -1. */
+static int hops(const catalog *cat, int a, int b, int depth)
+{
+    int i, best = -1;
+
+    if (a == b) return 0;
+    if (depth == 0) return -1;
+    for (i = 0; i < cat->nfks; i++) {
+        int h;
+        if (cat->fks[i].table != a || cat->fks[i].ref_table == a) continue;
+        h = hops(cat, cat->fks[i].ref_table, b, depth - 1);
+        if (h >= 0 && (best < 0 || h + 1 < best)) best = h + 1;
+    }
+    return best;
+}
+
 static int reachable(const ctx *x, int t)
 {
     return t >= 0 && x->dist[t] >= 0 && !x->amb[t];
@@ -1613,6 +1629,52 @@ static int need_sql_tables(ctx *x, const char *sql)
         }
         p += n;
     }
+    return 0;
+}
+
+/* A value right after (or before) a table it belongs to through that table: "events in
+ * Pune" is the venue's city even when the main table's customers also have cities. Sets the
+ * pick of unit i when a table ref is adjacent and the strongest reading is a value; 0 or -1. */
+static int anchor_value(ctx *x, int i)
+{
+    unit *u = &x->u[i];
+    int side, k, anchor = -1, best = -1, besth = -1, tie = -1;
+    char ph[128];
+
+    if (!ref_is_filter(x, u) || !has_kind(x, u, M_VALUE) || has_kind(x, u, M_GLOSS)) return 0;
+    for (side = -1; side <= 1 && anchor < 0; side += 2) {
+        unit *v;
+        if (i + side < 0 || i + side >= x->nu || x->u[i + side].kind != U_REF) continue;
+        v = &x->u[i + side];
+        if (v->pick >= 0 && (v->c[v->pick].kind == R_TABLE || v->c[v->pick].kind == R_GLOSS) &&
+            (v->role == ROLE_MENTION || v->role == ROLE_COUNTED || v->role == ROLE_QUAL))
+            anchor = cand_table(x, &v->c[v->pick]);
+    }
+    if (anchor < 0 || anchor == x->main) return 0;
+    for (k = 0; k < u->nc; k++) {
+        int h;
+        if (u->c[k].kind != R_VALUE || !reachable(x, u->c[k].table)) continue;
+        h = hops(x->cat, anchor, u->c[k].table, MAXDEPTH);
+        if (h < 0) continue;
+        if (best < 0 || h < besth) {
+            best = k;
+            besth = h;
+            tie = -1;
+        } else if (h == besth &&
+                   (u->c[k].table != u->c[best].table || u->c[k].col != u->c[best].col)) {
+            tie = k;
+        }
+    }
+    if (best < 0) return 0;
+    if (tie >= 0) {
+        char a[160], b[160];
+        phrase(x, u, ph, sizeof ph);
+        cand_name(x, &u->c[best], a, sizeof a);
+        cand_name(x, &u->c[tie], b, sizeof b);
+        snprintf(x->err, sizeof x->err, "\"%s\" could mean %s or %s", ph, a, b);
+        return -1;
+    }
+    u->pick = best;
     return 0;
 }
 
@@ -2181,7 +2243,9 @@ static int interpret(ctx *x)
         unit *a = &x->u[i];
         const cand *c;
         if (a->kind != U_REF || a->role != ROLE_NONE) continue;
-        if (pick(x, a, M_ANY & ~M_DERIVED & ~M_COMMENT) < 0) return -1;
+        if (anchor_value(x, i) < 0 ||
+            (a->pick < 0 && pick(x, a, M_ANY & ~M_DERIVED & ~M_COMMENT) < 0))
+            return -1;
         c = picked(a);
         if (c->kind == R_VALUE) {
             const cat_column *col = column(x, c->table, c->col);
@@ -2199,18 +2263,15 @@ static int interpret(ctx *x)
                 if (b->kind != U_REF || (j > i && (b->role != ROLE_NONE || b->neg != a->neg)))
                     continue;
                 if (j > i) {
-                    int save = b->pick;
-                    if (pick(x, b, M_VALUE) < 0 || b->c[b->pick].table != c->table ||
-                        b->c[b->pick].col != c->col || b->c[b->pick].prio < P_VALUE) {
-                        b->pick = save;
-                        x->err[0] = '\0';
-                        continue;
-                    }
+                    int m;
                     /* a glossary term on the same span would win elsewhere: keep it */
-                    if (has_kind(x, b, M_GLOSS)) {
-                        b->pick = save;
-                        continue;
-                    }
+                    if (has_kind(x, b, M_GLOSS) || !ref_is_filter(x, b)) continue;
+                    for (m = 0; m < b->nc; m++)
+                        if (b->c[m].kind == R_VALUE && b->c[m].table == c->table &&
+                            b->c[m].col == c->col)
+                            break;
+                    if (m == b->nc) continue;
+                    b->pick = m;
                     b->role = ROLE_FILTER;
                 }
                 bc = picked(b);

@@ -247,6 +247,9 @@ static void test_filters(void **state)
             "(customers.loyalty_points > 100)"),
           NULL);
     plans("Food & Drink merch orders", W("merch_orders.product_category = 'Food & Drink'"), NULL);
+    plans("ticket sales for events in Pune or London",
+          W("JOIN public.venues", "venues.city IN ('Pune', 'London')"), W("customers"));
+    plans("ticket sales to customers in Pune", W("customers.city = 'Pune'"), W("venues"));
     plans("how many Comedy events in Mumbai",
           W("events.category = 'Comedy'", "venues.city = 'Mumbai'"), NULL);
 }
