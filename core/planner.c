@@ -233,108 +233,23 @@ static int is_fk_column(const catalog *cat, int t, int c)
 
 static int is_reserved(const char *w)
 {
-    static const char *const kw[] = {"all",
-                                     "analyse",
-                                     "analyze",
-                                     "and",
-                                     "any",
-                                     "array",
-                                     "as",
-                                     "asc",
-                                     "asymmetric",
-                                     "authorization",
-                                     "binary",
-                                     "both",
-                                     "case",
-                                     "cast",
-                                     "check",
-                                     "collate",
-                                     "collation",
-                                     "column",
-                                     "concurrently",
-                                     "constraint",
-                                     "create",
-                                     "cross",
-                                     "current_catalog",
-                                     "current_date",
-                                     "current_role",
-                                     "current_schema",
-                                     "current_time",
-                                     "current_timestamp",
-                                     "current_user",
-                                     "default",
-                                     "deferrable",
-                                     "desc",
-                                     "distinct",
-                                     "do",
-                                     "else",
-                                     "end",
-                                     "except",
-                                     "false",
-                                     "fetch",
-                                     "for",
-                                     "foreign",
-                                     "freeze",
-                                     "from",
-                                     "full",
-                                     "grant",
-                                     "group",
-                                     "having",
-                                     "ilike",
-                                     "in",
-                                     "initially",
-                                     "inner",
-                                     "intersect",
-                                     "into",
-                                     "is",
-                                     "isnull",
-                                     "join",
-                                     "lateral",
-                                     "leading",
-                                     "left",
-                                     "like",
-                                     "limit",
-                                     "localtime",
-                                     "localtimestamp",
-                                     "natural",
-                                     "not",
-                                     "notnull",
-                                     "null",
-                                     "offset",
-                                     "on",
-                                     "only",
-                                     "or",
-                                     "order",
-                                     "outer",
-                                     "overlaps",
-                                     "placing",
-                                     "primary",
-                                     "references",
-                                     "returning",
-                                     "right",
-                                     "select",
-                                     "session_user",
-                                     "similar",
-                                     "some",
-                                     "symmetric",
-                                     "table",
-                                     "tablesample",
-                                     "then",
-                                     "to",
-                                     "trailing",
-                                     "true",
-                                     "union",
-                                     "unique",
-                                     "user",
-                                     "using",
-                                     "variadic",
-                                     "verbose",
-                                     "when",
-                                     "where",
-                                     "window",
-                                     "with",
-                                     NULL};
-    return in_list(w, kw);
+    /* PostgreSQL's reserved and type/function-name keywords, space-separated */
+    static const char kw[] =
+        " all analyse analyze and any array as asc asymmetric authorization binary both case "
+        "cast check collate collation column concurrently constraint create cross "
+        "current_catalog current_date current_role current_schema current_time "
+        "current_timestamp current_user default deferrable desc distinct do else end except "
+        "false fetch for foreign freeze from full grant group having ilike in initially inner "
+        "intersect into is isnull join lateral leading left like limit localtime "
+        "localtimestamp natural not notnull null offset on only or order outer overlaps "
+        "placing primary references returning right select session_user similar some "
+        "symmetric table tablesample then to trailing true union unique user using variadic "
+        "verbose when where window with ";
+    char pat[TEXT_WORD_MAX + 2];
+
+    if (strlen(w) >= TEXT_WORD_MAX) return 0;
+    snprintf(pat, sizeof pat, " %s ", w);
+    return strstr(kw, pat) != NULL;
 }
 
 /* Appends an identifier, double-quoted unless it is a plain lower-case non-reserved name. */
