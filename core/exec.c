@@ -5,8 +5,10 @@
 #include "log.h"
 #include "pg.h"
 
+#include <errno.h>
 #include <json-c/json.h>
 #include <math.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -225,6 +227,37 @@ int exec_check(PGconn *conn, const exec_limits *lim, const char *sql, t2err *err
     return rc;
 }
 
+/* Waits until PQgetResult() will not block, watching the peer's socket meanwhile: a query
+ * whose rows come slowly (or not at all before a sort, or a count, finishes) would otherwise
+ * notice a client that left only at its next write. nginx closes the FastCGI connection when
+ * its client leaves and never half-closes it otherwise, so a hang-up on peer_fd means the
+ * response can no longer be delivered. Returns 0 (a result is ready, or the connection
+ * failed: PQgetResult reports it) or -1 when the peer hung up first. */
+static int wait_result(PGconn *conn, int peer_fd)
+{
+    struct pollfd p[2];
+
+    while (peer_fd >= 0 && PQisBusy(conn)) {
+        p[0].fd = PQsocket(conn);
+        p[0].events = POLLIN;
+        p[1].fd = peer_fd;
+        p[1].events = POLLRDHUP;
+        p[0].revents = p[1].revents = 0;
+        if (poll(p, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return 0;
+        }
+        if (p[1].revents & POLLNVAL)
+            peer_fd = -1; /* not a socket after all: stop watching it */
+        else if (p[1].revents & (POLLRDHUP | POLLHUP | POLLERR))
+            return -1;
+        if (p[0].revents && !PQconsumeInput(conn))
+            return 0;
+    }
+    return 0;
+}
+
 /* Writes the JSON error member/line for err into the sink. */
 static void write_error(sink *s, int ndjson, const t2err *err)
 {
@@ -238,9 +271,10 @@ static void write_error(sink *s, int ndjson, const t2err *err)
     sink_flush(s);
 }
 
-/* Computes total rows when the page does not tell it; -1 = unknown (null), -2 = error. */
+/* Computes total rows when the page does not tell it; -1 = unknown (null), -2 = error,
+ * -3 = the peer hung up while the count ran. */
 static long long exec_total(PGconn *conn, const exec_req *rq, long long offset, long long n,
-                            t2err *err)
+                            int peer_fd, t2err *err)
 {
     buf q = BUF_INIT(0);
     PGresult *r;
@@ -267,12 +301,20 @@ static long long exec_total(PGconn *conn, const exec_req *rq, long long offset, 
             return total < offset + n ? offset + n : total;
     }
     buf_printf(&q, "SELECT count(*) FROM (\n%s\n) q", rq->sql);
-    r = PQexec(conn, buf_cstr(&q));
-    if (PQresultStatus(r) == PGRES_TUPLES_OK)
-        total = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    else
-        total = (pg_result_err(conn, r, E_QUERY_FAILED, err, "count"), -2);
-    PQclear(r);
+    if (!PQsendQuery(conn, buf_cstr(&q))) {
+        total = (pg_result_err(conn, NULL, E_QUERY_FAILED, err, "count"), -2);
+    } else if (wait_result(conn, peer_fd) < 0) {
+        total = -3; /* the caller cancels; its rollback drains the results */
+    } else {
+        r = PQgetResult(conn);
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+            total = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        else
+            total = (pg_result_err(conn, r, E_QUERY_FAILED, err, "count"), -2);
+        PQclear(r);
+        while ((r = PQgetResult(conn)) != NULL)
+            PQclear(r);
+    }
     buf_free(&q);
     return total;
 }
@@ -359,7 +401,11 @@ int exec_page(PGconn *conn, const exec_limits *lim, const exec_req *rq, sink *s,
         goto fail;
     }
     cancel = PQgetCancel(conn);
-    while ((r = PQgetResult(conn)) != NULL) {
+    for (;;) {
+        if (wait_result(conn, s->peer_fd) < 0)
+            goto hangup;
+        if ((r = PQgetResult(conn)) == NULL)
+            break;
         ExecStatusType st = PQresultStatus(r);
         if (st == PGRES_SINGLE_TUPLE) {
             if (!rq->ndjson && n > 0)
@@ -401,7 +447,9 @@ int exec_page(PGconn *conn, const exec_limits *lim, const exec_req *rq, sink *s,
     r = NULL;
     {
         double exec_ms;
-        total = exec_total(conn, rq, offset, n, err);
+        total = exec_total(conn, rq, offset, n, s->peer_fd, err);
+        if (total == -3)
+            goto hangup;
         if (total == -2)
             goto midfail;
         exec_ms = ms_since(&t0);
@@ -424,6 +472,10 @@ int exec_page(PGconn *conn, const exec_limits *lim, const exec_req *rq, sink *s,
     rc = 0;
     goto done;
 
+hangup:
+    /* seen on the socket before a write failed: nothing more may be sent */
+    s->failed = 1;
+    buf_reset(b);
 gone:
     /* The client hung up: stop the query on the server now, not when it finishes. */
     if (cancel) {

@@ -12,6 +12,7 @@ void sink_init(sink *s, int (*write)(void *, const char *, size_t), void *ctx, s
     s->flush_at = flush_at;
     s->b.max = max;
     s->hold = hold;
+    s->peer_fd = -1;
 }
 
 int sink_flush(sink *s)

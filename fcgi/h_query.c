@@ -154,6 +154,7 @@ int h_query(req *r)
     r->stream_ctype = rq.ndjson ? "application/x-ndjson" : "application/json";
     sink_init(&s, http_stream_write, r, FLUSH_AT,
               stream ? 64u << 20 : (size_t)r->cf->max_result_bytes, !stream);
+    s.peer_fd = r->fr->ipcFd; /* nginx closes it when the client leaves */
     rc = exec_page(conn, &r->x->lim, &rq, &s, &err);
     if (rc < 0) {
         sink_free(&s);

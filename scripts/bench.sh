@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# bench.sh -- what `make bench` runs after the build: the bench stack (scripts/stack.sh bench:
+# its own ports, the scale-1 demo; reused when it is already up), then every bench/*.sh in
+# name order, printing their lines. See bench/README.md for what each line means.
+#   BENCH='stream cache' scripts/bench.sh    only these (bench/stream.sh, bench/cache.sh)
+#   BENCH_STOP=1 scripts/bench.sh            stop the bench stack afterwards
+# The last line is "bench: N scripts, M failed"; exit status 1 if a script failed or missed
+# one of its targets.
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+
+if [ -f var/bench/env.sh ] && curl -sf -m 5 http://127.0.0.1:38080/health >/dev/null 2>&1 &&
+   psql -X -h 127.0.0.1 -p 35432 -U postgres -d t2sql -Atc 'SELECT 1' >/dev/null 2>&1; then
+  echo "bench: reusing the running bench stack (var/bench)"
+else
+  t0=$(date +%s.%N)
+  scripts/stack.sh bench >var/bench-stack.log 2>&1 \
+    || { tail -n 20 var/bench-stack.log; echo "bench: the bench stack did not start"; exit 1; }
+  echo "bench: bench stack started in $(awk "BEGIN {printf \"%.1f\", $(date +%s.%N) - $t0}") s (log: var/bench-stack.log)"
+fi
+
+echo "bench: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+n=0 failed=0
+for f in bench/*.sh; do
+  [ -f "$f" ] || continue
+  name=$(basename "$f" .sh)
+  if [ -n "${BENCH:-}" ] && ! printf ' %s ' "$BENCH" | grep -q " $name "; then
+    continue
+  fi
+  n=$((n + 1))
+  echo "== $f"
+  t0=$(date +%s)
+  if bash "$f"; then
+    echo "   ($name: $(($(date +%s) - t0)) s)"
+  else
+    rc=$?
+    failed=$((failed + 1))
+    echo "   ($name: exit status $rc after $(($(date +%s) - t0)) s)"
+  fi
+done
+
+if [ -n "${BENCH_STOP:-}" ]; then
+  scripts/stack.sh stop bench
+  echo "bench: bench stack stopped"
+fi
+echo "bench: $n scripts, $failed failed"
+[ "$failed" -eq 0 ]
