@@ -79,22 +79,30 @@ static redisContext *cache_conn(cache *c)
     return c->rc;
 }
 
-/* Runs a command; on a transport error drops the connection. Caller frees the reply. */
+/* Runs a command; on a transport error drops the connection. A connection that had worked
+ * and then failed (Redis restarted) is replaced at once, once; only a failed connect waits a
+ * second before the next try. Caller frees the reply. */
 static redisReply *cache_cmd(cache *c, const char *fmt, ...)
 {
-    redisContext *rc = cache_conn(c);
-    redisReply *r;
+    int had = c->rc != NULL, attempt;
+    redisReply *r = NULL;
     va_list ap;
 
-    if (!rc)
-        return NULL;
-    va_start(ap, fmt);
-    r = redisvCommand(rc, fmt, ap);
-    va_end(ap);
-    if (!r) {
-        log_debug("redis command failed: %s", rc->errstr);
-        cache_drop(c);
+    for (attempt = 0; attempt < 1 + had && !r; attempt++) {
+        redisContext *rc = cache_conn(c);
+        if (!rc)
+            return NULL;
+        va_start(ap, fmt);
+        r = redisvCommand(rc, fmt, ap);
+        va_end(ap);
+        if (!r) {
+            log_debug("redis command failed: %s", rc->errstr);
+            redisFree(c->rc);
+            c->rc = NULL;
+        }
     }
+    if (!r)
+        c->retry_at = time(NULL) + 1;
     return r;
 }
 
@@ -195,7 +203,9 @@ int cache_ping(cache *c)
     return ok;
 }
 
-void cache_key_hash(char dst[65], ...)
+/* dst is a plain pointer: va_start after a parameter declared as an array is undefined
+ * (C11 7.16.1.4). */
+void cache_key_hash(char *dst, ...)
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     unsigned char out[32];

@@ -28,6 +28,6 @@ long cache_eval_bucket(cache *c, const char *key, long rate_per_min, long burst,
 /* 1 if connected now (tries to connect if allowed). */
 int cache_ping(cache *c);
 /* Hex sha256 of the concatenated parts (NULL-terminated list) into dst[65]. */
-void cache_key_hash(char dst[65], ...);
+void cache_key_hash(char *dst, ...);
 
 #endif

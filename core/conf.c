@@ -196,10 +196,16 @@ static int conf_parse_text(conf *c, const char *text, size_t len, const char *na
         line[n] = '\0';
         pos += n;
         lineno++;
+        snprintf(origin, sizeof origin, "%s:%d", name, lineno);
+        if (!strchr(line, '\n') && pos < len && text[pos] != '\n') {
+            /* else the rest would be read as the next line and the value cut short */
+            snprintf(err, errlen, "%s: line too long (over %zu bytes)", origin, sizeof line - 1);
+            rc = -1;
+            break;
+        }
         s = conf_trim(line);
         if (!*s || *s == '#' || *s == ';' || *s == '[')
             continue;
-        snprintf(origin, sizeof origin, "%s:%d", name, lineno);
         if (!(eq = strchr(s, '='))) {
             snprintf(err, errlen, "%s: expected key = value", origin);
             rc = -1;
@@ -315,6 +321,10 @@ static int conf_build(const char *path, const char *text, size_t len, int use_en
         c.default_page_size = c.max_page_size;
     if (log_level_parse(c.log_level) < 0) {
         snprintf(err, errlen, "log_level must be error, warn, info or debug");
+        goto fail;
+    }
+    if (strcmp(c.llm_provider, "openai") != 0 && strcmp(c.llm_provider, "anthropic") != 0) {
+        snprintf(err, errlen, "llm_provider must be openai or anthropic");
         goto fail;
     }
     if ((slash = strstr(c.llm_base_url, "/chat/completions")) != NULL)

@@ -83,10 +83,17 @@ int glossary_load_file(glossary *g, const char *path, t2err *err)
     if (!(f = fopen(path, "r")))
         return errno == ENOENT ? 0 : err_set(err, E_INTERNAL, "%s: %s", path, strerror(errno));
     while (fgets(line, sizeof line, f)) {
-        char *fld[4] = {NULL, NULL, NULL, NULL}, *s = trim(line), *bar;
-        int n = 0;
+        char *fld[4] = {NULL, NULL, NULL, NULL}, *s, *bar;
+        int n = 0, ch;
 
         lineno++;
+        if (!strchr(line, '\n') && (ch = getc(f)) != EOF && ch != '\n') {
+            /* else the rest would be read as one more (bogus) entry */
+            fclose(f);
+            return err_set(err, E_INTERNAL, "%s:%d: line too long (over %zu bytes)", path,
+                           lineno, sizeof line - 1);
+        }
+        s = trim(line);
         if (!*s || *s == '#')
             continue;
         while (n < 4) {

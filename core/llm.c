@@ -11,8 +11,11 @@
 
 #define LLM_MAX_REPLY (4u << 20)
 
+enum { PROV_OPENAI, PROV_ANTHROPIC };
+
 struct llm {
     CURL *curl;
+    int provider;
     char url[1024];
     char auth[1024];
     char model[256];
@@ -23,15 +26,24 @@ llm *llm_new(const conf *cf)
 {
     llm *m = calloc(1, sizeof *m);
 
+    const char *base = cf->llm_base_url;
+    size_t n;
+
     if (!m)
         return NULL;
-    if (*cf->llm_base_url) {
-        size_t n = strlen(cf->llm_base_url);
-        snprintf(m->url, sizeof m->url, "%.*s/chat/completions",
-                 (int)(n && cf->llm_base_url[n - 1] == '/' ? n - 1 : n), cf->llm_base_url);
+    m->provider = strcmp(cf->llm_provider, "anthropic") == 0 ? PROV_ANTHROPIC : PROV_OPENAI;
+    if (!*base && *cf->llm_api_key) /* a key alone means the provider's own service */
+        base = m->provider == PROV_ANTHROPIC ? "https://api.anthropic.com/v1"
+                                             : "https://api.openai.com/v1";
+    if (*base) {
+        n = strlen(base);
+        snprintf(m->url, sizeof m->url, "%.*s/%s", (int)(n && base[n - 1] == '/' ? n - 1 : n),
+                 base, m->provider == PROV_ANTHROPIC ? "messages" : "chat/completions");
     }
     if (*cf->llm_api_key)
-        snprintf(m->auth, sizeof m->auth, "Authorization: Bearer %s", cf->llm_api_key);
+        snprintf(m->auth, sizeof m->auth, "%s%s",
+                 m->provider == PROV_ANTHROPIC ? "x-api-key: " : "Authorization: Bearer ",
+                 cf->llm_api_key);
     str_copy(m->model, sizeof m->model, cf->llm_model);
     m->connect_ms = cf->llm_connect_timeout_ms;
     m->timeout_ms = cf->llm_timeout_ms;
@@ -71,13 +83,31 @@ static json_object *llm_message(const char *role, const char *content)
     return o;
 }
 
-/* Takes choices[0].message.content out of a reply body. */
-static int llm_parse(const char *body, buf *reply, t2err *err)
+/* Takes the text out of a reply body: choices[0].message.content (OpenAI), or the first
+ * "text" block of content[] (Anthropic). */
+static int llm_parse(int provider, const char *body, buf *reply, t2err *err)
 {
-    json_object *root = json_tokener_parse(body), *choices, *msg, *content, *ch;
+    json_object *root = json_tokener_parse(body), *choices, *msg, *content = NULL, *ch;
     int rc = -1;
+    size_t i;
 
-    if (!root || !json_object_object_get_ex(root, "choices", &choices) ||
+    if (provider == PROV_ANTHROPIC) {
+        json_object *blocks, *type;
+        if (root && json_object_object_get_ex(root, "content", &blocks) &&
+            json_object_is_type(blocks, json_type_array))
+            for (i = 0; i < json_object_array_length(blocks) && !content; i++) {
+                json_object *b = json_object_array_get_idx(blocks, i), *t;
+                if (json_object_object_get_ex(b, "type", &type) &&
+                    strcmp(json_object_get_string(type), "text") == 0 &&
+                    json_object_object_get_ex(b, "text", &t) &&
+                    json_object_is_type(t, json_type_string))
+                    content = t;
+            }
+        if (!content) {
+            err_set(err, E_LLM_ERROR, "the model's reply was not a message with text");
+            goto done;
+        }
+    } else if (!root || !json_object_object_get_ex(root, "choices", &choices) ||
         !json_object_is_type(choices, json_type_array) ||
         json_object_array_length(choices) == 0 ||
         !(ch = json_object_array_get_idx(choices, 0)) ||
@@ -114,7 +144,10 @@ int llm_chat(llm *m, const char *system, const char *user, buf *reply, t2err *er
     req = json_object_new_object();
     json_object_object_add(req, "model", json_object_new_string(m->model));
     msgs = json_object_new_array();
-    json_object_array_add(msgs, llm_message("system", system));
+    if (m->provider == PROV_ANTHROPIC)
+        json_object_object_add(req, "system", json_object_new_string(system));
+    else
+        json_object_array_add(msgs, llm_message("system", system));
     json_object_array_add(msgs, llm_message("user", user));
     json_object_object_add(req, "messages", msgs);
     json_object_object_add(req, "temperature", json_object_new_double(0));
@@ -123,6 +156,8 @@ int llm_chat(llm *m, const char *system, const char *user, buf *reply, t2err *er
     hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
     if (m->auth[0])
         hdrs = curl_slist_append(hdrs, m->auth);
+    if (m->provider == PROV_ANTHROPIC)
+        hdrs = curl_slist_append(hdrs, "anthropic-version: 2023-06-01");
     curl_easy_reset(m->curl);
     curl_easy_setopt(m->curl, CURLOPT_URL, m->url);
     curl_easy_setopt(m->curl, CURLOPT_HTTPHEADER, hdrs);
@@ -158,13 +193,14 @@ int llm_chat(llm *m, const char *system, const char *user, buf *reply, t2err *er
         if (status == 401 || status == 403)
             err_set(err, E_LLM_ERROR, "the model provider refused the credentials (HTTP %ld)",
                     status);
-        else if (status == 429)
-            err_set(err, E_LLM_UNAVAILABLE, "the model provider is rate limiting (HTTP 429)");
+        else if (status == 429 || status == 503 || status == 529)
+            err_set(err, E_LLM_UNAVAILABLE, "the model provider is overloaded or rate limiting"
+                                            " (HTTP %ld)", status);
         else
             err_set(err, E_LLM_ERROR, "the language model answered HTTP %ld", status);
         goto done;
     }
-    rc = llm_parse(buf_cstr(&body), reply, err);
+    rc = llm_parse(m->provider, buf_cstr(&body), reply, err);
 done:
     curl_slist_free_all(hdrs);
     json_object_put(req);
@@ -194,7 +230,7 @@ static int add_trimmed(buf *sql, const char *s, size_t n)
 
 int llm_extract_sql(const char *text, buf *sql)
 {
-    const char *a, *b, *nl;
+    const char *a, *b, *nl, *lang;
 
     if ((a = find_ci(text, "<sql>")) != NULL) {
         a += 5;
@@ -206,8 +242,11 @@ int llm_extract_sql(const char *text, buf *sql)
         nl = strchr(a, '\n');
         if (!nl)
             return -1;
-        if (nl - a > 0 && strncasecmp(a, "sql", 3) != 0 && strncasecmp(a, "postgres", 8) != 0 &&
-            strncasecmp(a, "pgsql", 5) != 0 && strncasecmp(a, "psql", 4) != 0)
+        for (lang = a; lang < nl && strchr(" \t\r", *lang); lang++)
+            ; /* "```\r\n" and "``` \n" have no language */
+        if (lang < nl && strncasecmp(lang, "sql", 3) != 0 &&
+            strncasecmp(lang, "postgres", 8) != 0 && strncasecmp(lang, "pgsql", 5) != 0 &&
+            strncasecmp(lang, "psql", 4) != 0)
             return -1; /* a fenced block of another language */
         a = nl + 1;
         b = strstr(a, "```");

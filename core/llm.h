@@ -1,5 +1,7 @@
-/* llm -- the language model client: OpenAI-compatible chat completions over libcurl with a
- * kept-alive handle, connect and total timeouts, and extraction of SQL from the reply.
+/* llm -- the language model client over libcurl with a kept-alive handle, connect and
+ * total timeouts, and extraction of SQL from the reply. Providers: OpenAI-compatible chat
+ * completions (OpenAI, Ollama, vLLM, llama.cpp) and Anthropic's Messages API. A key with no
+ * base URL means the provider's own service (api.openai.com / api.anthropic.com).
  *
  * An llm owns its CURL handle; llm_free() releases it. Replies are bounded (4 MiB). The API
  * key is only ever put in the Authorization header, never in logs or errors. */
@@ -14,7 +16,7 @@ typedef struct llm llm;
 
 llm *llm_new(const conf *cf);
 void llm_free(llm *m);
-/* 1 when a base URL is configured (a key is optional: local servers need none). */
+/* 1 when a base URL or a key is configured (local servers need no key). */
 int llm_configured(const llm *m);
 const char *llm_model(const llm *m);
 /* Sends system + user messages; appends the assistant's text to reply. 0, or -1 with

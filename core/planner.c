@@ -21,14 +21,14 @@
 /* Messages for users are cut to fit their buffers on purpose. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
 
-#define MAXTOK 64    /* tokens in a question; longer questions are declined */
-#define MAXUNIT 64   /* units (one per token at most) */
-#define MAXCAND 16   /* readings of one phrase */
-#define PH_WORDS 6   /* words in one lexicon phrase */
-#define MAXMEAS 4    /* measures in one question */
-#define MAXDIM 4     /* dimensions in one question */
-#define MAXPROJ 8    /* listed columns */
-#define MAXDEPTH 3   /* longest foreign-key path followed */
+#define MAXTOK   64 /* tokens in a question; longer questions are declined */
+#define MAXUNIT  64 /* units (one per token at most) */
+#define MAXCAND  16 /* readings of one phrase */
+#define PH_WORDS 6  /* words in one lexicon phrase */
+#define MAXMEAS  4  /* measures in one question */
+#define MAXDIM   4  /* dimensions in one question */
+#define MAXPROJ  8  /* listed columns */
+#define MAXDEPTH 3  /* longest foreign-key path followed */
 
 enum { AGG_NONE, AGG_COUNT, AGG_SUM, AGG_AVG, AGG_MIN, AGG_MAX };
 enum { R_TABLE = 1, R_COLUMN, R_VALUE, R_GLOSS, R_DERIVED, R_COMMENT };
@@ -44,7 +44,8 @@ enum {
     U_GRAIN,
     U_NEG,
     U_DISTINCT,
-    U_LIMIT
+    U_LIMIT,
+    U_LIT /* a quoted string; super = 1 after "named" or "called" */
 };
 enum { GR_DAY = 1, GR_WEEK, GR_MONTH, GR_QUARTER, GR_YEAR };
 enum { CMP_GT = 1, CMP_GE, CMP_LT, CMP_LE, CMP_EQ, CMP_BETWEEN };
@@ -104,14 +105,14 @@ typedef struct unit {
     int role;
     int neg;
     int plural;
-    int bound; /* U_TIME / U_CMP / U_NEG / U_BY: consumed by the interpreter */
+    int bound;        /* U_TIME / U_CMP / U_NEG / U_BY: consumed by the interpreter */
     int col_t, col_c; /* U_TIME / U_CMP: the column they apply to */
 } unit;
 
 typedef struct lexent {
     int kind, prio, table, col, val, gloss;
     int nw;
-    char w[PH_WORDS][TEXT_WORD_MAX];
+    unsigned off[PH_WORDS]; /* words, as offsets into ctx.pool */
 } lexent;
 
 typedef struct gloss_info {
@@ -142,6 +143,7 @@ typedef struct ctx {
     char lits[4][256];
     int nlits;
     lexent *lx;
+    buf pool; /* the lexicon's words, NUL-separated */
     int nlx, caplx;
     gloss_info *gi;
     unit u[MAXUNIT];
@@ -164,6 +166,7 @@ typedef struct ctx {
     int having_unit;                  /* U_CMP applied to the measure, -1 none */
     buf where;
     char err[400];
+    text_words w[4]; /* scratch for splitting names */
 } ctx;
 
 /* ---- small helpers ---- */
@@ -183,20 +186,18 @@ static int in_list(const char *w, const char *const *list)
     int i;
 
     for (i = 0; list[i]; i++)
-        if (streq(w, list[i]))
-            return 1;
+        if (list[i][0] == w[0] && streq(w, list[i])) return 1;
     return 0;
 }
 
 static int type_numeric(const char *t)
 {
-    static const char *const num[] = {"smallint", "integer", "bigint", "numeric", "real",
-                                      "double precision", "money", "decimal", NULL};
+    static const char *const num[] = {"smallint",         "integer", "bigint",  "numeric", "real",
+                                      "double precision", "money",   "decimal", NULL};
     int i;
 
     for (i = 0; num[i]; i++)
-        if (strncmp(t, num[i], strlen(num[i])) == 0)
-            return 1;
+        if (strncmp(t, num[i], strlen(num[i])) == 0) return 1;
     return 0;
 }
 
@@ -220,8 +221,7 @@ static int is_fk_column(const catalog *cat, int t, int c)
     int i;
 
     for (i = 0; i < cat->nfks; i++)
-        if (cat->fks[i].table == t && cat->fks[i].column == c)
-            return 1;
+        if (cat->fks[i].table == t && cat->fks[i].column == c) return 1;
     return 0;
 }
 
@@ -229,20 +229,107 @@ static int is_fk_column(const catalog *cat, int t, int c)
 
 static int is_reserved(const char *w)
 {
-    static const char *const kw[] = {
-        "all", "analyse", "analyze", "and", "any", "array", "as", "asc", "asymmetric",
-        "authorization", "binary", "both", "case", "cast", "check", "collate", "collation",
-        "column", "concurrently", "constraint", "create", "cross", "current_catalog",
-        "current_date", "current_role", "current_schema", "current_time", "current_timestamp",
-        "current_user", "default", "deferrable", "desc", "distinct", "do", "else", "end",
-        "except", "false", "fetch", "for", "foreign", "freeze", "from", "full", "grant",
-        "group", "having", "ilike", "in", "initially", "inner", "intersect", "into", "is",
-        "isnull", "join", "lateral", "leading", "left", "like", "limit", "localtime",
-        "localtimestamp", "natural", "not", "notnull", "null", "offset", "on", "only", "or",
-        "order", "outer", "overlaps", "placing", "primary", "references", "returning",
-        "right", "select", "session_user", "similar", "some", "symmetric", "table",
-        "tablesample", "then", "to", "trailing", "true", "union", "unique", "user", "using",
-        "variadic", "verbose", "when", "where", "window", "with", NULL};
+    static const char *const kw[] = {"all",
+                                     "analyse",
+                                     "analyze",
+                                     "and",
+                                     "any",
+                                     "array",
+                                     "as",
+                                     "asc",
+                                     "asymmetric",
+                                     "authorization",
+                                     "binary",
+                                     "both",
+                                     "case",
+                                     "cast",
+                                     "check",
+                                     "collate",
+                                     "collation",
+                                     "column",
+                                     "concurrently",
+                                     "constraint",
+                                     "create",
+                                     "cross",
+                                     "current_catalog",
+                                     "current_date",
+                                     "current_role",
+                                     "current_schema",
+                                     "current_time",
+                                     "current_timestamp",
+                                     "current_user",
+                                     "default",
+                                     "deferrable",
+                                     "desc",
+                                     "distinct",
+                                     "do",
+                                     "else",
+                                     "end",
+                                     "except",
+                                     "false",
+                                     "fetch",
+                                     "for",
+                                     "foreign",
+                                     "freeze",
+                                     "from",
+                                     "full",
+                                     "grant",
+                                     "group",
+                                     "having",
+                                     "ilike",
+                                     "in",
+                                     "initially",
+                                     "inner",
+                                     "intersect",
+                                     "into",
+                                     "is",
+                                     "isnull",
+                                     "join",
+                                     "lateral",
+                                     "leading",
+                                     "left",
+                                     "like",
+                                     "limit",
+                                     "localtime",
+                                     "localtimestamp",
+                                     "natural",
+                                     "not",
+                                     "notnull",
+                                     "null",
+                                     "offset",
+                                     "on",
+                                     "only",
+                                     "or",
+                                     "order",
+                                     "outer",
+                                     "overlaps",
+                                     "placing",
+                                     "primary",
+                                     "references",
+                                     "returning",
+                                     "right",
+                                     "select",
+                                     "session_user",
+                                     "similar",
+                                     "some",
+                                     "symmetric",
+                                     "table",
+                                     "tablesample",
+                                     "then",
+                                     "to",
+                                     "trailing",
+                                     "true",
+                                     "union",
+                                     "unique",
+                                     "user",
+                                     "using",
+                                     "variadic",
+                                     "verbose",
+                                     "when",
+                                     "where",
+                                     "window",
+                                     "with",
+                                     NULL};
     return in_list(w, kw);
 }
 
@@ -253,15 +340,11 @@ static int add_ident(buf *b, const char *s)
     int plain = (*s >= 'a' && *s <= 'z') || *s == '_';
 
     for (p = s; plain && *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
-            plain = 0;
-    if (plain && !is_reserved(s))
-        return buf_adds(b, s);
-    if (buf_addc(b, '"') < 0)
-        return -1;
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_')) plain = 0;
+    if (plain && !is_reserved(s)) return buf_adds(b, s);
+    if (buf_addc(b, '"') < 0) return -1;
     for (p = s; *p; p++)
-        if ((*p == '"' && buf_addc(b, '"') < 0) || buf_addc(b, *p) < 0)
-            return -1;
+        if ((*p == '"' && buf_addc(b, '"') < 0) || buf_addc(b, *p) < 0) return -1;
     return buf_addc(b, '"');
 }
 
@@ -269,11 +352,9 @@ static int add_literal(buf *b, const char *s)
 {
     const char *p;
 
-    if (buf_addc(b, '\'') < 0)
-        return -1;
+    if (buf_addc(b, '\'') < 0) return -1;
     for (p = s; *p; p++)
-        if ((*p == '\'' && buf_addc(b, '\'') < 0) || buf_addc(b, *p) < 0)
-            return -1;
+        if ((*p == '\'' && buf_addc(b, '\'') < 0) || buf_addc(b, *p) < 0) return -1;
     return buf_addc(b, '\'');
 }
 
@@ -295,17 +376,16 @@ static int add_table(const ctx *x, buf *b, int t)
 
 /* ---- tokens ---- */
 
-static const char *const NUMWORDS[] = {"zero", "one", "two", "three", "four", "five", "six",
-                                       "seven", "eight", "nine", "ten", "eleven", "twelve",
-                                       "thirteen", "fourteen", "fifteen", "sixteen",
-                                       "seventeen", "eighteen", "nineteen", "twenty", NULL};
+static const char *const NUMWORDS[] = {
+    "zero",    "one",       "two",      "three",    "four",   "five",     "six",      "seven",
+    "eight",   "nine",      "ten",      "eleven",   "twelve", "thirteen", "fourteen", "fifteen",
+    "sixteen", "seventeen", "eighteen", "nineteen", "twenty", NULL};
 
 static ptok *new_tok(ctx *x)
 {
     ptok *t;
 
-    if (x->nt >= MAXTOK)
-        return NULL;
+    if (x->nt >= MAXTOK) return NULL;
     t = &x->t[x->nt++];
     memset(t, 0, sizeof *t);
     return t;
@@ -316,8 +396,7 @@ static int all_digits(const char *s, size_t n)
     size_t i;
 
     for (i = 0; i < n; i++)
-        if (!isdigit((unsigned char)s[i]))
-            return 0;
+        if (!isdigit((unsigned char)s[i])) return 0;
     return n > 0;
 }
 
@@ -349,8 +428,7 @@ static int tokenize(ctx *x, const char *q)
             char tmp[32];
             size_t k = 0;
 
-            if (!(t = new_tok(x)))
-                return -1;
+            if (!(t = new_tok(x))) return -1;
             if (n - i >= 10 && all_digits(q + i, 4) && q[i + 4] == '-' &&
                 all_digits(q + i + 5, 2) && q[i + 7] == '-' && all_digits(q + i + 8, 2) &&
                 (i + 10 == n || !isdigit((unsigned char)q[i + 10]))) {
@@ -389,8 +467,7 @@ static int tokenize(ctx *x, const char *q)
             size_t s = i, k;
             while (i < n && is_word_byte((unsigned char)q[i]))
                 i++;
-            if (!(t = new_tok(x)))
-                return -1;
+            if (!(t = new_tok(x))) return -1;
             for (k = 0; k < i - s && k + 1 < sizeof t->raw; k++)
                 t->raw[k] = (char)tolower((unsigned char)q[s + k]);
             t->raw[k] = '\0';
@@ -411,7 +488,7 @@ static int tokenize(ctx *x, const char *q)
 
 static int tok_is(const ctx *x, int i, const char *w)
 {
-    return i >= 0 && i < x->nt && !x->t[i].used && streq(x->t[i].raw, w);
+    return i >= 0 && i < x->nt && !x->t[i].used && x->t[i].raw[0] == w[0] && streq(x->t[i].raw, w);
 }
 
 static int tok_in(const ctx *x, int i, const char *const *list)
@@ -436,18 +513,14 @@ static int lex_add(ctx *x, int kind, int prio, int t, int c, int v, int g, const
     lexent *e;
     int i, nw = to - from;
 
-    if (nw <= 0 || nw > PH_WORDS)
-        return 0;
+    if (nw <= 0 || nw > PH_WORDS) return 0;
     for (i = from; i < to; i++)
-        if (!w->w[i][0])
-            return 0;
-    if (nw == 1 && (text_is_stop(w->w[from]) || strlen(w->w[from]) < 2))
-        return 0;
+        if (!w->w[i][0]) return 0;
+    if (nw == 1 && (text_is_stop(w->w[from]) || strlen(w->w[from]) < 2)) return 0;
     if (x->nlx == x->caplx) {
         int ncap = x->caplx ? x->caplx * 2 : 256;
         lexent *ne = realloc(x->lx, (size_t)ncap * sizeof *ne);
-        if (!ne)
-            return -1;
+        if (!ne) return -1;
         x->lx = ne;
         x->caplx = ncap;
     }
@@ -459,8 +532,10 @@ static int lex_add(ctx *x, int kind, int prio, int t, int c, int v, int g, const
     e->val = v;
     e->gloss = g;
     e->nw = nw;
-    for (i = 0; i < nw; i++)
-        memcpy(e->w[i], w->w[from + i], TEXT_WORD_MAX);
+    for (i = 0; i < nw; i++) {
+        e->off[i] = (unsigned)x->pool.len;
+        if (buf_add(&x->pool, w->w[from + i], strlen(w->w[from + i]) + 1) < 0) return -1;
+    }
     return 0;
 }
 
@@ -469,8 +544,7 @@ static int word_in(const text_words *w, const char *s)
     int i;
 
     for (i = 0; i < w->n; i++)
-        if (streq(w->w[i], s))
-            return 1;
+        if (streq(w->w[i], s)) return 1;
     return 0;
 }
 
@@ -484,13 +558,11 @@ static int hint_measure(const char *hint, gloss_info *gi)
     for (i = 0; fn[i]; i++) {
         const char *p = strcasestr(hint, fn[i]), *s;
         int depth = 1;
-        if (!p)
-            continue;
+        if (!p) continue;
         s = p + strlen(fn[i]);
         for (p = s; *p && depth; p++)
             depth += *p == '(' ? 1 : *p == ')' ? -1 : 0;
-        if (depth || (size_t)(p - 1 - s) >= sizeof gi->expr || p - 1 == s)
-            return 0;
+        if (depth || (size_t)(p - 1 - s) >= sizeof gi->expr || p - 1 == s) return 0;
         memcpy(gi->expr, s, (size_t)(p - 1 - s));
         gi->expr[p - 1 - s] = '\0';
         gi->agg = ag[i];
@@ -501,69 +573,62 @@ static int hint_measure(const char *hint, gloss_info *gi)
 
 static int build_lexicon(ctx *x)
 {
-    static text_words tw, cw, vw, gw;
+    text_words *tw = &x->w[0], *cw = &x->w[1], *vw = &x->w[2], *gw = &x->w[3];
     const catalog *cat = x->cat;
     int t, c, v, i, j;
 
     for (t = 0; t < cat->ntables; t++) {
         const cat_table *tb = &cat->tables[t];
-        text_split(tb->name, 1, &tw);
-        if (lex_add(x, R_TABLE, P_TABLE, t, -1, -1, -1, &tw, 0, tw.n) < 0)
-            return -1;
-        for (i = 0; tw.n > 1 && i < tw.n; i++)
-            if (lex_add(x, R_TABLE, P_TABLE_PART, t, -1, -1, -1, &tw, i, i + 1) < 0)
-                return -1;
+        text_split(tb->name, 1, tw);
+        if (lex_add(x, R_TABLE, P_TABLE, t, -1, -1, -1, tw, 0, tw->n) < 0) return -1;
+        for (i = 0; tw->n > 1 && i < tw->n; i++)
+            if (lex_add(x, R_TABLE, P_TABLE_PART, t, -1, -1, -1, tw, i, i + 1) < 0) return -1;
         for (c = 0; c < tb->ncols; c++) {
             const cat_column *col = &tb->cols[c];
             text_words q;
             int skip = 0;
 
-            text_split(col->name, 1, &cw);
-            if (cw.n > 1 && type_bool(col->type) &&
-                (streq(cw.w[0], "is") || streq(cw.w[0], "has") || streq(cw.w[0], "ha")))
+            text_split(col->name, 1, cw);
+            if (cw->n > 1 && type_bool(col->type) &&
+                (streq(cw->w[0], "is") || streq(cw->w[0], "has") || streq(cw->w[0], "ha")))
                 skip = 1;
-            if (lex_add(x, R_COLUMN, P_COL, t, c, -1, -1, &cw, 0, cw.n) < 0 ||
-                (skip && lex_add(x, R_COLUMN, P_COL, t, c, -1, -1, &cw, 1, cw.n) < 0))
+            if (lex_add(x, R_COLUMN, P_COL, t, c, -1, -1, cw, 0, cw->n) < 0 ||
+                (skip && lex_add(x, R_COLUMN, P_COL, t, c, -1, -1, cw, 1, cw->n) < 0))
                 return -1;
             /* "event_date" of events is also just "date" */
-            for (i = skip; i < cw.n - 1 && word_in(&tw, cw.w[i]); i++)
+            for (i = skip; i < cw->n - 1 && word_in(tw, cw->w[i]); i++)
                 ;
-            if (i > skip && lex_add(x, R_COLUMN, P_COL, t, c, -1, -1, &cw, i, cw.n) < 0)
-                return -1;
+            if (i > skip && lex_add(x, R_COLUMN, P_COL, t, c, -1, -1, cw, i, cw->n) < 0) return -1;
             /* qualified by each table word: "ticket price", "customer city" */
-            for (i = 0; i < tw.n; i++) {
-                if (word_in(&cw, tw.w[i]) || cw.n + 1 > PH_WORDS)
-                    continue;
+            for (i = 0; i < tw->n; i++) {
+                if (word_in(cw, tw->w[i]) || cw->n + 1 > PH_WORDS) continue;
                 q.n = 0;
-                memcpy(q.w[q.n++], tw.w[i], TEXT_WORD_MAX);
-                for (j = skip; j < cw.n; j++)
-                    memcpy(q.w[q.n++], cw.w[j], TEXT_WORD_MAX);
-                if (lex_add(x, R_COLUMN, P_COL, t, c, -1, -1, &q, 0, q.n) < 0)
-                    return -1;
+                memcpy(q.w[q.n++], tw->w[i], TEXT_WORD_MAX);
+                for (j = skip; j < cw->n; j++)
+                    memcpy(q.w[q.n++], cw->w[j], TEXT_WORD_MAX);
+                if (lex_add(x, R_COLUMN, P_COL, t, c, -1, -1, &q, 0, q.n) < 0) return -1;
             }
-            if (cw.n > 1 && !streq(cw.w[cw.n - 1], "id") &&
-                lex_add(x, R_COLUMN, P_COL_PART, t, c, -1, -1, &cw, cw.n - 1, cw.n) < 0)
+            if (cw->n > 1 && !streq(cw->w[cw->n - 1], "id") &&
+                lex_add(x, R_COLUMN, P_COL_PART, t, c, -1, -1, cw, cw->n - 1, cw->n) < 0)
                 return -1;
             /* "payment" of payment_status, "loyalty" of loyalty_points */
-            if (cw.n - skip > 1 && !streq(cw.w[cw.n - 1], "id") && !word_in(&tw, cw.w[skip]) &&
-                lex_add(x, R_COLUMN, P_COL_PART, t, c, -1, -1, &cw, skip, skip + 1) < 0)
+            if (cw->n - skip > 1 && !streq(cw->w[cw->n - 1], "id") && !word_in(tw, cw->w[skip]) &&
+                lex_add(x, R_COLUMN, P_COL_PART, t, c, -1, -1, cw, skip, skip + 1) < 0)
                 return -1;
             for (v = 0; v < col->nvalues; v++) {
-                text_split(col->values[v], 1, &vw);
-                if (vw.n == 0 || vw.n > PH_WORDS)
-                    continue;
-                for (i = 0; i < vw.n && isdigit((unsigned char)vw.w[i][0]); i++)
+                text_split(col->values[v], 1, vw);
+                if (vw->n == 0 || vw->n > PH_WORDS) continue;
+                for (i = 0; i < vw->n && isdigit((unsigned char)vw->w[i][0]); i++)
                     ;
-                if (i == vw.n) /* purely numeric values are not names */
+                if (i == vw->n) /* purely numeric values are not names */
                     continue;
-                if (lex_add(x, R_VALUE, P_VALUE, t, c, v, -1, &vw, 0, vw.n) < 0)
-                    return -1;
+                if (lex_add(x, R_VALUE, P_VALUE, t, c, v, -1, vw, 0, vw->n) < 0) return -1;
             }
             if (col->comment && (type_date(col->type) || type_numeric(col->type))) {
-                text_split(col->comment, 1, &vw);
-                for (i = 0; i < vw.n; i++)
-                    if (!text_is_stop(vw.w[i]) &&
-                        lex_add(x, R_COMMENT, P_COMMENT, t, c, -1, -1, &vw, i, i + 1) < 0)
+                text_split(col->comment, 1, vw);
+                for (i = 0; i < vw->n; i++)
+                    if (!text_is_stop(vw->w[i]) &&
+                        lex_add(x, R_COMMENT, P_COMMENT, t, c, -1, -1, vw, i, i + 1) < 0)
                         return -1;
             }
         }
@@ -592,8 +657,7 @@ static int build_lexicon(ctx *x)
             p += strspn(p, ", ");
         }
         gi->ok = ok && (gi->table >= 0 || e->filter);
-        if (!gi->ok)
-            continue;
+        if (!gi->ok) continue;
         if (e->filter)
             gi->kind = GK_FILTER;
         else if (gi->table >= 0 && hint_measure(e->hint, gi))
@@ -602,20 +666,19 @@ static int build_lexicon(ctx *x)
             gi->kind = GK_TABLE;
         else
             continue;
-        text_split(e->term, 1, &gw);
+        text_split(e->term, 1, gw);
         if (gi->kind == GK_MEASURE) {
             /* "ticket revenue" is also "revenue" when ticket_sales is the table in play */
             text_words rest;
-            text_split(cat->tables[gi->table].name, 1, &tw);
+            text_split(cat->tables[gi->table].name, 1, tw);
             rest.n = 0;
-            for (j = 0; j < gw.n; j++)
-                if (!word_in(&tw, gw.w[j]))
-                    memcpy(rest.w[rest.n++], gw.w[j], TEXT_WORD_MAX);
-            if (lex_add(x, R_DERIVED, P_COL + 2, gi->table, -1, -1, i, &gw, 0, gw.n) < 0 ||
-                (rest.n && rest.n < gw.n &&
+            for (j = 0; j < gw->n; j++)
+                if (!word_in(tw, gw->w[j])) memcpy(rest.w[rest.n++], gw->w[j], TEXT_WORD_MAX);
+            if (lex_add(x, R_DERIVED, P_COL + 2, gi->table, -1, -1, i, gw, 0, gw->n) < 0 ||
+                (rest.n && rest.n < gw->n &&
                  lex_add(x, R_DERIVED, P_COL_PART, gi->table, -1, -1, i, &rest, 0, rest.n) < 0))
                 return -1;
-        } else if (lex_add(x, R_GLOSS, P_GLOSS, gi->table, -1, -1, i, &gw, 0, gw.n) < 0) {
+        } else if (lex_add(x, R_GLOSS, P_GLOSS, gi->table, -1, -1, i, gw, 0, gw->n) < 0) {
             return -1;
         }
     }
@@ -629,13 +692,14 @@ static int lex_match(const ctx *x, int i, cand *out, int *nout)
 
     for (k = 0; k < x->nlx; k++) {
         const lexent *e = &x->lx[k];
-        if (e->nw < best || i + e->nw > x->nt)
-            continue;
-        for (j = 0; j < e->nw; j++)
-            if (x->t[i + j].used || x->t[i + j].lit || !streq(x->t[i + j].st, e->w[j]))
+        if (e->nw < best || i + e->nw > x->nt) continue;
+        for (j = 0; j < e->nw; j++) {
+            const char *w = x->pool.p + e->off[j];
+            if (x->t[i + j].used || x->t[i + j].lit || x->t[i + j].st[0] != w[0] ||
+                !streq(x->t[i + j].st, w))
                 break;
-        if (j < e->nw)
-            continue;
+        }
+        if (j < e->nw) continue;
         if (e->nw > best) {
             best = e->nw;
             n = 0;
@@ -645,12 +709,10 @@ static int lex_match(const ctx *x, int i, cand *out, int *nout)
                 out[j].val == e->val && out[j].gloss == e->gloss)
                 break;
         if (j < n) {
-            if (out[j].prio < e->prio)
-                out[j].prio = e->prio;
+            if (out[j].prio < e->prio) out[j].prio = e->prio;
             continue;
         }
-        if (n < MAXCAND)
-            out[n++] = (cand){e->kind, e->prio, e->table, e->col, e->val, e->gloss};
+        if (n < MAXCAND) out[n++] = (cand){e->kind, e->prio, e->table, e->col, e->val, e->gloss};
     }
     *nout = n;
     return best;
@@ -663,8 +725,7 @@ static unit *new_unit(ctx *x, int kind, int pos, int end)
     unit *u;
     int i;
 
-    if (x->nu >= MAXUNIT)
-        return NULL;
+    if (x->nu >= MAXUNIT) return NULL;
     u = &x->u[x->nu++];
     memset(u, 0, sizeof *u);
     u->kind = kind;
@@ -679,18 +740,16 @@ static unit *new_unit(ctx *x, int kind, int pos, int end)
 
 static int month_of(const char *w)
 {
-    static const char *const full[] = {"january", "february", "march", "april", "may",
-                                       "june", "july", "august", "september", "october",
+    static const char *const full[] = {"january",  "february", "march",  "april",     "may",
+                                       "june",     "july",     "august", "september", "october",
                                        "november", "december", NULL};
-    static const char *const abbr[] = {"jan", "feb", "mar", "apr", "", "jun", "jul", "aug",
-                                       "sep", "oct", "nov", "dec", NULL};
+    static const char *const abbr[] = {"jan", "feb", "mar", "apr", "",    "jun", "jul",
+                                       "aug", "sep", "oct", "nov", "dec", NULL};
     int i;
 
     for (i = 0; full[i]; i++)
-        if (streq(w, full[i]) || (abbr[i][0] && streq(w, abbr[i])))
-            return i + 1;
-    if (streq(w, "sept"))
-        return 9;
+        if (streq(w, full[i]) || (abbr[i][0] && streq(w, abbr[i]))) return i + 1;
+    if (streq(w, "sept")) return 9;
     return 0;
 }
 
@@ -705,8 +764,7 @@ static int days_in(int y, int m)
 {
     static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 
-    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-        return 29;
+    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) return 29;
     return dm[m - 1];
 }
 
@@ -729,12 +787,10 @@ static int parse_point(const ctx *x, int i, char *lo, char *hi, size_t len)
     int y, m, d;
     long v;
 
-    if (i >= x->nt || x->t[i].used)
-        return 0;
+    if (i >= x->nt || x->t[i].used) return 0;
     if (x->t[i].y > 0) {
         const ptok *t = &x->t[i];
-        if (t->m < 1 || t->m > 12 || t->d < 1 || t->d > days_in(t->y, t->m))
-            return 0;
+        if (t->m < 1 || t->m > 12 || t->d < 1 || t->d > days_in(t->y, t->m)) return 0;
         date_lit(lo, len, t->y, t->m, t->d);
         date_lit(hi, len, t->y, t->m, t->d + 1);
         return 1;
@@ -758,8 +814,7 @@ static int parse_point(const ctx *x, int i, char *lo, char *hi, size_t len)
             return 2;
         }
         v = tok_int(x, i + 1); /* March 5 2024 */
-        if (v >= 1 && v <= days_in(2000, m) && (y = year_at(x, i + 2)) > 0 &&
-            v <= days_in(y, m)) {
+        if (v >= 1 && v <= days_in(2000, m) && (y = year_at(x, i + 2)) > 0 && v <= days_in(y, m)) {
             date_lit(lo, len, y, m, (int)v);
             date_lit(hi, len, y, m, (int)v + 1);
             return 3;
@@ -779,16 +834,11 @@ static int parse_point(const ctx *x, int i, char *lo, char *hi, size_t len)
 
 static int period_of(const char *st)
 {
-    if (streq(st, "day"))
-        return GR_DAY;
-    if (streq(st, "week"))
-        return GR_WEEK;
-    if (streq(st, "month"))
-        return GR_MONTH;
-    if (streq(st, "quarter"))
-        return GR_QUARTER;
-    if (streq(st, "year"))
-        return GR_YEAR;
+    if (streq(st, "day")) return GR_DAY;
+    if (streq(st, "week")) return GR_WEEK;
+    if (streq(st, "month")) return GR_MONTH;
+    if (streq(st, "quarter")) return GR_QUARTER;
+    if (streq(st, "year")) return GR_YEAR;
     return 0;
 }
 
@@ -834,11 +884,11 @@ static int scan_relative(ctx *x, int i, unit *tmp)
         g = grain_name(p);
         if (tok_in(x, i, cur)) {
             snprintf(tmp->lo, sizeof tmp->lo, "date_trunc('%s', CURRENT_DATE)", g);
-            snprintf(tmp->hi, sizeof tmp->hi, "date_trunc('%s', CURRENT_DATE) + INTERVAL '1 %s'",
-                     g, g);
+            snprintf(tmp->hi, sizeof tmp->hi, "date_trunc('%s', CURRENT_DATE) + INTERVAL '1 %s'", g,
+                     g);
         } else {
-            snprintf(tmp->lo, sizeof tmp->lo, "date_trunc('%s', CURRENT_DATE) - INTERVAL '1 %s'",
-                     g, g);
+            snprintf(tmp->lo, sizeof tmp->lo, "date_trunc('%s', CURRENT_DATE) - INTERVAL '1 %s'", g,
+                     g);
             snprintf(tmp->hi, sizeof tmp->hi, "date_trunc('%s', CURRENT_DATE)", g);
         }
         return 2;
@@ -867,8 +917,7 @@ static int scan_time(ctx *x, int i)
         k += 2;
         goto done;
     }
-    if ((k = scan_relative(x, i, &tmp)) > 0)
-        goto done;
+    if ((k = scan_relative(x, i, &tmp)) > 0) goto done;
     if ((tok_is(x, i, "between") || tok_is(x, i, "from")) &&
         (k = parse_point(x, i + 1, tmp.lo, hi2, sizeof hi2)) > 0 &&
         (tok_is(x, i + 1 + k, "and") || tok_in(x, i + 1 + k, until)) &&
@@ -896,12 +945,10 @@ static int scan_time(ctx *x, int i)
         k += 1;
         goto done;
     }
-    if ((k = parse_point(x, i, tmp.lo, tmp.hi, sizeof tmp.hi)) > 0)
-        goto done;
+    if ((k = parse_point(x, i, tmp.lo, tmp.hi, sizeof tmp.hi)) > 0) goto done;
     return 0;
 done:
-    if (!(u = new_unit(x, U_TIME, s, s + k)))
-        return -1;
+    if (!(u = new_unit(x, U_TIME, s, s + k))) return -1;
     memcpy(u->lo, tmp.lo, sizeof u->lo);
     memcpy(u->hi, tmp.hi, sizeof u->hi);
     return k;
@@ -919,15 +966,13 @@ static int scan_top(ctx *x, int i)
     if (tok_is(x, i, "top") || tok_is(x, i, "bottom")) {
         desc = tok_is(x, i, "top");
         n = tok_int(x, i + 1);
-        if (!(u = new_unit(x, U_TOP, i, i + (n > 0 ? 2 : 1))))
-            return -1;
+        if (!(u = new_unit(x, U_TOP, i, i + (n > 0 ? 2 : 1)))) return -1;
         u->desc = desc;
         u->n = n > 0 ? n : 0;
         return n > 0 ? 2 : 1;
     }
     n = tok_int(x, i);
-    if (n > 0)
-        k = 1;
+    if (n > 0) k = 1;
     if (tok_is(x, i + k, "most") && tok_is(x, i + k + 1, "recent")) {
         kind = U_RECENT;
         k += 2;
@@ -942,10 +987,8 @@ static int scan_top(ctx *x, int i)
     } else {
         return 0;
     }
-    if (n <= 0 && kind == U_RECENT && (n = tok_int(x, i + k)) > 0)
-        k++; /* "latest 5" */
-    if (!(u = new_unit(x, kind, i, i + k)))
-        return -1;
+    if (n <= 0 && kind == U_RECENT && (n = tok_int(x, i + k)) > 0) k++; /* "latest 5" */
+    if (!(u = new_unit(x, kind, i, i + k))) return -1;
     u->desc = desc;
     u->n = n > 0 ? n : 0;
     return k;
@@ -956,59 +999,58 @@ static int scan_cmp(ctx *x, int i)
     static const struct {
         const char *w1, *w2;
         int op;
-    } ops[] = {{"more", "than", CMP_GT},    {"greater", "than", CMP_GT},
-               {"higher", "than", CMP_GT},  {"larger", "than", CMP_GT},
-               {"bigger", "than", CMP_GT},  {"over", NULL, CMP_GT},
-               {"above", NULL, CMP_GT},     {"exceeding", NULL, CMP_GT},
-               {"at", "least", CMP_GE},     {"minimum", "of", CMP_GE},
-               {"less", "than", CMP_LT},    {"fewer", "than", CMP_LT},
-               {"lower", "than", CMP_LT},   {"smaller", "than", CMP_LT},
-               {"under", NULL, CMP_LT},     {"below", NULL, CMP_LT},
-               {"at", "most", CMP_LE},      {"up", "to", CMP_LE},
-               {"maximum", "of", CMP_LE},   {"exactly", NULL, CMP_EQ},
-               {"equal", "to", CMP_EQ},     {"equals", NULL, CMP_EQ},
-               {"between", NULL, CMP_BETWEEN}};
+    } ops[] = {
+        {"more", "than", CMP_GT},   {"greater", "than", CMP_GT},   {"higher", "than", CMP_GT},
+        {"larger", "than", CMP_GT}, {"bigger", "than", CMP_GT},    {"over", NULL, CMP_GT},
+        {"above", NULL, CMP_GT},    {"exceeding", NULL, CMP_GT},   {"at", "least", CMP_GE},
+        {"minimum", "of", CMP_GE},  {"less", "than", CMP_LT},      {"fewer", "than", CMP_LT},
+        {"lower", "than", CMP_LT},  {"smaller", "than", CMP_LT},   {"under", NULL, CMP_LT},
+        {"below", NULL, CMP_LT},    {"at", "most", CMP_LE},        {"up", "to", CMP_LE},
+        {"maximum", "of", CMP_LE},  {"exactly", NULL, CMP_EQ},     {"equal", "to", CMP_EQ},
+        {"equals", NULL, CMP_EQ},   {"between", NULL, CMP_BETWEEN}};
+    static const char *const more[] = {"more", "greater", "higher", "above", "over", NULL};
+    static const char *const less[] = {"less", "fewer", "lower", "below", "under", NULL};
     size_t k;
     int w, s = i;
     unit *u;
 
+    /* "3 or more" */
+    if (i + 2 < x->nt && x->t[i].isnum && !x->t[i].used && tok_is(x, i + 1, "or") &&
+        (tok_in(x, i + 2, more) || tok_in(x, i + 2, less))) {
+        if (!(u = new_unit(x, U_CMP, i, i + 3))) return -1;
+        u->cmp = in_list(x->t[i + 2].raw, more) ? CMP_GE : CMP_LE;
+        str_copy(u->a, sizeof u->a, x->t[i].ntxt);
+        return 3;
+    }
     for (k = 0; k < sizeof ops / sizeof ops[0]; k++) {
-        if (!tok_is(x, i, ops[k].w1))
-            continue;
+        if (!tok_is(x, i, ops[k].w1)) continue;
         w = 1;
         if (ops[k].w2) {
-            if (!tok_is(x, i + 1, ops[k].w2))
-                continue;
+            if (!tok_is(x, i + 1, ops[k].w2)) continue;
             w = 2;
         }
-        if (tok_is(x, i + w, "or") && tok_is(x, i + w + 1, "equal") &&
-            tok_is(x, i + w + 2, "to")) {
+        if (tok_is(x, i + w, "or") && tok_is(x, i + w + 1, "equal") && tok_is(x, i + w + 2, "to")) {
             w += 3; /* "more than or equal to" */
             if (ops[k].op == CMP_GT || ops[k].op == CMP_LT) {
-                if (!x->t[i + w].isnum || x->t[i + w].used)
-                    return 0;
-                if (!(u = new_unit(x, U_CMP, s, i + w + 1)))
-                    return -1;
+                if (!x->t[i + w].isnum || x->t[i + w].used) return 0;
+                if (!(u = new_unit(x, U_CMP, s, i + w + 1))) return -1;
                 u->cmp = ops[k].op == CMP_GT ? CMP_GE : CMP_LE;
                 str_copy(u->a, sizeof u->a, x->t[i + w].ntxt);
                 return w + 1;
             }
             return 0;
         }
-        if (i + w >= x->nt || !x->t[i + w].isnum || x->t[i + w].used)
-            continue;
+        if (i + w >= x->nt || !x->t[i + w].isnum || x->t[i + w].used) continue;
         if (ops[k].op == CMP_BETWEEN) {
             if (!tok_is(x, i + w + 1, "and") || i + w + 2 >= x->nt || !x->t[i + w + 2].isnum)
                 return 0;
-            if (!(u = new_unit(x, U_CMP, s, i + w + 3)))
-                return -1;
+            if (!(u = new_unit(x, U_CMP, s, i + w + 3))) return -1;
             u->cmp = CMP_BETWEEN;
             str_copy(u->a, sizeof u->a, x->t[i + w].ntxt);
             str_copy(u->b, sizeof u->b, x->t[i + w + 2].ntxt);
             return w + 3;
         }
-        if (!(u = new_unit(x, U_CMP, s, i + w + 1)))
-            return -1;
+        if (!(u = new_unit(x, U_CMP, s, i + w + 1))) return -1;
         u->cmp = ops[k].op;
         str_copy(u->a, sizeof u->a, x->t[i + w].ntxt);
         return w + 1;
@@ -1022,18 +1064,18 @@ static int scan_agg(ctx *x, int i)
         const char *w1, *w2, *w3;
         int agg, super;
     } aggs[] = {
-        {"how", "many", NULL, AGG_COUNT, 0},      {"how", "much", NULL, AGG_SUM, 0},
-        {"total", "number", "of", AGG_COUNT, 0},  {"number", "of", NULL, AGG_COUNT, 0},
-        {"count", "of", NULL, AGG_COUNT, 0},      {"count", NULL, NULL, AGG_COUNT, 0},
-        {"sum", "of", NULL, AGG_SUM, 0},          {"sum", NULL, NULL, AGG_SUM, 0},
-        {"total", NULL, NULL, AGG_SUM, 0},        {"average", NULL, NULL, AGG_AVG, 0},
-        {"avg", NULL, NULL, AGG_AVG, 0},          {"mean", NULL, NULL, AGG_AVG, 0},
-        {"minimum", NULL, NULL, AGG_MIN, 0},      {"min", NULL, NULL, AGG_MIN, 0},
-        {"maximum", NULL, NULL, AGG_MAX, 0},      {"max", NULL, NULL, AGG_MAX, 0},
-        {"highest", NULL, NULL, AGG_MAX, 1},      {"largest", NULL, NULL, AGG_MAX, 1},
-        {"biggest", NULL, NULL, AGG_MAX, 1},      {"greatest", NULL, NULL, AGG_MAX, 1},
-        {"most", NULL, NULL, AGG_MAX, 1},         {"lowest", NULL, NULL, AGG_MIN, 1},
-        {"smallest", NULL, NULL, AGG_MIN, 1},     {"least", NULL, NULL, AGG_MIN, 1},
+        {"how", "many", NULL, AGG_COUNT, 0},     {"how", "much", NULL, AGG_SUM, 0},
+        {"total", "number", "of", AGG_COUNT, 0}, {"number", "of", NULL, AGG_COUNT, 0},
+        {"count", "of", NULL, AGG_COUNT, 0},     {"count", NULL, NULL, AGG_COUNT, 0},
+        {"sum", "of", NULL, AGG_SUM, 0},         {"sum", NULL, NULL, AGG_SUM, 0},
+        {"total", NULL, NULL, AGG_SUM, 0},       {"average", NULL, NULL, AGG_AVG, 0},
+        {"avg", NULL, NULL, AGG_AVG, 0},         {"mean", NULL, NULL, AGG_AVG, 0},
+        {"minimum", NULL, NULL, AGG_MIN, 0},     {"min", NULL, NULL, AGG_MIN, 0},
+        {"maximum", NULL, NULL, AGG_MAX, 0},     {"max", NULL, NULL, AGG_MAX, 0},
+        {"highest", NULL, NULL, AGG_MAX, 1},     {"largest", NULL, NULL, AGG_MAX, 1},
+        {"biggest", NULL, NULL, AGG_MAX, 1},     {"greatest", NULL, NULL, AGG_MAX, 1},
+        {"most", NULL, NULL, AGG_MAX, 1},        {"lowest", NULL, NULL, AGG_MIN, 1},
+        {"smallest", NULL, NULL, AGG_MIN, 1},    {"least", NULL, NULL, AGG_MIN, 1},
         {"fewest", NULL, NULL, AGG_MIN, 1},
     };
     size_t k;
@@ -1041,21 +1083,17 @@ static int scan_agg(ctx *x, int i)
     unit *u;
 
     for (k = 0; k < sizeof aggs / sizeof aggs[0]; k++) {
-        if (!tok_is(x, i, aggs[k].w1))
-            continue;
+        if (!tok_is(x, i, aggs[k].w1)) continue;
         w = 1;
         if (aggs[k].w2) {
-            if (!tok_is(x, i + 1, aggs[k].w2))
-                continue;
+            if (!tok_is(x, i + 1, aggs[k].w2)) continue;
             w = 2;
             if (aggs[k].w3) {
-                if (!tok_is(x, i + 2, aggs[k].w3))
-                    continue;
+                if (!tok_is(x, i + 2, aggs[k].w3)) continue;
                 w = 3;
             }
         }
-        if (!(u = new_unit(x, U_AGG, i, i + w)))
-            return -1;
+        if (!(u = new_unit(x, U_AGG, i, i + w))) return -1;
         u->agg = aggs[k].agg;
         u->super = aggs[k].super;
         return w;
@@ -1065,22 +1103,19 @@ static int scan_agg(ctx *x, int i)
 
 static int scan_by(ctx *x, int i)
 {
-    static const char *const two[][2] = {{"for", "each"}, {"for", "every"}, {"grouped", "by"},
-                                          {"group", "by"},  {"split", "by"},  {"broken", "down"},
-                                          {"breakdown", "by"}, {"in", "each"}};
+    static const char *const two[][2] = {{"for", "each"},     {"for", "every"}, {"grouped", "by"},
+                                         {"group", "by"},     {"split", "by"},  {"broken", "down"},
+                                         {"breakdown", "by"}, {"in", "each"}};
     size_t k;
     int w = 0;
 
     for (k = 0; k < sizeof two / sizeof two[0] && !w; k++)
-        if (tok_is(x, i, two[k][0]) && tok_is(x, i + 1, two[k][1]))
-            w = 2;
-    if (w == 2 && tok_is(x, i, "broken") && tok_is(x, i + 2, "by"))
-        w = 3;
+        if (tok_is(x, i, two[k][0]) && tok_is(x, i + 1, two[k][1])) w = 2;
+    if (w == 2 && tok_is(x, i, "broken") && tok_is(x, i + 2, "by")) w = 3;
     if (!w && (tok_is(x, i, "by") || tok_is(x, i, "per") || tok_is(x, i, "each") ||
                tok_is(x, i, "every") || tok_is(x, i, "across")))
         w = 1;
-    if (w)
-        return new_unit(x, U_BY, i, i + w) ? w : -1;
+    if (w) return new_unit(x, U_BY, i, i + w) ? w : -1;
     if (tok_is(x, i, "breakdown") || tok_is(x, i, "breakdowns") || tok_is(x, i, "wise"))
         return new_unit(x, U_BYPREV, i, i + 1) ? 1 : -1;
     return 0;
@@ -1088,24 +1123,24 @@ static int scan_by(ctx *x, int i)
 
 static int scan_grain(ctx *x, int i)
 {
-    static const char *const adj[] = {"daily", "weekly", "monthly", "quarterly", "yearly",
-                                      "annual", "annually", NULL};
+    static const char *const adj[] = {"daily",  "weekly", "monthly",  "quarterly",
+                                      "yearly", "annual", "annually", NULL};
     static const int adjg[] = {GR_DAY, GR_WEEK, GR_MONTH, GR_QUARTER, GR_YEAR, GR_YEAR, GR_YEAR};
     int k, g;
     unit *u;
 
     for (k = 0; adj[k]; k++)
         if (tok_is(x, i, adj[k])) {
-            if (!(u = new_unit(x, U_GRAIN, i, i + 1)))
-                return -1;
+            if (!(u = new_unit(x, U_GRAIN, i, i + 1))) return -1;
             u->grain = adjg[k];
             return 1;
         }
     if (i < x->nt && !x->t[i].used && (g = period_of(x->t[i].st)) > 0 &&
         ((x->nu > 0 && x->u[x->nu - 1].kind == U_BY && x->u[x->nu - 1].end == i) ||
+         (i > 0 && streq(x->t[i - 1].raw, "and") && x->nu > 1 &&
+          (x->u[x->nu - 2].kind == U_BY || x->u[x->nu - 1].kind == U_GRAIN)) ||
          (i > 0 && (streq(x->t[i - 1].raw, "which") || streq(x->t[i - 1].raw, "what"))))) {
-        if (!(u = new_unit(x, U_GRAIN, i, i + 1)))
-            return -1;
+        if (!(u = new_unit(x, U_GRAIN, i, i + 1))) return -1;
         u->grain = g;
         return 1;
     }
@@ -1113,10 +1148,11 @@ static int scan_grain(ctx *x, int i)
 }
 
 static const char *const FILLER[] = {
-    "sold", "sell", "bought", "buy", "purchased", "placed", "made", "held", "overall",
-    "altogether", "ever", "only", "row", "rows", "record", "records", "entry", "entries",
-    "where", "having", "who", "whose", "with", "many", "there", "order", "ordered", "through",
-    "via", "using", "currently", "exist", "existing", NULL};
+    "sold",     "sell",       "bought",  "buy",      "purchased", "placed", "made",      "held",
+    "overall",  "altogether", "ever",    "only",     "row",       "rows",   "record",    "records",
+    "entry",    "entries",    "where",   "having",   "who",       "whose",  "with",      "many",
+    "there",    "order",      "ordered", "through",  "via",       "using",  "currently", "exist",
+    "existing", "happened",   "happen",  "occurred", NULL};
 
 /* "order" and "ordered" are filler only as verbs ("orders placed", "ordered by"): the
  * lexicon sees them first, so a table named orders still wins. */
@@ -1129,16 +1165,15 @@ static int add_unknown(ctx *x, const char *w)
 {
     size_t l = strlen(x->unknown);
 
-    if (strstr(x->unknown, w))
-        return 0;
+    if (strstr(x->unknown, w)) return 0;
     snprintf(x->unknown + l, sizeof x->unknown - l, "%s\"%s\"", l ? ", " : "", w);
     return 0;
 }
 
 static int scan(ctx *x)
 {
-    static const char *const neg[] = {"not", "non", "no", "without", "excluding", "except",
-                                      "exclude", NULL};
+    static const char *const neg[] = {"not",       "non",    "no",      "without",
+                                      "excluding", "except", "exclude", NULL};
     static const char *const distinct[] = {"distinct", "unique", "different", NULL};
     cand cs[MAXCAND];
     int i = 0, L, nc, k;
@@ -1154,20 +1189,17 @@ static int scan(ctx *x)
             if ((k = scan_time(x, i)) != 0 || (k = scan_top(x, i)) != 0 ||
                 (k = scan_cmp(x, i)) != 0 || (k = scan_grain(x, i)) != 0 ||
                 (k = scan_by(x, i)) != 0 || (k = scan_agg(x, i)) != 0) {
-                if (k < 0)
-                    return -1;
+                if (k < 0) return -1;
                 i += k;
                 continue;
             }
             if (tok_in(x, i, neg)) {
-                if (!new_unit(x, U_NEG, i, i + 1))
-                    return -1;
+                if (!new_unit(x, U_NEG, i, i + 1)) return -1;
                 i++;
                 continue;
             }
             if (tok_in(x, i, distinct)) {
-                if (!new_unit(x, U_DISTINCT, i, i + 1))
-                    return -1;
+                if (!new_unit(x, U_DISTINCT, i, i + 1)) return -1;
                 i++;
                 continue;
             }
@@ -1175,8 +1207,7 @@ static int scan(ctx *x)
         if (L > 0) {
             /* comment words are the weakest reading: only when nothing else fits */
             if (!(nc > 0 && cs[0].kind == R_COMMENT && is_filler(&x->t[i]))) {
-                if (!(u = new_unit(x, U_REF, i, i + L)))
-                    return -1;
+                if (!(u = new_unit(x, U_REF, i, i + L))) return -1;
                 memcpy(u->c, cs, (size_t)nc * sizeof cs[0]);
                 u->nc = nc;
                 u->plural = !streq(x->t[i + L - 1].raw, x->t[i + L - 1].st);
@@ -1186,20 +1217,25 @@ static int scan(ctx *x)
         }
         if (x->t[i].isnum && (k = (int)tok_int(x, i)) > 0 && i + 1 < x->nt) {
             /* "5 events with the highest capacity": a count for a ranking */
-            if (!new_unit(x, U_LIMIT, i, i + 1))
-                return -1;
+            if (!new_unit(x, U_LIMIT, i, i + 1)) return -1;
             x->u[x->nu - 1].n = k;
             i++;
             continue;
         }
-        if (x->t[i].lit) {
-            add_unknown(x, x->lits[x->t[i].lit - 1]);
-            x->t[i].used = 1;
-            i++;
+        if (x->t[i].lit || ((tok_is(x, i, "named") || tok_is(x, i, "called")) && i + 1 < x->nt &&
+                            x->t[i + 1].lit)) {
+            int named = !x->t[i].lit;
+            if (!(u = new_unit(x, U_LIT, i, i + 1 + named))) return -1;
+            u->super = named;
+            i += 1 + named;
             continue;
         }
-        if (!is_filler(&x->t[i]))
-            add_unknown(x, x->t[i].raw);
+        if (tok_is(x, i, "took") && tok_is(x, i + 1, "place")) { /* "events that took place" */
+            x->t[i].used = x->t[i + 1].used = 1;
+            i += 2;
+            continue;
+        }
+        if (!is_filler(&x->t[i])) add_unknown(x, x->t[i].raw);
         x->t[i].used = 1;
         i++;
     }
@@ -1209,24 +1245,19 @@ static int scan(ctx *x)
     for (i = 0; i + 1 < x->nu; i++) {
         unit *a = &x->u[i], *b = &x->u[i + 1];
         int j, m, q, pure = 1;
-        if (a->kind != U_REF || b->kind != U_REF || b->pos != a->end)
-            continue;
+        if (a->kind != U_REF || b->kind != U_REF || b->pos != a->end) continue;
         for (j = 0; j < a->nc; j++)
-            if (a->c[j].kind != R_COMMENT)
-                pure = 0;
+            if (a->c[j].kind != R_COMMENT) pure = 0;
         for (j = 0, m = 0; j < a->nc; j++) {
             int keep = 0;
-            if (a->c[j].kind != R_COMMENT && !(a->c[j].kind == R_COLUMN && !pure))
-                continue;
+            if (a->c[j].kind != R_COMMENT && !(a->c[j].kind == R_COLUMN && !pure)) continue;
             for (q = 0; q < b->nc; q++)
                 if (b->c[q].kind == R_COMMENT && a->c[j].table == b->c[q].table &&
                     a->c[j].col == b->c[q].col)
                     keep = 1;
-            if (keep && (pure || a->c[j].kind == R_COLUMN))
-                a->c[m++] = a->c[j];
+            if (keep && (pure || a->c[j].kind == R_COLUMN)) a->c[m++] = a->c[j];
         }
-        if (m == 0)
-            continue;
+        if (m == 0) continue;
         a->nc = m;
         a->end = b->end;
         memmove(b, b + 1, (size_t)(x->nu - i - 2) * sizeof *b);
@@ -1254,13 +1285,11 @@ static void walk_fks(ctx *x, int m)
     queue[tail++] = m;
     while (head < tail) {
         int a = queue[head++];
-        if (x->dist[a] >= MAXDEPTH)
-            continue;
+        if (x->dist[a] >= MAXDEPTH) continue;
         for (i = 0; i < cat->nfks; i++) {
             const cat_fk *f = &cat->fks[i];
             int b = f->ref_table;
-            if (f->table != a || b == m)
-                continue;
+            if (f->table != a || b == m) continue;
             if (x->dist[b] < 0) {
                 x->dist[b] = x->dist[a] + 1;
                 x->via[b] = i;
@@ -1268,8 +1297,7 @@ static void walk_fks(ctx *x, int m)
                 queue[tail++] = b;
             } else if (x->dist[b] == x->dist[a] + 1 && x->via[b] != i) {
                 const cat_fk *o = &cat->fks[x->via[b]];
-                if (o->table != f->table || o->column != f->column)
-                    x->amb[b] = 1;
+                if (o->table != f->table || o->column != f->column) x->amb[b] = 1;
             }
         }
     }
@@ -1284,8 +1312,7 @@ static int reachable(const ctx *x, int t)
 
 static int cand_table(const ctx *x, const cand *c)
 {
-    if (c->kind == R_GLOSS)
-        return x->gi[c->gloss].table >= 0 ? x->gi[c->gloss].table : x->main;
+    if (c->kind == R_GLOSS) return x->gi[c->gloss].table >= 0 ? x->gi[c->gloss].table : x->main;
     return c->table;
 }
 
@@ -1293,20 +1320,19 @@ static int kind_ok(const ctx *x, const cand *c, unsigned mask)
 {
     unsigned k = 1u << c->kind;
 
-    if (c->kind == R_GLOSS)
-        k = x->gi[c->gloss].kind == GK_FILTER ? 1u << R_GLOSS : 1u << R_TABLE;
+    if (c->kind == R_GLOSS) k = x->gi[c->gloss].kind == GK_FILTER ? 1u << R_GLOSS : 1u << R_TABLE;
     return (mask & k) != 0;
 }
 
-#define M_TABLE (1u << R_TABLE)
-#define M_COLUMN (1u << R_COLUMN)
-#define M_VALUE (1u << R_VALUE)
-#define M_GLOSS (1u << R_GLOSS)
+#define M_TABLE   (1u << R_TABLE)
+#define M_COLUMN  (1u << R_COLUMN)
+#define M_VALUE   (1u << R_VALUE)
+#define M_GLOSS   (1u << R_GLOSS)
 #define M_DERIVED (1u << R_DERIVED)
 #define M_COMMENT (1u << R_COMMENT)
 #define M_NUMERIC (1u << 15) /* with M_COLUMN: numeric columns only */
-#define M_ANY 0x7fffu
-#define M_FILTER (M_VALUE | M_GLOSS)
+#define M_ANY     0x7fffu
+#define M_FILTER  (M_VALUE | M_GLOSS)
 
 static void phrase(const ctx *x, const unit *u, char *dst, size_t len)
 {
@@ -1347,8 +1373,7 @@ static int pick(ctx *x, unit *u, unsigned mask)
     for (i = 0; i < u->nc; i++) {
         const cand *c = &u->c[i];
         int t = cand_table(x, c);
-        if (!kind_ok(x, c, mask) || !reachable(x, t))
-            continue;
+        if (!kind_ok(x, c, mask) || !reachable(x, t)) continue;
         if ((c->kind == R_COLUMN || c->kind == R_COMMENT) && (mask & M_NUMERIC) &&
             !type_numeric(column(x, c->table, c->col)->type))
             continue; /* bit 15: numeric columns only */
@@ -1382,8 +1407,7 @@ static int has_kind(const ctx *x, const unit *u, unsigned mask)
     int i;
 
     for (i = 0; i < u->nc; i++)
-        if (kind_ok(x, &u->c[i], mask))
-            return 1;
+        if (kind_ok(x, &u->c[i], mask)) return 1;
     return 0;
 }
 
@@ -1393,16 +1417,13 @@ static int ref_is_filter(const ctx *x, const unit *u)
 {
     int i, best = -1;
 
-    if (u->kind != U_REF)
-        return 0;
+    if (u->kind != U_REF) return 0;
     for (i = 0; i < u->nc; i++)
-        if (best < 0 || u->c[i].prio > u->c[best].prio)
-            best = i;
-    if (best < 0)
-        return 0;
-    if (kind_ok(x, &u->c[best], M_FILTER))
-        return 1;
-    return u->c[best].kind == R_COLUMN && type_bool(column(x, u->c[best].table, u->c[best].col)->type);
+        if (best < 0 || u->c[i].prio > u->c[best].prio) best = i;
+    if (best < 0) return 0;
+    if (kind_ok(x, &u->c[best], M_FILTER)) return 1;
+    return u->c[best].kind == R_COLUMN &&
+           type_bool(column(x, u->c[best].table, u->c[best].col)->type);
 }
 
 /* 1 if every reading of u comes from comments: only then do comments name a column. */
@@ -1411,8 +1432,7 @@ static unsigned comment_ok(const unit *u)
     int i;
 
     for (i = 0; i < u->nc; i++)
-        if (u->c[i].kind != R_COMMENT)
-            return 0;
+        if (u->c[i].kind != R_COMMENT) return 0;
     return M_COMMENT;
 }
 
@@ -1423,8 +1443,7 @@ static const cand *picked(const unit *u)
 
 static int need_table(ctx *x, int t)
 {
-    if (!reachable(x, t))
-        return -1;
+    if (!reachable(x, t)) return -1;
     while (t != x->main && !x->need[t]) {
         x->need[t] = 1;
         t = x->cat->fks[x->via[t]].table;
@@ -1434,8 +1453,25 @@ static int need_table(ctx *x, int t)
 
 static int add_measure(ctx *x, int agg, int distinct, int kind, int t, int c, int g, int ui)
 {
+    int i;
+
+    if (kind == R_COLUMN && agg != AGG_COUNT && !type_numeric(column(x, t, c)->type) &&
+        !((agg == AGG_MIN || agg == AGG_MAX) && type_date(column(x, t, c)->type))) {
+        snprintf(x->err, sizeof x->err, "%s.%s is not a number", x->cat->tables[t].name,
+                 column(x, t, c)->name);
+        return -1;
+    }
+    for (i = 0; i < x->nm; i++)
+        if (x->m[i].agg == agg && x->m[i].kind == kind && x->m[i].table == t && x->m[i].col == c &&
+            x->m[i].gloss == g && x->m[i].distinct == distinct)
+            return 0; /* said twice */
     if (x->nm >= MAXMEAS) {
         snprintf(x->err, sizeof x->err, "too many measures in one question");
+        return -1;
+    }
+    if (need_table(x, t) < 0) {
+        snprintf(x->err, sizeof x->err, "%s is not related to %s", x->cat->tables[t].name,
+                 x->cat->tables[x->main].name);
         return -1;
     }
     x->m[x->nm++] = (measure){agg, distinct, 0, kind, t, c, g, ui};
@@ -1479,12 +1515,11 @@ static int label_column(const ctx *x, int t)
     int i;
 
     for (i = 0; i < tb->ncols; i++)
-        if (streq(tb->cols[i].name, "name") || streq(tb->cols[i].name, "title"))
-            return i;
+        if (streq(tb->cols[i].name, "name") || streq(tb->cols[i].name, "title")) return i;
     for (i = 0; i < tb->ncols; i++) {
         size_t l = strlen(tb->cols[i].name);
-        if (l > 5 && (streq(tb->cols[i].name + l - 5, "_name") ||
-                      streq(tb->cols[i].name + l - 5, "_title")))
+        if (l > 5 &&
+            (streq(tb->cols[i].name + l - 5, "_name") || streq(tb->cols[i].name + l - 5, "_title")))
             return i;
     }
     return -1;
@@ -1516,20 +1551,15 @@ static int prev_ref(const ctx *x, int i)
 
 static int col_filter(ctx *x, int t, int c, const char *op, const char *v)
 {
-    if (x->where.len && buf_adds(&x->where, " AND ") < 0)
-        return -1;
-    return add_col(x, &x->where, t, c) < 0 || buf_printf(&x->where, " %s %s", op, v) < 0 ? -1
-                                                                                          : 0;
+    if (x->where.len && buf_adds(&x->where, " AND ") < 0) return -1;
+    return add_col(x, &x->where, t, c) < 0 || buf_printf(&x->where, " %s %s", op, v) < 0 ? -1 : 0;
 }
 
 static int time_filter(ctx *x, const unit *u, int t, int c)
 {
-    if (need_table(x, t) < 0)
-        return -1;
-    if (u->lo[0] && col_filter(x, t, c, ">=", u->lo) < 0)
-        return -1;
-    if (u->hi[0] && col_filter(x, t, c, "<", u->hi) < 0)
-        return -1;
+    if (need_table(x, t) < 0) return -1;
+    if (u->lo[0] && col_filter(x, t, c, ">=", u->lo) < 0) return -1;
+    if (u->hi[0] && col_filter(x, t, c, "<", u->hi) < 0) return -1;
     return 0;
 }
 
@@ -1537,8 +1567,7 @@ static int cmp_sql(const unit *u, buf *b)
 {
     static const char *const op[] = {"", ">", ">=", "<", "<=", "="};
 
-    if (u->cmp == CMP_BETWEEN)
-        return buf_printf(b, " BETWEEN %s AND %s", u->a, u->b);
+    if (u->cmp == CMP_BETWEEN) return buf_printf(b, " BETWEEN %s AND %s", u->a, u->b);
     return buf_printf(b, " %s %s", op[u->cmp], u->a);
 }
 
@@ -1569,7 +1598,8 @@ static int interpret(ctx *x)
 
     /* negation applies to the filter right after it */
     for (i = 0; i < x->nu; i++)
-        if (x->u[i].kind == U_NEG && (r = next_ref(x, i)) >= 0 && has_kind(x, &x->u[r], M_FILTER | M_COLUMN)) {
+        if (x->u[i].kind == U_NEG && (r = next_ref(x, i)) >= 0 &&
+            has_kind(x, &x->u[r], M_FILTER | M_COLUMN)) {
             x->u[r].neg = 1;
             x->u[i].bound = 1;
         }
@@ -1578,8 +1608,7 @@ static int interpret(ctx *x)
     for (i = 0; i < x->nu; i++) {
         unit *a = &x->u[i];
         int agg, super, distinct = 0, s = i;
-        if (a->kind != U_AGG || a->bound)
-            continue;
+        if (a->kind != U_AGG || a->bound) continue;
         agg = a->agg;
         super = a->super;
         j = i + 1;
@@ -1594,32 +1623,30 @@ static int interpret(ctx *x)
             j++;
         }
         /* skip adjectives that are filters: "how many refunded sales", "non-members" */
-        while (j < x->nu && ((x->u[j].kind == U_NEG && j + 1 < x->nu && x->u[j + 1].kind == U_REF) ||
-                             ref_is_filter(x, &x->u[j])))
+        while (j < x->nu &&
+               ((x->u[j].kind == U_NEG && j + 1 < x->nu && x->u[j + 1].kind == U_REF) ||
+                ref_is_filter(x, &x->u[j])))
             j++;
         if (j >= x->nu || x->u[j].kind != U_REF) {
             /* "how many members": count the table the filter belongs to */
             for (k = j - 1; k > s; k--)
-                if (x->u[k].kind == U_REF && has_kind(x, &x->u[k], M_GLOSS | M_COLUMN))
-                    break;
+                if (x->u[k].kind == U_REF && has_kind(x, &x->u[k], M_GLOSS | M_COLUMN)) break;
             if (agg == AGG_COUNT && k > s &&
                 (pick(x, &x->u[k], M_GLOSS) >= 0 || pick(x, &x->u[k], M_COLUMN) >= 0)) {
                 int t = cand_table(x, picked(&x->u[k]));
                 x->u[k].pick = -1;
                 if (t != x->main) {
-                    snprintf(x->err, sizeof x->err, "counting %s, not %s",
-                             x->cat->tables[t].name, x->cat->tables[x->main].name);
+                    snprintf(x->err, sizeof x->err, "counting %s, not %s", x->cat->tables[t].name,
+                             x->cat->tables[x->main].name);
                     return -1;
                 }
                 a->bound = 1;
-                if (add_measure(x, AGG_COUNT, 0, R_TABLE, t, -1, -1, i) < 0)
-                    return -1;
+                if (add_measure(x, AGG_COUNT, 0, R_TABLE, t, -1, -1, i) < 0) return -1;
                 counted = t;
                 continue;
             }
             phrase(x, a, ph, sizeof ph);
-            snprintf(x->err, sizeof x->err, "\"%s\" is not followed by something to measure",
-                     ph);
+            snprintf(x->err, sizeof x->err, "\"%s\" is not followed by something to measure", ph);
             return -1;
         }
         r = j;
@@ -1627,17 +1654,14 @@ static int interpret(ctx *x)
         if (has_kind(x, &x->u[r], M_TABLE) && !has_kind(x, &x->u[r], M_COLUMN | M_DERIVED) &&
             (k = next_ref(x, r)) >= 0 && has_kind(x, &x->u[k], M_COLUMN | M_DERIVED) &&
             agg != AGG_COUNT) {
-            if (pick(x, &x->u[r], M_TABLE) < 0)
-                return -1;
+            if (pick(x, &x->u[r], M_TABLE) < 0) return -1;
             x->u[r].role = ROLE_QUAL;
             r = k;
         }
         a->bound = 1;
-        if (super)
-            super_unit = i;
+        if (super) super_unit = i;
         if (agg == AGG_COUNT && !distinct && has_kind(x, &x->u[r], M_TABLE)) {
-            if (pick(x, &x->u[r], M_TABLE) < 0)
-                return -1;
+            if (pick(x, &x->u[r], M_TABLE) < 0) return -1;
             if (cand_table(x, picked(&x->u[r])) != x->main) {
                 snprintf(x->err, sizeof x->err, "counting %s, not %s",
                          x->cat->tables[cand_table(x, picked(&x->u[r]))].name,
@@ -1646,15 +1670,13 @@ static int interpret(ctx *x)
             }
             x->u[r].role = ROLE_COUNTED;
             counted = x->main;
-            if (add_measure(x, AGG_COUNT, 0, R_TABLE, x->main, -1, -1, i) < 0)
-                return -1;
+            if (add_measure(x, AGG_COUNT, 0, R_TABLE, x->main, -1, -1, i) < 0) return -1;
             continue;
         }
         if (super && agg != AGG_COUNT && has_kind(x, &x->u[r], M_TABLE) &&
             !has_kind(x, &x->u[r], M_COLUMN | M_DERIVED)) {
             /* "the most tickets": rows of that table */
-            if (pick(x, &x->u[r], M_TABLE) < 0)
-                return -1;
+            if (pick(x, &x->u[r], M_TABLE) < 0) return -1;
             if (cand_table(x, picked(&x->u[r])) != x->main) {
                 snprintf(x->err, sizeof x->err, "counting %s, not %s",
                          x->cat->tables[cand_table(x, picked(&x->u[r]))].name,
@@ -1663,41 +1685,43 @@ static int interpret(ctx *x)
             }
             x->u[r].role = ROLE_COUNTED;
             counted = x->main;
-            if (add_measure(x, AGG_COUNT, 0, R_TABLE, x->main, -1, -1, i) < 0)
-                return -1;
+            if (add_measure(x, AGG_COUNT, 0, R_TABLE, x->main, -1, -1, i) < 0) return -1;
             x->rank_desc = a->agg == AGG_MAX;
             continue;
         }
         {
             /* "seating capacity": two words of one column's comment name it well enough */
-            unsigned mm = M_COLUMN | M_DERIVED |
-                          (x->u[r].end - x->u[r].pos > 1 ? M_COMMENT : 0u);
-            if (agg == AGG_SUM || agg == AGG_AVG)
-                mm |= M_NUMERIC;
+            unsigned mm = M_COLUMN | M_DERIVED | (x->u[r].end - x->u[r].pos > 1 ? M_COMMENT : 0u);
+            if (agg == AGG_SUM || agg == AGG_AVG || super) mm |= M_NUMERIC;
             k = pick(x, &x->u[r], mm);
         }
-        if (k < 0)
-            return -1;
+        if (k < 0) return -1;
         x->u[r].role = ROLE_MEASURE;
         {
             const cand *c = picked(&x->u[r]);
             int magg = agg;
-            if (c->kind == R_DERIVED && agg == AGG_SUM)
-                magg = x->gi[c->gloss].agg;
-            if (add_measure(x, magg, distinct, c->kind == R_COMMENT ? R_COLUMN : c->kind,
-                            c->table, c->col, c->gloss, i) < 0)
+            if (c->kind == R_DERIVED && agg == AGG_SUM) magg = x->gi[c->gloss].agg;
+            if (add_measure(x, magg, distinct, c->kind == R_COMMENT ? R_COLUMN : c->kind, c->table,
+                            c->col, c->gloss, i) < 0)
                 return -1;
             x->m[x->nm - 1].super = super;
-            if (super)
-                x->rank_desc = a->agg == AGG_MAX;
+            if (super) x->rank_desc = a->agg == AGG_MAX;
+            /* "the highest-rated restaurant": a superlative of one row, not of a total */
+            if (super && (k = next_ref(x, r)) >= 0 && has_kind(x, &x->u[k], M_TABLE) &&
+                !has_kind(x, &x->u[k], M_COLUMN | M_FILTER)) {
+                int save = x->u[k].pick;
+                if (pick(x, &x->u[k], M_TABLE) >= 0 && cand_table(x, picked(&x->u[k])) == c->table)
+                    x->m[x->nm - 1].super = 2;
+                x->u[k].pick = save;
+                x->err[0] = '\0';
+            }
         }
     }
 
     /* ranking: "top 5 X [by Y]", "N most recent X" */
     for (i = 0; i < x->nu; i++) {
         unit *a = &x->u[i];
-        if (a->kind != U_TOP && a->kind != U_RECENT)
-            continue;
+        if (a->kind != U_TOP && a->kind != U_RECENT) continue;
         a->bound = 1;
         x->limit = a->n;
         r = i + 1;
@@ -1712,8 +1736,7 @@ static int interpret(ctx *x)
         }
         if (a->kind == U_RECENT) {
             int t, c;
-            if (pick(x, &x->u[r], M_TABLE) < 0)
-                return -1;
+            if (pick(x, &x->u[r], M_TABLE) < 0) return -1;
             t = cand_table(x, picked(&x->u[r]));
             if (t != x->main || (c = date_column(x, t)) < 0) {
                 snprintf(x->err, sizeof x->err, "%s has no single date column to sort by",
@@ -1724,31 +1747,27 @@ static int interpret(ctx *x)
             x->order_t = t;
             x->order_c = c;
             x->order_desc = a->desc;
-            if (!x->limit)
-                x->limit = x->u[r].plural ? 10 : 1;
+            if (!x->limit) x->limit = x->u[r].plural ? 10 : 1;
             continue;
         }
         rankdim = r;
         x->rank = 1;
         x->rank_desc = a->desc;
-        if (!x->limit)
-            x->limit = x->u[r].plural ? 10 : 1;
+        if (!x->limit) x->limit = x->u[r].plural ? 10 : 1;
         /* "by Y" right after is the ranking key, not a grouping */
         if (r + 1 < x->nu && x->u[r + 1].kind == U_BY && (k = next_ref(x, r + 1)) >= 0 &&
             x->u[k].role == ROLE_NONE) {
             x->u[r + 1].bound = 1;
             if (has_kind(x, &x->u[k], M_COLUMN | M_DERIVED)) {
                 const cand *c;
-                if (pick(x, &x->u[k], M_COLUMN | M_DERIVED) < 0)
-                    return -1;
+                if (pick(x, &x->u[k], M_COLUMN | M_DERIVED) < 0) return -1;
                 c = picked(&x->u[k]);
                 x->u[k].role = ROLE_MEASURE;
-                if (add_measure(x, c->kind == R_DERIVED ? x->gi[c->gloss].agg : AGG_SUM, 0,
-                                c->kind, c->table, c->col, c->gloss, k) < 0)
+                if (add_measure(x, c->kind == R_DERIVED ? x->gi[c->gloss].agg : AGG_SUM, 0, c->kind,
+                                c->table, c->col, c->gloss, k) < 0)
                     return -1;
             } else if (has_kind(x, &x->u[k], M_TABLE)) {
-                if (pick(x, &x->u[k], M_TABLE) < 0)
-                    return -1;
+                if (pick(x, &x->u[k], M_TABLE) < 0) return -1;
                 if (cand_table(x, picked(&x->u[k])) != x->main) {
                     snprintf(x->err, sizeof x->err, "counting %s, not %s",
                              x->cat->tables[cand_table(x, picked(&x->u[k]))].name,
@@ -1757,8 +1776,7 @@ static int interpret(ctx *x)
                 }
                 x->u[k].role = ROLE_COUNTED;
                 counted = x->main;
-                if (add_measure(x, AGG_COUNT, 0, R_TABLE, x->main, -1, -1, k) < 0)
-                    return -1;
+                if (add_measure(x, AGG_COUNT, 0, R_TABLE, x->main, -1, -1, k) < 0) return -1;
             }
         } else if (r + 1 < x->nu && x->u[r + 1].kind == U_BY && r + 2 < x->nu &&
                    x->u[r + 2].kind == U_AGG) {
@@ -1783,15 +1801,13 @@ static int interpret(ctx *x)
             for (k = r - 1; k >= 0 && x->u[k].kind != U_LIMIT; k--)
                 ;
             x->limit = k >= 0 ? x->u[k].n : (x->u[r].plural ? 10 : 1);
-            if (k >= 0)
-                x->u[k].bound = 1;
+            if (k >= 0) x->u[k].bound = 1;
         }
     }
     if (rankdim >= 0) {
         unit *d = &x->u[rankdim];
         const cand *c;
-        if (pick(x, d, M_TABLE | M_COLUMN) < 0)
-            return -1;
+        if (pick(x, d, M_TABLE | M_COLUMN) < 0) return -1;
         c = picked(d);
         d->role = ROLE_RANKDIM;
         if (c->kind == R_TABLE || c->kind == R_GLOSS) {
@@ -1799,8 +1815,7 @@ static int interpret(ctx *x)
             if (t == x->main) {
                 /* ranking rows of the main table by one of its columns: no grouping */
                 for (k = 0; k < x->nm; k++)
-                    if (x->m[k].kind == R_COLUMN && x->m[k].table == x->main)
-                        break;
+                    if (x->m[k].kind == R_COLUMN && x->m[k].table == x->main) break;
                 if (k < x->nm && x->nm == 1) {
                     x->order_t = x->main;
                     x->order_c = x->m[k].col;
@@ -1824,13 +1839,12 @@ static int interpret(ctx *x)
                 return -1;
         }
         if (x->rank && x->nm == 0) {
-            if (add_measure(x, AGG_COUNT, 0, R_TABLE, x->main, -1, -1, rankdim) < 0)
-                return -1;
+            if (add_measure(x, AGG_COUNT, 0, R_TABLE, x->main, -1, -1, rankdim) < 0) return -1;
         }
     }
     /* "the city with the highest revenue": a superlative over groups ranks totals */
     for (k = 0; x->rank && k < x->nm; k++)
-        if (x->m[k].super && (x->m[k].agg == AGG_MAX || x->m[k].agg == AGG_MIN))
+        if (x->m[k].super == 1 && (x->m[k].agg == AGG_MAX || x->m[k].agg == AGG_MIN))
             x->m[k].agg = x->m[k].kind == R_DERIVED ? x->gi[x->m[k].gloss].agg : AGG_SUM;
 
     /* dimensions: "by X", "per X", "for each X", "X breakdown", "monthly" */
@@ -1838,8 +1852,7 @@ static int interpret(ctx *x)
         unit *a = &x->u[i];
         if (a->kind == U_GRAIN) {
             a->bound = 1;
-            if (add_dim(x, U_GRAIN, -1, -1, a->grain) < 0)
-                return -1;
+            if (add_dim(x, U_GRAIN, -1, -1, a->grain) < 0) return -1;
             continue;
         }
         if (a->kind == U_BYPREV) {
@@ -1876,8 +1889,7 @@ static int interpret(ctx *x)
         for (r = j; r < k; r++) {
             unit *d = &x->u[r];
             const cand *c;
-            if (pick(x, d, M_TABLE | M_COLUMN) < 0)
-                return -1;
+            if (pick(x, d, M_TABLE | M_COLUMN) < 0) return -1;
             c = picked(d);
             d->role = ROLE_DIM;
             if (c->kind == R_COLUMN) {
@@ -1898,13 +1910,11 @@ static int interpret(ctx *x)
     for (i = 0; i < x->nu; i++) {
         unit *a = &x->u[i];
         int best = -1;
-        if (a->kind != U_REF || a->role != ROLE_NONE)
-            continue;
+        if (a->kind != U_REF || a->role != ROLE_NONE) continue;
         for (k = 0; k < a->nc; k++)
-            if (best < 0 || a->c[k].prio > a->c[best].prio)
-                best = k;
-        if (best < 0 || a->c[best].kind != R_DERIVED ||
-            (i > 0 && x->u[i - 1].kind == U_CMP) || (i + 1 < x->nu && x->u[i + 1].kind == U_CMP))
+            if (best < 0 || a->c[k].prio > a->c[best].prio) best = k;
+        if (best < 0 || a->c[best].kind != R_DERIVED || (i > 0 && x->u[i - 1].kind == U_CMP) ||
+            (i + 1 < x->nu && x->u[i + 1].kind == U_CMP))
             continue;
         if (pick(x, a, M_DERIVED) < 0) {
             a->pick = -1;
@@ -1928,24 +1938,21 @@ static int interpret(ctx *x)
         for (side = -1; side <= 1; side += 2) {
             unit *v;
             int m, n2 = 0, hit = 0;
-            if (i + side < 0 || i + side >= x->nu || x->u[i + side].kind != U_REF)
-                continue;
+            if (i + side < 0 || i + side >= x->nu || x->u[i + side].kind != U_REF) continue;
             v = &x->u[i + side];
             for (k = 0; k < v->nc; k++)
                 for (m = 0; m < a->nc; m++)
                     if (v->c[k].kind == R_VALUE && a->c[m].kind == R_COLUMN &&
                         v->c[k].table == a->c[m].table && v->c[k].col == a->c[m].col)
                         hit = 1;
-            if (!hit)
-                continue;
+            if (!hit) continue;
             for (k = 0; k < v->nc; k++) {
                 int keep = 0;
                 for (m = 0; m < a->nc; m++)
                     if (v->c[k].kind == R_VALUE && a->c[m].kind == R_COLUMN &&
                         v->c[k].table == a->c[m].table && v->c[k].col == a->c[m].col)
                         keep = 1;
-                if (keep)
-                    v->c[n2++] = v->c[k];
+                if (keep) v->c[n2++] = v->c[k];
             }
             v->nc = n2;
             a->role = ROLE_QUAL;
@@ -1966,25 +1973,22 @@ static int interpret(ctx *x)
             continue;
         }
         if (l->role == ROLE_NONE) {
-            if (pick(x, l, M_TABLE | M_COLUMN) < 0)
-                return -1;
+            if (pick(x, l, M_TABLE | M_COLUMN) < 0) return -1;
             c = picked(l);
             l->role = ROLE_DIM;
-            if (c->kind == R_COLUMN ? add_dim(x, R_COLUMN, c->table, c->col, 0) < 0 ||
-                                          need_table(x, c->table) < 0
-                                    : cand_table(x, c) == x->main ||
-                                          add_dim(x, R_TABLE, cand_table(x, c), -1, 0) < 0 ||
-                                          need_table(x, cand_table(x, c)) < 0) {
-                if (!x->err[0])
-                    snprintf(x->err, sizeof x->err, "cannot group by that");
+            if (c->kind == R_COLUMN
+                    ? add_dim(x, R_COLUMN, c->table, c->col, 0) < 0 || need_table(x, c->table) < 0
+                    : cand_table(x, c) == x->main ||
+                          add_dim(x, R_TABLE, cand_table(x, c), -1, 0) < 0 ||
+                          need_table(x, cand_table(x, c)) < 0) {
+                if (!x->err[0]) snprintf(x->err, sizeof x->err, "cannot group by that");
                 return -1;
             }
         }
         rr->role = ROLE_COUNTED;
         a->bound = 1;
         x->having_unit = i;
-        if (add_measure(x, AGG_COUNT, 0, R_TABLE, x->main, -1, -1, i + 1) < 0)
-            return -1;
+        if (add_measure(x, AGG_COUNT, 0, R_TABLE, x->main, -1, -1, i + 1) < 0) return -1;
     }
 
     /* a grouping with nothing measured: the total of the one amount named ("revenue by
@@ -1998,8 +2002,7 @@ static int interpret(ctx *x)
                 break;
         if (i < x->nu) {
             const cand *c;
-            if (pick(x, &x->u[i], M_COLUMN | M_DERIVED | M_NUMERIC) < 0)
-                return -1;
+            if (pick(x, &x->u[i], M_COLUMN | M_DERIVED | M_NUMERIC) < 0) return -1;
             c = picked(&x->u[i]);
             x->u[i].role = ROLE_MEASURE;
             if (add_measure(x, c->kind == R_DERIVED ? x->gi[c->gloss].agg : AGG_SUM, 0, c->kind,
@@ -2017,8 +2020,7 @@ static int interpret(ctx *x)
         if (a->kind != U_REF || b->kind != U_REF || b->role != ROLE_NONE ||
             !has_kind(x, b, M_TABLE) || has_kind(x, b, M_COLUMN | M_FILTER) || a->pick < 0)
             continue;
-        if (pick(x, b, M_TABLE) < 0)
-            return -1;
+        if (pick(x, b, M_TABLE) < 0) return -1;
         if (cand_table(x, picked(b)) == a->c[a->pick].table)
             b->role = ROLE_QUAL;
         else
@@ -2029,8 +2031,7 @@ static int interpret(ctx *x)
     for (i = 0; i < x->nu; i++) {
         unit *a = &x->u[i];
         const cand *c;
-        if (a->kind != U_CMP || a->bound)
-            continue;
+        if (a->kind != U_CMP || a->bound) continue;
         r = prev_ref(x, i);
         if (r >= 0 && x->u[r].role == ROLE_MEASURE) {
             x->having_unit = i; /* "total revenue over 1000" per group */
@@ -2040,8 +2041,7 @@ static int interpret(ctx *x)
         if (r < 0 || !(x->u[r].role == ROLE_NONE || x->u[r].role == ROLE_PROJ) ||
             !has_kind(x, &x->u[r], M_COLUMN | comment_ok(&x->u[r])) ||
             pick(x, &x->u[r], M_COLUMN | comment_ok(&x->u[r]) | M_NUMERIC) < 0) {
-            if (r >= 0 && x->u[r].role == ROLE_NONE)
-                x->u[r].pick = -1;
+            if (r >= 0 && x->u[r].role == ROLE_NONE) x->u[r].pick = -1;
             r = next_ref(x, i);
         }
         if (r >= 0 && x->u[r].role == ROLE_COUNTED && x->nd > 0) {
@@ -2055,30 +2055,25 @@ static int interpret(ctx *x)
             snprintf(x->err, sizeof x->err, "\"%s\" does not follow a numeric column", ph);
             return -1;
         }
-        if (pick(x, &x->u[r], M_COLUMN | comment_ok(&x->u[r]) | M_NUMERIC) < 0)
-            return -1;
+        if (pick(x, &x->u[r], M_COLUMN | comment_ok(&x->u[r]) | M_NUMERIC) < 0) return -1;
         c = picked(&x->u[r]);
         if (!type_numeric(column(x, c->table, c->col)->type)) {
-            snprintf(x->err, sizeof x->err, "%s.%s is not a number",
-                     x->cat->tables[c->table].name, column(x, c->table, c->col)->name);
+            snprintf(x->err, sizeof x->err, "%s.%s is not a number", x->cat->tables[c->table].name,
+                     column(x, c->table, c->col)->name);
             return -1;
         }
         x->u[r].role = ROLE_CMPCOL;
         a->bound = 1;
-        if (need_table(x, c->table) < 0)
-            return -1;
-        if (x->where.len && buf_adds(&x->where, " AND ") < 0)
-            return -1;
-        if (add_col(x, &x->where, c->table, c->col) < 0 || cmp_sql(a, &x->where) < 0)
-            return -1;
+        if (need_table(x, c->table) < 0) return -1;
+        if (x->where.len && buf_adds(&x->where, " AND ") < 0) return -1;
+        if (add_col(x, &x->where, c->table, c->col) < 0 || cmp_sql(a, &x->where) < 0) return -1;
     }
 
     /* time: on the date column of the table or date column named right before it */
     for (i = 0; i < x->nu; i++) {
         unit *a = &x->u[i];
         int t = x->main, c = -1;
-        if (a->kind != U_TIME)
-            continue;
+        if (a->kind != U_TIME) continue;
         r = prev_ref(x, i);
         if (r >= 0 && (x->u[r].role == ROLE_NONE || x->u[r].role == ROLE_MENTION) &&
             has_kind(x, &x->u[r], M_COLUMN | comment_ok(&x->u[r]))) {
@@ -2095,8 +2090,7 @@ static int interpret(ctx *x)
         if (c < 0 && r >= 0 && x->u[r].role != ROLE_DIM && x->u[r].role != ROLE_RANKDIM &&
             has_kind(x, &x->u[r], M_TABLE) && !has_kind(x, &x->u[r], M_COLUMN)) {
             int save = x->u[r].pick;
-            if (pick(x, &x->u[r], M_TABLE) >= 0)
-                t = cand_table(x, picked(&x->u[r]));
+            if (pick(x, &x->u[r], M_TABLE) >= 0) t = cand_table(x, picked(&x->u[r]));
             if (x->u[r].role == ROLE_NONE)
                 x->u[r].role = ROLE_MENTION;
             else
@@ -2115,15 +2109,47 @@ static int interpret(ctx *x)
         }
     }
 
+    /* quoted values: 'events named "Golden Gala 17"', 'email "a@b.c"' */
+    for (i = 0; i < x->nu; i++) {
+        unit *a = &x->u[i];
+        const char *v;
+        int t = x->main, c = -1;
+        if (a->kind != U_LIT) continue;
+        v = x->lits[x->t[a->end - 1].lit - 1];
+        r = prev_ref(x, i);
+        if (a->super) {
+            if (r >= 0 && (x->u[r].role == ROLE_NONE || x->u[r].role == ROLE_MENTION) &&
+                has_kind(x, &x->u[r], M_TABLE) && !has_kind(x, &x->u[r], M_COLUMN)) {
+                if (pick(x, &x->u[r], M_TABLE) < 0) return -1;
+                t = cand_table(x, picked(&x->u[r]));
+                x->u[r].role = ROLE_MENTION;
+            }
+            c = label_column(x, t);
+        } else if (r >= 0 && x->u[r].role == ROLE_NONE && has_kind(x, &x->u[r], M_COLUMN)) {
+            if (pick(x, &x->u[r], M_COLUMN) < 0) return -1;
+            t = picked(&x->u[r])->table;
+            c = picked(&x->u[r])->col;
+            x->u[r].role = ROLE_QUAL;
+        }
+        if (c < 0 || type_numeric(column(x, t, c)->type) || type_bool(column(x, t, c)->type)) {
+            snprintf(x->err, sizeof x->err, "I do not know which column \"%s\" is in", v);
+            return -1;
+        }
+        a->bound = 1;
+        if (need_table(x, t) < 0) return -1;
+        if (x->where.len && buf_adds(&x->where, " AND ") < 0) return -1;
+        if (add_col(x, &x->where, t, c) < 0 || buf_adds(&x->where, " = ") < 0 ||
+            add_literal(&x->where, v) < 0)
+            return -1;
+    }
+
     /* the rest: filters, mentions, listed columns */
     listing = x->nm == 0 && x->nd == 0;
     for (i = 0; i < x->nu; i++) {
         unit *a = &x->u[i];
         const cand *c;
-        if (a->kind != U_REF || a->role != ROLE_NONE)
-            continue;
-        if (pick(x, a, M_ANY & ~M_DERIVED & ~M_COMMENT) < 0)
-            return -1;
+        if (a->kind != U_REF || a->role != ROLE_NONE) continue;
+        if (pick(x, a, M_ANY & ~M_DERIVED & ~M_COMMENT) < 0) return -1;
         c = picked(a);
         if (c->kind == R_VALUE) {
             const cat_column *col = column(x, c->table, c->col);
@@ -2131,12 +2157,9 @@ static int interpret(ctx *x)
             buf *w = &x->where;
             int first = 1, nvals = 0;
             a->role = ROLE_FILTER;
-            if (need_table(x, c->table) < 0)
-                return -1;
-            if (w->len && buf_adds(w, " AND ") < 0)
-                return -1;
-            if (add_col(x, w, c->table, c->col) < 0)
-                return -1;
+            if (need_table(x, c->table) < 0) return -1;
+            if (w->len && buf_adds(w, " AND ") < 0) return -1;
+            if (add_col(x, w, c->table, c->col) < 0) return -1;
             vals.len = 0;
             for (j = i; j < x->nu; j++) {
                 unit *b = &x->u[j];
@@ -2165,15 +2188,14 @@ static int interpret(ctx *x)
                 nvals++;
                 first = 0;
             }
-            if (nvals == 1 ? buf_printf(w, " %s %s", a->neg ? "<>" : "=", buf_cstr(&vals)) < 0
-                           : buf_printf(w, " %s (%s)", a->neg ? "NOT IN" : "IN", buf_cstr(&vals)) < 0)
+            if (nvals == 1
+                    ? buf_printf(w, " %s %s", a->neg ? "<>" : "=", buf_cstr(&vals)) < 0
+                    : buf_printf(w, " %s (%s)", a->neg ? "NOT IN" : "IN", buf_cstr(&vals)) < 0)
                 return -1;
         } else if (c->kind == R_GLOSS && x->gi[c->gloss].kind == GK_FILTER) {
             a->role = ROLE_FILTER;
-            if (x->gi[c->gloss].table >= 0 && need_table(x, x->gi[c->gloss].table) < 0)
-                return -1;
-            if (x->where.len && buf_adds(&x->where, " AND ") < 0)
-                return -1;
+            if (x->gi[c->gloss].table >= 0 && need_table(x, x->gi[c->gloss].table) < 0) return -1;
+            if (x->where.len && buf_adds(&x->where, " AND ") < 0) return -1;
             if (buf_printf(&x->where, "%s(%s)", a->neg ? "NOT " : "", x->g->e[c->gloss].filter) < 0)
                 return -1;
         } else if (c->kind == R_TABLE || c->kind == R_GLOSS) {
@@ -2182,8 +2204,7 @@ static int interpret(ctx *x)
                 snprintf(x->err, sizeof x->err, "I cannot negate a table");
                 return -1;
             }
-        } else if (c->kind == R_COLUMN && type_bool(column(x, c->table, c->col)->type) &&
-                   !(listing && i > 0 && x->u[i - 1].kind == U_REF)) {
+        } else if (c->kind == R_COLUMN && type_bool(column(x, c->table, c->col)->type)) {
             a->role = ROLE_FILTER;
             if (need_table(x, c->table) < 0 ||
                 col_filter(x, c->table, c->col, "=", a->neg ? "FALSE" : "TRUE") < 0)
@@ -2194,8 +2215,7 @@ static int interpret(ctx *x)
                 return -1;
             }
             a->role = ROLE_PROJ;
-            if (need_table(x, c->table) < 0)
-                return -1;
+            if (need_table(x, c->table) < 0) return -1;
             x->proj[x->nproj][0] = c->table;
             x->proj[x->nproj][1] = c->col;
             x->nproj++;
@@ -2213,9 +2233,25 @@ static int interpret(ctx *x)
             return -1;
         }
     }
+    /* "the cities in Texas and their population": rows of a named table show its name */
+    for (i = 0; listing && x->nproj > 0 && x->nproj < MAXPROJ && i < x->nu; i++) {
+        const unit *a = &x->u[i];
+        int l = label_column(x, x->main);
+        if (a->kind != U_REF || a->role != ROLE_MENTION || l < 0 || !picked(a) ||
+            cand_table(x, picked(a)) != x->main)
+            continue;
+        for (k = 0; k < x->nproj; k++)
+            if (x->proj[k][0] == x->main && x->proj[k][1] == l) break;
+        if (k == x->nproj) {
+            memmove(x->proj + 1, x->proj, (size_t)x->nproj * sizeof x->proj[0]);
+            x->proj[0][0] = x->main;
+            x->proj[0][1] = l;
+            x->nproj++;
+        }
+        break;
+    }
     for (i = 0; i < x->nu; i++)
-        if (x->u[i].kind == U_DISTINCT && x->nproj > 0)
-            x->distinct_proj = 1;
+        if (x->u[i].kind == U_DISTINCT && x->nproj > 0) x->distinct_proj = 1;
     if (x->nproj == 1 && column(x, x->proj[0][0], x->proj[0][1])->nvalues > 0)
         x->distinct_proj = 1; /* "list the event categories" */
     (void)counted;
@@ -2228,30 +2264,27 @@ static int add_measure_sql(const ctx *x, buf *b, const measure *m)
 {
     static const char *const fn[] = {"", "count", "sum", "avg", "min", "max"};
 
-    if (m->kind == R_TABLE)
-        return buf_adds(b, "count(*)");
-    if (buf_printf(b, "%s(%s", fn[m->agg], m->agg == AGG_COUNT && m->distinct == 1 ? "DISTINCT " : "") < 0)
+    if (m->kind == R_TABLE) return buf_adds(b, "count(*)");
+    if (buf_printf(b, "%s(%s", fn[m->agg],
+                   m->agg == AGG_COUNT && m->distinct == 1 ? "DISTINCT " : "") < 0)
         return -1;
     if (m->kind == R_DERIVED) {
-        if (buf_adds(b, x->gi[m->gloss].expr) < 0)
-            return -1;
+        if (buf_adds(b, x->gi[m->gloss].expr) < 0) return -1;
     } else if (add_col(x, b, m->table, m->col) < 0) {
         return -1;
     }
     return buf_addc(b, ')');
 }
 
-static int add_measure_alias(const ctx *x, buf *b, const measure *m)
+static int add_measure_alias(ctx *x, buf *b, const measure *m)
 {
     static const char *const pre[] = {"", "count", "total", "average", "min", "max"};
     char name[160];
     text_words *tw;
 
-    if (m->kind == R_TABLE)
-        return buf_adds(b, " AS count");
+    if (m->kind == R_TABLE) return buf_adds(b, " AS count");
     if (m->kind == R_DERIVED) {
-        static text_words w;
-        tw = &w;
+        tw = &x->w[0];
         text_split(x->g->e[m->gloss].term, 0, tw);
         snprintf(name, sizeof name, "%s_%s", pre[m->agg], tw->n ? tw->w[tw->n - 1] : "value");
     } else {
@@ -2278,8 +2311,7 @@ static int add_dim_sql(const ctx *x, buf *b, const dim *d, int alias)
         return alias ? buf_printf(b, " AS %s", grain_name(d->grain)) : 0;
     }
     if (d->kind == R_COLUMN) {
-        if (add_col(x, b, d->table, d->col) < 0)
-            return -1;
+        if (add_col(x, b, d->table, d->col) < 0) return -1;
         if (alias && d->table != x->main) {
             char name[200];
             snprintf(name, sizeof name, "%s_%s", x->cat->tables[d->table].name,
@@ -2299,8 +2331,7 @@ static int write_sql(ctx *x, buf *out)
     buf s = BUF_INIT(1 << 20);
     int i, j, first = 1, dd, grouped = x->nm > 0;
 
-    if (buf_adds(&s, x->distinct_proj ? "SELECT DISTINCT " : "SELECT ") < 0)
-        goto oom;
+    if (buf_adds(&s, x->distinct_proj ? "SELECT DISTINCT " : "SELECT ") < 0) goto oom;
     /* select list */
     for (i = 0; i < x->nd; i++) {
         const dim *d = &x->d[i];
@@ -2312,8 +2343,7 @@ static int write_sql(ctx *x, buf *out)
                 goto fail;
             }
             if (k >= 0) {
-                if ((!first && buf_adds(&s, ", ") < 0) || add_col(x, &s, d->table, k) < 0)
-                    goto oom;
+                if ((!first && buf_adds(&s, ", ") < 0) || add_col(x, &s, d->table, k) < 0) goto oom;
                 first = 0;
             }
             if (l >= 0) {
@@ -2332,8 +2362,7 @@ static int write_sql(ctx *x, buf *out)
                      cat->tables[x->main].name, grain_name(d->grain));
             goto fail;
         }
-        if ((!first && buf_adds(&s, ", ") < 0) || add_dim_sql(x, &s, d, 1) < 0)
-            goto oom;
+        if ((!first && buf_adds(&s, ", ") < 0) || add_dim_sql(x, &s, d, 1) < 0) goto oom;
         first = 0;
     }
     for (i = 0; i < x->nm; i++) {
@@ -2345,7 +2374,8 @@ static int write_sql(ctx *x, buf *out)
     if (!grouped && x->nd == 0) {
         if (x->nproj) {
             for (i = 0; i < x->nproj; i++)
-                if ((i && buf_adds(&s, ", ") < 0) || add_col(x, &s, x->proj[i][0], x->proj[i][1]) < 0)
+                if ((i && buf_adds(&s, ", ") < 0) ||
+                    add_col(x, &s, x->proj[i][0], x->proj[i][1]) < 0)
                     goto oom;
         } else if (add_ident(&s, cat->tables[x->main].name) < 0 || buf_adds(&s, ".*") < 0) {
             goto oom;
@@ -2355,13 +2385,11 @@ static int write_sql(ctx *x, buf *out)
         goto fail;
     }
     /* from and joins, nearest first */
-    if (buf_adds(&s, " FROM ") < 0 || add_table(x, &s, x->main) < 0)
-        goto oom;
+    if (buf_adds(&s, " FROM ") < 0 || add_table(x, &s, x->main) < 0) goto oom;
     for (dd = 1; dd <= MAXDEPTH; dd++)
         for (i = 0; i < cat->ntables; i++) {
             const cat_fk *f;
-            if (!x->need[i] || x->dist[i] != dd)
-                continue;
+            if (!x->need[i] || x->dist[i] != dd) continue;
             f = &cat->fks[x->via[i]];
             if (buf_adds(&s, " JOIN ") < 0 || add_table(x, &s, i) < 0 || buf_adds(&s, " ON ") < 0 ||
                 add_col(x, &s, f->ref_table, f->ref_column) < 0 || buf_adds(&s, " = ") < 0 ||
@@ -2371,8 +2399,7 @@ static int write_sql(ctx *x, buf *out)
     if (x->where.len && (buf_adds(&s, " WHERE ") < 0 || buf_adds(&s, buf_cstr(&x->where)) < 0))
         goto oom;
     if (x->nd && x->nm) {
-        if (buf_adds(&s, " GROUP BY ") < 0)
-            goto oom;
+        if (buf_adds(&s, " GROUP BY ") < 0) goto oom;
         for (i = 0, first = 1; i < x->nd; i++) {
             const dim *d = &x->d[i];
             if (d->kind == R_TABLE) {
@@ -2389,8 +2416,7 @@ static int write_sql(ctx *x, buf *out)
                 }
                 continue;
             }
-            if ((!first && buf_adds(&s, ", ") < 0) || add_dim_sql(x, &s, d, 0) < 0)
-                goto oom;
+            if ((!first && buf_adds(&s, ", ") < 0) || add_dim_sql(x, &s, d, 0) < 0) goto oom;
             first = 0;
         }
     } else if (x->nd && !x->nm) {
@@ -2414,10 +2440,8 @@ static int write_sql(ctx *x, buf *out)
         for (i = 0; i < x->nd; i++) {
             const dim *d = &x->d[i];
             j = d->kind == R_TABLE ? key_column(x, d->table) : -1;
-            if (d->kind == R_TABLE && j < 0)
-                j = label_column(x, d->table);
-            if (buf_adds(&s, ", ") < 0)
-                goto oom;
+            if (d->kind == R_TABLE && j < 0) j = label_column(x, d->table);
+            if (buf_adds(&s, ", ") < 0) goto oom;
             if ((d->kind == R_TABLE ? add_col(x, &s, d->table, j) : add_dim_sql(x, &s, d, 0)) < 0)
                 goto oom;
         }
@@ -2430,22 +2454,18 @@ static int write_sql(ctx *x, buf *out)
             (buf_adds(&s, ", ") < 0 || add_col(x, &s, x->order_t, k) < 0))
             goto oom;
     } else if (x->nd && x->nm) {
-        if (buf_adds(&s, " ORDER BY ") < 0)
-            goto oom;
+        if (buf_adds(&s, " ORDER BY ") < 0) goto oom;
         for (i = 0; i < x->nd; i++) {
             const dim *d = &x->d[i];
             j = d->kind == R_TABLE ? label_column(x, d->table) : -1;
-            if (d->kind == R_TABLE && j < 0)
-                j = key_column(x, d->table);
+            if (d->kind == R_TABLE && j < 0) j = key_column(x, d->table);
             if ((i && buf_adds(&s, ", ") < 0) ||
                 (d->kind == R_TABLE ? add_col(x, &s, d->table, j) : add_dim_sql(x, &s, d, 0)) < 0)
                 goto oom;
         }
     }
-    if (x->limit > 0 && buf_printf(&s, " LIMIT %ld", x->limit) < 0)
-        goto oom;
-    if (buf_add(out, s.p, s.len) < 0)
-        goto oom;
+    if (x->limit > 0 && buf_printf(&s, " LIMIT %ld", x->limit) < 0) goto oom;
+    if (buf_add(out, s.p, s.len) < 0) goto oom;
     buf_free(&s);
     return 0;
 oom:
@@ -2457,81 +2477,101 @@ fail:
 
 /* ---- main-table choice ---- */
 
-static int add_try(int *tries, int *n, int max, int t)
+/* Adds table t to the tries; key says which phrase reading proposed it, so that two tables
+ * proposed by equally strong readings of one phrase can be told apart from a fallback. */
+static void add_try(int *tries, int *keys, int *n, int max, int t, int key)
 {
     int i;
 
-    if (t < 0)
-        return 0;
+    if (t < 0) return;
     for (i = 0; i < *n; i++)
-        if (tries[i] == t)
-            return 0;
-    if (*n < max)
+        if (tries[i] == t) return;
+    if (*n < max) {
+        keys[*n] = key;
         tries[(*n)++] = t;
-    return 0;
+    }
 }
 
 /* Tables worth trying as the main one, most likely first: what is measured, what is
  * counted, what is named first, then anything a phrase names. */
-static int main_candidates(const ctx *x, int *tries, int max)
+static int main_candidates(const ctx *x, int *tries, int *keys, int max)
 {
     int n = 0, i, j, p;
 
     for (i = 0; i < x->nu; i++) {
         const unit *a = &x->u[i];
-        if (a->kind != U_AGG)
-            continue;
+        if (a->kind != U_AGG) continue;
         for (j = i + 1; j < x->nu && j <= i + 3; j++) {
             const unit *r = &x->u[j];
-            if (r->kind != U_REF)
-                continue;
+            if (r->kind != U_REF) continue;
             for (p = P_GLOSS; p > 0; p--) {
                 int k;
                 for (k = 0; k < r->nc; k++)
-                    if (r->c[k].prio == p && (r->c[k].kind == R_COLUMN || r->c[k].kind == R_DERIVED))
-                        add_try(tries, &n, max, r->c[k].table);
+                    if (r->c[k].prio == p &&
+                        (r->c[k].kind == R_COLUMN || r->c[k].kind == R_DERIVED))
+                        add_try(tries, keys, &n, max, r->c[k].table, 100000 + j * 100 + p);
             }
-            if (a->kind == U_AGG)
-                for (p = 0; p < r->nc; p++)
-                    if (r->c[p].kind == R_TABLE)
-                        add_try(tries, &n, max, r->c[p].table);
-            if (has_kind(x, r, M_TABLE | M_COLUMN | M_DERIVED))
-                break;
+            for (p = 0; p < r->nc; p++)
+                if (r->c[p].kind == R_TABLE)
+                    add_try(tries, keys, &n, max, r->c[p].table, 100000 + j * 100 + r->c[p].prio);
+            if (has_kind(x, r, M_TABLE | M_COLUMN | M_DERIVED)) break;
         }
     }
     for (p = P_GLOSS; p > 0; p--)
         for (i = 0; i < x->nu; i++) {
             const unit *r = &x->u[i];
             int k;
-            if (r->kind != U_REF)
-                continue;
+            if (r->kind != U_REF) continue;
             for (k = 0; k < r->nc; k++)
-                if (r->c[k].prio == p && (r->c[k].kind == R_TABLE ||
-                                          (r->c[k].kind == R_GLOSS && x->gi[r->c[k].gloss].table >= 0)))
-                    add_try(tries, &n, max, cand_table(x, &r->c[k]));
+                if (r->c[k].prio == p &&
+                    (r->c[k].kind == R_TABLE ||
+                     (r->c[k].kind == R_GLOSS && x->gi[r->c[k].gloss].table >= 0)))
+                    add_try(tries, keys, &n, max, cand_table(x, &r->c[k]), 200000 + i * 100 + p);
         }
     for (p = P_GLOSS; p > 0; p--)
         for (i = 0; i < x->nu; i++) {
             const unit *r = &x->u[i];
             int k;
-            if (r->kind != U_REF)
-                continue;
+            if (r->kind != U_REF) continue;
             for (k = 0; k < r->nc; k++)
                 if (r->c[k].prio == p && r->c[k].kind != R_GLOSS)
-                    add_try(tries, &n, max, r->c[k].table);
+                    add_try(tries, keys, &n, max, r->c[k].table, 300000 + i * 100 + p);
         }
     return n;
 }
 
 /* ---- declines ---- */
 
-/* One or two questions the planner can answer about table t. */
+static int plan_core(const catalog *cat, const glossary *g, const char *question, buf *sql,
+                     char *why, size_t whylen, int nested);
+
+/* Column or table name as words: "payment_status" -> "payment status"; plural adds an s. */
+static void words_of(const char *name, int plural, char *dst, size_t len)
+{
+    size_t n;
+    char *p;
+
+    str_copy(dst, len, name);
+    for (p = dst; *p; p++)
+        if (*p == '_') *p = ' ';
+    n = strlen(dst);
+    if (!plural || n == 0 || dst[n - 1] == 's' || n + 3 >= len) return;
+    if (dst[n - 1] == 'y' && n > 1 && !strchr("aeiou", dst[n - 2]))
+        str_copy(dst + n - 1, len - n + 1, "ies");
+    else
+        str_copy(dst + n, len - n, "s");
+}
+
+/* One or two questions about table t (or the largest table) that the planner answers:
+ * candidates are planned for real, and only those that plan are offered. */
 static void examples(const ctx *x, int t, char *dst, size_t len)
 {
     const cat_table *tb;
-    char tname[128], *p;
-    int i, num = -1, cat = -1;
+    char tname[128], num[128], cat[128], ex[4][400];
+    int i, n = 0, shown = 0, inum = -1, icat = -1;
+    buf scratch = BUF_INIT(1 << 16);
 
+    dst[0] = '\0';
     if (t < 0) {
         double best = -2;
         for (i = 0; i < x->cat->ntables; i++)
@@ -2541,44 +2581,35 @@ static void examples(const ctx *x, int t, char *dst, size_t len)
             }
     }
     if (t < 0) {
-        snprintf(dst, len, "there are no tables I can see");
+        snprintf(dst, len, "none: there are no tables I can see");
         return;
     }
     tb = &x->cat->tables[t];
-    str_copy(tname, sizeof tname, tb->name);
-    for (p = tname; *p; p++)
-        if (*p == '_')
-            *p = ' ';
+    words_of(tb->name, 1, tname, sizeof tname);
     for (i = 0; i < tb->ncols; i++) {
         const cat_column *c = &tb->cols[i];
-        if (num < 0 && type_numeric(c->type) && !c->pk && !is_fk_column(x->cat, t, i) &&
+        if (inum < 0 && type_numeric(c->type) && !c->pk && !is_fk_column(x->cat, t, i) &&
             !strstr(c->name, "id"))
-            num = i;
-        if (cat < 0 && c->nvalues > 1)
-            cat = i;
+            inum = i;
+        if (icat < 0 && c->nvalues > 1) icat = i;
     }
-    if (num >= 0 && cat >= 0) {
-        char a[128], b[128];
-        str_copy(a, sizeof a, tb->cols[num].name);
-        str_copy(b, sizeof b, tb->cols[cat].name);
-        for (p = a; *p; p++)
-            if (*p == '_')
-                *p = ' ';
-        for (p = b; *p; p++)
-            if (*p == '_')
-                *p = ' ';
-        snprintf(dst, len, "\"How many %s are there?\" or \"Average %s of %s by %s\"", tname, a,
-                 tname, b);
-    } else if (cat >= 0) {
-        char b[128];
-        str_copy(b, sizeof b, tb->cols[cat].name);
-        for (p = b; *p; p++)
-            if (*p == '_')
-                *p = ' ';
-        snprintf(dst, len, "\"How many %s are there?\" or \"How many %s by %s\"", tname, tname, b);
-    } else {
-        snprintf(dst, len, "\"How many %s are there?\"", tname);
+    if (inum >= 0) words_of(tb->cols[inum].name, 0, num, sizeof num);
+    if (icat >= 0) words_of(tb->cols[icat].name, 0, cat, sizeof cat);
+    snprintf(ex[n++], sizeof ex[0], "How many %s are there?", tname);
+    if (inum >= 0 && icat >= 0)
+        snprintf(ex[n++], sizeof ex[0], "Average %s of %s by %s", num, tname, cat);
+    if (icat >= 0) snprintf(ex[n++], sizeof ex[0], "Number of %s by %s", tname, cat);
+    if (inum >= 0) snprintf(ex[n++], sizeof ex[0], "Total %s of %s", num, tname);
+    for (i = 0; i < n && shown < 2; i++) {
+        char w[8];
+        size_t l = strlen(dst);
+        buf_reset(&scratch);
+        if (plan_core(x->cat, x->g, ex[i], &scratch, w, sizeof w, 1) != 0) continue;
+        snprintf(dst + l, len - l, "%s\"%s\"", shown ? " or " : "", ex[i]);
+        shown++;
     }
+    buf_free(&scratch);
+    if (!shown) snprintf(dst, len, "none about %s yet", tb->name);
 }
 
 static int first_table(const ctx *x)
@@ -2593,20 +2624,30 @@ static int first_table(const ctx *x)
     return -1;
 }
 
-static int decline(const ctx *x, const char *what, int table, char *why, size_t whylen)
+static int decline(const ctx *x, const char *what, int table, char *why, size_t whylen, int nested)
 {
-    char ex[512];
+    char ex[900];
 
+    if (nested) { /* planning an example: no examples of examples */
+        snprintf(why, whylen, "%s", what);
+        return -1;
+    }
     examples(x, table, ex, sizeof ex);
     snprintf(why, whylen, "%s. I can answer questions like %s.", what, ex);
     return -1;
 }
 
-int planner_plan(const catalog *cat, const glossary *g, const char *question, buf *sql,
-                 char *why, size_t whylen)
+int planner_plan(const catalog *cat, const glossary *g, const char *question, buf *sql, char *why,
+                 size_t whylen)
+{
+    return plan_core(cat, g, question, sql, why, whylen, 0);
+}
+
+static int plan_core(const catalog *cat, const glossary *g, const char *question, buf *sql,
+                     char *why, size_t whylen, int nested)
 {
     ctx *x = calloc(1, sizeof *x);
-    int tries[16], ntries, i, rc = -1, size;
+    int tries[16], keys[16], ntries, i, j, rc = -1, size;
     char msg[600];
     char first_err[400] = "";
 
@@ -2617,6 +2658,7 @@ int planner_plan(const catalog *cat, const glossary *g, const char *question, bu
     x->cat = cat;
     x->g = g;
     x->where = (buf)BUF_INIT(1 << 16);
+    x->pool = (buf)BUF_INIT(64u << 20);
     size = cat->ntables > 0 ? cat->ntables : 1;
     x->dist = calloc((size_t)size * 4, sizeof(int));
     x->gi = calloc(g && g->n ? (size_t)g->n : 1, sizeof *x->gi);
@@ -2629,7 +2671,7 @@ int planner_plan(const catalog *cat, const glossary *g, const char *question, bu
     x->need = x->dist + 3 * size;
     if (tokenize(x, question) < 0) {
         rc = decline(x, "The question is too long or has too many quoted parts for me", -1, why,
-                     whylen);
+                     whylen, nested);
         goto out;
     }
     if (build_lexicon(x) < 0 || scan(x) < 0) {
@@ -2640,12 +2682,13 @@ int planner_plan(const catalog *cat, const glossary *g, const char *question, bu
         snprintf(msg, sizeof msg,
                  "I could not interpret %s: no table, column, value or glossary term matches",
                  x->unknown);
-        rc = decline(x, msg, first_table(x), why, whylen);
+        rc = decline(x, msg, first_table(x), why, whylen, nested);
         goto out;
     }
-    ntries = main_candidates(x, tries, 16);
+    ntries = main_candidates(x, tries, keys, 16);
     if (ntries == 0) {
-        rc = decline(x, "The question names no table, column or value I know", -1, why, whylen);
+        rc = decline(x, "The question names no table, column or value I know", -1, why, whylen,
+                     nested);
         goto out;
     }
     for (i = 0; i < ntries; i++) {
@@ -2653,20 +2696,39 @@ int planner_plan(const catalog *cat, const glossary *g, const char *question, bu
         if (interpret(x) == 0) {
             size_t before = sql->len;
             if (write_sql(x, sql) == 0) {
+                /* never guess: an equally strong reading around another table that also
+                 * works makes the question ambiguous */
+                for (j = i + 1; j < ntries; j++) {
+                    buf other = BUF_INIT(1 << 20);
+                    int same = 1;
+                    if (keys[j] != keys[i]) continue;
+                    x->main = tries[j];
+                    if (interpret(x) == 0 && write_sql(x, &other) == 0)
+                        same = strcmp(buf_cstr(&other), sql->p + before) == 0;
+                    buf_free(&other);
+                    if (!same) {
+                        sql->len = before;
+                        sql->p[before] = '\0';
+                        snprintf(msg, sizeof msg,
+                                 "The question fits both %s and %s; name the one you mean",
+                                 cat->tables[tries[i]].name, cat->tables[tries[j]].name);
+                        rc = decline(x, msg, tries[i], why, whylen, nested);
+                        goto out;
+                    }
+                }
                 rc = 0;
                 goto out;
             }
             sql->len = before;
-            if (sql->p)
-                sql->p[before] = '\0';
+            if (sql->p) sql->p[before] = '\0';
         }
-        if (!first_err[0])
-            str_copy(first_err, sizeof first_err, x->err);
+        if (!first_err[0]) str_copy(first_err, sizeof first_err, x->err);
     }
     snprintf(msg, sizeof msg, "I could not put the question together: %s", first_err);
-    rc = decline(x, msg, tries[0], why, whylen);
+    rc = decline(x, msg, tries[0], why, whylen, nested);
 out:
     buf_free(&x->where);
+    buf_free(&x->pool);
     free(x->lx);
     free(x->gi);
     free(x->dist);

@@ -246,7 +246,7 @@ static int s3_request(s3_client *s, const char *op, const char *method, const ch
                       const void *body, size_t blen, s3_resp *r, t2err *err)
 {
     sigv4_cred cred = {s->access_key, s->secret_key, s->token, s->region, "s3"};
-    char sha[65], code[64], msg[256], line[1200];
+    char sha[65], code[64], msg[256], line[8192]; /* session tokens run to kilobytes */
     buf path = BUF_INIT(0), epath = BUF_INIT(0), equery = BUF_INIT(0), url = BUF_INIT(0);
     struct curl_slist *hl = NULL;
     long attempt, backoff = 250;
@@ -832,7 +832,11 @@ int s3_writer_finish(s3_writer *w, t2err *err)
         return -1;
     if (s3_writer_wait(w, err) < 0)
         return -1;
-    return s3_complete_multipart(w->main, w->key, w->upload_id, w->parts, w->nparts, err);
+    log_debug("s3: completing multipart upload of %s, %d parts", w->key, w->nparts);
+    if (s3_complete_multipart(w->main, w->key, w->upload_id, w->parts, w->nparts, err) < 0)
+        return -1;
+    log_debug("s3: completed multipart upload of %s", w->key);
+    return 0;
 }
 
 int s3_writer_abort(s3_writer *w, t2err *err)

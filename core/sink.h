@@ -1,6 +1,6 @@
 /* sink -- a bounded output buffer in front of a write callback (the FastCGI stream, a test
  * buffer). Output accumulates up to flush_at bytes and is then handed on, so memory stays
- * flat however much is written. With hold set nothing is handed on until sink_finish(), for
+ * flat however much is written. With hold set nothing is handed on until sink_flush(), for
  * responses that need a Content-Length.
  *
  * The sink owns b; sink_free() releases it. After a failed write the sink drops everything
@@ -16,7 +16,7 @@ typedef struct sink {
     buf b;
     size_t flush_at;
     size_t flushed; /* bytes handed to write() so far */
-    int hold;       /* keep everything until sink_finish() */
+    int hold;       /* keep everything until sink_flush() */
     int failed;
 } sink;
 

@@ -1,6 +1,7 @@
 /* http -- request parsing and response writing over libfcgi; see http.h. */
 #include "http.h"
 
+#include "body.h"
 #include "log.h"
 
 #include <ctype.h>
@@ -107,8 +108,6 @@ int req_json(req *r, t2err *err)
     long len = -1;
     char chunk[16384];
     int n;
-    json_tokener *tok;
-    enum json_tokener_error jerr;
 
     if (cl && *cl && str_to_long(cl, 0, 1L << 40, &len) < 0)
         return err_set(err, E_BAD_JSON, "invalid Content-Length");
@@ -123,35 +122,7 @@ int req_json(req *r, t2err *err)
                            r->cf->max_body_bytes);
     if (r->body.len == 0)
         return err_set(err, E_BAD_JSON, "the request body is empty; a JSON object is expected");
-    tok = json_tokener_new_ex(32);
-    if (!tok)
-        return err_set(err, E_INTERNAL, "out of memory");
-    /* the buffer's NUL is passed too: it ends a top-level number or literal */
-    r->json = json_tokener_parse_ex(tok, r->body.p, (int)r->body.len + 1);
-    jerr = json_tokener_get_error(tok);
-    if (memchr(r->body.p, '\0', r->body.len))
-        jerr = json_tokener_error_parse_unexpected;
-    if (jerr == json_tokener_success &&
-        (size_t)json_tokener_get_parse_end(tok) < r->body.len) {
-        const char *rest = r->body.p + json_tokener_get_parse_end(tok);
-        while (*rest && strchr(" \t\r\n", *rest))
-            rest++;
-        if (*rest)
-            jerr = json_tokener_error_parse_unexpected;
-    }
-    json_tokener_free(tok);
-    if (jerr == json_tokener_success && !r->json) /* the literal null */
-        return err_field(err, "body", "the request body must be a JSON object");
-    if (jerr != json_tokener_success) {
-        json_object_put(r->json);
-        r->json = NULL;
-        return err_set(err, E_BAD_JSON, "the request body is not valid JSON: %s",
-                       jerr == json_tokener_continue ? "unexpected end of input"
-                                                     : json_tokener_error_desc(jerr));
-    }
-    if (!json_object_is_type(r->json, json_type_object))
-        return err_field(err, "body", "the request body must be a JSON object");
-    return 0;
+    return body_parse(r->body.p, r->body.len, &r->json, err);
 }
 
 int http_headers(req *r, int status, const char *ctype, long length, const char *extra)
@@ -201,7 +172,8 @@ int http_error_extra(req *r, const t2err *err, const char *extra)
 {
     json_object *j = json_object_new_object();
     char hdr[256] = "";
-    int status = err_status(err->code), ra = err_retry_after(err->code);
+    int status = err_status(err->code);
+    int ra = err->retry_after > 0 ? err->retry_after : err_retry_after(err->code);
 
     if (err->code == E_INTERNAL) { /* the log has the details; the client gets the id */
         char d[160];

@@ -1,6 +1,7 @@
 /* worker -- the accept loop, routing and per-request bookkeeping; see worker.h. */
 #include "worker.h"
 
+#include "auth.h"
 #include "handlers.h"
 #include "log.h"
 
@@ -13,23 +14,52 @@
 typedef struct route {
     const char *method;
     const char *path;
-    int prefix; /* path is a prefix followed by one {id} segment */
+    int prefix;        /* path is a prefix followed by one {id} segment */
+    const char *scope; /* API key scope needed when auth is on; NULL = open */
     int (*fn)(req *);
 } route;
 
 static const route routes[] = {
-    {"GET", "/health", 0, h_health},
-    {"GET", "/ready", 0, h_ready},
-    {"POST", "/query", 0, h_query},
-    {"POST", "/export/start", 0, h_export_start},
-    {"GET", "/export/status/", 1, h_export_status},
-    {"POST", "/export/cancel/", 1, h_export_cancel},
-    {"GET", "/schema", 0, h_schema},
-    {"GET", "/examples", 0, h_examples_list},
-    {"POST", "/examples", 0, h_examples_add},
-    {"DELETE", "/examples/", 1, h_examples_delete},
-    {"GET", "/metrics", 0, h_metrics},
+    {"GET", "/health", 0, NULL, h_health},
+    {"GET", "/ready", 0, NULL, h_ready},
+    {"POST", "/query", 0, "query", h_query},
+    {"POST", "/export/start", 0, "export", h_export_start},
+    {"GET", "/export/status/", 1, "export", h_export_status},
+    {"POST", "/export/cancel/", 1, "export", h_export_cancel},
+    {"GET", "/schema", 0, "query", h_schema},
+    {"GET", "/examples", 0, "admin", h_examples_list},
+    {"POST", "/examples", 0, "admin", h_examples_add},
+    {"DELETE", "/examples/", 1, "admin", h_examples_delete},
+    {"GET", "/metrics", 0, "admin", h_metrics},
 };
+
+/* With auth on: the key must exist, carry the route's scope and be within its rate limit.
+ * Fills r->owner (jobs and query_ids belong to it). 0, or -1 with err. */
+static int authorize(req *r, const route *rt, t2err *err)
+{
+    const char *key;
+    auth_ctx a;
+    PGconn *conn;
+
+    if (!r->cf->auth_required || !rt->scope)
+        return 0;
+    key = auth_key_from_headers(req_header(r, "HTTP_AUTHORIZATION"),
+                                req_header(r, "HTTP_X_API_KEY"));
+    if (!key)
+        return err_set(err, E_UNAUTHORIZED,
+                       "an API key is required: Authorization: Bearer <key> or X-API-Key");
+    if (!(conn = pgc_get(&r->x->db, err)))
+        return -1;
+    if (auth_check(conn, key, rt->scope, &a, err) < 0) {
+        pgc_check(&r->x->db);
+        return -1;
+    }
+    str_copy(r->owner, sizeof r->owner, a.owner);
+    str_copy(r->scopes, sizeof r->scopes, a.scopes);
+    if (a.limit_per_min < 0)
+        a.limit_per_min = r->cf->rate_limit_per_min;
+    return auth_rate_limit(r->x->cache, &a, NULL, err);
+}
 
 static volatile sig_atomic_t w_stop;
 static volatile sig_atomic_t w_busy;
@@ -58,7 +88,10 @@ static void dispatch(req *r)
         if (!path_matches(&routes[i], r))
             continue;
         if (strcmp(routes[i].method, method) == 0) {
-            routes[i].fn(r);
+            if (authorize(r, &routes[i], &err) < 0)
+                http_error(r, &err);
+            else
+                routes[i].fn(r);
             return;
         }
         if (!strstr(allow, routes[i].method))

@@ -78,8 +78,14 @@ load_demo() {
       "host=$DB_HOST port=$DB_PORT dbname=$DB_NAME user=$DB_USER" "$SCALE" >&2
   fi
   psql_db -d "$DB_NAME" -f "$ROOT/conf/schema.sql" >/dev/null
-  if [ -f "$ROOT/conf/roles.sql" ]; then
-    psql_db -d "$DB_NAME" -v db="$DB_NAME" -f "$ROOT/conf/roles.sql" >/dev/null
+  SERVICE_USER=$DB_USER SERVICE_PASS=${DB_PASS:-} QUERY_ROLE=${T2SQL_QUERY_ROLE:-}
+  if [ -f "$ROOT/conf/roles.sql" ] && [ "$DB_USER" = postgres ]; then
+    # our own cluster: the service logs in as t2sql_service, generated SQL runs as t2sql_reader
+    [ -s "$VAR/service.pass" ] || { head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$VAR/service.pass"; chmod 600 "$VAR/service.pass"; }
+    SERVICE_PASS="t2sql-$(cat "$VAR/service.pass")"
+    psql_db -d "$DB_NAME" -v db="$DB_NAME" -v service_password="$SERVICE_PASS" \
+      -f "$ROOT/conf/roles.sql" >/dev/null
+    SERVICE_USER=t2sql_service QUERY_ROLE=${T2SQL_QUERY_ROLE-t2sql_reader}
   fi
 }
 
@@ -109,7 +115,8 @@ start_llm() {
 
 write_env() { # the service's environment for this mode
   {
-    echo "export DB_HOST='$DB_HOST' DB_PORT='$DB_PORT' DB_NAME='$DB_NAME' DB_USER='$DB_USER' DB_PASS='${DB_PASS:-}'"
+    echo "export DB_HOST='$DB_HOST' DB_PORT='$DB_PORT' DB_NAME='$DB_NAME' DB_USER='$SERVICE_USER' DB_PASS='$SERVICE_PASS'"
+    echo "export T2SQL_QUERY_ROLE='$QUERY_ROLE'"
     echo "export T2SQL_REDIS_HOST=127.0.0.1 T2SQL_REDIS_PORT=$REDIS_PORT"
     echo "export S3_ENDPOINT=http://127.0.0.1:$S3_PORT AWS_REGION=${AWS_REGION:-us-east-1}"
     echo "export EXPORT_BUCKET=${EXPORT_BUCKET:-t2sql-exports} EXPORT_PREFIX=${EXPORT_PREFIX:-exports/}"

@@ -42,18 +42,14 @@ static int split_schemas(opts *o, const char *list)
 {
     char *p;
 
-    if (str_copy(o->schemas_buf, sizeof o->schemas_buf, list) < 0)
-        return -1;
+    if (str_copy(o->schemas_buf, sizeof o->schemas_buf, list) < 0) return -1;
     o->nschemas = 0;
     p = o->schemas_buf;
     while (*p && o->nschemas < MAX_SCHEMAS) {
         char *comma = strchr(p, ',');
-        if (comma)
-            *comma = '\0';
-        if (*p)
-            o->schemas[o->nschemas++] = p;
-        if (!comma)
-            break;
+        if (comma) *comma = '\0';
+        if (*p) o->schemas[o->nschemas++] = p;
+        if (!comma) break;
         p = comma + 1;
     }
     return o->nschemas > 0 ? 0 : -1;
@@ -98,7 +94,8 @@ static int plan_one(const opts *o, const catalog *cat, const glossary *g, const 
     if (o->json) {
         if (buf_adds(&line, "{\"question\": ") < 0 || buf_add_json_cstr(&line, q) < 0 ||
             buf_adds(&line, rc == 0 ? ", \"sql\": " : ", \"decline\": ") < 0 ||
-            buf_add_json_cstr(&line, rc == 0 ? buf_cstr(&sql) : why) < 0 || buf_adds(&line, "}") < 0)
+            buf_add_json_cstr(&line, rc == 0 ? buf_cstr(&sql) : why) < 0 ||
+            buf_adds(&line, "}") < 0)
             goto fail;
         puts(buf_cstr(&line));
     } else if (rc == 0) {
@@ -181,15 +178,12 @@ int main(int argc, char **argv)
     }
     if (first_q < argc) {
         for (i = first_q; i < argc; i++)
-            if (plan_one(&o, cat, g, argv[i], times, &ntimes, cap) < 0)
-                goto out;
+            if (plan_one(&o, cat, g, argv[i], times, &ntimes, cap) < 0) goto out;
     } else {
         while (fgets(line, sizeof line, stdin)) {
             line[strcspn(line, "\r\n")] = '\0';
-            if (!line[0])
-                continue;
-            if (plan_one(&o, cat, g, line, times, &ntimes, cap) < 0)
-                goto out;
+            if (!line[0]) continue;
+            if (plan_one(&o, cat, g, line, times, &ntimes, cap) < 0) goto out;
         }
     }
     if (o.time && ntimes > 0) {
@@ -203,7 +197,6 @@ out:
     free(times);
     glossary_free(g);
     catalog_free(cat);
-    if (conn)
-        PQfinish(conn);
+    if (conn) PQfinish(conn);
     return rc;
 }

@@ -245,6 +245,18 @@ def test_cache_second_ask_skips_model(base_url, fakellm, pg, uq):
     assert fakellm.count() == 1
 
 
+def test_cache_normalised_question(base_url, fakellm, uq):
+    """The question→SQL cache is keyed by the normalised question: case and runs of
+    whitespace do not matter."""
+    fakellm.sql(uq, "SELECT 1 AS one")
+    a = assert_ok(post_query(base_url, {"question": "How many  members per City " + uq,
+                                        "stream": False}))
+    b = assert_ok(post_query(base_url, {"question": "  how many members\nper city " + uq.upper(),
+                                        "stream": False}))
+    assert a["source"] == "llm" and b["source"] == "cache"
+    assert fakellm.count() == 1
+
+
 TYPES_SQL = ("SELECT 1::int AS i4, 2::bigint AS i8, 3::smallint AS i2, 1.5::numeric AS num, "
              "12345678901234567890123::numeric AS bignum, 2.5::float8 AS f8, true AS t, "
              "false AS f, NULL AS nothing, '{\"a\":1}'::jsonb AS jb, '[1, \"x\"]'::json AS js, "

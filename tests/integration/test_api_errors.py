@@ -1,13 +1,16 @@
 """Error contract of POST /query (API.md, "Errors"): every error is JSON
 {"detail": str, "code": str}, the right status, no secrets, Retry-After on 503."""
 
+import glob
 import json
+import os
+import re
 import time
 
 import pytest
 import requests
 
-from conftest import (RawResponse, assert_error, assert_ok, post_query, raw_http,
+from conftest import (LLM_KEY, RawResponse, assert_error, assert_ok, post_query, raw_http,
                       url_host_port)
 
 # extra instances (ports 18081-18089; see conftest.Instances)
@@ -167,6 +170,14 @@ def test_model_http_error(base_url, fakellm, uq, status):
     assert_error(r, 502, "llm_error")
 
 
+@pytest.mark.parametrize("status", [429, 503])
+def test_model_overloaded(base_url, fakellm, uq, status):
+    """The provider says "later": llm_error or llm_unavailable (then with Retry-After)."""
+    fakellm.rules({"status": status, "message": "overloaded", "retry_after": 1})
+    r = post_query(base_url, {"question": "model busy %d %s" % (status, uq), "stream": False})
+    assert_error(r, (502, 503), ("llm_error", "llm_unavailable"))
+
+
 def test_model_401_is_error_without_key_leak(base_url, fakellm, uq):
     fakellm.rules({"status": 401, "message": "Incorrect API key provided: test-llm-key-123456"})
     r = post_query(base_url, {"question": "bad key " + uq, "stream": False})
@@ -310,3 +321,37 @@ def test_error_bodies_never_leak(base_url, fakellm, uq):
             ("leak " + uq, 400, ("invalid_sql", "query_failed", "unsafe_sql"))):
         r = post_query(base_url, {"question": q, "stream": False})
         assert_error(r, statuses, codes)
+
+
+def test_request_id_in_log(base_url, fakellm, uq):
+    """API.md: on an error "the log has the request id"."""
+    rid = "it-log-" + uq
+    fakellm.rules({"reply": "<sql>SELECT 1 / (count(*) - count(*)) AS x FROM customers</sql>"})
+    r = post_query(base_url, {"question": "log me " + uq, "stream": False},
+                   headers={"X-Request-Id": rid})
+    assert_error(r, 400, "query_failed")
+    assert r.headers["X-Request-Id"] == rid
+    logdir = os.path.join(os.environ["T2SQL_TEST_VAR"], "log")
+    end = time.time() + 5
+    while time.time() < end:
+        found = False
+        for p in glob.glob(os.path.join(logdir, "*")):
+            with open(p, errors="replace") as f:
+                if rid in f.read():
+                    found = True
+                    break
+        if found:
+            break
+        time.sleep(0.2)
+    assert found, "request id %s not in any log under %s" % (rid, logdir)
+
+
+def test_logs_never_contain_the_model_key():
+    """Runs late in the module: by now every kind of model failure has been logged."""
+    logdir = os.path.join(os.environ["T2SQL_TEST_VAR"], "log")
+    files = [p for p in glob.glob(os.path.join(logdir, "*"))
+             if not re.match(r"(nginx|postgres|redis|fakellm)", os.path.basename(p))]
+    assert files, "no service logs under " + logdir
+    for p in files:
+        with open(p, errors="replace") as f:
+            assert LLM_KEY not in f.read(), "%s contains the model key" % p

@@ -1,7 +1,7 @@
 """test_export -- exportd end to end against a real PostgreSQL, s3rver and exportd.
 
 Brings up its own PostgreSQL (127.0.0.1:25432, temp dir, run as the postgres user) and
-s3rver (127.0.0.1:24569), applies conf/schema.sql, and drives bin/exportd by creating jobs
+s3rver (127.0.0.1:24569) -- T2SQL_TEST_EXPORT_PGPORT / _S3PORT move them --, applies conf/schema.sql, and drives bin/exportd by creating jobs
 with bin/t2sql-jobs (core/jobs.c's jobs_create: insert + NOTIFY). Failure injection uses a
 small HTTP proxy in front of s3rver on an ephemeral port.
 
@@ -34,8 +34,8 @@ import requests
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PGBIN = "/usr/lib/postgresql/15/bin"
-PGPORT = 25432
-S3PORT = 24569
+PGPORT = int(os.environ.get("T2SQL_TEST_EXPORT_PGPORT", "25432"))
+S3PORT = int(os.environ.get("T2SQL_TEST_EXPORT_S3PORT", "24569"))
 BUCKET = "t2sql-test"
 SECRET = "t2sqlTestSecretKey9f3b1c"  # s3rver does not check it; it must never be logged
 EXPORTD = os.path.join(ROOT, "bin", "exportd")

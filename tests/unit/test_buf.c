@@ -116,17 +116,21 @@ static void test_json_escape(void **state)
         {"\x01\x1f\x08\x0c", 4, "\"\\u0001\\u001f\\u0008\\u000c\""},
         {"\x7f", 1, "\"\x7f\""},
         {"a\0b", 3, "\"a\\u0000b\""},
-        {"caf\xc3\xa9", 5, "\"caf\xc3\xa9\""},                 /* é */
-        {"\xe2\x82\xac", 3, "\"\xe2\x82\xac\""},               /* € */
-        {"\xf0\x9f\x98\x80", 4, "\"\xf0\x9f\x98\x80\""},       /* 😀 */
-        {"a\xff" "b", 3, "\"a\xef\xbf\xbd" "b\""},             /* never valid */
-        {"\xc3", 1, "\"\xef\xbf\xbd\""},                       /* truncated */
-        {"\xc3(", 2, "\"\xef\xbf\xbd(\""},                     /* bad continuation */
-        {"\xc0\xaf", 2, "\"\xef\xbf\xbd\xef\xbf\xbd\""},       /* overlong */
+        {"caf\xc3\xa9", 5, "\"caf\xc3\xa9\""},           /* é */
+        {"\xe2\x82\xac", 3, "\"\xe2\x82\xac\""},         /* € */
+        {"\xf0\x9f\x98\x80", 4, "\"\xf0\x9f\x98\x80\""}, /* 😀 */
+        {"a\xff"
+         "b",
+         3,
+         "\"a\xef\xbf\xbd"
+         "b\""},                                                         /* never valid */
+        {"\xc3", 1, "\"\xef\xbf\xbd\""},                                 /* truncated */
+        {"\xc3(", 2, "\"\xef\xbf\xbd(\""},                               /* bad continuation */
+        {"\xc0\xaf", 2, "\"\xef\xbf\xbd\xef\xbf\xbd\""},                 /* overlong */
         {"\xed\xa0\x80", 3, "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""}, /* surrogate */
         {"\xf4\x90\x80\x80", 4,
          "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""}, /* > U+10FFFF */
-        {"\x80", 1, "\"\xef\xbf\xbd\""},                       /* lone continuation */
+        {"\x80", 1, "\"\xef\xbf\xbd\""},                          /* lone continuation */
         {"x</script>", 10, "\"x</script>\""},
     };
     size_t i;
@@ -234,14 +238,10 @@ static void test_str_to_long(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_appends),
-        cmocka_unit_test(test_printf_growth),
-        cmocka_unit_test(test_hard_max),
-        cmocka_unit_test(test_json_escape_atomic_at_max),
-        cmocka_unit_test(test_json_escape),
-        cmocka_unit_test(test_json_cstr_appends),
-        cmocka_unit_test(test_steal),
-        cmocka_unit_test(test_str_copy),
+        cmocka_unit_test(test_appends),     cmocka_unit_test(test_printf_growth),
+        cmocka_unit_test(test_hard_max),    cmocka_unit_test(test_json_escape_atomic_at_max),
+        cmocka_unit_test(test_json_escape), cmocka_unit_test(test_json_cstr_appends),
+        cmocka_unit_test(test_steal),       cmocka_unit_test(test_str_copy),
         cmocka_unit_test(test_str_to_long),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -37,8 +37,7 @@ static catalog *sample(void)
     ev = catalog_add_table(c, "events", "events", 'v', "upcoming shows", 12.5);
     assert_int_equal(ev, 2);
     assert_int_equal(catalog_add_column(c, ev, "id", "integer", NULL, 0, 0), 0);
-    assert_int_equal(catalog_add_column(c, ev, "starts_at", "timestamp with time zone", NULL, 0,
-                                        0),
+    assert_int_equal(catalog_add_column(c, ev, "starts_at", "timestamp with time zone", NULL, 0, 0),
                      1);
 
     assert_int_equal(catalog_add_fk(c, sales, 1, cust, 0), 0);
@@ -242,8 +241,8 @@ static void test_from_json_rejects(void **state)
         "[]",
         "{\"tables\": 3}",
         "{\"tables\": {}}",
-        "{\"tables\": [{\"schema\": \"public\"}]}",           /* table without a name */
-        "{\"tables\": [{\"name\": 7}]}",                      /* name not a string */
+        "{\"tables\": [{\"schema\": \"public\"}]}", /* table without a name */
+        "{\"tables\": [{\"name\": 7}]}",            /* name not a string */
         "{\"tables\": [{\"name\": \"t\", \"columns\": [{\"type\": \"int\"}]}]}",
         "{\"tables\": [{\"name\": \"a\", \"columns\": [{\"name\": \"x\"}]},"
         " {\"name\": \"t\", \"columns\": [{\"name\": \"y\"}],"

@@ -14,10 +14,14 @@
 #include "conf.h"
 
 /* Every variable that could leak in from the shell running the tests. */
-static const char *const aliases[] = {
-    "DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASS", "OPENAI_BASE_URL", "OPENAI_API_KEY",
-    "OPENAI_MODEL", "AWS_REGION", "EXPORT_BUCKET", "EXPORT_PREFIX", "S3_ENDPOINT",
-    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", NULL};
+static const char *const aliases[] = {"DB_HOST",           "DB_PORT",
+                                      "DB_NAME",           "DB_USER",
+                                      "DB_PASS",           "OPENAI_BASE_URL",
+                                      "OPENAI_API_KEY",    "OPENAI_MODEL",
+                                      "AWS_REGION",        "EXPORT_BUCKET",
+                                      "EXPORT_PREFIX",     "S3_ENDPOINT",
+                                      "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                      "AWS_SESSION_TOKEN", NULL};
 
 static int clean_env(void **state)
 {
@@ -133,6 +137,23 @@ static void test_file_parsing(void **state)
     conf_free(&c);
 }
 
+static void test_compact_lines_and_clamp(void **state)
+{
+    conf c;
+    char err[256] = "", path[64];
+
+    (void)state;
+    assert_int_equal(load_text("workers=5\nmax_page_size=20\r\ndb_name=\"\"\n"
+                               "default_page_size = 100\n",
+                               &c, err, sizeof err, path),
+                     0);
+    assert_int_equal(c.workers, 5);
+    assert_int_equal(c.max_page_size, 20); /* CRLF line end */
+    assert_string_equal(c.db_name, "");
+    assert_int_equal(c.default_page_size, 20); /* never above max_page_size */
+    conf_free(&c);
+}
+
 static void test_file_errors(void **state)
 {
     static const struct {
@@ -142,8 +163,8 @@ static void test_file_errors(void **state)
     } cases[] = {
         {"workers = 2\n\nno_such_key = 1\n", 3, "no_such_key"},
         {"workers = many\n", 1, "workers"},
-        {"workers = 0\n", 1, "workers"},      /* below the minimum */
-        {"workers = 257\n", 1, "workers"},    /* above the maximum */
+        {"workers = 0\n", 1, "workers"},   /* below the minimum */
+        {"workers = 257\n", 1, "workers"}, /* above the maximum */
         {"db_port = 5432x\n", 1, "db_port"},
         {"# c\nguard_enabled = maybe\n", 2, "guard_enabled"},
         {"[x]\njust some words\n", 2, "key = value"},
@@ -159,6 +180,37 @@ static void test_file_errors(void **state)
         assert_non_null(strstr(err, where));
         assert_non_null(strstr(err, cases[i].mention));
     }
+}
+
+static void test_long_lines(void **state)
+{
+    static char text[6000];
+    conf c;
+    char err[256] = "", path[64];
+    size_t i;
+
+    (void)state;
+    /* 4095 bytes before the newline: the longest line that fits */
+    i = (size_t)snprintf(text, sizeof text, "db_pass = ");
+    memset(text + i, 'x', 4095 - i);
+    snprintf(text + 4095, sizeof text - 4095, "\nworkers = 3\n");
+    assert_int_equal(load_text(text, &c, err, sizeof err, path), 0);
+    assert_int_equal(strlen(c.db_pass), 4085);
+    assert_int_equal(c.workers, 3);
+    conf_free(&c);
+    /* longer: an error on that line, not a truncated value or a bogus next line */
+    memset(text + 10, 'y', 5000);
+    snprintf(text + 5010, sizeof text - 5010, "\n");
+    memset(&c, 0, sizeof c);
+    assert_int_equal(load_text(text, &c, err, sizeof err, path), -1);
+    assert_non_null(strstr(err, ":1:"));
+    assert_non_null(strstr(err, "too long"));
+    /* a long value followed by blanks must not pass as the value cut short */
+    i = (size_t)snprintf(text, sizeof text, "db_pass = secret");
+    memset(text + i, ' ', 4500);
+    snprintf(text + i + 4500, sizeof text - i - 4500, "\n");
+    assert_int_equal(load_text(text, &c, err, sizeof err, path), -1);
+    assert_non_null(strstr(err, "too long"));
 }
 
 static void test_missing_file_and_bad_level(void **state)
@@ -263,10 +315,9 @@ static void test_print_masks_secrets(void **state)
 {
     static const char *const secrets[] = {"DB_PASS", "OPENAI_API_KEY", "T2SQL_REDIS_PASSWORD",
                                           "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"};
-    static const char *const masked[] = {"db_pass = ********\n", "llm_api_key = ********\n",
-                                         "redis_password = ********\n",
-                                         "aws_secret_access_key = ********\n",
-                                         "aws_session_token = ********\n"};
+    static const char *const masked[] = {
+        "db_pass = ********\n", "llm_api_key = ********\n", "redis_password = ********\n",
+        "aws_secret_access_key = ********\n", "aws_session_token = ********\n"};
     conf c;
     char err[256] = "", *out = NULL, val[64];
     size_t len = 0, i;
@@ -369,7 +420,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_defaults, clean_env),
         cmocka_unit_test_setup(test_file_parsing, clean_env),
+        cmocka_unit_test_setup(test_compact_lines_and_clamp, clean_env),
         cmocka_unit_test_setup(test_file_errors, clean_env),
+        cmocka_unit_test_setup(test_long_lines, clean_env),
         cmocka_unit_test_setup(test_missing_file_and_bad_level, clean_env),
         cmocka_unit_test_setup(test_failure_leaves_output_untouched, clean_env),
         cmocka_unit_test_setup(test_env_precedence, clean_env),

@@ -64,7 +64,7 @@ static void test_every_code_listed_once(void **state)
         seen[api_table[i].code]++;
     for (c = 0; c < E__COUNT; c++)
         assert_int_equal(seen[c], 1); /* a new code must be added to the table above */
-    for (i = 0; i < NROWS; i++) /* names are stable identifiers: no two alike */
+    for (i = 0; i < NROWS; i++)       /* names are stable identifiers: no two alike */
         for (j = i + 1; j < NROWS; j++)
             assert_string_not_equal(api_table[i].name, api_table[j].name);
 }
@@ -138,12 +138,9 @@ static void test_truncation_and_null(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_status_and_name),
-        cmocka_unit_test(test_every_code_listed_once),
-        cmocka_unit_test(test_retry_after),
-        cmocka_unit_test(test_out_of_range),
-        cmocka_unit_test(test_set_field_clear),
-        cmocka_unit_test(test_truncation_and_null),
+        cmocka_unit_test(test_status_and_name), cmocka_unit_test(test_every_code_listed_once),
+        cmocka_unit_test(test_retry_after),     cmocka_unit_test(test_out_of_range),
+        cmocka_unit_test(test_set_field_clear), cmocka_unit_test(test_truncation_and_null),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,8 +31,7 @@ static int find_term(const glossary *g, const char *term)
     int i;
 
     for (i = 0; i < g->n; i++)
-        if (strcmp(g->e[i].term, term) == 0)
-            return i;
+        if (strcmp(g->e[i].term, term) == 0) return i;
     return -1;
 }
 
@@ -112,6 +111,27 @@ static void test_file_errors(void **state)
     }
 }
 
+static void test_long_line(void **state)
+{
+    static char text[6000];
+    glossary *g = glossary_new();
+    t2err err;
+    char path[64], where[96];
+    size_t i = (size_t)snprintf(text, sizeof text, "ok | t | h\nlong | t | ");
+
+    (void)state;
+    memset(text + i, 'h', 5000);
+    snprintf(text + i + 5000, sizeof text - i - 5000, " | x | y\n");
+    write_tmp(path, text);
+    err_clear(&err);
+    assert_int_equal(glossary_load_file(g, path, &err), -1);
+    snprintf(where, sizeof where, "%s:2:", path);
+    assert_non_null(strstr(err.detail, where));
+    assert_non_null(strstr(err.detail, "too long"));
+    unlink(path);
+    glossary_free(g);
+}
+
 static void test_missing_file(void **state)
 {
     glossary *g = glossary_new();
@@ -129,13 +149,13 @@ static glossary *demo(void)
 {
     glossary *g = glossary_new();
 
-    assert_int_equal(glossary_add(g, "member", "h", "customers", NULL), 0);         /* 0 */
-    assert_int_equal(glossary_add(g, "membership holder", "h", "customers", ""), 0); /* 1 */
-    assert_int_equal(glossary_add(g, "ticketing", "h", "ticket_sales", NULL), 0);    /* 2 */
+    assert_int_equal(glossary_add(g, "member", "h", "customers", NULL), 0);            /* 0 */
+    assert_int_equal(glossary_add(g, "membership holder", "h", "customers", ""), 0);   /* 1 */
+    assert_int_equal(glossary_add(g, "ticketing", "h", "ticket_sales", NULL), 0);      /* 2 */
     assert_int_equal(glossary_add(g, "ticket revenue", "h", "ticket_sales", NULL), 0); /* 3 */
-    assert_int_equal(glossary_add(g, "active sales", "h", "ticket_sales", "x"), 0);  /* 4 */
-    assert_int_equal(glossary_add(g, "merch", "h", "merch_orders", NULL), 0);        /* 5 */
-    assert_int_equal(glossary_add(g, "year over year growth", "h", NULL, NULL), 0);  /* 6 */
+    assert_int_equal(glossary_add(g, "active sales", "h", "ticket_sales", "x"), 0);    /* 4 */
+    assert_int_equal(glossary_add(g, "merch", "h", "merch_orders", NULL), 0);          /* 5 */
+    assert_int_equal(glossary_add(g, "year over year growth", "h", NULL, NULL), 0);    /* 6 */
     assert_null(g->e[1].filter); /* "" filter is no filter */
     assert_string_equal(g->e[6].tables, "");
     return g;
@@ -151,7 +171,7 @@ static void test_match(void **state)
         {"how many membership holders live in Pune", 1, {1}},
         {"Membership-Holders by city", 1, {1}},
         {"list members", 1, {0}},
-        {"memberships sold", 0, {0}},           /* no partial words */
+        {"memberships sold", 0, {0}}, /* no partial words */
         {"who should I remember", 0, {0}},
         {"holder of a membership", 0, {0}},     /* words must be consecutive */
         {"ticket revenue by month", 2, {3, 2}}, /* longer term first */
@@ -185,8 +205,7 @@ static void test_match_max_keeps_best(void **state)
     assert_int_equal(glossary_match(g, "ticket revenue by month", idx, 1), 1);
     assert_int_equal(idx[0], 3);
     assert_int_equal(idx[1], -1); /* nothing written past max */
-    assert_int_equal(glossary_match(g, "year over year growth of ticketing and merch", idx, 2),
-                     2);
+    assert_int_equal(glossary_match(g, "year over year growth of ticketing and merch", idx, 2), 2);
     assert_int_equal(idx[0], 6);
     assert_int_equal(idx[1], 2); /* ties keep file order */
     assert_int_equal(glossary_match(g, "ticket revenue", idx, 0), 0);
@@ -196,11 +215,9 @@ static void test_match_max_keeps_best(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_shipped_file),
-        cmocka_unit_test(test_file_format),
-        cmocka_unit_test(test_file_errors),
-        cmocka_unit_test(test_missing_file),
-        cmocka_unit_test(test_match),
+        cmocka_unit_test(test_shipped_file),         cmocka_unit_test(test_file_format),
+        cmocka_unit_test(test_file_errors),          cmocka_unit_test(test_long_line),
+        cmocka_unit_test(test_missing_file),         cmocka_unit_test(test_match),
         cmocka_unit_test(test_match_max_keeps_best),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -77,16 +77,16 @@ static void test_split_limits(void **state)
 static const struct {
     const char *in, *out;
 } stems[] = {
-    {"sales", "sale"},          {"sale", "sale"},         {"categories", "category"},
-    {"category", "category"},   {"classes", "class"},     {"class", "class"},
-    {"boxes", "box"},           {"matches", "match"},     {"dishes", "dish"},
-    {"running", "run"},         {"ordered", "order"},     {"order", "order"},
-    {"orders", "order"},        {"status", "status"},     {"analysis", "analysis"},
-    {"address", "address"},     {"addresses", "address"}, {"customers", "customer"},
-    {"booking", "book"},        {"bookings", "book"},     {"meetings", "meet"},
-    {"stopped", "stop"},        {"selling", "sell"},      {"passing", "pass"},
-    {"bus", "bus"},             {"its", "its"},           {"ties", "tie"},
-    {"things", "thing"},        {"cities", "city"},       {"months", "month"},
+    {"sales", "sale"},        {"sale", "sale"},         {"categories", "category"},
+    {"category", "category"}, {"classes", "class"},     {"class", "class"},
+    {"boxes", "box"},         {"matches", "match"},     {"dishes", "dish"},
+    {"running", "run"},       {"ordered", "order"},     {"order", "order"},
+    {"orders", "order"},      {"status", "status"},     {"analysis", "analysis"},
+    {"address", "address"},   {"addresses", "address"}, {"customers", "customer"},
+    {"booking", "book"},      {"bookings", "book"},     {"meetings", "meet"},
+    {"stopped", "stop"},      {"selling", "sell"},      {"passing", "pass"},
+    {"bus", "bus"},           {"its", "its"},           {"ties", "tie"},
+    {"things", "thing"},      {"cities", "city"},       {"months", "month"},
 };
 
 static void test_stem_table(void **state)
@@ -105,9 +105,9 @@ static void test_stem_table(void **state)
 /* text.h promises idempotence; in practice it means a word and its plural meet. */
 static void test_stem_idempotent(void **state)
 {
-    static const char *const words[] = {"closing",  "closed", "meetings", "listings", "caused",
-                                        "speeding", "housing", "bookings", "processes",
-                                        "focused",  "ratings", "used",    "addressed"};
+    static const char *const words[] = {"closing",  "closed",  "meetings", "listings",  "caused",
+                                        "speeding", "housing", "bookings", "processes", "focused",
+                                        "ratings",  "used",    "addressed"};
     size_t i;
 
     (void)state;
@@ -132,7 +132,7 @@ static void test_stem_idempotent(void **state)
 static void test_stem_plural_meets_singular(void **state)
 {
     static const char *const pairs[][2] = {
-        {"meetings", "meeting"}, {"bookings", "booking"}, {"listings", "listing"},
+        {"meetings", "meeting"}, {"bookings", "booking"},    {"listings", "listing"},
         {"sales", "sale"},       {"categories", "category"}, {"orders", "ordered"},
         {"boxes", "box"},
     };
@@ -206,7 +206,7 @@ static void test_similarity(void **state)
         {"the of and", "what is the", 0.0}, /* nothing but stop words */
         {"", "", 0.0},
         {"sales by city", "sales by month", 1.0 / 3}, /* {sale, city} vs {sale, month} */
-        {"sales sales city", "sales city", 1.0},  /* a set: repeats don't count */
+        {"sales sales city", "sales city", 1.0},      /* a set: repeats don't count */
         {"number of members per city", "members in each city with count", -1},
     };
     size_t i;
@@ -217,8 +217,7 @@ static void test_similarity(void **state)
         double ba = text_similarity(cases[i].b, cases[i].a);
         assert_true(ab >= 0.0 && ab <= 1.0);
         assert_true(ab == ba);
-        if (cases[i].want >= 0)
-            assert_true(ab > cases[i].want - 1e-9 && ab < cases[i].want + 1e-9);
+        if (cases[i].want >= 0) assert_true(ab > cases[i].want - 1e-9 && ab < cases[i].want + 1e-9);
     }
 }
 

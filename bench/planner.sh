@@ -1,0 +1,22 @@
+#!/bin/sh
+# planner.sh -- the offline planner's three numbers: median planning time per question on the
+# demo catalog, execution accuracy on tests/planner/demo_questions.jsonl, and the share of the
+# defog idk.csv questions it declines.
+#   T2SQL_TEST_PG="host=/tmp port=5432 user=postgres dbname=postgres" bench/planner.sh
+# Needs bin/t2sql-plan (make bin/t2sql-plan) and a superuser conninfo in T2SQL_TEST_PG; it
+# (re)creates the databases t2sql_planner_demo and t2sql_idk_<db> there.
+set -eu
+cd "$(dirname "$0")/.."
+: "${T2SQL_TEST_PG:?set T2SQL_TEST_PG to a libpq conninfo of a PostgreSQL superuser}"
+PY=${PYTHON:-/usr/bin/python3}
+
+# accuracy and declines (this also loads the demo database at scale T2SQL_DEMO_SCALE, 0.02)
+out=$("$PY" tests/integration/test_planner.py)
+demo=$("$PY" -c 'import os, sys, psycopg2.extensions as e
+print(e.make_dsn(os.environ["T2SQL_TEST_PG"], dbname="t2sql_planner_demo"))')
+"$PY" -c 'import json, sys
+for l in open("tests/planner/demo_questions.jsonl"):
+    print(json.loads(l)["question"])' |
+    bin/t2sql-plan --conninfo "$demo" --glossary conf/glossary --time 2>&1 >/dev/null |
+    sed 's/^/planner /'
+echo "$out"

@@ -1,0 +1,144 @@
+"""Question -> SQL pipeline (issue 4): what reaches the model, caches, verified examples."""
+import json
+import subprocess
+import time
+import uuid
+
+import psycopg2
+import requests
+
+from conftest import assert_error, post_query
+
+
+def ddl(stack_env, sql):
+    c = psycopg2.connect(stack_env["T2SQL_TEST_PG"])
+    c.autocommit = True
+    with c.cursor() as cur:
+        cur.execute(sql)
+    c.close()
+
+
+def last_prompt(fakellm):
+    calls = fakellm.calls()["requests"]
+    assert calls, "the model was not called"
+    return json.dumps(calls[-1]["messages"])
+
+
+def ok(r):
+    assert r.status_code == 200, r.text[:500]
+    return r.json()
+
+
+def test_glossary_terms_reach_the_prompt(base_url, fakellm, uq):
+    fakellm.rules({"reply": "<sql>SELECT count(*) FROM customers WHERE is_member</sql>"})
+    ok(post_query(base_url, {"question": "how many membership holders are there " + uq,
+                             "stream": False}))
+    prompt = last_prompt(fakellm)
+    assert "is_member = TRUE" in prompt            # the glossary hint
+    assert "customers" in prompt and "is_member" in prompt
+
+
+def test_catalog_change_reaches_the_prompt_without_restart(base_url, fakellm, stack_env, uq):
+    col = "loyalty_" + uuid.uuid4().hex[:8]
+    ddl(stack_env, "ALTER TABLE customers ADD COLUMN %s text" % col)
+    ddl(stack_env, "COMMENT ON COLUMN customers.%s IS 'loyalty programme tier %s'" % (col, uq))
+    try:
+        fakellm.rules({"reply": "<sql>SELECT %s FROM customers LIMIT 1</sql>" % col})
+        deadline = time.time() + 10
+        while True:  # workers re-check the catalog fingerprint every two seconds
+            r = post_query(base_url, {"question": "loyalty tiers %s %s" % (uq, time.time()),
+                                      "stream": False})
+            if r.status_code == 200 and col in last_prompt(fakellm):
+                break
+            assert time.time() < deadline, "the new column never reached the prompt: " + r.text
+            time.sleep(0.3)
+        assert "loyalty programme tier " + uq in last_prompt(fakellm)
+        assert ok(r)["columns"] == [col]
+    finally:
+        ddl(stack_env, "ALTER TABLE customers DROP COLUMN %s" % col)
+
+
+def test_repeated_question_makes_no_model_call(base_url, fakellm, uq):
+    fakellm.rules({"reply": "<sql>SELECT city, count(*) FROM customers GROUP BY city</sql>",
+                   "delay_ms": 200})
+    q = "customers per city " + uq
+    first = ok(post_query(base_url, {"question": q, "stream": False}))
+    assert first["source"] == "llm" and fakellm.count() == 1
+    for variant in (q, "  Customers per CITY  " + uq + " ", q + "?"):
+        again = ok(post_query(base_url, {"question": variant, "stream": False}))
+        assert again["source"] == "cache" and again["rows"] == first["rows"]
+    assert fakellm.count() == 1
+
+
+def test_caches_survive_a_redis_restart(base_url, fakellm, stack_env, uq):
+    port = stack_env["T2SQL_TEST_REDIS_PORT"]
+    var = stack_env["T2SQL_TEST_VAR"]
+    fakellm.rules({"reply": "<sql>SELECT count(*) FROM events</sql>"})
+    subprocess.run(["redis-cli", "-p", port, "shutdown", "nosave"], stdout=subprocess.DEVNULL)
+    try:
+        down = ok(post_query(base_url, {"question": "events while redis is down " + uq,
+                                        "stream": False}))
+        assert down["source"] == "llm"
+    finally:
+        subprocess.run(["redis-server", "--port", port, "--bind", "127.0.0.1", "--daemonize",
+                        "yes", "--pidfile", var + "/run/redis.pid", "--dir", var + "/redis",
+                        "--save", "", "--appendonly", "no", "--logfile", var + "/log/redis.log"],
+                       check=True, stdout=subprocess.DEVNULL)
+    time.sleep(1.2)  # a worker retries a lost Redis at most once a second
+    q = "events after redis is back " + uq
+    n = fakellm.count()
+    for _ in range(8):  # reach every worker at least once
+        ok(post_query(base_url, {"question": q, "stream": False}))
+    assert fakellm.count() == n + 1, "after the restart the cache should answer repeats"
+
+
+def test_examples_crud_and_direct_answers(base_url, fakellm, uq):
+    url = base_url + "/examples"
+    bad = [({"question": "q " + uq}, 422, "validation_error"),
+           ({"sql": "SELECT 1"}, 422, "validation_error"),
+           ({"question": 5, "sql": "SELECT 1"}, 422, "validation_error"),
+           ({"question": "delete all " + uq, "sql": "DELETE FROM customers"}, 400, "unsafe_sql"),
+           ({"question": "bad col " + uq, "sql": "SELECT nosuch FROM customers"}, 400,
+            "invalid_sql")]
+    for body, status, code in bad:
+        assert_error(requests.post(url, json=body, timeout=10), status, code)
+    tag = uuid.uuid4().hex[:8]  # one word, so that similarity is about the real words
+    q = "which cities have venues " + tag
+    r = requests.post(url, json={"question": q,
+                                 "sql": "SELECT DISTINCT city FROM venues ORDER BY city;"},
+                      timeout=10)
+    assert r.status_code == 201, r.text
+    ex = r.json()
+    assert ex["sql"] == "SELECT DISTINCT city FROM venues ORDER BY city"  # stored as validated
+    listed = requests.get(url, timeout=10).json()["examples"]
+    assert any(e["id"] == ex["id"] for e in listed)
+    time.sleep(2.2)  # workers pick up new examples with the catalog check
+    same = ok(post_query(base_url, {"question": q, "stream": False}))
+    assert same["source"] == "example" and fakellm.count() == 0
+    # a related question goes to the model with the example as a few-shot pair
+    fakellm.rules({"reply": "<sql>SELECT DISTINCT city FROM venues</sql>"})
+    ok(post_query(base_url, {"question": "list the cities that have venues and arenas " + tag,
+                             "stream": False}))
+    assert "SELECT DISTINCT city FROM venues ORDER BY city" in last_prompt(fakellm)
+    assert requests.delete("%s/%d" % (url, ex["id"]), timeout=10).status_code == 204
+    assert_error(requests.delete("%s/%d" % (url, ex["id"]), timeout=10), 404, "not_found")
+    assert_error(requests.delete(url + "/abc", timeout=10), 404, "not_found")
+
+
+def test_anthropic_provider(stack_env, fakellm, uq):
+    """llm_provider = anthropic speaks the Messages API: system apart, x-api-key header."""
+    import subprocess as sp
+    root, port = stack_env["T2SQL_ROOT"], "18069"
+    sp.run([root + "/scripts/stack.sh", "instance", "anthropic", port,
+            "T2SQL_LLM_PROVIDER=anthropic", "OPENAI_API_KEY=test-llm-key-123456",
+            "OPENAI_BASE_URL=%s/v1" % stack_env["T2SQL_TEST_LLM"], "T2SQL_WORKERS=1"],
+           check=True, stdout=sp.DEVNULL)
+    try:
+        fakellm.rules({"match": uq, "reply": "Here:\n<sql>SELECT count(*) AS n FROM events</sql>"})
+        r = post_query("http://127.0.0.1:" + port, {"question": "events " + uq, "stream": False})
+        assert r.status_code == 200, r.text
+        assert r.json()["columns"] == ["n"] and r.json()["source"] == "llm"
+        call = fakellm.calls()["requests"][-1]
+        assert "system" in call and all(m["role"] != "system" for m in call["messages"])
+    finally:
+        sp.run([root + "/scripts/stack.sh", "instance-stop", "anthropic"], stdout=sp.DEVNULL)

@@ -1,0 +1,362 @@
+/* test_planner -- the offline planner on the demo schema in miniature: the SQL it writes for
+ * representative questions (each one must also parse as PostgreSQL) and the questions it
+ * must decline. Table-driven; run from the worktree root as ./build/tests/test_planner. */
+#include "buf.h"
+#include "catalog.h"
+#include "glossary.h"
+#include "planner.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <pg_query.h>
+
+static catalog *demo;
+static glossary *gloss;
+
+/* Adds a table with columns given as "name:type" strings; the first column is the key. */
+static int table(catalog *c, const char *schema, const char *name, const char *const *cols)
+{
+    int t = catalog_add_table(c, schema, name, 'r', NULL, 1000);
+    int i;
+
+    assert_true(t >= 0);
+    for (i = 0; cols[i]; i++) {
+        char n[64], *colon;
+        strncpy(n, cols[i], sizeof n - 1);
+        n[sizeof n - 1] = '\0';
+        colon = strchr(n, ':');
+        assert_non_null(colon);
+        *colon = '\0';
+        assert_true(catalog_add_column(c, t, n, colon + 1, NULL, i == 0, i == 0) >= 0);
+    }
+    return t;
+}
+
+static void values(catalog *c, int t, const char *col, const char *const *v)
+{
+    int k = catalog_find_column(c, t, col), i;
+
+    assert_true(k >= 0);
+    for (i = 0; v[i]; i++)
+        assert_int_equal(catalog_add_value(c, t, k, v[i]), 0);
+}
+
+static void fk(catalog *c, int t, const char *col, int rt, const char *rcol)
+{
+    assert_int_equal(
+        catalog_add_fk(c, t, catalog_find_column(c, t, col), rt, catalog_find_column(c, rt, rcol)),
+        0);
+}
+
+static int setup(void **state)
+{
+    static const char *const customers[] = {"customer_id:integer",
+                                            "name:text",
+                                            "email:text",
+                                            "city:text",
+                                            "is_member:boolean",
+                                            "signup_date:date",
+                                            "loyalty_points:integer",
+                                            NULL};
+    static const char *const venues[] = {"venue_id:integer",
+                                         "name:text",
+                                         "city:text",
+                                         "seats:integer",
+                                         "opened_at:timestamp with time zone",
+                                         NULL};
+    static const char *const events[] = {
+        "event_id:integer", "name:text", "category:text", "venue_id:integer", "event_date:date",
+        "capacity:integer", NULL};
+    static const char *const sales[] = {"sale_id:bigint",      "event_id:integer",
+                                        "customer_id:integer", "sale_date:date",
+                                        "channel:text",        "status:text",
+                                        "payment_status:text", "price:numeric(10,2)",
+                                        "quantity:integer",    NULL};
+    static const char *const merch[] = {
+        "order_id:bigint",       "customer_id:integer", "event_id:integer",      "order_date:date",
+        "product_category:text", "quantity:integer",    "revenue:numeric(10,2)", NULL};
+    static const char *const cities[] = {"Mumbai", "Pune", "London", "New York", NULL};
+    static const char *const cats[] = {"Concert", "Comedy", "Sports", NULL};
+    static const char *const chans[] = {"online", "box office", NULL};
+    static const char *const stat[] = {"active", "refunded", "cancelled", NULL};
+    static const char *const pay[] = {"paid", "pending", "failed", NULL};
+    static const char *const prods[] = {"Apparel", "Food & Drink", NULL};
+    int c, v, e, s, m;
+
+    (void)state;
+    demo = catalog_new();
+    c = table(demo, "public", "customers", customers);
+    e = table(demo, "public", "events", events);
+    m = table(demo, "public", "merch_orders", merch);
+    s = table(demo, "public", "ticket_sales", sales);
+    v = table(demo, "public", "venues", venues);
+    values(demo, c, "city", cities);
+    values(demo, v, "city", cities);
+    values(demo, e, "category", cats);
+    values(demo, s, "channel", chans);
+    values(demo, s, "status", stat);
+    values(demo, s, "payment_status", pay);
+    values(demo, m, "product_category", prods);
+    fk(demo, e, "venue_id", v, "venue_id");
+    fk(demo, s, "event_id", e, "event_id");
+    fk(demo, s, "customer_id", c, "customer_id");
+    fk(demo, m, "customer_id", c, "customer_id");
+    fk(demo, m, "event_id", e, "event_id");
+    gloss = glossary_new();
+    assert_int_equal(
+        glossary_add(gloss, "membership holder", "", "customers", "customers.is_member = TRUE"), 0);
+    assert_int_equal(glossary_add(gloss, "member", "", "customers", "customers.is_member = TRUE"),
+                     0);
+    assert_int_equal(glossary_add(gloss, "active sales", "", "ticket_sales",
+                                  "(ticket_sales.status = 'active' OR ticket_sales.payment_status"
+                                  " = 'paid')"),
+                     0);
+    assert_int_equal(
+        glossary_add(gloss, "ticket revenue",
+                     "ticket revenue is SUM(ticket_sales.price * ticket_sales.quantity)",
+                     "ticket_sales", NULL),
+        0);
+    assert_int_equal(glossary_add(gloss, "merch", "merch means merch_orders", "merch_orders", NULL),
+                     0);
+    assert_int_equal(
+        glossary_add(gloss, "refunded", "", "ticket_sales", "ticket_sales.status = 'refunded'"), 0);
+    assert_int_equal(glossary_add(gloss, "vip", "", "no_such_table", "no_such_table.vip"), 0);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    catalog_free(demo);
+    glossary_free(gloss);
+    return 0;
+}
+
+static void assert_parses(const char *sql)
+{
+    PgQueryParseResult r = pg_query_parse(sql);
+
+    if (r.error) fail_msg("does not parse (%s): %s", r.error->message, sql);
+    pg_query_free_parse_result(r);
+}
+
+/* Plans q; every needle in want must occur in the SQL, none in not. */
+static void plans(const char *q, const char *const *want, const char *const * not )
+{
+    buf sql = BUF_INIT(1 << 16);
+    char why[1024] = "";
+    int i;
+
+    if (planner_plan(demo, gloss, q, &sql, why, sizeof why) != 0)
+        fail_msg("declined \"%s\": %s", q, why);
+    assert_parses(buf_cstr(&sql));
+    for (i = 0; want && want[i]; i++)
+        if (!strstr(buf_cstr(&sql), want[i]))
+            fail_msg("\"%s\": missing [%s] in %s", q, want[i], buf_cstr(&sql));
+    for (i = 0; not &&not [i]; i++)
+        if (strstr(buf_cstr(&sql), not [i]))
+            fail_msg("\"%s\": unexpected [%s] in %s", q, not [i], buf_cstr(&sql));
+    buf_free(&sql);
+}
+
+static void declines(const catalog *cat, const char *q, const char *why_has)
+{
+    buf sql = BUF_INIT(1 << 16);
+    char why[1024] = "";
+
+    if (planner_plan(cat, gloss, q, &sql, why, sizeof why) == 0)
+        fail_msg("answered \"%s\" with %s", q, buf_cstr(&sql));
+    assert_int_equal(sql.len, 0);
+    if (why_has && !strstr(why, why_has)) fail_msg("\"%s\": why lacks [%s]: %s", q, why_has, why);
+    if (!strstr(why, "I can answer questions like"))
+        fail_msg("\"%s\": why has no example: %s", q, why);
+    buf_free(&sql);
+}
+
+#define W(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+static void test_measures(void **state)
+{
+    (void)state;
+    plans("how many tickets", W("count(*)", "FROM public.ticket_sales"), W("WHERE"));
+    plans("How many customers are there?", W("count(*)", "FROM public.customers"), NULL);
+    plans("total revenue of merch orders", W("sum(merch_orders.revenue)"), NULL);
+    plans("average price", W("avg(ticket_sales.price)", "FROM public.ticket_sales"), NULL);
+    plans("what is the highest ticket price", W("max(ticket_sales.price)"), W("GROUP BY"));
+    plans("minimum capacity of events", W("min(events.capacity)"), NULL);
+    plans("total ticket revenue", W("sum(ticket_sales.price * ticket_sales.quantity)"), NULL);
+    plans("how many distinct cities of customers", W("count(DISTINCT customers.city)"), NULL);
+}
+
+static void test_dimensions(void **state)
+{
+    (void)state;
+    plans("ticket revenue by event category",
+          W("events.category", "sum(ticket_sales.price * ticket_sales.quantity)",
+            "JOIN public.events ON events.event_id = ticket_sales.event_id",
+            "GROUP BY events.category"),
+          NULL);
+    plans("number of customers per city",
+          W("customers.city", "count(*)", "GROUP BY customers.city"), NULL);
+    plans("average price for each channel",
+          W("avg(ticket_sales.price)", "GROUP BY ticket_sales.channel"), NULL);
+    plans("payment status breakdown of ticket sales", W("GROUP BY ticket_sales.payment_status"),
+          NULL);
+    plans("number of events by venue city",
+          W("venues.city", "JOIN public.venues ON venues.venue_id = events.venue_id"), NULL);
+    plans("merch revenue by customer city",
+          W("JOIN public.customers ON customers.customer_id = merch_orders.customer_id",
+            "GROUP BY customers.city"),
+          NULL);
+    plans("monthly ticket revenue", W("date_trunc('month', ticket_sales.sale_date)"), NULL);
+    plans("number of events per year", W("extract(year FROM events.event_date)"), NULL);
+    plans("ticket sales by venue city",
+          W("JOIN public.events ON", "JOIN public.venues ON venues.venue_id = events.venue_id"),
+          NULL);
+}
+
+static void test_filters(void **state)
+{
+    (void)state;
+    plans("how many customers in Pune", W("customers.city = 'Pune'"), NULL);
+    plans("how many customers in Pune or New York", W("customers.city IN ('Pune', 'New York')"),
+          NULL);
+    plans("customers not in London", W("customers.city <> 'London'"), NULL);
+    plans("refunded sales", W("ticket_sales.status = 'refunded'"), NULL);
+    plans("how many membership holders", W("(customers.is_member = TRUE)", "count(*)"), NULL);
+    plans("how many non-members", W("NOT (customers.is_member = TRUE)"), NULL);
+    plans("number of active sales", W("ticket_sales.status = 'active' OR"), NULL);
+    plans("how many tickets bought by members",
+          W("JOIN public.customers", "(customers.is_member = TRUE)"), NULL);
+    plans("ticket sales with price over 100", W("ticket_sales.price > 100"), NULL);
+    plans("merch orders with revenue of at least 50.5", W("merch_orders.revenue >= 50.5"), NULL);
+    plans("customers with more than 1,000 loyalty points", W("customers.loyalty_points > 1000"),
+          NULL);
+    plans("events with capacity between 100 and 200", W("events.capacity BETWEEN 100 AND 200"),
+          NULL);
+    plans("sales with a failed payment", W("ticket_sales.payment_status = 'failed'"), NULL);
+    plans("Food & Drink merch orders", W("merch_orders.product_category = 'Food & Drink'"), NULL);
+    plans("how many Comedy events in Mumbai",
+          W("events.category = 'Comedy'", "venues.city = 'Mumbai'"), NULL);
+}
+
+static void test_time(void **state)
+{
+    (void)state;
+    plans("ticket sales in 2023",
+          W("ticket_sales.sale_date >= DATE '2023-01-01'",
+            "ticket_sales.sale_date < DATE '2024-01-01'"),
+          NULL);
+    plans("merch orders in the last 30 days", W("merch_orders.order_date >= CURRENT_DATE - 30"),
+          NULL);
+    plans("how many events this month", W("date_trunc('month', CURRENT_DATE)"), NULL);
+    plans("ticket sales since March 2024", W(">= DATE '2024-03-01'"), W(" < "));
+    plans("ticket sales between January 2024 and March 2024",
+          W(">= DATE '2024-01-01'", "< DATE '2024-04-01'"), NULL);
+    plans("ticket sales on 2024-02-29", W(">= DATE '2024-02-29'", "< DATE '2024-03-01'"), NULL);
+    plans("ticket sales in December 2024", W("< DATE '2025-01-01'"), NULL);
+    plans("ticket sales for events in 2025", W("events.event_date >= DATE '2025-01-01'"), NULL);
+    plans("how many venues in 2020", W("venues.opened_at >= DATE '2020-01-01'"), NULL);
+    plans("ticket revenue last year", W("date_trunc('year', CURRENT_DATE) - INTERVAL '1 year'"),
+          NULL);
+}
+
+static void test_ranking_and_listing(void **state)
+{
+    (void)state;
+    plans("top 5 events by ticket revenue",
+          W("events.name", "GROUP BY events.event_id, events.name", "DESC", "LIMIT 5"), NULL);
+    plans("bottom 3 event categories by average ticket price",
+          W("avg(ticket_sales.price)", "ASC", "LIMIT 3"), NULL);
+    plans("which city has the most customers", W("GROUP BY customers.city", "DESC", "LIMIT 1"),
+          NULL);
+    plans("the 10 most recent ticket sales", W("ORDER BY ticket_sales.sale_date DESC", "LIMIT 10"),
+          NULL);
+    plans("top 5 customers by loyalty points",
+          W("customers.*", "ORDER BY customers.loyalty_points DESC", "LIMIT 5"), W("GROUP BY"));
+    plans("list refunded ticket sales where price over 100",
+          W("SELECT ticket_sales.*", "ticket_sales.price > 100", "status = 'refunded'"), NULL);
+    plans("show the name and email of members",
+          W("SELECT customers.name, customers.email", "is_member"), NULL);
+    plans("list the event categories", W("SELECT DISTINCT events.category"), NULL);
+    plans("cities with more than 100 customers", W("HAVING count(*) > 100"), NULL);
+    plans("list events named \"Golden Gala 17\"", W("events.name = 'Golden Gala 17'"), NULL);
+    plans("how many tickets for the event called 'Neon Jam'",
+          W("JOIN public.events", "events.name = 'Neon Jam'"), NULL);
+    plans("customers with email \"o'hara@example.com\"",
+          W("customers.email = 'o''hara@example.com'"), NULL);
+}
+
+static void test_declines(void **state)
+{
+    (void)state;
+    declines(demo, "what is the weather", "\"weather\"");
+    declines(demo, "What is the capital of France?", "\"capital\"");
+    declines(demo, "how many tickets in Paris", "\"paris\"");
+    declines(demo, "ticket sales by name", "could mean");
+    declines(demo, "average quantity", "fits both merch_orders and ticket_sales");
+    declines(demo, "list cities", "fits both customers and venues");
+    declines(demo, "list customers named Priya", "\"named\"");
+    declines(demo, "total revenue of ticket sales by product category", NULL);
+    declines(demo, "how many vip customers", "\"vip\"");
+    declines(demo, "average", NULL);
+    declines(demo, "", NULL);
+    declines(demo, "the 2023", NULL);
+    declines(demo, "what is \"foo\"", NULL);
+    declines(demo, "ticket sales with price \"12\"", "which column");
+}
+
+static void test_quoting(void **state)
+{
+    static const char *const cols[] = {"id:integer", "user:text", "Amount:numeric", NULL};
+    static const char *const users[] = {"o'brien", "ann", NULL};
+    catalog *c = catalog_new();
+    buf sql = BUF_INIT(4096);
+    char why[512];
+    int t;
+
+    (void)state;
+    t = table(c, "Sales", "order", cols);
+    values(c, t, "user", users);
+    assert_int_equal(planner_plan(c, NULL, "total amount by user", &sql, why, sizeof why), 0);
+    assert_parses(buf_cstr(&sql));
+    assert_non_null(strstr(buf_cstr(&sql), "sum(\"order\".\"Amount\")"));
+    assert_non_null(strstr(buf_cstr(&sql), "FROM \"Sales\".\"order\""));
+    buf_reset(&sql);
+    assert_int_equal(planner_plan(c, NULL, "how many orders for o'brien", &sql, why, sizeof why),
+                     0);
+    assert_parses(buf_cstr(&sql));
+    assert_non_null(strstr(buf_cstr(&sql), "'o''brien'"));
+    buf_free(&sql);
+    catalog_free(c);
+}
+
+static void test_empty_catalog(void **state)
+{
+    catalog *c = catalog_new();
+
+    (void)state;
+    declines(c, "how many tickets", NULL);
+    catalog_free(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_measures),
+        cmocka_unit_test(test_dimensions),
+        cmocka_unit_test(test_filters),
+        cmocka_unit_test(test_time),
+        cmocka_unit_test(test_ranking_and_listing),
+        cmocka_unit_test(test_declines),
+        cmocka_unit_test(test_quoting),
+        cmocka_unit_test(test_empty_catalog),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
