@@ -354,10 +354,12 @@ int jobs_finish(PGconn *c, const job *j, const char *worker, const char *status,
                         j, worker, 4, x, NULL, err);
 }
 
-int jobs_release(PGconn *c, const job *j, const char *worker, t2err *err)
+int jobs_release(PGconn *c, const job *j, const char *worker, int counted, t2err *err)
 {
+    const char *x[1] = {counted ? "0" : "1"};
+
     return jobs_guarded(c,
-                        "status = 'PENDING', attempts = attempts - 1, worker = NULL, "
+                        "status = 'PENDING', attempts = attempts - $4::int, worker = NULL, "
                         "heartbeat_at = NULL, rows_written = 0, bytes = 0",
-                        j, worker, 0, NULL, NULL, err);
+                        j, worker, 1, x, NULL, err);
 }

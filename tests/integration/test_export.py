@@ -9,7 +9,8 @@ Covered: CSV byte-equal to psql's COPY (header included, multipart), csv.gz, sin
 empty results, live counters, status documents (not_found for malformed, unknown and foreign
 ids; conflict on cancelling a finished job), query errors, read-only and statement timeout,
 kill -9 mid-multipart x20, S3 answering 500 / dropping connections mid-upload, database
-restart with jobs waiting, cancel while running, SIGTERM hand-back, lease expiry and
+restart with jobs waiting, the COPY connection killed, cancel while running, SIGTERM
+hand-back, lease expiry and
 attempt limit, concurrency, no secrets in the log."""
 import gzip
 import hashlib
@@ -628,3 +629,20 @@ def test_lease_expiry_and_attempt_limit(exportd_factory):
         cur.execute("UPDATE t2sql.export_jobs SET status = 'CANCELLED' WHERE id = %s", (held,))
         holder.close()
         c.close()
+
+
+def test_copy_connection_killed_hands_back_and_counts(exportd_factory, kill_ref):
+    d = exportd_factory(EXPORT_PREFIX="killcopy/")
+    job = create(KILL_SQL)
+    wait_for(lambda: upload_id(job), what="multipart upload to begin")
+    n = sql1("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+             "WHERE application_name = 'exportd-copy'")[0]
+    assert n == 1
+    st = wait_status(job, {"SUCCESS", "FAILED"}, timeout=30)
+    assert st["status"] == "SUCCESS"
+    assert hashlib.sha256(download(st)).hexdigest() == kill_ref
+    # handed back at once, and the attempt still counts (a query that kills its backend
+    # must run out of attempts rather than loop)
+    assert f"job {job}: handed back (" in d.text()
+    assert sql1("SELECT attempts FROM t2sql.export_jobs WHERE id = %s", job)[0] == 2
+    assert list_keys(f"killcopy/{job}") == [f"killcopy/{job}.csv"]
