@@ -1,17 +1,17 @@
 """test_export -- exportd end to end against a real PostgreSQL, s3rver and exportd.
 
 Brings up its own PostgreSQL (127.0.0.1:25432, temp dir, run as the postgres user) and
-s3rver (127.0.0.1:24569) -- T2SQL_TEST_EXPORT_PGPORT / _S3PORT move them --, applies conf/schema.sql, and drives bin/exportd by creating jobs
-with bin/t2sql-jobs (core/jobs.c's jobs_create: insert + NOTIFY). Failure injection uses a
-small HTTP proxy in front of s3rver on an ephemeral port.
+s3rver (127.0.0.1:24569; T2SQL_TEST_EXPORT_PGPORT / T2SQL_TEST_EXPORT_S3PORT move them),
+applies conf/schema.sql, and drives bin/exportd by creating jobs with bin/t2sql-jobs
+(core/jobs.c's jobs_create: insert + NOTIFY). Failure injection uses a small HTTP proxy in
+front of s3rver on an ephemeral port.
 
 Covered: CSV byte-equal to psql's COPY (header included, multipart), csv.gz, single PUT and
 empty results, live counters, status documents (not_found for malformed, unknown and foreign
 ids; conflict on cancelling a finished job), query errors, read-only and statement timeout,
 kill -9 mid-multipart x20, S3 answering 500 / dropping connections mid-upload, database
 restart with jobs waiting, the COPY connection killed, cancel while running, SIGTERM
-hand-back, lease expiry and
-attempt limit, concurrency, no secrets in the log."""
+hand-back, lease expiry and attempt limit, concurrency, no secrets in the log."""
 import gzip
 import hashlib
 import http.client
