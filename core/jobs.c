@@ -213,6 +213,7 @@ int jobs_claim(PGconn *c, const conf *cf, const char *worker, job *j, t2err *err
     const char *lp[1];
     PGresult *r, *l;
     struct timespec pause = {0, 50 * 1000000L};
+    long attempt;
     int tries;
 
     memset(j, 0, sizeof *j);
@@ -242,15 +243,16 @@ int jobs_claim(PGconn *c, const conf *cf, const char *worker, job *j, t2err *err
     j->sql = dup_or_null(r, 2);
     j->s3_key = dup_or_null(r, 4);
     j->old_upload_id = dup_or_null(r, 5);
-    j->attempt = (int)strtol(PQgetvalue(r, 0, 6), NULL, 10);
+    j->attempt = str_to_long(PQgetvalue(r, 0, 6), 0, 1000000, &attempt) < 0 ? 0 : (int)attempt;
     PQclear(r);
     if (!j->sql || !j->s3_key) {
         err_set(err, E_INTERNAL, "out of memory");
         goto fail;
     }
     /* The WHERE may have taken locks on rows it then skipped: keep only this job's. A lock
-     * still held elsewhere is either another claimer's passing leak (released when its
-     * statement ends) or a live worker whose lease ran out (then we go on without it). */
+     * still held elsewhere is either such a leak of another claimer (it drops them as soon
+     * as its claim statement returns) or a live worker whose lease ran out (then we go on
+     * without the lock; that worker's next heartbeat finds the job is not its own). */
     jobs_unlock_all(c);
     lp[0] = j->id;
     for (tries = 0; tries < 20; tries++) {
