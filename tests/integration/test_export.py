@@ -93,8 +93,23 @@ def pg_ctl(datadir, *args):
         timeout=60)
 
 
+def port_free(port):
+    import socket
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
 @pytest.fixture(scope="module")
 def pg():
+    for port, var in ((PGPORT, "T2SQL_TEST_EXPORT_PGPORT"), (S3PORT, "T2SQL_TEST_EXPORT_S3PORT")):
+        if not port_free(port):
+            pytest.fail(f"127.0.0.1:{port} is taken (another run of these tests?); "
+                        f"set {var} to a free port")
     run(["make", "-C", ROOT, "bin/exportd", "bin/t2sql-jobs"], timeout=300)
     tmp = tempfile.mkdtemp(prefix="t2sql-export-pg-")
     shutil.chown(tmp, "postgres")
