@@ -106,7 +106,8 @@ def port_free(port):
 
 @pytest.fixture(scope="module")
 def pg():
-    for port, var in ((PGPORT, "T2SQL_TEST_EXPORT_PGPORT"), (S3PORT, "T2SQL_TEST_EXPORT_S3PORT")):
+    for port, var in ((PGPORT, "T2SQL_TEST_EXPORT_PGPORT"),
+                      (S3PORT, "T2SQL_TEST_EXPORT_S3PORT")):
         if not port_free(port):
             pytest.fail(f"127.0.0.1:{port} is taken (another run of these tests?); "
                         f"set {var} to a free port")
@@ -114,12 +115,12 @@ def pg():
     tmp = tempfile.mkdtemp(prefix="t2sql-export-pg-")
     shutil.chown(tmp, "postgres")
     data = os.path.join(tmp, "data")
-    run(["runuser", "-u", "postgres", "--", f"{PGBIN}/initdb", "-D", data, "-A", "trust",
-         "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8"], timeout=120)
     opts = f"-p {PGPORT} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off"
-    pg_ctl(data, "-o", opts, "-l", os.path.join(tmp, "log"), "-w", "start")
     info = {"dir": tmp, "data": data, "opts": opts}
     try:
+        run(["runuser", "-u", "postgres", "--", f"{PGBIN}/initdb", "-D", data, "-A", "trust",
+             "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8"], timeout=120)
+        pg_ctl(data, "-o", opts, "-l", os.path.join(tmp, "log"), "-w", "start")
         with open(os.path.join(ROOT, "conf", "schema.sql")) as f:
             schema = f.read()
         c = connect()
@@ -137,9 +138,9 @@ def pg():
 @pytest.fixture(scope="module")
 def s3(pg):
     tmp = tempfile.mkdtemp(prefix="t2sql-export-s3-")
-    run([os.path.join(ROOT, "scripts", "s3rver.sh"), "start", str(S3PORT), tmp, BUCKET],
-        timeout=300)
     try:
+        run([os.path.join(ROOT, "scripts", "s3rver.sh"), "start", str(S3PORT), tmp, BUCKET],
+            timeout=300)
         yield tmp
     finally:
         subprocess.run([os.path.join(ROOT, "scripts", "s3rver.sh"), "stop", tmp])
