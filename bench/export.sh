@@ -60,6 +60,7 @@ WORKER="$(pgrep -P "$EXPORTD_PID" | head -n 1)"
 now() { date +%s.%N; }
 best_base=""
 best_exp=""
+best_stream=""
 for round in $(seq 1 "$ROUNDS"); do
     sync; sleep 1   # both start with no dirty pages of the other's upload being written back
     t0=$(now)
@@ -90,6 +91,10 @@ for round in $(seq 1 "$ROUNDS"); do
         "$round" "$base" "$exp" "$cm"
     if [ -z "$best_base" ] || [ "$(echo "$base < $best_base" | bc -l)" = 1 ]; then best_base=$base; fi
     if [ -z "$best_exp" ] || [ "$(echo "$exp < $best_exp" | bc -l)" = 1 ]; then best_exp=$exp; fi
+    stream=$(echo "$exp - $cm" | bc -l)
+    if [ -z "$best_stream" ] || [ "$(echo "$stream < $best_stream" | bc -l)" = 1 ]; then
+        best_stream=$stream
+    fi
 done
 
 # the exported object is the baseline's bytes
@@ -109,6 +114,9 @@ printf 'baseline (psql | curl -T -): %.2f s  %.1f MiB/s\n' "$best_base" \
 printf 'exportd:                      %.2f s  %.1f MiB/s\n' "$best_exp" \
     "$(echo "$size / 1048576 / $best_exp" | bc -l)"
 printf 'throughput ratio exportd/baseline: %.2f (target >= 0.80)\n' "$ratio"
+printf '  (without the stand-in re-copying the object on CompleteMultipartUpload, which S3\n'
+printf '   itself does not do: exportd %.2f s, ratio %.2f)\n' "$best_stream" \
+    "$(echo "$best_base / $best_stream" | bc -l)"
 printf 'exportd worker peak RSS: %.1f MiB (limit 2 x %d + 32 = %d MiB)\n' \
     "$(echo "$hwm_kb / 1024" | bc -l)" "$PART_MB" "$(( 2 * PART_MB + 32 ))"
 ok=0

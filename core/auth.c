@@ -4,9 +4,9 @@
 #include "buf.h"
 #include "log.h"
 #include "pg.h"
+#include "sigv4.h"
 
 #include <ctype.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -14,14 +14,7 @@
 
 void auth_hash_key(const char *key, char hex[65])
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0, i;
-
-    hex[0] = '\0';
-    if (EVP_Digest(key, strlen(key), md, &n, EVP_sha256(), NULL) != 1)
-        return;
-    for (i = 0; i < n && i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    sigv4_sha256_hex(key, strlen(key), hex);
 }
 
 /* Keys are printable ASCII without spaces; anything else cannot be one of ours. */

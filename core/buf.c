@@ -1,6 +1,7 @@
 /* buf -- growable byte buffers with a hard maximum; see buf.h for ownership. */
 #include "buf.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -214,6 +215,18 @@ int str_copy(char *dst, size_t dstlen, const char *src)
     }
     memcpy(dst, src, n + 1);
     return 0;
+}
+
+char *str_trim(char *s)
+{
+    char *e;
+
+    while (isspace((unsigned char)*s))
+        s++;
+    e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
 }
 
 int str_to_long(const char *s, long min, long max, long *out)

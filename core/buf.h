@@ -35,6 +35,8 @@ char *buf_steal(buf *b);
 
 /* Bounded string copy: always NUL-terminates, returns -1 if truncated. */
 int str_copy(char *dst, size_t dstlen, const char *src);
+/* Strips leading and trailing white space in place; returns the first kept byte. */
+char *str_trim(char *s);
 /* Parses a whole base-10 integer; -1 on junk, overflow or out of [min,max]. */
 int str_to_long(const char *s, long min, long max, long *out);
 

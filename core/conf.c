@@ -162,18 +162,6 @@ oom:
     return -1;
 }
 
-static char *conf_trim(char *s)
-{
-    char *e;
-
-    while (isspace((unsigned char)*s))
-        s++;
-    e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1]))
-        *--e = '\0';
-    return s;
-}
-
 /* Parses the text of a config file; name prefixes messages ("name:line"). Lines are cut
  * like fgets() into a 4096-byte buffer would cut them, so a file reads the same either way. */
 static int conf_parse_text(conf *c, const char *text, size_t len, const char *name, char *err,
@@ -203,7 +191,7 @@ static int conf_parse_text(conf *c, const char *text, size_t len, const char *na
             rc = -1;
             break;
         }
-        s = conf_trim(line);
+        s = str_trim(line);
         if (!*s || *s == '#' || *s == ';' || *s == '[')
             continue;
         if (!(eq = strchr(s, '='))) {
@@ -212,14 +200,14 @@ static int conf_parse_text(conf *c, const char *text, size_t len, const char *na
             break;
         }
         *eq = '\0';
-        key = conf_trim(s);
-        val = conf_trim(eq + 1);
+        key = str_trim(s);
+        val = str_trim(eq + 1);
         if (*val != '"') { /* " # comment" after an unquoted value */
             char *h;
             for (h = val; *h; h++)
                 if (*h == '#' && h > val && isspace((unsigned char)h[-1])) {
                     *h = '\0';
-                    val = conf_trim(val);
+                    val = str_trim(val);
                     break;
                 }
             if (*val == '#')
@@ -438,7 +426,7 @@ int conf_schema_list(const conf *c, char ***names, int max)
     s = (char *)(v + max);
     memcpy(s, c->schemas, slen + 1);
     for (p = strtok_r(s, ",", &s); p && n < max; p = strtok_r(NULL, ",", &s)) {
-        p = conf_trim(p);
+        p = str_trim(p);
         if (*p)
             v[n++] = p;
     }

@@ -72,19 +72,21 @@ static const char *type_name(Oid oid)
     return NULL;
 }
 
-/* Looks up the names of types not known yet (one query); failures leave them unnamed. */
-static void type_learn(PGconn *conn, const PGresult *desc)
+/* Looks up the names of types not known yet (one query); failures leave them unnamed.
+ * Returns 1 if it ran a query (which replaced the unnamed prepared statement), else 0. */
+static int type_learn(PGconn *conn, const PGresult *desc)
 {
     buf arr = BUF_INIT(65536);
     const char *params[1];
     PGresult *r;
-    int i, n = PQnfields(desc);
+    int i, n = PQnfields(desc), ran = 0;
 
     for (i = 0; i < n; i++)
         if (!type_name(PQftype(desc, i)))
             buf_printf(&arr, "%s%u", arr.len ? "," : "{", PQftype(desc, i));
     if (!arr.len)
         goto done;
+    ran = 1;
     buf_addc(&arr, '}');
     params[0] = buf_cstr(&arr);
     r = PQexecParams(conn, "SELECT t.oid::int8, t.typname FROM pg_type t"
@@ -98,6 +100,7 @@ static void type_learn(PGconn *conn, const PGresult *desc)
     PQclear(r);
 done:
     buf_free(&arr);
+    return ran;
 }
 
 /* 1 if a numeric's text is a finite number a double carries exactly enough (<= 15
@@ -382,9 +385,17 @@ int exec_page(PGconn *conn, const exec_limits *lim, const exec_req *rq, sink *s,
     }
     for (i = 0; i < nf; i++)
         kinds[i] = type_kind(PQftype(desc, i));
-    type_learn(conn, desc);
-    write_header(b, rq, desc, nf);
     r = NULL;
+    if (type_learn(conn, desc)) { /* the lookup replaced the unnamed statement */
+        r = PQprepare(conn, "", buf_cstr(&q), 2, NULL);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            pg_result_err(conn, r, E_QUERY_FAILED, err, "prepare");
+            goto fail;
+        }
+        PQclear(r);
+        r = NULL;
+    }
+    write_header(b, rq, desc, nf);
     if (!PQsendQueryPrepared(conn, "", 2, params, NULL, NULL, 0) || !PQsetSingleRowMode(conn)) {
         err_set(err, E_DB_UNAVAILABLE, "the database connection was lost");
         goto fail;

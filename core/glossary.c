@@ -60,18 +60,6 @@ int glossary_add(glossary *g, const char *term, const char *hint, const char *ta
     return 0;
 }
 
-static char *trim(char *s)
-{
-    char *e;
-
-    while (isspace((unsigned char)*s))
-        s++;
-    e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1]))
-        *--e = '\0';
-    return s;
-}
-
 int glossary_load_file(glossary *g, const char *path, t2err *err)
 {
     FILE *f;
@@ -93,14 +81,14 @@ int glossary_load_file(glossary *g, const char *path, t2err *err)
             return err_set(err, E_INTERNAL, "%s:%d: line too long (over %zu bytes)", path,
                            lineno, sizeof line - 1);
         }
-        s = trim(line);
+        s = str_trim(line);
         if (!*s || *s == '#')
             continue;
         while (n < 4) {
             bar = n < 3 ? strchr(s, '|') : NULL;
             if (bar)
                 *bar = '\0';
-            fld[n++] = trim(s);
+            fld[n++] = str_trim(s);
             if (!bar)
                 break;
             s = bar + 1;

@@ -213,6 +213,7 @@ int jobs_claim(PGconn *c, const conf *cf, const char *worker, job *j, t2err *err
     const char *lp[1];
     PGresult *r, *l;
     struct timespec pause = {0, 50 * 1000000L};
+    long attempt;
     int tries;
 
     memset(j, 0, sizeof *j);
@@ -242,15 +243,16 @@ int jobs_claim(PGconn *c, const conf *cf, const char *worker, job *j, t2err *err
     j->sql = dup_or_null(r, 2);
     j->s3_key = dup_or_null(r, 4);
     j->old_upload_id = dup_or_null(r, 5);
-    j->attempt = (int)strtol(PQgetvalue(r, 0, 6), NULL, 10);
+    j->attempt = str_to_long(PQgetvalue(r, 0, 6), 0, 1000000, &attempt) < 0 ? 0 : (int)attempt;
     PQclear(r);
     if (!j->sql || !j->s3_key) {
         err_set(err, E_INTERNAL, "out of memory");
         goto fail;
     }
     /* The WHERE may have taken locks on rows it then skipped: keep only this job's. A lock
-     * still held elsewhere is either another claimer's passing leak (released when its
-     * statement ends) or a live worker whose lease ran out (then we go on without it). */
+     * still held elsewhere is either such a leak of another claimer (it drops them as soon
+     * as its claim statement returns) or a live worker whose lease ran out (then we go on
+     * without the lock; that worker's next heartbeat finds the job is not its own). */
     jobs_unlock_all(c);
     lp[0] = j->id;
     for (tries = 0; tries < 20; tries++) {
@@ -354,10 +356,12 @@ int jobs_finish(PGconn *c, const job *j, const char *worker, const char *status,
                         j, worker, 4, x, NULL, err);
 }
 
-int jobs_release(PGconn *c, const job *j, const char *worker, t2err *err)
+int jobs_release(PGconn *c, const job *j, const char *worker, int counted, t2err *err)
 {
+    const char *x[1] = {counted ? "0" : "1"};
+
     return jobs_guarded(c,
-                        "status = 'PENDING', attempts = attempts - 1, worker = NULL, "
+                        "status = 'PENDING', attempts = attempts - $4::int, worker = NULL, "
                         "heartbeat_at = NULL, rows_written = 0, bytes = 0",
-                        j, worker, 0, NULL, NULL, err);
+                        j, worker, 1, x, NULL, err);
 }

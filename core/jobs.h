@@ -74,8 +74,10 @@ int jobs_set_upload(PGconn *c, const job *j, const char *worker, const char *upl
 /* Final state: status "SUCCESS" or "FAILED" (error may be NULL). 1, 0 (lost) or -1. */
 int jobs_finish(PGconn *c, const job *j, const char *worker, const char *status,
                 int64_t rows, int64_t bytes, const char *error, t2err *err);
-/* Hands a job back (PENDING, the attempt not counted), e.g. on shutdown. 1, 0 or -1. */
-int jobs_release(PGconn *c, const job *j, const char *worker, t2err *err);
+/* Hands a job back (PENDING). counted = 0 takes the attempt back (shutdown: not the job's
+ * fault); counted = 1 keeps it (the COPY connection broke: a query that kills its backend
+ * must still run out of attempts). 1, 0 or -1. */
+int jobs_release(PGconn *c, const job *j, const char *worker, int counted, t2err *err);
 /* Drops every advisory lock this session holds (after a job ends). */
 void jobs_unlock_all(PGconn *c);
 

@@ -80,6 +80,20 @@ static void pairs_free(sv_pair *p, size_t n)
     }
 }
 
+/* Moves a and b into p[*n] as one pair. 0, or -1 (both freed). */
+static int pair_take(sv_pair *p, size_t *n, buf *a, buf *b)
+{
+    p[*n].name = buf_steal(a);
+    p[*n].value = buf_steal(b);
+    if (!p[*n].name || !p[*n].value) {
+        free(p[*n].name);
+        free(p[*n].value);
+        return -1;
+    }
+    (*n)++;
+    return 0;
+}
+
 /* Adds a query pair, URI-encoding name and value. */
 static int qpair_add(sv_pair *p, size_t *n, const char *name, const char *value)
 {
@@ -92,15 +106,7 @@ static int qpair_add(sv_pair *p, size_t *n, const char *name, const char *value)
     if (sigv4_uri_encode(&a, name, strlen(name), 0) < 0 ||
         sigv4_uri_encode(&b, value, strlen(value), 0) < 0)
         goto fail;
-    p[*n].name = buf_steal(&a);
-    p[*n].value = buf_steal(&b);
-    if (!p[*n].name || !p[*n].value) {
-        free(p[*n].name);
-        free(p[*n].value);
-        return -1;
-    }
-    (*n)++;
-    return 0;
+    return pair_take(p, n, &a, &b);
 fail:
     buf_free(&a);
     buf_free(&b);
@@ -128,15 +134,7 @@ static int hpair_add(sv_pair *p, size_t *n, const char *name, const char *value)
             goto fail;
         pend = 0;
     }
-    p[*n].name = buf_steal(&a);
-    p[*n].value = buf_steal(&b);
-    if (!p[*n].name || !p[*n].value) {
-        free(p[*n].name);
-        free(p[*n].value);
-        return -1;
-    }
-    (*n)++;
-    return 0;
+    return pair_take(p, n, &a, &b);
 fail:
     buf_free(&a);
     buf_free(&b);

@@ -335,7 +335,7 @@ failed:
         log_warn("job %s: control connection lost; the job will be claimed again", j->id);
         rc = -1;
     } else if (x.stop == STOP_TERM || e.code == E_DB_UNAVAILABLE) {
-        fr = jobs_release(ctl, j, worker, &fe);
+        fr = jobs_release(ctl, j, worker, x.stop != STOP_TERM, &fe);
         if (fr == 1)
             log_info("job %s: handed back (%s)", j->id,
                      x.stop == STOP_TERM ? "shutting down" : e.detail);

@@ -189,6 +189,8 @@ int http_error_extra(req *r, const t2err *err, const char *extra)
         json_object_object_add(j, "field", json_object_new_string(err->field));
     if (ra)
         snprintf(hdr, sizeof hdr, "Retry-After: %d\r\n", ra);
+    if (err->code == E_UNAUTHORIZED)
+        snprintf(hdr + strlen(hdr), sizeof hdr - strlen(hdr), "WWW-Authenticate: Bearer\r\n");
     if (extra)
         snprintf(hdr + strlen(hdr), sizeof hdr - strlen(hdr), "%s", extra);
     metrics_add(&metrics_get()->errors[err->code < E__COUNT ? err->code : E_INTERNAL], 1);

@@ -204,6 +204,20 @@ stop_mode() {
   rm -f "$VAR"/run/*.pid
 }
 
+demo_key() { # prints the demo API key (all scopes), made once and kept in $VAR/demo.key
+  local f=$VAR/demo.key key=""
+  [ -s "$f" ] && key=$(cat "$f")
+  if [ -n "$key" ] && echo "SELECT 1 FROM t2sql.api_keys WHERE revoked_at IS NULL AND
+       key_hash = encode(sha256(convert_to(:'k', 'UTF8')), 'hex')" |
+       psql_db -d "$DB_NAME" -v k="$key" -At 2>/dev/null | grep -q 1; then
+    echo "$key"; return
+  fi
+  key=$(set -a; . "$VAR/service.env"; "$BINDIR/t2sql-keys" -c "$ROOT/conf/t2sql.conf" \
+          create demo --scopes query,export,admin 2>/dev/null) || return 0
+  (umask 077; echo "$key" > "$f")
+  echo "$key"
+}
+
 start_all() {
   mkdir -p "$VAR/log" "$VAR/run"
   chmod 755 "$ROOT/var" "$VAR" "$VAR/log" "$VAR/run"
@@ -223,10 +237,13 @@ case $cmd in
     setup_mode demo
     start_all
     url="http://127.0.0.1:$HTTP_PORT"
+    key=$(demo_key)
     cat <<MSG
 
 t2sql is running at $url  (logs: var/demo/log/, stop: make stop)
   model: ${OPENAI_BASE_URL:-none configured: the offline planner answers common questions}
+  demo API key (scopes query, export, admin; kept in var/demo/demo.key): ${key:-none}
+  auth is off unless T2SQL_AUTH_REQUIRED=true; then add -H 'Authorization: Bearer <key>'
 
 Try:
   curl -s $url/query -H 'Content-Type: application/json' \\

@@ -2,6 +2,11 @@
 -- (faster than checking each row as it arrives), then fresh statistics so that pg_stats holds
 -- the common values of the low-cardinality columns the planner and retrieval rely on.
 
+SET maintenance_work_mem = '256MB';
+
+ALTER TABLE public.ticket_sales ADD CONSTRAINT ticket_sales_pkey PRIMARY KEY (sale_id);
+ALTER TABLE public.merch_orders ADD CONSTRAINT merch_orders_pkey PRIMARY KEY (order_id);
+
 ALTER TABLE public.events
     ADD CONSTRAINT events_venue_id_fkey FOREIGN KEY (venue_id) REFERENCES public.venues (venue_id);
 ALTER TABLE public.ticket_sales

@@ -26,7 +26,7 @@ esac
 
 start=$(date +%s.%N)
 "$PSQL" "$@" -X -q -v ON_ERROR_STOP=1 -v DEMO_SCALE="$scale" \
-    -c 'SET client_min_messages = warning' \
+    -c 'SET client_min_messages = warning' -c 'SET synchronous_commit = off' \
     -f "$dir/schema.sql" -f "$dir/data.sql" -f "$dir/keys.sql"
 end=$(date +%s.%N)
 "$PSQL" "$@" -X -q -At -v ON_ERROR_STOP=1 -c "

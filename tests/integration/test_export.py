@@ -1,16 +1,17 @@
 """test_export -- exportd end to end against a real PostgreSQL, s3rver and exportd.
 
 Brings up its own PostgreSQL (127.0.0.1:25432, temp dir, run as the postgres user) and
-s3rver (127.0.0.1:24569) -- T2SQL_TEST_EXPORT_PGPORT / _S3PORT move them --, applies conf/schema.sql, and drives bin/exportd by creating jobs
-with bin/t2sql-jobs (core/jobs.c's jobs_create: insert + NOTIFY). Failure injection uses a
-small HTTP proxy in front of s3rver on an ephemeral port.
+s3rver (127.0.0.1:24569; T2SQL_TEST_EXPORT_PGPORT / T2SQL_TEST_EXPORT_S3PORT move them),
+applies conf/schema.sql, and drives bin/exportd by creating jobs with bin/t2sql-jobs
+(core/jobs.c's jobs_create: insert + NOTIFY). Failure injection uses a small HTTP proxy in
+front of s3rver on an ephemeral port.
 
 Covered: CSV byte-equal to psql's COPY (header included, multipart), csv.gz, single PUT and
 empty results, live counters, status documents (not_found for malformed, unknown and foreign
 ids; conflict on cancelling a finished job), query errors, read-only and statement timeout,
 kill -9 mid-multipart x20, S3 answering 500 / dropping connections mid-upload, database
-restart with jobs waiting, cancel while running, SIGTERM hand-back, lease expiry and
-attempt limit, concurrency, no secrets in the log."""
+restart with jobs waiting, the COPY connection killed, cancel while running, SIGTERM
+hand-back, lease expiry and attempt limit, concurrency, no secrets in the log."""
 import gzip
 import hashlib
 import http.client
@@ -92,18 +93,34 @@ def pg_ctl(datadir, *args):
         timeout=60)
 
 
+def port_free(port):
+    import socket
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
 @pytest.fixture(scope="module")
 def pg():
+    for port, var in ((PGPORT, "T2SQL_TEST_EXPORT_PGPORT"),
+                      (S3PORT, "T2SQL_TEST_EXPORT_S3PORT")):
+        if not port_free(port):
+            pytest.fail(f"127.0.0.1:{port} is taken (another run of these tests?); "
+                        f"set {var} to a free port")
     run(["make", "-C", ROOT, "bin/exportd", "bin/t2sql-jobs"], timeout=300)
     tmp = tempfile.mkdtemp(prefix="t2sql-export-pg-")
     shutil.chown(tmp, "postgres")
     data = os.path.join(tmp, "data")
-    run(["runuser", "-u", "postgres", "--", f"{PGBIN}/initdb", "-D", data, "-A", "trust",
-         "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8"], timeout=120)
     opts = f"-p {PGPORT} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off"
-    pg_ctl(data, "-o", opts, "-l", os.path.join(tmp, "log"), "-w", "start")
     info = {"dir": tmp, "data": data, "opts": opts}
     try:
+        run(["runuser", "-u", "postgres", "--", f"{PGBIN}/initdb", "-D", data, "-A", "trust",
+             "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8"], timeout=120)
+        pg_ctl(data, "-o", opts, "-l", os.path.join(tmp, "log"), "-w", "start")
         with open(os.path.join(ROOT, "conf", "schema.sql")) as f:
             schema = f.read()
         c = connect()
@@ -121,9 +138,9 @@ def pg():
 @pytest.fixture(scope="module")
 def s3(pg):
     tmp = tempfile.mkdtemp(prefix="t2sql-export-s3-")
-    run([os.path.join(ROOT, "scripts", "s3rver.sh"), "start", str(S3PORT), tmp, BUCKET],
-        timeout=300)
     try:
+        run([os.path.join(ROOT, "scripts", "s3rver.sh"), "start", str(S3PORT), tmp, BUCKET],
+            timeout=300)
         yield tmp
     finally:
         subprocess.run([os.path.join(ROOT, "scripts", "s3rver.sh"), "stop", tmp])
@@ -628,3 +645,20 @@ def test_lease_expiry_and_attempt_limit(exportd_factory):
         cur.execute("UPDATE t2sql.export_jobs SET status = 'CANCELLED' WHERE id = %s", (held,))
         holder.close()
         c.close()
+
+
+def test_copy_connection_killed_hands_back_and_counts(exportd_factory, kill_ref):
+    d = exportd_factory(EXPORT_PREFIX="killcopy/")
+    job = create(KILL_SQL)
+    wait_for(lambda: upload_id(job), what="multipart upload to begin")
+    n = sql1("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+             "WHERE application_name = 'exportd-copy'")[0]
+    assert n == 1
+    st = wait_status(job, {"SUCCESS", "FAILED"}, timeout=30)
+    assert st["status"] == "SUCCESS"
+    assert hashlib.sha256(download(st)).hexdigest() == kill_ref
+    # handed back at once, and the attempt still counts (a query that kills its backend
+    # must run out of attempts rather than loop)
+    assert f"job {job}: handed back (" in d.text()
+    assert sql1("SELECT attempts FROM t2sql.export_jobs WHERE id = %s", job)[0] == 2
+    assert list_keys(f"killcopy/{job}") == [f"killcopy/{job}.csv"]

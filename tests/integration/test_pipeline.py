@@ -56,6 +56,7 @@ def test_catalog_change_reaches_the_prompt_without_restart(base_url, fakellm, st
         assert ok(r)["columns"] == [col]
     finally:
         ddl(stack_env, "ALTER TABLE customers DROP COLUMN %s" % col)
+        time.sleep(2.5)  # let every worker see the schema again: cache keys carry it
 
 
 def test_repeated_question_makes_no_model_call(base_url, fakellm, uq):

@@ -54,6 +54,8 @@ def recreate_db(dsn, db):
 
 def run_planner(dsn, questions):
     """Plans every question with bin/t2sql-plan --json; returns one dict per question."""
+    if not os.access(PLAN, os.X_OK):
+        raise RuntimeError("%s is missing: run make bin/t2sql-plan" % PLAN)
     out = subprocess.run([PLAN, "--conninfo", dsn, "--glossary", GLOSSARY, "--json"],
                          input="".join(q.replace("\n", " ") + "\n" for q in questions),
                          capture_output=True, text=True, check=True, timeout=600).stdout

@@ -223,6 +223,95 @@ def ask(url, fakellm, uq, i, sql, headers=None):
                       headers=headers, timeout=60)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def canary():
+    """Secrets worth stealing: a role with a password (pg_authid shows its SCRAM hash) and an
+    API key row, so that a read of either shows up in a response."""
+    role = "t2sql_canary_" + uuid.uuid4().hex[:8]
+    c = superuser()
+    with c.cursor() as cur:
+        cur.execute("CREATE ROLE %s NOLOGIN PASSWORD %%s" % role, ("canary-" + uuid.uuid4().hex,))
+        cur.execute("INSERT INTO t2sql.api_keys (name, key_hash, scopes, revoked_at)"
+                    " VALUES ('canary', %s, '{query}', now())",
+                    (hashlib.sha256(uuid.uuid4().bytes).hexdigest(),))
+    yield role
+    with c.cursor() as cur:
+        cur.execute("DROP ROLE IF EXISTS %s" % role)
+    c.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# conf/roles.sql on its own (no service): the role and the read-only transaction, exactly as
+# core/exec.c opens it, against every reject statement and the sandbox attacks
+
+
+def run_as_reader(cur, sql):
+    """exec_begin() + the page query; -> rows, or the PostgreSQL error text."""
+    cur.execute("BEGIN READ ONLY; SET LOCAL statement_timeout = 2000; SET LOCAL lock_timeout = 1000;"
+                " SET LOCAL idle_in_transaction_session_timeout = 60000;"
+                " SET LOCAL search_path = public; SET LOCAL temp_file_limit = 1048576;"
+                " SET LOCAL ROLE t2sql_reader")
+    try:
+        cur.execute("SELECT * FROM (\n%s\n) q LIMIT 100 OFFSET 0" % sql.replace("%", "%%"))
+        rows = cur.fetchall()
+        cur.execute("COMMIT")  # what a write would need to stick
+        return rows
+    except psycopg2.Error as e:
+        cur.execute("ROLLBACK")
+        return str(e).splitlines()[0]
+
+
+def test_roles_sql_is_idempotent_and_roles_are_minimal():
+    p = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", "db=t2sql",
+                        "-d", conninfo(), "-f", os.path.join(ROOT, "conf", "roles.sql")],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, "conf/roles.sql failed when applied again: %s" % p.stderr[-2000:]
+    c = superuser()
+    with c.cursor() as cur:
+        cur.execute("SELECT rolname, rolcanlogin, rolsuper, rolcreaterole, rolcreatedb, rolbypassrls"
+                    " FROM pg_roles WHERE rolname IN ('t2sql_service', 't2sql_reader') ORDER BY 1")
+        roles = {r[0]: r[1:] for r in cur.fetchall()}
+        assert roles.get("t2sql_reader") == (False, False, False, False, False), roles
+        assert roles.get("t2sql_service") == (True, False, False, False, False), roles
+        cur.execute("SELECT pg_has_role('t2sql_service', 't2sql_reader', 'MEMBER'),"
+                    " pg_has_role('t2sql_reader', 't2sql_service', 'MEMBER')")
+        assert cur.fetchone() == (True, False)
+        cur.execute("SELECT has_schema_privilege('t2sql_reader', 't2sql', 'USAGE'),"
+                    " has_table_privilege('t2sql_reader', 't2sql.api_keys', 'SELECT'),"
+                    " has_database_privilege('t2sql_reader', current_database(), 'TEMP'),"
+                    " has_function_privilege('t2sql_reader', 'set_config(text,text,boolean)', 'EXECUTE'),"
+                    " has_table_privilege('t2sql_reader', 'public.ticket_sales', 'SELECT'),"
+                    " has_table_privilege('t2sql_reader', 'public.ticket_sales', 'INSERT'),"
+                    " has_table_privilege('t2sql_service', 't2sql.api_keys', 'SELECT,INSERT,UPDATE')")
+        assert cur.fetchone() == (False, False, False, False, True, False, True)
+    c.close()
+
+
+def test_role_and_read_only_transaction_alone():
+    before = snapshot()
+    c = superuser()  # like the test stack: the session user is a superuser
+    bad = []
+    with c.cursor() as cur:
+        for sql in reject_statements() + EXTRA_ATTACKS + [
+                "SELECT key_hash FROM t2sql.api_keys",
+                "SELECT set_config('role', 'postgres', true) AS r, (SELECT count(*) FROM pg_authid) AS n"]:
+            out = run_as_reader(cur, sql)
+            text = repr(out)
+            try:
+                assert_no_secret_read(text, before, sql)
+            except AssertionError as e:
+                bad.append(str(e))
+        cur.execute("SELECT current_user")
+        assert cur.fetchone()[0] != "t2sql_reader"  # SET LOCAL ended with each transaction
+        cur.execute("BEGIN READ ONLY; SET LOCAL ROLE t2sql_reader")
+        cur.execute("SELECT current_user, count(*) FROM public.customers GROUP BY 1")
+        assert cur.fetchone()[0] == "t2sql_reader"
+        cur.execute("ROLLBACK")
+    c.close()
+    assert not bad, "\n".join(bad)
+    assert_unchanged(before, snapshot())
+
+
 # ---------------------------------------------------------------------------------------------
 # Layers
 
@@ -263,8 +352,8 @@ def test_role_off_guard_on_refuses_every_reject(instances, fakellm, uq):
             assert body["detail"], sql
         assert_no_secret_read(r.text, before, sql)
     assert_unchanged(before, snapshot())
-    r = ask(inst.url, fakellm, uq, 9999, "SELECT current_user AS u")
-    assert_ok(r)
+    body = assert_ok(ask(inst.url, fakellm, uq, 9999, "SELECT 1 AS one"))
+    assert body["rows"] == [[1]]
 
 
 # ---------------------------------------------------------------------------------------------

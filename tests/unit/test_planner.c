@@ -127,6 +127,7 @@ static int setup(void **state)
     assert_int_equal(
         glossary_add(gloss, "refunded", "", "ticket_sales", "ticket_sales.status = 'refunded'"), 0);
     assert_int_equal(glossary_add(gloss, "vip", "", "no_such_table", "no_such_table.vip"), 0);
+    assert_int_equal(glossary_add(gloss, "loyal", "", "", "customers.loyalty_points > 100"), 0);
     return 0;
 }
 
@@ -241,7 +242,14 @@ static void test_filters(void **state)
     plans("events with capacity between 100 and 200", W("events.capacity BETWEEN 100 AND 200"),
           NULL);
     plans("sales with a failed payment", W("ticket_sales.payment_status = 'failed'"), NULL);
+    plans("how many ticket sales to loyal customers",
+          W("JOIN public.customers ON customers.customer_id = ticket_sales.customer_id",
+            "(customers.loyalty_points > 100)"),
+          NULL);
     plans("Food & Drink merch orders", W("merch_orders.product_category = 'Food & Drink'"), NULL);
+    plans("ticket sales for events in Pune or London",
+          W("JOIN public.venues", "venues.city IN ('Pune', 'London')"), W("customers"));
+    plans("ticket sales to customers in Pune", W("customers.city = 'Pune'"), W("venues"));
     plans("how many Comedy events in Mumbai",
           W("events.category = 'Comedy'", "venues.city = 'Mumbai'"), NULL);
 }

@@ -1,8 +1,10 @@
-/* test_s3xml -- S3 XML replies (UploadId, Error, CompleteMultipartUpload) and part sizing. */
+/* test_s3xml -- S3 XML replies (UploadId, Error, CompleteMultipartUpload), part sizing and
+ * addressing (virtual-hosted for AWS, path-style for an endpoint) of presigned URLs. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -133,6 +135,55 @@ static void test_part_sizes(void **state)
     assert_int_equal(s3_part_size((size_t)6 << 30, 1), S3_MAX_PART);
 }
 
+static void presign_conf(conf *c, const char *endpoint)
+{
+    static char region[] = "eu-west-1", bucket[] = "t2sql-exports", ak[] = "AKIAIOSFODNN7EXAMPLE",
+                sk[] = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", none[] = "", ep[128];
+
+    snprintf(ep, sizeof ep, "%s", endpoint);
+    memset(c, 0, sizeof *c);
+    c->aws_region = region;
+    c->export_bucket = bucket;
+    c->s3_endpoint = ep;
+    c->aws_access_key_id = ak;
+    c->aws_secret_access_key = sk;
+    c->aws_session_token = none;
+}
+
+static void test_presign_addressing(void **state)
+{
+    static const struct {
+        const char *endpoint, *prefix;
+    } cases[] = {
+        {"", "https://t2sql-exports.s3.eu-west-1.amazonaws.com/exports/a%20b.csv?"},
+        {"http://127.0.0.1:24569", "http://127.0.0.1:24569/t2sql-exports/exports/a%20b.csv?"},
+        {"https://minio.local:9000/s3/", "https://minio.local:9000/s3/t2sql-exports/exports/"
+                                         "a%20b.csv?"},
+        {"storage.example", "https://storage.example/t2sql-exports/exports/a%20b.csv?"},
+    };
+    conf c;
+    char *url = NULL;
+    t2err e;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        presign_conf(&c, cases[i].endpoint);
+        assert_int_equal(s3_presign_get(&c, "exports/a b.csv", 600, 1369353600, &url, &e), 0);
+        assert_memory_equal(url, cases[i].prefix, strlen(cases[i].prefix));
+        assert_non_null(strstr(url, "X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2F"
+                                    "eu-west-1%2Fs3%2Faws4_request"));
+        assert_non_null(strstr(url, "&X-Amz-Expires=600&"));
+        assert_non_null(strstr(url, "&X-Amz-Signature="));
+        assert_null(strstr(url, "wJalrXUtnFEMI")); /* the secret never appears */
+        free(url);
+    }
+    presign_conf(&c, "");
+    c.export_bucket = c.aws_session_token; /* "" */
+    assert_int_equal(s3_presign_get(&c, "k", 600, 1369353600, &url, &e), -1);
+    assert_null(url);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -144,6 +195,7 @@ int main(void)
         cmocka_unit_test(test_no_external_entities),
         cmocka_unit_test(test_complete_body),
         cmocka_unit_test(test_part_sizes),
+        cmocka_unit_test(test_presign_addressing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
