@@ -27,13 +27,11 @@ else
   echo "bench: bench stack started in $(awk "BEGIN {printf \"%.1f\", $(date +%s.%N) - $t0}") s (log: var/bench-stack.log)"
 fi
 
-# the bench stack's addresses (T2SQL_TEST_PG, ...) for the scripts that read them
+# the bench stack's addresses for the scripts that read them: T2SQL_TEST_URL, T2SQL_TEST_PG
+# (superuser), T2SQL_TEST_LLM, ...
 # shellcheck disable=SC1091
 . var/bench/env.sh
 echo "bench: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-# every script sees the bench stack as T2SQL_TEST_URL, T2SQL_TEST_PG (superuser), T2SQL_TEST_LLM...
-# shellcheck disable=SC1091
-. var/bench/env.sh
 n=0 failed=0
 for f in bench/*.sh; do
   [ -f "$f" ] || continue
