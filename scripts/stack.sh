@@ -164,7 +164,10 @@ start_service() { # start_service NAME PORT [KEY=VALUE ...] -- t2sql-fcgi + ngin
 stop_service() {
   local name=$1
   if pid_alive "$VAR/run/nginx-$name.pid"; then
-    kill -QUIT "$(cat "$VAR/run/nginx-$name.pid")" 2>/dev/null || true
+    local npid; npid=$(cat "$VAR/run/nginx-$name.pid")
+    kill -QUIT "$npid" 2>/dev/null || true
+    # wait until it has let go of its port, so that a restart can bind it again
+    wait_for 10 bash -c "! kill -0 $npid" || kill -KILL "$npid" 2>/dev/null || true
   fi
   if pid_alive "$VAR/run/$name.pid"; then
     local pid; pid=$(cat "$VAR/run/$name.pid")
