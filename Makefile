@@ -98,11 +98,13 @@ fuzz: deps
 compile_commands.json:
 	$(MAKE) clean && bear -- $(MAKE) all
 
+FORMAT_SRC = $(wildcard core/*.[ch] fcgi/*.[ch] exportd/*.[ch] tools/*.c tests/unit/*.c tests/fuzz/*.c)
+
 format:
-	clang-format -i $(CORE_SRC) $(wildcard core/*.h) $(FCGI_SRC) $(wildcard fcgi/*.h) $(EXD_SRC) $(UNIT_SRC)
+	clang-format -i $(FORMAT_SRC)
 
 format-check:
-	clang-format --dry-run -Werror $(CORE_SRC) $(wildcard core/*.h) $(FCGI_SRC) $(wildcard fcgi/*.h) $(EXD_SRC) $(UNIT_SRC)
+	clang-format --dry-run -Werror $(FORMAT_SRC)
 
 clean:
 	rm -rf build build-san bin bin-san

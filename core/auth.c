@@ -23,8 +23,7 @@ static int key_plausible(const char *key)
     size_t n = 0;
 
     for (; key[n]; n++)
-        if (n >= AUTH_KEY_MAX || key[n] <= ' ' || key[n] > '~')
-            return 0;
+        if (n >= AUTH_KEY_MAX || key[n] <= ' ' || key[n] > '~') return 0;
     return n >= 8;
 }
 
@@ -33,16 +32,13 @@ int auth_has_scope(const auth_ctx *a, const char *scope)
     size_t sl;
     const char *p;
 
-    if (!scope || !*scope)
-        return 1;
+    if (!scope || !*scope) return 1;
     sl = strlen(scope);
     for (p = a->scopes; *p;) {
         size_t n = strcspn(p, ",");
-        if (n == sl && strncmp(p, scope, sl) == 0)
-            return 1;
+        if (n == sl && strncmp(p, scope, sl) == 0) return 1;
         p += n;
-        if (*p == ',')
-            p++;
+        if (*p == ',') p++;
     }
     return 0;
 }
@@ -61,11 +57,9 @@ int auth_check(PGconn *c, const char *key, const char *scope, auth_ctx *out, t2e
     if (!key || !*key)
         return err_set(err, E_UNAUTHORIZED,
                        "an API key is required (Authorization: Bearer <key> or X-API-Key)");
-    if (!key_plausible(key))
-        return err_set(err, E_UNAUTHORIZED, "invalid API key");
+    if (!key_plausible(key)) return err_set(err, E_UNAUTHORIZED, "invalid API key");
     auth_hash_key(key, hex);
-    if (!hex[0])
-        return err_set(err, E_INTERNAL, "sha256 failed");
+    if (!hex[0]) return err_set(err, E_INTERNAL, "sha256 failed");
     r = PQexecParams(c, q, 1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         pg_result_err(c, r, E_DB_UNAVAILABLE, err, "api key lookup");
@@ -130,8 +124,7 @@ static int local_take(const char *owner, long rate, long burst, long *wait)
         local_b[slot].at = t;
     }
     local_b[slot].tokens += (t - local_b[slot].at) * (double)rate / 60.0;
-    if (local_b[slot].tokens > (double)burst)
-        local_b[slot].tokens = (double)burst;
+    if (local_b[slot].tokens > (double)burst) local_b[slot].tokens = (double)burst;
     local_b[slot].at = t;
     if (local_b[slot].tokens >= 1.0) {
         local_b[slot].tokens -= 1.0;
@@ -147,24 +140,18 @@ int auth_rate_limit(cache *c, const auth_ctx *a, long *retry_after, t2err *err)
     long rate = a->limit_per_min, wait = 1;
     int ok;
 
-    if (retry_after)
-        *retry_after = 0;
-    if (rate <= 0)
-        return 0;
+    if (retry_after) *retry_after = 0;
+    if (rate <= 0) return 0;
     snprintf(key, sizeof key, "t2sql:rl:%s", a->owner);
     ok = c ? (int)cache_eval_bucket(c, key, rate, rate, &wait) : -1;
     if (ok < 0) /* Redis unavailable */
         ok = local_take(a->owner, rate, rate, &wait);
-    if (ok)
-        return 0;
-    if (wait < 1)
-        wait = 1;
-    if (retry_after)
-        *retry_after = wait;
+    if (ok) return 0;
+    if (wait < 1) wait = 1;
+    if (retry_after) *retry_after = wait;
     err_set(err, E_RATE_LIMITED, "rate limit of %ld requests per minute exceeded; retry in %ld s",
             rate, wait);
-    if (err)
-        err->retry_after = (int)wait;
+    if (err) err->retry_after = (int)wait;
     return -1;
 }
 
@@ -183,7 +170,6 @@ const char *auth_key_from_headers(const char *authorization, const char *x_api_k
     if (authorization && (k = nonblank(authorization)) && strncasecmp(k, "Bearer", 6) == 0 &&
         (k[6] == ' ' || k[6] == '\t') && (k = nonblank(k + 6)))
         return k;
-    if (x_api_key && (k = nonblank(x_api_key)))
-        return k;
+    if (x_api_key && (k = nonblank(x_api_key))) return k;
     return NULL;
 }

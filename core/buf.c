@@ -14,21 +14,16 @@ static int buf_reserve(buf *b, size_t extra)
     size_t need, ncap;
     char *np;
 
-    if (extra > SIZE_MAX - b->len - 1)
-        return -1;
+    if (extra > SIZE_MAX - b->len - 1) return -1;
     need = b->len + extra;
-    if (b->max && need > b->max)
-        return -1;
-    if (need + 1 <= b->cap)
-        return 0;
+    if (b->max && need > b->max) return -1;
+    if (need + 1 <= b->cap) return 0;
     ncap = b->cap ? b->cap : 256;
     while (ncap < need + 1)
         ncap = ncap > SIZE_MAX / 2 ? need + 1 : ncap * 2;
-    if (b->max && ncap > b->max + 1)
-        ncap = b->max + 1;
+    if (b->max && ncap > b->max + 1) ncap = b->max + 1;
     np = realloc(b->p, ncap);
-    if (!np)
-        return -1;
+    if (!np) return -1;
     b->p = np;
     b->cap = ncap;
     return 0;
@@ -36,10 +31,8 @@ static int buf_reserve(buf *b, size_t extra)
 
 int buf_add(buf *b, const void *data, size_t n)
 {
-    if (buf_reserve(b, n) < 0)
-        return -1;
-    if (n)
-        memcpy(b->p + b->len, data, n);
+    if (buf_reserve(b, n) < 0) return -1;
+    if (n) memcpy(b->p + b->len, data, n);
     b->len += n;
     b->p[b->len] = '\0';
     return 0;
@@ -64,12 +57,9 @@ int buf_printf(buf *b, const char *fmt, ...)
     va_start(ap, fmt);
     n = vsnprintf(small, sizeof small, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return -1;
-    if ((size_t)n < sizeof small)
-        return buf_add(b, small, (size_t)n);
-    if (buf_reserve(b, (size_t)n) < 0)
-        return -1;
+    if (n < 0) return -1;
+    if ((size_t)n < sizeof small) return buf_add(b, small, (size_t)n);
+    if (buf_reserve(b, (size_t)n) < 0) return -1;
     va_start(ap, fmt);
     vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
     va_end(ap);
@@ -84,8 +74,7 @@ static size_t utf8_len(const unsigned char *s, size_t n)
     size_t len, i;
     uint32_t cp;
 
-    if (c < 0x80)
-        return 1;
+    if (c < 0x80) return 1;
     if (c >= 0xC2 && c <= 0xDF)
         len = 2, cp = c & 0x1F;
     else if (c >= 0xE0 && c <= 0xEF)
@@ -94,11 +83,9 @@ static size_t utf8_len(const unsigned char *s, size_t n)
         len = 4, cp = c & 0x07;
     else
         return 0;
-    if (len > n)
-        return 0;
+    if (len > n) return 0;
     for (i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
+        if ((s[i] & 0xC0) != 0x80) return 0;
         cp = (cp << 6) | (s[i] & 0x3F);
     }
     if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
@@ -114,8 +101,7 @@ int buf_add_json_str(buf *b, const char *s, size_t n)
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0, run = 0, len0 = b->len;
 
-    if (buf_addc(b, '"') < 0)
-        goto fail;
+    if (buf_addc(b, '"') < 0) goto fail;
     while (i < n) {
         unsigned char c = u[i];
         size_t l;
@@ -131,15 +117,24 @@ int buf_add_json_str(buf *b, const char *s, size_t n)
             i += l, run += l;
             continue;
         }
-        if (run && buf_add(b, u + i - run, run) < 0)
-            goto fail;
+        if (run && buf_add(b, u + i - run, run) < 0) goto fail;
         run = 0;
         switch (c) {
-        case '"': rep = "\\\"", replen = 2; break;
-        case '\\': rep = "\\\\", replen = 2; break;
-        case '\n': rep = "\\n", replen = 2; break;
-        case '\r': rep = "\\r", replen = 2; break;
-        case '\t': rep = "\\t", replen = 2; break;
+        case '"':
+            rep = "\\\"", replen = 2;
+            break;
+        case '\\':
+            rep = "\\\\", replen = 2;
+            break;
+        case '\n':
+            rep = "\\n", replen = 2;
+            break;
+        case '\r':
+            rep = "\\r", replen = 2;
+            break;
+        case '\t':
+            rep = "\\t", replen = 2;
+            break;
         default:
             if (c < 0x20) {
                 memcpy(esc, "\\u00", 4);
@@ -150,14 +145,11 @@ int buf_add_json_str(buf *b, const char *s, size_t n)
                 rep = "\xEF\xBF\xBD", replen = 3; /* invalid UTF-8 byte */
             }
         }
-        if (buf_add(b, rep, replen) < 0)
-            goto fail;
+        if (buf_add(b, rep, replen) < 0) goto fail;
         i++;
     }
-    if (run && buf_add(b, u + i - run, run) < 0)
-        goto fail;
-    if (buf_addc(b, '"') < 0)
-        goto fail;
+    if (run && buf_add(b, u + i - run, run) < 0) goto fail;
+    if (buf_addc(b, '"') < 0) goto fail;
     return 0;
 fail:
     if (b->p) {
@@ -175,8 +167,7 @@ int buf_add_json_cstr(buf *b, const char *s)
 void buf_reset(buf *b)
 {
     b->len = 0;
-    if (b->p)
-        b->p[0] = '\0';
+    if (b->p) b->p[0] = '\0';
 }
 
 void buf_free(buf *b)
@@ -195,8 +186,7 @@ char *buf_steal(buf *b)
 {
     char *p = b->p;
 
-    if (!p)
-        p = calloc(1, 1);
+    if (!p) p = calloc(1, 1);
     b->p = NULL;
     b->len = b->cap = 0;
     return p;
@@ -206,8 +196,7 @@ int str_copy(char *dst, size_t dstlen, const char *src)
 {
     size_t n = strlen(src);
 
-    if (dstlen == 0)
-        return -1;
+    if (dstlen == 0) return -1;
     if (n >= dstlen) {
         memcpy(dst, src, dstlen - 1);
         dst[dstlen - 1] = '\0';
@@ -234,12 +223,10 @@ int str_to_long(const char *s, long min, long max, long *out)
     char *end;
     long v;
 
-    if (!s || !*s)
-        return -1;
+    if (!s || !*s) return -1;
     errno = 0;
     v = strtol(s, &end, 10);
-    if (errno || *end || v < min || v > max)
-        return -1;
+    if (errno || *end || v < min || v > max) return -1;
     *out = v;
     return 0;
 }

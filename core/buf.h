@@ -15,7 +15,10 @@ typedef struct buf {
     size_t max; /* hard limit on len; 0 = no limit */
 } buf;
 
-#define BUF_INIT(m) {NULL, 0, 0, (m)}
+#define BUF_INIT(m)                                                                                \
+    {                                                                                              \
+        NULL, 0, 0, (m)                                                                            \
+    }
 
 int buf_add(buf *b, const void *data, size_t n);
 int buf_adds(buf *b, const char *s);

@@ -23,8 +23,7 @@ cache *cache_new(const conf *cf)
 {
     cache *c = calloc(1, sizeof *c);
 
-    if (!c)
-        return NULL;
+    if (!c) return NULL;
     str_copy(c->host, sizeof c->host, cf->redis_host);
     str_copy(c->password, sizeof c->password, cf->redis_password);
     c->port = (int)cf->redis_port;
@@ -34,17 +33,14 @@ cache *cache_new(const conf *cf)
 
 void cache_free(cache *c)
 {
-    if (!c)
-        return;
-    if (c->rc)
-        redisFree(c->rc);
+    if (!c) return;
+    if (c->rc) redisFree(c->rc);
     free(c);
 }
 
 static void cache_drop(cache *c)
 {
-    if (c->rc)
-        redisFree(c->rc);
+    if (c->rc) redisFree(c->rc);
     c->rc = NULL;
     c->retry_at = time(NULL) + 1;
 }
@@ -54,10 +50,8 @@ static redisContext *cache_conn(cache *c)
     struct timeval tv = {c->timeout_ms / 1000, (c->timeout_ms % 1000) * 1000};
     redisReply *r;
 
-    if (c->rc)
-        return c->rc;
-    if (c->port == 0 || time(NULL) < c->retry_at)
-        return NULL;
+    if (c->rc) return c->rc;
+    if (c->port == 0 || time(NULL) < c->retry_at) return NULL;
     c->rc = redisConnectWithTimeout(c->host, c->port, tv);
     if (!c->rc || c->rc->err) {
         log_debug("redis unavailable: %s", c->rc ? c->rc->errstr : "out of memory");
@@ -69,8 +63,7 @@ static redisContext *cache_conn(cache *c)
         r = redisCommand(c->rc, "AUTH %s", c->password);
         if (!r || r->type == REDIS_REPLY_ERROR) {
             log_warn("redis AUTH failed");
-            if (r)
-                freeReplyObject(r);
+            if (r) freeReplyObject(r);
             cache_drop(c);
             return NULL;
         }
@@ -90,8 +83,7 @@ static redisReply *cache_cmd(cache *c, const char *fmt, ...)
 
     for (attempt = 0; attempt < 1 + had && !r; attempt++) {
         redisContext *rc = cache_conn(c);
-        if (!rc)
-            return NULL;
+        if (!rc) return NULL;
         va_start(ap, fmt);
         r = redisvCommand(rc, fmt, ap);
         va_end(ap);
@@ -101,8 +93,7 @@ static redisReply *cache_cmd(cache *c, const char *fmt, ...)
             c->rc = NULL;
         }
     }
-    if (!r)
-        c->retry_at = time(NULL) + 1;
+    if (!r) c->retry_at = time(NULL) + 1;
     return r;
 }
 
@@ -111,10 +102,8 @@ int cache_get(cache *c, const char *key, buf *out)
     redisReply *r;
     int hit = 0;
 
-    if (!c || !(r = cache_cmd(c, "GET %s", key)))
-        return 0;
-    if (r->type == REDIS_REPLY_STRING && buf_add(out, r->str, r->len) == 0)
-        hit = 1;
+    if (!c || !(r = cache_cmd(c, "GET %s", key))) return 0;
+    if (r->type == REDIS_REPLY_STRING && buf_add(out, r->str, r->len) == 0) hit = 1;
     freeReplyObject(r);
     return hit;
 }
@@ -123,20 +112,17 @@ void cache_set(cache *c, const char *key, const char *val, size_t len, long ttl)
 {
     redisReply *r;
 
-    if (!c)
-        return;
+    if (!c) return;
     r = ttl > 0 ? cache_cmd(c, "SET %s %b EX %ld", key, val, len, ttl)
                 : cache_cmd(c, "SET %s %b", key, val, len);
-    if (r)
-        freeReplyObject(r);
+    if (r) freeReplyObject(r);
 }
 
 void cache_del(cache *c, const char *key)
 {
     redisReply *r;
 
-    if (c && (r = cache_cmd(c, "DEL %s", key)))
-        freeReplyObject(r);
+    if (c && (r = cache_cmd(c, "DEL %s", key))) freeReplyObject(r);
 }
 
 long cache_incr(cache *c, const char *key, long ttl)
@@ -144,13 +130,10 @@ long cache_incr(cache *c, const char *key, long ttl)
     redisReply *r;
     long v = -1;
 
-    if (!c || !(r = cache_cmd(c, "INCR %s", key)))
-        return -1;
-    if (r->type == REDIS_REPLY_INTEGER)
-        v = (long)r->integer;
+    if (!c || !(r = cache_cmd(c, "INCR %s", key))) return -1;
+    if (r->type == REDIS_REPLY_INTEGER) v = (long)r->integer;
     freeReplyObject(r);
-    if (v == 1 && ttl > 0 && (r = cache_cmd(c, "EXPIRE %s %ld", key, ttl)))
-        freeReplyObject(r);
+    if (v == 1 && ttl > 0 && (r = cache_cmd(c, "EXPIRE %s %ld", key, ttl))) freeReplyObject(r);
     return v;
 }
 
@@ -182,8 +165,7 @@ long cache_eval_bucket(cache *c, const char *key, long rate_per_min, long burst,
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
         r->element[0]->type == REDIS_REPLY_INTEGER && r->element[1]->type == REDIS_REPLY_INTEGER) {
         v = r->element[0]->integer ? 1 : 0;
-        if (retry_after_s)
-            *retry_after_s = (long)r->element[1]->integer;
+        if (retry_after_s) *retry_after_s = (long)r->element[1]->integer;
     } else if (r->type == REDIS_REPLY_ERROR) {
         log_warn("redis rate-limit script failed: %s", r->str);
     }
@@ -196,8 +178,7 @@ int cache_ping(cache *c)
     redisReply *r;
     int ok;
 
-    if (!c || !(r = cache_cmd(c, "PING")))
-        return 0;
+    if (!c || !(r = cache_cmd(c, "PING"))) return 0;
     ok = r->type == REDIS_REPLY_STATUS;
     freeReplyObject(r);
     return ok;
@@ -214,8 +195,7 @@ void cache_key_hash(char *dst, ...)
     va_list ap;
 
     dst[0] = '\0';
-    if (!md)
-        return;
+    if (!md) return;
     EVP_DigestInit_ex(md, EVP_sha256(), NULL);
     va_start(ap, dst);
     while ((part = va_arg(ap, const char *)) != NULL)

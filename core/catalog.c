@@ -20,12 +20,10 @@ static int grow(void *arr, int *cap, int n, size_t sz)
     int ncap;
     void *np;
 
-    if (n < *cap)
-        return 0;
+    if (n < *cap) return 0;
     ncap = *cap ? *cap * 2 : 16;
     np = realloc(*a, (size_t)ncap * sz);
-    if (!np)
-        return -1;
+    if (!np) return -1;
     memset((char *)np + (size_t)*cap * sz, 0, (size_t)(ncap - *cap) * sz);
     *a = np;
     *cap = ncap;
@@ -41,8 +39,7 @@ void catalog_free(catalog *c)
 {
     int i, j, k;
 
-    if (!c)
-        return;
+    if (!c) return;
     for (i = 0; i < c->ntables; i++) {
         cat_table *t = &c->tables[i];
         for (j = 0; j < t->ncols; j++) {
@@ -69,8 +66,7 @@ int catalog_add_table(catalog *c, const char *schema, const char *name, char kin
 {
     cat_table *t;
 
-    if (grow(&c->tables, &c->captables, c->ntables, sizeof(cat_table)) < 0)
-        return -1;
+    if (grow(&c->tables, &c->captables, c->ntables, sizeof(cat_table)) < 0) return -1;
     t = &c->tables[c->ntables];
     t->schema = dupn(schema ? schema : "public");
     t->name = dupn(name);
@@ -93,8 +89,7 @@ int catalog_add_column(catalog *c, int table, const char *name, const char *type
     cat_table *t = &c->tables[table];
     cat_column *col;
 
-    if (grow(&t->cols, &t->capcols, t->ncols, sizeof(cat_column)) < 0)
-        return -1;
+    if (grow(&t->cols, &t->capcols, t->ncols, sizeof(cat_column)) < 0) return -1;
     col = &t->cols[t->ncols];
     col->name = dupn(name);
     col->type = dupn(type ? type : "text");
@@ -116,19 +111,16 @@ int catalog_add_value(catalog *c, int table, int column, const char *value)
     cat_column *col = &c->tables[table].cols[column];
     char **nv = realloc(col->values, (size_t)(col->nvalues + 1) * sizeof(char *));
 
-    if (!nv)
-        return -1;
+    if (!nv) return -1;
     col->values = nv;
-    if (!(nv[col->nvalues] = strdup(value)))
-        return -1;
+    if (!(nv[col->nvalues] = strdup(value))) return -1;
     col->nvalues++;
     return 0;
 }
 
 int catalog_add_fk(catalog *c, int table, int column, int ref_table, int ref_column)
 {
-    if (grow(&c->fks, &c->capfks, c->nfks, sizeof(cat_fk)) < 0)
-        return -1;
+    if (grow(&c->fks, &c->capfks, c->nfks, sizeof(cat_fk)) < 0) return -1;
     c->fks[c->nfks] = (cat_fk){table, column, ref_table, ref_column};
     c->nfks++;
     return 0;
@@ -158,8 +150,7 @@ int catalog_find_column(const catalog *c, int t, const char *name)
     int i;
 
     for (i = 0; i < c->tables[t].ncols; i++)
-        if (strcasecmp(c->tables[t].cols[i].name, name) == 0)
-            return i;
+        if (strcasecmp(c->tables[t].cols[i].name, name) == 0) return i;
     return -1;
 }
 
@@ -171,8 +162,7 @@ void catalog_fingerprint(catalog *c)
     unsigned int mdlen = 0, i;
 
     c->fingerprint[0] = '\0'; /* before the JSON: the old print must not feed the new one */
-    if (!(j = catalog_to_json(c)))
-        return;
+    if (!(j = catalog_to_json(c))) return;
     s = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
     if (EVP_Digest(s, strlen(s), md, &mdlen, EVP_sha256(), NULL) == 1)
         for (i = 0; i < mdlen; i++)
@@ -187,20 +177,16 @@ static int schema_array(char **schemas, int n, buf *out)
 {
     int i;
 
-    if (buf_addc(out, '{') < 0)
-        return -1;
+    if (buf_addc(out, '{') < 0) return -1;
     for (i = 0; i < n; i++) {
         const char *s;
-        if (i && buf_addc(out, ',') < 0)
-            return -1;
-        if (buf_addc(out, '"') < 0)
-            return -1;
+        if (i && buf_addc(out, ',') < 0) return -1;
+        if (buf_addc(out, '"') < 0) return -1;
         for (s = schemas[i]; *s; s++)
             if ((*s == '"' || *s == '\\') ? buf_addc(out, '\\') < 0 || buf_addc(out, *s) < 0
-                                           : buf_addc(out, *s) < 0)
+                                          : buf_addc(out, *s) < 0)
                 return -1;
-        if (buf_addc(out, '"') < 0)
-            return -1;
+        if (buf_addc(out, '"') < 0) return -1;
     }
     return buf_addc(out, '}');
 }
@@ -260,8 +246,7 @@ static int oid_index(PGresult *tables, const char *oid)
     int i, n = PQntuples(tables);
 
     for (i = 0; i < n; i++)
-        if (strcmp(PQgetvalue(tables, i, 0), oid) == 0)
-            return i;
+        if (strcmp(PQgetvalue(tables, i, 0), oid) == 0) return i;
     return -1;
 }
 
@@ -271,34 +256,27 @@ static int parse_values(catalog *c, int t, int col, const char *s)
     buf v = BUF_INIT(4096);
     int n = 0, rc = 0;
 
-    if (*s != '{')
-        return 0;
+    if (*s != '{') return 0;
     s++;
     while (*s && *s != '}' && n < 25) {
         buf_reset(&v);
         if (*s == '"') {
             for (s++; *s && *s != '"'; s++) {
-                if (*s == '\\' && s[1])
-                    s++;
-                if (buf_addc(&v, *s) < 0)
-                    break;
+                if (*s == '\\' && s[1]) s++;
+                if (buf_addc(&v, *s) < 0) break;
             }
-            if (*s == '"')
-                s++;
+            if (*s == '"') s++;
         } else {
             for (; *s && *s != ',' && *s != '}'; s++)
-                if (buf_addc(&v, *s) < 0)
-                    break;
-            if (strcmp(buf_cstr(&v), "NULL") == 0)
-                buf_reset(&v);
+                if (buf_addc(&v, *s) < 0) break;
+            if (strcmp(buf_cstr(&v), "NULL") == 0) buf_reset(&v);
         }
         if (v.len && catalog_add_value(c, t, col, buf_cstr(&v)) < 0) {
             rc = -1;
             break;
         }
         n++;
-        if (*s == ',')
-            s++;
+        if (*s == ',') s++;
     }
     buf_free(&v);
     return rc;
@@ -329,26 +307,21 @@ int catalog_load(PGconn *conn, char **schemas, int nschemas, catalog **out, t2er
     n = PQntuples(rc);
     for (i = 0; i < n; i++) {
         int t = oid_index(rt, PQgetvalue(rc, i, 0)), col;
-        if (t < 0)
-            continue; /* not selectable by us */
+        if (t < 0) continue; /* not selectable by us */
         col = catalog_add_column(c, t, PQgetvalue(rc, i, 1), PQgetvalue(rc, i, 2),
                                  PQgetisnull(rc, i, 3) ? NULL : PQgetvalue(rc, i, 3),
                                  PQgetvalue(rc, i, 5)[0] == 't', PQgetvalue(rc, i, 4)[0] == 't');
-        if (col < 0)
-            goto oom;
-        if (!PQgetisnull(rc, i, 6) && parse_values(c, t, col, PQgetvalue(rc, i, 6)) < 0)
-            goto oom;
+        if (col < 0) goto oom;
+        if (!PQgetisnull(rc, i, 6) && parse_values(c, t, col, PQgetvalue(rc, i, 6)) < 0) goto oom;
     }
     n = PQntuples(rf);
     for (i = 0; i < n; i++) {
         int t = oid_index(rt, PQgetvalue(rf, i, 0)), rt2 = oid_index(rt, PQgetvalue(rf, i, 2));
         int a, b;
-        if (t < 0 || rt2 < 0)
-            continue;
+        if (t < 0 || rt2 < 0) continue;
         a = catalog_find_column(c, t, PQgetvalue(rf, i, 1));
         b = catalog_find_column(c, rt2, PQgetvalue(rf, i, 3));
-        if (a >= 0 && b >= 0 && catalog_add_fk(c, t, a, rt2, b) < 0)
-            goto oom;
+        if (a >= 0 && b >= 0 && catalog_add_fk(c, t, a, rt2, b) < 0) goto oom;
     }
     catalog_fingerprint(c);
     PQclear(rt);
@@ -449,8 +422,7 @@ json_object *catalog_to_json(const catalog *c)
             for (k = 0; k < c->nfks; k++) {
                 const cat_fk *f = &c->fks[k];
                 json_object *jf;
-                if (f->table != i)
-                    continue;
+                if (f->table != i) continue;
                 jf = json_object_new_object();
                 jadd_str(jf, "column", t->cols[f->column].name);
                 jadd_str(jf, "ref_schema", c->tables[f->ref_table].schema);
@@ -462,8 +434,7 @@ json_object *catalog_to_json(const catalog *c)
         }
         json_object_array_add(tabs, jt);
     }
-    if (c->fingerprint[0])
-        jadd_str(root, "fingerprint", c->fingerprint);
+    if (c->fingerprint[0]) jadd_str(root, "fingerprint", c->fingerprint);
     return root;
 }
 
@@ -516,8 +487,7 @@ catalog *catalog_from_json(json_object *root)
                 json_object_is_type(vals, json_type_array))
                 for (k = 0; k < json_object_array_length(vals); k++) {
                     const char *s = json_object_get_string(json_object_array_get_idx(vals, k));
-                    if (s && catalog_add_value(c, t, col, s) < 0)
-                        goto fail;
+                    if (s && catalog_add_value(c, t, col, s) < 0) goto fail;
                 }
         }
     }
@@ -530,16 +500,14 @@ catalog *catalog_from_json(json_object *root)
             json_object *jf = json_object_array_get_idx(fks, j);
             char qn[512];
             int rt, a, b;
-            if (!jstr(jf, "ref_table") || !jstr(jf, "column") || !jstr(jf, "ref_column"))
-                goto fail;
-            snprintf(qn, sizeof qn, "%s.%s", jstr(jf, "ref_schema") ? jstr(jf, "ref_schema")
-                                                                    : c->tables[i].schema,
+            if (!jstr(jf, "ref_table") || !jstr(jf, "column") || !jstr(jf, "ref_column")) goto fail;
+            snprintf(qn, sizeof qn, "%s.%s",
+                     jstr(jf, "ref_schema") ? jstr(jf, "ref_schema") : c->tables[i].schema,
                      jstr(jf, "ref_table"));
             rt = catalog_find_table(c, qn);
             a = catalog_find_column(c, (int)i, jstr(jf, "column"));
             b = rt >= 0 ? catalog_find_column(c, rt, jstr(jf, "ref_column")) : -1;
-            if (a >= 0 && b >= 0 && catalog_add_fk(c, (int)i, a, rt, b) < 0)
-                goto fail;
+            if (a >= 0 && b >= 0 && catalog_add_fk(c, (int)i, a, rt, b) < 0) goto fail;
         }
     }
     if (jstr(root, "fingerprint"))

@@ -24,9 +24,18 @@ typedef struct conf_key {
     int reloadable;
 } conf_key;
 
-#define S(k, d, alias, secret, rl) {#k, CT_STR, offsetof(conf, k), d, 0, 0, alias, secret, rl}
-#define I(k, d, lo, hi, alias, rl) {#k, CT_INT, offsetof(conf, k), #d, lo, hi, alias, 0, rl}
-#define B(k, d, rl) {#k, CT_BOOL, offsetof(conf, k), #d, 0, 1, NULL, 0, rl}
+#define S(k, d, alias, secret, rl)                                                                 \
+    {                                                                                              \
+#k, CT_STR, offsetof(conf, k), d, 0, 0, alias, secret, rl                                  \
+    }
+#define I(k, d, lo, hi, alias, rl)                                                                 \
+    {                                                                                              \
+#k, CT_INT, offsetof(conf, k), #d, lo, hi, alias, 0, rl                                    \
+    }
+#define B(k, d, rl)                                                                                \
+    {                                                                                              \
+#k, CT_BOOL, offsetof(conf, k), #d, 0, 1, NULL, 0, rl                                      \
+    }
 
 static const conf_key conf_keys[] = {
     S(listen, "var/run/t2sql.sock", NULL, 0, 0),
@@ -107,8 +116,7 @@ static const conf_key *conf_find(const char *key)
     size_t i;
 
     for (i = 0; i < NKEYS; i++)
-        if (strcmp(conf_keys[i].key, key) == 0)
-            return &conf_keys[i];
+        if (strcmp(conf_keys[i].key, key) == 0) return &conf_keys[i];
     return NULL;
 }
 
@@ -118,10 +126,8 @@ static int conf_parse_bool(const char *v, int *out)
     size_t i;
 
     for (i = 0; i < 4; i++) {
-        if (strcasecmp(v, yes[i]) == 0)
-            return *out = 1, 0;
-        if (strcasecmp(v, no[i]) == 0)
-            return *out = 0, 0;
+        if (strcasecmp(v, yes[i]) == 0) return *out = 1, 0;
+        if (strcasecmp(v, no[i]) == 0) return *out = 0, 0;
     }
     return -1;
 }
@@ -136,15 +142,14 @@ static int conf_set(conf *c, const conf_key *k, const char *v, const char *origi
 
     switch (k->type) {
     case CT_STR:
-        if (!(dup = strdup(v)))
-            goto oom;
+        if (!(dup = strdup(v))) goto oom;
         free(*conf_str(c, k));
         *conf_str(c, k) = dup;
         return 0;
     case CT_INT:
         if (str_to_long(v, k->min, k->max, &n) < 0) {
-            snprintf(err, errlen, "%s: %s must be an integer in [%ld, %ld]", origin, k->key,
-                     k->min, k->max);
+            snprintf(err, errlen, "%s: %s must be an integer in [%ld, %ld]", origin, k->key, k->min,
+                     k->max);
             return -1;
         }
         *(long *)((char *)c + k->off) = n;
@@ -178,8 +183,7 @@ static int conf_parse_text(conf *c, const char *text, size_t len, const char *na
 
         while (n < sizeof line - 1 && pos + n < len && text[pos + n] != '\n')
             n++;
-        if (n < sizeof line - 1 && pos + n < len)
-            n++; /* the newline, as fgets keeps it */
+        if (n < sizeof line - 1 && pos + n < len) n++; /* the newline, as fgets keeps it */
         memcpy(line, text + pos, n);
         line[n] = '\0';
         pos += n;
@@ -192,8 +196,7 @@ static int conf_parse_text(conf *c, const char *text, size_t len, const char *na
             break;
         }
         s = str_trim(line);
-        if (!*s || *s == '#' || *s == ';' || *s == '[')
-            continue;
+        if (!*s || *s == '#' || *s == ';' || *s == '[') continue;
         if (!(eq = strchr(s, '='))) {
             snprintf(err, errlen, "%s: expected key = value", origin);
             rc = -1;
@@ -210,8 +213,7 @@ static int conf_parse_text(conf *c, const char *text, size_t len, const char *na
                     val = str_trim(val);
                     break;
                 }
-            if (*val == '#')
-                *val = '\0';
+            if (*val == '#') *val = '\0';
         }
         if (*val == '"') { /* "quoted", maybe followed by " # comment" */
             char *q, *r;
@@ -230,8 +232,7 @@ static int conf_parse_text(conf *c, const char *text, size_t len, const char *na
             rc = -1;
             break;
         }
-        if ((rc = conf_set(c, k, val, origin, err, errlen)) < 0)
-            break;
+        if ((rc = conf_set(c, k, val, origin, err, errlen)) < 0) break;
     }
     return rc;
 }
@@ -279,10 +280,8 @@ static int conf_read_env(conf *c, char *err, size_t errlen)
         for (j = 6; name[j]; j++)
             name[j] = (char)toupper((unsigned char)name[j]);
         v = getenv(name);
-        if (!v && k->alias)
-            v = getenv(k->alias);
-        if (v && conf_set(c, k, v, v == getenv(name) ? name : k->alias, err, errlen) < 0)
-            return -1;
+        if (!v && k->alias) v = getenv(k->alias);
+        if (v && conf_set(c, k, v, v == getenv(name) ? name : k->alias, err, errlen) < 0) return -1;
     }
     return 0;
 }
@@ -297,16 +296,11 @@ static int conf_build(const char *path, const char *text, size_t len, int use_en
 
     memset(&c, 0, sizeof c);
     for (i = 0; i < NKEYS; i++)
-        if (conf_set(&c, &conf_keys[i], conf_keys[i].def, "default", err, errlen) < 0)
-            goto fail;
-    if (path && conf_read_file(&c, path, err, errlen) < 0)
-        goto fail;
-    if (text && conf_parse_text(&c, text, len, "buffer", err, errlen) < 0)
-        goto fail;
-    if (use_env && conf_read_env(&c, err, errlen) < 0)
-        goto fail;
-    if (c.default_page_size > c.max_page_size)
-        c.default_page_size = c.max_page_size;
+        if (conf_set(&c, &conf_keys[i], conf_keys[i].def, "default", err, errlen) < 0) goto fail;
+    if (path && conf_read_file(&c, path, err, errlen) < 0) goto fail;
+    if (text && conf_parse_text(&c, text, len, "buffer", err, errlen) < 0) goto fail;
+    if (use_env && conf_read_env(&c, err, errlen) < 0) goto fail;
+    if (c.default_page_size > c.max_page_size) c.default_page_size = c.max_page_size;
     if (log_level_parse(c.log_level) < 0) {
         snprintf(err, errlen, "log_level must be error, warn, info or debug");
         goto fail;
@@ -378,18 +372,14 @@ static int conninfo_add(char *dst, size_t len, size_t *pos, const char *key, con
 {
     int n = snprintf(dst + *pos, len - *pos, "%s%s='", *pos ? " " : "", key);
 
-    if (n < 0 || (size_t)n >= len - *pos)
-        return -1;
+    if (n < 0 || (size_t)n >= len - *pos) return -1;
     *pos += (size_t)n;
     for (; *val; val++) {
-        if (*pos + 3 >= len)
-            return -1;
-        if (*val == '\'' || *val == '\\')
-            dst[(*pos)++] = '\\';
+        if (*pos + 3 >= len) return -1;
+        if (*val == '\'' || *val == '\\') dst[(*pos)++] = '\\';
         dst[(*pos)++] = *val;
     }
-    if (*pos + 2 >= len)
-        return -1;
+    if (*pos + 2 >= len) return -1;
     dst[(*pos)++] = '\'';
     dst[*pos] = '\0';
     return 0;
@@ -421,14 +411,12 @@ int conf_schema_list(const conf *c, char ***names, int max)
     char *s, *p;
     int n = 0;
 
-    if (!v)
-        return -1;
+    if (!v) return -1;
     s = (char *)(v + max);
     memcpy(s, c->schemas, slen + 1);
     for (p = strtok_r(s, ",", &s); p && n < max; p = strtok_r(NULL, ",", &s)) {
         p = str_trim(p);
-        if (*p)
-            v[n++] = p;
+        if (*p) v[n++] = p;
     }
     *names = v;
     return n;

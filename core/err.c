@@ -44,8 +44,7 @@ int err_set(t2err *e, err_code code, const char *fmt, ...)
 {
     va_list ap;
 
-    if (!e)
-        return -1;
+    if (!e) return -1;
     va_start(ap, fmt);
     err_vset(e, code, fmt, ap);
     va_end(ap);
@@ -57,8 +56,7 @@ int err_field(t2err *e, const char *field, const char *fmt, ...)
 {
     va_list ap;
 
-    if (!e)
-        return -1;
+    if (!e) return -1;
     va_start(ap, fmt);
     err_vset(e, E_VALIDATION, fmt, ap);
     va_end(ap);

@@ -36,7 +36,7 @@ typedef enum {
 typedef struct t2err {
     err_code code;
     char detail[512];
-    char field[64]; /* for E_VALIDATION: the offending request field */
+    char field[64];  /* for E_VALIDATION: the offending request field */
     int retry_after; /* seconds for Retry-After when > 0 (e.g. E_RATE_LIMITED), overriding
                         err_retry_after(code); err_set() and err_field() reset it to 0 */
 } t2err;
@@ -46,7 +46,7 @@ int err_set(t2err *e, err_code code, const char *fmt, ...) __attribute__((format
 int err_field(t2err *e, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void err_clear(t2err *e);
-int err_status(err_code code);   /* HTTP status */
+int err_status(err_code code);       /* HTTP status */
 const char *err_name(err_code code); /* stable machine-readable code */
 int err_retry_after(err_code code);  /* seconds for Retry-After, 0 = none */
 

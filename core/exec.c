@@ -21,23 +21,23 @@ static const struct {
     const char *name;
     int kind;
 } exec_types[] = {
-    {16, "bool", K_BOOL},          {17, "bytea", K_STR},        {18, "char", K_STR},
-    {19, "name", K_STR},           {20, "int8", K_INT},         {21, "int2", K_INT},
-    {23, "int4", K_INT},           {25, "text", K_STR},         {26, "oid", K_INT},
-    {114, "json", K_JSON},         {142, "xml", K_STR},         {700, "float4", K_FLOAT},
-    {701, "float8", K_FLOAT},      {790, "money", K_STR},       {869, "inet", K_STR},
-    {1042, "bpchar", K_STR},       {1043, "varchar", K_STR},    {1082, "date", K_STR},
-    {1083, "time", K_STR},         {1114, "timestamp", K_STR},  {1184, "timestamptz", K_STR},
-    {1186, "interval", K_STR},     {1266, "timetz", K_STR},     {1560, "bit", K_STR},
+    {16, "bool", K_BOOL},          {17, "bytea", K_STR},         {18, "char", K_STR},
+    {19, "name", K_STR},           {20, "int8", K_INT},          {21, "int2", K_INT},
+    {23, "int4", K_INT},           {25, "text", K_STR},          {26, "oid", K_INT},
+    {114, "json", K_JSON},         {142, "xml", K_STR},          {700, "float4", K_FLOAT},
+    {701, "float8", K_FLOAT},      {790, "money", K_STR},        {869, "inet", K_STR},
+    {1042, "bpchar", K_STR},       {1043, "varchar", K_STR},     {1082, "date", K_STR},
+    {1083, "time", K_STR},         {1114, "timestamp", K_STR},   {1184, "timestamptz", K_STR},
+    {1186, "interval", K_STR},     {1266, "timetz", K_STR},      {1560, "bit", K_STR},
     {1562, "varbit", K_STR},       {1700, "numeric", K_NUMERIC}, {2950, "uuid", K_STR},
-    {3802, "jsonb", K_JSON},       {1000, "_bool", K_STR},      {1005, "_int2", K_STR},
-    {1007, "_int4", K_STR},        {1016, "_int8", K_STR},      {1009, "_text", K_STR},
-    {1015, "_varchar", K_STR},     {1021, "_float4", K_STR},    {1022, "_float8", K_STR},
-    {1231, "_numeric", K_STR},     {1182, "_date", K_STR},      {1115, "_timestamp", K_STR},
-    {1185, "_timestamptz", K_STR}, {199, "_json", K_STR},       {3807, "_jsonb", K_STR},
-    {2249, "record", K_STR},       {705, "unknown", K_STR},     {3904, "int4range", K_STR},
-    {3926, "int8range", K_STR},    {3912, "daterange", K_STR},  {3910, "tstzrange", K_STR},
-    {650, "cidr", K_STR},          {829, "macaddr", K_STR},     {28, "xid", K_INT},
+    {3802, "jsonb", K_JSON},       {1000, "_bool", K_STR},       {1005, "_int2", K_STR},
+    {1007, "_int4", K_STR},        {1016, "_int8", K_STR},       {1009, "_text", K_STR},
+    {1015, "_varchar", K_STR},     {1021, "_float4", K_STR},     {1022, "_float8", K_STR},
+    {1231, "_numeric", K_STR},     {1182, "_date", K_STR},       {1115, "_timestamp", K_STR},
+    {1185, "_timestamptz", K_STR}, {199, "_json", K_STR},        {3807, "_jsonb", K_STR},
+    {2249, "record", K_STR},       {705, "unknown", K_STR},      {3904, "int4range", K_STR},
+    {3926, "int8range", K_STR},    {3912, "daterange", K_STR},   {3910, "tstzrange", K_STR},
+    {650, "cidr", K_STR},          {829, "macaddr", K_STR},      {28, "xid", K_INT},
 };
 
 /* A small per-process cache of non-built-in type names (enums, domains, composites). */
@@ -53,8 +53,7 @@ static int type_kind(Oid oid)
     size_t i;
 
     for (i = 0; i < sizeof exec_types / sizeof exec_types[0]; i++)
-        if (exec_types[i].oid == oid)
-            return exec_types[i].kind;
+        if (exec_types[i].oid == oid) return exec_types[i].kind;
     return K_STR;
 }
 
@@ -64,11 +63,9 @@ static const char *type_name(Oid oid)
     int j;
 
     for (i = 0; i < sizeof exec_types / sizeof exec_types[0]; i++)
-        if (exec_types[i].oid == oid)
-            return exec_types[i].name;
+        if (exec_types[i].oid == oid) return exec_types[i].name;
     for (j = 0; j < type_cache_n; j++)
-        if (type_cache[j].oid == oid)
-            return type_cache[j].name;
+        if (type_cache[j].oid == oid) return type_cache[j].name;
     return NULL;
 }
 
@@ -84,13 +81,14 @@ static int type_learn(PGconn *conn, const PGresult *desc)
     for (i = 0; i < n; i++)
         if (!type_name(PQftype(desc, i)))
             buf_printf(&arr, "%s%u", arr.len ? "," : "{", PQftype(desc, i));
-    if (!arr.len)
-        goto done;
+    if (!arr.len) goto done;
     ran = 1;
     buf_addc(&arr, '}');
     params[0] = buf_cstr(&arr);
-    r = PQexecParams(conn, "SELECT t.oid::int8, t.typname FROM pg_type t"
-                           " WHERE t.oid = ANY ($1::oid[])", 1, NULL, params, NULL, NULL, 0);
+    r = PQexecParams(conn,
+                     "SELECT t.oid::int8, t.typname FROM pg_type t"
+                     " WHERE t.oid = ANY ($1::oid[])",
+                     1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) == PGRES_TUPLES_OK)
         for (i = 0; i < PQntuples(r); i++) {
             int slot = type_cache_n < TYPECACHE ? type_cache_n++ : i % TYPECACHE;
@@ -109,30 +107,24 @@ static int numeric_fits(const char *s)
 {
     int sig = 0, started = 0, intdigits = 0, pending_zeros = 0, in_frac = 0;
 
-    if (*s == '-')
-        s++;
-    if (!(*s >= '0' && *s <= '9'))
-        return 0; /* NaN, Infinity */
+    if (*s == '-') s++;
+    if (!(*s >= '0' && *s <= '9')) return 0; /* NaN, Infinity */
     for (; *s; s++) {
         if (*s == '.') {
             in_frac = 1;
             continue;
         }
-        if (*s < '0' || *s > '9')
-            return 0;
-        if (!in_frac)
-            intdigits++;
+        if (*s < '0' || *s > '9') return 0;
+        if (!in_frac) intdigits++;
         if (*s == '0') {
-            if (started)
-                pending_zeros++;
+            if (started) pending_zeros++;
             continue;
         }
         started = 1;
         sig += pending_zeros + 1;
         pending_zeros = 0;
     }
-    if (!in_frac)
-        sig += pending_zeros;
+    if (!in_frac) sig += pending_zeros;
     return sig <= 15 && intdigits <= 308;
 }
 
@@ -202,8 +194,7 @@ static void exec_rollback(PGconn *conn)
 
     while ((r = PQgetResult(conn)) != NULL)
         PQclear(r);
-    if (PQstatus(conn) == CONNECTION_OK)
-        PQclear(PQexec(conn, "ROLLBACK"));
+    if (PQstatus(conn) == CONNECTION_OK) PQclear(PQexec(conn, "ROLLBACK"));
 }
 
 int exec_check(PGconn *conn, const exec_limits *lim, const char *sql, t2err *err)
@@ -211,8 +202,7 @@ int exec_check(PGconn *conn, const exec_limits *lim, const char *sql, t2err *err
     PGresult *r;
     int rc = 0;
 
-    if (exec_begin(conn, lim, err) < 0)
-        return -1;
+    if (exec_begin(conn, lim, err) < 0) return -1;
     r = PQprepare(conn, "", sql, 0, NULL);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         /* class 42 (syntax, unknown names, grouping...) is the SQL's fault and worth a
@@ -244,16 +234,14 @@ static int wait_result(PGconn *conn, int peer_fd)
         p[1].events = POLLRDHUP;
         p[0].revents = p[1].revents = 0;
         if (poll(p, 2, -1) < 0) {
-            if (errno == EINTR)
-                continue;
+            if (errno == EINTR) continue;
             return 0;
         }
         if (p[1].revents & POLLNVAL)
             peer_fd = -1; /* not a socket after all: stop watching it */
         else if (p[1].revents & (POLLRDHUP | POLLHUP | POLLERR))
             return -1;
-        if (p[0].revents && !PQconsumeInput(conn))
-            return 0;
+        if (p[0].revents && !PQconsumeInput(conn)) return 0;
     }
     return 0;
 }
@@ -280,10 +268,8 @@ static long long exec_total(PGconn *conn, const exec_req *rq, long long offset, 
     PGresult *r;
     long long total = -1;
 
-    if (rq->count == COUNT_NONE)
-        return -1;
-    if (n < rq->page_size && (n > 0 || offset == 0))
-        return offset + n;
+    if (rq->count == COUNT_NONE) return -1;
+    if (n < rq->page_size && (n > 0 || offset == 0)) return offset + n;
     if (rq->count == COUNT_ESTIMATED) {
         buf_printf(&q, "EXPLAIN (FORMAT JSON) %s", rq->sql);
         r = PQexec(conn, buf_cstr(&q));
@@ -331,15 +317,13 @@ static void write_header(buf *b, const exec_req *rq, const PGresult *desc, int n
     buf_add_json_cstr(b, rq->source ? rq->source : "llm");
     buf_adds(b, ",\"columns\":[");
     for (i = 0; i < nf; i++) {
-        if (i)
-            buf_addc(b, ',');
+        if (i) buf_addc(b, ',');
         buf_add_json_cstr(b, PQfname(desc, i));
     }
     buf_adds(b, "],\"column_types\":[");
     for (i = 0; i < nf; i++) {
         const char *tn = type_name(PQftype(desc, i));
-        if (i)
-            buf_addc(b, ',');
+        if (i) buf_addc(b, ',');
         buf_add_json_cstr(b, tn ? tn : "unknown");
     }
     buf_adds(b, rq->ndjson ? "]}\n" : "],\"rows\":[");
@@ -362,8 +346,7 @@ int exec_page(PGconn *conn, const exec_limits *lim, const exec_req *rq, sink *s,
     offset = (long long)(rq->page - 1) * rq->page_size;
     snprintf(lim_s, sizeof lim_s, "%ld", rq->page_size);
     snprintf(off_s, sizeof off_s, "%lld", offset);
-    if (exec_begin(conn, lim, err) < 0)
-        return -1;
+    if (exec_begin(conn, lim, err) < 0) return -1;
     buf_printf(&q, "SELECT * FROM (\n%s\n) q LIMIT $1 OFFSET $2", rq->sql);
     r = PQprepare(conn, "", buf_cstr(&q), 2, NULL);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
@@ -402,19 +385,15 @@ int exec_page(PGconn *conn, const exec_limits *lim, const exec_req *rq, sink *s,
     }
     cancel = PQgetCancel(conn);
     for (;;) {
-        if (wait_result(conn, s->peer_fd) < 0)
-            goto hangup;
-        if ((r = PQgetResult(conn)) == NULL)
-            break;
+        if (wait_result(conn, s->peer_fd) < 0) goto hangup;
+        if ((r = PQgetResult(conn)) == NULL) break;
         ExecStatusType st = PQresultStatus(r);
         if (st == PGRES_SINGLE_TUPLE) {
             size_t row_start = b->len;
-            if (!rq->ndjson && n > 0)
-                buf_addc(b, ',');
+            if (!rq->ndjson && n > 0) buf_addc(b, ',');
             buf_addc(b, '[');
             for (i = 0; i < nf; i++) {
-                if (i)
-                    buf_addc(b, ',');
+                if (i) buf_addc(b, ',');
                 if (PQgetisnull(r, 0, i))
                     buf_add(b, "null", 4);
                 else if (add_value(b, kinds[i], PQgetvalue(r, 0, i), PQgetlength(r, 0, i)) < 0)
@@ -423,12 +402,14 @@ int exec_page(PGconn *conn, const exec_limits *lim, const exec_req *rq, sink *s,
             if (i < nf || buf_adds(b, rq->ndjson ? "]\n" : "]") < 0) {
                 /* drop the partial row, so the error member (or line) follows whole rows */
                 b->len = row_start;
-                if (b->p)
-                    b->p[row_start] = '\0';
+                if (b->p) b->p[row_start] = '\0';
                 if (s->hold)
-                    err_set(err, E_QUERY_FAILED, "the page is larger than the response buffer allows; ask for a smaller page_size or stream it");
+                    err_set(err, E_QUERY_FAILED,
+                            "the page is larger than the response buffer allows; ask for a smaller "
+                            "page_size or stream it");
                 else
-                    err_set(err, E_QUERY_FAILED, "a row is larger than the response buffer allows (%zu bytes)", b->max);
+                    err_set(err, E_QUERY_FAILED,
+                            "a row is larger than the response buffer allows (%zu bytes)", b->max);
                 PQclear(r);
                 r = NULL;
                 goto midfail;
@@ -437,8 +418,7 @@ int exec_page(PGconn *conn, const exec_limits *lim, const exec_req *rq, sink *s,
             PQclear(r);
             if (!started) { /* the first row leaves at once: early first byte */
                 started = 1;
-                if (sink_flush(s) < 0)
-                    goto gone;
+                if (sink_flush(s) < 0) goto gone;
             } else if (sink_mark(s) < 0) {
                 goto gone;
             }
@@ -456,10 +436,8 @@ int exec_page(PGconn *conn, const exec_limits *lim, const exec_req *rq, sink *s,
     {
         double exec_ms;
         total = exec_total(conn, rq, offset, n, s->peer_fd, err);
-        if (total == -3)
-            goto hangup;
-        if (total == -2)
-            goto midfail;
+        if (total == -3) goto hangup;
+        if (total == -2) goto midfail;
         exec_ms = ms_since(&t0);
         if (rq->ndjson)
             buf_adds(b, "{");
@@ -473,8 +451,7 @@ int exec_page(PGconn *conn, const exec_limits *lim, const exec_req *rq, sink *s,
         else
             buf_printf(b, "\"total_rows\":%lld,\"total_pages\":%lld}}", total,
                        (total + rq->page_size - 1) / rq->page_size);
-        if (rq->ndjson)
-            buf_addc(b, '\n');
+        if (rq->ndjson) buf_addc(b, '\n');
     }
     exec_rollback(conn);
     rc = 0;
@@ -488,8 +465,7 @@ gone:
     /* The client hung up: stop the query on the server now, not when it finishes. */
     if (cancel) {
         char eb[256];
-        if (!PQcancel(cancel, eb, sizeof eb))
-            log_warn("cancel failed: %s", eb);
+        if (!PQcancel(cancel, eb, sizeof eb)) log_warn("cancel failed: %s", eb);
     }
     log_info("client went away after %lld rows; query cancelled", n);
     exec_rollback(conn);
@@ -512,8 +488,7 @@ fail:
     exec_rollback(conn);
     rc = -1;
 done:
-    if (cancel)
-        PQfreeCancel(cancel);
+    if (cancel) PQfreeCancel(cancel);
     PQclear(desc);
     buf_free(&q);
     return rc;

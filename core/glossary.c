@@ -19,8 +19,7 @@ void glossary_free(glossary *g)
 {
     int i;
 
-    if (!g)
-        return;
+    if (!g) return;
     for (i = 0; i < g->n; i++) {
         free(g->e[i].term);
         free(g->e[i].hint);
@@ -39,8 +38,7 @@ int glossary_add(glossary *g, const char *term, const char *hint, const char *ta
     if (g->n == g->cap) {
         int ncap = g->cap ? g->cap * 2 : 16;
         gloss_entry *ne = realloc(g->e, (size_t)ncap * sizeof *ne);
-        if (!ne)
-            return -1;
+        if (!ne) return -1;
         g->e = ne;
         g->cap = ncap;
     }
@@ -66,8 +64,7 @@ int glossary_load_file(glossary *g, const char *path, t2err *err)
     char line[4096];
     int lineno = 0;
 
-    if (!path || !*path)
-        return 0;
+    if (!path || !*path) return 0;
     if (!(f = fopen(path, "r")))
         return errno == ENOENT ? 0 : err_set(err, E_INTERNAL, "%s: %s", path, strerror(errno));
     while (fgets(line, sizeof line, f)) {
@@ -78,25 +75,22 @@ int glossary_load_file(glossary *g, const char *path, t2err *err)
         if (!strchr(line, '\n') && (ch = getc(f)) != EOF && ch != '\n') {
             /* else the rest would be read as one more (bogus) entry */
             fclose(f);
-            return err_set(err, E_INTERNAL, "%s:%d: line too long (over %zu bytes)", path,
-                           lineno, sizeof line - 1);
+            return err_set(err, E_INTERNAL, "%s:%d: line too long (over %zu bytes)", path, lineno,
+                           sizeof line - 1);
         }
         s = str_trim(line);
-        if (!*s || *s == '#')
-            continue;
+        if (!*s || *s == '#') continue;
         while (n < 4) {
             bar = n < 3 ? strchr(s, '|') : NULL;
-            if (bar)
-                *bar = '\0';
+            if (bar) *bar = '\0';
             fld[n++] = str_trim(s);
-            if (!bar)
-                break;
+            if (!bar) break;
             s = bar + 1;
         }
         if (n < 3 || !*fld[0]) {
             fclose(f);
-            return err_set(err, E_INTERNAL, "%s:%d: expected term | tables | hint [| filter]",
-                           path, lineno);
+            return err_set(err, E_INTERNAL, "%s:%d: expected term | tables | hint [| filter]", path,
+                           lineno);
         }
         if (glossary_add(g, fld[0], fld[2], fld[1], n > 3 ? fld[3] : NULL) < 0) {
             fclose(f);
@@ -131,14 +125,11 @@ static int term_hits(const text_words *q, const char *term)
     int i, j;
 
     text_split(term, 1, &t);
-    if (t.n == 0)
-        return 0;
+    if (t.n == 0) return 0;
     for (i = 0; i + t.n <= q->n; i++) {
         for (j = 0; j < t.n; j++)
-            if (strcmp(q->w[i + j], t.w[j]) != 0)
-                break;
-        if (j == t.n)
-            return t.n;
+            if (strcmp(q->w[i + j], t.w[j]) != 0) break;
+        if (j == t.n) return t.n;
     }
     return 0;
 }
@@ -149,17 +140,13 @@ int glossary_match(const glossary *g, const char *question, int *idx, int max)
     int score[256];
     int i, j, n = 0;
 
-    if (max > 256)
-        max = 256;
-    if (max <= 0)
-        return 0;
+    if (max > 256) max = 256;
+    if (max <= 0) return 0;
     text_split(question, 1, &q);
     for (i = 0; i < g->n; i++) { /* all entries: a longer term may come after max short ones */
         int s = term_hits(&q, g->e[i].term);
-        if (!s || (n == max && score[n - 1] >= s))
-            continue;
-        if (n < max)
-            n++; /* else the last (shortest) one drops out */
+        if (!s || (n == max && score[n - 1] >= s)) continue;
+        if (n < max) n++; /* else the last (shortest) one drops out */
         for (j = n - 1; j > 0 && score[j - 1] < s; j--) { /* longer terms first */
             idx[j] = idx[j - 1];
             score[j] = score[j - 1];

@@ -18,12 +18,10 @@ int jobs_valid_id(const char *s)
 {
     int i;
 
-    if (!s)
-        return 0;
+    if (!s) return 0;
     for (i = 0; i < 36; i++) {
         if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-')
-                return 0;
+            if (s[i] != '-') return 0;
         } else if (!isxdigit((unsigned char)s[i])) {
             return 0;
         }
@@ -37,13 +35,11 @@ static PGresult *jobs_exec(PGconn *c, const char *sql, int n, const char *const 
 {
     PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
 
-    if (r && PQresultStatus(r) == want)
-        return r;
+    if (r && PQresultStatus(r) == want) return r;
     if (PQstatus(c) != CONNECTION_OK)
         err_set(err, E_DB_UNAVAILABLE, "database unavailable");
     else
-        err_set(err, E_INTERNAL, "job queue: %s",
-                r ? PQresultErrorMessage(r) : PQerrorMessage(c));
+        err_set(err, E_INTERNAL, "job queue: %s", r ? PQresultErrorMessage(r) : PQerrorMessage(c));
     PQclear(r);
     return NULL;
 }
@@ -58,19 +54,16 @@ int jobs_create(PGconn *c, const char *sql, const char *query_id, const char *qu
     const char *p[5];
     PGresult *r;
 
-    if (!format)
-        format = "csv";
+    if (!format) format = "csv";
     if (strcmp(format, "csv") != 0 && strcmp(format, "csv.gz") != 0)
         return err_field(err, "format", "format must be \"csv\" or \"csv.gz\"");
-    if (!sql || !*sql)
-        return err_set(err, E_INTERNAL, "job without SQL");
+    if (!sql || !*sql) return err_set(err, E_INTERNAL, "job without SQL");
     p[0] = sql;
     p[1] = query_id;
     p[2] = question;
     p[3] = owner ? owner : "";
     p[4] = format;
-    if (!(r = jobs_exec(c, q, 5, p, PGRES_TUPLES_OK, err)))
-        return -1;
+    if (!(r = jobs_exec(c, q, 5, p, PGRES_TUPLES_OK, err))) return -1;
     if (PQntuples(r) != 1 || PQgetlength(r, 0, 0) != 36) {
         PQclear(r);
         return err_set(err, E_INTERNAL, "job queue: insert returned no id");
@@ -82,9 +75,8 @@ int jobs_create(PGconn *c, const char *sql, const char *query_id, const char *qu
 
 static void json_add_text(json_object *o, const char *k, PGresult *r, int col)
 {
-    json_object_object_add(o, k, PQgetisnull(r, 0, col)
-                                     ? NULL
-                                     : json_object_new_string(PQgetvalue(r, 0, col)));
+    json_object_object_add(
+        o, k, PQgetisnull(r, 0, col) ? NULL : json_object_new_string(PQgetvalue(r, 0, col)));
 }
 
 static void json_add_int(json_object *o, const char *k, PGresult *r, int col)
@@ -98,11 +90,10 @@ static void json_add_int(json_object *o, const char *k, PGresult *r, int col)
 int jobs_status_json(PGconn *c, const conf *cf, const char *id, const char *owner,
                      json_object **out, t2err *err)
 {
-    static const char q[] =
-        "SELECT status, s3_key, rows_written, bytes, error, "
-        "to_json(created_at) #>> '{}', to_json(started_at) #>> '{}', "
-        "to_json(finished_at) #>> '{}' "
-        "FROM t2sql.export_jobs WHERE id = $1::uuid AND owner = $2";
+    static const char q[] = "SELECT status, s3_key, rows_written, bytes, error, "
+                            "to_json(created_at) #>> '{}', to_json(started_at) #>> '{}', "
+                            "to_json(finished_at) #>> '{}' "
+                            "FROM t2sql.export_jobs WHERE id = $1::uuid AND owner = $2";
     const char *p[2] = {id, owner ? owner : ""};
     PGresult *r = NULL;
     json_object *o = NULL;
@@ -111,10 +102,8 @@ int jobs_status_json(PGconn *c, const conf *cf, const char *id, const char *owne
     int rc = -1;
 
     *out = NULL;
-    if (!jobs_valid_id(id))
-        return err_set(err, E_NOT_FOUND, "job not found");
-    if (!(r = jobs_exec(c, q, 2, p, PGRES_TUPLES_OK, err)))
-        return -1;
+    if (!jobs_valid_id(id)) return err_set(err, E_NOT_FOUND, "job not found");
+    if (!(r = jobs_exec(c, q, 2, p, PGRES_TUPLES_OK, err))) return -1;
     if (PQntuples(r) != 1) {
         err_set(err, E_NOT_FOUND, "job not found");
         goto fail;
@@ -127,9 +116,8 @@ int jobs_status_json(PGconn *c, const conf *cf, const char *id, const char *owne
     json_object_object_add(o, "job_id", json_object_new_string(id));
     json_object_object_add(o, "status", json_object_new_string(status));
     if (strcmp(status, "SUCCESS") == 0) {
-        if (PQgetisnull(r, 0, 1) ||
-            s3_presign_get(cf, PQgetvalue(r, 0, 1), cf->presign_expires, time(NULL), &url,
-                           err) < 0) {
+        if (PQgetisnull(r, 0, 1) || s3_presign_get(cf, PQgetvalue(r, 0, 1), cf->presign_expires,
+                                                   time(NULL), &url, err) < 0) {
             if (PQgetisnull(r, 0, 1))
                 err_set(err, E_INTERNAL, "job %s succeeded without an S3 key", id);
             goto fail;
@@ -138,8 +126,7 @@ int jobs_status_json(PGconn *c, const conf *cf, const char *id, const char *owne
         json_object_object_add(o, "expires_in", json_object_new_int64(cf->presign_expires));
         json_add_int(o, "row_count", r, 2);
     }
-    if (!PQgetisnull(r, 0, 4))
-        json_add_text(o, "error", r, 4);
+    if (!PQgetisnull(r, 0, 4)) json_add_text(o, "error", r, 4);
     json_add_int(o, "rows_written", r, 2);
     json_add_int(o, "bytes", r, 3);
     json_add_text(o, "created_at", r, 5);
@@ -168,10 +155,8 @@ int jobs_cancel(PGconn *c, const char *id, const char *owner, t2err *err)
     PGresult *r;
     int rc = -1;
 
-    if (!jobs_valid_id(id))
-        return err_set(err, E_NOT_FOUND, "job not found");
-    if (!(r = jobs_exec(c, q, 2, p, PGRES_TUPLES_OK, err)))
-        return -1;
+    if (!jobs_valid_id(id)) return err_set(err, E_NOT_FOUND, "job not found");
+    if (!(r = jobs_exec(c, q, 2, p, PGRES_TUPLES_OK, err))) return -1;
     if (PQntuples(r) != 1)
         err_set(err, E_NOT_FOUND, "job not found");
     else if (strcmp(PQgetvalue(r, 0, 0), "1") != 0)
@@ -226,11 +211,9 @@ int jobs_claim(PGconn *c, const conf *cf, const char *worker, job *j, t2err *err
     jobs_unlock_all(c);
     /* The claim and the advisory lock commit together, so no other claimer ever sees the
      * job IN_PROGRESS with its lock free. */
-    if (!(r = jobs_exec(c, "BEGIN", 0, NULL, PGRES_COMMAND_OK, err)))
-        return -1;
+    if (!(r = jobs_exec(c, "BEGIN", 0, NULL, PGRES_COMMAND_OK, err))) return -1;
     PQclear(r);
-    if (!(r = jobs_exec(c, q, 4, p, PGRES_TUPLES_OK, err)))
-        goto fail;
+    if (!(r = jobs_exec(c, q, 4, p, PGRES_TUPLES_OK, err))) goto fail;
     if (PQntuples(r) == 0) {
         PQclear(r);
         PQclear(PQexec(c, "ROLLBACK"));
@@ -257,17 +240,15 @@ int jobs_claim(PGconn *c, const conf *cf, const char *worker, job *j, t2err *err
     lp[0] = j->id;
     for (tries = 0; tries < 20; tries++) {
         int got;
-        if (!(l = jobs_exec(c, "SELECT pg_try_advisory_lock(" JOBS_LOCK_NS ", hashtext($1))",
-                            1, lp, PGRES_TUPLES_OK, err)))
+        if (!(l = jobs_exec(c, "SELECT pg_try_advisory_lock(" JOBS_LOCK_NS ", hashtext($1))", 1, lp,
+                            PGRES_TUPLES_OK, err)))
             goto fail;
         got = strcmp(PQgetvalue(l, 0, 0), "t") == 0;
         PQclear(l);
-        if (got)
-            break;
+        if (got) break;
         nanosleep(&pause, NULL);
     }
-    if (!(r = jobs_exec(c, "COMMIT", 0, NULL, PGRES_COMMAND_OK, err)))
-        goto fail;
+    if (!(r = jobs_exec(c, "COMMIT", 0, NULL, PGRES_COMMAND_OK, err))) goto fail;
     PQclear(r);
     return 1;
 fail:
@@ -292,8 +273,8 @@ void jobs_unlock_all(PGconn *c)
 
 /* Runs an UPDATE guarded by (id, worker, attempt, IN_PROGRESS) with extra params from $5 on.
  * Returns 1 if it matched, 0 if the job is no longer ours (status into status_out), -1. */
-static int jobs_guarded(PGconn *c, const char *set, const job *j, const char *worker,
-                        int nextra, const char *const *extra, char status_out[16], t2err *err)
+static int jobs_guarded(PGconn *c, const char *set, const job *j, const char *worker, int nextra,
+                        const char *const *extra, char status_out[16], t2err *err)
 {
     char q[1024], att[16];
     const char *p[8];
@@ -312,11 +293,9 @@ static int jobs_guarded(PGconn *c, const char *set, const job *j, const char *wo
     p[2] = att;
     for (i = 0; i < nextra && i < 5; i++)
         p[3 + i] = extra[i];
-    if (!(r = jobs_exec(c, q, 3 + i, p, PGRES_TUPLES_OK, err)))
-        return -1;
+    if (!(r = jobs_exec(c, q, 3 + i, p, PGRES_TUPLES_OK, err))) return -1;
     rc = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "1") == 0;
-    if (status_out)
-        str_copy(status_out, 16, PQntuples(r) == 1 ? PQgetvalue(r, 0, 1) : "DELETED");
+    if (status_out) str_copy(status_out, 16, PQntuples(r) == 1 ? PQgetvalue(r, 0, 1) : "DELETED");
     PQclear(r);
     return rc;
 }
@@ -329,20 +308,19 @@ int jobs_heartbeat(PGconn *c, const job *j, const char *worker, int64_t rows, in
 
     snprintf(a, sizeof a, "%lld", (long long)rows);
     snprintf(b, sizeof b, "%lld", (long long)bytes);
-    return jobs_guarded(c, "heartbeat_at = now(), rows_written = $4::bigint, bytes = $5::bigint",
-                        j, worker, 2, x, status_out, err);
+    return jobs_guarded(c, "heartbeat_at = now(), rows_written = $4::bigint, bytes = $5::bigint", j,
+                        worker, 2, x, status_out, err);
 }
 
-int jobs_set_upload(PGconn *c, const job *j, const char *worker, const char *upload_id,
-                    t2err *err)
+int jobs_set_upload(PGconn *c, const job *j, const char *worker, const char *upload_id, t2err *err)
 {
     const char *x[1] = {upload_id};
 
     return jobs_guarded(c, "upload_id = $4, heartbeat_at = now()", j, worker, 1, x, NULL, err);
 }
 
-int jobs_finish(PGconn *c, const job *j, const char *worker, const char *status,
-                int64_t rows, int64_t bytes, const char *error, t2err *err)
+int jobs_finish(PGconn *c, const job *j, const char *worker, const char *status, int64_t rows,
+                int64_t bytes, const char *error, t2err *err)
 {
     char a[24], b[24];
     const char *x[4] = {status, a, b, error};

@@ -27,7 +27,7 @@
 /* A claimed job; strings owned by the job, released by job_free(). */
 typedef struct job {
     char id[37];
-    char format[8];    /* "csv" or "csv.gz" */
+    char format[8]; /* "csv" or "csv.gz" */
     char *sql;
     char *s3_key;
     char *old_upload_id; /* multipart upload left by an earlier attempt, to abort; or NULL */
@@ -69,11 +69,10 @@ void job_free(job *j);
 int jobs_heartbeat(PGconn *c, const job *j, const char *worker, int64_t rows, int64_t bytes,
                    char status_out[16], t2err *err);
 /* Records the multipart upload id (NULL clears it). 1 if ours, 0 if lost, -1 on error. */
-int jobs_set_upload(PGconn *c, const job *j, const char *worker, const char *upload_id,
-                    t2err *err);
+int jobs_set_upload(PGconn *c, const job *j, const char *worker, const char *upload_id, t2err *err);
 /* Final state: status "SUCCESS" or "FAILED" (error may be NULL). 1, 0 (lost) or -1. */
-int jobs_finish(PGconn *c, const job *j, const char *worker, const char *status,
-                int64_t rows, int64_t bytes, const char *error, t2err *err);
+int jobs_finish(PGconn *c, const job *j, const char *worker, const char *status, int64_t rows,
+                int64_t bytes, const char *error, t2err *err);
 /* Hands a job back (PENDING). counted = 0 takes the attempt back (shutdown: not the job's
  * fault); counted = 1 keeps it (the COPY connection broke: a query that kills its backend
  * must still run out of attempts). 1, 0 or -1. */

@@ -29,16 +29,15 @@ llm *llm_new(const conf *cf)
     const char *base = cf->llm_base_url;
     size_t n;
 
-    if (!m)
-        return NULL;
+    if (!m) return NULL;
     m->provider = strcmp(cf->llm_provider, "anthropic") == 0 ? PROV_ANTHROPIC : PROV_OPENAI;
     if (!*base && *cf->llm_api_key) /* a key alone means the provider's own service */
         base = m->provider == PROV_ANTHROPIC ? "https://api.anthropic.com/v1"
                                              : "https://api.openai.com/v1";
     if (*base) {
         n = strlen(base);
-        snprintf(m->url, sizeof m->url, "%.*s/%s", (int)(n && base[n - 1] == '/' ? n - 1 : n),
-                 base, m->provider == PROV_ANTHROPIC ? "messages" : "chat/completions");
+        snprintf(m->url, sizeof m->url, "%.*s/%s", (int)(n && base[n - 1] == '/' ? n - 1 : n), base,
+                 m->provider == PROV_ANTHROPIC ? "messages" : "chat/completions");
     }
     if (*cf->llm_api_key)
         snprintf(m->auth, sizeof m->auth, "%s%s",
@@ -53,10 +52,8 @@ llm *llm_new(const conf *cf)
 
 void llm_free(llm *m)
 {
-    if (!m)
-        return;
-    if (m->curl)
-        curl_easy_cleanup(m->curl);
+    if (!m) return;
+    if (m->curl) curl_easy_cleanup(m->curl);
     free(m);
 }
 
@@ -108,12 +105,12 @@ static int llm_parse(int provider, const char *body, buf *reply, t2err *err)
             goto done;
         }
     } else if (!root || !json_object_object_get_ex(root, "choices", &choices) ||
-        !json_object_is_type(choices, json_type_array) ||
-        json_object_array_length(choices) == 0 ||
-        !(ch = json_object_array_get_idx(choices, 0)) ||
-        !json_object_object_get_ex(ch, "message", &msg) ||
-        !json_object_object_get_ex(msg, "content", &content) ||
-        !json_object_is_type(content, json_type_string)) {
+               !json_object_is_type(choices, json_type_array) ||
+               json_object_array_length(choices) == 0 ||
+               !(ch = json_object_array_get_idx(choices, 0)) ||
+               !json_object_object_get_ex(ch, "message", &msg) ||
+               !json_object_object_get_ex(msg, "content", &content) ||
+               !json_object_is_type(content, json_type_string)) {
         err_set(err, E_LLM_ERROR, "the model's reply was not a chat completion");
         goto done;
     }
@@ -154,14 +151,14 @@ int llm_chat(llm *m, const char *system, const char *user, buf *reply, t2err *er
     json_object_object_add(req, "max_tokens", json_object_new_int64(m->max_tokens));
 
     hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-    if (m->auth[0])
-        hdrs = curl_slist_append(hdrs, m->auth);
+    if (m->auth[0]) hdrs = curl_slist_append(hdrs, m->auth);
     if (m->provider == PROV_ANTHROPIC)
         hdrs = curl_slist_append(hdrs, "anthropic-version: 2023-06-01");
     curl_easy_reset(m->curl);
     curl_easy_setopt(m->curl, CURLOPT_URL, m->url);
     curl_easy_setopt(m->curl, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(m->curl, CURLOPT_POSTFIELDS, json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN));
+    curl_easy_setopt(m->curl, CURLOPT_POSTFIELDS,
+                     json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN));
     curl_easy_setopt(m->curl, CURLOPT_CONNECTTIMEOUT_MS, m->connect_ms);
     curl_easy_setopt(m->curl, CURLOPT_TIMEOUT_MS, m->timeout_ms);
     curl_easy_setopt(m->curl, CURLOPT_NOSIGNAL, 1L);
@@ -183,8 +180,7 @@ int llm_chat(llm *m, const char *system, const char *user, buf *reply, t2err *er
     }
     if (cc != CURLE_OK) {
         log_warn("model request failed: %s", curl_easy_strerror(cc));
-        err_set(err, E_LLM_ERROR, "the language model request failed: %s",
-                curl_easy_strerror(cc));
+        err_set(err, E_LLM_ERROR, "the language model request failed: %s", curl_easy_strerror(cc));
         goto done;
     }
     curl_easy_getinfo(m->curl, CURLINFO_RESPONSE_CODE, &status);
@@ -194,8 +190,10 @@ int llm_chat(llm *m, const char *system, const char *user, buf *reply, t2err *er
             err_set(err, E_LLM_ERROR, "the model provider refused the credentials (HTTP %ld)",
                     status);
         else if (status == 429 || status == 503 || status == 529)
-            err_set(err, E_LLM_UNAVAILABLE, "the model provider is overloaded or rate limiting"
-                                            " (HTTP %ld)", status);
+            err_set(err, E_LLM_UNAVAILABLE,
+                    "the model provider is overloaded or rate limiting"
+                    " (HTTP %ld)",
+                    status);
         else
             err_set(err, E_LLM_ERROR, "the language model answered HTTP %ld", status);
         goto done;
@@ -214,8 +212,7 @@ static const char *find_ci(const char *s, const char *needle)
     size_t n = strlen(needle);
 
     for (; *s; s++)
-        if (strncasecmp(s, needle, n) == 0)
-            return s;
+        if (strncasecmp(s, needle, n) == 0) return s;
     return NULL;
 }
 
@@ -240,8 +237,7 @@ int llm_extract_sql(const char *text, buf *sql)
     if ((a = strstr(text, "```")) != NULL) {
         a += 3;
         nl = strchr(a, '\n');
-        if (!nl)
-            return -1;
+        if (!nl) return -1;
         for (lang = a; lang < nl && strchr(" \t\r", *lang); lang++)
             ; /* "```\r\n" and "``` \n" have no language */
         if (lang < nl && strncasecmp(lang, "sql", 3) != 0 &&

@@ -25,16 +25,12 @@ int log_init(const char *path, int level, const char *prog)
     int fd;
 
     log_lvl = level;
-    if (prog)
-        snprintf(log_prog, sizeof log_prog, "%s", prog);
-    if (log_fd > 2)
-        close(log_fd);
+    if (prog) snprintf(log_prog, sizeof log_prog, "%s", prog);
+    if (log_fd > 2) close(log_fd);
     log_fd = 2;
-    if (!path || !*path)
-        return 0;
+    if (!path || !*path) return 0;
     fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-    if (fd < 0)
-        return -1;
+    if (fd < 0) return -1;
     log_fd = fd;
     return 0;
 }
@@ -45,8 +41,7 @@ int log_level_parse(const char *s)
     int i;
 
     for (i = 0; i < 4; i++)
-        if (strcasecmp(s, names[i]) == 0)
-            return i;
+        if (strcasecmp(s, names[i]) == 0) return i;
     return -1;
 }
 
@@ -64,14 +59,11 @@ void log_add_secret(const char *secret)
 {
     int i;
 
-    if (!secret || strlen(secret) < 4 || log_nsecrets == LOG_MAX_SECRETS)
-        return;
+    if (!secret || strlen(secret) < 4 || log_nsecrets == LOG_MAX_SECRETS) return;
     for (i = 0; i < log_nsecrets; i++)
-        if (strcmp(log_secrets[i], secret) == 0)
-            return;
+        if (strcmp(log_secrets[i], secret) == 0) return;
     log_secrets[log_nsecrets] = strdup(secret);
-    if (log_secrets[log_nsecrets])
-        log_nsecrets++;
+    if (log_secrets[log_nsecrets]) log_nsecrets++;
 }
 
 void log_clear_secrets(void)
@@ -108,13 +100,12 @@ void log_msg(int level, const char *fmt, ...)
     int k;
     va_list ap;
 
-    if (level > log_lvl)
-        return;
+    if (level > log_lvl) return;
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
     n = strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
-    k = snprintf(line + n, sizeof line - n, ".%03ldZ %s[%d] %s ", (long)tv.tv_usec / 1000,
-                 log_prog, (int)getpid(), names[level < 0 || level > 3 ? 0 : level]);
+    k = snprintf(line + n, sizeof line - n, ".%03ldZ %s[%d] %s ", (long)tv.tv_usec / 1000, log_prog,
+                 (int)getpid(), names[level < 0 || level > 3 ? 0 : level]);
     n += k > 0 ? (size_t)k : 0;
     if (log_req[0] && n < sizeof line) {
         k = snprintf(line + n, sizeof line - n, "req=%s ", log_req);
@@ -127,8 +118,7 @@ void log_msg(int level, const char *fmt, ...)
     }
     line[sizeof line - 2] = '\0';
     for (char *c = line; *c; c++)
-        if (*c == '\n' || *c == '\r')
-            *c = ' ';
+        if (*c == '\n' || *c == '\r') *c = ' ';
     log_redact(line, sizeof line);
     n = strlen(line);
     line[n++] = '\n';

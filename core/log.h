@@ -12,15 +12,15 @@ enum { LOG_ERR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
  * be opened (logging then goes to stderr). */
 int log_init(const char *path, int level, const char *prog);
 int log_level_parse(const char *s);
-void log_set_reqid(const char *id);  /* copied; NULL clears */
+void log_set_reqid(const char *id); /* copied; NULL clears */
 const char *log_reqid(void);
 void log_add_secret(const char *secret); /* copied; ignored if shorter than 4 bytes */
 void log_clear_secrets(void);
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_error(...) log_msg(LOG_ERR, __VA_ARGS__)
-#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
-#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_INFO, __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 
 #endif

@@ -18,23 +18,17 @@ int pgc_init(pgc *p, const conf *cf, const char *appname, int migrate)
 
     memset(p, 0, sizeof *p);
     p->migrate = migrate;
-    if (conf_pg_conninfo(cf, p->conninfo, sizeof p->conninfo, appname) < 0)
-        return -1;
-    if ((n = conf_schema_list(cf, &names, 32)) < 0)
-        return -1;
+    if (conf_pg_conninfo(cf, p->conninfo, sizeof p->conninfo, appname) < 0) return -1;
+    if ((n = conf_schema_list(cf, &names, 32)) < 0) return -1;
     for (i = 0; i < n; i++) {
         const char *c;
         if (strcmp(names[i], "t2sql") == 0)
             continue; /* the service's own schema is never on generated SQL's path */
-        if (sp.len && buf_adds(&sp, ", ") < 0)
-            goto done;
-        if (buf_addc(&sp, '"') < 0)
-            goto done;
+        if (sp.len && buf_adds(&sp, ", ") < 0) goto done;
+        if (buf_addc(&sp, '"') < 0) goto done;
         for (c = names[i]; *c; c++)
-            if ((*c == '"' && buf_addc(&sp, '"') < 0) || buf_addc(&sp, *c) < 0)
-                goto done;
-        if (buf_addc(&sp, '"') < 0)
-            goto done;
+            if ((*c == '"' && buf_addc(&sp, '"') < 0) || buf_addc(&sp, *c) < 0) goto done;
+        if (buf_addc(&sp, '"') < 0) goto done;
     }
     str_copy(p->search_path, sizeof p->search_path, sp.len ? buf_cstr(&sp) : "\"public\"");
     rc = 0;
@@ -60,8 +54,7 @@ PGconn *pgc_get(pgc *p, t2err *err)
         PGnotify *n;
         int i;
         for (i = 0; i < 4 && poll(&pfd, 1, 0) > 0; i++) { /* the notice, then the EOF */
-            if (!PQconsumeInput(p->conn))
-                break;
+            if (!PQconsumeInput(p->conn)) break;
             while ((n = PQnotifies(p->conn)) != NULL)
                 PQfreemem(n);
         }
@@ -87,8 +80,7 @@ PGconn *pgc_get(pgc *p, t2err *err)
         err_set(err, E_DB_UNAVAILABLE, "the database is unavailable");
         return NULL;
     }
-    if (p->migrate)
-        migrate_run(p->conn);
+    if (p->migrate) migrate_run(p->conn);
     return p->conn;
 }
 
@@ -102,8 +94,7 @@ void pgc_check(pgc *p)
 
 void pgc_close(pgc *p)
 {
-    if (p->conn)
-        PQfinish(p->conn);
+    if (p->conn) PQfinish(p->conn);
     p->conn = NULL;
 }
 
@@ -124,12 +115,10 @@ int migrate_run(PGconn *conn)
     int rc = -1;
 
     r = PQexec(conn, "BEGIN; SELECT pg_advisory_xact_lock(7215620430);");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
-        goto done;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) goto done;
     PQclear(r);
     r = PQexec(conn, migrate_schema_sql);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        goto done;
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) goto done;
     PQclear(r);
     r = PQexec(conn, "COMMIT");
     rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
@@ -153,8 +142,7 @@ int pg_result_err(PGconn *conn, const PGresult *r, err_code dflt, t2err *err, co
         return err_set(err, E_DB_UNAVAILABLE, "the database connection was lost");
     if (state && strcmp(state, "57014") == 0)
         return err_set(err, E_QUERY_TIMEOUT, "the query ran past its time limit");
-    if (!msg)
-        msg = PQerrorMessage(conn);
+    if (!msg) msg = PQerrorMessage(conn);
     log_info("%s failed: %s%s%s", what, state ? state : "", state ? " " : "", msg);
     return err_set(err, dflt, "%s", msg);
 }

@@ -41,21 +41,20 @@ int t2ctx_init(t2ctx *x, const conf *cf, const char *appname)
 {
     memset(x, 0, sizeof *x);
     x->cf = cf;
-    if (pgc_init(&x->db, cf, appname, 1) < 0)
-        return -1;
-    if ((x->nschemas = conf_schema_list(cf, &x->schemas, 32)) < 0)
-        return -1;
+    if (pgc_init(&x->db, cf, appname, 1) < 0) return -1;
+    if ((x->nschemas = conf_schema_list(cf, &x->schemas, 32)) < 0) return -1;
     x->cache = cache_new(cf);
     x->llm = llm_new(cf);
-    if (!x->cache || !x->llm)
-        return -1;
-    x->policy = (guard_policy){x->schemas,       x->nschemas,
-                               cf->guard_allowlist, cf->allow_catalogs,
-                               (size_t)cf->max_sql_bytes, (int)cf->max_nesting,
+    if (!x->cache || !x->llm) return -1;
+    x->policy = (guard_policy){x->schemas,
+                               x->nschemas,
+                               cf->guard_allowlist,
+                               cf->allow_catalogs,
+                               (size_t)cf->max_sql_bytes,
+                               (int)cf->max_nesting,
                                (int)cf->max_joins};
-    x->lim = (exec_limits){x->db.search_path,     cf->query_role,
-                           cf->statement_timeout_ms, cf->lock_timeout_ms,
-                           cf->idle_tx_timeout_ms,   cf->temp_file_limit_kb};
+    x->lim = (exec_limits){x->db.search_path,   cf->query_role,         cf->statement_timeout_ms,
+                           cf->lock_timeout_ms, cf->idle_tx_timeout_ms, cf->temp_file_limit_kb};
     return 0;
 }
 
@@ -98,8 +97,7 @@ static int load_examples(t2ctx *x, PGconn *conn)
         x->examples[i].question = strdup(PQgetvalue(r, i, 0));
         x->examples[i].sql = strdup(PQgetvalue(r, i, 1));
         x->nexamples++;
-        if (!x->examples[i].question || !x->examples[i].sql)
-            break;
+        if (!x->examples[i].question || !x->examples[i].sql) break;
     }
     PQclear(r);
     return 0;
@@ -120,8 +118,7 @@ static int load_catalog(t2ctx *x, PGconn *conn, const char *probe, t2err *err)
         json_object_put(j);
     }
     if (!c) {
-        if (catalog_load(conn, x->schemas, x->nschemas, &c, err) < 0)
-            goto fail;
+        if (catalog_load(conn, x->schemas, x->nschemas, &c, err) < 0) goto fail;
         json_object *j = catalog_to_json(c);
         const char *s = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
         cache_set(x->cache, key, s, strlen(s), x->cf->cache_ttl_catalog);
@@ -152,8 +149,7 @@ int t2ctx_refresh(t2ctx *x, t2err *err)
     char probe[64];
 
     clock_gettime(CLOCK_MONOTONIC, &now);
-    if (x->cat && ms_between(&x->checked, &now) < CHECK_EVERY_MS)
-        return 0;
+    if (x->cat && ms_between(&x->checked, &now) < CHECK_EVERY_MS) return 0;
     if (!(conn = pgc_get(&x->db, err)))
         return x->cat ? 0 : -1; /* keep serving cached answers' metadata */
     if (catalog_probe(conn, x->schemas, x->nschemas, probe, sizeof probe, err) < 0) {
@@ -213,8 +209,9 @@ static void closest_names(const catalog *cat, const char *name, buf *hint)
         for (i = 0; i < cat->ntables && k < 5; i++)
             for (j = 0; j < cat->tables[i].ncols && k < 5; j++)
                 if (text_edit_distance(cat->tables[i].cols[j].name, name, 3) < 3)
-                    buf_printf(hint, "%s%s.%s", k++ ? ", " : " Closest columns: ",
-                               cat->tables[i].name, cat->tables[i].cols[j].name);
+                    buf_printf(hint, "%s%s.%s",
+                               k++ ? ", " : " Closest columns: ", cat->tables[i].name,
+                               cat->tables[i].cols[j].name);
 }
 
 /* Relations the guard found must exist in the catalog. */
@@ -223,8 +220,7 @@ static int check_names(t2ctx *x, const guard_result *gr, t2err *err)
     int i;
     char qn[160];
 
-    if (!x->cat)
-        return 0;
+    if (!x->cat) return 0;
     for (i = 0; i < gr->nrels; i++) {
         buf hint = BUF_INIT(1024);
         if (gr->rels[i].schema[0])
@@ -249,25 +245,23 @@ int pipeline_validate(t2ctx *x, const char *sql, buf *clean, t2err *err)
     PGconn *conn;
     int rc = -1;
 
-    if (!gr)
-        return err_set(err, E_INTERNAL, "out of memory");
+    if (!gr) return err_set(err, E_INTERNAL, "out of memory");
     if (x->cf->guard_enabled) {
         if (guard_check(sql, &x->policy, gr) < 0) {
             err_set(err, gr->is_parse_error ? E_INVALID_SQL : E_UNSAFE_SQL, "%s: %s",
-                    gr->is_parse_error ? "Invalid SQL generated" : "Unsafe or invalid SQL generated",
+                    gr->is_parse_error ? "Invalid SQL generated"
+                                       : "Unsafe or invalid SQL generated",
                     gr->why);
             goto done;
         }
-        if (check_names(x, gr, err) < 0)
-            goto done;
+        if (check_names(x, gr, err) < 0) goto done;
     }
     if (single_statement(sql, clean) < 0) {
         err_set(err, x->cf->guard_enabled ? E_INVALID_SQL : E_UNSAFE_SQL,
                 "Unsafe or invalid SQL generated: expected exactly one statement");
         goto done;
     }
-    if (!(conn = pgc_get(&x->db, err)))
-        goto done;
+    if (!(conn = pgc_get(&x->db, err))) goto done;
     if (exec_check(conn, &x->lim, buf_cstr(clean), err) < 0) {
         pgc_check(&x->db);
         buf_reset(clean);
@@ -296,16 +290,16 @@ static int store_query(t2ctx *x, const char *question, const char *owner, gen_re
     PGresult *r;
     int rc = 0;
 
-    if (!conn)
-        return -1;
+    if (!conn) return -1;
     make_query_id(owner, buf_cstr(&out->sql), out->query_id);
     params[0] = out->query_id;
     params[1] = buf_cstr(&out->sql);
     params[2] = question;
     params[3] = out->source;
     params[4] = owner;
-    r = PQexecParams(conn, "INSERT INTO t2sql.queries (id, sql, question, source, owner)"
-                           " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
+    r = PQexecParams(conn,
+                     "INSERT INTO t2sql.queries (id, sql, question, source, owner)"
+                     " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
                      5, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         rc = pg_result_err(conn, r, E_INTERNAL, err, "storing the query");
@@ -323,10 +317,9 @@ int pipeline_query_id(t2ctx *x, const char *query_id, const char *owner, gen_res
     PGresult *r;
     int rc = -1;
 
-    if (!conn)
-        return -1;
-    r = PQexecParams(conn, "SELECT sql FROM t2sql.queries WHERE id = $1 AND owner = $2", 2,
-                     NULL, params, NULL, NULL, 0);
+    if (!conn) return -1;
+    r = PQexecParams(conn, "SELECT sql FROM t2sql.queries WHERE id = $1 AND owner = $2", 2, NULL,
+                     params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         pg_result_err(conn, r, E_INTERNAL, err, "query_id lookup");
         pgc_check(&x->db);
@@ -360,8 +353,7 @@ static int build_prompt(t2ctx *x, const char *question, buf *user)
             if (!taken && (s = text_similarity(question, x->examples[i].question)) > best)
                 best = s, bi = i;
         }
-        if (bi < 0)
-            break;
+        if (bi < 0) break;
         few[n].question = x->examples[bi].question;
         few[n++].sql = x->examples[bi].sql;
     }
@@ -382,8 +374,7 @@ static int ask_model(t2ctx *x, const char *user, char key[96], buf *reply, buf *
     buf_reset(reply);
     if (!cache_get(x->cache, key, reply)) {
         x->llm_calls++;
-        if (llm_chat(x->llm, SYSTEM_PROMPT, user, reply, err) < 0)
-            return -1;
+        if (llm_chat(x->llm, SYSTEM_PROMPT, user, reply, err) < 0) return -1;
     }
     if (llm_extract_sql(buf_cstr(reply), sql) < 0)
         return err_set(err, E_LLM_ERROR, "the language model's answer contained no SQL");
@@ -407,8 +398,7 @@ static int via_model(t2ctx *x, const char *question, gen_result *out, t2err *err
         err_set(err, E_INTERNAL, "out of memory building the prompt");
         goto done;
     }
-    if (ask_model(x, buf_cstr(&user), key, &reply, &sql, err) < 0)
-        goto done;
+    if (ask_model(x, buf_cstr(&user), key, &reply, &sql, err) < 0) goto done;
     if (pipeline_validate(x, buf_cstr(&sql), &out->sql, err) == 0) {
         remember_reply(x, key, &reply);
         rc = 0;
@@ -417,12 +407,12 @@ static int via_model(t2ctx *x, const char *question, gen_result *out, t2err *err
     if (err->code != E_INVALID_SQL)
         goto done; /* unsafe SQL is refused and failing data is reported, not repaired */
     log_info("repair round: %s", err->detail);
-    buf_printf(&fix, "%s\nYour previous answer was:\n<sql>%s</sql>\nIt failed with: %s\n"
-                     "Write a corrected query using only the tables and columns above.",
+    buf_printf(&fix,
+               "%s\nYour previous answer was:\n<sql>%s</sql>\nIt failed with: %s\n"
+               "Write a corrected query using only the tables and columns above.",
                buf_cstr(&user), buf_cstr(&sql), err->detail);
     buf_reset(&sql);
-    if (ask_model(x, buf_cstr(&fix), key, &reply, &sql, err) < 0)
-        goto done;
+    if (ask_model(x, buf_cstr(&fix), key, &reply, &sql, err) < 0) goto done;
     if (pipeline_validate(x, buf_cstr(&sql), &out->sql, err) == 0) {
         remember_reply(x, key, &reply);
         rc = 0;
@@ -442,8 +432,7 @@ static int via_planner(t2ctx *x, const char *question, gen_result *out, t2err *e
     char why[512];
     int rc = -1;
 
-    if (!x->cat)
-        return err_set(err, E_DB_UNAVAILABLE, "the database is unavailable");
+    if (!x->cat) return err_set(err, E_DB_UNAVAILABLE, "the database is unavailable");
     if (planner_plan(x->cat, x->gl, question, &sql, why, sizeof why) < 0) {
         if (model_err)
             *err = *model_err;
@@ -475,8 +464,7 @@ int pipeline_question(t2ctx *x, const char *question, const char *owner, gen_res
     int best_i = -1;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (t2ctx_refresh(x, err) < 0)
-        return -1;
+    if (t2ctx_refresh(x, err) < 0) return -1;
     text_normalize(question, norm, sizeof norm);
     cache_key_hash(h, norm, x->cat->fingerprint, llm_model(x->llm), (const char *)NULL);
     snprintf(key, sizeof key, "t2sql:q:%s", h);
@@ -486,8 +474,7 @@ int pipeline_question(t2ctx *x, const char *question, const char *owner, gen_res
     }
     for (i = 0; i < x->nexamples; i++) {
         double s = text_similarity(question, x->examples[i].question);
-        if (s > best)
-            best = s, best_i = i;
+        if (s > best) best = s, best_i = i;
     }
     if (best_i >= 0 && best * 100 >= (double)x->cf->example_match_pct &&
         pipeline_validate(x, x->examples[best_i].sql, &out->sql, err) == 0) {
@@ -496,26 +483,22 @@ int pipeline_question(t2ctx *x, const char *question, const char *owner, gen_res
     }
     buf_reset(&out->sql);
     if (!llm_configured(x->llm)) {
-        if (via_planner(x, question, out, err, NULL) < 0)
-            goto done;
+        if (via_planner(x, question, out, err, NULL) < 0) goto done;
     } else if (via_model(x, question, out, err) == 0) {
         out->source = "llm";
     } else {
         t2err model_err = *err;
-        if (!x->cf->planner_fallback ||
-            (err->code != E_LLM_ERROR && err->code != E_LLM_TIMEOUT &&
-             err->code != E_LLM_UNAVAILABLE))
+        if (!x->cf->planner_fallback || (err->code != E_LLM_ERROR && err->code != E_LLM_TIMEOUT &&
+                                         err->code != E_LLM_UNAVAILABLE))
             goto done;
         buf_reset(&out->sql);
-        if (via_planner(x, question, out, err, &model_err) < 0)
-            goto done;
+        if (via_planner(x, question, out, err, &model_err) < 0) goto done;
         log_info("the model failed (%s); the planner answered", model_err.detail);
     }
 store:
     cache_set(x->cache, key, out->sql.p, out->sql.len, x->cf->cache_ttl_sql);
 found:
-    if (store_query(x, question, owner, out, err) < 0)
-        goto done;
+    if (store_query(x, question, owner, out, err) < 0) goto done;
     rc = 0;
 done:
     clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -12,7 +12,7 @@
 /* Returns 0 and appends one SELECT to sql, or -1 and writes into why (a sentence saying what
  * it could not interpret, with one or two example questions it can answer about the tables
  * it matched). */
-int planner_plan(const catalog *cat, const glossary *g, const char *question, buf *sql,
-                 char *why, size_t whylen);
+int planner_plan(const catalog *cat, const glossary *g, const char *question, buf *sql, char *why,
+                 size_t whylen);
 
 #endif

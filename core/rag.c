@@ -24,25 +24,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define QW_MAX 48       /* question words considered */
-#define EX_MAX 3        /* examples rendered */
-#define CORE_MAX 6      /* tables joined by FK paths */
-#define PATH_DEPTH 3    /* longest FK path added to join two core tables */
-#define VALUES_SHOWN 8  /* common values rendered per column */
-#define FULL_FRAC 0.4   /* tables scoring at least this share of the best are rendered in full */
+#define QW_MAX       48  /* question words considered */
+#define EX_MAX       3   /* examples rendered */
+#define CORE_MAX     6   /* tables joined by FK paths */
+#define PATH_DEPTH   3   /* longest FK path added to join two core tables */
+#define VALUES_SHOWN 8   /* common values rendered per column */
+#define FULL_FRAC    0.4 /* tables scoring at least this share of the best are rendered in full */
 
 /* Where a word matched, as a weight. */
-#define W_TABLE 2.0
-#define W_TCOMMENT 1.5
-#define W_COLUMN 1.5
-#define W_CCOMMENT 0.8
-#define W_VALUE 2.5
-#define W_GLOSS 6.0
+#define W_TABLE      2.0
+#define W_TCOMMENT   1.5
+#define W_COLUMN     1.5
+#define W_CCOMMENT   0.8
+#define W_VALUE      2.5
+#define W_GLOSS      6.0
 #define W_GLOSS_HINT 2.5
-#define W_EXAMPLE 4.0
-#define W_COVER 2.0
-#define W_SYNONYM 0.8
-#define FK_SHARE 0.3
+#define W_EXAMPLE    4.0
+#define W_COVER      2.0
+#define W_SYNONYM    0.8
+#define FK_SHARE     0.3
 
 typedef struct qword {
     char w[TEXT_WORD_MAX];
@@ -74,17 +74,16 @@ int rag_tokens(const char *text, size_t len)
 /* Words of questions that are about the query's shape, not about which table. */
 static double qword_weight(const char *w)
 {
-    static const char *weak[] = {"many", "much", "count", "total", "average", "sum",
-                                 "maximum", "minimum", "max", "min", "most", "least",
-                                 "highest", "lowest", "largest", "smallest", "distinct",
-                                 "different", "number", "top", "more", "less", "than",
-                                 "sort", "descend", "ascend", "also", "both",
-                                 "only", "not", "no", "yes", "one", "two", NULL};
+    static const char *weak[] = {
+        "many",    "much",     "count",    "total",     "average", "sum",     "maximum",
+        "minimum", "max",      "min",      "most",      "least",   "highest", "lowest",
+        "largest", "smallest", "distinct", "different", "number",  "top",     "more",
+        "less",    "than",     "sort",     "descend",   "ascend",  "also",    "both",
+        "only",    "not",      "no",       "yes",       "one",     "two",     NULL};
     int i;
 
     for (i = 0; weak[i]; i++)
-        if (strcmp(w, weak[i]) == 0)
-            return 0.35;
+        if (strcmp(w, weak[i]) == 0) return 0.35;
     return 1.0;
 }
 
@@ -92,11 +91,9 @@ static void add_qword(ranker *r, const char *w, double weight)
 {
     int j;
 
-    if (r->nq >= QW_MAX || text_is_stop(w))
-        return;
+    if (r->nq >= QW_MAX || text_is_stop(w)) return;
     for (j = 0; j < r->nq; j++)
-        if (strcmp(r->q[j].w, w) == 0)
-            return;
+        if (strcmp(r->q[j].w, w) == 0) return;
     str_copy(r->q[r->nq].w, TEXT_WORD_MAX, w);
     r->q[r->nq].len = strlen(r->q[r->nq].w);
     r->q[r->nq].weight = weight;
@@ -106,17 +103,17 @@ static void add_qword(ranker *r, const char *w, double weight)
 /* Everyday words for what schemas usually name otherwise (stemmed forms, both directions
  * where it makes sense). Small on purpose: each pair must hold in almost any schema. */
 static const char *const synonyms[][2] = {
-    {"nation", "country"},    {"country", "nation"},     {"store", "shop"},
-    {"shop", "store"},        {"client", "customer"},    {"customer", "client"},
-    {"buyer", "customer"},    {"staff", "employee"},     {"employee", "staff"},
-    {"worker", "employee"},   {"film", "movie"},         {"movie", "film"},
-    {"town", "city"},         {"pupil", "student"},      {"teacher", "instructor"},
+    {"nation", "country"},     {"country", "nation"},       {"store", "shop"},
+    {"shop", "store"},         {"client", "customer"},      {"customer", "client"},
+    {"buyer", "customer"},     {"staff", "employee"},       {"employee", "staff"},
+    {"worker", "employee"},    {"film", "movie"},           {"movie", "film"},
+    {"town", "city"},          {"pupil", "student"},        {"teacher", "instructor"},
     {"instructor", "teacher"}, {"professor", "instructor"}, {"wage", "salary"},
-    {"salary", "wage"},       {"item", "product"},       {"product", "item"},
-    {"purchase", "order"},    {"cost", "price"},         {"price", "cost"},
-    {"person", "people"},     {"people", "person"},      {"speak", "language"},
-    {"spoken", "language"},   {"automobile", "car"},     {"kid", "child"},
-    {"telephone", "phone"},   {"birthday", "birth"},     {"born", "birth"},
+    {"salary", "wage"},        {"item", "product"},         {"product", "item"},
+    {"purchase", "order"},     {"cost", "price"},           {"price", "cost"},
+    {"person", "people"},      {"people", "person"},        {"speak", "language"},
+    {"spoken", "language"},    {"automobile", "car"},       {"kid", "child"},
+    {"telephone", "phone"},    {"birthday", "birth"},       {"born", "birth"},
 };
 
 /* The question's distinct non-stop stemmed words, then adjacent pairs joined ("high
@@ -133,8 +130,8 @@ static void question_words(ranker *r, const char *question)
         add_qword(r, tw.w[k], qword_weight(tw.w[k]));
     for (k = 0; k + 1 < tw.n; k++) {
         char pair[TEXT_WORD_MAX * 2];
-        if (text_is_stop(tw.w[k]) || text_is_stop(tw.w[k + 1]) ||
-            qword_weight(tw.w[k]) < 1 || qword_weight(tw.w[k + 1]) < 1)
+        if (text_is_stop(tw.w[k]) || text_is_stop(tw.w[k + 1]) || qword_weight(tw.w[k]) < 1 ||
+            qword_weight(tw.w[k + 1]) < 1)
             continue;
         if (snprintf(pair, sizeof pair, "%s%s", tw.w[k], tw.w[k + 1]) < TEXT_WORD_MAX)
             add_qword(r, pair, 1.0);
@@ -142,12 +139,10 @@ static void question_words(ranker *r, const char *question)
     for (k = 0; k < tw.n; k++) {
         size_t sy;
         for (sy = 0; sy < sizeof synonyms / sizeof synonyms[0]; sy++)
-            if (strcmp(tw.w[k], synonyms[sy][0]) == 0)
-                add_qword(r, synonyms[sy][1], W_SYNONYM);
+            if (strcmp(tw.w[k], synonyms[sy][0]) == 0) add_qword(r, synonyms[sy][1], W_SYNONYM);
     }
     n = strlen(question);
-    if (n >= sizeof r->qlow)
-        n = sizeof r->qlow - 1;
+    if (n >= sizeof r->qlow) n = sizeof r->qlow - 1;
     memset(r->qstart, 0, sizeof r->qstart);
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)tolower((unsigned char)question[i]);
@@ -163,10 +158,8 @@ static double word_match(const qword *q, const char *w, size_t wl)
 {
     size_t ql = q->len, sh = ql < wl ? ql : wl, lo = ql < wl ? wl : ql;
 
-    if (wl == 0 || q->w[0] != w[0])
-        return 0.0; /* every case below shares the first letter */
-    if (ql == wl && memcmp(q->w, w, ql) == 0)
-        return 1.0;
+    if (wl == 0 || q->w[0] != w[0]) return 0.0; /* every case below shares the first letter */
+    if (ql == wl && memcmp(q->w, w, ql) == 0) return 1.0;
     if (sh >= 4 && memcmp(q->w, w, sh) == 0) /* "perform" ~ "performance" */
         return lo - sh <= 3 ? 0.75 : 0.5;
     if (sh >= 5 && lo - sh <= 1 && q->w[0] == w[0] && text_edit_distance(q->w, w, 2) <= 1)
@@ -180,15 +173,13 @@ static void match_text(ranker *r, float *best, const char *s, double weight)
     text_words tw;
     int i, k;
 
-    if (!s || !*s)
-        return;
+    if (!s || !*s) return;
     text_split(s, 1, &tw);
     for (i = 0; i < tw.n; i++) {
         size_t wl = strlen(tw.w[i]);
         for (k = 0; k < r->nq; k++) {
             double m = word_match(&r->q[k], tw.w[i], wl);
-            if (m > 0 && (float)(m * weight) > best[k])
-                best[k] = (float)(m * weight);
+            if (m > 0 && (float)(m * weight) > best[k]) best[k] = (float)(m * weight);
         }
     }
 }
@@ -200,16 +191,12 @@ static int value_mentioned(const ranker *r, const char *v)
     unsigned char c0;
     const char *p;
 
-    if (vl < 2 || vl >= sizeof r->qlow)
-        return 0;
+    if (vl < 2 || vl >= sizeof r->qlow) return 0;
     c0 = (unsigned char)tolower((unsigned char)v[0]);
-    if (!(r->qstart[c0 >> 3] & (1u << (c0 & 7))))
-        return 0;
+    if (!(r->qstart[c0 >> 3] & (1u << (c0 & 7)))) return 0;
     for (p = r->qlow; (p = strchr(p, (char)c0)) != NULL; p++) {
-        if (p > r->qlow && isalnum((unsigned char)p[-1]))
-            continue;
-        if (strncasecmp(p, v, vl) == 0 && !isalnum((unsigned char)p[vl]))
-            return 1;
+        if (p > r->qlow && isalnum((unsigned char)p[-1])) continue;
+        if (strncasecmp(p, v, vl) == 0 && !isalnum((unsigned char)p[vl])) return 1;
     }
     return 0;
 }
@@ -217,8 +204,7 @@ static int value_mentioned(const ranker *r, const char *v)
 static int is_numeric(const char *s)
 {
     for (; *s; s++)
-        if (!isdigit((unsigned char)*s) && *s != '.' && *s != '-')
-            return 0;
+        if (!isdigit((unsigned char)*s) && *s != '.' && *s != '-') return 0;
     return 1;
 }
 
@@ -235,13 +221,11 @@ static double name_coverage(const ranker *r, const char *name, const double *idf
     for (i = 0; i < tw.n; i++) {
         size_t wl = strlen(tw.w[i]);
         double best = 0;
-        if (text_is_stop(tw.w[i]))
-            continue;
+        if (text_is_stop(tw.w[i])) continue;
         n++;
         for (k = 0; k < r->nq; k++) {
             double m = word_match(&r->q[k], tw.w[i], wl) * idf[k];
-            if (m > best)
-                best = m;
+            if (m > best) best = m;
         }
         sum += best;
     }
@@ -268,11 +252,9 @@ static void score_tables(ranker *r)
             match_text(r, best, c->comment, W_CCOMMENT);
             for (v = 0; v < c->nvalues; v++)
                 if (value_mentioned(r, c->values[v])) {
-                    double b = is_numeric(c->values[v]) || strlen(c->values[v]) < 3
-                                   ? W_VALUE / 3
-                                   : W_VALUE;
-                    if (b > vbonus)
-                        vbonus = b;
+                    double b = is_numeric(c->values[v]) || strlen(c->values[v]) < 3 ? W_VALUE / 3
+                                                                                    : W_VALUE;
+                    if (b > vbonus) vbonus = b;
                 }
         }
         r->score[t] = vbonus;
@@ -301,8 +283,7 @@ static int named_table(const catalog *cat, const char *s, size_t n)
     }
     while (n && isspace((unsigned char)s[n - 1]))
         n--;
-    if (n == 0 || n >= sizeof name)
-        return -1;
+    if (n == 0 || n >= sizeof name) return -1;
     memcpy(name, s, n);
     name[n] = '\0';
     return catalog_find_table(cat, name);
@@ -330,19 +311,14 @@ static void boost_identifiers(ranker *r, const char *text, double boost)
             continue;
         }
         for (; *p && (isalnum((unsigned char)*p) || *p == '_' || *p == '.' || *p == '"'); p++)
-            if (*p != '"' && n + 1 < sizeof id)
-                id[n++] = *p;
+            if (*p != '"' && n + 1 < sizeof id) id[n++] = *p;
         id[n] = '\0';
-        if (n == 0 || isdigit((unsigned char)id[0]))
-            continue;
+        if (n == 0 || isdigit((unsigned char)id[0])) continue;
         t = named_table(r->cat, id, n);
-        if (t < 0 && strchr(id, '.'))
-            t = named_table(r->cat, id, (size_t)(strrchr(id, '.') - id));
+        if (t < 0 && strchr(id, '.')) t = named_table(r->cat, id, (size_t)(strrchr(id, '.') - id));
         for (i = 0; t >= 0 && i < nseen; i++)
-            if (seen[i] == t)
-                t = -1;
-        if (t < 0 || nseen == (int)(sizeof seen / sizeof seen[0]))
-            continue;
+            if (seen[i] == t) t = -1;
+        if (t < 0 || nseen == (int)(sizeof seen / sizeof seen[0])) continue;
         seen[nseen++] = t;
         r->score[t] += boost;
     }
@@ -363,10 +339,8 @@ static void boost_glossary(ranker *r, const glossary *g, const int *gi, int ng)
         for (;; p = comma + 1) {
             comma = strchr(p, ',');
             int t = named_table(r->cat, p, comma ? (size_t)(comma - p) : strlen(p));
-            if (t >= 0)
-                r->score[t] += W_GLOSS;
-            if (!comma)
-                break;
+            if (t >= 0) r->score[t] += W_GLOSS;
+            if (!comma) break;
         }
     }
 }
@@ -379,8 +353,7 @@ static int pick_examples(const rag_example *ex, int nex, const char *question, i
 
     for (i = 0; i < nex; i++) {
         double s = text_similarity(question, ex[i].question);
-        if (s <= 0 || (n == EX_MAX && s <= sim[n - 1]))
-            continue;
+        if (s <= 0 || (n == EX_MAX && s <= sim[n - 1])) continue;
         for (j = n < EX_MAX ? n++ : EX_MAX - 1; j > 0 && sim[j - 1] < s; j--) {
             pick[j] = pick[j - 1];
             sim[j] = sim[j - 1];
@@ -402,8 +375,7 @@ static int build_graph(ranker *r)
     r->adj = malloc(((size_t)cat->nfks * 2 + 1) * sizeof(int));
     r->fk_of = malloc(((size_t)cat->nfks + 1) * sizeof(int));
     fill = calloc((size_t)nt + 1, sizeof(int));
-    if (!r->adj_start || !r->fk_start || !r->adj || !r->fk_of || !fill)
-        goto fail;
+    if (!r->adj_start || !r->fk_start || !r->adj || !r->fk_of || !fill) goto fail;
     for (i = 0; i < cat->nfks; i++) {
         r->adj_start[cat->fks[i].table + 1]++;
         r->adj_start[cat->fks[i].ref_table + 1]++;
@@ -437,8 +409,7 @@ static int by_prop(const void *a, const void *b)
     int x = *(const int *)a, y = *(const int *)b;
     double px = sort_ranker->prop[x], py = sort_ranker->prop[y];
 
-    if (px != py)
-        return px < py ? 1 : -1;
+    if (px != py) return px < py ? 1 : -1;
     return x - y;
 }
 
@@ -450,8 +421,7 @@ static void rank_tables(ranker *r)
     for (t = 0; t < cat->ntables; t++) {
         double nb = 0;
         for (i = r->adj_start[t]; i < r->adj_start[t + 1]; i++)
-            if (r->adj[i] != t && r->score[r->adj[i]] > nb)
-                nb = r->score[r->adj[i]];
+            if (r->adj[i] != t && r->score[r->adj[i]] > nb) nb = r->score[r->adj[i]];
         r->prop[t] = r->score[t] + FK_SHARE * nb;
         r->order[t] = t;
     }
@@ -468,21 +438,17 @@ static int choose_core(ranker *r, int *list, int *n, char *in)
     int nt = cat->ntables, i, c, *dist = NULL, *par = NULL, *queue = NULL;
     double top;
 
-    if (nt == 0)
-        return 0;
+    if (nt == 0) return 0;
     top = r->prop[r->order[0]];
-    if (top <= 0)
-        return 0;
+    if (top <= 0) return 0;
     dist = malloc((size_t)nt * sizeof(int));
     par = malloc((size_t)nt * sizeof(int));
     queue = malloc((size_t)nt * sizeof(int));
-    if (!dist || !par || !queue)
-        goto fail;
+    if (!dist || !par || !queue) goto fail;
     for (c = 0; c < nt && c < CORE_MAX && *n < RAG_MAX_TABLES; c++) {
         int tc = r->order[c], qh = 0, qt = 0;
 
-        if (r->prop[tc] < 0.5 * top)
-            break;
+        if (r->prop[tc] < 0.5 * top) break;
         if (*n > 0 && !in[tc]) {
             for (i = 0; i < nt; i++)
                 dist[i] = -1;
@@ -493,12 +459,10 @@ static int choose_core(ranker *r, int *list, int *n, char *in)
             }
             while (qh < qt && dist[tc] < 0) {
                 int u = queue[qh++], e;
-                if (dist[u] >= PATH_DEPTH)
-                    continue;
+                if (dist[u] >= PATH_DEPTH) continue;
                 for (e = r->adj_start[u]; e < r->adj_start[u + 1]; e++) {
                     int v = r->adj[e];
-                    if (dist[v] >= 0)
-                        continue;
+                    if (dist[v] >= 0) continue;
                     dist[v] = dist[u] + 1;
                     par[v] = u;
                     queue[qt++] = v;
@@ -534,28 +498,23 @@ static int render_column(const ranker *r, int ti, int j, buf *out)
     size_t shown = 0;
     int k;
 
-    if (buf_printf(out, "  %s %s%s", c->name, c->type, c->pk ? " PRIMARY KEY" : "") < 0)
-        return -1;
+    if (buf_printf(out, "  %s %s%s", c->name, c->type, c->pk ? " PRIMARY KEY" : "") < 0) return -1;
     for (k = r->fk_start[ti]; k < r->fk_start[ti + 1]; k++) {
         const cat_fk *f = &cat->fks[r->fk_of[k]];
         const cat_table *rt = &cat->tables[f->ref_table];
-        if (f->column == j && buf_printf(out, " REFERENCES %s(%s)", rt->name,
-                                         rt->cols[f->ref_column].name) < 0)
+        if (f->column == j &&
+            buf_printf(out, " REFERENCES %s(%s)", rt->name, rt->cols[f->ref_column].name) < 0)
             return -1;
     }
-    if (c->comment && buf_printf(out, " -- %s", c->comment) < 0)
-        return -1;
+    if (c->comment && buf_printf(out, " -- %s", c->comment) < 0) return -1;
     if (c->nvalues) {
         int first = 1, pass;
-        if (buf_adds(out, c->comment ? "; values: " : " -- values: ") < 0)
-            return -1;
+        if (buf_adds(out, c->comment ? "; values: " : " -- values: ") < 0) return -1;
         /* values the question mentions first, then the most common ones */
         for (pass = 0; pass < 2; pass++)
             for (k = 0; k < c->nvalues && shown < VALUES_SHOWN; k++) {
-                if (value_mentioned(r, c->values[k]) != (pass == 0))
-                    continue;
-                if (buf_printf(out, "%s'%s'", first ? "" : ", ", c->values[k]) < 0)
-                    return -1;
+                if (value_mentioned(r, c->values[k]) != (pass == 0)) continue;
+                if (buf_printf(out, "%s'%s'", first ? "" : ", ", c->values[k]) < 0) return -1;
                 first = 0;
                 shown++;
             }
@@ -569,15 +528,11 @@ static int render_full(const ranker *r, int ti, buf *out)
     const cat_table *t = &r->cat->tables[ti];
     int j;
 
-    if (buf_printf(out, "TABLE %s.%s", t->schema, t->name) < 0)
-        return -1;
-    if (t->comment && buf_printf(out, " -- %s", t->comment) < 0)
-        return -1;
-    if (buf_adds(out, "\n") < 0)
-        return -1;
+    if (buf_printf(out, "TABLE %s.%s", t->schema, t->name) < 0) return -1;
+    if (t->comment && buf_printf(out, " -- %s", t->comment) < 0) return -1;
+    if (buf_adds(out, "\n") < 0) return -1;
     for (j = 0; j < t->ncols; j++)
-        if (render_column(r, ti, j, out) < 0)
-            return -1;
+        if (render_column(r, ti, j, out) < 0) return -1;
     return 0;
 }
 
@@ -587,11 +542,9 @@ static int render_compact(const ranker *r, int ti, buf *out)
     const cat_table *t = &r->cat->tables[ti];
     int j;
 
-    if (buf_printf(out, "TABLE %s.%s(", t->schema, t->name) < 0)
-        return -1;
+    if (buf_printf(out, "TABLE %s.%s(", t->schema, t->name) < 0) return -1;
     for (j = 0; j < t->ncols; j++)
-        if (buf_printf(out, "%s%s", j ? ", " : "", t->cols[j].name) < 0)
-            return -1;
+        if (buf_printf(out, "%s%s", j ? ", " : "", t->cols[j].name) < 0) return -1;
     return buf_adds(out, ")\n");
 }
 
@@ -599,11 +552,9 @@ static int render_glossary(const glossary *g, const int *gi, int ng, buf *out)
 {
     int i;
 
-    if (ng && buf_adds(out, "\nGlossary:\n") < 0)
-        return -1;
+    if (ng && buf_adds(out, "\nGlossary:\n") < 0) return -1;
     for (i = 0; i < ng; i++)
-        if (buf_printf(out, "- %s: %s\n", g->e[gi[i]].term, g->e[gi[i]].hint) < 0)
-            return -1;
+        if (buf_printf(out, "- %s: %s\n", g->e[gi[i]].term, g->e[gi[i]].hint) < 0) return -1;
     return 0;
 }
 
@@ -611,8 +562,7 @@ static int render_examples(const rag_example *ex, const int *pick, int n, buf *o
 {
     int i;
 
-    if (n && buf_adds(out, "\nVerified examples:\n") < 0)
-        return -1;
+    if (n && buf_adds(out, "\nVerified examples:\n") < 0) return -1;
     for (i = 0; i < n; i++)
         if (buf_printf(out, "Q: %s\nSQL: %s\n", ex[pick[i]].question, ex[pick[i]].sql) < 0)
             return -1;
@@ -625,23 +575,20 @@ static int render_examples(const rag_example *ex, const int *pick, int n, buf *o
  * full form does not fit, and skipped if neither does; the search stops after many misses.
  * The budget counts what out held past start and the tail still to come. 0, 1 or -1. */
 static int render_schema(const ranker *r, const int *list, int n, const char *in, int all_full,
-                         long budget, size_t start, size_t tail_len, buf *out,
-                         rag_selection *sel)
+                         long budget, size_t start, size_t tail_len, buf *out, rag_selection *sel)
 {
     buf one = BUF_INIT(0);
     double top = n ? r->prop[list[0]] : 0;
     int i, misses = 0, rc = -1;
 
-    if (buf_adds(out, "Schema:\n") < 0)
-        goto fail;
+    if (buf_adds(out, "Schema:\n") < 0) goto fail;
     for (i = 0; i < n && sel->ntables < RAG_MAX_TABLES && misses < 64; i++) {
         int ti = list[i];
         int full = all_full || in[ti] || (top > 0 && r->prop[ti] >= FULL_FRAC * top);
         size_t room = out->len - start + tail_len;
 
         buf_reset(&one);
-        if (full && render_full(r, ti, &one) < 0)
-            goto fail;
+        if (full && render_full(r, ti, &one) < 0) goto fail;
         if (full && rag_tokens(NULL, room + one.len) > budget) {
             if (all_full) {
                 rc = 1;
@@ -650,14 +597,12 @@ static int render_schema(const ranker *r, const int *list, int n, const char *in
             buf_reset(&one);
             full = 0;
         }
-        if (!full && render_compact(r, ti, &one) < 0)
-            goto fail;
+        if (!full && render_compact(r, ti, &one) < 0) goto fail;
         if (rag_tokens(NULL, room + one.len) > budget) {
             misses++;
             continue;
         }
-        if (buf_add(out, one.p, one.len) < 0)
-            goto fail;
+        if (buf_add(out, one.p, one.len) < 0) goto fail;
         sel->tables[sel->ntables++] = ti;
     }
     rc = 0;
@@ -687,8 +632,7 @@ static int fit_tail(const glossary *g, const int *gi, int *ng, const rag_example
         buf_reset(tail);
         if (render_glossary(g, gi, *ng, tail) < 0 || render_examples(ex, pick, *npick, tail) < 0)
             return -1;
-        if (rag_tokens(tail->p, tail->len) <= budget / 2 || (*ng == 0 && *npick == 0))
-            return 0;
+        if (rag_tokens(tail->p, tail->len) <= budget / 2 || (*ng == 0 && *npick == 0)) return 0;
         if (*npick)
             (*npick)--;
         else
@@ -732,38 +676,31 @@ int rag_context(const catalog *cat, const glossary *g, const rag_example *ex, in
             boost_identifiers(&r, ex[pick[i]].sql, W_EXAMPLE * exsim[i]);
     }
     rank_tables(&r);
-    if (choose_core(&r, list, &n, in) < 0)
-        goto fail;
+    if (choose_core(&r, list, &n, in) < 0) goto fail;
     for (i = 0; i < cat->ntables; i++)
-        if (!in[r.order[i]])
-            list[n++] = r.order[i];
+        if (!in[r.order[i]]) list[n++] = r.order[i];
 
-    if (fit_tail(g, gi, &ng, ex, pick, &npick, budget_tokens, &tail) < 0)
-        goto fail;
+    if (fit_tail(g, gi, &ng, ex, pick, &npick, budget_tokens, &tail) < 0) goto fail;
     /* The whole schema in full when it fits; otherwise full for the relevant tables and
      * compact for the rest. */
     if (n <= RAG_MAX_TABLES) {
         int full = render_schema(&r, list, n, in, 1, budget_tokens, start, tail.len, out, sel);
-        if (full < 0)
-            goto fail;
+        if (full < 0) goto fail;
         if (full > 0) {
             out->len = start;
             out->p[start] = '\0';
             sel->ntables = 0;
         }
-        if (full == 0)
-            n = 0; /* done */
+        if (full == 0) n = 0; /* done */
     }
     if (n && render_schema(&r, list, n, in, 0, budget_tokens, start, tail.len, out, sel) < 0)
         goto fail;
     if (rag_tokens(NULL, out->len - start + tail.len) > budget_tokens) {
         /* not even the header fits: leave out what we wrote */
         out->len = start;
-        if (out->p)
-            out->p[start] = '\0';
+        if (out->p) out->p[start] = '\0';
     }
-    if (tail.len && buf_add(out, tail.p, tail.len) < 0)
-        goto fail;
+    if (tail.len && buf_add(out, tail.p, tail.len) < 0) goto fail;
     sel->tokens = rag_tokens(out->p + start, out->len - start);
     rc = 0;
 fail:

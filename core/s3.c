@@ -22,9 +22,9 @@
 
 struct s3_client {
     CURL *curl;
-    char *scheme;  /* "http" or "https" */
-    char *host;    /* Host header value */
-    char *base;    /* path prefix: "/<bucket>" (path-style, after any endpoint path) or "" */
+    char *scheme; /* "http" or "https" */
+    char *host;   /* Host header value */
+    char *base;   /* path prefix: "/<bucket>" (path-style, after any endpoint path) or "" */
     char *region, *access_key, *secret_key, *token;
     long retries;
     s3_tick_fn tick;
@@ -59,8 +59,7 @@ static int s3_addr(const conf *cf, char **scheme, char **host, char **base)
     const char *ep = cf->s3_endpoint, *p, *slash;
 
     *scheme = *host = *base = NULL;
-    if (!cf->export_bucket || !*cf->export_bucket)
-        return -1;
+    if (!cf->export_bucket || !*cf->export_bucket) return -1;
     if (ep && *ep) {
         if (strncmp(ep, "http://", 7) == 0) {
             *scheme = strdup("http");
@@ -73,17 +72,14 @@ static int s3_addr(const conf *cf, char **scheme, char **host, char **base)
             p = ep;
         }
         slash = strchr(p, '/');
-        if (buf_add(&h, p, slash ? (size_t)(slash - p) : strlen(p)) < 0 || h.len == 0)
-            goto fail;
+        if (buf_add(&h, p, slash ? (size_t)(slash - p) : strlen(p)) < 0 || h.len == 0) goto fail;
         if (slash) {
             size_t n = strlen(slash);
             while (n > 0 && slash[n - 1] == '/')
                 n--;
-            if (buf_add(&b, slash, n) < 0)
-                goto fail;
+            if (buf_add(&b, slash, n) < 0) goto fail;
         }
-        if (buf_printf(&b, "/%s", cf->export_bucket) < 0)
-            goto fail;
+        if (buf_printf(&b, "/%s", cf->export_bucket) < 0) goto fail;
     } else {
         *scheme = strdup("https");
         if (buf_printf(&h, "%s.s3.%s.amazonaws.com", cf->export_bucket, cf->aws_region) < 0 ||
@@ -92,8 +88,7 @@ static int s3_addr(const conf *cf, char **scheme, char **host, char **base)
     }
     *host = buf_steal(&h);
     *base = buf_steal(&b);
-    if (!*scheme || !*host || !*base)
-        goto fail;
+    if (!*scheme || !*host || !*base) goto fail;
     return 0;
 fail:
     buf_free(&h);
@@ -144,10 +139,8 @@ fail:
 
 void s3_free(s3_client *s)
 {
-    if (!s)
-        return;
-    if (s->curl)
-        curl_easy_cleanup(s->curl);
+    if (!s) return;
+    if (s->curl) curl_easy_cleanup(s->curl);
     free(s->scheme);
     free(s->host);
     free(s->base);
@@ -174,8 +167,7 @@ static size_t s3_read_cb(char *dst, size_t size, size_t nmemb, void *arg)
     s3_body *b = arg;
     size_t n = size * nmemb;
 
-    if (n > b->len - b->off)
-        n = b->len - b->off;
+    if (n > b->len - b->off) n = b->len - b->off;
     memcpy(dst, b->p + b->off, n);
     b->off += n;
     return n;
@@ -186,8 +178,7 @@ static size_t s3_write_cb(char *src, size_t size, size_t nmemb, void *arg)
     s3_resp *r = arg;
     size_t n = size * nmemb;
 
-    if (r->body.len + n <= S3_RESP_MAX)
-        buf_add(&r->body, src, n);
+    if (r->body.len + n <= S3_RESP_MAX) buf_add(&r->body, src, n);
     return n; /* an oversized body is truncated, never an error */
 }
 
@@ -228,8 +219,7 @@ static int s3_sleep(s3_client *s, long ms)
         struct timespec ts = {0, step * 1000000L};
         nanosleep(&ts, NULL);
         ms -= step;
-        if (s->tick && s->tick(s->tick_arg))
-            return -1;
+        if (s->tick && s->tick(s->tick_arg)) return -1;
     }
     return 0;
 }
@@ -257,8 +247,7 @@ static int s3_request(s3_client *s, const char *op, const char *method, const ch
     memset(r, 0, sizeof *r);
     r->body.max = S3_RESP_MAX;
     sigv4_sha256_hex(body ? body : "", blen, sha);
-    if (s3_path(&path, s->base, key) < 0)
-        goto oom;
+    if (s3_path(&path, s->base, key) < 0) goto oom;
     for (attempt = 0; attempt <= s->retries; attempt++) {
         sigv4_req req = {method, s->host, buf_cstr(&path), query, nq, hdrs, nh, sha};
         sigv4_result sig;
@@ -280,25 +269,22 @@ static int s3_request(s3_client *s, const char *op, const char *method, const ch
         r->status = 0;
         curl_slist_free_all(hl);
         hl = NULL;
-        if (sigv4_sign_headers(&req, &cred, time(NULL), &sig, &epath, &equery) < 0)
-            goto oom;
+        if (sigv4_sign_headers(&req, &cred, time(NULL), &sig, &epath, &equery) < 0) goto oom;
         if (buf_printf(&url, "%s://%s%s%s%s", s->scheme, s->host, buf_cstr(&epath),
                        equery.len ? "?" : "", buf_cstr(&equery)) < 0)
             goto oom;
-#define HL(...)                                                                                \
-    do {                                                                                       \
-        struct curl_slist *t_;                                                                 \
-        snprintf(line, sizeof line, __VA_ARGS__);                                              \
-        if (!(t_ = curl_slist_append(hl, line)))                                               \
-            goto oom;                                                                          \
-        hl = t_;                                                                               \
+#define HL(...)                                                                                    \
+    do {                                                                                           \
+        struct curl_slist *t_;                                                                     \
+        snprintf(line, sizeof line, __VA_ARGS__);                                                  \
+        if (!(t_ = curl_slist_append(hl, line))) goto oom;                                         \
+        hl = t_;                                                                                   \
     } while (0)
         HL("Host: %s", s->host);
         HL("x-amz-date: %s", sig.amz_date);
         HL("x-amz-content-sha256: %s", sha);
         HL("Authorization: %s", sig.authorization);
-        if (*s->token)
-            HL("x-amz-security-token: %s", s->token);
+        if (*s->token) HL("x-amz-security-token: %s", s->token);
         for (i = 0; i < nh; i++)
             HL("%s: %s", hdrs[i].name, hdrs[i].value);
         HL("Expect:");
@@ -341,16 +327,16 @@ static int s3_request(s3_client *s, const char *op, const char *method, const ch
         }
         curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &r->status);
         if (r->status >= 200 && r->status < 300 &&
-            s3_xml_error(buf_cstr(&r->body), r->body.len, code, sizeof code, msg,
-                         sizeof msg) != 1) {
+            s3_xml_error(buf_cstr(&r->body), r->body.len, code, sizeof code, msg, sizeof msg) !=
+                1) {
             rc = 0;
             goto done;
         }
         code[0] = msg[0] = '\0';
         s3_xml_error(buf_cstr(&r->body), r->body.len, code, sizeof code, msg, sizeof msg);
         if (r->status < 300 || s3_retryable_status(r->status)) {
-            log_warn("s3: %s %s: HTTP %ld %s %s (attempt %ld of %ld)", op, key, r->status,
-                     code, msg, attempt + 1, s->retries + 1);
+            log_warn("s3: %s %s: HTTP %ld %s %s (attempt %ld of %ld)", op, key, r->status, code,
+                     msg, attempt + 1, s->retries + 1);
             continue;
         }
         err_set(err, E_INTERNAL, "S3 %s %s: HTTP %ld %s%s%s", op, key, r->status,
@@ -374,8 +360,7 @@ done:
     buf_free(&epath);
     buf_free(&equery);
     buf_free(&url);
-    if (rc < 0)
-        buf_free(&r->body);
+    if (rc < 0) buf_free(&r->body);
     return rc;
 }
 
@@ -387,14 +372,13 @@ int s3_put_object(s3_client *s, const char *key, const void *data, size_t len,
     sigv4_kv h[] = {{"Content-Type", content_type ? content_type : "application/octet-stream"}};
     s3_resp r;
 
-    if (s3_request(s, "PutObject", "PUT", key, NULL, 0, h, 1, data, len, &r, err) < 0)
-        return -1;
+    if (s3_request(s, "PutObject", "PUT", key, NULL, 0, h, 1, data, len, &r, err) < 0) return -1;
     buf_free(&r.body);
     return 0;
 }
 
-int s3_create_multipart(s3_client *s, const char *key, const char *content_type,
-                        char **upload_id, t2err *err)
+int s3_create_multipart(s3_client *s, const char *key, const char *content_type, char **upload_id,
+                        t2err *err)
 {
     sigv4_kv q[] = {{"uploads", ""}};
     sigv4_kv h[] = {{"Content-Type", content_type ? content_type : "application/octet-stream"}};
@@ -419,12 +403,10 @@ int s3_upload_part(s3_client *s, const char *key, const char *upload_id, int par
     s3_resp r;
 
     snprintf(num, sizeof num, "%d", part_no);
-    if (s3_request(s, "UploadPart", "PUT", key, q, 2, NULL, 0, data, len, &r, err) < 0)
-        return -1;
+    if (s3_request(s, "UploadPart", "PUT", key, q, 2, NULL, 0, data, len, &r, err) < 0) return -1;
     buf_free(&r.body);
     if (!r.etag[0])
-        return err_set(err, E_INTERNAL, "S3 UploadPart %s #%d: no ETag in the reply", key,
-                       part_no);
+        return err_set(err, E_INTERNAL, "S3 UploadPart %s #%d: no ETag in the reply", key, part_no);
     memcpy(etag, r.etag, sizeof r.etag);
     return 0;
 }
@@ -442,8 +424,8 @@ int s3_complete_multipart(s3_client *s, const char *key, const char *upload_id,
         err_set(err, E_INTERNAL, "out of memory");
         goto fail;
     }
-    if (s3_request(s, "CompleteMultipartUpload", "POST", key, q, 1, h, 1, body.p, body.len,
-                   &r, err) < 0)
+    if (s3_request(s, "CompleteMultipartUpload", "POST", key, q, 1, h, 1, body.p, body.len, &r,
+                   err) < 0)
         goto fail;
     buf_free(&r.body);
     rc = 0;
@@ -457,8 +439,7 @@ int s3_abort_multipart(s3_client *s, const char *key, const char *upload_id, t2e
     sigv4_kv q[] = {{"uploadId", upload_id}};
     s3_resp r;
 
-    if (s3_request(s, "AbortMultipartUpload", "DELETE", key, q, 1, NULL, 0, NULL, 0, &r, err) <
-        0)
+    if (s3_request(s, "AbortMultipartUpload", "DELETE", key, q, 1, NULL, 0, NULL, 0, &r, err) < 0)
         return -1;
     buf_free(&r.body);
     return 0;
@@ -482,8 +463,7 @@ int s3_presign_get(const conf *cf, const char *key, long expires, time_t now, ch
     {
         sigv4_req req = {"GET", host, buf_cstr(&path), NULL, 0, NULL, 0, NULL};
         if (sigv4_presign(&req, &cred, now, expires, &res, &epath, &equery) < 0 ||
-            buf_printf(&u, "%s://%s%s?%s", scheme, host, buf_cstr(&epath),
-                       buf_cstr(&equery)) < 0) {
+            buf_printf(&u, "%s://%s%s?%s", scheme, host, buf_cstr(&epath), buf_cstr(&equery)) < 0) {
             err_set(err, E_INTERNAL, "S3: cannot presign the download URL");
             goto fail;
         }
@@ -516,8 +496,7 @@ size_t s3_part_size(size_t base, int part_no)
 static xmlDocPtr s3_xml_read(const char *xml, size_t len)
 {
     pthread_once(&s3_once, s3_global_init);
-    if (!xml || len == 0 || len > S3_RESP_MAX)
-        return NULL;
+    if (!xml || len == 0 || len > S3_RESP_MAX) return NULL;
     return xmlReadMemory(xml, (int)len, "s3.xml", NULL,
                          XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
 }
@@ -527,12 +506,9 @@ static xmlNodePtr s3_xml_find(xmlNodePtr n, const char *name)
 {
     for (; n; n = n->next) {
         xmlNodePtr hit;
-        if (n->type != XML_ELEMENT_NODE)
-            continue;
-        if (strcmp((const char *)n->name, name) == 0)
-            return n;
-        if ((hit = s3_xml_find(n->children, name)) != NULL)
-            return hit;
+        if (n->type != XML_ELEMENT_NODE) continue;
+        if (strcmp((const char *)n->name, name) == 0) return n;
+        if ((hit = s3_xml_find(n->children, name)) != NULL) return hit;
     }
     return NULL;
 }
@@ -553,8 +529,7 @@ int s3_xml_upload_id(const char *xml, size_t len, char **out)
     int rc = -1;
 
     *out = NULL;
-    if (!d)
-        return -1;
+    if (!d) return -1;
     if ((n = s3_xml_find(xmlDocGetRootElement(d), "UploadId")) && (t = xmlNodeGetContent(n)) &&
         *t && (*out = strdup((const char *)t)))
         rc = 0;
@@ -563,19 +538,15 @@ int s3_xml_upload_id(const char *xml, size_t len, char **out)
     return rc;
 }
 
-int s3_xml_error(const char *xml, size_t len, char *code, size_t codelen, char *msg,
-                 size_t msglen)
+int s3_xml_error(const char *xml, size_t len, char *code, size_t codelen, char *msg, size_t msglen)
 {
     xmlDocPtr d;
     xmlNodePtr root;
     int rc = 0;
 
-    if (codelen)
-        code[0] = '\0';
-    if (msglen)
-        msg[0] = '\0';
-    if (!(d = s3_xml_read(xml, len)))
-        return -1;
+    if (codelen) code[0] = '\0';
+    if (msglen) msg[0] = '\0';
+    if (!(d = s3_xml_read(xml, len))) return -1;
     root = xmlDocGetRootElement(d);
     if (root && strcmp((const char *)root->name, "Error") == 0) {
         s3_xml_text(s3_xml_find(root->children, "Code"), code, codelen);
@@ -589,10 +560,13 @@ int s3_xml_error(const char *xml, size_t len, char *code, size_t codelen, char *
 static int xml_escape(buf *out, const char *s)
 {
     for (; *s; s++) {
-        const char *e = *s == '&' ? "&amp;" : *s == '<' ? "&lt;" : *s == '>' ? "&gt;"
-                      : *s == '"' ? "&quot;" : *s == '\'' ? "&apos;" : NULL;
-        if (e ? buf_adds(out, e) < 0 : buf_addc(out, *s) < 0)
-            return -1;
+        const char *e = *s == '&'    ? "&amp;"
+                        : *s == '<'  ? "&lt;"
+                        : *s == '>'  ? "&gt;"
+                        : *s == '"'  ? "&quot;"
+                        : *s == '\'' ? "&apos;"
+                                     : NULL;
+        if (e ? buf_adds(out, e) < 0 : buf_addc(out, *s) < 0) return -1;
     }
     return 0;
 }
@@ -620,8 +594,8 @@ struct s3_writer {
     size_t base;
     char *pbuf[2];
     size_t pcap[2], plen[2];
-    int cur;                 /* the buffer being filled */
-    s3_part *parts;          /* one per part handed to the uploader */
+    int cur;        /* the buffer being filled */
+    s3_part *parts; /* one per part handed to the uploader */
     int nparts, partscap;
     uint64_t bytes;
     s3_tick_fn tick;
@@ -655,8 +629,7 @@ static void *s3_writer_thread(void *arg)
         int j, pi;
         while (w->job < 0 && !w->quit)
             pthread_cond_wait(&w->cv, &w->mu);
-        if (w->quit)
-            break;
+        if (w->quit) break;
         j = w->job;
         pi = w->job_part;
         pthread_mutex_unlock(&w->mu);
@@ -684,8 +657,7 @@ static void *s3_writer_thread(void *arg)
     return NULL;
 }
 
-s3_writer *s3_writer_new(const conf *cf, const char *key, const char *content_type,
-                         t2err *err)
+s3_writer *s3_writer_new(const conf *cf, const char *key, const char *content_type, t2err *err)
 {
     s3_writer *w = calloc(1, sizeof *w);
 
@@ -697,8 +669,7 @@ s3_writer *s3_writer_new(const conf *cf, const char *key, const char *content_ty
     pthread_cond_init(&w->cv, NULL);
     w->job = -1;
     w->base = (size_t)cf->export_part_mb << 20;
-    if (!(w->main = s3_new(cf, err)) || !(w->up = s3_new(cf, err)))
-        goto fail;
+    if (!(w->main = s3_new(cf, err)) || !(w->up = s3_new(cf, err))) goto fail;
     s3_set_tick(w->up, s3_writer_up_tick, w);
     w->key = strdup(key);
     w->ctype = strdup(content_type ? content_type : "application/octet-stream");
@@ -712,8 +683,7 @@ fail:
     return NULL;
 }
 
-void s3_writer_set_callbacks(s3_writer *w, s3_tick_fn tick, s3_upload_id_fn on_upload_id,
-                             void *arg)
+void s3_writer_set_callbacks(s3_writer *w, s3_tick_fn tick, s3_upload_id_fn on_upload_id, void *arg)
 {
     w->tick = tick;
     w->on_upload_id = on_upload_id;
@@ -748,12 +718,10 @@ static int s3_writer_wait(s3_writer *w, t2err *err)
     }
     pthread_mutex_unlock(&w->mu);
     if (w->failed) {
-        if (err)
-            *err = w->up_err;
+        if (err) *err = w->up_err;
         return -1;
     }
-    if (stopped)
-        return err_set(err, E_INTERNAL, "S3 upload of %s: aborted", w->key);
+    if (stopped) return err_set(err, E_INTERNAL, "S3 upload of %s: aborted", w->key);
     return 0;
 }
 
@@ -761,26 +729,22 @@ static int s3_writer_wait(s3_writer *w, t2err *err)
 static int s3_writer_ship(s3_writer *w, t2err *err)
 {
     if (!w->upload_id) {
-        if (s3_create_multipart(w->main, w->key, w->ctype, &w->upload_id, err) < 0)
-            return -1;
-        if (w->on_upload_id)
-            w->on_upload_id(w->arg, w->upload_id);
+        if (s3_create_multipart(w->main, w->key, w->ctype, &w->upload_id, err) < 0) return -1;
+        if (w->on_upload_id) w->on_upload_id(w->arg, w->upload_id);
     }
     if (!w->thr_started) {
         if (pthread_create(&w->thr, NULL, s3_writer_thread, w) != 0)
             return err_set(err, E_INTERNAL, "pthread_create: %s", strerror(errno));
         w->thr_started = 1;
     }
-    if (s3_writer_wait(w, err) < 0)
-        return -1;
+    if (s3_writer_wait(w, err) < 0) return -1;
     if (w->nparts == S3_MAX_PARTS)
         return err_set(err, E_INTERNAL, "S3 upload of %s: more than %d parts", w->key,
                        S3_MAX_PARTS);
     if (w->nparts == w->partscap) {
         int nc = w->partscap ? w->partscap * 2 : 64;
         s3_part *np = realloc(w->parts, (size_t)nc * sizeof *np);
-        if (!np)
-            return err_set(err, E_INTERNAL, "out of memory");
+        if (!np) return err_set(err, E_INTERNAL, "out of memory");
         w->parts = np;
         w->partscap = nc;
     }
@@ -805,21 +769,18 @@ int s3_writer_write(s3_writer *w, const void *data, size_t n, t2err *err)
         size_t want = s3_part_size(w->base, w->nparts + 1), k;
         if (w->pcap[c] < want) {
             char *nb = realloc(w->pbuf[c], want);
-            if (!nb)
-                return err_set(err, E_INTERNAL, "out of memory for a %zu-byte part", want);
+            if (!nb) return err_set(err, E_INTERNAL, "out of memory for a %zu-byte part", want);
             w->pbuf[c] = nb;
             w->pcap[c] = want;
         }
         k = want - w->plen[c];
-        if (k > n)
-            k = n;
+        if (k > n) k = n;
         memcpy(w->pbuf[c] + w->plen[c], p, k);
         w->plen[c] += k;
         w->bytes += k;
         p += k;
         n -= k;
-        if (w->plen[c] == want && s3_writer_ship(w, err) < 0)
-            return -1;
+        if (w->plen[c] == want && s3_writer_ship(w, err) < 0) return -1;
     }
     return 0;
 }
@@ -828,10 +789,8 @@ int s3_writer_finish(s3_writer *w, t2err *err)
 {
     if (!w->upload_id)
         return s3_put_object(w->main, w->key, w->pbuf[w->cur], w->plen[w->cur], w->ctype, err);
-    if (w->plen[w->cur] > 0 && s3_writer_ship(w, err) < 0)
-        return -1;
-    if (s3_writer_wait(w, err) < 0)
-        return -1;
+    if (w->plen[w->cur] > 0 && s3_writer_ship(w, err) < 0) return -1;
+    if (s3_writer_wait(w, err) < 0) return -1;
     log_debug("s3: completing multipart upload of %s, %d parts", w->key, w->nparts);
     if (s3_complete_multipart(w->main, w->key, w->upload_id, w->parts, w->nparts, err) < 0)
         return -1;
@@ -844,17 +803,14 @@ int s3_writer_abort(s3_writer *w, t2err *err)
     t2err e;
 
     atomic_store(&w->stop, 1);
-    if (w->thr_started)
-        s3_writer_wait(w, NULL);
-    if (!w->upload_id)
-        return 0;
+    if (w->thr_started) s3_writer_wait(w, NULL);
+    if (!w->upload_id) return 0;
     log_info("s3: aborting multipart upload of %s", w->key);
     s3_set_tick(w->main, NULL, NULL); /* the abort must run even when the tick says stop */
     err_clear(&e);
     if (s3_abort_multipart(w->main, w->key, w->upload_id, &e) < 0) {
         log_warn("s3: abort of multipart upload of %s failed: %s", w->key, e.detail);
-        if (err)
-            *err = e;
+        if (err) *err = e;
         return -1;
     }
     log_info("s3: aborted multipart upload of %s", w->key);
@@ -873,8 +829,7 @@ int s3_writer_parts(const s3_writer *w)
 
 void s3_writer_free(s3_writer *w)
 {
-    if (!w)
-        return;
+    if (!w) return;
     if (w->thr_started) {
         atomic_store(&w->stop, 1);
         pthread_mutex_lock(&w->mu);

@@ -21,10 +21,10 @@
 #include <stdint.h>
 #include <time.h>
 
-#define S3_MIN_PART ((size_t)5 << 20)  /* S3's minimum part size (all but the last part) */
-#define S3_MAX_PART ((size_t)5 << 30)  /* S3's maximum part size */
+#define S3_MIN_PART  ((size_t)5 << 20) /* S3's minimum part size (all but the last part) */
+#define S3_MAX_PART  ((size_t)5 << 30) /* S3's maximum part size */
 #define S3_MAX_PARTS 10000
-#define S3_ETAG_MAX 128
+#define S3_ETAG_MAX  128
 
 typedef struct s3_client s3_client;
 
@@ -47,8 +47,8 @@ void s3_set_tick(s3_client *s, s3_tick_fn fn, void *arg);
 int s3_put_object(s3_client *s, const char *key, const void *data, size_t len,
                   const char *content_type, t2err *err);
 /* *upload_id is malloc'd; the caller frees it. */
-int s3_create_multipart(s3_client *s, const char *key, const char *content_type,
-                        char **upload_id, t2err *err);
+int s3_create_multipart(s3_client *s, const char *key, const char *content_type, char **upload_id,
+                        t2err *err);
 /* Writes the part's ETag (as S3 sent it, quotes included) into etag. */
 int s3_upload_part(s3_client *s, const char *key, const char *upload_id, int part_no,
                    const void *data, size_t len, char etag[S3_ETAG_MAX], t2err *err);
@@ -69,8 +69,7 @@ size_t s3_part_size(size_t base, int part_no);
 int s3_xml_upload_id(const char *xml, size_t len, char **out);
 /* If xml is an <Error> document: fills code and msg (truncated) and returns 1; 0 if it is
  * not an error document; -1 if it is not XML. */
-int s3_xml_error(const char *xml, size_t len, char *code, size_t codelen, char *msg,
-                 size_t msglen);
+int s3_xml_error(const char *xml, size_t len, char *code, size_t codelen, char *msg, size_t msglen);
 /* Appends the CompleteMultipartUpload body for parts[0..n). 0 or -1. */
 int s3_xml_complete_body(buf *out, const s3_part *parts, int n);
 
@@ -82,8 +81,7 @@ int s3_xml_complete_body(buf *out, const s3_part *parts, int n);
 typedef struct s3_writer s3_writer;
 typedef void (*s3_upload_id_fn)(void *arg, const char *upload_id);
 
-s3_writer *s3_writer_new(const conf *cf, const char *key, const char *content_type,
-                         t2err *err);
+s3_writer *s3_writer_new(const conf *cf, const char *key, const char *content_type, t2err *err);
 void s3_writer_set_callbacks(s3_writer *w, s3_tick_fn tick, s3_upload_id_fn on_upload_id,
                              void *arg);
 int s3_writer_write(s3_writer *w, const void *data, size_t n, t2err *err);

@@ -51,12 +51,10 @@ int sigv4_uri_encode(buf *out, const char *s, size_t n, int keep_slash)
         unsigned char ch = (unsigned char)s[i];
         if (isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~' ||
             (keep_slash && ch == '/')) {
-            if (buf_addc(out, (char)ch) < 0)
-                return -1;
+            if (buf_addc(out, (char)ch) < 0) return -1;
         } else {
             char e[3] = {'%', hx[ch >> 4], hx[ch & 15]};
-            if (buf_add(out, e, 3) < 0)
-                return -1;
+            if (buf_add(out, e, 3) < 0) return -1;
         }
     }
     return 0;
@@ -99,10 +97,8 @@ static int qpair_add(sv_pair *p, size_t *n, const char *name, const char *value)
 {
     buf a = BUF_INIT(0), b = BUF_INIT(0);
 
-    if (*n >= SIGV4_MAX_PAIRS || !name)
-        return -1;
-    if (!value)
-        value = "";
+    if (*n >= SIGV4_MAX_PAIRS || !name) return -1;
+    if (!value) value = "";
     if (sigv4_uri_encode(&a, name, strlen(name), 0) < 0 ||
         sigv4_uri_encode(&b, value, strlen(value), 0) < 0)
         goto fail;
@@ -120,18 +116,15 @@ static int hpair_add(sv_pair *p, size_t *n, const char *name, const char *value)
     const char *s;
     int pend = 0;
 
-    if (*n >= SIGV4_MAX_PAIRS || !name || !value)
-        return -1;
+    if (*n >= SIGV4_MAX_PAIRS || !name || !value) return -1;
     for (s = name; *s; s++)
-        if (buf_addc(&a, (char)tolower((unsigned char)*s)) < 0)
-            goto fail;
+        if (buf_addc(&a, (char)tolower((unsigned char)*s)) < 0) goto fail;
     for (s = value; *s; s++) {
         if (isspace((unsigned char)*s)) {
             pend = b.len > 0;
             continue;
         }
-        if ((pend && buf_addc(&b, ' ') < 0) || buf_addc(&b, *s) < 0)
-            goto fail;
+        if ((pend && buf_addc(&b, ' ') < 0) || buf_addc(&b, *s) < 0) goto fail;
         pend = 0;
     }
     return pair_take(p, n, &a, &b);
@@ -147,8 +140,7 @@ static int join_pairs(buf *out, sv_pair *p, size_t n)
 
     qsort(p, n, sizeof *p, pair_cmp);
     for (i = 0; i < n; i++)
-        if (buf_printf(out, "%s%s=%s", i ? "&" : "", p[i].name, p[i].value) < 0)
-            return -1;
+        if (buf_printf(out, "%s%s=%s", i ? "&" : "", p[i].name, p[i].value) < 0) return -1;
     return 0;
 }
 
@@ -171,15 +163,11 @@ static int sign_core(const sigv4_req *r, const sigv4_cred *c, const char *amz_da
 
     qsort(hp, nh, sizeof *hp, pair_cmp);
     for (i = 0; i < nh; i++)
-        if (buf_printf(signed_headers, "%s%s", i ? ";" : "", hp[i].name) < 0)
-            goto fail;
-    if (buf_printf(&cr, "%s\n%s\n%s\n", r->method, enc_path, canon_query) < 0)
-        goto fail;
+        if (buf_printf(signed_headers, "%s%s", i ? ";" : "", hp[i].name) < 0) goto fail;
+    if (buf_printf(&cr, "%s\n%s\n%s\n", r->method, enc_path, canon_query) < 0) goto fail;
     for (i = 0; i < nh; i++)
-        if (buf_printf(&cr, "%s:%s\n", hp[i].name, hp[i].value) < 0)
-            goto fail;
-    if (buf_printf(&cr, "\n%s\n%s", buf_cstr(signed_headers), payload) < 0)
-        goto fail;
+        if (buf_printf(&cr, "%s:%s\n", hp[i].name, hp[i].value) < 0) goto fail;
+    if (buf_printf(&cr, "\n%s\n%s", buf_cstr(signed_headers), payload) < 0) goto fail;
     sigv4_sha256_hex(cr.p, cr.len, crhash);
     memcpy(date, amz_date, 8);
     date[8] = '\0';
@@ -187,8 +175,7 @@ static int sign_core(const sigv4_req *r, const sigv4_cred *c, const char *amz_da
                    c->region, svc(c), crhash) < 0)
         goto fail;
     slen = strlen(c->secret_key);
-    if (!(kin = malloc(slen + 5)))
-        goto fail;
+    if (!(kin = malloc(slen + 5))) goto fail;
     memcpy(kin, "AWS4", 4);
     memcpy(kin + 4, c->secret_key, slen + 1);
     hmac((const unsigned char *)kin, slen + 4, date, k);
@@ -214,8 +201,7 @@ static int fmt_date(time_t now, char out[17])
 {
     struct tm tm;
 
-    if (!gmtime_r(&now, &tm))
-        return -1;
+    if (!gmtime_r(&now, &tm)) return -1;
     return strftime(out, 17, "%Y%m%dT%H%M%SZ", &tm) == 16 ? 0 : -1;
 }
 
@@ -236,22 +222,18 @@ int sigv4_sign_headers(const sigv4_req *r, const sigv4_cred *c, time_t now, sigv
     const char *payload = r->payload_sha256 ? r->payload_sha256 : SIGV4_EMPTY_SHA256;
     int rc = -1, n;
 
-    if (check_req(r, c) < 0 || fmt_date(now, res->amz_date) < 0)
-        return -1;
+    if (check_req(r, c) < 0 || fmt_date(now, res->amz_date) < 0) return -1;
     for (i = 0; i < r->nquery; i++)
-        if (qpair_add(qp, &nq, r->query[i].name, r->query[i].value) < 0)
-            goto fail;
+        if (qpair_add(qp, &nq, r->query[i].name, r->query[i].value) < 0) goto fail;
     for (i = 0; i < r->nheaders; i++)
-        if (hpair_add(hp, &nh, r->headers[i].name, r->headers[i].value) < 0)
-            goto fail;
+        if (hpair_add(hp, &nh, r->headers[i].name, r->headers[i].value) < 0) goto fail;
     if (hpair_add(hp, &nh, "host", r->host) < 0 ||
         hpair_add(hp, &nh, "x-amz-content-sha256", payload) < 0 ||
         hpair_add(hp, &nh, "x-amz-date", res->amz_date) < 0 ||
         (c->session_token && *c->session_token &&
          hpair_add(hp, &nh, "x-amz-security-token", c->session_token) < 0))
         goto fail;
-    if (sigv4_uri_encode(&path, r->path, strlen(r->path), 1) < 0 ||
-        join_pairs(&query, qp, nq) < 0)
+    if (sigv4_uri_encode(&path, r->path, strlen(r->path), 1) < 0 || join_pairs(&query, qp, nq) < 0)
         goto fail;
     if (sign_core(r, c, res->amz_date, buf_cstr(&path), buf_cstr(&query), hp, nh, payload, res,
                   &sh) < 0)
@@ -260,8 +242,7 @@ int sigv4_sign_headers(const sigv4_req *r, const sigv4_cred *c, time_t now, sigv
                  "AWS4-HMAC-SHA256 Credential=%s/%.8s/%s/%s/aws4_request,SignedHeaders=%s,"
                  "Signature=%s",
                  c->access_key, res->amz_date, c->region, svc(c), buf_cstr(&sh), res->signature);
-    if (n < 0 || (size_t)n >= sizeof res->authorization)
-        goto fail;
+    if (n < 0 || (size_t)n >= sizeof res->authorization) goto fail;
     if ((path_out && buf_add(path_out, buf_cstr(&path), path.len) < 0) ||
         (query_out && buf_add(query_out, buf_cstr(&query), query.len) < 0))
         goto fail;
@@ -284,27 +265,22 @@ int sigv4_presign(const sigv4_req *r, const sigv4_cred *c, time_t now, long expi
     char exp[24];
     int rc = -1;
 
-    if (check_req(r, c) < 0 || expires < 1 || expires > 604800 ||
-        fmt_date(now, res->amz_date) < 0)
+    if (check_req(r, c) < 0 || expires < 1 || expires > 604800 || fmt_date(now, res->amz_date) < 0)
         return -1;
     res->authorization[0] = '\0';
     snprintf(exp, sizeof exp, "%ld", expires);
     for (i = 0; i < r->nheaders; i++)
-        if (hpair_add(hp, &nh, r->headers[i].name, r->headers[i].value) < 0)
-            goto fail;
-    if (hpair_add(hp, &nh, "host", r->host) < 0)
-        goto fail;
+        if (hpair_add(hp, &nh, r->headers[i].name, r->headers[i].value) < 0) goto fail;
+    if (hpair_add(hp, &nh, "host", r->host) < 0) goto fail;
     /* X-Amz-SignedHeaders is part of the signed query; sign_core rebuilds the same list. */
     qsort(hp, nh, sizeof *hp, pair_cmp);
     for (i = 0; i < nh; i++)
-        if (buf_printf(&sh, "%s%s", i ? ";" : "", hp[i].name) < 0)
-            goto fail;
-    if (buf_printf(&cred, "%s/%.8s/%s/%s/aws4_request", c->access_key, res->amz_date,
-                   c->region, svc(c)) < 0)
+        if (buf_printf(&sh, "%s%s", i ? ";" : "", hp[i].name) < 0) goto fail;
+    if (buf_printf(&cred, "%s/%.8s/%s/%s/aws4_request", c->access_key, res->amz_date, c->region,
+                   svc(c)) < 0)
         goto fail;
     for (i = 0; i < r->nquery; i++)
-        if (qpair_add(qp, &nq, r->query[i].name, r->query[i].value) < 0)
-            goto fail;
+        if (qpair_add(qp, &nq, r->query[i].name, r->query[i].value) < 0) goto fail;
     if (qpair_add(qp, &nq, "X-Amz-Algorithm", "AWS4-HMAC-SHA256") < 0 ||
         qpair_add(qp, &nq, "X-Amz-Credential", buf_cstr(&cred)) < 0 ||
         qpair_add(qp, &nq, "X-Amz-Date", res->amz_date) < 0 ||
@@ -313,15 +289,13 @@ int sigv4_presign(const sigv4_req *r, const sigv4_cred *c, time_t now, long expi
         (c->session_token && *c->session_token &&
          qpair_add(qp, &nq, "X-Amz-Security-Token", c->session_token) < 0))
         goto fail;
-    if (sigv4_uri_encode(&path, r->path, strlen(r->path), 1) < 0 ||
-        join_pairs(&query, qp, nq) < 0)
+    if (sigv4_uri_encode(&path, r->path, strlen(r->path), 1) < 0 || join_pairs(&query, qp, nq) < 0)
         goto fail;
     buf_reset(&sh);
     if (sign_core(r, c, res->amz_date, buf_cstr(&path), buf_cstr(&query), hp, nh,
                   SIGV4_UNSIGNED_PAYLOAD, res, &sh) < 0)
         goto fail;
-    if (buf_printf(&query, "&X-Amz-Signature=%s", res->signature) < 0)
-        goto fail;
+    if (buf_printf(&query, "&X-Amz-Signature=%s", res->signature) < 0) goto fail;
     if ((path_out && buf_add(path_out, buf_cstr(&path), path.len) < 0) ||
         (query_out && buf_add(query_out, buf_cstr(&query), query.len) < 0))
         goto fail;

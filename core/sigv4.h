@@ -14,7 +14,7 @@
 #include <time.h>
 
 #define SIGV4_UNSIGNED_PAYLOAD "UNSIGNED-PAYLOAD"
-#define SIGV4_EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define SIGV4_EMPTY_SHA256     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 typedef struct sigv4_kv {
     const char *name;
@@ -30,19 +30,19 @@ typedef struct sigv4_cred {
 } sigv4_cred;
 
 typedef struct sigv4_req {
-    const char *method;         /* "GET", "PUT", ... */
-    const char *host;           /* Host header value, with ":port" when not the default */
-    const char *path;           /* raw path beginning with '/', e.g. "/bucket/a b.csv" */
-    const sigv4_kv *query;      /* raw query parameters, any order */
+    const char *method;    /* "GET", "PUT", ... */
+    const char *host;      /* Host header value, with ":port" when not the default */
+    const char *path;      /* raw path beginning with '/', e.g. "/bucket/a b.csv" */
+    const sigv4_kv *query; /* raw query parameters, any order */
     size_t nquery;
-    const sigv4_kv *headers;    /* extra headers to sign and send (Range, Content-Type, ...) */
+    const sigv4_kv *headers; /* extra headers to sign and send (Range, Content-Type, ...) */
     size_t nheaders;
     const char *payload_sha256; /* lowercase hex, or SIGV4_UNSIGNED_PAYLOAD; NULL = empty body */
 } sigv4_req;
 
 typedef struct sigv4_result {
-    char amz_date[17];   /* YYYYMMDDTHHMMSSZ */
-    char signature[65];  /* lowercase hex */
+    char amz_date[17];        /* YYYYMMDDTHHMMSSZ */
+    char signature[65];       /* lowercase hex */
     char authorization[1024]; /* header-signing only: the Authorization header value */
 } sigv4_result;
 

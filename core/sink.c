@@ -17,10 +17,8 @@ void sink_init(sink *s, int (*write)(void *, const char *, size_t), void *ctx, s
 
 int sink_flush(sink *s)
 {
-    if (s->failed)
-        return -1;
-    if (s->b.len == 0)
-        return 0;
+    if (s->failed) return -1;
+    if (s->b.len == 0) return 0;
     if (s->write(s->ctx, s->b.p, s->b.len) < 0) {
         s->failed = 1;
         buf_reset(&s->b);
@@ -33,16 +31,12 @@ int sink_flush(sink *s)
 
 int sink_add(sink *s, const char *p, size_t n)
 {
-    if (s->failed)
-        return -1;
-    if (!s->hold && s->b.len + n > s->b.max && sink_flush(s) < 0)
-        return -1;
+    if (s->failed) return -1;
+    if (!s->hold && s->b.len + n > s->b.max && sink_flush(s) < 0) return -1;
     if (!s->hold && n > s->b.max) /* larger than the whole buffer: pass it straight on */
         return s->write(s->ctx, p, n) < 0 ? (s->failed = 1, -1) : (s->flushed += n, 0);
-    if (buf_add(&s->b, p, n) < 0)
-        return -1;
-    if (!s->hold && s->b.len >= s->flush_at)
-        return sink_flush(s);
+    if (buf_add(&s->b, p, n) < 0) return -1;
+    if (!s->hold && s->b.len >= s->flush_at) return sink_flush(s);
     return 0;
 }
 
@@ -58,7 +52,6 @@ void sink_free(sink *s)
 
 int sink_mark(sink *s)
 {
-    if (s->failed)
-        return -1;
+    if (s->failed) return -1;
     return !s->hold && s->b.len >= s->flush_at ? sink_flush(s) : 0;
 }

@@ -18,8 +18,8 @@ typedef struct sink {
     size_t flushed; /* bytes handed to write() so far */
     int hold;       /* keep everything until sink_flush() */
     int failed;
-    int peer_fd;    /* the peer's socket, watched for a hang-up while the producer waits
-                     * (exec_page waiting on PostgreSQL); -1 (sink_init's default) = none */
+    int peer_fd; /* the peer's socket, watched for a hang-up while the producer waits
+                  * (exec_page waiting on PostgreSQL); -1 (sink_init's default) = none */
 } sink;
 
 void sink_init(sink *s, int (*write)(void *, const char *, size_t), void *ctx, size_t flush_at,

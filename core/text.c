@@ -27,8 +27,7 @@ static int ie_plural(const char *w)
     int i;
 
     for (i = 0; ie[i]; i++)
-        if (strcmp(w, ie[i]) == 0)
-            return 1;
+        if (strcmp(w, ie[i]) == 0) return 1;
     return 0;
 }
 
@@ -37,8 +36,7 @@ static void stem_once(char *w)
 {
     size_t n = strlen(w);
 
-    if (n <= 3)
-        return;
+    if (n <= 3) return;
     if (w[n - 1] == 's' &&
         (strcmp(w, "series") == 0 || strcmp(w, "species") == 0 || strcmp(w, "news") == 0))
         return;
@@ -59,8 +57,7 @@ static void stem_once(char *w)
         w[n - 2] = '\0';
         return;
     }
-    if (ends(w, n, "ss") || ends(w, n, "us") || ends(w, n, "is"))
-        return;
+    if (ends(w, n, "ss") || ends(w, n, "us") || ends(w, n, "is")) return;
     if (w[n - 1] == 's') {
         w[n - 1] = '\0';
         return;
@@ -75,8 +72,7 @@ static void stem_once(char *w)
     if (ends(w, n, "ed") && n > 4) {
         w[n - 2] = '\0';
         n -= 2;
-        if (n > 2 && w[n - 1] == w[n - 2] && !strchr("aeiouls", w[n - 1]))
-            w[n - 1] = '\0';
+        if (n > 2 && w[n - 1] == w[n - 2] && !strchr("aeiouls", w[n - 1])) w[n - 1] = '\0';
         return;
     }
 }
@@ -99,16 +95,13 @@ static void add_word(text_words *out, const char *s, size_t n, int stem)
     size_t i;
     char *w;
 
-    if (n == 0 || out->n >= (int)(sizeof out->w / sizeof out->w[0]))
-        return;
-    if (n >= TEXT_WORD_MAX)
-        n = TEXT_WORD_MAX - 1;
+    if (n == 0 || out->n >= (int)(sizeof out->w / sizeof out->w[0])) return;
+    if (n >= TEXT_WORD_MAX) n = TEXT_WORD_MAX - 1;
     w = out->w[out->n++];
     for (i = 0; i < n; i++)
         w[i] = (char)tolower((unsigned char)s[i]);
     w[n] = '\0';
-    if (stem)
-        text_stem(w);
+    if (stem) text_stem(w);
 }
 
 void text_split(const char *s, int stem, text_words *out)
@@ -135,13 +128,14 @@ void text_split(const char *s, int stem, text_words *out)
 
 /* Sorted (strcmp order) for bsearch: every identifier word of a catalog goes through here. */
 static const char *const stop_words[] = {
-    "a", "about", "all", "also", "an", "and", "any", "are", "as", "at", "be", "been", "by",
-    "can", "could", "did", "display", "do", "doe", "each", "every", "find", "for", "from",
-    "get", "give", "ha", "had", "has", "have", "how", "i", "in", "into", "is", "it", "its",
-    "list", "me", "my", "of", "on", "or", "our", "per", "please", "return", "s", "should",
-    "show", "some", "t", "tell", "than", "that", "the", "their", "them", "then", "there",
-    "these", "they", "this", "those", "to", "was", "we", "were", "what", "which", "who",
-    "whom", "whose", "with", "would", "you", "your",
+    "a",     "about", "all",   "also",  "an",    "and",    "any",     "are",  "as",     "at",
+    "be",    "been",  "by",    "can",   "could", "did",    "display", "do",   "doe",    "each",
+    "every", "find",  "for",   "from",  "get",   "give",   "ha",      "had",  "has",    "have",
+    "how",   "i",     "in",    "into",  "is",    "it",     "its",     "list", "me",     "my",
+    "of",    "on",    "or",    "our",   "per",   "please", "return",  "s",    "should", "show",
+    "some",  "t",     "tell",  "than",  "that",  "the",    "their",   "them", "then",   "there",
+    "these", "they",  "this",  "those", "to",    "was",    "we",      "were", "what",   "which",
+    "who",   "whom",  "whose", "with",  "would", "you",    "your",
 };
 
 static int cmp_word(const void *key, const void *elem)
@@ -151,8 +145,7 @@ static int cmp_word(const void *key, const void *elem)
 
 int text_is_stop(const char *w)
 {
-    if (w[0] == '\0' || strlen(w) > 8)
-        return 0;
+    if (w[0] == '\0' || strlen(w) > 8) return 0;
     return bsearch(w, stop_words, sizeof stop_words / sizeof stop_words[0], sizeof stop_words[0],
                    cmp_word) != NULL;
 }
@@ -163,16 +156,13 @@ void text_normalize(const char *s, char *dst, size_t len)
     size_t pos = 0;
     int i;
 
-    if (len == 0)
-        return;
+    if (len == 0) return;
     dst[0] = '\0';
     text_split(s, 0, &tw);
     for (i = 0; i < tw.n; i++) {
         size_t wl = strlen(tw.w[i]);
-        if (pos + wl + (pos ? 1 : 0) + 1 > len)
-            break;
-        if (pos)
-            dst[pos++] = ' ';
+        if (pos + wl + (pos ? 1 : 0) + 1 > len) break;
+        if (pos) dst[pos++] = ' ';
         memcpy(dst + pos, tw.w[i], wl);
         pos += wl;
         dst[pos] = '\0';
@@ -188,13 +178,10 @@ static void word_set(const char *s, text_words *set)
     text_split(s, 1, &tw);
     set->n = 0;
     for (i = 0; i < tw.n; i++) {
-        if (text_is_stop(tw.w[i]))
-            continue;
+        if (text_is_stop(tw.w[i])) continue;
         for (j = 0; j < set->n; j++)
-            if (strcmp(set->w[j], tw.w[i]) == 0)
-                break;
-        if (j == set->n)
-            memcpy(set->w[set->n++], tw.w[i], TEXT_WORD_MAX);
+            if (strcmp(set->w[j], tw.w[i]) == 0) break;
+        if (j == set->n) memcpy(set->w[set->n++], tw.w[i], TEXT_WORD_MAX);
     }
 }
 
@@ -220,10 +207,8 @@ int text_edit_distance(const char *a, const char *b, int cap)
     size_t la = strlen(a), lb = strlen(b), i, j;
     int row[TEXT_WORD_MAX * 2 + 1];
 
-    if (la > TEXT_WORD_MAX * 2 || lb > TEXT_WORD_MAX * 2)
-        return cap;
-    if ((la > lb ? la - lb : lb - la) >= (size_t)cap)
-        return cap;
+    if (la > TEXT_WORD_MAX * 2 || lb > TEXT_WORD_MAX * 2) return cap;
+    if ((la > lb ? la - lb : lb - la) >= (size_t)cap) return cap;
     for (j = 0; j <= lb; j++)
         row[j] = (int)j;
     for (i = 1; i <= la; i++) {
@@ -236,11 +221,9 @@ int text_edit_distance(const char *a, const char *b, int cap)
             int v = row[j] + 1 < row[j - 1] + 1 ? row[j] + 1 : row[j - 1] + 1;
             row[j] = sub < v ? sub : v;
             prev = cur;
-            if (row[j] < best)
-                best = row[j];
+            if (row[j] < best) best = row[j];
         }
-        if (best >= cap)
-            return cap;
+        if (best >= cap) return cap;
     }
     return row[lb] < cap ? row[lb] : cap;
 }

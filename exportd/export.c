@@ -18,7 +18,7 @@
 #include <zlib.h>
 
 #define HEARTBEAT_MS 1000
-#define GZ_CHUNK (128 * 1024)
+#define GZ_CHUNK     (128 * 1024)
 
 typedef struct export_ctx {
     const conf *cf;
@@ -28,7 +28,7 @@ typedef struct export_ctx {
     s3_writer *w;
     int64_t rows; /* COPY data messages, the header included */
     long long last_hb;
-    int stop;     /* why we stopped: 0 running, else one of the STOP_* */
+    int stop; /* why we stopped: 0 running, else one of the STOP_* */
     char lost_status[16];
     z_stream z;
     int gz;
@@ -63,20 +63,17 @@ static int export_tick(void *arg)
     t2err e;
     int rc;
 
-    if (x->stop)
-        return 1;
+    if (x->stop) return 1;
     if (exportd_term) {
         x->stop = STOP_TERM;
         return 1;
     }
     t = now_ms();
-    if (t - x->last_hb < HEARTBEAT_MS)
-        return 0;
+    if (t - x->last_hb < HEARTBEAT_MS) return 0;
     x->last_hb = t;
     err_clear(&e);
     rc = jobs_heartbeat(x->ctl, x->j, x->worker, data_rows(x), out_bytes(x), x->lost_status, &e);
-    if (rc == 1)
-        return 0;
+    if (rc == 1) return 0;
     if (rc == 0) {
         x->stop = STOP_LOST;
         return 1;
@@ -101,8 +98,7 @@ static void export_on_upload_id(void *arg, const char *upload_id)
 
 static int export_out(export_ctx *x, const void *data, size_t n, t2err *err)
 {
-    if (!x->gz)
-        return s3_writer_write(x->w, data, n, err);
+    if (!x->gz) return s3_writer_write(x->w, data, n, err);
     x->z.next_in = (unsigned char *)(uintptr_t)data;
     x->z.avail_in = (unsigned)n;
     while (x->z.avail_in > 0) {
@@ -125,8 +121,7 @@ static int export_gz_finish(export_ctx *x, t2err *err)
         x->z.next_out = x->zout;
         x->z.avail_out = GZ_CHUNK;
         zr = deflate(&x->z, Z_FINISH);
-        if (zr == Z_STREAM_ERROR)
-            return err_set(err, E_INTERNAL, "gzip failed");
+        if (zr == Z_STREAM_ERROR) return err_set(err, E_INTERNAL, "gzip failed");
         if (GZ_CHUNK - x->z.avail_out > 0 &&
             s3_writer_write(x->w, x->zout, GZ_CHUNK - x->z.avail_out, err) < 0)
             return -1;
@@ -139,8 +134,7 @@ static int exec_ok(PGconn *c, const char *sql, int n, const char *const *p, t2er
     PGresult *r = PQexecParams(c, sql, n, NULL, p, NULL, NULL, 0);
     int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
 
-    if (!ok)
-        err_set(err, E_QUERY_FAILED, "%s", PQresultErrorMessage(r));
+    if (!ok) err_set(err, E_QUERY_FAILED, "%s", PQresultErrorMessage(r));
     PQclear(r);
     return ok ? 0 : -1;
 }
@@ -155,8 +149,7 @@ static int export_start_copy(export_ctx *x, t2err *err)
     PGresult *r;
     int rc = -1;
 
-    if (exec_ok(x->copy, "BEGIN READ ONLY", 0, NULL, err) < 0)
-        return -1;
+    if (exec_ok(x->copy, "BEGIN READ ONLY", 0, NULL, err) < 0) return -1;
     snprintf(tmo, sizeof tmo, "%ld", x->cf->export_statement_timeout_ms);
     p[0] = tmo;
     if (exec_ok(x->copy, "SELECT set_config('statement_timeout', $1, true)", 1, p, err) < 0)
@@ -166,13 +159,14 @@ static int export_start_copy(export_ctx *x, t2err *err)
         exec_ok(x->copy, "SELECT set_config('search_path', $1, true)", 1, p, err) < 0)
         return -1;
     p[0] = x->cf->query_role;
-    if (*x->cf->query_role && exec_ok(x->copy, "SELECT set_config('role', $1, true)", 1, p, err) < 0)
+    if (*x->cf->query_role &&
+        exec_ok(x->copy, "SELECT set_config('role', $1, true)", 1, p, err) < 0)
         return -1;
     /* the one allowed paste: validated SQL into the COPY template */
     n = strlen(x->j->sql);
-    while (n > 0 && (x->j->sql[n - 1] == ';' || x->j->sql[n - 1] == ' ' ||
-                     x->j->sql[n - 1] == '\n' || x->j->sql[n - 1] == '\t' ||
-                     x->j->sql[n - 1] == '\r'))
+    while (n > 0 &&
+           (x->j->sql[n - 1] == ';' || x->j->sql[n - 1] == ' ' || x->j->sql[n - 1] == '\n' ||
+            x->j->sql[n - 1] == '\t' || x->j->sql[n - 1] == '\r'))
         n--;
     if (buf_adds(&q, "COPY (") < 0 || buf_add(&q, x->j->sql, n) < 0 ||
         buf_adds(&q, "\n) TO STDOUT WITH (FORMAT csv, HEADER)") < 0) {
@@ -205,10 +199,8 @@ static int export_stream(export_ctx *x, t2err *err)
             x->rows++;
             ok = export_out(x, row, (size_t)n, err);
             PQfreemem(row);
-            if (ok < 0)
-                return -1;
-            if ((x->rows & 1023) == 0 && export_tick(x))
-                return err_set(err, E_INTERNAL, "stopped");
+            if (ok < 0) return -1;
+            if ((x->rows & 1023) == 0 && export_tick(x)) return err_set(err, E_INTERNAL, "stopped");
             continue;
         }
         if (n == 0) {
@@ -216,23 +208,19 @@ static int export_stream(export_ctx *x, t2err *err)
             poll(&p, 1, 250);
             if (!PQconsumeInput(x->copy))
                 return err_set(err, E_DB_UNAVAILABLE, "COPY: %s", PQerrorMessage(x->copy));
-            if (export_tick(x))
-                return err_set(err, E_INTERNAL, "stopped");
+            if (export_tick(x)) return err_set(err, E_INTERNAL, "stopped");
             continue;
         }
         break;
     }
-    if (n == -2)
-        return err_set(err, E_DB_UNAVAILABLE, "COPY: %s", PQerrorMessage(x->copy));
+    if (n == -2) return err_set(err, E_DB_UNAVAILABLE, "COPY: %s", PQerrorMessage(x->copy));
     r = PQgetResult(x->copy);
     ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    if (!ok)
-        err_set(err, E_QUERY_FAILED, "%s", PQresultErrorMessage(r));
+    if (!ok) err_set(err, E_QUERY_FAILED, "%s", PQresultErrorMessage(r));
     PQclear(r);
     while ((r = PQgetResult(x->copy)) != NULL)
         PQclear(r);
-    if (!ok && PQstatus(x->copy) != CONNECTION_OK)
-        err->code = E_DB_UNAVAILABLE;
+    if (!ok && PQstatus(x->copy) != CONNECTION_OK) err->code = E_DB_UNAVAILABLE;
     return ok ? 0 : -1;
 }
 
@@ -279,9 +267,8 @@ int export_run(const conf *cf, PGconn *ctl, const char *worker, job *j)
     }
     if (strcmp(j->format, "csv.gz") == 0) {
         x.gz = 1;
-        if (!(x.zout = malloc(GZ_CHUNK)) ||
-            deflateInit2(&x.z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
-                         Z_DEFAULT_STRATEGY) != Z_OK) {
+        if (!(x.zout = malloc(GZ_CHUNK)) || deflateInit2(&x.z, Z_DEFAULT_COMPRESSION, Z_DEFLATED,
+                                                         15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
             x.gz = 0;
             err_set(&e, E_INTERNAL, "gzip init failed");
             goto failed;
@@ -327,8 +314,7 @@ failed:
             PQfreeCancel(cn);
         }
     }
-    if (x.w)
-        s3_writer_abort(x.w, NULL);
+    if (x.w) s3_writer_abort(x.w, NULL);
     if (x.stop == STOP_LOST) {
         log_info("job %s: no longer ours (%s); upload aborted", j->id, x.lost_status);
     } else if (x.stop == STOP_CTL_DOWN || PQstatus(ctl) != CONNECTION_OK) {
@@ -344,8 +330,8 @@ failed:
                      x.stop == STOP_TERM ? "shutting down" : e.detail);
         else {
             log_warn("job %s: stopped (%s); cannot hand it back (%s), it will be claimed "
-                     "again", j->id, x.stop == STOP_TERM ? "shutting down" : e.detail,
-                     fe.detail);
+                     "again",
+                     j->id, x.stop == STOP_TERM ? "shutting down" : e.detail, fe.detail);
             rc = -1;
         }
     } else {
@@ -357,8 +343,7 @@ failed:
         }
     }
 done:
-    if (x.gz)
-        deflateEnd(&x.z);
+    if (x.gz) deflateEnd(&x.z);
     free(x.zout);
     s3_writer_free(x.w);
     PQfinish(x.copy);

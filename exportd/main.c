@@ -46,11 +46,9 @@ static pid_t spawn(const conf *cf, int slot)
 {
     pid_t master = getpid(), pid = fork();
 
-    if (pid != 0)
-        return pid;
+    if (pid != 0) return pid;
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != master)
-        _exit(1);
+    if (getppid() != master) _exit(1);
     worker_main(cf, slot);
 }
 
@@ -59,14 +57,11 @@ static int write_pid(const char *path)
     char tmp[4096], line[32];
     int fd, n;
 
-    if (!path || !*path)
-        return 0;
+    if (!path || !*path) return 0;
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     n = snprintf(line, sizeof line, "%d\n", (int)getpid());
-    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
-        return -1;
-    if (write(fd, line, (size_t)n) != n || close(fd) < 0 || rename(tmp, path) < 0)
-        return -1;
+    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) return -1;
+    if (write(fd, line, (size_t)n) != n || close(fd) < 0 || rename(tmp, path) < 0) return -1;
     return 0;
 }
 
@@ -132,8 +127,8 @@ int main(int argc, char **argv)
 
     nslots = (int)(cf.export_concurrency > MAX_SLOTS ? MAX_SLOTS : cf.export_concurrency);
     log_info("exportd starting: %d workers, bucket %s, endpoint %s, part %ld MiB, lease %ld s",
-             nslots, cf.export_bucket, *cf.s3_endpoint ? cf.s3_endpoint : "AWS",
-             cf.export_part_mb, cf.export_lease_s);
+             nslots, cf.export_bucket, *cf.s3_endpoint ? cf.s3_endpoint : "AWS", cf.export_part_mb,
+             cf.export_lease_s);
     for (i = 0; i < nslots; i++) {
         pids[i] = spawn(&cf, i);
         born[i] = time(NULL);
@@ -147,18 +142,15 @@ int main(int argc, char **argv)
             forwarded = exportd_term;
             log_info("exportd: %s; stopping workers", forwarded > 1 ? "second signal" : "signal");
             for (i = 0; i < nslots; i++)
-                if (pids[i] > 0)
-                    kill(pids[i], SIGTERM);
+                if (pids[i] > 0) kill(pids[i], SIGTERM);
         }
         master_chld = 0;
         while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
             for (i = 0; i < nslots; i++) {
-                if (pids[i] != pid)
-                    continue;
+                if (pids[i] != pid) continue;
                 pids[i] = -1;
                 live--;
-                if (exportd_term)
-                    break;
+                if (exportd_term) break;
                 log_warn("worker %d (pid %d) exited with %s %d; respawning", i, (int)pid,
                          WIFSIGNALED(st) ? "signal" : "status",
                          WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
@@ -174,14 +166,11 @@ int main(int argc, char **argv)
                 }
             }
         }
-        if (exportd_term && live <= 0)
-            break;
-        if (!master_chld && exportd_term <= forwarded)
-            sigsuspend(&old);
+        if (exportd_term && live <= 0) break;
+        if (!master_chld && exportd_term <= forwarded) sigsuspend(&old);
     }
     log_info("exportd stopped");
-    if (*cf.pid_file)
-        unlink(cf.pid_file);
+    if (*cf.pid_file) unlink(cf.pid_file);
     conf_free(&cf);
     return 0;
 }

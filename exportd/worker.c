@@ -94,8 +94,7 @@ void worker_main(const conf *cf, int slot)
 
     worker_signals();
     srandom((unsigned)(getpid() ^ time(NULL)));
-    if (gethostname(host, sizeof host) < 0)
-        str_copy(host, sizeof host, "localhost");
+    if (gethostname(host, sizeof host) < 0) str_copy(host, sizeof host, "localhost");
     host[sizeof host - 1] = '\0';
     snprintf(worker, sizeof worker, "%s:%d:%d", host, (int)getpid(), slot);
     log_info("worker %s ready", worker);
@@ -134,14 +133,12 @@ void worker_main(const conf *cf, int slot)
         }
         if (j.gave_up) {
             log_error("job %s: FAILED, gave up after %d attempts", j.id, j.attempt);
-            if (j.old_upload_id)
-                export_abort_stale(cf, &j);
+            if (j.old_upload_id) export_abort_stale(cf, &j);
         } else if (export_run(cf, ctl, worker, &j) < 0) {
             PQfinish(ctl);
             ctl = NULL;
         }
-        if (ctl)
-            jobs_unlock_all(ctl);
+        if (ctl) jobs_unlock_all(ctl);
         job_free(&j);
     }
     log_info("worker %s stopped", worker);

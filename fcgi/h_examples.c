@@ -9,7 +9,8 @@ static json_object *example_json(PGresult *res, int i)
 {
     json_object *o = json_object_new_object();
 
-    json_object_object_add(o, "id", json_object_new_int64(strtoll(PQgetvalue(res, i, 0), NULL, 10)));
+    json_object_object_add(o, "id",
+                           json_object_new_int64(strtoll(PQgetvalue(res, i, 0), NULL, 10)));
     json_object_object_add(o, "question", json_object_new_string(PQgetvalue(res, i, 1)));
     json_object_object_add(o, "sql", json_object_new_string(PQgetvalue(res, i, 2)));
     json_object_object_add(o, "created_at", json_object_new_string(PQgetvalue(res, i, 3)));
@@ -34,11 +35,9 @@ int h_examples_list(req *r)
     json_object *arr;
     int i;
 
-    if (!conn)
-        return http_error(r, &err);
+    if (!conn) return http_error(r, &err);
     res = PQexec(conn, "SELECT id, question, sql, created_at FROM t2sql.examples ORDER BY id");
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        return db_error(r, conn, res);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) return db_error(r, conn, res);
     arr = json_object_new_array();
     for (i = 0; i < PQntuples(res); i++)
         json_object_array_add(arr, example_json(res, i));
@@ -72,19 +71,17 @@ int h_examples_add(req *r)
         err_field(&err, "sql", "sql is required");
         goto fail;
     }
-    if (t2ctx_refresh(r->x, &err) < 0 || pipeline_validate(r->x, sql, &clean, &err) < 0)
-        goto fail;
-    if (!(conn = pgc_get(&r->x->db, &err)))
-        goto fail;
+    if (t2ctx_refresh(r->x, &err) < 0 || pipeline_validate(r->x, sql, &clean, &err) < 0) goto fail;
+    if (!(conn = pgc_get(&r->x->db, &err))) goto fail;
     params[0] = question;
     params[1] = buf_cstr(&clean);
     params[2] = r->owner;
-    res = PQexecParams(conn, "INSERT INTO t2sql.examples (question, sql, created_by)"
-                             " VALUES ($1, $2, $3) RETURNING id, question, sql, created_at",
+    res = PQexecParams(conn,
+                       "INSERT INTO t2sql.examples (question, sql, created_by)"
+                       " VALUES ($1, $2, $3) RETURNING id, question, sql, created_at",
                        3, NULL, params, NULL, NULL, 0);
     buf_free(&clean);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
-        return db_error(r, conn, res);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) return db_error(r, conn, res);
     rc = http_json(r, 201, example_json(res, 0));
     PQclear(res);
     return rc;
@@ -107,13 +104,11 @@ int h_examples_delete(req *r)
         err_set(&err, E_NOT_FOUND, "example not found");
         return http_error(r, &err);
     }
-    if (!(conn = pgc_get(&r->x->db, &err)))
-        return http_error(r, &err);
+    if (!(conn = pgc_get(&r->x->db, &err))) return http_error(r, &err);
     params[0] = id;
     res = PQexecParams(conn, "DELETE FROM t2sql.examples WHERE id = $1::bigint", 1, NULL, params,
                        NULL, NULL, 0);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK)
-        return db_error(r, conn, res);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) return db_error(r, conn, res);
     if (strcmp(PQcmdTuples(res), "0") == 0) {
         PQclear(res);
         err_set(&err, E_NOT_FOUND, "example not found");

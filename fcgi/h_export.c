@@ -27,8 +27,7 @@ int h_export_start(req *r)
         goto fail;
     }
     if (query_id) {
-        if (pipeline_query_id(r->x, query_id, r->owner, &g, &err) < 0)
-            goto fail;
+        if (pipeline_query_id(r->x, query_id, r->owner, &g, &err) < 0) goto fail;
     } else {
         const char *a, *b;
         if (!question) {
@@ -46,13 +45,11 @@ int h_export_start(req *r)
         }
         memcpy(q, a, (size_t)(b - a));
         q[b - a] = '\0';
-        if (pipeline_question(r->x, q, r->owner, &g, &err) < 0)
-            goto fail;
+        if (pipeline_question(r->x, q, r->owner, &g, &err) < 0) goto fail;
     }
-    if (!(conn = pgc_get(&r->x->db, &err)))
-        goto fail;
-    if (jobs_create(conn, buf_cstr(&g.sql), g.query_id, query_id ? NULL : q, r->owner, format,
-                    id, &err) < 0) {
+    if (!(conn = pgc_get(&r->x->db, &err))) goto fail;
+    if (jobs_create(conn, buf_cstr(&g.sql), g.query_id, query_id ? NULL : q, r->owner, format, id,
+                    &err) < 0) {
         pgc_check(&r->x->db);
         goto fail;
     }
@@ -76,12 +73,10 @@ int h_export_status(req *r)
     json_object *j = NULL;
 
     err_clear(&err);
-    if (!(conn = pgc_get(&r->x->db, &err)))
-        return http_error(r, &err);
+    if (!(conn = pgc_get(&r->x->db, &err))) return http_error(r, &err);
     if (jobs_status_json(conn, r->cf, id, r->owner, &j, &err) < 0) {
         pgc_check(&r->x->db);
-        if (err.code == E_NOT_FOUND)
-            str_copy(err.detail, sizeof err.detail, "job not found");
+        if (err.code == E_NOT_FOUND) str_copy(err.detail, sizeof err.detail, "job not found");
         return http_error(r, &err);
     }
     return http_json(r, 200, j);
@@ -95,13 +90,11 @@ int h_export_cancel(req *r)
     json_object *j = NULL;
 
     err_clear(&err);
-    if (!(conn = pgc_get(&r->x->db, &err)))
-        return http_error(r, &err);
+    if (!(conn = pgc_get(&r->x->db, &err))) return http_error(r, &err);
     if (jobs_cancel(conn, id, r->owner, &err) < 0 ||
         jobs_status_json(conn, r->cf, id, r->owner, &j, &err) < 0) {
         pgc_check(&r->x->db);
-        if (err.code == E_NOT_FOUND)
-            str_copy(err.detail, sizeof err.detail, "job not found");
+        if (err.code == E_NOT_FOUND) str_copy(err.detail, sizeof err.detail, "job not found");
         return http_error(r, &err);
     }
     return http_json(r, 200, j);

@@ -20,19 +20,16 @@ int h_ready(req *r)
         PGresult *res = PQexec(conn, "SELECT 1");
         db_ok = PQresultStatus(res) == PGRES_TUPLES_OK;
         PQclear(res);
-        if (!db_ok)
-            pgc_check(&r->x->db);
+        if (!db_ok) pgc_check(&r->x->db);
     }
     json_object_object_add(checks, "db", json_object_new_boolean(db_ok));
     json_object_object_add(checks, "redis", json_object_new_boolean(cache_ping(r->x->cache)));
     json_object_object_add(checks, "llm", json_object_new_boolean(llm_configured(r->x->llm)));
-    json_object_object_add(checks, "s3",
-                           json_object_new_boolean(*r->cf->s3_endpoint ||
-                                                   *r->cf->aws_access_key_id));
+    json_object_object_add(
+        checks, "s3", json_object_new_boolean(*r->cf->s3_endpoint || *r->cf->aws_access_key_id));
     json_object_object_add(j, "ok", json_object_new_boolean(db_ok));
     json_object_object_add(j, "checks", checks);
-    if (db_ok)
-        return http_json(r, 200, j);
+    if (db_ok) return http_json(r, 200, j);
     {
         size_t len;
         const char *s = json_object_to_json_string_length(j, JSON_C_TO_STRING_PLAIN, &len);
@@ -47,8 +44,7 @@ int h_schema(req *r)
     t2err err;
 
     err_clear(&err);
-    if (t2ctx_refresh(r->x, &err) < 0)
-        return http_error(r, &err);
+    if (t2ctx_refresh(r->x, &err) < 0) return http_error(r, &err);
     return http_json(r, 200, catalog_to_json(r->x->cat));
 }
 

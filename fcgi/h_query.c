@@ -13,8 +13,7 @@ const char *path_tail(const req *r, const char *prefix)
     size_t n = strlen(prefix);
     const char *t;
 
-    if (strncmp(r->path, prefix, n) != 0)
-        return NULL;
+    if (strncmp(r->path, prefix, n) != 0) return NULL;
     t = r->path + n;
     return *t && !strchr(t, '/') ? t : NULL;
 }
@@ -24,8 +23,7 @@ int field_int(json_object *o, const char *name, long min, long max, long *out, t
     json_object *v;
     int64_t n;
 
-    if (!json_object_object_get_ex(o, name, &v) || !v)
-        return 0;
+    if (!json_object_object_get_ex(o, name, &v) || !v) return 0;
     if (!json_object_is_type(v, json_type_int))
         return err_field(err, name, "%s must be an integer", name);
     n = json_object_get_int64(v);
@@ -39,8 +37,7 @@ int field_str(json_object *o, const char *name, const char **out, t2err *err)
 {
     json_object *v;
 
-    if (!json_object_object_get_ex(o, name, &v) || !v)
-        return 0;
+    if (!json_object_object_get_ex(o, name, &v) || !v) return 0;
     if (!json_object_is_type(v, json_type_string))
         return err_field(err, name, "%s must be a string", name);
     *out = json_object_get_string(v);
@@ -51,8 +48,7 @@ int field_bool(json_object *o, const char *name, int *out, t2err *err)
 {
     json_object *v;
 
-    if (!json_object_object_get_ex(o, name, &v) || !v)
-        return 0;
+    if (!json_object_object_get_ex(o, name, &v) || !v) return 0;
     if (!json_object_is_type(v, json_type_boolean))
         return err_field(err, name, "%s must be true or false", name);
     *out = json_object_get_boolean(v);
@@ -82,8 +78,7 @@ static const char *source_name(const char *s, int *idx)
     int i;
 
     for (i = 0; i < 4; i++)
-        if (s && strcmp(s, names[i]) == 0)
-            return *idx = i, names[i];
+        if (s && strcmp(s, names[i]) == 0) return *idx = i, names[i];
     return *idx = 0, "llm";
 }
 
@@ -128,16 +123,14 @@ int h_query(req *r)
             goto fail;
         }
         chars = utf8_trimmed(question, &qa, &qb);
-        if (chars < 1 || chars > r->cf->max_question_chars ||
-            (size_t)(qb - qa) >= sizeof qbuf) {
+        if (chars < 1 || chars > r->cf->max_question_chars || (size_t)(qb - qa) >= sizeof qbuf) {
             err_field(&err, "question", "question must be 1 to %ld characters after trimming",
                       r->cf->max_question_chars);
             goto fail;
         }
         memcpy(qbuf, qa, (size_t)(qb - qa));
         qbuf[qb - qa] = '\0';
-        if (pipeline_question(r->x, qbuf, r->owner, &g, &err) < 0)
-            goto fail;
+        if (pipeline_question(r->x, qbuf, r->owner, &g, &err) < 0) goto fail;
     } else if (pipeline_query_id(r->x, query_id, r->owner, &g, &err) < 0) {
         goto fail;
     }
@@ -149,8 +142,7 @@ int h_query(req *r)
     rq.generate_ms = g.generate_ms;
     rq.ndjson = r->accept && strcasestr(r->accept, "application/x-ndjson") != NULL;
     metrics_add(&metrics_get()->queries[src], 1);
-    if (!(conn = pgc_get(&r->x->db, &err)))
-        goto fail;
+    if (!(conn = pgc_get(&r->x->db, &err))) goto fail;
     r->stream_ctype = rq.ndjson ? "application/x-ndjson" : "application/json";
     sink_init(&s, http_stream_write, r, FLUSH_AT,
               stream ? 64u << 20 : (size_t)r->cf->max_result_bytes, !stream);
@@ -161,8 +153,7 @@ int h_query(req *r)
         pgc_check(&r->x->db);
         goto fail;
     }
-    if (rc > 0)
-        pgc_check(&r->x->db);
+    if (rc > 0) pgc_check(&r->x->db);
     if (s.failed) {
         metrics_add(&metrics_get()->client_aborts, 1);
     } else if (!stream) {
@@ -171,7 +162,9 @@ int h_query(req *r)
         sink_flush(&s);
     }
     log_info("query %s source=%s page=%ld size=%ld%s", g.query_id, rq.source, page, page_size,
-             s.failed ? " (client gone)" : rc > 0 ? " (error after rows)" : "");
+             s.failed ? " (client gone)"
+             : rc > 0 ? " (error after rows)"
+                      : "");
     sink_free(&s);
     gen_result_free(&g);
     return 0;

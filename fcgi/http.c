@@ -14,24 +14,42 @@
 static const char *reason(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Status";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Payload Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Entity";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return "Status";
     }
 }
 
@@ -41,8 +59,7 @@ static int id_ok(const char *s)
     size_t n = 0;
 
     for (; *s; s++, n++)
-        if (n >= 64 || !(isalnum((unsigned char)*s) || strchr("-_.:", *s)))
-            return 0;
+        if (n >= 64 || !(isalnum((unsigned char)*s) || strchr("-_.:", *s))) return 0;
     return n > 0;
 }
 
@@ -59,20 +76,16 @@ void req_init(req *r, FCGX_Request *fr, const conf *cf, t2ctx *x)
     r->body.max = (size_t)cf->max_body_bytes;
     r->method = req_header(r, "REQUEST_METHOD");
     r->path = req_header(r, "DOCUMENT_URI");
-    if (!r->path)
-        r->path = req_header(r, "SCRIPT_NAME");
-    if (!r->method)
-        r->method = "GET";
-    if (!r->path)
-        r->path = "/";
+    if (!r->path) r->path = req_header(r, "SCRIPT_NAME");
+    if (!r->method) r->method = "GET";
+    if (!r->path) r->path = "/";
     r->accept = req_header(r, "HTTP_ACCEPT");
     r->ctype = req_header(r, "CONTENT_TYPE");
     rid = req_header(r, "HTTP_X_REQUEST_ID");
     if (rid && id_ok(rid)) {
         str_copy(r->id, sizeof r->id, rid);
     } else {
-        if (RAND_bytes(rnd, sizeof rnd) != 1)
-            memset(rnd, 0, sizeof rnd);
+        if (RAND_bytes(rnd, sizeof rnd) != 1) memset(rnd, 0, sizeof rnd);
         for (i = 0; i < (int)sizeof rnd; i++)
             snprintf(r->id + 2 * i, 3, "%02x", rnd[i]);
     }
@@ -130,8 +143,7 @@ int http_headers(req *r, int status, const char *ctype, long length, const char 
     char h[1024];
     int n;
 
-    if (r->headers_sent)
-        return 0;
+    if (r->headers_sent) return 0;
     r->headers_sent = 1;
     r->status = status;
     n = snprintf(h, sizeof h,
@@ -140,20 +152,16 @@ int http_headers(req *r, int status, const char *ctype, long length, const char 
                  status, reason(status), ctype, r->id);
     if (length >= 0 && n > 0 && (size_t)n < sizeof h)
         n += snprintf(h + n, sizeof h - (size_t)n, "Content-Length: %ld\r\n", length);
-    if (n < 0 || (size_t)n >= sizeof h)
-        return -1;
-    if (FCGX_PutStr(h, n, r->fr->out) < 0)
-        return -1;
-    if (extra && *extra && FCGX_PutS(extra, r->fr->out) < 0)
-        return -1;
+    if (n < 0 || (size_t)n >= sizeof h) return -1;
+    if (FCGX_PutStr(h, n, r->fr->out) < 0) return -1;
+    if (extra && *extra && FCGX_PutS(extra, r->fr->out) < 0) return -1;
     return FCGX_PutStr("\r\n", 2, r->fr->out) < 0 ? -1 : 0;
 }
 
 int http_body(req *r, int status, const char *ctype, const char *body, size_t len,
               const char *extra)
 {
-    if (http_headers(r, status, ctype, (long)len, extra) < 0)
-        return -1;
+    if (http_headers(r, status, ctype, (long)len, extra) < 0) return -1;
     r->bytes_out += (long)len;
     return len && FCGX_PutStr(body, (int)len, r->fr->out) < 0 ? -1 : 0;
 }
@@ -181,18 +189,16 @@ int http_error_extra(req *r, const t2err *err, const char *extra)
                  r->id);
         json_object_object_add(j, "detail", json_object_new_string(d));
     } else {
-        json_object_object_add(j, "detail", json_object_new_string(err->detail[0] ? err->detail
-                                                                                  : err_name(err->code)));
+        json_object_object_add(
+            j, "detail",
+            json_object_new_string(err->detail[0] ? err->detail : err_name(err->code)));
     }
     json_object_object_add(j, "code", json_object_new_string(err_name(err->code)));
-    if (err->field[0])
-        json_object_object_add(j, "field", json_object_new_string(err->field));
-    if (ra)
-        snprintf(hdr, sizeof hdr, "Retry-After: %d\r\n", ra);
+    if (err->field[0]) json_object_object_add(j, "field", json_object_new_string(err->field));
+    if (ra) snprintf(hdr, sizeof hdr, "Retry-After: %d\r\n", ra);
     if (err->code == E_UNAUTHORIZED)
         snprintf(hdr + strlen(hdr), sizeof hdr - strlen(hdr), "WWW-Authenticate: Bearer\r\n");
-    if (extra)
-        snprintf(hdr + strlen(hdr), sizeof hdr - strlen(hdr), "%s", extra);
+    if (extra) snprintf(hdr + strlen(hdr), sizeof hdr - strlen(hdr), "%s", extra);
     metrics_add(&metrics_get()->errors[err->code < E__COUNT ? err->code : E_INTERNAL], 1);
     if (status >= 500)
         log_warn("%s %s -> %d %s: %s", r->method, r->path, status, err_name(err->code),
@@ -222,10 +228,10 @@ int http_stream_write(void *ctx, const char *p, size_t n)
 {
     req *r = ctx;
 
-    if (!r->headers_sent && http_headers(r, 200, r->stream_ctype ? r->stream_ctype : "application/json", -1, NULL) < 0)
+    if (!r->headers_sent &&
+        http_headers(r, 200, r->stream_ctype ? r->stream_ctype : "application/json", -1, NULL) < 0)
         return -1;
     r->bytes_out += (long)n;
-    if (FCGX_PutStr(p, (int)n, r->fr->out) < 0 || FCGX_FFlush(r->fr->out) < 0)
-        return -1;
+    if (FCGX_PutStr(p, (int)n, r->fr->out) < 0 || FCGX_FFlush(r->fr->out) < 0) return -1;
     return 0;
 }

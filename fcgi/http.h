@@ -20,14 +20,14 @@ typedef struct req {
     const conf *cf;
     t2ctx *x;
     const char *method;
-    const char *path;   /* decoded path, no query string */
+    const char *path; /* decoded path, no query string */
     const char *accept;
     const char *ctype;
-    char id[80];        /* X-Request-Id */
+    char id[80]; /* X-Request-Id */
     buf body;
-    json_object *json;  /* parsed body (req_json), owned */
-    char owner[64];     /* the API key's id, "" when anonymous */
-    char scopes[64];    /* comma-separated scopes of the key */
+    json_object *json;        /* parsed body (req_json), owned */
+    char owner[64];           /* the API key's id, "" when anonymous */
+    char scopes[64];          /* comma-separated scopes of the key */
     const char *stream_ctype; /* Content-Type of a streamed body */
     int headers_sent;
     int status;

@@ -64,8 +64,7 @@ static pid_t spawn(const conf *cf, int fd, const sigset_t *orig)
         sigprocmask(SIG_SETMASK, orig, NULL);
         _exit(worker_run(cf, fd));
     }
-    if (pid < 0)
-        log_error("fork failed: %s", strerror(errno));
+    if (pid < 0) log_error("fork failed: %s", strerror(errno));
     return pid;
 }
 
@@ -74,8 +73,7 @@ static void signal_workers(int sig, int n)
     int i;
 
     for (i = 0; i < n; i++)
-        if (slots[i].pid > 0)
-            kill(slots[i].pid, sig);
+        if (slots[i].pid > 0) kill(slots[i].pid, sig);
 }
 
 static int live_workers(int n)
@@ -95,18 +93,17 @@ static void reap(int n, int stopping)
     while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
         for (i = 0; i < n; i++) {
             time_t now = time(NULL);
-            if (slots[i].pid != pid)
-                continue;
+            if (slots[i].pid != pid) continue;
             slots[i].pid = 0;
-            if (stopping)
-                break;
+            if (stopping) break;
             if (WIFSIGNALED(st) || (WIFEXITED(st) && WEXITSTATUS(st) != 0))
                 log_warn("worker %d %s %d", (int)pid,
                          WIFSIGNALED(st) ? "killed by signal" : "exited with status",
                          WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
             /* a worker that dies young is respawned with growing backoff */
             if (now - slots[i].started < 2)
-                slots[i].backoff = slots[i].backoff ? (slots[i].backoff * 2 > 30 ? 30 : slots[i].backoff * 2) : 1;
+                slots[i].backoff =
+                    slots[i].backoff ? (slots[i].backoff * 2 > 30 ? 30 : slots[i].backoff * 2) : 1;
             else
                 slots[i].backoff = 0;
             slots[i].respawn_at = now + slots[i].backoff;
@@ -122,8 +119,7 @@ static void fill(const conf *cf, int fd, int n, const sigset_t *orig)
     int i, pending = 0;
 
     for (i = 0; i < n; i++) {
-        if (slots[i].pid > 0)
-            continue;
+        if (slots[i].pid > 0) continue;
         if (slots[i].respawn_at > now) {
             pending = 1;
             continue;
@@ -136,21 +132,17 @@ static void fill(const conf *cf, int fd, int n, const sigset_t *orig)
             pending = 1;
         }
     }
-    if (pending)
-        alarm(1);
+    if (pending) alarm(1);
 }
 
 static int open_socket(const char *path)
 {
     int fd;
 
-    if (path[0] != ':' && !strchr(path, ':'))
-        unlink(path);
+    if (path[0] != ':' && !strchr(path, ':')) unlink(path);
     fd = FCGX_OpenSocket(path, 1024);
-    if (fd < 0)
-        return -1;
-    if (path[0] != ':' && !strchr(path, ':'))
-        chmod(path, 0666);
+    if (fd < 0) return -1;
+    if (path[0] != ':' && !strchr(path, ':')) chmod(path, 0666);
     return fd;
 }
 
@@ -158,8 +150,7 @@ static void write_pid(const char *path)
 {
     FILE *f;
 
-    if (!*path || !(f = fopen(path, "w")))
-        return;
+    if (!*path || !(f = fopen(path, "w"))) return;
     fprintf(f, "%d\n", (int)getpid());
     fclose(f);
 }
@@ -250,8 +241,7 @@ int main(int argc, char **argv)
                     sigsuspend(&empty);
                     got_chld = 0;
                     reap(n, 1);
-                    if (got_term)
-                        break;
+                    if (got_term) break;
                 }
                 conf_free(&cf);
                 cf = ncf;
@@ -264,8 +254,7 @@ int main(int argc, char **argv)
                 log_info("configuration reloaded; %d workers", n);
             }
         }
-        if (!got_term)
-            fill(&cf, fd, n, &orig);
+        if (!got_term) fill(&cf, fd, n, &orig);
         got_alarm = 0;
     }
 
@@ -280,10 +269,8 @@ int main(int argc, char **argv)
         sigsuspend(&empty);
         reap(n, 1);
     }
-    if (cf.listen[0] != ':' && !strchr(cf.listen, ':'))
-        unlink(cf.listen);
-    if (*cf.pid_file)
-        unlink(cf.pid_file);
+    if (cf.listen[0] != ':' && !strchr(cf.listen, ':')) unlink(cf.listen);
+    if (*cf.pid_file) unlink(cf.pid_file);
     conf_free(&cf);
     curl_global_cleanup();
     log_info("stopped");

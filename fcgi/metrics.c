@@ -9,11 +9,10 @@ static metrics m_local; /* until metrics_init() (and in tools) */
 
 int metrics_init(void)
 {
-    void *p = mmap(NULL, sizeof(metrics), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                   -1, 0);
+    void *p =
+        mmap(NULL, sizeof(metrics), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
-    if (p == MAP_FAILED)
-        return -1;
+    if (p == MAP_FAILED) return -1;
     memset(p, 0, sizeof(metrics));
     m_shared = p;
     return 0;

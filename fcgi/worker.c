@@ -41,23 +41,20 @@ static int authorize(req *r, const route *rt, t2err *err)
     auth_ctx a;
     PGconn *conn;
 
-    if (!r->cf->auth_required || !rt->scope)
-        return 0;
-    key = auth_key_from_headers(req_header(r, "HTTP_AUTHORIZATION"),
-                                req_header(r, "HTTP_X_API_KEY"));
+    if (!r->cf->auth_required || !rt->scope) return 0;
+    key =
+        auth_key_from_headers(req_header(r, "HTTP_AUTHORIZATION"), req_header(r, "HTTP_X_API_KEY"));
     if (!key)
         return err_set(err, E_UNAUTHORIZED,
                        "an API key is required: Authorization: Bearer <key> or X-API-Key");
-    if (!(conn = pgc_get(&r->x->db, err)))
-        return -1;
+    if (!(conn = pgc_get(&r->x->db, err))) return -1;
     if (auth_check(conn, key, rt->scope, &a, err) < 0) {
         pgc_check(&r->x->db);
         return -1;
     }
     str_copy(r->owner, sizeof r->owner, a.owner);
     str_copy(r->scopes, sizeof r->scopes, a.scopes);
-    if (a.limit_per_min < 0)
-        a.limit_per_min = r->cf->rate_limit_per_min;
+    if (a.limit_per_min < 0) a.limit_per_min = r->cf->rate_limit_per_min;
     return auth_rate_limit(r->x->cache, &a, NULL, err);
 }
 
@@ -67,8 +64,7 @@ static volatile sig_atomic_t w_busy;
 static void on_term(int sig)
 {
     (void)sig;
-    if (!w_busy)
-        _exit(0); /* idle in accept(): nothing to finish */
+    if (!w_busy) _exit(0); /* idle in accept(): nothing to finish */
     w_stop = 1;
 }
 
@@ -85,8 +81,7 @@ static void dispatch(req *r)
     t2err err;
 
     for (i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        if (!path_matches(&routes[i], r))
-            continue;
+        if (!path_matches(&routes[i], r)) continue;
         if (strcmp(routes[i].method, method) == 0) {
             if (authorize(r, &routes[i], &err) < 0)
                 http_error(r, &err);
@@ -136,8 +131,7 @@ int worker_run(const conf *cf, int listen_fd)
         struct timespec t0, t1;
         req r;
 
-        if (FCGX_Accept_r(&fr) < 0)
-            break;
+        if (FCGX_Accept_r(&fr) < 0) break;
         w_busy = 1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         req_init(&r, &fr, cf, &x);
@@ -153,8 +147,7 @@ int worker_run(const conf *cf, int listen_fd)
         req_free(&r);
         FCGX_Finish_r(&fr);
         w_busy = 0;
-        if (cf->max_requests && ++served >= cf->max_requests)
-            break;
+        if (cf->max_requests && ++served >= cf->max_requests) break;
     }
     FCGX_Free(&fr, 1);
     t2ctx_free(&x);

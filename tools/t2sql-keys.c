@@ -35,8 +35,7 @@ static int key_new(char *dst, size_t len)
     unsigned bits = 0;
     int nbits = 0;
 
-    if (len < 4 + (KEY_BYTES * 8 + 5) / 6 + 1 || RAND_bytes(rnd, sizeof rnd) != 1)
-        return -1;
+    if (len < 4 + (KEY_BYTES * 8 + 5) / 6 + 1 || RAND_bytes(rnd, sizeof rnd) != 1) return -1;
     memcpy(dst, "t2k_", 4);
     for (i = 0; i < sizeof rnd; i++) {
         bits = (bits << 8) | rnd[i];
@@ -46,8 +45,7 @@ static int key_new(char *dst, size_t len)
             dst[o++] = b64[(bits >> nbits) & 63];
         }
     }
-    if (nbits > 0)
-        dst[o++] = b64[(bits << (6 - nbits)) & 63];
+    if (nbits > 0) dst[o++] = b64[(bits << (6 - nbits)) & 63];
     dst[o] = '\0';
     memset(rnd, 0, sizeof rnd);
     return 0;
@@ -66,18 +64,15 @@ static int scopes_array(const char *list, char *dst, size_t len)
         size_t n = strcspn(p, ","), i;
         int ok = 0;
         for (i = 0; i < sizeof known / sizeof known[0]; i++)
-            if (n == strlen(known[i]) && strncmp(p, known[i], n) == 0)
-                ok = 1;
+            if (n == strlen(known[i]) && strncmp(p, known[i], n) == 0) ok = 1;
         if (!ok) {
             fprintf(stderr, "t2sql-keys: unknown scope '%.*s' (query, export, admin)\n", (int)n, p);
             goto done;
         }
-        if (b.len > 1)
-            buf_addc(&b, ',');
+        if (b.len > 1) buf_addc(&b, ',');
         buf_add(&b, p, n);
         p += n;
-        if (*p == ',')
-            p++;
+        if (*p == ',') p++;
     }
     buf_addc(&b, '}');
     rc = str_copy(dst, len, buf_cstr(&b));
@@ -104,14 +99,12 @@ static int cmd_create(PGconn *c, int argc, char **argv)
         else
             return usage();
     }
-    if (!name || !*name)
-        return usage();
+    if (!name || !*name) return usage();
     if (rate && str_to_long(rate, 0, 100000000, &n) < 0) {
         fprintf(stderr, "t2sql-keys: --rate must be an integer in [0, 100000000]\n");
         return 2;
     }
-    if (scopes_array(scopes, arr, sizeof arr) < 0)
-        return 2;
+    if (scopes_array(scopes, arr, sizeof arr) < 0) return 2;
     if (key_new(key, sizeof key) < 0) {
         fprintf(stderr, "t2sql-keys: no random bytes\n");
         return 1;
@@ -121,8 +114,9 @@ static int cmd_create(PGconn *c, int argc, char **argv)
     params[1] = hex;
     params[2] = arr;
     params[3] = rate;
-    r = PQexecParams(c, "INSERT INTO t2sql.api_keys (name, key_hash, scopes, rate_limit_per_min)"
-                        " VALUES ($1, $2, $3::text[], $4::int) RETURNING id",
+    r = PQexecParams(c,
+                     "INSERT INTO t2sql.api_keys (name, key_hash, scopes, rate_limit_per_min)"
+                     " VALUES ($1, $2, $3::text[], $4::int) RETURNING id",
                      4, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         fprintf(stderr, "t2sql-keys: create failed: %s", PQresultErrorMessage(r));
@@ -167,10 +161,10 @@ static int cmd_revoke(PGconn *c, const char *id)
     PGresult *r;
     int rc = 1;
 
-    if (str_to_long(id, 1, 9223372036854775807L, &n) < 0)
-        return usage();
-    r = PQexecParams(c, "UPDATE t2sql.api_keys SET revoked_at = now()"
-                        " WHERE id = $1::bigint AND revoked_at IS NULL",
+    if (str_to_long(id, 1, 9223372036854775807L, &n) < 0) return usage();
+    r = PQexecParams(c,
+                     "UPDATE t2sql.api_keys SET revoked_at = now()"
+                     " WHERE id = $1::bigint AND revoked_at IS NULL",
                      1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
         fprintf(stderr, "t2sql-keys: revoke failed: %s", PQresultErrorMessage(r));
@@ -191,17 +185,14 @@ int main(int argc, char **argv)
     int opt, rc = 1;
 
     while ((opt = getopt(argc, argv, "+c:")) != -1) {
-        if (opt != 'c')
-            return usage();
+        if (opt != 'c') return usage();
         path = optarg;
     }
-    if (optind >= argc)
-        return usage();
+    if (optind >= argc) return usage();
     cmd = argv[optind];
     if (strcmp(cmd, "create") != 0 && strcmp(cmd, "list") != 0 && strcmp(cmd, "revoke") != 0)
         return usage();
-    if (strcmp(cmd, "revoke") == 0 && optind + 2 != argc)
-        return usage();
+    if (strcmp(cmd, "revoke") == 0 && optind + 2 != argc) return usage();
     if (conf_load(path, &cf, err, sizeof err) < 0) {
         fprintf(stderr, "t2sql-keys: %s\n", err);
         return 1;

@@ -7,7 +7,8 @@
  *
  * QUESTIONS.json is a list of {"db_id", "question", "gold_tables": [...]} (other keys are
  * ignored). Spider's readable names ("DNO" -> "department number") become comments where
- * they say more than the identifier, as COMMENT ON would in PostgreSQL. --merge puts every database's tables into one catalog, each table named
+ * they say more than the identifier, as COMMENT ON would in PostgreSQL. --merge puts every
+ * database's tables into one catalog, each table named
  * "<db_id>__<table>". --show N prints question N's context to stderr. The last line of stdout
  * is "recall R over N questions, mean prompt T tokens", R being the share of questions whose
  * gold tables are all in the context. Each question's line is
@@ -26,7 +27,7 @@
 #include <time.h>
 
 #define DEFAULT_BUDGET 3000 /* conf key prompt_budget_tokens */
-#define MERGE_SEP "__"
+#define MERGE_SEP      "__"
 
 typedef struct db_cat {
     const char *db_id; /* borrowed from the tables JSON */
@@ -60,18 +61,15 @@ static int parse_args(int argc, char **argv, eval_opts *o)
             o->merge = 1;
             continue;
         }
-        if (!v)
-            return -1;
+        if (!v) return -1;
         if (strcmp(a, "--tables") == 0)
             o->tables = v;
         else if (strcmp(a, "--questions") == 0)
             o->questions = v;
         else if (strcmp(a, "--budget") == 0) {
-            if (str_to_long(v, 50, 10000000, &o->budget) < 0)
-                return -1;
+            if (str_to_long(v, 50, 10000000, &o->budget) < 0) return -1;
         } else if (strcmp(a, "--show") == 0) {
-            if (str_to_long(v, 0, 100000000, &o->show) < 0)
-                return -1;
+            if (str_to_long(v, 0, 100000000, &o->show) < 0) return -1;
         } else
             return -1;
         i++;
@@ -92,22 +90,17 @@ static json_object *jarr(json_object *o, const char *key)
 {
     json_object *v;
 
-    return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_array)
-               ? v
-               : NULL;
+    return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_array) ? v
+                                                                                            : NULL;
 }
 
 /* Spider's column types as PostgreSQL types. */
 static const char *pg_type(const char *t)
 {
-    if (!t)
-        return "text";
-    if (strcmp(t, "number") == 0)
-        return "numeric";
-    if (strcmp(t, "time") == 0)
-        return "timestamp";
-    if (strcmp(t, "boolean") == 0)
-        return "boolean";
+    if (!t) return "text";
+    if (strcmp(t, "number") == 0) return "numeric";
+    if (strcmp(t, "time") == 0) return "timestamp";
+    if (strcmp(t, "boolean") == 0) return "boolean";
     return "text";
 }
 
@@ -120,8 +113,7 @@ static int is_pk(json_object *pks, int col)
         json_object *p = json_object_array_get_idx(pks, i);
         if (json_object_is_type(p, json_type_array)) {
             for (j = 0; j < json_object_array_length(p); j++)
-                if (json_object_get_int(json_object_array_get_idx(p, j)) == col)
-                    return 1;
+                if (json_object_get_int(json_object_array_get_idx(p, j)) == col) return 1;
         } else if (json_object_get_int(p) == col) {
             return 1;
         }
@@ -138,18 +130,14 @@ static const char *readable(json_object *names, size_t i, int pair, const char *
     text_words a, b;
     int k;
 
-    if (o && pair)
-        o = json_object_array_get_idx(o, 1);
-    if (!o || !(nice = json_object_get_string(o)) || !orig)
-        return NULL;
+    if (o && pair) o = json_object_array_get_idx(o, 1);
+    if (!o || !(nice = json_object_get_string(o)) || !orig) return NULL;
     text_split(orig, 1, &a);
     text_split(nice, 1, &b);
     if (a.n == b.n) {
         for (k = 0; k < a.n; k++)
-            if (strcmp(a.w[k], b.w[k]) != 0)
-                break;
-        if (k == a.n)
-            return NULL;
+            if (strcmp(a.w[k], b.w[k]) != 0) break;
+        if (k == a.n) return NULL;
     }
     return nice;
 }
@@ -166,14 +154,12 @@ static int add_database(catalog *cat, json_object *db, int prefix)
     size_t i, nt, nc;
     int base = cat->ntables, *colmap = NULL, *coltab = NULL, rc = -1;
 
-    if (!db_id || !tnames || !cols)
-        return -1;
+    if (!db_id || !tnames || !cols) return -1;
     nt = json_object_array_length(tnames);
     nc = json_object_array_length(cols);
     colmap = calloc(nc + 1, sizeof(int));
     coltab = calloc(nc + 1, sizeof(int));
-    if (!colmap || !coltab)
-        goto fail;
+    if (!colmap || !coltab) goto fail;
     for (i = 0; i < nt; i++) {
         const char *tn = json_object_get_string(json_object_array_get_idx(tnames, i));
         buf name = BUF_INIT(0);
@@ -184,8 +170,7 @@ static int add_database(catalog *cat, json_object *db, int prefix)
         t = catalog_add_table(cat, "public", buf_cstr(&name), 'r',
                               readable(jarr(db, "table_names"), i, 0, tn), -1);
         buf_free(&name);
-        if (t < 0)
-            goto fail;
+        if (t < 0) goto fail;
     }
     for (i = 0; i < nc; i++) {
         json_object *c = json_object_array_get_idx(cols, i);
@@ -197,11 +182,10 @@ static int add_database(catalog *cat, json_object *db, int prefix)
         if (ti < 0 || (size_t)ti >= nt || !cn) /* the "*" pseudo-column */
             continue;
         coltab[i] = base + ti;
-        colmap[i] = catalog_add_column(cat, base + ti, cn, pg_type(ty),
-                                       readable(jarr(db, "column_names"), i, 1, cn),
-                                       is_pk(pks, (int)i), 0);
-        if (colmap[i] < 0)
-            goto fail;
+        colmap[i] =
+            catalog_add_column(cat, base + ti, cn, pg_type(ty),
+                               readable(jarr(db, "column_names"), i, 1, cn), is_pk(pks, (int)i), 0);
+        if (colmap[i] < 0) goto fail;
     }
     for (i = 0; fks && i < json_object_array_length(fks); i++) {
         json_object *f = json_object_array_get_idx(fks, i);
@@ -209,8 +193,7 @@ static int add_database(catalog *cat, json_object *db, int prefix)
         int b = json_object_get_int(json_object_array_get_idx(f, 1));
         if (a < 0 || b < 0 || (size_t)a >= nc || (size_t)b >= nc || colmap[a] < 0 || colmap[b] < 0)
             continue;
-        if (catalog_add_fk(cat, coltab[a], colmap[a], coltab[b], colmap[b]) < 0)
-            goto fail;
+        if (catalog_add_fk(cat, coltab[a], colmap[a], coltab[b], colmap[b]) < 0) goto fail;
     }
     rc = 0;
 fail:
@@ -227,17 +210,14 @@ static int load_tables(json_object *root, int merge, db_cat **out)
     db_cat *dbs = calloc(n + 1, sizeof *dbs);
     int nd = 0;
 
-    if (!dbs)
-        return -1;
-    if (merge && !(dbs[nd++].cat = catalog_new()))
-        goto fail;
+    if (!dbs) return -1;
+    if (merge && !(dbs[nd++].cat = catalog_new())) goto fail;
     for (i = 0; i < n; i++) {
         json_object *db = json_object_array_get_idx(root, i);
         db_cat *d = merge ? &dbs[0] : &dbs[nd];
         if (!merge) {
             d->db_id = jstr(db, "db_id");
-            if (!(d->cat = catalog_new()))
-                goto fail;
+            if (!(d->cat = catalog_new())) goto fail;
             nd++;
         }
         if (add_database(d->cat, db, merge) < 0) {
@@ -267,11 +247,9 @@ static const catalog *find_cat(const db_cat *dbs, int n, int merge, const char *
 {
     int i;
 
-    if (merge)
-        return dbs[0].cat;
+    if (merge) return dbs[0].cat;
     for (i = 0; i < n; i++)
-        if (dbs[i].db_id && db_id && strcmp(dbs[i].db_id, db_id) == 0)
-            return dbs[i].cat;
+        if (dbs[i].db_id && db_id && strcmp(dbs[i].db_id, db_id) == 0) return dbs[i].cat;
     return NULL;
 }
 
@@ -284,8 +262,8 @@ static double now_ms(void)
 }
 
 /* Runs one question; prints its line; adds to the totals. Returns 0 or -1. */
-static int eval_question(const eval_opts *o, const catalog *cat, json_object *q, long qi,
-                         int *hit, long *tokens, double *ms)
+static int eval_question(const eval_opts *o, const catalog *cat, json_object *q, long qi, int *hit,
+                         long *tokens, double *ms)
 {
     const char *db_id = jstr(q, "db_id"), *question = jstr(q, "question");
     json_object *gold = jarr(q, "gold_tables");
@@ -296,8 +274,7 @@ static int eval_question(const eval_opts *o, const catalog *cat, json_object *q,
     double t0;
 
     t0 = now_ms();
-    if (rag_context(cat, NULL, NULL, 0, question, o->budget, &ctx, &sel) < 0)
-        goto fail;
+    if (rag_context(cat, NULL, NULL, 0, question, o->budget, &ctx, &sel) < 0) goto fail;
     *ms += now_ms() - t0;
     *tokens += sel.tokens;
     for (g = 0; g < json_object_array_length(gold); g++) {
@@ -309,11 +286,9 @@ static int eval_question(const eval_opts *o, const catalog *cat, json_object *q,
             goto fail;
         t = catalog_find_table(cat, buf_cstr(&name));
         for (i = 0; t >= 0 && i < sel.ntables; i++)
-            if (sel.tables[i] == t)
-                break;
+            if (sel.tables[i] == t) break;
         if (t < 0 || i == sel.ntables) {
-            if (buf_printf(&missed, "%s%s", missed.len ? "," : "", buf_cstr(&name)) < 0)
-                goto fail;
+            if (buf_printf(&missed, "%s%s", missed.len ? "," : "", buf_cstr(&name)) < 0) goto fail;
         } else if (i + 1 > rank) {
             rank = i + 1;
         }
@@ -358,8 +333,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "t2sql-rag-eval: %s: %s\n", o.questions, json_util_get_last_err());
         goto fail;
     }
-    if ((ndb = load_tables(tables, o.merge, &dbs)) < 0)
-        goto fail;
+    if ((ndb = load_tables(tables, o.merge, &dbs)) < 0) goto fail;
     n = json_object_array_length(questions);
     for (i = 0; i < n; i++) {
         json_object *q = json_object_array_get_idx(questions, i);
@@ -389,8 +363,7 @@ int main(int argc, char **argv)
            asked ? (double)found / asked : 0.0, asked, asked ? (double)tokens / asked : 0.0);
     rc = 0;
 fail:
-    if (dbs)
-        free_cats(dbs, ndb);
+    if (dbs) free_cats(dbs, ndb);
     json_object_put(tables);
     json_object_put(questions);
     return rc;

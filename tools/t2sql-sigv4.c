@@ -31,17 +31,15 @@ static int jpairs(json_object *o, const char *key, sigv4_kv *kv)
     json_object *a;
     size_t i, n;
 
-    if (!json_object_object_get_ex(o, key, &a))
-        return 0;
+    if (!json_object_object_get_ex(o, key, &a)) return 0;
     n = json_object_array_length(a);
-    if (n > MAX_KV)
-        return -1;
+    if (n > MAX_KV) return -1;
     for (i = 0; i < n; i++) {
         json_object *p = json_object_array_get_idx(a, i), *v;
         kv[i].name = json_object_get_string(json_object_array_get_idx(p, 0));
         v = json_object_array_get_idx(p, 1);
-        kv[i].value = v && !json_object_is_type(v, json_type_null) ? json_object_get_string(v)
-                                                                    : NULL;
+        kv[i].value =
+            v && !json_object_is_type(v, json_type_null) ? json_object_get_string(v) : NULL;
     }
     return (int)n;
 }
@@ -58,12 +56,10 @@ static int sign_line(const char *line)
     time_t now;
     const char *mode;
 
-    if (!o)
-        return -1;
+    if (!o) return -1;
     nq = jpairs(o, "query", q);
     nh = jpairs(o, "headers", h);
-    if (nq < 0 || nh < 0 || !json_object_object_get_ex(o, "time", &t))
-        goto fail;
+    if (nq < 0 || nh < 0 || !json_object_object_get_ex(o, "time", &t)) goto fail;
     now = (time_t)json_object_get_int64(t);
     memset(&r, 0, sizeof r);
     r.method = jstr(o, "method");
@@ -83,12 +79,10 @@ static int sign_line(const char *line)
     if (mode && strcmp(mode, "presign") == 0) {
         json_object *e;
         long exp = json_object_object_get_ex(o, "expires", &e) ? json_object_get_int(e) : 3600;
-        if (sigv4_presign(&r, &c, now, exp, &res, &path, &query) < 0)
-            goto fail;
+        if (sigv4_presign(&r, &c, now, exp, &res, &path, &query) < 0) goto fail;
         printf("%s?%s\n", buf_cstr(&path), buf_cstr(&query));
     } else {
-        if (sigv4_sign_headers(&r, &c, now, &res, &path, &query) < 0)
-            goto fail;
+        if (sigv4_sign_headers(&r, &c, now, &res, &path, &query) < 0) goto fail;
         printf("%s\n", res.authorization);
     }
     rc = 0;
@@ -106,8 +100,7 @@ int main(void)
     ssize_t n;
 
     while ((n = getline(&line, &cap, stdin)) > 0) {
-        if (sign_line(line) < 0)
-            printf("ERROR\n");
+        if (sign_line(line) < 0) printf("ERROR\n");
     }
     free(line);
     return 0;

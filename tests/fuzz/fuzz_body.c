@@ -15,19 +15,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_object *j = NULL, *again = NULL;
     t2err e;
 
-    if (!p)
-        return 0;
+    if (!p) return 0;
     memcpy(p, data, size);
     p[size] = '\0'; /* as req_json's buffer */
     memset(&e, 0, sizeof e);
     if (body_parse(p, size, &j, &e) == 0) {
         const char *s;
         size_t n;
-        if (!j || !json_object_is_type(j, json_type_object))
-            abort();
+        if (!j || !json_object_is_type(j, json_type_object)) abort();
         s = json_object_to_json_string_length(j, JSON_C_TO_STRING_PLAIN, &n);
-        if (body_parse(s, n, &again, &e) != 0)
-            abort(); /* what we accept, we can write back */
+        if (body_parse(s, n, &again, &e) != 0) abort(); /* what we accept, we can write back */
         json_object_put(again);
         json_object_put(j);
     } else if (j || !e.detail[0] ||

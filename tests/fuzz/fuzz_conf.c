@@ -17,8 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FILE *f;
 
     if (conf_load_buffer((const char *)data, size, &c, err, sizeof err) < 0) {
-        if (!err[0])
-            abort();
+        if (!err[0]) abort();
         return 0;
     }
     if (c.workers < 1 || c.workers > 256 || c.db_port < 1 || c.db_port > 65535 ||

@@ -28,8 +28,7 @@ static void check_complete(const uint8_t *data, size_t size)
 
     while (pos < size && n < 4) {
         size_t l = strnlen((const char *)data + pos, size - pos);
-        if (l >= S3_ETAG_MAX)
-            l = S3_ETAG_MAX - 1;
+        if (l >= S3_ETAG_MAX) l = S3_ETAG_MAX - 1;
         parts[n].number = n + 1;
         memcpy(parts[n].etag, data + pos, l);
         parts[n].etag[l] = '\0';
@@ -42,17 +41,14 @@ static void check_complete(const uint8_t *data, size_t size)
         const char *c;
         for (i = 0; i < n; i++)
             for (c = parts[i].etag; *c; c++)
-                if ((unsigned char)*c < 0x20 && *c != '\t' && *c != '\n' && *c != '\r')
-                    clean = 0;
+                if ((unsigned char)*c < 0x20 && *c != '\t' && *c != '\n' && *c != '\r') clean = 0;
         d = xmlReadMemory(b.p, (int)b.len, "c.xml", NULL,
                           XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
         if (!d && clean) {
             /* invalid UTF-8 in an ETag is the only other way to break the document */
             for (c = b.p; *c; c++)
-                if ((unsigned char)*c >= 0x80)
-                    clean = 0;
-            if (clean)
-                abort();
+                if ((unsigned char)*c >= 0x80) clean = 0;
+            if (clean) abort();
         }
         xmlFreeDoc(d);
     }
@@ -65,18 +61,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char code[64], msg[256], *id = NULL;
     int rc;
 
-    if (!inited)
-        inited = quiet_init();
+    if (!inited) inited = quiet_init();
     if (s3_xml_upload_id((const char *)data, size, &id) == 0) {
-        if (!id || !*id)
-            abort();
+        if (!id || !*id) abort();
         free(id);
     } else if (id) {
         abort();
     }
     rc = s3_xml_error((const char *)data, size, code, sizeof code, msg, sizeof msg);
-    if (rc < -1 || rc > 1 || strlen(code) >= sizeof code || strlen(msg) >= sizeof msg)
-        abort();
+    if (rc < -1 || rc > 1 || strlen(code) >= sizeof code || strlen(msg) >= sizeof msg) abort();
     check_complete(data, size);
     return 0;
 }

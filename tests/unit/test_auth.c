@@ -89,7 +89,7 @@ static void test_local_rate_limit(void **state)
     assert_true(ra >= 1 && ra <= 13);
     assert_int_equal(e.retry_after, (int)ra);
     assert_int_equal(auth_rate_limit(NULL, &b, &ra, &e), 0); /* buckets are per owner */
-    a.limit_per_min = 0;                                       /* unlimited */
+    a.limit_per_min = 0;                                     /* unlimited */
     for (i = 0; i < 100; i++)
         assert_int_equal(auth_rate_limit(NULL, &a, &ra, &e), 0);
 }

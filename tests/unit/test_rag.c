@@ -26,8 +26,7 @@ static const rag_example examples[] = {
      "SELECT city, count(*) FROM customers WHERE is_member GROUP BY city"},
 };
 
-static int col(catalog *c, int t, const char *name, const char *type, const char *comment,
-               int pk)
+static int col(catalog *c, int t, const char *name, const char *type, const char *comment, int pk)
 {
     int j = catalog_add_column(c, t, name, type, comment, pk, pk);
     assert_true(j >= 0);
@@ -80,12 +79,11 @@ static glossary *demo_glossary(void)
     glossary *g = glossary_new();
 
     assert_non_null(g);
-    assert_int_equal(glossary_add(g, "membership holder", "customers.is_member = TRUE",
-                                  "customers", "is_member"),
+    assert_int_equal(glossary_add(g, "membership holder", "customers.is_member = TRUE", "customers",
+                                  "is_member"),
                      0);
-    assert_int_equal(glossary_add(g, "active sales", "ticket_sales.status = 'active'",
-                                  "ticket_sales", NULL),
-                     0);
+    assert_int_equal(
+        glossary_add(g, "active sales", "ticket_sales.status = 'active'", "ticket_sales", NULL), 0);
     assert_int_equal(glossary_add(g, "ticketing", "ticket revenue is sum(price * quantity)",
                                   "ticket_sales", NULL),
                      0);
@@ -98,12 +96,12 @@ static glossary *demo_glossary(void)
 static void add_noise_tables(catalog *c, int count)
 {
     static const char *words[] = {
-        "warehouse", "shipment", "supplier", "invoice",  "ledger",   "account",  "vehicle",
-        "driver",    "route",    "sensor",   "reading",  "device",   "firmware", "patient",
-        "doctor",    "ward",     "employee", "payroll",  "project",  "task",     "sprint",
-        "campaign",  "lead",     "contract", "asset",    "license",  "region",   "branch",
-        "loan",      "deposit",  "course",   "student",  "grade",    "library",  "book",
-        "author",    "shelf",    "recipe",   "kitchen",  "ingredient"};
+        "warehouse", "shipment", "supplier", "invoice", "ledger",    "account",  "vehicle",
+        "driver",    "route",    "sensor",   "reading", "device",    "firmware", "patient",
+        "doctor",    "ward",     "employee", "payroll", "project",   "task",     "sprint",
+        "campaign",  "lead",     "contract", "asset",   "license",   "region",   "branch",
+        "loan",      "deposit",  "course",   "student", "grade",     "library",  "book",
+        "author",    "shelf",    "recipe",   "kitchen", "ingredient"};
     const int nw = (int)(sizeof words / sizeof words[0]);
     int i, prev = -1, prev_id = 0;
 
@@ -169,14 +167,13 @@ static int position(const rag_selection *sel, int t)
     int i;
 
     for (i = 0; i < sel->ntables; i++)
-        if (sel->tables[i] == t)
-            return i;
+        if (sel->tables[i] == t) return i;
     return -1;
 }
 
 /* Runs rag_context and checks the budget invariants every call must keep. */
-static void run(const demo *d, const rag_example *ex, int nex, const char *q, long budget,
-                buf *out, rag_selection *sel)
+static void run(const demo *d, const rag_example *ex, int nex, const char *q, long budget, buf *out,
+                rag_selection *sel)
 {
     buf_reset(out);
     assert_int_equal(rag_context(d->cat, d->g, ex, nex, q, budget, out, sel), 0);
@@ -421,8 +418,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_membership_pune, demo_setup, teardown),
         cmocka_unit_test_setup_teardown(test_ticketing_by_category, demo_setup, teardown),
         cmocka_unit_test_setup_teardown(test_merchandise, demo_setup, teardown),
-        cmocka_unit_test_setup_teardown(test_glossary_and_examples_rendered, demo_setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_glossary_and_examples_rendered, demo_setup, teardown),
         cmocka_unit_test_setup_teardown(test_example_boosts_its_tables, demo_setup, teardown),
         cmocka_unit_test_setup_teardown(test_big_catalog_budget, big_setup, teardown),
         cmocka_unit_test_setup_teardown(test_fk_path_added, big_setup, teardown),

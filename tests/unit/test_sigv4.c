@@ -12,9 +12,8 @@
 /* 20130524T000000Z, the instant every AWS example is signed at. */
 #define AWS_T ((time_t)1369353600)
 
-static const sigv4_cred aws_cred = {"AKIAIOSFODNN7EXAMPLE",
-                                    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", NULL,
-                                    "us-east-1", "s3"};
+static const sigv4_cred aws_cred = {
+    "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", NULL, "us-east-1", "s3"};
 
 static void test_get_object_range(void **state)
 {
@@ -38,8 +37,7 @@ static void test_put_object(void **state)
     char sha[65];
     sigv4_kv h[] = {{"Date", "Fri, 24 May 2013 00:00:00 GMT"},
                     {"x-amz-storage-class", "REDUCED_REDUNDANCY"}};
-    sigv4_req r = {"PUT", "examplebucket.s3.amazonaws.com", "/test$file.text", NULL, 0, h, 2,
-                   sha};
+    sigv4_req r = {"PUT", "examplebucket.s3.amazonaws.com", "/test$file.text", NULL, 0, h, 2, sha};
     sigv4_result res;
     buf path = BUF_INIT(0);
 
@@ -51,8 +49,8 @@ static void test_put_object(void **state)
     assert_string_equal(res.signature,
                         "98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd");
     assert_non_null(strstr(res.authorization,
-                            "SignedHeaders=date;host;x-amz-content-sha256;x-amz-date;"
-                            "x-amz-storage-class,"));
+                           "SignedHeaders=date;host;x-amz-content-sha256;x-amz-date;"
+                           "x-amz-storage-class,"));
     buf_free(&path);
 }
 
@@ -157,8 +155,8 @@ static void test_query_sorting_and_spaces(void **state)
 
 static void test_path_encoding(void **state)
 {
-    sigv4_req r = {"GET", "h", "/b/dir one/\xe2\x82\xac+r\xc3\xa9sum\xc3\xa9*.csv", NULL, 0,
-                   NULL, 0, NULL};
+    sigv4_req r = {"GET", "h", "/b/dir one/\xe2\x82\xac+r\xc3\xa9sum\xc3\xa9*.csv", NULL, 0, NULL,
+                   0,     NULL};
     sigv4_result res;
     buf path = BUF_INIT(0);
 
