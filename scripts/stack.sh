@@ -43,8 +43,10 @@ wait_for() { # wait_for SECONDS CMD... -- retries CMD until it succeeds
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 start_pg() {
+  EXTERNAL_DB=
   if [ -n "${DB_HOST:-}" ] && [ "$MODE" = demo ]; then
-    log "using the database at $DB_HOST:${DB_PORT:-5432}"
+    log "using the database at $DB_HOST:${DB_PORT:-5432} (nothing is loaded into it)"
+    EXTERNAL_DB=1 DB_PORT=${DB_PORT:-5432} DB_USER=${DB_USER:-postgres} DB_NAME=${DB_NAME:-postgres}
     return
   fi
   mkdir -p "$VAR/pg" "$VAR/run"
@@ -67,6 +69,10 @@ start_pg() {
 psql_db() { PGPASSWORD=${DB_PASS:-} psql -X -q -v ON_ERROR_STOP=1 -h "$DB_HOST" -p "$DB_PORT" -U "$DB_USER" "$@"; }
 
 load_demo() {
+  if [ -n "$EXTERNAL_DB" ]; then # the user's own data: the service migrates its t2sql schema
+    SERVICE_USER=$DB_USER SERVICE_PASS=${DB_PASS:-} QUERY_ROLE=${T2SQL_QUERY_ROLE:-}
+    return
+  fi
   if ! psql_db -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = '$DB_NAME'" | grep -q 1; then
     psql_db -d postgres -c "CREATE DATABASE \"$DB_NAME\""
   fi
@@ -253,9 +259,13 @@ Try:
        -d '{"question": "how many tickets were sold by event category", "stream": false}'
 
 MSG
-    curl -s "$url/query" -H 'Content-Type: application/json' \
-      -d '{"question": "how many tickets were sold by event category", "stream": false}' | head -c 1500
-    echo
+    if [ -z "$EXTERNAL_DB" ]; then
+      curl -s "$url/query" -H 'Content-Type: application/json' \
+        -d '{"question": "how many tickets were sold by event category", "stream": false}' | head -c 1500
+      echo
+    else
+      echo "Your database's tables: curl -s $url/schema"
+    fi
     ;;
   test|bench)
     setup_mode "$cmd"
