@@ -69,8 +69,10 @@ start_pg() {
 psql_db() { PGPASSWORD=${DB_PASS:-} psql -X -q -v ON_ERROR_STOP=1 -h "$DB_HOST" -p "$DB_PORT" -U "$DB_USER" "$@"; }
 
 load_demo() {
-  if [ -n "$EXTERNAL_DB" ]; then # the user's own data: the service migrates its t2sql schema
+  if [ -n "$EXTERNAL_DB" ]; then # the user's own data: only the service's t2sql schema is added
     SERVICE_USER=$DB_USER SERVICE_PASS=${DB_PASS:-} QUERY_ROLE=${T2SQL_QUERY_ROLE:-}
+    psql_db -d "$DB_NAME" -f "$ROOT/conf/schema.sql" >/dev/null 2>&1 ||
+      log "could not create the t2sql schema as $DB_USER; the service will try again"
     return
   fi
   if ! psql_db -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = '$DB_NAME'" | grep -q 1; then
@@ -254,9 +256,13 @@ t2sql is running at $url  (logs: var/demo/log/, stop: make stop)
   demo API key (scopes query, export, admin; kept in var/demo/demo.key): ${key:-none}
   auth is off unless T2SQL_AUTH_REQUIRED=true; then add -H 'Authorization: Bearer <key>'
 
+MSG
+    q='how many tickets were sold by event category'
+    [ -n "$EXTERNAL_DB" ] && q='how many rows are in <one of your tables>'
+    cat <<MSG
 Try:
   curl -s $url/query -H 'Content-Type: application/json' \\
-       -d '{"question": "how many tickets were sold by event category", "stream": false}'
+       -d '{"question": "$q", "stream": false}'
 
 MSG
     if [ -z "$EXTERNAL_DB" ]; then
