@@ -40,13 +40,51 @@ static const struct {
     {650, "cidr", K_STR},          {829, "macaddr", K_STR},      {28, "xid", K_INT},
 };
 
-/* A small per-process cache of non-built-in type names (enums, domains, composites). */
-#define TYPECACHE 256
-static struct {
+/* Names of the types that are not built in (enums, domains, row types, extensions' types),
+ * loaded from pg_type once per process and again after exec_types_reset(), so that no page
+ * needs a round trip to name its columns. Sorted by oid. */
+typedef struct type_entry {
     Oid oid;
     char name[64];
-} type_cache[TYPECACHE];
+} type_entry;
+static type_entry *type_cache;
 static int type_cache_n;
+static int type_cache_loaded;
+
+void exec_types_reset(void)
+{
+    type_cache_loaded = 0;
+}
+
+static int type_cmp(const void *a, const void *b)
+{
+    Oid x = ((const type_entry *)a)->oid, y = ((const type_entry *)b)->oid;
+    return x < y ? -1 : x > y;
+}
+
+/* Loads pg_type's names; on failure names stay unknown ("unknown" in column_types). */
+static void type_load(PGconn *conn)
+{
+    PGresult *r = PQexec(conn, "SELECT oid::int8, typname FROM pg_type ORDER BY oid");
+    type_entry *t;
+    int i, n;
+
+    type_cache_loaded = 1;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || !(n = PQntuples(r)) ||
+        !(t = malloc((size_t)n * sizeof *t))) {
+        PQclear(r);
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        t[i].oid = (Oid)strtoul(PQgetvalue(r, i, 0), NULL, 10);
+        str_copy(t[i].name, sizeof t[i].name, PQgetvalue(r, i, 1));
+    }
+    PQclear(r);
+    qsort(t, (size_t)n, sizeof *t, type_cmp);
+    free(type_cache);
+    type_cache = t;
+    type_cache_n = n;
+}
 
 static int type_kind(Oid oid)
 {
@@ -60,45 +98,14 @@ static int type_kind(Oid oid)
 static const char *type_name(Oid oid)
 {
     size_t i;
-    int j;
+
+    type_entry key, *hit;
 
     for (i = 0; i < sizeof exec_types / sizeof exec_types[0]; i++)
         if (exec_types[i].oid == oid) return exec_types[i].name;
-    for (j = 0; j < type_cache_n; j++)
-        if (type_cache[j].oid == oid) return type_cache[j].name;
-    return NULL;
-}
-
-/* Looks up the names of types not known yet (one query); failures leave them unnamed.
- * Returns 1 if it ran a query (which replaced the unnamed prepared statement), else 0. */
-static int type_learn(PGconn *conn, const PGresult *desc)
-{
-    buf arr = BUF_INIT(65536);
-    const char *params[1];
-    PGresult *r;
-    int i, n = PQnfields(desc), ran = 0;
-
-    for (i = 0; i < n; i++)
-        if (!type_name(PQftype(desc, i)))
-            buf_printf(&arr, "%s%u", arr.len ? "," : "{", PQftype(desc, i));
-    if (!arr.len) goto done;
-    ran = 1;
-    buf_addc(&arr, '}');
-    params[0] = buf_cstr(&arr);
-    r = PQexecParams(conn,
-                     "SELECT t.oid::int8, t.typname FROM pg_type t"
-                     " WHERE t.oid = ANY ($1::oid[])",
-                     1, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) == PGRES_TUPLES_OK)
-        for (i = 0; i < PQntuples(r); i++) {
-            int slot = type_cache_n < TYPECACHE ? type_cache_n++ : i % TYPECACHE;
-            type_cache[slot].oid = (Oid)strtoul(PQgetvalue(r, i, 0), NULL, 10);
-            str_copy(type_cache[slot].name, sizeof type_cache[slot].name, PQgetvalue(r, i, 1));
-        }
-    PQclear(r);
-done:
-    buf_free(&arr);
-    return ran;
+    key.oid = oid;
+    hit = type_cache ? bsearch(&key, type_cache, (size_t)type_cache_n, sizeof key, type_cmp) : NULL;
+    return hit ? hit->name : NULL;
 }
 
 /* 1 if a numeric's text is a finite number a double carries exactly enough (<= 15
@@ -335,10 +342,10 @@ int exec_page(PGconn *conn, const exec_limits *lim, const exec_req *rq, sink *s,
     char lim_s[24], off_s[24];
     const char *params[2] = {lim_s, off_s};
     buf q = BUF_INIT(0);
-    PGresult *r = NULL, *desc = NULL;
+    PGresult *r = NULL;
     PGcancel *cancel = NULL;
     int kinds[1664];
-    int nf, i, started = 0, rc = -1;
+    int nf = -1, i, started = 0, rc = -1;
     long long n = 0, offset, total;
     buf *b = &s->b;
 
@@ -346,40 +353,13 @@ int exec_page(PGconn *conn, const exec_limits *lim, const exec_req *rq, sink *s,
     offset = (long long)(rq->page - 1) * rq->page_size;
     snprintf(lim_s, sizeof lim_s, "%ld", rq->page_size);
     snprintf(off_s, sizeof off_s, "%lld", offset);
+    if (!type_cache_loaded) type_load(conn);
     if (exec_begin(conn, lim, err) < 0) return -1;
     buf_printf(&q, "SELECT * FROM (\n%s\n) q LIMIT $1 OFFSET $2", rq->sql);
-    r = PQprepare(conn, "", buf_cstr(&q), 2, NULL);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        pg_result_err(conn, r, E_QUERY_FAILED, err, "prepare");
-        goto fail;
-    }
-    PQclear(r);
-    desc = PQdescribePrepared(conn, "");
-    if (PQresultStatus(desc) != PGRES_COMMAND_OK) {
-        r = NULL;
-        pg_result_err(conn, desc, E_QUERY_FAILED, err, "describe");
-        goto fail;
-    }
-    nf = PQnfields(desc);
-    if (nf > (int)(sizeof kinds / sizeof kinds[0])) {
-        err_set(err, E_QUERY_FAILED, "too many columns (%d)", nf);
-        r = NULL;
-        goto fail;
-    }
-    for (i = 0; i < nf; i++)
-        kinds[i] = type_kind(PQftype(desc, i));
-    r = NULL;
-    if (type_learn(conn, desc)) { /* the lookup replaced the unnamed statement */
-        r = PQprepare(conn, "", buf_cstr(&q), 2, NULL);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            pg_result_err(conn, r, E_QUERY_FAILED, err, "prepare");
-            goto fail;
-        }
-        PQclear(r);
-        r = NULL;
-    }
-    write_header(b, rq, desc, nf);
-    if (!PQsendQueryPrepared(conn, "", 2, params, NULL, NULL, 0) || !PQsetSingleRowMode(conn)) {
+    /* No PREPARE/DESCRIBE round trips: single-row mode's first result carries the columns,
+     * and nothing leaves before it, so an error there still gets a proper status. */
+    if (!PQsendQueryParams(conn, buf_cstr(&q), 2, NULL, params, NULL, NULL, 0) ||
+        !PQsetSingleRowMode(conn)) {
         err_set(err, E_DB_UNAVAILABLE, "the database connection was lost");
         goto fail;
     }
@@ -388,6 +368,18 @@ int exec_page(PGconn *conn, const exec_limits *lim, const exec_req *rq, sink *s,
         if (wait_result(conn, s->peer_fd) < 0) goto hangup;
         if ((r = PQgetResult(conn)) == NULL) break;
         ExecStatusType st = PQresultStatus(r);
+        if (nf < 0 && (st == PGRES_SINGLE_TUPLE || st == PGRES_TUPLES_OK)) {
+            nf = PQnfields(r);
+            if (nf > (int)(sizeof kinds / sizeof kinds[0])) {
+                err_set(err, E_QUERY_FAILED, "too many columns (%d)", nf);
+                PQclear(r);
+                r = NULL;
+                goto midfail;
+            }
+            for (i = 0; i < nf; i++)
+                kinds[i] = type_kind(PQftype(r, i));
+            write_header(b, rq, r, nf);
+        }
         if (st == PGRES_SINGLE_TUPLE) {
             size_t row_start = b->len;
             if (!rq->ndjson && n > 0) buf_addc(b, ',');
@@ -489,7 +481,6 @@ fail:
     rc = -1;
 done:
     if (cancel) PQfreeCancel(cancel);
-    PQclear(desc);
     buf_free(&q);
     return rc;
 }

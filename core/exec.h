@@ -30,6 +30,9 @@ typedef struct exec_req {
     double generate_ms;
 } exec_req;
 
+/* Forgets the process's cache of type names (pg_type), so that the next page reloads it:
+ * call after the schema changed (new enum or domain types). */
+void exec_types_reset(void);
 /* Opens the read-only transaction with the limits; 0 or -1 with err. */
 int exec_begin(PGconn *conn, const exec_limits *lim, t2err *err);
 /* Returns 0 when the whole document was written; -1 when it failed before any byte was

@@ -129,6 +129,7 @@ static int load_catalog(t2ctx *x, PGconn *conn, const char *probe, t2err *err)
         goto fail;
     catalog_free(x->cat);
     glossary_free(x->gl);
+    exec_types_reset(); /* new types may have come with the new schema */
     x->cat = c;
     x->gl = g;
     str_copy(x->cat_probe, sizeof x->cat_probe, probe);
@@ -290,8 +291,14 @@ static int store_query(t2ctx *x, const char *question, const char *owner, gen_re
     PGresult *r;
     int rc = 0;
 
+    char *slot;
+
     if (!conn) return -1;
     make_query_id(owner, buf_cstr(&out->sql), out->query_id);
+    /* query_ids are hex hashes: two of their digits pick the slot */
+    slot = x->stored[strtoul((char[3]){out->query_id[2], out->query_id[3], 0}, NULL, 16)];
+    if (strcmp(slot, out->query_id) == 0)
+        return 0; /* stored already (rows in t2sql.queries are never changed) */
     params[0] = out->query_id;
     params[1] = buf_cstr(&out->sql);
     params[2] = question;
@@ -304,6 +311,8 @@ static int store_query(t2ctx *x, const char *question, const char *owner, gen_re
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         rc = pg_result_err(conn, r, E_INTERNAL, err, "storing the query");
         pgc_check(&x->db);
+    } else {
+        str_copy(slot, sizeof x->stored[0], out->query_id);
     }
     PQclear(r);
     return rc;
