@@ -227,3 +227,23 @@ int text_edit_distance(const char *a, const char *b, int cap)
     }
     return row[lb] < cap ? row[lb] : cap;
 }
+
+int text_fold(const char *s, buf *out)
+{
+    size_t start = out->len;
+    int space = 0;
+
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (isspace(c)) {
+            space = out->len > start;
+            continue;
+        }
+        if ((space && buf_addc(out, ' ') < 0) || buf_addc(out, (char)tolower(c)) < 0)
+            return -1;
+        space = 0;
+    }
+    while (out->len > start && strchr("?.! ", out->p[out->len - 1]))
+        out->p[--out->len] = '\0';
+    return 0;
+}

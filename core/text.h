@@ -6,6 +6,8 @@
 #ifndef T2_TEXT_H
 #define T2_TEXT_H
 
+#include "buf.h"
+
 #include <stddef.h>
 
 #define TEXT_WORD_MAX 48
@@ -26,6 +28,10 @@ int text_is_stop(const char *w);
 /* Normalised question for cache keys: lower-case words joined by single spaces,
  * punctuation dropped. Writes at most len bytes, always NUL-terminated. */
 void text_normalize(const char *s, char *dst, size_t len);
+/* The form of a question its cache key is made from: ASCII letters lower-cased, runs of
+ * white space made one space, trimmed, trailing ?.! dropped; every other byte kept, nothing
+ * cut (so "total > 100" and "total < 100" differ). Appends to out; 0 or -1. */
+int text_fold(const char *s, buf *out);
 /* Jaccard similarity of the non-stop stemmed word sets of a and b, in [0, 1]. */
 double text_similarity(const char *a, const char *b);
 /* Levenshtein distance, capped at cap (returns cap when larger). */
