@@ -173,11 +173,12 @@ int exec_begin(PGconn *conn, const exec_limits *lim, t2err *err)
 
     buf_printf(&q,
                "BEGIN READ ONLY; SET LOCAL statement_timeout = %ld; SET LOCAL lock_timeout = %ld;"
+               " SET LOCAL standard_conforming_strings = on;" /* as libpg_query parses */
                " SET LOCAL idle_in_transaction_session_timeout = %ld;"
                " SET LOCAL search_path = %s",
                lim->statement_timeout_ms, lim->lock_timeout_ms, lim->idle_tx_timeout_ms,
                lim->search_path);
-    if (lim->temp_file_limit_kb >= 0)
+    if (lim->temp_file_limit_kb >= 0 && (!lim->temp_limit_ok || *lim->temp_limit_ok))
         buf_printf(&q, "; SET LOCAL temp_file_limit = %ld", lim->temp_file_limit_kb);
     if (lim->role && *lim->role) {
         char *id = PQescapeIdentifier(conn, lim->role, strlen(lim->role));
@@ -189,6 +190,8 @@ int exec_begin(PGconn *conn, const exec_limits *lim, t2err *err)
         PQfreemem(id);
     }
     rc = pg_command(conn, buf_cstr(&q), err);
+    if (rc < 0 && PQtransactionStatus(conn) != PQTRANS_IDLE)
+        PQclear(PQexec(conn, "ROLLBACK")); /* leave no aborted transaction behind */
     if (rc < 0 && err->code == E_INTERNAL)
         log_error("cannot open the read-only transaction: %s", err->detail);
     buf_free(&q);
@@ -312,28 +315,25 @@ static long long exec_total(PGconn *conn, const exec_req *rq, long long offset, 
     return total;
 }
 
-static void write_header(buf *b, const exec_req *rq, const PGresult *desc, int nf)
+/* Writes the document's (or NDJSON's first line's) head; -1 if the buffer is full. */
+static int write_header(buf *b, const exec_req *rq, const PGresult *desc, int nf)
 {
-    int i;
+    int i, bad;
 
-    buf_adds(b, "{\"sql\":");
-    buf_add_json_cstr(b, rq->sql);
-    buf_adds(b, ",\"query_id\":");
-    buf_add_json_cstr(b, rq->query_id ? rq->query_id : "");
-    buf_adds(b, ",\"source\":");
-    buf_add_json_cstr(b, rq->source ? rq->source : "llm");
-    buf_adds(b, ",\"columns\":[");
-    for (i = 0; i < nf; i++) {
-        if (i) buf_addc(b, ',');
-        buf_add_json_cstr(b, PQfname(desc, i));
-    }
-    buf_adds(b, "],\"column_types\":[");
-    for (i = 0; i < nf; i++) {
+    bad = buf_adds(b, "{\"sql\":") < 0 || buf_add_json_cstr(b, rq->sql) < 0 ||
+          buf_adds(b, ",\"query_id\":") < 0 ||
+          buf_add_json_cstr(b, rq->query_id ? rq->query_id : "") < 0 ||
+          buf_adds(b, ",\"source\":") < 0 ||
+          buf_add_json_cstr(b, rq->source ? rq->source : "llm") < 0 ||
+          buf_adds(b, ",\"columns\":[") < 0;
+    for (i = 0; i < nf && !bad; i++)
+        bad = (i && buf_addc(b, ',') < 0) || buf_add_json_cstr(b, PQfname(desc, i)) < 0;
+    bad = bad || buf_adds(b, "],\"column_types\":[") < 0;
+    for (i = 0; i < nf && !bad; i++) {
         const char *tn = type_name(PQftype(desc, i));
-        if (i) buf_addc(b, ',');
-        buf_add_json_cstr(b, tn ? tn : "unknown");
+        bad = (i && buf_addc(b, ',') < 0) || buf_add_json_cstr(b, tn ? tn : "unknown") < 0;
     }
-    buf_adds(b, rq->ndjson ? "]}\n" : "],\"rows\":[");
+    return bad || buf_adds(b, rq->ndjson ? "]}\n" : "],\"rows\":[") < 0 ? -1 : 0;
 }
 
 int exec_page(PGconn *conn, const exec_limits *lim, const exec_req *rq, sink *s, t2err *err)
@@ -378,20 +378,25 @@ int exec_page(PGconn *conn, const exec_limits *lim, const exec_req *rq, sink *s,
             }
             for (i = 0; i < nf; i++)
                 kinds[i] = type_kind(PQftype(r, i));
-            write_header(b, rq, r, nf);
+            if (write_header(b, rq, r, nf) < 0) {
+                err_set(err, E_QUERY_FAILED, "the response head is larger than the buffer allows");
+                PQclear(r);
+                r = NULL;
+                goto midfail;
+            }
         }
         if (st == PGRES_SINGLE_TUPLE) {
             size_t row_start = b->len;
-            if (!rq->ndjson && n > 0) buf_addc(b, ',');
-            buf_addc(b, '[');
-            for (i = 0; i < nf; i++) {
-                if (i) buf_addc(b, ',');
-                if (PQgetisnull(r, 0, i))
-                    buf_add(b, "null", 4);
-                else if (add_value(b, kinds[i], PQgetvalue(r, 0, i), PQgetlength(r, 0, i)) < 0)
-                    break;
+            int bad = (!rq->ndjson && n > 0 && buf_addc(b, ',') < 0) || buf_addc(b, '[') < 0;
+            for (i = 0; i < nf && !bad; i++) {
+                if (i && buf_addc(b, ',') < 0)
+                    bad = 1;
+                else if (PQgetisnull(r, 0, i))
+                    bad = buf_add(b, "null", 4) < 0;
+                else
+                    bad = add_value(b, kinds[i], PQgetvalue(r, 0, i), PQgetlength(r, 0, i)) < 0;
             }
-            if (i < nf || buf_adds(b, rq->ndjson ? "]\n" : "]") < 0) {
+            if (bad || buf_adds(b, rq->ndjson ? "]\n" : "]") < 0) {
                 /* drop the partial row, so the error member (or line) follows whole rows */
                 b->len = row_start;
                 if (b->p) b->p[row_start] = '\0';
@@ -410,7 +415,7 @@ int exec_page(PGconn *conn, const exec_limits *lim, const exec_req *rq, sink *s,
             PQclear(r);
             if (!started) { /* the first row leaves at once: early first byte */
                 started = 1;
-                if (sink_flush(s) < 0) goto gone;
+                if (!s->hold && sink_flush(s) < 0) goto gone;
             } else if (sink_mark(s) < 0) {
                 goto gone;
             }
@@ -430,20 +435,30 @@ int exec_page(PGconn *conn, const exec_limits *lim, const exec_req *rq, sink *s,
         total = exec_total(conn, rq, offset, n, s->peer_fd, err);
         if (total == -3) goto hangup;
         if (total == -2) goto midfail;
+        char tail[256];
+        int tl;
         exec_ms = ms_since(&t0);
-        if (rq->ndjson)
-            buf_adds(b, "{");
-        else
-            buf_adds(b, "],");
-        buf_printf(b, "\"timing_ms\":{\"generate\":%.1f,\"execute\":%.1f},", rq->generate_ms,
-                   exec_ms);
-        buf_printf(b, "\"pagination\":{\"page\":%ld,\"page_size\":%ld,", rq->page, rq->page_size);
         if (total < 0)
-            buf_adds(b, "\"total_rows\":null,\"total_pages\":null}}");
+            tl = snprintf(tail, sizeof tail,
+                          "%s\"timing_ms\":{\"generate\":%.1f,\"execute\":%.1f},\"pagination\":"
+                          "{\"page\":%ld,\"page_size\":%ld,\"total_rows\":null,"
+                          "\"total_pages\":null}}%s",
+                          rq->ndjson ? "{" : "],", rq->generate_ms, exec_ms, rq->page,
+                          rq->page_size, rq->ndjson ? "\n" : "");
         else
-            buf_printf(b, "\"total_rows\":%lld,\"total_pages\":%lld}}", total,
-                       (total + rq->page_size - 1) / rq->page_size);
-        if (rq->ndjson) buf_addc(b, '\n');
+            tl = snprintf(tail, sizeof tail,
+                          "%s\"timing_ms\":{\"generate\":%.1f,\"execute\":%.1f},\"pagination\":"
+                          "{\"page\":%ld,\"page_size\":%ld,\"total_rows\":%lld,"
+                          "\"total_pages\":%lld}}%s",
+                          rq->ndjson ? "{" : "],", rq->generate_ms, exec_ms, rq->page,
+                          rq->page_size, total, (total + rq->page_size - 1) / rq->page_size,
+                          rq->ndjson ? "\n" : "");
+        if (tl < 0 || (size_t)tl >= sizeof tail || buf_add(b, tail, (size_t)tl) < 0) {
+            err_set(err, E_QUERY_FAILED,
+                    "the page is larger than the response buffer allows; ask for a smaller "
+                    "page_size or stream it");
+            goto midfail;
+        }
     }
     exec_rollback(conn);
     rc = 0;

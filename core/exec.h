@@ -18,6 +18,7 @@ typedef struct exec_limits {
     const char *search_path; /* already quoted: "public", "sales" */
     const char *role;        /* "" = none */
     long statement_timeout_ms, lock_timeout_ms, idle_tx_timeout_ms, temp_file_limit_kb;
+    const int *temp_limit_ok; /* may SET temp_file_limit (pgc.temp_limit_ok); NULL = yes */
 } exec_limits;
 
 typedef struct exec_req {

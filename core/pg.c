@@ -18,6 +18,7 @@ int pgc_init(pgc *p, const conf *cf, const char *appname, int migrate)
 
     memset(p, 0, sizeof *p);
     p->migrate = migrate;
+    p->query_role_set = cf->query_role[0] != '\0';
     if (conf_pg_conninfo(cf, p->conninfo, sizeof p->conninfo, appname) < 0) return -1;
     if ((n = conf_schema_list(cf, &names, 32)) < 0) return -1;
     for (i = 0; i < n; i++) {
@@ -41,6 +42,25 @@ done:
 static int ts_before(const struct timespec *a, const struct timespec *b)
 {
     return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* What this login may do: SET temp_file_limit (a superuser, or GRANT SET ON PARAMETER in
+ * PostgreSQL 15), and whether generated SQL would run as a superuser. */
+static void pgc_inspect(pgc *p)
+{
+    PGresult *r = PQexec(p->conn, "SELECT current_setting('is_superuser') = 'on'");
+    int super = PQresultStatus(r) == PGRES_TUPLES_OK && PQgetvalue(r, 0, 0)[0] == 't';
+
+    PQclear(r);
+    p->temp_limit_ok = super;
+    if (!super) {
+        r = PQexec(p->conn, "SELECT has_parameter_privilege('temp_file_limit', 'SET')");
+        p->temp_limit_ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQgetvalue(r, 0, 0)[0] == 't';
+        PQclear(r);
+    }
+    if (super && !p->query_role_set)
+        log_warn("generated SQL runs as a superuser: set query_role to a SELECT-only role "
+                 "(conf/roles.sql creates t2sql_reader)");
 }
 
 PGconn *pgc_get(pgc *p, t2err *err)
@@ -81,6 +101,7 @@ PGconn *pgc_get(pgc *p, t2err *err)
         return NULL;
     }
     if (p->migrate) migrate_run(p->conn);
+    pgc_inspect(p);
     return p->conn;
 }
 

@@ -18,7 +18,9 @@ typedef struct pgc {
     char conninfo[2048];
     char search_path[1024]; /* quoted allowed schemas, "a", "b" */
     struct timespec retry_at;
-    int migrate; /* run migrations on each new connection */
+    int migrate;        /* run migrations on each new connection */
+    int temp_limit_ok;  /* this login may SET temp_file_limit (superuser or granted) */
+    int query_role_set; /* generated SQL runs as a configured role, not the login */
 } pgc;
 
 /* Prepares (does not connect). 0 or -1 if the config cannot make a conninfo. */

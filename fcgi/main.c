@@ -58,14 +58,57 @@ static pid_t spawn(const conf *cf, int fd, const sigset_t *orig)
     if (pid == 0) {
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
-        sa.sa_handler = SIG_DFL;
+        sa.sa_handler = SIG_DFL; /* before unmasking: a pending SIGTERM must stop this child */
         sigaction(SIGCHLD, &sa, NULL);
         sigaction(SIGALRM, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGHUP, &sa, NULL);
         sigprocmask(SIG_SETMASK, orig, NULL);
         _exit(worker_run(cf, fd));
     }
     if (pid < 0) log_error("fork failed: %s", strerror(errno));
     return pid;
+}
+
+/* Workers of an older configuration finishing their requests after a reload; killed at
+ * their deadline. */
+#define RETIRE_GRACE 300
+static struct retiree {
+    pid_t pid;
+    time_t deadline;
+} retiring[MAX_WORKERS * 4];
+static int nretiring;
+
+static void retire_all(int n)
+{
+    int i;
+
+    for (i = 0; i < n; i++) {
+        if (slots[i].pid <= 0) continue;
+        kill(slots[i].pid, SIGTERM); /* it finishes the request in hand, then exits */
+        if (nretiring < (int)(sizeof retiring / sizeof retiring[0]))
+            retiring[nretiring++] = (struct retiree){slots[i].pid, time(NULL) + RETIRE_GRACE};
+        else
+            kill(slots[i].pid, SIGKILL);
+        slots[i].pid = 0;
+    }
+}
+
+/* Kills retiring workers past their deadline; 1 if any are left (wake up again later). */
+static int retire_check(void)
+{
+    time_t now = time(NULL);
+    int i;
+
+    for (i = 0; i < nretiring; i++)
+        if (retiring[i].deadline <= now) {
+            log_warn("worker %d still busy %d s after the reload: killed", (int)retiring[i].pid,
+                     RETIRE_GRACE);
+            kill(retiring[i].pid, SIGKILL);
+            retiring[i].deadline = now + 3600;
+        }
+    return nretiring > 0;
 }
 
 static void signal_workers(int sig, int n)
@@ -74,6 +117,8 @@ static void signal_workers(int sig, int n)
 
     for (i = 0; i < n; i++)
         if (slots[i].pid > 0) kill(slots[i].pid, sig);
+    for (i = 0; i < nretiring; i++)
+        kill(retiring[i].pid, sig);
 }
 
 static int live_workers(int n)
@@ -82,7 +127,7 @@ static int live_workers(int n)
 
     for (i = 0; i < n; i++)
         k += slots[i].pid > 0;
-    return k;
+    return k + nretiring;
 }
 
 static void reap(int n, int stopping)
@@ -91,6 +136,11 @@ static void reap(int n, int stopping)
     int st, i;
 
     while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+        for (i = 0; i < nretiring; i++)
+            if (retiring[i].pid == pid) {
+                retiring[i] = retiring[--nretiring];
+                break;
+            }
         for (i = 0; i < n; i++) {
             time_t now = time(NULL);
             if (slots[i].pid != pid) continue;
@@ -236,13 +286,7 @@ int main(int argc, char **argv)
             } else {
                 if (strcmp(ncf.listen, cf.listen) != 0)
                     log_warn("listen changes need a restart; keeping %s", cf.listen);
-                signal_workers(SIGTERM, n); /* they finish their request and exit */
-                while (live_workers(n) > 0) {
-                    sigsuspend(&empty);
-                    got_chld = 0;
-                    reap(n, 1);
-                    if (got_term) break;
-                }
+                retire_all(n); /* new workers start now; the old ones drain meanwhile */
                 conf_free(&cf);
                 cf = ncf;
                 log_clear_secrets();
@@ -255,6 +299,7 @@ int main(int argc, char **argv)
             }
         }
         if (!got_term) fill(&cf, fd, n, &orig);
+        if (retire_check()) alarm(1);
         got_alarm = 0;
     }
 

@@ -59,13 +59,25 @@ static int authorize(req *r, const route *rt, t2err *err)
 }
 
 static volatile sig_atomic_t w_stop;
-static volatile sig_atomic_t w_busy;
 
 static void on_term(int sig)
 {
     (void)sig;
-    if (!w_busy) _exit(0); /* idle in accept(): nothing to finish */
     w_stop = 1;
+}
+
+/* SIGTERM/SIGINT set w_stop. While waiting in accept() they interrupt it (the worker then
+ * leaves); while serving they must not (SA_RESTART), or a slow client's write would fail and
+ * the response be cut short by a graceful stop. */
+static void term_handler(int restart)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_term;
+    sa.sa_flags = restart ? SA_RESTART : 0;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
 }
 
 static int path_matches(const route *rt, const req *r)
@@ -110,10 +122,8 @@ int worker_run(const conf *cf, int listen_fd)
     struct sigaction sa;
     long served = 0;
 
+    term_handler(1);
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_term;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
@@ -131,8 +141,12 @@ int worker_run(const conf *cf, int listen_fd)
         struct timespec t0, t1;
         req r;
 
-        if (FCGX_Accept_r(&fr) < 0) break;
-        w_busy = 1;
+        int rc;
+
+        term_handler(0);
+        rc = w_stop ? -1 : FCGX_Accept_r(&fr);
+        term_handler(1);
+        if (rc < 0) break;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         req_init(&r, &fr, cf, &x);
         dispatch(&r);
@@ -146,7 +160,6 @@ int worker_run(const conf *cf, int listen_fd)
         x.llm_calls = 0;
         req_free(&r);
         FCGX_Finish_r(&fr);
-        w_busy = 0;
         if (cf->max_requests && ++served >= cf->max_requests) break;
     }
     FCGX_Free(&fr, 1);
