@@ -60,7 +60,7 @@ static const conf_key conf_keys[] = {
     I(max_question_chars, 2000, 1, 100000, NULL, 1),
     I(max_page_size, 10000, 1, 100000000, NULL, 1),
     I(default_page_size, 50, 1, 100000000, NULL, 1),
-    I(max_result_bytes, 268435456, 65536, 4294967296L, NULL, 1),
+    I(max_result_bytes, 268435456, 65536, 2147483647L, NULL, 1),
     S(redis_host, "127.0.0.1", NULL, 0, 1),
     I(redis_port, 6379, 0, 65535, NULL, 1),
     S(redis_password, "", NULL, 1, 1),
@@ -399,6 +399,10 @@ int conf_pg_conninfo(const conf *c, char *dst, size_t len, const char *appname)
         conninfo_add(dst, len, &pos, "user", c->db_user) < 0 ||
         (*c->db_pass && conninfo_add(dst, len, &pos, "password", c->db_pass) < 0) ||
         conninfo_add(dst, len, &pos, "connect_timeout", tmo) < 0 ||
+        conninfo_add(dst, len, &pos, "keepalives", "1") < 0 ||
+        conninfo_add(dst, len, &pos, "keepalives_idle", "10") < 0 ||
+        conninfo_add(dst, len, &pos, "keepalives_interval", "5") < 0 ||
+        conninfo_add(dst, len, &pos, "keepalives_count", "3") < 0 ||
         conninfo_add(dst, len, &pos, "application_name", appname) < 0)
         return -1;
     return 0;

@@ -11,7 +11,8 @@ int h_export_start(req *r)
 {
     t2err err;
     const char *question = NULL, *query_id = NULL, *format = NULL;
-    char id[37], q[8192];
+    char id[37];
+    buf q = BUF_INIT(0);
     gen_result g;
     PGconn *conn;
     json_object *j;
@@ -29,26 +30,16 @@ int h_export_start(req *r)
     if (query_id) {
         if (pipeline_query_id(r->x, query_id, r->owner, &g, &err) < 0) goto fail;
     } else {
-        const char *a, *b;
         if (!question) {
             err_field(&err, "question", "question or query_id is required");
             goto fail;
         }
-        for (a = question; *a && strchr(" \t\r\n", *a); a++)
-            ;
-        for (b = a + strlen(a); b > a && strchr(" \t\r\n", b[-1]); b--)
-            ;
-        if (b == a || b - a > r->cf->max_question_chars * 4 || (size_t)(b - a) >= sizeof q) {
-            err_field(&err, "question", "question must be 1 to %ld characters after trimming",
-                      r->cf->max_question_chars);
+        if (question_text(r, question, &q, &err) < 0 ||
+            pipeline_question(r->x, buf_cstr(&q), r->owner, &g, &err) < 0)
             goto fail;
-        }
-        memcpy(q, a, (size_t)(b - a));
-        q[b - a] = '\0';
-        if (pipeline_question(r->x, q, r->owner, &g, &err) < 0) goto fail;
     }
     if (!(conn = pgc_get(&r->x->db, &err))) goto fail;
-    if (jobs_create(conn, buf_cstr(&g.sql), g.query_id, query_id ? NULL : q, r->owner, format, id,
+    if (jobs_create(conn, buf_cstr(&g.sql), g.query_id, query_id ? NULL : buf_cstr(&q), r->owner, format, id,
                     &err) < 0) {
         pgc_check(&r->x->db);
         goto fail;
@@ -59,9 +50,11 @@ int h_export_start(req *r)
     json_object_object_add(j, "query_id", json_object_new_string(g.query_id));
     json_object_object_add(j, "sql", json_object_new_string(buf_cstr(&g.sql)));
     gen_result_free(&g);
+    buf_free(&q);
     return http_json(r, 200, j);
 fail:
     gen_result_free(&g);
+    buf_free(&q);
     return http_error(r, &err);
 }
 

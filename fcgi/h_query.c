@@ -55,21 +55,22 @@ int field_bool(json_object *o, const char *name, int *out, t2err *err)
     return 1;
 }
 
-/* Trims s into dst-free pointers; returns the number of UTF-8 characters in [*a, *b). */
-static long utf8_trimmed(const char *s, const char **a, const char **b)
+int question_text(const req *r, const char *question, buf *out, t2err *err)
 {
-    const char *e = s + strlen(s);
-    long n = 0;
+    const char *a = question, *e = question + strlen(question);
+    long chars = 0;
+    const char *c;
 
-    while (*s && strchr(" \t\r\n\f\v", *s))
-        s++;
-    while (e > s && strchr(" \t\r\n\f\v", e[-1]))
+    while (*a && strchr(" \t\r\n\f\v", *a))
+        a++;
+    while (e > a && strchr(" \t\r\n\f\v", e[-1]))
         e--;
-    *a = s;
-    *b = e;
-    for (; s < e; s++)
-        n += ((unsigned char)*s & 0xC0) != 0x80;
-    return n;
+    for (c = a; c < e; c++) /* characters, not bytes: count UTF-8 lead bytes */
+        chars += ((unsigned char)*c & 0xC0) != 0x80;
+    if (chars < 1 || chars > r->cf->max_question_chars || buf_add(out, a, (size_t)(e - a)) < 0)
+        return err_field(err, "question", "question must be 1 to %ld characters after trimming",
+                         r->cf->max_question_chars);
+    return 0;
 }
 
 static const char *source_name(const char *s, int *idx)
@@ -85,10 +86,10 @@ static const char *source_name(const char *s, int *idx)
 int h_query(req *r)
 {
     t2err err;
-    const char *question = NULL, *query_id = NULL, *count = NULL, *qa, *qb;
+    const char *question = NULL, *query_id = NULL, *count = NULL;
     long page = 1, page_size = r->cf->default_page_size;
     int stream = 1, rc, src;
-    char qbuf[8192];
+    buf qtext = BUF_INIT(0);
     gen_result g;
     exec_req rq;
     sink s;
@@ -117,20 +118,13 @@ int h_query(req *r)
         }
     }
     if (!query_id) {
-        long chars;
         if (!question) {
             err_field(&err, "question", "question is required");
             goto fail;
         }
-        chars = utf8_trimmed(question, &qa, &qb);
-        if (chars < 1 || chars > r->cf->max_question_chars || (size_t)(qb - qa) >= sizeof qbuf) {
-            err_field(&err, "question", "question must be 1 to %ld characters after trimming",
-                      r->cf->max_question_chars);
+        if (question_text(r, question, &qtext, &err) < 0 ||
+            pipeline_question(r->x, buf_cstr(&qtext), r->owner, &g, &err) < 0)
             goto fail;
-        }
-        memcpy(qbuf, qa, (size_t)(qb - qa));
-        qbuf[qb - qa] = '\0';
-        if (pipeline_question(r->x, qbuf, r->owner, &g, &err) < 0) goto fail;
     } else if (pipeline_query_id(r->x, query_id, r->owner, &g, &err) < 0) {
         goto fail;
     }
@@ -167,8 +161,10 @@ int h_query(req *r)
                       : "");
     sink_free(&s);
     gen_result_free(&g);
+    buf_free(&qtext);
     return 0;
 fail:
     gen_result_free(&g);
+    buf_free(&qtext);
     return http_error(r, &err);
 }
