@@ -143,3 +143,30 @@ def test_anthropic_provider(stack_env, fakellm, uq):
         assert "system" in call and all(m["role"] != "system" for m in call["messages"])
     finally:
         sp.run([root + "/scripts/stack.sh", "instance-stop", "anthropic"], stdout=sp.DEVNULL)
+
+
+def test_questions_differing_only_in_punctuation_are_not_confused(base_url, fakellm):
+    tag = uuid.uuid4().hex[:8]
+    fakellm.rules({"match": "total > 100", "reply": "<sql>SELECT 'more' AS x</sql>"},
+                  {"match": "total < 100", "reply": "<sql>SELECT 'less' AS x</sql>"})
+    more = ok(post_query(base_url, {"question": "orders %s with total > 100" % tag,
+                                    "stream": False}))
+    less = ok(post_query(base_url, {"question": "orders %s with total < 100" % tag,
+                                    "stream": False}))
+    assert more["rows"] == [["more"]] and less["rows"] == [["less"]]
+    assert less["source"] == "llm"
+
+
+def test_unstreamed_page_failing_midway_is_a_clean_error(base_url, fakellm, uq):
+    fakellm.rules({"reply": "<sql>SELECT g, 1 / (g - 500) AS x FROM generate_series(1, 1000) g"
+                            "</sql>"})
+    r = post_query(base_url, {"question": "fails midway " + uq, "stream": False,
+                              "page_size": 1000})
+    assert_error(r, 400, "query_failed")
+    assert "division by zero" in r.json()["detail"]
+
+
+def test_export_question_length_rule_matches_query(base_url, fakellm):
+    r = requests.post(base_url + "/export/start", json={"question": "é" * 2001}, timeout=10)
+    assert_error(r, 422, "validation_error", field="question")
+    assert fakellm.count() == 0
