@@ -23,6 +23,9 @@
 --                    lo_* large objects    - lo_create()/lo_from_bytea() write even in a
 --                                            read-only transaction (not granted back: the
 --                                            service uses no large objects)
+--                    ts_stat(text[, text]) - runs the SELECT text it is given, out of the
+--                                            guard's sight (the guard refuses it too; this is
+--                                            defence in depth)
 --                  Those are revoked from PUBLIC in this database (PostgreSQL has no per-role
 --                  deny) and granted back to t2sql_service; grant them to other roles that
 --                  need them (e.g. a non-superuser running pg_dump needs set_config).
@@ -111,7 +114,7 @@ SELECT format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', p.oid::regprocedure),
        format('GRANT EXECUTE ON FUNCTION %s TO t2sql_service', p.oid::regprocedure)
   FROM pg_proc p
  WHERE p.pronamespace = 'pg_catalog'::regnamespace
-   AND (p.proname IN ('set_config', 'pg_notify')
+   AND (p.proname IN ('set_config', 'pg_notify', 'ts_stat')
         OR p.proname ~ '^pg_(try_)?advisory_(xact_)?(un)?lock(_shared|_all)?$')
 \gexec
 SELECT format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', p.oid::regprocedure)

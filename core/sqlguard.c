@@ -5,8 +5,9 @@
  * and NUL-terminated inside pg_query's own buffer) into a flat token array: a general JSON
  * library spent two thirds of the guard's time building objects that are read once. Every
  * node is visited (a generic walk), and a few node types get a closer look: SelectStmt
- * (SELECT INTO, row locks, WITH scoping, nesting, joins), FuncCall (denylist, allowlist),
- * RangeVar (schemas, catalogs), A_Expr (schema-qualified operators). Any other statement
+ * (SELECT INTO, row locks, WITH scoping, nesting, joins), FuncCall (denylist, allowlist,
+ * constant sizes), ColumnRef and A_Indirection (x.fn and (expr).fn are calls of fn), RangeVar
+ * (schemas, catalogs), A_Expr (schema-qualified operators). Any other statement
  * node found anywhere is refused, so a node type the walk does not know can only make it
  * stricter. */
 #include "sqlguard.h"
@@ -42,6 +43,8 @@ typedef struct gctx {
     int nt, capt;
     const guard_policy *p;
     guard_result *res;
+    const char *sql; /* the statement; locations in the tree are offsets into it */
+    size_t sqllen;
     const char *ctes[GUARD_MAX_CTES]; /* names in scope, innermost last; owned by the tree */
     int nctes;
     int qdepth; /* query level: 1 for the statement, +1 per subquery or CTE */
@@ -126,6 +129,114 @@ static const char *const allow_funcs[] = {
     "ts_rank", "ts_rank_cd", "tsrange", "tstzrange", "unistr", "unnest", "upper", "upper_inc",
     "upper_inf", "var_pop", "var_samp", "varchar", "variance", "websearch_to_tsquery",
     "width_bucket", "xmlexists",
+};
+
+/* Built-in functions that attribute syntax could call (x.fn and (x).fn mean fn(x)) and that
+ * are neither on the allowlist nor harmless: PostgreSQL 15's pg_catalog functions callable
+ * with one argument that is not "internal", with a one-argument form that is not IMMUTABLE
+ * (immutable ones read nothing but their argument: name, path, width, radius ... stay usable
+ * as column names). money and xml are left out: common column names, harmless as casts.
+ * Lower case and sorted (bsearch). Generated, minus allow_funcs, with:
+ *   SELECT proname FROM pg_proc WHERE pronamespace = 'pg_catalog'::regnamespace
+ *      AND pronargs >= 1 AND pronargs - pronargdefaults <= 1
+ *      AND proargtypes[0] <> 'internal'::regtype AND proname NOT IN ('money', 'xml')
+ *    GROUP BY proname HAVING bool_or(provolatile <> 'i') ORDER BY 1 */
+static const char *const attr_funcs[] = {
+    "aclexplode", "aclitemin", "aclitemout", "amvalidate", "anyarray_out", "anyarray_send",
+    "anycompatiblearray_out", "anycompatiblearray_send", "anycompatiblemultirange_out",
+    "anycompatiblerange_out", "anyenum_out", "anymultirange_out", "anyrange_out", "array_out",
+    "array_send", "binary_upgrade_set_next_array_pg_type_oid",
+    "binary_upgrade_set_next_attribute_versions", "binary_upgrade_set_next_heap_pg_class_oid",
+    "binary_upgrade_set_next_heap_relfilenode", "binary_upgrade_set_next_index_pg_class_oid",
+    "binary_upgrade_set_next_index_relfilenode",
+    "binary_upgrade_set_next_multirange_array_pg_type_oid",
+    "binary_upgrade_set_next_multirange_pg_type_oid", "binary_upgrade_set_next_pg_authid_oid",
+    "binary_upgrade_set_next_pg_enum_oid", "binary_upgrade_set_next_pg_tablespace_oid",
+    "binary_upgrade_set_next_pg_type_oid", "binary_upgrade_set_next_toast_pg_class_oid",
+    "binary_upgrade_set_next_toast_relfilenode", "binary_upgrade_set_record_init_privs",
+    "bpcharsend", "brin_bloom_summary_send", "brin_minmax_multi_summary_send",
+    "brin_summarize_new_values", "cash_in", "cash_out", "cstring_send", "current_schemas",
+    "current_setting", "currval", "date_in", "date_out", "enum_first", "enum_last", "enum_out",
+    "enum_range", "enum_send", "fmgr_c_validator", "fmgr_internal_validator", "fmgr_sql_validator",
+    "gin_clean_pending_list", "interval_out", "lo_close", "lo_creat", "lo_create", "lo_get",
+    "lo_import", "lo_tell", "lo_tell64", "lo_unlink", "multirange_out", "multirange_send",
+    "mxid_age", "namesend", "nextval", "obj_description", "oidvectortypes", "pg_advisory_lock",
+    "pg_advisory_lock_shared", "pg_advisory_unlock", "pg_advisory_unlock_shared",
+    "pg_advisory_xact_lock", "pg_advisory_xact_lock_shared", "pg_backup_start", "pg_backup_stop",
+    "pg_blocking_pids", "pg_cancel_backend", "pg_char_to_encoding", "pg_collation_actual_version",
+    "pg_collation_is_visible", "pg_column_compression", "pg_column_size",
+    "pg_conversion_is_visible", "pg_create_physical_replication_slot", "pg_create_restore_point",
+    "pg_current_logfile", "pg_database_collation_actual_version", "pg_database_size",
+    "pg_dependencies_send", "pg_drop_replication_slot", "pg_encoding_to_char",
+    "pg_extension_update_paths", "pg_function_is_visible", "pg_get_constraintdef",
+    "pg_get_function_arguments", "pg_get_function_identity_arguments", "pg_get_function_result",
+    "pg_get_function_sqlbody", "pg_get_functiondef", "pg_get_indexdef", "pg_get_multixact_members",
+    "pg_get_partition_constraintdef", "pg_get_partkeydef", "pg_get_publication_tables",
+    "pg_get_replica_identity_index", "pg_get_ruledef", "pg_get_statisticsobjdef",
+    "pg_get_statisticsobjdef_columns", "pg_get_statisticsobjdef_expressions", "pg_get_triggerdef",
+    "pg_get_userbyid", "pg_get_viewdef", "pg_import_system_collations", "pg_indexes_size",
+    "pg_is_other_temp_schema", "pg_log_backend_memory_contexts", "pg_ls_dir", "pg_ls_replslotdir",
+    "pg_ls_tmpdir", "pg_mcv_list_items", "pg_mcv_list_send", "pg_ndistinct_send",
+    "pg_node_tree_send", "pg_opclass_is_visible", "pg_operator_is_visible",
+    "pg_opfamily_is_visible", "pg_options_to_table", "pg_partition_ancestors", "pg_partition_tree",
+    "pg_promote", "pg_read_binary_file", "pg_read_file", "pg_relation_filenode",
+    "pg_relation_filepath", "pg_relation_is_publishable", "pg_relation_size",
+    "pg_replication_origin_create", "pg_replication_origin_drop", "pg_replication_origin_oid",
+    "pg_replication_origin_session_progress", "pg_replication_origin_session_setup",
+    "pg_safe_snapshot_blocking_pids", "pg_sequence_last_value", "pg_sequence_parameters",
+    "pg_settings_get_flags", "pg_sleep", "pg_sleep_for", "pg_sleep_until", "pg_stat_file",
+    "pg_stat_get_activity", "pg_stat_get_analyze_count", "pg_stat_get_autoanalyze_count",
+    "pg_stat_get_autovacuum_count", "pg_stat_get_backend_activity",
+    "pg_stat_get_backend_activity_start", "pg_stat_get_backend_client_addr",
+    "pg_stat_get_backend_client_port", "pg_stat_get_backend_dbid", "pg_stat_get_backend_pid",
+    "pg_stat_get_backend_start", "pg_stat_get_backend_userid", "pg_stat_get_backend_wait_event",
+    "pg_stat_get_backend_wait_event_type", "pg_stat_get_backend_xact_start",
+    "pg_stat_get_blocks_fetched", "pg_stat_get_blocks_hit", "pg_stat_get_db_active_time",
+    "pg_stat_get_db_blk_read_time", "pg_stat_get_db_blk_write_time",
+    "pg_stat_get_db_blocks_fetched", "pg_stat_get_db_blocks_hit",
+    "pg_stat_get_db_checksum_failures", "pg_stat_get_db_checksum_last_failure",
+    "pg_stat_get_db_conflict_all", "pg_stat_get_db_conflict_bufferpin",
+    "pg_stat_get_db_conflict_lock", "pg_stat_get_db_conflict_snapshot",
+    "pg_stat_get_db_conflict_startup_deadlock", "pg_stat_get_db_conflict_tablespace",
+    "pg_stat_get_db_deadlocks", "pg_stat_get_db_idle_in_transaction_time",
+    "pg_stat_get_db_numbackends", "pg_stat_get_db_session_time", "pg_stat_get_db_sessions",
+    "pg_stat_get_db_sessions_abandoned", "pg_stat_get_db_sessions_fatal",
+    "pg_stat_get_db_sessions_killed", "pg_stat_get_db_stat_reset_time", "pg_stat_get_db_temp_bytes",
+    "pg_stat_get_db_temp_files", "pg_stat_get_db_tuples_deleted", "pg_stat_get_db_tuples_fetched",
+    "pg_stat_get_db_tuples_inserted", "pg_stat_get_db_tuples_returned",
+    "pg_stat_get_db_tuples_updated", "pg_stat_get_db_xact_commit", "pg_stat_get_db_xact_rollback",
+    "pg_stat_get_dead_tuples", "pg_stat_get_function_calls", "pg_stat_get_function_self_time",
+    "pg_stat_get_function_total_time", "pg_stat_get_ins_since_vacuum",
+    "pg_stat_get_last_analyze_time", "pg_stat_get_last_autoanalyze_time",
+    "pg_stat_get_last_autovacuum_time", "pg_stat_get_last_vacuum_time", "pg_stat_get_live_tuples",
+    "pg_stat_get_mod_since_analyze", "pg_stat_get_numscans", "pg_stat_get_progress_info",
+    "pg_stat_get_replication_slot", "pg_stat_get_subscription", "pg_stat_get_subscription_stats",
+    "pg_stat_get_tuples_deleted", "pg_stat_get_tuples_fetched", "pg_stat_get_tuples_hot_updated",
+    "pg_stat_get_tuples_inserted", "pg_stat_get_tuples_returned", "pg_stat_get_tuples_updated",
+    "pg_stat_get_vacuum_count", "pg_stat_get_xact_blocks_fetched", "pg_stat_get_xact_blocks_hit",
+    "pg_stat_get_xact_function_calls", "pg_stat_get_xact_function_self_time",
+    "pg_stat_get_xact_function_total_time", "pg_stat_get_xact_numscans",
+    "pg_stat_get_xact_tuples_deleted", "pg_stat_get_xact_tuples_fetched",
+    "pg_stat_get_xact_tuples_hot_updated", "pg_stat_get_xact_tuples_inserted",
+    "pg_stat_get_xact_tuples_returned", "pg_stat_get_xact_tuples_updated",
+    "pg_stat_reset_replication_slot", "pg_stat_reset_shared",
+    "pg_stat_reset_single_function_counters", "pg_stat_reset_single_table_counters",
+    "pg_stat_reset_slru", "pg_stat_reset_subscription_stats", "pg_statistics_obj_is_visible",
+    "pg_table_is_visible", "pg_table_size", "pg_tablespace_databases", "pg_tablespace_location",
+    "pg_tablespace_size", "pg_terminate_backend", "pg_total_relation_size", "pg_try_advisory_lock",
+    "pg_try_advisory_lock_shared", "pg_try_advisory_xact_lock", "pg_try_advisory_xact_lock_shared",
+    "pg_ts_config_is_visible", "pg_ts_dict_is_visible", "pg_ts_parser_is_visible",
+    "pg_ts_template_is_visible", "pg_type_is_visible", "pg_xact_commit_timestamp",
+    "pg_xact_commit_timestamp_origin", "pg_xact_status", "plpgsql_validator", "range_out",
+    "range_send", "record_out", "record_send", "regclass", "regclassin", "regclassout",
+    "regcollationin", "regcollationout", "regconfigin", "regconfigout", "regdictionaryin",
+    "regdictionaryout", "regnamespacein", "regnamespaceout", "regoperatorin", "regoperatorout",
+    "regoperin", "regoperout", "regprocedurein", "regprocedureout", "regprocin", "regprocout",
+    "regrolein", "regroleout", "regtypein", "regtypeout", "row_security_active", "setseed",
+    "textsend", "timestamp_out", "timestamptz_out", "to_regclass", "to_regcollation",
+    "to_regnamespace", "to_regoper", "to_regoperator", "to_regproc", "to_regprocedure",
+    "to_regrole", "to_regtype", "ts_debug", "ts_stat", "ts_token_type", "txid_status",
+    "varcharsend", "xml_in", "xml_is_well_formed", "xml_send",
 };
 
 /* Catalog relations never readable, qualified with pg_catalog or not (pg_catalog comes first
@@ -232,16 +343,21 @@ static int cmp_name(const void *key, const void *elem)
     return strcmp(key, *(const char *const *)elem);
 }
 
-static int on_allowlist(const char *name)
+/* 1 if name, lowered, is in the sorted table tab of n names. */
+static int in_sorted(const char *name, const char *const *tab, size_t n)
 {
     char low[64];
-    size_t i, n = strlen(name);
+    size_t i, len = strlen(name);
 
-    if (n >= sizeof low) return 0;
-    for (i = 0; i <= n; i++)
+    if (len >= sizeof low) return 0;
+    for (i = 0; i <= len; i++)
         low[i] = (name[i] >= 'A' && name[i] <= 'Z') ? (char)(name[i] - 'A' + 'a') : name[i];
-    return bsearch(low, allow_funcs, sizeof allow_funcs / sizeof allow_funcs[0],
-                   sizeof allow_funcs[0], cmp_name) != NULL;
+    return bsearch(low, tab, n, sizeof tab[0], cmp_name) != NULL;
+}
+
+static int on_allowlist(const char *name)
+{
+    return in_sorted(name, allow_funcs, sizeof allow_funcs / sizeof allow_funcs[0]);
 }
 
 /* ---- the token tree ---- */
@@ -477,6 +593,191 @@ static int name_parts(const gctx *c, int list, const char **schema, const char *
     return 0;
 }
 
+/* ---- constant sizes ---- */
+
+/* A constant count above this in repeat/lpad/rpad/array_fill/generate_series is refused: one
+ * such call makes a backend allocate up to 1 GB (repeat, lpad, rpad, array_fill build the
+ * whole value in memory) or run a billion rows, before statement_timeout can stop it. Counts
+ * that are not constants are left to statement_timeout and temp_file_limit. */
+#define GUARD_MAX_COUNT 10000000.0
+/* Levels of arithmetic on constants followed (100000 * 100000). */
+#define GUARD_CONST_DEPTH 32
+
+/* A string that is a whole number with optional blanks around it ('20000000' passed where
+ * an integer is wanted). Returns 0 and the value in *out, -1 otherwise. */
+static int num_text(const char *s, double *out)
+{
+    char *end;
+
+    if (!s) return -1;
+    *out = strtod(s, &end);
+    if (end == s) return -1;
+    while (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')
+        end++;
+    return *end == '\0' ? 0 : -1;
+}
+
+/* The integer written at offset loc of the statement when it is a negative one ("-5",
+ * "- 5"), else 0. */
+static double neg_int_at(const gctx *c, long loc)
+{
+    const char *q;
+
+    if (loc < 0 || (size_t)loc >= c->sqllen || c->sql[loc] != '-') return 0;
+    for (q = c->sql + loc + 1; *q == ' ' || *q == '\t' || *q == '\n' || *q == '\r'; q++)
+        ;
+    return *q >= '0' && *q <= '9' ? -strtod(q, NULL) : 0;
+}
+
+/* The value of a numeric constant expression: literals, casts of literals, and + - * / on
+ * them. Returns 0 with *out set, -1 when the node is not such a constant. */
+static int const_num(const gctx *c, int n, double *out, int depth)
+{
+    const char *t, *op, *sch;
+    double l = 0, r;
+    int body = -1, v, np;
+
+    t = node_type(c, n, &body);
+    if (!t || depth > GUARD_CONST_DEPTH) return -1;
+    if (strcmp(t, "A_Const") == 0) {
+        if ((v = field(c, body, "ival")) >= 0) {
+            if ((v = field(c, v, "ival")) >= 0 && c->t[v].type == J_PRIM) {
+                *out = strtod(c->t[v].s, NULL);
+                return 0;
+            }
+            /* {"ival": {}}: libpg_query writes 0 and negative integers so; read the text. */
+            v = field(c, body, "location");
+            *out =
+                v >= 0 && c->t[v].type == J_PRIM ? neg_int_at(c, strtol(c->t[v].s, NULL, 10)) : 0;
+            return 0;
+        }
+        if ((v = field(c, body, "fval")) >= 0) return num_text(field_str(c, v, "fval"), out);
+        if ((v = field(c, body, "sval")) >= 0) return num_text(field_str(c, v, "sval"), out);
+        return -1;
+    }
+    if (strcmp(t, "TypeCast") == 0) return const_num(c, field(c, body, "arg"), out, depth + 1);
+    op = strcmp(t, "A_Expr") == 0 ? field_str(c, body, "kind") : NULL;
+    if (!op || strcmp(op, "AEXPR_OP") != 0 ||
+        name_parts(c, field(c, body, "name"), &sch, &op, &np) < 0 || np != 1)
+        return -1;
+    if (field(c, body, "lexpr") >= 0 && const_num(c, field(c, body, "lexpr"), &l, depth + 1) < 0)
+        return -1;
+    if (const_num(c, field(c, body, "rexpr"), &r, depth + 1) < 0) return -1;
+    if (strcmp(op, "+") == 0)
+        *out = l + r;
+    else if (strcmp(op, "-") == 0)
+        *out = l - r;
+    else if (strcmp(op, "*") == 0)
+        *out = l * r;
+    else if (strcmp(op, "/") == 0 && r != 0)
+        *out = l / r;
+    else
+        return -1;
+    return 0;
+}
+
+/* The number of elements an array_fill dimensions argument asks for: the product of its
+ * constant elements (ARRAY[10000, 10000], '{10000,10000}'::int[]); 0 when none is known. */
+static double const_dims(const gctx *c, int n)
+{
+    const char *t, *s;
+    double prod = 0, v;
+    char *end;
+    int body = -1, e, k, els;
+
+    t = node_type(c, n, &body);
+    if (t && strcmp(t, "TypeCast") == 0) return const_dims(c, field(c, body, "arg"));
+    if (t && strcmp(t, "A_ArrayExpr") == 0) {
+        els = field(c, body, "elements");
+        if (els < 0 || c->t[els].type != J_ARR) return 0;
+        for (e = els + 1, k = 0; k < c->t[els].size; k++, e = c->t[e].next)
+            if (const_num(c, e, &v, 0) == 0) prod = (prod ? prod : 1) * (v < 0 ? 0 : v);
+        return prod;
+    }
+    if (t && strcmp(t, "A_Const") == 0 && (e = field(c, body, "sval")) >= 0 &&
+        (s = field_str(c, e, "sval")) != NULL) {
+        while (*s) {
+            v = strtod(s, &end);
+            if (end == s) {
+                s++;
+                continue;
+            }
+            prod = (prod ? prod : 1) * (v < 0 ? 0 : v);
+            s = end;
+        }
+    }
+    return prod;
+}
+
+static double const_len(const gctx *c, int n, int depth);
+
+/* The length of what repeat/lpad/rpad call fc returns, when its arguments say: the count for
+ * lpad/rpad, the count times the known length of the text for repeat. 0 when not known. */
+static double call_len(const gctx *c, int fc, const char *name, int depth)
+{
+    int args = field(c, fc, "args");
+    double v;
+
+    if (const_num(c, elem(c, args, 1), &v, 0) < 0 || v <= 0) return 0;
+    if (strcasecmp(name, "repeat") == 0) return const_len(c, elem(c, args, 0), depth + 1) * v;
+    if (strcasecmp(name, "lpad") == 0 || strcasecmp(name, "rpad") == 0) return v;
+    return 0;
+}
+
+/* The length of a text argument when it is known: a literal, or repeat/lpad/rpad of
+ * constants (repeat(repeat('x', 10000), 10000)). 0 when not known. */
+static double const_len(const gctx *c, int n, int depth)
+{
+    const char *t, *sch, *name, *lit;
+    int body = -1, np, v;
+
+    t = node_type(c, n, &body);
+    if (!t || depth > GUARD_CONST_DEPTH) return 0;
+    if (strcmp(t, "A_Const") == 0) {
+        v = field(c, body, "sval");
+        lit = v >= 0 ? field_str(c, v, "sval") : NULL;
+        return lit ? (double)strlen(lit) : 0;
+    }
+    if (strcmp(t, "TypeCast") == 0) return const_len(c, field(c, body, "arg"), depth + 1);
+    if (strcmp(t, "FuncCall") != 0 ||
+        name_parts(c, field(c, body, "funcname"), &sch, &name, &np) < 0)
+        return 0;
+    return call_len(c, body, name, depth + 1);
+}
+
+/* Refuses a call of repeat, lpad, rpad, array_fill or generate_series whose constant
+ * arguments ask for more than GUARD_MAX_COUNT characters, elements or rows. */
+static int check_sizes(gctx *c, int fc, const char *name)
+{
+    int args = field(c, fc, "args");
+    double n = 0, a, b, step = 1;
+    const char *what = NULL;
+
+    if (strcasecmp(name, "repeat") == 0) {
+        n = call_len(c, fc, name, 0);
+        if (const_num(c, elem(c, args, 1), &a, 0) == 0 && a > n) n = a;
+        what = "characters";
+    } else if (strcasecmp(name, "lpad") == 0 || strcasecmp(name, "rpad") == 0) {
+        if (const_num(c, elem(c, args, 1), &n, 0) < 0) n = 0;
+        what = "characters";
+    } else if (strcasecmp(name, "array_fill") == 0) {
+        n = const_dims(c, elem(c, args, 1));
+        what = "array elements";
+    } else if (strcasecmp(name, "generate_series") == 0) {
+        if (const_num(c, elem(c, args, 0), &a, 0) == 0 &&
+            const_num(c, elem(c, args, 1), &b, 0) == 0 &&
+            (elem(c, args, 2) < 0 || const_num(c, elem(c, args, 2), &step, 0) == 0) && step != 0)
+            n = (b - a) / step;
+        what = "rows";
+    }
+    if (what && n > GUARD_MAX_COUNT)
+        return deny(c,
+                    "%s() with constant arguments asking for %.0f %s is not allowed: the limit "
+                    "is %.0f (one call would make the server allocate or produce that much)",
+                    name, n, what, GUARD_MAX_COUNT);
+    return 0;
+}
+
 /* ---- the checks ---- */
 
 static int walk(gctx *c, int o, int depth);
@@ -493,7 +794,7 @@ static int check_func(gctx *c, int fc)
     if (match_any(name, deny_funcs, sizeof deny_funcs / sizeof deny_funcs[0]))
         return deny(c, "function %s%s%s is not allowed", schema ? schema : "", schema ? "." : "",
                     name);
-    if (!c->p->allowlist) return 0;
+    if (!c->p->allowlist) return check_sizes(c, fc, name);
     if (schema && strcmp(schema, "pg_catalog") != 0)
         return deny(c,
                     "function %s.%s is not allowed: only pg_catalog functions may be called "
@@ -501,6 +802,68 @@ static int check_func(gctx *c, int fc)
                     schema, name);
     if (!on_allowlist(name))
         return deny(c, "function %s is not on the list of allowed functions", name);
+    return check_sizes(c, fc, name);
+}
+
+/* A name used as a field: PostgreSQL reads x.name and (expr).name as name(x) when x has no
+ * column of that name, so field names meet the function checks. The denylist applies
+ * everywhere; in allowlist mode so does attr_funcs (the catalog is not at hand, so a name
+ * there is refused even where it is a real column; none of them is a common column name). */
+static int check_attr(gctx *c, const char *name)
+{
+    if (match_any(name, deny_funcs, sizeof deny_funcs / sizeof deny_funcs[0]))
+        return deny(c, "function %s is not allowed (x.%s and (x).%s call %s(x))", name, name, name,
+                    name);
+    if (c->p->allowlist && in_sorted(name, attr_funcs, sizeof attr_funcs / sizeof attr_funcs[0]))
+        return deny(c,
+                    "%s is not allowed as a field name: it is a built-in function that is not "
+                    "on the list of allowed functions (x.%s and (x).%s call %s(x))",
+                    name, name, name, name);
+    return 0;
+}
+
+/* The String elements of list a, from index from on, through check_attr(). */
+static int check_attr_list(gctx *c, int a, int from)
+{
+    const char *t, *v;
+    int e, k, body = -1;
+
+    if (a < 0 || c->t[a].type != J_ARR) return 0;
+    for (e = a + 1, k = 0; k < c->t[a].size; k++, e = c->t[e].next) {
+        t = node_type(c, e, &body);
+        if (k < from || !t || strcmp(t, "String") != 0) continue;
+        v = field_str(c, body, "sval");
+        if (!v) return deny(c, "a field with an unreadable name");
+        if (check_attr(c, v) < 0) return -1;
+    }
+    return 0;
+}
+
+/* ColumnRef: every name after the first may be a function applied to what precedes it
+ * (o.f_orders is f_orders(o); schema.rel.fn is fn(schema.rel)). */
+static int check_columnref(gctx *c, int cr)
+{
+    return check_attr_list(c, field(c, cr, "fields"), 1);
+}
+
+/* A_Indirection: (expr).name is name(expr) when expr has no such field. In allowlist mode
+ * field selection is allowed only on a column reference ((t).col, (row_col).f1), where the
+ * name passes check_attr(); subscripts ([1]) and .* are not names and pass. */
+static int check_indirection(gctx *c, int ind)
+{
+    const char *t, *at;
+    int e, k, body = -1, abody = -1, list = field(c, ind, "indirection");
+
+    if (check_attr_list(c, list, 0) < 0) return -1;
+    if (!c->p->allowlist || list < 0 || c->t[list].type != J_ARR) return 0;
+    at = node_type(c, field(c, ind, "arg"), &abody);
+    if (at && strcmp(at, "ColumnRef") == 0) return 0;
+    for (e = list + 1, k = 0; k < c->t[list].size; k++, e = c->t[e].next) {
+        t = node_type(c, e, &body);
+        if (t && strcmp(t, "String") == 0)
+            return deny(c, "field selection (expr).%s is not allowed: only (column).field is",
+                        field_str(c, body, "sval") ? field_str(c, body, "sval") : "?");
+    }
     return 0;
 }
 
@@ -649,10 +1012,12 @@ static int walk_node(gctx *c, const char *type, int body, int depth)
             if (check_operator(c, body) < 0) return -1;
             return walk_fields(c, body, skip_expr, depth);
         }
+        if (strcmp(type, "A_Indirection") == 0 && check_indirection(c, body) < 0) return -1;
         break;
     case 'C':
         if (strcmp(type, "CommonTableExpr") == 0)
             return deny(c, "WITH is only allowed at the start of a query");
+        if (strcmp(type, "ColumnRef") == 0 && check_columnref(c, body) < 0) return -1;
         break;
     case 'F':
         if (strcmp(type, "FuncCall") == 0) {
@@ -854,6 +1219,8 @@ int guard_check(const char *sql, const guard_policy *p, guard_result *res)
         goto fail;
     }
     len = strlen(sql);
+    c.sql = sql;
+    c.sqllen = len;
     if (p->max_bytes > 0 && len > p->max_bytes) {
         deny(&c, "the statement is %zu bytes; the limit is %zu", len, p->max_bytes);
         goto fail;

@@ -4,8 +4,9 @@
  * It owns nothing beyond the call: guard_check() fills a caller-owned guard_result.
  * What it refuses: anything but exactly one SelectStmt (TABLE t and VALUES are fine),
  * data-modifying CTEs, SELECT INTO, row locks, denied functions anywhere in the tree (and,
- * in allowlist mode, any function not on the allowlist), relations outside the allowed
- * schemas, secret catalogs, and trees past the size/nesting/join limits. */
+ * in allowlist mode, any function not on the allowlist), also when called as x.fn or (x).fn,
+ * constant counts that would allocate too much (repeat('x', 1000000000)), relations outside
+ * the allowed schemas, secret catalogs, and trees past the size/nesting/join limits. */
 #ifndef T2_SQLGUARD_H
 #define T2_SQLGUARD_H
 

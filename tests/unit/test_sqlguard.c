@@ -316,6 +316,74 @@ static const struct {
     {"SELECT ts_stat('SELECT 1')", P_NO_ALLOWLIST, -1, "ts_stat"},
     {"SELECT 1 OPERATOR(myschema.+) 2", P_BASE, -1, "operator myschema.+"},
     {"SELECT 1 OPERATOR(pg_catalog.+) 2", P_BASE, 0, NULL},
+    /* Attribute-call syntax: x.fn and (expr).fn are fn(x) when x has no such column. */
+    {"SELECT (10::float8).pg_sleep", P_BASE, -1, "pg_sleep"},
+    {"SELECT (10::float8).pg_sleep", P_NO_ALLOWLIST, -1, "function pg_sleep is not allowed"},
+    {"SELECT ('search_path'::text).current_setting", P_BASE, -1, "current_setting"},
+    {"SELECT ('search_path'::text).current_setting", P_NO_ALLOWLIST, -1, "current_setting"},
+    {"SELECT ('SELECT to_tsvector(setting) FROM pg_settings'::text).ts_stat", P_BASE, -1,
+     "ts_stat"},
+    {"SELECT ('SELECT to_tsvector(setting) FROM pg_settings'::text).ts_stat", P_NO_ALLOWLIST, -1,
+     "ts_stat"},
+    {"SELECT ('/etc/hostname'::text).pg_read_file", P_BASE, -1, "pg_read_file"},
+    {"SELECT ('/etc/hostname'::text).pg_read_file", P_NO_ALLOWLIST, -1, "pg_read_file"},
+    {"SELECT ('.'::text).pg_ls_dir", P_BASE, -1, "pg_ls_dir"},
+    {"SELECT ('.'::text).pg_ls_dir", P_NO_ALLOWLIST, -1, "pg_ls_dir"},
+    {"SELECT (x).PG_SLEEP FROM t", P_NO_ALLOWLIST, -1, "pg_sleep"},
+    {"SELECT t.pg_sleep FROM t", P_NO_ALLOWLIST, -1, "pg_sleep"},
+    {"SELECT t.current_setting FROM t", P_BASE, -1, "current_setting"},
+    {"SELECT public.t.ts_stat FROM t", P_NO_ALLOWLIST, -1, "ts_stat"},
+    {"SELECT (t.c).pg_read_file FROM t", P_NO_ALLOWLIST, -1, "pg_read_file"},
+    {"SELECT (t.c).x.pg_ls_dir FROM t", P_NO_ALLOWLIST, -1, "pg_ls_dir"},
+    {"SELECT 1 FROM t WHERE ((SELECT 'search_path'::text)).current_setting > ''", P_BASE, -1,
+     "current_setting"},
+    /* In allowlist mode: built-ins not on the allowlist, and (expr).name. */
+    {"SELECT c.pg_get_viewdef FROM c", P_BASE, -1, "built-in function"},
+    {"SELECT c.pg_get_viewdef FROM c", P_NO_ALLOWLIST, 0, NULL},
+    {"SELECT ('pg_class'::text).to_regclass", P_BASE, -1, "to_regclass"},
+    {"SELECT ('pg_class'::text).f_udf", P_BASE, -1, "field selection (expr).f_udf"},
+    {"SELECT ('pg_class'::text).f_udf", P_NO_ALLOWLIST, 0, NULL},
+    {"SELECT ('pg_class'::text).to_regclass", P_NO_ALLOWLIST, 0, NULL},
+    {"SELECT (ROW(1, 2)).f1", P_BASE, -1, "field selection (expr).f1"},
+    {"SELECT (ROW(1, 2)).f1", P_NO_ALLOWLIST, 0, NULL},
+    {"SELECT (c).obj_description FROM c", P_BASE, -1, "built-in function"},
+    {"SELECT s.total FROM (SELECT sum(x) AS total FROM t) s", P_BASE, 0, NULL},
+    /* User-defined functions through attribute syntax stay possible (no catalog here). */
+    {"SELECT o.f_orders FROM orders o", P_BASE, 0, NULL},
+    /* Legitimate column and field references. */
+    {"SELECT c.name FROM customers c", P_BASE, 0, NULL},
+    {"SELECT (c).name FROM customers c", P_BASE, 0, NULL},
+    {"SELECT (c.addr).city, (c.addr).* FROM customers c", P_BASE, 0, NULL},
+    {"SELECT t.length, t.version, t.format, t.position, t.date_part, t.abs, t.money, t.xml, "
+     "t.width, t.height, t.radius, t.path, t.point, t.system, t.user_id FROM t",
+     P_BASE, 0, NULL},
+    {"SELECT public.customers.name, public.customers.* FROM public.customers", P_BASE, 0, NULL},
+    {"SELECT (ARRAY[1, 2])[1], (x).*, (string_to_array(s, ','))[2:3] FROM t", P_BASE, 0, NULL},
+    {"SELECT doc -> 'a' ->> 'b', doc #> '{a,b}', (doc -> 'a')['b'] FROM t", P_BASE, 0, NULL},
+    /* Constant sizes: repeat, lpad, rpad, array_fill, generate_series. */
+    {"SELECT repeat('x', 1000000000)", P_BASE, -1, "repeat() with constant arguments"},
+    {"SELECT repeat('x', 1000000000)", P_NO_ALLOWLIST, -1, "limit is 10000000"},
+    {"SELECT repeat('x', '1000000000')", P_BASE, -1, "repeat()"},
+    {"SELECT repeat('x', 100000 * 100000)", P_BASE, -1, "repeat()"},
+    {"SELECT repeat(repeat('xy', 10000), 10000)", P_BASE, -1, "200000000 characters"},
+    {"SELECT repeat('x', 10000000), repeat('-', 40), repeat(name, n), repeat('x', -5) FROM t",
+     P_BASE, 0, NULL},
+    {"SELECT lpad('a', 1e12::int)", P_BASE, -1, "lpad()"},
+    {"SELECT rpad(name, 20000000) FROM t", P_BASE, -1, "rpad()"},
+    {"SELECT lpad(name, 10, '0'), rpad(name, n) FROM t", P_BASE, 0, NULL},
+    {"SELECT array_fill(1, ARRAY[100000000])", P_BASE, -1, "array_fill()"},
+    {"SELECT array_fill(1, ARRAY[10000, 10000])", P_BASE, -1, "100000000 array elements"},
+    {"SELECT array_fill(0, '{10000,10000}'::int[])", P_BASE, -1, "array_fill()"},
+    {"SELECT array_fill(0, ARRAY[3, 4], ARRAY[1, 1]), array_fill(0, ARRAY[n]) FROM t", P_BASE, 0,
+     NULL},
+    {"SELECT generate_series(1, 1e12)", P_BASE, -1, "generate_series()"},
+    {"SELECT generate_series(-9000000, 9000000)", P_BASE, -1, "18000000 rows"},
+    {"SELECT generate_series(- 9000000, 2000000, 1)", P_BASE, -1, "11000000 rows"},
+    {"SELECT generate_series(9000000, -9000000, -1)", P_BASE, -1, "18000000 rows"},
+    {"SELECT generate_series(9000000, -9000000), generate_series(-3, 3)", P_BASE, 0, NULL},
+    {"SELECT * FROM generate_series(-5000000000, 5000000000) g", P_NO_ALLOWLIST, -1, "rows"},
+    {"SELECT generate_series(1, 1000000000, 1000), generate_series(1, n) FROM t", P_BASE, 0, NULL},
+    {"SELECT * FROM generate_series('2024-01-01'::date, '2024-12-31', '1 day') d", P_BASE, 0, NULL},
     /* Syntax the grammar turns into pg_catalog calls. */
     {"SELECT extract(year FROM now()), substring('abc' FROM 1 FOR 2), position('b' IN 'abc'), "
      "trim(both ' ' FROM ' a '), now() AT TIME ZONE 'UTC', 'a' LIKE 'b' ESCAPE '!', "
@@ -373,6 +441,42 @@ static void test_cases(void **state)
             failures++;
         }
     }
+    assert_int_equal(failures, 0);
+}
+
+/* Every name in core/sqlguard.c's attr_funcs table is refused as t.name in allowlist mode
+ * (which also proves the table is sorted for bsearch); without the allowlist, only names on
+ * the denylist are. */
+static void test_attr_funcs(void **state)
+{
+    FILE *f = fopen("core/sqlguard.c", "r");
+    char line[512], sql[256], *q, *e;
+    guard_policy p = base_policy(), open_p = policy(P_NO_ALLOWLIST);
+    guard_result r;
+    int in = 0, names = 0, failures = 0;
+
+    (void)state;
+    if (!f) fail_msg("cannot read core/sqlguard.c (run from the project root)");
+    while (fgets(line, sizeof line, f)) {
+        if (!in) {
+            in = strstr(line, "attr_funcs[] = {") != NULL;
+            continue;
+        }
+        if (strncmp(line, "};", 2) == 0) break;
+        for (q = strchr(line, '"'); q && (e = strchr(q + 1, '"')); q = strchr(e + 1, '"')) {
+            snprintf(sql, sizeof sql, "SELECT t.%.*s FROM t", (int)(e - q - 1), q + 1);
+            names++;
+            /* Without the allowlist only the denylist refuses ("function ... is not allowed"). */
+            if (guard_check(sql, &p, &r) == 0 ||
+                (guard_check(sql, &open_p, &r) != 0 && strncmp(r.why, "function ", 9) != 0)) {
+                print_message("attr_funcs: %s\n", sql);
+                failures++;
+            }
+        }
+    }
+    fclose(f);
+    print_message("attr_funcs: %d names, %d failures\n", names, failures);
+    assert_true(names > 200);
     assert_int_equal(failures, 0);
 }
 
@@ -507,6 +611,7 @@ int main(void)
         cmocka_unit_test(test_rels),
         cmocka_unit_test(test_rels_cap),
         cmocka_unit_test(test_parse_errors_and_null),
+        cmocka_unit_test(test_attr_funcs),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

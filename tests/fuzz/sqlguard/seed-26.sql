@@ -1,0 +1,1 @@
+SELECT ('search_path'::text).current_setting, (c).name, o.f_orders, public.t.ts_stat FROM orders o, c

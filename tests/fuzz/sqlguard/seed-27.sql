@@ -1,0 +1,1 @@
+SELECT ((SELECT 'x'::text)).pg_sleep, (ROW(1, 2)).f1, (ARRAY[1,2])[1], (x).*, (doc -> 'a')['b'] FROM t

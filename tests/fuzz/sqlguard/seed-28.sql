@@ -1,0 +1,1 @@
+SELECT repeat(repeat('xy', 10000), -10 + 100000 * 3 / 2), lpad('a', '20000000'::int), array_fill(0, '{10000,10000}'::int[])

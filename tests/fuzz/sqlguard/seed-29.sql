@@ -1,0 +1,1 @@
+SELECT * FROM generate_series(- 9000000, 2000000, -1), generate_series(1, 1e12, 0)
