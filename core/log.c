@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #define LOG_MAX_SECRETS 32
-#define LOG_LINE_MAX 4094
+#define LOG_LINE_MAX    4094
 
 static int log_fd = 2;
 static int log_lvl = LOG_INFO;
@@ -121,7 +121,8 @@ void log_msg(int level, const char *fmt, ...)
     for (char *c = line; *c; c++)
         if (*c == '\n' || *c == '\r') *c = ' ';
     log_redact(line, sizeof line);
-    if (strlen(line) > LOG_LINE_MAX) line[LOG_LINE_MAX] = '\0'; /* after redaction: no secret is half-cut */
+    if (strlen(line) > LOG_LINE_MAX)
+        line[LOG_LINE_MAX] = '\0'; /* after redaction: no secret is half-cut */
     n = strlen(line);
     line[n++] = '\n';
     if (write(log_fd, line, n) < 0) {

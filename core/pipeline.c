@@ -493,8 +493,7 @@ int pipeline_question(t2ctx *x, const char *question, const char *owner, gen_res
         err_set(err, E_INTERNAL, "out of memory");
         goto done;
     }
-    cache_key_hash(h, buf_cstr(&norm), x->cat->fingerprint, llm_model(x->llm),
-                   (const char *)NULL);
+    cache_key_hash(h, buf_cstr(&norm), x->cat->fingerprint, llm_model(x->llm), (const char *)NULL);
     snprintf(key, sizeof key, "t2sql:q:%s", h);
     if (cache_get(x->cache, key, &out->sql)) {
         /* Redis is outside our trust: what comes back is checked again (~10 us) */

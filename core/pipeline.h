@@ -47,8 +47,8 @@ typedef struct t2ctx {
     char cat_probe[64];
     struct timespec checked; /* last catalog/examples freshness check */
     long llm_calls;          /* model calls made by this process (for tests and metrics) */
-    char stored[256][40]; /* query_ids this process stored lately (direct-mapped by hash):
-                             a repeated question skips the INSERT into t2sql.queries */
+    char stored[256][40];    /* query_ids this process stored lately (direct-mapped by hash):
+                                a repeated question skips the INSERT into t2sql.queries */
 } t2ctx;
 
 typedef struct gen_result {

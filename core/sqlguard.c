@@ -839,11 +839,16 @@ static int check_attr_list(gctx *c, int a, int from)
     return 0;
 }
 
-/* ColumnRef: every name after the first may be a function applied to what precedes it
- * (o.f_orders is f_orders(o); schema.rel.fn is fn(schema.rel)). */
+/* ColumnRef: its last name, when there are two or more, may be a function applied to what
+ * precedes it (o.f_orders is f_orders(o); schema.rel.fn is fn(schema.rel)). PostgreSQL
+ * never calls the names before the last, so only that one is checked: a table or schema
+ * named like a function (lo_orders.id) stays readable. */
 static int check_columnref(gctx *c, int cr)
 {
-    return check_attr_list(c, field(c, cr, "fields"), 1);
+    int a = field(c, cr, "fields");
+
+    if (a < 0 || c->t[a].type != J_ARR || c->t[a].size < 2) return 0;
+    return check_attr_list(c, a, c->t[a].size - 1);
 }
 
 /* A_Indirection: (expr).name is name(expr) when expr has no such field. In allowlist mode

@@ -239,8 +239,7 @@ int text_fold(const char *s, buf *out)
             space = out->len > start;
             continue;
         }
-        if ((space && buf_addc(out, ' ') < 0) || buf_addc(out, (char)tolower(c)) < 0)
-            return -1;
+        if ((space && buf_addc(out, ' ') < 0) || buf_addc(out, (char)tolower(c)) < 0) return -1;
         space = 0;
     }
     while (out->len > start && strchr("?.! ", out->p[out->len - 1]))

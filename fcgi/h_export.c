@@ -39,8 +39,8 @@ int h_export_start(req *r)
             goto fail;
     }
     if (!(conn = pgc_get(&r->x->db, &err))) goto fail;
-    if (jobs_create(conn, buf_cstr(&g.sql), g.query_id, query_id ? NULL : buf_cstr(&q), r->owner, format, id,
-                    &err) < 0) {
+    if (jobs_create(conn, buf_cstr(&g.sql), g.query_id, query_id ? NULL : buf_cstr(&q), r->owner,
+                    format, id, &err) < 0) {
         pgc_check(&r->x->db);
         goto fail;
     }

@@ -352,6 +352,10 @@ static const struct {
     {"SELECT o.f_orders FROM orders o", P_BASE, 0, NULL},
     /* Legitimate column and field references. */
     {"SELECT c.name FROM customers c", P_BASE, 0, NULL},
+    /* only the last name of a column reference can be a call: a table named like one is fine */
+    {"SELECT lo_orders.id, dblink_log.at FROM lo_orders JOIN dblink_log USING (id)", P_BASE, 0,
+     NULL},
+    {"SELECT t.lo_import FROM t", P_BASE, -1, "lo_import"},
     {"SELECT (c).name FROM customers c", P_BASE, 0, NULL},
     {"SELECT (c.addr).city, (c.addr).* FROM customers c", P_BASE, 0, NULL},
     {"SELECT t.length, t.version, t.format, t.position, t.date_part, t.abs, t.money, t.xml, "
