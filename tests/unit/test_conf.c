@@ -368,7 +368,8 @@ static void test_pg_conninfo(void **state)
     assert_int_equal(conf_load(NULL, &c, err, sizeof err), 0);
     assert_int_equal(conf_pg_conninfo(&c, ci, sizeof ci, "t2sql-test"), 0);
     assert_string_equal(ci, "host='db host' port='5432' dbname='postgres' user='postgres' "
-                            "password='it\\'s a\\\\pass' connect_timeout='5' "
+                            "password='it\\'s a\\\\pass' connect_timeout='5' keepalives='1' "
+                            "keepalives_idle='10' keepalives_interval='5' keepalives_count='3' "
                             "application_name='t2sql-test'");
     assert_int_equal(conf_pg_conninfo(&c, small, sizeof small, "t2sql-test"), -1);
     assert_true(memchr(small, '\0', sizeof small) != NULL);
