@@ -178,23 +178,22 @@ int jobs_claim(PGconn *c, const conf *cf, const char *worker, job *j, t2err *err
 {
     static const char q[] =
         "WITH c AS (SELECT id FROM t2sql.export_jobs "
-        " WHERE status = 'PENDING' OR (status = 'IN_PROGRESS' AND ("
-        "  heartbeat_at IS NULL OR heartbeat_at < now() - make_interval(secs => $2::int) "
-        "  OR pg_try_advisory_lock(" JOBS_LOCK_NS ", hashtext(id::text)))) "
+        " WHERE status = 'PENDING' OR (status = 'IN_PROGRESS' AND "
+        "  pg_try_advisory_lock(" JOBS_LOCK_NS ", hashtext(id::text))) "
         " ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED) "
         "UPDATE t2sql.export_jobs j SET "
-        " status = CASE WHEN j.attempts >= $3::int THEN 'FAILED' ELSE 'IN_PROGRESS' END, "
-        " error = CASE WHEN j.attempts >= $3::int THEN 'gave up after ' || j.attempts || "
+        " status = CASE WHEN j.attempts >= $2::int THEN 'FAILED' ELSE 'IN_PROGRESS' END, "
+        " error = CASE WHEN j.attempts >= $2::int THEN 'gave up after ' || j.attempts || "
         "  ' attempts' || coalesce(': ' || j.error, '') ELSE NULL END, "
-        " finished_at = CASE WHEN j.attempts >= $3::int THEN now() END, "
-        " attempts = j.attempts + CASE WHEN j.attempts >= $3::int THEN 0 ELSE 1 END, "
+        " finished_at = CASE WHEN j.attempts >= $2::int THEN now() END, "
+        " attempts = j.attempts + CASE WHEN j.attempts >= $2::int THEN 0 ELSE 1 END, "
         " worker = $1, started_at = now(), heartbeat_at = now(), rows_written = 0, bytes = 0, "
-        " s3_key = coalesce(j.s3_key, $4 || j.id::text || "
+        " s3_key = coalesce(j.s3_key, $3 || j.id::text || "
         "  CASE j.format WHEN 'csv.gz' THEN '.csv.gz' ELSE '.csv' END) "
         "FROM c WHERE j.id = c.id "
         "RETURNING j.id::text, j.status, j.sql, j.format, j.s3_key, j.upload_id, j.attempts";
-    char lease[24], maxa[24];
-    const char *p[4];
+    char maxa[24];
+    const char *p[3];
     const char *lp[1];
     PGresult *r, *l;
     struct timespec pause = {0, 50 * 1000000L};
@@ -202,18 +201,16 @@ int jobs_claim(PGconn *c, const conf *cf, const char *worker, job *j, t2err *err
     int tries;
 
     memset(j, 0, sizeof *j);
-    snprintf(lease, sizeof lease, "%ld", cf->export_lease_s);
     snprintf(maxa, sizeof maxa, "%ld", cf->export_max_attempts);
     p[0] = worker;
-    p[1] = lease;
-    p[2] = maxa;
-    p[3] = cf->export_prefix ? cf->export_prefix : "";
+    p[1] = maxa;
+    p[2] = cf->export_prefix ? cf->export_prefix : "";
     jobs_unlock_all(c);
     /* The claim and the advisory lock commit together, so no other claimer ever sees the
      * job IN_PROGRESS with its lock free. */
     if (!(r = jobs_exec(c, "BEGIN", 0, NULL, PGRES_COMMAND_OK, err))) return -1;
     PQclear(r);
-    if (!(r = jobs_exec(c, q, 4, p, PGRES_TUPLES_OK, err))) goto fail;
+    if (!(r = jobs_exec(c, q, 3, p, PGRES_TUPLES_OK, err))) goto fail;
     if (PQntuples(r) == 0) {
         PQclear(r);
         PQclear(PQexec(c, "ROLLBACK"));
@@ -233,9 +230,9 @@ int jobs_claim(PGconn *c, const conf *cf, const char *worker, job *j, t2err *err
         goto fail;
     }
     /* The WHERE may have taken locks on rows it then skipped: keep only this job's. A lock
-     * still held elsewhere is either such a leak of another claimer (it drops them as soon
-     * as its claim statement returns) or a live worker whose lease ran out (then we go on
-     * without the lock; that worker's next heartbeat finds the job is not its own). */
+     * still held elsewhere can only be such a leak of another claimer (it drops them as
+     * soon as its claim statement returns): an IN_PROGRESS job whose lock is held by a live
+     * session is never claimed, however old its heartbeat. */
     jobs_unlock_all(c);
     lp[0] = j->id;
     for (tries = 0; tries < 20; tries++) {
@@ -283,7 +280,8 @@ static int jobs_guarded(PGconn *c, const char *set, const job *j, const char *wo
 
     snprintf(q, sizeof q,
              "WITH u AS (UPDATE t2sql.export_jobs SET %s WHERE id = $1::uuid AND worker = $2 "
-             "AND attempts = $3::int AND status = 'IN_PROGRESS' RETURNING 1) "
+             "AND attempts = $3::int AND status = 'IN_PROGRESS' AND NOT cancel_requested "
+             "RETURNING 1) "
              "SELECT (SELECT count(*) FROM u), status FROM t2sql.export_jobs "
              "WHERE id = $1::uuid",
              set);
@@ -312,15 +310,43 @@ int jobs_heartbeat(PGconn *c, const job *j, const char *worker, int64_t rows, in
                         worker, 2, x, status_out, err);
 }
 
-int jobs_set_upload(PGconn *c, const job *j, const char *worker, const char *upload_id, t2err *err)
+int jobs_set_upload(PGconn *c, const job *j, const char *worker, const char *upload_id,
+                    char status_out[16], t2err *err)
 {
     const char *x[1] = {upload_id};
 
-    return jobs_guarded(c, "upload_id = $4, heartbeat_at = now()", j, worker, 1, x, NULL, err);
+    return jobs_guarded(c, "upload_id = $4, heartbeat_at = now()", j, worker, 1, x, status_out,
+                        err);
+}
+
+int jobs_clear_upload(PGconn *c, const char *id, const char *upload_id, t2err *err)
+{
+    static const char q[] = "UPDATE t2sql.export_jobs SET upload_id = NULL "
+                            "WHERE id = $1::uuid AND upload_id = $2";
+    const char *p[2] = {id, upload_id};
+    PGresult *r;
+    int n;
+
+    if (!(r = jobs_exec(c, q, 2, p, PGRES_COMMAND_OK, err))) return -1;
+    n = atoi(PQcmdTuples(r));
+    PQclear(r);
+    return n > 0;
+}
+
+PGresult *jobs_orphan_uploads(PGconn *c, int limit, t2err *err)
+{
+    static const char q[] = "SELECT id::text, s3_key, upload_id FROM t2sql.export_jobs "
+                            "WHERE status IN ('CANCELLED', 'FAILED') AND upload_id IS NOT NULL "
+                            "AND s3_key IS NOT NULL ORDER BY finished_at LIMIT $1::int";
+    char lim[16];
+    const char *p[1] = {lim};
+
+    snprintf(lim, sizeof lim, "%d", limit);
+    return jobs_exec(c, q, 1, p, PGRES_TUPLES_OK, err);
 }
 
 int jobs_finish(PGconn *c, const job *j, const char *worker, const char *status, int64_t rows,
-                int64_t bytes, const char *error, t2err *err)
+                int64_t bytes, const char *error, char status_out[16], t2err *err)
 {
     char a[24], b[24];
     const char *x[4] = {status, a, b, error};
@@ -331,7 +357,7 @@ int jobs_finish(PGconn *c, const job *j, const char *worker, const char *status,
                         "status = $4, rows_written = $5::bigint, bytes = $6::bigint, "
                         "error = $7, finished_at = now(), heartbeat_at = now(), "
                         "upload_id = CASE WHEN $4 = 'SUCCESS' THEN NULL ELSE upload_id END",
-                        j, worker, 4, x, NULL, err);
+                        j, worker, 4, x, status_out, err);
 }
 
 int jobs_release(PGconn *c, const job *j, const char *worker, int counted, t2err *err)

@@ -4,11 +4,13 @@
  * statement (one transaction); exportd claims rows with FOR UPDATE SKIP LOCKED, heartbeats
  * while it works and records the outcome. Every write after the claim is conditional on the
  * claim (worker and attempt), so a worker that lost its job (cancelled, or reclaimed after
- * its lease ran out) can never overwrite the newer state.
+ * its session died) can never overwrite the newer state.
  *
- * A claimed job is also held by a session-level advisory lock on the claimer's connection:
- * when the claimer dies its connection closes, the lock goes, and the job can be claimed
- * again at once instead of after export_lease_s.
+ * A claimed job is held by a session-level advisory lock on the claimer's connection: when
+ * the claimer dies its connection closes, the lock goes, and the job can be claimed again
+ * at once. While the lock is held the job is never claimed again, whatever its heartbeat
+ * says (a worker blocked somewhere must not have its job run twice); export_lease_s no
+ * longer decides claims.
  *
  * All SQL is parameterised (PQexecParams). Ids that are not UUIDs, unknown ids and ids owned
  * by someone else all give E_NOT_FOUND. Lost or broken connections give E_DB_UNAVAILABLE. */
@@ -56,23 +58,36 @@ int jobs_cancel(PGconn *c, const char *id, const char *owner, t2err *err);
 
 /* ---- exportd side ----------------------------------------------------------------------- */
 
-/* Claims the oldest PENDING job, or an IN_PROGRESS one whose heartbeat is older than
- * cf->export_lease_s or whose claimer's session is gone; counts the attempt. A job already
+/* Claims the oldest PENDING job, or an IN_PROGRESS one whose claimer's session is gone (its
+ * advisory lock is free); an IN_PROGRESS job whose lock a live session holds is never taken,
+ * however old its heartbeat (the heartbeat is a progress report, the lock is the lease).
+ * Counts the attempt. A job already
  * tried cf->export_max_attempts times is marked FAILED instead (j->gave_up = 1). Sets
  * s3_key to <export_prefix><id>.csv[.gz]. Returns 1 with *j filled, 0 if there is nothing
  * to claim, -1 on error. */
 int jobs_claim(PGconn *c, const conf *cf, const char *worker, job *j, t2err *err);
 void job_free(job *j);
 
-/* Heartbeat with live counters. Returns 1 if the job is still ours, 0 if it is not any more
- * (status copied into status_out, e.g. "CANCELLED"), -1 on error. */
+/* Every write below is guarded by (id, worker, attempt, IN_PROGRESS, not cancel_requested).
+ * Heartbeat with live counters. Returns 1 if the job is still ours, 0 if it is not any more
+ * (status copied into status_out, e.g. "CANCELLED"; "DELETED" if the row is gone), -1 on
+ * error. exportd also calls it right before the request that makes the object visible. */
 int jobs_heartbeat(PGconn *c, const job *j, const char *worker, int64_t rows, int64_t bytes,
                    char status_out[16], t2err *err);
-/* Records the multipart upload id (NULL clears it). 1 if ours, 0 if lost, -1 on error. */
-int jobs_set_upload(PGconn *c, const job *j, const char *worker, const char *upload_id, t2err *err);
-/* Final state: status "SUCCESS" or "FAILED" (error may be NULL). 1, 0 (lost) or -1. */
+/* Records the multipart upload id (NULL clears it). 1 if ours, 0 if lost, -1 on error.
+ * status_out (may be NULL) as for jobs_heartbeat. */
+int jobs_set_upload(PGconn *c, const job *j, const char *worker, const char *upload_id,
+                    char status_out[16], t2err *err);
+/* Clears upload_id on job id if it is still upload_id (after that upload was aborted),
+ * whatever the job's status. 1 if cleared, 0 if not, -1 on error. */
+int jobs_clear_upload(PGconn *c, const char *id, const char *upload_id, t2err *err);
+/* Finished jobs (CANCELLED, FAILED) still naming a multipart upload: columns id, s3_key,
+ * upload_id, at most limit rows. The caller PQclear()s; NULL with err set on error. */
+PGresult *jobs_orphan_uploads(PGconn *c, int limit, t2err *err);
+/* Final state: status "SUCCESS" or "FAILED" (error may be NULL). 1, 0 (lost) or -1.
+ * status_out (may be NULL) as for jobs_heartbeat. */
 int jobs_finish(PGconn *c, const job *j, const char *worker, const char *status, int64_t rows,
-                int64_t bytes, const char *error, t2err *err);
+                int64_t bytes, const char *error, char status_out[16], t2err *err);
 /* Hands a job back (PENDING). counted = 0 takes the attempt back (shutdown: not the job's
  * fault); counted = 1 keeps it (the COPY connection broke: a query that kills its backend
  * must still run out of attempts). 1, 0 or -1. */

@@ -27,6 +27,9 @@ struct s3_client {
     char *base;   /* path prefix: "/<bucket>" (path-style, after any endpoint path) or "" */
     char *region, *access_key, *secret_key, *token;
     long retries;
+    long last_attempts;  /* requests sent by the last s3_request (1 = no retry) */
+    char last_code[64];  /* S3 error code of the last failed s3_request, or "" */
+    int64_t last_length; /* Content-Length of the last reply, or -1 */
     s3_tick_fn tick;
     void *tick_arg;
 };
@@ -40,6 +43,7 @@ typedef struct s3_resp {
     long status;
     buf body;
     char etag[S3_ETAG_MAX];
+    int64_t length; /* Content-Length header, -1 if none */
 } s3_resp;
 
 static pthread_once_t s3_once = PTHREAD_ONCE_INIT;
@@ -199,6 +203,8 @@ static size_t s3_header_cb(char *src, size_t size, size_t nmemb, void *arg)
             memcpy(r->etag, v, vl);
             r->etag[vl] = '\0';
         }
+    } else if (n > 15 && strncasecmp(src, "content-length:", 15) == 0) {
+        r->length = strtoll(src + 15, NULL, 10);
     }
     return n;
 }
@@ -246,6 +252,10 @@ static int s3_request(s3_client *s, const char *op, const char *method, const ch
 
     memset(r, 0, sizeof *r);
     r->body.max = S3_RESP_MAX;
+    s->last_attempts = 0;
+    s->last_code[0] = '\0';
+    s->last_length = -1;
+    code[0] = '\0';
     sigv4_sha256_hex(body ? body : "", blen, sha);
     if (s3_path(&path, s->base, key) < 0) goto oom;
     for (attempt = 0; attempt <= s->retries; attempt++) {
@@ -266,7 +276,10 @@ static int s3_request(s3_client *s, const char *op, const char *method, const ch
         buf_reset(&url);
         buf_reset(&r->body);
         r->etag[0] = '\0';
+        r->length = -1;
         r->status = 0;
+        code[0] = '\0';
+        s->last_attempts = attempt + 1;
         curl_slist_free_all(hl);
         hl = NULL;
         if (sigv4_sign_headers(&req, &cred, time(NULL), &sig, &epath, &equery) < 0) goto oom;
@@ -291,6 +304,8 @@ static int s3_request(s3_client *s, const char *op, const char *method, const ch
 #undef HL
         curl_easy_reset(s->curl);
         curl_easy_setopt(s->curl, CURLOPT_URL, buf_cstr(&url));
+        /* the path is signed as sent: curl must not squash "./" and "../" in keys */
+        curl_easy_setopt(s->curl, CURLOPT_PATH_AS_IS, 1L);
         curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, hl);
         curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
@@ -312,6 +327,8 @@ static int s3_request(s3_client *s, const char *op, const char *method, const ch
             curl_easy_setopt(s->curl, CURLOPT_POST, 1L);
             curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, body ? (const char *)body : "");
             curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
+        } else if (strcmp(method, "HEAD") == 0) {
+            curl_easy_setopt(s->curl, CURLOPT_NOBODY, 1L);
         } else {
             curl_easy_setopt(s->curl, CURLOPT_CUSTOMREQUEST, method);
         }
@@ -329,6 +346,7 @@ static int s3_request(s3_client *s, const char *op, const char *method, const ch
         if (r->status >= 200 && r->status < 300 &&
             s3_xml_error(buf_cstr(&r->body), r->body.len, code, sizeof code, msg, sizeof msg) !=
                 1) {
+            s->last_length = r->length;
             rc = 0;
             goto done;
         }
@@ -339,6 +357,7 @@ static int s3_request(s3_client *s, const char *op, const char *method, const ch
                      msg, attempt + 1, s->retries + 1);
             continue;
         }
+        if (!code[0] && r->status == 404) snprintf(code, sizeof code, "NotFound"); /* HEAD */
         err_set(err, E_INTERNAL, "S3 %s %s: HTTP %ld %s%s%s", op, key, r->status,
                 code[0] ? code : "error", msg[0] ? ": " : "", msg);
         goto done;
@@ -355,6 +374,7 @@ static int s3_request(s3_client *s, const char *op, const char *method, const ch
 oom:
     err_set(err, E_INTERNAL, "S3 %s: out of memory", op);
 done:
+    if (rc < 0) snprintf(s->last_code, sizeof s->last_code, "%s", code);
     curl_slist_free_all(hl);
     buf_free(&path);
     buf_free(&epath);
@@ -440,9 +460,34 @@ int s3_abort_multipart(s3_client *s, const char *key, const char *upload_id, t2e
     s3_resp r;
 
     if (s3_request(s, "AbortMultipartUpload", "DELETE", key, q, 1, NULL, 0, NULL, 0, &r, err) < 0)
+        return strcmp(s->last_code, "NoSuchUpload") == 0 ? 0 : -1; /* gone already */
+    buf_free(&r.body);
+    return 0;
+}
+
+int s3_delete_object(s3_client *s, const char *key, t2err *err)
+{
+    s3_resp r;
+
+    if (s3_request(s, "DeleteObject", "DELETE", key, NULL, 0, NULL, 0, NULL, 0, &r, err) < 0)
         return -1;
     buf_free(&r.body);
     return 0;
+}
+
+int s3_head_object(s3_client *s, const char *key, int64_t *size, char etag[S3_ETAG_MAX],
+                   t2err *err)
+{
+    s3_resp r;
+
+    *size = -1;
+    if (etag) etag[0] = '\0';
+    if (s3_request(s, "HeadObject", "HEAD", key, NULL, 0, NULL, 0, NULL, 0, &r, err) < 0)
+        return s->last_code[0] && strcmp(s->last_code, "NotFound") == 0 ? 0 : -1;
+    buf_free(&r.body);
+    *size = r.length;
+    if (etag) memcpy(etag, r.etag, sizeof r.etag);
+    return 1;
 }
 
 int s3_presign_get(const conf *cf, const char *key, long expires, time_t now, char **url,
@@ -600,7 +645,9 @@ struct s3_writer {
     uint64_t bytes;
     s3_tick_fn tick;
     s3_upload_id_fn on_upload_id;
+    s3_tick_fn gate;
     void *arg;
+    int final_sent; /* the final PutObject/CompleteMultipartUpload was started */
     /* uploader thread */
     pthread_t thr;
     int thr_started;
@@ -691,6 +738,21 @@ void s3_writer_set_callbacks(s3_writer *w, s3_tick_fn tick, s3_upload_id_fn on_u
     s3_set_tick(w->main, tick, arg);
 }
 
+void s3_writer_set_gate(s3_writer *w, s3_tick_fn gate)
+{
+    w->gate = gate;
+}
+
+const char *s3_writer_upload_id(const s3_writer *w)
+{
+    return w->upload_id;
+}
+
+int s3_writer_final_sent(const s3_writer *w)
+{
+    return w->final_sent;
+}
+
 /* Waits until the uploader is idle, running the tick; -1 with err if the last part failed
  * or the tick asked to stop (the running part is then cancelled). */
 static int s3_writer_wait(s3_writer *w, t2err *err)
@@ -730,7 +792,9 @@ static int s3_writer_ship(s3_writer *w, t2err *err)
 {
     if (!w->upload_id) {
         if (s3_create_multipart(w->main, w->key, w->ctype, &w->upload_id, err) < 0) return -1;
-        if (w->on_upload_id) w->on_upload_id(w->arg, w->upload_id);
+        if (w->on_upload_id && w->on_upload_id(w->arg, w->upload_id) != 0)
+            return err_set(err, E_INTERNAL, "S3 upload of %s: aborted (upload id not recorded)",
+                           w->key);
     }
     if (!w->thr_started) {
         if (pthread_create(&w->thr, NULL, s3_writer_thread, w) != 0)
@@ -785,15 +849,49 @@ int s3_writer_write(s3_writer *w, const void *data, size_t n, t2err *err)
     return 0;
 }
 
+/* The gate, right before the request that makes the object visible: nonzero = stop. */
+static int s3_writer_gate(s3_writer *w, t2err *err)
+{
+    if (w->gate && w->gate(w->arg))
+        return err_set(err, E_INTERNAL, "S3 upload of %s: aborted before the final request",
+                       w->key);
+    w->final_sent = 1;
+    return 0;
+}
+
 int s3_writer_finish(s3_writer *w, t2err *err)
 {
-    if (!w->upload_id)
+    t2err he;
+    int64_t size;
+    char etag[S3_ETAG_MAX], want[16];
+    int hr;
+
+    if (!w->upload_id) {
+        if (s3_writer_gate(w, err) < 0) return -1;
         return s3_put_object(w->main, w->key, w->pbuf[w->cur], w->plen[w->cur], w->ctype, err);
+    }
     if (w->plen[w->cur] > 0 && s3_writer_ship(w, err) < 0) return -1;
     if (s3_writer_wait(w, err) < 0) return -1;
+    if (s3_writer_gate(w, err) < 0) return -1;
     log_debug("s3: completing multipart upload of %s, %d parts", w->key, w->nparts);
-    if (s3_complete_multipart(w->main, w->key, w->upload_id, w->parts, w->nparts, err) < 0)
-        return -1;
+    if (s3_complete_multipart(w->main, w->key, w->upload_id, w->parts, w->nparts, err) < 0) {
+        /* A retry after a lost reply (ours, or libcurl's own on a reused connection) finds
+         * the upload gone because the first try completed it: the object is there, with our
+         * size (and a multipart ETag of our part count, when it has that form). */
+        if (strcmp(w->main->last_code, "NoSuchUpload") != 0) return -1;
+        err_clear(&he);
+        hr = s3_head_object(w->main, w->key, &size, etag, &he);
+        snprintf(want, sizeof want, "-%d\"", w->nparts);
+        if (hr != 1 || size < 0 || (uint64_t)size != w->bytes ||
+            (strchr(etag, '-') && strcmp(strchr(etag, '-'), want) != 0)) {
+            log_warn("s3: %s: NoSuchUpload on a retried complete, and the object is %s", w->key,
+                     hr == 1 ? "of another size" : hr == 0 ? "missing" : "unreadable");
+            return -1;
+        }
+        log_info("s3: %s: the retried complete found the upload completed already (%lld bytes)",
+                 w->key, (long long)size);
+        err_clear(err);
+    }
     log_debug("s3: completed multipart upload of %s", w->key);
     return 0;
 }
@@ -849,4 +947,9 @@ void s3_writer_free(s3_writer *w)
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
     free(w);
+}
+
+s3_client *s3_writer_client(s3_writer *w)
+{
+    return w->main;
 }

@@ -54,7 +54,13 @@ int s3_upload_part(s3_client *s, const char *key, const char *upload_id, int par
                    const void *data, size_t len, char etag[S3_ETAG_MAX], t2err *err);
 int s3_complete_multipart(s3_client *s, const char *key, const char *upload_id,
                           const s3_part *parts, int nparts, t2err *err);
+/* NoSuchUpload counts as done (the upload is gone). */
 int s3_abort_multipart(s3_client *s, const char *key, const char *upload_id, t2err *err);
+int s3_delete_object(s3_client *s, const char *key, t2err *err);
+/* 1 with *size (Content-Length, -1 if none) and etag (may be NULL; as sent, quotes
+ * included) if the object exists, 0 if not (404), -1. */
+int s3_head_object(s3_client *s, const char *key, int64_t *size, char etag[S3_ETAG_MAX],
+                   t2err *err);
 
 /* A presigned GET URL for key, valid expires seconds (1..604800) from now. *url is
  * malloc'd; the caller frees it. No network. */
@@ -79,17 +85,28 @@ int s3_xml_complete_body(buf *out, const s3_part *parts, int n);
  * thread once the multipart upload exists, so the caller can record it for a later abort.
  * The tick runs on the caller's thread only. */
 typedef struct s3_writer s3_writer;
-typedef void (*s3_upload_id_fn)(void *arg, const char *upload_id);
+/* Nonzero = the id could not be recorded: the writer stops (the caller then aborts). */
+typedef int (*s3_upload_id_fn)(void *arg, const char *upload_id);
 
 s3_writer *s3_writer_new(const conf *cf, const char *key, const char *content_type, t2err *err);
 void s3_writer_set_callbacks(s3_writer *w, s3_tick_fn tick, s3_upload_id_fn on_upload_id,
                              void *arg);
+/* gate (may be NULL) runs on the caller's thread right before the final PutObject or
+ * CompleteMultipartUpload; nonzero stops the writer before that request is sent. */
+void s3_writer_set_gate(s3_writer *w, s3_tick_fn gate);
 int s3_writer_write(s3_writer *w, const void *data, size_t n, t2err *err);
-/* Uploads what is left and completes the object. 0 or -1 (the caller then aborts). */
+/* Uploads what is left and completes the object. 0 or -1 (the caller then aborts). A
+ * CompleteMultipartUpload answered NoSuchUpload (a retry after a lost reply) counts as done
+ * when HEAD finds the object with the bytes written (and, for an ETag "<md5>-N", N parts). */
 int s3_writer_finish(s3_writer *w, t2err *err);
 /* Aborts the multipart upload if one exists; a failed abort is logged. 0 or -1. */
 int s3_writer_abort(s3_writer *w, t2err *err);
 uint64_t s3_writer_bytes(const s3_writer *w); /* bytes accepted so far */
+const char *s3_writer_upload_id(const s3_writer *w); /* the multipart upload, or NULL */
+/* 1 once the final request was sent: the object may exist even if finish failed. */
+int s3_writer_final_sent(const s3_writer *w);
+/* The client the writer uses on the caller's thread (for DeleteObject after a lost race). */
+s3_client *s3_writer_client(s3_writer *w);
 int s3_writer_parts(const s3_writer *w);      /* parts handed to S3 so far */
 void s3_writer_free(s3_writer *w);
 

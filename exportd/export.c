@@ -1,6 +1,13 @@
 /* export -- one export job: COPY (sql) TO STDOUT in a read-only transaction, optional gzip,
  * into the S3 part writer, with heartbeats, live counters, cancellation and hand-back.
  *
+ * Nothing blocks the heartbeat: the COPY connection is opened with PQconnectPoll and COPY is
+ * started with PQsendQuery, both waited for in poll loops that run the tick; lock waits end
+ * at lock_timeout_ms. Right before the final PutObject / CompleteMultipartUpload the job is
+ * checked once more (ours, not cancelled); if it turns out not ours after that request (a
+ * cancel raced it), the object is deleted. An upload id is cleared from the row only once
+ * the upload is aborted; export_sweep() retries the aborts left on finished rows.
+ *
  * Outcomes: SUCCESS; FAILED with the reason (query error, timeout, S3 error after retries),
  * the multipart upload aborted; CANCELLED by the owner (upload aborted, row left as the
  * canceller wrote it); handed back as PENDING on SIGTERM or when the COPY connection is
@@ -35,7 +42,8 @@ typedef struct export_ctx {
     unsigned char *zout;
 } export_ctx;
 
-enum { STOP_NONE = 0, STOP_TERM, STOP_LOST, STOP_CTL_DOWN };
+/* STOP_REC: a write on the control connection failed although it is up (hand back). */
+enum { STOP_NONE = 0, STOP_TERM, STOP_LOST, STOP_CTL_DOWN, STOP_REC };
 
 static long long now_ms(void)
 {
@@ -86,14 +94,46 @@ static int export_tick(void *arg)
     return 0;
 }
 
-static void export_on_upload_id(void *arg, const char *upload_id)
+/* Maps a guarded write's result to a stop reason; nonzero = stop. */
+static int export_guard_rc(export_ctx *x, int rc, const char *what, const t2err *e)
+{
+    if (rc == 1) return 0;
+    if (rc == 0) {
+        x->stop = STOP_LOST;
+        return 1;
+    }
+    log_warn("job %s: %s failed: %s", x->j->id, what, e->detail);
+    x->stop = PQstatus(x->ctl) != CONNECTION_OK ? STOP_CTL_DOWN : STOP_REC;
+    return 1;
+}
+
+/* An upload that cannot be recorded is aborted at once (the writer stops, the failure path
+ * aborts it) rather than left where no later attempt or sweep would find it. */
+static int export_on_upload_id(void *arg, const char *upload_id)
 {
     export_ctx *x = arg;
     t2err e;
 
     err_clear(&e);
-    if (jobs_set_upload(x->ctl, x->j, x->worker, upload_id, &e) < 0)
-        log_warn("job %s: cannot record upload id: %s", x->j->id, e.detail);
+    return export_guard_rc(
+        x, jobs_set_upload(x->ctl, x->j, x->worker, upload_id, x->lost_status, &e),
+        "recording the upload id", &e);
+}
+
+/* Right before the final PutObject / CompleteMultipartUpload: is the job still ours and not
+ * cancelled? A cancel after this point is caught by jobs_finish, and the object deleted. */
+static int export_gate(void *arg)
+{
+    export_ctx *x = arg;
+    t2err e;
+
+    if (x->stop) return 1;
+    err_clear(&e);
+    x->last_hb = now_ms();
+    return export_guard_rc(x,
+                           jobs_heartbeat(x->ctl, x->j, x->worker, data_rows(x), out_bytes(x),
+                                          x->lost_status, &e),
+                           "the check before completing", &e);
 }
 
 static int export_out(export_ctx *x, const void *data, size_t n, t2err *err)
@@ -139,11 +179,65 @@ static int exec_ok(PGconn *c, const char *sql, int n, const char *const *p, t2er
     return ok ? 0 : -1;
 }
 
+/* Connects the COPY connection without blocking the heartbeat; db_connect_timeout applies
+ * (libpq leaves it to the caller of PQconnectPoll). */
+static int export_connect(export_ctx *x, const char *ci, t2err *err)
+{
+    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+    long long deadline = now_ms() + x->cf->db_connect_timeout * 1000LL;
+
+    if (!(x->copy = PQconnectStart(ci)) || PQstatus(x->copy) == CONNECTION_BAD)
+        return err_set(err, E_DB_UNAVAILABLE, "%s",
+                       x->copy ? PQerrorMessage(x->copy) : "out of memory");
+    for (;;) {
+        struct pollfd p = {PQsocket(x->copy), st == PGRES_POLLING_READING ? POLLIN : POLLOUT, 0};
+        if (st == PGRES_POLLING_OK) return 0;
+        if (st == PGRES_POLLING_FAILED)
+            return err_set(err, E_DB_UNAVAILABLE, "%s", PQerrorMessage(x->copy));
+        if (poll(&p, 1, 250) != 0) st = PQconnectPoll(x->copy);
+        if (export_tick(x)) return err_set(err, E_INTERNAL, "stopped");
+        if (st != PGRES_POLLING_OK && now_ms() > deadline)
+            return err_set(err, E_DB_UNAVAILABLE, "COPY connection: timeout after %ld s",
+                           x->cf->db_connect_timeout);
+    }
+}
+
+/* Sends q and waits for its first result with the heartbeat going (COPY may wait on table
+ * locks, up to lock_timeout). NULL with err set if stopped or the connection broke. */
+static PGresult *export_wait_result(export_ctx *x, const char *q, t2err *err)
+{
+    if (!PQsendQuery(x->copy, q)) {
+        err_set(err, E_DB_UNAVAILABLE, "%s", PQerrorMessage(x->copy));
+        return NULL;
+    }
+    for (;;) {
+        struct pollfd p = {PQsocket(x->copy), POLLIN, 0};
+        if (!PQconsumeInput(x->copy)) {
+            err_set(err, E_DB_UNAVAILABLE, "COPY: %s", PQerrorMessage(x->copy));
+            return NULL;
+        }
+        if (!PQisBusy(x->copy)) return PQgetResult(x->copy);
+        if (export_tick(x)) {
+            err_set(err, E_INTERNAL, "stopped");
+            return NULL;
+        }
+        poll(&p, 1, 250);
+    }
+}
+
+static int set_local(export_ctx *x, const char *name, const char *value, t2err *err)
+{
+    const char *p[2] = {name, value};
+
+    return exec_ok(x->copy, "SELECT set_config($1, $2, true)", 2, p, err);
+}
+
 /* Opens the read-only transaction and starts COPY. */
 static int export_start_copy(export_ctx *x, t2err *err)
 {
-    char tmo[24];
+    char tmo[24], lto[24], ito[24];
     const char *p[1];
+    const char *sqlstate;
     buf q = BUF_INIT(0);
     size_t n;
     PGresult *r;
@@ -153,6 +247,14 @@ static int export_start_copy(export_ctx *x, t2err *err)
     snprintf(tmo, sizeof tmo, "%ld", x->cf->export_statement_timeout_ms);
     p[0] = tmo;
     if (exec_ok(x->copy, "SELECT set_config('statement_timeout', $1, true)", 1, p, err) < 0)
+        return -1;
+    /* lock waits end (and the job fails) instead of outliving the lease; libpg_query
+     * validated the SQL with standard_conforming_strings on, so it runs with it on */
+    snprintf(lto, sizeof lto, "%ld", x->cf->lock_timeout_ms);
+    snprintf(ito, sizeof ito, "%ld", x->cf->idle_tx_timeout_ms);
+    if (set_local(x, "lock_timeout", lto, err) < 0 ||
+        set_local(x, "idle_in_transaction_session_timeout", ito, err) < 0 ||
+        set_local(x, "standard_conforming_strings", "on", err) < 0)
         return -1;
     p[0] = x->cf->schemas;
     if (*x->cf->schemas &&
@@ -173,9 +275,16 @@ static int export_start_copy(export_ctx *x, t2err *err)
         err_set(err, E_INTERNAL, "out of memory");
         goto fail;
     }
-    r = PQexec(x->copy, buf_cstr(&q));
+    if (!(r = export_wait_result(x, buf_cstr(&q), err))) goto fail;
     if (PQresultStatus(r) != PGRES_COPY_OUT) {
-        err_set(err, E_QUERY_FAILED, "%s", PQresultErrorMessage(r));
+        sqlstate = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        if (sqlstate && strcmp(sqlstate, "55P03") == 0)
+            err_set(err, E_QUERY_FAILED,
+                    "lock timeout: a table the query reads stayed locked by another session "
+                    "for more than %ld ms (lock_timeout_ms): %s",
+                    x->cf->lock_timeout_ms, PQresultErrorMessage(r));
+        else
+            err_set(err, E_QUERY_FAILED, "%s", PQresultErrorMessage(r));
         PQclear(r);
         goto fail;
     }
@@ -232,25 +341,50 @@ static void trim_nl(char *s)
         s[--n] = '\0';
 }
 
-void export_abort_stale(const conf *cf, const job *j)
+int export_abort_stale(const conf *cf, const job *j)
 {
     s3_client *s;
     t2err e;
+    int rc = 0;
 
     err_clear(&e);
     log_info("job %s: aborting multipart upload left by an earlier attempt", j->id);
-    if (!(s = s3_new(cf, &e)) || s3_abort_multipart(s, j->s3_key, j->old_upload_id, &e) < 0)
+    if (!(s = s3_new(cf, &e)) || s3_abort_multipart(s, j->s3_key, j->old_upload_id, &e) < 0) {
         log_warn("job %s: abort of the earlier upload failed: %s", j->id, e.detail);
+        rc = -1;
+    }
     s3_free(s);
+    return rc;
+}
+
+/* Statuses after which nobody will write the job's object again: an object our final request
+ * may have created must go. (PENDING / IN_PROGRESS elsewhere: the next attempt overwrites it;
+ * SUCCESS: another attempt's object.) */
+static int export_orphaned(const char *status)
+{
+    return strcmp(status, "CANCELLED") == 0 || strcmp(status, "FAILED") == 0 ||
+           strcmp(status, "DELETED") == 0;
+}
+
+static void export_delete_object(export_ctx *x, const char *why)
+{
+    s3_client *s = s3_writer_client(x->w);
+    t2err e;
+
+    err_clear(&e);
+    s3_set_tick(s, NULL, NULL); /* must run even when the tick says stop */
+    log_info("job %s: deleting %s (%s)", x->j->id, x->j->s3_key, why);
+    if (s3_delete_object(s, x->j->s3_key, &e) < 0)
+        log_warn("job %s: delete of %s failed: %s", x->j->id, x->j->s3_key, e.detail);
 }
 
 int export_run(const conf *cf, PGconn *ctl, const char *worker, job *j)
 {
     export_ctx x;
     t2err e, fe;
-    char ci[2048];
+    char ci[2048], fst[16], *uid = NULL;
     long long t0 = now_ms();
-    int rc = 0, fr;
+    int rc = 0, fr, aborted = 0;
 
     memset(&x, 0, sizeof x);
     x.cf = cf;
@@ -260,10 +394,18 @@ int export_run(const conf *cf, PGconn *ctl, const char *worker, job *j)
     x.last_hb = t0;
     err_clear(&e);
     err_clear(&fe);
+    str_copy(fst, sizeof fst, "");
     log_info("job %s: attempt %d, %s -> s3 key %s", j->id, j->attempt, j->format, j->s3_key);
+    /* The row names one upload: the earlier attempt's is cleared only once aborted. If the
+     * abort fails, our own upload id replaces it (logged; the bucket's
+     * AbortIncompleteMultipartUpload lifecycle rule is the backstop). */
     if (j->old_upload_id) {
-        export_abort_stale(cf, j);
-        jobs_set_upload(ctl, j, worker, NULL, &fe);
+        if (export_abort_stale(cf, j) == 0)
+            jobs_set_upload(ctl, j, worker, NULL, NULL, &fe);
+        else
+            log_warn("job %s: upload %s of an earlier attempt is left to the bucket lifecycle "
+                     "rule",
+                     j->id, j->old_upload_id);
     }
     if (strcmp(j->format, "csv.gz") == 0) {
         x.gz = 1;
@@ -277,27 +419,25 @@ int export_run(const conf *cf, PGconn *ctl, const char *worker, job *j)
     if (!(x.w = s3_writer_new(cf, j->s3_key, x.gz ? "application/gzip" : "text/csv", &e)))
         goto failed;
     s3_writer_set_callbacks(x.w, export_tick, export_on_upload_id, &x);
+    s3_writer_set_gate(x.w, export_gate);
     if (conf_pg_conninfo(cf, ci, sizeof ci, "exportd-copy") < 0) {
         err_set(&e, E_INTERNAL, "database connection settings too long");
         goto failed;
     }
-    x.copy = PQconnectdb(ci);
-    if (PQstatus(x.copy) != CONNECTION_OK) {
-        err_set(&e, E_DB_UNAVAILABLE, "%s", PQerrorMessage(x.copy));
-        goto failed;
-    }
-    if (export_start_copy(&x, &e) < 0 || export_stream(&x, &e) < 0 ||
-        (x.gz && export_gz_finish(&x, &e) < 0) || s3_writer_finish(x.w, &e) < 0)
+    if (export_connect(&x, ci, &e) < 0 || export_start_copy(&x, &e) < 0 ||
+        export_stream(&x, &e) < 0 || (x.gz && export_gz_finish(&x, &e) < 0) ||
+        s3_writer_finish(x.w, &e) < 0)
         goto failed;
     PQclear(PQexec(x.copy, "ROLLBACK"));
-    fr = jobs_finish(ctl, j, worker, "SUCCESS", data_rows(&x), out_bytes(&x), NULL, &fe);
+    fr = jobs_finish(ctl, j, worker, "SUCCESS", data_rows(&x), out_bytes(&x), NULL, fst, &fe);
     if (fr == 1)
         log_info("job %s: SUCCESS, %lld rows, %lld bytes, %d parts, %.1f s", j->id,
                  (long long)data_rows(&x), (long long)out_bytes(&x), s3_writer_parts(x.w),
                  (double)(now_ms() - t0) / 1000.0);
-    else if (fr == 0)
-        log_warn("job %s: uploaded, but the job is no longer ours", j->id);
-    else {
+    else if (fr == 0) {
+        log_warn("job %s: uploaded, but the job is no longer ours (%s)", j->id, fst);
+        if (export_orphaned(fst)) export_delete_object(&x, fst);
+    } else {
         log_warn("job %s: uploaded, but recording SUCCESS failed: %s", j->id, fe.detail);
         rc = -1;
     }
@@ -314,38 +454,131 @@ failed:
             PQfreeCancel(cn);
         }
     }
-    if (x.w) s3_writer_abort(x.w, NULL);
+    if (x.w && s3_writer_upload_id(x.w)) {
+        uid = strdup(s3_writer_upload_id(x.w));
+        aborted = s3_writer_abort(x.w, NULL) == 0;
+    }
     if (x.stop == STOP_LOST) {
         log_info("job %s: no longer ours (%s); upload aborted", j->id, x.lost_status);
+        str_copy(fst, sizeof fst, x.lost_status);
     } else if (x.stop == STOP_CTL_DOWN || PQstatus(ctl) != CONNECTION_OK) {
         log_warn("job %s: control connection lost; the job will be claimed again", j->id);
         rc = -1;
-    } else if (x.stop == STOP_TERM || e.code == E_DB_UNAVAILABLE) {
+    } else if (x.stop == STOP_TERM || x.stop == STOP_REC || e.code == E_DB_UNAVAILABLE) {
+        const char *why = x.stop == STOP_TERM  ? "shutting down"
+                          : x.stop == STOP_REC ? "cannot record its state"
+                                               : e.detail;
+        if (aborted && uid) jobs_set_upload(ctl, j, worker, NULL, NULL, &fe);
         fr = jobs_release(ctl, j, worker, x.stop != STOP_TERM, &fe);
         if (fr == 1)
-            log_info("job %s: handed back (%s)", j->id,
-                     x.stop == STOP_TERM ? "shutting down" : e.detail);
+            log_info("job %s: handed back (%s)", j->id, why);
         else if (fr == 0)
-            log_info("job %s: stopped (%s); it was no longer ours", j->id,
-                     x.stop == STOP_TERM ? "shutting down" : e.detail);
+            log_info("job %s: stopped (%s); it was no longer ours", j->id, why);
         else {
             log_warn("job %s: stopped (%s); cannot hand it back (%s), it will be claimed "
                      "again",
-                     j->id, x.stop == STOP_TERM ? "shutting down" : e.detail, fe.detail);
+                     j->id, why, fe.detail);
             rc = -1;
         }
     } else {
         log_error("job %s: FAILED: %s", j->id, e.detail);
-        fr = jobs_finish(ctl, j, worker, "FAILED", data_rows(&x), out_bytes(&x), e.detail, &fe);
+        fr = jobs_finish(ctl, j, worker, "FAILED", data_rows(&x), out_bytes(&x), e.detail, fst,
+                         &fe);
+        if (fr == 1) str_copy(fst, sizeof fst, "FAILED");
         if (fr < 0) {
             log_warn("job %s: recording FAILED failed: %s", j->id, fe.detail);
             rc = -1;
         }
     }
+    /* the final request went out: the object may exist although the job did not succeed */
+    if (x.w && s3_writer_final_sent(x.w) && export_orphaned(fst))
+        export_delete_object(&x, fst);
+    /* the aborted upload no longer needs recording (the sweeper retries failed aborts) */
+    if (aborted && uid && rc == 0) jobs_clear_upload(ctl, j->id, uid, &fe);
 done:
+    free(uid);
     if (x.gz) deflateEnd(&x.z);
     free(x.zout);
     s3_writer_free(x.w);
     PQfinish(x.copy);
     return rc;
+}
+
+/* Failed aborts per upload id, this process's memory only (a restart tries again). */
+#define SWEEP_MEMO 64
+static struct {
+    char *upload_id;
+    int tries;
+} sweep_memo[SWEEP_MEMO];
+
+static int sweep_failed(const char *upload_id)
+{
+    int i, free_slot = -1;
+
+    for (i = 0; i < SWEEP_MEMO; i++) {
+        if (sweep_memo[i].upload_id && strcmp(sweep_memo[i].upload_id, upload_id) == 0)
+            return ++sweep_memo[i].tries;
+        if (!sweep_memo[i].upload_id && free_slot < 0) free_slot = i;
+    }
+    if (free_slot < 0) { /* full: forget the oldest guess, slot 0 */
+        free(sweep_memo[0].upload_id);
+        sweep_memo[0].upload_id = NULL;
+        free_slot = 0;
+    }
+    if ((sweep_memo[free_slot].upload_id = strdup(upload_id)) != NULL)
+        sweep_memo[free_slot].tries = 1;
+    return 1;
+}
+
+static void sweep_forget(const char *upload_id)
+{
+    int i;
+
+    for (i = 0; i < SWEEP_MEMO; i++)
+        if (sweep_memo[i].upload_id && strcmp(sweep_memo[i].upload_id, upload_id) == 0) {
+            free(sweep_memo[i].upload_id);
+            sweep_memo[i].upload_id = NULL;
+        }
+}
+
+void export_sweep(const conf *cf, PGconn *ctl)
+{
+    PGresult *r;
+    s3_client *s = NULL;
+    t2err e;
+    int i, n;
+
+    err_clear(&e);
+    if (!(r = jobs_orphan_uploads(ctl, 50, &e))) {
+        log_warn("sweep: cannot list finished jobs with uploads: %s", e.detail);
+        return;
+    }
+    n = PQntuples(r);
+    if (n > 0 && !(s = s3_new(cf, &e))) log_warn("sweep: %s", e.detail);
+    for (i = 0; s && i < n && !exportd_term; i++) {
+        const char *id = PQgetvalue(r, i, 0), *key = PQgetvalue(r, i, 1),
+                   *uid = PQgetvalue(r, i, 2);
+        int tries;
+        err_clear(&e);
+        log_info("sweep: job %s: aborting multipart upload of %s left on a finished job", id,
+                 key);
+        if (s3_abort_multipart(s, key, uid, &e) == 0) {
+            log_info("sweep: job %s: aborted multipart upload of %s", id, key);
+        } else if ((tries = sweep_failed(uid)) < EXPORT_SWEEP_TRIES) {
+            log_warn("sweep: job %s: abort failed (try %d of %d): %s", id, tries,
+                     EXPORT_SWEEP_TRIES, e.detail);
+            continue;
+        } else {
+            log_error("sweep: job %s: abort of the upload of %s failed %d times (%s); giving up, "
+                      "the bucket's AbortIncompleteMultipartUpload lifecycle rule must remove "
+                      "its parts",
+                      id, key, tries, e.detail);
+        }
+        sweep_forget(uid);
+        err_clear(&e);
+        if (jobs_clear_upload(ctl, id, uid, &e) < 0)
+            log_warn("sweep: job %s: cannot clear the upload id: %s", id, e.detail);
+    }
+    s3_free(s);
+    PQclear(r);
 }

@@ -22,7 +22,13 @@ void worker_main(const conf *cf, int slot) __attribute__((noreturn));
  * reconnects; the job is then recovered by the next claim). */
 int export_run(const conf *cf, PGconn *ctl, const char *worker, job *j);
 
-/* Aborts a multipart upload left behind by an earlier attempt (logged, never fatal). */
-void export_abort_stale(const conf *cf, const job *j);
+/* Aborts a multipart upload left behind by an earlier attempt (logged, never fatal).
+ * 0 if aborted (or gone already), -1 if the abort failed. */
+int export_abort_stale(const conf *cf, const job *j);
+
+/* Aborts the multipart uploads recorded on finished (CANCELLED/FAILED) jobs and clears them;
+ * an upload whose abort failed EXPORT_SWEEP_TRIES times is logged and cleared anyway. */
+void export_sweep(const conf *cf, PGconn *ctl);
+#define EXPORT_SWEEP_TRIES 3
 
 #endif

@@ -1,8 +1,10 @@
 /* main -- exportd's master: config (-c, -t), logging, pid file, and the worker processes.
  *
  * The master forks export_concurrency workers and respawns the ones that die (with a pause
- * if they die young). SIGTERM/SIGINT are forwarded: the first makes workers hand back
- * their jobs and exit, the second makes them exit at once. Workers die with the master
+ * if they die young; a failed fork() is retried every second). SIGTERM/SIGINT are
+ * forwarded as SIGTERM: the first makes workers hand back their jobs and exit, the second
+ * makes them exit at once. Workers ignore SIGINT and count only the master's SIGTERMs, so a
+ * signal to the whole process group (Ctrl-C, systemd) is still a graceful stop. Workers die with the master
  * (PR_SET_PDEATHSIG), so a killed master never leaves jobs half-owned by orphans. */
 #include "exportd.h"
 
@@ -21,7 +23,13 @@
 #define MAX_SLOTS 64
 
 volatile sig_atomic_t exportd_term;
-static volatile sig_atomic_t master_chld;
+static volatile sig_atomic_t master_chld, master_alrm;
+
+static void on_alrm(int sig)
+{
+    (void)sig;
+    master_alrm = 1;
+}
 
 static void on_term(int sig)
 {
@@ -117,12 +125,15 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sa.sa_handler = on_chld;
     sigaction(SIGCHLD, &sa, NULL);
+    sa.sa_handler = on_alrm;
+    sigaction(SIGALRM, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
     sigemptyset(&block);
     sigaddset(&block, SIGTERM);
     sigaddset(&block, SIGINT);
     sigaddset(&block, SIGCHLD);
+    sigaddset(&block, SIGALRM);
     sigprocmask(SIG_BLOCK, &block, &old);
 
     nslots = (int)(cf.export_concurrency > MAX_SLOTS ? MAX_SLOTS : cf.export_concurrency);
@@ -163,11 +174,29 @@ int main(int argc, char **argv)
                     pids[i] = spawn(&cf, i);
                     born[i] = time(NULL);
                     live += pids[i] > 0;
+                    if (pids[i] < 0)
+                        log_warn("worker %d: fork failed: %s; retrying", i, strerror(errno));
                 }
             }
         }
+        /* a failed fork() leaves its slot empty: retry it every second */
+        if (master_alrm) {
+            master_alrm = 0;
+            for (i = 0; i < nslots && !exportd_term; i++) {
+                if (pids[i] > 0) continue;
+                pids[i] = spawn(&cf, i);
+                born[i] = time(NULL);
+                live += pids[i] > 0;
+                if (pids[i] > 0) log_info("worker %d respawned", i);
+            }
+        }
+        for (i = 0; i < nslots && !exportd_term; i++)
+            if (pids[i] <= 0) {
+                alarm(1);
+                break;
+            }
         if (exportd_term && live <= 0) break;
-        if (!master_chld && exportd_term <= forwarded) sigsuspend(&old);
+        if (!master_chld && !master_alrm && exportd_term <= forwarded) sigsuspend(&old);
     }
     log_info("exportd stopped");
     if (*cf.pid_file) unlink(cf.pid_file);

@@ -1,8 +1,9 @@
 /* worker -- one exportd worker process: control connection, LISTEN, claim, run, repeat.
  *
  * Between jobs it sleeps on the control connection's socket until a NOTIFY arrives or the
- * poll interval passes (which also finds jobs whose lease ran out). A lost connection is
- * re-established with backoff; jobs waiting meanwhile stay in the table. */
+ * poll interval passes (which also finds jobs whose claimer died). A lost connection is
+ * re-established with backoff; jobs waiting meanwhile stay in the table. Slot 0 also sweeps
+ * multipart uploads left on finished jobs every T2SQL_EXPORT_SWEEP_S seconds (default 60). */
 #include "exportd.h"
 
 #include "buf.h"
@@ -15,13 +16,21 @@
 #include <time.h>
 #include <unistd.h>
 
-#define POLL_MS 2000
+#define POLL_MS        2000
+#define SWEEP_DEFAULT_S 60
 
-static void on_term(int sig)
+static pid_t worker_parent;
+static volatile sig_atomic_t parent_terms;
+
+/* A SIGTERM sent to the whole process group (systemd's KillMode, kill -- -pgid) reaches a
+ * worker directly and again forwarded by the master: only the master's count, so its second
+ * signal (a second Ctrl-C or SIGTERM to the master) is the one that means "leave now". */
+static void on_term(int sig, siginfo_t *si, void *uc)
 {
-    (void)sig;
-    if (exportd_term++ > 0)
-        _exit(1); /* second signal: leave now; the lock and the lease recover the job */
+    (void)sig, (void)uc;
+    if (!exportd_term) exportd_term = 1;
+    if (si && si->si_pid == worker_parent && ++parent_terms > 1)
+        _exit(1); /* master's second signal: leave now; the lock recovers the job */
 }
 
 static void worker_signals(void)
@@ -29,9 +38,13 @@ static void worker_signals(void)
     struct sigaction sa;
     sigset_t none;
 
+    worker_parent = getppid();
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_term;
+    sa.sa_sigaction = on_term;
+    sa.sa_flags = SA_SIGINFO;
     sigaction(SIGTERM, &sa, NULL);
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_IGN; /* Ctrl-C reaches the master, which forwards a SIGTERM */
     sigaction(SIGINT, &sa, NULL);
     sa.sa_handler = SIG_DFL;
     sigaction(SIGCHLD, &sa, NULL);
@@ -91,6 +104,9 @@ void worker_main(const conf *cf, int slot)
     char worker[300], host[256];
     PGconn *ctl = NULL;
     int backoff = 250;
+    const char *sw = getenv("T2SQL_EXPORT_SWEEP_S");
+    long sweep_s = sw && atol(sw) > 0 ? atol(sw) : SWEEP_DEFAULT_S;
+    time_t next_sweep = 0;
 
     worker_signals();
     srandom((unsigned)(getpid() ^ time(NULL)));
@@ -111,6 +127,17 @@ void worker_main(const conf *cf, int slot)
             }
             backoff = 250;
         }
+        /* slot 0 sweeps uploads left on finished jobs (a worker that died between a cancel
+         * and its abort, aborts that failed) */
+        if (slot == 0 && time(NULL) >= next_sweep) {
+            export_sweep(cf, ctl);
+            next_sweep = time(NULL) + sweep_s;
+            if (PQstatus(ctl) != CONNECTION_OK) {
+                PQfinish(ctl);
+                ctl = NULL;
+                continue;
+            }
+        }
         err_clear(&e);
         rc = jobs_claim(ctl, cf, worker, &j, &e);
         if (rc < 0) {
@@ -123,7 +150,7 @@ void worker_main(const conf *cf, int slot)
             continue;
         }
         if (rc == 0) {
-            nap(PQsocket(ctl), POLL_MS);
+            nap(PQsocket(ctl), slot == 0 && sweep_s * 1000 < POLL_MS ? (int)sweep_s * 1000 : POLL_MS);
             drain_notifies(ctl);
             if (PQstatus(ctl) != CONNECTION_OK) {
                 PQfinish(ctl);
@@ -133,7 +160,8 @@ void worker_main(const conf *cf, int slot)
         }
         if (j.gave_up) {
             log_error("job %s: FAILED, gave up after %d attempts", j.id, j.attempt);
-            if (j.old_upload_id) export_abort_stale(cf, &j);
+            if (j.old_upload_id && export_abort_stale(cf, &j) == 0)
+                jobs_clear_upload(ctl, j.id, j.old_upload_id, &e); /* else: the sweeper */
         } else if (export_run(cf, ctl, worker, &j) < 0) {
             PQfinish(ctl);
             ctl = NULL;

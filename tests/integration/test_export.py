@@ -11,7 +11,11 @@ empty results, live counters, status documents (not_found for malformed, unknown
 ids; conflict on cancelling a finished job), query errors, read-only and statement timeout,
 kill -9 mid-multipart x20, S3 answering 500 / dropping connections mid-upload, database
 restart with jobs waiting, the COPY connection killed, cancel while running, SIGTERM
-hand-back, lease expiry and attempt limit, concurrency, no secrets in the log."""
+hand-back, lease expiry and attempt limit, concurrency, no secrets in the log; a cancel
+racing the final PUT / CompleteMultipartUpload (no object left), COPY waiting on a table lock
+(lock timeout once; a long wait keeps its job, no second claim), the sweeper of uploads left
+on finished jobs, SIGTERM to the whole process group, a lost CompleteMultipartUpload reply
+(NoSuchUpload on the retry, object there), dot segments in keys."""
 import gzip
 import hashlib
 import http.client
@@ -167,7 +171,7 @@ def sql1(q, *args):
 class Exportd:
     """One bin/exportd process with its own log file."""
 
-    def __init__(self, tmpdir, **env):
+    def __init__(self, tmpdir, new_group=False, **env):
         self.log = os.path.join(tmpdir, f"exportd-{time.time_ns()}.log")
         e = dict(os.environ)
         e.update(BASE_ENV)
@@ -175,7 +179,7 @@ class Exportd:
         e.update({k: str(v) for k, v in env.items()})
         self.env = e
         self.proc = subprocess.Popen([EXPORTD], env=e, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+                                     stderr=subprocess.DEVNULL, start_new_session=new_group)
 
     def stop(self, sig=signal.SIGTERM, timeout=15):
         if self.proc.poll() is None:
@@ -207,8 +211,8 @@ def worker_pids(master):
 def exportd_factory(s3, tmp_path):
     started = []
 
-    def make(**env):
-        d = Exportd(str(tmp_path), **env)
+    def make(new_group=False, **env):
+        d = Exportd(str(tmp_path), new_group=new_group, **env)
         started.append(d)
         return d
 
@@ -442,6 +446,10 @@ class FaultProxy:
 
     def __init__(self):
         self.mode, self.after, self.parts, self.log = "pass", 0, 0, []
+        # hold_final: the final PutObject / CompleteMultipartUpload reaches s3rver, its reply
+        # is held until `release` is set. lose_complete: the first CompleteMultipartUpload
+        # reaches s3rver, its reply is lost (connection closed).
+        self.held, self.release, self.lost = threading.Event(), threading.Event(), 0
         proxy = self
 
         class H(http.server.BaseHTTPRequestHandler):
@@ -455,7 +463,17 @@ class FaultProxy:
                 body = self.rfile.read(n) if n else b""
                 is_part = "partNumber=" in self.path
                 proxy.log.append((self.command, self.path))
-                failing = proxy.mode != "pass" and proxy.parts >= proxy.after
+                if proxy.mode == "lose_complete" and proxy.lost and self.command == "POST" \
+                        and "uploadId=" in self.path:
+                    # what S3 answers a retried complete (s3rver answers 500 instead)
+                    msg = (b"<Error><Code>NoSuchUpload</Code><Message>The specified upload "
+                           b"does not exist.</Message></Error>")
+                    self.send_response(404)
+                    self.send_header("Content-Length", str(len(msg)))
+                    self.end_headers()
+                    self.wfile.write(msg)
+                    return
+                failing = proxy.mode in ("500", "drop") and proxy.parts >= proxy.after
                 if is_part and not failing:
                     proxy.parts += 1
                 if failing:
@@ -476,11 +494,24 @@ class FaultProxy:
                 c.request(self.command, self.path, body=body, headers=hdrs)
                 r = c.getresponse()
                 data = r.read()
+                final = ((self.command == "PUT" and "partNumber=" not in self.path) or
+                         (self.command == "POST" and "uploadId=" in self.path))
+                if proxy.mode == "hold_final" and final:
+                    proxy.held.set()
+                    proxy.release.wait(30)
+                if proxy.mode == "lose_complete" and final and self.command == "POST" and \
+                        proxy.lost == 0:
+                    proxy.lost += 1
+                    c.close()
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
                 self.send_response(r.status)
                 for k, v in r.getheaders():
                     if k.lower() not in ("content-length", "transfer-encoding", "connection"):
                         self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Content-Length", r.getheader("Content-Length", "0")
+                                 if self.command == "HEAD" else str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
                 c.close()
@@ -611,8 +642,9 @@ def test_lease_expiry_and_attempt_limit(exportd_factory):
     # a live worker (holding the lock) with a fresh heartbeat keeps its job ...
     cur.execute(ins, (1, "0 seconds"))
     held = cur.fetchone()[0]
-    # ... and one whose lease ran out loses it even though its session is alive
-    cur.execute(ins, (1, "0 seconds"))
+    # ... and so does one whose heartbeat stopped: its session is alive and holds the lock
+    # (a blocked worker must not have its job run twice)
+    cur.execute(ins, (1, "1 hour"))
     stuck = cur.fetchone()[0]
     holder = connect()
     for j in (held, stuck):
@@ -634,15 +666,16 @@ def test_lease_expiry_and_attempt_limit(exportd_factory):
         assert st["status"] == "SUCCESS" and download(st) == b"answer\n42\n"
         st = wait_status(exhausted, {"SUCCESS", "FAILED"}, timeout=20)
         assert st["status"] == "FAILED" and "gave up after 3 attempts" in st["error"]
-        st = wait_status(stuck, {"SUCCESS", "FAILED"}, timeout=20)
-        assert st["status"] == "SUCCESS"
-        assert sql1("SELECT attempts FROM t2sql.export_jobs WHERE id = %s", stuck)[0] == 2
+        time.sleep(7)  # longer than the 5 s lease
+        assert sql1("SELECT status, attempts, worker FROM t2sql.export_jobs WHERE id = %s",
+                    stuck) == ("IN_PROGRESS", 1, "ghost:1:0")
         assert status(held)["status"] == "IN_PROGRESS"
         assert sql1("SELECT worker FROM t2sql.export_jobs WHERE id = %s", held)[0] == "ghost:1:0"
     finally:
         stop.set()
         t.join()
-        cur.execute("UPDATE t2sql.export_jobs SET status = 'CANCELLED' WHERE id = %s", (held,))
+        cur.execute("UPDATE t2sql.export_jobs SET status = 'CANCELLED' WHERE id = ANY(%s::uuid[])",
+                    ([held, stuck],))
         holder.close()
         c.close()
 
@@ -662,3 +695,155 @@ def test_copy_connection_killed_hands_back_and_counts(exportd_factory, kill_ref)
     assert f"job {job}: handed back (" in d.text()
     assert sql1("SELECT attempts FROM t2sql.export_jobs WHERE id = %s", job)[0] == 2
     assert list_keys(f"killcopy/{job}") == [f"killcopy/{job}.csv"]
+
+
+# ---- review fixes: races, lock waits, orphans, signals ---------------------------------------
+
+
+@pytest.mark.parametrize("final", ["put", "complete"])
+@pytest.mark.parametrize("release_at_once", [False, True])
+def test_cancel_racing_the_final_request(exportd_factory, final, release_at_once):
+    """A cancel while the final PutObject / CompleteMultipartUpload is in flight (it reached
+    S3; the reply is held): the job stays CANCELLED and no object is left."""
+    proxy = FaultProxy()
+    try:
+        prefix = f"race{final}{int(release_at_once)}/"
+        d = exportd_factory(EXPORT_PREFIX=prefix, S3_ENDPOINT=f"http://127.0.0.1:{proxy.port}",
+                            T2SQL_EXPORT_CONCURRENCY=1)
+        proxy.mode = "hold_final"
+        job = create("SELECT 1 AS one" if final == "put" else BIG_SQL)
+        assert proxy.held.wait(60), "the final request never came"
+        assert list_keys(f"{prefix}{job}") == [f"{prefix}{job}.csv"]  # S3 has it already
+        out, err = jobs_tool("cancel", job, "alice")
+        assert err is None
+        if release_at_once:
+            proxy.release.set()  # the reply arrives before any heartbeat sees the cancel
+        wait_for(lambda: f"job {job}: deleting {prefix}{job}.csv (CANCELLED)" in d.text(),
+                 timeout=15, what="the worker to delete the object")
+        proxy.release.set()
+        wait_for(lambda: list_keys(f"{prefix}{job}") == [], timeout=10, what="no object")
+        st = status(job)
+        assert st["status"] == "CANCELLED" and "download_url" not in st
+        assert f"job {job}: SUCCESS" not in d.text()
+    finally:
+        proxy.release.set()
+        proxy.close()
+
+
+def test_table_lock_times_out_once(exportd_factory):
+    """COPY waiting on a table lock ends at lock_timeout_ms with a clear error, once."""
+    holder = psycopg2.connect(host="127.0.0.1", port=PGPORT, user="postgres", dbname="postgres")
+    try:
+        holder.cursor().execute("LOCK TABLE kt IN ACCESS EXCLUSIVE MODE")
+        d = exportd_factory(EXPORT_PREFIX="lockto/", T2SQL_LOCK_TIMEOUT_MS=1500)
+        job = create("SELECT count(*) FROM kt")
+        st = wait_status(job, {"SUCCESS", "FAILED"}, timeout=30)
+        assert st["status"] == "FAILED", st
+        assert "lock timeout" in st["error"] and "1500 ms" in st["error"], st["error"]
+        assert sql1("SELECT attempts FROM t2sql.export_jobs WHERE id = %s", job)[0] == 1
+        assert d.text().count(f"job {job}: attempt") == 1
+    finally:
+        holder.rollback()
+        holder.close()
+
+
+def test_long_lock_wait_keeps_the_job(exportd_factory):
+    """A COPY waiting on a lock for longer than the lease keeps heartbeating and holding its
+    job: no second claim, and it finishes once the lock goes."""
+    holder = psycopg2.connect(host="127.0.0.1", port=PGPORT, user="postgres", dbname="postgres")
+    try:
+        holder.cursor().execute("LOCK TABLE kt IN ACCESS EXCLUSIVE MODE")
+        d = exportd_factory(EXPORT_PREFIX="lockwait/", T2SQL_LOCK_TIMEOUT_MS=30000,
+                            T2SQL_EXPORT_CONCURRENCY=3)
+        job = create("SELECT count(*) AS n FROM kt")
+        wait_for(lambda: sql1("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                              "'exportd-copy' AND wait_event_type = 'Lock'")[0] == 1,
+                 what="the COPY to wait on the lock")
+        time.sleep(7)  # longer than the 5 s lease
+        row = sql1("SELECT status, attempts, now() - heartbeat_at < interval '3 seconds' "
+                   "FROM t2sql.export_jobs WHERE id = %s", job)
+        assert row == ("IN_PROGRESS", 1, True), row
+        holder.rollback()
+        st = wait_status(job, {"SUCCESS", "FAILED"}, timeout=30)
+        assert st["status"] == "SUCCESS" and download(st) == b"n\n60000\n"
+        assert sql1("SELECT attempts FROM t2sql.export_jobs WHERE id = %s", job)[0] == 1
+        assert d.text().count(f"job {job}: attempt") == 1
+    finally:
+        holder.rollback()
+        holder.close()
+
+
+def test_sweeper_aborts_uploads_of_finished_jobs(exportd_factory):
+    """Uploads recorded on CANCELLED/FAILED rows (a worker died between a cancel and its
+    abort) are aborted by the sweeper and cleared; s3rver refuses or does not know the
+    upload, so after a few tries the id is cleared anyway (the bucket lifecycle rule is the
+    backstop)."""
+    c = connect()
+    cur = c.cursor()
+    ids = []
+    for st in ("CANCELLED", "FAILED"):
+        cur.execute("INSERT INTO t2sql.export_jobs (owner, sql, status, s3_key, upload_id, "
+                    "finished_at) VALUES ('alice', 'SELECT 1', %s, %s, 'orphan-upload-' || %s, "
+                    "now()) RETURNING id::text", (st, f"sweep/{st}.csv", st))
+        ids.append(cur.fetchone()[0])
+    c.close()
+    d = exportd_factory(EXPORT_PREFIX="sweep/", T2SQL_EXPORT_SWEEP_S=1)
+    for j in ids:
+        wait_for(lambda: upload_id(j) is None, timeout=30, what="the sweeper to clear the upload")
+        assert f"sweep: job {j}: aborting multipart upload of sweep/" in d.text()
+    log = d.text()
+    assert ("giving up" in log) or ("aborted multipart upload of sweep/" in log)
+
+
+def test_sigterm_to_process_group_hands_back(exportd_factory, kill_ref):
+    """systemd / Ctrl-C signal the whole group: each worker gets SIGTERM directly and again
+    from the master; that is still a graceful stop with the job handed back."""
+    d = exportd_factory(EXPORT_PREFIX="pgrp/", new_group=True)
+    job = create(SLOW_SQL)
+    wait_for(lambda: upload_id(job), what="multipart upload to begin")
+    os.killpg(d.proc.pid, signal.SIGTERM)
+    d.proc.wait(15)
+    assert d.proc.returncode == 0
+    row = sql1("SELECT status, attempts, worker FROM t2sql.export_jobs WHERE id = %s", job)
+    assert row == ("PENDING", 0, None)
+    assert f"job {job}: handed back (shutting down)" in d.text()
+    # and it finishes later (a short query in place of the slow one)
+    sql1("UPDATE t2sql.export_jobs SET sql = %s WHERE id = %s", KILL_SQL, job)
+    exportd_factory(EXPORT_PREFIX="pgrp/")
+    st = wait_status(job, {"SUCCESS", "FAILED"}, timeout=30)
+    assert st["status"] == "SUCCESS"
+    assert hashlib.sha256(download(st)).hexdigest() == kill_ref
+    assert sql1("SELECT attempts FROM t2sql.export_jobs WHERE id = %s", job)[0] == 1
+
+
+def test_complete_reply_lost_then_nosuchupload(exportd_factory, big_ref):
+    proxy = FaultProxy()
+    try:
+        d = exportd_factory(EXPORT_PREFIX="lost/", S3_ENDPOINT=f"http://127.0.0.1:{proxy.port}",
+                            T2SQL_EXPORT_CONCURRENCY=1)
+        proxy.mode = "lose_complete"
+        job = create(BIG_SQL)
+        st = wait_status(job, {"SUCCESS", "FAILED"}, timeout=60)
+        assert proxy.lost == 1
+        assert st["status"] == "SUCCESS", st
+        assert "found the upload completed already" in d.text()
+        assert hashlib.sha256(download(st)).hexdigest() == hashlib.sha256(big_ref).hexdigest()
+    finally:
+        proxy.close()
+
+
+def test_dot_segments_in_the_key(exportd_factory):
+    """The key goes on the wire as signed: curl must not squash "./" and "../" (on AWS the
+    signature would not match). s3rver itself normalises the path, so look at the proxy."""
+    proxy = FaultProxy()
+    try:
+        exportd_factory(EXPORT_PREFIX="dots/./a/../",
+                        S3_ENDPOINT=f"http://127.0.0.1:{proxy.port}")
+        job = create("SELECT 7 AS seven")
+        st = wait_status(job, {"SUCCESS", "FAILED"}, timeout=30)
+        assert st["status"] == "SUCCESS", st
+        assert sql1("SELECT s3_key FROM t2sql.export_jobs WHERE id = %s", job)[0] == \
+            f"dots/./a/../{job}.csv"
+        assert ("PUT", f"/{BUCKET}/dots/./a/../{job}.csv") in proxy.log, proxy.log
+    finally:
+        proxy.close()
