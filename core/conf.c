@@ -102,6 +102,7 @@ static const conf_key conf_keys[] = {
     I(export_part_mb, 8, 5, 5120, NULL, 1),
     I(export_statement_timeout_ms, 3600000, 1, 86400000, NULL, 1),
     I(export_retries, 4, 0, 20, NULL, 1),
+    I(export_sweep_s, 60, 1, 86400, NULL, 1),
 };
 
 #define NKEYS (sizeof conf_keys / sizeof conf_keys[0])

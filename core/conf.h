@@ -83,6 +83,7 @@ typedef struct conf {
     long export_part_mb;
     long export_statement_timeout_ms;
     long export_retries;
+    long export_sweep_s;
 } conf;
 
 /* Fills out with defaults, the file at path (NULL = defaults and env only) and the

@@ -475,8 +475,7 @@ int s3_delete_object(s3_client *s, const char *key, t2err *err)
     return 0;
 }
 
-int s3_head_object(s3_client *s, const char *key, int64_t *size, char etag[S3_ETAG_MAX],
-                   t2err *err)
+int s3_head_object(s3_client *s, const char *key, int64_t *size, char etag[S3_ETAG_MAX], t2err *err)
 {
     s3_resp r;
 
@@ -885,7 +884,9 @@ int s3_writer_finish(s3_writer *w, t2err *err)
         if (hr != 1 || size < 0 || (uint64_t)size != w->bytes ||
             (strchr(etag, '-') && strcmp(strchr(etag, '-'), want) != 0)) {
             log_warn("s3: %s: NoSuchUpload on a retried complete, and the object is %s", w->key,
-                     hr == 1 ? "of another size" : hr == 0 ? "missing" : "unreadable");
+                     hr == 1   ? "of another size"
+                     : hr == 0 ? "missing"
+                               : "unreadable");
             return -1;
         }
         log_info("s3: %s: the retried complete found the upload completed already (%lld bytes)",

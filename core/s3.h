@@ -101,13 +101,13 @@ int s3_writer_write(s3_writer *w, const void *data, size_t n, t2err *err);
 int s3_writer_finish(s3_writer *w, t2err *err);
 /* Aborts the multipart upload if one exists; a failed abort is logged. 0 or -1. */
 int s3_writer_abort(s3_writer *w, t2err *err);
-uint64_t s3_writer_bytes(const s3_writer *w); /* bytes accepted so far */
+uint64_t s3_writer_bytes(const s3_writer *w);        /* bytes accepted so far */
 const char *s3_writer_upload_id(const s3_writer *w); /* the multipart upload, or NULL */
 /* 1 once the final request was sent: the object may exist even if finish failed. */
 int s3_writer_final_sent(const s3_writer *w);
 /* The client the writer uses on the caller's thread (for DeleteObject after a lost race). */
 s3_client *s3_writer_client(s3_writer *w);
-int s3_writer_parts(const s3_writer *w);      /* parts handed to S3 so far */
+int s3_writer_parts(const s3_writer *w); /* parts handed to S3 so far */
 void s3_writer_free(s3_writer *w);
 
 #endif

@@ -115,9 +115,9 @@ static int export_on_upload_id(void *arg, const char *upload_id)
     t2err e;
 
     err_clear(&e);
-    return export_guard_rc(
-        x, jobs_set_upload(x->ctl, x->j, x->worker, upload_id, x->lost_status, &e),
-        "recording the upload id", &e);
+    return export_guard_rc(x,
+                           jobs_set_upload(x->ctl, x->j, x->worker, upload_id, x->lost_status, &e),
+                           "recording the upload id", &e);
 }
 
 /* Right before the final PutObject / CompleteMultipartUpload: is the job still ours and not
@@ -130,10 +130,9 @@ static int export_gate(void *arg)
     if (x->stop) return 1;
     err_clear(&e);
     x->last_hb = now_ms();
-    return export_guard_rc(x,
-                           jobs_heartbeat(x->ctl, x->j, x->worker, data_rows(x), out_bytes(x),
-                                          x->lost_status, &e),
-                           "the check before completing", &e);
+    return export_guard_rc(
+        x, jobs_heartbeat(x->ctl, x->j, x->worker, data_rows(x), out_bytes(x), x->lost_status, &e),
+        "the check before completing", &e);
 }
 
 static int export_out(export_ctx *x, const void *data, size_t n, t2err *err)
@@ -482,8 +481,8 @@ failed:
         }
     } else {
         log_error("job %s: FAILED: %s", j->id, e.detail);
-        fr = jobs_finish(ctl, j, worker, "FAILED", data_rows(&x), out_bytes(&x), e.detail, fst,
-                         &fe);
+        fr =
+            jobs_finish(ctl, j, worker, "FAILED", data_rows(&x), out_bytes(&x), e.detail, fst, &fe);
         if (fr == 1) str_copy(fst, sizeof fst, "FAILED");
         if (fr < 0) {
             log_warn("job %s: recording FAILED failed: %s", j->id, fe.detail);
@@ -491,8 +490,7 @@ failed:
         }
     }
     /* the final request went out: the object may exist although the job did not succeed */
-    if (x.w && s3_writer_final_sent(x.w) && export_orphaned(fst))
-        export_delete_object(&x, fst);
+    if (x.w && s3_writer_final_sent(x.w) && export_orphaned(fst)) export_delete_object(&x, fst);
     /* the aborted upload no longer needs recording (the sweeper retries failed aborts) */
     if (aborted && uid && rc == 0) jobs_clear_upload(ctl, j->id, uid, &fe);
 done:
@@ -560,8 +558,7 @@ void export_sweep(const conf *cf, PGconn *ctl)
                    *uid = PQgetvalue(r, i, 2);
         int tries;
         err_clear(&e);
-        log_info("sweep: job %s: aborting multipart upload of %s left on a finished job", id,
-                 key);
+        log_info("sweep: job %s: aborting multipart upload of %s left on a finished job", id, key);
         if (s3_abort_multipart(s, key, uid, &e) == 0) {
             log_info("sweep: job %s: aborted multipart upload of %s", id, key);
         } else if ((tries = sweep_failed(uid)) < EXPORT_SWEEP_TRIES) {

@@ -4,8 +4,8 @@
  * if they die young; a failed fork() is retried every second). SIGTERM/SIGINT are
  * forwarded as SIGTERM: the first makes workers hand back their jobs and exit, the second
  * makes them exit at once. Workers ignore SIGINT and count only the master's SIGTERMs, so a
- * signal to the whole process group (Ctrl-C, systemd) is still a graceful stop. Workers die with the master
- * (PR_SET_PDEATHSIG), so a killed master never leaves jobs half-owned by orphans. */
+ * signal to the whole process group (Ctrl-C, systemd) is still a graceful stop. Workers die with
+ * the master (PR_SET_PDEATHSIG), so a killed master never leaves jobs half-owned by orphans. */
 #include "exportd.h"
 
 #include "log.h"

@@ -3,7 +3,7 @@
  * Between jobs it sleeps on the control connection's socket until a NOTIFY arrives or the
  * poll interval passes (which also finds jobs whose claimer died). A lost connection is
  * re-established with backoff; jobs waiting meanwhile stay in the table. Slot 0 also sweeps
- * multipart uploads left on finished jobs every T2SQL_EXPORT_SWEEP_S seconds (default 60). */
+ * multipart uploads left on finished jobs every export_sweep_s seconds (config). */
 #include "exportd.h"
 
 #include "buf.h"
@@ -16,8 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define POLL_MS        2000
-#define SWEEP_DEFAULT_S 60
+#define POLL_MS 2000
 
 static pid_t worker_parent;
 static volatile sig_atomic_t parent_terms;
@@ -104,8 +103,7 @@ void worker_main(const conf *cf, int slot)
     char worker[300], host[256];
     PGconn *ctl = NULL;
     int backoff = 250;
-    const char *sw = getenv("T2SQL_EXPORT_SWEEP_S");
-    long sweep_s = sw && atol(sw) > 0 ? atol(sw) : SWEEP_DEFAULT_S;
+    long sweep_s = cf->export_sweep_s;
     time_t next_sweep = 0;
 
     worker_signals();
@@ -150,7 +148,8 @@ void worker_main(const conf *cf, int slot)
             continue;
         }
         if (rc == 0) {
-            nap(PQsocket(ctl), slot == 0 && sweep_s * 1000 < POLL_MS ? (int)sweep_s * 1000 : POLL_MS);
+            nap(PQsocket(ctl),
+                slot == 0 && sweep_s * 1000 < POLL_MS ? (int)sweep_s * 1000 : POLL_MS);
             drain_notifies(ctl);
             if (PQstatus(ctl) != CONNECTION_OK) {
                 PQfinish(ctl);
