@@ -12,8 +12,8 @@ cd "$ROOT"
 QUESTIONS=${QUESTIONS:-10}
 REPEATS=${REPEATS:-10}
 DELAY_MS=${DELAY_MS:-200}
-URL=http://127.0.0.1:38080
-LLM=http://127.0.0.1:38099
+URL=${T2SQL_TEST_URL:-http://127.0.0.1:38080}
+LLM=${T2SQL_TEST_LLM:-http://127.0.0.1:38099}
 RUN=$$-$(date +%s) # questions never asked before
 SQL="SELECT event_id, name, category FROM events ORDER BY event_id LIMIT 10"
 WORDS=(alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november

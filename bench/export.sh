@@ -6,15 +6,15 @@
 # (the worker's VmHWM) against its limit, 2 x part size + 32 MiB. Exit status 1 if either
 # target is missed.
 #   ROWS=2000000 ROUNDS=3 PART_MB=8 bench/export.sh
-# Uses its own PostgreSQL (port 25432, BENCH_PGPORT) and s3rver (port 24569, BENCH_S3PORT) in
+# Uses its own PostgreSQL (port 25442, BENCH_PGPORT) and s3rver (port 24579, BENCH_S3PORT) in
 # a temp dir.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 ROWS="${ROWS:-2000000}"
 ROUNDS="${ROUNDS:-3}"
 PART_MB="${PART_MB:-8}"
-PGPORT="${BENCH_PGPORT:-25432}"
-S3PORT="${BENCH_S3PORT:-24569}"
+PGPORT="${BENCH_PGPORT:-$((25442 + ${T2SQL_TEST_PORT_OFFSET:-0}))}"
+S3PORT="${BENCH_S3PORT:-$((24579 + ${T2SQL_TEST_PORT_OFFSET:-0}))}"
 BUCKET=bench
 PGBIN=/usr/lib/postgresql/15/bin
 SQL="SELECT * FROM bench_rows"

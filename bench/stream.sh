@@ -7,7 +7,7 @@
 #   hang-up     client closes mid-stream -> the query is gone from pg_stat_activity
 # One line per measurement ending in PASS or MISS; exit status 1 if a target is missed.
 #   ROUNDS=5 TTFB_ROUNDS=11 HUP_ROUNDS=3 bench/stream.sh        (the bench stack must be running)
-# Uses its own service instance (one worker) on port 38070, stopped at the end.
+# Uses its own service instance (one worker) on port 38070 (+ T2SQL_PORT_OFFSET), stopped at the end.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -16,10 +16,10 @@ TTFB_ROUNDS=${TTFB_ROUNDS:-11}
 HUP_ROUNDS=${HUP_ROUNDS:-3}
 ROWS=1000000
 NAME=bench-stream
-PORT=38070
+PORT=$((38070 + ${T2SQL_TEST_PORT_OFFSET:-0}))
 URL=http://127.0.0.1:$PORT
-LLM=http://127.0.0.1:38099
-PGCONN="host=127.0.0.1 port=35432 dbname=t2sql user=postgres"
+LLM=${T2SQL_TEST_LLM:-http://127.0.0.1:38099}
+PGCONN=${T2SQL_TEST_PG:-"host=127.0.0.1 port=35432 dbname=t2sql user=postgres"}
 PY=/usr/bin/python3
 SQL="SELECT * FROM ticket_sales ORDER BY sale_id LIMIT $ROWS"
 RUN=$$-$(date +%s)                       # fresh questions: the first ask goes to the model
@@ -29,7 +29,7 @@ HUP_TOK="hup_${RUN//-/_}"
 HUP_SQL="SELECT a, b, '$HUP_TOK' AS tok FROM generate_series(1, 10000) a, generate_series(1, 5000) b"
 STACK="env T2SQL_STACK_MODE=bench scripts/stack.sh"
 
-[ -f var/bench/env.sh ] && curl -sf http://127.0.0.1:38080/health >/dev/null \
+[ -f var/bench/env.sh ] && curl -sf "${T2SQL_TEST_URL:-http://127.0.0.1:38080}/health" >/dev/null \
     || { echo "stream.sh: the bench stack is not running (scripts/stack.sh bench)" >&2; exit 1; }
 TMP=$(mktemp -d /tmp/t2sql-bench-stream.XXXXXX)
 trap '$STACK instance-stop $NAME >/dev/null 2>&1 || true; rm -rf "$TMP"' EXIT

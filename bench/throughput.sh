@@ -9,8 +9,8 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 SECS=${SECONDS_EACH:-10}
 CONNS=${CONNS:-8}
-URL=http://127.0.0.1:38080
-LLM=http://127.0.0.1:38099
+URL=${T2SQL_TEST_URL:-http://127.0.0.1:38080}
+LLM=${T2SQL_TEST_LLM:-http://127.0.0.1:38099}
 SQL="SELECT event_id, name, category, event_date FROM events WHERE event_id = 42"
 Q="throughput bench: the event number 42"
 

@@ -11,14 +11,16 @@ set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
-# The bench ports are fixed: a bench stack of another checkout may hold them. Reuse only our
-# own (PostgreSQL on 35432 serving var/bench/pg/data); never stop someone else's.
-pgdir=$(psql -X -h 127.0.0.1 -p 35432 -U postgres -d postgres -Atc 'SHOW data_directory' 2>/dev/null || true)
-if [ -n "$pgdir" ] && [ "$pgdir" != "$ROOT/var/bench/pg/data" ]; then
-  echo "bench: port 35432 is held by another bench stack ($pgdir); stop that one first"
+# The bench ports are fixed (T2SQL_PORT_OFFSET shifts them): a bench stack of another checkout
+# may hold them. Reuse only our own (its PostgreSQL serving our data directory); never stop
+# someone else's.
+eval "$(scripts/stack.sh where bench)" # PGPORT, HTTP_PORT, PGDATA
+pgdir=$(psql -X -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -Atc 'SHOW data_directory' 2>/dev/null || true)
+if [ -n "$pgdir" ] && [ "$pgdir" != "$PGDATA" ]; then
+  echo "bench: port $PGPORT is held by another bench stack ($pgdir); stop that one first"
   exit 1
 fi
-if [ -n "$pgdir" ] && [ -f var/bench/env.sh ] && curl -sf -m 5 http://127.0.0.1:38080/health >/dev/null 2>&1; then
+if [ -n "$pgdir" ] && [ -f var/bench/env.sh ] && curl -sf -m 5 "http://127.0.0.1:$HTTP_PORT/health" >/dev/null 2>&1; then
   echo "bench: reusing the running bench stack (var/bench)"
 else
   t0=$(date +%s.%N)

@@ -5,9 +5,15 @@
 #   stack.sh test                 start a fresh test stack; writes var/test/env.sh
 #   stack.sh bench                the same on other ports with the scale-1 demo (var/bench)
 #   stack.sh stop [demo|test]     stop what stack.sh started (both by default)
+#   stack.sh where MODE           print its ports and data directory (shell assignments)
 #   stack.sh instance NAME PORT [KEY=VALUE ...]   another t2sql-fcgi + nginx with overrides
 #   stack.sh instance-stop NAME
 # T2SQL_BIN_DIR=bin-san runs the sanitizer build (make SAN=address,undefined).
+# T2SQL_PORT_OFFSET=N shifts every port of the test and bench stacks (two checkouts on one host).
+# Files other users must reach (PostgreSQL's cluster and socket as `postgres`, nginx's temporary
+# files, the FastCGI sockets and the static pages as `nobody`) live under var/<mode>/ when those
+# users can enter it, else under /var/tmp/t2sql-<checkout hash>/<mode>/ (a checkout in /root or in
+# a mktemp -d directory); `stop` removes that directory.
 # With DB_HOST set, `demo` uses that database (DB_PORT, DB_NAME, DB_USER, DB_PASS) instead of
 # starting PostgreSQL.
 set -euo pipefail
@@ -22,15 +28,30 @@ log() { echo "stack: $*" >&2; }
 setup_mode() {
   MODE=$1
   VAR=$ROOT/var/$MODE
+  local o=${T2SQL_PORT_OFFSET:-0}
   if [ "$MODE" = test ]; then
-    PGPORT=15432 REDIS_PORT=16379 S3_PORT=14569 LLM_PORT=18099 HTTP_PORT=18080
-    SCALE=${DEMO_SCALE:-0.02} WORKERS=${T2SQL_WORKERS:-4}
+    PGPORT=$((15432 + o)) REDIS_PORT=$((16379 + o)) S3_PORT=$((14569 + o)) LLM_PORT=$((18099 + o))
+    HTTP_PORT=$((18080 + o)) SCALE=${DEMO_SCALE:-0.02} WORKERS=${T2SQL_WORKERS:-4}
   elif [ "$MODE" = bench ]; then
-    PGPORT=35432 REDIS_PORT=36379 S3_PORT=34569 LLM_PORT=38099 HTTP_PORT=38080
-    SCALE=${DEMO_SCALE:-1} WORKERS=${T2SQL_WORKERS:-4}
+    PGPORT=$((35432 + o)) REDIS_PORT=$((36379 + o)) S3_PORT=$((34569 + o)) LLM_PORT=$((38099 + o))
+    HTTP_PORT=$((38080 + o)) SCALE=${DEMO_SCALE:-1} WORKERS=${T2SQL_WORKERS:-4}
   else
     PGPORT=${T2SQL_PG_PORT:-54329} REDIS_PORT=${T2SQL_REDIS_PORT_LOCAL:-63799} S3_PORT=${T2SQL_S3_PORT:-4569}
     LLM_PORT= HTTP_PORT=${T2SQL_HTTP_PORT:-8080} SCALE=${DEMO_SCALE:-1} WORKERS=${T2SQL_WORKERS:-4}
+  fi
+  SVAR=$(shared_dir)
+  PGDATA=$SVAR/pg/data PGSOCK=$SVAR/run
+}
+
+# shared_dir -- where the files other users must reach go for this mode: var/<mode> when the
+# postgres and nobody users can enter it (and read the checkout), else a directory of this
+# checkout's own under /var/tmp.
+shared_dir() {
+  if runuser -u postgres -- test -x "$ROOT" 2>/dev/null &&
+     runuser -u nobody -- test -r "$ROOT/web/index.html" 2>/dev/null; then
+    echo "$VAR"
+  else
+    echo "/var/tmp/t2sql-$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)/$MODE"
   fi
 }
 
@@ -49,19 +70,21 @@ start_pg() {
     EXTERNAL_DB=1 DB_PORT=${DB_PORT:-5432} DB_USER=${DB_USER:-postgres} DB_NAME=${DB_NAME:-postgres}
     return
   fi
-  mkdir -p "$VAR/pg" "$VAR/run"
-  chown postgres:postgres "$VAR/pg" "$VAR/run"
-  if [ ! -f "$VAR/pg/data/PG_VERSION" ]; then
-    runuser -u postgres -- "$PGBIN/initdb" -D "$VAR/pg/data" -U postgres -A trust -E UTF8 \
+  mkdir -p "$SVAR/pg" "$SVAR/run" "$SVAR/log"
+  chmod 755 "$SVAR" "$SVAR/log"
+  [ "$SVAR" = "$VAR" ] || chmod 755 "${SVAR%/*}"
+  chown postgres:postgres "$SVAR/pg" "$SVAR/run"
+  if [ ! -f "$PGDATA/PG_VERSION" ]; then
+    runuser -u postgres -- "$PGBIN/initdb" -D "$PGDATA" -U postgres -A trust -E UTF8 \
       --no-locale >"$VAR/log/initdb.log" 2>&1 || die "initdb failed: see $VAR/log/initdb.log"
   fi
-  touch "$VAR/log/postgres.log"; chown postgres:postgres "$VAR/log/postgres.log"
-  if ! runuser -u postgres -- "$PGBIN/pg_ctl" -D "$VAR/pg/data" status >/dev/null 2>&1; then
-    local extra=""
-    [ "$MODE" != demo ] && extra="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$VAR/pg/data" -l "$VAR/log/postgres.log" -w -t 60 \
-      -o "-p $PGPORT -k $VAR/run -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_buffers=256MB $extra" \
-      start >/dev/null || die "PostgreSQL did not start: see $VAR/log/postgres.log"
+  touch "$SVAR/log/postgres.log"; chown postgres:postgres "$SVAR/log/postgres.log"
+  [ "$SVAR" = "$VAR" ] || ln -sfn "$SVAR/log/postgres.log" "$VAR/log/postgres.log"
+  PGOPTS="-p $PGPORT -k $PGSOCK -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_buffers=256MB"
+  [ "$MODE" != demo ] && PGOPTS="$PGOPTS -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+  if ! runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
+    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" -l "$SVAR/log/postgres.log" -w -t 60 \
+      -o "$PGOPTS" start >/dev/null || die "PostgreSQL did not start: see $VAR/log/postgres.log"
   fi
   DB_HOST=127.0.0.1 DB_PORT=$PGPORT DB_USER=postgres DB_NAME=t2sql DB_PASS=
 }
@@ -140,17 +163,21 @@ write_env() { # the service's environment for this mode
 }
 
 render_nginx() { # render_nginx NAME PORT SOCK
-  mkdir -p "$VAR/nginx/$1"/{body,fastcgi,proxy,uwsgi,scgi}
-  chown -R nobody:nogroup "$VAR/nginx/$1"
-  sed -e "s|@VAR@|$VAR|g" -e "s|@NAME@|$1|g" -e "s|@PORT@|$2|g" -e "s|@SOCK@|$3|g" \
-      -e "s|@ROOT@|$ROOT|g" -e "s|@MAX_BODY@|${NGINX_MAX_BODY:-1m}|g" \
+  mkdir -p "$SVAR/nginx/$1"/{body,fastcgi,proxy,uwsgi,scgi}
+  chown -R nobody:nogroup "$SVAR/nginx/$1"
+  # the pages nginx serves itself, where its workers (nobody) can read them
+  rm -rf "$SVAR/www.new"; mkdir -p "$SVAR/www.new"
+  cp -R "$ROOT/web" "$SVAR/www.new/web"; cp -R "$ROOT/nginx/errors-root" "$SVAR/www.new/errors-root"
+  chmod -R a+rX "$SVAR/www.new"; rm -rf "$SVAR/www"; mv "$SVAR/www.new" "$SVAR/www"
+  sed -e "s|@VAR@|$VAR|g" -e "s|@SVAR@|$SVAR|g" -e "s|@NAME@|$1|g" -e "s|@PORT@|$2|g" -e "s|@SOCK@|$3|g" \
+      -e "s|@WWW@|$SVAR/www|g" -e "s|@MAX_BODY@|${NGINX_MAX_BODY:-1m}|g" \
       -e "s|@READ_TIMEOUT@|${NGINX_READ_TIMEOUT:-600s}|g" \
       "$ROOT/nginx/t2sql.conf.in" > "$VAR/nginx-$1.conf"
 }
 
 start_service() { # start_service NAME PORT [KEY=VALUE ...] -- t2sql-fcgi + nginx
   local name=$1 port=$2; shift 2
-  local sock=$VAR/run/$name.sock pidf=$VAR/run/$name.pid
+  local sock=$SVAR/run/$name.sock pidf=$VAR/run/$name.pid
   stop_service "$name"
   (
     set -a
@@ -205,14 +232,21 @@ stop_mode() {
   done
   for f in "$VAR"/run/*.pid; do
     [ -e "$f" ] || continue
-    case $f in */redis.pid) ;; *) pid_alive "$f" && { kill -TERM "$(cat "$f")" 2>/dev/null || true; } ;; esac
+    # only what this checkout started, by the pid it recorded
+    if pid_alive "$f"; then
+      local p; p=$(cat "$f")
+      kill -TERM "$p" 2>/dev/null || true
+      wait_for 15 bash -c "! kill -0 $p" || kill -KILL "$p" 2>/dev/null || true
+    fi
   done
-  [ -f "$VAR/run/redis.pid" ] && { redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true; }
   [ -x "$ROOT/scripts/s3rver.sh" ] && { "$ROOT/scripts/s3rver.sh" stop "$VAR/s3" >/dev/null 2>&1 || true; }
-  if [ -f "$VAR/pg/data/postmaster.pid" ]; then
-    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$VAR/pg/data" -m fast -w stop >/dev/null 2>&1 || true
+  if [ -f "$PGDATA/postmaster.pid" ]; then
+    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null 2>&1 || true
   fi
   rm -f "$VAR"/run/*.pid
+  if [ "$SVAR" != "$VAR" ]; then # our files outside the checkout
+    rm -rf "$SVAR"; rmdir "${SVAR%/*}" 2>/dev/null || true
+  fi
 }
 
 demo_key() { # prints the demo API key (all scopes), made once and kept in $VAR/demo.key
@@ -232,6 +266,7 @@ demo_key() { # prints the demo API key (all scopes), made once and kept in $VAR/
 start_all() {
   mkdir -p "$VAR/log" "$VAR/run"
   chmod 755 "$ROOT/var" "$VAR" "$VAR/log" "$VAR/run"
+  mkdir -p "$SVAR/run"; chmod 755 "$SVAR" "$SVAR/run"
   start_pg
   load_demo
   start_redis
@@ -285,12 +320,20 @@ export T2SQL_TEST_LLM=http://127.0.0.1:$LLM_PORT
 export T2SQL_TEST_REDIS_PORT=$REDIS_PORT
 export T2SQL_TEST_S3=http://127.0.0.1:$S3_PORT
 export T2SQL_TEST_VAR=$VAR
+export T2SQL_TEST_PORT_OFFSET=${T2SQL_PORT_OFFSET:-0}
+export T2SQL_TEST_PGDATA=$PGDATA
+export T2SQL_TEST_PGOPTS="$PGOPTS"
+export T2SQL_TEST_SHARED_VAR=$SVAR
 export T2SQL_ROOT=$ROOT
 ENV
     log "$cmd stack ready: $VAR/env.sh"
     ;;
   stop)
     for m in ${2:-demo test bench}; do stop_mode "$m"; done
+    ;;
+  where) # where MODE: its ports and data directory as shell assignments
+    setup_mode "${2:-test}"
+    echo "PGPORT=$PGPORT HTTP_PORT=$HTTP_PORT PGDATA='$PGDATA'"
     ;;
   instance)
     [ $# -ge 3 ] || die "usage: stack.sh instance NAME PORT [KEY=VALUE ...]"

@@ -3,18 +3,20 @@
 # target briefly (scripts/fuzz.sh), then a fresh
 # local stack (PostgreSQL, Redis, s3rver, scripted model, nginx, t2sql-fcgi, exportd) and the
 # integration tests (pytest under Debian's /usr/bin/python3). The last line is the total:
-# "N passed, N failed". Exit status 0 only if nothing failed.
+# "N passed, N failed, N skipped" (tests that need ../shared/data skip themselves, saying why,
+# when it is not beside the checkout). Exit status 0 only if nothing failed.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 PY=/usr/bin/python3
-pass=0 fail=0
+pass=0 fail=0 skip=0
 
-add_counts() { # add_counts "N passed, M failed" line
-  local p f
+add_counts() { # add_counts "N passed, M failed[, K skipped]" line
+  local p f s
   p=$(printf '%s' "$1" | sed -n 's/.* \([0-9][0-9]*\) passed.*/\1/p')
   f=$(printf '%s' "$1" | sed -n 's/.* \([0-9][0-9]*\) failed.*/\1/p')
-  pass=$((pass + ${p:-0})) fail=$((fail + ${f:-0}))
+  s=$(printf '%s' "$1" | sed -n 's/.* \([0-9][0-9]*\) skipped.*/\1/p')
+  pass=$((pass + ${p:-0})) fail=$((fail + ${f:-0})) skip=$((skip + ${s:-0}))
 }
 
 echo "== unit tests"
@@ -32,7 +34,7 @@ trap 'scripts/stack.sh stop test >/dev/null 2>&1' EXIT
 if scripts/stack.sh test; then
   # shellcheck disable=SC1091
   . var/test/env.sh
-  $PY -m pytest -q -p no:cacheprovider --junitxml=var/test/junit.xml ${PYTEST_ARGS:-} \
+  $PY -m pytest -q -rs -p no:cacheprovider --junitxml=var/test/junit.xml ${PYTEST_ARGS:-} \
     tests/integration 2>&1 | tail -n 60
   counts=$($PY - <<'PY'
 import xml.etree.ElementTree as ET
@@ -42,7 +44,7 @@ try:
     t = sum(int(s.get("tests", 0)) for s in suites)
     f = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
     sk = sum(int(s.get("skipped", 0)) for s in suites)
-    print(f"x {t - f - sk} passed, {f + sk} failed")
+    print(f"x {t - f - sk} passed, {f} failed, {sk} skipped")
 except Exception as e:
     print("x 0 passed, 1 failed")
 PY
@@ -53,5 +55,5 @@ else
   echo "integration: the test stack did not start"
   fail=$((fail + 1))
 fi
-echo "$pass passed, $fail failed"
+echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

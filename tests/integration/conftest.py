@@ -10,7 +10,10 @@ by `make test`, which then runs pytest with these variables set:
     T2SQL_TEST_VAR         absolute path of var/test (logs in log/*.log)
     T2SQL_ROOT             absolute project root
 
-Nothing is skipped: when a variable is missing every test fails with a message saying so.
+Nothing is skipped for a missing variable: every test then fails with a message saying so.
+Tests that read the shared corpora (../shared/data beside the checkout) are skipped, saying
+which file they need, when that directory is not there (a plain clone of the repository);
+with it present nothing is skipped.
 """
 
 import json
@@ -44,6 +47,22 @@ INSTANCE_PORTS = range(18081, 18090)
 PORT_OFFSET = int(os.environ.get("T2SQL_TEST_PORT_OFFSET", "0") or 0)
 
 TIMEOUT = 60  # seconds for any single HTTP request to the service
+
+
+def shared_missing(*parts):
+    """The skip reason when ../shared/data/<parts> is not beside the checkout, else None."""
+    path = os.path.join(DATA, *parts)
+    if os.path.exists(path):
+        return None
+    return "needs ../shared/data/%s, which is not beside this checkout" % "/".join(parts)
+
+
+def need_shared(*parts):
+    """The path of ../shared/data/<parts>; skips the calling test (saying why) without it."""
+    why = shared_missing(*parts)
+    if why:
+        pytest.skip(why)
+    return os.path.join(DATA, *parts)
 
 
 def env(name):

@@ -14,16 +14,15 @@ def ask(base, q):
 
 
 def test_requests_survive_a_database_restart(base_url, fakellm):
-    var = os.environ["T2SQL_TEST_VAR"]
     q = "customers after restart " + uuid.uuid4().hex
     fakellm.rules({"reply": "<sql>SELECT count(*) AS n FROM customers</sql>"})
     first = [ask(base_url, q) for _ in range(8)]  # warm every worker's connection
     assert [r.status_code for r in first] == [200] * 8
     n = first[0].json()["rows"][0][0]
-    subprocess.run(["runuser", "-u", "postgres", "--", PG_CTL, "-D", var + "/pg/data", "-m",
-                    "fast", "-w", "restart", "-o",
-                    "-p 15432 -k %s/run -c listen_addresses=127.0.0.1 -c fsync=off" % var],
-                   check=True, stdout=subprocess.DEVNULL)
+    # the options the stack started it with (scripts/stack.sh writes them into env.sh)
+    subprocess.run(["runuser", "-u", "postgres", "--", PG_CTL, "-D",
+                    os.environ["T2SQL_TEST_PGDATA"], "-m", "fast", "-w", "restart", "-o",
+                    os.environ["T2SQL_TEST_PGOPTS"]], check=True, stdout=subprocess.DEVNULL)
     after = [ask(base_url, q) for _ in range(12)]
     assert [r.status_code for r in after] == [200] * 12, [r.text[:200] for r in after]
     assert all(r.json()["rows"][0][0] == n for r in after)

@@ -39,8 +39,9 @@ import requests
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PGBIN = "/usr/lib/postgresql/15/bin"
-PGPORT = int(os.environ.get("T2SQL_TEST_EXPORT_PGPORT", "25432"))
-S3PORT = int(os.environ.get("T2SQL_TEST_EXPORT_S3PORT", "24569"))
+_OFFSET = int(os.environ.get("T2SQL_TEST_PORT_OFFSET", "0") or 0)
+PGPORT = int(os.environ.get("T2SQL_TEST_EXPORT_PGPORT", str(25432 + _OFFSET)))
+S3PORT = int(os.environ.get("T2SQL_TEST_EXPORT_S3PORT", str(24569 + _OFFSET)))
 BUCKET = "t2sql-test"
 SECRET = "t2sqlTestSecretKey9f3b1c"  # s3rver does not check it; it must never be logged
 EXPORTD = os.path.join(ROOT, "bin", "exportd")

@@ -1,5 +1,6 @@
 """Question -> SQL pipeline (issue 4): what reaches the model, caches, verified examples."""
 import json
+import os
 import subprocess
 import time
 import uuid
@@ -129,7 +130,8 @@ def test_examples_crud_and_direct_answers(base_url, fakellm, uq):
 def test_anthropic_provider(stack_env, fakellm, uq):
     """llm_provider = anthropic speaks the Messages API: system apart, x-api-key header."""
     import subprocess as sp
-    root, port = stack_env["T2SQL_ROOT"], "18069"
+    root = stack_env["T2SQL_ROOT"]
+    port = str(18069 + int(os.environ.get("T2SQL_TEST_PORT_OFFSET", "0") or 0))
     sp.run([root + "/scripts/stack.sh", "instance", "anthropic", port,
             "T2SQL_LLM_PROVIDER=anthropic", "OPENAI_API_KEY=test-llm-key-123456",
             "OPENAI_BASE_URL=%s/v1" % stack_env["T2SQL_TEST_LLM"], "T2SQL_WORKERS=1"],

@@ -206,6 +206,10 @@ def test_demo_execution_accuracy():
 
 
 def test_idk_declined():
+    if not os.path.exists(os.path.join(DEFOG, "questions", "idk.csv")):
+        import pytest
+        pytest.skip("needs ../shared/data/defog/questions/idk.csv, which is not beside this "
+                    "checkout")
     declined, total, answered = idk_declines(base_dsn(), verbose=True)
     rate = declined / total
     print("planner idk decline rate: %d/%d = %.1f%%" % (declined, total, 100 * rate))

@@ -11,12 +11,17 @@ import subprocess
 
 import pytest
 
+from conftest import shared_missing
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SPIDER = os.path.join(ROOT, "..", "shared", "data", "spider")
 TABLES = os.path.join(SPIDER, "tables.json")
 GOLD = os.path.join(SPIDER, "dev_gold_tables.json")
 DEV = os.path.join(SPIDER, "dev.json")
 EVAL = os.path.join(ROOT, "bin", "t2sql-rag-eval")
+pytestmark = pytest.mark.skipif(shared_missing("spider", "tables.json") is not None,
+                                reason=shared_missing("spider", "tables.json") or "")
+
 LAST = re.compile(r"^recall (\d\.\d+) over (\d+) questions, mean prompt (\d+) tokens$")
 LINE = re.compile(r"^(\d+)\t(\S+)\ttokens=(\d+)\tgold_rank=(-?\d+)\tmissed=(\S+)\tselected=(.*)$")
 

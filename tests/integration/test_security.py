@@ -24,7 +24,7 @@ import pytest
 import requests
 
 from conftest import (DATA, PORT_OFFSET, ROOT, Instance, assert_error, assert_no_secrets,
-                      assert_ok, conninfo, port_open, post_query)
+                      assert_ok, need_shared, conninfo, port_open, post_query)
 
 GUARD_OFF = ("sec-guardoff", 18090, {"T2SQL_GUARD_ENABLED": "false",
                                      "T2SQL_QUERY_ROLE": "t2sql_reader",
@@ -61,9 +61,18 @@ NO_SQL = re.compile(r"^\s*(--[^\n]*\s*)*$")  # empty, blanks, or only a line com
 
 
 def reject_statements():
+    """The shared corpus when it is beside the checkout (test_reject_corpus_present says when it
+    is not); the attacks of this file run either way."""
     path = os.path.join(DATA, "sql-reject.jsonl")
+    if not os.path.exists(path):
+        return []
     with open(path) as f:
         return [json.loads(ln)["sql"] for ln in f if ln.strip()]
+
+
+def test_reject_corpus_present():
+    need_shared("sql-reject.jsonl")
+    assert len(reject_statements()) >= 50
 
 
 # ---------------------------------------------------------------------------------------------
