@@ -61,6 +61,8 @@ wait_for() { # wait_for SECONDS CMD... -- retries CMD until it succeeds
   return 1
 }
 
+as_postgres() { (cd / && runuser -u postgres -- "$@"); } # from a directory it may enter
+
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 start_pg() {
@@ -75,15 +77,15 @@ start_pg() {
   [ "$SVAR" = "$VAR" ] || chmod 755 "${SVAR%/*}"
   chown postgres:postgres "$SVAR/pg" "$SVAR/run"
   if [ ! -f "$PGDATA/PG_VERSION" ]; then
-    runuser -u postgres -- "$PGBIN/initdb" -D "$PGDATA" -U postgres -A trust -E UTF8 \
+    as_postgres "$PGBIN/initdb" -D "$PGDATA" -U postgres -A trust -E UTF8 \
       --no-locale >"$VAR/log/initdb.log" 2>&1 || die "initdb failed: see $VAR/log/initdb.log"
   fi
   touch "$SVAR/log/postgres.log"; chown postgres:postgres "$SVAR/log/postgres.log"
   [ "$SVAR" = "$VAR" ] || ln -sfn "$SVAR/log/postgres.log" "$VAR/log/postgres.log"
   PGOPTS="-p $PGPORT -k $PGSOCK -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_buffers=256MB"
   [ "$MODE" != demo ] && PGOPTS="$PGOPTS -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-  if ! runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
-    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" -l "$SVAR/log/postgres.log" -w -t 60 \
+  if ! as_postgres "$PGBIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
+    as_postgres "$PGBIN/pg_ctl" -D "$PGDATA" -l "$SVAR/log/postgres.log" -w -t 60 \
       -o "$PGOPTS" start >/dev/null || die "PostgreSQL did not start: see $VAR/log/postgres.log"
   fi
   DB_HOST=127.0.0.1 DB_PORT=$PGPORT DB_USER=postgres DB_NAME=t2sql DB_PASS=
@@ -241,7 +243,7 @@ stop_mode() {
   done
   [ -x "$ROOT/scripts/s3rver.sh" ] && { "$ROOT/scripts/s3rver.sh" stop "$VAR/s3" >/dev/null 2>&1 || true; }
   if [ -f "$PGDATA/postmaster.pid" ]; then
-    runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null 2>&1 || true
+    as_postgres "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null 2>&1 || true
   fi
   rm -f "$VAR"/run/*.pid
   if [ "$SVAR" != "$VAR" ]; then # our files outside the checkout

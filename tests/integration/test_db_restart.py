@@ -22,7 +22,7 @@ def test_requests_survive_a_database_restart(base_url, fakellm):
     # the options the stack started it with (scripts/stack.sh writes them into env.sh)
     subprocess.run(["runuser", "-u", "postgres", "--", PG_CTL, "-D",
                     os.environ["T2SQL_TEST_PGDATA"], "-m", "fast", "-w", "restart", "-o",
-                    os.environ["T2SQL_TEST_PGOPTS"]], check=True, stdout=subprocess.DEVNULL)
+                    os.environ["T2SQL_TEST_PGOPTS"]], check=True, stdout=subprocess.DEVNULL, cwd="/")
     after = [ask(base_url, q) for _ in range(12)]
     assert [r.status_code for r in after] == [200] * 12, [r.text[:200] for r in after]
     assert all(r.json()["rows"][0][0] == n for r in after)

@@ -89,8 +89,9 @@ SLOW_SQL = "SELECT id, payload FROM kt WHERE t_pause(id, 32000, 100, 0.05) > 0"
 
 
 def run(cmd, **kw):
+    """Runs cmd from / (the postgres user may not enter the checkout)."""
     return subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          timeout=kw.pop("timeout", 60), **kw)
+                          timeout=kw.pop("timeout", 60), cwd=kw.pop("cwd", "/"), **kw)
 
 
 def pg_ctl(datadir, *args):
@@ -136,7 +137,7 @@ def pg():
     finally:
         subprocess.run(["runuser", "-u", "postgres", "--", f"{PGBIN}/pg_ctl", "-D", data,
                         "-m", "immediate", "stop"], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
+                       stderr=subprocess.DEVNULL, cwd="/")
         shutil.rmtree(tmp, ignore_errors=True)
 
 
