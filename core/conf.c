@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 enum { CT_STR, CT_INT, CT_BOOL };
 
@@ -44,6 +45,7 @@ static const conf_key conf_keys[] = {
     S(log_file, "", NULL, 0, 1),
     S(log_level, "info", NULL, 0, 1),
     S(pid_file, "", NULL, 0, 0),
+    S(base_path, "", NULL, 0, 1),
     S(db_host, "127.0.0.1", "DB_HOST", 0, 1),
     I(db_port, 5432, 1, 65535, "DB_PORT", 1),
     S(db_name, "postgres", "DB_NAME", 0, 1),
@@ -92,6 +94,7 @@ static const conf_key conf_keys[] = {
     S(export_bucket, "t2sql-exports", "EXPORT_BUCKET", 0, 1),
     S(export_prefix, "exports/", "EXPORT_PREFIX", 0, 1),
     S(s3_endpoint, "", "S3_ENDPOINT", 0, 1),
+    S(s3_public_endpoint, "", NULL, 0, 1),
     S(aws_access_key_id, "", "AWS_ACCESS_KEY_ID", 0, 1),
     S(aws_secret_access_key, "", "AWS_SECRET_ACCESS_KEY", 1, 1),
     S(aws_session_token, "", "AWS_SESSION_TOKEN", 1, 1),
@@ -107,6 +110,18 @@ static const conf_key conf_keys[] = {
 
 #define NKEYS (sizeof conf_keys / sizeof conf_keys[0])
 
+#define CONF_FILE_MAX      (16 << 20)
+#define CONF_SECRET_MAX    65536
+#define CONF_INCLUDE_DEPTH 8
+
+/* A load in progress: the conf being built and, per secret key, the file its <key>_file
+ * setting names (read once every layer is in, so that a later layer's direct value wins). */
+typedef struct conf_ld {
+    conf c;
+    char *file_of[NKEYS]; /* owned; NULL = none */
+    int depth;            /* include nesting */
+} conf_ld;
+
 static char **conf_str(conf *c, const conf_key *k)
 {
     return (char **)((char *)c + k->off);
@@ -119,6 +134,20 @@ static const conf_key *conf_find(const char *key)
     for (i = 0; i < NKEYS; i++)
         if (strcmp(conf_keys[i].key, key) == 0) return &conf_keys[i];
     return NULL;
+}
+
+/* The secret key that "<key>_file" names, or NULL. */
+static const conf_key *conf_find_file(const char *name)
+{
+    char key[64];
+    size_t n = strlen(name);
+    const conf_key *k;
+
+    if (n <= 5 || n - 5 >= sizeof key || strcmp(name + n - 5, "_file") != 0) return NULL;
+    memcpy(key, name, n - 5);
+    key[n - 5] = '\0';
+    k = conf_find(key);
+    return k && k->secret ? k : NULL;
 }
 
 static int conf_parse_bool(const char *v, int *out)
@@ -168,10 +197,137 @@ oom:
     return -1;
 }
 
+/* Sets k directly; a <key>_file given earlier no longer applies. */
+static int conf_put(conf_ld *ld, const conf_key *k, const char *v, const char *origin, char *err,
+                    size_t errlen)
+{
+    size_t i = (size_t)(k - conf_keys);
+
+    free(ld->file_of[i]);
+    ld->file_of[i] = NULL;
+    return conf_set(&ld->c, k, v, origin, err, errlen);
+}
+
+/* Records that secret k is in the file at path (relative to dir unless absolute or dir is
+ * NULL); conf_read_secrets() reads it. */
+static int conf_put_file(conf_ld *ld, const conf_key *k, const char *path, const char *dir,
+                         const char *origin, char *err, size_t errlen)
+{
+    size_t i = (size_t)(k - conf_keys);
+    buf b = BUF_INIT(0);
+    int rel = dir && path[0] != '/';
+
+    if (!*path) {
+        snprintf(err, errlen, "%s: %s_file names no file", origin, k->key);
+        return -1;
+    }
+    if (buf_printf(&b, "%s%s%s", rel ? dir : "", rel ? "/" : "", path) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    free(ld->file_of[i]);
+    ld->file_of[i] = buf_steal(&b);
+    return 0;
+}
+
+/* Reads the file named for secret key i: one value, a trailing newline (CR LF too) dropped,
+ * never empty. The message names the key and the file, never the content. */
+static int conf_read_secret(conf_ld *ld, size_t i, char *err, size_t errlen)
+{
+    const conf_key *k = &conf_keys[i];
+    const char *path = ld->file_of[i];
+    FILE *f = fopen(path, "r");
+    buf v = BUF_INIT(CONF_SECRET_MAX);
+    char chunk[4096];
+    size_t n;
+    int rc = -1;
+
+    if (!f) {
+        snprintf(err, errlen, "%s_file: %s: %s", k->key, path, strerror(errno));
+        return -1;
+    }
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (buf_add(&v, chunk, n) < 0) {
+            snprintf(err, errlen, "%s_file: %s is larger than %d bytes", k->key, path,
+                     CONF_SECRET_MAX);
+            goto done;
+        }
+    if (ferror(f)) {
+        snprintf(err, errlen, "%s_file: %s: %s", k->key, path, strerror(errno));
+        goto done;
+    }
+    while (v.len && (v.p[v.len - 1] == '\n' || v.p[v.len - 1] == '\r'))
+        v.p[--v.len] = '\0';
+    if (v.len == 0)
+        snprintf(err, errlen, "%s_file: %s is empty", k->key, path);
+    else if (memchr(v.p, '\0', v.len))
+        snprintf(err, errlen, "%s_file: %s holds a NUL byte", k->key, path);
+    else
+        rc = conf_set(&ld->c, k, v.p, path, err, errlen);
+done:
+    if (v.p) memset(v.p, 0, v.cap);
+    buf_free(&v);
+    memset(chunk, 0, sizeof chunk);
+    fclose(f);
+    return rc;
+}
+
+static int conf_read_file(conf_ld *ld, const char *path, char *err, size_t errlen);
+
+/* "include = path" / "include_if_exists = path", relative to the including file's dir. */
+static int conf_include(conf_ld *ld, const char *path, const char *dir, int if_exists,
+                        const char *origin, char *err, size_t errlen)
+{
+    buf full = BUF_INIT(0);
+    int rel = path[0] != '/', rc;
+
+    if (!dir) {
+        snprintf(err, errlen, "%s: include is read only from a config file", origin);
+        return -1;
+    }
+    if (!*path || ld->depth >= CONF_INCLUDE_DEPTH) {
+        snprintf(err, errlen, "%s: %s", origin,
+                 *path ? "includes nested too deeply" : "include names no file");
+        return -1;
+    }
+    if (buf_printf(&full, "%s%s%s", rel ? dir : "", rel ? "/" : "", path) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (if_exists && access(buf_cstr(&full), F_OK) != 0 && errno == ENOENT) {
+        buf_free(&full);
+        return 0;
+    }
+    ld->depth++;
+    rc = conf_read_file(ld, buf_cstr(&full), err, errlen);
+    ld->depth--;
+    buf_free(&full);
+    return rc;
+}
+
+/* One "key = value" line: a key, a secret's <key>_file, or an include. dir is the file's
+ * directory (NULL for a buffer, where files are neither included nor read). */
+static int conf_apply(conf_ld *ld, const char *key, const char *val, const char *dir,
+                      const char *origin, char *err, size_t errlen)
+{
+    const conf_key *k;
+
+    if (strcmp(key, "include") == 0 || strcmp(key, "include_if_exists") == 0)
+        return conf_include(ld, val, dir, key[7] == '_', origin, err, errlen);
+    if ((k = conf_find(key))) return conf_put(ld, k, val, origin, err, errlen);
+    if ((k = conf_find_file(key))) {
+        if (dir) return conf_put_file(ld, k, val, dir, origin, err, errlen);
+        snprintf(err, errlen, "%s: %s is read only from a config file", origin, key);
+        return -1;
+    }
+    snprintf(err, errlen, "%s: unknown key '%s'", origin, key);
+    return -1;
+}
+
 /* Parses the text of a config file; name prefixes messages ("name:line"). Lines are cut
  * like fgets() into a 4096-byte buffer would cut them, so a file reads the same either way. */
-static int conf_parse_text(conf *c, const char *text, size_t len, const char *name, char *err,
-                           size_t errlen)
+static int conf_parse_text(conf_ld *ld, const char *text, size_t len, const char *name,
+                           const char *dir, char *err, size_t errlen)
 {
     char line[4096], origin[512];
     size_t pos = 0;
@@ -179,7 +335,6 @@ static int conf_parse_text(conf *c, const char *text, size_t len, const char *na
 
     while (pos < len) {
         char *s, *eq, *key, *val;
-        const conf_key *k;
         size_t n = 0;
 
         while (n < sizeof line - 1 && pos + n < len && text[pos + n] != '\n')
@@ -228,22 +383,16 @@ static int conf_parse_text(conf *c, const char *text, size_t len, const char *na
                 }
             }
         }
-        if (!(k = conf_find(key))) {
-            snprintf(err, errlen, "%s: unknown key '%s'", origin, key);
-            rc = -1;
-            break;
-        }
-        if ((rc = conf_set(c, k, val, origin, err, errlen)) < 0) break;
+        if ((rc = conf_apply(ld, key, val, dir, origin, err, errlen)) < 0) break;
     }
     return rc;
 }
 
-#define CONF_FILE_MAX (16 << 20)
-
-static int conf_read_file(conf *c, const char *path, char *err, size_t errlen)
+static int conf_read_file(conf_ld *ld, const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
-    buf text = BUF_INIT(CONF_FILE_MAX);
+    buf text = BUF_INIT(CONF_FILE_MAX), dir = BUF_INIT(0);
+    const char *slash = strrchr(path, '/');
     char chunk[8192];
     size_t n;
     int rc = -1;
@@ -261,62 +410,103 @@ static int conf_read_file(conf *c, const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         goto done;
     }
-    rc = conf_parse_text(c, text.p ? text.p : "", text.len, path, err, errlen);
+    if ((slash ? buf_add(&dir, path, slash == path ? 1 : (size_t)(slash - path))
+               : buf_adds(&dir, ".")) < 0) {
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+    rc = conf_parse_text(ld, buf_cstr(&text), text.len, path, buf_cstr(&dir), err, errlen);
 done:
     buf_free(&text);
+    buf_free(&dir);
     fclose(f);
     return rc;
 }
 
-static int conf_read_env(conf *c, char *err, size_t errlen)
+/* T2SQL_<KEY>, then for a secret T2SQL_<KEY>_FILE, then the old name and <OLD>_FILE: the
+ * first one set (a _FILE variable that is empty counts as unset) gives the key its value. */
+static int conf_read_env(conf_ld *ld, char *err, size_t errlen)
 {
     size_t i, j;
-    char name[128];
+    char names[4][140];
 
     for (i = 0; i < NKEYS; i++) {
         const conf_key *k = &conf_keys[i];
-        const char *v;
+        int m;
 
-        snprintf(name, sizeof name, "T2SQL_%s", k->key);
-        for (j = 6; name[j]; j++)
-            name[j] = (char)toupper((unsigned char)name[j]);
-        v = getenv(name);
-        if (!v && k->alias) v = getenv(k->alias);
-        if (v && conf_set(c, k, v, v == getenv(name) ? name : k->alias, err, errlen) < 0) return -1;
+        snprintf(names[0], sizeof names[0], "T2SQL_%s", k->key);
+        for (j = 6; names[0][j]; j++)
+            names[0][j] = (char)toupper((unsigned char)names[0][j]);
+        snprintf(names[1], sizeof names[1], "%.120s_FILE", names[0]);
+        snprintf(names[2], sizeof names[2], "%.120s", k->alias ? k->alias : "");
+        snprintf(names[3], sizeof names[3], "%.120s_FILE", names[2]);
+        for (m = 0; m < 4; m++) {
+            const char *v;
+
+            if ((m & 1 && !k->secret) || (m >= 2 && !k->alias) || !(v = getenv(names[m]))) continue;
+            if (!(m & 1)) {
+                if (conf_put(ld, k, v, names[m], err, errlen) < 0) return -1;
+                break;
+            }
+            if (!*v) continue;
+            if (conf_put_file(ld, k, v, NULL, names[m], err, errlen) < 0) return -1;
+            break;
+        }
     }
     return 0;
 }
 
-/* Defaults, then the file (path) or the text, then the environment (use_env). */
+/* Checks and normalises values that depend on others. */
+static int conf_finish(conf *c, char *err, size_t errlen)
+{
+    char *slash;
+    size_t n;
+
+    if (c->default_page_size > c->max_page_size) c->default_page_size = c->max_page_size;
+    if (log_level_parse(c->log_level) < 0) {
+        snprintf(err, errlen, "log_level must be error, warn, info or debug");
+        return -1;
+    }
+    if (strcmp(c->llm_provider, "openai") != 0 && strcmp(c->llm_provider, "anthropic") != 0) {
+        snprintf(err, errlen, "llm_provider must be openai or anthropic");
+        return -1;
+    }
+    if ((slash = strstr(c->llm_base_url, "/chat/completions")) != NULL)
+        *slash = '\0'; /* accept a full endpoint URL as well as a base URL */
+    for (n = strlen(c->base_path); n > 0 && c->base_path[n - 1] == '/'; n--)
+        c->base_path[n - 1] = '\0'; /* "/prod/" is "/prod"; "/" is none */
+    if (*c->base_path && (c->base_path[0] != '/' || strpbrk(c->base_path, " \t?#%"))) {
+        snprintf(err, errlen, "base_path must be a path like /prod (no spaces, ?, # or %%)");
+        return -1;
+    }
+    return 0;
+}
+
+/* Defaults, then the file (path) or the text, then the environment (use_env), then the files
+ * the secrets' <key>_file settings name. */
 static int conf_build(const char *path, const char *text, size_t len, int use_env, conf *out,
                       char *err, size_t errlen)
 {
-    conf c;
+    conf_ld ld;
     size_t i;
-    char *slash;
+    int rc = -1;
 
-    memset(&c, 0, sizeof c);
+    memset(&ld, 0, sizeof ld);
     for (i = 0; i < NKEYS; i++)
-        if (conf_set(&c, &conf_keys[i], conf_keys[i].def, "default", err, errlen) < 0) goto fail;
-    if (path && conf_read_file(&c, path, err, errlen) < 0) goto fail;
-    if (text && conf_parse_text(&c, text, len, "buffer", err, errlen) < 0) goto fail;
-    if (use_env && conf_read_env(&c, err, errlen) < 0) goto fail;
-    if (c.default_page_size > c.max_page_size) c.default_page_size = c.max_page_size;
-    if (log_level_parse(c.log_level) < 0) {
-        snprintf(err, errlen, "log_level must be error, warn, info or debug");
-        goto fail;
-    }
-    if (strcmp(c.llm_provider, "openai") != 0 && strcmp(c.llm_provider, "anthropic") != 0) {
-        snprintf(err, errlen, "llm_provider must be openai or anthropic");
-        goto fail;
-    }
-    if ((slash = strstr(c.llm_base_url, "/chat/completions")) != NULL)
-        *slash = '\0'; /* accept a full endpoint URL as well as a base URL */
-    *out = c;
-    return 0;
-fail:
-    conf_free(&c);
-    return -1;
+        if (conf_set(&ld.c, &conf_keys[i], conf_keys[i].def, "default", err, errlen) < 0) goto done;
+    if (path && conf_read_file(&ld, path, err, errlen) < 0) goto done;
+    if (text && conf_parse_text(&ld, text, len, "buffer", NULL, err, errlen) < 0) goto done;
+    if (use_env && conf_read_env(&ld, err, errlen) < 0) goto done;
+    for (i = 0; i < NKEYS; i++)
+        if (ld.file_of[i] && conf_read_secret(&ld, i, err, errlen) < 0) goto done;
+    if (conf_finish(&ld.c, err, errlen) < 0) goto done;
+    *out = ld.c;
+    rc = 0;
+done:
+    for (i = 0; i < NKEYS; i++)
+        free(ld.file_of[i]);
+    if (rc < 0) conf_free(&ld.c);
+    return rc;
 }
 
 int conf_load(const char *path, conf *out, char *err, size_t errlen)

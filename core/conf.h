@@ -2,8 +2,12 @@
  * reloadable), loaded from conf/t2sql.conf and overridden by the environment.
  *
  * Precedence: T2SQL_<KEY> > the old service's name (DB_HOST, OPENAI_API_KEY, ...) > file >
- * default. A conf owns its strings; conf_free() releases them. conf_load() leaves `out`
- * untouched on failure, so a reload that fails keeps the old configuration. */
+ * default. A secret key may instead name a file holding its value: "<key>_file = path" in a
+ * config file (relative to that file), T2SQL_<KEY>_FILE or <OLD>_FILE in the environment
+ * (Docker secrets); each takes the place of the key at its level. A config file may
+ * "include = path" or "include_if_exists = path" (relative to it) another one. A conf owns its
+ * strings; conf_free() releases them. conf_load() leaves `out` untouched on failure, so a reload
+ * that fails keeps the old configuration. */
 #ifndef T2_CONF_H
 #define T2_CONF_H
 
@@ -18,6 +22,7 @@ typedef struct conf {
     char *log_file;
     char *log_level;
     char *pid_file;
+    char *base_path; /* a prefix the front end leaves on every path ("/prod"), "" = none */
     /* database */
     char *db_host;
     long db_port;
@@ -73,6 +78,7 @@ typedef struct conf {
     char *export_bucket;
     char *export_prefix;
     char *s3_endpoint;
+    char *s3_public_endpoint; /* the endpoint presigned URLs name, "" = s3_endpoint */
     char *aws_access_key_id;
     char *aws_secret_access_key;
     char *aws_session_token;

@@ -499,8 +499,11 @@ int s3_presign_get(const conf *cf, const char *key, long expires, time_t now, ch
     sigv4_result res;
     int rc = -1;
 
+    conf pub = *cf; /* the URL names the endpoint its clients reach */
+
+    if (*cf->s3_public_endpoint) pub.s3_endpoint = cf->s3_public_endpoint;
     *url = NULL;
-    if (s3_addr(cf, &scheme, &host, &base) < 0 || s3_path(&path, base, key) < 0) {
+    if (s3_addr(&pub, &scheme, &host, &base) < 0 || s3_path(&path, base, key) < 0) {
         err_set(err, E_INTERNAL, "S3: bad endpoint or bucket configuration");
         goto fail;
     }

@@ -1,5 +1,6 @@
 /* test_conf -- the configuration loader: defaults, the file format, environment precedence,
- * masking of secrets, failure atomicity, the libpq conninfo and the schema list. */
+ * secrets read from files (<key>_file, *_FILE), includes, base_path, masking of secrets,
+ * failure atomicity, the libpq conninfo and the schema list. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -14,14 +16,26 @@
 #include "conf.h"
 
 /* Every variable that could leak in from the shell running the tests. */
-static const char *const aliases[] = {"DB_HOST",           "DB_PORT",
-                                      "DB_NAME",           "DB_USER",
-                                      "DB_PASS",           "OPENAI_BASE_URL",
-                                      "OPENAI_API_KEY",    "OPENAI_MODEL",
-                                      "AWS_REGION",        "EXPORT_BUCKET",
-                                      "EXPORT_PREFIX",     "S3_ENDPOINT",
-                                      "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                                      "AWS_SESSION_TOKEN", NULL};
+static const char *const aliases[] = {"DB_HOST",
+                                      "DB_PORT",
+                                      "DB_NAME",
+                                      "DB_USER",
+                                      "DB_PASS",
+                                      "OPENAI_BASE_URL",
+                                      "OPENAI_API_KEY",
+                                      "OPENAI_MODEL",
+                                      "AWS_REGION",
+                                      "EXPORT_BUCKET",
+                                      "EXPORT_PREFIX",
+                                      "S3_ENDPOINT",
+                                      "AWS_ACCESS_KEY_ID",
+                                      "AWS_SECRET_ACCESS_KEY",
+                                      "AWS_SESSION_TOKEN",
+                                      "DB_PASS_FILE",
+                                      "OPENAI_API_KEY_FILE",
+                                      "AWS_SECRET_ACCESS_KEY_FILE",
+                                      "AWS_SESSION_TOKEN_FILE",
+                                      NULL};
 
 static int clean_env(void **state)
 {
@@ -287,6 +301,185 @@ static void test_env_precedence(void **state)
     clean_env(NULL);
 }
 
+/* A temp directory with files in it; rm_tmpdir() removes what the tests put there. */
+static void mk_tmpdir(char dir[64])
+{
+    snprintf(dir, 64, "/tmp/t2sql-test-conf-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+}
+
+static void put_file(const char *dir, const char *name, const char *text)
+{
+    char path[160];
+    FILE *f;
+
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    assert_non_null(f = fopen(path, "w"));
+    assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+    fclose(f);
+}
+
+static void rm_tmpdir(const char *dir, const char *const *names)
+{
+    char path[160];
+
+    for (; *names; names++) {
+        snprintf(path, sizeof path, "%s/%s", dir, *names);
+        if (unlink(path) != 0) rmdir(path);
+    }
+    rmdir(dir);
+}
+
+static int load_in(const char *dir, const char *name, conf *c, char *err, size_t errlen)
+{
+    char path[160];
+
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return conf_load(path, c, err, errlen);
+}
+
+static void test_secret_files(void **state)
+{
+    static const char *const names[] = {"t.conf", "pass", "pass2", "empty", "nl", NULL};
+    conf c;
+    char dir[64], err[512] = "", abs[160];
+
+    (void)state;
+    mk_tmpdir(dir);
+    put_file(dir, "pass", "s3cr3t-in-a-file\n"); /* one trailing newline: dropped */
+    put_file(dir, "pass2", "two-lines\r\n\r\n"); /* CR LF and blank lines at the end too */
+    put_file(dir, "empty", "");
+    put_file(dir, "nl", "\n");
+    /* relative to the config file's directory, not the working directory */
+    put_file(dir, "t.conf", "db_pass_file = pass\nllm_api_key_file = pass2\n");
+    assert_int_equal(load_in(dir, "t.conf", &c, err, sizeof err), 0);
+    assert_string_equal(c.db_pass, "s3cr3t-in-a-file");
+    assert_string_equal(c.llm_api_key, "two-lines");
+    conf_free(&c);
+    /* a later direct value wins over the file, and the file is then not read at all */
+    put_file(dir, "t.conf", "db_pass_file = missing\ndb_pass = direct\n");
+    assert_int_equal(load_in(dir, "t.conf", &c, err, sizeof err), 0);
+    assert_string_equal(c.db_pass, "direct");
+    conf_free(&c);
+    setenv("DB_PASS", "from-env", 1); /* the environment beats the file's db_pass_file */
+    put_file(dir, "t.conf", "db_pass_file = missing\n");
+    assert_int_equal(load_in(dir, "t.conf", &c, err, sizeof err), 0);
+    assert_string_equal(c.db_pass, "from-env");
+    conf_free(&c);
+    /* ... and T2SQL_<KEY>_FILE beats the old name, <OLD>_FILE comes after it */
+    snprintf(abs, sizeof abs, "%s/pass2", dir);
+    setenv("T2SQL_DB_PASS_FILE", abs, 1);
+    assert_int_equal(load_in(dir, "t.conf", &c, err, sizeof err), 0);
+    assert_string_equal(c.db_pass, "two-lines");
+    conf_free(&c);
+    unsetenv("T2SQL_DB_PASS_FILE");
+    unsetenv("DB_PASS");
+    snprintf(abs, sizeof abs, "%s/pass", dir);
+    setenv("AWS_SECRET_ACCESS_KEY_FILE", abs, 1);
+    setenv("DB_PASS_FILE", "", 1); /* empty: as if unset */
+    assert_int_equal(conf_load(NULL, &c, err, sizeof err), 0);
+    assert_string_equal(c.aws_secret_access_key, "s3cr3t-in-a-file");
+    assert_string_equal(c.db_pass, "");
+    conf_free(&c);
+    clean_env(NULL);
+    /* a missing file, an empty one, one that is only a newline: errors naming key and file */
+    put_file(dir, "t.conf", "db_pass_file = missing\n");
+    assert_int_equal(load_in(dir, "t.conf", &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "db_pass_file"));
+    assert_non_null(strstr(err, "missing"));
+    assert_non_null(strstr(err, "No such file"));
+    put_file(dir, "t.conf", "redis_password_file = empty\n");
+    assert_int_equal(load_in(dir, "t.conf", &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "redis_password_file"));
+    assert_non_null(strstr(err, "is empty"));
+    put_file(dir, "t.conf", "db_pass_file = nl\n");
+    assert_int_equal(load_in(dir, "t.conf", &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "is empty"));
+    setenv("T2SQL_AWS_SESSION_TOKEN_FILE", "/nonexistent/token", 1);
+    assert_int_equal(conf_load(NULL, &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "/nonexistent/token"));
+    clean_env(NULL);
+    /* only secrets have a _file form; a buffer reads no files */
+    put_file(dir, "t.conf", "db_host_file = pass\n");
+    assert_int_equal(load_in(dir, "t.conf", &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "unknown key 'db_host_file'"));
+    assert_int_equal(conf_load_buffer("db_pass_file = /etc/hostname\n", 29, &c, err, sizeof err),
+                     -1);
+    setenv("T2SQL_DB_HOST_FILE", abs, 1); /* not a secret: ignored, not read */
+    assert_int_equal(conf_load(NULL, &c, err, sizeof err), 0);
+    assert_string_equal(c.db_host, "127.0.0.1");
+    conf_free(&c);
+    clean_env(NULL);
+    rm_tmpdir(dir, names);
+}
+
+static void test_includes(void **state)
+{
+    static const char *const names[] = {
+        "main.conf", "sub/local.conf", "sub/pass", "loop.conf", "sub", NULL};
+    conf c;
+    char dir[64], err[512] = "", sub[96];
+
+    (void)state;
+    mk_tmpdir(dir);
+    snprintf(sub, sizeof sub, "%s/sub", dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    put_file(dir, "sub/pass", "included-secret\n");
+    /* the included file's own relative paths are relative to it */
+    put_file(dir, "sub/local.conf", "db_port = 54329\ndb_pass_file = pass\n");
+    put_file(dir, "main.conf",
+             "db_port = 1\nworkers = 3\ninclude_if_exists = sub/local.conf\n"
+             "include_if_exists = sub/nothing-here.conf\nworkers = 5\n");
+    assert_int_equal(load_in(dir, "main.conf", &c, err, sizeof err), 0);
+    assert_int_equal(c.db_port, 54329); /* the include comes after the file's own line */
+    assert_string_equal(c.db_pass, "included-secret");
+    assert_int_equal(c.workers, 5); /* and before the lines after it */
+    conf_free(&c);
+    setenv("T2SQL_DB_PORT", "7777", 1); /* the environment still wins */
+    assert_int_equal(load_in(dir, "main.conf", &c, err, sizeof err), 0);
+    assert_int_equal(c.db_port, 7777);
+    conf_free(&c);
+    clean_env(NULL);
+    /* include (without if_exists) of a missing file, an error inside one, a loop */
+    put_file(dir, "main.conf", "include = sub/nothing-here.conf\n");
+    assert_int_equal(load_in(dir, "main.conf", &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "nothing-here.conf"));
+    put_file(dir, "sub/local.conf", "\nworkers = none\n");
+    put_file(dir, "main.conf", "include_if_exists = sub/local.conf\n");
+    assert_int_equal(load_in(dir, "main.conf", &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "local.conf:2:"));
+    put_file(dir, "loop.conf", "include = loop.conf\n");
+    assert_int_equal(load_in(dir, "loop.conf", &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "nested too deeply"));
+    assert_int_equal(conf_load_buffer("include = /etc/t2sql.conf\n", 26, &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "only from a config file"));
+    rm_tmpdir(dir, names);
+}
+
+static void test_base_path(void **state)
+{
+    static const struct {
+        const char *in, *out;
+    } ok[] = {{"", ""}, {"/", ""}, {"/prod", "/prod"}, {"/prod/", "/prod"}, {"/a/b//", "/a/b"}};
+    static const char *const bad[] = {"prod", "/pr od", "/p?x", "/p%2f", NULL};
+    conf c;
+    char err[256] = "", text[128];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        int n = snprintf(text, sizeof text, "base_path = \"%s\"\n", ok[i].in);
+        assert_int_equal(conf_load_buffer(text, (size_t)n, &c, err, sizeof err), 0);
+        assert_string_equal(c.base_path, ok[i].out);
+        conf_free(&c);
+    }
+    for (i = 0; bad[i]; i++) {
+        int n = snprintf(text, sizeof text, "base_path = \"%s\"\n", bad[i]);
+        assert_int_equal(conf_load_buffer(text, (size_t)n, &c, err, sizeof err), -1);
+        assert_non_null(strstr(err, "base_path"));
+    }
+}
+
 static void test_base_url_forms(void **state)
 {
     static const struct {
@@ -427,6 +620,9 @@ int main(void)
         cmocka_unit_test_setup(test_missing_file_and_bad_level, clean_env),
         cmocka_unit_test_setup(test_failure_leaves_output_untouched, clean_env),
         cmocka_unit_test_setup(test_env_precedence, clean_env),
+        cmocka_unit_test_setup(test_secret_files, clean_env),
+        cmocka_unit_test_setup(test_includes, clean_env),
+        cmocka_unit_test_setup(test_base_path, clean_env),
         cmocka_unit_test_setup(test_base_url_forms, clean_env),
         cmocka_unit_test_setup(test_print_masks_secrets, clean_env),
         cmocka_unit_test_setup(test_pg_conninfo, clean_env),
