@@ -2,6 +2,7 @@
 #include "http.h"
 
 #include "body.h"
+#include "fwd.h"
 #include "log.h"
 
 #include <ctype.h>
@@ -79,6 +80,7 @@ void req_init(req *r, FCGX_Request *fr, const conf *cf, t2ctx *x)
     if (!r->path) r->path = req_header(r, "SCRIPT_NAME");
     if (!r->method) r->method = "GET";
     if (!r->path) r->path = "/";
+    r->path = fwd_strip(r->path, cf->base_path, req_header(r, "HTTP_X_FORWARDED_PREFIX"));
     r->accept = req_header(r, "HTTP_ACCEPT");
     r->ctype = req_header(r, "CONTENT_TYPE");
     rid = req_header(r, "HTTP_X_REQUEST_ID");

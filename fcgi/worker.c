@@ -2,6 +2,7 @@
 #include "worker.h"
 
 #include "auth.h"
+#include "fwd.h"
 #include "handlers.h"
 #include "log.h"
 
@@ -115,6 +116,19 @@ static void dispatch(req *r)
     http_error(r, &err);
 }
 
+/* One line per request: what was served, and who asked through which proxies. */
+static void log_request(req *r, const struct timespec *t0, const struct timespec *t1)
+{
+    char peer[64], xff[160], proto[16];
+
+    fwd_log_value(peer, sizeof peer, req_header(r, "REMOTE_ADDR"));
+    fwd_log_value(xff, sizeof xff, req_header(r, "HTTP_X_FORWARDED_FOR"));
+    fwd_log_value(proto, sizeof proto, req_header(r, "HTTP_X_FORWARDED_PROTO"));
+    log_info("%s %s %d %.1f ms peer=%s xff=\"%s\" proto=%s", r->method, r->path, r->status,
+             (double)(t1->tv_sec - t0->tv_sec) * 1e3 + (double)(t1->tv_nsec - t0->tv_nsec) / 1e6,
+             peer, xff, proto);
+}
+
 int worker_run(const conf *cf, int listen_fd)
 {
     FCGX_Request fr;
@@ -154,8 +168,7 @@ int worker_run(const conf *cf, int listen_fd)
         metrics_add(&metrics_get()->requests, 1);
         metrics_add(&metrics_get()->status[r.status / 100 % 6], 1);
         metrics_add(&metrics_get()->bytes, (unsigned long)r.bytes_out);
-        log_debug("%s %s %d %.1f ms", r.method, r.path, r.status,
-                  (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+        log_request(&r, &t0, &t1);
         metrics_add(&metrics_get()->llm_calls, (unsigned long)x.llm_calls);
         x.llm_calls = 0;
         req_free(&r);
