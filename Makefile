@@ -40,6 +40,8 @@ UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 BINS      := $(BIN)/t2sql-fcgi $(if $(EXD_SRC),$(BIN)/exportd) $(TOOL_BIN)
 
 .PHONY: all deps demo stop test unit bench fuzz format format-check clean distclean
+# objects made on the way (tools, unit tests) are kept, not removed at the end of every run
+.SECONDARY:
 all: $(BINS) $(UNIT_BIN)
 
 $(B)/%.o: %.c
@@ -79,7 +81,11 @@ deps:
 unit: $(UNIT_BIN)
 	@scripts/unit.sh $(UNIT_BIN)
 
-demo: deps all
+# the install and build output goes to var/demo/log/build.log; the terminal gets a summary
+demo:
+	@mkdir -p var/demo/log
+	@{ scripts/deps.sh && $(MAKE) --no-print-directory all; } >var/demo/log/build.log 2>&1 || \
+	  { tail -n 20 var/demo/log/build.log; echo "make demo: the build failed (var/demo/log/build.log)"; exit 1; }
 	@scripts/stack.sh demo
 
 stop:

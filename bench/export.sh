@@ -31,14 +31,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
-runuser -u postgres -- "$PGBIN/initdb" -D "$TMP/pg" -A trust -U postgres -E UTF8 \
-    --locale=C.UTF-8 >/dev/null
+# like the stack's clusters: a password over TCP (given to psql and exportd through the
+# environment), the OS user on the socket
+PGPASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+(umask 077; echo "$PGPASSWORD" > "$TMP/pwfile"); chown postgres "$TMP/pwfile"
+runuser -u postgres -- "$PGBIN/initdb" -D "$TMP/pg" -U postgres --pwfile="$TMP/pwfile" \
+    --auth-local=peer --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >/dev/null
+rm -f "$TMP/pwfile"
 runuser -u postgres -- "$PGBIN/pg_ctl" -D "$TMP/pg" -l "$TMP/pg.log" -w \
     -o "-p $PGPORT -k $TMP -c listen_addresses=127.0.0.1" start >/dev/null
 mkdir -p "$TMP/s3"
 "$ROOT/scripts/s3rver.sh" start "$S3PORT" "$TMP/s3" "$BUCKET" >/dev/null
 
-export PGHOST=127.0.0.1 PGPORT PGUSER=postgres PGDATABASE=postgres PGCLIENTENCODING=UTF8
+export PGHOST=127.0.0.1 PGPORT PGUSER=postgres PGDATABASE=postgres PGCLIENTENCODING=UTF8 PGPASSWORD
 psql -Xq -f "$ROOT/conf/schema.sql"
 psql -Xq -c "CREATE TABLE bench_rows AS SELECT g AS id, 'customer ' || g AS name,
     ((g % 100000) * 1.37)::numeric(12,2) AS amount,
@@ -48,7 +53,7 @@ psql -Xq -c "VACUUM ANALYZE bench_rows"
 psql -Xq -c "COPY ($SQL) TO STDOUT CSV HEADER" >/dev/null   # warm the cache
 
 export T2SQL_DB_HOST=127.0.0.1 T2SQL_DB_PORT=$PGPORT T2SQL_DB_USER=postgres
-export T2SQL_DB_NAME=postgres S3_ENDPOINT="http://127.0.0.1:$S3PORT" EXPORT_BUCKET=$BUCKET
+export T2SQL_DB_NAME=postgres T2SQL_DB_PASS="$PGPASSWORD" S3_ENDPOINT="http://127.0.0.1:$S3PORT" EXPORT_BUCKET=$BUCKET
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER EXPORT_PREFIX=exports/
 export T2SQL_EXPORT_CONCURRENCY=1 T2SQL_EXPORT_PART_MB=$PART_MB
 export T2SQL_LOG_FILE="$TMP/exportd.log" T2SQL_LOG_LEVEL=debug

@@ -12,8 +12,15 @@ PY=${PYTHON:-/usr/bin/python3}
 
 # accuracy and declines (this also loads the demo database at scale T2SQL_DEMO_SCALE, 0.02)
 out=$("$PY" tests/integration/test_planner.py)
-demo=$("$PY" -c 'import os, sys, psycopg2.extensions as e
-print(e.make_dsn(os.environ["T2SQL_TEST_PG"], dbname="t2sql_planner_demo"))')
+# the password, if any, goes in through the environment: never on a command line (ps)
+pw=$("$PY" -c 'import os, psycopg2.extensions as e
+print(e.parse_dsn(os.environ["T2SQL_TEST_PG"]).get("password", ""))')
+[ -z "$pw" ] || export PGPASSWORD="$pw"
+demo=$("$PY" -c 'import os, psycopg2.extensions as e
+d = e.parse_dsn(os.environ["T2SQL_TEST_PG"])
+d.pop("password", None)
+d["dbname"] = "t2sql_planner_demo"
+print(e.make_dsn(**d))')
 "$PY" -c 'import json, sys
 for l in open("tests/planner/demo_questions.jsonl"):
     print(json.loads(l)["question"])' |

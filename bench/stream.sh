@@ -20,6 +20,7 @@ PORT=$((38070 + ${T2SQL_TEST_PORT_OFFSET:-0}))
 URL=http://127.0.0.1:$PORT
 LLM=${T2SQL_TEST_LLM:-http://127.0.0.1:38099}
 PGCONN=${T2SQL_TEST_PG:-"host=127.0.0.1 port=35432 dbname=t2sql user=postgres"}
+PGCONN=${PGCONN% password=*} # the password comes from PGPASSFILE (var/bench/env.sh), not argv
 PY=/usr/bin/python3
 SQL="SELECT * FROM ticket_sales ORDER BY sale_id LIMIT $ROWS"
 RUN=$$-$(date +%s)                       # fresh questions: the first ask goes to the model

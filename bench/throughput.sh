@@ -39,7 +39,7 @@ pct() { awk -v p="$2" '$1 == p"%" {print $2}' "$1"; }
 wrk -t2 -c"$CONNS" -d"${SECS}s" --latency "$URL/health" >"$TMP/health" 2>&1
 wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s "$TMP/post.lua" "$URL/query" >"$TMP/query" 2>&1
 errors=$(grep -E "Non-2xx|Socket errors" "$TMP/query" || true)
-pgbench -n -M prepared -c "$CONNS" -j 2 -T "$SECS" -f "$TMP/q.sql" "$T2SQL_TEST_PG" \
+pgbench -n -M prepared -c "$CONNS" -j 2 -T "$SECS" -f "$TMP/q.sql" "${T2SQL_TEST_PG% password=*}" \
     >"$TMP/pgbench" 2>&1
 tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$TMP/pgbench" | tail -1)
 

@@ -15,10 +15,15 @@ cd "$ROOT"
 # may hold them. Reuse only our own (its PostgreSQL serving our data directory); never stop
 # someone else's.
 eval "$(scripts/stack.sh where bench)" # PGPORT, HTTP_PORT, PGDATA
-pgdir=$(psql -X -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -Atc 'SHOW data_directory' 2>/dev/null || true)
-if [ -n "$pgdir" ] && [ "$pgdir" != "$PGDATA" ]; then
-  echo "bench: port $PGPORT is held by another bench stack ($pgdir); stop that one first"
-  exit 1
+# (our superuser password opens only our own cluster)
+pgdir=
+if pg_isready -q -h 127.0.0.1 -p "$PGPORT" 2>/dev/null; then
+  pgdir=$(PGPASSWORD=$(cat var/bench/pg.pass 2>/dev/null) psql -X -w -h 127.0.0.1 -p "$PGPORT" \
+            -U postgres -d postgres -Atc 'SHOW data_directory' 2>/dev/null || true)
+  if [ "$pgdir" != "$PGDATA" ]; then
+    echo "bench: port $PGPORT is held by another bench stack (${pgdir:-not ours}); stop that one first"
+    exit 1
+  fi
 fi
 if [ -n "$pgdir" ] && [ -f var/bench/env.sh ] && curl -sf -m 5 "http://127.0.0.1:$HTTP_PORT/health" >/dev/null 2>&1; then
   echo "bench: reusing the running bench stack (var/bench)"

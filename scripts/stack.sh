@@ -7,7 +7,16 @@
 #   stack.sh stop [demo|test]     stop what stack.sh started (both by default)
 #   stack.sh where MODE           print its ports and data directory (shell assignments)
 #   stack.sh instance NAME PORT [KEY=VALUE ...]   another t2sql-fcgi + nginx with overrides
-#   stack.sh instance-stop NAME
+#   stack.sh apache NAME PORT INSTANCE            Apache httpd over INSTANCE's FastCGI socket
+#   stack.sh nginx NAME PORT TEMPLATE ADDR...     an nginx from TEMPLATE (nginx/t2sql.conf.in,
+#                                                 or a proxy's) whose upstream is the ADDRs
+#   stack.sh host NAME HOST:PORT [KEY=VALUE ...]  t2sql-fcgi on TCP + exportd in one process
+#                                                 group, as one host of several; prints its pgid
+#   stack.sh instance-stop|apache-stop|nginx-stop|host-stop NAME
+# The test and bench stacks also run Apache (apache/t2sql.conf.in) over the main instance's
+# socket, on HTTP port + 10 (18090, 38090); the demo only when T2SQL_APACHE_PORT is set.
+# Each cluster trusts no local user: passwords (scram-sha-256) over TCP, peer on the socket;
+# the superuser's password is generated into var/<mode>/pg.pass (0600).
 # T2SQL_BIN_DIR=bin-san runs the sanitizer build (make SAN=address,undefined).
 # T2SQL_PORT_OFFSET=N shifts every port of the test and bench stacks (two checkouts on one host).
 # Files other users must reach (PostgreSQL's cluster and socket as `postgres`, nginx's temporary
@@ -22,7 +31,11 @@ PGBIN=/usr/lib/postgresql/15/bin
 BINDIR=${T2SQL_BIN_DIR:-$ROOT/bin}
 case $BINDIR in /*) ;; *) BINDIR=$ROOT/$BINDIR ;; esac
 
-die() { echo "stack: $*" >&2; exit 1; }
+die() { # (demo: the terminal hears of it too, with where the setup log is)
+  echo "stack: $*" >&2
+  [ -z "${SETUP_LOG:-}" ] || echo "stack: $* (setup log: $SETUP_LOG)" >&4
+  exit 1
+}
 log() { echo "stack: $*" >&2; }
 
 setup_mode() {
@@ -32,12 +45,15 @@ setup_mode() {
   if [ "$MODE" = test ]; then
     PGPORT=$((15432 + o)) REDIS_PORT=$((16379 + o)) S3_PORT=$((14569 + o)) LLM_PORT=$((18099 + o))
     HTTP_PORT=$((18080 + o)) SCALE=${DEMO_SCALE:-0.02} WORKERS=${T2SQL_WORKERS:-4}
+    APACHE_PORT=$((18090 + o))
   elif [ "$MODE" = bench ]; then
     PGPORT=$((35432 + o)) REDIS_PORT=$((36379 + o)) S3_PORT=$((34569 + o)) LLM_PORT=$((38099 + o))
     HTTP_PORT=$((38080 + o)) SCALE=${DEMO_SCALE:-1} WORKERS=${T2SQL_WORKERS:-4}
+    APACHE_PORT=$((38090 + o))
   else
     PGPORT=${T2SQL_PG_PORT:-54329} REDIS_PORT=${T2SQL_REDIS_PORT_LOCAL:-63799} S3_PORT=${T2SQL_S3_PORT:-4569}
     LLM_PORT= HTTP_PORT=${T2SQL_HTTP_PORT:-8080} SCALE=${DEMO_SCALE:-1} WORKERS=${T2SQL_WORKERS:-4}
+    APACHE_PORT=${T2SQL_APACHE_PORT:-}
   fi
   SVAR=$(shared_dir)
   PGDATA=$SVAR/pg/data PGSOCK=$SVAR/run
@@ -65,6 +81,20 @@ as_postgres() { (cd / && runuser -u postgres -- "$@"); } # from a directory it m
 
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
+# pg_secret FILE -- a generated password kept 0600 in FILE (made once); prints it.
+pg_secret() {
+  [ -s "$1" ] || { (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$1"); }
+  cat "$1"
+}
+
+# Our clusters trust nobody: TCP needs the password (scram-sha-256), the unix socket checks the
+# connecting OS user (peer), so no local user is a database user it cannot prove to be.
+PG_HBA='# written by scripts/stack.sh: passwords over TCP, the OS user on the unix socket
+local  all          all                 peer
+host   all          all  127.0.0.1/32   scram-sha-256
+host   all          all  ::1/128        scram-sha-256
+host   replication  all  127.0.0.1/32   scram-sha-256'
+
 start_pg() {
   EXTERNAL_DB=
   if [ -n "${DB_HOST:-}" ] && [ "$MODE" = demo ]; then
@@ -76,10 +106,17 @@ start_pg() {
   chmod 755 "$SVAR" "$SVAR/log"
   [ "$SVAR" = "$VAR" ] || chmod 755 "${SVAR%/*}"
   chown postgres:postgres "$SVAR/pg" "$SVAR/run"
+  chmod 700 "$SVAR/pg"
+  PG_PASS=$(pg_secret "$VAR/pg.pass") # the superuser's; the postgres user cannot read var/
   if [ ! -f "$PGDATA/PG_VERSION" ]; then
-    as_postgres "$PGBIN/initdb" -D "$PGDATA" -U postgres -A trust -E UTF8 \
-      --no-locale >"$VAR/log/initdb.log" 2>&1 || die "initdb failed: see $VAR/log/initdb.log"
+    (umask 077; echo "$PG_PASS" > "$SVAR/pg/pwfile"); chown postgres "$SVAR/pg/pwfile"
+    as_postgres "$PGBIN/initdb" -D "$PGDATA" -U postgres --pwfile="$SVAR/pg/pwfile" \
+      --auth-local=peer --auth-host=scram-sha-256 -E UTF8 --no-locale \
+      >"$VAR/log/initdb.log" 2>&1 || { rm -f "$SVAR/pg/pwfile"; die "initdb failed: see $VAR/log/initdb.log"; }
+    rm -f "$SVAR/pg/pwfile"
   fi
+  # also for a cluster an older checkout made with -A trust
+  printf '%s\n' "$PG_HBA" | as_postgres tee "$PGDATA/pg_hba.conf" >/dev/null
   touch "$SVAR/log/postgres.log"; chown postgres:postgres "$SVAR/log/postgres.log"
   [ "$SVAR" = "$VAR" ] || ln -sfn "$SVAR/log/postgres.log" "$VAR/log/postgres.log"
   PGOPTS="-p $PGPORT -k $PGSOCK -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_buffers=256MB"
@@ -87,11 +124,20 @@ start_pg() {
   if ! as_postgres "$PGBIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
     as_postgres "$PGBIN/pg_ctl" -D "$PGDATA" -l "$SVAR/log/postgres.log" -w -t 60 \
       -o "$PGOPTS" start >/dev/null || die "PostgreSQL did not start: see $VAR/log/postgres.log"
+  else
+    as_postgres "$PGBIN/pg_ctl" -D "$PGDATA" reload >/dev/null
   fi
-  DB_HOST=127.0.0.1 DB_PORT=$PGPORT DB_USER=postgres DB_NAME=t2sql DB_PASS=
+  # peer auth on the socket; the password goes in on stdin, never on a command line
+  printf "SET client_min_messages = warning; ALTER ROLE postgres PASSWORD '%s';\n" "$PG_PASS" |
+    as_postgres psql -X -q -v ON_ERROR_STOP=1 -h "$PGSOCK" -p "$PGPORT" -d postgres >/dev/null ||
+    die "cannot set the superuser's password (see $VAR/log/postgres.log)"
+  DB_HOST=127.0.0.1 DB_PORT=$PGPORT DB_USER=postgres DB_NAME=t2sql DB_PASS=$PG_PASS
 }
 
-psql_db() { PGPASSWORD=${DB_PASS:-} psql -X -q -v ON_ERROR_STOP=1 -h "$DB_HOST" -p "$DB_PORT" -U "$DB_USER" "$@"; }
+psql_db() {
+  PGPASSWORD=${DB_PASS:-} PGOPTIONS='-c client_min_messages=warning' \
+    psql -X -q -v ON_ERROR_STOP=1 -h "$DB_HOST" -p "$DB_PORT" -U "$DB_USER" "$@"
+}
 
 load_demo() {
   if [ -n "$EXTERNAL_DB" ]; then # the user's own data: only the service's t2sql schema is added
@@ -114,10 +160,9 @@ load_demo() {
   SERVICE_USER=$DB_USER SERVICE_PASS=${DB_PASS:-} QUERY_ROLE=${T2SQL_QUERY_ROLE:-}
   if [ -f "$ROOT/conf/roles.sql" ] && [ "$DB_USER" = postgres ]; then
     # our own cluster: the service logs in as t2sql_service, generated SQL runs as t2sql_reader
-    [ -s "$VAR/service.pass" ] || { head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$VAR/service.pass"; chmod 600 "$VAR/service.pass"; }
-    SERVICE_PASS="t2sql-$(cat "$VAR/service.pass")"
-    psql_db -d "$DB_NAME" -v db="$DB_NAME" -v service_password="$SERVICE_PASS" \
-      -f "$ROOT/conf/roles.sql" >/dev/null
+    SERVICE_PASS=$(pg_secret "$VAR/service.pass")
+    { printf '\\set service_password %s\n' "$SERVICE_PASS"; cat "$ROOT/conf/roles.sql"; } |
+      psql_db -d "$DB_NAME" -v db="$DB_NAME" >/dev/null
     SERVICE_USER=t2sql_service QUERY_ROLE=${T2SQL_QUERY_ROLE-t2sql_reader}
   fi
 }
@@ -155,6 +200,8 @@ write_env() { # the service's environment for this mode
     echo "export EXPORT_BUCKET=${EXPORT_BUCKET:-t2sql-exports} EXPORT_PREFIX=${EXPORT_PREFIX:-exports/}"
     echo "export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-S3RVER} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-S3RVER}"
     echo "export T2SQL_WORKERS=$WORKERS"
+    if [ "$MODE" = demo ]; then echo "export T2SQL_AUTH_REQUIRED=${T2SQL_AUTH_REQUIRED:-false}"
+    else echo "export T2SQL_AUTH_REQUIRED=false"; fi
     if [ -n "$LLM_PORT" ]; then
       echo "export OPENAI_BASE_URL=http://127.0.0.1:$LLM_PORT/v1 OPENAI_API_KEY=test-llm-key-123456 OPENAI_MODEL=fake-model"
     else
@@ -162,56 +209,159 @@ write_env() { # the service's environment for this mode
     fi
   } > "$VAR/service.env"
   chmod 600 "$VAR/service.env"
+  [ "$MODE" = demo ] && write_demo_conf
+  return 0
 }
 
-render_nginx() { # render_nginx NAME PORT SOCK
-  mkdir -p "$SVAR/nginx/$1"/{body,fastcgi,proxy,uwsgi,scgi}
-  chown -R nobody:nogroup "$SVAR/nginx/$1"
-  # the pages nginx serves itself, where its workers (nobody) can read them
-  rm -rf "$SVAR/www.new"; mkdir -p "$SVAR/www.new"
-  cp -R "$ROOT/web" "$SVAR/www.new/web"; cp -R "$ROOT/nginx/errors-root" "$SVAR/www.new/errors-root"
-  chmod -R a+rX "$SVAR/www.new"; rm -rf "$SVAR/www"; mv "$SVAR/www.new" "$SVAR/www"
-  sed -e "s|@VAR@|$VAR|g" -e "s|@SVAR@|$SVAR|g" -e "s|@NAME@|$1|g" -e "s|@PORT@|$2|g" -e "s|@SOCK@|$3|g" \
-      -e "s|@WWW@|$SVAR/www|g" -e "s|@MAX_BODY@|${NGINX_MAX_BODY:-1m}|g" \
-      -e "s|@READ_TIMEOUT@|${NGINX_READ_TIMEOUT:-600s}|g" \
-      "$ROOT/nginx/t2sql.conf.in" > "$VAR/nginx-$1.conf"
+# write_demo_conf -- var/demo/t2sql.conf, which conf/t2sql.conf includes last: the demo's
+# addresses, so that bin/t2sql-keys and bin/t2sql-fcgi -t with -c conf/t2sql.conf (as the
+# README shows them) reach the demo stack rather than the file's defaults.
+write_demo_conf() {
+  [ -z "$SERVICE_PASS" ] || [ "$(cat "$VAR/service.pass" 2>/dev/null)" = "$SERVICE_PASS" ] ||
+    (umask 077; echo "$SERVICE_PASS" > "$VAR/service.pass")
+  (umask 077; cat > "$VAR/t2sql.conf") <<CONF
+# Written by scripts/stack.sh demo (each run): the demo stack's addresses. conf/t2sql.conf
+# includes this file last; the environment still overrides it.
+db_host = $DB_HOST
+db_port = $DB_PORT
+db_name = $DB_NAME
+db_user = $SERVICE_USER
+$([ -n "$SERVICE_PASS" ] && echo "db_pass_file = service.pass")
+query_role = $QUERY_ROLE
+redis_host = 127.0.0.1
+redis_port = $REDIS_PORT
+s3_endpoint = http://127.0.0.1:$S3_PORT
+export_bucket = ${EXPORT_BUCKET:-t2sql-exports}
+aws_access_key_id = ${AWS_ACCESS_KEY_ID:-S3RVER}
+auth_required = ${T2SQL_AUTH_REQUIRED:-false}
+CONF
 }
 
-start_service() { # start_service NAME PORT [KEY=VALUE ...] -- t2sql-fcgi + nginx
-  local name=$1 port=$2; shift 2
-  local sock=$SVAR/run/$name.sock pidf=$VAR/run/$name.pid
-  stop_service "$name"
+# size_bytes 1m -> 1048576 (nginx's size syntax, for Apache)
+size_bytes() {
+  case $1 in
+    *[mM]) echo $(( ${1%[mM]} * 1048576 )) ;;
+    *[kK]) echo $(( ${1%[kK]} * 1024 )) ;;
+    *) echo "$1" ;;
+  esac
+}
+
+# render TEMPLATE OUT NAME PORT SOCK UPSTREAM -- a front end's config from its template; the
+# pages it serves itself are copied where its workers (nobody) can read them.
+render() {
+  local tmpl=$1 out=$2 name=$3 port=$4 sock=$5 upstream=$6 body=${NGINX_MAX_BODY:-1m}
+  local rt=${NGINX_READ_TIMEOUT:-600s} www; www=$SVAR/www.$(basename "$out" .conf)
+  rm -rf "$www.new"; mkdir -p "$www.new"
+  cp -R "$ROOT/web" "$www.new/web"; cp -R "$ROOT/nginx/errors-root" "$www.new/errors-root"
+  chmod -R a+rX "$www.new"; rm -rf "$www"; mv "$www.new" "$www"
+  sed -e "s|@VAR@|$VAR|g" -e "s|@SVAR@|$SVAR|g" -e "s|@NAME@|$name|g" -e "s|@PORT@|$port|g" \
+      -e "s|@SOCK@|$sock|g" -e "s|@UPSTREAM@|$upstream|g" -e "s|@WWW@|$www|g" \
+      -e "s|@MAX_BODY@|$body|g" -e "s|@MAX_BODY_BYTES@|$(size_bytes "$body")|g" \
+      -e "s|@READ_TIMEOUT@|$rt|g" -e "s|@READ_TIMEOUT_S@|${rt%s}|g" "$tmpl" > "$out"
+}
+
+# start_nginx NAME PORT TEMPLATE ADDR... -- nginx on PORT from TEMPLATE, its upstream the
+# ADDRs ("unix:/path" for FastCGI sockets, "HOST:PORT" for TCP ones or, for a proxy template,
+# HTTP servers)
+start_nginx() {
+  local name=$1 port=$2 tmpl=$3 up="" a; shift 3
+  for a in "$@"; do up="$up server $a max_fails=1 fail_timeout=10s;"; done
+  stop_nginx "$name"
+  mkdir -p "$SVAR/nginx/$name"/{body,fastcgi,proxy,uwsgi,scgi}
+  chown -R nobody:nogroup "$SVAR/nginx/$name"
+  render "$tmpl" "$VAR/nginx-$name.conf" "$name" "$port" "${1#unix:}" "$up"
+  nginx -c "$VAR/nginx-$name.conf" -p "$VAR/nginx/$name" -e "$VAR/log/nginx-$name-error.log" \
+    || die "nginx ($name) did not start"
+  wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$port/" || die "nginx ($name): no answer on port $port"
+}
+
+# start_apache NAME PORT SOCK -- Apache httpd (apache/t2sql.conf.in) over the FastCGI socket
+start_apache() {
+  local name=$1 port=$2 sock=$3
+  command -v apache2 >/dev/null || die "apache2 is not installed (scripts/deps.sh installs it)"
+  stop_pidfile "$VAR/run/apache-$name.pid" 10
+  mkdir -p "$SVAR/apache/$name"; chown nobody:nogroup "$SVAR/apache/$name"
+  render "$ROOT/apache/t2sql.conf.in" "$VAR/apache-$name.conf" "$name" "$port" "$sock" ""
+  apache2 -f "$VAR/apache-$name.conf" -k start || die "apache ($name) did not start"
+  wait_for 10 curl -sf "http://127.0.0.1:$port/health" ||
+    die "apache ($name): no answer on port $port (see $VAR/log/apache-$name-error.log)"
+}
+
+# stop_pidfile FILE SECONDS [SIGNAL] -- ends the process FILE names (and only it), waiting for
+# it to be gone so that its port can be bound again
+stop_pidfile() {
+  local f=$1 t=$2 sig=${3:-TERM} p
+  if pid_alive "$f"; then
+    p=$(cat "$f")
+    kill -"$sig" "$p" 2>/dev/null || true
+    wait_for "$t" bash -c "! kill -0 $p" || kill -KILL "$p" 2>/dev/null || true
+  fi
+  rm -f "$f"
+}
+
+stop_nginx() { stop_pidfile "$VAR/run/nginx-$1.pid" 10 QUIT; }
+
+# start_fcgi NAME LISTEN [KEY=VALUE ...] -- a t2sql-fcgi master in a new session (process
+# group), with the mode's environment and the overrides
+start_fcgi() {
+  local name=$1 listen=$2; shift 2
   (
     set -a
     # shellcheck disable=SC1091
     . "$VAR/service.env"
-    export T2SQL_LISTEN="$sock" T2SQL_LOG_FILE="$VAR/log/$name.log" T2SQL_PID_FILE="$pidf"
+    export T2SQL_LISTEN="$listen" T2SQL_LOG_FILE="$VAR/log/$name.log" T2SQL_PID_FILE="$VAR/run/$name.pid"
     for kv in "$@"; do export "${kv?}"; done
     cd "$ROOT"
     exec setsid "$BINDIR/t2sql-fcgi" -c "$ROOT/conf/t2sql.conf" </dev/null >>"$VAR/log/$name.stderr" 2>&1
   ) &
+  wait_for 10 pid_alive "$VAR/run/$name.pid" || die "t2sql-fcgi ($name) did not start: see $VAR/log/$name.log"
+}
+
+start_service() { # start_service NAME PORT [KEY=VALUE ...] -- t2sql-fcgi + nginx
+  local name=$1 port=$2; shift 2
+  local sock=$SVAR/run/$name.sock
+  stop_service "$name"
+  start_fcgi "$name" "$sock" "$@"
   wait_for 10 test -S "$sock" || die "t2sql-fcgi ($name) did not start: see $VAR/log/$name.log"
-  render_nginx "$name" "$port" "$sock"
-  nginx -c "$VAR/nginx-$name.conf" -p "$VAR/nginx/$name" -e "$VAR/log/nginx-$name-error.log" \
-    || die "nginx ($name) did not start"
+  start_nginx "$name" "$port" "$ROOT/nginx/t2sql.conf.in" "unix:$sock"
   wait_for 10 curl -sf "http://127.0.0.1:$port/health" || die "no answer on port $port"
-  cat "$pidf"
+  cat "$VAR/run/$name.pid"
 }
 
 stop_service() {
-  local name=$1
-  if pid_alive "$VAR/run/nginx-$name.pid"; then
-    local npid; npid=$(cat "$VAR/run/nginx-$name.pid")
-    kill -QUIT "$npid" 2>/dev/null || true
-    # wait until it has let go of its port, so that a restart can bind it again
-    wait_for 10 bash -c "! kill -0 $npid" || kill -KILL "$npid" 2>/dev/null || true
-  fi
-  if pid_alive "$VAR/run/$name.pid"; then
-    local pid; pid=$(cat "$VAR/run/$name.pid")
-    kill -TERM "$pid" 2>/dev/null || true
-    wait_for 15 bash -c "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null || true
-  fi
-  rm -f "$VAR/run/$name.pid" "$VAR/run/nginx-$name.pid"
+  stop_nginx "$1"
+  stop_pidfile "$VAR/run/$1.pid" 15
+}
+
+# start_host NAME HOST:PORT [KEY=VALUE ...] -- one complete instance as on a host of its own:
+# t2sql-fcgi on a TCP listener and an exportd, both in one process group (pid in
+# run/host-NAME.pgid), on the mode's PostgreSQL and Redis. Prints the group id.
+start_host() {
+  local name=$1 listen=$2; shift 2
+  stop_host "$name"
+  (
+    set -a
+    # shellcheck disable=SC1091
+    . "$VAR/service.env"
+    export T2SQL_LOG_FILE="$VAR/log/$name.log"
+    for kv in "$@"; do export "${kv?}"; done
+    cd "$ROOT"
+    exec setsid bash -c 'echo $$ > "$0"
+      T2SQL_LISTEN=$1 T2SQL_PID_FILE=$2 "$3/t2sql-fcgi" -c "$4" &
+      T2SQL_LOG_FILE=$5 "$3/exportd" -c "$4" & echo $! > "$6"
+      wait' "$VAR/run/host-$name.pgid" "$listen" "$VAR/run/$name.pid" "$BINDIR" \
+      "$ROOT/conf/t2sql.conf" "$VAR/log/exportd-$name.log" "$VAR/run/exportd-$name.pid" \
+      </dev/null >>"$VAR/log/$name.stderr" 2>&1
+  ) &
+  wait_for 10 pid_alive "$VAR/run/$name.pid" || die "host $name: t2sql-fcgi did not start (see $VAR/log/$name.log)"
+  wait_for 10 pid_alive "$VAR/run/exportd-$name.pid" || die "host $name: exportd did not start"
+  cat "$VAR/run/host-$name.pgid"
+}
+
+stop_host() {
+  stop_pidfile "$VAR/run/$1.pid" 15
+  stop_pidfile "$VAR/run/exportd-$1.pid" 15
+  stop_pidfile "$VAR/run/host-$1.pgid" 5
 }
 
 start_exportd() {
@@ -232,20 +382,15 @@ stop_mode() {
     [ -e "$f" ] || continue
     local n=${f##*/nginx-}; stop_service "${n%.pid}"
   done
-  for f in "$VAR"/run/*.pid; do
-    [ -e "$f" ] || continue
-    # only what this checkout started, by the pid it recorded
-    if pid_alive "$f"; then
-      local p; p=$(cat "$f")
-      kill -TERM "$p" 2>/dev/null || true
-      wait_for 15 bash -c "! kill -0 $p" || kill -KILL "$p" 2>/dev/null || true
-    fi
+  # only what this checkout started, by the pids it recorded (hosts' groups last)
+  for f in "$VAR"/run/*.pid "$VAR"/run/*.pgid; do
+    [ -e "$f" ] && stop_pidfile "$f" 15
   done
   [ -x "$ROOT/scripts/s3rver.sh" ] && { "$ROOT/scripts/s3rver.sh" stop "$VAR/s3" >/dev/null 2>&1 || true; }
   if [ -f "$PGDATA/postmaster.pid" ]; then
     as_postgres "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null 2>&1 || true
   fi
-  rm -f "$VAR"/run/*.pid
+  rm -f "$VAR"/run/*.pid "$VAR"/run/*.pgid
   if [ "$SVAR" != "$VAR" ]; then # our files outside the checkout
     rm -rf "$SVAR"; rmdir "${SVAR%/*}" 2>/dev/null || true
   fi
@@ -265,6 +410,59 @@ demo_key() { # prints the demo API key (all scopes), made once and kept in $VAR/
   echo "$key"
 }
 
+# demo_summary KEY -- what `make demo` prints: where things are, the key, one request and its
+# answer (with the key when auth is on: what the service itself says, bin/t2sql-fcgi -t).
+demo_summary() {
+  local key=$1 url="http://127.0.0.1:$HTTP_PORT" auth=off hdr="" q
+  if (set -a; . "$VAR/service.env"; "$BINDIR/t2sql-fcgi" -c "$ROOT/conf/t2sql.conf" -t 2>/dev/null) |
+     grep -qx 'auth_required = true'; then
+    auth=on
+  fi
+  [ "$auth" = on ] && [ -n "$key" ] && hdr="-H 'Authorization: Bearer $key' "
+  q='how many tickets were sold by event category'
+  [ -n "$EXTERNAL_DB" ] && q='how many rows are in <one of your tables>'
+  cat <<MSG
+t2sql demo is running (build and setup output: var/demo/log/build.log, setup.log; stop: make stop)
+  API      $url   contract: $url/openapi.json
+  console  $url/console
+  database ${EXTERNAL_DB:+yours, }$DB_HOST:$DB_PORT/$DB_NAME (bin/t2sql-keys -c conf/t2sql.conf ... uses it)
+  model    ${OPENAI_BASE_URL:-none configured: the offline planner answers common questions}
+  auth     $([ "$auth" = on ] && echo "on: every request but /health and /ready needs the key" ||
+               echo "off (T2SQL_AUTH_REQUIRED=true make demo turns it on)")
+  API key  ${key:-none} (scopes query, export, admin; kept in var/demo/demo.key)
+
+Try:
+  curl -s $url/query -H 'Content-Type: application/json' ${hdr}\\
+       -d '{"question": "$q", "stream": false}'
+MSG
+  [ -n "$EXTERNAL_DB" ] && { echo; echo "Your database's tables: curl -s ${hdr}$url/schema"; return; }
+  local args=(-s -w '\n%{http_code}' "$url/query" -H 'Content-Type: application/json'
+              -d "{\"question\": \"$q\", \"stream\": false}")
+  [ "$auth" = on ] && [ -n "$key" ] && args+=(-H "Authorization: Bearer $key")
+  curl "${args[@]}" | /usr/bin/python3 -c '
+import json, sys
+text = sys.stdin.read()
+body, _, status = text.rpartition("\n")
+try:
+    d = json.loads(body)
+except ValueError:
+    d = None
+if status != "200" or not isinstance(d, dict) or "rows" not in d:
+    print("\nThe example got %s: %s" % (status, body[:500]))
+    sys.exit(0)
+print("\nIts answer (source: %s, %d rows):" % (d.get("source"), len(d["rows"])))
+print("  " + " ".join(d.get("sql", "").split()))
+rows = [d["columns"]] + [["null" if v is None else str(v) for v in r] for r in d["rows"][:8]]
+w = [max(len(r[i]) for r in rows) for i in range(len(d["columns"]))]
+for n, r in enumerate(rows):
+    print("  " + " | ".join(v.ljust(w[i]) for i, v in enumerate(r)).rstrip())
+    if n == 0:
+        print("  " + "-+-".join("-" * x for x in w))
+if len(d["rows"]) > 8:
+    print("  ... %d more" % (len(d["rows"]) - 8))
+'
+}
+
 start_all() {
   mkdir -p "$VAR/log" "$VAR/run"
   chmod 755 "$ROOT/var" "$VAR" "$VAR/log" "$VAR/run"
@@ -276,6 +474,7 @@ start_all() {
   start_llm
   write_env
   start_service main "$HTTP_PORT" >/dev/null
+  [ -z "$APACHE_PORT" ] || start_apache main "$APACHE_PORT" "$SVAR/run/main.sock"
   start_exportd
 }
 
@@ -283,41 +482,30 @@ cmd=${1:-}
 case $cmd in
   demo)
     setup_mode demo
+    mkdir -p "$VAR/log"
+    # the setup's output goes to a log; the terminal gets the summary (and errors, via die)
+    SETUP_LOG=$VAR/log/setup.log
+    exec 3>&1 4>&2 >>"$SETUP_LOG" 2>&1
+    echo "== $(date -u +%FT%TZ) stack.sh demo"
     start_all
-    url="http://127.0.0.1:$HTTP_PORT"
     key=$(demo_key)
-    cat <<MSG
-
-t2sql is running at $url  (logs: var/demo/log/, stop: make stop)
-  model: ${OPENAI_BASE_URL:-none configured: the offline planner answers common questions}
-  demo API key (scopes query, export, admin; kept in var/demo/demo.key): ${key:-none}
-  auth is off unless T2SQL_AUTH_REQUIRED=true; then add -H 'Authorization: Bearer <key>'
-
-MSG
-    q='how many tickets were sold by event category'
-    [ -n "$EXTERNAL_DB" ] && q='how many rows are in <one of your tables>'
-    cat <<MSG
-Try:
-  curl -s $url/query -H 'Content-Type: application/json' \\
-       -d '{"question": "$q", "stream": false}'
-
-MSG
-    if [ -z "$EXTERNAL_DB" ]; then
-      curl -s "$url/query" -H 'Content-Type: application/json' \
-        -d '{"question": "how many tickets were sold by event category", "stream": false}' | head -c 1500
-      echo
-    else
-      echo "Your database's tables: curl -s $url/schema"
-    fi
+    exec 1>&3 2>&4 3>&- 4>&-
+    SETUP_LOG=
+    demo_summary "$key"
     ;;
   test|bench)
     setup_mode "$cmd"
     stop_mode "$cmd"
     [ "$cmd" = test ] && rm -rf "$VAR"
     start_all
-    cat > "$VAR/env.sh" <<ENV
+    # the superuser's password: in T2SQL_TEST_PG for drivers, in a pgpass file for psql and
+    # pgbench (so that it never shows on a command line)
+    (umask 077; echo "127.0.0.1:$PGPORT:*:postgres:$PG_PASS" > "$VAR/pgpass")
+    (umask 077; cat > "$VAR/env.sh") <<ENV
 export T2SQL_TEST_URL=http://127.0.0.1:$HTTP_PORT
-export T2SQL_TEST_PG="host=127.0.0.1 port=$PGPORT dbname=t2sql user=postgres"
+export T2SQL_TEST_APACHE_URL=http://127.0.0.1:$APACHE_PORT
+export T2SQL_TEST_PG="host=127.0.0.1 port=$PGPORT dbname=t2sql user=postgres password=$PG_PASS"
+export PGPASSFILE=$VAR/pgpass
 export T2SQL_TEST_LLM=http://127.0.0.1:$LLM_PORT
 export T2SQL_TEST_REDIS_PORT=$REDIS_PORT
 export T2SQL_TEST_S3=http://127.0.0.1:$S3_PORT
@@ -348,7 +536,38 @@ ENV
     setup_mode "${T2SQL_STACK_MODE:-test}"
     stop_service "$2"
     ;;
+  apache) # apache NAME PORT SOCKNAME: Apache over the FastCGI socket of instance SOCKNAME
+    [ $# -eq 4 ] || die "usage: stack.sh apache NAME PORT INSTANCE"
+    setup_mode "${T2SQL_STACK_MODE:-test}"
+    start_apache "$2" "$3" "$SVAR/run/$4.sock"
+    ;;
+  apache-stop)
+    setup_mode "${T2SQL_STACK_MODE:-test}"
+    stop_pidfile "$VAR/run/apache-$2.pid" 10
+    ;;
+  nginx) # nginx NAME PORT TEMPLATE ADDR...: an nginx from TEMPLATE over the upstream ADDRs
+    [ $# -ge 5 ] || die "usage: stack.sh nginx NAME PORT TEMPLATE ADDR..."
+    setup_mode "${T2SQL_STACK_MODE:-test}"
+    name=$2 port=$3 tmpl=$4; shift 4
+    case $tmpl in /*) ;; *) tmpl=$ROOT/$tmpl ;; esac
+    start_nginx "$name" "$port" "$tmpl" "$@"
+    ;;
+  nginx-stop)
+    setup_mode "${T2SQL_STACK_MODE:-test}"
+    stop_nginx "$2"
+    ;;
+  host) # host NAME HOST:PORT [KEY=VALUE ...]: t2sql-fcgi + exportd in one process group
+    [ $# -ge 3 ] || die "usage: stack.sh host NAME HOST:PORT [KEY=VALUE ...]"
+    setup_mode "${T2SQL_STACK_MODE:-test}"
+    [ -f "$VAR/service.env" ] || die "start the $MODE stack first"
+    name=$2 listen=$3; shift 3
+    start_host "$name" "$listen" "$@"
+    ;;
+  host-stop)
+    setup_mode "${T2SQL_STACK_MODE:-test}"
+    stop_host "$2"
+    ;;
   *)
-    die "usage: stack.sh demo|test|stop [mode]|instance NAME PORT [K=V...]|instance-stop NAME"
+    die "usage: stack.sh demo|test|bench|stop [mode]|where MODE|instance NAME PORT [K=V...]|apache NAME PORT INSTANCE|nginx NAME PORT TEMPLATE ADDR...|host NAME HOST:PORT [K=V...]|instance-stop|apache-stop|nginx-stop|host-stop NAME"
     ;;
 esac

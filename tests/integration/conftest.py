@@ -311,6 +311,18 @@ def conninfo(dbname=None):
     return ci
 
 
+def libpq_argv(ci):
+    """(ci without its password, the environment with PGPASSWORD) for a libpq program run as a
+    subprocess (psql, pgbench, load.sh, bin/t2sql-plan): a password on a command line is
+    readable by every local user (ps)."""
+    m = re.search(r"\s*\bpassword=(\S+)", ci)
+    e = dict(os.environ)
+    if m:
+        e["PGPASSWORD"] = m.group(1)
+        ci = (ci[:m.start()] + ci[m.end():]).strip()
+    return ci, e
+
+
 def connect_text(dbname=None):
     """A connection whose every value comes back as PostgreSQL's text form (or None)."""
     c = psycopg2.connect(conninfo(dbname))

@@ -14,7 +14,7 @@ import subprocess
 import psycopg2
 import pytest
 
-from conftest import (DATA, assert_rows_match, conninfo, loads, need_shared, post_query,
+from conftest import (DATA, assert_rows_match, conninfo, libpq_argv, loads, need_shared, post_query,
                       shared_missing)
 
 DEFOG = os.path.join(DATA, "defog")
@@ -102,15 +102,16 @@ def load_database(db):
             cur.execute("CREATE DATABASE %s" % db)
     finally:
         admin.close()
-    p = subprocess.run([PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", conninfo(db), "-f", path],
-                       capture_output=True, text=True, timeout=300)
+    ci, pgenv = libpq_argv(conninfo(db))
+    p = subprocess.run([PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", ci, "-f", path],
+                       capture_output=True, text=True, timeout=300, env=pgenv)
     assert p.returncode == 0, "psql -f %s failed:\n%s" % (path, p.stderr[-3000:])
     # as a deployment does: the service's schema, then its roles (login + SELECT-only)
     root = os.environ["T2SQL_ROOT"]
     for f in ("conf/schema.sql", "conf/roles.sql"):
         p = subprocess.run([PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", "db=" + db,
-                            "-d", conninfo(db), "-f", os.path.join(root, f)],
-                           capture_output=True, text=True, timeout=60)
+                            "-d", ci, "-f", os.path.join(root, f)],
+                           capture_output=True, text=True, timeout=60, env=pgenv)
         assert p.returncode == 0, "psql -f %s failed:\n%s" % (f, p.stderr[-3000:])
     c = psycopg2.connect(conninfo(db))
     c.autocommit = True

@@ -18,6 +18,8 @@ from collections import Counter, defaultdict
 import psycopg2
 import psycopg2.extensions
 
+from conftest import libpq_argv
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PLAN = os.path.join(ROOT, "bin", "t2sql-plan")
 GLOSSARY = os.path.join(ROOT, "conf", "glossary")
@@ -56,7 +58,8 @@ def run_planner(dsn, questions):
     """Plans every question with bin/t2sql-plan --json; returns one dict per question."""
     if not os.access(PLAN, os.X_OK):
         raise RuntimeError("%s is missing: run make bin/t2sql-plan" % PLAN)
-    out = subprocess.run([PLAN, "--conninfo", dsn, "--glossary", GLOSSARY, "--json"],
+    dsn, pgenv = libpq_argv(dsn)
+    out = subprocess.run([PLAN, "--conninfo", dsn, "--glossary", GLOSSARY, "--json"], env=pgenv,
                          input="".join(q.replace("\n", " ") + "\n" for q in questions),
                          capture_output=True, text=True, check=True, timeout=600).stdout
     res = [json.loads(line) for line in out.splitlines() if line.strip()]
@@ -140,8 +143,9 @@ def demo_accuracy(dsn, verbose=False):
     """Loads the demo data and returns (correct, total, failures)."""
     recreate_db(dsn, DEMO_DB)
     db_dsn = dsn_for(dsn, DEMO_DB)
-    subprocess.run([os.path.join(ROOT, "conf", "demo", "load.sh"), db_dsn, DEMO_SCALE],
-                   check=True, capture_output=True, text=True, timeout=600)
+    ci, pgenv = libpq_argv(db_dsn)
+    subprocess.run([os.path.join(ROOT, "conf", "demo", "load.sh"), ci, DEMO_SCALE],
+                   check=True, capture_output=True, text=True, timeout=600, env=pgenv)
     items = [json.loads(line) for line in open(QUESTIONS) if line.strip()]
     plans = run_planner(db_dsn, [i["question"] for i in items])
     conn = psycopg2.connect(db_dsn)
@@ -182,9 +186,10 @@ def idk_declines(dsn, verbose=False):
         name = "t2sql_idk_" + db
         recreate_db(dsn, name)
         db_dsn = dsn_for(dsn, name)
-        subprocess.run(["psql", db_dsn, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f",
+        ci, pgenv = libpq_argv(db_dsn)
+        subprocess.run(["psql", ci, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f",
                         os.path.join(DEFOG, "databases", db, db + ".sql"), "-c", "ANALYZE"],
-                       check=True, capture_output=True, text=True, timeout=600)
+                       check=True, capture_output=True, text=True, timeout=600, env=pgenv)
         for q, plan in zip(by_db[db], run_planner(db_dsn, by_db[db])):
             total += 1
             if "decline" in plan:
