@@ -10,11 +10,12 @@
 #   stack.sh apache NAME PORT INSTANCE            Apache httpd over INSTANCE's FastCGI socket
 #   stack.sh nginx NAME PORT TEMPLATE ADDR...     an nginx from TEMPLATE (nginx/t2sql.conf.in,
 #                                                 or a proxy's) whose upstream is the ADDRs
-#   stack.sh host NAME HOST:PORT [KEY=VALUE ...]  t2sql-fcgi on TCP + exportd in one process
-#                                                 group, as one host of several; prints its pgid
+#   stack.sh host NAME [KEY=VALUE ...]            t2sql-fcgi (socket run/NAME.sock) + exportd in
+#                                                 one process group, as one host of several;
+#                                                 prints the group's id
 #   stack.sh instance-stop|apache-stop|nginx-stop|host-stop NAME
 # The test and bench stacks also run Apache (apache/t2sql.conf.in) over the main instance's
-# socket, on HTTP port + 10 (18090, 38090); the demo only when T2SQL_APACHE_PORT is set.
+# socket, on port 18078 (bench 38078); the demo only when T2SQL_APACHE_PORT is set.
 # Each cluster trusts no local user: passwords (scram-sha-256) over TCP, peer on the socket;
 # the superuser's password is generated into var/<mode>/pg.pass (0600).
 # T2SQL_BIN_DIR=bin-san runs the sanitizer build (make SAN=address,undefined).
@@ -45,11 +46,11 @@ setup_mode() {
   if [ "$MODE" = test ]; then
     PGPORT=$((15432 + o)) REDIS_PORT=$((16379 + o)) S3_PORT=$((14569 + o)) LLM_PORT=$((18099 + o))
     HTTP_PORT=$((18080 + o)) SCALE=${DEMO_SCALE:-0.02} WORKERS=${T2SQL_WORKERS:-4}
-    APACHE_PORT=$((18090 + o))
+    APACHE_PORT=$((18078 + o))
   elif [ "$MODE" = bench ]; then
     PGPORT=$((35432 + o)) REDIS_PORT=$((36379 + o)) S3_PORT=$((34569 + o)) LLM_PORT=$((38099 + o))
     HTTP_PORT=$((38080 + o)) SCALE=${DEMO_SCALE:-1} WORKERS=${T2SQL_WORKERS:-4}
-    APACHE_PORT=$((38090 + o))
+    APACHE_PORT=$((38078 + o))
   else
     PGPORT=${T2SQL_PG_PORT:-54329} REDIS_PORT=${T2SQL_REDIS_PORT_LOCAL:-63799} S3_PORT=${T2SQL_S3_PORT:-4569}
     LLM_PORT= HTTP_PORT=${T2SQL_HTTP_PORT:-8080} SCALE=${DEMO_SCALE:-1} WORKERS=${T2SQL_WORKERS:-4}
@@ -333,9 +334,10 @@ stop_service() {
   stop_pidfile "$VAR/run/$1.pid" 15
 }
 
-# start_host NAME HOST:PORT [KEY=VALUE ...] -- one complete instance as on a host of its own:
-# t2sql-fcgi on a TCP listener and an exportd, both in one process group (pid in
-# run/host-NAME.pgid), on the mode's PostgreSQL and Redis. Prints the group id.
+# start_host NAME LISTEN [KEY=VALUE ...] -- one complete instance as on a host of its own:
+# t2sql-fcgi on LISTEN (a socket path, or HOST:PORT as on separate hosts) and an exportd, both
+# in one process group (its id in run/host-NAME.pgid), on the mode's PostgreSQL and Redis.
+# Prints the group id.
 start_host() {
   local name=$1 listen=$2; shift 2
   stop_host "$name"
@@ -556,18 +558,18 @@ ENV
     setup_mode "${T2SQL_STACK_MODE:-test}"
     stop_nginx "$2"
     ;;
-  host) # host NAME HOST:PORT [KEY=VALUE ...]: t2sql-fcgi + exportd in one process group
-    [ $# -ge 3 ] || die "usage: stack.sh host NAME HOST:PORT [KEY=VALUE ...]"
+  host) # host NAME [KEY=VALUE ...]: t2sql-fcgi + exportd in one process group
+    [ $# -ge 2 ] || die "usage: stack.sh host NAME [KEY=VALUE ...]"
     setup_mode "${T2SQL_STACK_MODE:-test}"
     [ -f "$VAR/service.env" ] || die "start the $MODE stack first"
-    name=$2 listen=$3; shift 3
-    start_host "$name" "$listen" "$@"
+    name=$2; shift 2
+    start_host "$name" "$SVAR/run/$name.sock" "$@"
     ;;
   host-stop)
     setup_mode "${T2SQL_STACK_MODE:-test}"
     stop_host "$2"
     ;;
   *)
-    die "usage: stack.sh demo|test|bench|stop [mode]|where MODE|instance NAME PORT [K=V...]|apache NAME PORT INSTANCE|nginx NAME PORT TEMPLATE ADDR...|host NAME HOST:PORT [K=V...]|instance-stop|apache-stop|nginx-stop|host-stop NAME"
+    die "usage: stack.sh demo|test|bench|stop [mode]|where MODE|instance NAME PORT [K=V...]|apache NAME PORT INSTANCE|nginx NAME PORT TEMPLATE ADDR...|host NAME [K=V...]|instance-stop|apache-stop|nginx-stop|host-stop NAME"
     ;;
 esac

@@ -4,6 +4,7 @@ The stack (PostgreSQL, Redis, the fake model, nginx + t2sql-fcgi, s3rver, export
 by `make test`, which then runs pytest with these variables set:
 
     T2SQL_TEST_URL         the service through nginx, e.g. http://127.0.0.1:18080
+    T2SQL_TEST_APACHE_URL  the same workers through Apache httpd, e.g. http://127.0.0.1:18078
     T2SQL_TEST_PG          libpq conninfo of the test server (superuser), dbname=t2sql
     T2SQL_TEST_LLM         the fake model (tests/fixtures/fakellm.py), e.g. http://127.0.0.1:18099
     T2SQL_TEST_REDIS_PORT  Redis port
@@ -86,6 +87,16 @@ def stack_env():
 @pytest.fixture(scope="session")
 def base_url(stack_env):
     return stack_env["T2SQL_TEST_URL"].rstrip("/")
+
+
+# The front ends the test stack runs over the same workers (scripts/stack.sh).
+FRONT_URL_ENV = {"nginx": "T2SQL_TEST_URL", "apache": "T2SQL_TEST_APACHE_URL"}
+
+
+@pytest.fixture(params=sorted(FRONT_URL_ENV))
+def front_url(request, stack_env):
+    """The service through each front end in turn: Apache httpd (mod_proxy_fcgi) and nginx."""
+    return env(FRONT_URL_ENV[request.param]).rstrip("/")
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""The HTTP contract of /health, routing, and the /query happy path (API.md)."""
+"""The HTTP contract of /health, routing, and the /query happy path (API.md), through each
+front end: nginx and Apache httpd."""
 
 import json
 import re
@@ -14,6 +15,12 @@ from conftest import (TIMEOUT, assert_error, assert_ok, assert_rows_match, loads
 MEMBERS_SQL = ("SELECT city, count(*) AS members FROM customers WHERE is_member "
                "GROUP BY city ORDER BY city")
 IDS_SQL = "SELECT customer_id, city FROM customers ORDER BY customer_id"
+
+
+@pytest.fixture
+def base_url(front_url):
+    """Every test of this module runs through nginx and through Apache."""
+    return front_url
 
 
 def check_query_doc(body, sql, pgres, page=1, page_size=50, source="llm"):

@@ -80,9 +80,10 @@ def test_unsupported_media_type(base_url, fakellm, ctype):
     assert fakellm.count() == 0
 
 
-def test_body_too_large_main(base_url, fakellm):
-    """2 MB: over any sane limit; nginx may answer itself, but the body must be our JSON."""
-    host, port = url_host_port(base_url)
+def test_body_too_large_main(front_url, fakellm):
+    """2 MB: over any sane limit; the front end (nginx, Apache) may answer itself, but the
+    body must be our JSON."""
+    host, port = url_host_port(front_url)
     body = json.dumps({"question": "q" * (2 * 1024 * 1024)}).encode()
     head = ("POST /query HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\n"
             "Content-Length: %d\r\nConnection: close\r\n\r\n" % (host, port, len(body))).encode()
@@ -91,8 +92,8 @@ def test_body_too_large_main(base_url, fakellm):
     assert fakellm.count() == 0
 
 
-def test_body_too_large_chunked(base_url, fakellm):
-    host, port = url_host_port(base_url)
+def test_body_too_large_chunked(front_url, fakellm):
+    host, port = url_host_port(front_url)
     payload = json.dumps({"question": "z" * (2 * 1024 * 1024)}).encode()
     chunks = b"".join(b"%x\r\n%s\r\n" % (len(payload[i:i + 65536]), payload[i:i + 65536])
                       for i in range(0, len(payload), 65536)) + b"0\r\n\r\n"

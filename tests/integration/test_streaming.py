@@ -8,8 +8,8 @@ tested through both front ends, nginx and Apache httpd (mod_proxy_fcgi, flushpac
 
 Needs the test stack (`make test`, or `. var/test/env.sh` of a running one). Extra service
 instances run on ports 18070-18072 (+ T2SQL_TEST_PORT_OFFSET) through
-$T2SQL_ROOT/scripts/stack.sh instance, an Apache over each on port + 5 (stack.sh apache);
-they are stopped at the end of the module.
+$T2SQL_ROOT/scripts/stack.sh instance, Apache over stream-big and stream-hup on 18075 and
+18077 (stack.sh apache); they are stopped at the end of the module.
 """
 
 import hashlib
