@@ -3,7 +3,8 @@ one (tests/fixtures/apigw-nginx.conf.in: 29 s integration timeout, 10 MB payload
 terminated, X-Forwarded-For/-Proto added) in front of an instance with base_path = /stage.
 A stage prefix the proxy strips (/prod), passes with X-Forwarded-Prefix (/v1) or passes as it
 is (/stage, base_path) all reach the same endpoints; the per-request log line names the
-client and the scheme the proxy saw. Ports: the instance 18073, the proxy 18074 (+ offset)."""
+client and the scheme the proxy saw; presigned URLs name s3_public_endpoint. Ports: the
+instance 18073, the proxy 18074 (+ offset)."""
 import os
 import re
 import subprocess
@@ -29,7 +30,8 @@ def stack(*args):
 @pytest.fixture(scope="module")
 def gw():
     name, port = INST
-    stack("instance", name, str(port), "T2SQL_BASE_PATH=/stage", "T2SQL_WORKERS=2")
+    stack("instance", name, str(port), "T2SQL_BASE_PATH=/stage", "T2SQL_WORKERS=2",
+          "T2SQL_S3_PUBLIC_ENDPOINT=" + public_s3())
     stack("nginx", PROXY[0], str(PROXY[1]), "tests/fixtures/apigw-nginx.conf.in",
           "127.0.0.1:%d" % port)
     try:
@@ -37,6 +39,12 @@ def gw():
     finally:
         stack("nginx-stop", PROXY[0])
         stack("instance-stop", name)
+
+
+def public_s3():
+    """The S3 stand-in by another name than the service's (localhost, not 127.0.0.1), as a
+    client outside would reach it: s3_public_endpoint."""
+    return env("T2SQL_TEST_S3").replace("127.0.0.1", "localhost")
 
 
 def log_lines(needle):
@@ -69,6 +77,10 @@ def test_export_under_a_stage(gw, fakellm, uq, stage):
         time.sleep(0.2)
     assert st["status"] == "SUCCESS", st
     assert st["row_count"] == 3
+    # the URL names the public endpoint, and its signature holds there
+    assert st["download_url"].startswith(public_s3() + "/"), st["download_url"]
+    r = requests.get(st["download_url"], timeout=30)
+    assert r.status_code == 200 and r.text.split() == ["g", "1", "2", "3"], r.text[:300]
 
 
 def test_unknown_paths_under_a_stage_are_json_404(gw):
