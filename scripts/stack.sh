@@ -32,11 +32,7 @@ PGBIN=/usr/lib/postgresql/15/bin
 BINDIR=${T2SQL_BIN_DIR:-$ROOT/bin}
 case $BINDIR in /*) ;; *) BINDIR=$ROOT/$BINDIR ;; esac
 
-die() { # (demo: the terminal hears of it too, with where the setup log is)
-  echo "stack: $*" >&2
-  [ -z "${SETUP_LOG:-}" ] || echo "stack: $* (setup log: $SETUP_LOG)" >&4
-  exit 1
-}
+die() { echo "stack: $*" >&2; exit 1; }
 log() { echo "stack: $*" >&2; }
 
 setup_mode() {
@@ -485,14 +481,19 @@ case $cmd in
   demo)
     setup_mode demo
     mkdir -p "$VAR/log"
-    # the setup's output goes to a log; the terminal gets the summary (and errors, via die)
-    SETUP_LOG=$VAR/log/setup.log
-    exec 3>&1 4>&2 >>"$SETUP_LOG" 2>&1
-    echo "== $(date -u +%FT%TZ) stack.sh demo"
-    start_all
-    key=$(demo_key)
-    exec 1>&3 2>&4 3>&- 4>&-
-    SETUP_LOG=
+    # the setup's output goes to a log (so do the daemons'), the terminal gets the summary;
+    # the subshell hands back what the summary needs
+    log=$VAR/log/setup.log
+    if ! (
+      echo "== $(date -u +%FT%TZ) stack.sh demo"
+      start_all
+      key=$(demo_key)
+      declare -p EXTERNAL_DB DB_HOST DB_PORT DB_NAME key > "$VAR/run/demo.vars"
+    ) >>"$log" 2>&1 </dev/null; then
+      tail -n 15 "$log" >&2
+      die "the demo did not start (the end of $log is above)"
+    fi
+    . "$VAR/run/demo.vars"; rm -f "$VAR/run/demo.vars"
     demo_summary "$key"
     ;;
   test|bench)
