@@ -501,7 +501,7 @@ int s3_presign_get(const conf *cf, const char *key, long expires, time_t now, ch
 
     conf pub = *cf; /* the URL names the endpoint its clients reach */
 
-    if (*cf->s3_public_endpoint) pub.s3_endpoint = cf->s3_public_endpoint;
+    if (cf->s3_public_endpoint && *cf->s3_public_endpoint) pub.s3_endpoint = cf->s3_public_endpoint;
     *url = NULL;
     if (s3_addr(&pub, &scheme, &host, &base) < 0 || s3_path(&path, base, key) < 0) {
         err_set(err, E_INTERNAL, "S3: bad endpoint or bucket configuration");

@@ -21,7 +21,7 @@ import time
 import pytest
 import requests
 
-from conftest import PORT_OFFSET, ROOT, assert_ok, env
+from conftest import PG, PORT_OFFSET, ROOT, assert_ok, env
 
 LB_PORT = 18076 + PORT_OFFSET
 HOST_ENV = ["T2SQL_WORKERS=2", "T2SQL_EXPORT_CONCURRENCY=2", "T2SQL_EXPORT_LEASE_S=5"]
@@ -61,6 +61,14 @@ def worker_pid(worker):
     """exportd's worker column is host:pid:slot."""
     m = re.match(r".*:(\d+):\d+$", worker or "")
     return int(m.group(1)) if m else None
+
+
+@pytest.fixture
+def pg():
+    """A connection of this test's own (the session's may predate a database restart)."""
+    p = PG()
+    yield p
+    p.close()
 
 
 @pytest.fixture

@@ -12,9 +12,17 @@ import subprocess
 
 import pytest
 
-from conftest import env
+from conftest import PG, env
 
 ROLES = ("postgres", "t2sql_service", "t2sql_reader")
+
+
+@pytest.fixture
+def pg():
+    """A connection of this module's own (the session's may predate a database restart)."""
+    p = PG()
+    yield p
+    p.close()
 
 
 def pg_port():

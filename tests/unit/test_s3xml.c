@@ -178,6 +178,15 @@ static void test_presign_addressing(void **state)
         assert_null(strstr(url, "wJalrXUtnFEMI")); /* the secret never appears */
         free(url);
     }
+    { /* the URL names s3_public_endpoint when set: the address clients reach */
+        static char pub[] = "http://127.0.0.1:9000";
+        const char *want = "http://127.0.0.1:9000/t2sql-exports/exports/a%20b.csv?";
+        presign_conf(&c, "http://minio:9000");
+        c.s3_public_endpoint = pub;
+        assert_int_equal(s3_presign_get(&c, "exports/a b.csv", 600, 1369353600, &url, &e), 0);
+        assert_memory_equal(url, want, strlen(want));
+        free(url);
+    }
     presign_conf(&c, "");
     c.export_bucket = c.aws_session_token; /* "" */
     assert_int_equal(s3_presign_get(&c, "k", 600, 1369353600, &url, &e), -1);
