@@ -95,3 +95,15 @@ def test_worker_socket_gone_is_json_503():
         assert_error(r, 503, "overloaded")
     finally:
         run("apache-stop", "apache-nowhere")
+
+
+def test_static_pages_through_apache():
+    """The console and the contract are served by Apache itself, with their types."""
+    base = env("T2SQL_TEST_APACHE_URL")
+    r = requests.get(base + "/console", timeout=10)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html"), r.headers
+    r = requests.get(base + "/openapi.json", timeout=10)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("application/json")
+    assert r.json()["openapi"].startswith("3.")
+    r = requests.get(base + "/", timeout=10, allow_redirects=False)
+    assert r.status_code == 302 and r.headers["Location"].endswith("/console"), r.headers
