@@ -28,6 +28,9 @@ int buf_printf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)
  * append, all or nothing: on -1 the buffer is as it was. */
 int buf_add_json_str(buf *b, const char *s, size_t n);
 int buf_add_json_cstr(buf *b, const char *s);
+/* The flags every json-c document the service writes is serialised with: compact, and "/"
+ * written as itself like buf_add_json_str() does (json-c escapes it as "\/" by default). */
+#define T2_JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 /* Keeps the allocation, forgets the content. */
 void buf_reset(buf *b);
 void buf_free(buf *b);

@@ -163,7 +163,7 @@ void catalog_fingerprint(catalog *c)
 
     c->fingerprint[0] = '\0'; /* before the JSON: the old print must not feed the new one */
     if (!(j = catalog_to_json(c))) return;
-    s = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
+    s = json_object_to_json_string_ext(j, T2_JSON_FLAGS);
     if (EVP_Digest(s, strlen(s), md, &mdlen, EVP_sha256(), NULL) == 1)
         for (i = 0; i < mdlen; i++)
             snprintf(c->fingerprint + i * 2, 3, "%02x", md[i]);

@@ -88,6 +88,9 @@ static const conf_key conf_keys[] = {
     I(max_joins, 24, 0, 1000, NULL, 1),
     B(auth_required, 0, 1),
     I(rate_limit_per_min, 600, 0, 100000000, NULL, 1),
+    S(cors_allow_origins, "", NULL, 0, 1),
+    B(cors_any_origin_with_auth, 0, 1),
+    I(cors_max_age, 600, 0, 86400, NULL, 1),
     S(aws_region, "us-east-1", "AWS_REGION", 0, 1),
     S(export_bucket, "t2sql-exports", "EXPORT_BUCKET", 0, 1),
     S(export_prefix, "exports/", "EXPORT_PREFIX", 0, 1),
@@ -287,6 +290,74 @@ static int conf_read_env(conf *c, char *err, size_t errlen)
     return 0;
 }
 
+#define ORIGIN_MAX 256
+
+/* The next entry of a cors_allow_origins list (separated by commas or spaces) from *p:
+ * its start and length, or 0 at the end. */
+static size_t origin_next(const char **p, const char **start)
+{
+    size_t n;
+
+    *p += strspn(*p, ", \t");
+    *start = *p;
+    n = strcspn(*p, ", \t");
+    *p += n;
+    return n;
+}
+
+/* Each entry must be "*" alone or an origin as browsers send it: http(s)://host[:port], no
+ * path, no trailing slash, printable ASCII (it is echoed in a response header). */
+static int cors_check(const conf *c, char *err, size_t errlen)
+{
+    const char *p = c->cors_allow_origins, *e;
+    size_t n, i, scheme;
+    int entries = 0, star = 0;
+
+    while ((n = origin_next(&p, &e)) > 0) {
+        entries++;
+        if (n == 1 && *e == '*') {
+            star = 1;
+            continue;
+        }
+        for (i = 0; i < n; i++)
+            if (e[i] <= ' ' || e[i] > '~') break;
+        scheme = strncmp(e, "http://", 7) == 0 ? 7 : strncmp(e, "https://", 8) == 0 ? 8 : 0;
+        if (n >= ORIGIN_MAX || i < n || !scheme || n == scheme ||
+            memchr(e + scheme, '/', n - scheme)) {
+            snprintf(err, errlen,
+                     "cors_allow_origins: '%.*s' is not an origin like https://app.example.com "
+                     "or http://127.0.0.1:3000 (scheme, host, optional port; no path)",
+                     (int)(n < 80 ? n : 80), e);
+            return -1;
+        }
+    }
+    if (star && entries > 1) {
+        snprintf(err, errlen, "cors_allow_origins: \"*\" stands alone, without other origins");
+        return -1;
+    }
+    if (star && c->auth_required && !c->cors_any_origin_with_auth) {
+        snprintf(err, errlen,
+                 "cors_allow_origins = * with auth_required = true lets any web page use a key "
+                 "it holds: list the origins, or set cors_any_origin_with_auth = true");
+        return -1;
+    }
+    return 0;
+}
+
+int conf_origin_allowed(const conf *c, const char *origin)
+{
+    const char *p = c->cors_allow_origins, *e;
+    size_t n, olen;
+
+    if (!p || !*p) return CONF_ORIGIN_NO;
+    olen = origin ? strlen(origin) : 0;
+    while ((n = origin_next(&p, &e)) > 0) {
+        if (n == 1 && *e == '*') return CONF_ORIGIN_ANY;
+        if (olen && n == olen && memcmp(e, origin, n) == 0) return CONF_ORIGIN_LISTED;
+    }
+    return CONF_ORIGIN_NO;
+}
+
 /* Defaults, then the file (path) or the text, then the environment (use_env). */
 static int conf_build(const char *path, const char *text, size_t len, int use_env, conf *out,
                       char *err, size_t errlen)
@@ -310,6 +381,7 @@ static int conf_build(const char *path, const char *text, size_t len, int use_en
         snprintf(err, errlen, "llm_provider must be openai or anthropic");
         goto fail;
     }
+    if (cors_check(&c, err, errlen) < 0) goto fail;
     if ((slash = strstr(c.llm_base_url, "/chat/completions")) != NULL)
         *slash = '\0'; /* accept a full endpoint URL as well as a base URL */
     *out = c;

@@ -68,6 +68,10 @@ typedef struct conf {
     /* auth */
     int auth_required;
     long rate_limit_per_min;
+    /* browser clients on other origins (CORS) */
+    char *cors_allow_origins;
+    int cors_any_origin_with_auth;
+    long cors_max_age;
     /* export */
     char *aws_region;
     char *export_bucket;
@@ -100,6 +104,11 @@ void conf_print(const conf *c, FILE *f);
 void conf_register_secrets(const conf *c);
 /* Builds a libpq conninfo string into dst (keywords quoted). -1 if it does not fit. */
 int conf_pg_conninfo(const conf *c, char *dst, size_t len, const char *appname);
+/* Whether a browser page from origin (the request's Origin header, NULL when absent) may
+ * read the response: CONF_ORIGIN_ANY when cors_allow_origins is "*", CONF_ORIGIN_LISTED
+ * when origin is one of the listed origins (exact match), else CONF_ORIGIN_NO. */
+enum { CONF_ORIGIN_NO = 0, CONF_ORIGIN_LISTED = 1, CONF_ORIGIN_ANY = 2 };
+int conf_origin_allowed(const conf *c, const char *origin);
 /* Splits c->schemas into up to max trimmed names (owned by the returned block, which the
  * caller frees with free()). Returns the count, or -1. */
 int conf_schema_list(const conf *c, char ***names, int max);

@@ -121,7 +121,7 @@ static int load_catalog(t2ctx *x, PGconn *conn, const char *probe, t2err *err)
     if (!c) {
         if (catalog_load(conn, x->schemas, x->nschemas, &c, err) < 0) goto fail;
         json_object *j = catalog_to_json(c);
-        const char *s = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
+        const char *s = json_object_to_json_string_ext(j, T2_JSON_FLAGS);
         cache_set(x->cache, key, s, strlen(s), x->cf->cache_ttl_catalog);
         json_object_put(j);
     }

@@ -105,9 +105,14 @@ static void dispatch(req *r)
             snprintf(allow + strlen(allow), sizeof allow - strlen(allow), "%s%s",
                      allow[0] ? ", " : "", routes[i].method);
     }
+    if (allow[0] && strcmp(method, "OPTIONS") == 0) { /* CORS preflights: no key needed */
+        http_options(r, allow);
+        return;
+    }
     if (allow[0]) {
-        snprintf(hdr, sizeof hdr, "Allow: %s\r\n", allow);
-        err_set(&err, E_METHOD, "method %s is not allowed here; allowed: %s", r->method, allow);
+        snprintf(hdr, sizeof hdr, "Allow: %s, OPTIONS\r\n", allow);
+        err_set(&err, E_METHOD, "method %s is not allowed here; allowed: %s, OPTIONS", r->method,
+                allow);
         http_error_extra(r, &err, hdr);
         return;
     }

@@ -474,6 +474,17 @@ def pages(total, size):
     return (total + size - 1) // size
 
 
+def pagination(page, page_size, total, has_more=None):
+    """The pagination object of a page; has_more (a row follows the page) defaults to what
+    total implies, and must be given when total is None (count: none)."""
+    if has_more is None:
+        assert total is not None, "has_more must be given when total_rows is null"
+        has_more = page * page_size < total
+    return {"page": page, "page_size": page_size, "total_rows": total,
+            "total_pages": None if total is None else pages(total, page_size),
+            "has_more": has_more}
+
+
 def norm_sql(s):
     return re.sub(r"\s+", " ", s.strip().rstrip(";").strip()).lower()
 
