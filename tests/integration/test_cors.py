@@ -9,6 +9,7 @@ import subprocess
 import pytest
 import requests
 
+from browser import OriginServer, run_browser
 from conftest import PORT_OFFSET, ROOT, TIMEOUT, assert_error, assert_ok, post_query
 
 ALLOWED = "http://127.0.0.1:%d" % (18094 + PORT_OFFSET)   # browser.OriginServer's ports
@@ -200,3 +201,59 @@ def test_no_slash_escaping(base_url, fakellm, uq):
     r = requests.get(base_url + "/export/status/" + body["job_id"], timeout=TIMEOUT)
     assert r.status_code == 200 and "\\/" not in r.text, r.text
     assert json.loads(r.text)["job_id"] == body["job_id"]
+
+
+# ---------------------------------------------------------------------------------------------
+# From a real browser: a page on a second origin calls the API with fetch()
+
+
+@pytest.fixture(scope="module")
+def origin():
+    s = OriginServer().start()
+    yield s
+    s.stop()
+
+
+def test_browser_on_another_origin(instances, origin, fakellm, pg, uq):
+    inst = start(instances, CORS)
+    assert origin.urls == [ALLOWED, OTHER]
+    sql = "SELECT g AS n, 'x/' || g AS label FROM generate_series(1, 25) g ORDER BY g"
+    fakellm.rules({"match": uq, "reply": "<sql>%s</sql>" % sql})
+    question = "numbers from the browser " + uq
+    out = run_browser("cors.js", {"pages": {"allowed": ALLOWED + "/", "other": OTHER + "/"},
+                                  "api": inst.url, "question": question})
+    ok, other = out["allowed"], out["other"]
+    assert ok["origin"] == ALLOWED and other["origin"] == OTHER
+    want = [[n, "x/%d" % n] for n in range(1, 11)]
+
+    # the allowed origin reads everything, the exposed headers included
+    for k in ("health", "healthWithKey", "query", "queryStreamed", "queryNdjson", "error",
+              "exportStart", "exportStatus"):
+        assert not ok[k].get("blocked"), (k, ok[k], ok["consoleErrors"])
+    assert ok["health"] == {"status": 200, "body": {"ok": True},
+                            "requestId": ok["health"]["requestId"]} and ok["health"]["requestId"]
+    assert ok["healthWithKey"]["requestId"] == "cors-page-1"
+    assert ok["query"]["status"] == 200 and ok["query"]["body"]["rows"] == want
+    assert ok["query"]["body"]["pagination"]["has_more"] is True
+    assert ok["query"]["requestId"]
+    assert ok["queryStreamed"]["status"] == 200 and ok["queryStreamed"]["length"] is None
+    assert ok["queryStreamed"]["body"]["rows"] == want
+    nd = ok["queryNdjson"]
+    assert nd["status"] == 200 and nd["type"].startswith("application/x-ndjson")
+    assert nd["lines"][1:-1] == want and nd["lines"][-1]["pagination"]["total_rows"] == 25
+    assert ok["error"]["status"] == 422 and ok["error"]["body"]["code"] == "validation_error"
+    assert ok["error"]["requestId"]
+    assert ok["exportStart"]["status"] == 200 and ok["exportStart"]["body"]["status"] == "PENDING"
+    st = ok["exportStatus"]
+    assert st["status"] == 200 and st["body"]["status"] == "SUCCESS", st
+    assert st["body"]["row_count"] == 25 and st["body"]["download_url"].startswith("http")
+
+    # the other origin: every call blocked by the browser, nothing readable
+    for k in ("health", "healthWithKey", "query", "queryStreamed", "queryNdjson", "error",
+              "exportStart", "exportStatus"):
+        assert other[k].get("blocked") is True, (k, other[k])
+    assert any("CORS" in m or "Access-Control" in m for m in other["consoleErrors"]), \
+        other["consoleErrors"]
+    # its POSTs never reached the service: the preflight failed, so no job was made for it
+    jobs = pg.scalar("SELECT count(*) FROM t2sql.export_jobs WHERE question = %s", (question,))
+    assert int(jobs) == 1, jobs
