@@ -170,6 +170,9 @@ render_nginx() { # render_nginx NAME PORT SOCK
   # the pages nginx serves itself, where its workers (nobody) can read them
   rm -rf "$SVAR/www.new"; mkdir -p "$SVAR/www.new"
   cp -R "$ROOT/web" "$SVAR/www.new/web"; cp -R "$ROOT/nginx/errors-root" "$SVAR/www.new/errors-root"
+  mkdir -p "$SVAR/www.new/web/vendor" # the console's charting library (make deps installs it)
+  cp "$ROOT/var/npm/node_modules/chart.js/dist/chart.umd.min.js" "$SVAR/www.new/web/vendor/" 2>/dev/null ||
+    log "chart.js is not in var/npm (make deps): the console shows no charts"
   chmod -R a+rX "$SVAR/www.new"; rm -rf "$SVAR/www"; mv "$SVAR/www.new" "$SVAR/www"
   sed -e "s|@VAR@|$VAR|g" -e "s|@SVAR@|$SVAR|g" -e "s|@NAME@|$1|g" -e "s|@PORT@|$2|g" -e "s|@SOCK@|$3|g" \
       -e "s|@WWW@|$SVAR/www|g" -e "s|@MAX_BODY@|${NGINX_MAX_BODY:-1m}|g" \

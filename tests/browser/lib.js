@@ -44,9 +44,8 @@ async function screenshot(page, dir, name) {
 function run(main) {
   let args = {};
   try { args = JSON.parse(process.argv[2] || '{}'); } catch (e) { console.error('bad args: ' + e.message); process.exit(2); }
-  main(args).then((r) => {
-    process.stdout.write(JSON.stringify(r) + '\n');
-    process.exit(0);
+  main(args).then((r) => { /* exit once a pipe has taken everything */
+    process.stdout.write(JSON.stringify(r) + '\n', () => process.exit(0));
   }, (e) => {
     console.error(e && e.stack ? e.stack : String(e));
     process.exit(1);

@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import time
+from decimal import Decimal
 
 import pytest
 
@@ -40,7 +41,7 @@ def run_browser(script, args, timeout=240):
     assert p.returncode == 0, "%s failed (%d):\n%s" % (script, p.returncode, p.stderr[-4000:])
     lines = [ln for ln in p.stdout.splitlines() if ln.strip()]
     assert lines, "%s printed nothing; stderr:\n%s" % (script, p.stderr[-2000:])
-    return json.loads(lines[-1])
+    return json.loads(lines[-1], parse_float=Decimal)  # numbers as the page had them
 
 
 class OriginServer:
