@@ -243,16 +243,18 @@ int pl_lex_build(ctx *x)
 
 int pl_lex_match(const ctx *x, int i, cand *out, int *nout)
 {
-    int best = 0, k, j, n = 0;
+    /* locals: out may alias *x as far as the compiler knows, and this loop is the hot one */
+    const lexent *lx = x->lx;
+    const ptok *tk = x->t + i;
+    const char *pool = x->pool.p;
+    int best = 0, k, j, n = 0, nlx = x->nlx, left = x->nt - i;
 
-    for (k = 0; k < x->nlx; k++) {
-        const lexent *e = &x->lx[k];
-        if (e->nw < best || i + e->nw > x->nt) continue;
+    for (k = 0; k < nlx; k++) {
+        const lexent *e = &lx[k];
+        if (e->nw < best || e->nw > left) continue;
         for (j = 0; j < e->nw; j++) {
-            const char *w = x->pool.p + e->off[j];
-            if (x->t[i + j].used || x->t[i + j].lit || x->t[i + j].st[0] != w[0] ||
-                !streq(x->t[i + j].st, w))
-                break;
+            const char *w = pool + e->off[j];
+            if (tk[j].used || tk[j].lit || tk[j].st[0] != w[0] || !streq(tk[j].st, w)) break;
         }
         if (j < e->nw) continue;
         if (e->nw > best) {
