@@ -45,7 +45,7 @@ NPM_PKGS=(s3rver@3.7.1 chart.js@4.6.1 puppeteer-core@24.43.1)
 want=()
 for spec in "${NPM_PKGS[@]}"; do
   name=${spec%@*} ver=${spec##*@}
-  have=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "var/npm/node_modules/$name/package.json" 2>/dev/null | head -1)
+  have=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "var/npm/node_modules/$name/package.json" 2>/dev/null | head -1 || true)
   [ "$have" = "$ver" ] || want+=("$spec")
 done
 if [ ${#want[@]} -gt 0 ]; then
