@@ -177,7 +177,7 @@ async function mainScenario(browser, args) {
   if (out.export.link) {
     out.export.fetched = await get(out.export.link);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 't2sql-download-'));
-    try { out.export.download = await download(browser, page, dir); } finally { fs.rmSync(dir, {recursive: true, force: true}); }
+    try { out.export.download = await download(browser, page, dir); } finally { fs.rmSync(dir, {recursive: true, force: true, maxRetries: 10, retryDelay: 200}); }
   }
   await page.bringToFront();
 

@@ -23,7 +23,7 @@ async function launch() {
     defaultViewport: {width: 1280, height: 900},
   });
   const close = async () => {
-    try { await browser.close(); } finally { fs.rmSync(profile, {recursive: true, force: true}); }
+    try { await browser.close(); } finally { fs.rmSync(profile, {recursive: true, force: true, maxRetries: 10, retryDelay: 200}); }
   };
   return {browser, close};
 }
