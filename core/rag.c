@@ -74,17 +74,15 @@ int rag_tokens(const char *text, size_t len)
 /* Words of questions that are about the query's shape, not about which table. */
 static double qword_weight(const char *w)
 {
-    static const char *weak[] = {
-        "many",    "much",     "count",    "total",     "average", "sum",     "maximum",
-        "minimum", "max",      "min",      "most",      "least",   "highest", "lowest",
-        "largest", "smallest", "distinct", "different", "number",  "top",     "more",
-        "less",    "than",     "sort",     "descend",   "ascend",  "also",    "both",
-        "only",    "not",      "no",       "yes",       "one",     "two",     NULL};
-    int i;
+    static const char *const weak_list[] = {
+        "many",    "much",     "count",    "total",      "average",   "sum",     "maximum",
+        "minimum", "max",      "min",      "most",       "least",     "highest", "lowest",
+        "largest", "smallest", "distinct", "different",  "number",    "top",     "more",
+        "less",    "than",     "sort",     "descending", "ascending", "also",    "both",
+        "only",    "not",      "no",       "yes",        "one",       "two",     NULL};
+    static text_wordset weak = {.words = weak_list};
 
-    for (i = 0; weak[i]; i++)
-        if (strcmp(w, weak[i]) == 0) return 0.35;
-    return 1.0;
+    return text_wordset_find(&weak, w) >= 0 ? 0.35 : 1.0;
 }
 
 static void add_qword(ranker *r, const char *w, double weight)
@@ -100,21 +98,22 @@ static void add_qword(ranker *r, const char *w, double weight)
     r->nq++;
 }
 
-/* Everyday words for what schemas usually name otherwise (stemmed forms, both directions
- * where it makes sense). Small on purpose: each pair must hold in almost any schema. */
-static const char *const synonyms[][2] = {
-    {"nation", "country"},     {"country", "nation"},       {"store", "shop"},
-    {"shop", "store"},         {"client", "customer"},      {"customer", "client"},
-    {"buyer", "customer"},     {"staff", "employee"},       {"employee", "staff"},
-    {"worker", "employee"},    {"film", "movie"},           {"movie", "film"},
-    {"town", "city"},          {"pupil", "student"},        {"teacher", "instructor"},
-    {"instructor", "teacher"}, {"professor", "instructor"}, {"wage", "salary"},
-    {"salary", "wage"},        {"item", "product"},         {"product", "item"},
-    {"purchase", "order"},     {"cost", "price"},           {"price", "cost"},
-    {"person", "people"},      {"people", "person"},        {"speak", "language"},
-    {"spoken", "language"},    {"automobile", "car"},       {"kid", "child"},
-    {"telephone", "phone"},    {"birthday", "birth"},       {"born", "birth"},
+/* Everyday words for what schemas usually name otherwise, as pairs (word, what to look for
+ * too), both directions where it makes sense. Small on purpose: each pair must hold in almost
+ * any schema. */
+static const char *const synonym_list[] = {
+    "nation",     "country",    "country",    "nation",   "store",     "shop",       "shop",
+    "store",      "client",     "customer",   "customer", "client",    "buyer",      "customer",
+    "staff",      "employee",   "employee",   "staff",    "worker",    "employee",   "film",
+    "movie",      "movie",      "film",       "town",     "city",      "pupil",      "student",
+    "teacher",    "instructor", "instructor", "teacher",  "professor", "instructor", "wage",
+    "salary",     "salary",     "wage",       "item",     "product",   "product",    "item",
+    "purchase",   "order",      "cost",       "price",    "price",     "cost",       "person",
+    "people",     "people",     "person",     "speak",    "language",  "spoken",     "language",
+    "automobile", "car",        "kid",        "child",    "telephone", "phone",      "birthday",
+    "birth",      "born",       "birth",      NULL,
 };
+static text_wordset synonyms = {.words = synonym_list};
 
 /* The question's distinct non-stop stemmed words, then adjacent pairs joined ("high
  * school" -> "highschool") for identifiers that run words together. */
@@ -137,9 +136,11 @@ static void question_words(ranker *r, const char *question)
             add_qword(r, pair, 1.0);
     }
     for (k = 0; k < tw.n; k++) {
-        size_t sy;
-        for (sy = 0; sy < sizeof synonyms / sizeof synonyms[0]; sy++)
-            if (strcmp(tw.w[k], synonyms[sy][0]) == 0) add_qword(r, synonyms[sy][1], W_SYNONYM);
+        const char *from;
+        int sy;
+        for (sy = 0; (from = text_wordset_stem(&synonyms, sy)) != NULL; sy += 2)
+            if (strcmp(tw.w[k], from) == 0)
+                add_qword(r, text_wordset_stem(&synonyms, sy + 1), W_SYNONYM);
     }
     n = strlen(question);
     if (n >= sizeof r->qlow) n = sizeof r->qlow - 1;
