@@ -127,8 +127,10 @@ void text_split(const char *s, int stem, text_words *out)
             i++;
         start = i;
         while (p[i] && is_word_char(p[i])) {
-            /* camelCase boundary: lower followed by upper */
-            if (i > start && isupper(p[i]) && islower(p[i - 1])) {
+            /* camelCase boundary: lower followed by upper; an acronym ends before its last
+             * capital when a lower-case letter follows ("UOMCode" -> "UOM" "Code") */
+            if (i > start && isupper(p[i]) &&
+                (islower(p[i - 1]) || (isupper(p[i - 1]) && islower(p[i + 1])))) {
                 add_word(out, s + start, i - start, stem);
                 start = i;
             }

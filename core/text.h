@@ -20,8 +20,9 @@ typedef struct text_words {
     char w[128][TEXT_WORD_MAX]; /* lower-case, stemmed unless raw was asked for */
 } text_words;
 
-/* Splits s into words: letters/digits runs; snake_case, kebab-case and camelCase are
- * split; lower-cased; stemmed when stem != 0. Words past the capacity are dropped. */
+/* Splits s into words: letters/digits runs; snake_case, kebab-case, camelCase and acronyms
+ * ("UOMCode" -> "uom" "code") are split; lower-cased; stemmed when stem != 0. Words past the
+ * capacity are dropped. */
 void text_split(const char *s, int stem, text_words *out);
 /* Snowball English stem of the lower-case word w, in place (a stem is never longer than its
  * word): "sales" -> "sale", "ordered" -> "order", "categories" -> "categori". Stems are for

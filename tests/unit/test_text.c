@@ -38,7 +38,11 @@ static void test_split(void **state)
         {"Ticket Sales", 1, "ticket sale"},
         {"ticket_sales", 0, "ticket sales"},
         {"TicketSalesByCity", 0, "ticket sales by city"},
-        {"HTTPServer", 0, "httpserver"}, /* only lower->upper is a boundary */
+        {"HTTPServer", 0, "http server"}, /* an acronym ends before its last capital */
+        {"UOMCode", 0, "uom code"},
+        {"ItemID", 0, "item id"},
+        {"tblXMLParserV2", 0, "tbl xml parser v2"},
+        {"ABC", 0, "abc"},
         {"order_2023_total", 0, "order 2023 total"},
         {"  What's the total?? ", 0, "what s the total"},
         {"", 1, ""},
