@@ -128,9 +128,12 @@ void text_split(const char *s, int stem, text_words *out)
         start = i;
         while (p[i] && is_word_char(p[i])) {
             /* camelCase boundary: lower followed by upper; an acronym ends before its last
-             * capital when a lower-case letter follows ("UOMCode" -> "UOM" "Code") */
+             * capital when a word follows ("UOMCode" -> "UOM" "Code"), not a plural s
+             * ("DRGs") */
             if (i > start && isupper(p[i]) &&
-                (islower(p[i - 1]) || (isupper(p[i - 1]) && islower(p[i + 1])))) {
+                (islower(p[i - 1]) ||
+                 (isupper(p[i - 1]) && islower(p[i + 1]) &&
+                  !(p[i + 1] == 's' && !isalnum(p[i + 2]) && p[i + 2] < 0x80)))) {
                 add_word(out, s + start, i - start, stem);
                 start = i;
             }

@@ -43,6 +43,7 @@ static void test_split(void **state)
         {"ItemID", 0, "item id"},
         {"tblXMLParserV2", 0, "tbl xml parser v2"},
         {"ABC", 0, "abc"},
+        {"DRGs and KPIs", 0, "drgs and kpis"}, /* a plural acronym stays one word */
         {"order_2023_total", 0, "order 2023 total"},
         {"  What's the total?? ", 0, "what s the total"},
         {"", 1, ""},

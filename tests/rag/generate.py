@@ -1,15 +1,16 @@
 #!/usr/bin/python3
-"""generate -- writes the enterprise-style retrieval corpus from schema.txt and questions.txt.
+"""generate -- writes the retrieval corpora (tests/rag/<corpus>/) from their schema.txt and
+questions.txt: enterprise (377 tables) and hospital (a schema with other naming habits).
 
-    tests/rag/enterprise/generate.py            rewrites tables.json and questions.json here
-    tests/rag/enterprise/generate.py --check    exits 1 if they differ from what it would write
-    tests/rag/enterprise/generate.py --tables 1000 --out DIR
-                                                a copy grown to 1,000 tables (for timing)
+    tests/rag/generate.py                  rewrites every corpus's tables.json, questions.json
+    tests/rag/generate.py --check          exits 1 if one differs from what it would write
+    tests/rag/generate.py --tables 1000 --out DIR enterprise
+                                           a copy grown to 1,000 tables (for timing)
 
-tables.json is in Spider's format (one database, db_id "enterprise"), which bin/t2sql-rag-eval
-reads: table_names/column_names hold the comment where there is one and the identifier
-otherwise; the extra key column_values lists common values as [column_index, [values]].
-Deterministic: the same input always gives the same bytes.
+tables.json is in Spider's format (one database, db_id the corpus's name), which
+bin/t2sql-rag-eval reads: table_names/column_names hold the comment where there is one and
+the identifier otherwise; the extra key column_values lists common values as
+[column_index, [values]]. Deterministic: the same input always gives the same bytes.
 """
 import json
 import os
@@ -18,7 +19,7 @@ import shlex
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DB_ID = "enterprise"
+CORPORA = ["enterprise", "hospital"]
 
 # What each kind of copy adds to its base table's columns, and how it is named.
 CLONES = {
@@ -118,9 +119,9 @@ def grow(tables, n):
     return out
 
 
-def spider(tables):
+def spider(tables, db_id):
     index = {t["name"]: i for i, t in enumerate(tables)}
-    db = {"db_id": DB_ID, "table_names_original": [], "table_names": [],
+    db = {"db_id": db_id, "table_names_original": [], "table_names": [],
           "column_names_original": [[-1, "*"]], "column_names": [[-1, "*"]],
           "column_types": ["text"], "primary_keys": [], "foreign_keys": [], "column_values": []}
     colpos, refs = {}, []
@@ -146,7 +147,7 @@ def spider(tables):
     return [db], index
 
 
-def parse_questions(path, index):
+def parse_questions(path, index, db_id):
     out = []
     for lineno, raw in enumerate(open(path, encoding="utf-8"), 1):
         line = raw.strip()
@@ -158,7 +159,7 @@ def parse_questions(path, index):
         if not q.strip() or not tables or unknown:
             raise SystemExit("generate: questions.txt:%d: bad line or unknown table %s"
                              % (lineno, ", ".join(unknown)))
-        out.append({"db_id": DB_ID, "question": q.strip(), "gold_tables": tables})
+        out.append({"db_id": db_id, "question": q.strip(), "gold_tables": tables})
     return out
 
 
@@ -166,39 +167,55 @@ def dump(obj):
     return json.dumps(obj, indent=1, ensure_ascii=False) + "\n"
 
 
+def corpus_files(corpus, grow_to=None):
+    src = os.path.join(HERE, corpus)
+    tables = parse_schema(os.path.join(src, "schema.txt"))
+    if grow_to:
+        tables = grow(tables, grow_to)
+    db, index = spider(tables, corpus)
+    questions = parse_questions(os.path.join(src, "questions.txt"), index, corpus)
+    return len(tables), {"tables.json": dump(db), "questions.json": dump(questions)}
+
+
 def main(argv):
-    args = {"--out": HERE, "--tables": None, "--check": False}
+    out, grow_to, check, corpora = None, None, False, []
     i = 0
     while i < len(argv):
         a = argv[i]
         if a == "--check":
-            args[a] = True
+            check = True
         elif a in ("--out", "--tables") and i + 1 < len(argv):
-            args[a] = argv[i + 1]
+            if a == "--out":
+                out = argv[i + 1]
+            else:
+                grow_to = int(argv[i + 1])
             i += 1
+        elif a in CORPORA:
+            corpora.append(a)
         else:
             raise SystemExit(__doc__)
         i += 1
-    tables = parse_schema(os.path.join(HERE, "schema.txt"))
-    if args["--tables"]:
-        tables = grow(tables, int(args["--tables"]))
-    db, index = spider(tables)
-    files = {"tables.json": dump(db),
-             "questions.json": dump(parse_questions(os.path.join(HERE, "questions.txt"), index))}
-    if args["--check"]:
-        stale = [f for f, text in files.items()
-                 if not os.path.exists(os.path.join(args["--out"], f))
-                 or open(os.path.join(args["--out"], f), encoding="utf-8").read() != text]
-        if stale:
-            print("generate: out of date: %s (run %s)" % (", ".join(stale), sys.argv[0]))
-            return 1
-        return 0
-    os.makedirs(args["--out"], exist_ok=True)
-    for f, text in files.items():
-        with open(os.path.join(args["--out"], f), "w", encoding="utf-8") as fh:
-            fh.write(text)
-    print("generate: %d tables, %d questions -> %s" % (len(tables), len(json.loads(
-        files["questions.json"])), args["--out"]))
+    corpora = corpora or CORPORA
+    if (out or grow_to) and len(corpora) != 1:
+        raise SystemExit("generate: --out and --tables take one corpus")
+    stale = []
+    for corpus in corpora:
+        ntables, files = corpus_files(corpus, grow_to)
+        dest = out or os.path.join(HERE, corpus)
+        if check:
+            stale += [os.path.join(corpus, f) for f, text in files.items()
+                      if not os.path.exists(os.path.join(dest, f))
+                      or open(os.path.join(dest, f), encoding="utf-8").read() != text]
+            continue
+        os.makedirs(dest, exist_ok=True)
+        for f, text in files.items():
+            with open(os.path.join(dest, f), "w", encoding="utf-8") as fh:
+                fh.write(text)
+        print("generate: %s: %d tables, %d questions -> %s"
+              % (corpus, ntables, len(json.loads(files["questions.json"])), dest))
+    if stale:
+        print("generate: out of date: %s (run %s)" % (", ".join(stale), sys.argv[0]))
+        return 1
     return 0
 
 
