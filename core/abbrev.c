@@ -381,12 +381,20 @@ int abbrev_of(const char *a, const char *w)
 {
     size_t la = strlen(a), lw = strlen(w);
     const char *p = w;
+    int skipped = 0;
 
     if (la < 3 || lw < la + 2 || a[0] != w[0] || !is_letter(a[0])) return 0;
     if (strncmp(a, w, la) == 0) return 1;
     if (!skeleton(a)) return 0;
-    for (; *a && *p; p++) /* a's letters in order in w */
-        if (*p == *a) a++;
+    /* a's letters in order among w's consonants, skipping at most one of them ("qty"
+     * quantity skips the n; "appl" is not approval, which would skip r and v) */
+    for (a++, p++; *a && *p; p++) {
+        if (is_vowel(*p) || *p == a[-1]) continue; /* a doubled letter counts once */
+        if (*p == *a)
+            a++;
+        else if (++skipped > 1)
+            return 0;
+    }
     return *a == '\0';
 }
 

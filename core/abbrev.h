@@ -11,7 +11,8 @@
 int abbrev_expand(const char *tok, const char **out, int max);
 /* 1 if the lower-case token a can abbreviate the lower-case word w: same first letter, w at
  * least two letters longer, and either a is a prefix of w (3+ letters) or a is a consonant
- * skeleton of w (3+ letters, no vowel after its first one, its letters in order in w). */
+ * skeleton of w (3+ letters, no vowel after its first one, its letters in order among w's
+ * consonants with at most one of those left out: "hdr" header, "qty" quantity). */
 int abbrev_of(const char *a, const char *w);
 /* 1 if tok looks like an abbreviation rather than a word: 2 to 6 letters and no vowel after
  * the first letter, or listed in the common table. */

@@ -54,6 +54,7 @@ typedef struct qword {
     size_t len;
     double weight; /* < 1 for words that are usually about the SQL, not the schema */
     double idf;
+    int pair; /* two question words run together: matched whole, never as an abbreviation */
 } qword;
 
 typedef struct wmatch {
@@ -102,18 +103,21 @@ static double qword_weight(const char *w)
     return text_wordset_find(&weak, w) >= 0 ? 0.35 : 1.0;
 }
 
-static void add_qword(ranker *r, const char *w, const char *raw, double weight)
+/* Adds a question word unless it is a stop word or already there: 0 if added, else 1. */
+static int add_qword(ranker *r, const char *w, const char *raw, double weight)
 {
     int j;
 
-    if (r->nq >= QW_MAX || text_is_stop(w)) return;
+    if (r->nq >= QW_MAX || text_is_stop(w)) return 1;
     for (j = 0; j < r->nq; j++)
-        if (strcmp(r->q[j].w, w) == 0) return;
+        if (strcmp(r->q[j].w, w) == 0) return 1;
     str_copy(r->q[r->nq].w, TEXT_WORD_MAX, w);
     str_copy(r->q[r->nq].raw, TEXT_WORD_MAX, raw);
     r->q[r->nq].len = strlen(r->q[r->nq].w);
     r->q[r->nq].weight = weight;
+    r->q[r->nq].pair = 0;
     r->nq++;
+    return 0;
 }
 
 /* Everyday words for what schemas usually name otherwise, as pairs (word, what to look for
@@ -155,7 +159,7 @@ static void question_words(ranker *r, const char *question)
             continue;
         if (snprintf(pair, sizeof pair, "%s%s", tw.w[k], tw.w[k + 1]) < TEXT_WORD_MAX &&
             snprintf(rawpair, sizeof rawpair, "%s%s", raw.w[k], raw.w[k + 1]) < TEXT_WORD_MAX)
-            add_qword(r, pair, rawpair, 1.0);
+            if (add_qword(r, pair, rawpair, 1.0) == 0) r->q[r->nq - 1].pair = 1;
     }
     for (k = 0; k < tw.n; k++) {
         const char *from, *to;
@@ -221,7 +225,7 @@ static int match_words(ranker *r)
             const ri_word *w = &x->words[x->order[i]];
             double m = word_match(&r->q[k], w->stem, (size_t)w->len);
             wmatch e;
-            if (m == 0 && w->abbr && abbrev_of(w->raw, r->q[k].raw)) m = M_ABBR;
+            if (m == 0 && w->abbr && !r->q[k].pair && abbrev_of(w->raw, r->q[k].raw)) m = M_ABBR;
             if (m == 0) continue;
             e = (wmatch){k, x->order[i], (float)m};
             if (buf_add(&r->matches, &e, sizeof e) < 0) goto fail;

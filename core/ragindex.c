@@ -278,7 +278,10 @@ static int dict_word(const builder *b, const char *raw, size_t n)
     memcpy(part, raw, n);
     part[n] = '\0';
     if (n == 2) return abbrev_expand(part, (const char *[]){NULL}, 1) > 0;
-    if ((id = rb_find_raw(b, part)) < 0) return 0;
+    if ((id = rb_find_raw(b, part)) < 0) { /* "account" when only "accounts" occurs */
+        text_stem(part);
+        if ((id = find_word(b, part)) < 0) return 0;
+    }
     return !ARR(b->words, bword)[id].glued;
 }
 
@@ -297,7 +300,7 @@ static int split_glued(const builder *b, const char *raw, int *parts)
     for (i = 0; i < n; i++) {
         if (best[i] < 0) continue;
         for (j = i + 2; j <= n; j++) {
-            if (j - i == 2 && j != n) continue;
+            if ((j - i == 2 && j != n) || j - i == n) continue; /* not the word itself */
             if ((best[j] < 0 || best[i] + 1 < best[j]) && dict_word(b, raw + i, j - i)) {
                 best[j] = best[i] + 1;
                 from[j] = (int)i;

@@ -305,10 +305,10 @@ static void report_times(const eval_opts *o, double *ms, size_t n, int ncats, in
     qsort(ms, n, sizeof *ms, cmp_double);
     fprintf(stderr,
             "retrieval per question: median %.3f ms, p90 %.3f ms, mean %.3f ms (%s, %d tables"
-            " in %d catalog%s, budget %ld); index built in %.1f ms, once per catalog\n",
+            " in %d catalog%s, budget %ld); index%s built in %.1f ms, once per catalog\n",
             n ? ms[n / 2] : 0.0, n ? ms[(n * 9) / 10 < n ? (n * 9) / 10 : n - 1] : 0.0,
             n ? sum / (double)n : 0.0, o->merge ? "merged schema" : "per database", ntables, ncats,
-            ncats == 1 ? "" : "s", o->budget, build_ms);
+            ncats == 1 ? "" : "s", o->budget, ncats == 1 ? "" : "es", build_ms);
 }
 
 static double now_ms(void)
