@@ -80,25 +80,39 @@ int text_is_plural(const char *w)
     return strcmp(a, b) == 0;
 }
 
-int text_wordset_find(text_wordset *ws, const char *stem)
+/* Makes the stems and a hash of them (open addressing, the first word of each stem). */
+static void wordset_build(text_wordset *ws)
 {
     int i;
 
-    if (ws->n == 0) {
-        for (i = 0; ws->words[i] && i < TEXT_WORDSET_MAX; i++) {
-            str_copy(ws->stems[i], TEXT_WORD_MAX, ws->words[i]);
-            text_stem(ws->stems[i]);
-        }
-        ws->n = i;
+    memset(ws->slot, 0, sizeof ws->slot);
+    for (i = 0; ws->words[i] && i < TEXT_WORDSET_MAX; i++) {
+        uint32_t h;
+        str_copy(ws->stems[i], TEXT_WORD_MAX, ws->words[i]);
+        text_stem(ws->stems[i]);
+        for (h = word_hash(ws->stems[i], strlen(ws->stems[i])) % TEXT_WORDSET_SLOTS;
+             ws->slot[h] && strcmp(ws->stems[ws->slot[h] - 1], ws->stems[i]) != 0;
+             h = (h + 1) % TEXT_WORDSET_SLOTS)
+            ;
+        if (!ws->slot[h]) ws->slot[h] = (short)(i + 1);
     }
-    for (i = 0; i < ws->n; i++)
-        if (ws->stems[i][0] == stem[0] && strcmp(ws->stems[i], stem) == 0) return i;
+    ws->n = i;
+}
+
+int text_wordset_find(text_wordset *ws, const char *stem)
+{
+    uint32_t h;
+
+    if (ws->n == 0) wordset_build(ws);
+    for (h = word_hash(stem, strlen(stem)) % TEXT_WORDSET_SLOTS; ws->slot[h];
+         h = (h + 1) % TEXT_WORDSET_SLOTS)
+        if (strcmp(ws->stems[ws->slot[h] - 1], stem) == 0) return ws->slot[h] - 1;
     return -1;
 }
 
 const char *text_wordset_stem(text_wordset *ws, int i)
 {
-    if (ws->n == 0) text_wordset_find(ws, "");
+    if (ws->n == 0) wordset_build(ws);
     return i >= 0 && i < ws->n ? ws->stems[i] : NULL;
 }
 

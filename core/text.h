@@ -38,11 +38,13 @@ int text_is_stop(const char *w);
 /* A fixed list of plain words matched by stem: "averages", "averaged" and "average" all find
  * "average". words is NULL-terminated (at most TEXT_WORDSET_MAX are used); the stems are made
  * on the first lookup. Declare as  static text_wordset ws = {.words = list};  */
-#define TEXT_WORDSET_MAX 128
+#define TEXT_WORDSET_MAX   128
+#define TEXT_WORDSET_SLOTS 257 /* more than twice the words: short probes */
 typedef struct text_wordset {
     const char *const *words;
     int n; /* stems made; 0 until the first lookup */
     char stems[TEXT_WORDSET_MAX][TEXT_WORD_MAX];
+    short slot[TEXT_WORDSET_SLOTS]; /* hash of the stems: 1 + index of the first word, or 0 */
 } text_wordset;
 /* Index in ws->words of the first word whose stem is stem, or -1. */
 int text_wordset_find(text_wordset *ws, const char *stem);
