@@ -462,7 +462,7 @@ int pl_scan(ctx *x)
                 if (!(u = pl_new_unit(x, U_REF, i, i + L))) return -1;
                 memcpy(u->c, cs, (size_t)nc * sizeof cs[0]);
                 u->nc = nc;
-                u->plural = !streq(x->t[i + L - 1].raw, x->t[i + L - 1].st);
+                u->plural = text_is_plural(x->t[i + L - 1].raw);
                 i += L;
                 continue;
             }
