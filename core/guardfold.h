@@ -7,10 +7,10 @@
  * CURRENT_DATE, '1 day', interval '1' hour, date + 7, ts - ts), and a lower bound of the
  * size of a value or set: the characters of repeat, lpad, rpad, concat, concat_ws, format
  * with a width, ||, encode and the text functions that keep their argument's length; the
- * elements of array_fill; the rows of generate_series (numbers or timestamps); the rows a
- * FROM clause of generate_series calls produces; and string_agg/array_agg/json_agg and
- * friends over such a FROM. A column, a parameter or anything it does not model is
- * unknown, and an unknown size is 0: the caller refuses only what is proven too large.
+ * elements of array_fill; the rows of generate_series (numbers or timestamps); and
+ * string_agg/array_agg/json_agg and friends over a FROM of generate_series calls. A column, a
+ * parameter or anything it does not model is unknown, and an unknown size is 0: the caller refuses
+ * only what is proven too large.
  *
  * A gfold belongs to one parse tree; it keeps one memo entry per token (made on first use)
  * so every node is evaluated once. gfold_free() releases it. */
