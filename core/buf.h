@@ -39,6 +39,9 @@ const char *buf_cstr(const buf *b);
 /* Returns the storage (caller frees; never NULL on success) and empties b. */
 char *buf_steal(buf *b);
 
+/* Length of the UTF-8 sequence at s[0..n) (1..4; 1 for ASCII), or 0 if it is not valid
+ * UTF-8 (truncated, overlong, a surrogate, past U+10FFFF). n must be at least 1. */
+size_t utf8_len(const unsigned char *s, size_t n);
 /* Bounded string copy: always NUL-terminates, returns -1 if truncated. */
 int str_copy(char *dst, size_t dstlen, const char *src);
 /* Strips leading and trailing white space in place; returns the first kept byte. */

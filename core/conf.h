@@ -62,6 +62,7 @@ typedef struct conf {
     int guard_enabled;
     int guard_allowlist;
     int allow_catalogs;
+    int allow_session_functions;
     long max_sql_bytes;
     long max_nesting;
     long max_joins;

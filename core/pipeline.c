@@ -52,7 +52,8 @@ int t2ctx_init(t2ctx *x, const conf *cf, const char *appname)
                                cf->allow_catalogs,
                                (size_t)cf->max_sql_bytes,
                                (int)cf->max_nesting,
-                               (int)cf->max_joins};
+                               (int)cf->max_joins,
+                               cf->allow_session_functions};
     x->lim = (exec_limits){x->db.search_path,   cf->query_role,         cf->statement_timeout_ms,
                            cf->lock_timeout_ms, cf->idle_tx_timeout_ms, cf->temp_file_limit_kb,
                            &x->db.temp_limit_ok};
