@@ -16,6 +16,9 @@
 #define STR_(x) #x
 #define STR(x)  STR_(x)
 
+static const char NOT_UTF8[] = "the body is not valid UTF-8",
+                  SURROGATE[] = "a string holds an unpaired surrogate escape";
+
 static int hex4(const unsigned char *p, unsigned *out)
 {
     int i;
@@ -41,7 +44,7 @@ static const char *scan_string(const unsigned char *u, size_t n, size_t *i)
     while (k < n && u[k] != '"') {
         if (u[k] < 0x20) return "a control character must be escaped inside a string";
         if (u[k] >= 0x80) {
-            if ((l = utf8_len(u + k, n - k)) == 0) return "the body is not valid UTF-8";
+            if ((l = utf8_len(u + k, n - k)) == 0) return NOT_UTF8;
             k += l;
             continue;
         }
@@ -55,11 +58,11 @@ static const char *scan_string(const unsigned char *u, size_t n, size_t *i)
         k += 5;
         if (cp == 0)
             return "a string holds \\u0000, which no field (and no PostgreSQL text) accepts";
-        if (cp >= 0xDC00 && cp <= 0xDFFF) return "a string holds an unpaired surrogate escape";
+        if (cp >= 0xDC00 && cp <= 0xDFFF) return SURROGATE;
         if (cp >= 0xD800 && cp <= 0xDBFF) {
             if (k + 6 > n || u[k] != '\\' || u[k + 1] != 'u' || hex4(u + k + 2, &lo) < 0 ||
                 lo < 0xDC00 || lo > 0xDFFF)
-                return "a string holds an unpaired surrogate escape";
+                return SURROGATE;
             k += 6;
         }
     }
@@ -104,18 +107,24 @@ static const char *scan_number(const unsigned char *u, size_t n, size_t *i)
 /* Checks p[0..n) token by token: outside strings only blanks, structural characters, strict
  * numbers and true/false/null; strings as scan_string() wants them; arrays and objects
  * nested at most BODY_MAX_DEPTH deep. *members counts the object members (the colons
- * outside strings). NULL, or the reason with *at its offset. */
-static const char *body_scan(const char *p, size_t n, long *members, size_t *at)
+ * outside strings). NULL, or the reason with *at its offset; when the reason is text that is
+ * not Unicode (invalid UTF-8, an unpaired surrogate escape) in the string value of a
+ * top-level member, field[0..fieldlen) gets its key: a field the client sent wrongly (422),
+ * not a body that is not JSON. */
+static const char *body_scan(const char *p, size_t n, long *members, size_t *at, char *field,
+                             size_t fieldlen)
 {
     const unsigned char *u = (const unsigned char *)p;
     static const char *const words[] = {"true", "false", "null"};
     const char *why = NULL;
-    size_t i = 0, w, len;
-    int depth = 0;
+    size_t i = 0, w, len, key = 0, keylen = 0;
+    int depth = 0, value = 0; /* value: the last token was a top-level member's colon */
 
     *members = 0;
+    field[0] = '\0';
     while (i < n && !why) {
         *at = i;
+        if (!strchr(" \t\n\r:", u[i])) value = value && u[i] == '"';
         switch (u[i]) {
         case '{':
         case '[':
@@ -137,9 +146,16 @@ static const char *body_scan(const char *p, size_t n, long *members, size_t *at)
             break;
         case ':':
             (*members)++, i++;
+            value = depth == 1;
             break;
         case '"':
+            w = i;
             why = scan_string(u, n, &i);
+            if ((why == NOT_UTF8 || why == SURROGATE) && value && keylen < fieldlen)
+                str_copy(field, keylen + 1, p + key);
+            else if (!why && depth == 1 && !value)
+                key = w + 1, keylen = i - w - 2; /* maybe a key: its colon comes next */
+            value = 0;
             break;
         case '\'':
             why = "strings and keys take double quotes, not single quotes";
@@ -201,6 +217,7 @@ int body_parse(const char *p, size_t n, json_object **out, t2err *err)
     const char *why;
     size_t at = 0;
     long members;
+    char field[64];
 
     *out = NULL;
     if (n >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) /* RFC 8259 8.1: a BOM may be ignored */
@@ -208,9 +225,12 @@ int body_parse(const char *p, size_t n, json_object **out, t2err *err)
     if (n == 0)
         return err_set(err, E_BAD_JSON, "the request body is empty; a JSON object is expected");
     if (n >= (size_t)INT_MAX) return err_set(err, E_TOO_LARGE, "the request body is too large");
-    if ((why = body_scan(p, n, &members, &at)) != NULL)
+    if ((why = body_scan(p, n, &members, &at, field, sizeof field)) != NULL) {
+        if (field[0] && body_text("field", field, strlen(field), err) == 0)
+            return err_field(err, field, "%s is not valid UTF-8 (at byte %zu)", field, at);
         return err_set(err, E_BAD_JSON, "the request body is not valid JSON: %s (at byte %zu)", why,
                        at);
+    }
     tok = json_tokener_new_ex(BODY_MAX_DEPTH + 2); /* the scan bounds the depth */
     if (!tok) return err_set(err, E_INTERNAL, "out of memory");
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT);

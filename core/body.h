@@ -24,7 +24,9 @@
 /* p[0..n) must be NUL-terminated at p[n] (the NUL ends a top-level number or literal).
  * 0 with *out set to an object; -1 with *out NULL and err: E_BAD_JSON for an empty body or
  * anything that is not strict JSON (the detail says what and where); E_VALIDATION (field
- * "body") for null or any JSON value that is not an object; E_INTERNAL when out of memory. */
+ * "body") for null or any JSON value that is not an object; E_VALIDATION on the field when
+ * a top-level member's string value is not Unicode text (invalid UTF-8 or an unpaired
+ * surrogate escape: a question a model must never see); E_INTERNAL when out of memory. */
 int body_parse(const char *p, size_t n, json_object **out, t2err *err);
 
 /* Text a person typed (the question): 0 if s[0..n) is valid UTF-8 holding no control

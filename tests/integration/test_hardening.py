@@ -48,10 +48,10 @@ NOT_STRICT = [
     (b'{"question": "x", "stream": True}', "bare word"),
     (b'{"question": "a\tb"}', "control character"),
     (b'{"question": "a\x01b"}', "control character"),
-    (b'{"question": "caf\xe9"}', "UTF-8"),
-    (b'{"question": "\xc0\xaf"}', "UTF-8"),
-    (b'{"question": "\xed\xa0\x80"}', "UTF-8"),
-    (b'{"question": "\\ud800"}', "unpaired surrogate"),
+    (b'{"question": "x", "a": {"b": "caf\xe9"}}', "UTF-8"),
+    (b'{"question": "x", "a": {"b": "\xc0\xaf"}}', "UTF-8"),
+    (b'{"question": "x", "a": {"b": "\xed\xa0\x80"}}', "UTF-8"),
+    (b'{"question": "x", "a": {"b": "\\ud800"}}', "unpaired surrogate"),
     (b'{"question": "\\u0000"}', "\\u0000"),
     (b'{"question": "\\x41"}', "invalid escape"),
     (b'{"question": "x", "question": "y"}', "repeats a key"),
@@ -120,14 +120,16 @@ def test_question_whitespace_is_still_fine(base_url, fakellm, uq):
 
 
 def test_invalid_utf8_question_never_reaches_the_model(base_url, fakellm, uq):
-    """Issue 11 item 4: invalid UTF-8 in the question came back 502 from the model. Raw bytes
-    that are not UTF-8 make the body not JSON text (400 bad_json); json-c would have made an
-    unpaired surrogate escape U+FFFD: refused too."""
+    """Issue 11 item 4: invalid UTF-8 in the question came back 502 from the model. A question
+    that is not Unicode text -- raw bytes that are not UTF-8, an encoded surrogate, or an
+    unpaired surrogate escape (which json-c would have made U+FFFD) -- is the client's field
+    sent wrongly: 422 on "question", and the model never sees it."""
     fakellm.sql(uq, "SELECT 1 AS one")
     for body in (b'{"question": "\xff\xfe ' + uq.encode() + b'"}',
                  b'{"question": "\xed\xb2\x80 ' + uq.encode() + b'"}',
-                 b'{"question": "\\udc80 ' + uq.encode() + b'"}'):
-        assert_error(post_query(base_url, body), 400, "bad_json")
+                 b'{"question": "\\udc80 ' + uq.encode() + b'"}',
+                 b'{"page": 1, "question": "caf\xe9 ' + uq.encode() + b'"}'):
+        assert_error(post_query(base_url, body), 422, "validation_error", field="question")
     assert fakellm.count() == 0
 
 

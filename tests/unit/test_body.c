@@ -50,13 +50,13 @@ static const bcase refused[] = {
     B("{\"question\":\"a\x01"
       "b\"}",
       "control character"),
-    B("{\"question\":\"\xff\"}", "UTF-8"),
-    B("{\"question\":\"\xc0\xaf\"}", "UTF-8"),         /* overlong '/' */
-    B("{\"question\":\"\xed\xa0\x80\"}", "UTF-8"),     /* a surrogate, encoded */
-    B("{\"question\":\"\xf4\x90\x80\x80\"}", "UTF-8"), /* past U+10FFFF */
-    B("{\"question\":\"\xe2\x82\"}", "UTF-8"),         /* truncated */
-    B("{\"question\":\"\\ud800\"}", "unpaired surrogate"),
-    B("{\"question\":\"\\udc00x\"}", "unpaired surrogate"),
+    B("{\"a\":{\"q\":\"\xff\"}}", "UTF-8"),
+    B("{\"a\":{\"q\":\"\xc0\xaf\"}}", "UTF-8"),         /* overlong '/' */
+    B("{\"a\":{\"q\":\"\xed\xa0\x80\"}}", "UTF-8"),     /* a surrogate, encoded */
+    B("{\"a\":{\"q\":\"\xf4\x90\x80\x80\"}}", "UTF-8"), /* past U+10FFFF */
+    B("{\"a\":{\"q\":\"\xe2\x82\"}}", "UTF-8"),         /* truncated */
+    B("{\"a\":{\"q\":\"\\ud800\"}}", "unpaired surrogate"),
+    B("{\"a\":{\"q\":\"\\udc00x\"}}", "unpaired surrogate"),
     B("{\"question\":\"\\u0000\"}", "\\u0000"),
     B("{\"question\":\"\\x41\"}", "invalid escape"),
     B("{\"question\":\"\\'\"}", "invalid escape"),
@@ -209,6 +209,49 @@ static const struct {
     {"truncated \xe2\x82", 0, 0},
 };
 
+/* A top-level member whose string is not Unicode text is the client's field, sent wrongly:
+ * 422 naming it. Deeper, or in a key, the body itself is refused (400). */
+static const struct {
+    const char *body, *field; /* field NULL: E_BAD_JSON */
+} not_text[] = {
+    {"{\"question\":\"caf\xe9\"}", "question"},
+    {"{\"page\":1, \"question\" : \"\xff\xfe x\"}", "question"},
+    {"{\"question\":\"\xed\xb2\x80\"}", "question"},
+    {"{\"question\":\"x \\udc80\"}", "question"},
+    {"{\"question\":\"\\ud800 x\"}", "question"},
+    {"{\"sql\":\"SELECT \xc0\xaf\"}", "sql"},
+    {"{\"q\xff\":\"x\"}", NULL},
+    {"{\"a\":[\"\xff\"]}", NULL},
+    {"[\"\xff\"]", NULL},
+    {"{\"a\":{\"question\":\"\xff\"}}", NULL},
+};
+
+static void test_not_text(void **state)
+{
+    json_object *j;
+    t2err e;
+    size_t i;
+    int failures = 0;
+
+    (void)state;
+    for (i = 0; i < sizeof not_text / sizeof not_text[0]; i++) {
+        memset(&e, 0, sizeof e);
+        j = NULL;
+        if (body_parse(not_text[i].body, strlen(not_text[i].body), &j, &e) == 0) {
+            print_message("not_text %zu: accepted\n", i);
+            json_object_put(j);
+            failures++;
+        } else if (not_text[i].field ? e.code != E_VALIDATION ||
+                                           strcmp(e.field, not_text[i].field) != 0
+                                     : e.code != E_BAD_JSON) {
+            print_message("not_text %zu: code %d field \"%s\": %s\n", i, (int)e.code, e.field,
+                          e.detail);
+            failures++;
+        }
+    }
+    assert_int_equal(failures, 0);
+}
+
 static void test_text(void **state)
 {
     t2err e;
@@ -236,6 +279,7 @@ int main(void)
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_accepted),
         cmocka_unit_test(test_depth),
+        cmocka_unit_test(test_not_text),
         cmocka_unit_test(test_text),
     };
 
