@@ -15,7 +15,8 @@ hand-back, lease expiry and attempt limit, concurrency, no secrets in the log; a
 racing the final PUT / CompleteMultipartUpload (no object left), COPY waiting on a table lock
 (lock timeout once; a long wait keeps its job, no second claim), the sweeper of uploads left
 on finished jobs, SIGTERM to the whole process group, a lost CompleteMultipartUpload reply
-(NoSuchUpload on the retry, object there), dot segments in keys."""
+(NoSuchUpload on the retry, object there), dot segments in keys; the master's SIGHUP reload
+(a changed setting taken, an invalid or bucketless file refused) and its fast second SIGTERM."""
 import gzip
 import hashlib
 import http.client
@@ -173,14 +174,19 @@ def sql1(q, *args):
 class Exportd:
     """One bin/exportd process with its own log file."""
 
-    def __init__(self, tmpdir, new_group=False, **env):
+    def __init__(self, tmpdir, new_group=False, args=(), **env):
+        """env: overrides; a value of None removes the variable (the -c file then counts)."""
         self.log = os.path.join(tmpdir, f"exportd-{time.time_ns()}.log")
         e = dict(os.environ)
         e.update(BASE_ENV)
         e["T2SQL_LOG_FILE"] = self.log
-        e.update({k: str(v) for k, v in env.items()})
+        for k, v in env.items():
+            if v is None:
+                e.pop(k, None)
+            else:
+                e[k] = str(v)
         self.env = e
-        self.proc = subprocess.Popen([EXPORTD], env=e, stdout=subprocess.DEVNULL,
+        self.proc = subprocess.Popen([EXPORTD, *args], env=e, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, start_new_session=new_group)
 
     def stop(self, sig=signal.SIGTERM, timeout=15):
@@ -213,8 +219,8 @@ def worker_pids(master):
 def exportd_factory(s3, tmp_path):
     started = []
 
-    def make(new_group=False, **env):
-        d = Exportd(str(tmp_path), new_group=new_group, **env)
+    def make(new_group=False, args=(), **env):
+        d = Exportd(str(tmp_path), new_group=new_group, args=args, **env)
         started.append(d)
         return d
 
@@ -444,7 +450,8 @@ def test_kill9_mid_multipart_20_runs(exportd_factory, kill_ref):
 
 class FaultProxy:
     """HTTP proxy in front of s3rver. mode: 'pass', '500' (after `after` UploadPart
-    requests, answers 500 to everything), 'drop' (same, but closes the connection)."""
+    requests, answers 500 to everything), 'drop' (same, but closes the connection),
+    'hold_abort' (an AbortMultipartUpload reaches s3rver once `release` is set)."""
 
     def __init__(self):
         self.mode, self.after, self.parts, self.log = "pass", 0, 0, []
@@ -498,6 +505,10 @@ class FaultProxy:
                 data = r.read()
                 final = ((self.command == "PUT" and "partNumber=" not in self.path) or
                          (self.command == "POST" and "uploadId=" in self.path))
+                if proxy.mode == "hold_abort" and self.command == "DELETE" and \
+                        "uploadId=" in self.path:
+                    proxy.held.set()
+                    proxy.release.wait(30)
                 if proxy.mode == "hold_final" and final:
                     proxy.held.set()
                     proxy.release.wait(30)
@@ -849,3 +860,81 @@ def test_dot_segments_in_the_key(exportd_factory):
         assert ("PUT", f"/{BUCKET}/dots/./a/../{job}.csv") in proxy.log, proxy.log
     finally:
         proxy.close()
+
+
+# ---- the master: reload, fast stop ----------------------------------------------------------
+
+
+def test_reload_picks_up_a_changed_setting(exportd_factory, tmp_path):
+    """SIGHUP: new workers use the changed file while a job in progress finishes under the
+    old configuration (not handed back); an invalid file, or one without a bucket, is refused
+    and the old configuration and workers are kept."""
+    cfile = tmp_path / "exportd.conf"
+
+    def conf(prefix, bucket=BUCKET, extra=""):
+        cfile.write_text(f'export_prefix = "{prefix}"\nexport_bucket = "{bucket}"\n{extra}')
+    conf("reload-a/")
+    d = exportd_factory(args=["-c", str(cfile)], EXPORT_PREFIX=None, T2SQL_EXPORT_PREFIX=None,
+                        EXPORT_BUCKET=None, T2SQL_EXPORT_BUCKET=None)
+    wait_for(lambda: len(worker_pids(d.proc.pid)) == 2, what="two workers")
+    old = set(worker_pids(d.proc.pid))
+    slow = create("SELECT g FROM generate_series(1, 30) g WHERE t_pause(g, 0, 1, 0.1) > 0")
+    wait_status(slow, {"IN_PROGRESS"})
+    conf("reload-b/")
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "configuration reloaded; 2 workers" in d.text(), what="the reload")
+    quick = create("SELECT 1 AS one")
+    st = wait_status(quick, {"SUCCESS", "FAILED"})
+    assert st["status"] == "SUCCESS"
+    assert list_keys(f"reload-b/{quick}") == [f"reload-b/{quick}.csv"]
+    st = wait_status(slow, {"SUCCESS", "FAILED"}, timeout=30)
+    assert st["status"] == "SUCCESS" and st["row_count"] == 30
+    assert list_keys(f"reload-a/{slow}") == [f"reload-a/{slow}.csv"]
+    assert sql1("SELECT attempts FROM t2sql.export_jobs WHERE id = %s", slow)[0] == 1
+    wait_for(lambda: not (set(worker_pids(d.proc.pid)) & old), what="the old workers to exit")
+    new = set(worker_pids(d.proc.pid))
+    assert len(new) == 2
+
+    refused = (  # (bucket, extra lines, what the log says)
+        (BUCKET, "export_part_mb = 1\n", "reload failed, keeping the old configuration"),
+        ("", "", "reload refused, keeping the old configuration: export_bucket is empty"))
+    for bucket, extra, why in refused:
+        conf("reload-c/", bucket=bucket, extra=extra)
+        d.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: why in d.text(), what=why)
+        job = create("SELECT 2 AS two")
+        assert wait_status(job, {"SUCCESS", "FAILED"})["status"] == "SUCCESS"
+        assert list_keys(f"reload-b/{job}") == [f"reload-b/{job}.csv"]  # the old prefix
+        assert set(worker_pids(d.proc.pid)) == new  # the workers were kept
+    assert d.proc.poll() is None
+
+
+def test_second_sigterm_stops_at_once(exportd_factory):
+    """The first SIGTERM waits for the workers to hand their jobs back (here: an abort S3
+    does not answer); the second kills them, and the job is recovered by the next claim."""
+    proxy = FaultProxy()
+    try:
+        d = exportd_factory(EXPORT_PREFIX="fast/", S3_ENDPOINT=f"http://127.0.0.1:{proxy.port}",
+                            T2SQL_EXPORT_CONCURRENCY=1)
+        job = create(SLOW_SQL)
+        wait_for(lambda: upload_id(job), what="multipart upload to begin")
+        proxy.mode = "hold_abort"
+        d.proc.send_signal(signal.SIGTERM)
+        assert proxy.held.wait(15), "the worker never tried to abort the upload"
+        time.sleep(1)
+        assert d.proc.poll() is None, "the master did not wait for its worker"
+        t0 = time.time()
+        d.proc.send_signal(signal.SIGTERM)
+        d.proc.wait(10)
+        assert time.time() - t0 < 5 and d.proc.returncode == 0
+        assert worker_pids(d.proc.pid) == []
+        assert "stopping now" in d.text() and f"job {job}: handed back" not in d.text()
+        assert sql1("SELECT status FROM t2sql.export_jobs WHERE id = %s", job)[0] == \
+            "IN_PROGRESS"
+    finally:
+        proxy.release.set()
+        proxy.close()
+    exportd_factory(EXPORT_PREFIX="fast/")  # claims it again once the lease expires
+    wait_for(lambda: sql1("SELECT attempts FROM t2sql.export_jobs WHERE id = %s", job)[0] == 2,
+             timeout=30, what="the job to be claimed again")
+    jobs_tool("cancel", job, "alice")
