@@ -361,6 +361,18 @@ class PG:
                 pass
 
 
+PG_CTL = "/usr/lib/postgresql/15/bin/pg_ctl"
+
+
+def restart_postgres():
+    """Restarts the stack's PostgreSQL (fast shutdown) with the options and the log file
+    scripts/stack.sh started it with (env.sh carries them)."""
+    log = os.path.join(env("T2SQL_TEST_SHARED_VAR"), "log", "postgres.log")
+    subprocess.run(["runuser", "-u", "postgres", "--", PG_CTL, "-D", env("T2SQL_TEST_PGDATA"),
+                    "-m", "fast", "-w", "-t", "60", "restart", "-o", env("T2SQL_TEST_PGOPTS"),
+                    "-l", log], check=True, stdout=subprocess.DEVNULL, cwd="/", timeout=120)
+
+
 @pytest.fixture(scope="session")
 def pg(stack_env):
     p = PG()
