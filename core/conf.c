@@ -413,6 +413,33 @@ void conf_free(conf *c)
         }
 }
 
+int conf_keep_fixed(conf *nw, const conf *old)
+{
+    size_t i;
+
+    for (i = 0; i < NKEYS; i++) {
+        const conf_key *k = &conf_keys[i];
+        char *dup;
+
+        if (k->reloadable) continue;
+        if (k->type == CT_STR) {
+            const char *was = *(char *const *)((const char *)old + k->off);
+            const char *is = *conf_str(nw, k);
+            if (strcmp(was, is) == 0) continue;
+            log_warn("%s changes need a restart; keeping %s", k->key, k->secret ? "it" : was);
+            if (!(dup = strdup(was))) return -1;
+            free(*conf_str(nw, k));
+            *conf_str(nw, k) = dup;
+        } else {
+            size_t sz = k->type == CT_INT ? sizeof(long) : sizeof(int);
+            if (memcmp((char *)nw + k->off, (const char *)old + k->off, sz) == 0) continue;
+            log_warn("%s changes need a restart; keeping the old value", k->key);
+            memcpy((char *)nw + k->off, (const char *)old + k->off, sz);
+        }
+    }
+    return 0;
+}
+
 void conf_print(const conf *c, FILE *f)
 {
     size_t i;

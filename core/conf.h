@@ -99,6 +99,10 @@ int conf_load(const char *path, conf *out, char *err, size_t errlen);
  * config fuzzer). text need not be NUL-terminated. */
 int conf_load_buffer(const char *text, size_t len, conf *out, char *err, size_t errlen);
 void conf_free(conf *c);
+/* For a reload: every key that is not reloadable (listen, pid_file) keeps old's value in
+ * nw, with a warning logged for each one that changed (they take effect at a restart).
+ * 0, or -1 out of memory (nw is then partly updated; the caller drops it). */
+int conf_keep_fixed(conf *nw, const conf *old);
 /* Prints "key = value" for every key, secrets masked. */
 void conf_print(const conf *c, FILE *f);
 /* Registers every non-empty secret with log_add_secret(). */

@@ -66,7 +66,8 @@ static void on_term(int sig)
     w_stop = 1;
 }
 
-/* SIGTERM/SIGINT set w_stop. While waiting in accept() they interrupt it (the worker then
+/* SIGTERM/SIGINT (stop) and SIGHUP (retired after a reload) set w_stop: the request in hand
+ * is finished either way. While waiting in accept() they interrupt it (the worker then
  * leaves); while serving they must not (SA_RESTART), or a slow client's write would fail and
  * the response be cut short by a graceful stop. */
 static void term_handler(int restart)
@@ -78,6 +79,7 @@ static void term_handler(int restart)
     sa.sa_flags = restart ? SA_RESTART : 0;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
 }
 
 static int path_matches(const route *rt, const req *r)
@@ -131,7 +133,6 @@ int worker_run(const conf *cf, int listen_fd)
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
 
     if (t2ctx_init(&x, cf, "t2sql") < 0) {
         log_error("worker initialisation failed");

@@ -1,5 +1,6 @@
 /* test_conf -- the configuration loader: defaults, the file format, environment precedence,
- * masking of secrets, failure atomicity, the libpq conninfo and the schema list. */
+ * masking of secrets, failure atomicity, the libpq conninfo, the schema list and the keys a
+ * reload keeps. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -487,6 +488,28 @@ static void test_cors_origins(void **state)
     conf_free(&c);
 }
 
+/* A reload keeps the keys that need a restart (listen, pid_file) and takes the others. */
+static void test_keep_fixed(void **state)
+{
+    const char *a = "listen = /run/a.sock\npid_file = /run/a.pid\nworkers = 2\nschemas = x\n";
+    const char *b = "listen = /run/b.sock\npid_file = /run/a.pid\nworkers = 5\nschemas = y\n";
+    conf old, nw;
+    char err[256] = "";
+
+    (void)state;
+    assert_int_equal(conf_load_buffer(a, strlen(a), &old, err, sizeof err), 0);
+    assert_int_equal(conf_load_buffer(b, strlen(b), &nw, err, sizeof err), 0);
+    assert_int_equal(conf_keep_fixed(&nw, &old), 0);
+    assert_string_equal(nw.listen, "/run/a.sock");
+    assert_string_equal(nw.pid_file, "/run/a.pid");
+    assert_int_equal(nw.workers, 5);
+    assert_string_equal(nw.schemas, "y");
+    assert_string_equal(old.listen, "/run/a.sock"); /* a copy: both stay valid */
+    conf_free(&old);
+    assert_string_equal(nw.listen, "/run/a.sock");
+    conf_free(&nw);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -503,6 +526,7 @@ int main(void)
         cmocka_unit_test_setup(test_pg_conninfo, clean_env),
         cmocka_unit_test_setup(test_schema_list, clean_env),
         cmocka_unit_test_setup(test_cors_origins, clean_env),
+        cmocka_unit_test_setup(test_keep_fixed, clean_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
