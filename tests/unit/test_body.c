@@ -241,9 +241,9 @@ static void test_not_text(void **state)
             print_message("not_text %zu: accepted\n", i);
             json_object_put(j);
             failures++;
-        } else if (not_text[i].field ? e.code != E_VALIDATION ||
-                                           strcmp(e.field, not_text[i].field) != 0
-                                     : e.code != E_BAD_JSON) {
+        } else if (not_text[i].field
+                       ? e.code != E_VALIDATION || strcmp(e.field, not_text[i].field) != 0
+                       : e.code != E_BAD_JSON) {
             print_message("not_text %zu: code %d field \"%s\": %s\n", i, (int)e.code, e.field,
                           e.detail);
             failures++;
@@ -276,10 +276,8 @@ static void test_text(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_refused),
-        cmocka_unit_test(test_accepted),
-        cmocka_unit_test(test_depth),
-        cmocka_unit_test(test_not_text),
+        cmocka_unit_test(test_refused), cmocka_unit_test(test_accepted),
+        cmocka_unit_test(test_depth),   cmocka_unit_test(test_not_text),
         cmocka_unit_test(test_text),
     };
 
