@@ -16,7 +16,7 @@ CFLAGS  := -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) -fno-strict-aliasing \
            -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE -Icore \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  := /usr/lib/x86_64-linux-gnu/libpg_query.a \
-           $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lfcgi -lm -lpthread
+           $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lstemmer -lfcgi -lm -lpthread
 LDFLAGS := -pie -Wl,-z,relro,-z,now
 B       ?= build
 BIN     ?= bin

@@ -67,8 +67,7 @@ int buf_printf(buf *b, const char *fmt, ...)
     return 0;
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if it is not valid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
+size_t utf8_len(const unsigned char *s, size_t n)
 {
     unsigned char c = s[0];
     size_t len, i;

@@ -28,6 +28,9 @@ int buf_printf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)
  * append, all or nothing: on -1 the buffer is as it was. */
 int buf_add_json_str(buf *b, const char *s, size_t n);
 int buf_add_json_cstr(buf *b, const char *s);
+/* The flags every json-c document the service writes is serialised with: compact, and "/"
+ * written as itself like buf_add_json_str() does (json-c escapes it as "\/" by default). */
+#define T2_JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 /* Keeps the allocation, forgets the content. */
 void buf_reset(buf *b);
 void buf_free(buf *b);
@@ -36,6 +39,9 @@ const char *buf_cstr(const buf *b);
 /* Returns the storage (caller frees; never NULL on success) and empties b. */
 char *buf_steal(buf *b);
 
+/* Length of the UTF-8 sequence at s[0..n) (1..4; 1 for ASCII), or 0 if it is not valid
+ * UTF-8 (truncated, overlong, a surrogate, past U+10FFFF). n must be at least 1. */
+size_t utf8_len(const unsigned char *s, size_t n);
 /* Bounded string copy: always NUL-terminates, returns -1 if truncated. */
 int str_copy(char *dst, size_t dstlen, const char *src);
 /* Strips leading and trailing white space in place; returns the first kept byte. */

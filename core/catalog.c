@@ -32,7 +32,21 @@ static int grow(void *arr, int *cap, int n, size_t sz)
 
 catalog *catalog_new(void)
 {
-    return calloc(1, sizeof(catalog));
+    catalog *c = calloc(1, sizeof(catalog));
+
+    if (c && !(c->derived = calloc(1, sizeof(cat_derived)))) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* What was derived from the catalog no longer holds once it changes. */
+static void drop_derived(catalog *c)
+{
+    if (c->derived->p && c->derived->free_fn) c->derived->free_fn(c->derived->p);
+    c->derived->p = NULL;
+    c->derived->free_fn = NULL;
 }
 
 void catalog_free(catalog *c)
@@ -58,6 +72,8 @@ void catalog_free(catalog *c)
     }
     free(c->tables);
     free(c->fks);
+    drop_derived(c);
+    free(c->derived);
     free(c);
 }
 
@@ -66,6 +82,7 @@ int catalog_add_table(catalog *c, const char *schema, const char *name, char kin
 {
     cat_table *t;
 
+    drop_derived(c);
     if (grow(&c->tables, &c->captables, c->ntables, sizeof(cat_table)) < 0) return -1;
     t = &c->tables[c->ntables];
     t->schema = dupn(schema ? schema : "public");
@@ -89,6 +106,7 @@ int catalog_add_column(catalog *c, int table, const char *name, const char *type
     cat_table *t = &c->tables[table];
     cat_column *col;
 
+    drop_derived(c);
     if (grow(&t->cols, &t->capcols, t->ncols, sizeof(cat_column)) < 0) return -1;
     col = &t->cols[t->ncols];
     col->name = dupn(name);
@@ -109,9 +127,10 @@ int catalog_add_column(catalog *c, int table, const char *name, const char *type
 int catalog_add_value(catalog *c, int table, int column, const char *value)
 {
     cat_column *col = &c->tables[table].cols[column];
-    char **nv = realloc(col->values, (size_t)(col->nvalues + 1) * sizeof(char *));
+    char **nv;
 
-    if (!nv) return -1;
+    drop_derived(c);
+    if (!(nv = realloc(col->values, (size_t)(col->nvalues + 1) * sizeof(char *)))) return -1;
     col->values = nv;
     if (!(nv[col->nvalues] = strdup(value))) return -1;
     col->nvalues++;
@@ -120,6 +139,7 @@ int catalog_add_value(catalog *c, int table, int column, const char *value)
 
 int catalog_add_fk(catalog *c, int table, int column, int ref_table, int ref_column)
 {
+    drop_derived(c);
     if (grow(&c->fks, &c->capfks, c->nfks, sizeof(cat_fk)) < 0) return -1;
     c->fks[c->nfks] = (cat_fk){table, column, ref_table, ref_column};
     c->nfks++;
@@ -163,7 +183,7 @@ void catalog_fingerprint(catalog *c)
 
     c->fingerprint[0] = '\0'; /* before the JSON: the old print must not feed the new one */
     if (!(j = catalog_to_json(c))) return;
-    s = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
+    s = json_object_to_json_string_ext(j, T2_JSON_FLAGS);
     if (EVP_Digest(s, strlen(s), md, &mdlen, EVP_sha256(), NULL) == 1)
         for (i = 0; i < mdlen; i++)
             snprintf(c->fingerprint + i * 2, 3, "%02x", md[i]);

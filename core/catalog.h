@@ -4,7 +4,9 @@
  *
  * A catalog owns every string and array in it; catalog_free() releases all. The builder
  * functions (catalog_new, catalog_add_*) are how the loader, the JSON reader, the Spider
- * reader of t2sql-rag-eval and the tests all make one, so there is one shape to trust. */
+ * reader of t2sql-rag-eval and the tests all make one, so there is one shape to trust.
+ * It also owns what its users derive from it (retrieval's index): made on first use, dropped
+ * by every catalog_add_* and by catalog_free. */
 #ifndef T2_CATALOG_H
 #define T2_CATALOG_H
 
@@ -38,14 +40,22 @@ typedef struct cat_fk {
     int ref_table, ref_column; /* referenced */
 } cat_fk;
 
+/* Data derived from a catalog by one of its users, kept with it: p is freed with free_fn. */
+typedef struct cat_derived {
+    void *p;
+    void (*free_fn)(void *);
+} cat_derived;
+
 typedef struct catalog {
     cat_table *tables;
     int ntables, captables;
     cat_fk *fks;
     int nfks, capfks;
     char fingerprint[65]; /* hex; "" until computed */
+    cat_derived *derived; /* never NULL; set through a const catalog too (the index is a cache) */
 } catalog;
 
+/* NULL on out of memory. */
 catalog *catalog_new(void);
 void catalog_free(catalog *c);
 /* Returns the new table's index, or -1 on out of memory. Strings are copied. */

@@ -85,11 +85,15 @@ static const conf_key conf_keys[] = {
     B(guard_enabled, 1, 1),
     B(guard_allowlist, 1, 1),
     B(allow_catalogs, 0, 1),
+    B(allow_session_functions, 0, 1),
     I(max_sql_bytes, 65536, 64, 16777216, NULL, 1),
     I(max_nesting, 32, 1, 1000, NULL, 1),
     I(max_joins, 24, 0, 1000, NULL, 1),
     B(auth_required, 0, 1),
     I(rate_limit_per_min, 600, 0, 100000000, NULL, 1),
+    S(cors_allow_origins, "", NULL, 0, 1),
+    B(cors_any_origin_with_auth, 0, 1),
+    I(cors_max_age, 600, 0, 86400, NULL, 1),
     S(aws_region, "us-east-1", "AWS_REGION", 0, 1),
     S(export_bucket, "t2sql-exports", "EXPORT_BUCKET", 0, 1),
     S(export_prefix, "exports/", "EXPORT_PREFIX", 0, 1),
@@ -456,6 +460,60 @@ static int conf_read_env(conf_ld *ld, char *err, size_t errlen)
     return 0;
 }
 
+#define ORIGIN_MAX 256
+
+/* The next entry of a cors_allow_origins list (separated by commas or spaces) from *p:
+ * its start and length, or 0 at the end. */
+static size_t origin_next(const char **p, const char **start)
+{
+    size_t n;
+
+    *p += strspn(*p, ", \t");
+    *start = *p;
+    n = strcspn(*p, ", \t");
+    *p += n;
+    return n;
+}
+
+/* Each entry must be "*" alone or an origin as browsers send it: http(s)://host[:port], no
+ * path, no trailing slash, printable ASCII (it is echoed in a response header). */
+static int cors_check(const conf *c, char *err, size_t errlen)
+{
+    const char *p = c->cors_allow_origins, *e;
+    size_t n, i, scheme;
+    int entries = 0, star = 0;
+
+    while ((n = origin_next(&p, &e)) > 0) {
+        entries++;
+        if (n == 1 && *e == '*') {
+            star = 1;
+            continue;
+        }
+        for (i = 0; i < n; i++)
+            if (e[i] <= ' ' || e[i] > '~') break;
+        scheme = strncmp(e, "http://", 7) == 0 ? 7 : strncmp(e, "https://", 8) == 0 ? 8 : 0;
+        if (n >= ORIGIN_MAX || i < n || !scheme || n == scheme ||
+            memchr(e + scheme, '/', n - scheme)) {
+            snprintf(err, errlen,
+                     "cors_allow_origins: '%.*s' is not an origin like https://app.example.com "
+                     "or http://127.0.0.1:3000 (scheme, host, optional port; no path)",
+                     (int)(n < 80 ? n : 80), e);
+            return -1;
+        }
+    }
+    if (star && entries > 1) {
+        snprintf(err, errlen, "cors_allow_origins: \"*\" stands alone, without other origins");
+        return -1;
+    }
+    if (star && c->auth_required && !c->cors_any_origin_with_auth) {
+        snprintf(err, errlen,
+                 "cors_allow_origins = * with auth_required = true lets any web page use a key "
+                 "it holds: list the origins, or set cors_any_origin_with_auth = true");
+        return -1;
+    }
+    return 0;
+}
+
 /* Checks and normalises values that depend on others. */
 static int conf_finish(conf *c, char *err, size_t errlen)
 {
@@ -479,7 +537,22 @@ static int conf_finish(conf *c, char *err, size_t errlen)
         snprintf(err, errlen, "base_path must be a path like /prod (no spaces, ?, # or %%)");
         return -1;
     }
+    if (cors_check(c, err, errlen) < 0) return -1;
     return 0;
+}
+
+int conf_origin_allowed(const conf *c, const char *origin)
+{
+    const char *p = c->cors_allow_origins, *e;
+    size_t n, olen;
+
+    if (!p || !*p) return CONF_ORIGIN_NO;
+    olen = origin ? strlen(origin) : 0;
+    while ((n = origin_next(&p, &e)) > 0) {
+        if (n == 1 && *e == '*') return CONF_ORIGIN_ANY;
+        if (olen && n == olen && memcmp(e, origin, n) == 0) return CONF_ORIGIN_LISTED;
+    }
+    return CONF_ORIGIN_NO;
 }
 
 /* Defaults, then the file (path) or the text, then the environment (use_env), then the files
@@ -528,6 +601,33 @@ void conf_free(conf *c)
             free(*conf_str(c, &conf_keys[i]));
             *conf_str(c, &conf_keys[i]) = NULL;
         }
+}
+
+int conf_keep_fixed(conf *nw, const conf *old)
+{
+    size_t i;
+
+    for (i = 0; i < NKEYS; i++) {
+        const conf_key *k = &conf_keys[i];
+        char *dup;
+
+        if (k->reloadable) continue;
+        if (k->type == CT_STR) {
+            const char *was = *(char *const *)((const char *)old + k->off);
+            const char *is = *conf_str(nw, k);
+            if (strcmp(was, is) == 0) continue;
+            log_warn("%s changes need a restart; keeping %s", k->key, k->secret ? "it" : was);
+            if (!(dup = strdup(was))) return -1;
+            free(*conf_str(nw, k));
+            *conf_str(nw, k) = dup;
+        } else {
+            size_t sz = k->type == CT_INT ? sizeof(long) : sizeof(int);
+            if (memcmp((char *)nw + k->off, (const char *)old + k->off, sz) == 0) continue;
+            log_warn("%s changes need a restart; keeping the old value", k->key);
+            memcpy((char *)nw + k->off, (const char *)old + k->off, sz);
+        }
+    }
+    return 0;
 }
 
 void conf_print(const conf *c, FILE *f)

@@ -67,12 +67,17 @@ typedef struct conf {
     int guard_enabled;
     int guard_allowlist;
     int allow_catalogs;
+    int allow_session_functions;
     long max_sql_bytes;
     long max_nesting;
     long max_joins;
     /* auth */
     int auth_required;
     long rate_limit_per_min;
+    /* browser clients on other origins (CORS) */
+    char *cors_allow_origins;
+    int cors_any_origin_with_auth;
+    long cors_max_age;
     /* export */
     char *aws_region;
     char *export_bucket;
@@ -100,12 +105,21 @@ int conf_load(const char *path, conf *out, char *err, size_t errlen);
  * config fuzzer). text need not be NUL-terminated. */
 int conf_load_buffer(const char *text, size_t len, conf *out, char *err, size_t errlen);
 void conf_free(conf *c);
+/* For a reload: every key that is not reloadable (listen, pid_file) keeps old's value in
+ * nw, with a warning logged for each one that changed (they take effect at a restart).
+ * 0, or -1 out of memory (nw is then partly updated; the caller drops it). */
+int conf_keep_fixed(conf *nw, const conf *old);
 /* Prints "key = value" for every key, secrets masked. */
 void conf_print(const conf *c, FILE *f);
 /* Registers every non-empty secret with log_add_secret(). */
 void conf_register_secrets(const conf *c);
 /* Builds a libpq conninfo string into dst (keywords quoted). -1 if it does not fit. */
 int conf_pg_conninfo(const conf *c, char *dst, size_t len, const char *appname);
+/* Whether a browser page from origin (the request's Origin header, NULL when absent) may
+ * read the response: CONF_ORIGIN_ANY when cors_allow_origins is "*", CONF_ORIGIN_LISTED
+ * when origin is one of the listed origins (exact match), else CONF_ORIGIN_NO. */
+enum { CONF_ORIGIN_NO = 0, CONF_ORIGIN_LISTED = 1, CONF_ORIGIN_ANY = 2 };
+int conf_origin_allowed(const conf *c, const char *origin);
 /* Splits c->schemas into up to max trimmed names (owned by the returned block, which the
  * caller frees with free()). Returns the count, or -1. */
 int conf_schema_list(const conf *c, char ***names, int max);

@@ -269,17 +269,17 @@ static void write_error(sink *s, int ndjson, const t2err *err)
     sink_flush(s);
 }
 
-/* Computes total rows when the page does not tell it; -1 = unknown (null), -2 = error,
- * -3 = the peer hung up while the count ran. */
+/* Computes total rows when the page does not tell it (more: a row follows the page);
+ * -1 = unknown (null), -2 = error, -3 = the peer hung up while the count ran. */
 static long long exec_total(PGconn *conn, const exec_req *rq, long long offset, long long n,
-                            int peer_fd, t2err *err)
+                            int more, int peer_fd, t2err *err)
 {
     buf q = BUF_INIT(0);
     PGresult *r;
     long long total = -1;
 
     if (rq->count == COUNT_NONE) return -1;
-    if (n < rq->page_size && (n > 0 || offset == 0)) return offset + n;
+    if (!more && (n > 0 || offset == 0)) return offset + n;
     if (rq->count == COUNT_ESTIMATED) {
         buf_printf(&q, "EXPLAIN (FORMAT JSON) %s", rq->sql);
         r = PQexec(conn, buf_cstr(&q));
@@ -293,8 +293,8 @@ static long long exec_total(PGconn *conn, const exec_req *rq, long long offset, 
         }
         PQclear(r);
         buf_reset(&q);
-        if (total > 10000) /* large: the estimate is the answer */
-            return total < offset + n ? offset + n : total;
+        if (total > 10000) /* large: the estimate is the answer, but never below what is seen */
+            return total < offset + n + more ? offset + n + more : total;
     }
     buf_printf(&q, "SELECT count(*) FROM (\n%s\n) q", rq->sql);
     if (!PQsendQuery(conn, buf_cstr(&q))) {
@@ -345,13 +345,14 @@ int exec_page(PGconn *conn, const exec_limits *lim, const exec_req *rq, sink *s,
     PGresult *r = NULL;
     PGcancel *cancel = NULL;
     int kinds[1664];
-    int nf = -1, i, started = 0, rc = -1;
+    int nf = -1, i, started = 0, rc = -1, more = 0;
     long long n = 0, offset, total;
     buf *b = &s->b;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     offset = (long long)(rq->page - 1) * rq->page_size;
-    snprintf(lim_s, sizeof lim_s, "%ld", rq->page_size);
+    /* one row past the page tells pagination.has_more; it is read, never written */
+    snprintf(lim_s, sizeof lim_s, "%lld", (long long)rq->page_size + 1);
     snprintf(off_s, sizeof off_s, "%lld", offset);
     if (!type_cache_loaded) type_load(conn);
     if (exec_begin(conn, lim, err) < 0) return -1;
@@ -384,6 +385,11 @@ int exec_page(PGconn *conn, const exec_limits *lim, const exec_req *rq, sink *s,
                 r = NULL;
                 goto midfail;
             }
+        }
+        if (st == PGRES_SINGLE_TUPLE && n == rq->page_size) {
+            more = 1;
+            PQclear(r);
+            continue;
         }
         if (st == PGRES_SINGLE_TUPLE) {
             size_t row_start = b->len;
@@ -432,7 +438,7 @@ int exec_page(PGconn *conn, const exec_limits *lim, const exec_req *rq, sink *s,
     r = NULL;
     {
         double exec_ms;
-        total = exec_total(conn, rq, offset, n, s->peer_fd, err);
+        total = exec_total(conn, rq, offset, n, more, s->peer_fd, err);
         if (total == -3) goto hangup;
         if (total == -2) goto midfail;
         char tail[256];
@@ -442,17 +448,17 @@ int exec_page(PGconn *conn, const exec_limits *lim, const exec_req *rq, sink *s,
             tl = snprintf(tail, sizeof tail,
                           "%s\"timing_ms\":{\"generate\":%.1f,\"execute\":%.1f},\"pagination\":"
                           "{\"page\":%ld,\"page_size\":%ld,\"total_rows\":null,"
-                          "\"total_pages\":null}}%s",
+                          "\"total_pages\":null,\"has_more\":%s}}%s",
                           rq->ndjson ? "{" : "],", rq->generate_ms, exec_ms, rq->page,
-                          rq->page_size, rq->ndjson ? "\n" : "");
+                          rq->page_size, more ? "true" : "false", rq->ndjson ? "\n" : "");
         else
             tl = snprintf(tail, sizeof tail,
                           "%s\"timing_ms\":{\"generate\":%.1f,\"execute\":%.1f},\"pagination\":"
                           "{\"page\":%ld,\"page_size\":%ld,\"total_rows\":%lld,"
-                          "\"total_pages\":%lld}}%s",
+                          "\"total_pages\":%lld,\"has_more\":%s}}%s",
                           rq->ndjson ? "{" : "],", rq->generate_ms, exec_ms, rq->page,
                           rq->page_size, total, (total + rq->page_size - 1) / rq->page_size,
-                          rq->ndjson ? "\n" : "");
+                          more ? "true" : "false", rq->ndjson ? "\n" : "");
         if (tl < 0 || (size_t)tl >= sizeof tail || buf_add(b, tail, (size_t)tl) < 0) {
             err_set(err, E_QUERY_FAILED,
                     "the page is larger than the response buffer allows; ask for a smaller "

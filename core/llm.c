@@ -158,7 +158,7 @@ int llm_chat(llm *m, const char *system, const char *user, buf *reply, t2err *er
     curl_easy_setopt(m->curl, CURLOPT_URL, m->url);
     curl_easy_setopt(m->curl, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(m->curl, CURLOPT_POSTFIELDS,
-                     json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN));
+                     json_object_to_json_string_ext(req, T2_JSON_FLAGS));
     curl_easy_setopt(m->curl, CURLOPT_CONNECTTIMEOUT_MS, m->connect_ms);
     curl_easy_setopt(m->curl, CURLOPT_TIMEOUT_MS, m->timeout_ms);
     curl_easy_setopt(m->curl, CURLOPT_NOSIGNAL, 1L);

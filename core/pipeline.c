@@ -52,7 +52,8 @@ int t2ctx_init(t2ctx *x, const conf *cf, const char *appname)
                                cf->allow_catalogs,
                                (size_t)cf->max_sql_bytes,
                                (int)cf->max_nesting,
-                               (int)cf->max_joins};
+                               (int)cf->max_joins,
+                               cf->allow_session_functions};
     x->lim = (exec_limits){x->db.search_path,   cf->query_role,         cf->statement_timeout_ms,
                            cf->lock_timeout_ms, cf->idle_tx_timeout_ms, cf->temp_file_limit_kb,
                            &x->db.temp_limit_ok};
@@ -121,7 +122,7 @@ static int load_catalog(t2ctx *x, PGconn *conn, const char *probe, t2err *err)
     if (!c) {
         if (catalog_load(conn, x->schemas, x->nschemas, &c, err) < 0) goto fail;
         json_object *j = catalog_to_json(c);
-        const char *s = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
+        const char *s = json_object_to_json_string_ext(j, T2_JSON_FLAGS);
         cache_set(x->cache, key, s, strlen(s), x->cf->cache_ttl_catalog);
         json_object_put(j);
     }

@@ -1,21 +1,27 @@
-/* rag -- schema retrieval: ranks the catalog's tables against a question, adds the
- * foreign-key tables needed to join the best ones, and renders them with the matched glossary
- * hints and the most similar verified examples within a token budget; see rag.h.
+/* rag -- schema retrieval: ranks the catalog's tables against a question, adds the tables
+ * needed to join the best ones, and renders them with the matched glossary hints and the most
+ * similar verified examples within a token budget; see rag.h.
  *
- * Nothing is cached between calls: each call tokenizes the catalog's names once (900 tables
- * with 4,700 columns take about a millisecond), so the ranking never lags behind a reload.
+ * The words of the catalog come from its index (ragindex.h), built once per catalog, so a
+ * question costs a pass over the index's words and postings, not over the catalog's text.
  *
  * Score of a table = sum over the question's words of (best match of the word in the table,
- * weighted by where it matched: table name > column name, comment > column comment) times
- * the word's rarity across the catalog (IDF, so "id" and "name" count little), plus exact
- * mentions of common values, glossary terms naming the table, and tables used by similar
- * examples. A table then gets a share of its best foreign-key neighbour's score, so tables of
- * one cluster (a schema, a merged database) reinforce each other.
+ * weighted by where it matched: table name > column name, comment > column comment; an
+ * abbreviation or a glued word's part counts a little less) times the word's rarity across
+ * the catalog (IDF, so "id" and "name" count little), plus how much of the table's name the
+ * question covers, exact mentions of common values, glossary terms naming the table, and
+ * tables used by similar examples. A copy of another table (history, audit, staging, backup)
+ * counts for less unless the question asks for what makes it a copy. A table then gets a
+ * share of its best neighbour's score in the join graph, and a table referenced by a column
+ * the question names ("per sales rep" -> the employee table behind sls_rep_emp_id) a share
+ * of that match.
  *
  * Not thread-safe (a static qsort context, and text_similarity's buffers): each FastCGI
  * worker is a single-threaded process. */
 #include "rag.h"
 
+#include "abbrev.h"
+#include "ragindex.h"
 #include "text.h"
 
 #include <ctype.h>
@@ -31,38 +37,50 @@
 #define VALUES_SHOWN 8   /* common values rendered per column */
 #define FULL_FRAC    0.4 /* tables scoring at least this share of the best are rendered in full */
 
-/* Where a word matched, as a weight. */
-#define W_TABLE      2.0
-#define W_TCOMMENT   1.5
-#define W_COLUMN     1.5
-#define W_CCOMMENT   0.8
-#define W_VALUE      2.5
+/* Weights of the ranking (where a word occurs is weighed in the index). */
 #define W_GLOSS      6.0
 #define W_GLOSS_HINT 2.5
 #define W_EXAMPLE    4.0
 #define W_COVER      2.0
 #define W_SYNONYM    0.8
-#define FK_SHARE     0.3
+#define M_ABBR       0.6 /* an identifier word abbreviating a question word ("hdr" header) */
+#define FK_SHARE     0.3 /* of the best neighbour's score */
+#define REF_SHARE    0.5 /* of a referencing column's match */
+#define COPY_FACTOR  0.4 /* a copy's score, unless the question names what makes it one */
 
 typedef struct qword {
-    char w[TEXT_WORD_MAX];
+    char w[TEXT_WORD_MAX];   /* stem */
+    char raw[TEXT_WORD_MAX]; /* as written, lower-case */
     size_t len;
     double weight; /* < 1 for words that are usually about the SQL, not the schema */
+    double idf;
+    int pair; /* two question words run together: matched whole, never as an abbreviation */
 } qword;
+
+typedef struct wmatch {
+    int k, word;
+    float m;
+} wmatch;
 
 typedef struct ranker {
     const catalog *cat;
+    const rag_index *x;
     qword q[QW_MAX];
     int nq;
     char qlow[1024];          /* lower-cased question, for value mentions */
     unsigned char qstart[32]; /* bitmap of characters that start a word of qlow */
     float *best;              /* ntables x nq: best weighted match of word k in table t */
+    float *wm;                /* per index word: best match times the question word's idf */
+    buf matches;              /* wmatch: every (question word, index word) that matched */
     double *score;            /* own score */
-    double *prop;             /* score after the FK share; the ranking key */
+    double *prop;             /* score after the neighbours' shares; the ranking key */
     int *order;               /* tables by prop, best first */
-    int *adj_start, *adj;     /* undirected FK adjacency (CSR) */
-    int *fk_start, *fk_of;    /* FKs by referencing table (CSR), for rendering */
 } ranker;
+
+int rag_prepare(const catalog *cat)
+{
+    return rag_index_get(cat) ? 0 : -1;
+}
 
 int rag_tokens(const char *text, size_t len)
 {
@@ -74,72 +92,81 @@ int rag_tokens(const char *text, size_t len)
 /* Words of questions that are about the query's shape, not about which table. */
 static double qword_weight(const char *w)
 {
-    static const char *weak[] = {
-        "many",    "much",     "count",    "total",     "average", "sum",     "maximum",
-        "minimum", "max",      "min",      "most",      "least",   "highest", "lowest",
-        "largest", "smallest", "distinct", "different", "number",  "top",     "more",
-        "less",    "than",     "sort",     "descend",   "ascend",  "also",    "both",
-        "only",    "not",      "no",       "yes",       "one",     "two",     NULL};
-    int i;
+    static const char *const weak_list[] = {
+        "many",    "much",     "count",    "total",      "average",   "sum",     "maximum",
+        "minimum", "max",      "min",      "most",       "least",     "highest", "lowest",
+        "largest", "smallest", "distinct", "different",  "number",    "top",     "more",
+        "less",    "than",     "sort",     "descending", "ascending", "also",    "both",
+        "only",    "not",      "no",       "yes",        "one",       "two",     NULL};
+    static text_wordset weak = {.words = weak_list};
 
-    for (i = 0; weak[i]; i++)
-        if (strcmp(w, weak[i]) == 0) return 0.35;
-    return 1.0;
+    return text_wordset_find(&weak, w) >= 0 ? 0.35 : 1.0;
 }
 
-static void add_qword(ranker *r, const char *w, double weight)
+/* Adds a question word unless it is a stop word or already there: 0 if added, else 1. */
+static int add_qword(ranker *r, const char *w, const char *raw, double weight)
 {
     int j;
 
-    if (r->nq >= QW_MAX || text_is_stop(w)) return;
+    if (r->nq >= QW_MAX || text_is_stop(w)) return 1;
     for (j = 0; j < r->nq; j++)
-        if (strcmp(r->q[j].w, w) == 0) return;
+        if (strcmp(r->q[j].w, w) == 0) return 1;
     str_copy(r->q[r->nq].w, TEXT_WORD_MAX, w);
+    str_copy(r->q[r->nq].raw, TEXT_WORD_MAX, raw);
     r->q[r->nq].len = strlen(r->q[r->nq].w);
     r->q[r->nq].weight = weight;
+    r->q[r->nq].pair = 0;
     r->nq++;
+    return 0;
 }
 
-/* Everyday words for what schemas usually name otherwise (stemmed forms, both directions
- * where it makes sense). Small on purpose: each pair must hold in almost any schema. */
-static const char *const synonyms[][2] = {
-    {"nation", "country"},     {"country", "nation"},       {"store", "shop"},
-    {"shop", "store"},         {"client", "customer"},      {"customer", "client"},
-    {"buyer", "customer"},     {"staff", "employee"},       {"employee", "staff"},
-    {"worker", "employee"},    {"film", "movie"},           {"movie", "film"},
-    {"town", "city"},          {"pupil", "student"},        {"teacher", "instructor"},
-    {"instructor", "teacher"}, {"professor", "instructor"}, {"wage", "salary"},
-    {"salary", "wage"},        {"item", "product"},         {"product", "item"},
-    {"purchase", "order"},     {"cost", "price"},           {"price", "cost"},
-    {"person", "people"},      {"people", "person"},        {"speak", "language"},
-    {"spoken", "language"},    {"automobile", "car"},       {"kid", "child"},
-    {"telephone", "phone"},    {"birthday", "birth"},       {"born", "birth"},
+/* Everyday words for what schemas usually name otherwise, as pairs (word, what to look for
+ * too), both directions where it makes sense. Small on purpose: each pair must hold in almost
+ * any schema. */
+static const char *const synonym_list[] = {
+    "nation",     "country",    "country",    "nation",   "store",     "shop",       "shop",
+    "store",      "client",     "customer",   "customer", "client",    "buyer",      "customer",
+    "staff",      "employee",   "employee",   "staff",    "worker",    "employee",   "film",
+    "movie",      "movie",      "film",       "town",     "city",      "pupil",      "student",
+    "teacher",    "instructor", "instructor", "teacher",  "professor", "instructor", "wage",
+    "salary",     "salary",     "wage",       "item",     "product",   "product",    "item",
+    "purchase",   "order",      "cost",       "price",    "price",     "cost",       "person",
+    "people",     "people",     "person",     "speak",    "language",  "spoken",     "language",
+    "automobile", "car",        "kid",        "child",    "telephone", "phone",      "birthday",
+    "birth",      "born",       "birth",      NULL,
 };
+static text_wordset synonyms = {.words = synonym_list};
 
 /* The question's distinct non-stop stemmed words, then adjacent pairs joined ("high
- * school" -> "highschool") for identifiers that run words together. */
+ * school" -> "highschool") for identifiers that run words together, then synonyms. */
 static void question_words(ranker *r, const char *question)
 {
-    text_words tw;
+    text_words raw, tw;
     size_t i, n;
     int k;
 
-    text_split(question, 1, &tw);
+    text_split(question, 0, &raw);
+    tw = raw;
+    for (k = 0; k < tw.n; k++)
+        text_stem(tw.w[k]);
     r->nq = 0;
     for (k = 0; k < tw.n; k++)
-        add_qword(r, tw.w[k], qword_weight(tw.w[k]));
+        add_qword(r, tw.w[k], raw.w[k], qword_weight(tw.w[k]));
     for (k = 0; k + 1 < tw.n; k++) {
-        char pair[TEXT_WORD_MAX * 2];
+        char pair[TEXT_WORD_MAX * 2], rawpair[TEXT_WORD_MAX * 2];
         if (text_is_stop(tw.w[k]) || text_is_stop(tw.w[k + 1]) || qword_weight(tw.w[k]) < 1 ||
             qword_weight(tw.w[k + 1]) < 1)
             continue;
-        if (snprintf(pair, sizeof pair, "%s%s", tw.w[k], tw.w[k + 1]) < TEXT_WORD_MAX)
-            add_qword(r, pair, 1.0);
+        if (snprintf(pair, sizeof pair, "%s%s", tw.w[k], tw.w[k + 1]) < TEXT_WORD_MAX &&
+            snprintf(rawpair, sizeof rawpair, "%s%s", raw.w[k], raw.w[k + 1]) < TEXT_WORD_MAX)
+            if (add_qword(r, pair, rawpair, 1.0) == 0) r->q[r->nq - 1].pair = 1;
     }
     for (k = 0; k < tw.n; k++) {
-        size_t sy;
-        for (sy = 0; sy < sizeof synonyms / sizeof synonyms[0]; sy++)
-            if (strcmp(tw.w[k], synonyms[sy][0]) == 0) add_qword(r, synonyms[sy][1], W_SYNONYM);
+        const char *from, *to;
+        int sy;
+        for (sy = 0; (from = text_wordset_stem(&synonyms, sy)) != NULL; sy += 2)
+            if (strcmp(tw.w[k], from) == 0 && (to = text_wordset_stem(&synonyms, sy + 1)))
+                add_qword(r, to, synonym_list[sy + 1], W_SYNONYM);
     }
     n = strlen(question);
     if (n >= sizeof r->qlow) n = sizeof r->qlow - 1;
@@ -167,23 +194,6 @@ static double word_match(const qword *q, const char *w, size_t wl)
     return 0.0;
 }
 
-/* Matches the words of s against the question, keeping per word the best weighted match. */
-static void match_text(ranker *r, float *best, const char *s, double weight)
-{
-    text_words tw;
-    int i, k;
-
-    if (!s || !*s) return;
-    text_split(s, 1, &tw);
-    for (i = 0; i < tw.n; i++) {
-        size_t wl = strlen(tw.w[i]);
-        for (k = 0; k < r->nq; k++) {
-            double m = word_match(&r->q[k], tw.w[i], wl);
-            if (m > 0 && (float)(m * weight) > best[k]) best[k] = (float)(m * weight);
-        }
-    }
-}
-
 /* 1 if value v occurs in the question as whole words (case-insensitive). */
 static int value_mentioned(const ranker *r, const char *v)
 {
@@ -201,74 +211,105 @@ static int value_mentioned(const ranker *r, const char *v)
     return 0;
 }
 
-static int is_numeric(const char *s)
+/* Every index word each question word matches, with how well; then, through the postings,
+ * each table's best match of each question word, the words' IDF, and wm. 0 or -1. */
+static int match_words(ranker *r)
 {
-    for (; *s; s++)
-        if (!isdigit((unsigned char)*s) && *s != '.' && *s != '-') return 0;
-    return 1;
+    const rag_index *x = r->x;
+    int nq = r->nq, k, i, p, *df = NULL;
+
+    if (!(df = calloc((size_t)nq + 1, sizeof(int)))) return -1;
+    for (k = 0; k < nq; k++) {
+        unsigned char c = (unsigned char)r->q[k].w[0];
+        for (i = x->byfirst[c]; i < x->byfirst[c + 1]; i++) {
+            const ri_word *w = &x->words[x->order[i]];
+            double m = word_match(&r->q[k], w->stem, (size_t)w->len);
+            wmatch e;
+            if (m == 0 && w->abbr && !r->q[k].pair && abbrev_of(w->raw, r->q[k].raw)) m = M_ABBR;
+            if (m == 0) continue;
+            e = (wmatch){k, x->order[i], (float)m};
+            if (buf_add(&r->matches, &e, sizeof e) < 0) goto fail;
+            for (p = w->post; p < w->post + w->npost; p++) {
+                float *b = &r->best[(size_t)x->posts[p].table * (size_t)nq + (size_t)k];
+                float v = (float)m * x->posts[p].weight;
+                if (*b == 0) df[k]++;
+                if (v > *b) *b = v;
+            }
+        }
+    }
+    for (k = 0; k < nq; k++)
+        r->q[k].idf = r->q[k].weight * (1.0 + log((x->ntables + 1.0) / (df[k] + 1.0)));
+    for (i = 0; (size_t)i < r->matches.len / sizeof(wmatch); i++) {
+        const wmatch *e = &((const wmatch *)(void *)r->matches.p)[i];
+        float v = e->m * (float)r->q[e->k].idf;
+        if (v > r->wm[e->word]) r->wm[e->word] = v;
+    }
+    free(df);
+    return 0;
+fail:
+    free(df);
+    return -1;
 }
 
-/* How much of a table's name the question covers, each name word weighted by the rarity of
- * the question word it matched: "transcripts" covers "student_transcripts_tracking.
- * transcripts" better than "student_transcripts_tracking.courses". */
-static double name_coverage(const ranker *r, const char *name, const double *idf)
+/* How much of table t's name the question covers: each name word weighted by its rarity
+ * among table names, by the best-matched of its spellings. */
+static double name_coverage(const ranker *r, int t)
 {
-    text_words tw;
-    double sum = 0;
-    int i, k, n = 0;
+    const ri_table *rt = &r->x->tables[t];
+    const ri_name *nm = r->x->names + rt->name;
+    double sum = 0, all = 0, best = 0;
+    int i, g = -1;
 
-    text_split(name, 1, &tw);
-    for (i = 0; i < tw.n; i++) {
-        size_t wl = strlen(tw.w[i]);
-        double best = 0;
-        if (text_is_stop(tw.w[i])) continue;
-        n++;
-        for (k = 0; k < r->nq; k++) {
-            double m = word_match(&r->q[k], tw.w[i], wl) * idf[k];
-            if (m > best) best = m;
+    for (i = 0; i <= rt->nname; i++) {
+        if (i == rt->nname || nm[i].group != g) {
+            if (g >= 0) {
+                double gw = r->x->gweight[rt->group + g];
+                sum += gw * best;
+                all += gw;
+            }
+            if (i == rt->nname) break;
+            g = nm[i].group;
+            best = 0;
         }
-        sum += best;
+        if (nm[i].factor * r->wm[nm[i].word] > best) best = nm[i].factor * r->wm[nm[i].word];
     }
-    return n ? sum / n : 0;
+    return all > 0 ? sum / all : 0;
+}
+
+/* 1 if the question names one of the words that make table t a copy ("history", "audit"). */
+static int asks_for_copy(const ranker *r, int t)
+{
+    const ri_table *rt = &r->x->tables[t];
+    int i;
+
+    for (i = 0; i < rt->nmarker; i++) {
+        int w = r->x->markers[rt->marker + i];
+        const ri_word *rw = &r->x->words[w];
+        int k;
+        if (r->wm[w] > 0) return 1;
+        for (k = 0; k < r->nq; k++) /* "history" for "hist" */
+            if (abbrev_of(rw->raw, r->q[k].raw)) return 1;
+    }
+    return 0;
 }
 
 /* Scores every table's own text: names, comments, values. */
 static void score_tables(ranker *r)
 {
-    const catalog *cat = r->cat;
-    int t, j, k, v, nq = r->nq;
-    double idf[QW_MAX];
+    const rag_index *x = r->x;
+    int t, k, v, nq = r->nq;
 
-    for (t = 0; t < cat->ntables; t++) {
-        const cat_table *tb = &cat->tables[t];
-        float *best = r->best + (size_t)t * (size_t)nq;
-        double vbonus = 0;
-
-        match_text(r, best, tb->name, W_TABLE);
-        match_text(r, best, tb->comment, W_TCOMMENT);
-        for (j = 0; j < tb->ncols; j++) {
-            const cat_column *c = &tb->cols[j];
-            match_text(r, best, c->name, W_COLUMN);
-            match_text(r, best, c->comment, W_CCOMMENT);
-            for (v = 0; v < c->nvalues; v++)
-                if (value_mentioned(r, c->values[v])) {
-                    double b = is_numeric(c->values[v]) || strlen(c->values[v]) < 3 ? W_VALUE / 3
-                                                                                    : W_VALUE;
-                    if (b > vbonus) vbonus = b;
-                }
-        }
-        r->score[t] = vbonus;
-    }
-    for (k = 0; k < nq; k++) {
-        int df = 0;
-        for (t = 0; t < cat->ntables; t++)
-            df += r->best[(size_t)t * (size_t)nq + (size_t)k] > 0;
-        idf[k] = r->q[k].weight * (1.0 + log((cat->ntables + 1.0) / (df + 1.0)));
-    }
-    for (t = 0; t < cat->ntables; t++) {
+    for (v = 0; v < x->nvalues; v++)
+        if (x->values[v].bonus > r->score[x->values[v].table] &&
+            value_mentioned(r, x->values[v].text))
+            r->score[x->values[v].table] = x->values[v].bonus;
+    for (t = 0; t < x->ntables; t++) {
+        const float *best = r->best + (size_t)t * (size_t)nq;
         for (k = 0; k < nq; k++)
-            r->score[t] += r->best[(size_t)t * (size_t)nq + (size_t)k] * idf[k];
-        r->score[t] += W_COVER * name_coverage(r, cat->tables[t].name, idf);
+            r->score[t] += best[k] * r->q[k].idf;
+        r->score[t] += W_COVER * name_coverage(r, t);
+        if (x->tables[t].copy_of >= 0 && r->score[t] > 0 && !asks_for_copy(r, t))
+            r->score[t] *= COPY_FACTOR;
     }
 }
 
@@ -364,44 +405,6 @@ static int pick_examples(const rag_example *ex, int nex, const char *question, i
     return n;
 }
 
-/* Builds the undirected FK adjacency and the per-table FK lists (both CSR). */
-static int build_graph(ranker *r)
-{
-    const catalog *cat = r->cat;
-    int nt = cat->ntables, i, *fill = NULL;
-
-    r->adj_start = calloc((size_t)nt + 1, sizeof(int));
-    r->fk_start = calloc((size_t)nt + 1, sizeof(int));
-    r->adj = malloc(((size_t)cat->nfks * 2 + 1) * sizeof(int));
-    r->fk_of = malloc(((size_t)cat->nfks + 1) * sizeof(int));
-    fill = calloc((size_t)nt + 1, sizeof(int));
-    if (!r->adj_start || !r->fk_start || !r->adj || !r->fk_of || !fill) goto fail;
-    for (i = 0; i < cat->nfks; i++) {
-        r->adj_start[cat->fks[i].table + 1]++;
-        r->adj_start[cat->fks[i].ref_table + 1]++;
-        r->fk_start[cat->fks[i].table + 1]++;
-    }
-    for (i = 0; i < nt; i++) {
-        r->adj_start[i + 1] += r->adj_start[i];
-        r->fk_start[i + 1] += r->fk_start[i];
-    }
-    for (i = 0; i < cat->nfks; i++) {
-        int a = cat->fks[i].table, b = cat->fks[i].ref_table;
-        r->adj[r->adj_start[a] + fill[a]++] = b;
-        r->adj[r->adj_start[b] + fill[b]++] = a;
-    }
-    memset(fill, 0, ((size_t)nt + 1) * sizeof(int));
-    for (i = 0; i < cat->nfks; i++) {
-        int a = cat->fks[i].table;
-        r->fk_of[r->fk_start[a] + fill[a]++] = i;
-    }
-    free(fill);
-    return 0;
-fail:
-    free(fill);
-    return -1;
-}
-
 static const ranker *sort_ranker; /* qsort has no context argument */
 
 static int by_prop(const void *a, const void *b)
@@ -413,20 +416,40 @@ static int by_prop(const void *a, const void *b)
     return x - y;
 }
 
+/* A column's match: the best of its words'. */
+static double column_match(const ranker *r, const ri_edge *e)
+{
+    double m = 0;
+    int i;
+
+    for (i = 0; i < e->nword; i++)
+        if (r->wm[r->x->colwords[e->word + i]] > m) m = r->wm[r->x->colwords[e->word + i]];
+    return m;
+}
+
 static void rank_tables(ranker *r)
 {
-    const catalog *cat = r->cat;
+    const rag_index *x = r->x;
     int t, i;
 
-    for (t = 0; t < cat->ntables; t++) {
+    for (t = 0; t < x->ntables; t++) {
+        const ri_table *rt = &x->tables[t];
         double nb = 0;
-        for (i = r->adj_start[t]; i < r->adj_start[t + 1]; i++)
-            if (r->adj[i] != t && r->score[r->adj[i]] > nb) nb = r->score[r->adj[i]];
+        for (i = rt->edge; i < rt->edge + rt->nedge; i++)
+            if (r->score[x->edges[i].to] > nb) nb = r->score[x->edges[i].to];
         r->prop[t] = r->score[t] + FK_SHARE * nb;
         r->order[t] = t;
     }
+    for (t = 0; t < x->ntables; t++) { /* "per sales rep": the table behind sls_rep_emp_id */
+        const ri_table *rt = &x->tables[t];
+        if (r->score[t] <= 0) continue;
+        for (i = rt->ref; i < rt->ref + rt->nref; i++) {
+            double m = column_match(r, &x->refs[i]);
+            if (m > 0) r->prop[x->refs[i].to] += REF_SHARE * m;
+        }
+    }
     sort_ranker = r;
-    qsort(r->order, (size_t)cat->ntables, sizeof(int), by_prop);
+    qsort(r->order, (size_t)x->ntables, sizeof(int), by_prop);
     sort_ranker = NULL;
 }
 
@@ -460,8 +483,8 @@ static int choose_core(ranker *r, int *list, int *n, char *in)
             while (qh < qt && dist[tc] < 0) {
                 int u = queue[qh++], e;
                 if (dist[u] >= PATH_DEPTH) continue;
-                for (e = r->adj_start[u]; e < r->adj_start[u + 1]; e++) {
-                    int v = r->adj[e];
+                for (e = 0; e < r->x->tables[u].nedge; e++) {
+                    int v = r->x->edges[r->x->tables[u].edge + e].to;
                     if (dist[v] >= 0) continue;
                     dist[v] = dist[u] + 1;
                     par[v] = u;
@@ -499,8 +522,8 @@ static int render_column(const ranker *r, int ti, int j, buf *out)
     int k;
 
     if (buf_printf(out, "  %s %s%s", c->name, c->type, c->pk ? " PRIMARY KEY" : "") < 0) return -1;
-    for (k = r->fk_start[ti]; k < r->fk_start[ti + 1]; k++) {
-        const cat_fk *f = &cat->fks[r->fk_of[k]];
+    for (k = 0; k < r->x->tables[ti].nfk; k++) {
+        const cat_fk *f = &cat->fks[r->x->fk_of[r->x->tables[ti].fk + k]];
         const cat_table *rt = &cat->tables[f->ref_table];
         if (f->column == j &&
             buf_printf(out, " REFERENCES %s(%s)", rt->name, rt->cols[f->ref_column].name) < 0)
@@ -614,13 +637,11 @@ fail:
 static void ranker_free(ranker *r)
 {
     free(r->best);
+    free(r->wm);
+    buf_free(&r->matches);
     free(r->score);
     free(r->prop);
     free(r->order);
-    free(r->adj_start);
-    free(r->adj);
-    free(r->fk_start);
-    free(r->fk_of);
 }
 
 /* Fits glossary hints and examples into half the budget, dropping examples first, then
@@ -655,14 +676,16 @@ int rag_context(const catalog *cat, const glossary *g, const rag_example *ex, in
     r.cat = cat;
     sel->ntables = 0;
     sel->tokens = 0;
+    if (!(r.x = rag_index_get(cat))) goto fail;
     question_words(&r, question ? question : "");
     r.best = calloc(nt * (size_t)(r.nq ? r.nq : 1) + 1, sizeof(float));
+    r.wm = calloc((size_t)r.x->nwords + 1, sizeof(float));
     r.score = calloc(nt + 1, sizeof(double));
     r.prop = calloc(nt + 1, sizeof(double));
     r.order = calloc(nt + 1, sizeof(int));
     list = calloc(nt + 1, sizeof(int));
     in = calloc(nt + 1, 1);
-    if (!r.best || !r.score || !r.prop || !r.order || !list || !in || build_graph(&r) < 0)
+    if (!r.best || !r.wm || !r.score || !r.prop || !r.order || !list || !in || match_words(&r) < 0)
         goto fail;
 
     score_tables(&r);

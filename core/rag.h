@@ -28,6 +28,9 @@ typedef struct rag_selection {
  * Returns 0 or -1 (out of memory). */
 int rag_context(const catalog *cat, const glossary *g, const rag_example *ex, int nex,
                 const char *question, long budget_tokens, buf *out, rag_selection *sel);
+/* Builds the catalog's retrieval index now (kept in the catalog; else the first rag_context
+ * on it builds it), e.g. right after a reload. 0 or -1 (out of memory). */
+int rag_prepare(const catalog *cat);
 /* Rough token estimate of text (the same one the budget uses). */
 int rag_tokens(const char *text, size_t len);
 

@@ -4,9 +4,13 @@
  * It owns nothing beyond the call: guard_check() fills a caller-owned guard_result.
  * What it refuses: anything but exactly one SelectStmt (TABLE t and VALUES are fine),
  * data-modifying CTEs, SELECT INTO, row locks, denied functions anywhere in the tree (and,
- * in allowlist mode, any function not on the allowlist), also when called as x.fn or (x).fn,
- * constant counts that would allocate too much (repeat('x', 1000000000)), relations outside
- * the allowed schemas, secret catalogs, and trees past the size/nesting/join limits. */
+ * in allowlist mode, any function not on the allowlist, and the functions and keywords that
+ * disclose the session -- CURRENT_USER, version(), inet_server_addr() ... -- unless
+ * allow_session), also when called as x.fn or (x).fn, values and row counts that constant
+ * folding proves too large (repeat('x', (10^9)::int), generate_series(1, 1e12)), relations
+ * outside the allowed schemas, secret catalogs, and trees past the size/nesting/join
+ * limits. A size that depends on data is not refused: statement_timeout, temp_file_limit
+ * and the response size cap bound it. */
 #ifndef T2_SQLGUARD_H
 #define T2_SQLGUARD_H
 
@@ -21,6 +25,8 @@ typedef struct guard_policy {
     size_t max_bytes;   /* 0 = no limit */
     int max_nesting;    /* max subquery/expression nesting depth; 0 = no limit */
     int max_joins;      /* max number of joined relations; 0 = no limit */
+    int allow_session;  /* 1: in allowlist mode, current_user, current_database(), version(),
+                           inet_server_addr() ... are allowed too */
 } guard_policy;
 
 #define GUARD_MAX_RELS 128

@@ -1,7 +1,10 @@
-/* text -- tokenizing, stemming and similarity of short texts; see text.h. */
+/* text -- tokenizing, stemming (Snowball English, through libstemmer) and similarity of
+ * short texts; see text.h. */
 #include "text.h"
 
 #include <ctype.h>
+#include <libstemmer.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,84 +13,107 @@ static int is_word_char(unsigned char c)
     return isalnum(c) || c >= 0x80;
 }
 
-static size_t ends(const char *w, size_t n, const char *suf)
+/* The Snowball stemmer and a memo of its answers: each worker stems the same catalog words
+ * for every question, and a memo hit costs a hash and a compare where Snowball costs about
+ * a microsecond. Direct-mapped: a colliding word replaces the slot's. Words of STEM_KEY bytes
+ * or more are not remembered. Both are made on first use and kept for the process. */
+#define STEM_SLOTS 8192 /* power of two */
+#define STEM_KEY   24
+
+typedef struct stem_slot {
+    char word[STEM_KEY];
+    char stem[STEM_KEY];
+} stem_slot;
+
+static struct sb_stemmer *stemmer;
+static stem_slot *stem_memo;
+
+static uint32_t word_hash(const char *w, size_t n)
 {
-    size_t s = strlen(suf);
-    return n > s && memcmp(w + n - s, suf, s) == 0 ? s : 0;
+    uint32_t h = 2166136261u;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        h = (h ^ (unsigned char)w[i]) * 16777619u;
+    return h;
 }
 
-/* Plurals of words ending in "ie", which the "ies" -> "y" rule would mangle ("movies" ->
- * "movy" would no longer match a "movie" table); and words whose -s is not a plural. */
-static int ie_plural(const char *w)
-{
-    static const char *const ie[] = {"movies",   "cookies", "calories", "rookies", "zombies",
-                                     "goalies",  "selfies", "brownies", "hoodies", "smoothies",
-                                     "freebies", "pies",    "ties",     "lies",    "genies",
-                                     "prairies", "aunties", "eyries",   NULL};
-    int i;
-
-    for (i = 0; ie[i]; i++)
-        if (strcmp(w, ie[i]) == 0) return 1;
-    return 0;
-}
-
-/* One round of suffix stripping. */
-static void stem_once(char *w)
-{
-    size_t n = strlen(w);
-
-    if (n <= 3) return;
-    if (w[n - 1] == 's' &&
-        (strcmp(w, "series") == 0 || strcmp(w, "species") == 0 || strcmp(w, "news") == 0))
-        return;
-    if (ends(w, n, "ies") && ie_plural(w)) { /* movies -> movie */
-        w[n - 1] = '\0';
-        return;
-    }
-    if (ends(w, n, "ies") && n > 4) { /* categories -> category */
-        w[n - 3] = 'y';
-        w[n - 2] = '\0';
-        return;
-    }
-    if (ends(w, n, "sses")) { /* classes -> class */
-        w[n - 2] = '\0';
-        return;
-    }
-    if (ends(w, n, "xes") || ends(w, n, "ches") || ends(w, n, "shes")) {
-        w[n - 2] = '\0';
-        return;
-    }
-    if (ends(w, n, "ss") || ends(w, n, "us") || ends(w, n, "is")) return;
-    if (w[n - 1] == 's') {
-        w[n - 1] = '\0';
-        return;
-    }
-    if (ends(w, n, "ing") && n > 5) {
-        w[n - 3] = '\0';
-        n -= 3;
-        if (n > 2 && w[n - 1] == w[n - 2] && !strchr("aeiouls", w[n - 1]))
-            w[n - 1] = '\0'; /* running -> run */
-        return;
-    }
-    if (ends(w, n, "ed") && n > 4) {
-        w[n - 2] = '\0';
-        n -= 2;
-        if (n > 2 && w[n - 1] == w[n - 2] && !strchr("aeiouls", w[n - 1])) w[n - 1] = '\0';
-        return;
-    }
-}
-
-/* Strips until nothing changes, so that the stem of a plural is the stem of its singular
- * ("meetings" -> "meeting" -> "meet") and stemming a stem changes nothing. Each round that
- * changes w shortens it, so this ends. */
 void text_stem(char *w)
 {
-    size_t n;
+    size_t n = strlen(w), sl;
+    stem_slot *slot = NULL;
+    const sb_symbol *st;
 
-    do {
-        n = strlen(w);
-        stem_once(w);
-    } while (strlen(w) != n);
+    if (n == 0) return;
+    if (!stemmer && !(stemmer = sb_stemmer_new("english", NULL))) return;
+    if (!stem_memo) stem_memo = calloc(STEM_SLOTS, sizeof *stem_memo);
+    if (stem_memo && n < STEM_KEY) {
+        slot = &stem_memo[word_hash(w, n) & (STEM_SLOTS - 1)];
+        if (strcmp(slot->word, w) == 0) {
+            memcpy(w, slot->stem, strlen(slot->stem) + 1);
+            return;
+        }
+    }
+    if (!(st = sb_stemmer_stem(stemmer, (const sb_symbol *)w, (int)n))) return;
+    sl = (size_t)sb_stemmer_length(stemmer);
+    if (sl > n) return; /* English stems never grow; keep the word if one did */
+    if (slot) {
+        memcpy(slot->word, w, n + 1);
+        memcpy(slot->stem, st, sl);
+        slot->stem[sl] = '\0';
+    }
+    memcpy(w, st, sl);
+    w[sl] = '\0';
+}
+
+int text_is_plural(const char *w)
+{
+    char a[TEXT_WORD_MAX], b[TEXT_WORD_MAX];
+    size_t n = strlen(w);
+
+    if (n < 3 || n >= TEXT_WORD_MAX || w[n - 1] != 's' || w[n - 2] == 's') return 0;
+    memcpy(a, w, n + 1);
+    memcpy(b, w, n - 1);
+    b[n - 1] = '\0';
+    text_stem(a);
+    text_stem(b);
+    return strcmp(a, b) == 0;
+}
+
+/* Makes the stems and a hash of them (open addressing, the first word of each stem). */
+static void wordset_build(text_wordset *ws)
+{
+    int i;
+
+    memset(ws->slot, 0, sizeof ws->slot);
+    for (i = 0; ws->words[i] && i < TEXT_WORDSET_MAX; i++) {
+        uint32_t h;
+        str_copy(ws->stems[i], TEXT_WORD_MAX, ws->words[i]);
+        text_stem(ws->stems[i]);
+        for (h = word_hash(ws->stems[i], strlen(ws->stems[i])) % TEXT_WORDSET_SLOTS;
+             ws->slot[h] && strcmp(ws->stems[ws->slot[h] - 1], ws->stems[i]) != 0;
+             h = (h + 1) % TEXT_WORDSET_SLOTS)
+            ;
+        if (!ws->slot[h]) ws->slot[h] = (short)(i + 1);
+    }
+    ws->n = i;
+}
+
+int text_wordset_find(text_wordset *ws, const char *stem)
+{
+    uint32_t h;
+
+    if (ws->n == 0) wordset_build(ws);
+    for (h = word_hash(stem, strlen(stem)) % TEXT_WORDSET_SLOTS; ws->slot[h];
+         h = (h + 1) % TEXT_WORDSET_SLOTS)
+        if (strcmp(ws->stems[ws->slot[h] - 1], stem) == 0) return ws->slot[h] - 1;
+    return -1;
+}
+
+const char *text_wordset_stem(text_wordset *ws, int i)
+{
+    if (ws->n == 0) wordset_build(ws);
+    return i >= 0 && i < ws->n ? ws->stems[i] : NULL;
 }
 
 static void add_word(text_words *out, const char *s, size_t n, int stem)
@@ -115,8 +141,13 @@ void text_split(const char *s, int stem, text_words *out)
             i++;
         start = i;
         while (p[i] && is_word_char(p[i])) {
-            /* camelCase boundary: lower followed by upper */
-            if (i > start && isupper(p[i]) && islower(p[i - 1])) {
+            /* camelCase boundary: lower followed by upper; an acronym ends before its last
+             * capital when a word follows ("UOMCode" -> "UOM" "Code"), not a plural s
+             * ("DRGs") */
+            if (i > start && isupper(p[i]) &&
+                (islower(p[i - 1]) ||
+                 (isupper(p[i - 1]) && islower(p[i + 1]) &&
+                  !(p[i + 1] == 's' && !isalnum(p[i + 2]) && p[i + 2] < 0x80)))) {
                 add_word(out, s + start, i - start, stem);
                 start = i;
             }
@@ -126,28 +157,23 @@ void text_split(const char *s, int stem, text_words *out)
     }
 }
 
-/* Sorted (strcmp order) for bsearch: every identifier word of a catalog goes through here. */
-static const char *const stop_words[] = {
-    "a",     "about", "all",   "also",  "an",    "and",    "any",     "are",  "as",     "at",
-    "be",    "been",  "by",    "can",   "could", "did",    "display", "do",   "doe",    "each",
-    "every", "find",  "for",   "from",  "get",   "give",   "ha",      "had",  "has",    "have",
-    "how",   "i",     "in",    "into",  "is",    "it",     "its",     "list", "me",     "my",
-    "of",    "on",    "or",    "our",   "per",   "please", "return",  "s",    "should", "show",
-    "some",  "t",     "tell",  "than",  "that",  "the",    "their",   "them", "then",   "there",
-    "these", "they",  "this",  "those", "to",    "was",    "we",      "were", "what",   "which",
-    "who",   "whom",  "whose", "with",  "would", "you",    "your",
+static const char *const stop_list[] = {
+    "a",     "about", "all",   "also",  "an",     "and",    "any",     "are",    "as",    "at",
+    "be",    "been",  "by",    "can",   "could",  "did",    "display", "do",     "does",  "each",
+    "every", "find",  "for",   "from",  "get",    "give",   "had",     "has",    "have",  "how",
+    "i",     "in",    "into",  "is",    "it",     "its",    "list",    "me",     "my",    "of",
+    "on",    "or",    "our",   "per",   "please", "return", "s",       "should", "show",  "some",
+    "t",     "tell",  "than",  "that",  "the",    "their",  "them",    "then",   "there", "these",
+    "they",  "this",  "those", "to",    "was",    "we",     "were",    "what",   "which", "who",
+    "whom",  "whose", "with",  "would", "you",    "your",   NULL,
 };
-
-static int cmp_word(const void *key, const void *elem)
-{
-    return strcmp((const char *)key, *(const char *const *)elem);
-}
+static text_wordset stop_words = {.words = stop_list};
 
 int text_is_stop(const char *w)
 {
+    /* every identifier word of a catalog comes through here: no stop word's stem is longer */
     if (w[0] == '\0' || strlen(w) > 8) return 0;
-    return bsearch(w, stop_words, sizeof stop_words / sizeof stop_words[0], sizeof stop_words[0],
-                   cmp_word) != NULL;
+    return text_wordset_find(&stop_words, w) >= 0;
 }
 
 void text_normalize(const char *s, char *dst, size_t len)

@@ -15,7 +15,7 @@
 #include "exportd.h"
 
 #include "log.h"
-#include "s3.h"
+#include "s3part.h"
 
 #include <poll.h>
 #include <stdio.h>

@@ -1,6 +1,7 @@
-/* exportd -- shared declarations of the export daemon: the master (main.c) forks
- * export_concurrency workers (worker.c), each claiming one job at a time and running it
- * (export.c). Signal flags live here; handlers only set them. */
+/* exportd -- shared declarations of the export daemon: main.c hands export_concurrency
+ * worker slots to the pre-fork master (core/master); each worker (worker.c) claims one job
+ * at a time and runs it (export.c). The workers' signal flags live here; handlers only set
+ * them. */
 #ifndef T2_EXPORTD_H
 #define T2_EXPORTD_H
 
@@ -10,10 +11,12 @@
 #include <libpq-fe.h>
 #include <signal.h>
 
-/* Incremented by SIGTERM/SIGINT in the process that receives it. */
+/* Set by a worker's SIGTERM: hand back the job in hand and exit. */
 extern volatile sig_atomic_t exportd_term;
+/* Set by a worker's SIGHUP (retired after a reload): finish the job in hand, then exit. */
+extern volatile sig_atomic_t exportd_retire;
 
-/* Runs worker slot `slot` until a SIGTERM; never returns. */
+/* Runs worker slot `slot` until a SIGTERM or SIGHUP; never returns. */
 void worker_main(const conf *cf, int slot) __attribute__((noreturn));
 
 /* Runs one claimed job over ctl (the worker's control connection, used for heartbeats and

@@ -18,32 +18,37 @@
 
 #define POLL_MS 2000
 
-static pid_t worker_parent;
-static volatile sig_atomic_t parent_terms;
+volatile sig_atomic_t exportd_term, exportd_retire;
 
-/* A SIGTERM sent to the whole process group (systemd's KillMode, kill -- -pgid) reaches a
- * worker directly and again forwarded by the master: only the master's count, so its second
- * signal (a second Ctrl-C or SIGTERM to the master) is the one that means "leave now". */
-static void on_term(int sig, siginfo_t *si, void *uc)
+static void on_term(int sig)
 {
-    (void)sig, (void)uc;
-    if (!exportd_term) exportd_term = 1;
-    if (si && si->si_pid == worker_parent && ++parent_terms > 1)
-        _exit(1); /* master's second signal: leave now; the lock recovers the job */
+    (void)sig;
+    exportd_term = 1;
 }
 
+static void on_hup(int sig)
+{
+    (void)sig;
+    exportd_retire = 1;
+}
+
+/* SIGTERM: hand back the job and leave (a signal to the whole process group reaches a worker
+ * directly and again from the master: still one graceful stop; the master's answer to a
+ * second one is SIGKILL). SIGHUP: retired after a reload, finish the job in hand first.
+ * SIGINT is ignored: Ctrl-C reaches the master, which sends SIGTERM. */
 static void worker_signals(void)
 {
     struct sigaction sa;
     sigset_t none;
 
-    worker_parent = getppid();
     memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_term;
-    sa.sa_flags = SA_SIGINFO;
+    sa.sa_handler = on_term;
     sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_hup;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGHUP, &sa, NULL);
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_IGN; /* Ctrl-C reaches the master, which forwards a SIGTERM */
+    sa.sa_handler = SIG_IGN;
     sigaction(SIGINT, &sa, NULL);
     sa.sa_handler = SIG_DFL;
     sigaction(SIGCHLD, &sa, NULL);
@@ -112,7 +117,7 @@ void worker_main(const conf *cf, int slot)
     host[sizeof host - 1] = '\0';
     snprintf(worker, sizeof worker, "%s:%d:%d", host, (int)getpid(), slot);
     log_info("worker %s ready", worker);
-    while (!exportd_term) {
+    while (!exportd_term && !exportd_retire) {
         job j;
         t2err e;
         int rc;

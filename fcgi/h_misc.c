@@ -29,14 +29,7 @@ int h_ready(req *r)
         checks, "s3", json_object_new_boolean(*r->cf->s3_endpoint || *r->cf->aws_access_key_id));
     json_object_object_add(j, "ok", json_object_new_boolean(db_ok));
     json_object_object_add(j, "checks", checks);
-    if (db_ok) return http_json(r, 200, j);
-    {
-        size_t len;
-        const char *s = json_object_to_json_string_length(j, JSON_C_TO_STRING_PLAIN, &len);
-        int rc = http_body(r, 503, "application/json", s, len, "Retry-After: 5\r\n");
-        json_object_put(j);
-        return rc;
-    }
+    return db_ok ? http_json(r, 200, j) : http_json_extra(r, 503, j, "Retry-After: 5\r\n");
 }
 
 int h_schema(req *r)

@@ -1,6 +1,7 @@
 /* h_query -- POST /query: question or query_id -> validated SQL -> one streamed page. */
 #include "handlers.h"
 
+#include "body.h"
 #include "log.h"
 
 #include <string.h>
@@ -61,6 +62,7 @@ int question_text(const req *r, const char *question, buf *out, t2err *err)
     long chars = 0;
     const char *c;
 
+    if (body_text("question", question, strlen(question), err) < 0) return -1;
     while (*a && strchr(" \t\r\n\f\v", *a))
         a++;
     while (e > a && strchr(" \t\r\n\f\v", e[-1]))

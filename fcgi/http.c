@@ -83,6 +83,17 @@ void req_init(req *r, FCGX_Request *fr, const conf *cf, t2ctx *x)
     r->path = fwd_strip(r->path, cf->base_path, req_header(r, "HTTP_X_FORWARDED_PREFIX"));
     r->accept = req_header(r, "HTTP_ACCEPT");
     r->ctype = req_header(r, "CONTENT_TYPE");
+    switch (conf_origin_allowed(cf, req_header(r, "HTTP_ORIGIN"))) {
+    case CONF_ORIGIN_ANY:
+        r->cors_origin = "*";
+        break;
+    case CONF_ORIGIN_LISTED:
+        r->cors_origin = req_header(r, "HTTP_ORIGIN");
+        break;
+    default:
+        break;
+    }
+    r->cors_vary = *cf->cors_allow_origins && !(r->cors_origin && *r->cors_origin == '*');
     rid = req_header(r, "HTTP_X_REQUEST_ID");
     if (rid && id_ok(rid)) {
         str_copy(r->id, sizeof r->id, rid);
@@ -149,11 +160,19 @@ int http_headers(req *r, int status, const char *ctype, long length, const char 
     r->headers_sent = 1;
     r->status = status;
     n = snprintf(h, sizeof h,
-                 "Status: %d %s\r\nContent-Type: %s\r\nX-Request-Id: %s\r\n"
+                 "Status: %d %s\r\n%s%s%sX-Request-Id: %s\r\n"
                  "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n",
-                 status, reason(status), ctype, r->id);
+                 status, reason(status), ctype ? "Content-Type: " : "", ctype ? ctype : "",
+                 ctype ? "\r\n" : "", r->id);
     if (length >= 0 && n > 0 && (size_t)n < sizeof h)
         n += snprintf(h + n, sizeof h - (size_t)n, "Content-Length: %ld\r\n", length);
+    if (r->cors_vary && n > 0 && (size_t)n < sizeof h)
+        n += snprintf(h + n, sizeof h - (size_t)n, "Vary: Origin\r\n");
+    if (r->cors_origin && n > 0 && (size_t)n < sizeof h) /* never -Allow-Credentials */
+        n += snprintf(h + n, sizeof h - (size_t)n,
+                      "Access-Control-Allow-Origin: %s\r\n"
+                      "Access-Control-Expose-Headers: X-Request-Id, Retry-After, X-Cache\r\n",
+                      r->cors_origin);
     if (n < 0 || (size_t)n >= sizeof h) return -1;
     if (FCGX_PutStr(h, n, r->fr->out) < 0) return -1;
     if (extra && *extra && FCGX_PutS(extra, r->fr->out) < 0) return -1;
@@ -168,14 +187,35 @@ int http_body(req *r, int status, const char *ctype, const char *body, size_t le
     return len && FCGX_PutStr(body, (int)len, r->fr->out) < 0 ? -1 : 0;
 }
 
-int http_json(req *r, int status, json_object *j)
+int http_json_extra(req *r, int status, json_object *j, const char *extra)
 {
     size_t len;
-    const char *s = json_object_to_json_string_length(j, JSON_C_TO_STRING_PLAIN, &len);
-    int rc = http_body(r, status, "application/json", s, len, NULL);
+    const char *s = json_object_to_json_string_length(j, T2_JSON_FLAGS, &len);
+    int rc = http_body(r, status, "application/json", s, len, extra);
 
     json_object_put(j);
     return rc;
+}
+
+int http_json(req *r, int status, json_object *j)
+{
+    return http_json_extra(r, status, j, NULL);
+}
+
+int http_options(req *r, const char *allow)
+{
+    char h[512];
+    int n;
+
+    n = snprintf(h, sizeof h, "Allow: %s, OPTIONS\r\n", allow);
+    if (r->cors_origin && req_header(r, "HTTP_ACCESS_CONTROL_REQUEST_METHOD") && n > 0 &&
+        (size_t)n < sizeof h)
+        snprintf(h + n, sizeof h - (size_t)n,
+                 "Access-Control-Allow-Methods: %s, OPTIONS\r\n"
+                 "Access-Control-Allow-Headers: content-type, authorization, x-api-key, "
+                 "x-request-id\r\nAccess-Control-Max-Age: %ld\r\n",
+                 allow, r->cf->cors_max_age);
+    return http_headers(r, 204, NULL, -1, h);
 }
 
 int http_error_extra(req *r, const t2err *err, const char *extra)
@@ -212,13 +252,7 @@ int http_error_extra(req *r, const t2err *err, const char *extra)
         json_object_put(j);
         return -1;
     }
-    {
-        size_t len;
-        const char *s = json_object_to_json_string_length(j, JSON_C_TO_STRING_PLAIN, &len);
-        int rc = http_body(r, status, "application/json", s, len, hdr);
-        json_object_put(j);
-        return rc;
-    }
+    return http_json_extra(r, status, j, hdr);
 }
 
 int http_error(req *r, const t2err *err)

@@ -2,7 +2,8 @@
  * body, and the response helpers (JSON documents, JSON errors, streamed bodies).
  *
  * A req lives for one request; req_free() releases its body and parsed JSON. Every
- * response carries X-Request-Id. */
+ * response carries X-Request-Id, and the CORS headers when the request's Origin is allowed
+ * (cors_allow_origins). */
 #ifndef T2_HTTP_H
 #define T2_HTTP_H
 
@@ -29,6 +30,9 @@ typedef struct req {
     char owner[64];           /* the API key's id, "" when anonymous */
     char scopes[64];          /* comma-separated scopes of the key */
     const char *stream_ctype; /* Content-Type of a streamed body */
+    const char *cors_origin;  /* Access-Control-Allow-Origin to send ("*" or the request's
+                               * Origin), NULL = none: CORS off or the origin not allowed */
+    int cors_vary;            /* the answer depends on Origin (a list is configured) */
     int headers_sent;
     int status;
     long bytes_out;
@@ -42,14 +46,18 @@ const char *req_header(req *r, const char *cgi_name); /* e.g. "HTTP_ACCEPT"; NUL
  * (413, 415, 400 bad_json, 422 when it is not an object). */
 int req_json(req *r, t2err *err);
 
-/* Writes the status line and headers. length < 0: no Content-Length (streamed). extra may
- * hold more header lines, each ending in "\r\n". */
+/* Writes the status line and headers. length < 0: no Content-Length (streamed); ctype NULL:
+ * no Content-Type (204). extra may hold more header lines, each ending in "\r\n". */
 int http_headers(req *r, int status, const char *ctype, long length, const char *extra);
 /* Sends a complete body (with Content-Length). */
 int http_body(req *r, int status, const char *ctype, const char *body, size_t len,
               const char *extra);
 /* Sends a JSON document; takes ownership of j. */
 int http_json(req *r, int status, json_object *j);
+int http_json_extra(req *r, int status, json_object *j, const char *extra);
+/* Answers OPTIONS on a known path: 204 with Allow (allow: "GET, POST"), and for a CORS
+ * preflight from an allowed origin the Access-Control-Allow-Methods/-Headers/-Max-Age. */
+int http_options(req *r, const char *allow);
 /* Sends API.md's error document for err (Retry-After where it applies). */
 int http_error(req *r, const t2err *err);
 int http_error_extra(req *r, const t2err *err, const char *extra);

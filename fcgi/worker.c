@@ -67,7 +67,8 @@ static void on_term(int sig)
     w_stop = 1;
 }
 
-/* SIGTERM/SIGINT set w_stop. While waiting in accept() they interrupt it (the worker then
+/* SIGTERM/SIGINT (stop) and SIGHUP (retired after a reload) set w_stop: the request in hand
+ * is finished either way. While waiting in accept() they interrupt it (the worker then
  * leaves); while serving they must not (SA_RESTART), or a slow client's write would fail and
  * the response be cut short by a graceful stop. */
 static void term_handler(int restart)
@@ -79,6 +80,7 @@ static void term_handler(int restart)
     sa.sa_flags = restart ? SA_RESTART : 0;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
 }
 
 static int path_matches(const route *rt, const req *r)
@@ -106,9 +108,14 @@ static void dispatch(req *r)
             snprintf(allow + strlen(allow), sizeof allow - strlen(allow), "%s%s",
                      allow[0] ? ", " : "", routes[i].method);
     }
+    if (allow[0] && strcmp(method, "OPTIONS") == 0) { /* CORS preflights: no key needed */
+        http_options(r, allow);
+        return;
+    }
     if (allow[0]) {
-        snprintf(hdr, sizeof hdr, "Allow: %s\r\n", allow);
-        err_set(&err, E_METHOD, "method %s is not allowed here; allowed: %s", r->method, allow);
+        snprintf(hdr, sizeof hdr, "Allow: %s, OPTIONS\r\n", allow);
+        err_set(&err, E_METHOD, "method %s is not allowed here; allowed: %s, OPTIONS", r->method,
+                allow);
         http_error_extra(r, &err, hdr);
         return;
     }
@@ -140,7 +147,6 @@ int worker_run(const conf *cf, int listen_fd)
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
 
     if (t2ctx_init(&x, cf, "t2sql") < 0) {
         log_error("worker initialisation failed");

@@ -5,7 +5,7 @@
 
 #include "conf.h"
 
-/* Runs until SIGTERM (after finishing the request in hand) or max_requests; returns the
+/* Runs until SIGTERM or SIGHUP (after finishing the request in hand) or max_requests; returns the
  * process exit code. */
 int worker_run(const conf *cf, int listen_fd);
 

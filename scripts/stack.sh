@@ -250,6 +250,9 @@ render() {
   local rt=${NGINX_READ_TIMEOUT:-600s} www; www=$SVAR/www.$(basename "$out" .conf)
   rm -rf "$www.new"; mkdir -p "$www.new"
   cp -R "$ROOT/web" "$www.new/web"; cp -R "$ROOT/nginx/errors-root" "$www.new/errors-root"
+  mkdir -p "$www.new/web/vendor" # the console's charting library (make deps installs it)
+  cp "$ROOT/var/npm/node_modules/chart.js/dist/chart.umd.min.js" "$www.new/web/vendor/" 2>/dev/null ||
+    log "chart.js is not in var/npm (make deps): the console shows no charts"
   chmod -R a+rX "$www.new"; rm -rf "$www"; mv "$www.new" "$www"
   sed -e "s|@VAR@|$VAR|g" -e "s|@SVAR@|$SVAR|g" -e "s|@NAME@|$name|g" -e "s|@PORT@|$port|g" \
       -e "s|@SOCK@|$sock|g" -e "s|@UPSTREAM@|$upstream|g" -e "s|@WWW@|$www|g" \

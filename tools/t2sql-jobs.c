@@ -4,6 +4,7 @@
  *   t2sql-jobs [-c conf] status ID [OWNER]    prints API.md's status document
  *   t2sql-jobs [-c conf] cancel ID [OWNER]    prints {"ok": true}
  * On failure prints {"code": ..., "detail": ..., "status": HTTP} and exits 1. */
+#include "buf.h"
 #include "conf.h"
 #include "err.h"
 #include "jobs.h"
@@ -20,7 +21,7 @@ static int fail(const t2err *e)
     json_object_object_add(o, "code", json_object_new_string(err_name(e->code)));
     json_object_object_add(o, "detail", json_object_new_string(e->detail));
     json_object_object_add(o, "status", json_object_new_int(err_status(e->code)));
-    printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    printf("%s\n", json_object_to_json_string_ext(o, T2_JSON_FLAGS));
     json_object_put(o);
     return 1;
 }
@@ -69,8 +70,7 @@ int main(int argc, char **argv)
         if (jobs_status_json(c, &cf, ARG(1), ARG(2), &o, &e) < 0) {
             rc = fail(&e);
         } else {
-            printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                                                 JSON_C_TO_STRING_NOSLASHESCAPE));
+            printf("%s\n", json_object_to_json_string_ext(o, T2_JSON_FLAGS));
             json_object_put(o);
             rc = 0;
         }

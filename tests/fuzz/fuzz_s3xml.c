@@ -1,7 +1,7 @@
 /* fuzz_s3xml -- libFuzzer target for S3's XML replies (s3_xml_upload_id, s3_xml_error) and
  * for the CompleteMultipartUpload body we write (s3_xml_complete_body): whatever ETags S3
  * sends back (printable UTF-8) must still make a well-formed document. */
-#include "s3.h"
+#include "s3xml.h"
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>

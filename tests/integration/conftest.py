@@ -12,6 +12,11 @@ by `make test`, which then runs pytest with these variables set:
     T2SQL_ROOT             absolute project root
 
 Nothing is skipped for a missing variable: every test then fails with a message saying so.
+
+Order: tests must not depend on it. `--shuffle=SEED` runs them in a random order made from
+SEED (printed in the header); without it the order is pytest's. Tests marked `after_all`
+(the scan of every log for secrets) run once every other test has run and the session's
+fixtures are torn down, whatever the order or the selection.
 Tests that read the shared corpora (../shared/data beside the checkout) are skipped, saying
 which file they need, when that directory is not there (a plain clone of the repository);
 with it present nothing is skipped.
@@ -20,6 +25,7 @@ with it present nothing is skipped.
 import json
 import math
 import os
+import random
 import re
 import socket
 import subprocess
@@ -48,6 +54,48 @@ INSTANCE_PORTS = range(18081, 18090)
 PORT_OFFSET = int(os.environ.get("T2SQL_TEST_PORT_OFFSET", "0") or 0)
 
 TIMEOUT = 60  # seconds for any single HTTP request to the service
+
+
+# ---------------------------------------------------------------------------------------------
+# Order: --shuffle SEED, and the after_all tests
+
+
+def pytest_addoption(parser):
+    parser.addoption("--shuffle", metavar="SEED", type=int, default=None,
+                     help="run the tests in a random order made from SEED")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "after_all: run after every other test (and after the "
+                            "session's fixtures are torn down)")
+
+
+def pytest_report_header(config):
+    seed = config.getoption("--shuffle")
+    return None if seed is None else "test order shuffled with --shuffle %d" % seed
+
+
+_AFTER_ALL = []
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session, config, items):
+    seed = config.getoption("--shuffle")
+    if seed is not None:
+        random.Random(seed).shuffle(items)
+    _AFTER_ALL[:] = [i for i in items if i.get_closest_marker("after_all")]
+    items[:] = [i for i in items if not i.get_closest_marker("after_all")]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtestloop(session):
+    """Runs the after_all tests once the main loop is done, through the normal protocol (so
+    they are reported, and counted in junit.xml, like any other test)."""
+    yield
+    for item in _AFTER_ALL:
+        if session.shouldfail or session.shouldstop:
+            break
+        item.config.hook.pytest_runtest_protocol(item=item, nextitem=None)
 
 
 def shared_missing(*parts):
@@ -348,7 +396,15 @@ class PG:
         self._conns = {}
 
     def conn(self, dbname=None):
+        """A live connection: one that a server restart (or a database dropped WITH (FORCE)
+        and made again) has cut is replaced, whatever test did that before."""
         c = self._conns.get(dbname)
+        if c is not None and not c.closed:
+            try:
+                with c.cursor() as cur:
+                    cur.execute("SELECT 1")
+            except (psycopg2.OperationalError, psycopg2.InterfaceError):
+                c.close()
         if c is None or c.closed:
             c = self._conns[dbname] = connect_text(dbname)
         return c
@@ -382,6 +438,18 @@ class PG:
                 c.close()
             except Exception:
                 pass
+
+
+PG_CTL = "/usr/lib/postgresql/15/bin/pg_ctl"
+
+
+def restart_postgres():
+    """Restarts the stack's PostgreSQL (fast shutdown) with the options and the log file
+    scripts/stack.sh started it with (env.sh carries them)."""
+    log = os.path.join(env("T2SQL_TEST_SHARED_VAR"), "log", "postgres.log")
+    subprocess.run(["runuser", "-u", "postgres", "--", PG_CTL, "-D", env("T2SQL_TEST_PGDATA"),
+                    "-m", "fast", "-w", "-t", "60", "restart", "-o", env("T2SQL_TEST_PGOPTS"),
+                    "-l", log], check=True, stdout=subprocess.DEVNULL, cwd="/", timeout=120)
 
 
 @pytest.fixture(scope="session")
@@ -495,6 +563,17 @@ def assert_rows_match(api_body, pg_result, ordered=True):
 
 def pages(total, size):
     return (total + size - 1) // size
+
+
+def pagination(page, page_size, total, has_more=None):
+    """The pagination object of a page; has_more (a row follows the page) defaults to what
+    total implies, and must be given when total is None (count: none)."""
+    if has_more is None:
+        assert total is not None, "has_more must be given when total_rows is null"
+        has_more = page * page_size < total
+    return {"page": page, "page_size": page_size, "total_rows": total,
+            "total_pages": None if total is None else pages(total, page_size),
+            "has_more": has_more}
 
 
 def norm_sql(s):

@@ -1,6 +1,7 @@
 """test_apache -- Apache httpd (apache/t2sql.conf.in, mod_proxy_fcgi) as a front end: its own
 errors answer in the API's JSON shape with X-Request-Id, its error pages are not served as
-such, and a worker socket that is gone is a JSON 503 with Retry-After. The contract,
+such, a worker socket that is gone is a JSON 503 with Retry-After, a path with dot
+segments is 400 (as through nginx), and the console comes with its assets. The contract,
 streaming, body limits and hang-ups through Apache are the nginx tests run over both front
 ends (test_api_basic, test_api_errors, test_streaming)."""
 import os
@@ -107,3 +108,32 @@ def test_static_pages_through_apache():
     assert r.json()["openapi"].startswith("3.")
     r = requests.get(base + "/", timeout=10, allow_redirects=False)
     assert r.status_code == 302 and r.headers["Location"].endswith("/console"), r.headers
+
+
+def test_console_assets_through_apache():
+    """The console's script, style sheet and charting library, with their types, and the
+    console under the same Content-Security-Policy as through nginx."""
+    base = env("T2SQL_TEST_APACHE_URL")
+    for path, ctype in (("/console/console.js", "application/javascript"),
+                        ("/console/console.css", "text/css"),
+                        ("/console/vendor/chart.umd.min.js", "application/javascript")):
+        r = requests.get(base + path, timeout=10)
+        assert r.status_code == 200 and r.headers["Content-Type"].startswith(ctype), \
+            (path, r.status_code, r.headers)
+    r = requests.get(base + "/console", timeout=10)
+    assert "default-src 'self'" in r.headers.get("Content-Security-Policy", ""), r.headers
+    assert_error(requests.get(base + "/console/no-such.js", timeout=10), 404, "not_found")
+
+
+def test_no_api_path_redirects_through_apache():
+    """As through nginx (test_hardening): a path with . or .. segments is 400, never the
+    console's redirect that its normalised form would get; dots in a query are data."""
+    for path in ("/query/..", "/query/../", "/export/..", "/health/.", "/query/%2E%2E",
+                 "/schema/.%2e?x=1", "/x/../console", "/examples/%2e", "/./health"):
+        r = raw(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        assert r.status_code != 302, path
+        assert_error(r, 400, "bad_request")
+    r = requests.get(env("T2SQL_TEST_APACHE_URL") + "/health?next=/..", timeout=10)
+    assert r.status_code == 200
+    r = raw(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/console")

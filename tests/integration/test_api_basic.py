@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from conftest import (TIMEOUT, assert_error, assert_ok, assert_rows_match, loads, norm_sql,
-                      pages, post_query)
+                      pages, pagination, post_query)
 
 MEMBERS_SQL = ("SELECT city, count(*) AS members FROM customers WHERE is_member "
                "GROUP BY city ORDER BY city")
@@ -29,8 +29,7 @@ def check_query_doc(body, sql, pgres, page=1, page_size=50, source="llm"):
     assert body["columns"] == names
     assert isinstance(body["rows"], list)
     total = len(rows)
-    assert body["pagination"] == {"page": page, "page_size": page_size, "total_rows": total,
-                                  "total_pages": pages(total, page_size)}, body["pagination"]
+    assert body["pagination"] == pagination(page, page_size, total), body["pagination"]
     assert isinstance(body.get("query_id"), str) and body["query_id"].startswith("q_") \
         and len(body["query_id"]) > 2, body.get("query_id")
     assert body.get("source") == source, body.get("source")
@@ -172,8 +171,7 @@ def test_pagination_page2(base_url, fakellm, pg, uq):
     names, oids, rows = pg.run(IDS_SQL)
     assert len(rows) >= 6
     assert_rows_match(body, (names, oids, rows[3:6]))
-    assert body["pagination"] == {"page": 2, "page_size": 3, "total_rows": len(rows),
-                                  "total_pages": pages(len(rows), 3)}
+    assert body["pagination"] == pagination(2, 3, len(rows))
 
 
 def test_pagination_last_partial_page(base_url, fakellm, pg, uq):
@@ -195,8 +193,7 @@ def test_pagination_past_end(base_url, fakellm, pg, uq, stream):
     total = len(pg.run(IDS_SQL)[2])
     assert body["rows"] == []
     assert body["columns"] == ["customer_id", "city"]
-    assert body["pagination"] == {"page": 10000000, "page_size": 3, "total_rows": total,
-                                  "total_pages": pages(total, 3)}
+    assert body["pagination"] == pagination(10000000, 3, total)
 
 
 def test_count_none_and_estimated(base_url, fakellm, pg, uq):
@@ -230,8 +227,7 @@ def test_query_id_paging_without_model(base_url, fakellm, pg, uq):
         assert_rows_match(second, (names, oids, rows[3:6]))
         assert second["query_id"] == qid
         assert norm_sql(second["sql"]) == norm_sql(IDS_SQL)
-        assert second["pagination"] == {"page": 2, "page_size": 3, "total_rows": len(rows),
-                                        "total_pages": pages(len(rows), 3)}
+        assert second["pagination"] == pagination(2, 3, len(rows))
     assert fakellm.count() == 1, "paging by query_id must not call the model"
 
 
@@ -327,8 +323,7 @@ def test_ndjson(base_url, fakellm, pg, uq):
     names, oids, rows = pg.run(IDS_SQL)
     assert_rows_match({"columns": head["columns"], "rows": docs[1:-1]}, (names, oids, rows[:4]))
     assert "error" not in docs[-1], docs[-1]
-    assert docs[-1]["pagination"] == {"page": 1, "page_size": 4, "total_rows": len(rows),
-                                      "total_pages": pages(len(rows), 4)}
+    assert docs[-1]["pagination"] == pagination(1, 4, len(rows))
 
 
 def test_stream_error_after_rows_is_valid_json(base_url, fakellm, uq):
@@ -403,8 +398,7 @@ def test_zero_rows(base_url, fakellm, uq):
                                                "stream": stream}))
         assert body["columns"] == ["customer_id", "city"]
         assert body["rows"] == []
-        assert body["pagination"] == {"page": 1, "page_size": 50, "total_rows": 0,
-                                      "total_pages": 0}
+        assert body["pagination"] == pagination(1, 50, 0)
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -418,8 +412,7 @@ def test_large_page_exact_values(base_url, fakellm, pg, uq, stream):
     names, oids, rows = pg.run(sql + " LIMIT 10000 OFFSET 10000")
     total = int(pg.scalar("SELECT count(*) FROM ticket_sales"))
     assert_rows_match(body, (names, oids, rows))
-    assert body["pagination"] == {"page": 2, "page_size": 10000, "total_rows": total,
-                                  "total_pages": pages(total, 10000)}
+    assert body["pagination"] == pagination(2, 10000, total)
 
 
 @pytest.mark.parametrize("sql", [

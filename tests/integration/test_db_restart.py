@@ -1,12 +1,10 @@
 """A PostgreSQL restart between requests is invisible to clients: every worker notices its
 dead connection before using it and reconnects, so no request gets a 503."""
-import os
-import subprocess
 import uuid
 
 import requests
 
-PG_CTL = "/usr/lib/postgresql/15/bin/pg_ctl"
+from conftest import restart_postgres
 
 
 def ask(base, q):
@@ -19,10 +17,7 @@ def test_requests_survive_a_database_restart(base_url, fakellm):
     first = [ask(base_url, q) for _ in range(8)]  # warm every worker's connection
     assert [r.status_code for r in first] == [200] * 8
     n = first[0].json()["rows"][0][0]
-    # the options the stack started it with (scripts/stack.sh writes them into env.sh)
-    subprocess.run(["runuser", "-u", "postgres", "--", PG_CTL, "-D",
-                    os.environ["T2SQL_TEST_PGDATA"], "-m", "fast", "-w", "restart", "-o",
-                    os.environ["T2SQL_TEST_PGOPTS"]], check=True, stdout=subprocess.DEVNULL, cwd="/")
+    restart_postgres()
     after = [ask(base_url, q) for _ in range(12)]
     assert [r.status_code for r in after] == [200] * 12, [r.text[:200] for r in after]
     assert all(r.json()["rows"][0][0] == n for r in after)

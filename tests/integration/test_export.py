@@ -1,10 +1,12 @@
-"""test_export -- exportd end to end against a real PostgreSQL, s3rver and exportd.
+"""test_export -- exportd end to end against the stack's PostgreSQL and S3 stand-in.
 
-Brings up its own PostgreSQL (127.0.0.1:25432, temp dir, run as the postgres user) and
-s3rver (127.0.0.1:24569; T2SQL_TEST_EXPORT_PGPORT / T2SQL_TEST_EXPORT_S3PORT move them),
-applies conf/schema.sql, and drives bin/exportd by creating jobs with bin/t2sql-jobs
-(core/jobs.c's jobs_create: insert + NOTIFY). Failure injection uses a small HTTP proxy in
-front of s3rver on an ephemeral port.
+Uses the PostgreSQL and s3rver that scripts/stack.sh started (T2SQL_TEST_PG, T2SQL_TEST_S3):
+a database of its own (t2sql_export_test, made afresh with conf/schema.sql) and a bucket of
+its own (t2sql-export-<random>, emptied and removed afterwards), so the stack's own exportd,
+which serves the database t2sql, never sees these jobs. It starts its own bin/exportd
+processes with overrides and drives them by creating jobs with bin/t2sql-jobs (core/jobs.c's
+jobs_create: insert + NOTIFY). Failure injection uses a small HTTP proxy in front of s3rver
+on an ephemeral port.
 
 Covered: CSV byte-equal to psql's COPY (header included, multipart), csv.gz, single PUT and
 empty results, live counters, status documents (not_found for malformed, unknown and foreign
@@ -15,7 +17,8 @@ hand-back, lease expiry and attempt limit, concurrency, no secrets in the log; a
 racing the final PUT / CompleteMultipartUpload (no object left), COPY waiting on a table lock
 (lock timeout once; a long wait keeps its job, no second claim), the sweeper of uploads left
 on finished jobs, SIGTERM to the whole process group, a lost CompleteMultipartUpload reply
-(NoSuchUpload on the retry, object there), dot segments in keys."""
+(NoSuchUpload on the retry, object there), dot segments in keys; the master's SIGHUP reload
+(a changed setting taken, an invalid or bucketless file refused) and its fast second SIGTERM."""
 import gzip
 import hashlib
 import http.client
@@ -24,35 +27,40 @@ import json
 import os
 import random
 import re
-import shutil
 import signal
 import socketserver
 import subprocess
-import tempfile
 import threading
 import time
+import uuid
 import xml.etree.ElementTree as ET
 
 import psycopg2
 import pytest
 import requests
 
+from conftest import restart_postgres, url_host_port
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PGBIN = "/usr/lib/postgresql/15/bin"
-_OFFSET = int(os.environ.get("T2SQL_TEST_PORT_OFFSET", "0") or 0)
-PGPORT = int(os.environ.get("T2SQL_TEST_EXPORT_PGPORT", str(25432 + _OFFSET)))
-S3PORT = int(os.environ.get("T2SQL_TEST_EXPORT_S3PORT", str(24569 + _OFFSET)))
-BUCKET = "t2sql-test"
+DBNAME = "t2sql_export_test"
+# the stack's servers (conftest's stack_env fixture fails every test when they are not set)
+_PG = dict(re.findall(r"(\w+)=(\S+)", os.environ.get("T2SQL_TEST_PG", "")))
+PGHOST, PGPORT = _PG.get("host", "127.0.0.1"), int(_PG.get("port", "0"))
+PGPASS = _PG.get("password", "")  # the locked-down cluster's superuser password
+S3URL = os.environ.get("T2SQL_TEST_S3", "http://127.0.0.1:0").rstrip("/")
+S3HOST, S3PORT = url_host_port(S3URL)
+BUCKET = "t2sql-export-" + uuid.uuid4().hex[:12]
 SECRET = "t2sqlTestSecretKey9f3b1c"  # s3rver does not check it; it must never be logged
 EXPORTD = os.path.join(ROOT, "bin", "exportd")
 JOBS = os.path.join(ROOT, "bin", "t2sql-jobs")
 
 BASE_ENV = {
-    "T2SQL_DB_HOST": "127.0.0.1",
+    "T2SQL_DB_HOST": PGHOST,
     "T2SQL_DB_PORT": str(PGPORT),
     "T2SQL_DB_USER": "postgres",
-    "T2SQL_DB_NAME": "postgres",
-    "S3_ENDPOINT": f"http://127.0.0.1:{S3PORT}",
+    "T2SQL_DB_NAME": DBNAME,
+    "T2SQL_DB_PASS": PGPASS,
+    "S3_ENDPOINT": S3URL,
     "EXPORT_BUCKET": BUCKET,
     "AWS_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "S3RVER",
@@ -62,6 +70,7 @@ BASE_ENV = {
     "T2SQL_EXPORT_LEASE_S": "5",
     "T2SQL_EXPORT_RETRIES": "2",
     "T2SQL_LOG_LEVEL": "info",
+    "T2SQL_QUERY_ROLE": "",
 }
 
 SETUP_SQL = r"""
@@ -94,70 +103,47 @@ def run(cmd, **kw):
                           timeout=kw.pop("timeout", 60), cwd=kw.pop("cwd", "/"), **kw)
 
 
-def pg_ctl(datadir, *args):
-    run(["runuser", "-u", "postgres", "--", f"{PGBIN}/pg_ctl", "-D", datadir, *args],
-        timeout=60)
-
-
-def port_free(port):
-    import socket
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
+def connect(dbname=DBNAME):
+    c = psycopg2.connect(host=PGHOST, port=PGPORT, user="postgres", password=PGPASS,
+                         dbname=dbname, connect_timeout=5)
+    c.autocommit = True
+    return c
 
 
 @pytest.fixture(scope="module")
-def pg():
-    for port, var in ((PGPORT, "T2SQL_TEST_EXPORT_PGPORT"),
-                      (S3PORT, "T2SQL_TEST_EXPORT_S3PORT")):
-        if not port_free(port):
-            pytest.fail(f"127.0.0.1:{port} is taken (another run of these tests?); "
-                        f"set {var} to a free port")
+def export_db(stack_env):
+    """The module's database on the stack's PostgreSQL, made afresh; dropped afterwards."""
     run(["make", "-C", ROOT, "bin/exportd", "bin/t2sql-jobs"], timeout=300)
-    tmp = tempfile.mkdtemp(prefix="t2sql-export-pg-")
-    shutil.chown(tmp, "postgres")
-    data = os.path.join(tmp, "data")
-    opts = f"-p {PGPORT} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off"
-    info = {"dir": tmp, "data": data, "opts": opts}
+    admin = connect("postgres")
     try:
-        run(["runuser", "-u", "postgres", "--", f"{PGBIN}/initdb", "-D", data, "-A", "trust",
-             "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8"], timeout=120)
-        pg_ctl(data, "-o", opts, "-l", os.path.join(tmp, "log"), "-w", "start")
+        admin.cursor().execute(f"DROP DATABASE IF EXISTS {DBNAME} WITH (FORCE)")
+        admin.cursor().execute(f"CREATE DATABASE {DBNAME}")
         with open(os.path.join(ROOT, "conf", "schema.sql")) as f:
             schema = f.read()
         c = connect()
         c.cursor().execute(schema)
         c.cursor().execute(SETUP_SQL)
         c.close()
-        yield info
+        yield DBNAME
     finally:
-        subprocess.run(["runuser", "-u", "postgres", "--", f"{PGBIN}/pg_ctl", "-D", data,
-                        "-m", "immediate", "stop"], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, cwd="/")
-        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            connect("postgres").cursor().execute(f"DROP DATABASE IF EXISTS {DBNAME} WITH (FORCE)")
+        except psycopg2.Error:
+            pass  # the stack is going away
+        admin.close()
 
 
 @pytest.fixture(scope="module")
-def s3(pg):
-    tmp = tempfile.mkdtemp(prefix="t2sql-export-s3-")
+def s3(export_db):
+    """The module's bucket on the stack's s3rver; emptied and removed afterwards."""
+    r = requests.put(f"{S3URL}/{BUCKET}", timeout=30)
+    assert r.status_code == 200, f"cannot create bucket {BUCKET}: {r.status_code} {r.text[:200]}"
     try:
-        run([os.path.join(ROOT, "scripts", "s3rver.sh"), "start", str(S3PORT), tmp, BUCKET],
-            timeout=300)
-        yield tmp
+        yield BUCKET
     finally:
-        subprocess.run([os.path.join(ROOT, "scripts", "s3rver.sh"), "stop", tmp])
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def connect():
-    c = psycopg2.connect(host="127.0.0.1", port=PGPORT, user="postgres", dbname="postgres",
-                         connect_timeout=5)
-    c.autocommit = True
-    return c
+        for key in list_keys(""):
+            requests.delete(f"{S3URL}/{BUCKET}/{key}", timeout=30)
+        requests.delete(f"{S3URL}/{BUCKET}", timeout=30)
 
 
 def sql1(q, *args):
@@ -173,14 +159,19 @@ def sql1(q, *args):
 class Exportd:
     """One bin/exportd process with its own log file."""
 
-    def __init__(self, tmpdir, new_group=False, **env):
+    def __init__(self, tmpdir, new_group=False, args=(), **env):
+        """env: overrides; a value of None removes the variable (the -c file then counts)."""
         self.log = os.path.join(tmpdir, f"exportd-{time.time_ns()}.log")
         e = dict(os.environ)
         e.update(BASE_ENV)
         e["T2SQL_LOG_FILE"] = self.log
-        e.update({k: str(v) for k, v in env.items()})
+        for k, v in env.items():
+            if v is None:
+                e.pop(k, None)
+            else:
+                e[k] = str(v)
         self.env = e
-        self.proc = subprocess.Popen([EXPORTD], env=e, stdout=subprocess.DEVNULL,
+        self.proc = subprocess.Popen([EXPORTD, *args], env=e, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, start_new_session=new_group)
 
     def stop(self, sig=signal.SIGTERM, timeout=15):
@@ -213,15 +204,17 @@ def worker_pids(master):
 def exportd_factory(s3, tmp_path):
     started = []
 
-    def make(new_group=False, **env):
-        d = Exportd(str(tmp_path), new_group=new_group, **env)
+    def make(new_group=False, args=(), **env):
+        d = Exportd(str(tmp_path), new_group=new_group, args=args, **env)
         started.append(d)
         return d
 
     yield make
     for d in started:
         d.stop(signal.SIGKILL)
-        assert SECRET not in d.text(), "a secret reached the log"
+        text = d.text()
+        assert SECRET not in text, "a secret reached the log"
+        assert not PGPASS or PGPASS not in text, "the database password reached the log"
 
 
 def jobs_tool(*args, env=None):
@@ -269,8 +262,8 @@ def wait_for(pred, timeout=30, what="condition"):
 
 
 def psql_copy(sql):
-    env = dict(os.environ, PGCLIENTENCODING="UTF8")
-    return run(["psql", "-X", "-h", "127.0.0.1", "-p", str(PGPORT), "-U", "postgres", "-c",
+    env = dict(os.environ, PGCLIENTENCODING="UTF8", PGPASSWORD=PGPASS)
+    return run(["psql", "-X", "-h", PGHOST, "-p", str(PGPORT), "-U", "postgres", "-d", DBNAME, "-c",
                 f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER)"], env=env,
                timeout=120).stdout
 
@@ -282,11 +275,19 @@ def download(st):
 
 
 def list_keys(prefix):
-    r = requests.get(f"http://127.0.0.1:{S3PORT}/{BUCKET}", params={"prefix": prefix},
-                     timeout=30)
-    assert r.status_code == 200
-    root = ET.fromstring(r.content)
-    return [e.text for e in root.iter() if e.tag.endswith("}Key") or e.tag == "Key"]
+    """Every key under prefix in the module's bucket (all pages of the listing)."""
+    keys, marker = [], ""
+    while True:
+        r = requests.get(f"{S3URL}/{BUCKET}", params={"prefix": prefix, "marker": marker},
+                         timeout=30)
+        assert r.status_code == 200, r.text[:300]
+        root = ET.fromstring(r.content)
+        page = [e.text for e in root.iter() if e.tag.endswith("}Key") or e.tag == "Key"]
+        keys += page
+        truncated = [e.text for e in root.iter() if e.tag.endswith("IsTruncated")]
+        if not page or truncated != ["true"]:
+            return keys
+        marker = page[-1]
 
 
 def upload_id(job_id):
@@ -306,12 +307,12 @@ def rows_in(csv_bytes):
 
 
 @pytest.fixture(scope="module")
-def big_ref(pg):
+def big_ref(export_db):
     return psql_copy(BIG_SQL)
 
 
 @pytest.fixture(scope="module")
-def kill_ref(pg):
+def kill_ref(export_db):
     return hashlib.sha256(psql_copy(KILL_SQL)).hexdigest()
 
 
@@ -444,7 +445,8 @@ def test_kill9_mid_multipart_20_runs(exportd_factory, kill_ref):
 
 class FaultProxy:
     """HTTP proxy in front of s3rver. mode: 'pass', '500' (after `after` UploadPart
-    requests, answers 500 to everything), 'drop' (same, but closes the connection)."""
+    requests, answers 500 to everything), 'drop' (same, but closes the connection),
+    'hold_abort' (an AbortMultipartUpload reaches s3rver once `release` is set)."""
 
     def __init__(self):
         self.mode, self.after, self.parts, self.log = "pass", 0, 0, []
@@ -490,7 +492,7 @@ class FaultProxy:
                     self.end_headers()
                     self.wfile.write(msg)
                     return
-                c = http.client.HTTPConnection("127.0.0.1", S3PORT, timeout=30)
+                c = http.client.HTTPConnection(S3HOST, S3PORT, timeout=30)
                 hdrs = {k: v for k, v in self.headers.items() if k.lower() != "host"}
                 hdrs["Host"] = self.headers.get("Host", "")
                 c.request(self.command, self.path, body=body, headers=hdrs)
@@ -498,6 +500,10 @@ class FaultProxy:
                 data = r.read()
                 final = ((self.command == "PUT" and "partNumber=" not in self.path) or
                          (self.command == "POST" and "uploadId=" in self.path))
+                if proxy.mode == "hold_abort" and self.command == "DELETE" and \
+                        "uploadId=" in self.path:
+                    proxy.held.set()
+                    proxy.release.wait(30)
                 if proxy.mode == "hold_final" and final:
                     proxy.held.set()
                     proxy.release.wait(30)
@@ -573,11 +579,10 @@ def test_s3_down_from_the_start(exportd_factory):
     assert "after 3 attempts" in st["error"]
 
 
-def test_database_restart_while_jobs_wait(pg, exportd_factory, big_ref):
+def test_database_restart_while_jobs_wait(exportd_factory, big_ref):
     d = exportd_factory(EXPORT_PREFIX="dbr/")
     jobs = [create(BIG_SQL) for _ in range(5)]
-    pg_ctl(pg["data"], "-o", pg["opts"], "-l", os.path.join(pg["dir"], "log"), "-m", "fast",
-           "-w", "restart")
+    restart_postgres()
     jobs.append(create(BIG_SQL))  # and one created after the restart
     ref = hashlib.sha256(big_ref).hexdigest()
     for j in jobs:
@@ -600,7 +605,8 @@ def test_cancel_while_running(exportd_factory):
     assert f"aborting multipart upload of cancel/{job}.csv" in d.text()
     # the COPY was cancelled too
     wait_for(lambda: sql1("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
-                          "'exportd-copy' AND state = 'active'")[0] == 0,
+                          "'exportd-copy' AND state = 'active' "
+                          "AND datname = current_database()")[0] == 0,
              timeout=10, what="the COPY to stop")
     st = status(job)
     assert st["status"] == "CANCELLED" and "download_url" not in st
@@ -687,7 +693,7 @@ def test_copy_connection_killed_hands_back_and_counts(exportd_factory, kill_ref)
     job = create(KILL_SQL)
     wait_for(lambda: upload_id(job), what="multipart upload to begin")
     n = sql1("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-             "WHERE application_name = 'exportd-copy'")[0]
+             "WHERE application_name = 'exportd-copy' AND datname = current_database()")[0]
     assert n == 1
     st = wait_status(job, {"SUCCESS", "FAILED"}, timeout=30)
     assert st["status"] == "SUCCESS"
@@ -734,7 +740,8 @@ def test_cancel_racing_the_final_request(exportd_factory, final, release_at_once
 
 def test_table_lock_times_out_once(exportd_factory):
     """COPY waiting on a table lock ends at lock_timeout_ms with a clear error, once."""
-    holder = psycopg2.connect(host="127.0.0.1", port=PGPORT, user="postgres", dbname="postgres")
+    holder = connect()
+    holder.autocommit = False
     try:
         holder.cursor().execute("LOCK TABLE kt IN ACCESS EXCLUSIVE MODE")
         d = exportd_factory(EXPORT_PREFIX="lockto/", T2SQL_LOCK_TIMEOUT_MS=1500)
@@ -752,14 +759,16 @@ def test_table_lock_times_out_once(exportd_factory):
 def test_long_lock_wait_keeps_the_job(exportd_factory):
     """A COPY waiting on a lock for longer than the lease keeps heartbeating and holding its
     job: no second claim, and it finishes once the lock goes."""
-    holder = psycopg2.connect(host="127.0.0.1", port=PGPORT, user="postgres", dbname="postgres")
+    holder = connect()
+    holder.autocommit = False
     try:
         holder.cursor().execute("LOCK TABLE kt IN ACCESS EXCLUSIVE MODE")
         d = exportd_factory(EXPORT_PREFIX="lockwait/", T2SQL_LOCK_TIMEOUT_MS=30000,
                             T2SQL_EXPORT_CONCURRENCY=3)
         job = create("SELECT count(*) AS n FROM kt")
         wait_for(lambda: sql1("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
-                              "'exportd-copy' AND wait_event_type = 'Lock'")[0] == 1,
+                              "'exportd-copy' AND wait_event_type = 'Lock' "
+                              "AND datname = current_database()")[0] == 1,
                  what="the COPY to wait on the lock")
         time.sleep(7)  # longer than the 5 s lease
         row = sql1("SELECT status, attempts, now() - heartbeat_at < interval '3 seconds' "
@@ -849,3 +858,81 @@ def test_dot_segments_in_the_key(exportd_factory):
         assert ("PUT", f"/{BUCKET}/dots/./a/../{job}.csv") in proxy.log, proxy.log
     finally:
         proxy.close()
+
+
+# ---- the master: reload, fast stop ----------------------------------------------------------
+
+
+def test_reload_picks_up_a_changed_setting(exportd_factory, tmp_path):
+    """SIGHUP: new workers use the changed file while a job in progress finishes under the
+    old configuration (not handed back); an invalid file, or one without a bucket, is refused
+    and the old configuration and workers are kept."""
+    cfile = tmp_path / "exportd.conf"
+
+    def conf(prefix, bucket=BUCKET, extra=""):
+        cfile.write_text(f'export_prefix = "{prefix}"\nexport_bucket = "{bucket}"\n{extra}')
+    conf("reload-a/")
+    d = exportd_factory(args=["-c", str(cfile)], EXPORT_PREFIX=None, T2SQL_EXPORT_PREFIX=None,
+                        EXPORT_BUCKET=None, T2SQL_EXPORT_BUCKET=None)
+    wait_for(lambda: len(worker_pids(d.proc.pid)) == 2, what="two workers")
+    old = set(worker_pids(d.proc.pid))
+    slow = create("SELECT g FROM generate_series(1, 30) g WHERE t_pause(g, 0, 1, 0.1) > 0")
+    wait_status(slow, {"IN_PROGRESS"})
+    conf("reload-b/")
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "configuration reloaded; 2 workers" in d.text(), what="the reload")
+    quick = create("SELECT 1 AS one")
+    st = wait_status(quick, {"SUCCESS", "FAILED"})
+    assert st["status"] == "SUCCESS"
+    assert list_keys(f"reload-b/{quick}") == [f"reload-b/{quick}.csv"]
+    st = wait_status(slow, {"SUCCESS", "FAILED"}, timeout=30)
+    assert st["status"] == "SUCCESS" and st["row_count"] == 30
+    assert list_keys(f"reload-a/{slow}") == [f"reload-a/{slow}.csv"]
+    assert sql1("SELECT attempts FROM t2sql.export_jobs WHERE id = %s", slow)[0] == 1
+    wait_for(lambda: not (set(worker_pids(d.proc.pid)) & old), what="the old workers to exit")
+    new = set(worker_pids(d.proc.pid))
+    assert len(new) == 2
+
+    refused = (  # (bucket, extra lines, what the log says)
+        (BUCKET, "export_part_mb = 1\n", "reload failed, keeping the old configuration"),
+        ("", "", "reload refused, keeping the old configuration: export_bucket is empty"))
+    for bucket, extra, why in refused:
+        conf("reload-c/", bucket=bucket, extra=extra)
+        d.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: why in d.text(), what=why)
+        job = create("SELECT 2 AS two")
+        assert wait_status(job, {"SUCCESS", "FAILED"})["status"] == "SUCCESS"
+        assert list_keys(f"reload-b/{job}") == [f"reload-b/{job}.csv"]  # the old prefix
+        assert set(worker_pids(d.proc.pid)) == new  # the workers were kept
+    assert d.proc.poll() is None
+
+
+def test_second_sigterm_stops_at_once(exportd_factory):
+    """The first SIGTERM waits for the workers to hand their jobs back (here: an abort S3
+    does not answer); the second kills them, and the job is recovered by the next claim."""
+    proxy = FaultProxy()
+    try:
+        d = exportd_factory(EXPORT_PREFIX="fast/", S3_ENDPOINT=f"http://127.0.0.1:{proxy.port}",
+                            T2SQL_EXPORT_CONCURRENCY=1)
+        job = create(SLOW_SQL)
+        wait_for(lambda: upload_id(job), what="multipart upload to begin")
+        proxy.mode = "hold_abort"
+        d.proc.send_signal(signal.SIGTERM)
+        assert proxy.held.wait(15), "the worker never tried to abort the upload"
+        time.sleep(1)
+        assert d.proc.poll() is None, "the master did not wait for its worker"
+        t0 = time.time()
+        d.proc.send_signal(signal.SIGTERM)
+        d.proc.wait(10)
+        assert time.time() - t0 < 5 and d.proc.returncode == 0
+        assert worker_pids(d.proc.pid) == []
+        assert "stopping now" in d.text() and f"job {job}: handed back" not in d.text()
+        assert sql1("SELECT status FROM t2sql.export_jobs WHERE id = %s", job)[0] == \
+            "IN_PROGRESS"
+    finally:
+        proxy.release.set()
+        proxy.close()
+    exportd_factory(EXPORT_PREFIX="fast/")  # claims it again once the lease expires
+    wait_for(lambda: sql1("SELECT attempts FROM t2sql.export_jobs WHERE id = %s", job)[0] == 2,
+             timeout=30, what="the job to be claimed again")
+    jobs_tool("cancel", job, "alice")

@@ -10,7 +10,7 @@ import uuid
 
 import requests
 
-PORT = 18066
+PORT = 18066 + int(os.environ.get("T2SQL_TEST_PORT_OFFSET", "0") or 0)
 
 
 def stack(env, *args):

@@ -8,7 +8,7 @@ Layers (../shared/data/sql-reject.jsonl plus attacks aimed at the role itself):
   * role off, guard on  (T2SQL_QUERY_ROLE=): the guard alone answers 400 unsafe_sql/invalid_sql.
 
 Every API key created here is appended to $T2SQL_TEST_VAR/created_keys.txt so that
-test_zz_log_secrets.py can check that no log contains one. Instances use ports 18090-18098.
+test_log_secrets.py can check that no log contains one. Instances use ports 18090-18098.
 """
 
 import hashlib
@@ -243,7 +243,9 @@ def canary():
         cur.execute("INSERT INTO t2sql.api_keys (name, key_hash, scopes, revoked_at)"
                     " VALUES ('canary', %s, '{query}', now())",
                     (hashlib.sha256(uuid.uuid4().bytes).hexdigest(),))
+    c.close()
     yield role
+    c = superuser()  # a fresh one: the server may have been restarted meanwhile
     with c.cursor() as cur:
         cur.execute("DROP ROLE IF EXISTS %s" % role)
     c.close()

@@ -1,6 +1,6 @@
 /* test_conf -- the configuration loader: defaults, the file format, environment precedence,
  * secrets read from files (<key>_file, *_FILE), includes, base_path, masking of secrets,
- * failure atomicity, the libpq conninfo and the schema list. */
+ * failure atomicity, the libpq conninfo, the schema list and the keys a reload keeps. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -609,6 +609,99 @@ static void test_schema_list(void **state)
     unsetenv("T2SQL_SCHEMAS");
 }
 
+/* cors_allow_origins: which entries load, which origins match, and "*" with auth on. */
+static void test_cors_origins(void **state)
+{
+    static const struct {
+        const char *text;
+        int ok;
+    } loads[] = {
+        {"cors_allow_origins = \n", 1},
+        {"cors_allow_origins = http://127.0.0.1:3100\n", 1},
+        {"cors_allow_origins = https://a.example.com, http://localhost:8081 https://b.example\n",
+         1},
+        {"cors_allow_origins = *\n", 1},
+        {"cors_allow_origins = *\nauth_required = true\n", 0},
+        {"cors_allow_origins = *\nauth_required = true\ncors_any_origin_with_auth = true\n", 1},
+        {"cors_allow_origins = https://a.example.com\nauth_required = true\n", 1},
+        {"cors_allow_origins = *, https://a.example.com\n", 0},
+        {"cors_allow_origins = https://a.example.com/\n", 0},
+        {"cors_allow_origins = https://a.example.com/app\n", 0},
+        {"cors_allow_origins = a.example.com\n", 0},
+        {"cors_allow_origins = ftp://a.example.com\n", 0},
+        {"cors_allow_origins = https://\n", 0},
+        {"cors_allow_origins = \"https://a.example.com\r\"\n", 0},
+    };
+    static const struct {
+        const char *list, *origin;
+        int want;
+    } match[] = {
+        {"", "http://127.0.0.1:3100", CONF_ORIGIN_NO},
+        {"http://127.0.0.1:3100", "http://127.0.0.1:3100", CONF_ORIGIN_LISTED},
+        {"http://127.0.0.1:3100", "http://127.0.0.1:3101", CONF_ORIGIN_NO},
+        {"http://127.0.0.1:3100", "http://127.0.0.1:310", CONF_ORIGIN_NO},
+        {"http://127.0.0.1:3100", "http://127.0.0.1:31000", CONF_ORIGIN_NO},
+        {"http://127.0.0.1:3100", "https://127.0.0.1:3100", CONF_ORIGIN_NO},
+        {"http://127.0.0.1:3100", NULL, CONF_ORIGIN_NO},
+        {"http://127.0.0.1:3100", "null", CONF_ORIGIN_NO},
+        {"https://a.example, https://b.example", "https://b.example", CONF_ORIGIN_LISTED},
+        {"https://a.example https://b.example", "https://a.example", CONF_ORIGIN_LISTED},
+        {"https://a.example,https://b.example", "https://a.example,https://b.example",
+         CONF_ORIGIN_NO},
+        {"*", "https://anything.example", CONF_ORIGIN_ANY},
+        {"*", NULL, CONF_ORIGIN_ANY},
+    };
+    char text[256], err[256];
+    size_t i;
+    conf c;
+
+    (void)state;
+    for (i = 0; i < sizeof loads / sizeof loads[0]; i++) {
+        err[0] = '\0';
+        int rc = conf_load_buffer(loads[i].text, strlen(loads[i].text), &c, err, sizeof err);
+        if (rc != (loads[i].ok ? 0 : -1))
+            fail_msg("case %zu (%s): rc %d %s", i, loads[i].text, rc, err);
+        if (rc == 0)
+            conf_free(&c);
+        else
+            assert_non_null(strstr(err, "cors_"));
+    }
+    for (i = 0; i < sizeof match / sizeof match[0]; i++) {
+        snprintf(text, sizeof text, "cors_allow_origins = \"%s\"\n", match[i].list);
+        assert_int_equal(conf_load_buffer(text, strlen(text), &c, err, sizeof err), 0);
+        if (conf_origin_allowed(&c, match[i].origin) != match[i].want)
+            fail_msg("case %zu: %s against %s", i, match[i].origin ? match[i].origin : "(none)",
+                     match[i].list);
+        conf_free(&c);
+    }
+    assert_int_equal(conf_load_buffer("", 0, &c, err, sizeof err), 0);
+    assert_int_equal(c.cors_max_age, 600);
+    assert_string_equal(c.cors_allow_origins, "");
+    conf_free(&c);
+}
+
+/* A reload keeps the keys that need a restart (listen, pid_file) and takes the others. */
+static void test_keep_fixed(void **state)
+{
+    const char *a = "listen = /run/a.sock\npid_file = /run/a.pid\nworkers = 2\nschemas = x\n";
+    const char *b = "listen = /run/b.sock\npid_file = /run/a.pid\nworkers = 5\nschemas = y\n";
+    conf old, nw;
+    char err[256] = "";
+
+    (void)state;
+    assert_int_equal(conf_load_buffer(a, strlen(a), &old, err, sizeof err), 0);
+    assert_int_equal(conf_load_buffer(b, strlen(b), &nw, err, sizeof err), 0);
+    assert_int_equal(conf_keep_fixed(&nw, &old), 0);
+    assert_string_equal(nw.listen, "/run/a.sock");
+    assert_string_equal(nw.pid_file, "/run/a.pid");
+    assert_int_equal(nw.workers, 5);
+    assert_string_equal(nw.schemas, "y");
+    assert_string_equal(old.listen, "/run/a.sock"); /* a copy: both stay valid */
+    conf_free(&old);
+    assert_string_equal(nw.listen, "/run/a.sock");
+    conf_free(&nw);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -627,6 +720,8 @@ int main(void)
         cmocka_unit_test_setup(test_print_masks_secrets, clean_env),
         cmocka_unit_test_setup(test_pg_conninfo, clean_env),
         cmocka_unit_test_setup(test_schema_list, clean_env),
+        cmocka_unit_test_setup(test_cors_origins, clean_env),
+        cmocka_unit_test_setup(test_keep_fixed, clean_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -310,7 +310,7 @@ static void test_declines(void **state)
     declines(demo, "ticket sales by name", "could mean");
     declines(demo, "average quantity", "fits both merch_orders and ticket_sales");
     declines(demo, "list cities", "fits both customers and venues");
-    declines(demo, "list customers named Priya", "\"named\"");
+    declines(demo, "list customers named Priya", "\"priya\"");
     declines(demo, "total revenue of ticket sales by product category", NULL);
     declines(demo, "how many vip customers", "\"vip\"");
     declines(demo, "average", NULL);

@@ -1,5 +1,6 @@
 /* test_rag -- retrieval on a demo-like catalog and on a 1,000-table one: ranking, glossary
- * and example boosts, FK path tables, and the token budget. */
+ * and example boosts, FK path tables, the token budget, and enterprise-style names:
+ * abbreviations, copies of tables, naming-convention joins. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -345,6 +346,115 @@ static void test_join_table_before_distractor(void **state)
     buf_free(&out);
 }
 
+/* An enterprise-style order module among 1,000 noise tables: abbreviated names, no
+ * declared foreign keys, a history and a staging copy of the customer master. */
+typedef struct erp {
+    demo d;
+    int cust, ord, ln, emp, quote, hist, stg;
+} erp;
+
+static int cols(catalog *c, const char *name, const char *const *names)
+{
+    int t = catalog_add_table(c, "public", name, 'r', NULL, -1), i;
+
+    assert_true(t >= 0);
+    for (i = 0; names[i]; i++)
+        col(c, t, names[i] + (names[i][0] == '*'), "text", NULL, names[i][0] == '*');
+    return t;
+}
+
+#define NAMES(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+static void erp_catalog(erp *e)
+{
+    catalog *c = catalog_new();
+
+    assert_non_null(c);
+    memset(e, 0, sizeof *e);
+    e->d.cat = c;
+    add_noise_tables(c, 600);
+    e->cust = cols(c, "cust_mstr",
+                   NAMES("*cust_id", "cust_nm", "crdt_lmt_amt", "rgn_cd", "crt_usr_id", "crt_ts"));
+    e->ord = cols(c, "cust_ord_hdr",
+                  NAMES("*ord_id", "cust_id", "ord_dt", "ord_tot_amt", "sls_rep_emp_id",
+                        "crt_usr_id", "crt_ts"));
+    e->ln = cols(c, "cust_ord_ln",
+                 NAMES("*ord_ln_id", "ord_id", "item_id", "ord_qty", "ln_amt", "crt_usr_id"));
+    e->emp = cols(c, "hr_emp_mstr",
+                  NAMES("*emp_id", "emp_frst_nm", "emp_lst_nm", "hire_dt", "crt_usr_id"));
+    e->quote = cols(c, "sls_quote_hdr",
+                    NAMES("*quote_id", "cust_id", "quote_sts_cd", "sls_rep_emp_id", "crt_usr_id"));
+    e->hist =
+        cols(c, "cust_mstr_hist",
+             NAMES("*hist_id", "cust_id", "cust_nm", "crdt_lmt_amt", "rgn_cd", "eff_strt_ts"));
+    e->stg = cols(c, "stg_cust_mstr", NAMES("cust_id", "cust_nm", "crdt_lmt_amt", "rgn_cd"));
+    add_noise_tables(c, 393);
+}
+
+/* Abbreviated names answer plain words: "order lines" is cust_ord_ln, "quantity" its ord_qty. */
+static void test_abbreviations(void **state)
+{
+    erp e;
+    buf out = BUF_INIT(0);
+    rag_selection sel;
+
+    (void)state;
+    erp_catalog(&e);
+    run(&e.d, NULL, 0, "total quantity on customer order lines", 1500, &out, &sel);
+    assert_in_range(position(&sel, e.ln), 0, 1);
+    run(&e.d, NULL, 0, "customer credit limits by region", 1500, &out, &sel);
+    assert_int_equal(position(&sel, e.cust), 0);
+    catalog_free(e.d.cat);
+    buf_free(&out);
+}
+
+/* Copies rank below the tables they copy and the tables those join, unless the question
+ * asks for what they keep. */
+static void test_copies_down_weighted(void **state)
+{
+    erp e;
+    buf out = BUF_INIT(0);
+    rag_selection sel;
+    int last;
+
+    (void)state;
+    erp_catalog(&e);
+    run(&e.d, NULL, 0, "customer credit limits and their order totals", 1500, &out, &sel);
+    assert_in_range(position(&sel, e.cust), 0, 1);
+    assert_in_range(position(&sel, e.ord), 0, 1);
+    last = position(&sel, e.quote) > position(&sel, e.emp) ? position(&sel, e.quote)
+                                                           : position(&sel, e.emp);
+    assert_true(last > 1);
+    assert_true(position(&sel, e.hist) < 0 || position(&sel, e.hist) > last);
+    assert_true(position(&sel, e.stg) < 0 || position(&sel, e.stg) > last);
+    run(&e.d, NULL, 0, "history of customer credit limits", 1500, &out, &sel);
+    assert_int_equal(position(&sel, e.hist), 0);
+    catalog_free(e.d.cat);
+    buf_free(&out);
+}
+
+/* No foreign key is declared: joins follow the key names, and "per sales rep" brings the
+ * table behind sls_rep_emp_id although the question never says employee. */
+static void test_naming_convention_joins(void **state)
+{
+    erp e;
+    buf out = BUF_INIT(0);
+    rag_selection sel;
+
+    (void)state;
+    erp_catalog(&e);
+    run(&e.d, NULL, 0, "quote win rate per sales rep", 1500, &out, &sel);
+    assert_int_equal(position(&sel, e.quote), 0);
+    assert_int_equal(position(&sel, e.emp), 1); /* before cust_mstr, joined by cust_id */
+    /* the customer master and the order lines, with the header that joins them */
+    run(&e.d, NULL, 0, "customer names and the item quantities they ordered", 1500, &out, &sel);
+    assert_in_range(position(&sel, e.cust), 0, 2);
+    assert_in_range(position(&sel, e.ln), 0, 2);
+    assert_in_range(position(&sel, e.ord), 0, 2);
+    catalog_free(e.d.cat);
+    buf_free(&out);
+}
+
 /* The stemmer retrieval relies on: a plural and its singular meet. */
 static void test_stems_meet(void **state)
 {
@@ -423,6 +533,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_big_catalog_budget, big_setup, teardown),
         cmocka_unit_test_setup_teardown(test_fk_path_added, big_setup, teardown),
         cmocka_unit_test(test_join_table_before_distractor),
+        cmocka_unit_test(test_abbreviations),
+        cmocka_unit_test(test_copies_down_weighted),
+        cmocka_unit_test(test_naming_convention_joins),
         cmocka_unit_test_setup_teardown(test_appends_and_rolls_back, demo_setup, teardown),
         cmocka_unit_test(test_stems_meet),
         cmocka_unit_test(test_tokens_estimate),

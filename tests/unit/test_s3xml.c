@@ -11,6 +11,8 @@
 #include <cmocka.h>
 
 #include "s3.h"
+#include "s3part.h"
+#include "s3xml.h"
 
 static void test_upload_id(void **state)
 {

@@ -216,7 +216,8 @@ enum {
     P_T2SQL_LISTED,
     P_NESTING2,
     P_JOINS3,
-    P_BYTES32
+    P_BYTES32,
+    P_SESSION
 };
 
 static guard_policy policy(int which)
@@ -247,18 +248,23 @@ static guard_policy policy(int which)
     case P_BYTES32:
         p.max_bytes = 32;
         break;
+    case P_SESSION:
+        p.allow_session = 1;
+        break;
     default:
         break;
     }
     return p;
 }
 
-static const struct {
+typedef struct gcase {
     const char *sql;
     int policy;
     int rc;          /* 0 accepted, -1 rejected */
     const char *why; /* substring of the reason when rejected */
-} cases[] = {
+} gcase;
+
+static const gcase cases[] = {
     /* CTE names shadow tables, and are only in scope where SQL says they are. */
     {"WITH customers AS (SELECT 1 AS id) SELECT * FROM customers", P_BASE, 0, NULL},
     {"WITH pg_authid AS (SELECT 1 AS x) SELECT * FROM pg_authid", P_BASE, 0, NULL},
@@ -380,7 +386,7 @@ static const struct {
     {"SELECT (ARRAY[1, 2])[1], (x).*, (string_to_array(s, ','))[2:3] FROM t", P_BASE, 0, NULL},
     {"SELECT doc -> 'a' ->> 'b', doc #> '{a,b}', (doc -> 'a')['b'] FROM t", P_BASE, 0, NULL},
     /* Constant sizes: repeat, lpad, rpad, array_fill, generate_series. */
-    {"SELECT repeat('x', 1000000000)", P_BASE, -1, "repeat() with constant arguments"},
+    {"SELECT repeat('x', 1000000000)", P_BASE, -1, "repeat() would produce at least"},
     {"SELECT repeat('x', 1000000000)", P_NO_ALLOWLIST, -1, "limit is 10000000"},
     {"SELECT repeat('x', '1000000000')", P_BASE, -1, "repeat()"},
     {"SELECT repeat('x', 100000 * 100000)", P_BASE, -1, "repeat()"},
@@ -396,9 +402,9 @@ static const struct {
     {"SELECT array_fill(0, ARRAY[3, 4], ARRAY[1, 1]), array_fill(0, ARRAY[n]) FROM t", P_BASE, 0,
      NULL},
     {"SELECT generate_series(1, 1e12)", P_BASE, -1, "generate_series()"},
-    {"SELECT generate_series(-9000000, 9000000)", P_BASE, -1, "18000000 rows"},
-    {"SELECT generate_series(- 9000000, 2000000, 1)", P_BASE, -1, "11000000 rows"},
-    {"SELECT generate_series(9000000, -9000000, -1)", P_BASE, -1, "18000000 rows"},
+    {"SELECT generate_series(-9000000, 9000000)", P_BASE, -1, "18000001 rows"},
+    {"SELECT generate_series(- 9000000, 2000000, 1)", P_BASE, -1, "11000001 rows"},
+    {"SELECT generate_series(9000000, -9000000, -1)", P_BASE, -1, "18000001 rows"},
     {"SELECT generate_series(9000000, -9000000), generate_series(-3, 3)", P_BASE, 0, NULL},
     {"SELECT * FROM generate_series(-5000000000, 5000000000) g", P_NO_ALLOWLIST, -1, "rows"},
     {"SELECT generate_series(1, 1000000000, 1000), generate_series(1, n) FROM t", P_BASE, 0, NULL},
@@ -435,47 +441,209 @@ static const struct {
     {"SELECT * FROM a, b, c WHERE EXISTS (SELECT 1 FROM d, e, f)", P_JOINS3, 0, NULL},
 };
 
-static void test_cases(void **state)
+/* Runs a case table; returns the number of cases that went wrong, each printed. */
+static int run_cases(const char *table, const gcase *tc, size_t n)
 {
     guard_policy p;
     guard_result r;
     size_t i;
     int rc, failures = 0;
 
-    (void)state;
-    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        p = policy(cases[i].policy);
-        rc = guard_check(cases[i].sql, &p, &r);
-        if (rc != cases[i].rc) {
-            print_message("case %zu: want %s, got %s (%s)\n  sql: %s\n", i,
-                          cases[i].rc ? "reject" : "accept", rc ? "reject" : "accept", r.why,
-                          cases[i].sql);
+    for (i = 0; i < n; i++) {
+        p = policy(tc[i].policy);
+        rc = guard_check(tc[i].sql, &p, &r);
+        if (rc != tc[i].rc) {
+            print_message("%s %zu: want %s, got %s (%s)\n  sql: %s\n", table, i,
+                          tc[i].rc ? "reject" : "accept", rc ? "reject" : "accept", r.why,
+                          tc[i].sql);
             failures++;
-        } else if (rc && (r.why[0] == '\0' || (cases[i].why && !strstr(r.why, cases[i].why)))) {
-            print_message("case %zu: reason \"%s\" does not say \"%s\"\n  sql: %s\n", i, r.why,
-                          cases[i].why ? cases[i].why : "(anything)", cases[i].sql);
+        } else if (rc && (r.why[0] == '\0' || (tc[i].why && !strstr(r.why, tc[i].why)))) {
+            print_message("%s %zu: reason \"%s\" does not say \"%s\"\n  sql: %s\n", table, i, r.why,
+                          tc[i].why ? tc[i].why : "(anything)", tc[i].sql);
             failures++;
         } else if (rc && r.is_parse_error) {
-            print_message("case %zu: flagged as a parse error: %s\n", i, r.why);
+            print_message("%s %zu: flagged as a parse error: %s\n", table, i, r.why);
             failures++;
         }
     }
-    assert_int_equal(failures, 0);
+    return failures;
 }
 
-/* Every name in core/sqlguard.c's attr_funcs table is refused as t.name in allowlist mode
+static void test_cases(void **state)
+{
+    (void)state;
+    assert_int_equal(run_cases("case", cases, sizeof cases / sizeof cases[0]), 0);
+}
+
+/* Size caps hold for any constant form: the guard folds operators, casts, nested calls,
+ * scalar subqueries, timestamps and intervals before comparing with its limit of 10000000
+ * characters, elements or rows. What depends on data (a column, a subquery reading a table,
+ * a WHERE before an aggregate) is not proven and is accepted: statement_timeout,
+ * temp_file_limit and the response size cap bound it. */
+static const gcase folded[] = {
+    /* the examples */
+    {"SELECT repeat('x', (10^9)::int)", P_BASE, -1, "repeat() would produce at least 1000000000"},
+    {"SELECT repeat(repeat('ab', 5000) || '', 100000)", P_BASE, -1, "1000000000 characters"},
+    {"SELECT repeat($$z$$, (9*10^8)::int) AS blob", P_BASE, -1, "900000000 characters"},
+    {"SELECT count(*) FROM generate_series(1, (10^12)::bigint) g", P_BASE, -1,
+     "1000000000000 rows"},
+    /* casts, literals, operators, parentheses */
+    {"SELECT repeat('x', CAST('1000000000' AS int))", P_BASE, -1, "repeat()"},
+    {"SELECT repeat('x', '1000000000'::int)", P_BASE, -1, "repeat()"},
+    {"SELECT repeat('x', 9e8::int)", P_BASE, -1, "900000000 characters"},
+    {"SELECT repeat('x', ((((10)))) ^ (9))", P_BASE, -1, "repeat()"},
+    {"SELECT repeat('x', 10 * 10 ^ 8)", P_BASE, -1, "repeat()"},
+    {"SELECT repeat('x', 2100000000 % 1100000000)", P_BASE, -1, "1000000000 characters"},
+    {"SELECT repeat('x', -(-1000000000))", P_BASE, -1, "repeat()"},
+    {"SELECT repeat('x', 2000000000 / 2 + 1)", P_BASE, -1, "1000000001 characters"},
+    {"SELECT repeat('x', 100000 OPERATOR(pg_catalog.*) 100000)", P_BASE, -1, "repeat()"},
+    /* numeric functions, GREATEST, COALESCE, a scalar subquery of a constant */
+    {"SELECT repeat('x', power(10, 9)::int)", P_BASE, -1, "repeat()"},
+    {"SELECT repeat('x', pow(10, 9)::int)", P_BASE, -1, "repeat()"},
+    {"SELECT repeat('x', abs(-1000000000))", P_BASE, -1, "repeat()"},
+    {"SELECT repeat('x', round(1e9 + 0.4)::int)", P_BASE, -1, "repeat()"},
+    {"SELECT repeat('x', greatest(1, 1000000000))", P_BASE, -1, "repeat()"},
+    {"SELECT repeat('x', coalesce(NULL, 1000000000))", P_BASE, -1, "repeat()"},
+    {"SELECT repeat('x', (SELECT 1000000000))", P_BASE, -1, "repeat()"},
+    {"SELECT repeat('x', (SELECT (10^9)::int))", P_NO_ALLOWLIST, -1, "repeat()"},
+    /* pads, concatenation, format widths, text functions that keep the length */
+    {"SELECT lpad('', (10^9)::int, 'x')", P_BASE, -1, "lpad()"},
+    {"SELECT rpad('a', CAST(10^9 AS bigint))", P_BASE, -1, "rpad()"},
+    {"SELECT repeat('x', 6000000) || repeat('y', 6000000)", P_BASE, -1,
+     "the || operator would produce at least 12000000 characters"},
+    {"SELECT 'a' || repeat('x', 4000000) || repeat('y', 4000000) || repeat('z', 4000000)", P_BASE,
+     -1, "12000001 characters"},
+    {"SELECT concat(repeat('x', 6000000), 'y', repeat('z', 6000000))", P_BASE, -1, "concat()"},
+    {"SELECT concat_ws(repeat('-', 3000000), 'a', 'b', 'c', 'd', 'e')", P_BASE, -1, "concat_ws()"},
+    {"SELECT format('%1000000000s', 'x')", P_BASE, -1, "format()"},
+    {"SELECT format('%-*s|', 1000000000, 'x')", P_BASE, -1, "format()"},
+    {"SELECT format('%2$*1$s', 1000000000, 'x')", P_BASE, -1, "format()"},
+    {"SELECT format('%s%s', repeat('x', 6000000), repeat('y', 6000000))", P_BASE, -1, "format()"},
+    {"SELECT upper(repeat('x', 6000000)) || lower(repeat('y', 6000000))", P_BASE, -1,
+     "the || operator"},
+    {"SELECT encode(convert_to(repeat('x', 6000000), 'UTF8'), 'hex')", P_BASE, -1, "encode()"},
+    /* arrays */
+    {"SELECT array_fill(0, ARRAY[(10^8)::int])", P_BASE, -1, "array_fill()"},
+    {"SELECT array_fill(repeat('x', 1000), ARRAY[1000000])", P_BASE, -1,
+     "1000000000 array elements"},
+    /* series over timestamps, intervals in every spelling */
+    {"SELECT * FROM generate_series('2000-01-01'::timestamp, '2030-01-01', '1 second') s", P_BASE,
+     -1, "generate_series()"},
+    {"SELECT generate_series(timestamp '2000-01-01', timestamp '2100-01-01', interval '1' minute)",
+     P_BASE, -1, "generate_series()"},
+    {"SELECT generate_series(now(), now() + interval '100 years', '1 minute')", P_BASE, -1,
+     "generate_series()"},
+    {"SELECT generate_series(current_date, current_date + 36500, '1 min')", P_BASE, -1,
+     "generate_series()"},
+    {"SELECT generate_series(DATE '2024-01-01', 'infinity', '1 day')", P_BASE, -1, "inf rows"},
+    {"SELECT generate_series('2024-01-01 00:00'::timestamptz, '2024-12-31', 'PT1S')", P_BASE, -1,
+     "generate_series()"},
+    {"SELECT generate_series('2024-01-01'::date, '2025-01-01'::date, '00:00:01'::interval)", P_BASE,
+     -1, "generate_series()"},
+    /* a FROM of generate_series: its rows, and aggregates over them */
+    {"SELECT count(*) FROM generate_series(1, 10000) a CROSS JOIN generate_series(1, 10000) b, "
+     "generate_series(1, 10) c",
+     P_BASE, 0, NULL}, /* rows of a join are produced lazily: not capped */
+    {"SELECT string_agg(repeat('x', 100), '') FROM generate_series(1, 10000) a, "
+     "generate_series(1, 100) b",
+     P_BASE, -1, "100000000 characters"},
+    {"SELECT string_agg(repeat('x', 1000), ',') FROM generate_series(1, 1000000) g", P_BASE, -1,
+     "string_agg() would produce at least 1001000000 characters"},
+    {"SELECT array_agg(repeat('x', 100)) FROM generate_series(1, 1000000) g", P_BASE, -1,
+     "array_agg()"},
+    {"SELECT length(string_agg(md5(g::text) || repeat('-', 100), '')) FROM "
+     "generate_series(1, 200000) g",
+     P_BASE, -1, "string_agg()"},
+    {"SELECT (SELECT json_agg(repeat('x', 1000)) FROM generate_series(1, 100000) g)", P_BASE, -1,
+     "json_agg()"},
+    /* under the limits: accepted */
+    {"SELECT repeat('x', (10^6)::int), lpad('a', 10 * 100), format('%10s|%-5s', 'a', 'b'), "
+     "concat(repeat('x', 1000), 'y'), repeat('x', 10000000) || '', 10^9, (10^9)::bigint",
+     P_BASE, 0, NULL},
+    {"SELECT count(*) FROM generate_series(1, 3000) a, generate_series(1, 3000) b", P_BASE, 0,
+     NULL},
+    {"SELECT array_agg(g), string_agg(g::text, ',') FROM generate_series(1, 5000000) g", P_BASE, 0,
+     NULL},
+    {"SELECT * FROM generate_series('2024-01-01'::timestamp, '2024-12-31', interval '1 hour')",
+     P_BASE, 0, NULL},
+    {"SELECT generate_series(now() - interval '30 days', now(), '1 day'), "
+     "generate_series(1, 10, 0.5)",
+     P_BASE, 0, NULL},
+    /* what depends on data is not proven, and is accepted (the transaction's limits remain) */
+    {"SELECT repeat('x', n * 1000000000) FROM t", P_BASE, 0, NULL},
+    {"SELECT repeat('x', (SELECT max(n) FROM t) * 1000000000)", P_BASE, 0, NULL},
+    {"SELECT string_agg(repeat('x', 1000), ',') FROM generate_series(1, 1000000) g WHERE g > 0",
+     P_BASE, 0, NULL},
+    {"SELECT string_agg(repeat('x', 1000), ',') FROM t", P_BASE, 0, NULL},
+    {"SELECT generate_series(1, n * 1000000000) FROM t", P_BASE, 0, NULL},
+};
+
+static void test_folded(void **state)
+{
+    (void)state;
+    assert_int_equal(run_cases("folded", folded, sizeof folded / sizeof folded[0]), 0);
+}
+
+/* Session facts: refused in allowlist mode, allowed with allow_session; current_setting()
+ * and txid_current() stay on the denylist; clock keywords are fine. */
+static const gcase session[] = {
+    {"SELECT current_user, session_user, current_catalog, current_schema", P_BASE, -1,
+     "function current_user is not allowed: it discloses"},
+    {"SELECT session_user", P_BASE, -1, "session_user"},
+    {"SELECT current_role", P_BASE, -1, "current_role"},
+    {"SELECT user", P_BASE, -1, "function user is not allowed"},
+    {"SELECT 1 FROM t WHERE owner = current_user", P_BASE, -1, "current_user"},
+    {"SELECT current_catalog", P_BASE, -1, "current_catalog"},
+    {"SELECT current_schema", P_BASE, -1, "current_schema"},
+    {"SELECT current_schema()", P_BASE, -1, "current_schema"},
+    {"SELECT current_schemas(true)", P_BASE, -1, "current_schemas"},
+    {"SELECT current_database()", P_BASE, -1, "current_database"},
+    {"SELECT \"current_user\"()", P_BASE, -1, "current_user"},
+    {"SELECT inet_server_addr(), inet_server_port()", P_BASE, -1, "inet_server_addr"},
+    {"SELECT inet_client_addr()", P_BASE, -1, "inet_client_addr"},
+    {"SELECT inet_client_port()", P_BASE, -1, "inet_client_port"},
+    {"SELECT pg_backend_pid()", P_BASE, -1, "pg_backend_pid"},
+    {"SELECT version()", P_BASE, -1, "version"},
+    {"SELECT pg_postmaster_start_time(), pg_conf_load_time()", P_BASE, -1,
+     "pg_postmaster_start_time"},
+    {"SELECT * FROM user", P_BASE, -1, "\"user\""},
+    {"SELECT current_setting('server_version')", P_BASE, -1, "current_setting"},
+    {"SELECT txid_current()", P_BASE, -1, "txid_current"},
+    {"SELECT \"user\".name, t.current_user_id FROM \"user\" JOIN t USING (id)", P_BASE, 0, NULL},
+    {"SELECT current_date, current_timestamp, localtimestamp, current_time, now()", P_BASE, 0,
+     NULL},
+    /* allowed when configured */
+    {"SELECT current_user, session_user, current_role, user, current_catalog, current_schema",
+     P_SESSION, 0, NULL},
+    {"SELECT current_database(), current_schemas(false), version(), pg_backend_pid(), "
+     "inet_server_addr(), inet_server_port(), inet_client_addr(), inet_client_port(), "
+     "pg_postmaster_start_time()",
+     P_SESSION, 0, NULL},
+    {"SELECT current_setting('server_version')", P_SESSION, -1, "current_setting"},
+    {"SELECT txid_current()", P_SESSION, -1, "txid_current"},
+    /* without the allowlist only the denylist applies */
+    {"SELECT current_user, version()", P_NO_ALLOWLIST, 0, NULL},
+};
+
+static void test_session(void **state)
+{
+    (void)state;
+    assert_int_equal(run_cases("session", session, sizeof session / sizeof session[0]), 0);
+}
+
+/* Every name in core/guardfn.c's attr_funcs table is refused as t.name in allowlist mode
  * (which also proves the table is sorted for bsearch); without the allowlist, only names on
  * the denylist are. */
 static void test_attr_funcs(void **state)
 {
-    FILE *f = fopen("core/sqlguard.c", "r");
+    FILE *f = fopen("core/guardfn.c", "r");
     char line[512], sql[256], *q, *e;
     guard_policy p = base_policy(), open_p = policy(P_NO_ALLOWLIST);
     guard_result r;
     int in = 0, names = 0, failures = 0;
 
     (void)state;
-    if (!f) fail_msg("cannot read core/sqlguard.c (run from the project root)");
+    if (!f) fail_msg("cannot read core/guardfn.c (run from the project root)");
     while (fgets(line, sizeof line, f)) {
         if (!in) {
             in = strstr(line, "attr_funcs[] = {") != NULL;
@@ -627,6 +795,8 @@ int main(void)
         cmocka_unit_test(test_reject_corpus),
         cmocka_unit_test(test_spider),
         cmocka_unit_test(test_cases),
+        cmocka_unit_test(test_folded),
+        cmocka_unit_test(test_session),
         cmocka_unit_test(test_rels),
         cmocka_unit_test(test_rels_cap),
         cmocka_unit_test(test_parse_errors_and_null),

@@ -1,4 +1,5 @@
-"""Runs last (the name sorts last): no log the test run produced may contain a secret.
+"""No log the test run produced may contain a secret. Marked after_all: conftest runs it once
+every other test has run and the session's fixtures are torn down, whatever the order.
 
 Greps every file under $T2SQL_TEST_VAR/log/ for the model key, the AWS secret and the
 database password of the stack (from $T2SQL_TEST_VAR/service.env), and for every API key the
@@ -8,6 +9,8 @@ fails, reported as file:line (the secret itself is never printed).
 
 import os
 import re
+
+import pytest
 
 from conftest import LLM_KEY, env
 
@@ -41,6 +44,7 @@ def secrets_to_find(var):
     return [(label, s) for label, s in found if len(s) >= 6]
 
 
+@pytest.mark.after_all
 def test_no_secret_in_any_log():
     var = env("T2SQL_TEST_VAR")
     logdir = os.path.join(var, "log")

@@ -1,0 +1,456 @@
+/* planner_filter -- the interpretation's passes that decide which rows: a column named next
+ * to its value, table words qualifying a column, comparisons on numeric columns, time
+ * ranges on date columns, quoted strings, then every phrase left (values, glossary
+ * conditions, yes/no columns, mentions, listed columns), and the final checks (every
+ * grammar word used, labels of listed rows, DISTINCT).
+ *
+ * The passes run in the order pl_interpret() (planner_interp.c) gives; each returns 0 or -1
+ * with x->err set. Conditions go to x->where through planner_sql.c's pl_where_*; nothing
+ * here writes SQL text or allocates. */
+#include "planner_int.h"
+
+#include <stdio.h>
+
+/* A column named next to one of its values only says where the value is ("failed
+ * payment", "status refunded"): the value keeps only readings in that column. */
+int pl_pass_value_columns(ctx *x)
+{
+    int i, k;
+
+    for (i = 0; i < x->nu; i++) {
+        unit *a = &x->u[i];
+        int side;
+        if (a->kind != U_REF || a->role != ROLE_NONE || pl_ref_is_filter(x, a) ||
+            !pl_has_kind(x, a, M_COLUMN))
+            continue;
+        for (side = -1; side <= 1; side += 2) {
+            unit *v;
+            int m, n2 = 0, hit = 0;
+            if (i + side < 0 || i + side >= x->nu || x->u[i + side].kind != U_REF) continue;
+            v = &x->u[i + side];
+            for (k = 0; k < v->nc; k++)
+                for (m = 0; m < a->nc; m++)
+                    if (v->c[k].kind == R_VALUE && a->c[m].kind == R_COLUMN &&
+                        v->c[k].table == a->c[m].table && v->c[k].col == a->c[m].col)
+                        hit = 1;
+            if (!hit) continue;
+            for (k = 0; k < v->nc; k++) {
+                int keep = 0;
+                for (m = 0; m < a->nc; m++)
+                    if (v->c[k].kind == R_VALUE && a->c[m].kind == R_COLUMN &&
+                        v->c[k].table == a->c[m].table && v->c[k].col == a->c[m].col)
+                        keep = 1;
+                if (keep) v->c[n2++] = v->c[k];
+            }
+            v->nc = n2;
+            a->role = ROLE_QUAL;
+            break;
+        }
+    }
+    return 0;
+}
+
+/* A table word right after a picked column of that table qualifies it ("city of
+ * customers"); a table word before a column was folded into the phrase by the lexicon. */
+int pl_pass_qualifiers(ctx *x)
+{
+    int i;
+
+    for (i = 0; i + 1 < x->nu; i++) {
+        unit *a = &x->u[i], *b = &x->u[i + 1];
+        if (a->kind != U_REF || b->kind != U_REF || b->role != ROLE_NONE ||
+            !pl_has_kind(x, b, M_TABLE) || pl_has_kind(x, b, M_COLUMN | M_FILTER) || a->pick < 0)
+            continue;
+        if (pl_pick(x, b, M_TABLE) < 0) return -1;
+        if (pl_cand_table(x, picked(b)) == a->c[a->pick].table)
+            b->role = ROLE_QUAL;
+        else
+            b->pick = -1;
+    }
+    return 0;
+}
+
+/* Comparison unit i: on the measure right before it or on counted rows (HAVING), else on
+ * the numeric column before it, else on the one after ("more than 1000 loyalty points"). */
+static int comparison_at(ctx *x, int i)
+{
+    unit *a = &x->u[i];
+    const cand *c;
+    char ph[128];
+    int r = prev_ref(x, i);
+
+    if (r >= 0 && x->u[r].role == ROLE_MEASURE) {
+        x->having_unit = i; /* "total revenue over 1000" per group */
+        a->bound = 1;
+        return 0;
+    }
+    if (r < 0 || !(x->u[r].role == ROLE_NONE || x->u[r].role == ROLE_PROJ) ||
+        !pl_has_kind(x, &x->u[r], M_COLUMN | pl_comment_ok(&x->u[r])) ||
+        pl_pick(x, &x->u[r], M_COLUMN | pl_comment_ok(&x->u[r]) | M_NUMERIC) < 0) {
+        if (r >= 0 && x->u[r].role == ROLE_NONE) x->u[r].pick = -1;
+        r = next_ref(x, i);
+    }
+    if (r >= 0 && x->u[r].role == ROLE_COUNTED && x->nd > 0) {
+        x->having_unit = i;
+        a->bound = 1;
+        return 0;
+    }
+    if (r < 0 || x->u[r].role != ROLE_NONE ||
+        !pl_has_kind(x, &x->u[r], M_COLUMN | pl_comment_ok(&x->u[r]))) {
+        pl_phrase(x, a, ph, sizeof ph);
+        snprintf(x->err, sizeof x->err, "\"%s\" does not follow a numeric column", ph);
+        return -1;
+    }
+    if (pl_pick(x, &x->u[r], M_COLUMN | pl_comment_ok(&x->u[r]) | M_NUMERIC) < 0) return -1;
+    c = picked(&x->u[r]);
+    if (!pl_type_numeric(column(x, c->table, c->col)->type)) {
+        snprintf(x->err, sizeof x->err, "%s.%s is not a number", x->cat->tables[c->table].name,
+                 column(x, c->table, c->col)->name);
+        return -1;
+    }
+    x->u[r].role = ROLE_CMPCOL;
+    a->bound = 1;
+    if (pl_need_table(x, c->table) < 0) return -1;
+    return pl_where_cmp(x, c->table, c->col, a);
+}
+
+/* Comparisons: "price over 100", "more than 1000 loyalty points". */
+int pl_pass_comparisons(ctx *x)
+{
+    int i;
+
+    for (i = 0; i < x->nu; i++)
+        if (x->u[i].kind == U_CMP && !x->u[i].bound && comparison_at(x, i) < 0) return -1;
+    return 0;
+}
+
+static int time_filter(ctx *x, const unit *u, int t, int c)
+{
+    if (pl_need_table(x, t) < 0) return -1;
+    if (u->lo[0] && pl_where_col(x, t, c, ">=", u->lo) < 0) return -1;
+    if (u->hi[0] && pl_where_col(x, t, c, "<", u->hi) < 0) return -1;
+    return 0;
+}
+
+/* Time unit i: on the date column named right before it, else on the only date column of
+ * the table named before it, else of the main table. */
+static int time_at(ctx *x, int i)
+{
+    unit *a = &x->u[i];
+    int t = x->main, c = -1, r = prev_ref(x, i);
+
+    if (r >= 0 && (x->u[r].role == ROLE_NONE || x->u[r].role == ROLE_MENTION) &&
+        pl_has_kind(x, &x->u[r], M_COLUMN | pl_comment_ok(&x->u[r]))) {
+        int save = x->u[r].pick;
+        if (pl_pick(x, &x->u[r], M_COLUMN | pl_comment_ok(&x->u[r])) >= 0 &&
+            pl_type_date(column(x, picked(&x->u[r])->table, picked(&x->u[r])->col)->type)) {
+            t = picked(&x->u[r])->table;
+            c = picked(&x->u[r])->col;
+            x->u[r].role = ROLE_TIMECOL;
+        } else {
+            x->u[r].pick = save;
+        }
+    }
+    if (c < 0 && r >= 0 && x->u[r].role != ROLE_DIM && x->u[r].role != ROLE_RANKDIM &&
+        pl_has_kind(x, &x->u[r], M_TABLE) && !pl_has_kind(x, &x->u[r], M_COLUMN)) {
+        int save = x->u[r].pick;
+        if (pl_pick(x, &x->u[r], M_TABLE) >= 0) t = pl_cand_table(x, picked(&x->u[r]));
+        if (x->u[r].role == ROLE_NONE)
+            x->u[r].role = ROLE_MENTION;
+        else
+            x->u[r].pick = save >= 0 ? save : x->u[r].pick;
+    }
+    if (c < 0 && (c = pl_date_column(x, t)) < 0) {
+        snprintf(x->err, sizeof x->err, "%s has no single date column for the time range",
+                 x->cat->tables[t].name);
+        return -1;
+    }
+    a->bound = 1;
+    if (time_filter(x, a, t, c) < 0) {
+        snprintf(x->err, sizeof x->err, "%s is not related to %s", x->cat->tables[t].name,
+                 x->cat->tables[x->main].name);
+        return -1;
+    }
+    return 0;
+}
+
+/* Time ranges: on the date column of the table, or the date column named right before. */
+int pl_pass_time(ctx *x)
+{
+    int i;
+
+    for (i = 0; i < x->nu; i++)
+        if (x->u[i].kind == U_TIME && time_at(x, i) < 0) return -1;
+    return 0;
+}
+
+/* Quoted values: 'events named "Golden Gala 17"' (the label column of the table named
+ * before), 'email "a@b.c"' (the text column named before). */
+int pl_pass_quoted(ctx *x)
+{
+    int i, r;
+
+    for (i = 0; i < x->nu; i++) {
+        unit *a = &x->u[i];
+        const char *v;
+        int t = x->main, c = -1;
+        if (a->kind != U_LIT) continue;
+        v = x->lits[x->t[a->end - 1].lit - 1];
+        r = prev_ref(x, i);
+        if (a->super) {
+            if (r >= 0 && (x->u[r].role == ROLE_NONE || x->u[r].role == ROLE_MENTION) &&
+                pl_has_kind(x, &x->u[r], M_TABLE) && !pl_has_kind(x, &x->u[r], M_COLUMN)) {
+                if (pl_pick(x, &x->u[r], M_TABLE) < 0) return -1;
+                t = pl_cand_table(x, picked(&x->u[r]));
+                x->u[r].role = ROLE_MENTION;
+            }
+            c = pl_label_column(x, t);
+        } else if (r >= 0 && x->u[r].role == ROLE_NONE && pl_has_kind(x, &x->u[r], M_COLUMN)) {
+            if (pl_pick(x, &x->u[r], M_COLUMN) < 0) return -1;
+            t = picked(&x->u[r])->table;
+            c = picked(&x->u[r])->col;
+            x->u[r].role = ROLE_QUAL;
+        }
+        if (c < 0 || pl_type_numeric(column(x, t, c)->type) ||
+            pl_type_bool(column(x, t, c)->type)) {
+            snprintf(x->err, sizeof x->err, "I do not know which column \"%s\" is in", v);
+            return -1;
+        }
+        a->bound = 1;
+        if (pl_need_table(x, t) < 0 || pl_where_text(x, t, c, v) < 0) return -1;
+    }
+    return 0;
+}
+
+/* Joins every table that a glossary SQL fragment names as "table.column"; -1 with x->err
+ * when one is not reachable from the main table. */
+static int need_sql_tables(ctx *x, const char *sql)
+{
+    const char *p = sql;
+    char name[128];
+    char quote = 0;
+
+    while (*p) {
+        size_t n;
+        if (quote) { /* skip string literals */
+            if (*p == quote) quote = 0;
+            p++;
+            continue;
+        }
+        if (*p == '\'') {
+            quote = *p++;
+            continue;
+        }
+        if (!(isalpha((unsigned char)*p) || *p == '_') ||
+            (p > sql && (isalnum((unsigned char)p[-1]) || p[-1] == '_' || p[-1] == '.'))) {
+            p++;
+            continue;
+        }
+        for (n = 0; isalnum((unsigned char)p[n]) || p[n] == '_'; n++)
+            ;
+        if (p[n] == '.' && n < sizeof name) {
+            int t;
+            memcpy(name, p, n);
+            name[n] = '\0';
+            t = catalog_find_table(x->cat, name);
+            if (t < 0 || pl_need_table(x, t) < 0) {
+                snprintf(x->err, sizeof x->err, "the glossary condition \"%s\" needs %s, which %s",
+                         sql, name, t < 0 ? "does not exist" : "I cannot join here");
+                return -1;
+            }
+        }
+        p += n;
+    }
+    return 0;
+}
+
+/* A value right after (or before) a table it belongs to through that table: "events in
+ * Pune" is the venue's city even when the main table's customers also have cities. Sets the
+ * pick of unit i when a table ref is adjacent and the strongest reading is a value; 0 or -1. */
+static int anchor_value(ctx *x, int i)
+{
+    unit *u = &x->u[i];
+    int side, k, anchor = -1, best = -1, besth = -1, tie = -1;
+    char ph[128];
+
+    if (!pl_ref_is_filter(x, u) || !pl_has_kind(x, u, M_VALUE) || pl_has_kind(x, u, M_GLOSS))
+        return 0;
+    for (side = -1; side <= 1 && anchor < 0; side += 2) {
+        unit *v;
+        if (i + side < 0 || i + side >= x->nu || x->u[i + side].kind != U_REF) continue;
+        v = &x->u[i + side];
+        if (v->pick >= 0 && (v->c[v->pick].kind == R_TABLE || v->c[v->pick].kind == R_GLOSS) &&
+            (v->role == ROLE_MENTION || v->role == ROLE_COUNTED || v->role == ROLE_QUAL))
+            anchor = pl_cand_table(x, &v->c[v->pick]);
+    }
+    if (anchor < 0 || anchor == x->main) return 0;
+    for (k = 0; k < u->nc; k++) {
+        int h;
+        if (u->c[k].kind != R_VALUE || !pl_reachable(x, u->c[k].table)) continue;
+        h = pl_hops(x->cat, anchor, u->c[k].table, MAXDEPTH);
+        if (h < 0) continue;
+        if (best < 0 || h < besth) {
+            best = k;
+            besth = h;
+            tie = -1;
+        } else if (h == besth &&
+                   (u->c[k].table != u->c[best].table || u->c[k].col != u->c[best].col)) {
+            tie = k;
+        }
+    }
+    if (best < 0) return 0;
+    if (tie >= 0) {
+        char a[160], b[160];
+        pl_phrase(x, u, ph, sizeof ph);
+        pl_cand_name(x, &u->c[best], a, sizeof a);
+        pl_cand_name(x, &u->c[tie], b, sizeof b);
+        snprintf(x->err, sizeof x->err, "\"%s\" could mean %s or %s", ph, a, b);
+        return -1;
+    }
+    u->pick = best;
+    return 0;
+}
+
+/* The value picked for unit i, with every later unfiltered value of the same column and
+ * negation as alternatives: "in Pune or Mumbai" is one IN list. A glossary term on the same
+ * span would win elsewhere, so such a unit stays out of the list. */
+static int value_filter(ctx *x, int i)
+{
+    unit *a = &x->u[i];
+    const cand *c = picked(a);
+    int vals[MAXUNIT], n = 0, j, m;
+
+    a->role = ROLE_FILTER;
+    if (pl_need_table(x, c->table) < 0) return -1;
+    for (j = i; j < x->nu; j++) {
+        unit *b = &x->u[j];
+        if (b->kind != U_REF || (j > i && (b->role != ROLE_NONE || b->neg != a->neg))) continue;
+        if (j > i) {
+            if (pl_has_kind(x, b, M_GLOSS) || !pl_ref_is_filter(x, b)) continue;
+            for (m = 0; m < b->nc; m++)
+                if (b->c[m].kind == R_VALUE && b->c[m].table == c->table && b->c[m].col == c->col)
+                    break;
+            if (m == b->nc) continue;
+            b->pick = m;
+            b->role = ROLE_FILTER;
+        }
+        vals[n++] = picked(b)->val;
+    }
+    return pl_where_values(x, c->table, c->col, a->neg, vals, n);
+}
+
+/* Unit i, still without a role, by its strongest reachable reading: a value or glossary
+ * condition or yes/no column is a filter, a table a mention, another column is listed
+ * (only when nothing is measured or grouped). */
+static int rest_at(ctx *x, int i)
+{
+    unit *a = &x->u[i];
+    const cand *c;
+    char ph[128];
+
+    if (anchor_value(x, i) < 0 ||
+        (a->pick < 0 && pl_pick(x, a, M_ANY & ~M_DERIVED & ~M_COMMENT) < 0))
+        return -1;
+    c = picked(a);
+    if (c->kind == R_VALUE) return value_filter(x, i);
+    if (c->kind == R_GLOSS && x->gi[c->gloss].kind == GK_FILTER) {
+        a->role = ROLE_FILTER;
+        if (need_sql_tables(x, x->g->e[c->gloss].filter) < 0) return -1;
+        return pl_where_sql(x, a->neg, x->g->e[c->gloss].filter);
+    }
+    if (c->kind == R_TABLE || c->kind == R_GLOSS) {
+        a->role = ROLE_MENTION;
+        if (a->neg) {
+            snprintf(x->err, sizeof x->err, "I cannot negate a table");
+            return -1;
+        }
+        return 0;
+    }
+    if (c->kind == R_COLUMN && pl_type_bool(column(x, c->table, c->col)->type)) {
+        a->role = ROLE_FILTER;
+        if (pl_need_table(x, c->table) < 0 ||
+            pl_where_col(x, c->table, c->col, "=", a->neg ? "FALSE" : "TRUE") < 0)
+            return -1;
+        return 0;
+    }
+    if (c->kind == R_COLUMN && x->listing && !a->neg) {
+        if (x->nproj >= MAXPROJ) {
+            snprintf(x->err, sizeof x->err, "too many columns");
+            return -1;
+        }
+        a->role = ROLE_PROJ;
+        if (pl_need_table(x, c->table) < 0) return -1;
+        x->proj[x->nproj][0] = c->table;
+        x->proj[x->nproj][1] = c->col;
+        x->nproj++;
+        return 0;
+    }
+    pl_phrase(x, a, ph, sizeof ph);
+    snprintf(x->err, sizeof x->err, "I do not know what to do with \"%s\" here", ph);
+    return -1;
+}
+
+/* The rest: filters, mentions, listed columns. */
+int pl_pass_rest(ctx *x)
+{
+    int i;
+
+    x->listing = x->nm == 0 && x->nd == 0;
+    for (i = 0; i < x->nu; i++)
+        if (x->u[i].kind == U_REF && x->u[i].role == ROLE_NONE && rest_at(x, i) < 0) return -1;
+    return 0;
+}
+
+/* Every grammar unit (a time range, a comparison, "by", "top", ...) must have been used. */
+int pl_pass_unbound(ctx *x)
+{
+    char ph[128];
+    int i;
+
+    for (i = 0; i < x->nu; i++) {
+        const unit *a = &x->u[i];
+        if (a->kind != U_REF && !a->bound) {
+            pl_phrase(x, a, ph, sizeof ph);
+            snprintf(x->err, sizeof x->err, "I do not know what \"%s\" applies to here", ph);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* "the cities in Texas and their population": listed rows of a named main table show its
+ * name first. */
+int pl_pass_label(ctx *x)
+{
+    int i, k;
+
+    for (i = 0; x->listing && x->nproj > 0 && x->nproj < MAXPROJ && i < x->nu; i++) {
+        const unit *a = &x->u[i];
+        int l = pl_label_column(x, x->main);
+        if (a->kind != U_REF || a->role != ROLE_MENTION || l < 0 || !picked(a) ||
+            pl_cand_table(x, picked(a)) != x->main)
+            continue;
+        for (k = 0; k < x->nproj; k++)
+            if (x->proj[k][0] == x->main && x->proj[k][1] == l) break;
+        if (k == x->nproj) {
+            memmove(x->proj + 1, x->proj, (size_t)x->nproj * sizeof x->proj[0]);
+            x->proj[0][0] = x->main;
+            x->proj[0][1] = l;
+            x->nproj++;
+        }
+        break;
+    }
+    return 0;
+}
+
+/* Listed columns are DISTINCT after "distinct", or when the one column listed has common
+ * values ("list the event categories"). */
+int pl_pass_distinct(ctx *x)
+{
+    int i;
+
+    for (i = 0; i < x->nu; i++)
+        if (x->u[i].kind == U_DISTINCT && x->nproj > 0) x->distinct_proj = 1;
+    if (x->nproj == 1 && column(x, x->proj[0][0], x->proj[0][1])->nvalues > 0) x->distinct_proj = 1;
+    return 0;
+}

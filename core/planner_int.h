@@ -1,0 +1,365 @@
+/* planner_int -- the offline planner's private header: the limits, the unit and reading
+ * types, the per-call context, and what each planner module offers the others.
+ *
+ * Included only by core/planner*.c; nothing here is part of the public API (planner.h).
+ * Exported names start with pl_. The context is allocated and freed by pl_plan()
+ * (planner.c); every other module only reads or fills parts of it, as its section says. */
+#ifndef T2_PLANNER_INT_H
+#define T2_PLANNER_INT_H
+
+#include "buf.h"
+#include "catalog.h"
+#include "glossary.h"
+#include "planner.h"
+#include "text.h"
+
+#include <ctype.h>
+#include <stddef.h>
+#include <string.h>
+
+/* Messages for users are cut to fit their buffers on purpose. */
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+
+#define MAXTOK   64 /* tokens in a question; longer questions are declined */
+#define MAXUNIT  64 /* units (one per token at most) */
+#define MAXCAND  16 /* readings of one phrase */
+#define PH_WORDS 6  /* words in one lexicon phrase */
+#define MAXMEAS  4  /* measures in one question */
+#define MAXDIM   4  /* dimensions in one question */
+#define MAXPROJ  8  /* listed columns */
+#define MAXDEPTH 3  /* longest foreign-key path followed */
+#define MAXTRIES 16 /* main tables tried for one question */
+
+enum { AGG_NONE, AGG_COUNT, AGG_SUM, AGG_AVG, AGG_MIN, AGG_MAX };
+/* what a phrase reading names (cand.kind, lexent.kind) */
+enum { R_TABLE = 1, R_COLUMN, R_VALUE, R_GLOSS, R_DERIVED, R_COMMENT };
+/* what the scanner made of a stretch of tokens (unit.kind) */
+enum {
+    U_REF = 1,
+    U_AGG,
+    U_BY,
+    U_BYPREV,
+    U_TOP,
+    U_RECENT,
+    U_CMP,
+    U_TIME,
+    U_GRAIN,
+    U_NEG,
+    U_DISTINCT,
+    U_LIMIT,
+    U_LIT /* a quoted string; super = 1 after "named" or "called" */
+};
+enum { GR_DAY = 1, GR_WEEK, GR_MONTH, GR_QUARTER, GR_YEAR };
+enum { CMP_GT = 1, CMP_GE, CMP_LT, CMP_LE, CMP_EQ, CMP_BETWEEN };
+/* what the interpretation made of a unit (unit.role) */
+enum {
+    ROLE_NONE,
+    ROLE_MEASURE,
+    ROLE_COUNTED, /* the table whose rows are counted */
+    ROLE_DIM,
+    ROLE_RANKDIM,
+    ROLE_FILTER,
+    ROLE_MENTION,
+    ROLE_QUAL, /* a table word qualifying the next or previous column */
+    ROLE_TIMECOL,
+    ROLE_CMPCOL,
+    ROLE_PROJ
+};
+/* how strongly a phrase reading binds; higher wins, then the nearer table */
+enum {
+    P_COMMENT = 5,
+    P_TABLE_PART = 8,
+    P_COL_PART = 10,
+    P_TABLE = 25,
+    P_COL = 30,
+    P_VALUE = 40,
+    P_GLOSS = 50
+};
+/* glossary entry kinds */
+enum { GK_NONE, GK_FILTER, GK_TABLE, GK_MEASURE };
+
+/* reading masks for pl_pick() and pl_has_kind(): one bit per R_* kind */
+#define M_TABLE   (1u << R_TABLE)
+#define M_COLUMN  (1u << R_COLUMN)
+#define M_VALUE   (1u << R_VALUE)
+#define M_GLOSS   (1u << R_GLOSS)
+#define M_DERIVED (1u << R_DERIVED)
+#define M_COMMENT (1u << R_COMMENT)
+#define M_NUMERIC (1u << 15) /* with M_COLUMN: numeric columns only */
+#define M_ANY     0x7fffu
+#define M_FILTER  (M_VALUE | M_GLOSS)
+
+typedef struct ptok {
+    char raw[TEXT_WORD_MAX]; /* lower-case */
+    char st[TEXT_WORD_MAX];  /* stemmed */
+    int isnum;               /* a number; ntxt is its SQL form */
+    double num;
+    char ntxt[32];
+    int y, m, d; /* an ISO date token when y > 0 */
+    int lit;     /* 1 + index into lits for a quoted string, else 0 */
+    int used;
+} ptok;
+
+/* one reading of a phrase: a table, a column, a value of a column, a glossary entry */
+typedef struct cand {
+    int kind, prio, table, col, val, gloss;
+} cand;
+
+typedef struct unit {
+    int kind, pos, end; /* tokens [pos, end) */
+    int agg, super;     /* U_AGG: AGG_*, super = a superlative ("highest", "most") */
+    int desc;           /* U_TOP, U_RECENT */
+    long n;             /* U_TOP, U_RECENT, U_LIMIT; 0 = not given */
+    int cmp;            /* U_CMP */
+    char a[32], b[32];
+    char lo[96], hi[96]; /* U_TIME: SQL bounds, "" = open */
+    int grain;           /* U_GRAIN */
+    cand c[MAXCAND];     /* U_REF readings */
+    int nc;
+    int pick; /* chosen reading, -1 none */
+    int role;
+    int neg;
+    int plural;
+    int bound; /* U_TIME / U_CMP / U_NEG / U_BY: consumed by the interpreter */
+} unit;
+
+typedef struct lexent {
+    int kind, prio, table, col, val, gloss;
+    int nw;
+    unsigned off[PH_WORDS]; /* words, as offsets into ctx.pool */
+} lexent;
+
+typedef struct gloss_info {
+    int kind;
+    int table; /* first table of the entry in this catalog, -1 none */
+    int ok;    /* every table it names exists here */
+    int agg;   /* GK_MEASURE: aggregate and its expression */
+    char expr[256];
+} gloss_info;
+
+typedef struct measure {
+    int agg, distinct, super;
+    int kind; /* R_TABLE (rows), R_COLUMN, R_DERIVED */
+    int table, col, gloss;
+    int unit;
+} measure;
+
+typedef struct dim {
+    int kind; /* R_COLUMN, R_TABLE (entity), U_GRAIN */
+    int table, col, grain;
+} dim;
+
+typedef struct ctx {
+    const catalog *cat;
+    const glossary *g;
+    /* tokens (planner_scan.c) */
+    ptok t[MAXTOK];
+    int nt;
+    char lits[4][256];
+    int nlits;
+    /* lexicon (planner_lex.c) */
+    lexent *lx;
+    buf pool; /* the lexicon's words, NUL-separated */
+    int nlx, caplx;
+    gloss_info *gi; /* one per glossary entry */
+    /* units (planner_scan.c, planner_time.c) */
+    unit u[MAXUNIT];
+    int nu;
+    char unknown[256]; /* unexplained words */
+    /* interpretation, per main-table attempt (planner_interp.c, planner_filter.c) */
+    int main;
+    int *dist, *via, *amb, *need; /* per table: see pl_walk_fks() */
+    measure m[MAXMEAS];
+    int nm;
+    dim d[MAXDIM];
+    int nd;
+    int proj[MAXPROJ][2];
+    int nproj;
+    int distinct_proj;
+    int rank; /* 0 none, 1 ranking by the measure */
+    int rank_desc;
+    long limit;
+    int order_t, order_c, order_desc; /* listing order column, -1 none */
+    int having_unit;                  /* U_CMP applied to the measure, -1 none */
+    int rankdim;                      /* the unit whose groups (or rows) are ranked, -1 none */
+    int super_unit;                   /* the U_AGG unit of a superlative measure, -1 none */
+    int listing; /* set by pl_pass_rest(): nothing measured or grouped, rows are listed */
+    buf where;   /* the WHERE conditions so far (planner_sql.c's pl_where_*) */
+    char err[400];
+    text_words w[4]; /* scratch for splitting names */
+} ctx;
+
+/* ---- tiny helpers shared by every module ---- */
+
+static inline int streq(const char *a, const char *b)
+{
+    return strcmp(a, b) == 0;
+}
+
+static inline int in_list(const char *w, const char *const *list)
+{
+    int i;
+
+    for (i = 0; list[i]; i++)
+        if (list[i][0] == w[0] && streq(w, list[i])) return 1;
+    return 0;
+}
+
+static inline const cat_column *column(const ctx *x, int t, int c)
+{
+    return &x->cat->tables[t].cols[c];
+}
+
+/* 1 if token i is the unused word w / one of list. */
+static inline int tok_is(const ctx *x, int i, const char *w)
+{
+    return i >= 0 && i < x->nt && !x->t[i].used && x->t[i].raw[0] == w[0] && streq(x->t[i].raw, w);
+}
+
+static inline int tok_in(const ctx *x, int i, const char *const *list)
+{
+    return i >= 0 && i < x->nt && !x->t[i].used && in_list(x->t[i].raw, list);
+}
+
+/* Token i as a whole non-negative number up to 1e9, else -1. */
+static inline long tok_int(const ctx *x, int i)
+{
+    const ptok *t;
+
+    if ((unsigned)i >= (unsigned)x->nt) return -1; /* i < 0 or past the last token */
+    t = &x->t[i];
+    if (t->used || !t->isnum || strchr(t->ntxt, '.') || t->num > 1e9) return -1;
+    return (long)t->num;
+}
+
+static inline const cand *picked(const unit *u)
+{
+    return u->pick >= 0 ? &u->c[u->pick] : NULL;
+}
+
+/* Index of the U_REF unit right after / before unit i (no other unit between), or -1. */
+static inline int next_ref(const ctx *x, int i)
+{
+    return i + 1 < x->nu && x->u[i + 1].kind == U_REF ? i + 1 : -1;
+}
+
+static inline int prev_ref(const ctx *x, int i)
+{
+    return i > 0 && x->u[i - 1].kind == U_REF ? i - 1 : -1;
+}
+
+/* ---- planner.c: the entry ---- */
+
+/* planner_plan() with nested = 1 when planning a suggested example (no examples of those). */
+int pl_plan(const catalog *cat, const glossary *g, const char *question, buf *sql, char *why,
+            size_t whylen, int nested);
+
+/* ---- planner_lex.c: the words the catalog and the glossary give ---- */
+
+/* Fills x->lx, x->pool and x->gi from the catalog and glossary; 0 or -1 (out of memory). */
+int pl_lex_build(ctx *x);
+/* Longest lexicon match at token i: returns its length in tokens (0 none) and fills out
+ * (MAXCAND) with every reading of that length, each kept at its strongest priority. */
+int pl_lex_match(const ctx *x, int i, cand *out, int *nout);
+
+/* ---- planner_scan.c: question -> tokens -> units ---- */
+
+/* Cuts q into x->t; -1 when it has more than MAXTOK tokens or too many quoted parts. */
+int pl_tokenize(ctx *x, const char *q);
+/* Cuts the tokens into x->u; unexplained words go to x->unknown. 0 or -1 (too many units). */
+int pl_scan(ctx *x);
+/* Appends a unit over tokens [pos, end) and marks them used; NULL when x->u is full. */
+unit *pl_new_unit(ctx *x, int kind, int pos, int end);
+
+/* ---- planner_time.c: time phrases ---- */
+
+/* A time range at token i ("in March 2024", "last 30 days", "between 2023 and 2024"): adds
+ * a U_TIME unit and returns its length, 0 when there is none, -1 when x->u is full. */
+int pl_scan_time(ctx *x, int i);
+/* GR_* of a stemmed period word ("month"), 0 if none; and a grain's name ("month"). */
+int pl_period_of(const char *st);
+const char *pl_grain_name(int g);
+
+/* ---- planner_bind.c: readings of phrases for one main table, and its joins ---- */
+
+int pl_type_numeric(const char *t);
+int pl_type_date(const char *t);
+int pl_type_bool(const char *t);
+/* Shortest many-to-one paths from table m into x->dist/via/amb; clears x->need. */
+void pl_walk_fks(ctx *x, int m);
+/* Fewest many-to-one hops from table a to table b (at most depth), or -1. */
+int pl_hops(const catalog *cat, int a, int b, int depth);
+/* 1 if table t is joinable from the main table by one unambiguous path. */
+int pl_reachable(const ctx *x, int t);
+/* The table a reading belongs to (a glossary entry without one: the main table). */
+int pl_cand_table(const ctx *x, const cand *c);
+/* 1 if reading c is of a kind in mask (a glossary filter counts as M_GLOSS, another entry as
+ * M_TABLE). */
+int pl_kind_ok(const ctx *x, const cand *c, unsigned mask);
+/* 1 if some reading of u is of a kind in mask. */
+int pl_has_kind(const ctx *x, const unit *u, unsigned mask);
+/* 1 if the strongest reading of u is a filter: a value, a glossary condition or a yes/no
+ * column ("refunded", "members", "in Pune"). */
+int pl_ref_is_filter(const ctx *x, const unit *u);
+/* M_COMMENT if every reading of u comes from comments (only then do comments name a
+ * column), else 0. */
+unsigned pl_comment_ok(const unit *u);
+/* Picks the reading of u allowed by mask that binds strongest and lies nearest the main
+ * table and returns its index; -1 with x->err set when none is reachable or two tie. */
+int pl_pick(ctx *x, unit *u, unsigned mask);
+/* The words of u, space-separated, into dst; and a reading described for a message. */
+void pl_phrase(const ctx *x, const unit *u, char *dst, size_t len);
+void pl_cand_name(const ctx *x, const cand *c, char *dst, size_t len);
+/* Marks the join path from the main table to t as needed; -1 if t is not reachable. */
+int pl_need_table(ctx *x, int t);
+/* Adds a measure (a repeat is ignored) and joins its table; -1 with x->err. */
+int pl_add_measure(ctx *x, int agg, int distinct, int kind, int t, int c, int g, int ui);
+/* Adds a grouping (a repeat is ignored); -1 with x->err when there are too many. */
+int pl_add_dim(ctx *x, int kind, int t, int c, int grain);
+/* Column indexes of table t, -1 if none: its only date column, its name or title, its
+ * single-column key. */
+int pl_date_column(const ctx *x, int t);
+int pl_label_column(const ctx *x, int t);
+int pl_key_column(const ctx *x, int t);
+
+/* ---- planner_interp.c, planner_filter.c: the interpretation ---- */
+
+/* Gives every unit a role for main table x->main by running the passes in order; 0, or -1
+ * with x->err set (empty when out of memory). */
+int pl_interpret(ctx *x);
+/* The passes planner_filter.c owns, in the order pl_interpret() runs them; each returns 0
+ * or -1 with x->err set. */
+int pl_pass_value_columns(ctx *x);
+int pl_pass_qualifiers(ctx *x);
+int pl_pass_comparisons(ctx *x);
+int pl_pass_time(ctx *x);
+int pl_pass_quoted(ctx *x);
+int pl_pass_rest(ctx *x);
+int pl_pass_unbound(ctx *x);
+int pl_pass_label(ctx *x);
+int pl_pass_distinct(ctx *x);
+
+/* ---- planner_sql.c: the SQL writer ---- */
+
+/* Each appends one condition to x->where (ANDed to those before); 0 or -1 when it grows
+ * too large. "t.c op v" with v already SQL; the comparison of U_CMP unit u; t.c = 'text';
+ * t.c = / <> one value, or [NOT] IN several, of the column's common values vals[0..n);
+ * [NOT ](sql) for a glossary condition. */
+int pl_where_col(ctx *x, int t, int c, const char *op, const char *v);
+int pl_where_cmp(ctx *x, int t, int c, const unit *u);
+int pl_where_text(ctx *x, int t, int c, const char *v);
+int pl_where_values(ctx *x, int t, int c, int neg, const int *vals, int n);
+int pl_where_sql(ctx *x, int neg, const char *sql);
+/* Appends the SELECT for the interpretation in x to out; 0, or -1 with x->err set. */
+int pl_write_sql(ctx *x, buf *out);
+
+/* ---- planner_decline.c: declines and suggestions ---- */
+
+/* Writes "what. I can answer questions like ..." into why, with up to two example questions
+ * about table (or the largest table when -1) that really plan; only what when nested.
+ * Returns -1. */
+int pl_decline(const ctx *x, const char *what, int table, char *why, size_t whylen, int nested);
+/* The table of the first phrase that names one, or -1. */
+int pl_first_table(const ctx *x);
+
+#endif

@@ -1,0 +1,496 @@
+/* planner_scan -- question -> tokens -> units. The tokenizer cuts the question into words,
+ * numbers, ISO dates and quoted strings; the scanner cuts the tokens into units: a lexicon
+ * phrase (U_REF, with every reading), or a grammar word or phrase ("top 5", "by", "how
+ * many", "more than 3", "monthly", "not", "distinct", a quoted value, a time range through
+ * planner_time.c). Every token must end in a unit or be a filler/stop word; the others are
+ * collected in x->unknown, and the planner declines naming them.
+ *
+ * Owns x->t, x->lits, x->u and x->unknown (inside ctx, no allocation). Knows the grammar
+ * words but not what a phrase means for a main table (planner_bind.c, planner_interp.c). */
+#include "planner_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static const char *const NUMWORDS[] = {
+    "zero",    "one",       "two",      "three",    "four",   "five",     "six",      "seven",
+    "eight",   "nine",      "ten",      "eleven",   "twelve", "thirteen", "fourteen", "fifteen",
+    "sixteen", "seventeen", "eighteen", "nineteen", "twenty", NULL};
+
+static int is_word_byte(unsigned char c)
+{
+    return isalnum(c) || c >= 0x80;
+}
+
+static ptok *new_tok(ctx *x)
+{
+    ptok *t;
+
+    if (x->nt >= MAXTOK) return NULL;
+    t = &x->t[x->nt++];
+    memset(t, 0, sizeof *t);
+    return t;
+}
+
+static int all_digits(const char *s, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (!isdigit((unsigned char)s[i])) return 0;
+    return n > 0;
+}
+
+/* The quoted string opened by q[*pi] (its closing quote exists) becomes a token naming
+ * x->lits[]; -1 when it is empty, too long, one too many, or there are too many tokens. */
+static int tok_quoted(ctx *x, const char *q, size_t *pi)
+{
+    size_t i = *pi;
+    const char *e = strchr(q + i + 1, q[i]);
+    size_t len = (size_t)(e - (q + i + 1));
+    ptok *t;
+
+    if (len == 0 || len >= sizeof x->lits[0] || x->nlits >= 4 || !(t = new_tok(x))) return -1;
+    memcpy(x->lits[x->nlits], q + i + 1, len);
+    x->lits[x->nlits][len] = '\0';
+    t->lit = ++x->nlits;
+    str_copy(t->raw, sizeof t->raw, "\"");
+    str_copy(t->st, sizeof t->st, "\"");
+    *pi = (size_t)(e - q) + 1;
+    return 0;
+}
+
+/* The number at q[*pi] (a digit): an ISO date "2024-03-05", or digits with thousands
+ * separators and one decimal point. -1 when there are too many tokens. */
+static int tok_number(ctx *x, const char *q, size_t n, size_t *pi)
+{
+    size_t i = *pi, s = i, j, k = 0;
+    char tmp[32];
+    ptok *t;
+
+    if (!(t = new_tok(x))) return -1;
+    if (n - i >= 10 && all_digits(q + i, 4) && q[i + 4] == '-' && all_digits(q + i + 5, 2) &&
+        q[i + 7] == '-' && all_digits(q + i + 8, 2) &&
+        (i + 10 == n || !isdigit((unsigned char)q[i + 10]))) {
+        t->y =
+            (q[i] - '0') * 1000 + (q[i + 1] - '0') * 100 + (q[i + 2] - '0') * 10 + (q[i + 3] - '0');
+        t->m = (q[i + 5] - '0') * 10 + (q[i + 6] - '0');
+        t->d = (q[i + 8] - '0') * 10 + (q[i + 9] - '0');
+        memcpy(t->raw, q + i, 10);
+        memcpy(t->st, q + i, 10);
+        *pi = i + 10;
+        return 0;
+    }
+    for (j = i; j < n && k + 1 < sizeof tmp; j++) {
+        if (isdigit((unsigned char)q[j]))
+            tmp[k++] = q[j];
+        else if (q[j] == ',' && j + 3 < n + 1 && all_digits(q + j + 1, 3) &&
+                 (j + 4 >= n || !isdigit((unsigned char)q[j + 4])))
+            continue; /* thousands separator */
+        else if (q[j] == '.' && j + 1 < n && isdigit((unsigned char)q[j + 1]) && !strchr(tmp, '.'))
+            tmp[k++] = '.';
+        else
+            break;
+        tmp[k] = '\0';
+    }
+    tmp[k] = '\0';
+    t->isnum = 1;
+    t->num = strtod(tmp, NULL);
+    str_copy(t->ntxt, sizeof t->ntxt, tmp);
+    str_copy(t->raw, sizeof t->raw, tmp);
+    str_copy(t->st, sizeof t->st, tmp);
+    *pi = j > s ? j : s + 1;
+    return 0;
+}
+
+/* The word at q[*pi], lower-cased and stemmed; a number word ("five") is also a number. */
+static int tok_word(ctx *x, const char *q, size_t n, size_t *pi)
+{
+    size_t i = *pi, s = i, k;
+    ptok *t;
+
+    while (i < n && is_word_byte((unsigned char)q[i]))
+        i++;
+    *pi = i;
+    if (!(t = new_tok(x))) return -1;
+    for (k = 0; k < i - s && k + 1 < sizeof t->raw; k++)
+        t->raw[k] = (char)tolower((unsigned char)q[s + k]);
+    t->raw[k] = '\0';
+    str_copy(t->st, sizeof t->st, t->raw);
+    text_stem(t->st);
+    for (k = 0; NUMWORDS[k]; k++)
+        if (streq(t->raw, NUMWORDS[k])) {
+            t->isnum = 1;
+            t->num = (double)k;
+            snprintf(t->ntxt, sizeof t->ntxt, "%d", (int)k);
+        }
+    return 0;
+}
+
+int pl_tokenize(ctx *x, const char *q)
+{
+    size_t i = 0, n = strlen(q);
+
+    while (i < n) {
+        unsigned char c = (unsigned char)q[i];
+        int rc;
+
+        if ((c == '"' || (c == '\'' && (i == 0 || !is_word_byte((unsigned char)q[i - 1])))) &&
+            strchr(q + i + 1, (char)c))
+            rc = tok_quoted(x, q, &i);
+        else if (isdigit(c))
+            rc = tok_number(x, q, n, &i);
+        else if (is_word_byte(c))
+            rc = tok_word(x, q, n, &i);
+        else {
+            i++;
+            continue;
+        }
+        if (rc < 0) return -1;
+    }
+    return 0;
+}
+
+unit *pl_new_unit(ctx *x, int kind, int pos, int end)
+{
+    unit *u;
+    int i;
+
+    if (x->nu >= MAXUNIT) return NULL;
+    u = &x->u[x->nu++];
+    memset(u, 0, sizeof *u);
+    u->kind = kind;
+    u->pos = pos;
+    u->end = end;
+    u->pick = -1;
+    for (i = pos; i < end; i++)
+        x->t[i].used = 1;
+    return u;
+}
+
+/* Each scan_* below looks for its phrase at token i: it adds the unit and returns the
+ * tokens used, 0 when the phrase is not there, -1 when x->u is full. */
+
+/* "top 5", "bottom", "the 5 highest", "latest", "3 most recent", "oldest 10" */
+static int scan_top(ctx *x, int i)
+{
+    static const char *const recent[] = {"latest", "newest", "earliest", "oldest", NULL};
+    static const char *const hi[] = {"highest", "largest", "biggest", "greatest", NULL};
+    static const char *const lo[] = {"lowest", "smallest", NULL};
+    long n;
+    unit *u;
+    int k = 0, desc = 1, kind;
+
+    if (tok_is(x, i, "top") || tok_is(x, i, "bottom")) {
+        desc = tok_is(x, i, "top");
+        n = tok_int(x, i + 1);
+        if (!(u = pl_new_unit(x, U_TOP, i, i + (n > 0 ? 2 : 1)))) return -1;
+        u->desc = desc;
+        u->n = n > 0 ? n : 0;
+        return n > 0 ? 2 : 1;
+    }
+    n = tok_int(x, i);
+    if (n > 0) k = 1;
+    if (tok_is(x, i + k, "most") && tok_is(x, i + k + 1, "recent")) {
+        kind = U_RECENT;
+        k += 2;
+    } else if (tok_in(x, i + k, recent)) {
+        kind = U_RECENT;
+        desc = streq(x->t[i + k].raw, "latest") || streq(x->t[i + k].raw, "newest");
+        k += 1;
+    } else if (n > 0 && (tok_in(x, i + 1, hi) || tok_in(x, i + 1, lo))) {
+        kind = U_TOP; /* "the 5 highest" */
+        desc = tok_in(x, i + 1, hi);
+        k = 2;
+    } else {
+        return 0;
+    }
+    if (n <= 0 && kind == U_RECENT && (n = tok_int(x, i + k)) > 0) k++; /* "latest 5" */
+    if (!(u = pl_new_unit(x, kind, i, i + k))) return -1;
+    u->desc = desc;
+    u->n = n > 0 ? n : 0;
+    return k;
+}
+
+/* "more than 100", "at least 3", "between 10 and 20", "3 or more" */
+static int scan_cmp(ctx *x, int i)
+{
+    static const struct {
+        const char *w1, *w2;
+        int op;
+    } ops[] = {
+        {"more", "than", CMP_GT},   {"greater", "than", CMP_GT},   {"higher", "than", CMP_GT},
+        {"larger", "than", CMP_GT}, {"bigger", "than", CMP_GT},    {"over", NULL, CMP_GT},
+        {"above", NULL, CMP_GT},    {"exceeding", NULL, CMP_GT},   {"at", "least", CMP_GE},
+        {"minimum", "of", CMP_GE},  {"less", "than", CMP_LT},      {"fewer", "than", CMP_LT},
+        {"lower", "than", CMP_LT},  {"smaller", "than", CMP_LT},   {"under", NULL, CMP_LT},
+        {"below", NULL, CMP_LT},    {"at", "most", CMP_LE},        {"up", "to", CMP_LE},
+        {"maximum", "of", CMP_LE},  {"exactly", NULL, CMP_EQ},     {"equal", "to", CMP_EQ},
+        {"equals", NULL, CMP_EQ},   {"between", NULL, CMP_BETWEEN}};
+    static const char *const more[] = {"more", "greater", "higher", "above", "over", NULL};
+    static const char *const less[] = {"less", "fewer", "lower", "below", "under", NULL};
+    size_t k;
+    int w, s = i;
+    unit *u;
+
+    /* "3 or more" */
+    if (i + 2 < x->nt && x->t[i].isnum && !x->t[i].used && tok_is(x, i + 1, "or") &&
+        (tok_in(x, i + 2, more) || tok_in(x, i + 2, less))) {
+        if (!(u = pl_new_unit(x, U_CMP, i, i + 3))) return -1;
+        u->cmp = in_list(x->t[i + 2].raw, more) ? CMP_GE : CMP_LE;
+        str_copy(u->a, sizeof u->a, x->t[i].ntxt);
+        return 3;
+    }
+    for (k = 0; k < sizeof ops / sizeof ops[0]; k++) {
+        if (!tok_is(x, i, ops[k].w1)) continue;
+        w = 1;
+        if (ops[k].w2) {
+            if (!tok_is(x, i + 1, ops[k].w2)) continue;
+            w = 2;
+        }
+        if (tok_is(x, i + w, "or") && tok_is(x, i + w + 1, "equal") && tok_is(x, i + w + 2, "to")) {
+            w += 3; /* "more than or equal to" */
+            if (ops[k].op == CMP_GT || ops[k].op == CMP_LT) {
+                if (!x->t[i + w].isnum || x->t[i + w].used) return 0;
+                if (!(u = pl_new_unit(x, U_CMP, s, i + w + 1))) return -1;
+                u->cmp = ops[k].op == CMP_GT ? CMP_GE : CMP_LE;
+                str_copy(u->a, sizeof u->a, x->t[i + w].ntxt);
+                return w + 1;
+            }
+            return 0;
+        }
+        if (i + w >= x->nt || !x->t[i + w].isnum || x->t[i + w].used) continue;
+        if (ops[k].op == CMP_BETWEEN) {
+            if (!tok_is(x, i + w + 1, "and") || i + w + 2 >= x->nt || !x->t[i + w + 2].isnum)
+                return 0;
+            if (!(u = pl_new_unit(x, U_CMP, s, i + w + 3))) return -1;
+            u->cmp = CMP_BETWEEN;
+            str_copy(u->a, sizeof u->a, x->t[i + w].ntxt);
+            str_copy(u->b, sizeof u->b, x->t[i + w + 2].ntxt);
+            return w + 3;
+        }
+        if (!(u = pl_new_unit(x, U_CMP, s, i + w + 1))) return -1;
+        u->cmp = ops[k].op;
+        str_copy(u->a, sizeof u->a, x->t[i + w].ntxt);
+        return w + 1;
+    }
+    return 0;
+}
+
+/* aggregate words: "how many", "total number of", "average", "highest" (a superlative) */
+static int scan_agg(ctx *x, int i)
+{
+    static const struct {
+        const char *w1, *w2, *w3;
+        int agg, super;
+    } aggs[] = {
+        {"how", "many", NULL, AGG_COUNT, 0},     {"how", "much", NULL, AGG_SUM, 0},
+        {"total", "number", "of", AGG_COUNT, 0}, {"number", "of", NULL, AGG_COUNT, 0},
+        {"count", "of", NULL, AGG_COUNT, 0},     {"count", NULL, NULL, AGG_COUNT, 0},
+        {"sum", "of", NULL, AGG_SUM, 0},         {"sum", NULL, NULL, AGG_SUM, 0},
+        {"total", NULL, NULL, AGG_SUM, 0},       {"average", NULL, NULL, AGG_AVG, 0},
+        {"avg", NULL, NULL, AGG_AVG, 0},         {"mean", NULL, NULL, AGG_AVG, 0},
+        {"minimum", NULL, NULL, AGG_MIN, 0},     {"min", NULL, NULL, AGG_MIN, 0},
+        {"maximum", NULL, NULL, AGG_MAX, 0},     {"max", NULL, NULL, AGG_MAX, 0},
+        {"highest", NULL, NULL, AGG_MAX, 1},     {"largest", NULL, NULL, AGG_MAX, 1},
+        {"biggest", NULL, NULL, AGG_MAX, 1},     {"greatest", NULL, NULL, AGG_MAX, 1},
+        {"most", NULL, NULL, AGG_MAX, 1},        {"lowest", NULL, NULL, AGG_MIN, 1},
+        {"smallest", NULL, NULL, AGG_MIN, 1},    {"least", NULL, NULL, AGG_MIN, 1},
+        {"fewest", NULL, NULL, AGG_MIN, 1},
+    };
+    size_t k;
+    int w;
+    unit *u;
+
+    for (k = 0; k < sizeof aggs / sizeof aggs[0]; k++) {
+        if (!tok_is(x, i, aggs[k].w1)) continue;
+        w = 1;
+        if (aggs[k].w2) {
+            if (!tok_is(x, i + 1, aggs[k].w2)) continue;
+            w = 2;
+            if (aggs[k].w3) {
+                if (!tok_is(x, i + 2, aggs[k].w3)) continue;
+                w = 3;
+            }
+        }
+        if (!(u = pl_new_unit(x, U_AGG, i, i + w))) return -1;
+        u->agg = aggs[k].agg;
+        u->super = aggs[k].super;
+        return w;
+    }
+    return 0;
+}
+
+/* grouping words: "by", "per", "for each", "broken down by"; "X breakdown" (U_BYPREV) */
+static int scan_by(ctx *x, int i)
+{
+    static const char *const two[][2] = {{"for", "each"},     {"for", "every"}, {"grouped", "by"},
+                                         {"group", "by"},     {"split", "by"},  {"broken", "down"},
+                                         {"breakdown", "by"}, {"in", "each"}};
+    size_t k;
+    int w = 0;
+
+    for (k = 0; k < sizeof two / sizeof two[0] && !w; k++)
+        if (tok_is(x, i, two[k][0]) && tok_is(x, i + 1, two[k][1])) w = 2;
+    if (w == 2 && tok_is(x, i, "broken") && tok_is(x, i + 2, "by")) w = 3;
+    if (!w && (tok_is(x, i, "by") || tok_is(x, i, "per") || tok_is(x, i, "each") ||
+               tok_is(x, i, "every") || tok_is(x, i, "across")))
+        w = 1;
+    if (w) return pl_new_unit(x, U_BY, i, i + w) ? w : -1;
+    if (tok_is(x, i, "breakdown") || tok_is(x, i, "breakdowns") || tok_is(x, i, "wise"))
+        return pl_new_unit(x, U_BYPREV, i, i + 1) ? 1 : -1;
+    return 0;
+}
+
+/* time grains: "monthly", and a period word after "by", "and" or "which" ("by month") */
+static int scan_grain(ctx *x, int i)
+{
+    static const char *const adj[] = {"daily",  "weekly", "monthly",  "quarterly",
+                                      "yearly", "annual", "annually", NULL};
+    static const int adjg[] = {GR_DAY, GR_WEEK, GR_MONTH, GR_QUARTER, GR_YEAR, GR_YEAR, GR_YEAR};
+    int k, g;
+    unit *u;
+
+    for (k = 0; adj[k]; k++)
+        if (tok_is(x, i, adj[k])) {
+            if (!(u = pl_new_unit(x, U_GRAIN, i, i + 1))) return -1;
+            u->grain = adjg[k];
+            return 1;
+        }
+    if (i < x->nt && !x->t[i].used && (g = pl_period_of(x->t[i].st)) > 0 &&
+        ((x->nu > 0 && x->u[x->nu - 1].kind == U_BY && x->u[x->nu - 1].end == i) ||
+         (i > 0 && streq(x->t[i - 1].raw, "and") && x->nu > 1 &&
+          (x->u[x->nu - 2].kind == U_BY || x->u[x->nu - 1].kind == U_GRAIN)) ||
+         (i > 0 && (streq(x->t[i - 1].raw, "which") || streq(x->t[i - 1].raw, "what"))))) {
+        if (!(u = pl_new_unit(x, U_GRAIN, i, i + 1))) return -1;
+        u->grain = g;
+        return 1;
+    }
+    return 0;
+}
+
+static const char *const FILLER[] = {
+    "sold",     "sell",       "bought",  "buy",      "purchased", "placed", "made",      "held",
+    "overall",  "altogether", "ever",    "only",     "row",       "rows",   "record",    "records",
+    "entry",    "entries",    "where",   "having",   "who",       "whose",  "with",      "many",
+    "there",    "order",      "ordered", "through",  "via",       "using",  "currently", "exist",
+    "existing", "happened",   "happen",  "occurred", NULL};
+
+/* "order" and "ordered" are filler only as verbs ("orders placed", "ordered by"): the
+ * lexicon sees them first, so a table named orders still wins. */
+static int is_filler(const ptok *t)
+{
+    return in_list(t->raw, FILLER) || text_is_stop(t->st);
+}
+
+static void add_unknown(ctx *x, const char *w)
+{
+    size_t l = strlen(x->unknown);
+
+    if (strstr(x->unknown, w)) return;
+    snprintf(x->unknown + l, sizeof x->unknown - l, "%s\"%s\"", l ? ", " : "", w);
+}
+
+/* Words naming the same column through its comment are one mention: "signed up" (two
+ * comment words), "seating capacity" (a column word, then a word of its comment). A comment
+ * word never joins the word before it unless that word names the column. */
+static void merge_comment_units(ctx *x)
+{
+    int i;
+
+    for (i = 0; i + 1 < x->nu; i++) {
+        unit *a = &x->u[i], *b = &x->u[i + 1];
+        int j, m, q, pure = 1;
+        if (a->kind != U_REF || b->kind != U_REF || b->pos != a->end) continue;
+        for (j = 0; j < a->nc; j++)
+            if (a->c[j].kind != R_COMMENT) pure = 0;
+        for (j = 0, m = 0; j < a->nc; j++) {
+            int keep = 0;
+            if (a->c[j].kind != R_COMMENT && !(a->c[j].kind == R_COLUMN && !pure)) continue;
+            for (q = 0; q < b->nc; q++)
+                if (b->c[q].kind == R_COMMENT && a->c[j].table == b->c[q].table &&
+                    a->c[j].col == b->c[q].col)
+                    keep = 1;
+            if (keep && (pure || a->c[j].kind == R_COLUMN)) a->c[m++] = a->c[j];
+        }
+        if (m == 0) continue;
+        a->nc = m;
+        a->end = b->end;
+        memmove(b, b + 1, (size_t)(x->nu - i - 2) * sizeof *b);
+        x->nu--;
+        i--;
+    }
+}
+
+int pl_scan(ctx *x)
+{
+    static const char *const neg[] = {"not",       "non",    "no",      "without",
+                                      "excluding", "except", "exclude", NULL};
+    static const char *const distinct[] = {"distinct", "unique", "different", NULL};
+    cand cs[MAXCAND];
+    int i = 0, L, nc, k;
+    unit *u;
+
+    while (i < x->nt) {
+        if (x->t[i].used) {
+            i++;
+            continue;
+        }
+        L = pl_lex_match(x, i, cs, &nc);
+        if (L < 2) {
+            if ((k = pl_scan_time(x, i)) != 0 || (k = scan_top(x, i)) != 0 ||
+                (k = scan_cmp(x, i)) != 0 || (k = scan_grain(x, i)) != 0 ||
+                (k = scan_by(x, i)) != 0 || (k = scan_agg(x, i)) != 0) {
+                if (k < 0) return -1;
+                i += k;
+                continue;
+            }
+            if (tok_in(x, i, neg)) {
+                if (!pl_new_unit(x, U_NEG, i, i + 1)) return -1;
+                i++;
+                continue;
+            }
+            if (tok_in(x, i, distinct)) {
+                if (!pl_new_unit(x, U_DISTINCT, i, i + 1)) return -1;
+                i++;
+                continue;
+            }
+        }
+        if (L > 0) {
+            /* comment words are the weakest reading: only when nothing else fits */
+            if (!(nc > 0 && cs[0].kind == R_COMMENT && is_filler(&x->t[i]))) {
+                if (!(u = pl_new_unit(x, U_REF, i, i + L))) return -1;
+                memcpy(u->c, cs, (size_t)nc * sizeof cs[0]);
+                u->nc = nc;
+                u->plural = text_is_plural(x->t[i + L - 1].raw);
+                i += L;
+                continue;
+            }
+        }
+        if (x->t[i].isnum && (k = (int)tok_int(x, i)) > 0 && i + 1 < x->nt) {
+            /* "5 events with the highest capacity": a count for a ranking */
+            if (!pl_new_unit(x, U_LIMIT, i, i + 1)) return -1;
+            x->u[x->nu - 1].n = k;
+            i++;
+            continue;
+        }
+        if (x->t[i].lit || ((tok_is(x, i, "named") || tok_is(x, i, "called")) && i + 1 < x->nt &&
+                            x->t[i + 1].lit)) {
+            int named = !x->t[i].lit;
+            if (!(u = pl_new_unit(x, U_LIT, i, i + 1 + named))) return -1;
+            u->super = named;
+            i += 1 + named;
+            continue;
+        }
+        if (tok_is(x, i, "took") && tok_is(x, i + 1, "place")) { /* "events that took place" */
+            x->t[i].used = x->t[i + 1].used = 1;
+            i += 2;
+            continue;
+        }
+        if (!is_filler(&x->t[i])) add_unknown(x, x->t[i].raw);
+        x->t[i].used = 1;
+        i++;
+    }
+    merge_comment_units(x);
+    return 0;
+}

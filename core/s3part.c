@@ -1,0 +1,347 @@
+/* s3part -- the part writer and its uploader thread; see s3part.h. Knows nothing of jobs,
+ * PostgreSQL or how a request is signed and sent (core/s3 does that). */
+#include "s3part.h"
+
+#include "log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+size_t s3_part_size(size_t base, int part_no)
+{
+    size_t sz = base < S3_MIN_PART ? S3_MIN_PART : base;
+    int tier = part_no > 0 ? (part_no - 1) / 900 : 0;
+
+    while (tier-- > 0 && sz < S3_MAX_PART)
+        sz *= 2;
+    return sz > S3_MAX_PART ? S3_MAX_PART : sz;
+}
+
+struct s3_writer {
+    s3_client *main; /* caller's thread: create, put, complete, abort */
+    s3_client *up;   /* uploader thread: parts */
+    char *key, *ctype, *upload_id;
+    size_t base;
+    char *pbuf[2];
+    size_t pcap[2], plen[2];
+    int cur;        /* the buffer being filled */
+    s3_part *parts; /* one per part handed to the uploader */
+    int nparts, partscap;
+    uint64_t bytes;
+    s3_tick_fn tick;
+    s3_upload_id_fn on_upload_id;
+    s3_tick_fn gate;
+    void *arg;
+    int final_sent; /* the final PutObject/CompleteMultipartUpload was started */
+    /* uploader thread */
+    pthread_t thr;
+    int thr_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int job;      /* buffer index queued for upload, -1 = none */
+    int job_part; /* index into parts */
+    int busy, quit, failed;
+    atomic_int stop;
+    t2err up_err;
+};
+
+static int s3_writer_up_tick(void *arg)
+{
+    s3_writer *w = arg;
+
+    return atomic_load(&w->stop);
+}
+
+static void *s3_writer_thread(void *arg)
+{
+    s3_writer *w = arg;
+
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        int j, pi;
+        while (w->job < 0 && !w->quit)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (w->quit) break;
+        j = w->job;
+        pi = w->job_part;
+        pthread_mutex_unlock(&w->mu);
+        {
+            t2err e;
+            char etag[S3_ETAG_MAX];
+            int rc;
+            err_clear(&e);
+            rc = s3_upload_part(w->up, w->key, w->upload_id, w->parts[pi].number, w->pbuf[j],
+                                w->plen[j], etag, &e);
+            pthread_mutex_lock(&w->mu);
+            if (rc < 0) {
+                w->failed = 1;
+                w->up_err = e;
+            } else {
+                memcpy(w->parts[pi].etag, etag, sizeof etag);
+            }
+            w->plen[j] = 0;
+            w->job = -1;
+            w->busy = 0;
+            pthread_cond_broadcast(&w->cv);
+        }
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+s3_writer *s3_writer_new(const conf *cf, const char *key, const char *content_type, t2err *err)
+{
+    s3_writer *w = calloc(1, sizeof *w);
+
+    if (!w) {
+        err_set(err, E_INTERNAL, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    w->job = -1;
+    w->base = (size_t)cf->export_part_mb << 20;
+    if (!(w->main = s3_new(cf, err)) || !(w->up = s3_new(cf, err))) goto fail;
+    s3_set_tick(w->up, s3_writer_up_tick, w);
+    w->key = strdup(key);
+    w->ctype = strdup(content_type ? content_type : "application/octet-stream");
+    if (!w->key || !w->ctype) {
+        err_set(err, E_INTERNAL, "out of memory");
+        goto fail;
+    }
+    return w;
+fail:
+    s3_writer_free(w);
+    return NULL;
+}
+
+void s3_writer_set_callbacks(s3_writer *w, s3_tick_fn tick, s3_upload_id_fn on_upload_id, void *arg)
+{
+    w->tick = tick;
+    w->on_upload_id = on_upload_id;
+    w->arg = arg;
+    s3_set_tick(w->main, tick, arg);
+}
+
+void s3_writer_set_gate(s3_writer *w, s3_tick_fn gate)
+{
+    w->gate = gate;
+}
+
+const char *s3_writer_upload_id(const s3_writer *w)
+{
+    return w->upload_id;
+}
+
+int s3_writer_final_sent(const s3_writer *w)
+{
+    return w->final_sent;
+}
+
+/* Waits until the uploader is idle, running the tick; -1 with err if the last part failed
+ * or the tick asked to stop (the running part is then cancelled). */
+static int s3_writer_wait(s3_writer *w, t2err *err)
+{
+    int stopped = 0;
+
+    pthread_mutex_lock(&w->mu);
+    while (w->busy) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 250000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+        if (w->busy && !stopped && w->tick) {
+            pthread_mutex_unlock(&w->mu);
+            if (w->tick(w->arg)) {
+                stopped = 1;
+                atomic_store(&w->stop, 1);
+            }
+            pthread_mutex_lock(&w->mu);
+        }
+    }
+    pthread_mutex_unlock(&w->mu);
+    if (w->failed) {
+        if (err) *err = w->up_err;
+        return -1;
+    }
+    if (stopped) return err_set(err, E_INTERNAL, "S3 upload of %s: aborted", w->key);
+    return 0;
+}
+
+/* Queues the full current buffer as the next part and switches to the other buffer. */
+static int s3_writer_ship(s3_writer *w, t2err *err)
+{
+    if (!w->upload_id) {
+        if (s3_create_multipart(w->main, w->key, w->ctype, &w->upload_id, err) < 0) return -1;
+        if (w->on_upload_id && w->on_upload_id(w->arg, w->upload_id) != 0)
+            return err_set(err, E_INTERNAL, "S3 upload of %s: aborted (upload id not recorded)",
+                           w->key);
+    }
+    if (!w->thr_started) {
+        if (pthread_create(&w->thr, NULL, s3_writer_thread, w) != 0)
+            return err_set(err, E_INTERNAL, "pthread_create: %s", strerror(errno));
+        w->thr_started = 1;
+    }
+    if (s3_writer_wait(w, err) < 0) return -1;
+    if (w->nparts == S3_MAX_PARTS)
+        return err_set(err, E_INTERNAL, "S3 upload of %s: more than %d parts", w->key,
+                       S3_MAX_PARTS);
+    if (w->nparts == w->partscap) {
+        int nc = w->partscap ? w->partscap * 2 : 64;
+        s3_part *np = realloc(w->parts, (size_t)nc * sizeof *np);
+        if (!np) return err_set(err, E_INTERNAL, "out of memory");
+        w->parts = np;
+        w->partscap = nc;
+    }
+    w->parts[w->nparts].number = w->nparts + 1;
+    w->parts[w->nparts].etag[0] = '\0';
+    pthread_mutex_lock(&w->mu);
+    w->job = w->cur;
+    w->job_part = w->nparts++;
+    w->busy = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    w->cur ^= 1;
+    return 0;
+}
+
+int s3_writer_write(s3_writer *w, const void *data, size_t n, t2err *err)
+{
+    const char *p = data;
+
+    while (n > 0) {
+        int c = w->cur;
+        size_t want = s3_part_size(w->base, w->nparts + 1), k;
+        if (w->pcap[c] < want) {
+            char *nb = realloc(w->pbuf[c], want);
+            if (!nb) return err_set(err, E_INTERNAL, "out of memory for a %zu-byte part", want);
+            w->pbuf[c] = nb;
+            w->pcap[c] = want;
+        }
+        k = want - w->plen[c];
+        if (k > n) k = n;
+        memcpy(w->pbuf[c] + w->plen[c], p, k);
+        w->plen[c] += k;
+        w->bytes += k;
+        p += k;
+        n -= k;
+        if (w->plen[c] == want && s3_writer_ship(w, err) < 0) return -1;
+    }
+    return 0;
+}
+
+/* The gate, right before the request that makes the object visible: nonzero = stop. */
+static int s3_writer_gate(s3_writer *w, t2err *err)
+{
+    if (w->gate && w->gate(w->arg))
+        return err_set(err, E_INTERNAL, "S3 upload of %s: aborted before the final request",
+                       w->key);
+    w->final_sent = 1;
+    return 0;
+}
+
+int s3_writer_finish(s3_writer *w, t2err *err)
+{
+    t2err he;
+    int64_t size;
+    char etag[S3_ETAG_MAX], want[16];
+    int hr;
+
+    if (!w->upload_id) {
+        if (s3_writer_gate(w, err) < 0) return -1;
+        return s3_put_object(w->main, w->key, w->pbuf[w->cur], w->plen[w->cur], w->ctype, err);
+    }
+    if (w->plen[w->cur] > 0 && s3_writer_ship(w, err) < 0) return -1;
+    if (s3_writer_wait(w, err) < 0) return -1;
+    if (s3_writer_gate(w, err) < 0) return -1;
+    log_debug("s3: completing multipart upload of %s, %d parts", w->key, w->nparts);
+    if (s3_complete_multipart(w->main, w->key, w->upload_id, w->parts, w->nparts, err) < 0) {
+        /* A retry after a lost reply (ours, or libcurl's own on a reused connection) finds
+         * the upload gone because the first try completed it: the object is there, with our
+         * size (and a multipart ETag of our part count, when it has that form). */
+        if (strcmp(s3_last_code(w->main), "NoSuchUpload") != 0) return -1;
+        err_clear(&he);
+        hr = s3_head_object(w->main, w->key, &size, etag, &he);
+        snprintf(want, sizeof want, "-%d\"", w->nparts);
+        if (hr != 1 || size < 0 || (uint64_t)size != w->bytes ||
+            (strchr(etag, '-') && strcmp(strchr(etag, '-'), want) != 0)) {
+            log_warn("s3: %s: NoSuchUpload on a retried complete, and the object is %s", w->key,
+                     hr == 1   ? "of another size"
+                     : hr == 0 ? "missing"
+                               : "unreadable");
+            return -1;
+        }
+        log_info("s3: %s: the retried complete found the upload completed already (%lld bytes)",
+                 w->key, (long long)size);
+        err_clear(err);
+    }
+    log_debug("s3: completed multipart upload of %s", w->key);
+    return 0;
+}
+
+int s3_writer_abort(s3_writer *w, t2err *err)
+{
+    t2err e;
+
+    atomic_store(&w->stop, 1);
+    if (w->thr_started) s3_writer_wait(w, NULL);
+    if (!w->upload_id) return 0;
+    log_info("s3: aborting multipart upload of %s", w->key);
+    s3_set_tick(w->main, NULL, NULL); /* the abort must run even when the tick says stop */
+    err_clear(&e);
+    if (s3_abort_multipart(w->main, w->key, w->upload_id, &e) < 0) {
+        log_warn("s3: abort of multipart upload of %s failed: %s", w->key, e.detail);
+        if (err) *err = e;
+        return -1;
+    }
+    log_info("s3: aborted multipart upload of %s", w->key);
+    return 0;
+}
+
+uint64_t s3_writer_bytes(const s3_writer *w)
+{
+    return w->bytes;
+}
+
+int s3_writer_parts(const s3_writer *w)
+{
+    return w->nparts;
+}
+
+void s3_writer_free(s3_writer *w)
+{
+    if (!w) return;
+    if (w->thr_started) {
+        atomic_store(&w->stop, 1);
+        pthread_mutex_lock(&w->mu);
+        w->quit = 1;
+        pthread_cond_broadcast(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+        pthread_join(w->thr, NULL);
+    }
+    s3_free(w->main);
+    s3_free(w->up);
+    free(w->key);
+    free(w->ctype);
+    free(w->upload_id);
+    free(w->pbuf[0]);
+    free(w->pbuf[1]);
+    free(w->parts);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    free(w);
+}
+
+s3_client *s3_writer_client(s3_writer *w)
+{
+    return w->main;
+}

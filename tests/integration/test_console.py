@@ -1,0 +1,205 @@
+"""The web console (/console) in a real browser (browser.py): a question asked by keyboard, the
+table's cells against the API's rows (and those against PostgreSQL's), a chart with a point per
+row, page 2, copying a page as CSV and TSV, an export to SUCCESS whose link downloads the CSV,
+390 px wide, and with auth on: a 401 that asks for the key, then a 422 shown as such.
+Screenshots: var/test/screenshots/console-{1280,390,401,422}.png."""
+
+import csv
+import io
+import json
+import os
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+import pytest
+
+from browser import run_browser, screenshot_dir
+from conftest import assert_rows_match, pagination
+from test_security import create_key
+
+SQL = ("SELECT sale_date AS day, count(*) AS tickets, sum(quantity) AS seats "
+       "FROM ticket_sales GROUP BY 1 ORDER BY 1")
+# other shapes of result -> the chart the console picks
+SHAPES = {
+    "events per category": ("SELECT category, count(*) AS events FROM events GROUP BY 1 ORDER BY 1",
+                            "bar"),
+    "capacity against price": ("SELECT capacity, base_price FROM events ORDER BY event_id",
+                               "scatter"),
+    "how many sales": ("SELECT count(*) AS sales FROM ticket_sales", "number"),
+    "event names": ("SELECT name, category FROM events ORDER BY event_id", "none"),
+}
+AUTH = ("console-auth", 18081, {"T2SQL_AUTH_REQUIRED": "true", "T2SQL_MAX_QUESTION_CHARS": "60"})
+
+
+def cell_text(v):
+    """How the console writes a JSON value in a cell."""
+    if v is None:
+        return "NULL"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (dict, list)):
+        return json.dumps(v, separators=(",", ":"))
+    return str(v)
+
+
+def api_cells(doc):
+    return [[cell_text(v) for v in row] for row in doc["body"]["rows"]]
+
+
+@pytest.fixture(scope="module")
+def main_run(request, base_url, fakellm):
+    question = "tickets per day in the console %s" % os.getpid()
+    fakellm.rules([{"match": question, "reply": "<sql>%s</sql>" % SQL}] +
+                  [{"match": q, "reply": "<sql>%s</sql>" % sql} for q, (sql, _) in SHAPES.items()])
+    out = run_browser("console.js", {"scenario": "main", "url": base_url, "question": question,
+                                     "screenshots": screenshot_dir(), "shapes": list(SHAPES)})
+    out["question"] = question
+    return out
+
+
+@pytest.fixture(autouse=True)
+def _reset_fakellm():
+    """The module's browser run sets its own rule once (overrides conftest's per-test reset)."""
+    yield
+
+
+def test_table_equals_api_rows(main_run, pg):
+    first = main_run["first"]
+    api = first["api"]
+    assert api["status"] == 200
+    assert first["columns"] == api["body"]["columns"] == ["day", "tickets", "seats"]
+    assert len(first["cells"]) == 50
+    assert first["cells"] == api_cells(api)
+    names, oids, rows = pg.run(SQL)
+    assert_rows_match(api["body"], (names, oids, rows[:50]))
+    assert api["body"]["pagination"] == pagination(1, 50, len(rows))
+    assert first["pageInfo"].startswith("Page 1 of %d · %d rows" % (-(-len(rows) // 50), len(rows)))
+    assert first["prevDisabled"] and not first["nextDisabled"]
+    assert first["sql"] == api["body"]["sql"]
+    assert first["error"] is None and not main_run["pageErrors"]
+
+
+def test_chart_has_a_point_per_row(main_run):
+    first = main_run["first"]
+    # a date column and two measures: a line per measure, a point per row
+    assert first["chartKind"] == "line"
+    assert first["chart"]["type"] == "line"
+    assert first["chart"]["points"] == [len(first["cells"])] * 2
+    assert first["chart"]["labels"] == len(first["cells"])
+    # the user's choice, and hiding it
+    assert main_run["switched"]["type"] == "bar" and main_run["switched"]["points"] == [50]
+    assert main_run["hidden"]["chartAreaHidden"] is True
+    assert main_run["shown"]["chartAreaHidden"] is False and main_run["shown"]["chart"]["type"] == "line"
+
+
+def test_chart_chosen_from_the_shape(main_run, pg):
+    assert [s["question"] for s in main_run["shapes"]] == list(SHAPES)
+    for snap in main_run["shapes"]:
+        sql, kind = SHAPES[snap["question"]]
+        body = snap["api"]["body"]
+        assert snap["api"]["status"] == 200 and snap["sql"] == body["sql"]
+        assert_rows_match(body, pg.run(sql))
+        assert snap["cells"] == api_cells(snap["api"])
+        assert snap["chartKind"] == kind, (snap["question"], snap["chartKind"])
+        if kind == "number":
+            assert snap["chart"] is None
+            assert snap["bignum"] == "{:,}".format(body["rows"][0][0])
+        elif kind == "none":
+            assert snap["chart"] is None and snap["bignum"] is None
+        else:
+            assert snap["chart"]["type"] == kind
+            assert snap["chart"]["points"] == [len(body["rows"])]
+        if kind == "bar":  # sorted by the measure, largest first
+            want = sorted(body["rows"], key=lambda r: -r[1])
+            assert snap["chart"]["values"] == [r[1] for r in want]
+            assert sorted(snap["chart"]["labelList"]) == sorted(r[0] for r in body["rows"])
+            assert snap["chart"]["values"][0] == max(r[1] for r in body["rows"])
+
+
+def test_page_two(main_run, pg):
+    second = main_run["second"]
+    api = second["api"]
+    assert api["status"] == 200 and api["body"]["query_id"] == main_run["first"]["api"]["body"]["query_id"]
+    names, oids, rows = pg.run(SQL)
+    assert_rows_match(api["body"], (names, oids, rows[50:100]))
+    assert api["body"]["pagination"] == pagination(2, 50, len(rows))
+    assert second["cells"] == api_cells(api)
+    assert second["cells"] != main_run["first"]["cells"]
+    assert second["pageInfo"].startswith("Page 2 of ")
+    assert not second["prevDisabled"] and not second["nextDisabled"]
+    assert second["chart"]["points"] == [50, 50]
+
+
+def test_copy_page_as_csv_and_tsv(main_run):
+    first = main_run["first"]
+    want = [first["columns"]] + first["cells"]
+    assert list(csv.reader(io.StringIO(main_run["csv"]))) == want
+    assert [ln.split("\t") for ln in main_run["tsv"].splitlines()] == want
+
+
+def test_export_to_success_and_download(main_run, pg):
+    ex = main_run["export"]
+    assert ex["status"] == "SUCCESS", ex
+    assert ex["seen"][-1].startswith("Export SUCCESS") and "rows" in ex["seen"][-1], ex["seen"]
+    names, oids, rows = pg.run(SQL)
+    assert "%d rows" % len(rows) in ex["seen"][-1] and "%d rows" % len(rows) in ex["linkText"]
+    assert ex["link"] and urlsplit(ex["link"]).hostname == "127.0.0.1"
+    assert ex["fetched"]["status"] == 200
+    got = list(csv.reader(io.StringIO(ex["fetched"]["text"])))
+    assert got[0] == names
+    assert [[r[0], Decimal(r[1]), Decimal(r[2])] for r in got[1:]] == \
+        [[r[0], Decimal(r[1]), Decimal(r[2])] for r in rows]
+    # the click itself: the browser downloaded the file (or showed it)
+    dl = ex["download"]
+    assert dl["via"] in ("file", "page"), dl
+    assert dl["text"].strip().splitlines() == ex["fetched"]["text"].strip().splitlines()
+
+
+def test_narrow_screen_keyboard_and_no_external_requests(main_run):
+    narrow = main_run["narrow"]
+    assert narrow["scrollWidth"] <= 390, "the page scrolls sideways at 390 px"
+    assert narrow["chart"] and narrow["chart"]["width"] <= 390
+    assert narrow["cells"] == main_run["second"]["cells"]
+    assert main_run["focusedAtStart"] == "q" and main_run["focusedAfterAnswer"] == "result-title"
+    assert main_run["unlabelled"] == []
+    hosts = {urlsplit(u).netloc for u in main_run["requests"]}
+    assert hosts == {urlsplit(os.environ["T2SQL_TEST_URL"]).netloc}, hosts
+    assert main_run["storage"] == {"session": {}, "local": [], "cookie": ""}
+    for name in ("shot1280", "shot390"):
+        with open(main_run[name], "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_unauthorized_asks_for_a_key_then_422(instances, fakellm, pg):
+    inst = instances.start(AUTH[0], AUTH[1], **AUTH[2])
+    key = create_key("console", scopes="query,export")
+    question = "tickets per day, with a key"
+    fakellm.sql(question, SQL)
+    long_question = "tickets per day " + "and then some more words " * 3
+    assert len(long_question) > 60
+    out = run_browser("console.js", {"scenario": "auth", "url": inst.url, "key": key,
+                                     "question": question, "long_question": long_question,
+                                     "screenshots": screenshot_dir()})
+    asked = out["asked"]
+    assert asked["api"]["status"] == 401
+    assert asked["keyFormShown"] and asked["focused"] == "key"
+    assert asked["error"]["status"] == "401" and asked["error"]["code"] == "unauthorized"
+    assert "request id" in asked["error"]["text"]
+    assert asked["cells"] == []
+    answered = out["answered"]
+    assert answered["api"]["status"] == 200 and not answered["keyFormShown"]
+    assert answered["error"] is None
+    assert answered["cells"] == api_cells(answered["api"])
+    names, oids, rows = pg.run(SQL)
+    assert_rows_match(answered["api"]["body"], (names, oids, rows[:50]))
+    assert out["storage"]["session"] == {"t2sql.apiKey": key}
+    assert out["storage"]["local"] == [] and out["storage"]["cookie"] == ""
+    assert out["otherTab"]["session"] == {}
+    too_long = out["tooLong"]
+    assert too_long["api"]["status"] == 422
+    assert too_long["error"]["status"] == "422" and too_long["error"]["code"] == "validation_error"
+    text = too_long["error"]["text"]
+    assert text.startswith("422 validation_error") and "field: question" in text
+    assert "request id" in text and too_long["api"]["body"]["detail"] in text
+    assert not too_long["keyFormShown"]
+    assert not out["pageErrors"]
