@@ -81,6 +81,7 @@ static const conf_key conf_keys[] = {
     B(planner_fallback, 1, 1),
     I(prompt_budget_tokens, 3000, 200, 200000, NULL, 1),
     S(glossary_file, "conf/glossary", NULL, 0, 1),
+    S(semantic_file, "conf/semantic.yaml", NULL, 0, 1),
     I(example_match_pct, 90, 50, 101, NULL, 1),
     I(few_shot_examples, 3, 0, 20, NULL, 1),
     B(guard_enabled, 1, 1),

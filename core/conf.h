@@ -62,6 +62,7 @@ typedef struct conf {
     int planner_fallback;
     long prompt_budget_tokens;
     char *glossary_file;
+    char *semantic_file;
     long example_match_pct;
     long few_shot_examples;
     /* guard */

@@ -278,6 +278,7 @@ static long long exec_total(PGconn *conn, const exec_req *rq, long long offset, 
 /* Writes the document's (or NDJSON's first line's) head; -1 if the buffer is full. */
 static int write_header(buf *b, const exec_req *rq, const PGresult *desc, int nf)
 {
+    const char *m;
     int i, bad;
 
     bad = buf_adds(b, "{\"sql\":") < 0 || buf_add_json_cstr(b, rq->sql) < 0 ||
@@ -285,7 +286,12 @@ static int write_header(buf *b, const exec_req *rq, const PGresult *desc, int nf
           buf_add_json_cstr(b, rq->query_id ? rq->query_id : "") < 0 ||
           buf_adds(b, ",\"source\":") < 0 ||
           buf_add_json_cstr(b, rq->source ? rq->source : "llm") < 0 ||
-          buf_adds(b, ",\"columns\":[") < 0;
+          buf_adds(b, ",\"explanation\":") < 0 ||
+          buf_add_json_cstr(b, rq->explanation ? rq->explanation : "") < 0 ||
+          buf_adds(b, ",\"measures_used\":[") < 0;
+    for (i = 0, m = rq->measures; i < rq->nmeasures && !bad; i++, m += strlen(m) + 1)
+        bad = (i && buf_addc(b, ',') < 0) || buf_add_json_cstr(b, m) < 0;
+    bad = bad || buf_adds(b, "],\"columns\":[") < 0;
     for (i = 0; i < nf && !bad; i++)
         bad = (i && buf_addc(b, ',') < 0) || buf_add_json_cstr(b, PQfname(desc, i)) < 0;
     bad = bad || buf_adds(b, "],\"column_types\":[") < 0;

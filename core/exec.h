@@ -18,6 +18,9 @@ typedef struct exec_req {
     const char *sql; /* validated: one SELECT, no trailing semicolon */
     const char *query_id;
     const char *source;
+    const char *explanation; /* plain English of what sql computes; NULL = "" */
+    const char *measures;    /* nmeasures NUL-separated names of semantic measures used */
+    int nmeasures;
     long page, page_size;
     count_mode count;
     int ndjson;

@@ -65,6 +65,7 @@ void t2ctx_free(t2ctx *x)
     llm_free(x->llm);
     catalog_free(x->cat);
     glossary_free(x->gl);
+    semantic_free(x->sem);
     examples_clear(x);
     free(x->schemas);
     memset(x, 0, sizeof *x);
@@ -110,6 +111,7 @@ static int load_catalog(t2ctx *x, PGconn *conn, const char *probe, t2err *err)
     buf v = BUF_INIT(256u << 20);
     catalog *c = NULL;
     glossary *g = NULL;
+    t2err semerr = {0};
 
     snprintf(key, sizeof key, "t2sql:catalog:%s", probe);
     if (cache_get(x->cache, key, &v)) {
@@ -134,6 +136,9 @@ static int load_catalog(t2ctx *x, PGconn *conn, const char *probe, t2err *err)
     x->gl = g;
     str_copy(x->cat_probe, sizeof x->cat_probe, probe);
     log_info("catalog loaded: %d tables, fingerprint %.12s", c->ntables, c->fingerprint);
+    if (pipeline_semantic_load(x, &semerr) < 0)
+        log_error("semantic layer refused%s: %s", x->sem ? ", keeping the old one" : "",
+                  semerr.detail);
     buf_free(&v);
     return 0;
 fail:
@@ -170,11 +175,15 @@ void gen_result_init(gen_result *g)
 {
     memset(g, 0, sizeof *g);
     g->sql.max = 1u << 20;
+    g->explanation.max = 1u << 14;
+    g->measures_used.max = 1u << 14;
 }
 
 void gen_result_free(gen_result *g)
 {
     buf_free(&g->sql);
+    buf_free(&g->explanation);
+    buf_free(&g->measures_used);
 }
 
 /* Appends the text of the single statement in sql, without trailing semicolon/space. */
@@ -442,7 +451,10 @@ static int via_planner(t2ctx *x, const char *question, gen_result *out, t2err *e
     int rc = -1;
 
     if (!x->cat) return err_set(err, E_DB_UNAVAILABLE, "the database is unavailable");
-    if (planner_plan(x->cat, x->gl, question, &sql, why, sizeof why) < 0) {
+    if (planner_semantic(x->cat, x->sem, question, &sql, &out->explanation, &out->measures_used,
+                         &out->nmeasures) == 0) {
+        /* the semantic layer's words only: its definitions answer */
+    } else if (planner_plan(x->cat, x->gl, question, &sql, why, sizeof why) < 0) {
         if (model_err)
             *err = *model_err;
         else

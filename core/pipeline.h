@@ -21,6 +21,7 @@
 #include "llm.h"
 #include "pg.h"
 #include "rag.h"
+#include "semantic.h"
 #include "sqlguard.h"
 
 #include <time.h>
@@ -37,6 +38,7 @@ typedef struct t2ctx {
     llm *llm;
     catalog *cat;
     glossary *gl;
+    semantic *sem; /* the semantic layer; NULL until one has loaded and checked */
     char **schemas;
     int nschemas;
     guard_policy policy;
@@ -56,6 +58,9 @@ typedef struct gen_result {
     char query_id[40];
     const char *source; /* "llm", "cache", "example", "planner" */
     double generate_ms;
+    buf explanation;   /* plain English of what the SQL computes ("" when not known) */
+    buf measures_used; /* the semantic layer's measures and ratios used, NUL-separated */
+    int nmeasures;
 } gen_result;
 
 int t2ctx_init(t2ctx *x, const conf *cf, const char *appname);
@@ -75,5 +80,14 @@ int pipeline_query_id(t2ctx *x, const char *query_id, const char *owner, gen_res
 /* Guard + catalog names + PREPARE. On success the single statement's text (no trailing
  * semicolon) is appended to clean. E_UNSAFE_SQL / E_INVALID_SQL on failure. */
 int pipeline_validate(t2ctx *x, const char *sql, buf *clean, t2err *err);
+
+/* pipeline_sem.c. Loads cf->semantic_file and checks every definition with
+ * pipeline_validate(); on success x->sem is replaced, on failure it is kept (the old layer)
+ * and err names the file, line and definition. 0 or -1. */
+int pipeline_semantic_load(t2ctx *x, t2err *err);
+/* For the daemons' start-up and SIGHUP (master_ops.check): 0 if cf's semantic layer loads and
+ * every definition validates against the database (when the database is reachable; the shape
+ * only when it is not), else -1 with the reason in errbuf. */
+int pipeline_semantic_check(const conf *cf, char *errbuf, size_t len);
 
 #endif

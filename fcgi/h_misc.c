@@ -1,4 +1,4 @@
-/* h_misc -- GET /health, /ready, /schema and /metrics. */
+/* h_misc -- GET /health, /ready, /schema, /semantic and /metrics. */
 #include "handlers.h"
 
 #include <string.h>
@@ -39,6 +39,16 @@ int h_schema(req *r)
     err_clear(&err);
     if (t2ctx_refresh(r->x, &err) < 0) return http_error(r, &err);
     return http_json(r, 200, catalog_to_json(r->x->cat));
+}
+
+/* GET /semantic: the semantic layer in force (empty sections when none is loaded). */
+int h_semantic(req *r)
+{
+    t2err err;
+
+    err_clear(&err);
+    if (t2ctx_refresh(r->x, &err) < 0) return http_error(r, &err);
+    return http_json(r, 200, semantic_to_json(r->x->sem));
 }
 
 int h_metrics(req *r)

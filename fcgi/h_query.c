@@ -133,6 +133,9 @@ int h_query(req *r)
     rq.sql = buf_cstr(&g.sql);
     rq.query_id = g.query_id;
     rq.source = source_name(g.source, &src);
+    rq.explanation = buf_cstr(&g.explanation);
+    rq.measures = g.measures_used.p;
+    rq.nmeasures = g.nmeasures;
     rq.page = page;
     rq.page_size = page_size;
     rq.generate_ms = g.generate_ms;

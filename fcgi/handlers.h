@@ -10,6 +10,7 @@
 int h_health(req *r);
 int h_ready(req *r);
 int h_schema(req *r);
+int h_semantic(req *r);
 int h_metrics(req *r);
 int h_query(req *r);
 int h_export_start(req *r);

@@ -3,12 +3,13 @@
  *
  * SIGTERM/SIGINT: stop gracefully (workers finish the request in hand; killed after 30 s),
  * a second one: at once. SIGHUP: reload the configuration, keeping the old one if the new one
- * is invalid, and replace the workers (the old ones finish their requests; killed after
- * 300 s). listen and pid_file changes need a restart. */
+ * (or its semantic layer) is invalid, and replace the workers (the old ones finish their requests;
+ * killed after 300 s). listen and pid_file changes need a restart. */
 #include "conf.h"
 #include "log.h"
 #include "master.h"
 #include "metrics.h"
+#include "pipeline.h"
 #include "worker.h"
 
 #include <curl/curl.h>
@@ -56,6 +57,12 @@ static int fcgi_run(const conf *cf, int slot, void *arg)
     return worker_run(cf, *(const int *)arg);
 }
 
+/* Start-up and SIGHUP: the semantic layer must load and check (pipeline_semantic_check). */
+static int fcgi_check(const conf *cf, char *err, size_t errlen)
+{
+    return pipeline_semantic_check(cf, err, errlen);
+}
+
 static void fcgi_died(void *arg)
 {
     (void)arg;
@@ -68,7 +75,7 @@ int main(int argc, char **argv)
     int test = 0, opt, fd, rc;
     char err[512];
     conf cf;
-    master_ops ops = {"t2sql-fcgi", NULL, fcgi_slots, fcgi_run,     NULL,
+    master_ops ops = {"t2sql-fcgi", NULL, fcgi_slots, fcgi_run,     fcgi_check,
                       fcgi_died,    NULL, STOP_GRACE, RETIRE_GRACE, 0};
 
     while ((opt = getopt(argc, argv, "c:th")) != -1) {
@@ -97,6 +104,10 @@ int main(int argc, char **argv)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (metrics_init() < 0) {
         log_error("cannot map the shared metrics block");
+        return 1;
+    }
+    if (fcgi_check(&cf, err, sizeof err) < 0) {
+        log_error("semantic layer refused: %s", err);
         return 1;
     }
     if ((fd = open_socket(cf.listen)) < 0) {

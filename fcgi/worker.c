@@ -32,6 +32,7 @@ static const route routes[] = {
     {"POST", "/examples", 0, "admin", h_examples_add},
     {"DELETE", "/examples/", 1, "admin", h_examples_delete},
     {"GET", "/metrics", 0, "admin", h_metrics},
+    {"GET", "/semantic", 0, "admin", h_semantic},
 };
 
 /* With auth on: the key must exist, carry the route's scope and be within its rate limit.

@@ -1,8 +1,9 @@
 /* t2sql-plan -- command-line front of the offline planner: loads the catalog of a database
- * (and a glossary), plans each question and prints its SQL or why it declined.
+ * (a glossary and a semantic layer), plans each question and prints its SQL or why it
+ * declined: the semantic layer's path first, then the ordinary planner, as /query does.
  *
  *   t2sql-plan --conninfo "host=... dbname=..." [--schemas public,sales] [--glossary FILE]
- *              [--json] [--time] [QUESTION...]
+ *              [--semantic FILE] [--json] [--time] [QUESTION...]
  *
  * Without QUESTION arguments, questions are read from stdin, one per line. Output is one line
  * per question: the SQL, or "DECLINE: why"; with --json one object per line
@@ -13,6 +14,7 @@
 #include "err.h"
 #include "glossary.h"
 #include "planner.h"
+#include "semantic.h"
 
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -26,6 +28,7 @@
 typedef struct opts {
     const char *conninfo;
     const char *glossary;
+    const char *semantic;
     char schemas_buf[1024];
     char *schemas[MAX_SCHEMAS];
     int nschemas;
@@ -35,7 +38,7 @@ typedef struct opts {
 static void usage(void)
 {
     fprintf(stderr, "usage: t2sql-plan --conninfo CONNINFO [--schemas a,b] [--glossary FILE]"
-                    " [--json] [--time] [QUESTION...]\n");
+                    " [--semantic FILE] [--json] [--time] [QUESTION...]\n");
 }
 
 static int split_schemas(opts *o, const char *list)
@@ -70,6 +73,22 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+static semantic *g_sem; /* the layer given with --semantic, NULL without */
+
+/* The semantic path, then the ordinary planner (as the pipeline's offline path). */
+static int plan(const catalog *cat, const glossary *g, const char *q, buf *sql, char *why,
+                size_t whylen)
+{
+    buf e = BUF_INIT(1 << 14), m = BUF_INIT(1 << 14);
+    int nm = 0, rc = planner_semantic(cat, g_sem, q, sql, &e, &m, &nm);
+
+    buf_free(&e);
+    buf_free(&m);
+    if (rc == 0) return 0;
+    buf_reset(sql);
+    return planner_plan(cat, g, q, sql, why, whylen);
+}
+
 /* Plans one question and prints the result; adds its planning time to times when timing. */
 static int plan_one(const opts *o, const catalog *cat, const glossary *g, const char *q,
                     double *times, int *ntimes, int cap)
@@ -79,17 +98,17 @@ static int plan_one(const opts *o, const catalog *cat, const glossary *g, const 
     int rc, i;
 
     why[0] = '\0';
-    rc = planner_plan(cat, g, q, &sql, why, sizeof why);
+    rc = plan(cat, g, q, &sql, why, sizeof why);
     if (o->time && *ntimes < cap) {
         double t0 = now_ms();
         for (i = 0; i < TIME_REPEAT; i++) {
             char w2[1024];
             buf_reset(&sql);
-            planner_plan(cat, g, q, &sql, w2, sizeof w2);
+            plan(cat, g, q, &sql, w2, sizeof w2);
         }
         times[(*ntimes)++] = (now_ms() - t0) / TIME_REPEAT;
         buf_reset(&sql);
-        planner_plan(cat, g, q, &sql, why, sizeof why);
+        plan(cat, g, q, &sql, why, sizeof why);
     }
     if (o->json) {
         if (buf_adds(&line, "{\"question\": ") < 0 || buf_add_json_cstr(&line, q) < 0 ||
@@ -137,6 +156,8 @@ int main(int argc, char **argv)
             }
         } else if (strcmp(argv[i], "--glossary") == 0 && i + 1 < argc)
             o.glossary = argv[++i];
+        else if (strcmp(argv[i], "--semantic") == 0 && i + 1 < argc)
+            o.semantic = argv[++i];
         else if (strcmp(argv[i], "--json") == 0)
             o.json = 1;
         else if (strcmp(argv[i], "--time") == 0)
@@ -170,6 +191,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "t2sql-plan: glossary: %s\n", err.detail);
         goto out;
     }
+    if (o.semantic && !(g_sem = semantic_load(o.semantic, &err))) {
+        fprintf(stderr, "t2sql-plan: semantic layer: %s\n", err.detail);
+        goto out;
+    }
     PQfinish(conn);
     conn = NULL;
     if (o.time && !(times = calloc((size_t)cap, sizeof *times))) {
@@ -196,6 +221,7 @@ int main(int argc, char **argv)
 out:
     free(times);
     glossary_free(g);
+    semantic_free(g_sem);
     catalog_free(cat);
     if (conn) PQfinish(conn);
     return rc;

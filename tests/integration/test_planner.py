@@ -23,7 +23,9 @@ from conftest import libpq_argv
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PLAN = os.path.join(ROOT, "bin", "t2sql-plan")
 GLOSSARY = os.path.join(ROOT, "conf", "glossary")
+SEMANTIC = os.path.join(ROOT, "conf", "semantic.yaml")
 QUESTIONS = os.path.join(ROOT, "tests", "planner", "demo_questions.jsonl")
+SEM_QUESTIONS = os.path.join(ROOT, "tests", "planner", "semantic_questions.jsonl")
 DEFOG = os.path.join(ROOT, "..", "shared", "data", "defog")
 DEMO_DB = "t2sql_planner_demo"
 DEMO_SCALE = os.environ.get("T2SQL_DEMO_SCALE", "0.02")
@@ -59,7 +61,8 @@ def run_planner(dsn, questions):
     if not os.access(PLAN, os.X_OK):
         raise RuntimeError("%s is missing: run make bin/t2sql-plan" % PLAN)
     dsn, pgenv = libpq_argv(dsn)
-    out = subprocess.run([PLAN, "--conninfo", dsn, "--glossary", GLOSSARY, "--json"], env=pgenv,
+    out = subprocess.run([PLAN, "--conninfo", dsn, "--glossary", GLOSSARY, "--semantic", SEMANTIC,
+                          "--json"], env=pgenv,
                          input="".join(q.replace("\n", " ") + "\n" for q in questions),
                          capture_output=True, text=True, check=True, timeout=600).stdout
     res = [json.loads(line) for line in out.splitlines() if line.strip()]
@@ -139,14 +142,14 @@ def fetch(conn, sql):
         return cur.fetchall()
 
 
-def demo_accuracy(dsn, verbose=False):
-    """Loads the demo data and returns (correct, total, failures)."""
+def demo_accuracy(dsn, verbose=False, path=QUESTIONS):
+    """Loads the demo data and returns (correct, total, failures) over the questions of path."""
     recreate_db(dsn, DEMO_DB)
     db_dsn = dsn_for(dsn, DEMO_DB)
     ci, pgenv = libpq_argv(db_dsn)
     subprocess.run([os.path.join(ROOT, "conf", "demo", "load.sh"), ci, DEMO_SCALE],
                    check=True, capture_output=True, text=True, timeout=600, env=pgenv)
-    items = [json.loads(line) for line in open(QUESTIONS) if line.strip()]
+    items = [json.loads(line) for line in open(path) if line.strip()]
     plans = run_planner(db_dsn, [i["question"] for i in items])
     conn = psycopg2.connect(db_dsn)
     conn.autocommit = True
