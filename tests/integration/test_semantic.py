@@ -1,0 +1,192 @@
+"""The semantic layer (issue 13): GET /semantic, the offline planner answering in the layer's
+measures (rows equal to psql running the hand-written correct SQL), explanation and
+measures_used in the answer, and a SIGHUP reload that keeps the old layer when the new one has
+an invalid definition."""
+import os
+import re
+import shutil
+import signal
+import tempfile
+import time
+from decimal import Decimal
+
+import psycopg2
+import requests
+
+from conftest import ROOT, post_query
+
+NOMODEL = ("nomodel", 18081, {"OPENAI_BASE_URL": "", "OPENAI_API_KEY": "",
+                              "T2SQL_PLANNER_FALLBACK": "false"})
+
+
+def start(instances, spec):
+    name, port, env = spec
+    return instances.start(name, port, **env)
+
+
+def psql_rows(stack_env, sql):
+    c = psycopg2.connect(stack_env["T2SQL_TEST_PG"])
+    try:
+        with c.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchall()
+    finally:
+        c.close()
+
+
+def canon(rows):
+    """Rows as a sorted list of tuples: numbers rounded to 4 places, None kept."""
+    out = []
+    for r in rows:
+        t = []
+        for v in r:
+            if isinstance(v, (int, float, Decimal)) and not isinstance(v, bool):
+                t.append(round(Decimal(str(v)), 4))
+            elif isinstance(v, str) and re.fullmatch(r"-?\d+(\.\d+)?", v):
+                t.append(round(Decimal(v), 4))
+            else:
+                t.append(v)
+        out.append(tuple(t))
+    return sorted(out, key=repr)
+
+
+def ask(inst, question):
+    r = post_query(inst.url, {"question": question, "stream": False, "page_size": 1000})
+    assert r.status_code == 200, r.text[:500]
+    body = r.json()
+    assert body["source"] == "planner", body
+    return body
+
+
+# total revenue = ticket revenue + merch revenue, each over its own table; online merch orders
+# (no event) are the row whose category is null
+TOTAL_REVENUE_SQL = """
+SELECT category, sum(amount) FROM (
+    SELECT e.category, t.price * t.quantity AS amount
+      FROM ticket_sales t JOIN events e ON e.event_id = t.event_id
+    UNION ALL
+    SELECT e.category, m.revenue
+      FROM merch_orders m LEFT JOIN events e ON e.event_id = m.event_id) x
+ GROUP BY category"""
+
+
+def test_get_semantic_lists_the_layer(base_url):
+    r = requests.get(base_url + "/semantic", timeout=30)
+    assert r.status_code == 200, r.text[:300]
+    body = r.json()
+    assert set(body) == {"measures", "ratios", "dimensions", "entities"}
+    measures = {m["name"]: m for m in body["measures"]}
+    assert measures["total revenue"]["sum_of"] == ["ticket revenue", "merch revenue"]
+    assert measures["tickets sold"]["expr"] == "sum(ticket_sales.quantity)"
+    assert "refunded" in measures["tickets sold"]["filter"]
+    assert measures["tickets sold"]["line"] > 0
+    ratios = {m["name"]: m for m in body["ratios"]}
+    assert ratios["refund rate"]["percent"] is True
+    assert {"online share", "average order value"} <= set(ratios)
+    assert "concerts" in {e["name"] for e in body["entities"]}
+
+
+def test_showcase_question_counts_both_revenue_sources(instances, stack_env):
+    inst = start(instances, NOMODEL)
+    body = ask(inst, "total revenue by event category")
+    assert body["measures_used"][0] == "total revenue"
+    assert set(body["measures_used"]) >= {"ticket revenue", "merch revenue"}
+    assert "total revenue" in body["explanation"] and "event category" in body["explanation"]
+    gold = canon(psql_rows(stack_env, TOTAL_REVENUE_SQL))
+    assert any(r[0] is None for r in gold), "the demo has online merch orders"
+    assert canon(body["rows"]) == gold
+
+
+def test_console_placeholder_question(instances, stack_env):
+    with open(os.path.join(ROOT, "web", "index.html")) as f:
+        question = re.search(r'placeholder="e\.g\. ([^"]+)"', f.read()).group(1)
+    inst = start(instances, NOMODEL)
+    body = ask(inst, question)
+    assert body["measures_used"], body
+    sql = {"total ticket revenue by event category":
+           "SELECT e.category, sum(t.price * t.quantity) FROM ticket_sales t"
+           " JOIN events e ON e.event_id = t.event_id GROUP BY e.category",
+           "total revenue by event category": TOTAL_REVENUE_SQL}[question]
+    assert canon(body["rows"]) == canon(psql_rows(stack_env, sql))
+
+
+def test_tickets_sold_and_ratios_match_psql(instances, stack_env):
+    inst = start(instances, NOMODEL)
+    cases = [
+        ("how many tickets were sold by event category",
+         "SELECT e.category, sum(t.quantity) FROM ticket_sales t JOIN events e USING (event_id)"
+         " WHERE t.status NOT IN ('refunded', 'cancelled') GROUP BY 1", "tickets sold"),
+        ("refund rate by event category",
+         "SELECT e.category, 100.0 * count(*) FILTER (WHERE t.status = 'refunded') / count(*)"
+         " FROM ticket_sales t JOIN events e USING (event_id) GROUP BY 1", "refund rate"),
+        ("percentage of merch orders placed online",
+         "SELECT 100.0 * count(*) FILTER (WHERE event_id IS NULL) / count(*) FROM merch_orders",
+         "online merch share"),
+        ("average order value by product category",
+         "SELECT product_category, avg(revenue) FROM merch_orders GROUP BY 1",
+         "average order value"),
+        ("ticket revenue for concerts by venue city in 2024",
+         "SELECT v.city, sum(t.price * t.quantity) FROM ticket_sales t JOIN events e USING"
+         " (event_id) JOIN venues v ON v.venue_id = e.venue_id WHERE e.category = 'Concert'"
+         " AND t.sale_date >= '2024-01-01' AND t.sale_date < '2025-01-01' GROUP BY 1",
+         "ticket revenue"),
+    ]
+    for question, sql, measure in cases:
+        body = ask(inst, question)
+        assert body["measures_used"][0] == measure, (question, body["measures_used"])
+        assert body["explanation"].startswith(measure), body["explanation"]
+        assert canon(body["rows"]) == canon(psql_rows(stack_env, sql)), question
+
+
+def test_planner_declines_what_the_layer_cannot_say(instances):
+    """A measure word next to a word the layer does not know is not guessed at."""
+    inst = start(instances, NOMODEL)
+    r = post_query(inst.url, {"question": "refund rate by favourite colour", "stream": False})
+    assert r.status_code != 200 or r.json()["source"] == "planner" and \
+        "colour" not in r.json()["sql"], r.text[:300]
+    if r.status_code == 200:
+        assert "refund rate" not in r.json()["measures_used"]
+
+
+def _semantic_names(url):
+    r = requests.get(url + "/semantic", timeout=30)
+    assert r.status_code == 200, r.text[:300]
+    b = r.json()
+    return {d["name"] for k in ("measures", "ratios", "dimensions", "entities") for d in b[k]}
+
+
+def _wait_names(url, want, absent=(), timeout=60):
+    end = time.time() + timeout
+    names = set()
+    while time.time() < end:
+        names = _semantic_names(url)
+        if want <= names and not (set(absent) & names):
+            return names
+        time.sleep(0.5)
+    raise AssertionError("layer after reload: %s" % sorted(names))
+
+
+def test_reload_keeps_the_old_layer_when_a_definition_is_invalid(instances):
+    tmp = tempfile.mkdtemp(prefix="t2sql-sem-")
+    path = os.path.join(tmp, "semantic.yaml")
+    shutil.copy(os.path.join(ROOT, "conf", "semantic.yaml"), path)
+    os.chmod(tmp, 0o755)
+    os.chmod(path, 0o644)
+    try:
+        inst = instances.start("semreload", 18085, T2SQL_SEMANTIC_FILE=path, T2SQL_WORKERS="1")
+        assert "tickets sold" in _semantic_names(inst.url)
+        with open(path, "a") as f:  # a column that does not exist: PREPARE refuses it
+            f.write("\n  - name: broken thing\n    table: events\n"
+                    "    filter: events.no_such_column = 1\n")
+        os.kill(inst.pid, signal.SIGHUP)
+        time.sleep(3)
+        names = _semantic_names(inst.url)
+        assert "tickets sold" in names and "broken thing" not in names
+        shutil.copy(os.path.join(ROOT, "conf", "semantic.yaml"), path)
+        with open(path, "a") as f:  # a valid new entity appears after the next reload
+            f.write("\n  - name: big venues\n    table: venues\n    filter: venues.seats > 10000\n")
+        os.kill(inst.pid, signal.SIGHUP)
+        _wait_names(inst.url, {"big venues", "tickets sold"}, absent={"broken thing"})
+    finally:
+        instances.stop_all()
+        shutil.rmtree(tmp, ignore_errors=True)
