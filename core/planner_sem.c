@@ -41,7 +41,7 @@ static const char *const STOP[] = {
     "from",  "with",  "all",  "total",   "and",       "please", "how",    "much", "many",  "do",
     "does",  "did",   "we",   "have",    "has",       "made",   "make",   "been", "there", "sold",
     "by",    "per",   "each", "every",   "across",    "during", "broken", "down", "split", "its",
-    "their", "us",    "find", "compute", "calculate", "s",      NULL};
+    "their", "us",    "find", "compute", "calculate", "s",      "to",     NULL};
 static const char *const GROUPING[] = {"by", "per", "each", "every", "across", NULL};
 static const char *const GRAIN_ADJ[] = {"daily", "weekly", "monthly", "quarterly", "yearly", NULL};
 

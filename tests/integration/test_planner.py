@@ -213,6 +213,15 @@ def test_demo_execution_accuracy():
     assert acc >= 0.80, failures
 
 
+def test_semantic_questions_accuracy():
+    """tests/planner/semantic_questions.jsonl: questions in the semantic layer's words."""
+    ok, total, failures = demo_accuracy(base_dsn(), verbose=True, path=SEM_QUESTIONS)
+    acc = ok / total
+    print("planner semantic-layer accuracy: %d/%d = %.1f%%" % (ok, total, 100 * acc))
+    assert total >= 60
+    assert acc >= 0.90, failures
+
+
 def test_idk_declined():
     if not os.path.exists(os.path.join(DEFOG, "questions", "idk.csv")):
         import pytest
