@@ -1,7 +1,8 @@
 #!/bin/sh
-# planner.sh -- the offline planner's three numbers: median planning time per question on the
-# demo catalog, execution accuracy on tests/planner/demo_questions.jsonl, and the share of the
-# defog idk.csv questions it declines.
+# planner.sh -- the offline planner's numbers: median planning time per question on the demo
+# catalog (with the semantic layer, as /query plans), execution accuracy on
+# tests/planner/demo_questions.jsonl and on tests/planner/semantic_questions.jsonl, and the
+# share of the defog idk.csv questions it declines.
 #   T2SQL_TEST_PG="host=/tmp port=5432 user=postgres dbname=postgres" bench/planner.sh
 # Needs bin/t2sql-plan (make bin/t2sql-plan) and a superuser conninfo in T2SQL_TEST_PG; it
 # (re)creates the databases t2sql_planner_demo and t2sql_idk_<db> there.
@@ -22,8 +23,10 @@ d.pop("password", None)
 d["dbname"] = "t2sql_planner_demo"
 print(e.make_dsn(**d))')
 "$PY" -c 'import json, sys
-for l in open("tests/planner/demo_questions.jsonl"):
-    print(json.loads(l)["question"])' |
-    bin/t2sql-plan --conninfo "$demo" --glossary conf/glossary --time 2>&1 >/dev/null |
+for f in ("demo_questions", "semantic_questions"):
+    for l in open("tests/planner/%s.jsonl" % f):
+        print(json.loads(l)["question"])' |
+    bin/t2sql-plan --conninfo "$demo" --glossary conf/glossary --semantic conf/semantic.yaml \
+        --time 2>&1 >/dev/null |
     sed 's/^/planner /'
 echo "$out"

@@ -66,6 +66,8 @@ void t2ctx_free(t2ctx *x)
     catalog_free(x->cat);
     glossary_free(x->gl);
     semantic_free(x->sem);
+    glossary_free(x->semgl);
+    free(x->semdef);
     examples_clear(x);
     free(x->schemas);
     memset(x, 0, sizeof *x);
@@ -139,6 +141,7 @@ static int load_catalog(t2ctx *x, PGconn *conn, const char *probe, t2err *err)
     if (pipeline_semantic_load(x, &semerr) < 0)
         log_error("semantic layer refused%s: %s", x->sem ? ", keeping the old one" : "",
                   semerr.detail);
+    if (pipeline_semantic_merge(x) < 0) log_warn("semantic layer: out of memory for the prompt");
     buf_free(&v);
     return 0;
 fail:
@@ -375,7 +378,8 @@ static int build_prompt(t2ctx *x, const char *question, buf *user)
         few[n].question = x->examples[bi].question;
         few[n++].sql = x->examples[bi].sql;
     }
-    if (rag_context(x->cat, x->gl, few, n, question, x->cf->prompt_budget_tokens, user, &sel) < 0)
+    if (rag_context(x->cat, x->semgl ? x->semgl : x->gl, few, n, question,
+                    x->cf->prompt_budget_tokens, user, &sel) < 0)
         return -1;
     return buf_printf(user, "\nQuestion: %s\n", question);
 }
@@ -429,6 +433,15 @@ static int via_model(t2ctx *x, const char *question, gen_result *out, t2err *err
                "%s\nYour previous answer was:\n<sql>%s</sql>\nIt failed with: %s\n"
                "Write a corrected query using only the tables and columns above.",
                buf_cstr(&user), buf_cstr(&sql), err->detail);
+    {
+        buf names = BUF_INIT(1u << 14);
+        int k = pipeline_semantic_named(x, question, &names), i;
+        const char *nm = names.p;
+        for (i = 0; i < k; i++, nm += strlen(nm) + 1)
+            buf_printf(&fix, "%s%s", i ? ", " : "\nUse the semantic layer's definitions of ", nm);
+        if (k) buf_adds(&fix, " as given above.");
+        buf_free(&names);
+    }
     buf_reset(&sql);
     if (ask_model(x, buf_cstr(&fix), key, &reply, &sql, err) < 0) goto done;
     if (pipeline_validate(x, buf_cstr(&sql), &out->sql, err) == 0) {
@@ -542,6 +555,7 @@ int pipeline_question(t2ctx *x, const char *question, const char *owner, gen_res
 store:
     cache_set(x->cache, key, out->sql.p, out->sql.len, x->cf->cache_ttl_sql);
 found:
+    if (!out->explanation.len && x->sem) pipeline_semantic_explain(x, question, out);
     if (store_query(x, question, owner, out, err) < 0) goto done;
     rc = 0;
 done:

@@ -38,7 +38,10 @@ typedef struct t2ctx {
     llm *llm;
     catalog *cat;
     glossary *gl;
-    semantic *sem; /* the semantic layer; NULL until one has loaded and checked */
+    semantic *sem;   /* the semantic layer; NULL until one has loaded and checked */
+    glossary *semgl; /* gl plus one entry per name and synonym of sem, for the model's prompt
+                      * (a glossary term the layer defines too is left out): NULL without sem */
+    int *semdef;     /* per semgl entry: the definition of sem it stands for, -1 for gl's */
     char **schemas;
     int nschemas;
     guard_policy policy;
@@ -89,5 +92,14 @@ int pipeline_semantic_load(t2ctx *x, t2err *err);
  * every definition validates against the database (when the database is reachable; the shape
  * only when it is not), else -1 with the reason in errbuf. */
 int pipeline_semantic_check(const conf *cf, char *errbuf, size_t len);
+/* Rebuilds x->semgl / x->semdef from x->gl and x->sem (after either changed). 0 or -1. */
+int pipeline_semantic_merge(t2ctx *x);
+/* The measures and ratios of x->sem that question names (by name or synonym), NUL-separated
+ * into names; returns their count. */
+int pipeline_semantic_named(const t2ctx *x, const char *question, buf *names);
+/* For SQL not written from the layer (the model's, the ordinary planner's, a cache hit): the
+ * named measures whose expressions the SQL uses go into out->measures_used, and
+ * out->explanation says which tables it reads and which measures it uses. 0 or -1. */
+int pipeline_semantic_explain(t2ctx *x, const char *question, gen_result *out);
 
 #endif

@@ -7,7 +7,10 @@
 #include "log.h"
 #include "text.h"
 
+#include <ctype.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 static int probe(void *arg, const char *sql, t2err *err)
 {
@@ -58,4 +61,195 @@ done:
     if (inited) t2ctx_free(x);
     free(x);
     return rc;
+}
+
+/* "semantic layer measure "tickets sold" = sum(ticket_sales.quantity) over ticket_sales where
+ * ...": the canonical expression the model is asked to use. */
+static int def_hint(const semantic *s, const sem_def *d, buf *h)
+{
+    static const char *const KIND[] = {"", "measure", "ratio", "dimension", "entity"};
+    int i, rc = buf_printf(h, "semantic layer %s \"%s\"", KIND[d->kind], d->name);
+
+    if (d->description) rc |= buf_printf(h, " (%s)", d->description);
+    if (d->kind == SEM_MEASURE && !d->nparts)
+        rc |= buf_printf(h, " = %s over %s%s%s", d->expr, d->table, d->filter ? " where " : "",
+                         d->filter ? d->filter : "");
+    if (d->kind == SEM_DIMENSION && d->expr) rc |= buf_printf(h, " = %s", d->expr);
+    if (d->kind == SEM_ENTITY) rc |= buf_printf(h, " = %s rows where %s", d->table, d->filter);
+    if (d->kind == SEM_RATIO)
+        rc |=
+            buf_printf(h, " = %s(%s) / (%s)", d->percent ? "100 * " : "", d->parts[0], d->parts[1]);
+    if (d->kind == SEM_MEASURE && d->nparts) rc |= buf_adds(h, " = the sum of");
+    for (i = 0; i < d->nparts; i++) {
+        int m = semantic_find(s, SEM_MEASURE, d->parts[i]);
+        const sem_def *p = &s->d[m];
+        rc |= buf_printf(h, "%s %s = %s over %s%s%s", i ? ";" : "", p->name, p->expr, p->table,
+                         p->filter ? " where " : "", p->filter ? p->filter : "");
+    }
+    if (d->kind == SEM_MEASURE && d->nparts)
+        rc |= buf_adds(h, " (each over its own table, then added: never one inner join)");
+    return rc ? -1 : 0;
+}
+
+/* The tables a definition reads, comma-separated. */
+static void def_tables(const semantic *s, const sem_def *d, buf *t)
+{
+    int i;
+
+    if (d->table) buf_adds(t, d->table);
+    for (i = 0; i < d->nparts; i++) {
+        int m = semantic_find(s, SEM_MEASURE, d->parts[i]);
+        if (m >= 0 && s->d[m].table) buf_printf(t, "%s%s", t->len ? "," : "", s->d[m].table);
+    }
+}
+
+static int defined_term(const semantic *s, const char *term)
+{
+    int i, k;
+
+    for (i = 0; i < s->n; i++) {
+        if (strcasecmp(s->d[i].name, term) == 0) return 1;
+        for (k = 0; k < s->d[i].nsyn; k++)
+            if (strcasecmp(s->d[i].syn[k], term) == 0) return 1;
+    }
+    return 0;
+}
+
+static int merge_add(glossary *g, int **map, int def, const char *term, const char *hint,
+                     const char *tables, const char *filter)
+{
+    int *m = realloc(*map, (size_t)(g->n + 1) * sizeof **map);
+
+    if (!m) return -1;
+    *map = m;
+    m[g->n] = def;
+    return glossary_add(g, term, hint, tables, filter);
+}
+
+int pipeline_semantic_merge(t2ctx *x)
+{
+    glossary *g;
+    int *map = NULL, i, k, rc = 0;
+
+    glossary_free(x->semgl);
+    free(x->semdef);
+    x->semgl = NULL, x->semdef = NULL;
+    if (!x->sem || !x->sem->n || !(g = glossary_new())) return x->sem && x->sem->n ? -1 : 0;
+    for (i = 0; x->gl && i < x->gl->n && rc == 0; i++) {
+        const gloss_entry *e = &x->gl->e[i];
+        if (!defined_term(x->sem, e->term))
+            rc = merge_add(g, &map, -1, e->term, e->hint, e->tables, e->filter);
+    }
+    for (i = 0; i < x->sem->n && rc == 0; i++) {
+        const sem_def *d = &x->sem->d[i];
+        buf h = BUF_INIT(1u << 14), t = BUF_INIT(1024);
+        if (def_hint(x->sem, d, &h) < 0) rc = -1;
+        def_tables(x->sem, d, &t);
+        if (rc == 0) rc = merge_add(g, &map, i, d->name, buf_cstr(&h), buf_cstr(&t), NULL);
+        for (k = 0; k < d->nsyn && rc == 0; k++)
+            rc = merge_add(g, &map, i, d->syn[k], buf_cstr(&h), buf_cstr(&t), NULL);
+        buf_free(&h);
+        buf_free(&t);
+    }
+    if (rc < 0) {
+        glossary_free(g);
+        free(map);
+        return -1;
+    }
+    x->semgl = g, x->semdef = map;
+    return 0;
+}
+
+int pipeline_semantic_named(const t2ctx *x, const char *question, buf *names)
+{
+    int idx[16], n, i, j, count = 0, seen[16];
+
+    if (!x->semgl) return 0;
+    n = glossary_match(x->semgl, question, idx, 16);
+    for (i = 0; i < n; i++) {
+        int d = x->semdef[idx[i]], dup = 0;
+        if (d < 0 || (x->sem->d[d].kind != SEM_MEASURE && x->sem->d[d].kind != SEM_RATIO)) continue;
+        for (j = 0; j < count; j++)
+            dup |= seen[j] == d;
+        if (dup) continue;
+        seen[count++] = d;
+        buf_add(names, x->sem->d[d].name, strlen(x->sem->d[d].name) + 1);
+    }
+    return count;
+}
+
+/* text folded to lower case without spaces, and without "name." qualifiers before columns */
+static void squash(const char *s, buf *out)
+{
+    for (; *s; s++) {
+        if (isspace((unsigned char)*s) || *s == '"') continue;
+        if (isalpha((unsigned char)*s) || *s == '_') { /* a word: drop it if a '.' follows */
+            const char *e = s;
+            while (isalnum((unsigned char)*e) || *e == '_')
+                e++;
+            if (*e == '.') {
+                s = e;
+                continue;
+            }
+            for (; s < e; s++)
+                buf_addc(out, (char)tolower((unsigned char)*s));
+            s--;
+            continue;
+        }
+        buf_addc(out, (char)tolower((unsigned char)*s));
+    }
+}
+
+/* 1 if the SQL uses the expression of simple measure m. */
+static int uses_measure(const semantic *s, int m, const char *sqlsq)
+{
+    buf e = BUF_INIT(1u << 14);
+    int hit;
+
+    squash(s->d[m].expr, &e);
+    hit = e.len && strstr(sqlsq, buf_cstr(&e)) != NULL;
+    buf_free(&e);
+    return hit;
+}
+
+int pipeline_semantic_explain(t2ctx *x, const char *question, gen_result *out)
+{
+    buf names = BUF_INIT(1u << 14), sq = BUF_INIT(4u << 20);
+    guard_result *gr = calloc(1, sizeof *gr);
+    const char *n;
+    int k, i, j;
+
+    if (!gr) return -1;
+    buf_reset(&out->explanation);
+    buf_reset(&out->measures_used);
+    out->nmeasures = 0;
+    if (guard_check(buf_cstr(&out->sql), &x->policy, gr) == 0 && gr->nrels) {
+        buf_adds(&out->explanation, "reads ");
+        for (i = 0; i < gr->nrels; i++)
+            buf_printf(&out->explanation, "%s%s", i ? (i + 1 == gr->nrels ? " and " : ", ") : "",
+                       gr->rels[i].name);
+    }
+    squash(buf_cstr(&out->sql), &sq);
+    k = pipeline_semantic_named(x, question, &names);
+    for (i = 0, n = names.p; i < k; i++, n += strlen(n) + 1) {
+        int d = semantic_find(x->sem, 0, n), used = 1;
+        const sem_def *sd = &x->sem->d[d];
+        if (!sd->nparts) used = uses_measure(x->sem, d, buf_cstr(&sq));
+        for (j = 0; j < sd->nparts; j++)
+            used &= uses_measure(x->sem, semantic_find(x->sem, SEM_MEASURE, sd->parts[j]),
+                                 buf_cstr(&sq));
+        if (!used) continue;
+        buf_add(&out->measures_used, n, strlen(n) + 1);
+        buf_printf(&out->explanation, "%s%s",
+                   out->nmeasures         ? ", "
+                   : out->explanation.len ? "; uses the semantic layer's "
+                                          : "uses the semantic layer's ",
+                   sd->name);
+        if (sd->description) buf_printf(&out->explanation, " (%s)", sd->description);
+        out->nmeasures++;
+    }
+    buf_free(&names);
+    buf_free(&sq);
+    free(gr);
+    return 0;
 }

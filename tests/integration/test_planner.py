@@ -238,5 +238,7 @@ if __name__ == "__main__":
     dsn = base_dsn()
     ok, total, _ = demo_accuracy(dsn, verbose="-v" in sys.argv)
     print("planner execution accuracy: %d/%d = %.1f%%" % (ok, total, 100.0 * ok / total))
+    ok, total, _ = demo_accuracy(dsn, verbose="-v" in sys.argv, path=SEM_QUESTIONS)
+    print("planner semantic-layer accuracy: %d/%d = %.1f%%" % (ok, total, 100.0 * ok / total))
     declined, total, _ = idk_declines(dsn, verbose="-v" in sys.argv)
     print("planner idk decline rate: %d/%d = %.1f%%" % (declined, total, 100.0 * declined / total))

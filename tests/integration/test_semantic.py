@@ -2,6 +2,7 @@
 measures (rows equal to psql running the hand-written correct SQL), explanation and
 measures_used in the answer, and a SIGHUP reload that keeps the old layer when the new one has
 an invalid definition."""
+import json
 import os
 import re
 import shutil
@@ -190,3 +191,51 @@ def test_reload_keeps_the_old_layer_when_a_definition_is_invalid(instances):
     finally:
         instances.stop_all()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _prompts(fakellm):
+    return [json.dumps(c["messages"]) for c in fakellm.calls()["requests"]]
+
+
+def test_model_prompt_carries_the_definitions(base_url, fakellm, uq):
+    """Retrieval puts the named measures into the prompt as canonical expressions, and the
+    answer names the measure its SQL uses."""
+    fakellm.rules({"match": uq, "reply": "<sql>SELECT e.category, sum(t.quantity) AS n FROM"
+                   " ticket_sales t JOIN events e USING (event_id) WHERE t.status NOT IN"
+                   " ('refunded', 'cancelled') GROUP BY 1</sql>"})
+    r = post_query(base_url, {"question": "tickets sold by event category " + uq,
+                              "stream": False})
+    assert r.status_code == 200, r.text[:300]
+    body = r.json()
+    assert body["source"] == "llm"
+    prompt = _prompts(fakellm)[-1]
+    assert 'semantic layer measure \\"tickets sold\\"' in prompt, prompt[:3000]
+    assert "sum(ticket_sales.quantity) over ticket_sales where ticket_sales.status NOT IN" \
+        in prompt
+    assert body["measures_used"] == ["tickets sold"]
+    assert "ticket_sales" in body["explanation"] and "tickets sold" in body["explanation"]
+
+
+def test_model_prompt_for_total_revenue_names_both_sources(base_url, fakellm, uq):
+    fakellm.rules({"match": uq, "reply": "<sql>SELECT 1 AS one</sql>"})
+    r = post_query(base_url, {"question": "total revenue by event category " + uq,
+                              "stream": False})
+    assert r.status_code == 200, r.text[:300]
+    prompt = _prompts(fakellm)[-1]
+    assert "sum(ticket_sales.price * ticket_sales.quantity)" in prompt
+    assert "sum(merch_orders.revenue)" in prompt and "never one inner join" in prompt
+    assert r.json()["measures_used"] == []  # its SQL computes no measure of the layer
+
+
+def test_repair_round_names_the_definitions(base_url, fakellm, uq):
+    fakellm.rules([
+        {"match": "failed with", "reply": "<sql>SELECT sum(ticket_sales.quantity) AS n FROM"
+         " ticket_sales WHERE ticket_sales.status NOT IN ('refunded', 'cancelled')</sql>"},
+        {"match": uq, "reply": "<sql>SELECT sum(tickets_sold) FROM ticket_sales</sql>"},
+    ])
+    r = post_query(base_url, {"question": "how many tickets sold " + uq, "stream": False})
+    assert r.status_code == 200, r.text[:300]
+    prompts = _prompts(fakellm)
+    assert "failed with" in prompts[-1]
+    assert "Use the semantic layer's definitions of tickets sold" in prompts[-1]
+    assert r.json()["measures_used"] == ["tickets sold"]
