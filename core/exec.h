@@ -7,6 +7,7 @@
 #ifndef T2_EXEC_H
 #define T2_EXEC_H
 
+#include "buf.h"
 #include "err.h"
 #include "sink.h"
 
@@ -21,6 +22,18 @@ typedef struct exec_limits {
     const int *temp_limit_ok; /* may SET temp_file_limit (pgc.temp_limit_ok); NULL = yes */
 } exec_limits;
 
+/* A copy of a page for the result cache, made while it is written: the document from
+ * "columns" to the end of the rows (the part that does not change between two answers of the
+ * same page), and what its tail says. The caller owns body (buf_free). */
+typedef struct exec_capture {
+    buf body;
+    size_t max;      /* past this the copy stops and overflow is set */
+    int overflow;    /* also set when the page failed */
+    long long total; /* total_rows, -1 = null */
+    int more;
+    double execute_ms;
+} exec_capture;
+
 typedef struct exec_req {
     const char *sql; /* validated: one SELECT, no trailing semicolon */
     const char *query_id;
@@ -29,6 +42,7 @@ typedef struct exec_req {
     count_mode count;
     int ndjson;
     double generate_ms;
+    exec_capture *capture; /* NULL = none */
 } exec_req;
 
 /* Forgets the process's cache of type names (pg_type), so that the next page reloads it:
@@ -41,6 +55,9 @@ int exec_begin(PGconn *conn, const exec_limits *lim, t2err *err);
  * after output had started (the document was ended with an "error" member, or the peer is
  * gone: s->failed). */
 int exec_page(PGconn *conn, const exec_limits *lim, const exec_req *rq, sink *s, t2err *err);
+/* Writes a page captured earlier (exec_capture's fields) as exec_page() would have, with
+ * rq's SQL, query_id and source, and timing execute 0; -1 when it does not fit the sink. */
+int exec_write_captured(const exec_req *rq, const buf *body, long long total, int more, sink *s);
 /* Checks that sql parses and plans (PREPARE, no execution) in the read-only transaction
  * with the limits; 0, or -1 with err (E_INVALID_SQL carrying PostgreSQL's message). */
 int exec_check(PGconn *conn, const exec_limits *lim, const char *sql, t2err *err);
