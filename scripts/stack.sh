@@ -197,6 +197,9 @@ write_env() { # the service's environment for this mode
     echo "export EXPORT_BUCKET=${EXPORT_BUCKET:-t2sql-exports} EXPORT_PREFIX=${EXPORT_PREFIX:-exports/}"
     echo "export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-S3RVER} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-S3RVER}"
     echo "export T2SQL_WORKERS=$WORKERS"
+    # conf/semantic.yaml describes the demo's tables: a database of your own has no layer
+    # until you write one (semantic_file)
+    [ -z "$EXTERNAL_DB" ] || echo "export T2SQL_SEMANTIC_FILE=\"\${T2SQL_SEMANTIC_FILE:-}\""
     if [ "$MODE" = demo ]; then echo "export T2SQL_AUTH_REQUIRED=${T2SQL_AUTH_REQUIRED:-false}"
     else echo "export T2SQL_AUTH_REQUIRED=false"; fi
     if [ -n "$LLM_PORT" ]; then

@@ -145,7 +145,8 @@ def defog_dbs(stack_env):
 def defog_instance(instances, defog_dbs):
     def get(db):
         defog_dbs(db)
-        return instances.start("defog-" + db, PORTS[db], T2SQL_DB_NAME=db)
+        # the demo's semantic layer names demo tables: none for these databases
+        return instances.start("defog-" + db, PORTS[db], T2SQL_DB_NAME=db, T2SQL_SEMANTIC_FILE="")
     return get
 
 
