@@ -263,7 +263,7 @@ int pipeline_validate(t2ctx *x, const char *sql, buf *clean, t2err *err)
         goto done;
     }
     if (!(conn = pgc_get(&x->db, err))) goto done;
-    if (exec_check(conn, &x->lim, NULL, buf_cstr(clean), err) < 0) {
+    if (exec_check(conn, &x->lim, auth_txn_identity(x->who), buf_cstr(clean), err) < 0) {
         pgc_check(&x->db);
         buf_reset(clean);
         goto done;
@@ -274,7 +274,14 @@ done:
     return rc;
 }
 
-/* query_id = "q_" + 32 hex of sha256(owner NUL sql). */
+/* The identity's part of every cache key: "" for the service's own role and no claims. */
+static const char *who_hash(const t2ctx *x)
+{
+    return x->who ? x->who->id_hash : "";
+}
+
+/* query_id = "q_" + 32 hex of sha256(owner NUL sql); the owner carries the hash of its role
+ * and claims, so a query_id is never shared across identities. */
 static void make_query_id(const char *owner, const char *sql, char dst[40])
 {
     char h[65];
@@ -286,7 +293,7 @@ static void make_query_id(const char *owner, const char *sql, char dst[40])
 static int store_query(t2ctx *x, const char *question, const char *owner, gen_result *out,
                        t2err *err)
 {
-    const char *params[5];
+    const char *params[7];
     PGconn *conn = pgc_get(&x->db, err);
     PGresult *r;
     int rc = 0;
@@ -304,10 +311,12 @@ static int store_query(t2ctx *x, const char *question, const char *owner, gen_re
     params[2] = question;
     params[3] = out->source;
     params[4] = owner;
+    params[5] = x->who ? x->who->role : "";
+    params[6] = x->who ? x->who->claims_json : "{}";
     r = PQexecParams(conn,
-                     "INSERT INTO t2sql.queries (id, sql, question, source, owner)"
-                     " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
-                     5, NULL, params, NULL, NULL, 0);
+                     "INSERT INTO t2sql.queries (id, sql, question, source, owner, role, claims)"
+                     " VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) ON CONFLICT (id) DO NOTHING",
+                     7, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         rc = pg_result_err(conn, r, E_INTERNAL, err, "storing the query");
         pgc_check(&x->db);
@@ -377,7 +386,7 @@ static int ask_model(t2ctx *x, const char *user, char key[96], buf *reply, buf *
 {
     char h[65];
 
-    cache_key_hash(h, x->cf->llm_provider, llm_model(x->llm), SYSTEM_PROMPT, user,
+    cache_key_hash(h, x->cf->llm_provider, llm_model(x->llm), SYSTEM_PROMPT, user, who_hash(x),
                    (const char *)NULL);
     snprintf(key, 96, "t2sql:llm:%s", h);
     buf_reset(reply);
@@ -492,7 +501,8 @@ int pipeline_question(t2ctx *x, const char *question, const char *owner, gen_res
         err_set(err, E_INTERNAL, "out of memory");
         goto done;
     }
-    cache_key_hash(h, buf_cstr(&norm), x->cat->fingerprint, llm_model(x->llm), (const char *)NULL);
+    cache_key_hash(h, buf_cstr(&norm), x->cat->fingerprint, llm_model(x->llm), who_hash(x),
+                   (const char *)NULL);
     snprintf(key, sizeof key, "t2sql:q:%s", h);
     if (cache_get(x->cache, key, &out->sql)) {
         /* Redis is outside our trust: what comes back is checked again (~10 us) */

@@ -11,6 +11,7 @@
 #ifndef T2_PIPELINE_H
 #define T2_PIPELINE_H
 
+#include "auth.h"
 #include "buf.h"
 #include "cache.h"
 #include "catalog.h"
@@ -41,6 +42,8 @@ typedef struct t2ctx {
     int nschemas;
     guard_policy policy;
     txn_limits lim;
+    const auth_ctx *who;        /* the request's identity (role, claims) while one is served; NULL =
+                                 * anonymous or auth off. Set and cleared by the caller. */
     struct t2example *examples; /* verified examples, reloaded when t2sql.examples changes */
     int nexamples;
     char examples_ver[64];

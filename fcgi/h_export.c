@@ -39,8 +39,9 @@ int h_export_start(req *r)
             goto fail;
     }
     if (!(conn = pgc_get(&r->x->db, &err))) goto fail;
-    if (jobs_create(conn, buf_cstr(&g.sql), g.query_id, query_id ? NULL : buf_cstr(&q), r->owner,
-                    format, id, &err) < 0) {
+    if (jobs_create_as(conn, buf_cstr(&g.sql), g.query_id, query_id ? NULL : buf_cstr(&q), r->owner,
+                       r->x->who ? r->x->who->role : NULL,
+                       r->x->who ? r->x->who->claims_json : NULL, format, id, &err) < 0) {
         pgc_check(&r->x->db);
         goto fail;
     }

@@ -136,6 +136,7 @@ int h_query(req *r)
     rq.page = page;
     rq.page_size = page_size;
     rq.generate_ms = g.generate_ms;
+    rq.id = auth_txn_identity(r->x->who);
     rq.ndjson = r->accept && strcasestr(r->accept, "application/x-ndjson") != NULL;
     metrics_add(&metrics_get()->queries[src], 1);
     if (!(conn = pgc_get(&r->x->db, &err))) goto fail;

@@ -7,6 +7,7 @@
 #ifndef T2_HTTP_H
 #define T2_HTTP_H
 
+#include "auth.h"
 #include "buf.h"
 #include "conf.h"
 #include "err.h"
@@ -29,6 +30,7 @@ typedef struct req {
     json_object *json;        /* parsed body (req_json), owned */
     char owner[64];           /* the API key's id, "" when anonymous */
     char scopes[64];          /* comma-separated scopes of the key */
+    auth_ctx auth;            /* who asks (filled when auth is on); r->x->who points here */
     const char *stream_ctype; /* Content-Type of a streamed body */
     const char *cors_origin;  /* Access-Control-Allow-Origin to send ("*" or the request's
                                * Origin), NULL = none: CORS off or the origin not allowed */

@@ -39,7 +39,7 @@ static const route routes[] = {
 static int authorize(req *r, const route *rt, t2err *err)
 {
     const char *key;
-    auth_ctx a;
+    auth_ctx *a = &r->auth;
     PGconn *conn;
 
     if (!r->cf->auth_required || !rt->scope) return 0;
@@ -49,14 +49,16 @@ static int authorize(req *r, const route *rt, t2err *err)
         return err_set(err, E_UNAUTHORIZED,
                        "an API key is required: Authorization: Bearer <key> or X-API-Key");
     if (!(conn = pgc_get(&r->x->db, err))) return -1;
-    if (auth_check(conn, key, rt->scope, &a, err) < 0) {
+    if (auth_check(conn, key, rt->scope, a, err) < 0) {
         pgc_check(&r->x->db);
         return -1;
     }
-    str_copy(r->owner, sizeof r->owner, a.owner);
-    str_copy(r->scopes, sizeof r->scopes, a.scopes);
-    if (a.limit_per_min < 0) a.limit_per_min = r->cf->rate_limit_per_min;
-    return auth_rate_limit(r->x->cache, &a, NULL, err);
+    str_copy(r->owner, sizeof r->owner, a->owner);
+    str_copy(r->scopes, sizeof r->scopes, a->scopes);
+    if (a->limit_per_min < 0) a->limit_per_min = r->cf->rate_limit_per_min;
+    if (auth_rate_limit(r->x->cache, a, NULL, err) < 0) return -1;
+    r->x->who = a;
+    return 0;
 }
 
 static volatile sig_atomic_t w_stop;
@@ -102,6 +104,7 @@ static void dispatch(req *r)
                 http_error(r, &err);
             else
                 routes[i].fn(r);
+            r->x->who = NULL;
             return;
         }
         if (!strstr(allow, routes[i].method))

@@ -1,0 +1,211 @@
+"""test_tenants -- many users, one database: each API key maps to a database role and claims
+(bin/t2sql-keys create --role R --claims k=v), generated SQL runs as that role with the claims
+set for the transaction only, and PostgreSQL's row-level security (conf/tenants.sql: customers
+and ticket_sales scoped by the `city` claim) decides the rows. Every answer is compared with
+psql run as that role with those claims. Query ids, jobs and caches never cross identities;
+exports run as their owner. The instance uses port 18094 (test_security.py's block)."""
+import csv
+import io
+import json
+import os
+import subprocess
+import time
+
+import psycopg2
+import pytest
+import requests
+
+from conftest import ROOT, TIMEOUT, assert_error, loads, post_query
+from test_security import bearer, create_key, service_env, start, superuser
+
+TENANTS = ("tenants", 18094, {"T2SQL_AUTH_REQUIRED": "true"})
+CITY = {"a": "Mumbai", "b": "Pune"}
+ROLE = {"a": "t2sql_tenant_a", "b": "t2sql_tenant_b"}
+
+
+@pytest.fixture(scope="module")
+def inst(instances):
+    return start(instances, TENANTS)
+
+
+@pytest.fixture(scope="module")
+def keys():
+    return {
+        "a": create_key_as("ten-a", ROLE["a"], "city=" + CITY["a"]),
+        "b": create_key_as("ten-b", ROLE["b"], "city=" + CITY["b"]),
+        "reader": create_key("ten-reader", "query,export"),
+    }
+
+
+def keys_tool(*args):
+    cmd = [os.path.join(ROOT, "bin", "t2sql-keys"), "-c", os.path.join(ROOT, "conf", "t2sql.conf")]
+    env = dict(os.environ)
+    env.update(service_env())
+    return subprocess.run(cmd + list(args), cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=30)
+
+
+def create_key_as(name, role, claims, scopes="query,export"):
+    p = keys_tool("create", name, "--scopes", scopes, "--role", role, "--claims", claims)
+    assert p.returncode == 0, p.stderr
+    from test_security import record_key
+    key = p.stdout.strip()
+    record_key(key)
+    return key
+
+
+def as_role(sql, role, claims):
+    """Rows of sql run by psycopg2 as role with the claims, as the service sets them."""
+    c = superuser()
+    try:
+        with c.cursor() as cur:
+            cur.execute("BEGIN READ ONLY")
+            cur.execute("SELECT set_config('t2sql.claims', %s, true)", (json.dumps(claims),))
+            for k, v in claims.items():
+                cur.execute("SELECT set_config(%s, %s, true)", ("t2sql.claim." + k, v))
+            cur.execute('SET LOCAL ROLE "%s"' % role)
+            cur.execute(sql)
+            rows = [list(r) for r in cur.fetchall()]
+            cur.execute("ROLLBACK")
+            return rows
+    finally:
+        c.close()
+
+
+def norm(rows):
+    return [[str(v) for v in r] for r in rows]
+
+
+BY_CITY = "SELECT city, count(*) AS n FROM customers GROUP BY city ORDER BY city"
+SALES = ("SELECT c.city, count(*) AS sales FROM ticket_sales t JOIN customers c"
+         " ON c.customer_id = t.customer_id GROUP BY c.city ORDER BY c.city")
+
+
+def ask(inst, key, question, **more):
+    body = dict({"question": question, "stream": False}, **more)
+    r = post_query(inst.url, body, headers=bearer(key))
+    assert r.status_code == 200, r.text
+    return loads(r.text)
+
+
+def test_two_tenants_same_question_different_rows(inst, keys, fakellm, uq):
+    fakellm.sql(uq, BY_CITY)
+    got = {t: ask(inst, keys[t], "customers per city " + uq) for t in ("a", "b")}
+    for t in ("a", "b"):
+        want = as_role(BY_CITY, ROLE[t], {"city": CITY[t]})
+        assert want and all(r[0] == CITY[t] for r in want), want
+        assert norm(got[t]["rows"]) == norm(want), (t, got[t]["rows"], want)
+    assert got["a"]["rows"] != got["b"]["rows"]
+    # the same SQL without a role (the reader) sees every city
+    everyone = ask(inst, keys["reader"], "customers per city " + uq)
+    assert len(everyone["rows"]) > 2
+
+
+def test_joined_table_policy_and_psql_agree(inst, keys, fakellm, uq):
+    fakellm.sql(uq, SALES)
+    for t in ("a", "b"):
+        got = ask(inst, keys[t], "sales per city " + uq)
+        want = as_role(SALES, ROLE[t], {"city": CITY[t]})
+        assert norm(got["rows"]) == norm(want) and len(want) == 1, (t, got["rows"], want)
+
+
+def test_streaming_ndjson_and_pages_respect_the_tenant(inst, keys, fakellm, uq):
+    sql = "SELECT customer_id, city FROM customers ORDER BY customer_id"
+    fakellm.sql(uq, sql)
+    want = as_role(sql, ROLE["a"], {"city": CITY["a"]})
+    assert len(want) > 25
+    # streamed JSON, page 1
+    r = requests.post(inst.url + "/query", json={"question": "list " + uq, "page_size": 10},
+                      headers=bearer(keys["a"]), timeout=TIMEOUT)
+    assert r.status_code == 200, r.text
+    body = loads(r.text)
+    assert norm(body["rows"]) == norm(want[:10])
+    assert body["pagination"]["total_rows"] == len(want)
+    # page 3 by query_id: the same tenant's rows
+    r = post_query(inst.url, {"query_id": body["query_id"], "page": 3, "page_size": 10,
+                                         "stream": False}, headers=bearer(keys["a"]))
+    assert r.status_code == 200, r.text
+    assert norm(loads(r.text)["rows"]) == norm(want[20:30])
+    # NDJSON
+    r = requests.post(inst.url + "/query", json={"question": "list " + uq, "page_size": 5},
+                      headers=dict(bearer(keys["a"]), Accept="application/x-ndjson"),
+                      timeout=TIMEOUT)
+    assert r.status_code == 200, r.text
+    lines = [json.loads(x) for x in r.text.splitlines() if x.strip()]
+    rows = [x for x in lines if isinstance(x, list)] or \
+        [x["row"] for x in lines if isinstance(x, dict) and "row" in x]
+    assert rows, lines[:3]
+    assert all(str(x[1]) == CITY["a"] for x in rows), rows
+
+
+def test_query_id_of_another_tenant_is_404(inst, keys, fakellm, uq):
+    fakellm.sql(uq, BY_CITY)
+    qa = ask(inst, keys["a"], "qid " + uq)["query_id"]
+    r = post_query(inst.url, {"query_id": qa, "stream": False},
+                   headers=bearer(keys["b"]))
+    assert_error(r, 404, "not_found")
+    r = post_query(inst.url, {"query_id": qa, "stream": False},
+                   headers=bearer(keys["reader"]))
+    assert_error(r, 404, "not_found")
+    qb = ask(inst, keys["b"], "qid " + uq)["query_id"]
+    assert qa != qb  # same SQL, two identities: two query ids
+
+
+def test_cache_never_crosses_tenants(inst, keys, fakellm, uq):
+    fakellm.sql(uq, BY_CITY)
+    a1 = ask(inst, keys["a"], "cached " + uq)
+    a2 = ask(inst, keys["a"], "cached " + uq)
+    assert a2["source"] == "cache" and a2["rows"] == a1["rows"]
+    b1 = ask(inst, keys["b"], "cached " + uq)
+    assert norm(b1["rows"]) == norm(as_role(BY_CITY, ROLE["b"], {"city": CITY["b"]}))
+    assert b1["query_id"] != a1["query_id"]
+
+
+def wait_job(inst, key, job, timeout=90):
+    end = time.time() + timeout
+    while time.time() < end:
+        r = requests.get(inst.url + "/export/status/" + job, headers=bearer(key), timeout=TIMEOUT)
+        assert r.status_code == 200, r.text
+        st = r.json()
+        if st["status"] in ("SUCCESS", "FAILED", "CANCELLED"):
+            return st
+        time.sleep(0.3)
+    raise AssertionError("job %s did not finish" % job)
+
+
+def test_export_runs_as_its_owner_and_is_404_for_others(inst, keys, fakellm, uq):
+    sql = "SELECT customer_id, city FROM customers ORDER BY customer_id"
+    fakellm.sql(uq, sql)
+    r = requests.post(inst.url + "/export/start", json={"question": "export " + uq},
+                      headers=bearer(keys["b"]), timeout=TIMEOUT)
+    assert r.status_code in (200, 202), r.text
+    job = r.json()["job_id"]
+    r = requests.get(inst.url + "/export/status/" + job, headers=bearer(keys["a"]),
+                     timeout=TIMEOUT)
+    assert_error(r, 404, "not_found")
+    st = wait_job(inst, keys["b"], job)
+    assert st["status"] == "SUCCESS", st
+    data = requests.get(st["download_url"], timeout=60).content.decode()
+    rows = list(csv.reader(io.StringIO(data)))
+    assert rows[0] == ["customer_id", "city"]
+    want = as_role(sql, ROLE["b"], {"city": CITY["b"]})
+    assert norm(rows[1:]) == norm(want) and want
+
+
+def test_keys_refuse_a_role_not_granted_to_the_service():
+    p = keys_tool("create", "ten-bad", "--role", "postgres")
+    assert p.returncode != 0 and "not granted" in p.stderr, p.stderr
+    p = keys_tool("create", "ten-bad", "--role", "no_such_role_t2")
+    assert p.returncode != 0 and "not granted" in p.stderr, p.stderr
+    p = keys_tool("create", "ten-bad", "--role", ROLE["a"], "--claims", "bad-name=x")
+    assert p.returncode == 2 and "simple identifier" in p.stderr, p.stderr
+
+
+def test_keys_table_has_the_role_and_claims(keys):
+    c = superuser()
+    with c.cursor() as cur:
+        cur.execute("SELECT role, claims FROM t2sql.api_keys WHERE name = 'ten-a'"
+                    " ORDER BY id DESC LIMIT 1")
+        role, claims = cur.fetchone()
+    c.close()
+    assert role == ROLE["a"] and claims == {"city": CITY["a"]}
