@@ -4,6 +4,7 @@
 #include "pg.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -64,6 +65,23 @@ int audit_add(PGconn *c, const audit_rec *a, long retention_days, t2err *err)
     PQclear(r);
     if (rc == 0) audit_purge(c, retention_days);
     return rc;
+}
+
+int audit_cli(PGconn *c, const char *action, const char *detail, const char *role,
+              const char *claims, const char *sql, long retention_days, t2err *err)
+{
+    char who[80];
+    const char *u = getenv("USER");
+    audit_rec a;
+
+    audit_init(&a, action);
+    snprintf(who, sizeof who, "cli:%.60s", u && *u ? u : "unknown");
+    a.subject = who;
+    a.detail = detail;
+    a.role = role;
+    a.claims = claims;
+    a.sql = sql;
+    return audit_add(c, &a, retention_days, err);
 }
 
 int audit_list_json(PGconn *c, const audit_filter *f, json_object **out, t2err *err)

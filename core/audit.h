@@ -35,6 +35,10 @@ void audit_init(audit_rec *a, const char *action);
  * it is > 0). 0, or -1 with err; the caller decides whether a failed audit fails the request. */
 int audit_add(PGconn *c, const audit_rec *a, long retention_days, t2err *err);
 
+/* A row for a change made by a command-line tool: subject "cli:$USER". */
+int audit_cli(PGconn *c, const char *action, const char *detail, const char *role,
+              const char *claims, const char *sql, long retention_days, t2err *err);
+
 typedef struct audit_filter {
     const char *subject, *role, *action, *request_id; /* exact matches; NULL = any */
     const char *since, *until;                        /* timestamptz text; NULL = open */

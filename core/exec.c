@@ -378,6 +378,7 @@ int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, 
                 goto midfail;
             }
             n++;
+            if (rq->rows_out) *rq->rows_out = n;
             PQclear(r);
             if (!started) { /* the first row leaves at once: early first byte */
                 started = 1;

@@ -23,6 +23,7 @@ typedef struct exec_req {
     int ndjson;
     double generate_ms;
     const txn_identity *id; /* who asks (role, claims); NULL = the service's query_role */
+    long long *rows_out;    /* if not NULL: set to the rows written (the audit trail) */
 } exec_req;
 
 /* Forgets the process's cache of type names (pg_type), so that the next page reloads it:

@@ -124,9 +124,9 @@ int h_query(req *r)
             err_field(&err, "question", "question is required");
             goto fail;
         }
-        if (question_text(r, question, &qtext, &err) < 0 ||
-            pipeline_question(r->x, buf_cstr(&qtext), r->owner, &g, &err) < 0)
-            goto fail;
+        if (question_text(r, question, &qtext, &err) < 0) goto fail;
+        req_audit_what(r, buf_cstr(&qtext), NULL, NULL);
+        if (pipeline_question(r->x, buf_cstr(&qtext), r->owner, &g, &err) < 0) goto fail;
     } else if (pipeline_query_id(r->x, query_id, r->owner, &g, &err) < 0) {
         goto fail;
     }
@@ -137,6 +137,9 @@ int h_query(req *r)
     rq.page_size = page_size;
     rq.generate_ms = g.generate_ms;
     rq.id = auth_txn_identity(r->x->who);
+    rq.rows_out = &r->audit_rows;
+    r->audit_rows = 0;
+    req_audit_what(r, NULL, rq.sql, rq.source);
     rq.ndjson = r->accept && strcasestr(r->accept, "application/x-ndjson") != NULL;
     metrics_add(&metrics_get()->queries[src], 1);
     if (!(conn = pgc_get(&r->x->db, &err))) goto fail;

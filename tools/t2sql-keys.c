@@ -91,19 +91,12 @@ static long retention_days = 90;
 /* One audit row for a change made here ("cli:<user>"); a failure is reported, not fatal. */
 static void cli_audit(PGconn *c, const char *action, const char *id, const auth_ctx *a)
 {
-    char who[80], detail[96];
-    const char *u = getenv("USER");
-    audit_rec r;
+    char detail[96];
     t2err e;
 
-    audit_init(&r, action);
-    snprintf(who, sizeof who, "cli:%s", u && *u ? u : "unknown");
     snprintf(detail, sizeof detail, "key %s", id);
-    r.subject = who;
-    r.detail = detail;
-    r.role = a ? a->role : NULL;
-    r.claims = a ? a->claims_json : NULL;
-    if (audit_add(c, &r, retention_days, &e) < 0)
+    if (audit_cli(c, action, detail, a ? a->role : NULL, a ? a->claims_json : NULL, NULL,
+                  retention_days, &e) < 0)
         fprintf(stderr, "t2sql-keys: audit row not written: %s\n", e.detail);
 }
 

@@ -209,3 +209,150 @@ def test_keys_table_has_the_role_and_claims(keys):
         role, claims = cur.fetchone()
     c.close()
     assert role == ROLE["a"] and claims == {"city": CITY["a"]}
+
+
+# ---------------------------------------------------------------------------------------------
+# the audit trail
+
+
+def audit_rows(where, args, want=1, timeout=20):
+    """Rows of t2sql.audit matching where (written once the response is complete: poll)."""
+    end = time.time() + timeout
+    while True:
+        c = superuser()
+        with c.cursor() as cur:
+            cur.execute("SELECT subject, role, claims, action, question, sql, source, status, rows,"
+                        " bytes, duration_ms, request_id, detail FROM t2sql.audit WHERE " + where +
+                        " ORDER BY id", args)
+            names = [d[0] for d in cur.description]
+            rows = [dict(zip(names, r)) for r in cur.fetchall()]
+        c.close()
+        if len(rows) >= want or time.time() > end:
+            return rows
+        time.sleep(0.2)
+
+
+def key_id(key):
+    import hashlib
+    c = superuser()
+    with c.cursor() as cur:
+        cur.execute("SELECT id FROM t2sql.api_keys WHERE key_hash = %s",
+                    (hashlib.sha256(key.encode()).hexdigest(),))
+        kid = cur.fetchone()[0]
+    c.close()
+    return kid
+
+
+def test_audit_row_per_query_with_the_right_fields(inst, keys, fakellm, uq):
+    fakellm.sql(uq, BY_CITY)
+    rid = "audit-" + uq[-10:]
+    r = requests.post(inst.url + "/query", json={"question": "audited " + uq, "stream": False},
+                      headers=dict(bearer(keys["a"]), **{"X-Request-Id": rid}), timeout=TIMEOUT)
+    assert r.status_code == 200, r.text
+    body = loads(r.text)
+    rows = audit_rows("request_id = %s", (rid,))
+    assert len(rows) == 1, rows
+    a = rows[0]
+    assert a["subject"] == "key:%d" % key_id(keys["a"])
+    assert a["role"] == ROLE["a"] and a["claims"] == {"city": CITY["a"]}
+    assert a["action"] == "query" and a["question"] == "audited " + uq
+    assert a["sql"] == body["sql"] and a["source"] == body["source"]
+    assert a["status"] == 200 and a["rows"] == len(body["rows"])
+    assert a["bytes"] >= len(r.content) and a["duration_ms"] > 0
+    # a refused request is audited too, and never carries the key
+    rid2 = rid + "-x"
+    r = requests.post(inst.url + "/query", json={"question": "audited " + uq},
+                      headers={"Authorization": "Bearer t2k_not-a-key-at-all-000000000000",
+                               "X-Request-Id": rid2}, timeout=TIMEOUT)
+    assert r.status_code == 401
+    rows = audit_rows("request_id = %s", (rid2,))
+    assert len(rows) == 1 and rows[0]["status"] == 401 and rows[0]["subject"] == "", rows
+    c = superuser()
+    with c.cursor() as cur:
+        cur.execute("SELECT count(*) FROM t2sql.audit t WHERE t::text LIKE ANY(%s)",
+                    (["%" + k + "%" for k in keys.values()] + ["%t2k_not-a-key%"],))
+        assert cur.fetchone()[0] == 0
+    c.close()
+
+
+def test_audit_export_key_and_cli_changes(inst, keys, fakellm, uq):
+    fakellm.sql(uq, BY_CITY)
+    rid = "auditx-" + uq[-10:]
+    r = requests.post(inst.url + "/export/start", json={"question": "exp " + uq},
+                      headers=dict(bearer(keys["b"]), **{"X-Request-Id": rid}), timeout=TIMEOUT)
+    assert r.status_code in (200, 202), r.text
+    job = r.json()["job_id"]
+    rows = audit_rows("request_id = %s", (rid,))
+    assert rows and rows[0]["action"] == "export" and rows[0]["detail"] == "job " + job
+    assert rows[0]["role"] == ROLE["b"] and rows[0]["sql"] == r.json()["sql"]
+    # bin/t2sql-keys create and revoke
+    p = keys_tool("create", "ten-audited-" + uq[-6:], "--role", ROLE["b"], "--claims", "city=Delhi")
+    assert p.returncode == 0, p.stderr
+    from test_security import record_key
+    record_key(p.stdout.strip())
+    kid = key_id(p.stdout.strip())
+    p = keys_tool("revoke", str(kid))
+    assert p.returncode == 0, p.stderr
+    rows = audit_rows("detail = %s", ("key %d" % kid,), want=2)
+    assert [x["action"] for x in rows] == ["key.create", "key.revoke"], rows
+    assert rows[0]["subject"].startswith("cli:") and rows[0]["role"] == ROLE["b"]
+    assert rows[0]["claims"] == {"city": "Delhi"}
+    # bin/t2sql-jobs cancel
+    env = dict(os.environ)
+    env.update(service_env())
+    p = subprocess.run([os.path.join(ROOT, "bin", "t2sql-jobs"), "-c",
+                        os.path.join(ROOT, "conf", "t2sql.conf"), "create", "SELECT 1 AS x",
+                        "ten-cli"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stdout + p.stderr
+    cid = p.stdout.strip()
+    rows = audit_rows("detail = %s", ("job " + cid,))
+    assert rows and rows[0]["action"] == "export" and rows[0]["sql"] == "SELECT 1 AS x"
+
+
+def test_get_audit_filters_pages_and_needs_admin(inst, keys, fakellm, uq):
+    admin = create_key("ten-admin", "query,export,admin")
+    fakellm.sql(uq, BY_CITY)
+    rid = "auditg-" + uq[-10:]
+    for i in range(3):
+        r = requests.post(inst.url + "/query", json={"question": "g " + uq, "stream": False},
+                          headers=dict(bearer(keys["a"]), **{"X-Request-Id": rid}),
+                          timeout=TIMEOUT)
+        assert r.status_code == 200, r.text
+    assert len(audit_rows("request_id = %s", (rid,), want=3)) == 3
+    r = requests.get(inst.url + "/audit", params={"request_id": rid, "page_size": 2},
+                     headers=bearer(admin), timeout=TIMEOUT)
+    assert r.status_code == 200, r.text
+    d = r.json()
+    assert len(d["rows"]) == 2 and d["pagination"]["total_rows"] == 3
+    assert d["pagination"]["has_more"] is True
+    assert all(x["request_id"] == rid and x["role"] == ROLE["a"] for x in d["rows"])
+    r2 = requests.get(inst.url + "/audit", params={"request_id": rid, "page_size": 2, "page": 2},
+                      headers=bearer(admin), timeout=TIMEOUT).json()
+    assert len(r2["rows"]) == 1 and r2["pagination"]["has_more"] is False
+    assert r2["rows"][0]["id"] < d["rows"][-1]["id"]  # newest first
+    r = requests.get(inst.url + "/audit", params={"role": ROLE["b"], "action": "query"},
+                     headers=bearer(admin), timeout=TIMEOUT)
+    assert r.status_code == 200 and all(x["role"] == ROLE["b"] for x in r.json()["rows"])
+    assert_error(requests.get(inst.url + "/audit", headers=bearer(keys["a"]), timeout=TIMEOUT),
+                 403, "forbidden")
+    assert_error(requests.get(inst.url + "/audit", params={"since": "yesterday-ish"},
+                              headers=bearer(admin), timeout=TIMEOUT), 422, "validation_error",
+                 "since")
+    assert_error(requests.get(inst.url + "/audit", params={"nope": "1"}, headers=bearer(admin),
+                              timeout=TIMEOUT), 422, "validation_error", "query")
+
+
+def test_audit_survives_a_restart(instances, keys, fakellm, uq):
+    inst = start(instances, TENANTS)
+    fakellm.sql(uq, BY_CITY)
+    rid = "auditr-" + uq[-10:]
+    r = requests.post(inst.url + "/query", json={"question": "r " + uq, "stream": False},
+                      headers=dict(bearer(keys["b"]), **{"X-Request-Id": rid}), timeout=TIMEOUT)
+    assert r.status_code == 200
+    assert len(audit_rows("request_id = %s", (rid,))) == 1
+    instances.stop(inst)
+    inst = start(instances, TENANTS)
+    admin = create_key("ten-admin2", "query,export,admin")
+    d = requests.get(inst.url + "/audit", params={"request_id": rid}, headers=bearer(admin),
+                     timeout=TIMEOUT).json()
+    assert len(d["rows"]) == 1 and d["rows"][0]["role"] == ROLE["b"]
