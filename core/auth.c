@@ -125,6 +125,47 @@ done:
     return rc;
 }
 
+#define ROLE_CACHE 32
+
+int auth_role_allowed(PGconn *c, const char *role, t2err *err)
+{
+    static struct {
+        char role[64];
+        int ok;
+        time_t at;
+    } rc_[ROLE_CACHE];
+    static unsigned next;
+    const char *params[1] = {role};
+    time_t now = time(NULL);
+    PGresult *r;
+    int i, ok;
+
+    for (i = 0; i < ROLE_CACHE; i++)
+        if (rc_[i].role[0] && strcmp(rc_[i].role, role) == 0 && now - rc_[i].at < 60) {
+            ok = rc_[i].ok;
+            goto out;
+        }
+    r = PQexecParams(c,
+                     "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)"
+                     " THEN pg_has_role(current_user, $1, 'MEMBER') ELSE false END",
+                     1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        pg_result_err(c, r, E_DB_UNAVAILABLE, err, "role check");
+        PQclear(r);
+        return -1;
+    }
+    ok = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    i = (int)(next++ % ROLE_CACHE);
+    str_copy(rc_[i].role, sizeof rc_[i].role, role);
+    rc_[i].ok = ok;
+    rc_[i].at = now;
+out:
+    return ok ? 0
+              : err_set(err, E_FORBIDDEN,
+                        "the identity's database role is not one the service may switch to");
+}
+
 const txn_identity *auth_txn_identity(const auth_ctx *a)
 {
     return a && (a->role[0] || a->id.nclaims) ? &a->id : NULL;

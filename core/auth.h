@@ -40,6 +40,10 @@ typedef struct auth_ctx {
  * text; NULL or "" = none), fills a->id, a->id_hash and appends "#<id_hash>" to a->owner.
  * 0, or -1 with E_FORBIDDEN naming what is wrong (never a value). */
 int auth_identity_set(auth_ctx *a, const char *role, const char *claims_json, t2err *err);
+/* 0 if the connection's login may SET ROLE to role (it exists and the login is a member of
+ * it), else -1 with E_FORBIDDEN (E_DB_UNAVAILABLE when the check fails). Answers are kept
+ * per process for 60 s. */
+int auth_role_allowed(PGconn *c, const char *role, t2err *err);
 /* The txn identity of a (NULL when a is NULL or has neither role nor claims). */
 const txn_identity *auth_txn_identity(const auth_ctx *a);
 

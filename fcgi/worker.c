@@ -5,6 +5,7 @@
 #include "auth.h"
 #include "fwd.h"
 #include "handlers.h"
+#include "jwtauth.h"
 #include "log.h"
 
 #include <signal.h>
@@ -37,6 +38,8 @@ static const route routes[] = {
     {"GET", "/audit", 0, "admin", h_audit, NULL},
 };
 
+static jwtauth_keys *w_jwks; /* this worker's JWKS keys, read at its start */
+
 /* With auth on: the key must exist, carry the route's scope and be within its rate limit.
  * Fills r->owner (jobs and query_ids belong to it). 0, or -1 with err. */
 static int authorize(req *r, const route *rt, t2err *err)
@@ -52,7 +55,17 @@ static int authorize(req *r, const route *rt, t2err *err)
         return err_set(err, E_UNAUTHORIZED,
                        "an API key is required: Authorization: Bearer <key> or X-API-Key");
     if (!(conn = pgc_get(&r->x->db, err))) return -1;
-    if (auth_check(conn, key, rt->scope, a, err) < 0) {
+    if (jwtauth_looks_like(key)) {
+        if (!jwtauth_enabled(r->cf))
+            return err_set(err, E_UNAUTHORIZED, "JWT sign-in is not configured; use an API key");
+        if (jwtauth_verify(w_jwks, r->cf, key, (long)time(NULL), a, err) < 0) return -1;
+        if (!auth_has_scope(a, rt->scope))
+            return err_set(err, E_FORBIDDEN, "this token lacks the '%s' scope", rt->scope);
+        if (a->role[0] && auth_role_allowed(conn, a->role, err) < 0) {
+            pgc_check(&r->x->db);
+            return -1;
+        }
+    } else if (auth_check(conn, key, rt->scope, a, err) < 0) {
         pgc_check(&r->x->db);
         return -1;
     }
@@ -188,6 +201,13 @@ int worker_run(const conf *cf, int listen_fd)
         log_error("worker initialisation failed");
         return 1;
     }
+    {
+        char msg[512];
+        if (jwtauth_load(cf, &w_jwks, msg, sizeof msg) < 0) {
+            log_error("%s", msg); /* the master checked it at start; a bad file since: no JWKS */
+            w_jwks = NULL;
+        }
+    }
     if (FCGX_Init() != 0 || FCGX_InitRequest(&fr, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
         log_error("FCGX_InitRequest failed");
         return 1;
@@ -220,6 +240,8 @@ int worker_run(const conf *cf, int listen_fd)
         if (cf->max_requests && ++served >= cf->max_requests) break;
     }
     FCGX_Free(&fr, 1);
+    jwtauth_free(w_jwks);
+    w_jwks = NULL;
     t2ctx_free(&x);
     return 0;
 }

@@ -128,20 +128,17 @@ static int claims_add(json_object *o, const char *list)
 /* 0 if the login may SET ROLE to role (a member of it, directly or not), else -1. */
 static int role_allowed(PGconn *c, const char *role)
 {
-    const char *params[1] = {role};
-    PGresult *r = PQexecParams(c,
-                               "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)"
-                               " AND pg_has_role(current_user, $1, 'MEMBER')",
-                               1, NULL, params, NULL, NULL, 0);
-    int ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQgetvalue(r, 0, 0)[0] == 't';
+    t2err e;
 
-    if (!ok)
+    if (auth_role_allowed(c, role, &e) == 0) return 0;
+    if (e.code == E_FORBIDDEN)
         fprintf(stderr,
                 "t2sql-keys: role '%s' does not exist or is not granted to the service's login "
                 "(GRANT %s TO <login>; see conf/roles.sql)\n",
                 role, role);
-    PQclear(r);
-    return ok ? 0 : -1;
+    else
+        fprintf(stderr, "t2sql-keys: %s\n", e.detail);
+    return -1;
 }
 
 static int cmd_create(PGconn *c, int argc, char **argv)
