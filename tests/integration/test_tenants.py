@@ -356,3 +356,69 @@ def test_audit_survives_a_restart(instances, keys, fakellm, uq):
     d = requests.get(inst.url + "/audit", params={"request_id": rid}, headers=bearer(admin),
                      timeout=TIMEOUT).json()
     assert len(d["rows"]) == 1 and d["rows"][0]["role"] == ROLE["b"]
+
+
+# ---------------------------------------------------------------------------------------------
+# a catalog per role
+
+
+def schema_of(inst, key):
+    r = requests.get(inst.url + "/schema", headers=bearer(key), timeout=TIMEOUT)
+    assert r.status_code == 200, r.text
+    out = {}
+    for t in r.json()["tables"]:
+        out[t["name"]] = [c["name"] for c in t["columns"]]
+    return out
+
+
+def test_schema_shows_only_what_the_role_can_read(inst, keys):
+    a, b, rd = (schema_of(inst, keys[k]) for k in ("a", "b", "reader"))
+    assert "merch_orders" in rd and "email" in rd["customers"]
+    assert "merch_orders" in a and "merch_orders" not in b
+    for s in (a, b):
+        assert "customers" in s and "email" not in s["customers"]
+        assert "city" in s["customers"] and "ticket_sales" in s
+
+
+def prompts(fakellm):
+    """The prompts the model received, without the question (the user's own words)."""
+    out = []
+    for x in fakellm.calls()["requests"]:
+        text = "\n".join(m.get("content", "") for m in x.get("messages", []))
+        out.append(text.split("\nQuestion:")[0])
+    return out
+
+
+def test_prompt_holds_only_readable_names(inst, keys, fakellm, uq):
+    fakellm.sql(uq, BY_CITY)
+    ask(inst, keys["reader"], "merchandise orders and customer email per city " + uq)
+    seen = prompts(fakellm)
+    assert seen and "merch_orders" in seen[-1] and "email" in seen[-1]  # the control
+    fakellm.reset()
+    fakellm.sql(uq, BY_CITY)
+    ask(inst, keys["b"], "merchandise orders and customer email per city " + uq)
+    seen = prompts(fakellm)
+    assert seen
+    for p in seen:
+        assert "merch_orders" not in p and "email" not in p, p[:2000]
+
+
+@pytest.mark.parametrize("tenant,sql", [
+    ("b", "SELECT count(*) AS n FROM merch_orders"),
+    ("a", "SELECT email FROM customers"),
+    ("b", "SELECT c.email FROM customers c JOIN ticket_sales t ON t.customer_id = c.customer_id"),
+])
+def test_sql_naming_unreadable_names_is_refused_before_it_runs(inst, keys, fakellm, uq, tenant,
+                                                               sql):
+    fakellm.sql(uq, sql)
+    rid = "refused-" + uq[-10:]
+    r = requests.post(inst.url + "/query", json={"question": "unreadable " + uq, "stream": False},
+                      headers=dict(bearer(keys[tenant]), **{"X-Request-Id": rid}),
+                      timeout=TIMEOUT)
+    assert 400 <= r.status_code < 500, r.text
+    assert r.json()["code"] in ("invalid_sql", "unsafe_sql"), r.json()
+    assert "rows" not in r.json()
+    # the reader runs the same SQL: the refusal is the role's doing
+    r = requests.post(inst.url + "/query", json={"question": "unreadable " + uq, "stream": False},
+                      headers=bearer(keys["reader"]), timeout=TIMEOUT)
+    assert r.status_code == 200, r.text
