@@ -22,6 +22,7 @@
 #include "llm.h"
 #include "pg.h"
 #include "rag.h"
+#include "rcache.h"
 #include "rolecat.h"
 #include "sqlguard.h"
 
@@ -52,6 +53,8 @@ typedef struct t2ctx {
     char cat_probe[64];
     struct timespec checked; /* last catalog/examples freshness check */
     long llm_calls;          /* model calls made by this process (for tests and metrics) */
+    rcache *rc;              /* the result cache's versions and decisions (result_cache) */
+    char guard_ok[64][65];   /* sha256 of cached SQL that passed the guard (direct-mapped) */
     char stored[256][40];    /* query_ids this process stored lately (direct-mapped by hash):
                                 a repeated question skips the INSERT into t2sql.queries */
 } t2ctx;

@@ -422,3 +422,20 @@ def test_sql_naming_unreadable_names_is_refused_before_it_runs(inst, keys, fakel
     r = requests.post(inst.url + "/query", json={"question": "unreadable " + uq, "stream": False},
                       headers=bearer(keys["reader"]), timeout=TIMEOUT)
     assert r.status_code == 200, r.text
+
+
+def test_result_cache_never_crosses_tenants(instances, keys, fakellm, uq):
+    """With the result cache on, a tenant's cached page is never another tenant's answer."""
+    rc = start(instances, ("tenants-rcache", 18096, {"T2SQL_AUTH_REQUIRED": "true",
+                                                     "T2SQL_RESULT_CACHE": "true"}))
+    fakellm.sql(uq, BY_CITY)
+    seen = {}
+    for t in ("a", "b", "a", "b"):
+        r = requests.post(rc.url + "/query", json={"question": "rc " + uq, "stream": False},
+                          headers=bearer(keys[t]), timeout=TIMEOUT)
+        assert r.status_code == 200, r.text
+        want = norm(as_role(BY_CITY, ROLE[t], {"city": CITY[t]}))
+        assert norm(loads(r.text)["rows"]) == want, (t, r.headers.get("X-Cache"))
+        seen.setdefault(t, []).append(r.headers.get("X-Cache"))
+    assert seen["a"][1] == "hit" and seen["b"][1] == "hit", seen  # the cache was in play
+    instances.stop(rc)
