@@ -9,7 +9,7 @@
 CC      ?= cc
 SAN     ?=
 OPT     ?= -O2
-PKGS    := libpq json-c hiredis libcurl libxml-2.0 libcrypto zlib yaml-0.1
+PKGS    := libpq json-c hiredis libcurl libxml-2.0 libcrypto zlib libjwt yaml-0.1
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wcast-qual -Wwrite-strings -Wvla -Wformat=2 -Wundef \
            -Wno-format-nonliteral -Wimplicit-fallthrough

@@ -12,6 +12,7 @@ int h_ready(req *r);
 int h_schema(req *r);
 int h_semantic(req *r);
 int h_metrics(req *r);
+int h_audit(req *r);
 int h_query(req *r);
 int h_export_start(req *r);
 int h_export_status(req *r);
