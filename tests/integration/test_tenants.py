@@ -190,6 +190,12 @@ def test_export_runs_as_its_owner_and_is_404_for_others(inst, keys, fakellm, uq)
     assert rows[0] == ["customer_id", "city"]
     want = as_role(sql, ROLE["b"], {"city": CITY["b"]})
     assert norm(rows[1:]) == norm(want) and want
+    # exportd's audit row for the end of the job: the owner's role and claims, rows and bytes
+    end = audit_rows("detail = %s", ("job %s SUCCESS" % job,))
+    assert len(end) == 1 and end[0]["action"] == "export.end", end
+    assert end[0]["role"] == ROLE["b"] and end[0]["claims"] == {"city": CITY["b"]}
+    assert end[0]["rows"] == len(want) and end[0]["bytes"] == len(data.encode())
+    assert end[0]["subject"] == "key:%d" % key_id(keys["b"])
 
 
 def test_keys_refuse_a_role_not_granted_to_the_service():
