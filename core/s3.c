@@ -292,7 +292,7 @@ static int s3_header(struct curl_slist **hl, const char *fmt, ...)
 /* Signs c for now into t: the encoded URL and the header list. 0 or -1 (out of memory). */
 static int s3_sign(const s3_client *s, const s3_call *c, s3_try *t)
 {
-    sigv4_req req = {c->method, s->addr.host, c->path, c->query, c->nq, c->hdrs, c->nh, c->sha};
+    sigv4_req req = {c->method, s->addr.host, c->path, c->query, c->nq, c->hdrs, c->nh, c->sha, 0};
     sigv4_cred cred = s3_cred(s);
     sigv4_result sig;
     size_t i;
@@ -571,7 +571,7 @@ int s3_presign_get(const conf *cf, const char *key, long expires, time_t now, ch
         goto fail;
     }
     {
-        sigv4_req req = {"GET", a.host, buf_cstr(&path), NULL, 0, NULL, 0, NULL};
+        sigv4_req req = {"GET", a.host, buf_cstr(&path), NULL, 0, NULL, 0, NULL, 0};
         if (sigv4_presign(&req, &cred, now, expires, &res, &epath, &equery) < 0 ||
             buf_printf(&u, "%s://%s%s?%s", a.scheme, a.host, buf_cstr(&epath), buf_cstr(&equery)) <
                 0) {

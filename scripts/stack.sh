@@ -197,6 +197,7 @@ start_llm() {
   [ -n "$LLM_PORT" ] || return 0
   pid_alive "$VAR/run/fakellm.pid" && return
   setsid /usr/bin/python3 "$ROOT/tests/fixtures/fakellm.py" --port "$LLM_PORT" \
+    --aws-keys "$VAR/s3/keys.json" \
     >>"$VAR/log/fakellm.log" 2>&1 < /dev/null &
   echo $! > "$VAR/run/fakellm.pid"
   wait_for 10 curl -sf "http://127.0.0.1:$LLM_PORT/_health" || die "the scripted model did not start"
