@@ -2,6 +2,7 @@
  * and SQL extraction; see llm.h. */
 #include "llm.h"
 
+#include "awscred.h"
 #include "log.h"
 #include "sigv4.h"
 
@@ -51,7 +52,7 @@ static int llm_bedrock_new(llm *m, const conf *cf)
     m->secret_key = strdup(cf->aws_secret_access_key);
     m->token = strdup(cf->aws_session_token);
     if (!m->access_key || !m->secret_key || !m->token) return -1;
-    if (*m->access_key && *m->secret_key && *m->model) /* the URL is set per request */
+    if (*m->model) /* the URL is set per request; no keys = the credential chain's */
         snprintf(m->url, sizeof m->url, "%s/model/", m->base);
     return 0;
 }
@@ -242,8 +243,20 @@ static int llm_bedrock_sign(llm *m, const char *body, struct curl_slist **hdrs)
     sigv4_cred c = {m->access_key, m->secret_key, m->token, m->region, "bedrock"};
     sigv4_req r = {"POST", m->host, NULL, NULL, 0, h, 1, NULL, 1};
     sigv4_result res;
-    char sha[65], line[1200];
+    char sha[65], line[8300];
+    awscred *chain = NULL;
+    t2err e;
     int rc = -1;
+
+    if (!*m->access_key) { /* none configured: core/awscred's (cached, refreshed) */
+        if (!(chain = malloc(sizeof *chain)) || awscred_get(m->region, chain, &e) < 0) {
+            if (chain) log_warn("bedrock: %s", e.detail);
+            goto done;
+        }
+        c.access_key = chain->access_key;
+        c.secret_key = chain->secret_key;
+        c.session_token = chain->token;
+    }
 
     sigv4_sha256_hex(body, strlen(body), sha);
     r.payload_sha256 = sha;
@@ -261,12 +274,16 @@ static int llm_bedrock_sign(llm *m, const char *body, struct curl_slist **hdrs)
     *hdrs = curl_slist_append(*hdrs, line);
     snprintf(line, sizeof line, "x-amz-content-sha256: %s", sha);
     *hdrs = curl_slist_append(*hdrs, line);
-    if (*m->token) {
-        snprintf(line, sizeof line, "x-amz-security-token: %s", m->token);
+    if (c.session_token && *c.session_token) {
+        snprintf(line, sizeof line, "x-amz-security-token: %s", c.session_token);
         *hdrs = curl_slist_append(*hdrs, line);
     }
     rc = 0;
 done:
+    if (chain) {
+        awscred_wipe(chain);
+        free(chain);
+    }
     memset(line, 0, sizeof line);
     buf_free(&path);
     buf_free(&sent);
@@ -315,7 +332,7 @@ int llm_chat(llm *m, const char *system, const char *user, buf *reply, t2err *er
     if (m->provider == PROV_ANTHROPIC)
         hdrs = curl_slist_append(hdrs, "anthropic-version: 2023-06-01");
     if (m->provider == PROV_BEDROCK && llm_bedrock_sign(m, payload, &hdrs) < 0) {
-        err_set(err, E_INTERNAL, "cannot sign the Bedrock request");
+        err_set(err, E_LLM_UNAVAILABLE, "cannot sign the Bedrock request: no AWS credentials");
         goto done;
     }
     curl_easy_reset(m->curl);

@@ -31,6 +31,7 @@ import random
 import re
 import socket
 import subprocess
+import threading
 import time
 import uuid
 from decimal import Decimal, InvalidOperation
@@ -735,17 +736,24 @@ def url_host_port(url):
 # The test stack's S3 is the verifying proxy (tests/fixtures/s3verify.py): every request must
 # be SigV4-signed with a key it knows. Tests sign theirs with botocore (the independent signer)
 # and register the keys their processes use.
-def s3_add_key(access_key, secret, token=None):
-    """Makes the verifying proxy accept access_key with secret (and session token)."""
+_S3_KEYS_LOCK = threading.Lock()
+
+
+def s3_add_key(access_key, secret, token=None, expires=None):
+    """Makes the verifying proxy accept access_key with secret (and session token), until
+    expires (unix time) when given."""
     path = env("T2SQL_TEST_S3_KEYS")
-    with open(path, encoding="utf-8") as f:
-        keys = json.load(f)
-    keys[access_key] = {"secret": secret, "token": token}
-    tmp = "%s.%d.tmp" % (path, os.getpid())
-    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
-        json.dump(keys, f)
-    os.replace(tmp, path)  # the proxy rereads the file when it changes
-    time.sleep(0.01)  # a distinct mtime for a second change within the same tick
+    with _S3_KEYS_LOCK:  # the credential stand-ins add keys from their own threads
+        with open(path, encoding="utf-8") as f:
+            keys = json.load(f)
+        keys[access_key] = {"secret": secret, "token": token}
+        if expires:
+            keys[access_key]["expires"] = expires
+        tmp = "%s.%d.tmp" % (path, os.getpid())
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            json.dump(keys, f)
+        os.replace(tmp, path)  # the proxy rereads the file when it changes (mtime, size)
+        time.sleep(0.01)  # a distinct mtime for a second change within the same tick
 
 
 def s3_client(access_key="S3RVER", secret="S3RVER", token=None, style="path", endpoint=None):

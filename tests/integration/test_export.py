@@ -30,6 +30,7 @@ import re
 import signal
 import socketserver
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -52,6 +53,9 @@ BUCKET = "t2sql-export-" + uuid.uuid4().hex[:12]
 ACCESS = "T2SQLEXPORTTEST"
 SECRET = "t2sqlTestSecretKey9f3b1c"  # the verifying proxy checks it; it must never be logged
 S3 = s3_client(ACCESS, SECRET) if os.environ.get("T2SQL_TEST_S3_KEYS") else None
+sys.path.insert(0, os.path.join(ROOT, "tests", "fixtures"))
+import awsmeta  # noqa: E402  (the STS / ECS / IMDS stand-ins)
+
 EXPORTD = os.path.join(ROOT, "bin", "exportd")
 JOBS = os.path.join(ROOT, "bin", "t2sql-jobs")
 
@@ -222,9 +226,14 @@ def exportd_factory(s3, tmp_path):
 
 
 def jobs_tool(*args, env=None):
+    """env: overrides; a value of None removes the variable."""
     e = dict(os.environ)
     e.update(BASE_ENV)
-    e.update(env or {})
+    for k, v in (env or {}).items():
+        if v is None:
+            e.pop(k, None)
+        else:
+            e[k] = v
     p = subprocess.run([JOBS, *args], env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        text=True, timeout=30)
     out = p.stdout.strip()
@@ -386,6 +395,73 @@ def test_session_token_signed(exportd_factory):
     job = create("SELECT 1 AS one")
     st = wait_status(job, {"SUCCESS", "FAILED"}, timeout=60)
     assert st["status"] == "FAILED" and "403 InvalidToken" in st["error"], st
+
+
+@pytest.fixture
+def meta():
+    """The STS / ECS / IMDS stand-ins; what they hand out the S3 proxy accepts until expiry."""
+    m = awsmeta.AwsMeta(lambda ak, sk, tok, exp: s3_add_key(ak, sk, tok, exp))
+    yield m
+    m.close()
+
+
+NO_KEYS = {"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None, "AWS_SESSION_TOKEN": None}
+S3_RETRY = re.compile(r"s3: .*\(attempt \d+ of")
+
+
+def test_credential_chain_signs_exports(exportd_factory, meta, tmp_path):
+    """No keys configured: each source of the chain signs exportd's requests and the
+    presigned URL (the proxy knows only what the source handed out)."""
+    token = tmp_path / "web-token"
+    token.write_text(meta.web_token + "\n")
+    creds = tmp_path / "credentials"
+    creds.write_text(f"[exports]\naws_access_key_id = {ACCESS}\naws_secret_access_key = {SECRET}\n")
+    sources = {
+        "profile exports": {"AWS_SHARED_CREDENTIALS_FILE": str(creds), "AWS_PROFILE": "exports"},
+        "web-identity": {"AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/t2sql",
+                         "AWS_WEB_IDENTITY_TOKEN_FILE": str(token),
+                         "AWS_ENDPOINT_URL_STS": meta.url + "/sts"},
+        "ecs": {"AWS_CONTAINER_CREDENTIALS_FULL_URI": meta.url + "/ecs/creds",
+                "AWS_CONTAINER_AUTHORIZATION_TOKEN": meta.ecs_token},
+        "imds": {"AWS_EC2_METADATA_SERVICE_ENDPOINT": meta.url},
+    }
+    for name, extra in sources.items():
+        env = dict(NO_KEYS, HOME=str(tmp_path), AWS_EC2_METADATA_DISABLED="true", **extra)
+        if name == "imds":
+            env.pop("AWS_EC2_METADATA_DISABLED")
+        d = exportd_factory(EXPORT_PREFIX="chain/", **env)
+        job = create("SELECT 1 AS one")
+        st = wait_status(job, {"SUCCESS", "FAILED"}, timeout=60)
+        d.stop()
+        assert st["status"] == "SUCCESS", (name, st)
+        assert f"aws credentials from {name}" in d.text(), name
+        out, err = jobs_tool("status", job, "alice", env=env)
+        assert err is None, err
+        r = requests.get(json.loads(out)["download_url"], timeout=30)
+        assert (r.status_code, r.content) == (200, b"one\n1\n"), (name, r.text[:300])
+    assert meta.issued["sts"] >= 2 and meta.issued["ecs"] >= 2 and meta.issued["imds"] >= 2
+
+
+def test_short_lived_credentials_refreshed_mid_export(exportd_factory, meta, tmp_path):
+    """IMDS hands out 8-second credentials (the proxy refuses them after that); an export
+    of ~14 s refreshes them before they expire: no request refused, none retried."""
+    meta.lifetime = 8
+    env = dict(NO_KEYS, HOME=str(tmp_path), AWS_EC2_METADATA_SERVICE_ENDPOINT=meta.url)
+    d = exportd_factory(EXPORT_PREFIX="refresh/", T2SQL_EXPORT_CONCURRENCY=1, **env)
+    t0 = time.time()
+    job = create(SLOW_SQL)
+    st = wait_status(job, {"SUCCESS", "FAILED"}, timeout=180)
+    took = time.time() - t0
+    d.stop()
+    assert st["status"] == "SUCCESS", st
+    assert took > meta.lifetime, took  # it outlived the first credentials
+    assert meta.issued["imds"] >= 2
+    log = d.text()
+    assert not S3_RETRY.search(log) and "ExpiredToken" not in log, log[-2000:]
+    assert parts_left("refresh/") == []
+    out, err = jobs_tool("status", job, "alice", env=env)
+    r = requests.get(json.loads(out)["download_url"], timeout=60)
+    assert r.status_code == 200 and rows_in(r.content) == 60000
 
 
 def test_gzip_decompresses_to_the_same(exportd_factory, big_ref):
