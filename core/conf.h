@@ -36,6 +36,7 @@ typedef struct conf {
     long lock_timeout_ms;
     long idle_tx_timeout_ms;
     long temp_file_limit_kb;
+    char *work_mem; /* SET LOCAL work_mem for generated SQL ("64MB"), "" = PostgreSQL's */
     /* requests */
     long max_body_bytes;
     long max_question_chars;
@@ -50,6 +51,10 @@ typedef struct conf {
     long cache_ttl_sql;
     long cache_ttl_llm;
     long cache_ttl_catalog;
+    int result_cache;
+    long result_cache_ttl;
+    long result_cache_max_bytes;
+    long result_cache_version_ms;
     /* model */
     char *llm_provider;
     char *llm_base_url;

@@ -166,53 +166,13 @@ static double ms_since(const struct timespec *t0)
     return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
-int exec_begin(PGconn *conn, const exec_limits *lim, t2err *err)
-{
-    buf q = BUF_INIT(8192);
-    int rc;
-
-    buf_printf(&q,
-               "BEGIN READ ONLY; SET LOCAL statement_timeout = %ld; SET LOCAL lock_timeout = %ld;"
-               " SET LOCAL standard_conforming_strings = on;" /* as libpg_query parses */
-               " SET LOCAL idle_in_transaction_session_timeout = %ld;"
-               " SET LOCAL search_path = %s",
-               lim->statement_timeout_ms, lim->lock_timeout_ms, lim->idle_tx_timeout_ms,
-               lim->search_path);
-    if (lim->temp_file_limit_kb >= 0 && (!lim->temp_limit_ok || *lim->temp_limit_ok))
-        buf_printf(&q, "; SET LOCAL temp_file_limit = %ld", lim->temp_file_limit_kb);
-    if (lim->role && *lim->role) {
-        char *id = PQescapeIdentifier(conn, lim->role, strlen(lim->role));
-        if (!id) {
-            buf_free(&q);
-            return err_set(err, E_INTERNAL, "cannot quote the query role");
-        }
-        buf_printf(&q, "; SET LOCAL ROLE %s", id);
-        PQfreemem(id);
-    }
-    rc = pg_command(conn, buf_cstr(&q), err);
-    if (rc < 0 && PQtransactionStatus(conn) != PQTRANS_IDLE)
-        PQclear(PQexec(conn, "ROLLBACK")); /* leave no aborted transaction behind */
-    if (rc < 0 && err->code == E_INTERNAL)
-        log_error("cannot open the read-only transaction: %s", err->detail);
-    buf_free(&q);
-    return rc;
-}
-
-static void exec_rollback(PGconn *conn)
-{
-    PGresult *r;
-
-    while ((r = PQgetResult(conn)) != NULL)
-        PQclear(r);
-    if (PQstatus(conn) == CONNECTION_OK) PQclear(PQexec(conn, "ROLLBACK"));
-}
-
-int exec_check(PGconn *conn, const exec_limits *lim, const char *sql, t2err *err)
+int exec_check(PGconn *conn, const txn_limits *lim, const txn_identity *id, const char *sql,
+               t2err *err)
 {
     PGresult *r;
     int rc = 0;
 
-    if (exec_begin(conn, lim, err) < 0) return -1;
+    if (txn_begin(conn, lim, id, err) < 0) return -1;
     r = PQprepare(conn, "", sql, 0, NULL);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         /* class 42 (syntax, unknown names, grouping...) is the SQL's fault and worth a
@@ -223,7 +183,7 @@ int exec_check(PGconn *conn, const exec_limits *lim, const char *sql, t2err *err
                            err, "check");
     }
     PQclear(r);
-    exec_rollback(conn);
+    txn_end(conn);
     return rc;
 }
 
@@ -315,17 +275,27 @@ static long long exec_total(PGconn *conn, const exec_req *rq, long long offset, 
     return total;
 }
 
-/* Writes the document's (or NDJSON's first line's) head; -1 if the buffer is full. */
-static int write_header(buf *b, const exec_req *rq, const PGresult *desc, int nf)
+/* The document's first members, up to the comma before "columns"; -1 if the buffer is full. */
+static int write_envelope(buf *b, const exec_req *rq)
+{
+    return buf_adds(b, "{\"sql\":") < 0 || buf_add_json_cstr(b, rq->sql) < 0 ||
+                   buf_adds(b, ",\"query_id\":") < 0 ||
+                   buf_add_json_cstr(b, rq->query_id ? rq->query_id : "") < 0 ||
+                   buf_adds(b, ",\"source\":") < 0 ||
+                   buf_add_json_cstr(b, rq->source ? rq->source : "llm") < 0 || buf_addc(b, ',') < 0
+               ? -1
+               : 0;
+}
+
+/* Writes the document's (or NDJSON's first line's) head, *cols_at set to where "columns"
+ * starts in b; -1 if the buffer is full. */
+static int write_header(buf *b, const exec_req *rq, const PGresult *desc, int nf, size_t *cols_at)
 {
     int i, bad;
 
-    bad = buf_adds(b, "{\"sql\":") < 0 || buf_add_json_cstr(b, rq->sql) < 0 ||
-          buf_adds(b, ",\"query_id\":") < 0 ||
-          buf_add_json_cstr(b, rq->query_id ? rq->query_id : "") < 0 ||
-          buf_adds(b, ",\"source\":") < 0 ||
-          buf_add_json_cstr(b, rq->source ? rq->source : "llm") < 0 ||
-          buf_adds(b, ",\"columns\":[") < 0;
+    bad = write_envelope(b, rq) < 0;
+    *cols_at = b->len;
+    bad = bad || buf_adds(b, "\"columns\":[") < 0;
     for (i = 0; i < nf && !bad; i++)
         bad = (i && buf_addc(b, ',') < 0) || buf_add_json_cstr(b, PQfname(desc, i)) < 0;
     bad = bad || buf_adds(b, "],\"column_types\":[") < 0;
@@ -336,7 +306,52 @@ static int write_header(buf *b, const exec_req *rq, const PGresult *desc, int nf
     return bad || buf_adds(b, rq->ndjson ? "]}\n" : "],\"rows\":[") < 0 ? -1 : 0;
 }
 
-int exec_page(PGconn *conn, const exec_limits *lim, const exec_req *rq, sink *s, t2err *err)
+/* The document's end after the rows: timing and pagination (total < 0: unknown). */
+static int write_tail(buf *b, const exec_req *rq, double exec_ms, long long total, int more)
+{
+    char tail[256];
+    int tl;
+
+    if (total < 0)
+        tl = snprintf(tail, sizeof tail,
+                      "%s\"timing_ms\":{\"generate\":%.1f,\"execute\":%.1f},\"pagination\":"
+                      "{\"page\":%ld,\"page_size\":%ld,\"total_rows\":null,"
+                      "\"total_pages\":null,\"has_more\":%s}}%s",
+                      rq->ndjson ? "{" : "],", rq->generate_ms, exec_ms, rq->page, rq->page_size,
+                      more ? "true" : "false", rq->ndjson ? "\n" : "");
+    else
+        tl = snprintf(tail, sizeof tail,
+                      "%s\"timing_ms\":{\"generate\":%.1f,\"execute\":%.1f},\"pagination\":"
+                      "{\"page\":%ld,\"page_size\":%ld,\"total_rows\":%lld,"
+                      "\"total_pages\":%lld,\"has_more\":%s}}%s",
+                      rq->ndjson ? "{" : "],", rq->generate_ms, exec_ms, rq->page, rq->page_size,
+                      total, (total + rq->page_size - 1) / rq->page_size, more ? "true" : "false",
+                      rq->ndjson ? "\n" : "");
+    return tl < 0 || (size_t)tl >= sizeof tail || buf_add(b, tail, (size_t)tl) < 0 ? -1 : 0;
+}
+
+/* Copies b[from, b->len) into the capture, or gives the capture up when it grows too large. */
+static void capture_add(exec_capture *c, const buf *b, size_t from)
+{
+    if (!c || c->overflow) return;
+    if (c->body.len + (b->len - from) > c->max ||
+        buf_add(&c->body, b->p + from, b->len - from) < 0) {
+        c->overflow = 1;
+        buf_free(&c->body);
+    }
+}
+
+int exec_write_captured(const exec_req *rq, const buf *body, long long total, int more, sink *s)
+{
+    if (write_envelope(&s->b, rq) < 0 || buf_add(&s->b, body->p, body->len) < 0 ||
+        write_tail(&s->b, rq, 0.0, total, more) < 0) {
+        buf_reset(&s->b);
+        return -1;
+    }
+    return 0;
+}
+
+int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, t2err *err)
 {
     struct timespec t0;
     char lim_s[24], off_s[24];
@@ -347,6 +362,7 @@ int exec_page(PGconn *conn, const exec_limits *lim, const exec_req *rq, sink *s,
     int kinds[1664];
     int nf = -1, i, started = 0, rc = -1, more = 0;
     long long n = 0, offset, total;
+    size_t cols_at = 0;
     buf *b = &s->b;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -355,7 +371,7 @@ int exec_page(PGconn *conn, const exec_limits *lim, const exec_req *rq, sink *s,
     snprintf(lim_s, sizeof lim_s, "%lld", (long long)rq->page_size + 1);
     snprintf(off_s, sizeof off_s, "%lld", offset);
     if (!type_cache_loaded) type_load(conn);
-    if (exec_begin(conn, lim, err) < 0) return -1;
+    if (txn_begin(conn, lim, rq->id, err) < 0) return -1;
     buf_printf(&q, "SELECT * FROM (\n%s\n) q LIMIT $1 OFFSET $2", rq->sql);
     /* No PREPARE/DESCRIBE round trips: single-row mode's first result carries the columns,
      * and nothing leaves before it, so an error there still gets a proper status. */
@@ -379,12 +395,13 @@ int exec_page(PGconn *conn, const exec_limits *lim, const exec_req *rq, sink *s,
             }
             for (i = 0; i < nf; i++)
                 kinds[i] = type_kind(PQftype(r, i));
-            if (write_header(b, rq, r, nf) < 0) {
+            if (write_header(b, rq, r, nf, &cols_at) < 0) {
                 err_set(err, E_QUERY_FAILED, "the response head is larger than the buffer allows");
                 PQclear(r);
                 r = NULL;
                 goto midfail;
             }
+            capture_add(rq->capture, b, cols_at);
         }
         if (st == PGRES_SINGLE_TUPLE && n == rq->page_size) {
             more = 1;
@@ -419,6 +436,7 @@ int exec_page(PGconn *conn, const exec_limits *lim, const exec_req *rq, sink *s,
             }
             n++;
             PQclear(r);
+            capture_add(rq->capture, b, row_start);
             if (!started) { /* the first row leaves at once: early first byte */
                 started = 1;
                 if (!s->hold && sink_flush(s) < 0) goto gone;
@@ -441,64 +459,56 @@ int exec_page(PGconn *conn, const exec_limits *lim, const exec_req *rq, sink *s,
         total = exec_total(conn, rq, offset, n, more, s->peer_fd, err);
         if (total == -3) goto hangup;
         if (total == -2) goto midfail;
-        char tail[256];
-        int tl;
         exec_ms = ms_since(&t0);
-        if (total < 0)
-            tl = snprintf(tail, sizeof tail,
-                          "%s\"timing_ms\":{\"generate\":%.1f,\"execute\":%.1f},\"pagination\":"
-                          "{\"page\":%ld,\"page_size\":%ld,\"total_rows\":null,"
-                          "\"total_pages\":null,\"has_more\":%s}}%s",
-                          rq->ndjson ? "{" : "],", rq->generate_ms, exec_ms, rq->page,
-                          rq->page_size, more ? "true" : "false", rq->ndjson ? "\n" : "");
-        else
-            tl = snprintf(tail, sizeof tail,
-                          "%s\"timing_ms\":{\"generate\":%.1f,\"execute\":%.1f},\"pagination\":"
-                          "{\"page\":%ld,\"page_size\":%ld,\"total_rows\":%lld,"
-                          "\"total_pages\":%lld,\"has_more\":%s}}%s",
-                          rq->ndjson ? "{" : "],", rq->generate_ms, exec_ms, rq->page,
-                          rq->page_size, total, (total + rq->page_size - 1) / rq->page_size,
-                          more ? "true" : "false", rq->ndjson ? "\n" : "");
-        if (tl < 0 || (size_t)tl >= sizeof tail || buf_add(b, tail, (size_t)tl) < 0) {
+        if (rq->capture) {
+            rq->capture->total = total < 0 ? -1 : total;
+            rq->capture->more = more;
+            rq->capture->execute_ms = exec_ms;
+        }
+        if (write_tail(b, rq, exec_ms, total, more) < 0) {
             err_set(err, E_QUERY_FAILED,
                     "the page is larger than the response buffer allows; ask for a smaller "
                     "page_size or stream it");
             goto midfail;
         }
     }
-    exec_rollback(conn);
+    txn_end(conn);
     rc = 0;
     goto done;
 
 hangup:
+    if (rq->capture) rq->capture->overflow = 1;
     /* seen on the socket before a write failed: nothing more may be sent */
     s->failed = 1;
     buf_reset(b);
 gone:
+    if (rq->capture) rq->capture->overflow = 1;
     /* The client hung up: stop the query on the server now, not when it finishes. */
     if (cancel) {
         char eb[256];
         if (!PQcancel(cancel, eb, sizeof eb)) log_warn("cancel failed: %s", eb);
     }
     log_info("client went away after %lld rows; query cancelled", n);
-    exec_rollback(conn);
+    txn_end(conn);
     rc = 1;
     goto done;
 midfail:
+    if (rq->capture) rq->capture->overflow = 1;
     if (s->flushed == 0) {
         buf_reset(b);
-        exec_rollback(conn);
+        txn_end(conn);
         rc = -1;
         goto done;
     }
     write_error(s, rq->ndjson, err);
-    exec_rollback(conn);
+    txn_end(conn);
     rc = 1;
     goto done;
 fail:
+    if (rq->capture) rq->capture->overflow = 1;
     PQclear(r);
     buf_reset(b);
-    exec_rollback(conn);
+    txn_end(conn);
     rc = -1;
 done:
     if (cancel) PQfreeCancel(cancel);

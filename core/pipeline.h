@@ -21,6 +21,7 @@
 #include "llm.h"
 #include "pg.h"
 #include "rag.h"
+#include "rcache.h"
 #include "sqlguard.h"
 
 #include <time.h>
@@ -40,13 +41,15 @@ typedef struct t2ctx {
     char **schemas;
     int nschemas;
     guard_policy policy;
-    exec_limits lim;
+    txn_limits lim;
     struct t2example *examples; /* verified examples, reloaded when t2sql.examples changes */
     int nexamples;
     char examples_ver[64];
     char cat_probe[64];
     struct timespec checked; /* last catalog/examples freshness check */
     long llm_calls;          /* model calls made by this process (for tests and metrics) */
+    rcache *rc;              /* the result cache's versions and decisions (result_cache) */
+    char guard_ok[64][65];   /* sha256 of cached SQL that passed the guard (direct-mapped) */
     char stored[256][40];    /* query_ids this process stored lately (direct-mapped by hash):
                                 a repeated question skips the INSERT into t2sql.queries */
 } t2ctx;
