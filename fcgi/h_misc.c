@@ -37,7 +37,7 @@ int h_schema(req *r)
     t2err err;
 
     err_clear(&err);
-    if (t2ctx_refresh(r->x, &err) < 0) return http_error(r, &err);
+    if (t2ctx_ready(r->x, &err) < 0) return http_error(r, &err);
     return http_json(r, 200, catalog_to_json(r->x->cat));
 }
 
