@@ -90,14 +90,12 @@ fail:
     return -1;
 }
 
-/* The check itself: probe, reload what changed. 0 or -1 with err (what is loaded stays). */
-static int refresh(t2ctx *x, t2err *err)
+/* The check itself on conn: probe, reload what changed. 0 or -1 with err (what is loaded
+ * stays). */
+static int refresh(t2ctx *x, PGconn *conn, t2err *err)
 {
-    PGconn *conn;
     char probe[64];
 
-    clock_gettime(CLOCK_MONOTONIC, &x->tried);
-    if (!(conn = pgc_get(&x->db, err))) return -1;
     if (catalog_probe(conn, x->schemas, x->nschemas, probe, sizeof probe, err) < 0 ||
         ((!x->cat || strcmp(probe, x->cat_probe) != 0) && load_catalog(x, conn, probe, err) < 0)) {
         pgc_check(&x->db);
@@ -117,18 +115,27 @@ long t2ctx_tick_in_ms(const t2ctx *x)
 
 void t2ctx_tick(t2ctx *x)
 {
+    PGconn *conn;
     t2err err;
 
     if (t2ctx_tick_in_ms(x) > 0) return;
+    clock_gettime(CLOCK_MONOTONIC, &x->tried);
+    /* only over an open connection: connecting (and its refusal after a failure) is left to
+     * the next request, so a database restart while idle costs no request a 503 */
+    if (!(conn = pgc_peek(&x->db))) return;
     err_clear(&err);
-    if (refresh(x, &err) < 0) log_debug("catalog check failed: %s", err.detail);
+    if (refresh(x, conn, &err) < 0) log_debug("catalog check failed: %s", err.detail);
 }
 
 int t2ctx_ready(t2ctx *x, t2err *err)
 {
+    PGconn *conn;
+
     if (x->cat && ms_since(&x->checked) < T2CTX_CHECK_MS) return 0;
-    if (refresh(x, err) < 0 && !x->cat) return -1;
-    return 0; /* with a catalog loaded earlier, keep serving */
+    clock_gettime(CLOCK_MONOTONIC, &x->tried);
+    if (!(conn = pgc_get(&x->db, err)) || refresh(x, conn, err) < 0)
+        return x->cat ? 0 : -1; /* with a catalog loaded earlier, keep serving */
+    return 0;
 }
 
 void t2ctx_examples_changed(t2ctx *x)

@@ -5,7 +5,8 @@
  *
  * Refresh is done between requests: the worker loop calls t2ctx_tick() while idle and after
  * each request, and the check it makes (a catalog probe and the examples' version, one round
- * trip each) runs at most every T2CTX_CHECK_MS. A request only calls t2ctx_ready(), which
+ * trip each) runs at most every T2CTX_CHECK_MS, over the connection the process holds (a
+ * tick never connects: that is left to the next request). A request only calls t2ctx_ready(), which
  * loads nothing unless the process has no catalog yet or its last check is overdue (a worker
  * that had no moment between requests for longer than T2CTX_CHECK_MS).
  *
