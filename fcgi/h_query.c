@@ -52,17 +52,7 @@ int h_query(req *r)
             goto fail;
         }
     }
-    if (!query_id) {
-        if (!question) {
-            err_field(&err, "question", "question is required");
-            goto fail;
-        }
-        if (question_text(r, question, &qtext, &err) < 0 ||
-            pipeline_question(r->x, buf_cstr(&qtext), r->owner, &g, &err) < 0)
-            goto fail;
-    } else if (pipeline_query_id(r->x, query_id, r->owner, &g, &err) < 0) {
-        goto fail;
-    }
+    if (req_sql(r, question, query_id, "question is required", &qtext, &g, &err) < 0) goto fail;
     rq.sql = buf_cstr(&g.sql);
     rq.query_id = g.query_id;
     rq.source = source_name(g.source, &src);

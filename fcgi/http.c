@@ -337,3 +337,12 @@ int question_text(const req *r, const char *question, buf *out, t2err *err)
                          r->cf->max_question_chars);
     return 0;
 }
+
+int req_sql(req *r, const char *question, const char *query_id, const char *missing, buf *qtext,
+            gen_result *g, t2err *err)
+{
+    if (query_id) return pipeline_query_id(r->x, query_id, r->owner, g, err);
+    if (!question) return err_field(err, "question", "%s", missing);
+    if (question_text(r, question, qtext, err) < 0) return -1;
+    return pipeline_question(r->x, buf_cstr(qtext), r->owner, g, err);
+}
