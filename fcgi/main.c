@@ -22,12 +22,10 @@
 #define STOP_GRACE   30  /* s: a graceful stop kills workers still busy after this */
 #define RETIRE_GRACE 300 /* s: workers of an older configuration are killed after this */
 
-static void usage(void)
-{
-    fprintf(stderr, "usage: t2sql-fcgi [-c conf/t2sql.conf] [-t]\n"
-                    "  -c FILE  configuration file (keys overridable by T2SQL_<KEY>)\n"
-                    "  -t       check the configuration, print it with secrets masked, exit\n");
-}
+static const char USAGE[] =
+    "usage: t2sql-fcgi [-c conf/t2sql.conf] [-t]\n"
+    "  -c FILE  configuration file (keys overridable by T2SQL_<KEY>)\n"
+    "  -t       check the configuration, print it with secrets masked, exit\n";
 
 static int is_unix_path(const char *listen)
 {
@@ -64,36 +62,12 @@ static void fcgi_died(void *arg)
 
 int main(int argc, char **argv)
 {
-    const char *path = NULL;
-    int test = 0, opt, fd, rc;
-    char err[512];
+    int fd, rc;
     conf cf;
     master_ops ops = {"t2sql-fcgi", NULL, fcgi_slots, fcgi_run,     NULL,
                       fcgi_died,    NULL, STOP_GRACE, RETIRE_GRACE, 0};
 
-    while ((opt = getopt(argc, argv, "c:th")) != -1) {
-        if (opt == 'c')
-            path = optarg;
-        else if (opt == 't')
-            test = 1;
-        else {
-            usage();
-            return opt == 'h' ? 0 : 2;
-        }
-    }
-    if (conf_load(path, &cf, err, sizeof err) < 0) {
-        fprintf(stderr, "t2sql-fcgi: configuration error: %s\n", err);
-        return 1;
-    }
-    if (test) {
-        conf_print(&cf, stdout);
-        printf("# configuration OK\n");
-        conf_free(&cf);
-        return 0;
-    }
-    conf_register_secrets(&cf);
-    if (log_init(cf.log_file, log_level_parse(cf.log_level), "t2sql-fcgi") < 0)
-        fprintf(stderr, "t2sql-fcgi: cannot open log file %s; logging to stderr\n", cf.log_file);
+    if ((rc = master_start(&ops, argc, argv, USAGE, &cf)) >= 0) return rc;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (metrics_init() < 0) {
         log_error("cannot map the shared metrics block");
@@ -106,7 +80,6 @@ int main(int argc, char **argv)
     log_info("listening on %s with %ld workers; model %s; auth %s", cf.listen, cf.workers,
              *cf.llm_base_url ? "configured" : "not configured (offline planner)",
              cf.auth_required ? "required" : "off: anonymous requests are accepted");
-    ops.conf_path = path;
     ops.arg = &fd;
     rc = master_run(&ops, &cf);
     if (is_unix_path(cf.listen)) unlink(cf.listen); /* listen is kept across reloads */
