@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "log.h"
 
 static char path[64];
@@ -172,16 +174,7 @@ static void test_unwritable_path(void **state)
     assert_int_equal(log_init(path, LOG_INFO, "tlog"), 0);
 }
 
-static const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_line_shape),
-    cmocka_unit_test(test_levels),
-    cmocka_unit_test(test_one_line_per_record),
-    cmocka_unit_test(test_secrets_redacted),
-    cmocka_unit_test(test_long_line_cut_after_redaction),
-    cmocka_unit_test(test_unwritable_path),
-};
-
-int main(void)
-{
-    return cmocka_run_group_tests(tests, NULL, teardown);
-}
+T2_UNIT_MAIN(NULL, teardown, cmocka_unit_test(test_line_shape), cmocka_unit_test(test_levels),
+             cmocka_unit_test(test_one_line_per_record), cmocka_unit_test(test_secrets_redacted),
+             cmocka_unit_test(test_long_line_cut_after_redaction),
+             cmocka_unit_test(test_unwritable_path))

@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "log.h"
 #include "master.h"
 
@@ -334,13 +336,7 @@ static void test_stop_grace(void **state)
     assert_stopped(m, pid); /* one SIGTERM: killed after stop_grace_s */
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_backoff, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_second_sigterm_kills, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stop_grace, setup, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+T2_UNIT_MAIN(NULL, NULL, cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
+             cmocka_unit_test_setup_teardown(test_backoff, setup, teardown),
+             cmocka_unit_test_setup_teardown(test_second_sigterm_kills, setup, teardown),
+             cmocka_unit_test_setup_teardown(test_stop_grace, setup, teardown))
