@@ -336,7 +336,59 @@ static void test_stop_grace(void **state)
     assert_stopped(m, pid); /* one SIGTERM: killed after stop_grace_s */
 }
 
+static int refuse_all(const conf *cf, char *err, size_t errlen)
+{
+    (void)cf;
+    snprintf(err, errlen, "refused by the daemon's check");
+    return -1;
+}
+
+/* master_start with argv; stdout and stderr (the printed configuration, usage) go nowhere. */
+static int start(master_ops *ops, conf *cf, int argc, char **argv)
+{
+    int out = dup(1), errfd = dup(2), null = open("/dev/null", O_WRONLY), rc;
+
+    fflush(NULL);
+    dup2(null, 1);
+    dup2(null, 2);
+    optind = 1;
+    rc = master_start(ops, argc, argv, "usage: unit\n", cf);
+    fflush(NULL);
+    dup2(out, 1);
+    dup2(errfd, 2);
+    close(out);
+    close(errfd);
+    close(null);
+    return rc;
+}
+
+static void test_start_options(void **state)
+{
+    char tmp[64], a0[] = "unit", c[] = "-c", t[] = "-t", h[] = "-h", x[] = "-x";
+    char *check[] = {a0, c, tmp, t}, *help[] = {a0, h}, *bad[] = {a0, x}, *run[] = {a0, c, tmp};
+    master_ops ops = {"unit", NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0};
+    conf cf;
+
+    (void)state;
+    unit_write_tmp(tmp, "master", "workers = 3\nlog_file =\n");
+    assert_int_equal(start(&ops, &cf, 4, check), 0); /* -t: printed, freed, exit 0 */
+    assert_string_equal(ops.conf_path, tmp);
+    assert_int_equal(start(&ops, &cf, 2, help), 0);
+    assert_int_equal(start(&ops, &cf, 2, bad), 2);
+    ops.check = refuse_all;
+    assert_int_equal(start(&ops, &cf, 4, check), 1);
+    ops.check = NULL;
+    assert_int_equal(start(&ops, &cf, 3, run), -1); /* go on: the configuration is loaded */
+    assert_int_equal(cf.workers, 3);
+    conf_free(&cf);
+    unlink(tmp);
+    unit_write_tmp(tmp, "master", "workers = 0\n"); /* out of range */
+    assert_int_equal(start(&ops, &cf, 3, run), 1);
+    unlink(tmp);
+}
+
 T2_UNIT_MAIN(NULL, NULL, cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
              cmocka_unit_test_setup_teardown(test_backoff, setup, teardown),
              cmocka_unit_test_setup_teardown(test_second_sigterm_kills, setup, teardown),
-             cmocka_unit_test_setup_teardown(test_stop_grace, setup, teardown))
+             cmocka_unit_test_setup_teardown(test_stop_grace, setup, teardown),
+             cmocka_unit_test(test_start_options))
