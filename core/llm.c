@@ -169,9 +169,11 @@ int llm_chat(llm *m, const char *system, const char *user, buf *reply, t2err *er
 
     cc = curl_easy_perform(m->curl);
     if (cc == CURLE_OPERATION_TIMEDOUT) {
-        curl_off_t connected = 0;
-        curl_easy_getinfo(m->curl, CURLINFO_CONNECT_TIME_T, &connected);
-        if (connected == 0) { /* never connected: the host is unreachable, not slow */
+        long sent = 0;
+        /* nothing sent: never connected, the host is unreachable, not slow (the connect time
+         * would not tell: it is 0 on a kept-alive connection too) */
+        curl_easy_getinfo(m->curl, CURLINFO_REQUEST_SIZE, &sent);
+        if (sent == 0) {
             log_warn("model request failed: connect timeout");
             err_set(err, E_LLM_UNAVAILABLE, "the language model is unreachable");
             goto done;
