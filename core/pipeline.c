@@ -118,7 +118,7 @@ int pipeline_validate(t2ctx *x, const char *sql, buf *clean, t2err *err)
         goto done;
     }
     if (!(conn = pgc_get(&x->db, err))) goto done;
-    if (exec_check(conn, &x->lim, buf_cstr(clean), err) < 0) {
+    if (exec_check(conn, &x->lim, NULL, buf_cstr(clean), err) < 0) {
         pgc_check(&x->db);
         buf_reset(clean);
         goto done;

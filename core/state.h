@@ -41,7 +41,7 @@ typedef struct t2ctx {
     char **schemas;
     int nschemas;
     guard_policy policy;
-    exec_limits lim;
+    txn_limits lim;
     example_set examples; /* verified examples, reloaded when t2sql.examples changes */
     query_memo stored;    /* query_ids this process stored lately */
     char cat_probe[64];
