@@ -296,6 +296,59 @@ static int write_header(buf *b, const exec_req *rq, const PGresult *desc, int nf
     return bad || buf_adds(b, rq->ndjson ? "]}\n" : "],\"rows\":[") < 0 ? -1 : 0;
 }
 
+/* Appends row r (an element of "rows", or an NDJSON line; n rows are already out). When it
+ * does not fit, the partial row is dropped, so an error member (or line) follows whole rows:
+ * -1 with err. */
+static int write_row(sink *s, const exec_req *rq, const PGresult *r, const int *kinds, int nf,
+                     long long n, t2err *err)
+{
+    buf *b = &s->b;
+    size_t row_start = b->len;
+    int i, bad = (!rq->ndjson && n > 0 && buf_addc(b, ',') < 0) || buf_addc(b, '[') < 0;
+
+    for (i = 0; i < nf && !bad; i++) {
+        if (i && buf_addc(b, ',') < 0)
+            bad = 1;
+        else if (PQgetisnull(r, 0, i))
+            bad = buf_add(b, "null", 4) < 0;
+        else
+            bad = add_value(b, kinds[i], PQgetvalue(r, 0, i), PQgetlength(r, 0, i)) < 0;
+    }
+    if (!bad && buf_adds(b, rq->ndjson ? "]\n" : "]") == 0) return 0;
+    b->len = row_start;
+    if (b->p) b->p[row_start] = '\0';
+    if (s->hold)
+        return err_set(err, E_QUERY_FAILED,
+                       "the page is larger than the response buffer allows; ask for a smaller "
+                       "page_size or stream it");
+    return err_set(err, E_QUERY_FAILED,
+                   "a row is larger than the response buffer allows (%zu bytes)", b->max);
+}
+
+/* Appends the document's tail (or NDJSON's last line): timing and pagination; total < 0 is
+ * unknown (null). -1 with err when it does not fit. */
+static int write_tail(buf *b, const exec_req *rq, double exec_ms, long long total, int more,
+                      t2err *err)
+{
+    char tail[320], rows[24] = "null", pages[24] = "null";
+    int tl;
+
+    if (total >= 0) {
+        snprintf(rows, sizeof rows, "%lld", total);
+        snprintf(pages, sizeof pages, "%lld", (total + rq->page_size - 1) / rq->page_size);
+    }
+    tl = snprintf(tail, sizeof tail,
+                  "%s\"timing_ms\":{\"generate\":%.1f,\"execute\":%.1f},\"pagination\":"
+                  "{\"page\":%ld,\"page_size\":%ld,\"total_rows\":%s,"
+                  "\"total_pages\":%s,\"has_more\":%s}}%s",
+                  rq->ndjson ? "{" : "],", rq->generate_ms, exec_ms, rq->page, rq->page_size, rows,
+                  pages, more ? "true" : "false", rq->ndjson ? "\n" : "");
+    if (tl >= 0 && (size_t)tl < sizeof tail && buf_add(b, tail, (size_t)tl) == 0) return 0;
+    return err_set(err, E_QUERY_FAILED,
+                   "the page is larger than the response buffer allows; ask for a smaller "
+                   "page_size or stream it");
+}
+
 int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, t2err *err)
 {
     struct timespec t0;
@@ -352,27 +405,7 @@ int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, 
             continue;
         }
         if (st == PGRES_SINGLE_TUPLE) {
-            size_t row_start = b->len;
-            int bad = (!rq->ndjson && n > 0 && buf_addc(b, ',') < 0) || buf_addc(b, '[') < 0;
-            for (i = 0; i < nf && !bad; i++) {
-                if (i && buf_addc(b, ',') < 0)
-                    bad = 1;
-                else if (PQgetisnull(r, 0, i))
-                    bad = buf_add(b, "null", 4) < 0;
-                else
-                    bad = add_value(b, kinds[i], PQgetvalue(r, 0, i), PQgetlength(r, 0, i)) < 0;
-            }
-            if (bad || buf_adds(b, rq->ndjson ? "]\n" : "]") < 0) {
-                /* drop the partial row, so the error member (or line) follows whole rows */
-                b->len = row_start;
-                if (b->p) b->p[row_start] = '\0';
-                if (s->hold)
-                    err_set(err, E_QUERY_FAILED,
-                            "the page is larger than the response buffer allows; ask for a smaller "
-                            "page_size or stream it");
-                else
-                    err_set(err, E_QUERY_FAILED,
-                            "a row is larger than the response buffer allows (%zu bytes)", b->max);
+            if (write_row(s, rq, r, kinds, nf, n, err) < 0) {
                 PQclear(r);
                 r = NULL;
                 goto midfail;
@@ -396,36 +429,9 @@ int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, 
         PQclear(r);
     }
     r = NULL;
-    {
-        double exec_ms;
-        total = exec_total(conn, rq, offset, n, more, s->peer_fd, err);
-        if (total == -3) goto hangup;
-        if (total == -2) goto midfail;
-        char tail[256];
-        int tl;
-        exec_ms = ms_since(&t0);
-        if (total < 0)
-            tl = snprintf(tail, sizeof tail,
-                          "%s\"timing_ms\":{\"generate\":%.1f,\"execute\":%.1f},\"pagination\":"
-                          "{\"page\":%ld,\"page_size\":%ld,\"total_rows\":null,"
-                          "\"total_pages\":null,\"has_more\":%s}}%s",
-                          rq->ndjson ? "{" : "],", rq->generate_ms, exec_ms, rq->page,
-                          rq->page_size, more ? "true" : "false", rq->ndjson ? "\n" : "");
-        else
-            tl = snprintf(tail, sizeof tail,
-                          "%s\"timing_ms\":{\"generate\":%.1f,\"execute\":%.1f},\"pagination\":"
-                          "{\"page\":%ld,\"page_size\":%ld,\"total_rows\":%lld,"
-                          "\"total_pages\":%lld,\"has_more\":%s}}%s",
-                          rq->ndjson ? "{" : "],", rq->generate_ms, exec_ms, rq->page,
-                          rq->page_size, total, (total + rq->page_size - 1) / rq->page_size,
-                          more ? "true" : "false", rq->ndjson ? "\n" : "");
-        if (tl < 0 || (size_t)tl >= sizeof tail || buf_add(b, tail, (size_t)tl) < 0) {
-            err_set(err, E_QUERY_FAILED,
-                    "the page is larger than the response buffer allows; ask for a smaller "
-                    "page_size or stream it");
-            goto midfail;
-        }
-    }
+    total = exec_total(conn, rq, offset, n, more, s->peer_fd, err);
+    if (total == -3) goto hangup;
+    if (total == -2 || write_tail(b, rq, ms_since(&t0), total, more, err) < 0) goto midfail;
     txn_end(conn);
     rc = 0;
     goto done;
