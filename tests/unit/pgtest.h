@@ -1,5 +1,6 @@
 /* pgtest -- a scratch database on the test PostgreSQL for the unit tests that need one.
  *
+ * pgtest_live() connects to T2SQL_TEST_PG itself (for tests that read the stack's data);
  * pgtest_open() connects to T2SQL_TEST_PG (scripts/stack.sh test sets it; `make test` starts
  * the stack before the unit tests), creates a database of its own (t2sql_unit_<tag>_<pid>)
  * holding the demo-free service schema (conf/schema.sql, by migrate_run) and returns a
@@ -23,14 +24,14 @@ static char pgtest_db[64];
 static char pgtest_ci[2048]; /* conninfo of the scratch database */
 static const char *pgtest_why = "not opened";
 
-static void pgtest_quiet(void *arg, const char *msg)
+static inline void pgtest_quiet(void *arg, const char *msg)
 {
     (void)arg;
     (void)msg;
 }
 
 /* A new connection to the scratch database (NULL if it cannot be had). */
-static PGconn *pgtest_connect(void)
+static inline PGconn *pgtest_connect(void)
 {
     PGconn *c = PQconnectdb(pgtest_ci);
 
@@ -42,11 +43,11 @@ static PGconn *pgtest_connect(void)
     return c;
 }
 
-static PGconn *pgtest_open(const char *tag)
+/* A connection to the test PostgreSQL's own database (T2SQL_TEST_PG: the stack's demo data,
+ * roles and service schema), or NULL with pgtest_why set. The caller PQfinish()es it. */
+static inline PGconn *pgtest_live(void)
 {
     const char *ci = getenv("T2SQL_TEST_PG");
-    char sql[160];
-    PGresult *r;
     PGconn *c;
 
     if (!ci || !*ci) {
@@ -54,13 +55,23 @@ static PGconn *pgtest_open(const char *tag)
                      "then . var/test/env.sh)";
         return NULL;
     }
-    pgtest_admin = PQconnectdb(ci);
-    if (PQstatus(pgtest_admin) != CONNECTION_OK) {
+    c = PQconnectdb(ci);
+    if (PQstatus(c) != CONNECTION_OK) {
         pgtest_why = "the test PostgreSQL (T2SQL_TEST_PG) is not reachable";
-        PQfinish(pgtest_admin);
-        pgtest_admin = NULL;
+        PQfinish(c);
         return NULL;
     }
+    return c;
+}
+
+static inline PGconn *pgtest_open(const char *tag)
+{
+    const char *ci = getenv("T2SQL_TEST_PG");
+    char sql[160];
+    PGresult *r;
+    PGconn *c;
+
+    if (!(pgtest_admin = pgtest_live())) return NULL;
     PQsetNoticeProcessor(pgtest_admin, pgtest_quiet, NULL);
     snprintf(pgtest_db, sizeof pgtest_db, "t2sql_unit_%s_%d", tag, (int)getpid());
     snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", pgtest_db);
@@ -86,7 +97,7 @@ static PGconn *pgtest_open(const char *tag)
     return c;
 }
 
-static void pgtest_close(PGconn *c)
+static inline void pgtest_close(PGconn *c)
 {
     char sql[160];
 
@@ -99,7 +110,7 @@ static void pgtest_close(PGconn *c)
 }
 
 /* Runs sql (no parameters) on c and returns the first value as a number (-1 on error). */
-static long pgtest_num(PGconn *c, const char *sql)
+static inline long pgtest_num(PGconn *c, const char *sql)
 {
     PGresult *r = PQexec(c, sql);
     long n = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) ? atol(PQgetvalue(r, 0, 0)) : -1;
