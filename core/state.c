@@ -33,6 +33,7 @@ int t2ctx_init(t2ctx *x, const conf *cf, const char *appname)
                                (int)cf->max_joins,
                                cf->allow_session_functions};
     txn_limits_from_conf(&x->lim, cf, x->db.search_path, &x->db.temp_limit_ok, 0);
+    if (cf->result_cache && !(x->rc = rcache_new(cf, &x->policy))) return -1;
     return 0;
 }
 
@@ -44,6 +45,7 @@ void t2ctx_free(t2ctx *x)
     catalog_free(x->cat);
     glossary_free(x->gl);
     example_set_free(&x->examples);
+    rcache_free(x->rc);
     free(x->schemas);
     memset(x, 0, sizeof *x);
 }

@@ -25,6 +25,7 @@
 #include "llm.h"
 #include "pg.h"
 #include "queries.h"
+#include "rcache.h"
 #include "sqlguard.h"
 
 #include <time.h>
@@ -48,6 +49,8 @@ typedef struct t2ctx {
     struct timespec checked; /* last successful catalog/examples check */
     struct timespec tried;   /* last check, failed or not (ticks are paced by it) */
     long llm_calls;          /* model calls made by this process (for tests and metrics) */
+    rcache *rc;              /* the result cache's versions and decisions (result_cache) */
+    char guard_ok[64][65];   /* sha256 of cached SQL that passed the guard (direct-mapped) */
 } t2ctx;
 
 int t2ctx_init(t2ctx *x, const conf *cf, const char *appname);
