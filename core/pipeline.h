@@ -21,6 +21,11 @@ typedef struct gen_result {
     double generate_ms;
 } gen_result;
 
+/* The catalog the request's identity sees: cat itself without a role, else the part of it the
+ * role may SELECT (rolecat; valid until the next call). NULL with err when it cannot be
+ * known (never the whole catalog then). */
+const catalog *pipeline_catalog(t2ctx *x, t2err *err);
+
 void gen_result_init(gen_result *g);
 void gen_result_free(gen_result *g);
 /* A question -> validated SQL stored under a query_id. 0 or -1 with err. */

@@ -17,9 +17,11 @@ void queries_make_id(const char *owner, const char *sql, char dst[QUERY_ID_LEN])
 }
 
 int queries_store(query_memo *memo, PGconn *conn, const char *id, const char *sql,
-                  const char *question, const char *source, const char *owner, t2err *err)
+                  const char *question, const char *source, const char *owner, const char *role,
+                  const char *claims_json, t2err *err)
 {
-    const char *params[5] = {id, sql, question, source, owner};
+    const char *params[7] = {
+        id, sql, question, source, owner, role ? role : "", claims_json ? claims_json : "{}"};
     /* query_ids are hex hashes: two of their digits pick the slot */
     char *slot = memo->stored[strtoul((char[3]){id[2], id[2] ? id[3] : 0, 0}, NULL, 16) & 255];
     PGresult *r;
@@ -27,9 +29,9 @@ int queries_store(query_memo *memo, PGconn *conn, const char *id, const char *sq
 
     if (strcmp(slot, id) == 0) return 0; /* stored already */
     r = PQexecParams(conn,
-                     "INSERT INTO t2sql.queries (id, sql, question, source, owner)"
-                     " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
-                     5, NULL, params, NULL, NULL, 0);
+                     "INSERT INTO t2sql.queries (id, sql, question, source, owner, role, claims)"
+                     " VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) ON CONFLICT (id) DO NOTHING",
+                     7, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
         rc = pg_result_err(conn, r, E_INTERNAL, err, "storing the query");
     else

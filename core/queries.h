@@ -22,10 +22,13 @@ typedef struct query_memo {
 
 /* The query_id of sql made for owner. */
 void queries_make_id(const char *owner, const char *sql, char dst[QUERY_ID_LEN]);
-/* Stores sql under id (made by queries_make_id) unless memo says it is stored already.
- * 0 or -1 with err. */
+/* Stores sql under id (made by queries_make_id) unless memo says it is stored already, with
+ * the identity it was made for (role NULL = the service's own, claims_json NULL = none). The
+ * owner carries the identity's hash, so an id is never shared across identities. 0 or -1
+ * with err. */
 int queries_store(query_memo *memo, PGconn *conn, const char *id, const char *sql,
-                  const char *question, const char *source, const char *owner, t2err *err);
+                  const char *question, const char *source, const char *owner, const char *role,
+                  const char *claims_json, t2err *err);
 /* Appends the SQL stored under id for owner to sql. 0, or -1 with E_NOT_FOUND (field
  * "query_id": unknown, or someone else's) or a database error. */
 int queries_lookup(PGconn *conn, const char *id, const char *owner, buf *sql, t2err *err);

@@ -39,6 +39,7 @@ int t2ctx_init(t2ctx *x, const conf *cf, const char *appname)
 
 void t2ctx_free(t2ctx *x)
 {
+    rolecat_free(x->rcat);
     pgc_close(&x->db);
     cache_free(x->cache);
     llm_free(x->llm);

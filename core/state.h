@@ -15,6 +15,7 @@
 #ifndef T2_STATE_H
 #define T2_STATE_H
 
+#include "auth.h"
 #include "cache.h"
 #include "catalog.h"
 #include "conf.h"
@@ -26,6 +27,7 @@
 #include "pg.h"
 #include "queries.h"
 #include "rcache.h"
+#include "rolecat.h"
 #include "sqlguard.h"
 
 #include <time.h>
@@ -43,6 +45,9 @@ typedef struct t2ctx {
     int nschemas;
     guard_policy policy;
     txn_limits lim;
+    const auth_ctx *who;  /* the request's identity (role, claims) while one is served; NULL =
+                           * anonymous or auth off. Set and cleared by the caller. */
+    rolecat *rcat;        /* per-role views of cat (made on first use) */
     example_set examples; /* verified examples, reloaded when t2sql.examples changes */
     query_memo stored;    /* query_ids this process stored lately */
     char cat_probe[64];

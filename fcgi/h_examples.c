@@ -48,6 +48,7 @@ int h_examples_add(req *r)
         err_field(&err, "sql", "sql is required");
         goto fail;
     }
+    req_audit_what(r, buf_cstr(&q), sql, NULL);
     if (t2ctx_ready(r->x, &err) < 0 || pipeline_validate(r->x, sql, &clean, &err) < 0 ||
         !(conn = pgc_get(&r->x->db, &err)))
         goto fail;
@@ -57,6 +58,8 @@ int h_examples_add(req *r)
         return db_failed(r, &err);
     }
     t2ctx_examples_changed(r->x);
+    snprintf(r->audit_detail, sizeof r->audit_detail, "example %s",
+             json_object_get_string(json_object_object_get(j, "id")));
     rc = http_json(r, 201, j);
     buf_free(&q);
     buf_free(&clean);
@@ -79,6 +82,7 @@ int h_examples_delete(req *r)
         err_set(&err, E_NOT_FOUND, "example not found");
         return http_error(r, &err);
     }
+    snprintf(r->audit_detail, sizeof r->audit_detail, "example %s", id);
     if (!(conn = pgc_get(&r->x->db, &err))) return http_error(r, &err);
     if (examples_delete(conn, n, &err) < 0) return db_failed(r, &err);
     t2ctx_examples_changed(r->x);

@@ -6,6 +6,7 @@
  * is invalid, and replace the workers (the old ones finish their requests; killed after
  * 300 s). listen and pid_file changes need a restart. */
 #include "conf.h"
+#include "jwtauth.h"
 #include "log.h"
 #include "master.h"
 #include "metrics.h"
@@ -43,6 +44,16 @@ static int open_socket(const char *path)
     return fd;
 }
 
+/* The JWT settings must load (keys, issuer, audience): at start-up and on every reload. */
+static int fcgi_check(const conf *cf, char *err, size_t errlen)
+{
+    jwtauth_keys *k = NULL;
+
+    if (jwtauth_load(cf, &k, err, errlen) < 0) return -1;
+    jwtauth_free(k);
+    return 0;
+}
+
 static int fcgi_slots(const conf *cf)
 {
     return (int)cf->workers;
@@ -64,7 +75,7 @@ int main(int argc, char **argv)
 {
     int fd, rc;
     conf cf;
-    master_ops ops = {"t2sql-fcgi", NULL, fcgi_slots, fcgi_run,     NULL,
+    master_ops ops = {"t2sql-fcgi", NULL, fcgi_slots, fcgi_run,     fcgi_check,
                       fcgi_died,    NULL, STOP_GRACE, RETIRE_GRACE, 0};
 
     if ((rc = master_start(&ops, argc, argv, USAGE, &cf)) >= 0) return rc;
@@ -77,9 +88,10 @@ int main(int argc, char **argv)
         log_error("cannot listen on %s: %s", cf.listen, strerror(errno));
         return 1;
     }
-    log_info("listening on %s with %ld workers; model %s; auth %s", cf.listen, cf.workers,
+    log_info("listening on %s with %ld workers; model %s; auth %s%s", cf.listen, cf.workers,
              *cf.llm_base_url ? "configured" : "not configured (offline planner)",
-             cf.auth_required ? "required" : "off: anonymous requests are accepted");
+             cf.auth_required ? "required" : "off: anonymous requests are accepted",
+             cf.auth_required && jwtauth_enabled(&cf) ? " (API keys and JWT)" : "");
     ops.arg = &fd;
     rc = master_run(&ops, &cf);
     if (is_unix_path(cf.listen)) unlink(cf.listen); /* listen is kept across reloads */

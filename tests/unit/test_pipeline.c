@@ -181,7 +181,8 @@ static void test_queries_table(void **state)
     assert_int_equal(strlen(id), 34);
     assert_memory_equal(id, "q_", 2);
     assert_string_not_equal(id, id2); /* the owner is part of the id */
-    assert_int_equal(queries_store(memo, db, id, "SELECT 1", "one?", "llm", "ann", &e), 0);
+    assert_int_equal(queries_store(memo, db, id, "SELECT 1", "one?", "llm", "ann", NULL, NULL, &e),
+                     0);
     assert_int_equal(queries_lookup(db, id, "ann", &sql, &e), 0);
     assert_string_equal(buf_cstr(&sql), "SELECT 1");
     assert_int_equal(queries_lookup(db, id, "bob", &sql, &e), -1);
@@ -189,10 +190,12 @@ static void test_queries_table(void **state)
     assert_string_equal(e.field, "query_id");
     /* stored once: the process remembers it and does not write again */
     PQclear(PQexec(db, "DELETE FROM t2sql.queries"));
-    assert_int_equal(queries_store(memo, db, id, "SELECT 1", "one?", "llm", "ann", &e), 0);
+    assert_int_equal(queries_store(memo, db, id, "SELECT 1", "one?", "llm", "ann", NULL, NULL, &e),
+                     0);
     assert_int_equal(pgtest_num(db, "SELECT count(*) FROM t2sql.queries"), 0);
     memset(memo, 0, sizeof *memo);
-    assert_int_equal(queries_store(memo, db, id, "SELECT 1", "one?", "llm", "ann", &e), 0);
+    assert_int_equal(queries_store(memo, db, id, "SELECT 1", "one?", "llm", "ann", NULL, NULL, &e),
+                     0);
     assert_int_equal(pgtest_num(db, "SELECT count(*) FROM t2sql.queries"), 1);
     buf_free(&sql);
     free(memo);
