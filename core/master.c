@@ -353,6 +353,7 @@ int master_start(master_ops *ops, int argc, char **argv, const char *usage, conf
     }
     if (test) {
         conf_print(cf, stdout);
+        if (ops->print_more) ops->print_more(cf);
         printf("%s: configuration OK\n", ops->prog);
         conf_free(cf);
         return 0;

@@ -43,6 +43,8 @@ typedef struct master_ops {
     int stop_grace_s;    /* kill the workers left this long after a stop; 0 = wait for them */
     int retire_grace_s;  /* kill retired workers still busy after this long; 0 = never */
     int die_with_master; /* workers are killed when the master dies (PR_SET_PDEATHSIG) */
+    /* Optional: more lines for -t, after the configuration (never a secret). */
+    void (*print_more)(const conf *cf);
 } master_ops;
 
 /* A daemon's start, before master_run(): reads -c PATH (into ops->conf_path), -t and -h from

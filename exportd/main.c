@@ -43,7 +43,7 @@ int main(int argc, char **argv)
     int rc;
     conf cf;
     master_ops ops = {"exportd", NULL, exportd_slots, exportd_run, exportd_check, NULL, NULL, 0,
-                      0,         1};
+                      0,         1,    NULL};
 
     if ((rc = master_start(&ops, argc, argv, USAGE, &cf)) >= 0) return rc;
     if (!*cf.aws_access_key_id)

@@ -20,7 +20,8 @@ static PGconn *db;
 
 static int conf_for(conf *cf, const char *port, const char *dbname, const char *schemas)
 {
-    PQconninfoOption *o = PQconninfoParse(getenv("T2SQL_TEST_PG"), NULL), *i;
+    const char *ci = getenv("T2SQL_TEST_PG"); /* without it: the defaults below */
+    PQconninfoOption *o = PQconninfoParse(ci ? ci : "", NULL), *i;
     char text[2048], err[256];
     const char *host = "127.0.0.1", *user = "postgres", *pass = "";
     int n;
