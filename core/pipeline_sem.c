@@ -34,6 +34,18 @@ int pipeline_semantic_load(t2ctx *x, t2err *err)
     return 0;
 }
 
+void pipeline_semantic_refresh(t2ctx *x)
+{
+    t2err err = {0};
+
+    if (!x->cat || strcmp(x->sem_probe, x->cat_probe) == 0) return;
+    str_copy(x->sem_probe, sizeof x->sem_probe, x->cat_probe);
+    if (pipeline_semantic_load(x, &err) < 0)
+        log_error("semantic layer refused%s: %s", x->sem ? ", keeping the old one" : "",
+                  err.detail);
+    if (pipeline_semantic_merge(x) < 0) log_warn("semantic layer: out of memory for the prompt");
+}
+
 int pipeline_semantic_check(const conf *cf, char *errbuf, size_t len)
 {
     t2ctx *x = calloc(1, sizeof *x);
@@ -47,14 +59,14 @@ int pipeline_semantic_check(const conf *cf, char *errbuf, size_t len)
     }
     if (!(s = semantic_load(cf->semantic_file, &err))) goto done;
     inited = 1;
-    if (t2ctx_init(x, cf, "t2sql-check") < 0 || t2ctx_refresh(x, &err) < 0) {
+    if (t2ctx_init(x, cf, "t2sql-check") < 0 || t2ctx_ready(x, &err) < 0) {
         /* no database now: the shape is checked, the workers PREPARE when it is back */
         log_warn("semantic layer %s: not checked against the database (%s)", cf->semantic_file,
                  err.detail[0] ? err.detail : "unreachable");
         rc = 0;
         goto done;
     }
-    if (x->sem || pipeline_semantic_load(x, &err) == 0) rc = 0;
+    if (pipeline_semantic_load(x, &err) == 0) rc = 0;
 done:
     if (rc < 0) str_copy(errbuf, len, err.detail[0] ? err.detail : "invalid semantic layer");
     semantic_free(s);
