@@ -63,6 +63,7 @@ static const conf_key conf_keys[] = {
     I(max_page_size, 10000, 1, 100000000, NULL, 1),
     I(default_page_size, 50, 1, 100000000, NULL, 1),
     I(max_result_bytes, 268435456, 65536, 2147483647L, NULL, 1),
+    B(numeric_as_string, 0, 1),
     S(redis_host, "127.0.0.1", NULL, 0, 1),
     I(redis_port, 6379, 0, 65535, NULL, 1),
     S(redis_password, "", NULL, 1, 1),

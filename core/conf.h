@@ -42,6 +42,7 @@ typedef struct conf {
     long max_page_size;
     long default_page_size;
     long max_result_bytes;
+    int numeric_as_string; /* numeric columns as JSON strings */
     /* redis */
     char *redis_host;
     long redis_port;

@@ -28,6 +28,7 @@ typedef struct exec_req {
     long page, page_size;
     count_mode count;
     int ndjson;
+    int numeric_strings; /* numeric values as JSON strings (conf numeric_as_string) */
     double generate_ms;
 } exec_req;
 

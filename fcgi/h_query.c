@@ -136,6 +136,7 @@ int h_query(req *r)
     rq.page = page;
     rq.page_size = page_size;
     rq.generate_ms = g.generate_ms;
+    rq.numeric_strings = r->cf->numeric_as_string;
     rq.ndjson = r->accept && strcasestr(r->accept, "application/x-ndjson") != NULL;
     metrics_add(&metrics_get()->queries[src], 1);
     if (!(conn = pgc_get(&r->x->db, &err))) goto fail;
