@@ -1,10 +1,10 @@
 /* guardtree -- libpg_query's JSON parse tree as a flat token array, and the accessors the SQL
- * guard (sqlguard.c) and its constant folding (guardfold.c) read it with. Internal to them.
+ * guard (sqlguard.c) and its constant folding (guardfold.c) read it with. Internal to them
+ * and to order.c (the tie-breaker of pages).
  *
  * gtree_read() tokenizes pg_query's JSON text in place: strings are unescaped and
  * NUL-terminated inside that text, so every string a token points to lives as long as the
- * caller keeps the text (pg_query's parse result). Also read by order.c (the tie-breaker of
- * pages). The token array belongs to the gtree and
+ * caller keeps the text (pg_query's parse result). The token array belongs to the gtree and
  * is released by gtree_free(). Nothing else allocates. */
 #ifndef T2_GUARDTREE_H
 #define T2_GUARDTREE_H
