@@ -16,13 +16,14 @@
 
 /* What the parse tree says about the top-level SELECT. */
 typedef struct facts {
-    int nsort;       /* items of the user's own ORDER BY */
-    int has_limit;   /* LIMIT, OFFSET or FETCH at the top level */
-    int with_ties;   /* FETCH ... WITH TIES: more keys would change which rows are kept */
-    int distinct_on; /* DISTINCT ON (...) */
-    int single;      /* a plain SELECT of one table: no set operation, join, GROUP BY,
-                      * DISTINCT or set-returning function in the select list */
-    int nkeys;       /* the ORDER BY items that are a column name or a position */
+    int nsort;        /* items of the user's own ORDER BY */
+    int has_limit;    /* LIMIT, OFFSET or FETCH at the top level */
+    int with_ties;    /* FETCH ... WITH TIES: more keys would change which rows are kept */
+    int distinct_on;  /* DISTINCT ON (...) */
+    int single;       /* a plain SELECT of one table: no set operation, join, GROUP BY,
+                       * DISTINCT or set-returning function in the select list */
+    int reads_tables; /* names a relation anywhere (a table, view or CTE) */
+    int nkeys;        /* the ORDER BY items that are a column name or a position */
     char key_name[MAX_KEYS][64]; /* "" when the item is a position */
     int key_pos[MAX_KEYS];       /* 1-based; 0 when a name */
 } facts;
@@ -59,6 +60,15 @@ static int has_srf_word(const gtree *g, int v)
         if (g->t[i].type == J_STR)
             for (k = 0; k < sizeof srf_names / sizeof srf_names[0]; k++)
                 if (strcmp(g->t[i].s, srf_names[k]) == 0) return 1;
+    return 0;
+}
+
+static int has_word(const gtree *g, const char *w)
+{
+    int i;
+
+    for (i = 0; i < g->nt; i++)
+        if (g->t[i].type == J_STR && strcmp(g->t[i].s, w) == 0) return 1;
     return 0;
 }
 
@@ -119,6 +129,7 @@ static int analyse(const char *sql, facts *f)
         int d0 = gtree_elem(&g, dist, 0);
         f->distinct_on = d0 >= 0 && g.t[d0].type == J_OBJ && g.t[d0].size > 0;
     }
+    f->reads_tables = has_word(&g, "RangeVar");
     s = gtree_str(&g, body, "op");
     from = gtree_field(&g, body, "fromClause");
     type = arr_size(&g, from) == 1 ? gtree_node(&g, gtree_elem(&g, from, 0), &fbody) : NULL;
@@ -404,6 +415,28 @@ static int covers_key(const facts *f, const PGresult *d, int nf, Oid rel, const 
     return 1;
 }
 
+/* When every column of the primary key pk of rel is an output column, marks (only) those in
+ * ok and returns 1; 0 otherwise. */
+static int key_columns(const PGresult *d, int nf, Oid rel, const char *pk, char *ok)
+{
+    const char *p = pk;
+    char *end;
+    long att;
+    int c, found;
+
+    if (!*pk) return 0;
+    memset(ok, 0, (size_t)nf);
+    while (*p) {
+        att = strtol(p, &end, 10);
+        if (end == p) return 0;
+        p = end + strspn(end, " ");
+        for (found = 0, c = 0; c < nf && !found; c++)
+            if (PQftable(d, c) == rel && PQftablecol(d, c) == att) found = 1, ok[c] = 1;
+        if (!found) return 0;
+    }
+    return 1;
+}
+
 /* Describes sql and decides; 0 or -1 with err. */
 static int decide(PGconn *conn, const char *sql, const facts *f, buf *out, t2err *err)
 {
@@ -412,7 +445,7 @@ static int decide(PGconn *conn, const char *sql, const facts *f, buf *out, t2err
     char relbuf[16] = "0";
     const char *params[2];
     Oid rel = 0;
-    int nf, i, k, c, unique = 0, rc = -1;
+    int nf, i, c, unique = 0, rc = -1;
 
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         pg_result_err(conn, r, E_QUERY_FAILED, err, "query");
@@ -428,8 +461,8 @@ static int decide(PGconn *conn, const char *sql, const facts *f, buf *out, t2err
     for (i = 0; i < nf; i++)
         buf_printf(&oids, "%s%u", i ? "," : "", PQftype(d, i));
     buf_addc(&oids, '}');
-    for (k = 0; f->single && k < f->nkeys && !rel; k++)
-        if ((c = key_column(f, k, d, nf)) >= 0) rel = PQftable(d, c);
+    for (c = 0; f->single && c < nf && !rel; c++)
+        rel = PQftable(d, c); /* the one table's oid, when a column is one of its own */
     snprintf(relbuf, sizeof relbuf, "%u", rel);
     params[0] = buf_cstr(&oids);
     params[1] = relbuf;
@@ -446,8 +479,11 @@ static int decide(PGconn *conn, const char *sql, const facts *f, buf *out, t2err
             err_set(err, E_INTERNAL, "out of memory");
             goto done;
         }
-        for (i = 0; i < nf; i++)
-            ok[i] = PQgetvalue(t, 0, 0)[i] == 't';
+        /* the primary key among the output columns breaks every tie alone, and an index
+         * on it may give the order without a sort; else every orderable column */
+        if (unique || !rel || !key_columns(d, nf, rel, PQgetvalue(t, 0, 1), ok))
+            for (i = 0; i < nf; i++)
+                ok[i] = PQgetvalue(t, 0, 0)[i] == 't';
         rc = build(sql, f, nf, ok, unique, out) < 0
                  ? (err_set(err, E_INTERNAL, "out of memory"), -1)
                  : 0;
@@ -470,7 +506,13 @@ int order_total(PGconn *conn, const char *sql, buf *out, t2err *err)
     if (hit) return buf_adds(out, hit) < 0 ? err_set(err, E_INTERNAL, "out of memory") : 0;
     if (analyse(sql, &f) < 0) /* validated SQL always parses; page it as it is otherwise */
         return buf_adds(out, sql) < 0 ? err_set(err, E_INTERNAL, "out of memory") : 0;
-    if (decide(conn, sql, &f, out, err) < 0) return -1;
+    if (!f.reads_tables) {
+        /* functions and VALUES only: no scan to synchronise, no parallel worker, so the same
+         * plan gives the same order every time; no sort is added before the first row */
+        if (buf_adds(out, sql) < 0) return err_set(err, E_INTERNAL, "out of memory");
+    } else if (decide(conn, sql, &f, out, err) < 0) {
+        return -1;
+    }
     cache_put(sql, buf_cstr(out));
     return 0;
 }

@@ -167,10 +167,27 @@ def test_primary_key_order_is_left_as_it_is(base_url, fakellm, stack_env, table,
                                                  for i in range(2001, 3001)]
 
 
+def test_primary_key_breaks_the_ties(base_url, fakellm, stack_env, table, uq):
+    """No ORDER BY, but the table's primary key is an output column: it alone orders."""
+    sql = "SELECT city, id FROM %s WHERE id <= 5000" % TABLE
+    qid = ask(base_url, fakellm, "key out " + uq, sql)["query_id"]
+    assert page(base_url, qid, 3, size=1000) == [["city %d" % (i % 37), i]
+                                                 for i in range(2001, 3001)]
+
+
+def test_table_free_queries_stream_unsorted(base_url, fakellm, uq):
+    """Functions and VALUES only: the same plan gives the same rows in the same order, so
+    nothing is added (no sort before the first row) and pages still partition."""
+    sql = "SELECT g % 7 AS k, g FROM generate_series(1, 1000) g"
+    qid = ask(base_url, fakellm, "series " + uq, sql)["query_id"]
+    got = [r for n in range(1, 5) for r in page(base_url, qid, n, size=250)]
+    assert got == [[g % 7, g] for g in range(1, 1001)]
+
+
 def test_columns_without_ordering(base_url, fakellm, table, uq):
     """json and point have no btree ordering: the other columns break the ties."""
-    sql = ("SELECT json_build_object('n', g % 3) AS j, ('(' || g || ',' || g || ')')::point AS p, g % 3 AS k, g AS v"
-           " FROM generate_series(1, 30) g")
+    sql = ("SELECT json_build_object('n', id %% 3) AS j, ('(' || id || ',' || id || ')')::point"
+           " AS p, id %% 3 AS k, id + 0 AS v FROM %s WHERE id <= 30" % TABLE)
     qid = ask(base_url, fakellm, "no order " + uq, sql)["query_id"]
     rows = page(base_url, qid, 1, size=10) + page(base_url, qid, 2, size=10) + \
         page(base_url, qid, 3, size=10)
