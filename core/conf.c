@@ -71,6 +71,8 @@ static const conf_key conf_keys[] = {
     I(cache_ttl_sql, 86400, 0, 31536000, NULL, 1),
     I(cache_ttl_llm, 604800, 0, 31536000, NULL, 1),
     I(cache_ttl_catalog, 300, 0, 31536000, NULL, 1),
+    I(catalog_sample_rows, 10000, 0, 100000000, NULL, 1),
+    I(catalog_sample_ms, 500, 1, 60000, NULL, 1),
     S(llm_provider, "openai", NULL, 0, 1),
     S(llm_base_url, "", "OPENAI_BASE_URL", 0, 1),
     S(llm_api_key, "", "OPENAI_API_KEY", 1, 1),

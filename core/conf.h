@@ -51,6 +51,8 @@ typedef struct conf {
     long cache_ttl_sql;
     long cache_ttl_llm;
     long cache_ttl_catalog;
+    long catalog_sample_rows; /* 0 = never sample values without statistics */
+    long catalog_sample_ms;
     /* model */
     char *llm_provider;
     char *llm_base_url;
