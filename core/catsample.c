@@ -22,7 +22,7 @@ static double now_ms(void)
 }
 
 /* One column: 1 when values were added, 0 when none (high cardinality, empty, failed). */
-static int sample_column(PGconn *conn, catalog *c, int t, int col, const exec_limits *lim,
+static int sample_column(PGconn *conn, catalog *c, int t, int col, const txn_limits *lim,
                          const char *rows)
 {
     const cat_table *tb = &c->tables[t];
@@ -42,7 +42,7 @@ static int sample_column(PGconn *conn, catalog *c, int t, int col, const exec_li
                "SELECT v FROM (SELECT %s::text AS v FROM %s.%s LIMIT $1::int8) s"
                " WHERE v IS NOT NULL AND v <> '' GROUP BY v ORDER BY count(*) DESC, v LIMIT %d",
                cn, sch, tab, MAX_DISTINCT + 1);
-    if (exec_begin(conn, lim, &err) < 0) {
+    if (txn_begin(conn, lim, NULL, &err) < 0) {
         log_warn("catalog sample of %s.%s: %s", tb->name, tb->cols[col].name, err.detail);
         goto done;
     }
@@ -56,7 +56,7 @@ static int sample_column(PGconn *conn, catalog *c, int t, int col, const exec_li
         added = n > 0;
     }
     PQclear(r);
-    PQclear(PQexec(conn, "ROLLBACK"));
+    txn_end(conn);
 done:
     PQfreemem(sch);
     PQfreemem(tab);
@@ -65,9 +65,9 @@ done:
     return added;
 }
 
-int catalog_sample(PGconn *conn, catalog *c, const exec_limits *lim, long rows, long ms)
+int catalog_sample(PGconn *conn, catalog *c, const txn_limits *lim, long rows, long ms)
 {
-    exec_limits l = *lim;
+    txn_limits l = *lim;
     char rows_s[24];
     double t0 = now_ms();
     int t, col, tried = 0, got = 0;
