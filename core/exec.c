@@ -147,6 +147,17 @@ static double ms_since(const struct timespec *t0)
     return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
+int exec_order(PGconn *conn, const txn_limits *lim, const txn_identity *id, const char *sql,
+               buf *out, t2err *err)
+{
+    int rc;
+
+    if (txn_begin(conn, lim, id, err) < 0) return -1;
+    rc = order_total(conn, sql, out, err);
+    txn_end(conn);
+    return rc;
+}
+
 int exec_check(PGconn *conn, const txn_limits *lim, const txn_identity *id, const char *sql,
                t2err *err)
 {

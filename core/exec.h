@@ -34,6 +34,11 @@ void exec_types_reset(void);
  * after output had started (the document was ended with an "error" member, or the peer is
  * gone: s->failed). */
 int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, t2err *err);
+/* Writes into out the statement exec_page pages over: sql with its total order (order.h),
+ * decided in the read-only transaction with the limits and identity. For an export, so that
+ * exportd's COPY lists the rows in the pages' order. 0, or -1 with err. */
+int exec_order(PGconn *conn, const txn_limits *lim, const txn_identity *id, const char *sql,
+               buf *out, t2err *err);
 /* Checks that sql parses and plans (PREPARE, no execution) in the read-only transaction
  * with the limits and identity (NULL = none); 0, or -1 with err (E_INVALID_SQL carrying
  * PostgreSQL's message). */

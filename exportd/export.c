@@ -15,7 +15,6 @@
 #include "exportd.h"
 
 #include "log.h"
-#include "order.h"
 #include "s3part.h"
 #include "txn.h"
 
@@ -221,7 +220,7 @@ static int export_start_copy(export_ctx *x, t2err *err)
 {
     char sp[1024];
     const char *sqlstate;
-    buf q = BUF_INIT(0), sql = BUF_INIT(0), ordered = BUF_INIT(0);
+    buf q = BUF_INIT(0);
     txn_limits lim;
     size_t n;
     PGresult *r;
@@ -238,13 +237,7 @@ static int export_start_copy(export_ctx *x, t2err *err)
            (x->j->sql[n - 1] == ';' || x->j->sql[n - 1] == ' ' || x->j->sql[n - 1] == '\n' ||
             x->j->sql[n - 1] == '\t' || x->j->sql[n - 1] == '\r'))
         n--;
-    /* the order pages use (order.h), so an export lists the rows as the pages do */
-    if (buf_add(&sql, x->j->sql, n) < 0) {
-        err_set(err, E_INTERNAL, "out of memory");
-        goto fail;
-    }
-    if (order_total(x->copy, buf_cstr(&sql), &ordered, err) < 0) goto fail;
-    if (buf_adds(&q, "COPY (") < 0 || buf_add(&q, ordered.p, ordered.len) < 0 ||
+    if (buf_adds(&q, "COPY (") < 0 || buf_add(&q, x->j->sql, n) < 0 ||
         buf_adds(&q, "\n) TO STDOUT WITH (FORMAT csv, HEADER)") < 0) {
         err_set(err, E_INTERNAL, "out of memory");
         goto fail;
@@ -266,8 +259,6 @@ static int export_start_copy(export_ctx *x, t2err *err)
     rc = 0;
 fail:
     buf_free(&q);
-    buf_free(&sql);
-    buf_free(&ordered);
     return rc;
 }
 
