@@ -54,6 +54,10 @@ typedef struct conf {
     long cache_ttl_catalog;
     long catalog_sample_rows; /* 0 = never sample values without statistics */
     long catalog_sample_ms;
+    int result_cache;
+    long result_cache_ttl;
+    long result_cache_max_bytes;
+    long result_cache_version_ms;
     /* model */
     char *llm_provider;
     char *llm_base_url;
