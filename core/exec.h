@@ -37,6 +37,7 @@ typedef struct exec_req {
     int numeric_strings; /* numeric values as JSON strings (conf numeric_as_string) */
     double generate_ms;
     const txn_identity *id; /* who asks (role, claims); NULL = the service's query_role */
+    long long *rows_out;    /* if not NULL: set to the rows written (the audit trail) */
     exec_capture *capture;  /* NULL = none */
 } exec_req;
 
