@@ -16,7 +16,9 @@ from conftest import conninfo, libpq_argv, post_query
 
 DB = "trust_nostats"
 PSQL = "/usr/bin/psql"
-PLANNER = {"OPENAI_BASE_URL": "", "OPENAI_API_KEY": "", "T2SQL_DB_NAME": DB}
+# the demo's semantic layer names demo tables: none for this database
+PLANNER = {"OPENAI_BASE_URL": "", "OPENAI_API_KEY": "", "T2SQL_DB_NAME": DB,
+           "T2SQL_SEMANTIC_FILE": ""}
 SAMPLED = ("nostats-sampled", 18084, dict(PLANNER))
 UNSAMPLED = ("nostats-off", 18085, dict(PLANNER, T2SQL_CATALOG_SAMPLE_ROWS="0"))
 COUNTRIES = {"Nepal": 10, "China": 8, "Pakistan": 7, "India": 5, "Bhutan": 1}
