@@ -40,10 +40,16 @@ typedef struct conf_key {
 
 static const conf_key conf_keys[] = {
     S(listen, "var/run/t2sql.sock", NULL, 0, 0),
-    I(workers, 4, 1, 256, NULL, 1),
+    I(workers, 0, 0, 128, NULL, 1),
+    I(queue_workers, -1, -1, 128, NULL, 1),
+    I(queue_timeout_ms, 2000, 0, 600000, NULL, 1),
+    S(health_listen, "", NULL, 0, 0),
+    I(health_workers, 1, 0, 16, NULL, 1),
     I(max_requests, 0, 0, 100000000, NULL, 1),
     S(log_file, "", NULL, 0, 1),
     S(log_level, "info", NULL, 0, 1),
+    S(log_format, "text", NULL, 0, 1),
+    I(slow_request_ms, 5000, 0, 86400000, NULL, 1),
     S(pid_file, "", NULL, 0, 0),
     S(base_path, "", NULL, 0, 1),
     S(db_host, "127.0.0.1", "DB_HOST", 0, 1),
@@ -77,6 +83,7 @@ static const conf_key conf_keys[] = {
     I(llm_connect_timeout_ms, 5000, 1, 600000, NULL, 1),
     I(llm_timeout_ms, 60000, 1, 3600000, NULL, 1),
     I(llm_max_tokens, 1024, 16, 65536, NULL, 1),
+    B(planner_enabled, 1, 1),
     B(planner_fallback, 1, 1),
     I(prompt_budget_tokens, 3000, 200, 200000, NULL, 1),
     S(glossary_file, "conf/glossary", NULL, 0, 1),
@@ -525,6 +532,15 @@ static int conf_finish(conf *c, char *err, size_t errlen)
         snprintf(err, errlen, "log_level must be error, warn, info or debug");
         return -1;
     }
+    if (strcmp(c->log_format, "text") != 0 && strcmp(c->log_format, "json") != 0) {
+        snprintf(err, errlen, "log_format must be text or json");
+        return -1;
+    }
+    if (c->workers == 0) { /* follow the cores: two per core, 2 to 64 */
+        long cores2 = sysconf(_SC_NPROCESSORS_ONLN) * 2;
+        c->workers = cores2 < 2 ? 2 : cores2 > 64 ? 64 : cores2;
+    }
+    if (c->queue_workers < 0) c->queue_workers = c->workers;
     if (strcmp(c->llm_provider, "openai") != 0 && strcmp(c->llm_provider, "anthropic") != 0) {
         snprintf(err, errlen, "llm_provider must be openai or anthropic");
         return -1;

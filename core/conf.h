@@ -17,10 +17,16 @@
 typedef struct conf {
     /* service */
     char *listen;
-    long workers;
+    long workers;          /* query workers that may work at once; 0 in the file = 2 per core */
+    long queue_workers;    /* more processes that accept and wait for a free one; -1 = workers */
+    long queue_timeout_ms; /* the longest wait for a free query worker before 503 overloaded */
+    char *health_listen;   /* the health pool's socket; "" = listen + ".health" for a path */
+    long health_workers;   /* processes serving /health, /ready and /metrics; 0 = none */
     long max_requests;
     char *log_file;
     char *log_level;
+    char *log_format;     /* "text" or "json" */
+    long slow_request_ms; /* requests slower than this log their SQL; 0 = never */
     char *pid_file;
     char *base_path; /* a prefix the front end leaves on every path ("/prod"), "" = none */
     /* database */
@@ -58,6 +64,7 @@ typedef struct conf {
     long llm_connect_timeout_ms;
     long llm_timeout_ms;
     long llm_max_tokens;
+    int planner_enabled;
     int planner_fallback;
     long prompt_budget_tokens;
     char *glossary_file;

@@ -418,6 +418,7 @@ int exec_page(PGconn *conn, const exec_limits *lim, const exec_req *rq, sink *s,
                 goto midfail;
             }
             n++;
+            s->rows++;
             PQclear(r);
             if (!started) { /* the first row leaves at once: early first byte */
                 started = 1;

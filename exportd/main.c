@@ -14,6 +14,7 @@
 #include "master.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 static void usage(void)
@@ -48,7 +49,7 @@ int main(int argc, char **argv)
     char err[512];
     conf cf;
     master_ops ops = {"exportd", NULL, exportd_slots, exportd_run, exportd_check, NULL, NULL, 0,
-                      0,         1};
+                      0,         1,    NULL};
 
     while ((opt = getopt(argc, argv, "c:th")) != -1) {
         switch (opt) {
@@ -73,6 +74,7 @@ int main(int argc, char **argv)
         conf_free(&cf);
         return 0;
     }
+    log_set_json(strcmp(cf.log_format, "json") == 0);
     if (log_init(cf.log_file, log_level_parse(cf.log_level), "exportd") < 0)
         fprintf(stderr, "exportd: cannot open log file %s; logging to stderr\n", cf.log_file);
     conf_register_secrets(&cf);

@@ -3,9 +3,12 @@
 
 #include "body.h"
 #include "log.h"
+#include "suggest.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define FLUSH_AT 16384
 
@@ -96,6 +99,7 @@ int h_query(req *r)
     exec_req rq;
     sink s;
     PGconn *conn;
+    struct timespec t0, t1;
 
     err_clear(&err);
     gen_result_init(&g);
@@ -143,7 +147,14 @@ int h_query(req *r)
     sink_init(&s, http_stream_write, r, FLUSH_AT,
               stream ? 64u << 20 : (size_t)r->cf->max_result_bytes, !stream);
     s.peer_fd = r->fr->ipcFd; /* nginx closes it when the client leaves */
+    r->source = rq.source;
+    r->sql = strdup(rq.sql);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     rc = exec_page(conn, &r->x->lim, &rq, &s, &err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    r->db_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    r->rows = s.rows;
+    metrics_observe(&metrics_get()->db, r->db_ms / 1e3);
     if (rc < 0) {
         sink_free(&s);
         pgc_check(&r->x->db);
@@ -157,10 +168,10 @@ int h_query(req *r)
     } else {
         sink_flush(&s);
     }
-    log_info("query %s source=%s page=%ld size=%ld%s", g.query_id, rq.source, page, page_size,
-             s.failed ? " (client gone)"
-             : rc > 0 ? " (error after rows)"
-                      : "");
+    log_debug("query %s source=%s page=%ld size=%ld%s", g.query_id, rq.source, page, page_size,
+              s.failed ? " (client gone)"
+              : rc > 0 ? " (error after rows)"
+                       : "");
     sink_free(&s);
     gen_result_free(&g);
     buf_free(&qtext);
@@ -168,5 +179,11 @@ int h_query(req *r)
 fail:
     gen_result_free(&g);
     buf_free(&qtext);
+    if (err.code == E_CANNOT_ANSWER) { /* what it can answer instead */
+        json_object *more = json_object_new_object();
+        json_object_object_add(more, "suggestions",
+                               suggest_questions(r->x, err.detail, SUGGEST_MAX));
+        return http_error_more(r, &err, NULL, more);
+    }
     return http_error(r, &err);
 }

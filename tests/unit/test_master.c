@@ -121,8 +121,8 @@ static pid_t start_master(int mode, int stop_grace_s)
 {
     static const char *const vars[] = {"T2SQL_WORKERS",  "T2SQL_MAX_REQUESTS", "T2SQL_LISTEN",
                                        "T2SQL_LOG_FILE", "T2SQL_PID_FILE",     NULL};
-    master_ops ops = {"test-master", conf_path, t_slots,      t_run, t_check,
-                      NULL,          NULL,      stop_grace_s, 0,     1};
+    master_ops ops = {"test-master", conf_path,    t_slots, t_run, t_check, NULL,
+                      NULL,          stop_grace_s, 0,       1,     NULL};
     char err[256];
     pid_t pid;
     conf cf;
