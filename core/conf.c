@@ -50,6 +50,7 @@ static const conf_key conf_keys[] = {
     S(log_level, "info", NULL, 0, 1),
     S(log_format, "text", NULL, 0, 1),
     I(slow_request_ms, 5000, 0, 86400000, NULL, 1),
+    S(exportd_metrics_file, "", NULL, 0, 1),
     S(pid_file, "", NULL, 0, 0),
     S(base_path, "", NULL, 0, 1),
     S(db_host, "127.0.0.1", "DB_HOST", 0, 1),

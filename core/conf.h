@@ -25,8 +25,9 @@ typedef struct conf {
     long max_requests;
     char *log_file;
     char *log_level;
-    char *log_format;     /* "text" or "json" */
-    long slow_request_ms; /* requests slower than this log their SQL; 0 = never */
+    char *log_format;           /* "text" or "json" */
+    long slow_request_ms;       /* requests slower than this log their SQL; 0 = never */
+    char *exportd_metrics_file; /* exportd's Prometheus textfile; "" = none */
     char *pid_file;
     char *base_path; /* a prefix the front end leaves on every path ("/prod"), "" = none */
     /* database */

@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "master.h"
+#include "xmetrics.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -83,6 +84,7 @@ int main(int argc, char **argv)
     log_info("exportd starting: %ld workers, bucket %s, endpoint %s, part %ld MiB, lease %ld s",
              cf.export_concurrency, cf.export_bucket, *cf.s3_endpoint ? cf.s3_endpoint : "AWS",
              cf.export_part_mb, cf.export_lease_s);
+    if (xm_init() < 0) log_warn("cannot map the shared metrics block; metrics are per worker");
     ops.conf_path = path;
     rc = master_run(&ops, &cf);
     conf_free(&cf);

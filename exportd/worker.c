@@ -5,6 +5,7 @@
  * re-established with backoff; jobs waiting meanwhile stay in the table. Slot 0 also sweeps
  * multipart uploads left on finished jobs every export_sweep_s seconds (config). */
 #include "exportd.h"
+#include "xmetrics.h"
 
 #include "buf.h"
 #include "log.h"
@@ -153,6 +154,7 @@ void worker_main(const conf *cf, int slot)
             continue;
         }
         if (rc == 0) {
+            if (slot == 0) xm_write(cf, ctl);
             nap(PQsocket(ctl),
                 slot == 0 && sweep_s * 1000 < POLL_MS ? (int)sweep_s * 1000 : POLL_MS);
             drain_notifies(ctl);
@@ -171,6 +173,7 @@ void worker_main(const conf *cf, int slot)
             ctl = NULL;
         }
         if (ctl) jobs_unlock_all(ctl);
+        xm_write(cf, ctl);
         job_free(&j);
     }
     log_info("worker %s stopped", worker);

@@ -115,6 +115,7 @@ int main(int argc, char **argv)
         return 0;
     }
     conf_register_secrets(&cf);
+    log_set_json(strcmp(cf.log_format, "json") == 0);
     if (log_init(cf.log_file, log_level_parse(cf.log_level), "t2sql-fcgi") < 0)
         fprintf(stderr, "t2sql-fcgi: cannot open log file %s; logging to stderr\n", cf.log_file);
     curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -375,6 +375,7 @@ start_exportd() {
   pid_alive "$VAR/run/exportd.pid" && return
   (
     set -a; . "$VAR/service.env"
+    T2SQL_EXPORTD_METRICS_FILE=$VAR/exportd.prom # its Prometheus textfile
     cd "$ROOT"
     exec setsid "$BINDIR/exportd" -c "$ROOT/conf/t2sql.conf" </dev/null >>"$VAR/log/exportd.log" 2>&1
   ) &
