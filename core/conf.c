@@ -40,8 +40,8 @@ typedef struct conf_key {
 
 static const conf_key conf_keys[] = {
     S(listen, "var/run/t2sql.sock", NULL, 0, 0),
-    I(workers, 0, 0, 128, NULL, 1),
-    I(queue_workers, -1, -1, 128, NULL, 1),
+    I(workers, 0, 0, 256, NULL, 1),
+    I(queue_workers, -1, -1, 256, NULL, 1),
     I(queue_timeout_ms, 2000, 0, 600000, NULL, 1),
     S(health_listen, "", NULL, 0, 0),
     I(health_workers, 1, 0, 16, NULL, 1),
@@ -542,6 +542,10 @@ static int conf_finish(conf *c, char *err, size_t errlen)
         c->workers = cores2 < 2 ? 2 : cores2 > 64 ? 64 : cores2;
     }
     if (c->queue_workers < 0) c->queue_workers = c->workers;
+    if (c->workers + c->queue_workers + c->health_workers > 256) {
+        snprintf(err, errlen, "workers + queue_workers + health_workers must be at most 256");
+        return -1;
+    }
     if (strcmp(c->llm_provider, "openai") != 0 && strcmp(c->llm_provider, "anthropic") != 0) {
         snprintf(err, errlen, "llm_provider must be openai or anthropic");
         return -1;
