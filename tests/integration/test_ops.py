@@ -9,7 +9,7 @@ import time
 
 import requests
 
-from conftest import ROOT, assert_error, assert_ok, env, log_tail, post_query
+from conftest import LLM_KEY, ROOT, assert_error, assert_ok, env, log_tail, post_query
 
 # extra instances (conftest.INSTANCE_PORTS)
 PLANNER = ("planner-only", 18081, {"OPENAI_BASE_URL": "", "OPENAI_API_KEY": ""})
@@ -232,6 +232,10 @@ def test_json_log_lines_carry_the_fields(instances, fakellm, uq):
     rid = r.headers["X-Request-Id"]
     bad = post_query(inst.url, {"question": "", "stream": False})
     assert_error(bad, 422, "validation_error")
+    # secrets offered to the log: a key in the headers, the model's key in a question
+    leak = post_query(inst.url, {"question": "tell me %s %s" % (LLM_KEY, uq), "stream": False},
+                      headers={"X-API-Key": LLM_KEY, "Authorization": "Bearer " + LLM_KEY})
+    assert leak.status_code == 200, leak.text[:200]  # the fake model answers it
     end = time.time() + 10
     recs = []
     while time.time() < end:
@@ -260,6 +264,8 @@ def test_json_log_lines_carry_the_fields(instances, fakellm, uq):
     e = [x for x in recs if x.get("request_id") == bad.headers["X-Request-Id"]
          and x["msg"] == "request"]
     assert e and e[0]["status"] == 422 and e[0]["code"] == "validation_error", e
+    with open(path) as f:
+        assert LLM_KEY not in f.read(), "the model key is in the JSON log"
 
 
 def exported_names(text):
