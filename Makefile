@@ -3,6 +3,7 @@
 #   make demo       deps + build + local stack + demo data + example request
 #   make test       deps + build + unit, integration and corpus tests; last line "N passed, N failed"
 #   make bench      ratios against the physical limits (bench/README.md)
+#   make soak       minutes of mixed load; 5xx, latencies, RSS and descriptors (bench/soak.sh)
 #   make SAN=address,undefined   sanitizer build into build-san/ and bin-san/
 
 CC      ?= cc
@@ -39,7 +40,7 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 BINS      := $(BIN)/t2sql-fcgi $(if $(EXD_SRC),$(BIN)/exportd) $(TOOL_BIN)
 
-.PHONY: all deps demo stop test unit bench fuzz format format-check clean distclean
+.PHONY: all deps demo stop test unit bench soak fuzz format format-check clean distclean
 # objects made on the way (tools, unit tests) are kept, not removed at the end of every run
 .SECONDARY:
 all: $(BINS) $(UNIT_BIN)
@@ -97,6 +98,10 @@ test: deps
 
 bench: deps all
 	@scripts/bench.sh
+
+# sustained mixed load on the bench stack (SOAK_SECONDS=600 SOAK_CONNS=64): bench/soak.sh
+soak: deps all
+	@BENCH=soak scripts/bench.sh
 
 fuzz: deps
 	@scripts/fuzz.sh $${FUZZ_SECONDS:-60}

@@ -65,6 +65,7 @@ static const conf_key conf_keys[] = {
     I(lock_timeout_ms, 1000, 0, 86400000, NULL, 1),
     I(idle_tx_timeout_ms, 60000, 0, 86400000, NULL, 1),
     I(temp_file_limit_kb, 1048576, -1, 2147483647L, NULL, 1),
+    S(work_mem, "", NULL, 0, 1),
     I(max_body_bytes, 65536, 256, 16777216, NULL, 1),
     I(max_question_chars, 2000, 1, 100000, NULL, 1),
     I(max_page_size, 10000, 1, 100000000, NULL, 1),
@@ -522,6 +523,21 @@ static int cors_check(const conf *c, char *err, size_t errlen)
     return 0;
 }
 
+/* "" or digits with an optional kB/MB/GB/TB unit (PostgreSQL's memory units). */
+static int work_mem_check(const char *s)
+{
+    const char *u = s;
+
+    if (!*s) return 0;
+    while (*u >= '0' && *u <= '9')
+        u++;
+    if (u == s || u - s > 10) return -1;
+    return !*u || strcmp(u, "kB") == 0 || strcmp(u, "MB") == 0 || strcmp(u, "GB") == 0 ||
+                   strcmp(u, "TB") == 0
+               ? 0
+               : -1;
+}
+
 /* Checks and normalises values that depend on others. */
 static int conf_finish(conf *c, char *err, size_t errlen)
 {
@@ -559,6 +575,10 @@ static int conf_finish(conf *c, char *err, size_t errlen)
         return -1;
     }
     if (cors_check(c, err, errlen) < 0) return -1;
+    if (work_mem_check(c->work_mem) < 0) {
+        snprintf(err, errlen, "work_mem must be a size like 4096kB, 64MB or 1GB (or empty)");
+        return -1;
+    }
     return 0;
 }
 

@@ -43,6 +43,7 @@ typedef struct conf {
     long lock_timeout_ms;
     long idle_tx_timeout_ms;
     long temp_file_limit_kb;
+    char *work_mem; /* SET LOCAL work_mem for generated SQL ("64MB"), "" = PostgreSQL's */
     /* requests */
     long max_body_bytes;
     long max_question_chars;

@@ -166,53 +166,13 @@ static double ms_since(const struct timespec *t0)
     return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
-int exec_begin(PGconn *conn, const exec_limits *lim, t2err *err)
-{
-    buf q = BUF_INIT(8192);
-    int rc;
-
-    buf_printf(&q,
-               "BEGIN READ ONLY; SET LOCAL statement_timeout = %ld; SET LOCAL lock_timeout = %ld;"
-               " SET LOCAL standard_conforming_strings = on;" /* as libpg_query parses */
-               " SET LOCAL idle_in_transaction_session_timeout = %ld;"
-               " SET LOCAL search_path = %s",
-               lim->statement_timeout_ms, lim->lock_timeout_ms, lim->idle_tx_timeout_ms,
-               lim->search_path);
-    if (lim->temp_file_limit_kb >= 0 && (!lim->temp_limit_ok || *lim->temp_limit_ok))
-        buf_printf(&q, "; SET LOCAL temp_file_limit = %ld", lim->temp_file_limit_kb);
-    if (lim->role && *lim->role) {
-        char *id = PQescapeIdentifier(conn, lim->role, strlen(lim->role));
-        if (!id) {
-            buf_free(&q);
-            return err_set(err, E_INTERNAL, "cannot quote the query role");
-        }
-        buf_printf(&q, "; SET LOCAL ROLE %s", id);
-        PQfreemem(id);
-    }
-    rc = pg_command(conn, buf_cstr(&q), err);
-    if (rc < 0 && PQtransactionStatus(conn) != PQTRANS_IDLE)
-        PQclear(PQexec(conn, "ROLLBACK")); /* leave no aborted transaction behind */
-    if (rc < 0 && err->code == E_INTERNAL)
-        log_error("cannot open the read-only transaction: %s", err->detail);
-    buf_free(&q);
-    return rc;
-}
-
-static void exec_rollback(PGconn *conn)
-{
-    PGresult *r;
-
-    while ((r = PQgetResult(conn)) != NULL)
-        PQclear(r);
-    if (PQstatus(conn) == CONNECTION_OK) PQclear(PQexec(conn, "ROLLBACK"));
-}
-
-int exec_check(PGconn *conn, const exec_limits *lim, const char *sql, t2err *err)
+int exec_check(PGconn *conn, const txn_limits *lim, const txn_identity *id, const char *sql,
+               t2err *err)
 {
     PGresult *r;
     int rc = 0;
 
-    if (exec_begin(conn, lim, err) < 0) return -1;
+    if (txn_begin(conn, lim, id, err) < 0) return -1;
     r = PQprepare(conn, "", sql, 0, NULL);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         /* class 42 (syntax, unknown names, grouping...) is the SQL's fault and worth a
@@ -223,7 +183,7 @@ int exec_check(PGconn *conn, const exec_limits *lim, const char *sql, t2err *err
                            err, "check");
     }
     PQclear(r);
-    exec_rollback(conn);
+    txn_end(conn);
     return rc;
 }
 
@@ -336,7 +296,7 @@ static int write_header(buf *b, const exec_req *rq, const PGresult *desc, int nf
     return bad || buf_adds(b, rq->ndjson ? "]}\n" : "],\"rows\":[") < 0 ? -1 : 0;
 }
 
-int exec_page(PGconn *conn, const exec_limits *lim, const exec_req *rq, sink *s, t2err *err)
+int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, t2err *err)
 {
     struct timespec t0;
     char lim_s[24], off_s[24];
@@ -355,7 +315,7 @@ int exec_page(PGconn *conn, const exec_limits *lim, const exec_req *rq, sink *s,
     snprintf(lim_s, sizeof lim_s, "%lld", (long long)rq->page_size + 1);
     snprintf(off_s, sizeof off_s, "%lld", offset);
     if (!type_cache_loaded) type_load(conn);
-    if (exec_begin(conn, lim, err) < 0) return -1;
+    if (txn_begin(conn, lim, rq->id, err) < 0) return -1;
     buf_printf(&q, "SELECT * FROM (\n%s\n) q LIMIT $1 OFFSET $2", rq->sql);
     /* No PREPARE/DESCRIBE round trips: single-row mode's first result carries the columns,
      * and nothing leaves before it, so an error there still gets a proper status. */
@@ -467,7 +427,7 @@ int exec_page(PGconn *conn, const exec_limits *lim, const exec_req *rq, sink *s,
             goto midfail;
         }
     }
-    exec_rollback(conn);
+    txn_end(conn);
     rc = 0;
     goto done;
 
@@ -482,24 +442,24 @@ gone:
         if (!PQcancel(cancel, eb, sizeof eb)) log_warn("cancel failed: %s", eb);
     }
     log_info("client went away after %lld rows; query cancelled", n);
-    exec_rollback(conn);
+    txn_end(conn);
     rc = 1;
     goto done;
 midfail:
     if (s->flushed == 0) {
         buf_reset(b);
-        exec_rollback(conn);
+        txn_end(conn);
         rc = -1;
         goto done;
     }
     write_error(s, rq->ndjson, err);
-    exec_rollback(conn);
+    txn_end(conn);
     rc = 1;
     goto done;
 fail:
     PQclear(r);
     buf_reset(b);
-    exec_rollback(conn);
+    txn_end(conn);
     rc = -1;
 done:
     if (cancel) PQfreeCancel(cancel);

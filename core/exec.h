@@ -1,25 +1,18 @@
 /* exec -- runs one page of validated SQL read-only and writes it as JSON (or NDJSON) into a
  * sink as rows arrive (libpq single-row mode), so memory stays flat whatever the page size.
  *
- * Every statement runs inside BEGIN READ ONLY with SET LOCAL statement_timeout, lock_timeout,
- * idle_in_transaction_session_timeout, temp_file_limit, search_path and (if configured)
- * ROLE; the transaction is always rolled back. Owns nothing past the call. */
+ * Every statement runs inside the read-only transaction of core/txn (limits, search path, role,
+ * claims), which is always rolled back. Owns nothing past the call. */
 #ifndef T2_EXEC_H
 #define T2_EXEC_H
 
 #include "err.h"
 #include "sink.h"
+#include "txn.h"
 
 #include <libpq-fe.h>
 
 typedef enum { COUNT_EXACT = 0, COUNT_ESTIMATED, COUNT_NONE } count_mode;
-
-typedef struct exec_limits {
-    const char *search_path; /* already quoted: "public", "sales" */
-    const char *role;        /* "" = none */
-    long statement_timeout_ms, lock_timeout_ms, idle_tx_timeout_ms, temp_file_limit_kb;
-    const int *temp_limit_ok; /* may SET temp_file_limit (pgc.temp_limit_ok); NULL = yes */
-} exec_limits;
 
 typedef struct exec_req {
     const char *sql; /* validated: one SELECT, no trailing semicolon */
@@ -29,20 +22,21 @@ typedef struct exec_req {
     count_mode count;
     int ndjson;
     double generate_ms;
+    const txn_identity *id; /* who asks (role, claims); NULL = the service's query_role */
 } exec_req;
 
 /* Forgets the process's cache of type names (pg_type), so that the next page reloads it:
  * call after the schema changed (new enum or domain types). */
 void exec_types_reset(void);
-/* Opens the read-only transaction with the limits; 0 or -1 with err. */
-int exec_begin(PGconn *conn, const exec_limits *lim, t2err *err);
 /* Returns 0 when the whole document was written; -1 when it failed before any byte was
  * handed on (err set, sink buffer discarded: answer with an error status); 1 when it failed
  * after output had started (the document was ended with an "error" member, or the peer is
  * gone: s->failed). */
-int exec_page(PGconn *conn, const exec_limits *lim, const exec_req *rq, sink *s, t2err *err);
+int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, t2err *err);
 /* Checks that sql parses and plans (PREPARE, no execution) in the read-only transaction
- * with the limits; 0, or -1 with err (E_INVALID_SQL carrying PostgreSQL's message). */
-int exec_check(PGconn *conn, const exec_limits *lim, const char *sql, t2err *err);
+ * with the limits and identity (NULL = none); 0, or -1 with err (E_INVALID_SQL carrying
+ * PostgreSQL's message). */
+int exec_check(PGconn *conn, const txn_limits *lim, const txn_identity *id, const char *sql,
+               t2err *err);
 
 #endif

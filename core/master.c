@@ -13,6 +13,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/lsan_interface.h>
+#endif
 
 #define MASTER_BACKOFF_MAX 30 /* seconds */
 #define MASTER_YOUNG       2  /* a worker dying younger than this (s) backs its slot off */
@@ -85,7 +88,7 @@ static pid_t m_spawn(const master_ops *ops, const conf *cf, int slot)
 {
     pid_t parent = getpid(), pid = fork();
     struct sigaction sa;
-    int i;
+    int i, rc;
 
     if (pid < 0) log_error("worker %d: fork failed: %s", slot, strerror(errno));
     if (pid != 0) return pid;
@@ -98,7 +101,11 @@ static pid_t m_spawn(const master_ops *ops, const conf *cf, int slot)
         if (getppid() != parent) _exit(1); /* the master died before prctl() */
     }
     sigprocmask(SIG_SETMASK, &m_orig, NULL);
-    _exit(ops->run(cf, slot, ops->arg));
+    rc = ops->run(cf, slot, ops->arg);
+#ifdef __SANITIZE_ADDRESS__
+    __lsan_do_leak_check(); /* _exit() skips the sanitizer's own check at exit */
+#endif
+    _exit(rc);
 }
 
 /* Starts the workers of empty slots whose pause is over; arms a 1 s alarm if some wait. */

@@ -3,6 +3,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "txn.h"
 
 #include <poll.h>
 #include <stdlib.h>
@@ -12,31 +13,11 @@ extern const char migrate_schema_sql[];
 
 int pgc_init(pgc *p, const conf *cf, const char *appname, int migrate)
 {
-    char **names = NULL;
-    buf sp = BUF_INIT(sizeof p->search_path - 1);
-    int n, i, rc = -1;
-
     memset(p, 0, sizeof *p);
     p->migrate = migrate;
     p->query_role_set = cf->query_role[0] != '\0';
     if (conf_pg_conninfo(cf, p->conninfo, sizeof p->conninfo, appname) < 0) return -1;
-    if ((n = conf_schema_list(cf, &names, 32)) < 0) return -1;
-    for (i = 0; i < n; i++) {
-        const char *c;
-        if (strcmp(names[i], "t2sql") == 0)
-            continue; /* the service's own schema is never on generated SQL's path */
-        if (sp.len && buf_adds(&sp, ", ") < 0) goto done;
-        if (buf_addc(&sp, '"') < 0) goto done;
-        for (c = names[i]; *c; c++)
-            if ((*c == '"' && buf_addc(&sp, '"') < 0) || buf_addc(&sp, *c) < 0) goto done;
-        if (buf_addc(&sp, '"') < 0) goto done;
-    }
-    str_copy(p->search_path, sizeof p->search_path, sp.len ? buf_cstr(&sp) : "\"public\"");
-    rc = 0;
-done:
-    buf_free(&sp);
-    free(names);
-    return rc;
+    return txn_search_path(cf, p->search_path, sizeof p->search_path);
 }
 
 static int ts_before(const struct timespec *a, const struct timespec *b)
@@ -48,16 +29,9 @@ static int ts_before(const struct timespec *a, const struct timespec *b)
  * PostgreSQL 15), and whether generated SQL would run as a superuser. */
 static void pgc_inspect(pgc *p)
 {
-    PGresult *r = PQexec(p->conn, "SELECT current_setting('is_superuser') = 'on'");
-    int super = PQresultStatus(r) == PGRES_TUPLES_OK && PQgetvalue(r, 0, 0)[0] == 't';
+    int super = 0;
 
-    PQclear(r);
-    p->temp_limit_ok = super;
-    if (!super) {
-        r = PQexec(p->conn, "SELECT has_parameter_privilege('temp_file_limit', 'SET')");
-        p->temp_limit_ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQgetvalue(r, 0, 0)[0] == 't';
-        PQclear(r);
-    }
+    p->temp_limit_ok = txn_temp_limit_allowed(p->conn, &super);
     if (super && !p->query_role_set)
         log_warn("generated SQL runs as a superuser: set query_role to a SELECT-only role "
                  "(conf/roles.sql creates t2sql_reader)");

@@ -54,9 +54,7 @@ int t2ctx_init(t2ctx *x, const conf *cf, const char *appname)
                                (int)cf->max_nesting,
                                (int)cf->max_joins,
                                cf->allow_session_functions};
-    x->lim = (exec_limits){x->db.search_path,   cf->query_role,         cf->statement_timeout_ms,
-                           cf->lock_timeout_ms, cf->idle_tx_timeout_ms, cf->temp_file_limit_kb,
-                           &x->db.temp_limit_ok};
+    txn_limits_from_conf(&x->lim, cf, x->db.search_path, &x->db.temp_limit_ok, 0);
     return 0;
 }
 
@@ -265,7 +263,7 @@ int pipeline_validate(t2ctx *x, const char *sql, buf *clean, t2err *err)
         goto done;
     }
     if (!(conn = pgc_get(&x->db, err))) goto done;
-    if (exec_check(conn, &x->lim, buf_cstr(clean), err) < 0) {
+    if (exec_check(conn, &x->lim, NULL, buf_cstr(clean), err) < 0) {
         pgc_check(&x->db);
         buf_reset(clean);
         goto done;

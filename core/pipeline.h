@@ -40,7 +40,7 @@ typedef struct t2ctx {
     char **schemas;
     int nschemas;
     guard_policy policy;
-    exec_limits lim;
+    txn_limits lim;
     struct t2example *examples; /* verified examples, reloaded when t2sql.examples changes */
     int nexamples;
     char examples_ver[64];

@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "s3part.h"
+#include "txn.h"
 #include "xmetrics.h"
 
 #include <poll.h>
@@ -170,16 +171,6 @@ static int export_gz_finish(export_ctx *x, t2err *err)
     return 0;
 }
 
-static int exec_ok(PGconn *c, const char *sql, int n, const char *const *p, t2err *err)
-{
-    PGresult *r = PQexecParams(c, sql, n, NULL, p, NULL, NULL, 0);
-    int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
-
-    if (!ok) err_set(err, E_QUERY_FAILED, "%s", PQresultErrorMessage(r));
-    PQclear(r);
-    return ok ? 0 : -1;
-}
-
 /* Connects the COPY connection without blocking the heartbeat; db_connect_timeout applies
  * (libpq leaves it to the caller of PQconnectPoll). */
 static int export_connect(export_ctx *x, const char *ci, t2err *err)
@@ -226,45 +217,22 @@ static PGresult *export_wait_result(export_ctx *x, const char *q, t2err *err)
     }
 }
 
-static int set_local(export_ctx *x, const char *name, const char *value, t2err *err)
-{
-    const char *p[2] = {name, value};
-
-    return exec_ok(x->copy, "SELECT set_config($1, $2, true)", 2, p, err);
-}
-
-/* Opens the read-only transaction and starts COPY. */
+/* Opens the read-only transaction (core/txn: export's limits) and starts COPY. */
 static int export_start_copy(export_ctx *x, t2err *err)
 {
-    char tmo[24], lto[24], ito[24];
-    const char *p[1];
+    char sp[1024];
     const char *sqlstate;
     buf q = BUF_INIT(0);
+    txn_limits lim;
     size_t n;
     PGresult *r;
-    int rc = -1;
+    int rc = -1, temp_ok;
 
-    if (exec_ok(x->copy, "BEGIN READ ONLY", 0, NULL, err) < 0) return -1;
-    snprintf(tmo, sizeof tmo, "%ld", x->cf->export_statement_timeout_ms);
-    p[0] = tmo;
-    if (exec_ok(x->copy, "SELECT set_config('statement_timeout', $1, true)", 1, p, err) < 0)
-        return -1;
-    /* lock waits end (and the job fails) instead of outliving the lease; libpg_query
-     * validated the SQL with standard_conforming_strings on, so it runs with it on */
-    snprintf(lto, sizeof lto, "%ld", x->cf->lock_timeout_ms);
-    snprintf(ito, sizeof ito, "%ld", x->cf->idle_tx_timeout_ms);
-    if (set_local(x, "lock_timeout", lto, err) < 0 ||
-        set_local(x, "idle_in_transaction_session_timeout", ito, err) < 0 ||
-        set_local(x, "standard_conforming_strings", "on", err) < 0)
-        return -1;
-    p[0] = x->cf->schemas;
-    if (*x->cf->schemas &&
-        exec_ok(x->copy, "SELECT set_config('search_path', $1, true)", 1, p, err) < 0)
-        return -1;
-    p[0] = x->cf->query_role;
-    if (*x->cf->query_role &&
-        exec_ok(x->copy, "SELECT set_config('role', $1, true)", 1, p, err) < 0)
-        return -1;
+    if (txn_search_path(x->cf, sp, sizeof sp) < 0)
+        return err_set(err, E_INTERNAL, "the schemas setting is too long");
+    temp_ok = txn_temp_limit_allowed(x->copy, NULL);
+    txn_limits_from_conf(&lim, x->cf, sp, &temp_ok, 1);
+    if (txn_begin(x->copy, &lim, NULL, err) < 0) return -1;
     /* the one allowed paste: validated SQL into the COPY template */
     n = strlen(x->j->sql);
     while (n > 0 &&
@@ -464,7 +432,7 @@ int export_run(const conf *cf, PGconn *ctl, const char *worker, job *j)
         export_stream(&x, &e) < 0 || (x.gz && export_gz_finish(&x, &e) < 0) ||
         s3_writer_finish(x.w, &e) < 0)
         goto failed;
-    PQclear(PQexec(x.copy, "ROLLBACK"));
+    txn_end(x.copy);
     fr = jobs_finish(ctl, j, worker, "SUCCESS", data_rows(&x), out_bytes(&x), NULL, fst, &fe);
     if (fr == 1)
         job_log(LOG_INFO, j, "finished", "SUCCESS", (long long)data_rows(&x),

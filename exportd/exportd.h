@@ -16,8 +16,8 @@ extern volatile sig_atomic_t exportd_term;
 /* Set by a worker's SIGHUP (retired after a reload): finish the job in hand, then exit. */
 extern volatile sig_atomic_t exportd_retire;
 
-/* Runs worker slot `slot` until a SIGTERM or SIGHUP; never returns. */
-void worker_main(const conf *cf, int slot) __attribute__((noreturn));
+/* Runs worker slot `slot` until a SIGTERM or SIGHUP; returns the exit status (0). */
+int worker_main(const conf *cf, int slot);
 
 /* Runs one claimed job over ctl (the worker's control connection, used for heartbeats and
  * the outcome) and a COPY connection of its own. Returns 0 when the outcome was recorded

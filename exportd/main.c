@@ -40,7 +40,7 @@ static int exportd_slots(const conf *cf)
 static int exportd_run(const conf *cf, int slot, void *arg)
 {
     (void)arg;
-    worker_main(cf, slot);
+    return worker_main(cf, slot);
 }
 
 int main(int argc, char **argv)

@@ -104,7 +104,7 @@ static void drain_notifies(PGconn *c)
         PQfreemem(n);
 }
 
-void worker_main(const conf *cf, int slot)
+int worker_main(const conf *cf, int slot)
 {
     char worker[300], host[256];
     PGconn *ctl = NULL;
@@ -178,5 +178,5 @@ void worker_main(const conf *cf, int slot)
     }
     log_info("worker %s stopped", worker);
     PQfinish(ctl);
-    _exit(0);
+    return 0;
 }

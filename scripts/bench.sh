@@ -46,6 +46,10 @@ for f in bench/*.sh; do
   if [ -n "${BENCH:-}" ] && ! printf ' %s ' "$BENCH" | grep -q " $name "; then
     continue
   fi
+  # the soak runs minutes: only when named (make soak)
+  if [ "$name" = soak ] && ! printf ' %s ' "${BENCH:-}" | grep -q " soak "; then
+    continue
+  fi
   n=$((n + 1))
   echo "== $f"
   t0=$(date +%s)

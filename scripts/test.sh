@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# test.sh -- everything `make test` runs after the build: unit tests (cmocka), each fuzz
-# target briefly (scripts/fuzz.sh), the checks of docker/ (scripts/docker-check.sh), then a fresh
-# local stack (PostgreSQL, Redis, s3rver, scripted model, nginx, t2sql-fcgi, exportd) and the
-# integration tests (pytest under Debian's /usr/bin/python3). The last line is the total:
-# "N passed, N failed, N skipped" (tests that need ../shared/data skip themselves, saying why,
-# when it is not beside the checkout). Exit status 0 only if nothing failed.
+# test.sh -- everything `make test` runs after the build: a fresh local stack (PostgreSQL,
+# Redis, s3rver, scripted model, nginx, t2sql-fcgi, exportd), unit tests (cmocka; exec and txn
+# use the stack's PostgreSQL), each fuzz target briefly (scripts/fuzz.sh), the checks of docker/
+# (scripts/docker-check.sh), then the integration tests (pytest under Debian's
+# /usr/bin/python3). The last line is the total: "N passed, N failed, N skipped" (tests that
+# need ../shared/data skip themselves, saying why, when it is not beside the checkout). Exit status 0 only if nothing failed.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -18,6 +18,16 @@ add_counts() { # add_counts "N passed, M failed[, K skipped]" line
   s=$(printf '%s' "$1" | sed -n 's/.* \([0-9][0-9]*\) skipped.*/\1/p')
   pass=$((pass + ${p:-0})) fail=$((fail + ${f:-0})) skip=$((skip + ${s:-0}))
 }
+
+# The stack starts first: the unit tests of exec and txn run against its PostgreSQL
+# (T2SQL_TEST_PG; without it they skip, saying why).
+trap 'scripts/stack.sh stop test >/dev/null 2>&1' EXIT
+stack_ok=0
+if scripts/stack.sh test; then
+  stack_ok=1
+  # shellcheck disable=SC1091
+  . var/test/env.sh
+fi
 
 echo "== unit tests"
 unit_out=$(scripts/unit.sh build/tests/test_* 2>&1)
@@ -35,10 +45,7 @@ printf '%s\n' "$docker_out" | grep -v ': ok '
 add_counts "$(printf '%s\n' "$docker_out" | tail -1)"
 
 echo "== integration tests"
-trap 'scripts/stack.sh stop test >/dev/null 2>&1' EXIT
-if scripts/stack.sh test; then
-  # shellcheck disable=SC1091
-  . var/test/env.sh
+if [ "$stack_ok" = 1 ]; then
   $PY -m pytest -q -rs -p no:cacheprovider --junitxml=var/test/junit.xml ${PYTEST_ARGS:-} \
     tests/integration 2>&1 | tail -n 60
   counts=$($PY - <<'PY'

@@ -257,3 +257,37 @@ def test_browser_on_another_origin(instances, origin, fakellm, pg, uq):
     # its POSTs never reached the service: the preflight failed, so no job was made for it
     jobs = pg.scalar("SELECT count(*) FROM t2sql.export_jobs WHERE question = %s", (question,))
     assert int(jobs) == 1, jobs
+
+
+def test_same_cors_through_apache(instances):
+    """CORS is decided in the service: Apache in front (apache/t2sql.conf.in over the same
+    instance's socket) passes the preflight through and answers exactly as nginx does."""
+    inst = start(instances, CORS)
+    port = 18068 + PORT_OFFSET
+    stack = ["bash", os.path.join(ROOT, "scripts", "stack.sh")]
+    p = subprocess.run(stack + ["apache", "apache-cors", str(port), inst.name], cwd=ROOT,
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr[-2000:]
+    try:
+        apache = "http://127.0.0.1:%d" % port
+        for base in (inst.url, apache):
+            r = preflight(base + "/query", ALLOWED, "POST", "content-type, x-api-key")
+            assert r.status_code == 204, (base, r.status_code, r.text[:300])
+            assert_cors(r, ALLOWED)
+            assert "POST" in methods(r.headers.get("Access-Control-Allow-Methods"))
+            allowed = {h.strip().lower() for h in
+                       r.headers.get("Access-Control-Allow-Headers", "").split(",")}
+            assert {"content-type", "authorization", "x-api-key", "x-request-id"} <= allowed
+            assert_no_cors(preflight(base + "/query", OTHER, "POST"))
+            r = requests.get(base + "/health", headers={"Origin": ALLOWED}, timeout=TIMEOUT)
+            assert r.status_code == 200
+            assert_cors(r, ALLOWED)
+            r = requests.post(base + "/query", data="{", headers={
+                "Origin": ALLOWED, "Content-Type": "application/json"}, timeout=TIMEOUT)
+            assert_error(r, 400, "bad_json")
+            assert_cors(r, ALLOWED)
+            assert_no_cors(requests.get(base + "/health", headers={"Origin": OTHER},
+                                        timeout=TIMEOUT))
+    finally:
+        subprocess.run(stack + ["apache-stop", "apache-cors"], cwd=ROOT, capture_output=True,
+                       timeout=60)

@@ -393,6 +393,32 @@ def test_query_errors_read_only_and_timeout(exportd_factory):
     assert "download_url" not in st
 
 
+LIMITS_SQL = ("SELECT current_setting('transaction_read_only') AS ro,"
+              " current_setting('temp_file_limit') AS temp,"
+              " current_setting('statement_timeout') AS st,"
+              " current_setting('lock_timeout') AS lt,"
+              " current_setting('idle_in_transaction_session_timeout') AS it,"
+              " current_setting('work_mem') AS wm,"
+              " current_setting('standard_conforming_strings') AS scs,"
+              " current_user AS who, current_setting('search_path') AS sp")
+
+
+def test_copy_runs_under_the_same_limits(exportd_factory):
+    """exportd's COPY opens its transaction through core/txn, as /query's pages do: read-only,
+    temp_file_limit, export's own statement timeout, the lock and idle timeouts, work_mem, the
+    query role and the quoted search path of `schemas` (t2sql left out, names kept as written)."""
+    exportd_factory(EXPORT_PREFIX="lim/", T2SQL_QUERY_ROLE="t2sql_reader",
+                    T2SQL_SCHEMAS="public, t2sql, Sales", T2SQL_TEMP_FILE_LIMIT_KB=3072,
+                    T2SQL_EXPORT_STATEMENT_TIMEOUT_MS=7000, T2SQL_STATEMENT_TIMEOUT_MS=1000,
+                    T2SQL_LOCK_TIMEOUT_MS=1500, T2SQL_IDLE_TX_TIMEOUT_MS=45000,
+                    T2SQL_WORK_MEM="6MB")
+    st = wait_status(create(LIMITS_SQL), {"SUCCESS", "FAILED"})
+    assert st["status"] == "SUCCESS", st
+    lines = download(st).decode().splitlines()
+    assert lines[0] == "ro,temp,st,lt,it,wm,scs,who,sp"
+    assert lines[1] == 'on,3MB,7s,1500ms,45s,6MB,on,t2sql_reader,"public, ""Sales"""', lines[1]
+
+
 def test_live_counters_and_concurrency(exportd_factory):
     exportd_factory(EXPORT_PREFIX="live/", T2SQL_EXPORT_CONCURRENCY=3)
     # wide rows: the server flushes COPY data in 8 kB packets, not row by row

@@ -415,7 +415,7 @@ def test_count_timeout_after_rows(inst, fakellm, uq):
     """The rows of a full page are out when the exact count runs past the statement timeout:
     the document still ends as valid JSON, rows then the error."""
     i = inst.get(TMO)
-    sql = "SELECT a, b FROM generate_series(1, 20000) a, generate_series(1, 5000) b"
+    sql = "SELECT a, b FROM generate_series(1, 400000) a, generate_series(1, 5000) b"
     r = ask(fakellm, i.url, uq, sql, page_size=10, count="exact")
     assert r.status_code == 200, r.text[:500]
     body = loads(r.text)

@@ -1,0 +1,75 @@
+/* txn -- the one read-only transaction every piece of generated SQL runs in: /query's pages,
+ * counts and checks (core/exec), exportd's COPY (exportd/export.c) and any later caller.
+ *
+ * txn_begin() sends, in one round trip:
+ *   BEGIN READ ONLY;
+ *   SET LOCAL statement_timeout, lock_timeout, idle_in_transaction_session_timeout,
+ *             standard_conforming_strings = on (as libpg_query parsed the SQL),
+ *             search_path (the quoted `schemas`, t2sql never on it),
+ *             temp_file_limit (when >= 0 and the login may set it),
+ *             work_mem (when configured);
+ *   the claims (set_config('t2sql.claims', <json>, true) and one
+ *             set_config('t2sql.claim.<name>', <value>, true) per claim), all before
+ *   SET LOCAL ROLE (the identity's role, else query_role), so that the role generated SQL runs
+ *   as needs no privilege on set_config() (conf/roles.sql revokes it from PUBLIC).
+ * Every setting is LOCAL: txn_end() rolls back and the connection carries nothing to the next
+ * transaction. Nothing here owns memory past a call; strings are the caller's.
+ *
+ * Identity (who asks; issue 15): pass a txn_identity to txn_begin(), or NULL for the service's
+ * own identity (query_role, no claims). Generated SQL reads the claims with
+ *   current_setting('t2sql.claims', true)::jsonb           -- the whole object
+ *   current_setting('t2sql.claim.<name>', true)            -- one claim's text
+ * (row-level security policies, views). A claim's name must be a simple identifier
+ * ([A-Za-z_][A-Za-z0-9_]*, at most 63 bytes; PostgreSQL folds it to lower case); other names
+ * are refused (E_FORBIDDEN), as is a value or JSON text holding a NUL byte. */
+#ifndef T2_TXN_H
+#define T2_TXN_H
+
+#include "conf.h"
+#include "err.h"
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+typedef struct txn_limits {
+    const char *search_path; /* already quoted: "public", "sales" (txn_search_path) */
+    const char *role;        /* SET LOCAL ROLE when non-empty and no identity role: query_role */
+    long statement_timeout_ms, lock_timeout_ms, idle_tx_timeout_ms;
+    long temp_file_limit_kb;  /* -1 = PostgreSQL's setting */
+    const int *temp_limit_ok; /* may SET temp_file_limit (txn_temp_limit_allowed); NULL = yes */
+    const char *work_mem;     /* "" or NULL = PostgreSQL's setting, else e.g. "64MB" */
+} txn_limits;
+
+typedef struct txn_claim {
+    const char *name;  /* a simple identifier: t2sql.claim.<name> */
+    const char *value; /* its text (a non-string claim as its JSON text) */
+} txn_claim;
+
+typedef struct txn_identity {
+    const char *role;        /* SET LOCAL ROLE to this instead of query_role; NULL/"" = none.
+                              * The login must be a member of it. */
+    const txn_claim *claims; /* nclaims of them, may be NULL when nclaims is 0 */
+    int nclaims;
+    const char *claims_json; /* t2sql.claims as given (a JSON object); NULL = an object built
+                              * from claims, each value a JSON string */
+} txn_identity;
+
+/* Fills lim from the configuration: /query's limits, or export's (export_statement_timeout_ms
+ * in place of statement_timeout_ms) when for_export. search_path and temp_limit_ok are kept
+ * by the caller (they live as long as lim is used). */
+void txn_limits_from_conf(txn_limits *lim, const conf *cf, const char *search_path,
+                          const int *temp_limit_ok, int for_export);
+/* Writes the quoted search path of cf->schemas ("a", "b"; t2sql left out; "public" when none
+ * is left) into dst. 0, or -1 if it does not fit. */
+int txn_search_path(const conf *cf, char *dst, size_t len);
+/* 1 if this connection's login may SET temp_file_limit (a superuser, or GRANT SET ON
+ * PARAMETER temp_file_limit), else 0; *is_super (if not NULL) tells whether it is a
+ * superuser. One round trip (two when not a superuser). */
+int txn_temp_limit_allowed(PGconn *conn, int *is_super);
+/* Opens the read-only transaction with the limits and the identity (NULL = none). 0, or -1
+ * with err (then no transaction is left open). */
+int txn_begin(PGconn *conn, const txn_limits *lim, const txn_identity *id, t2err *err);
+/* Drains any pending result and rolls back (a no-op on a broken connection). */
+void txn_end(PGconn *conn);
+
+#endif

@@ -1,0 +1,247 @@
+/* test_exec -- paged, streamed execution (core/exec) against the test PostgreSQL: the page's
+ * document, pagination and counts, NDJSON, the read-only transaction it runs in (limits, role,
+ * claims), errors before any output, and exec_check. Needs T2SQL_TEST_PG (see test_txn.c);
+ * without a reachable database each test skips, saying why. */
+#include "exec.h"
+
+#include <json-c/json.h>
+#include <libpq-fe.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+static PGconn *db;
+static const char *why_not;
+
+static int setup(void **state)
+{
+    const char *ci = getenv("T2SQL_TEST_PG");
+
+    (void)state;
+    if (!ci || !*ci) {
+        why_not = "T2SQL_TEST_PG is not set (start the test stack: scripts/stack.sh test, "
+                  "then . var/test/env.sh)";
+        return 0;
+    }
+    db = PQconnectdb(ci);
+    if (PQstatus(db) != CONNECTION_OK) {
+        why_not = "the test PostgreSQL (T2SQL_TEST_PG) is not reachable";
+        PQfinish(db);
+        db = NULL;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    PQfinish(db);
+    return 0;
+}
+
+static void need_db(void)
+{
+    if (!db) {
+        print_message("skipped: %s\n", why_not);
+        skip();
+    }
+}
+
+static int out_write(void *ctx, const char *p, size_t n)
+{
+    return buf_add(ctx, p, n);
+}
+
+static txn_limits limits(void)
+{
+    txn_limits l;
+
+    memset(&l, 0, sizeof l);
+    l.search_path = "\"public\"";
+    l.role = "t2sql_reader";
+    l.statement_timeout_ms = 10000;
+    l.lock_timeout_ms = 1000;
+    l.idle_tx_timeout_ms = 60000;
+    l.temp_file_limit_kb = 4096;
+    return l;
+}
+
+/* Runs one page into out (held, as for "stream": false); returns exec_page's result. */
+static int page(const char *sql, long pg, long size, count_mode cm, int ndjson,
+                const txn_identity *id, buf *out, t2err *e)
+{
+    txn_limits l = limits();
+    exec_req rq;
+    sink s;
+    int rc;
+
+    memset(&rq, 0, sizeof rq);
+    rq.sql = sql;
+    rq.query_id = "q1";
+    rq.page = pg;
+    rq.page_size = size;
+    rq.count = cm;
+    rq.ndjson = ndjson;
+    rq.id = id;
+    err_clear(e);
+    sink_init(&s, out_write, out, 1 << 14, 1 << 20, 1);
+    rc = exec_page(db, &l, &rq, &s, e);
+    if (rc == 0) sink_flush(&s);
+    sink_free(&s);
+    return rc;
+}
+
+static json_object *member(json_object *o, const char *path)
+{
+    char copy[128], *k, *save;
+
+    snprintf(copy, sizeof copy, "%s", path);
+    for (k = strtok_r(copy, ".", &save); k && o; k = strtok_r(NULL, ".", &save))
+        if (!json_object_object_get_ex(o, k, &o)) return NULL;
+    return o;
+}
+
+static void test_page_and_pagination(void **state)
+{
+    buf out = BUF_INIT(0);
+    t2err e;
+    json_object *j, *rows;
+
+    (void)state;
+    need_db();
+    assert_int_equal(page("SELECT g, 'x' || g AS s FROM generate_series(1, 25) g ORDER BY g", 2, 10,
+                          COUNT_EXACT, 0, NULL, &out, &e),
+                     0);
+    assert_non_null(j = json_tokener_parse(buf_cstr(&out)));
+    assert_string_equal(json_object_get_string(member(j, "query_id")), "q1");
+    assert_string_equal(json_object_to_json_string(member(j, "columns")), "[ \"g\", \"s\" ]");
+    assert_string_equal(json_object_to_json_string(member(j, "column_types")),
+                        "[ \"int4\", \"text\" ]");
+    rows = member(j, "rows");
+    assert_int_equal(json_object_array_length(rows), 10);
+    assert_int_equal(
+        json_object_get_int(json_object_array_get_idx(json_object_array_get_idx(rows, 0), 0)), 11);
+    assert_string_equal(
+        json_object_get_string(json_object_array_get_idx(json_object_array_get_idx(rows, 9), 1)),
+        "x20");
+    assert_int_equal(json_object_get_int(member(j, "pagination.total_rows")), 25);
+    assert_int_equal(json_object_get_int(member(j, "pagination.total_pages")), 3);
+    assert_true(json_object_get_boolean(member(j, "pagination.has_more")));
+    json_object_put(j);
+    buf_free(&out);
+    /* the last page: no more, and COUNT_NONE leaves the total unknown on a full page */
+    assert_int_equal(
+        page("SELECT g FROM generate_series(1, 25) g", 3, 10, COUNT_NONE, 0, NULL, &out, &e), 0);
+    assert_non_null(j = json_tokener_parse(buf_cstr(&out)));
+    assert_int_equal(json_object_array_length(member(j, "rows")), 5);
+    assert_false(json_object_get_boolean(member(j, "pagination.has_more")));
+    assert_true(json_object_is_type(member(j, "pagination.total_rows"), json_type_null));
+    json_object_put(j);
+    assert_int_equal(PQtransactionStatus(db), PQTRANS_IDLE);
+    buf_free(&out);
+}
+
+static void test_ndjson(void **state)
+{
+    buf out = BUF_INIT(0);
+    t2err e;
+    int lines = 0;
+    const char *p;
+
+    (void)state;
+    need_db();
+    assert_int_equal(
+        page("SELECT g FROM generate_series(1, 3) g", 1, 10, COUNT_EXACT, 1, NULL, &out, &e), 0);
+    for (p = buf_cstr(&out); (p = strchr(p, '\n')) != NULL; p++)
+        lines++;
+    assert_int_equal(lines, 5); /* head, 3 rows, tail */
+    assert_non_null(strstr(buf_cstr(&out), "\n[1]\n[2]\n[3]\n"));
+    buf_free(&out);
+}
+
+static void test_runs_in_the_transaction(void **state)
+{
+    txn_claim c[] = {{"tenant", "acme"}};
+    txn_identity id = {NULL, c, 1, NULL};
+    buf out = BUF_INIT(0);
+    t2err e;
+    json_object *j, *row;
+
+    (void)state;
+    need_db();
+    assert_int_equal(
+        page("SELECT current_user AS u, current_setting('transaction_read_only') AS ro,"
+             " current_setting('temp_file_limit') AS t,"
+             " current_setting('statement_timeout') AS st,"
+             " current_setting('t2sql.claim.tenant', true) AS tenant",
+             1, 10, COUNT_EXACT, 0, &id, &out, &e),
+        0);
+    assert_non_null(j = json_tokener_parse(buf_cstr(&out)));
+    row = json_object_array_get_idx(member(j, "rows"), 0);
+    assert_string_equal(json_object_get_string(json_object_array_get_idx(row, 0)), "t2sql_reader");
+    assert_string_equal(json_object_get_string(json_object_array_get_idx(row, 1)), "on");
+    assert_string_equal(json_object_get_string(json_object_array_get_idx(row, 2)), "4MB");
+    assert_string_equal(json_object_get_string(json_object_array_get_idx(row, 3)), "10s");
+    assert_string_equal(json_object_get_string(json_object_array_get_idx(row, 4)), "acme");
+    json_object_put(j);
+    buf_free(&out);
+}
+
+static void test_errors_before_output(void **state)
+{
+    buf out = BUF_INIT(0);
+    t2err e;
+
+    (void)state;
+    need_db();
+    /* a query that fails before its first row: an error status, nothing written */
+    assert_int_equal(
+        page("SELECT nextval('t2sql_no_such_seq')", 1, 10, COUNT_EXACT, 0, NULL, &out, &e), -1);
+    assert_int_equal(e.code, E_QUERY_FAILED);
+    assert_int_equal(out.len, 0);
+    /* past temp_file_limit (4 MB): a sort of 2M wide rows spills */
+    assert_int_equal(page("SELECT md5(g::text) m FROM generate_series(1, 2000000) g ORDER BY 1", 1,
+                          1, COUNT_NONE, 0, NULL, &out, &e),
+                     -1);
+    assert_int_equal(e.code, E_QUERY_FAILED);
+    assert_non_null(strstr(e.detail, "temp_file_limit"));
+    assert_int_equal(out.len, 0);
+    assert_int_equal(PQtransactionStatus(db), PQTRANS_IDLE);
+    buf_free(&out);
+}
+
+static void test_check(void **state)
+{
+    txn_limits l = limits();
+    t2err e;
+
+    (void)state;
+    need_db();
+    err_clear(&e);
+    assert_int_equal(exec_check(db, &l, NULL, "SELECT g FROM generate_series(1, 3) g", &e), 0);
+    assert_int_equal(
+        exec_check(db, &l, NULL, "SELECT no_such_column FROM generate_series(1, 3) g", &e), -1);
+    assert_int_equal(e.code, E_INVALID_SQL);
+    assert_non_null(strstr(e.detail, "no_such_column"));
+    /* the reader role sees nothing of t2sql: a planning error, not a leak */
+    err_clear(&e);
+    assert_int_equal(exec_check(db, &l, NULL, "SELECT * FROM t2sql.jobs", &e), -1);
+    assert_int_equal(PQtransactionStatus(db), PQTRANS_IDLE);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_page_and_pagination),
+        cmocka_unit_test(test_ndjson),
+        cmocka_unit_test(test_runs_in_the_transaction),
+        cmocka_unit_test(test_errors_before_output),
+        cmocka_unit_test(test_check),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

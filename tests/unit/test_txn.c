@@ -1,0 +1,319 @@
+/* test_txn -- the read-only transaction (core/txn) against the test PostgreSQL: every limit,
+ * the search path, the role, the claims, what is refused, and that nothing outlives it.
+ * Needs T2SQL_TEST_PG (scripts/stack.sh test writes it to var/test/env.sh; scripts/test.sh
+ * starts the stack before the unit tests); without a reachable database each test skips,
+ * saying why. */
+#include "conf.h"
+#include "txn.h"
+
+#include <libpq-fe.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+static PGconn *db;
+static const char *why_not;
+
+static int setup(void **state)
+{
+    const char *ci = getenv("T2SQL_TEST_PG");
+
+    (void)state;
+    if (!ci || !*ci) {
+        why_not = "T2SQL_TEST_PG is not set (start the test stack: scripts/stack.sh test, "
+                  "then . var/test/env.sh)";
+        return 0;
+    }
+    db = PQconnectdb(ci);
+    if (PQstatus(db) != CONNECTION_OK) {
+        why_not = "the test PostgreSQL (T2SQL_TEST_PG) is not reachable";
+        PQfinish(db);
+        db = NULL;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    PQfinish(db);
+    return 0;
+}
+
+static void need_db(void)
+{
+    if (!db) {
+        print_message("skipped: %s\n", why_not);
+        skip();
+    }
+}
+
+/* The first value of a one-row query, copied into out. */
+static const char *one(const char *sql, char *out, size_t len)
+{
+    PGresult *r = PQexec(db, sql);
+
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        snprintf(out, len, "ERROR %s", PQresultErrorMessage(r));
+    } else {
+        snprintf(out, len, "%s", PQgetisnull(r, 0, 0) ? "NULL" : PQgetvalue(r, 0, 0));
+    }
+    PQclear(r);
+    return out;
+}
+
+static txn_limits limits(void)
+{
+    static const int yes = 1;
+    txn_limits l;
+
+    memset(&l, 0, sizeof l);
+    l.search_path = "\"public\", \"we\"\"ird\"";
+    l.role = "t2sql_reader";
+    l.statement_timeout_ms = 4321;
+    l.lock_timeout_ms = 1234;
+    l.idle_tx_timeout_ms = 56789;
+    l.temp_file_limit_kb = 2048;
+    l.temp_limit_ok = &yes;
+    l.work_mem = "5MB";
+    return l;
+}
+
+static void test_limits_applied(void **state)
+{
+    txn_limits l = limits();
+    t2err e;
+    char v[512];
+
+    (void)state;
+    need_db();
+    err_clear(&e);
+    assert_int_equal(txn_begin(db, &l, NULL, &e), 0);
+    assert_int_equal(PQtransactionStatus(db), PQTRANS_INTRANS);
+    assert_string_equal(one("SELECT current_setting('transaction_read_only')", v, sizeof v), "on");
+    assert_string_equal(one("SELECT current_setting('statement_timeout')", v, sizeof v), "4321ms");
+    assert_string_equal(one("SELECT current_setting('lock_timeout')", v, sizeof v), "1234ms");
+    assert_string_equal(
+        one("SELECT current_setting('idle_in_transaction_session_timeout')", v, sizeof v),
+        "56789ms");
+    assert_string_equal(one("SELECT current_setting('temp_file_limit')", v, sizeof v), "2MB");
+    assert_string_equal(one("SELECT current_setting('work_mem')", v, sizeof v), "5MB");
+    assert_string_equal(one("SELECT current_setting('standard_conforming_strings')", v, sizeof v),
+                        "on");
+    assert_string_equal(one("SELECT current_setting('search_path')", v, sizeof v),
+                        "public, \"we\"\"ird\"");
+    assert_string_equal(one("SELECT current_user", v, sizeof v), "t2sql_reader");
+    /* no claims given: none set */
+    assert_string_equal(one("SELECT current_setting('t2sql.claims', true)", v, sizeof v), "NULL");
+    txn_end(db);
+    assert_int_equal(PQtransactionStatus(db), PQTRANS_IDLE);
+    /* all of it was LOCAL: the session is as before */
+    assert_string_not_equal(one("SELECT current_setting('statement_timeout')", v, sizeof v),
+                            "4321ms");
+    assert_string_not_equal(one("SELECT current_user", v, sizeof v), "t2sql_reader");
+    assert_string_equal(one("SELECT current_setting('transaction_read_only')", v, sizeof v), "off");
+}
+
+static void test_writes_refused(void **state)
+{
+    txn_limits l = limits();
+    t2err e;
+    PGresult *r;
+
+    (void)state;
+    need_db();
+    l.role = ""; /* even as the (super)user that connected */
+    err_clear(&e);
+    assert_int_equal(txn_begin(db, &l, NULL, &e), 0);
+    r = PQexec(db, "CREATE TABLE public.txn_must_not_exist (a int)");
+    assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR);
+    assert_string_equal(PQresultErrorField(r, PG_DIAG_SQLSTATE), "25006"); /* read-only */
+    PQclear(r);
+    txn_end(db);
+    assert_int_equal(PQtransactionStatus(db), PQTRANS_IDLE);
+}
+
+static void test_statement_timeout_holds(void **state)
+{
+    txn_limits l = limits();
+    t2err e;
+    PGresult *r;
+
+    (void)state;
+    need_db();
+    l.statement_timeout_ms = 50;
+    err_clear(&e);
+    assert_int_equal(txn_begin(db, &l, NULL, &e), 0);
+    r = PQexec(db, "SELECT pg_sleep(5)");
+    assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR);
+    assert_string_equal(PQresultErrorField(r, PG_DIAG_SQLSTATE), "57014"); /* cancelled */
+    PQclear(r);
+    txn_end(db);
+}
+
+static void test_temp_limit_only_when_allowed(void **state)
+{
+    static const int no = 0;
+    txn_limits l = limits();
+    t2err e;
+    char before[64], v[64];
+
+    (void)state;
+    need_db();
+    one("SELECT current_setting('temp_file_limit')", before, sizeof before);
+    l.temp_limit_ok = &no;
+    err_clear(&e);
+    assert_int_equal(txn_begin(db, &l, NULL, &e), 0);
+    assert_string_equal(one("SELECT current_setting('temp_file_limit')", v, sizeof v), before);
+    txn_end(db);
+    l = limits();
+    l.temp_file_limit_kb = -1; /* -1: PostgreSQL's own */
+    assert_int_equal(txn_begin(db, &l, NULL, &e), 0);
+    assert_string_equal(one("SELECT current_setting('temp_file_limit')", v, sizeof v), before);
+    txn_end(db);
+    /* the test cluster connects as a superuser, who may */
+    {
+        int super = 0;
+        assert_int_equal(txn_temp_limit_allowed(db, &super), 1);
+        assert_int_equal(super, 1);
+    }
+}
+
+static void test_claims(void **state)
+{
+    txn_limits l = limits();
+    txn_claim c[] = {{"sub", "user-42"}, {"Tenant", "acme'; DROP TABLE x; --"}};
+    txn_identity id = {NULL, c, 2, NULL};
+    t2err e;
+    char v[512];
+
+    (void)state;
+    need_db();
+    err_clear(&e);
+    assert_int_equal(txn_begin(db, &l, &id, &e), 0);
+    /* the reader role reads them (no privilege on set_config needed) */
+    assert_string_equal(one("SELECT current_user", v, sizeof v), "t2sql_reader");
+    assert_string_equal(one("SELECT current_setting('t2sql.claim.sub')", v, sizeof v), "user-42");
+    assert_string_equal(one("SELECT current_setting('t2sql.claim.tenant')", v, sizeof v),
+                        "acme'; DROP TABLE x; --");
+    assert_string_equal(
+        one("SELECT current_setting('t2sql.claims')::jsonb ->> 'Tenant'", v, sizeof v),
+        "acme'; DROP TABLE x; --");
+    assert_string_equal(one("SELECT current_setting('t2sql.claims')::jsonb ->> 'sub'", v, sizeof v),
+                        "user-42");
+    txn_end(db);
+    assert_string_not_equal(one("SELECT current_setting('t2sql.claim.sub', true)", v, sizeof v),
+                            "user-42");
+}
+
+static void test_claims_json_and_role(void **state)
+{
+    txn_limits l = limits();
+    txn_claim c[] = {{"groups", "[\"a\",\"b\"]"}};
+    txn_identity id = {"pg_read_all_settings", c, 1, "{\"groups\":[\"a\",\"b\"],\"n\":3}"};
+    t2err e;
+    char v[512];
+
+    (void)state;
+    need_db();
+    err_clear(&e);
+    assert_int_equal(txn_begin(db, &l, &id, &e), 0);
+    /* the identity's role replaces query_role */
+    assert_string_equal(one("SELECT current_user", v, sizeof v), "pg_read_all_settings");
+    assert_string_equal(one("SELECT current_setting('t2sql.claims')::jsonb ->> 'n'", v, sizeof v),
+                        "3");
+    assert_string_equal(
+        one("SELECT current_setting('t2sql.claims')::jsonb -> 'groups' ->> 1", v, sizeof v), "b");
+    assert_string_equal(one("SELECT current_setting('t2sql.claim.groups')", v, sizeof v),
+                        "[\"a\",\"b\"]");
+    txn_end(db);
+}
+
+static void test_bad_claims_refused(void **state)
+{
+    txn_limits l = limits();
+    txn_claim bad[] = {{"sub", "x"}, {"a.b", "y"}};
+    txn_claim inj[] = {{"x', 'y', true); SELECT 1; --", "z"}};
+    txn_identity id = {NULL, bad, 2, NULL};
+    t2err e;
+
+    (void)state;
+    need_db();
+    err_clear(&e);
+    assert_int_equal(txn_begin(db, &l, &id, &e), -1);
+    assert_int_equal(e.code, E_FORBIDDEN);
+    assert_int_equal(PQtransactionStatus(db), PQTRANS_IDLE);
+    id.claims = inj;
+    id.nclaims = 1;
+    err_clear(&e);
+    assert_int_equal(txn_begin(db, &l, &id, &e), -1);
+    assert_int_equal(e.code, E_FORBIDDEN);
+    assert_int_equal(PQtransactionStatus(db), PQTRANS_IDLE);
+}
+
+static void test_failure_leaves_no_transaction(void **state)
+{
+    txn_limits l = limits();
+    t2err e;
+
+    (void)state;
+    need_db();
+    l.role = "t2sql_no_such_role";
+    err_clear(&e);
+    assert_int_equal(txn_begin(db, &l, NULL, &e), -1);
+    assert_int_not_equal(e.code, E_OK);
+    assert_null(strstr(e.detail, "password"));
+    assert_int_equal(PQtransactionStatus(db), PQTRANS_IDLE);
+}
+
+static void test_search_path_and_conf(void **state)
+{
+    static const char text[] = "schemas = sales, t2sql , we\"ird\n"
+                               "statement_timeout_ms = 1111\nexport_statement_timeout_ms = 2222\n"
+                               "work_mem = 64MB\nquery_role = r\n";
+    conf cf;
+    char err[256], sp[256];
+    txn_limits l;
+    int ok = 1;
+
+    (void)state;
+    assert_int_equal(conf_load_buffer(text, sizeof text - 1, &cf, err, sizeof err), 0);
+    assert_int_equal(txn_search_path(&cf, sp, sizeof sp), 0);
+    assert_string_equal(sp, "\"sales\", \"we\"\"ird\"");
+    assert_int_equal(txn_search_path(&cf, sp, 8), -1); /* does not fit */
+    txn_limits_from_conf(&l, &cf, sp, &ok, 0);
+    assert_int_equal(l.statement_timeout_ms, 1111);
+    assert_string_equal(l.work_mem, "64MB");
+    assert_string_equal(l.role, "r");
+    assert_ptr_equal(l.temp_limit_ok, &ok);
+    txn_limits_from_conf(&l, &cf, sp, &ok, 1);
+    assert_int_equal(l.statement_timeout_ms, 2222);
+    conf_free(&cf);
+    assert_int_equal(conf_load_buffer("schemas = t2sql\n", 16, &cf, err, sizeof err), 0);
+    assert_int_equal(txn_search_path(&cf, sp, sizeof sp), 0);
+    assert_string_equal(sp, "\"public\"");
+    conf_free(&cf);
+    assert_int_equal(conf_load_buffer("work_mem = 64 MB\n", 17, &cf, err, sizeof err), -1);
+    assert_non_null(strstr(err, "work_mem"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_limits_applied),
+        cmocka_unit_test(test_writes_refused),
+        cmocka_unit_test(test_statement_timeout_holds),
+        cmocka_unit_test(test_temp_limit_only_when_allowed),
+        cmocka_unit_test(test_claims),
+        cmocka_unit_test(test_claims_json_and_role),
+        cmocka_unit_test(test_bad_claims_refused),
+        cmocka_unit_test(test_failure_leaves_no_transaction),
+        cmocka_unit_test(test_search_path_and_conf),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
