@@ -266,10 +266,14 @@ render() {
 start_nginx() {
   local name=$1 port=$2 tmpl=$3 up="" hup="" a; shift 3
   for a in "$@"; do up="$up server $a max_fails=1 fail_timeout=10s;"; done
-  # a socket's health pool listens on its path + .health; a TCP address has none here
+  # a socket's health pool listens on its path + .health (the query workers are its backup,
+  # for health_workers = 0); a TCP address has none here
   for a in "$@"; do
     case $a in unix:*) hup="$hup server $a.health max_fails=1 fail_timeout=10s;" ;;
       *) hup="$hup server $a max_fails=1 fail_timeout=10s;" ;; esac
+  done
+  for a in "$@"; do
+    case $a in unix:*) hup="$hup server $a backup;" ;; esac
   done
   stop_nginx "$name"
   mkdir -p "$SVAR/nginx/$name"/{body,fastcgi,proxy,uwsgi,scgi}
