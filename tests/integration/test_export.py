@@ -962,3 +962,49 @@ def test_second_sigterm_stops_at_once(exportd_factory):
     wait_for(lambda: sql1("SELECT attempts FROM t2sql.export_jobs WHERE id = %s", job)[0] == 2,
              timeout=30, what="the job to be claimed again")
     jobs_tool("cancel", job, "alice")
+
+
+def test_json_lifecycle_log_and_metrics_textfile(exportd_factory, tmp_path):
+    """log_format = json: every line one object, each job's start and end with its fields;
+    exportd_metrics_file: the histograms count the exports and sum their bytes."""
+    prom = tmp_path / "exportd.prom"
+    d = exportd_factory(EXPORT_PREFIX="obs/", T2SQL_LOG_FORMAT="json",
+                        T2SQL_EXPORTD_METRICS_FILE=str(prom))
+    jobs = [create("SELECT g, md5(g::text) FROM generate_series(1, %d) g" % n)
+            for n in (10, 1000, 20000)]
+    done = {j: wait_status(j, {"SUCCESS", "FAILED"}) for j in jobs}
+    assert all(st["status"] == "SUCCESS" for st in done.values()), done
+
+    def series(text, name, **labels):
+        lab = ",".join('%s="%s"' % kv for kv in labels.items())
+        m = re.search(r"^%s%s (\S+)$" % (re.escape(name), re.escape("{%s}" % lab) if lab else ""),
+                      text, re.M)
+        return float(m.group(1)) if m else None
+
+    text = ""
+
+    def counted():
+        nonlocal text
+        text = prom.read_text() if prom.exists() else ""
+        return series(text, "exportd_export_duration_seconds_count") == 3
+
+    wait_for(counted, 30, "the textfile counting 3 exports")
+    assert series(text, "exportd_export_bytes_count") == 3
+    assert series(text, "exportd_export_bytes_sum") == sum(st["bytes"] for st in done.values())
+    assert series(text, "exportd_export_bytes_bucket", le="+Inf") == 3
+    assert series(text, "exportd_jobs_finished_total", status="SUCCESS") == 3
+    assert series(text, "exportd_jobs", status="SUCCESS") >= 3
+    assert series(text, "exportd_export_duration_seconds_sum") > 0
+    lines = [ln for ln in d.text().splitlines() if ln.strip()]
+    recs = [json.loads(ln) for ln in lines]  # every line is JSON
+    assert all({"time", "level", "msg", "prog", "pid"} <= set(r) for r in recs), recs[:3]
+    for j, st in done.items():
+        mine = [r for r in recs if r.get("job_id") == j]
+        started = [r for r in mine if r["event"] == "started"]
+        finished = [r for r in mine if r["event"] == "finished"]
+        assert started and started[0]["status"] == "IN_PROGRESS" and started[0]["format"] == "csv"
+        assert len(finished) == 1, mine
+        f = finished[0]
+        assert f["status"] == "SUCCESS" and f["level"] == "info", f
+        assert f["rows"] == st["row_count"] and f["bytes"] == st["bytes"], (f, st)
+        assert f["duration_ms"] > 0 and f["msg"].startswith("job %s: SUCCESS" % j), f
