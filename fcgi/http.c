@@ -253,12 +253,7 @@ int http_error_more(req *r, const t2err *err, const char *extra, json_object *mo
     if (extra) snprintf(hdr + strlen(hdr), sizeof hdr - strlen(hdr), "%s", extra);
     metrics_add(&metrics_get()->errors[err->code < E__COUNT ? err->code : E_INTERNAL], 1);
     r->code = err->code < E__COUNT ? err->code : E_INTERNAL;
-    if (status >= 500)
-        log_warn("%s %s -> %d %s: %s", r->method, r->path, status, err_name(err->code),
-                 err->detail);
-    else
-        log_info("%s %s -> %d %s: %s", r->method, r->path, status, err_name(err->code),
-                 err->detail);
+    str_copy(r->detail, sizeof r->detail, err->detail); /* for the request's log line */
     if (r->headers_sent) { /* too late for a status: nothing sensible to add */
         json_object_put(j);
         return -1;

@@ -44,6 +44,7 @@ typedef struct req {
     double db_ms;       /* database time of the page, -1 = none */
     double queue_ms;    /* wait for a free query worker, -1 = none */
     char *sql;          /* the SQL run (for the slow-request log), owned */
+    char detail[256];   /* the error's detail, "" = none */
 } req;
 
 /* Fills r from the FastCGI environment. */

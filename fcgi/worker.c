@@ -146,11 +146,13 @@ static void log_request(req *r, double ms, double llm_ms)
     char peer[64], xff[160], proto[16];
     const char *rname = r->route >= 0 ? routes[r->route].path : NULL;
     log_kv kv[18];
+    char msg[600];
     int n = 0;
 
     fwd_log_value(peer, sizeof peer, req_header(r, "REMOTE_ADDR"));
     fwd_log_value(xff, sizeof xff, req_header(r, "HTTP_X_FORWARDED_FOR"));
     fwd_log_value(proto, sizeof proto, req_header(r, "HTTP_X_FORWARDED_PROTO"));
+    snprintf(msg, sizeof msg, "%.16s %.500s %d %.1f ms", r->method, r->path, r->status, ms);
     kv[n++] = LOG_S("method", r->method);
     kv[n++] = LOG_S("path", r->path);
     kv[n++] = LOG_S("route", rname ? rname : "other");
@@ -167,7 +169,8 @@ static void log_request(req *r, double ms, double llm_ms)
     kv[n++] = LOG_S("peer", peer);
     kv[n++] = LOG_S("xff", xff);
     kv[n++] = LOG_S("proto", proto);
-    log_fields(LOG_INFO, "request", kv, n);
+    kv[n++] = LOG_S("detail", r->detail[0] ? r->detail : NULL);
+    log_fields(r->status >= 500 ? LOG_WARN : LOG_INFO, msg, kv, n);
     if (r->sql && r->cf->slow_request_ms > 0 && ms >= (double)r->cf->slow_request_ms) {
         log_kv s[3] = {LOG_N("duration_ms", ms), LOG_I("threshold_ms", r->cf->slow_request_ms),
                        LOG_S("sql", r->sql)};

@@ -267,8 +267,8 @@ def test_json_log_lines_carry_the_fields(instances, fakellm, uq):
     recs = []
     while time.time() < end:
         recs = read_json_lines(path, first)
-        if any(x.get("request_id") == rid and x.get("msg") == "request" for x in recs) and any(
-                x.get("request_id") == bad.headers["X-Request-Id"] and x.get("msg") == "request"
+        if any(x.get("request_id") == rid and "route" in x for x in recs) and any(
+                x.get("request_id") == bad.headers["X-Request-Id"] and "route" in x
                 for x in recs):
             break
         time.sleep(0.2)
@@ -278,10 +278,11 @@ def test_json_log_lines_carry_the_fields(instances, fakellm, uq):
         assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", x["time"]), x
         assert x["level"] in ("error", "warn", "info", "debug"), x
     mine = [x for x in recs if x.get("request_id") == rid]
-    req = [x for x in mine if x["msg"] == "request"]
+    req = [x for x in mine if "route" in x]
     assert len(req) == 1, "one line per request: %s" % mine
     q = req[0]
     assert q["route"] == "/query" and q["status"] == 200 and q["code"] == "ok", q
+    assert q["msg"].startswith("POST /query 200 ") and q["method"] == "POST", q
     assert q["source"] == "llm" and q["rows"] == len(body["rows"]) and q["bytes"] > 0, q
     assert isinstance(q["duration_ms"], (int, float)) and q["duration_ms"] > 0, q
     assert isinstance(q["db_ms"], (int, float)) and q["db_ms"] >= 0, q
@@ -289,8 +290,9 @@ def test_json_log_lines_carry_the_fields(instances, fakellm, uq):
     slow = [x for x in mine if x["msg"] == "slow request"]
     assert slow and "FROM venues" in slow[0]["sql"], mine
     e = [x for x in recs if x.get("request_id") == bad.headers["X-Request-Id"]
-         and x["msg"] == "request"]
-    assert e and e[0]["status"] == 422 and e[0]["code"] == "validation_error", e
+         and "route" in x]
+    assert len(e) == 1 and e[0]["status"] == 422 and e[0]["code"] == "validation_error", e
+    assert "question" in e[0]["detail"] and e[0]["level"] == "info", e
     with open(path) as f:
         assert LLM_KEY not in f.read(), "the model key is in the JSON log"
 
