@@ -149,6 +149,12 @@ static void render_counters(buf *out, const metrics *m)
                "# HELP t2sql_overloaded_total Requests refused with 503 overloaded.\n"
                "# TYPE t2sql_overloaded_total counter\nt2sql_overloaded_total %lu\n",
                m->bytes, m->llm_calls, m->worker_restarts, m->client_aborts, m->overloaded);
+    buf_printf(out,
+               "# HELP t2sql_result_cache_total Pages asked for with the result cache on.\n"
+               "# TYPE t2sql_result_cache_total counter\n"
+               "t2sql_result_cache_total{result=\"hit\"} %lu\n"
+               "t2sql_result_cache_total{result=\"miss\"} %lu\n",
+               m->result_cache_hits, m->result_cache_misses);
 }
 
 static void render_jobs(buf *out, PGconn *conn)

@@ -49,6 +49,7 @@ typedef struct metrics {
     int busy;
     int limit;
     pid_t holder[M_HOLDERS];
+    unsigned long result_cache_hits, result_cache_misses;
 } metrics;
 
 /* Maps the shared block; 0 or -1. */
