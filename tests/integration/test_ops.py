@@ -147,28 +147,29 @@ def test_health_answers_while_every_worker_is_busy(instances, fakellm, uq):
     p = stack("apache", "apache-busy", str(APACHE_PORT), inst.name)
     assert p.returncode == 0, p.stderr[-2000:]
     apache = "http://127.0.0.1:%d" % APACHE_PORT
+    fronts = (("nginx", inst.url), ("apache", apache))
     try:
-        idle = {f: timed_get(u + "/health", 50) for f, u in (("nginx", inst.url), ("apache", apache))}
-        threads, out = pin_workers(inst, uq, fakellm, 2, 15)
-        t_pinned = time.time()
-        busy = {}
-        for f, u in (("nginx", inst.url), ("apache", apache)):
-            busy[f, "/health"] = timed_get(u + "/health", 50)
-            busy[f, "/ready"] = timed_get(u + "/ready", 50)
+        idle = {f: p99(timed_get(u + "/health", 50)) for f, u in fronts}
+        threads, out = pin_workers(inst, uq, fakellm, 2, 25)
+        worst = {}
+        for f, u in fronts:
+            for path in ("/health", "/ready"):
+                # generous on a loaded machine, yet far below a queue behind a 25 s query;
+                # a round spoilt by a load spike is measured again (queueing spoils every one)
+                bound = max(0.050, 4 * idle[f]) + (0.010 if path == "/ready" else 0)
+                for _ in range(3):
+                    worst[f, path] = p99(timed_get(u + path, 50))
+                    if worst[f, path] < bound:
+                        break
+                assert worst[f, path] < bound, \
+                    "%s %s p99 %.1f ms while busy (idle /health p99 %.1f ms)" % (
+                        f, path, worst[f, path] * 1e3, idle[f] * 1e3)
         still = sample(metrics(inst.url), "t2sql_workers_busy")
-        t_done = time.time()
         for t in threads:
-            t.join(90)
+            t.join(120)
     finally:
         stack("apache-stop", "apache-busy")
-    assert still == 2 and t_done - t_pinned < 14, "the workers were not busy throughout"
-    for (f, path), xs in busy.items():
-        # generous on a loaded machine, yet far below a queue behind a 15 s query
-        bound = max(0.050, 4 * p99(idle[f]))
-        if path == "/ready":
-            bound += 0.010  # one SELECT 1 on its own connection
-        assert p99(xs) < bound, "%s %s p99 %.1f ms while busy (idle /health p99 %.1f ms)" % (
-            f, path, p99(xs) * 1e3, p99(idle[f]) * 1e3)
+    assert still == 2, "the workers were not busy throughout"
     for i, r in out.items():
         assert isinstance(r, requests.Response) and r.status_code == 200, (i, r)
 
