@@ -163,11 +163,16 @@ def test_kill_one_host_under_load(two_hosts, pg, fakellm):
 
     # requests: failures only among those in flight at the kill
     log = [e for t in load for e in t.log]
+    # the group's processes (query workers, waiting ones, exportd) die and its listening
+    # socket closes within moments of the signal: a connection nginx made to A in that time
+    # is in flight at the kill too (a POST is not retried on another host)
+    t_gone = t_kill + 0.1
     failed = [e for e in log if not e[2]]
-    in_flight = [e for e in log if e[0] < t_kill < e[1]]
-    after = [e for e in log if e[0] > t_kill]
-    assert all(e[0] < t_kill <= e[1] for e in failed), \
-        "failures not in flight at the kill: %s" % [e for e in failed if not e[0] < t_kill <= e[1]]
+    in_flight = [e for e in log if e[0] < t_gone and t_kill < e[1]]
+    after = [e for e in log if e[0] > t_gone]
+    assert all(e[0] < t_gone and t_kill <= e[1] for e in failed), \
+        "failures not in flight at the kill: %s" % [
+            e for e in failed if not (e[0] < t_gone and t_kill <= e[1])]
     assert len(failed) <= len(in_flight) <= CLIENTS
     assert len(after) > 20 and all(e[2] for e in after), [e for e in after if not e[2]][:5]
 
