@@ -79,6 +79,7 @@ void req_init(req *r, FCGX_Request *fr, const conf *cf, t2ctx *x)
     r->db_ms = -1;
     r->queue_ms = -1;
     r->body.max = (size_t)cf->max_body_bytes;
+    r->audit_rows = -1;
     r->method = req_header(r, "REQUEST_METHOD");
     r->path = req_header(r, "DOCUMENT_URI");
     if (!r->path) r->path = req_header(r, "SCRIPT_NAME");
@@ -114,9 +115,24 @@ void req_free(req *r)
     buf_free(&r->body);
     free(r->sql);
     r->sql = NULL;
+    buf_free(&r->audit_question);
+    buf_free(&r->audit_sql);
     json_object_put(r->json);
     r->json = NULL;
     log_set_reqid(NULL);
+}
+
+void req_audit_what(req *r, const char *question, const char *sql, const char *source)
+{
+    if (question) {
+        buf_reset(&r->audit_question);
+        buf_adds(&r->audit_question, question);
+    }
+    if (sql) {
+        buf_reset(&r->audit_sql);
+        buf_adds(&r->audit_sql, sql);
+    }
+    if (source) r->audit_source = source;
 }
 
 const char *req_header(req *r, const char *name)
