@@ -24,7 +24,10 @@ import requests
 from conftest import PG, PORT_OFFSET, ROOT, assert_ok, env
 
 LB_PORT = 18076 + PORT_OFFSET
-HOST_ENV = ["T2SQL_WORKERS=2", "T2SQL_EXPORT_CONCURRENCY=2", "T2SQL_EXPORT_LEASE_S=5"]
+# the load outnumbers one host's two query workers once A is gone: B's waiting requests may
+# wait for a worker as long as they need (this test is about failover, not overload)
+HOST_ENV = ["T2SQL_WORKERS=2", "T2SQL_EXPORT_CONCURRENCY=2", "T2SQL_EXPORT_LEASE_S=5",
+            "T2SQL_QUEUE_TIMEOUT_MS=60000"]
 FAST_SQL = "SELECT event_id, name FROM events WHERE event_id = %d"
 # ~0.2-0.5 s: so that requests are in flight on A when it dies
 SLOW_SQL = "SELECT count(*) AS n FROM generate_series(1, 1500) a, generate_series(1, %d) b"
@@ -165,15 +168,16 @@ def test_kill_one_host_under_load(two_hosts, pg, fakellm):
     log = [e for t in load for e in t.log]
     # the group's processes (query workers, waiting ones, exportd) die and its listening
     # socket closes within moments of the signal: a connection nginx made to A in that time
-    # is in flight at the kill too (a POST is not retried on another host)
+    # fails like one in flight (a POST is not retried on another host)
     t_gone = t_kill + 0.1
     failed = [e for e in log if not e[2]]
-    in_flight = [e for e in log if e[0] < t_gone and t_kill < e[1]]
-    after = [e for e in log if e[0] > t_gone]
-    assert all(e[0] < t_gone and t_kill <= e[1] for e in failed), \
+    in_flight = [e for e in log if e[0] < t_kill < e[1]]
+    dying = [e for e in log if t_kill <= e[0] < t_gone]
+    after = [e for e in log if e[0] >= t_gone]
+    assert all(e in in_flight or e in dying for e in failed), \
         "failures not in flight at the kill: %s" % [
-            e for e in failed if not (e[0] < t_gone and t_kill <= e[1])]
-    assert len(failed) <= len(in_flight) <= CLIENTS
+            e for e in failed if e not in in_flight and e not in dying]
+    assert len(in_flight) <= CLIENTS and len(failed) <= len(in_flight) + len(dying)
     assert len(after) > 20 and all(e[2] for e in after), [e for e in after if not e[2]][:5]
 
     # exports: every job SUCCESS, exactly once, the ones A ran finished by B
