@@ -5,6 +5,7 @@
  * a second one: at once. SIGHUP: reload the configuration, keeping the old one if the new one
  * is invalid, and replace the workers (the old ones finish their requests; killed after
  * 300 s). listen and pid_file changes need a restart. */
+#include "awscred.h"
 #include "conf.h"
 #include "jwtauth.h"
 #include "log.h"
@@ -22,6 +23,25 @@
 
 #define STOP_GRACE   30  /* s: a graceful stop kills workers still busy after this */
 #define RETIRE_GRACE 300 /* s: workers of an older configuration are killed after this */
+
+/* -t: where the AWS credentials (S3, Bedrock) come from; never the keys themselves. */
+static void print_aws_source(const conf *cf)
+{
+    awscred c;
+    t2err e;
+
+    if (*cf->aws_access_key_id) {
+        printf("# aws credentials: configuration (aws_access_key_id%s)\n",
+               *cf->aws_session_token ? ", with a session token" : "");
+        return;
+    }
+    memset(&e, 0, sizeof e);
+    if (awscred_get(cf->aws_region, &c, &e) == 0)
+        printf("# aws credentials: %s%s\n", c.source, c.expires ? " (temporary)" : "");
+    else
+        printf("# aws credentials: none (%s)\n", e.detail);
+    awscred_wipe(&c);
+}
 
 static void usage(void)
 {
@@ -120,6 +140,7 @@ int main(int argc, char **argv)
     }
     if (test) {
         conf_print(&cf, stdout);
+        print_aws_source(&cf);
         printf("# configuration OK\n");
         conf_free(&cf);
         return 0;
