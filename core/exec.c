@@ -3,6 +3,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "order.h"
 #include "pg.h"
 
 #include <errno.h>
@@ -54,6 +55,7 @@ static int type_cache_loaded;
 void exec_types_reset(void)
 {
     type_cache_loaded = 0;
+    order_reset();
 }
 
 static int type_cmp(const void *a, const void *b)
@@ -108,47 +110,26 @@ static const char *type_name(Oid oid)
     return hit ? hit->name : NULL;
 }
 
-/* 1 if a numeric's text is a finite number a double carries exactly enough (<= 15
- * significant digits), so it can be sent as a JSON number. */
-static int numeric_fits(const char *s)
-{
-    int sig = 0, started = 0, intdigits = 0, pending_zeros = 0, in_frac = 0;
-
-    if (*s == '-') s++;
-    if (!(*s >= '0' && *s <= '9')) return 0; /* NaN, Infinity */
-    for (; *s; s++) {
-        if (*s == '.') {
-            in_frac = 1;
-            continue;
-        }
-        if (*s < '0' || *s > '9') return 0;
-        if (!in_frac) intdigits++;
-        if (*s == '0') {
-            if (started) pending_zeros++;
-            continue;
-        }
-        started = 1;
-        sig += pending_zeros + 1;
-        pending_zeros = 0;
-    }
-    if (!in_frac) sig += pending_zeros;
-    return sig <= 15 && intdigits <= 308;
-}
-
-static int float_fits(const char *s)
+/* 1 if a numeric or float value's text is finite (PostgreSQL writes NaN, Infinity and
+ * -Infinity as words; every finite value starts with a digit or '-' and a digit). */
+static int is_finite_text(const char *s)
 {
     return (*s >= '0' && *s <= '9') || (*s == '-' && s[1] >= '0' && s[1] <= '9');
 }
 
-static int add_value(buf *b, int kind, const char *v, int len)
+/* One JSON type per column besides null: a finite numeric or float is a JSON number with
+ * PostgreSQL's own digits (JSON numbers carry any precision), a non-finite one is null; with
+ * numeric_strings every numeric value, NaN and Infinity included, is a string instead. */
+static int add_value(buf *b, int kind, const char *v, int len, int numeric_strings)
 {
     switch (kind) {
     case K_INT:
         return buf_add(b, v, (size_t)len);
-    case K_FLOAT:
-        return float_fits(v) ? buf_add(b, v, (size_t)len) : buf_add_json_str(b, v, (size_t)len);
     case K_NUMERIC:
-        return numeric_fits(v) ? buf_add(b, v, (size_t)len) : buf_add_json_str(b, v, (size_t)len);
+        if (numeric_strings) return buf_add_json_str(b, v, (size_t)len);
+        /* fall through */
+    case K_FLOAT:
+        return is_finite_text(v) ? buf_add(b, v, (size_t)len) : buf_add(b, "null", 4);
     case K_BOOL:
         return buf_adds(b, v[0] == 't' ? "true" : "false");
     case K_JSON:
@@ -164,6 +145,17 @@ static double ms_since(const struct timespec *t0)
 
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+int exec_order(PGconn *conn, const txn_limits *lim, const txn_identity *id, const char *sql,
+               buf *out, t2err *err)
+{
+    int rc;
+
+    if (txn_begin(conn, lim, id, err) < 0) return -1;
+    rc = order_total(conn, sql, out, err);
+    txn_end(conn);
+    return rc;
 }
 
 int exec_check(PGconn *conn, const txn_limits *lim, const txn_identity *id, const char *sql,
@@ -317,28 +309,53 @@ static int write_header(buf *b, const exec_req *rq, const PGresult *desc, int nf
     return bad || buf_adds(b, rq->ndjson ? "]}\n" : "],\"rows\":[") < 0 ? -1 : 0;
 }
 
-/* The document's end after the rows: timing and pagination (total < 0: unknown). */
+/* The document's end after the rows: timing and pagination (total < 0: unknown, null). */
 static int write_tail(buf *b, const exec_req *rq, double exec_ms, long long total, int more)
 {
-    char tail[256];
+    char tail[320], rows[24] = "null", pages[24] = "null";
     int tl;
 
-    if (total < 0)
-        tl = snprintf(tail, sizeof tail,
-                      "%s\"timing_ms\":{\"generate\":%.1f,\"execute\":%.1f},\"pagination\":"
-                      "{\"page\":%ld,\"page_size\":%ld,\"total_rows\":null,"
-                      "\"total_pages\":null,\"has_more\":%s}}%s",
-                      rq->ndjson ? "{" : "],", rq->generate_ms, exec_ms, rq->page, rq->page_size,
-                      more ? "true" : "false", rq->ndjson ? "\n" : "");
-    else
-        tl = snprintf(tail, sizeof tail,
-                      "%s\"timing_ms\":{\"generate\":%.1f,\"execute\":%.1f},\"pagination\":"
-                      "{\"page\":%ld,\"page_size\":%ld,\"total_rows\":%lld,"
-                      "\"total_pages\":%lld,\"has_more\":%s}}%s",
-                      rq->ndjson ? "{" : "],", rq->generate_ms, exec_ms, rq->page, rq->page_size,
-                      total, (total + rq->page_size - 1) / rq->page_size, more ? "true" : "false",
-                      rq->ndjson ? "\n" : "");
+    if (total >= 0) {
+        snprintf(rows, sizeof rows, "%lld", total);
+        snprintf(pages, sizeof pages, "%lld", (total + rq->page_size - 1) / rq->page_size);
+    }
+    tl = snprintf(tail, sizeof tail,
+                  "%s\"timing_ms\":{\"generate\":%.1f,\"execute\":%.1f},\"pagination\":"
+                  "{\"page\":%ld,\"page_size\":%ld,\"total_rows\":%s,"
+                  "\"total_pages\":%s,\"has_more\":%s}}%s",
+                  rq->ndjson ? "{" : "],", rq->generate_ms, exec_ms, rq->page, rq->page_size, rows,
+                  pages, more ? "true" : "false", rq->ndjson ? "\n" : "");
     return tl < 0 || (size_t)tl >= sizeof tail || buf_add(b, tail, (size_t)tl) < 0 ? -1 : 0;
+}
+
+/* Appends row r (an element of "rows", or an NDJSON line; n rows are already out). When it
+ * does not fit, the partial row is dropped, so an error member (or line) follows whole rows:
+ * -1 with err. */
+static int write_row(sink *s, const exec_req *rq, const PGresult *r, const int *kinds, int nf,
+                     long long n, t2err *err)
+{
+    buf *b = &s->b;
+    size_t row_start = b->len;
+    int i, bad = (!rq->ndjson && n > 0 && buf_addc(b, ',') < 0) || buf_addc(b, '[') < 0;
+
+    for (i = 0; i < nf && !bad; i++) {
+        if (i && buf_addc(b, ',') < 0)
+            bad = 1;
+        else if (PQgetisnull(r, 0, i))
+            bad = buf_add(b, "null", 4) < 0;
+        else
+            bad = add_value(b, kinds[i], PQgetvalue(r, 0, i), PQgetlength(r, 0, i),
+                            rq->numeric_strings) < 0;
+    }
+    if (!bad && buf_adds(b, rq->ndjson ? "]\n" : "]") == 0) return 0;
+    b->len = row_start;
+    if (b->p) b->p[row_start] = '\0';
+    if (s->hold)
+        return err_set(err, E_QUERY_FAILED,
+                       "the page is larger than the response buffer allows; ask for a smaller "
+                       "page_size or stream it");
+    return err_set(err, E_QUERY_FAILED,
+                   "a row is larger than the response buffer allows (%zu bytes)", b->max);
 }
 
 /* Copies b[from, b->len) into the capture, or gives the capture up when it grows too large. */
@@ -362,18 +379,56 @@ int exec_write_captured(const exec_req *rq, const buf *body, long long total, in
     return 0;
 }
 
+/* On the first result: the column kinds (at most max) and the document's head (captured).
+ * The number of columns, or -1 with err. */
+static int start_page(const exec_req *rq, buf *b, const PGresult *r, int *kinds, int max,
+                      t2err *err)
+{
+    int i, nf = PQnfields(r);
+    size_t cols_at = 0;
+
+    if (nf > max) return err_set(err, E_QUERY_FAILED, "too many columns (%d)", nf);
+    for (i = 0; i < nf; i++)
+        kinds[i] = type_kind(PQftype(r, i));
+    if (write_header(b, rq, r, nf, &cols_at) < 0)
+        return err_set(err, E_QUERY_FAILED, "the response head is larger than the buffer allows");
+    capture_add(rq->capture, b, cols_at);
+    return nf;
+}
+
+/* After the rows: the total (exec_total), the capture's figures and the document's tail.
+ * 0, -3 the peer hung up during the count, or -1 / -2 with err. */
+static int end_page(PGconn *conn, const exec_req *rq, sink *s, long long offset, long long n,
+                    int more, const struct timespec *t0, t2err *err)
+{
+    long long total = exec_total(conn, rq, offset, n, more, s->peer_fd, err);
+    double exec_ms;
+
+    if (total == -3 || total == -2) return (int)total;
+    exec_ms = ms_since(t0);
+    if (rq->capture) {
+        rq->capture->total = total < 0 ? -1 : total;
+        rq->capture->more = more;
+        rq->capture->execute_ms = exec_ms;
+    }
+    if (write_tail(&s->b, rq, exec_ms, total, more) < 0)
+        return err_set(err, E_QUERY_FAILED,
+                       "the page is larger than the response buffer allows; ask for a smaller "
+                       "page_size or stream it");
+    return 0;
+}
+
 int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, t2err *err)
 {
     struct timespec t0;
     char lim_s[24], off_s[24];
     const char *params[2] = {lim_s, off_s};
-    buf q = BUF_INIT(0);
+    buf q = BUF_INIT(0), osql = BUF_INIT(0);
     PGresult *r = NULL;
     PGcancel *cancel = NULL;
     int kinds[1664];
-    int nf = -1, i, started = 0, rc = -1, more = 0;
-    long long n = 0, offset, total;
-    size_t cols_at = 0;
+    int nf = -1, started = 0, rc = -1, more = 0;
+    long long n = 0, offset;
     buf *b = &s->b;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -383,7 +438,9 @@ int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, 
     snprintf(off_s, sizeof off_s, "%lld", offset);
     if (!type_cache_loaded) type_load(conn);
     if (txn_begin(conn, lim, rq->id, err) < 0) return -1;
-    buf_printf(&q, "SELECT * FROM (\n%s\n) q LIMIT $1 OFFSET $2", rq->sql);
+    /* a total order, so that pages partition the result (order.h) */
+    if (order_total(conn, rq->sql, &osql, err) < 0) goto fail;
+    buf_printf(&q, "SELECT * FROM (\n%s\n) q LIMIT $1 OFFSET $2", buf_cstr(&osql));
     /* No PREPARE/DESCRIBE round trips: single-row mode's first result carries the columns,
      * and nothing leaves before it, so an error there still gets a proper status. */
     if (!PQsendQueryParams(conn, buf_cstr(&q), 2, NULL, params, NULL, NULL, 0) ||
@@ -396,23 +453,11 @@ int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, 
         if (wait_result(conn, s->peer_fd) < 0) goto hangup;
         if ((r = PQgetResult(conn)) == NULL) break;
         ExecStatusType st = PQresultStatus(r);
-        if (nf < 0 && (st == PGRES_SINGLE_TUPLE || st == PGRES_TUPLES_OK)) {
-            nf = PQnfields(r);
-            if (nf > (int)(sizeof kinds / sizeof kinds[0])) {
-                err_set(err, E_QUERY_FAILED, "too many columns (%d)", nf);
-                PQclear(r);
-                r = NULL;
-                goto midfail;
-            }
-            for (i = 0; i < nf; i++)
-                kinds[i] = type_kind(PQftype(r, i));
-            if (write_header(b, rq, r, nf, &cols_at) < 0) {
-                err_set(err, E_QUERY_FAILED, "the response head is larger than the buffer allows");
-                PQclear(r);
-                r = NULL;
-                goto midfail;
-            }
-            capture_add(rq->capture, b, cols_at);
+        if (nf < 0 && (st == PGRES_SINGLE_TUPLE || st == PGRES_TUPLES_OK) &&
+            (nf = start_page(rq, b, r, kinds, (int)(sizeof kinds / sizeof kinds[0]), err)) < 0) {
+            PQclear(r);
+            r = NULL;
+            goto midfail;
         }
         if (st == PGRES_SINGLE_TUPLE && n == rq->page_size) {
             more = 1;
@@ -421,26 +466,7 @@ int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, 
         }
         if (st == PGRES_SINGLE_TUPLE) {
             size_t row_start = b->len;
-            int bad = (!rq->ndjson && n > 0 && buf_addc(b, ',') < 0) || buf_addc(b, '[') < 0;
-            for (i = 0; i < nf && !bad; i++) {
-                if (i && buf_addc(b, ',') < 0)
-                    bad = 1;
-                else if (PQgetisnull(r, 0, i))
-                    bad = buf_add(b, "null", 4) < 0;
-                else
-                    bad = add_value(b, kinds[i], PQgetvalue(r, 0, i), PQgetlength(r, 0, i)) < 0;
-            }
-            if (bad || buf_adds(b, rq->ndjson ? "]\n" : "]") < 0) {
-                /* drop the partial row, so the error member (or line) follows whole rows */
-                b->len = row_start;
-                if (b->p) b->p[row_start] = '\0';
-                if (s->hold)
-                    err_set(err, E_QUERY_FAILED,
-                            "the page is larger than the response buffer allows; ask for a smaller "
-                            "page_size or stream it");
-                else
-                    err_set(err, E_QUERY_FAILED,
-                            "a row is larger than the response buffer allows (%zu bytes)", b->max);
+            if (write_row(s, rq, r, kinds, nf, n, err) < 0) {
                 PQclear(r);
                 r = NULL;
                 goto midfail;
@@ -467,24 +493,8 @@ int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, 
         PQclear(r);
     }
     r = NULL;
-    {
-        double exec_ms;
-        total = exec_total(conn, rq, offset, n, more, s->peer_fd, err);
-        if (total == -3) goto hangup;
-        if (total == -2) goto midfail;
-        exec_ms = ms_since(&t0);
-        if (rq->capture) {
-            rq->capture->total = total < 0 ? -1 : total;
-            rq->capture->more = more;
-            rq->capture->execute_ms = exec_ms;
-        }
-        if (write_tail(b, rq, exec_ms, total, more) < 0) {
-            err_set(err, E_QUERY_FAILED,
-                    "the page is larger than the response buffer allows; ask for a smaller "
-                    "page_size or stream it");
-            goto midfail;
-        }
-    }
+    if ((rc = end_page(conn, rq, s, offset, n, more, &t0, err)) == -3) goto hangup;
+    if (rc < 0) goto midfail;
     txn_end(conn);
     rc = 0;
     goto done;
@@ -526,5 +536,6 @@ fail:
 done:
     if (cancel) PQfreeCancel(cancel);
     buf_free(&q);
+    buf_free(&osql);
     return rc;
 }

@@ -41,7 +41,7 @@ json_object *suggest_questions(const t2ctx *x, const char *why, int max)
 
     from_reason(arr, why, max);
     if (x->cf->example_match_pct <= 100)
-        for (i = 0; i < x->nexamples; i++)
-            add(arr, x->examples[i].question, strlen(x->examples[i].question), max);
+        for (i = 0; i < x->examples.n; i++)
+            add(arr, x->examples.v[i].question, strlen(x->examples.v[i].question), max);
     return arr;
 }

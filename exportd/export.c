@@ -352,9 +352,9 @@ static void export_delete_object(export_ctx *x, const char *why)
         log_warn("job %s: delete of %s failed: %s", x->j->id, x->j->s3_key, e.detail);
 }
 
-/* rows, bytes and seconds of export x begun at t0 (ms), for job_log() */
+/* rows, bytes and seconds of export *x begun at t0 (ms), for job_log() */
 #define JOB_SO_FAR(x, t0)                                                                          \
-    (long long)data_rows(&(x)), (long long)out_bytes(&(x)), (double)(now_ms() - (t0)) / 1000.0
+    (long long)data_rows(x), (long long)out_bytes(x), (double)(now_ms() - (t0)) / 1000.0
 
 /* A job's lifecycle event: the text line as ever; in JSON its fields as members. An end
  * (status SUCCESS, FAILED, CANCELLED) counts in exportd's metrics. */
@@ -390,16 +390,30 @@ static void job_log(int level, const job *j, const char *event, const char *stat
     log_fields(level, msg, kv, n);
 }
 
-/* The row names one upload: the earlier attempt's is cleared only once aborted. If the
- * abort fails, our own upload id replaces it (logged; the bucket's
- * AbortIncompleteMultipartUpload lifecycle rule is the backstop). */
-static void abort_earlier(const conf *cf, PGconn *ctl, const char *worker, job *j, t2err *fe)
+/* The object is uploaded: records SUCCESS (or, when the job is no longer ours, deletes the
+ * object if nobody will write it again). 0, or -1 when the outcome could not be recorded. */
+static int export_succeeded(export_ctx *x, long long t0)
 {
-    if (export_abort_stale(cf, j) == 0)
-        jobs_set_upload(ctl, j, worker, NULL, NULL, fe);
-    else
-        log_warn("job %s: upload %s of an earlier attempt is left to the bucket lifecycle rule",
-                 j->id, j->old_upload_id);
+    const job *j = x->j;
+    char fst[16] = "";
+    t2err fe;
+    int fr;
+
+    err_clear(&fe);
+    fr = jobs_finish(x->ctl, j, x->worker, "SUCCESS", data_rows(x), out_bytes(x), NULL, fst, &fe);
+    if (fr == 1) {
+        job_log(LOG_INFO, j, "finished", "SUCCESS", JOB_SO_FAR(x, t0),
+                "job %s: SUCCESS, %lld rows, %lld bytes, %d parts, %.1f s", j->id,
+                (long long)data_rows(x), (long long)out_bytes(x), s3_writer_parts(x->w),
+                (double)(now_ms() - t0) / 1000.0);
+    } else if (fr == 0) {
+        log_warn("job %s: uploaded, but the job is no longer ours (%s)", j->id, fst);
+        if (export_orphaned(fst)) export_delete_object(x, fst);
+    } else {
+        log_warn("job %s: uploaded, but recording SUCCESS failed: %s", j->id, fe.detail);
+        return -1;
+    }
+    return 0;
 }
 
 int export_run(const conf *cf, PGconn *ctl, const char *worker, job *j)
@@ -421,7 +435,17 @@ int export_run(const conf *cf, PGconn *ctl, const char *worker, job *j)
     str_copy(fst, sizeof fst, "");
     job_log(LOG_INFO, j, "started", "IN_PROGRESS", -1, -1, -1,
             "job %s: attempt %d, %s -> s3 key %s", j->id, j->attempt, j->format, j->s3_key);
-    if (j->old_upload_id) abort_earlier(cf, ctl, worker, j, &fe);
+    /* The row names one upload: the earlier attempt's is cleared only once aborted. If the
+     * abort fails, our own upload id replaces it (logged; the bucket's
+     * AbortIncompleteMultipartUpload lifecycle rule is the backstop). */
+    if (j->old_upload_id) {
+        if (export_abort_stale(cf, j) == 0)
+            jobs_set_upload(ctl, j, worker, NULL, NULL, &fe);
+        else
+            log_warn("job %s: upload %s of an earlier attempt is left to the bucket lifecycle "
+                     "rule",
+                     j->id, j->old_upload_id);
+    }
     if (strcmp(j->format, "csv.gz") == 0) {
         x.gz = 1;
         if (!(x.zout = malloc(GZ_CHUNK)) || deflateInit2(&x.z, Z_DEFAULT_COMPRESSION, Z_DEFLATED,
@@ -444,19 +468,7 @@ int export_run(const conf *cf, PGconn *ctl, const char *worker, job *j)
         s3_writer_finish(x.w, &e) < 0)
         goto failed;
     txn_end(x.copy);
-    fr = jobs_finish(ctl, j, worker, "SUCCESS", data_rows(&x), out_bytes(&x), NULL, fst, &fe);
-    if (fr == 1)
-        job_log(LOG_INFO, j, "finished", "SUCCESS", JOB_SO_FAR(x, t0),
-                "job %s: SUCCESS, %lld rows, %lld bytes, %d parts, %.1f s", j->id,
-                (long long)data_rows(&x), (long long)out_bytes(&x), s3_writer_parts(x.w),
-                (double)(now_ms() - t0) / 1000.0);
-    else if (fr == 0) {
-        log_warn("job %s: uploaded, but the job is no longer ours (%s)", j->id, fst);
-        if (export_orphaned(fst)) export_delete_object(&x, fst);
-    } else {
-        log_warn("job %s: uploaded, but recording SUCCESS failed: %s", j->id, fe.detail);
-        rc = -1;
-    }
+    rc = export_succeeded(&x, t0);
     goto done;
 
 failed:
@@ -475,7 +487,7 @@ failed:
         aborted = s3_writer_abort(x.w, NULL) == 0;
     }
     if (x.stop == STOP_LOST) {
-        job_log(LOG_INFO, j, "stopped", x.lost_status, JOB_SO_FAR(x, t0),
+        job_log(LOG_INFO, j, "stopped", x.lost_status, JOB_SO_FAR(&x, t0),
                 "job %s: no longer ours (%s); upload aborted", j->id, x.lost_status);
         str_copy(fst, sizeof fst, x.lost_status);
     } else if (x.stop == STOP_CTL_DOWN || PQstatus(ctl) != CONNECTION_OK) {
@@ -499,7 +511,7 @@ failed:
             rc = -1;
         }
     } else {
-        job_log(LOG_ERR, j, "finished", "FAILED", JOB_SO_FAR(x, t0), "job %s: FAILED: %s", j->id,
+        job_log(LOG_ERR, j, "finished", "FAILED", JOB_SO_FAR(&x, t0), "job %s: FAILED: %s", j->id,
                 e.detail);
         fr =
             jobs_finish(ctl, j, worker, "FAILED", data_rows(&x), out_bytes(&x), e.detail, fst, &fe);

@@ -43,12 +43,10 @@ static void print_aws_source(const conf *cf)
     awscred_wipe(&c);
 }
 
-static void usage(void)
-{
-    fprintf(stderr, "usage: t2sql-fcgi [-c conf/t2sql.conf] [-t]\n"
-                    "  -c FILE  configuration file (keys overridable by T2SQL_<KEY>)\n"
-                    "  -t       check the configuration, print it with secrets masked, exit\n");
-}
+static const char USAGE[] =
+    "usage: t2sql-fcgi [-c conf/t2sql.conf] [-t]\n"
+    "  -c FILE  configuration file (keys overridable by T2SQL_<KEY>)\n"
+    "  -t       check the configuration, print it with secrets masked, exit\n";
 
 static int is_unix_path(const char *listen)
 {
@@ -64,6 +62,16 @@ static int open_socket(const char *path)
     if (fd < 0) return -1;
     if (is_unix_path(path)) chmod(path, 0666);
     return fd;
+}
+
+/* The JWT settings must load (keys, issuer, audience): at start-up and on every reload. */
+static int fcgi_check(const conf *cf, char *err, size_t errlen)
+{
+    jwtauth_keys *k = NULL;
+
+    if (jwtauth_load(cf, &k, err, errlen) < 0) return -1;
+    jwtauth_free(k);
+    return 0;
 }
 
 static int fcgi_fd = -1, health_fd = -1;
@@ -107,48 +115,14 @@ static void health_path(const conf *cf, char *dst, size_t len)
 
 int main(int argc, char **argv)
 {
-    const char *path = NULL;
-    int test = 0, opt, fd, rc;
-    char err[512];
+    int fd, rc;
     conf cf;
-    master_ops ops = {"t2sql-fcgi", NULL,       fcgi_slots,   fcgi_run, NULL,       fcgi_died,
-                      NULL,         STOP_GRACE, RETIRE_GRACE, 0,        fcgi_reaped};
+    master_ops ops = {"t2sql-fcgi",     NULL,       fcgi_slots, fcgi_run,     fcgi_check,
+                      fcgi_died,        NULL,       STOP_GRACE, RETIRE_GRACE, 0,
+                      print_aws_source, fcgi_reaped};
     char hpath[512];
 
-    while ((opt = getopt(argc, argv, "c:th")) != -1) {
-        if (opt == 'c')
-            path = optarg;
-        else if (opt == 't')
-            test = 1;
-        else {
-            usage();
-            return opt == 'h' ? 0 : 2;
-        }
-    }
-    if (conf_load(path, &cf, err, sizeof err) < 0) {
-        fprintf(stderr, "t2sql-fcgi: configuration error: %s\n", err);
-        return 1;
-    }
-    {
-        jwtauth_keys *k = NULL;
-        if (jwtauth_load(&cf, &k, err, sizeof err) < 0) {
-            fprintf(stderr, "t2sql-fcgi: configuration error: %s\n", err);
-            conf_free(&cf);
-            return 1;
-        }
-        jwtauth_free(k);
-    }
-    if (test) {
-        conf_print(&cf, stdout);
-        print_aws_source(&cf);
-        printf("# configuration OK\n");
-        conf_free(&cf);
-        return 0;
-    }
-    conf_register_secrets(&cf);
-    log_set_json(strcmp(cf.log_format, "json") == 0);
-    if (log_init(cf.log_file, log_level_parse(cf.log_level), "t2sql-fcgi") < 0)
-        fprintf(stderr, "t2sql-fcgi: cannot open log file %s; logging to stderr\n", cf.log_file);
+    if ((rc = master_start(&ops, argc, argv, USAGE, &cf)) >= 0) return rc;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (metrics_init() < 0) {
         log_error("cannot map the shared metrics block");
@@ -171,7 +145,6 @@ int main(int argc, char **argv)
              *cf.llm_base_url ? "configured" : "not configured (offline planner)",
              cf.auth_required ? "required" : "off: anonymous requests are accepted",
              cf.auth_required && jwtauth_enabled(&cf) ? " (API keys and JWT)" : "");
-    ops.conf_path = path;
     ops.arg = &fd;
     rc = master_run(&ops, &cf);
     if (is_unix_path(cf.listen)) unlink(cf.listen); /* listen is kept across reloads */

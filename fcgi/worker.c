@@ -9,6 +9,10 @@
 #include "llm.h"
 #include "log.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -279,6 +283,27 @@ static int is_health(int ri)
     return ri >= 0 && (routes[ri].fn == h_health || routes[ri].fn == h_ready);
 }
 
+/* The listening socket is shared by all workers: non-blocking, so a worker that loses the
+ * race for a connection goes back to waiting (and ticking) instead of blocking in accept(). */
+static void set_nonblocking(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+
+    if (fl >= 0) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/* 1 when a connection may be waiting (or a kept connection is open), 0 when timeout_ms
+ * passed first, -EINTR on a signal. */
+static int wait_for_request(const FCGX_Request *fr, int listen_fd, long timeout_ms)
+{
+    struct pollfd p = {listen_fd, POLLIN, 0};
+    int n;
+
+    if (fr->ipcFd >= 0) return 1;
+    n = poll(&p, 1, timeout_ms > INT_MAX ? INT_MAX : (int)timeout_ms);
+    return n > 0 ? 1 : n == 0 ? 0 : -EINTR;
+}
+
 int worker_run(const conf *cf, int listen_fd, int gated)
 {
     FCGX_Request fr;
@@ -312,16 +337,20 @@ int worker_run(const conf *cf, int listen_fd, int gated)
         return 1;
     }
     log_debug("worker ready");
+    set_nonblocking(listen_fd);
     while (!w_stop) {
         struct timespec t0, t1;
         double calls[LLM_TIMINGS], llm_ms = -1;
         char allow[128];
         req r;
-        int rc, ri, k, nl, entered = 0;
+        int ready, rc, ri, k, nl, entered = 0;
 
+        t2ctx_tick(&x); /* catalog, glossary and examples are checked here, between requests */
         term_handler(0);
-        rc = w_stop ? -1 : FCGX_Accept_r(&fr);
+        ready = w_stop ? 0 : wait_for_request(&fr, listen_fd, t2ctx_tick_in_ms(&x));
+        rc = w_stop ? -1 : ready > 0 ? FCGX_Accept_r(&fr) : -EAGAIN;
         term_handler(1);
+        if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR) continue; /* tick, or lost */
         if (rc < 0) break;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         req_init(&r, &fr, cf, &x);

@@ -7,6 +7,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "sigv4.h"
 
 /* 20130524T000000Z, the instant every AWS example is signed at. */
@@ -197,21 +199,9 @@ static void test_session_token(void **state)
     buf_free(&query);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_get_object_range),
-        cmocka_unit_test(test_put_object),
-        cmocka_unit_test(test_get_lifecycle),
-        cmocka_unit_test(test_list_objects),
-        cmocka_unit_test(test_presigned_get),
-        cmocka_unit_test(test_presign_bounds),
-        cmocka_unit_test(test_query_uploads),
-        cmocka_unit_test(test_query_part_upload_id),
-        cmocka_unit_test(test_query_sorting_and_spaces),
-        cmocka_unit_test(test_path_encoding),
-        cmocka_unit_test(test_header_canonicalisation),
-        cmocka_unit_test(test_session_token),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+T2_UNIT_MAIN(NULL, NULL, cmocka_unit_test(test_get_object_range), cmocka_unit_test(test_put_object),
+             cmocka_unit_test(test_get_lifecycle), cmocka_unit_test(test_list_objects),
+             cmocka_unit_test(test_presigned_get), cmocka_unit_test(test_presign_bounds),
+             cmocka_unit_test(test_query_uploads), cmocka_unit_test(test_query_part_upload_id),
+             cmocka_unit_test(test_query_sorting_and_spaces), cmocka_unit_test(test_path_encoding),
+             cmocka_unit_test(test_header_canonicalisation), cmocka_unit_test(test_session_token))
