@@ -382,7 +382,7 @@ static void test_start_options(void **state)
     assert_int_equal(cf.workers, 3);
     conf_free(&cf);
     unlink(tmp);
-    unit_write_tmp(tmp, "master", "workers = 0\n"); /* out of range */
+    unit_write_tmp(tmp, "master", "workers = -1\n"); /* out of range (0 = two per core) */
     assert_int_equal(start(&ops, &cf, 3, run), 1);
     unlink(tmp);
 }
