@@ -5,6 +5,7 @@
 #include "fwd.h"
 #include "handlers.h"
 #include "log.h"
+#include "mem.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -136,12 +137,59 @@ static void log_request(req *r, const struct timespec *t0, const struct timespec
              peer, xff, proto);
 }
 
+/* What a worker holds between requests (worker_max_kept_mb): its base size and, to tell a
+ * (re)load of the process's caches from a request that left memory behind, their identity
+ * before the request. */
+typedef struct mem_bound {
+    long base_kb; /* after the first request, or after the latest cache (re)load; -1 = none */
+    const void *cat, *gl;
+    char examples_ver[64];
+} mem_bound;
+
+static void mem_bound_mark(mem_bound *m, const t2ctx *x)
+{
+    m->cat = x->cat;
+    m->gl = x->gl;
+    str_copy(m->examples_ver, sizeof m->examples_ver, x->examples_ver);
+}
+
+/* After each request: no request may leave the worker holding more than worker_max_kept_mb
+ * over its base (measured after a reconnect and a trim, so it counts the warm caches and no
+ * grown buffer). Past it: drop the connection and trim; still past it: -1, the worker retires
+ * (the master starts a fresh one). A request that (re)loaded the caches sets a new base. */
+static int memory_bound(const conf *cf, t2ctx *x, mem_bound *m)
+{
+    long rss, limit = cf->worker_max_kept_mb * 1024;
+    int reloaded =
+        m->cat != x->cat || m->gl != x->gl || strcmp(m->examples_ver, x->examples_ver) != 0;
+
+    if (cf->worker_max_kept_mb <= 0 || (rss = mem_rss_kb()) < 0) return 0;
+    if (m->base_kb >= 0 && rss <= m->base_kb + limit) return 0;
+    pgc_close(&x->db); /* libpq's input buffer keeps the size of the largest row read */
+    mem_trim();
+    rss = mem_rss_kb();
+    if (m->base_kb < 0 || reloaded) {
+        m->base_kb = rss;
+        log_debug("worker memory base: %ld kB", rss);
+        return 0;
+    }
+    if (rss <= m->base_kb + limit) {
+        log_info("worker memory back to %ld kB (base %ld kB) after a reconnect and a trim", rss,
+                 m->base_kb);
+        return 0;
+    }
+    log_warn("worker holds %ld kB, more than %ld kB over its base of %ld kB: retiring it", rss,
+             limit, m->base_kb);
+    return -1;
+}
+
 int worker_run(const conf *cf, int listen_fd)
 {
     FCGX_Request fr;
     t2ctx x;
     struct sigaction sa;
     long served = 0;
+    mem_bound mb = {-1, NULL, NULL, ""};
 
     term_handler(1);
     memset(&sa, 0, sizeof sa);
@@ -169,6 +217,7 @@ int worker_run(const conf *cf, int listen_fd)
         if (rc < 0) break;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         req_init(&r, &fr, cf, &x);
+        mem_bound_mark(&mb, &x);
         dispatch(&r);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         metrics_add(&metrics_get()->requests, 1);
@@ -179,6 +228,7 @@ int worker_run(const conf *cf, int listen_fd)
         x.llm_calls = 0;
         req_free(&r);
         FCGX_Finish_r(&fr);
+        if (memory_bound(cf, &x, &mb) < 0) break;
         if (cf->max_requests && ++served >= cf->max_requests) break;
     }
     FCGX_Free(&fr, 1);
