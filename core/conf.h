@@ -52,6 +52,10 @@ typedef struct conf {
     long cache_ttl_sql;
     long cache_ttl_llm;
     long cache_ttl_catalog;
+    int result_cache;
+    long result_cache_ttl;
+    long result_cache_max_bytes;
+    long result_cache_version_ms;
     /* model */
     char *llm_provider;
     char *llm_base_url;

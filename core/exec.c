@@ -275,17 +275,27 @@ static long long exec_total(PGconn *conn, const exec_req *rq, long long offset, 
     return total;
 }
 
-/* Writes the document's (or NDJSON's first line's) head; -1 if the buffer is full. */
-static int write_header(buf *b, const exec_req *rq, const PGresult *desc, int nf)
+/* The document's first members, up to the comma before "columns"; -1 if the buffer is full. */
+static int write_envelope(buf *b, const exec_req *rq)
+{
+    return buf_adds(b, "{\"sql\":") < 0 || buf_add_json_cstr(b, rq->sql) < 0 ||
+                   buf_adds(b, ",\"query_id\":") < 0 ||
+                   buf_add_json_cstr(b, rq->query_id ? rq->query_id : "") < 0 ||
+                   buf_adds(b, ",\"source\":") < 0 ||
+                   buf_add_json_cstr(b, rq->source ? rq->source : "llm") < 0 || buf_addc(b, ',') < 0
+               ? -1
+               : 0;
+}
+
+/* Writes the document's (or NDJSON's first line's) head, *cols_at set to where "columns"
+ * starts in b; -1 if the buffer is full. */
+static int write_header(buf *b, const exec_req *rq, const PGresult *desc, int nf, size_t *cols_at)
 {
     int i, bad;
 
-    bad = buf_adds(b, "{\"sql\":") < 0 || buf_add_json_cstr(b, rq->sql) < 0 ||
-          buf_adds(b, ",\"query_id\":") < 0 ||
-          buf_add_json_cstr(b, rq->query_id ? rq->query_id : "") < 0 ||
-          buf_adds(b, ",\"source\":") < 0 ||
-          buf_add_json_cstr(b, rq->source ? rq->source : "llm") < 0 ||
-          buf_adds(b, ",\"columns\":[") < 0;
+    bad = write_envelope(b, rq) < 0;
+    *cols_at = b->len;
+    bad = bad || buf_adds(b, "\"columns\":[") < 0;
     for (i = 0; i < nf && !bad; i++)
         bad = (i && buf_addc(b, ',') < 0) || buf_add_json_cstr(b, PQfname(desc, i)) < 0;
     bad = bad || buf_adds(b, "],\"column_types\":[") < 0;
@@ -294,6 +304,51 @@ static int write_header(buf *b, const exec_req *rq, const PGresult *desc, int nf
         bad = (i && buf_addc(b, ',') < 0) || buf_add_json_cstr(b, tn ? tn : "unknown") < 0;
     }
     return bad || buf_adds(b, rq->ndjson ? "]}\n" : "],\"rows\":[") < 0 ? -1 : 0;
+}
+
+/* The document's end after the rows: timing and pagination (total < 0: unknown). */
+static int write_tail(buf *b, const exec_req *rq, double exec_ms, long long total, int more)
+{
+    char tail[256];
+    int tl;
+
+    if (total < 0)
+        tl = snprintf(tail, sizeof tail,
+                      "%s\"timing_ms\":{\"generate\":%.1f,\"execute\":%.1f},\"pagination\":"
+                      "{\"page\":%ld,\"page_size\":%ld,\"total_rows\":null,"
+                      "\"total_pages\":null,\"has_more\":%s}}%s",
+                      rq->ndjson ? "{" : "],", rq->generate_ms, exec_ms, rq->page, rq->page_size,
+                      more ? "true" : "false", rq->ndjson ? "\n" : "");
+    else
+        tl = snprintf(tail, sizeof tail,
+                      "%s\"timing_ms\":{\"generate\":%.1f,\"execute\":%.1f},\"pagination\":"
+                      "{\"page\":%ld,\"page_size\":%ld,\"total_rows\":%lld,"
+                      "\"total_pages\":%lld,\"has_more\":%s}}%s",
+                      rq->ndjson ? "{" : "],", rq->generate_ms, exec_ms, rq->page, rq->page_size,
+                      total, (total + rq->page_size - 1) / rq->page_size, more ? "true" : "false",
+                      rq->ndjson ? "\n" : "");
+    return tl < 0 || (size_t)tl >= sizeof tail || buf_add(b, tail, (size_t)tl) < 0 ? -1 : 0;
+}
+
+/* Copies b[from, b->len) into the capture, or gives the capture up when it grows too large. */
+static void capture_add(exec_capture *c, const buf *b, size_t from)
+{
+    if (!c || c->overflow) return;
+    if (c->body.len + (b->len - from) > c->max ||
+        buf_add(&c->body, b->p + from, b->len - from) < 0) {
+        c->overflow = 1;
+        buf_free(&c->body);
+    }
+}
+
+int exec_write_captured(const exec_req *rq, const buf *body, long long total, int more, sink *s)
+{
+    if (write_envelope(&s->b, rq) < 0 || buf_add(&s->b, body->p, body->len) < 0 ||
+        write_tail(&s->b, rq, 0.0, total, more) < 0) {
+        buf_reset(&s->b);
+        return -1;
+    }
+    return 0;
 }
 
 int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, t2err *err)
@@ -307,6 +362,7 @@ int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, 
     int kinds[1664];
     int nf = -1, i, started = 0, rc = -1, more = 0;
     long long n = 0, offset, total;
+    size_t cols_at = 0;
     buf *b = &s->b;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -339,12 +395,13 @@ int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, 
             }
             for (i = 0; i < nf; i++)
                 kinds[i] = type_kind(PQftype(r, i));
-            if (write_header(b, rq, r, nf) < 0) {
+            if (write_header(b, rq, r, nf, &cols_at) < 0) {
                 err_set(err, E_QUERY_FAILED, "the response head is larger than the buffer allows");
                 PQclear(r);
                 r = NULL;
                 goto midfail;
             }
+            capture_add(rq->capture, b, cols_at);
         }
         if (st == PGRES_SINGLE_TUPLE && n == rq->page_size) {
             more = 1;
@@ -379,6 +436,7 @@ int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, 
             }
             n++;
             PQclear(r);
+            capture_add(rq->capture, b, row_start);
             if (!started) { /* the first row leaves at once: early first byte */
                 started = 1;
                 if (!s->hold && sink_flush(s) < 0) goto gone;
@@ -401,25 +459,13 @@ int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, 
         total = exec_total(conn, rq, offset, n, more, s->peer_fd, err);
         if (total == -3) goto hangup;
         if (total == -2) goto midfail;
-        char tail[256];
-        int tl;
         exec_ms = ms_since(&t0);
-        if (total < 0)
-            tl = snprintf(tail, sizeof tail,
-                          "%s\"timing_ms\":{\"generate\":%.1f,\"execute\":%.1f},\"pagination\":"
-                          "{\"page\":%ld,\"page_size\":%ld,\"total_rows\":null,"
-                          "\"total_pages\":null,\"has_more\":%s}}%s",
-                          rq->ndjson ? "{" : "],", rq->generate_ms, exec_ms, rq->page,
-                          rq->page_size, more ? "true" : "false", rq->ndjson ? "\n" : "");
-        else
-            tl = snprintf(tail, sizeof tail,
-                          "%s\"timing_ms\":{\"generate\":%.1f,\"execute\":%.1f},\"pagination\":"
-                          "{\"page\":%ld,\"page_size\":%ld,\"total_rows\":%lld,"
-                          "\"total_pages\":%lld,\"has_more\":%s}}%s",
-                          rq->ndjson ? "{" : "],", rq->generate_ms, exec_ms, rq->page,
-                          rq->page_size, total, (total + rq->page_size - 1) / rq->page_size,
-                          more ? "true" : "false", rq->ndjson ? "\n" : "");
-        if (tl < 0 || (size_t)tl >= sizeof tail || buf_add(b, tail, (size_t)tl) < 0) {
+        if (rq->capture) {
+            rq->capture->total = total < 0 ? -1 : total;
+            rq->capture->more = more;
+            rq->capture->execute_ms = exec_ms;
+        }
+        if (write_tail(b, rq, exec_ms, total, more) < 0) {
             err_set(err, E_QUERY_FAILED,
                     "the page is larger than the response buffer allows; ask for a smaller "
                     "page_size or stream it");
@@ -431,10 +477,12 @@ int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, 
     goto done;
 
 hangup:
+    if (rq->capture) rq->capture->overflow = 1;
     /* seen on the socket before a write failed: nothing more may be sent */
     s->failed = 1;
     buf_reset(b);
 gone:
+    if (rq->capture) rq->capture->overflow = 1;
     /* The client hung up: stop the query on the server now, not when it finishes. */
     if (cancel) {
         char eb[256];
@@ -445,6 +493,7 @@ gone:
     rc = 1;
     goto done;
 midfail:
+    if (rq->capture) rq->capture->overflow = 1;
     if (s->flushed == 0) {
         buf_reset(b);
         txn_end(conn);
@@ -456,6 +505,7 @@ midfail:
     rc = 1;
     goto done;
 fail:
+    if (rq->capture) rq->capture->overflow = 1;
     PQclear(r);
     buf_reset(b);
     txn_end(conn);

@@ -6,6 +6,7 @@
 #ifndef T2_EXEC_H
 #define T2_EXEC_H
 
+#include "buf.h"
 #include "err.h"
 #include "sink.h"
 #include "txn.h"
@@ -13,6 +14,18 @@
 #include <libpq-fe.h>
 
 typedef enum { COUNT_EXACT = 0, COUNT_ESTIMATED, COUNT_NONE } count_mode;
+
+/* A copy of a page for the result cache, made while it is written: the document from
+ * "columns" to the end of the rows (the part that does not change between two answers of the
+ * same page), and what its tail says. The caller owns body (buf_free). */
+typedef struct exec_capture {
+    buf body;
+    size_t max;      /* past this the copy stops and overflow is set */
+    int overflow;    /* also set when the page failed */
+    long long total; /* total_rows, -1 = null */
+    int more;
+    double execute_ms;
+} exec_capture;
 
 typedef struct exec_req {
     const char *sql; /* validated: one SELECT, no trailing semicolon */
@@ -23,6 +36,7 @@ typedef struct exec_req {
     int ndjson;
     double generate_ms;
     const txn_identity *id; /* who asks (role, claims); NULL = the service's query_role */
+    exec_capture *capture;  /* NULL = none */
 } exec_req;
 
 /* Forgets the process's cache of type names (pg_type), so that the next page reloads it:
@@ -33,6 +47,9 @@ void exec_types_reset(void);
  * after output had started (the document was ended with an "error" member, or the peer is
  * gone: s->failed). */
 int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, t2err *err);
+/* Writes a page captured earlier (exec_capture's fields) as exec_page() would have, with
+ * rq's SQL, query_id and source, and timing execute 0; -1 when it does not fit the sink. */
+int exec_write_captured(const exec_req *rq, const buf *body, long long total, int more, sink *s);
 /* Checks that sql parses and plans (PREPARE, no execution) in the read-only transaction
  * with the limits and identity (NULL = none); 0, or -1 with err (E_INVALID_SQL carrying
  * PostgreSQL's message). */

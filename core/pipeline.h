@@ -21,6 +21,7 @@
 #include "llm.h"
 #include "pg.h"
 #include "rag.h"
+#include "rcache.h"
 #include "sqlguard.h"
 
 #include <time.h>
@@ -47,6 +48,8 @@ typedef struct t2ctx {
     char cat_probe[64];
     struct timespec checked; /* last catalog/examples freshness check */
     long llm_calls;          /* model calls made by this process (for tests and metrics) */
+    rcache *rc;              /* the result cache's versions and decisions (result_cache) */
+    char guard_ok[64][65];   /* sha256 of cached SQL that passed the guard (direct-mapped) */
     char stored[256][40];    /* query_ids this process stored lately (direct-mapped by hash):
                                 a repeated question skips the INSERT into t2sql.queries */
 } t2ctx;

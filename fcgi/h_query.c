@@ -85,6 +85,66 @@ static const char *source_name(const char *s, int *idx)
     return *idx = 0, "llm";
 }
 
+/* The request's Cache-Control, as far as the result cache reads it: no-store (neither read
+ * nor write), no-cache (do not read; store the fresh page), max-age=N (a hit at most N s old). */
+typedef struct cache_ctl {
+    int no_store, no_cache;
+    long max_age; /* -1 = any */
+} cache_ctl;
+
+static void cache_control(req *r, cache_ctl *cc)
+{
+    const char *v = req_header(r, "HTTP_CACHE_CONTROL"), *p;
+    size_t n;
+
+    cc->no_store = cc->no_cache = 0;
+    cc->max_age = -1;
+    for (p = v; p && *p; p += n) {
+        p += strspn(p, " \t,");
+        n = strcspn(p, ",");
+        if (n >= 8 && strncasecmp(p, "no-store", 8) == 0)
+            cc->no_store = 1;
+        else if (n >= 8 && strncasecmp(p, "no-cache", 8) == 0)
+            cc->no_cache = 1;
+        else if (n > 8 && strncasecmp(p, "max-age=", 8) == 0)
+            cc->max_age = strtol(p + 8, NULL, 10);
+        if (cc->max_age < -1) cc->max_age = 0;
+    }
+}
+
+/* A page from the result cache, when there is one: 1 = answered. */
+static int serve_cached(req *r, const exec_req *rq, const char *key, long max_age, int stream)
+{
+    rc_entry e;
+    sink s;
+    char extra[96];
+    long long age;
+
+    rc_entry_init(&e);
+    if (!rcache_get(r->x->cache, key, max_age, &e)) {
+        rc_entry_free(&e);
+        return 0;
+    }
+    age = (rcache_now_ms() - e.stored_ms) / 1000;
+    snprintf(extra, sizeof extra, "X-Cache: hit\r\nAge: %lld\r\n", age < 0 ? 0 : age);
+    sink_init(&s, http_stream_write, r, FLUSH_AT, (size_t)-1 >> 1, 1);
+    if (exec_write_captured(rq, &e.body, e.total, e.more, &s) < 0) {
+        sink_free(&s);
+        rc_entry_free(&e);
+        return 0;
+    }
+    if (stream) {
+        r->stream_extra = extra;
+        sink_flush(&s);
+    } else {
+        http_body(r, 200, r->stream_ctype, buf_cstr(&s.b), s.b.len, extra);
+    }
+    metrics_add(&metrics_get()->result_cache_hits, 1);
+    sink_free(&s);
+    rc_entry_free(&e);
+    return 1;
+}
+
 int h_query(req *r)
 {
     t2err err;
@@ -96,8 +156,13 @@ int h_query(req *r)
     exec_req rq;
     sink s;
     PGconn *conn;
+    cache_ctl cc;
+    char rkey[80];
+    int cacheable = 0;
+    exec_capture cap;
 
     err_clear(&err);
+    memset(&cap, 0, sizeof cap);
     gen_result_init(&g);
     if (req_json(r, &err) < 0 || field_str(r->json, "question", &question, &err) < 0 ||
         field_str(r->json, "query_id", &query_id, &err) < 0 ||
@@ -140,6 +205,22 @@ int h_query(req *r)
     metrics_add(&metrics_get()->queries[src], 1);
     if (!(conn = pgc_get(&r->x->db, &err))) goto fail;
     r->stream_ctype = rq.ndjson ? "application/x-ndjson" : "application/json";
+    if (r->cf->result_cache) {
+        rc_req cq = {rq.sql, rq.page, rq.page_size, (int)rq.count, rq.ndjson, r->x->lim.role};
+        cache_control(r, &cc);
+        cacheable = !cc.no_store && rcache_key(r->x->rc, conn, &cq, rkey);
+        if (cacheable && !cc.no_cache && serve_cached(r, &rq, rkey, cc.max_age, stream)) {
+            log_info("query %s source=%s page=%ld size=%ld (result cache)", g.query_id, rq.source,
+                     page, page_size);
+            gen_result_free(&g);
+            buf_free(&qtext);
+            return 0;
+        }
+        r->stream_extra = "X-Cache: miss\r\n";
+        metrics_add(&metrics_get()->result_cache_misses, 1);
+        cap.max = (size_t)r->cf->result_cache_max_bytes;
+        if (cacheable) rq.capture = &cap;
+    }
     sink_init(&s, http_stream_write, r, FLUSH_AT,
               stream ? 64u << 20 : (size_t)r->cf->max_result_bytes, !stream);
     s.peer_fd = r->fr->ipcFd; /* nginx closes it when the client leaves */
@@ -153,10 +234,15 @@ int h_query(req *r)
     if (s.failed) {
         metrics_add(&metrics_get()->client_aborts, 1);
     } else if (!stream) {
-        http_body(r, 200, r->stream_ctype, buf_cstr(&s.b), s.b.len, NULL);
+        http_body(r, 200, r->stream_ctype, buf_cstr(&s.b), s.b.len, r->stream_extra);
     } else {
         sink_flush(&s);
     }
+    if (rq.capture && rc == 0 && !s.failed && !cap.overflow) {
+        rc_entry e = {0, cap.total, cap.more, cap.execute_ms, cap.body};
+        rcache_put(r->x->cache, rkey, &e, r->cf->result_cache_ttl, cap.max);
+    }
+    buf_free(&cap.body);
     log_info("query %s source=%s page=%ld size=%ld%s", g.query_id, rq.source, page, page_size,
              s.failed ? " (client gone)"
              : rc > 0 ? " (error after rows)"
@@ -166,6 +252,7 @@ int h_query(req *r)
     buf_free(&qtext);
     return 0;
 fail:
+    buf_free(&cap.body);
     gen_result_free(&g);
     buf_free(&qtext);
     return http_error(r, &err);

@@ -265,7 +265,8 @@ int http_stream_write(void *ctx, const char *p, size_t n)
     req *r = ctx;
 
     if (!r->headers_sent &&
-        http_headers(r, 200, r->stream_ctype ? r->stream_ctype : "application/json", -1, NULL) < 0)
+        http_headers(r, 200, r->stream_ctype ? r->stream_ctype : "application/json", -1,
+                     r->stream_extra) < 0)
         return -1;
     r->bytes_out += (long)n;
     if (FCGX_PutStr(p, (int)n, r->fr->out) < 0 || FCGX_FFlush(r->fr->out) < 0) return -1;

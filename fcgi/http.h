@@ -30,6 +30,7 @@ typedef struct req {
     char owner[64];           /* the API key's id, "" when anonymous */
     char scopes[64];          /* comma-separated scopes of the key */
     const char *stream_ctype; /* Content-Type of a streamed body */
+    const char *stream_extra; /* more header lines for a streamed body ("...\r\n"), or NULL */
     const char *cors_origin;  /* Access-Control-Allow-Origin to send ("*" or the request's
                                * Origin), NULL = none: CORS off or the origin not allowed */
     int cors_vary;            /* the answer depends on Origin (a list is configured) */

@@ -54,4 +54,10 @@ void metrics_render(buf *out)
                "# TYPE t2sql_worker_restarts_total counter\nt2sql_worker_restarts_total %lu\n"
                "# TYPE t2sql_client_aborts_total counter\nt2sql_client_aborts_total %lu\n",
                m->bytes, m->llm_calls, m->worker_restarts, m->client_aborts);
+    buf_printf(out,
+               "# HELP t2sql_result_cache_total Pages asked for with the result cache on.\n"
+               "# TYPE t2sql_result_cache_total counter\n"
+               "t2sql_result_cache_total{result=\"hit\"} %lu\n"
+               "t2sql_result_cache_total{result=\"miss\"} %lu\n",
+               m->result_cache_hits, m->result_cache_misses);
 }

@@ -18,6 +18,7 @@ typedef struct metrics {
     unsigned long llm_calls;
     unsigned long worker_restarts;
     unsigned long client_aborts;
+    unsigned long result_cache_hits, result_cache_misses;
 } metrics;
 
 /* Maps the shared block; 0 or -1. */
