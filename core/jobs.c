@@ -184,11 +184,11 @@ int jobs_claim(PGconn *c, const conf *cf, const char *worker, job *j, t2err *err
 {
     static const char q[] =
         "WITH c AS (SELECT id FROM t2sql.export_jobs e "
-        " WHERE (status = 'PENDING' AND (SELECT count(*) FROM t2sql.export_jobs o "
-        "   WHERE o.owner = e.owner AND o.status = 'IN_PROGRESS') < $4::int) "
-        "  OR (status = 'IN_PROGRESS' AND "
+        " WHERE status = 'PENDING' OR (status = 'IN_PROGRESS' AND "
         "  pg_try_advisory_lock(" JOBS_LOCK_NS ", hashtext(id::text))) "
-        " ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED) "
+        " ORDER BY (status = 'PENDING' AND (SELECT count(*) FROM t2sql.export_jobs o "
+        "   WHERE o.owner = e.owner AND o.status = 'IN_PROGRESS') >= $4::int), created_at "
+        " LIMIT 1 FOR UPDATE SKIP LOCKED) "
         "UPDATE t2sql.export_jobs j SET "
         " status = CASE WHEN j.attempts >= $2::int THEN 'FAILED' ELSE 'IN_PROGRESS' END, "
         " error = CASE WHEN j.attempts >= $2::int THEN 'gave up after ' || j.attempts || "

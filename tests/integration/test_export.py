@@ -420,7 +420,7 @@ def test_copy_runs_under_the_same_limits(exportd_factory):
 
 
 def test_live_counters_and_concurrency(exportd_factory):
-    exportd_factory(EXPORT_PREFIX="live/", T2SQL_EXPORT_CONCURRENCY=3, T2SQL_EXPORT_MAX_PER_OWNER=3)
+    exportd_factory(EXPORT_PREFIX="live/", T2SQL_EXPORT_CONCURRENCY=3)
     # wide rows: the server flushes COPY data in 8 kB packets, not row by row
     slow = "SELECT g, repeat('x', 3000) FROM generate_series(1, 40) g WHERE t_pause(g, 0, 1, 0.1) > 0"
     jobs = [create(slow) for _ in range(3)]
@@ -520,37 +520,52 @@ def test_export_past_max_rows(exportd_factory):
 
 
 SLOW8 = "SELECT g FROM generate_series(1, 40) g WHERE t_pause(g, 0, 1, 0.2) > 0"  # ~8 s
+SLOW2 = "SELECT g FROM generate_series(1, 10) g WHERE t_pause(g, 0, 1, 0.2) > 0"  # ~2 s
 
 
-def test_fairness_one_owner_cannot_hold_every_slot(exportd_factory):
-    """export_concurrency = 2, export_max_per_owner = 0 (= 1 here): alice's two long exports run
-    one after the other, and bob's, created after both, starts before alice's second."""
+def started(job):
+    return sql1("SELECT started_at FROM t2sql.export_jobs WHERE id = %s", job)[0]
+
+
+def finished(job):
+    return sql1("SELECT finished_at FROM t2sql.export_jobs WHERE id = %s", job)[0]
+
+
+def test_fairness_other_owners_first(exportd_factory):
+    """export_concurrency = 2, export_max_per_owner = 0 (= 1 here). Both slots busy (alice's
+    long export, zed's short one); then alice's second and bob's export wait, alice's the
+    older. When zed's ends, the free slot goes to bob (alice has one running), not to the
+    oldest job; alice's second runs after."""
     exportd_factory(EXPORT_PREFIX="fair/", T2SQL_EXPORT_CONCURRENCY=2)
     a1 = create(SLOW8, owner="alice")
-    wait_status(a1, {"IN_PROGRESS", "SUCCESS", "FAILED"})
-    a2 = create(SLOW8, owner="alice")
+    wait_status(a1, {"IN_PROGRESS"}, owner="alice")
+    z1 = create(SLOW2, owner="zed")
+    wait_status(z1, {"IN_PROGRESS"}, owner="zed")
+    a2 = create("SELECT 2 AS two", owner="alice")
     b1 = create("SELECT 1 AS one", owner="bob")
-    for j, who in ((a1, "alice"), (a2, "alice"), (b1, "bob")):
+    for j, who in ((a1, "alice"), (z1, "zed"), (a2, "alice"), (b1, "bob")):
         st = wait_status(j, {"SUCCESS", "FAILED"}, timeout=120, owner=who)
         assert st["status"] == "SUCCESS", st
-    r = sql1("SELECT (SELECT finished_at FROM t2sql.export_jobs WHERE id = %s) <= "
-             "       (SELECT started_at FROM t2sql.export_jobs WHERE id = %s),"
-             "       (SELECT started_at FROM t2sql.export_jobs WHERE id = %s) < "
-             "       (SELECT started_at FROM t2sql.export_jobs WHERE id = %s)", a1, a2, b1, a2)
-    assert r == (True, True), "alice ran two at once, or bob waited behind alice"
+    assert started(b1) < started(a2), "the older job of an owner at its limit went first"
+    assert started(b1) >= finished(z1)
 
 
-def test_fairness_setting_allows_more(exportd_factory):
-    """export_max_per_owner = 2: two of one owner's exports run at once."""
-    exportd_factory(EXPORT_PREFIX="fair2/", T2SQL_EXPORT_CONCURRENCY=2,
+def test_fairness_never_leaves_a_slot_idle(exportd_factory):
+    """export_max_per_owner = 2, export_concurrency = 3: with no other owner's job waiting,
+    carol's third export runs beside her two (the rule never leaves a slot idle)."""
+    exportd_factory(EXPORT_PREFIX="fair2/", T2SQL_EXPORT_CONCURRENCY=3,
                     T2SQL_EXPORT_MAX_PER_OWNER=2)
-    jobs = [create(SLOW8, owner="carol") for _ in range(2)]
-    for j in jobs:
+    a = [create(SLOW8, owner="carol") for _ in range(2)]
+    for j in a:
+        wait_status(j, {"IN_PROGRESS"}, owner="carol")
+    a3 = create(SLOW8, owner="carol")
+    wait_status(a3, {"IN_PROGRESS", "SUCCESS", "FAILED"}, owner="carol")
+    for j in a + [a3]:
         assert wait_status(j, {"SUCCESS", "FAILED"}, timeout=120,
                            owner="carol")["status"] == "SUCCESS"
     r = sql1("SELECT max(started_at) < min(finished_at) FROM t2sql.export_jobs "
-             "WHERE id = ANY(%s::uuid[])", jobs)
-    assert r == (True,)
+             "WHERE id = ANY(%s::uuid[])", a + [a3])
+    assert r == (True,), "three of one owner's exports did not run at once with slots free"
 
 
 # ---- failures -----------------------------------------------------------------------------
