@@ -9,7 +9,7 @@
 CC      ?= cc
 SAN     ?=
 OPT     ?= -O2
-PKGS    := libpq json-c hiredis libcurl libxml-2.0 libcrypto zlib
+PKGS    := libpq json-c hiredis libcurl libxml-2.0 libcrypto zlib libjwt
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wcast-qual -Wwrite-strings -Wvla -Wformat=2 -Wundef \
            -Wno-format-nonliteral -Wimplicit-fallthrough

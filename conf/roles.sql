@@ -29,6 +29,10 @@
 --                  Those are revoked from PUBLIC in this database (PostgreSQL has no per-role
 --                  deny) and granted back to t2sql_service; grant them to other roles that
 --                  need them (e.g. a non-superuser running pg_dump needs set_config).
+-- Tenants (many users, one database): conf/tenants.sql, run after this file, shows how to
+-- add tenant roles (granted to t2sql_service, so it may SET ROLE to them), column grants and
+-- row-level security policies that read the identity's claims (t2sql.claim.<name>); API keys
+-- name their role and claims with t2sql-keys create --role R --claims k=v.
 -- What the read-only transaction already stops (writes, nextval/setval, large objects, DDL)
 -- and what is superuser-only by default (pg_authid, pg_shadow passwords, pg_read_file, COPY
 -- PROGRAM, pg_ls_dir, lo_import, pg_reload_conf) is not repeated here; pg_sleep stays PUBLIC

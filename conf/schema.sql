@@ -66,3 +66,35 @@ CREATE TABLE IF NOT EXISTS t2sql.api_keys (
     created_at  timestamptz NOT NULL DEFAULT now(),
     revoked_at  timestamptz
 );
+
+-- Identity (issue 15): a key's database role and claims. Rows from before get no role (the
+-- service's query_role) and no claims.
+ALTER TABLE t2sql.api_keys ADD COLUMN IF NOT EXISTS role text;
+ALTER TABLE t2sql.api_keys ADD COLUMN IF NOT EXISTS claims jsonb NOT NULL DEFAULT '{}';
+-- Who a query_id and an export belong to: the role and claims it was validated for. A job
+-- runs its COPY as that role with those claims.
+ALTER TABLE t2sql.queries ADD COLUMN IF NOT EXISTS role text NOT NULL DEFAULT '';
+ALTER TABLE t2sql.queries ADD COLUMN IF NOT EXISTS claims jsonb NOT NULL DEFAULT '{}';
+ALTER TABLE t2sql.export_jobs ADD COLUMN IF NOT EXISTS role text NOT NULL DEFAULT '';
+ALTER TABLE t2sql.export_jobs ADD COLUMN IF NOT EXISTS claims jsonb NOT NULL DEFAULT '{}';
+
+-- The audit trail: one row per /query, export, example change and key change (the service
+-- and bin/t2sql-keys, bin/t2sql-jobs). Never a key, token or password.
+CREATE TABLE IF NOT EXISTS t2sql.audit (
+    id          bigserial PRIMARY KEY,
+    at          timestamptz NOT NULL DEFAULT now(),
+    subject     text NOT NULL DEFAULT '',   -- "key:<id>", "jwt:<sub>", "cli:<user>", '' anonymous
+    role        text NOT NULL DEFAULT '',
+    claims      jsonb NOT NULL DEFAULT '{}',
+    action      text NOT NULL,              -- query | export | example.add | key.create | ...
+    question    text,
+    sql         text,
+    source      text,
+    status      int,
+    rows        bigint,
+    bytes       bigint,
+    duration_ms double precision,
+    request_id  text,
+    detail      text
+);
+CREATE INDEX IF NOT EXISTS audit_at ON t2sql.audit (at);

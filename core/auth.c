@@ -7,6 +7,7 @@
 #include "sigv4.h"
 
 #include <ctype.h>
+#include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -43,10 +44,138 @@ int auth_has_scope(const auth_ctx *a, const char *scope)
     return 0;
 }
 
+/* Copies one claim's name and text into a->cstore at *at; -1 when it does not fit. */
+static int claim_put(auth_ctx *a, size_t *at, const char *name, const char *val)
+{
+    size_t nl = strlen(name) + 1, vl = strlen(val) + 1;
+
+    if (*at + nl + vl > sizeof a->cstore) return -1;
+    memcpy(a->cstore + *at, name, nl);
+    a->claims[a->id.nclaims].name = a->cstore + *at;
+    memcpy(a->cstore + *at + nl, val, vl);
+    a->claims[a->id.nclaims].value = a->cstore + *at + nl;
+    *at += nl + vl;
+    a->id.nclaims++;
+    return 0;
+}
+
+static int claims_parse(auth_ctx *a, json_object *o, t2err *err)
+{
+    size_t at = 0;
+
+    if (!json_object_is_type(o, json_type_object))
+        return err_set(err, E_FORBIDDEN, "the claims are not a JSON object");
+    json_object_object_foreach(o, k, v)
+    {
+        const char *t = json_object_is_type(v, json_type_string)
+                            ? json_object_get_string(v)
+                            : json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+        if (a->id.nclaims >= AUTH_CLAIMS_MAX)
+            return err_set(err, E_FORBIDDEN, "more than %d claims", AUTH_CLAIMS_MAX);
+        if (!txn_claim_name_ok(k))
+            return err_set(err, E_FORBIDDEN, "a claim's name is not a simple identifier");
+        if (claim_put(a, &at, k, t ? t : "") < 0)
+            return err_set(err, E_FORBIDDEN, "the claims are too long");
+    }
+    return 0;
+}
+
+int auth_identity_set(auth_ctx *a, const char *role, const char *claims_json, t2err *err)
+{
+    json_object *o = NULL;
+    const char *js;
+    char hex[65];
+    buf h = BUF_INIT(AUTH_CLAIMS_JSON_MAX + 80);
+    int rc = -1;
+
+    memset(&a->id, 0, sizeof a->id);
+    a->id_hash[0] = 0;
+    str_copy(a->role, sizeof a->role, role ? role : "");
+    if (role && strlen(role) >= sizeof a->role)
+        return err_set(err, E_FORBIDDEN, "the role name is too long");
+    if (!claims_json || !*claims_json) claims_json = "{}";
+    if (!(o = json_tokener_parse(claims_json))) {
+        err_set(err, E_FORBIDDEN, "the claims are not JSON");
+        goto done;
+    }
+    if (claims_parse(a, o, err) < 0) goto done;
+    js = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+    if (strlen(js) >= sizeof a->claims_json) {
+        err_set(err, E_FORBIDDEN, "the claims are too long");
+        goto done;
+    }
+    str_copy(a->claims_json, sizeof a->claims_json, js);
+    a->id.role = a->role;
+    a->id.claims = a->claims;
+    a->id.claims_json = a->id.nclaims ? a->claims_json : NULL;
+    if (a->role[0] || a->id.nclaims) {
+        size_t ol = strlen(a->owner);
+        buf_add(&h, a->role, strlen(a->role) + 1);
+        buf_adds(&h, a->claims_json);
+        sigv4_sha256_hex(h.p ? h.p : "", h.len, hex);
+        memcpy(a->id_hash, hex, 16);
+        a->id_hash[16] = 0;
+        if (ol + 18 < sizeof a->owner)
+            snprintf(a->owner + ol, sizeof a->owner - ol, "#%s", a->id_hash);
+    }
+    rc = 0;
+done:
+    json_object_put(o);
+    buf_free(&h);
+    return rc;
+}
+
+#define ROLE_CACHE 32
+
+int auth_role_allowed(PGconn *c, const char *role, t2err *err)
+{
+    static struct {
+        char role[64];
+        int ok;
+        time_t at;
+    } rc_[ROLE_CACHE];
+    static unsigned next;
+    const char *params[1] = {role};
+    time_t now = time(NULL);
+    PGresult *r;
+    int i, ok;
+
+    for (i = 0; i < ROLE_CACHE; i++)
+        if (rc_[i].role[0] && strcmp(rc_[i].role, role) == 0 && now - rc_[i].at < 60) {
+            ok = rc_[i].ok;
+            goto out;
+        }
+    r = PQexecParams(c,
+                     "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)"
+                     " THEN pg_has_role(current_user, $1, 'MEMBER') ELSE false END",
+                     1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        pg_result_err(c, r, E_DB_UNAVAILABLE, err, "role check");
+        PQclear(r);
+        return -1;
+    }
+    ok = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    i = (int)(next++ % ROLE_CACHE);
+    str_copy(rc_[i].role, sizeof rc_[i].role, role);
+    rc_[i].ok = ok;
+    rc_[i].at = now;
+out:
+    return ok ? 0
+              : err_set(err, E_FORBIDDEN,
+                        "the identity's database role is not one the service may switch to");
+}
+
+const txn_identity *auth_txn_identity(const auth_ctx *a)
+{
+    return a && (a->role[0] || a->id.nclaims) ? &a->id : NULL;
+}
+
 int auth_check(PGconn *c, const char *key, const char *scope, auth_ctx *out, t2err *err)
 {
     static const char q[] =
-        "SELECT id::text, array_to_string(scopes, ','), coalesce(rate_limit_per_min, -1)"
+        "SELECT id::text, array_to_string(scopes, ','), coalesce(rate_limit_per_min, -1),"
+        " coalesce(role, ''), claims::text"
         " FROM t2sql.api_keys WHERE key_hash = $1 AND revoked_at IS NULL";
     char hex[65];
     const char *params[1] = {hex};
@@ -70,6 +199,8 @@ int auth_check(PGconn *c, const char *key, const char *scope, auth_ctx *out, t2e
         goto done;
     }
     snprintf(out->owner, sizeof out->owner, "key:%s", PQgetvalue(r, 0, 0));
+    str_copy(out->subject, sizeof out->subject, out->owner);
+    if (auth_identity_set(out, PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 4), err) < 0) goto done;
     str_copy(out->scopes, sizeof out->scopes, PQgetvalue(r, 0, 1));
     if (str_to_long(PQgetvalue(r, 0, 2), -1, 100000000L, &out->limit_per_min) < 0)
         out->limit_per_min = -1;

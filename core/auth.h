@@ -9,16 +9,43 @@
 
 #include "cache.h"
 #include "err.h"
+#include "txn.h"
 
 #include <libpq-fe.h>
 
 #define AUTH_KEY_MAX 256 /* longer keys are refused without a lookup */
 
+#define AUTH_CLAIMS_MAX      16   /* claims per identity */
+#define AUTH_CLAIMS_JSON_MAX 2048 /* their JSON text */
+
+/* Who asks: the principal, its scopes, its database role and its claims. The txn_identity in
+ * it points into the struct itself: fill one in place (auth_check, auth_identity_set) and
+ * never copy it. */
 typedef struct auth_ctx {
-    char owner[64];     /* "key:<id>": owner of queries and jobs */
+    char owner[64];     /* "key:<id>" (+ "#<hash>" of role and claims when it has any):
+                         * owner of queries and jobs, so that no identity sees another's */
+    char subject[64];   /* "key:<id>" or "jwt:<sub>", for the audit trail */
     char scopes[64];    /* comma-separated, e.g. "query,export" */
     long limit_per_min; /* the key's own limit; -1 = none set (use rate_limit_per_min) */
+    char role[64];      /* database role generated SQL runs as; "" = query_role */
+    char claims_json[AUTH_CLAIMS_JSON_MAX]; /* a JSON object, "{}" when none */
+    char id_hash[17]; /* 16 hex of sha256(role NUL claims_json); "" = no role, no claims */
+    char cstore[AUTH_CLAIMS_JSON_MAX + AUTH_CLAIMS_MAX * 2];
+    txn_claim claims[AUTH_CLAIMS_MAX];
+    txn_identity id; /* role + claims for txn_begin() */
 } auth_ctx;
+
+/* Sets a's role and claims (claims_json: a JSON object of at most AUTH_CLAIMS_MAX members,
+ * each a simple identifier; a string value is the claim's text, any other value its JSON
+ * text; NULL or "" = none), fills a->id, a->id_hash and appends "#<id_hash>" to a->owner.
+ * 0, or -1 with E_FORBIDDEN naming what is wrong (never a value). */
+int auth_identity_set(auth_ctx *a, const char *role, const char *claims_json, t2err *err);
+/* 0 if the connection's login may SET ROLE to role (it exists and the login is a member of
+ * it), else -1 with E_FORBIDDEN (E_DB_UNAVAILABLE when the check fails). Answers are kept
+ * per process for 60 s. */
+int auth_role_allowed(PGconn *c, const char *role, t2err *err);
+/* The txn identity of a (NULL when a is NULL or has neither role nor claims). */
+const txn_identity *auth_txn_identity(const auth_ctx *a);
 
 /* Hex sha256 of key into hex[65]. */
 void auth_hash_key(const char *key, char hex[65]);

@@ -80,6 +80,15 @@ typedef struct conf {
     /* auth */
     int auth_required;
     long rate_limit_per_min;
+    char *jwt_secret;          /* HS256 secret ("" = no HS256); secret */
+    char *jwt_jwks_file;       /* RS256/ES256 public keys (JWKS), re-read on SIGHUP; "" = none */
+    char *jwt_issuer;          /* required "iss" ("" = not checked) */
+    char *jwt_audience;        /* required in "aud" ("" = not checked) */
+    long jwt_leeway_s;         /* clock skew allowed on exp/nbf */
+    char *jwt_role_claim;      /* the claim naming the database role */
+    char *jwt_claims;          /* claims passed on to t2sql.claim.<name> (comma-separated) */
+    char *jwt_scopes;          /* scopes a valid JWT carries */
+    long audit_retention_days; /* t2sql.audit rows older than this are deleted; 0 = kept */
     /* browser clients on other origins (CORS) */
     char *cors_allow_origins;
     int cors_any_origin_with_auth;

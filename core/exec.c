@@ -172,9 +172,20 @@ int exec_check(PGconn *conn, const txn_limits *lim, const txn_identity *id, cons
     PGresult *r;
     int rc = 0;
 
+    buf q = BUF_INIT(0);
+
     if (txn_begin(conn, lim, id, err) < 0) return -1;
-    r = PQprepare(conn, "", sql, 0, NULL);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+    if (id && id->role && *id->role) {
+        /* PREPARE does not check privileges (the executor does): EXPLAIN reaches the
+         * executor's start, so a column the role cannot read is refused before anything runs */
+        buf_adds(&q, "EXPLAIN (COSTS OFF) ");
+        buf_adds(&q, sql);
+        r = PQexecParams(conn, buf_cstr(&q), 0, NULL, NULL, NULL, NULL, 0); /* one statement */
+    } else {
+        r = PQprepare(conn, "", sql, 0, NULL);
+    }
+    buf_free(&q);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
         /* class 42 (syntax, unknown names, grouping...) is the SQL's fault and worth a
          * repair round; anything else (bad data, 22xxx) is a failed query */
         const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
@@ -435,6 +446,7 @@ int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, 
                 goto midfail;
             }
             n++;
+            if (rq->rows_out) *rq->rows_out = n;
             PQclear(r);
             capture_add(rq->capture, b, row_start);
             if (!started) { /* the first row leaves at once: early first byte */

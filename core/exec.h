@@ -36,6 +36,7 @@ typedef struct exec_req {
     int ndjson;
     double generate_ms;
     const txn_identity *id; /* who asks (role, claims); NULL = the service's query_role */
+    long long *rows_out;    /* if not NULL: set to the rows written (the audit trail) */
     exec_capture *capture;  /* NULL = none */
 } exec_req;
 

@@ -47,11 +47,18 @@ static PGresult *jobs_exec(PGconn *c, const char *sql, int n, const char *const 
 int jobs_create(PGconn *c, const char *sql, const char *query_id, const char *question,
                 const char *owner, const char *format, char id_out[37], t2err *err)
 {
-    static const char q[] =
-        "WITH ins AS (INSERT INTO t2sql.export_jobs (sql, query_id, question, owner, format) "
-        "VALUES ($1, $2, $3, $4, $5) RETURNING id) "
-        "SELECT id::text, pg_notify('" JOBS_CHANNEL "', id::text) FROM ins";
-    const char *p[5];
+    return jobs_create_as(c, sql, query_id, question, owner, NULL, NULL, format, id_out, err);
+}
+
+int jobs_create_as(PGconn *c, const char *sql, const char *query_id, const char *question,
+                   const char *owner, const char *role, const char *claims, const char *format,
+                   char id_out[37], t2err *err)
+{
+    static const char q[] = "WITH ins AS (INSERT INTO t2sql.export_jobs"
+                            " (sql, query_id, question, owner, format, role, claims) "
+                            "VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) RETURNING id) "
+                            "SELECT id::text, pg_notify('" JOBS_CHANNEL "', id::text) FROM ins";
+    const char *p[7];
     PGresult *r;
 
     if (!format) format = "csv";
@@ -63,7 +70,9 @@ int jobs_create(PGconn *c, const char *sql, const char *query_id, const char *qu
     p[2] = question;
     p[3] = owner ? owner : "";
     p[4] = format;
-    if (!(r = jobs_exec(c, q, 5, p, PGRES_TUPLES_OK, err))) return -1;
+    p[5] = role ? role : "";
+    p[6] = claims && *claims ? claims : "{}";
+    if (!(r = jobs_exec(c, q, 7, p, PGRES_TUPLES_OK, err))) return -1;
     if (PQntuples(r) != 1 || PQgetlength(r, 0, 0) != 36) {
         PQclear(r);
         return err_set(err, E_INTERNAL, "job queue: insert returned no id");
@@ -199,7 +208,8 @@ int jobs_claim(PGconn *c, const conf *cf, const char *worker, job *j, t2err *err
         " s3_key = coalesce(j.s3_key, $3 || j.id::text || "
         "  CASE j.format WHEN 'csv.gz' THEN '.csv.gz' ELSE '.csv' END) "
         "FROM c WHERE j.id = c.id "
-        "RETURNING j.id::text, j.status, j.sql, j.format, j.s3_key, j.upload_id, j.attempts";
+        "RETURNING j.id::text, j.status, j.sql, j.format, j.s3_key, j.upload_id, j.attempts,"
+        " j.role, j.claims::text";
     char maxa[24], per_owner[24];
     const char *p[4];
     const char *lp[1];
@@ -238,9 +248,11 @@ int jobs_claim(PGconn *c, const conf *cf, const char *worker, job *j, t2err *err
     j->sql = dup_or_null(r, 2);
     j->s3_key = dup_or_null(r, 4);
     j->old_upload_id = dup_or_null(r, 5);
+    j->role = dup_or_null(r, 7);
+    j->claims = dup_or_null(r, 8);
     j->attempt = str_to_long(PQgetvalue(r, 0, 6), 0, 1000000, &attempt) < 0 ? 0 : (int)attempt;
     PQclear(r);
-    if (!j->sql || !j->s3_key) {
+    if (!j->sql || !j->s3_key || !j->role || !j->claims) {
         err_set(err, E_INTERNAL, "out of memory");
         goto fail;
     }
@@ -275,7 +287,9 @@ void job_free(job *j)
     free(j->sql);
     free(j->s3_key);
     free(j->old_upload_id);
-    j->sql = j->s3_key = j->old_upload_id = NULL;
+    free(j->role);
+    free(j->claims);
+    j->sql = j->s3_key = j->old_upload_id = j->role = j->claims = NULL;
 }
 
 void jobs_unlock_all(PGconn *c)

@@ -33,6 +33,8 @@ typedef struct job {
     char *sql;
     char *s3_key;
     char *old_upload_id; /* multipart upload left by an earlier attempt, to abort; or NULL */
+    char *role;          /* the owner's database role ("" = query_role) */
+    char *claims;        /* the owner's claims, a JSON object */
     int attempt;         /* this attempt's number (1-based) */
     int gave_up;         /* the claim marked it FAILED (attempts exhausted); do not run it */
 } job;
@@ -45,6 +47,10 @@ int jobs_valid_id(const char *s);
  * "csv", else "csv" or "csv.gz" (E_VALIDATION on field "format"). Writes the new id. */
 int jobs_create(PGconn *c, const char *sql, const char *query_id, const char *question,
                 const char *owner, const char *format, char id_out[37], t2err *err);
+/* The role and claims (a JSON object; NULL = none) the job's COPY runs with, as its owner's. */
+int jobs_create_as(PGconn *c, const char *sql, const char *query_id, const char *question,
+                   const char *owner, const char *role, const char *claims, const char *format,
+                   char id_out[37], t2err *err);
 
 /* The status document of API.md (job_id, status, rows_written, bytes, created_at,
  * started_at, finished_at; on SUCCESS row_count, download_url (presigned) and expires_in;

@@ -5,6 +5,7 @@
 #include "planner.h"
 #include "text.h"
 
+#include <ctype.h>
 #include <json-c/json.h>
 #include <openssl/evp.h>
 #include <pg_query.h>
@@ -59,8 +60,30 @@ int t2ctx_init(t2ctx *x, const conf *cf, const char *appname)
     return 0;
 }
 
+const catalog *pipeline_catalog(t2ctx *x, t2err *err)
+{
+    PGconn *conn;
+    const catalog *c;
+
+    if (!x->cat) {
+        err_set(err, E_DB_UNAVAILABLE, "the database is unavailable");
+        return NULL;
+    }
+    if (!x->who || !x->who->role[0]) return x->cat;
+    if (!x->rcat && !(x->rcat = rolecat_new())) {
+        err_set(err, E_INTERNAL, "out of memory");
+        return NULL;
+    }
+    if (!(conn = pgc_get(&x->db, err))) return NULL;
+    /* never the whole catalog when the role's part cannot be read: fail closed */
+    if (!(c = rolecat_get(x->rcat, conn, x->cat, x->schemas, x->nschemas, x->who->role, err)))
+        pgc_check(&x->db);
+    return c;
+}
+
 void t2ctx_free(t2ctx *x)
 {
+    rolecat_free(x->rcat);
     pgc_close(&x->db);
     cache_free(x->cache);
     llm_free(x->llm);
@@ -223,18 +246,21 @@ static int check_names(t2ctx *x, const guard_result *gr, t2err *err)
     int i;
     char qn[160];
 
+    const catalog *cat;
+
     if (!x->cat) return 0;
+    if (!(cat = pipeline_catalog(x, err))) return -1;
     for (i = 0; i < gr->nrels; i++) {
         buf hint = BUF_INIT(1024);
         if (gr->rels[i].schema[0])
             snprintf(qn, sizeof qn, "%s.%s", gr->rels[i].schema, gr->rels[i].name);
         else
             str_copy(qn, sizeof qn, gr->rels[i].name);
-        if (catalog_find_table(x->cat, qn) >= 0) {
+        if (catalog_find_table(cat, qn) >= 0) {
             buf_free(&hint);
             continue;
         }
-        closest_names(x->cat, gr->rels[i].name, &hint);
+        closest_names(cat, gr->rels[i].name, &hint);
         err_set(err, E_INVALID_SQL, "relation \"%s\" does not exist.%s", qn, buf_cstr(&hint));
         buf_free(&hint);
         return -1;
@@ -265,7 +291,7 @@ int pipeline_validate(t2ctx *x, const char *sql, buf *clean, t2err *err)
         goto done;
     }
     if (!(conn = pgc_get(&x->db, err))) goto done;
-    if (exec_check(conn, &x->lim, NULL, buf_cstr(clean), err) < 0) {
+    if (exec_check(conn, &x->lim, auth_txn_identity(x->who), buf_cstr(clean), err) < 0) {
         pgc_check(&x->db);
         buf_reset(clean);
         goto done;
@@ -276,7 +302,14 @@ done:
     return rc;
 }
 
-/* query_id = "q_" + 32 hex of sha256(owner NUL sql). */
+/* The identity's part of every cache key: "" for the service's own role and no claims. */
+static const char *who_hash(const t2ctx *x)
+{
+    return x->who ? x->who->id_hash : "";
+}
+
+/* query_id = "q_" + 32 hex of sha256(owner NUL sql); the owner carries the hash of its role
+ * and claims, so a query_id is never shared across identities. */
 static void make_query_id(const char *owner, const char *sql, char dst[40])
 {
     char h[65];
@@ -288,7 +321,7 @@ static void make_query_id(const char *owner, const char *sql, char dst[40])
 static int store_query(t2ctx *x, const char *question, const char *owner, gen_result *out,
                        t2err *err)
 {
-    const char *params[5];
+    const char *params[7];
     PGconn *conn = pgc_get(&x->db, err);
     PGresult *r;
     int rc = 0;
@@ -306,10 +339,12 @@ static int store_query(t2ctx *x, const char *question, const char *owner, gen_re
     params[2] = question;
     params[3] = out->source;
     params[4] = owner;
+    params[5] = x->who ? x->who->role : "";
+    params[6] = x->who ? x->who->claims_json : "{}";
     r = PQexecParams(conn,
-                     "INSERT INTO t2sql.queries (id, sql, question, source, owner)"
-                     " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING",
-                     5, NULL, params, NULL, NULL, 0);
+                     "INSERT INTO t2sql.queries (id, sql, question, source, owner, role, claims)"
+                     " VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) ON CONFLICT (id) DO NOTHING",
+                     7, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         rc = pg_result_err(conn, r, E_INTERNAL, err, "storing the query");
         pgc_check(&x->db);
@@ -346,9 +381,83 @@ int pipeline_query_id(t2ctx *x, const char *query_id, const char *owner, gen_res
     return rc;
 }
 
-/* Builds the prompt's user message: retrieved context, then the question. */
-static int build_prompt(t2ctx *x, const char *question, buf *user)
+/* 1 if s holds word as a whole identifier (case-insensitive), else 0. */
+static int has_word(const char *s, const char *word)
 {
+    size_t n = strlen(word);
+    const char *p;
+
+    for (p = s; (p = strcasestr(p, word)) != NULL; p++) {
+        int before = p > s && (isalnum((unsigned char)p[-1]) || p[-1] == '_');
+        int after = isalnum((unsigned char)p[n]) || p[n] == '_';
+        if (!before && !after) return 1;
+    }
+    return 0;
+}
+
+/* 1 if an example's SQL names only what cat (the role's catalog) holds: every relation, and
+ * none of the columns of those relations the role cannot read. Without a role: 1. */
+static int example_visible(t2ctx *x, const catalog *cat, const char *sql)
+{
+    guard_result *gr;
+    int i, k, ok = 1;
+
+    if (cat == x->cat) return 1;
+    if (!(gr = calloc(1, sizeof *gr))) return 0;
+    if (guard_check(sql, &x->policy, gr) < 0) ok = 0;
+    for (i = 0; ok && i < gr->nrels; i++) {
+        int bt = catalog_find_table(x->cat, gr->rels[i].name),
+            rt = catalog_find_table(cat, gr->rels[i].name);
+        if (rt < 0) ok = 0;
+        for (k = 0; ok && bt >= 0 && k < x->cat->tables[bt].ncols; k++) {
+            const char *col = x->cat->tables[bt].cols[k].name;
+            if (catalog_find_column(cat, rt, col) < 0 && has_word(sql, col)) ok = 0;
+        }
+    }
+    free(gr);
+    return ok;
+}
+
+/* The glossary a role's prompt may show: x->gl itself for the whole catalog, else a copy
+ * without the entries naming a table cat lacks (the caller frees a copy). */
+static glossary *role_glossary(t2ctx *x, const catalog *cat)
+{
+    glossary *g;
+    int i;
+
+    if (cat == x->cat || !x->gl || !(g = glossary_new())) return x->gl;
+    for (i = 0; i < x->gl->n; i++) {
+        const gloss_entry *e = &x->gl->e[i];
+        const char *p = e->tables ? e->tables : "";
+        int ok = 1;
+        while (*p && ok) {
+            char t[160];
+            size_t n = strcspn(p, ", ");
+            if (n > 0 && n < sizeof t) {
+                memcpy(t, p, n);
+                t[n] = 0;
+                ok = catalog_find_table(cat, t) >= 0;
+            }
+            p += n;
+            while (*p == ',' || *p == ' ')
+                p++;
+        }
+        if (ok && glossary_add(g, e->term, e->hint, e->tables, e->filter) < 0) {
+            glossary_free(g);
+            return NULL; /* out of memory: no glossary at all rather than a leaking one */
+        }
+    }
+    return g;
+}
+
+/* Builds the prompt's user message: retrieved context, then the question. */
+static int build_prompt(t2ctx *x, const char *question, buf *user, t2err *err)
+{
+    const catalog *cat = pipeline_catalog(x, err);
+    glossary *gl;
+    int rc;
+
+    if (!cat) return -1;
     rag_example few[20];
     rag_selection sel;
     int i, n = 0, k = (int)x->cf->few_shot_examples;
@@ -361,15 +470,18 @@ static int build_prompt(t2ctx *x, const char *question, buf *user)
             int j, taken = 0;
             for (j = 0; j < n; j++)
                 taken |= few[j].question == x->examples[i].question;
-            if (!taken && (s = text_similarity(question, x->examples[i].question)) > best)
+            if (!taken && (s = text_similarity(question, x->examples[i].question)) > best &&
+                example_visible(x, cat, x->examples[i].sql))
                 best = s, bi = i;
         }
         if (bi < 0) break;
         few[n].question = x->examples[bi].question;
         few[n++].sql = x->examples[bi].sql;
     }
-    if (rag_context(x->cat, x->gl, few, n, question, x->cf->prompt_budget_tokens, user, &sel) < 0)
-        return -1;
+    gl = role_glossary(x, cat);
+    rc = rag_context(cat, gl, few, n, question, x->cf->prompt_budget_tokens, user, &sel);
+    if (gl != x->gl) glossary_free(gl);
+    if (rc < 0) return err_set(err, E_INTERNAL, "out of memory building the prompt");
     return buf_printf(user, "\nQuestion: %s\n", question);
 }
 
@@ -379,7 +491,7 @@ static int ask_model(t2ctx *x, const char *user, char key[96], buf *reply, buf *
 {
     char h[65];
 
-    cache_key_hash(h, x->cf->llm_provider, llm_model(x->llm), SYSTEM_PROMPT, user,
+    cache_key_hash(h, x->cf->llm_provider, llm_model(x->llm), SYSTEM_PROMPT, user, who_hash(x),
                    (const char *)NULL);
     snprintf(key, 96, "t2sql:llm:%s", h);
     buf_reset(reply);
@@ -405,10 +517,7 @@ static int via_model(t2ctx *x, const char *question, gen_result *out, t2err *err
     char key[96];
     int rc = -1;
 
-    if (build_prompt(x, question, &user) < 0) {
-        err_set(err, E_INTERNAL, "out of memory building the prompt");
-        goto done;
-    }
+    if (build_prompt(x, question, &user, err) < 0) goto done;
     if (ask_model(x, buf_cstr(&user), key, &reply, &sql, err) < 0) goto done;
     if (pipeline_validate(x, buf_cstr(&sql), &out->sql, err) == 0) {
         remember_reply(x, key, &reply);
@@ -443,8 +552,11 @@ static int via_planner(t2ctx *x, const char *question, gen_result *out, t2err *e
     char why[512];
     int rc = -1;
 
+    const catalog *cat;
+
     if (!x->cat) return err_set(err, E_DB_UNAVAILABLE, "the database is unavailable");
-    if (planner_plan(x->cat, x->gl, question, &sql, why, sizeof why) < 0) {
+    if (!(cat = pipeline_catalog(x, err))) return -1;
+    if (planner_plan(cat, x->gl, question, &sql, why, sizeof why) < 0) {
         if (model_err)
             *err = *model_err;
         else
@@ -501,7 +613,8 @@ int pipeline_question(t2ctx *x, const char *question, const char *owner, gen_res
         err_set(err, E_INTERNAL, "out of memory");
         goto done;
     }
-    cache_key_hash(h, buf_cstr(&norm), x->cat->fingerprint, llm_model(x->llm), (const char *)NULL);
+    cache_key_hash(h, buf_cstr(&norm), x->cat->fingerprint, llm_model(x->llm), who_hash(x),
+                   (const char *)NULL);
     snprintf(key, sizeof key, "t2sql:q:%s", h);
     if (cache_get(x->cache, key, &out->sql)) {
         /* Redis is outside our trust: what comes back is checked again (~10 us) */

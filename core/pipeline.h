@@ -11,6 +11,7 @@
 #ifndef T2_PIPELINE_H
 #define T2_PIPELINE_H
 
+#include "auth.h"
 #include "buf.h"
 #include "cache.h"
 #include "catalog.h"
@@ -22,6 +23,7 @@
 #include "pg.h"
 #include "rag.h"
 #include "rcache.h"
+#include "rolecat.h"
 #include "sqlguard.h"
 
 #include <time.h>
@@ -42,6 +44,9 @@ typedef struct t2ctx {
     int nschemas;
     guard_policy policy;
     txn_limits lim;
+    const auth_ctx *who;        /* the request's identity (role, claims) while one is served; NULL =
+                                 * anonymous or auth off. Set and cleared by the caller. */
+    rolecat *rcat;              /* per-role views of cat (made on first use) */
     struct t2example *examples; /* verified examples, reloaded when t2sql.examples changes */
     int nexamples;
     char examples_ver[64];
@@ -66,6 +71,11 @@ void t2ctx_free(t2ctx *x);
 /* Makes sure the catalog, glossary and examples are loaded and fresh (checked at most every
  * two seconds). 0 or -1 with err (E_DB_UNAVAILABLE when the database is down). */
 int t2ctx_refresh(t2ctx *x, t2err *err);
+
+/* The catalog the request's identity sees: cat itself without a role, else the part of it the
+ * role may SELECT (rolecat; valid until the next call). NULL with err when it cannot be
+ * known (never the whole catalog then). */
+const catalog *pipeline_catalog(t2ctx *x, t2err *err);
 
 void gen_result_init(gen_result *g);
 void gen_result_free(gen_result *g);

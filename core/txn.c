@@ -64,8 +64,7 @@ int txn_temp_limit_allowed(PGconn *conn, int *is_super)
     return ok;
 }
 
-/* A claim name that is one simple identifier, so t2sql.claim.<name> is a valid setting. */
-static int claim_name_ok(const char *s)
+int txn_claim_name_ok(const char *s)
 {
     size_t i;
 
@@ -97,7 +96,7 @@ static int add_claims(PGconn *conn, buf *q, const txn_identity *id, t2err *err)
     int i, rc = -1;
 
     for (i = 0; i < id->nclaims; i++)
-        if (!claim_name_ok(id->claims[i].name) || !id->claims[i].value)
+        if (!txn_claim_name_ok(id->claims[i].name) || !id->claims[i].value)
             return err_set(err, E_FORBIDDEN, "a claim's name is not a simple identifier");
     if (!js) {
         if (!(obj = json_object_new_object())) return err_set(err, E_INTERNAL, "out of memory");

@@ -69,6 +69,9 @@ int txn_temp_limit_allowed(PGconn *conn, int *is_super);
 /* Opens the read-only transaction with the limits and the identity (NULL = none). 0, or -1
  * with err (then no transaction is left open). */
 int txn_begin(PGconn *conn, const txn_limits *lim, const txn_identity *id, t2err *err);
+/* 1 if s is a claim name txn_begin() accepts (a simple identifier, so t2sql.claim.<s> is a
+ * valid setting name), else 0. */
+int txn_claim_name_ok(const char *s);
 /* Drains any pending result and rolls back (a no-op on a broken connection). */
 void txn_end(PGconn *conn);
 

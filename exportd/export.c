@@ -14,6 +14,7 @@
  * lost; left for the next claim when the control connection itself is lost. */
 #include "exportd.h"
 
+#include "auth.h"
 #include "log.h"
 #include "s3part.h"
 #include "txn.h"
@@ -215,9 +216,11 @@ static PGresult *export_wait_result(export_ctx *x, const char *q, t2err *err)
     }
 }
 
-/* Opens the read-only transaction (core/txn: export's limits) and starts COPY. */
+/* Opens the read-only transaction (core/txn: export's limits, the job owner's role and
+ * claims) and starts COPY. */
 static int export_start_copy(export_ctx *x, t2err *err)
 {
+    static auth_ctx who; /* one job at a time per process; too big for the stack frame */
     char sp[1024];
     const char *sqlstate;
     buf q = BUF_INIT(0);
@@ -230,7 +233,9 @@ static int export_start_copy(export_ctx *x, t2err *err)
         return err_set(err, E_INTERNAL, "the schemas setting is too long");
     temp_ok = txn_temp_limit_allowed(x->copy, NULL);
     txn_limits_from_conf(&lim, x->cf, sp, &temp_ok, 1);
-    if (txn_begin(x->copy, &lim, NULL, err) < 0) return -1;
+    memset(&who, 0, sizeof who);
+    if (auth_identity_set(&who, x->j->role, x->j->claims, err) < 0) return -1;
+    if (txn_begin(x->copy, &lim, auth_txn_identity(&who), err) < 0) return -1;
     /* the one allowed paste: validated SQL into the COPY template */
     n = strlen(x->j->sql);
     while (n > 0 &&

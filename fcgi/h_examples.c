@@ -71,6 +71,7 @@ int h_examples_add(req *r)
         err_field(&err, "sql", "sql is required");
         goto fail;
     }
+    req_audit_what(r, question, sql, NULL);
     if (t2ctx_refresh(r->x, &err) < 0 || pipeline_validate(r->x, sql, &clean, &err) < 0) goto fail;
     if (!(conn = pgc_get(&r->x->db, &err))) goto fail;
     params[0] = question;
@@ -82,6 +83,7 @@ int h_examples_add(req *r)
                        3, NULL, params, NULL, NULL, 0);
     buf_free(&clean);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) return db_error(r, conn, res);
+    snprintf(r->audit_detail, sizeof r->audit_detail, "example %s", PQgetvalue(res, 0, 0));
     rc = http_json(r, 201, example_json(res, 0));
     PQclear(res);
     return rc;
@@ -104,6 +106,7 @@ int h_examples_delete(req *r)
         err_set(&err, E_NOT_FOUND, "example not found");
         return http_error(r, &err);
     }
+    snprintf(r->audit_detail, sizeof r->audit_detail, "example %s", id);
     if (!(conn = pgc_get(&r->x->db, &err))) return http_error(r, &err);
     params[0] = id;
     res = PQexecParams(conn, "DELETE FROM t2sql.examples WHERE id = $1::bigint", 1, NULL, params,

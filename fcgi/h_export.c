@@ -38,14 +38,17 @@ int h_export_start(req *r)
             pipeline_question(r->x, buf_cstr(&q), r->owner, &g, &err) < 0)
             goto fail;
     }
+    req_audit_what(r, query_id ? NULL : buf_cstr(&q), buf_cstr(&g.sql), g.source);
     if (!(conn = pgc_get(&r->x->db, &err))) goto fail;
-    if (jobs_create(conn, buf_cstr(&g.sql), g.query_id, query_id ? NULL : buf_cstr(&q), r->owner,
-                    format, id, &err) < 0) {
+    if (jobs_create_as(conn, buf_cstr(&g.sql), g.query_id, query_id ? NULL : buf_cstr(&q), r->owner,
+                       r->x->who ? r->x->who->role : NULL,
+                       r->x->who ? r->x->who->claims_json : NULL, format, id, &err) < 0) {
         pgc_check(&r->x->db);
         goto fail;
     }
     j = json_object_new_object();
     json_object_object_add(j, "job_id", json_object_new_string(id));
+    snprintf(r->audit_detail, sizeof r->audit_detail, "job %s", id);
     json_object_object_add(j, "status", json_object_new_string("PENDING"));
     json_object_object_add(j, "query_id", json_object_new_string(g.query_id));
     json_object_object_add(j, "sql", json_object_new_string(buf_cstr(&g.sql)));
@@ -83,6 +86,7 @@ int h_export_cancel(req *r)
     json_object *j = NULL;
 
     err_clear(&err);
+    snprintf(r->audit_detail, sizeof r->audit_detail, "job %.64s", id ? id : "");
     if (!(conn = pgc_get(&r->x->db, &err))) return http_error(r, &err);
     if (jobs_cancel(conn, id, r->owner, &err) < 0 ||
         jobs_status_json(conn, r->cf, id, r->owner, &j, &err) < 0) {

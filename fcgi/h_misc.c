@@ -35,10 +35,12 @@ int h_ready(req *r)
 int h_schema(req *r)
 {
     t2err err;
+    const catalog *cat;
 
     err_clear(&err);
-    if (t2ctx_refresh(r->x, &err) < 0) return http_error(r, &err);
-    return http_json(r, 200, catalog_to_json(r->x->cat));
+    if (t2ctx_refresh(r->x, &err) < 0 || !(cat = pipeline_catalog(r->x, &err)))
+        return http_error(r, &err);
+    return http_json(r, 200, catalog_to_json(cat)); /* only what the identity's role can read */
 }
 
 int h_metrics(req *r)

@@ -189,9 +189,9 @@ int h_query(req *r)
             err_field(&err, "question", "question is required");
             goto fail;
         }
-        if (question_text(r, question, &qtext, &err) < 0 ||
-            pipeline_question(r->x, buf_cstr(&qtext), r->owner, &g, &err) < 0)
-            goto fail;
+        if (question_text(r, question, &qtext, &err) < 0) goto fail;
+        req_audit_what(r, buf_cstr(&qtext), NULL, NULL);
+        if (pipeline_question(r->x, buf_cstr(&qtext), r->owner, &g, &err) < 0) goto fail;
     } else if (pipeline_query_id(r->x, query_id, r->owner, &g, &err) < 0) {
         goto fail;
     }
@@ -201,15 +201,23 @@ int h_query(req *r)
     rq.page = page;
     rq.page_size = page_size;
     rq.generate_ms = g.generate_ms;
+    rq.id = auth_txn_identity(r->x->who);
+    rq.rows_out = &r->audit_rows;
+    r->audit_rows = 0;
+    req_audit_what(r, NULL, rq.sql, rq.source);
     rq.ndjson = r->accept && strcasestr(r->accept, "application/x-ndjson") != NULL;
     metrics_add(&metrics_get()->queries[src], 1);
     if (!(conn = pgc_get(&r->x->db, &err))) goto fail;
     r->stream_ctype = rq.ndjson ? "application/x-ndjson" : "application/json";
     if (r->cf->result_cache) {
-        rc_req cq = {rq.sql, rq.page, rq.page_size, (int)rq.count, rq.ndjson, r->x->lim.role};
+        /* rows depend on the role and the claims (RLS): the identity's hash covers both */
+        const char *ident =
+            r->x->who && r->x->who->id_hash[0] ? r->x->who->id_hash : r->x->lim.role;
+        rc_req cq = {rq.sql, rq.page, rq.page_size, (int)rq.count, rq.ndjson, ident};
         cache_control(r, &cc);
         cacheable = !cc.no_store && rcache_key(r->x->rc, conn, &cq, rkey);
         if (cacheable && !cc.no_cache && serve_cached(r, &rq, rkey, cc.max_age, stream)) {
+            r->audit_rows = -1; /* served from the cache: not counted */
             log_info("query %s source=%s page=%ld size=%ld (result cache)", g.query_id, rq.source,
                      page, page_size);
             gen_result_free(&g);

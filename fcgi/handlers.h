@@ -11,6 +11,7 @@ int h_health(req *r);
 int h_ready(req *r);
 int h_schema(req *r);
 int h_metrics(req *r);
+int h_audit(req *r);
 int h_query(req *r);
 int h_export_start(req *r);
 int h_export_status(req *r);

@@ -75,6 +75,7 @@ void req_init(req *r, FCGX_Request *fr, const conf *cf, t2ctx *x)
     r->cf = cf;
     r->x = x;
     r->body.max = (size_t)cf->max_body_bytes;
+    r->audit_rows = -1;
     r->method = req_header(r, "REQUEST_METHOD");
     r->path = req_header(r, "DOCUMENT_URI");
     if (!r->path) r->path = req_header(r, "SCRIPT_NAME");
@@ -108,9 +109,24 @@ void req_init(req *r, FCGX_Request *fr, const conf *cf, t2ctx *x)
 void req_free(req *r)
 {
     buf_free(&r->body);
+    buf_free(&r->audit_question);
+    buf_free(&r->audit_sql);
     json_object_put(r->json);
     r->json = NULL;
     log_set_reqid(NULL);
+}
+
+void req_audit_what(req *r, const char *question, const char *sql, const char *source)
+{
+    if (question) {
+        buf_reset(&r->audit_question);
+        buf_adds(&r->audit_question, question);
+    }
+    if (sql) {
+        buf_reset(&r->audit_sql);
+        buf_adds(&r->audit_sql, sql);
+    }
+    if (source) r->audit_source = source;
 }
 
 const char *req_header(req *r, const char *name)

@@ -7,6 +7,7 @@
 #ifndef T2_HTTP_H
 #define T2_HTTP_H
 
+#include "auth.h"
 #include "buf.h"
 #include "conf.h"
 #include "err.h"
@@ -29,6 +30,13 @@ typedef struct req {
     json_object *json;        /* parsed body (req_json), owned */
     char owner[64];           /* the API key's id, "" when anonymous */
     char scopes[64];          /* comma-separated scopes of the key */
+    auth_ctx auth;            /* who asks (filled when auth is on); r->x->who points here */
+    const char *audit_action; /* the route's audit action (t2sql.audit), NULL = not audited */
+    buf audit_question;       /* what was asked and run, copied by the handler */
+    buf audit_sql;
+    const char *audit_source; /* a static string, NULL = none */
+    long long audit_rows;     /* -1 = unknown */
+    char audit_detail[128];
     const char *stream_ctype; /* Content-Type of a streamed body */
     const char *stream_extra; /* more header lines for a streamed body ("...\r\n"), or NULL */
     const char *cors_origin;  /* Access-Control-Allow-Origin to send ("*" or the request's
@@ -43,6 +51,9 @@ typedef struct req {
 void req_init(req *r, FCGX_Request *fr, const conf *cf, t2ctx *x);
 void req_free(req *r);
 const char *req_header(req *r, const char *cgi_name); /* e.g. "HTTP_ACCEPT"; NULL if absent */
+/* Records what the request asked and ran for its audit row (copies; each may be NULL, the
+ * source a static string). */
+void req_audit_what(req *r, const char *question, const char *sql, const char *source);
 /* Reads and parses the JSON body into r->json (must be an object). 0 or -1 with err
  * (413, 415, 400 bad_json, 422 when it is not an object). */
 int req_json(req *r, t2err *err);

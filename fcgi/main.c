@@ -6,6 +6,7 @@
  * is invalid, and replace the workers (the old ones finish their requests; killed after
  * 300 s). listen and pid_file changes need a restart. */
 #include "conf.h"
+#include "jwtauth.h"
 #include "log.h"
 #include "master.h"
 #include "metrics.h"
@@ -85,6 +86,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "t2sql-fcgi: configuration error: %s\n", err);
         return 1;
     }
+    {
+        jwtauth_keys *k = NULL;
+        if (jwtauth_load(&cf, &k, err, sizeof err) < 0) {
+            fprintf(stderr, "t2sql-fcgi: configuration error: %s\n", err);
+            conf_free(&cf);
+            return 1;
+        }
+        jwtauth_free(k);
+    }
     if (test) {
         conf_print(&cf, stdout);
         printf("# configuration OK\n");
@@ -103,9 +113,10 @@ int main(int argc, char **argv)
         log_error("cannot listen on %s: %s", cf.listen, strerror(errno));
         return 1;
     }
-    log_info("listening on %s with %ld workers; model %s; auth %s", cf.listen, cf.workers,
+    log_info("listening on %s with %ld workers; model %s; auth %s%s", cf.listen, cf.workers,
              *cf.llm_base_url ? "configured" : "not configured (offline planner)",
-             cf.auth_required ? "required" : "off: anonymous requests are accepted");
+             cf.auth_required ? "required" : "off: anonymous requests are accepted",
+             cf.auth_required && jwtauth_enabled(&cf) ? " (API keys and JWT)" : "");
     ops.conf_path = path;
     ops.arg = &fd;
     rc = master_run(&ops, &cf);

@@ -1,9 +1,11 @@
 /* worker -- the accept loop, routing and per-request bookkeeping; see worker.h. */
 #include "worker.h"
 
+#include "audit.h"
 #include "auth.h"
 #include "fwd.h"
 #include "handlers.h"
+#include "jwtauth.h"
 #include "log.h"
 #include "mem.h"
 
@@ -19,28 +21,32 @@ typedef struct route {
     int prefix;        /* path is a prefix followed by one {id} segment */
     const char *scope; /* API key scope needed when auth is on; NULL = open */
     int (*fn)(req *);
+    const char *audit; /* action recorded in t2sql.audit, NULL = none */
 } route;
 
 static const route routes[] = {
-    {"GET", "/health", 0, NULL, h_health},
-    {"GET", "/ready", 0, NULL, h_ready},
-    {"POST", "/query", 0, "query", h_query},
-    {"POST", "/export/start", 0, "export", h_export_start},
-    {"GET", "/export/status/", 1, "export", h_export_status},
-    {"POST", "/export/cancel/", 1, "export", h_export_cancel},
-    {"GET", "/schema", 0, "query", h_schema},
-    {"GET", "/examples", 0, "admin", h_examples_list},
-    {"POST", "/examples", 0, "admin", h_examples_add},
-    {"DELETE", "/examples/", 1, "admin", h_examples_delete},
-    {"GET", "/metrics", 0, "admin", h_metrics},
+    {"GET", "/health", 0, NULL, h_health, NULL},
+    {"GET", "/ready", 0, NULL, h_ready, NULL},
+    {"POST", "/query", 0, "query", h_query, "query"},
+    {"POST", "/export/start", 0, "export", h_export_start, "export"},
+    {"GET", "/export/status/", 1, "export", h_export_status, NULL},
+    {"POST", "/export/cancel/", 1, "export", h_export_cancel, "export.cancel"},
+    {"GET", "/schema", 0, "query", h_schema, NULL},
+    {"GET", "/examples", 0, "admin", h_examples_list, NULL},
+    {"POST", "/examples", 0, "admin", h_examples_add, "example.add"},
+    {"DELETE", "/examples/", 1, "admin", h_examples_delete, "example.delete"},
+    {"GET", "/metrics", 0, "admin", h_metrics, NULL},
+    {"GET", "/audit", 0, "admin", h_audit, NULL},
 };
+
+static jwtauth_keys *w_jwks; /* this worker's JWKS keys, read at its start */
 
 /* With auth on: the key must exist, carry the route's scope and be within its rate limit.
  * Fills r->owner (jobs and query_ids belong to it). 0, or -1 with err. */
 static int authorize(req *r, const route *rt, t2err *err)
 {
     const char *key;
-    auth_ctx a;
+    auth_ctx *a = &r->auth;
     PGconn *conn;
 
     if (!r->cf->auth_required || !rt->scope) return 0;
@@ -50,14 +56,26 @@ static int authorize(req *r, const route *rt, t2err *err)
         return err_set(err, E_UNAUTHORIZED,
                        "an API key is required: Authorization: Bearer <key> or X-API-Key");
     if (!(conn = pgc_get(&r->x->db, err))) return -1;
-    if (auth_check(conn, key, rt->scope, &a, err) < 0) {
+    if (jwtauth_looks_like(key)) {
+        if (!jwtauth_enabled(r->cf))
+            return err_set(err, E_UNAUTHORIZED, "JWT sign-in is not configured; use an API key");
+        if (jwtauth_verify(w_jwks, r->cf, key, (long)time(NULL), a, err) < 0) return -1;
+        if (!auth_has_scope(a, rt->scope))
+            return err_set(err, E_FORBIDDEN, "this token lacks the '%s' scope", rt->scope);
+        if (a->role[0] && auth_role_allowed(conn, a->role, err) < 0) {
+            pgc_check(&r->x->db);
+            return -1;
+        }
+    } else if (auth_check(conn, key, rt->scope, a, err) < 0) {
         pgc_check(&r->x->db);
         return -1;
     }
-    str_copy(r->owner, sizeof r->owner, a.owner);
-    str_copy(r->scopes, sizeof r->scopes, a.scopes);
-    if (a.limit_per_min < 0) a.limit_per_min = r->cf->rate_limit_per_min;
-    return auth_rate_limit(r->x->cache, &a, NULL, err);
+    str_copy(r->owner, sizeof r->owner, a->owner);
+    str_copy(r->scopes, sizeof r->scopes, a->scopes);
+    if (a->limit_per_min < 0) a->limit_per_min = r->cf->rate_limit_per_min;
+    if (auth_rate_limit(r->x->cache, a, NULL, err) < 0) return -1;
+    r->x->who = a;
+    return 0;
 }
 
 static volatile sig_atomic_t w_stop;
@@ -99,10 +117,12 @@ static void dispatch(req *r)
     for (i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         if (!path_matches(&routes[i], r)) continue;
         if (strcmp(routes[i].method, method) == 0) {
+            r->audit_action = routes[i].audit;
             if (authorize(r, &routes[i], &err) < 0)
                 http_error(r, &err);
             else
                 routes[i].fn(r);
+            r->x->who = NULL;
             return;
         }
         if (!strstr(allow, routes[i].method))
@@ -122,6 +142,35 @@ static void dispatch(req *r)
     }
     err_set(&err, E_NOT_FOUND, "no such endpoint: %s", r->path);
     http_error(r, &err);
+}
+
+/* The request's row in t2sql.audit, written once the response is complete (the client does
+ * not wait for it). A failure is logged, never answered. */
+static void audit_request(req *r, double ms)
+{
+    audit_rec a;
+    PGconn *conn;
+    t2err err;
+
+    if (!r->audit_action) return;
+    audit_init(&a, r->audit_action);
+    a.subject = r->auth.subject;
+    a.role = r->auth.role;
+    a.claims = r->auth.claims_json;
+    a.question = r->audit_question.len ? buf_cstr(&r->audit_question) : NULL;
+    a.sql = r->audit_sql.len ? buf_cstr(&r->audit_sql) : NULL;
+    a.source = r->audit_source;
+    a.request_id = r->id;
+    a.detail = r->audit_detail[0] ? r->audit_detail : NULL;
+    a.status = r->status;
+    a.rows = r->audit_rows;
+    a.bytes = r->bytes_out;
+    a.duration_ms = ms;
+    if (!(conn = pgc_get(&r->x->db, &err)) ||
+        audit_add(conn, &a, r->cf->audit_retention_days, &err) < 0) {
+        log_warn("audit row for %s not written: %s", r->audit_action, err.detail);
+        pgc_check(&r->x->db);
+    }
 }
 
 /* One line per request: what was served, and who asked through which proxies. */
@@ -200,6 +249,13 @@ int worker_run(const conf *cf, int listen_fd)
         log_error("worker initialisation failed");
         return 1;
     }
+    {
+        char msg[512];
+        if (jwtauth_load(cf, &w_jwks, msg, sizeof msg) < 0) {
+            log_error("%s", msg); /* the master checked it at start; a bad file since: no JWKS */
+            w_jwks = NULL;
+        }
+    }
     if (FCGX_Init() != 0 || FCGX_InitRequest(&fr, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
         log_error("FCGX_InitRequest failed");
         return 1;
@@ -226,12 +282,16 @@ int worker_run(const conf *cf, int listen_fd)
         log_request(&r, &t0, &t1);
         metrics_add(&metrics_get()->llm_calls, (unsigned long)x.llm_calls);
         x.llm_calls = 0;
-        req_free(&r);
         FCGX_Finish_r(&fr);
+        audit_request(&r, (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+                              (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+        req_free(&r);
         if (memory_bound(cf, &x, &mb) < 0) break;
         if (cf->max_requests && ++served >= cf->max_requests) break;
     }
     FCGX_Free(&fr, 1);
+    jwtauth_free(w_jwks);
+    w_jwks = NULL;
     t2ctx_free(&x);
     return 0;
 }

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 PKGS=(
   build-essential pkg-config clang libclang-rt-14-dev
   libpq-dev libpg-query-dev libfcgi-dev libhiredis-dev libjson-c-dev libcurl4-openssl-dev
-  libxml2-dev libssl-dev zlib1g-dev libcmocka-dev libstemmer-dev
+  libxml2-dev libssl-dev zlib1g-dev libcmocka-dev libstemmer-dev libjwt-dev
   postgresql-15 postgresql-client-15 redis-server nginx-light apache2
   python3-pytest python3-requests python3-psycopg2 python3-botocore
   nodejs npm curl procps wrk hyperfine chromium

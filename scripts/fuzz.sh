@@ -12,7 +12,7 @@ SECS=${1:-60}
 OUT=$ROOT/var/fuzz
 B=$OUT/build
 CC=${FUZZ_CC:-clang}
-PKGS="libpq json-c hiredis libcurl libxml-2.0 libcrypto zlib"
+PKGS="libpq json-c hiredis libcurl libxml-2.0 libcrypto zlib libjwt"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 CFLAGS="-std=c11 -D_GNU_SOURCE -g -O1 -Icore $SAN $(pkg-config --cflags $PKGS)"
 LIBS="/usr/lib/x86_64-linux-gnu/libpg_query.a $(pkg-config --libs $PKGS) -lm -lpthread"

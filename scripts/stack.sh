@@ -160,6 +160,7 @@ load_demo() {
     SERVICE_PASS=$(pg_secret "$VAR/service.pass")
     { printf '\\set service_password %s\n' "$SERVICE_PASS"; cat "$ROOT/conf/roles.sql"; } |
       psql_db -d "$DB_NAME" -v db="$DB_NAME" >/dev/null
+    psql_db -d "$DB_NAME" -f "$ROOT/conf/tenants.sql" >/dev/null # two tenants, RLS on the demo
     SERVICE_USER=t2sql_service QUERY_ROLE=${T2SQL_QUERY_ROLE-t2sql_reader}
   fi
 }

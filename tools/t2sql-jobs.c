@@ -4,6 +4,7 @@
  *   t2sql-jobs [-c conf] status ID [OWNER]    prints API.md's status document
  *   t2sql-jobs [-c conf] cancel ID [OWNER]    prints {"ok": true}
  * On failure prints {"code": ..., "detail": ..., "status": HTTP} and exits 1. */
+#include "audit.h"
 #include "buf.h"
 #include "conf.h"
 #include "err.h"
@@ -24,6 +25,18 @@ static int fail(const t2err *e)
     printf("%s\n", json_object_to_json_string_ext(o, T2_JSON_FLAGS));
     json_object_put(o);
     return 1;
+}
+
+/* The audit row of a change made here; a failure is reported on stderr, not fatal. */
+static void jobs_audit(PGconn *c, const conf *cf, const char *action, const char *id,
+                       const char *sql)
+{
+    char detail[96];
+    t2err e;
+
+    snprintf(detail, sizeof detail, "job %.64s", id ? id : "");
+    if (audit_cli(c, action, detail, NULL, NULL, sql, cf->audit_retention_days, &e) < 0)
+        fprintf(stderr, "t2sql-jobs: audit row not written: %s\n", e.detail);
 }
 
 int main(int argc, char **argv)
@@ -64,7 +77,7 @@ int main(int argc, char **argv)
         if (jobs_create(c, ARG(1), ARG(4), ARG(5), ARG(2), ARG(3), id, &e) < 0)
             rc = fail(&e);
         else
-            rc = 0, printf("%s\n", id);
+            rc = 0, printf("%s\n", id), jobs_audit(c, &cf, "export", id, ARG(1));
     } else if (strcmp(cmd, "status") == 0) {
         json_object *o;
         if (jobs_status_json(c, &cf, ARG(1), ARG(2), &o, &e) < 0) {
@@ -78,7 +91,7 @@ int main(int argc, char **argv)
         if (jobs_cancel(c, ARG(1), ARG(2), &e) < 0)
             rc = fail(&e);
         else
-            rc = 0, printf("{\"ok\": true}\n");
+            rc = 0, printf("{\"ok\": true}\n"), jobs_audit(c, &cf, "export.cancel", ARG(1), NULL);
     } else {
         fprintf(stderr, "t2sql-jobs: unknown command %s\n", cmd);
         rc = 2;

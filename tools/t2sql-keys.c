@@ -1,11 +1,15 @@
 /* t2sql-keys -- creates, lists and revokes API keys in t2sql.api_keys.
  *
  *   t2sql-keys [-c conf] create NAME [--scopes query,export,admin] [--rate N]
- *        prints the new key (once, on stdout; only its sha256 is stored), the id on stderr
+ *        [--role ROLE] [--claims k=v[,k=v...]] (--claims may be repeated)
+ *        prints the new key (once, on stdout; only its sha256 is stored), the id on stderr.
+ *        ROLE must be one the service's login may SET ROLE to (a role granted to it);
+ *        each claim name is a simple identifier (t2sql.claim.<name> in the transaction).
  *   t2sql-keys [-c conf] list     id, name, scopes, rate, created, revoked (never a key)
  *   t2sql-keys [-c conf] revoke ID
  * Scopes default to query,export; --rate is requests per minute (0 = unlimited; default:
  * the service's rate_limit_per_min). Exit 0, 1 on failure, 2 on usage errors. */
+#include "audit.h"
 #include "auth.h"
 #include "buf.h"
 #include "conf.h"
@@ -14,6 +18,7 @@
 #include <libpq-fe.h>
 #include <openssl/rand.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -22,7 +27,7 @@
 static int usage(void)
 {
     fprintf(stderr, "usage: t2sql-keys [-c conf] create NAME [--scopes query,export,admin] "
-                    "[--rate N] | list | revoke ID\n");
+                    "[--rate N] [--role ROLE] [--claims k=v,...] | list | revoke ID\n");
     return 2;
 }
 
@@ -81,53 +86,137 @@ done:
     return rc;
 }
 
+static long retention_days = 90;
+
+/* One audit row for a change made here ("cli:<user>"); a failure is reported, not fatal. */
+static void cli_audit(PGconn *c, const char *action, const char *id, const auth_ctx *a)
+{
+    char detail[96];
+    t2err e;
+
+    snprintf(detail, sizeof detail, "key %s", id);
+    if (audit_cli(c, action, detail, a ? a->role : NULL, a ? a->claims_json : NULL, NULL,
+                  retention_days, &e) < 0)
+        fprintf(stderr, "t2sql-keys: audit row not written: %s\n", e.detail);
+}
+
+/* Adds "k=v,k2=v2" to the JSON object o; -1 (with a message) on a malformed pair. */
+static int claims_add(json_object *o, const char *list)
+{
+    const char *p = list;
+
+    while (*p) {
+        size_t n = strcspn(p, ","), k = strcspn(p, "=");
+        char name[64];
+        if (k >= n || k == 0 || k >= sizeof name) {
+            fprintf(stderr, "t2sql-keys: --claims wants name=value pairs separated by commas\n");
+            return -1;
+        }
+        memcpy(name, p, k);
+        name[k] = 0;
+        if (!txn_claim_name_ok(name)) {
+            fprintf(stderr, "t2sql-keys: claim name '%s' is not a simple identifier\n", name);
+            return -1;
+        }
+        json_object_object_add(o, name, json_object_new_string_len(p + k + 1, (int)(n - k - 1)));
+        p += n;
+        if (*p == ',') p++;
+    }
+    return 0;
+}
+
+/* 0 if the login may SET ROLE to role (a member of it, directly or not), else -1. */
+static int role_allowed(PGconn *c, const char *role)
+{
+    t2err e;
+
+    if (auth_role_allowed(c, role, &e) == 0) return 0;
+    if (e.code == E_FORBIDDEN)
+        fprintf(stderr,
+                "t2sql-keys: role '%s' does not exist or is not granted to the service's login "
+                "(GRANT %s TO <login>; see conf/roles.sql)\n",
+                role, role);
+    else
+        fprintf(stderr, "t2sql-keys: %s\n", e.detail);
+    return -1;
+}
+
 static int cmd_create(PGconn *c, int argc, char **argv)
 {
-    const char *name = NULL, *scopes = "query,export", *rate = NULL, *params[4];
+    const char *name = NULL, *scopes = "query,export", *rate = NULL, *role = NULL, *params[6];
     char arr[128], key[80], hex[65];
+    json_object *claims = json_object_new_object();
+    auth_ctx *a = calloc(1, sizeof *a);
     long n;
-    PGresult *r;
-    int i, rc = 1;
+    PGresult *r = NULL;
+    t2err e;
+    int i, rc = 2;
 
+    if (!claims || !a) goto done;
     for (i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--scopes") == 0 && i + 1 < argc)
             scopes = argv[++i];
         else if (strcmp(argv[i], "--rate") == 0 && i + 1 < argc)
             rate = argv[++i];
-        else if (argv[i][0] != '-' && !name)
+        else if (strcmp(argv[i], "--role") == 0 && i + 1 < argc)
+            role = argv[++i];
+        else if (strcmp(argv[i], "--claims") == 0 && i + 1 < argc) {
+            if (claims_add(claims, argv[++i]) < 0) goto done;
+        } else if (argv[i][0] != '-' && !name)
             name = argv[i];
-        else
-            return usage();
+        else {
+            rc = usage();
+            goto done;
+        }
     }
-    if (!name || !*name) return usage();
+    if (!name || !*name) {
+        rc = usage();
+        goto done;
+    }
     if (rate && str_to_long(rate, 0, 100000000, &n) < 0) {
         fprintf(stderr, "t2sql-keys: --rate must be an integer in [0, 100000000]\n");
-        return 2;
+        goto done;
     }
-    if (scopes_array(scopes, arr, sizeof arr) < 0) return 2;
+    if (scopes_array(scopes, arr, sizeof arr) < 0) goto done;
+    if (auth_identity_set(a, role, json_object_to_json_string_ext(claims, JSON_C_TO_STRING_PLAIN),
+                          &e) < 0) {
+        fprintf(stderr, "t2sql-keys: %s\n", e.detail);
+        goto done;
+    }
+    rc = 1;
+    if (role && *role && role_allowed(c, role) < 0) goto done;
     if (key_new(key, sizeof key) < 0) {
         fprintf(stderr, "t2sql-keys: no random bytes\n");
-        return 1;
+        goto done;
     }
     auth_hash_key(key, hex);
     params[0] = name;
     params[1] = hex;
     params[2] = arr;
     params[3] = rate;
+    params[4] = role && *role ? role : NULL;
+    params[5] = a->claims_json;
     r = PQexecParams(c,
-                     "INSERT INTO t2sql.api_keys (name, key_hash, scopes, rate_limit_per_min)"
-                     " VALUES ($1, $2, $3::text[], $4::int) RETURNING id",
-                     4, NULL, params, NULL, NULL, 0);
+                     "INSERT INTO t2sql.api_keys"
+                     " (name, key_hash, scopes, rate_limit_per_min, role, claims)"
+                     " VALUES ($1, $2, $3::text[], $4::int, $5, $6::jsonb) RETURNING id",
+                     6, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         fprintf(stderr, "t2sql-keys: create failed: %s", PQresultErrorMessage(r));
     } else {
         printf("%s\n", key);
-        fprintf(stderr, "t2sql-keys: created key id %s (%s, scopes %s); it is shown only once\n",
-                PQgetvalue(r, 0, 0), name, arr);
+        fprintf(stderr,
+                "t2sql-keys: created key id %s (%s, scopes %s, role %s); it is shown "
+                "only once\n",
+                PQgetvalue(r, 0, 0), name, arr, a->role[0] ? a->role : "(query_role)");
+        cli_audit(c, "key.create", PQgetvalue(r, 0, 0), a);
         rc = 0;
     }
-    PQclear(r);
     memset(key, 0, sizeof key);
+done:
+    PQclear(r);
+    json_object_put(claims);
+    free(a);
     return rc;
 }
 
@@ -170,8 +259,11 @@ static int cmd_revoke(PGconn *c, const char *id)
         fprintf(stderr, "t2sql-keys: revoke failed: %s", PQresultErrorMessage(r));
     else if (strcmp(PQcmdTuples(r), "1") != 0)
         fprintf(stderr, "t2sql-keys: no active key with id %s\n", id);
-    else
-        printf("revoked key %s\n", id), rc = 0;
+    else {
+        printf("revoked key %s\n", id);
+        cli_audit(c, "key.revoke", id, NULL);
+        rc = 0;
+    }
     PQclear(r);
     return rc;
 }
@@ -198,6 +290,7 @@ int main(int argc, char **argv)
         return 1;
     }
     conf_register_secrets(&cf);
+    retention_days = cf.audit_retention_days;
     if (conf_pg_conninfo(&cf, ci, sizeof ci, "t2sql-keys") < 0 ||
         PQstatus(c = PQconnectdb(ci)) != CONNECTION_OK) {
         fprintf(stderr, "t2sql-keys: cannot connect to the database %s on %s:%ld\n", cf.db_name,

@@ -1,0 +1,53 @@
+/* audit -- the audit trail in t2sql.audit: one row per /query, export, example change and key
+ * change (the service, bin/t2sql-keys, bin/t2sql-jobs), and its listing for GET /audit.
+ *
+ * A row names who (the key id or JWT subject, never a key or token), the role and claims the
+ * SQL ran with, what was asked and run, and how it ended. Rows older than
+ * audit_retention_days are deleted by the writers themselves, at most once an hour per
+ * process. Nothing here owns memory past a call but the JSON handed to the caller. */
+#ifndef T2_AUDIT_H
+#define T2_AUDIT_H
+
+#include "err.h"
+
+#include <json-c/json.h>
+#include <libpq-fe.h>
+
+typedef struct audit_rec {
+    const char *subject;  /* "key:<id>", "jwt:<sub>", "cli:<user>"; NULL = anonymous */
+    const char *role;     /* NULL = the service's query_role */
+    const char *claims;   /* JSON object text; NULL = {} */
+    const char *action;   /* "query", "export", "example.add", "key.create", ... */
+    const char *question; /* each may be NULL */
+    const char *sql;
+    const char *source;
+    const char *request_id;
+    const char *detail;
+    int status;         /* HTTP status (0 = none) */
+    long long rows;     /* -1 = unknown */
+    long long bytes;    /* -1 = unknown */
+    double duration_ms; /* < 0 = unknown */
+} audit_rec;
+
+/* An empty record: every count unknown. */
+void audit_init(audit_rec *a, const char *action);
+/* Appends a to t2sql.audit (and, at most hourly, deletes rows older than retention_days when
+ * it is > 0). 0, or -1 with err; the caller decides whether a failed audit fails the request. */
+int audit_add(PGconn *c, const audit_rec *a, long retention_days, t2err *err);
+
+/* A row for a change made by a command-line tool: subject "cli:$USER". */
+int audit_cli(PGconn *c, const char *action, const char *detail, const char *role,
+              const char *claims, const char *sql, long retention_days, t2err *err);
+
+typedef struct audit_filter {
+    const char *subject, *role, *action, *request_id; /* exact matches; NULL = any */
+    const char *since, *until;                        /* timestamptz text; NULL = open */
+    long status;                                      /* 0 = any */
+    long page, page_size;                             /* 1-based; newest first */
+} audit_filter;
+
+/* The rows matching f as {"rows": [...], "pagination": {...}}; *out is the caller's
+ * (json_object_put). 0, or -1 with err (E_VALIDATION on a bad since/until). */
+int audit_list_json(PGconn *c, const audit_filter *f, json_object **out, t2err *err);
+
+#endif
