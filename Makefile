@@ -123,4 +123,4 @@ clean:
 distclean: clean
 	rm -rf var
 
--include $(CORE_OBJ:.o=.d) $(FCGI_OBJ:.o=.d) $(EXD_OBJ:.o=.d) $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%.d)
+-include $(CORE_OBJ:.o=.d) $(FCGI_OBJ:.o=.d) $(EXD_OBJ:.o=.d) $(TOOL_SRC:tools/%.c=$(B)/tools/%.d) $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%.d)

@@ -84,6 +84,26 @@ int audit_cli(PGconn *c, const char *action, const char *detail, const char *rol
     return audit_add(c, &a, retention_days, err);
 }
 
+int audit_job_end(PGconn *c, const char *job_id, long retention_days, t2err *err)
+{
+    static const char q[] =
+        "INSERT INTO t2sql.audit (subject, role, claims, action, question, sql, rows, bytes,"
+        " duration_ms, detail)"
+        " SELECT split_part(owner, '#', 1), role, claims, 'export.end', question, sql,"
+        "  rows_written, bytes, 1000 * extract(epoch FROM finished_at - started_at),"
+        "  'job ' || id || ' ' || status"
+        " FROM t2sql.export_jobs WHERE id = $1::uuid"
+        "  AND status IN ('SUCCESS', 'FAILED', 'CANCELLED')";
+    const char *p[1] = {job_id};
+    PGresult *r = PQexecParams(c, q, 1, NULL, p, NULL, NULL, 0);
+    int rc = 0;
+
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) rc = pg_result_err(c, r, E_INTERNAL, err, "audit");
+    PQclear(r);
+    if (rc == 0) audit_purge(c, retention_days);
+    return rc;
+}
+
 int audit_list_json(PGconn *c, const audit_filter *f, json_object **out, t2err *err)
 {
     static const char q[] =

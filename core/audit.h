@@ -39,6 +39,11 @@ int audit_add(PGconn *c, const audit_rec *a, long retention_days, t2err *err);
 int audit_cli(PGconn *c, const char *action, const char *detail, const char *role,
               const char *claims, const char *sql, long retention_days, t2err *err);
 
+/* A row for the end of export job job_id as its table records it (action "export.end":
+ * the owner's subject, role and claims, the SQL, rows, bytes, its run time, "job <id>
+ * <STATUS>"); nothing while the job is still open. 0, or -1 with err. */
+int audit_job_end(PGconn *c, const char *job_id, long retention_days, t2err *err);
+
 typedef struct audit_filter {
     const char *subject, *role, *action, *request_id; /* exact matches; NULL = any */
     const char *since, *until;                        /* timestamptz text; NULL = open */

@@ -93,10 +93,35 @@ size_t utf8_len(const unsigned char *s, size_t n)
     return len;
 }
 
+/* Writes into esc the JSON form of a byte that cannot stand as itself (a quote, a backslash,
+ * a control character, a byte of invalid UTF-8); returns its length. */
+static size_t json_escape(unsigned char c, char esc[8])
+{
+    static const char hex[] = "0123456789abcdef";
+    const char *two = c == '"'    ? "\\\""
+                      : c == '\\' ? "\\\\"
+                      : c == '\n' ? "\\n"
+                      : c == '\r' ? "\\r"
+                      : c == '\t' ? "\\t"
+                                  : NULL;
+
+    if (two) {
+        memcpy(esc, two, 2);
+        return 2;
+    }
+    if (c < 0x20) {
+        memcpy(esc, "\\u00", 4);
+        esc[4] = hex[c >> 4];
+        esc[5] = hex[c & 15];
+        return 6;
+    }
+    memcpy(esc, "\xEF\xBF\xBD", 3); /* invalid UTF-8 byte: U+FFFD */
+    return 3;
+}
+
 /* All or nothing, like buf_add: a failure part-way truncates back to the old length. */
 int buf_add_json_str(buf *b, const char *s, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0, run = 0, len0 = b->len;
 
@@ -104,9 +129,7 @@ int buf_add_json_str(buf *b, const char *s, size_t n)
     while (i < n) {
         unsigned char c = u[i];
         size_t l;
-        char esc[7];
-        const char *rep = NULL;
-        size_t replen = 0;
+        char esc[8];
 
         if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
             i++, run++;
@@ -118,33 +141,7 @@ int buf_add_json_str(buf *b, const char *s, size_t n)
         }
         if (run && buf_add(b, u + i - run, run) < 0) goto fail;
         run = 0;
-        switch (c) {
-        case '"':
-            rep = "\\\"", replen = 2;
-            break;
-        case '\\':
-            rep = "\\\\", replen = 2;
-            break;
-        case '\n':
-            rep = "\\n", replen = 2;
-            break;
-        case '\r':
-            rep = "\\r", replen = 2;
-            break;
-        case '\t':
-            rep = "\\t", replen = 2;
-            break;
-        default:
-            if (c < 0x20) {
-                memcpy(esc, "\\u00", 4);
-                esc[4] = hex[c >> 4];
-                esc[5] = hex[c & 15];
-                rep = esc, replen = 6;
-            } else {
-                rep = "\xEF\xBF\xBD", replen = 3; /* invalid UTF-8 byte */
-            }
-        }
-        if (buf_add(b, rep, replen) < 0) goto fail;
+        if (buf_add(b, esc, json_escape(c, esc)) < 0) goto fail;
         i++;
     }
     if (run && buf_add(b, u + i - run, run) < 0) goto fail;

@@ -77,6 +77,16 @@ void catalog_free(catalog *c)
     free(c);
 }
 
+/* 0 if both required copies were made; else frees all three (the optional one too), -1. */
+static int copied(char **required1, char **required2, char **optional)
+{
+    if (*required1 && *required2) return 0;
+    free(*required1);
+    free(*required2);
+    free(*optional);
+    return -1;
+}
+
 int catalog_add_table(catalog *c, const char *schema, const char *name, char kind,
                       const char *comment, double rows)
 {
@@ -90,10 +100,7 @@ int catalog_add_table(catalog *c, const char *schema, const char *name, char kin
     t->comment = comment && *comment ? dupn(comment) : NULL;
     t->kind = kind;
     t->rows = rows;
-    if (!t->schema || !t->name) {
-        free(t->schema);
-        free(t->name);
-        free(t->comment);
+    if (copied(&t->schema, &t->name, &t->comment) < 0) {
         memset(t, 0, sizeof *t);
         return -1;
     }
@@ -114,10 +121,7 @@ int catalog_add_column(catalog *c, int table, const char *name, const char *type
     col->comment = comment && *comment ? dupn(comment) : NULL;
     col->pk = pk;
     col->notnull = notnull;
-    if (!col->name || !col->type) {
-        free(col->name);
-        free(col->type);
-        free(col->comment);
+    if (copied(&col->name, &col->type, &col->comment) < 0) {
         memset(col, 0, sizeof *col);
         return -1;
     }

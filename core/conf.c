@@ -83,6 +83,9 @@ static const conf_key conf_keys[] = {
     I(llm_connect_timeout_ms, 5000, 1, 600000, NULL, 1),
     I(llm_timeout_ms, 60000, 1, 3600000, NULL, 1),
     I(llm_max_tokens, 1024, 16, 65536, NULL, 1),
+    S(bedrock_model_id, "", NULL, 0, 1),
+    S(bedrock_region, "", NULL, 0, 1),
+    S(bedrock_endpoint, "", NULL, 0, 1),
     B(planner_fallback, 1, 1),
     I(prompt_budget_tokens, 3000, 200, 200000, NULL, 1),
     S(glossary_file, "conf/glossary", NULL, 0, 1),
@@ -558,8 +561,13 @@ static int conf_finish(conf *c, char *err, size_t errlen)
         snprintf(err, errlen, "log_level must be error, warn, info or debug");
         return -1;
     }
-    if (strcmp(c->llm_provider, "openai") != 0 && strcmp(c->llm_provider, "anthropic") != 0) {
-        snprintf(err, errlen, "llm_provider must be openai or anthropic");
+    if (strcmp(c->llm_provider, "openai") != 0 && strcmp(c->llm_provider, "anthropic") != 0 &&
+        strcmp(c->llm_provider, "bedrock") != 0) {
+        snprintf(err, errlen, "llm_provider must be openai, anthropic or bedrock");
+        return -1;
+    }
+    if (strcmp(c->llm_provider, "bedrock") == 0 && !*c->bedrock_model_id) {
+        snprintf(err, errlen, "llm_provider = bedrock needs bedrock_model_id");
         return -1;
     }
     if ((slash = strstr(c->llm_base_url, "/chat/completions")) != NULL)

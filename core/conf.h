@@ -64,6 +64,9 @@ typedef struct conf {
     long llm_connect_timeout_ms;
     long llm_timeout_ms;
     long llm_max_tokens;
+    char *bedrock_model_id; /* llm_provider = bedrock: the model (or inference profile) id */
+    char *bedrock_region;   /* "" = aws_region */
+    char *bedrock_endpoint; /* "" = https://bedrock-runtime.<region>.amazonaws.com */
     int planner_fallback;
     long prompt_budget_tokens;
     char *glossary_file;

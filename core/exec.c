@@ -317,28 +317,52 @@ static int write_header(buf *b, const exec_req *rq, const PGresult *desc, int nf
     return bad || buf_adds(b, rq->ndjson ? "]}\n" : "],\"rows\":[") < 0 ? -1 : 0;
 }
 
-/* The document's end after the rows: timing and pagination (total < 0: unknown). */
+/* The document's end after the rows: timing and pagination (total < 0: unknown, null). */
 static int write_tail(buf *b, const exec_req *rq, double exec_ms, long long total, int more)
 {
-    char tail[256];
+    char tail[320], rows[24] = "null", pages[24] = "null";
     int tl;
 
-    if (total < 0)
-        tl = snprintf(tail, sizeof tail,
-                      "%s\"timing_ms\":{\"generate\":%.1f,\"execute\":%.1f},\"pagination\":"
-                      "{\"page\":%ld,\"page_size\":%ld,\"total_rows\":null,"
-                      "\"total_pages\":null,\"has_more\":%s}}%s",
-                      rq->ndjson ? "{" : "],", rq->generate_ms, exec_ms, rq->page, rq->page_size,
-                      more ? "true" : "false", rq->ndjson ? "\n" : "");
-    else
-        tl = snprintf(tail, sizeof tail,
-                      "%s\"timing_ms\":{\"generate\":%.1f,\"execute\":%.1f},\"pagination\":"
-                      "{\"page\":%ld,\"page_size\":%ld,\"total_rows\":%lld,"
-                      "\"total_pages\":%lld,\"has_more\":%s}}%s",
-                      rq->ndjson ? "{" : "],", rq->generate_ms, exec_ms, rq->page, rq->page_size,
-                      total, (total + rq->page_size - 1) / rq->page_size, more ? "true" : "false",
-                      rq->ndjson ? "\n" : "");
+    if (total >= 0) {
+        snprintf(rows, sizeof rows, "%lld", total);
+        snprintf(pages, sizeof pages, "%lld", (total + rq->page_size - 1) / rq->page_size);
+    }
+    tl = snprintf(tail, sizeof tail,
+                  "%s\"timing_ms\":{\"generate\":%.1f,\"execute\":%.1f},\"pagination\":"
+                  "{\"page\":%ld,\"page_size\":%ld,\"total_rows\":%s,"
+                  "\"total_pages\":%s,\"has_more\":%s}}%s",
+                  rq->ndjson ? "{" : "],", rq->generate_ms, exec_ms, rq->page, rq->page_size, rows,
+                  pages, more ? "true" : "false", rq->ndjson ? "\n" : "");
     return tl < 0 || (size_t)tl >= sizeof tail || buf_add(b, tail, (size_t)tl) < 0 ? -1 : 0;
+}
+
+/* Appends row r (an element of "rows", or an NDJSON line; n rows are already out). When it
+ * does not fit, the partial row is dropped, so an error member (or line) follows whole rows:
+ * -1 with err. */
+static int write_row(sink *s, const exec_req *rq, const PGresult *r, const int *kinds, int nf,
+                     long long n, t2err *err)
+{
+    buf *b = &s->b;
+    size_t row_start = b->len;
+    int i, bad = (!rq->ndjson && n > 0 && buf_addc(b, ',') < 0) || buf_addc(b, '[') < 0;
+
+    for (i = 0; i < nf && !bad; i++) {
+        if (i && buf_addc(b, ',') < 0)
+            bad = 1;
+        else if (PQgetisnull(r, 0, i))
+            bad = buf_add(b, "null", 4) < 0;
+        else
+            bad = add_value(b, kinds[i], PQgetvalue(r, 0, i), PQgetlength(r, 0, i)) < 0;
+    }
+    if (!bad && buf_adds(b, rq->ndjson ? "]\n" : "]") == 0) return 0;
+    b->len = row_start;
+    if (b->p) b->p[row_start] = '\0';
+    if (s->hold)
+        return err_set(err, E_QUERY_FAILED,
+                       "the page is larger than the response buffer allows; ask for a smaller "
+                       "page_size or stream it");
+    return err_set(err, E_QUERY_FAILED,
+                   "a row is larger than the response buffer allows (%zu bytes)", b->max);
 }
 
 /* Copies b[from, b->len) into the capture, or gives the capture up when it grows too large. */
@@ -362,6 +386,45 @@ int exec_write_captured(const exec_req *rq, const buf *body, long long total, in
     return 0;
 }
 
+/* On the first result: the column kinds (at most max) and the document's head (captured).
+ * The number of columns, or -1 with err. */
+static int start_page(const exec_req *rq, buf *b, const PGresult *r, int *kinds, int max,
+                      t2err *err)
+{
+    int i, nf = PQnfields(r);
+    size_t cols_at = 0;
+
+    if (nf > max) return err_set(err, E_QUERY_FAILED, "too many columns (%d)", nf);
+    for (i = 0; i < nf; i++)
+        kinds[i] = type_kind(PQftype(r, i));
+    if (write_header(b, rq, r, nf, &cols_at) < 0)
+        return err_set(err, E_QUERY_FAILED, "the response head is larger than the buffer allows");
+    capture_add(rq->capture, b, cols_at);
+    return nf;
+}
+
+/* After the rows: the total (exec_total), the capture's figures and the document's tail.
+ * 0, -3 the peer hung up during the count, or -1 / -2 with err. */
+static int end_page(PGconn *conn, const exec_req *rq, sink *s, long long offset, long long n,
+                    int more, const struct timespec *t0, t2err *err)
+{
+    long long total = exec_total(conn, rq, offset, n, more, s->peer_fd, err);
+    double exec_ms;
+
+    if (total == -3 || total == -2) return (int)total;
+    exec_ms = ms_since(t0);
+    if (rq->capture) {
+        rq->capture->total = total < 0 ? -1 : total;
+        rq->capture->more = more;
+        rq->capture->execute_ms = exec_ms;
+    }
+    if (write_tail(&s->b, rq, exec_ms, total, more) < 0)
+        return err_set(err, E_QUERY_FAILED,
+                       "the page is larger than the response buffer allows; ask for a smaller "
+                       "page_size or stream it");
+    return 0;
+}
+
 int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, t2err *err)
 {
     struct timespec t0;
@@ -371,9 +434,8 @@ int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, 
     PGresult *r = NULL;
     PGcancel *cancel = NULL;
     int kinds[1664];
-    int nf = -1, i, started = 0, rc = -1, more = 0;
-    long long n = 0, offset, total;
-    size_t cols_at = 0;
+    int nf = -1, started = 0, rc = -1, more = 0;
+    long long n = 0, offset;
     buf *b = &s->b;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -396,23 +458,11 @@ int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, 
         if (wait_result(conn, s->peer_fd) < 0) goto hangup;
         if ((r = PQgetResult(conn)) == NULL) break;
         ExecStatusType st = PQresultStatus(r);
-        if (nf < 0 && (st == PGRES_SINGLE_TUPLE || st == PGRES_TUPLES_OK)) {
-            nf = PQnfields(r);
-            if (nf > (int)(sizeof kinds / sizeof kinds[0])) {
-                err_set(err, E_QUERY_FAILED, "too many columns (%d)", nf);
-                PQclear(r);
-                r = NULL;
-                goto midfail;
-            }
-            for (i = 0; i < nf; i++)
-                kinds[i] = type_kind(PQftype(r, i));
-            if (write_header(b, rq, r, nf, &cols_at) < 0) {
-                err_set(err, E_QUERY_FAILED, "the response head is larger than the buffer allows");
-                PQclear(r);
-                r = NULL;
-                goto midfail;
-            }
-            capture_add(rq->capture, b, cols_at);
+        if (nf < 0 && (st == PGRES_SINGLE_TUPLE || st == PGRES_TUPLES_OK) &&
+            (nf = start_page(rq, b, r, kinds, (int)(sizeof kinds / sizeof kinds[0]), err)) < 0) {
+            PQclear(r);
+            r = NULL;
+            goto midfail;
         }
         if (st == PGRES_SINGLE_TUPLE && n == rq->page_size) {
             more = 1;
@@ -421,26 +471,7 @@ int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, 
         }
         if (st == PGRES_SINGLE_TUPLE) {
             size_t row_start = b->len;
-            int bad = (!rq->ndjson && n > 0 && buf_addc(b, ',') < 0) || buf_addc(b, '[') < 0;
-            for (i = 0; i < nf && !bad; i++) {
-                if (i && buf_addc(b, ',') < 0)
-                    bad = 1;
-                else if (PQgetisnull(r, 0, i))
-                    bad = buf_add(b, "null", 4) < 0;
-                else
-                    bad = add_value(b, kinds[i], PQgetvalue(r, 0, i), PQgetlength(r, 0, i)) < 0;
-            }
-            if (bad || buf_adds(b, rq->ndjson ? "]\n" : "]") < 0) {
-                /* drop the partial row, so the error member (or line) follows whole rows */
-                b->len = row_start;
-                if (b->p) b->p[row_start] = '\0';
-                if (s->hold)
-                    err_set(err, E_QUERY_FAILED,
-                            "the page is larger than the response buffer allows; ask for a smaller "
-                            "page_size or stream it");
-                else
-                    err_set(err, E_QUERY_FAILED,
-                            "a row is larger than the response buffer allows (%zu bytes)", b->max);
+            if (write_row(s, rq, r, kinds, nf, n, err) < 0) {
                 PQclear(r);
                 r = NULL;
                 goto midfail;
@@ -466,24 +497,8 @@ int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, 
         PQclear(r);
     }
     r = NULL;
-    {
-        double exec_ms;
-        total = exec_total(conn, rq, offset, n, more, s->peer_fd, err);
-        if (total == -3) goto hangup;
-        if (total == -2) goto midfail;
-        exec_ms = ms_since(&t0);
-        if (rq->capture) {
-            rq->capture->total = total < 0 ? -1 : total;
-            rq->capture->more = more;
-            rq->capture->execute_ms = exec_ms;
-        }
-        if (write_tail(b, rq, exec_ms, total, more) < 0) {
-            err_set(err, E_QUERY_FAILED,
-                    "the page is larger than the response buffer allows; ask for a smaller "
-                    "page_size or stream it");
-            goto midfail;
-        }
-    }
+    if ((rc = end_page(conn, rq, s, offset, n, more, &t0, err)) == -3) goto hangup;
+    if (rc < 0) goto midfail;
     txn_end(conn);
     rc = 0;
     goto done;

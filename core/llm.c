@@ -1,17 +1,21 @@
-/* llm -- OpenAI-compatible chat-completions client and SQL extraction; see llm.h. */
+/* llm -- OpenAI-compatible chat-completions, Anthropic Messages and Bedrock Converse client
+ * and SQL extraction; see llm.h. */
 #include "llm.h"
 
+#include "awscred.h"
 #include "log.h"
+#include "sigv4.h"
 
 #include <curl/curl.h>
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define LLM_MAX_REPLY (4u << 20)
 
-enum { PROV_OPENAI, PROV_ANTHROPIC };
+enum { PROV_OPENAI, PROV_ANTHROPIC, PROV_BEDROCK };
 
 struct llm {
     CURL *curl;
@@ -20,7 +24,38 @@ struct llm {
     char auth[1024];
     char model[256];
     long connect_ms, timeout_ms, max_tokens;
+    /* Bedrock: endpoint base (scheme://host[:port]), its host, the region and copies of the
+     * AWS credentials (the secret and token wiped on free) */
+    char base[512], host[256], region[64];
+    char *access_key, *secret_key, *token;
 };
+
+/* Bedrock's part of llm_new: endpoint, host, region, credentials. 0 or -1 (no memory). */
+static int llm_bedrock_new(llm *m, const conf *cf)
+{
+    const char *region = *cf->bedrock_region ? cf->bedrock_region : cf->aws_region, *h, *e;
+    size_t n;
+
+    str_copy(m->region, sizeof m->region, region);
+    if (*cf->bedrock_endpoint)
+        str_copy(m->base, sizeof m->base, cf->bedrock_endpoint);
+    else
+        snprintf(m->base, sizeof m->base, "https://bedrock-runtime.%s.amazonaws.com", region);
+    for (n = strlen(m->base); n > 0 && m->base[n - 1] == '/'; n--)
+        m->base[n - 1] = '\0';
+    h = strstr(m->base, "://");
+    h = h ? h + 3 : m->base;
+    e = strchr(h, '/');
+    snprintf(m->host, sizeof m->host, "%.*s", (int)(e ? (size_t)(e - h) : strlen(h)), h);
+    str_copy(m->model, sizeof m->model, cf->bedrock_model_id);
+    m->access_key = strdup(cf->aws_access_key_id);
+    m->secret_key = strdup(cf->aws_secret_access_key);
+    m->token = strdup(cf->aws_session_token);
+    if (!m->access_key || !m->secret_key || !m->token) return -1;
+    if (*m->model) /* the URL is set per request; no keys = the credential chain's */
+        snprintf(m->url, sizeof m->url, "%s/model/", m->base);
+    return 0;
+}
 
 llm *llm_new(const conf *cf)
 {
@@ -30,6 +65,17 @@ llm *llm_new(const conf *cf)
     size_t n;
 
     if (!m) return NULL;
+    m->connect_ms = cf->llm_connect_timeout_ms;
+    m->timeout_ms = cf->llm_timeout_ms;
+    m->max_tokens = cf->llm_max_tokens;
+    if (strcmp(cf->llm_provider, "bedrock") == 0) {
+        m->provider = PROV_BEDROCK;
+        if (llm_bedrock_new(m, cf) < 0) {
+            llm_free(m);
+            return NULL;
+        }
+        return m;
+    }
     m->provider = strcmp(cf->llm_provider, "anthropic") == 0 ? PROV_ANTHROPIC : PROV_OPENAI;
     if (!*base && *cf->llm_api_key) /* a key alone means the provider's own service */
         base = m->provider == PROV_ANTHROPIC ? "https://api.anthropic.com/v1"
@@ -44,16 +90,24 @@ llm *llm_new(const conf *cf)
                  m->provider == PROV_ANTHROPIC ? "x-api-key: " : "Authorization: Bearer ",
                  cf->llm_api_key);
     str_copy(m->model, sizeof m->model, cf->llm_model);
-    m->connect_ms = cf->llm_connect_timeout_ms;
-    m->timeout_ms = cf->llm_timeout_ms;
-    m->max_tokens = cf->llm_max_tokens;
     return m;
+}
+
+static void wipe_free(char *s)
+{
+    if (!s) return;
+    memset(s, 0, strlen(s));
+    free(s);
 }
 
 void llm_free(llm *m)
 {
     if (!m) return;
     if (m->curl) curl_easy_cleanup(m->curl);
+    free(m->access_key);
+    wipe_free(m->secret_key);
+    wipe_free(m->token);
+    memset(m->auth, 0, sizeof m->auth);
     free(m);
 }
 
@@ -88,7 +142,21 @@ static int llm_parse(int provider, const char *body, buf *reply, t2err *err)
     int rc = -1;
     size_t i;
 
-    if (provider == PROV_ANTHROPIC) {
+    if (provider == PROV_BEDROCK) { /* output.message.content[]: the first {"text": ...} */
+        json_object *out, *blocks, *t;
+        if (root && json_object_object_get_ex(root, "output", &out) &&
+            json_object_object_get_ex(out, "message", &msg) &&
+            json_object_object_get_ex(msg, "content", &blocks) &&
+            json_object_is_type(blocks, json_type_array))
+            for (i = 0; i < json_object_array_length(blocks) && !content; i++)
+                if (json_object_object_get_ex(json_object_array_get_idx(blocks, i), "text", &t) &&
+                    json_object_is_type(t, json_type_string))
+                    content = t;
+        if (!content) {
+            err_set(err, E_LLM_ERROR, "the model's reply was not a Converse message with text");
+            goto done;
+        }
+    } else if (provider == PROV_ANTHROPIC) {
         json_object *blocks, *type;
         if (root && json_object_object_get_ex(root, "content", &blocks) &&
             json_object_is_type(blocks, json_type_array))
@@ -125,22 +193,36 @@ done:
     return rc;
 }
 
-int llm_chat(llm *m, const char *system, const char *user, buf *reply, t2err *err)
+/* {"text": s} */
+static json_object *llm_text(const char *s)
 {
-    json_object *req = NULL, *msgs;
-    struct curl_slist *hdrs = NULL;
-    buf body = BUF_INIT(LLM_MAX_REPLY);
-    long status = 0;
-    CURLcode cc;
-    int rc = -1;
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "text", json_object_new_string(s));
+    return o;
+}
 
-    if (!llm_configured(m))
-        return err_set(err, E_LLM_NOT_CONFIGURED, "no language model is configured");
-    if (!m->curl && !(m->curl = curl_easy_init()))
-        return err_set(err, E_INTERNAL, "curl_easy_init failed");
-    req = json_object_new_object();
+/* The request body: chat completions, Messages, or Converse (system[], messages[] of
+ * content blocks, inferenceConfig). */
+static json_object *llm_body(const llm *m, const char *system, const char *user)
+{
+    json_object *req = json_object_new_object(), *msgs = json_object_new_array();
+
+    if (m->provider == PROV_BEDROCK) {
+        json_object *sys = json_object_new_array(), *content = json_object_new_array();
+        json_object *msg = json_object_new_object(), *ic = json_object_new_object();
+        json_object_array_add(sys, llm_text(system));
+        json_object_array_add(content, llm_text(user));
+        json_object_object_add(msg, "role", json_object_new_string("user"));
+        json_object_object_add(msg, "content", content);
+        json_object_array_add(msgs, msg);
+        json_object_object_add(req, "system", sys);
+        json_object_object_add(req, "messages", msgs);
+        json_object_object_add(ic, "maxTokens", json_object_new_int64(m->max_tokens));
+        json_object_object_add(ic, "temperature", json_object_new_double(0));
+        json_object_object_add(req, "inferenceConfig", ic);
+        return req;
+    }
     json_object_object_add(req, "model", json_object_new_string(m->model));
-    msgs = json_object_new_array();
     if (m->provider == PROV_ANTHROPIC)
         json_object_object_add(req, "system", json_object_new_string(system));
     else
@@ -149,16 +231,114 @@ int llm_chat(llm *m, const char *system, const char *user, buf *reply, t2err *er
     json_object_object_add(req, "messages", msgs);
     json_object_object_add(req, "temperature", json_object_new_double(0));
     json_object_object_add(req, "max_tokens", json_object_new_int64(m->max_tokens));
+    return req;
+}
+
+/* Bedrock: signs POST /model/<id>/converse (SigV4, service "bedrock"), sets m->url and
+ * appends the signed headers. 0 or -1. The header lines are wiped after use by curl's copy. */
+static int llm_bedrock_sign(llm *m, const char *body, struct curl_slist **hdrs)
+{
+    buf path = BUF_INIT(0), sent = BUF_INIT(0);
+    sigv4_kv h[] = {{"content-type", "application/json"}};
+    sigv4_cred c = {m->access_key, m->secret_key, m->token, m->region, "bedrock"};
+    sigv4_req r = {"POST", m->host, NULL, NULL, 0, h, 1, NULL, 1};
+    sigv4_result res;
+    char sha[65], line[8300];
+    awscred *chain = NULL;
+    t2err e;
+    int rc = -1;
+
+    if (!*m->access_key) { /* none configured: core/awscred's (cached, refreshed) */
+        if (!(chain = malloc(sizeof *chain)) || awscred_get(m->region, chain, &e) < 0) {
+            if (chain) log_warn("bedrock: %s", e.detail);
+            goto done;
+        }
+        c.access_key = chain->access_key;
+        c.secret_key = chain->secret_key;
+        c.session_token = chain->token;
+    }
+
+    sigv4_sha256_hex(body, strlen(body), sha);
+    r.payload_sha256 = sha;
+    /* the model id is one path segment: its '/' and ':' (ARNs, versions) are encoded */
+    if (buf_add(&path, "/model/", 7) < 0 ||
+        sigv4_uri_encode(&path, m->model, strlen(m->model), 0) < 0 ||
+        buf_add(&path, "/converse", 9) < 0)
+        goto done;
+    r.path = buf_cstr(&path);
+    if (sigv4_sign_headers(&r, &c, time(NULL), &res, &sent, NULL) < 0) goto done;
+    snprintf(m->url, sizeof m->url, "%s%s", m->base, buf_cstr(&sent));
+    snprintf(line, sizeof line, "Authorization: %s", res.authorization);
+    *hdrs = curl_slist_append(*hdrs, line);
+    snprintf(line, sizeof line, "x-amz-date: %s", res.amz_date);
+    *hdrs = curl_slist_append(*hdrs, line);
+    snprintf(line, sizeof line, "x-amz-content-sha256: %s", sha);
+    *hdrs = curl_slist_append(*hdrs, line);
+    if (c.session_token && *c.session_token) {
+        snprintf(line, sizeof line, "x-amz-security-token: %s", c.session_token);
+        *hdrs = curl_slist_append(*hdrs, line);
+    }
+    rc = 0;
+done:
+    if (chain) {
+        awscred_wipe(chain);
+        free(chain);
+    }
+    memset(line, 0, sizeof line);
+    buf_free(&path);
+    buf_free(&sent);
+    return rc;
+}
+
+/* The error for a non-200 answer. Bedrock: ThrottlingException (429) and 5xx are
+ * "unavailable", ModelTimeoutException (408) a timeout, the rest (ValidationException,
+ * AccessDenied, ModelError...) an llm_error. */
+static void llm_status_error(const llm *m, long status, t2err *err)
+{
+    log_warn("model answered HTTP %ld", status);
+    if (status == 401 || status == 403)
+        err_set(err, E_LLM_ERROR, "the model provider refused the credentials (HTTP %ld)", status);
+    else if (status == 429 || status == 503 || status == 529 ||
+             (m->provider == PROV_BEDROCK && status >= 500))
+        err_set(err, E_LLM_UNAVAILABLE,
+                "the model provider is overloaded or rate limiting"
+                " (HTTP %ld)",
+                status);
+    else if (m->provider == PROV_BEDROCK && status == 408)
+        err_set(err, E_LLM_TIMEOUT, "the model timed out (HTTP 408)");
+    else
+        err_set(err, E_LLM_ERROR, "the language model answered HTTP %ld", status);
+}
+
+int llm_chat(llm *m, const char *system, const char *user, buf *reply, t2err *err)
+{
+    json_object *req = NULL;
+    struct curl_slist *hdrs = NULL;
+    buf body = BUF_INIT(LLM_MAX_REPLY);
+    const char *payload;
+    long status = 0;
+    CURLcode cc;
+    int rc = -1;
+
+    if (!llm_configured(m))
+        return err_set(err, E_LLM_NOT_CONFIGURED, "no language model is configured");
+    if (!m->curl && !(m->curl = curl_easy_init()))
+        return err_set(err, E_INTERNAL, "curl_easy_init failed");
+    req = llm_body(m, system, user);
+    payload = json_object_to_json_string_ext(req, T2_JSON_FLAGS);
 
     hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
     if (m->auth[0]) hdrs = curl_slist_append(hdrs, m->auth);
     if (m->provider == PROV_ANTHROPIC)
         hdrs = curl_slist_append(hdrs, "anthropic-version: 2023-06-01");
+    if (m->provider == PROV_BEDROCK && llm_bedrock_sign(m, payload, &hdrs) < 0) {
+        err_set(err, E_LLM_UNAVAILABLE, "cannot sign the Bedrock request: no AWS credentials");
+        goto done;
+    }
     curl_easy_reset(m->curl);
     curl_easy_setopt(m->curl, CURLOPT_URL, m->url);
     curl_easy_setopt(m->curl, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(m->curl, CURLOPT_POSTFIELDS,
-                     json_object_to_json_string_ext(req, T2_JSON_FLAGS));
+    curl_easy_setopt(m->curl, CURLOPT_POSTFIELDS, payload);
     curl_easy_setopt(m->curl, CURLOPT_CONNECTTIMEOUT_MS, m->connect_ms);
     curl_easy_setopt(m->curl, CURLOPT_TIMEOUT_MS, m->timeout_ms);
     curl_easy_setopt(m->curl, CURLOPT_NOSIGNAL, 1L);
@@ -169,9 +349,10 @@ int llm_chat(llm *m, const char *system, const char *user, buf *reply, t2err *er
 
     cc = curl_easy_perform(m->curl);
     if (cc == CURLE_OPERATION_TIMEDOUT) {
-        curl_off_t connected = 0;
-        curl_easy_getinfo(m->curl, CURLINFO_CONNECT_TIME_T, &connected);
-        if (connected == 0) { /* never connected: the host is unreachable, not slow */
+        long sent = 0; /* request bytes sent: 0 = never connected (a kept-alive connection
+                        * reports no connect time, so that cannot tell) */
+        curl_easy_getinfo(m->curl, CURLINFO_REQUEST_SIZE, &sent);
+        if (sent == 0) { /* never connected: the host is unreachable, not slow */
             log_warn("model request failed: connect timeout");
             err_set(err, E_LLM_UNAVAILABLE, "the language model is unreachable");
             goto done;
@@ -192,17 +373,7 @@ int llm_chat(llm *m, const char *system, const char *user, buf *reply, t2err *er
     }
     curl_easy_getinfo(m->curl, CURLINFO_RESPONSE_CODE, &status);
     if (status != 200) {
-        log_warn("model answered HTTP %ld", status);
-        if (status == 401 || status == 403)
-            err_set(err, E_LLM_ERROR, "the model provider refused the credentials (HTTP %ld)",
-                    status);
-        else if (status == 429 || status == 503 || status == 529)
-            err_set(err, E_LLM_UNAVAILABLE,
-                    "the model provider is overloaded or rate limiting"
-                    " (HTTP %ld)",
-                    status);
-        else
-            err_set(err, E_LLM_ERROR, "the language model answered HTTP %ld", status);
+        llm_status_error(m, status, err);
         goto done;
     }
     rc = llm_parse(m->provider, buf_cstr(&body), reply, err);

@@ -1,10 +1,12 @@
 /* llm -- the language model client over libcurl with a kept-alive handle, connect and
  * total timeouts, and extraction of SQL from the reply. Providers: OpenAI-compatible chat
- * completions (OpenAI, Ollama, vLLM, llama.cpp) and Anthropic's Messages API. A key with no
+ * completions (OpenAI, Ollama, vLLM, llama.cpp), Anthropic's Messages API and Amazon
+ * Bedrock's Converse API (SigV4-signed by core/sigv4, service "bedrock"). A key with no
  * base URL means the provider's own service (api.openai.com / api.anthropic.com).
  *
- * An llm owns its CURL handle; llm_free() releases it. Replies are bounded (4 MiB). The API
- * key is only ever put in the Authorization header, never in logs or errors. */
+ * An llm owns its CURL handle and, for Bedrock, copies of the AWS credentials (the secret and
+ * token wiped on free); llm_free() releases all of it. Replies are bounded (4 MiB). The API
+ * key and the AWS secret only ever go into request headers, never in logs or errors. */
 #ifndef T2_LLM_H
 #define T2_LLM_H
 

@@ -330,3 +330,37 @@ int master_run(const master_ops *ops, conf *cf)
     sigprocmask(SIG_SETMASK, &m_orig, NULL);
     return 0;
 }
+
+int master_start(master_ops *ops, int argc, char **argv, const char *usage, conf *cf)
+{
+    char err[512];
+    int opt, test = 0;
+
+    while ((opt = getopt(argc, argv, "c:th")) != -1) {
+        if (opt == 'c') {
+            ops->conf_path = optarg;
+        } else if (opt == 't') {
+            test = 1;
+        } else {
+            fputs(usage, stderr);
+            return opt == 'h' ? 0 : 2;
+        }
+    }
+    if (conf_load(ops->conf_path, cf, err, sizeof err) < 0 ||
+        (ops->check && ops->check(cf, err, sizeof err) < 0)) {
+        fprintf(stderr, "%s: configuration error: %s\n", ops->prog, err);
+        return 1;
+    }
+    if (test) {
+        conf_print(cf, stdout);
+        if (ops->print_more) ops->print_more(cf);
+        printf("%s: configuration OK\n", ops->prog);
+        conf_free(cf);
+        return 0;
+    }
+    conf_register_secrets(cf);
+    if (log_init(cf->log_file, log_level_parse(cf->log_level), ops->prog) < 0)
+        fprintf(stderr, "%s: cannot open log file %s; logging to stderr\n", ops->prog,
+                cf->log_file);
+    return -1;
+}

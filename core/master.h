@@ -43,8 +43,16 @@ typedef struct master_ops {
     int stop_grace_s;    /* kill the workers left this long after a stop; 0 = wait for them */
     int retire_grace_s;  /* kill retired workers still busy after this long; 0 = never */
     int die_with_master; /* workers are killed when the master dies (PR_SET_PDEATHSIG) */
+    /* Optional: more lines for -t, after the configuration (never a secret). */
+    void (*print_more)(const conf *cf);
 } master_ops;
 
+/* A daemon's start, before master_run(): reads -c PATH (into ops->conf_path), -t and -h from
+ * argv; loads the configuration into cf and runs ops->check on it; with -t prints it (secrets
+ * masked) and "<prog>: configuration OK"; else registers its secrets and opens the log.
+ * Returns -1 to go on (cf is the caller's to free), else the exit status for main() (usage,
+ * printed on -h or a bad option, goes to stderr). */
+int master_start(master_ops *ops, int argc, char **argv, const char *usage, conf *cf);
 /* Writes cf->pid_file (if set), starts the workers and runs until stopped and every worker
  * has exited, then removes the pid file. Returns the exit status for main(): 0, or 1 if the
  * signal handlers cannot be installed. */

@@ -37,10 +37,9 @@ static void pgc_inspect(pgc *p)
                  "(conf/roles.sql creates t2sql_reader)");
 }
 
-PGconn *pgc_get(pgc *p, t2err *err)
+/* 1 if p holds a connection that is open and idle; a dead one is dropped. Never connects. */
+static int pgc_healthy(pgc *p)
 {
-    struct timespec now;
-
     if (p->conn && PQstatus(p->conn) == CONNECTION_OK) {
         /* An idle connection with something to read has usually been told to go away (a
          * server restart); consuming it turns that into CONNECTION_BAD now, not mid-request. */
@@ -53,12 +52,25 @@ PGconn *pgc_get(pgc *p, t2err *err)
                 PQfreemem(n);
         }
         if (PQstatus(p->conn) == CONNECTION_OK && PQtransactionStatus(p->conn) == PQTRANS_IDLE)
-            return p->conn;
+            return 1;
     }
     if (p->conn) {
         PQfinish(p->conn);
         p->conn = NULL;
     }
+    return 0;
+}
+
+PGconn *pgc_peek(pgc *p)
+{
+    return pgc_healthy(p) ? p->conn : NULL;
+}
+
+PGconn *pgc_get(pgc *p, t2err *err)
+{
+    struct timespec now;
+
+    if (pgc_healthy(p)) return p->conn;
     clock_gettime(CLOCK_MONOTONIC, &now);
     if (ts_before(&now, &p->retry_at)) {
         err_set(err, E_DB_UNAVAILABLE, "the database is unavailable");

@@ -27,6 +27,9 @@ typedef struct pgc {
 int pgc_init(pgc *p, const conf *cf, const char *appname, int migrate);
 /* Returns a healthy connection or NULL with E_DB_UNAVAILABLE in err. */
 PGconn *pgc_get(pgc *p, t2err *err);
+/* The connection if one is open and healthy, else NULL; never connects, so it neither waits
+ * nor starts the one-second refusal (for work between requests). */
+PGconn *pgc_peek(pgc *p);
 /* After an error: drops the connection if it is broken (next pgc_get reconnects). */
 void pgc_check(pgc *p);
 void pgc_close(pgc *p);

@@ -3,6 +3,7 @@
 
 #include "log.h"
 #include "planner.h"
+#include "rag.h"
 #include "text.h"
 
 #include <ctype.h>
@@ -11,8 +12,6 @@
 #include <pg_query.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define CHECK_EVERY_MS 2000
 
 static const char SYSTEM_PROMPT[] =
     "You are an expert PostgreSQL analyst. Translate the user's question into exactly one "
@@ -23,41 +22,6 @@ static const char SYSTEM_PROMPT[] =
 static double ms_between(const struct timespec *a, const struct timespec *b)
 {
     return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
-}
-
-static void examples_clear(t2ctx *x)
-{
-    int i;
-
-    for (i = 0; i < x->nexamples; i++) {
-        free(x->examples[i].question);
-        free(x->examples[i].sql);
-    }
-    free(x->examples);
-    x->examples = NULL;
-    x->nexamples = 0;
-}
-
-int t2ctx_init(t2ctx *x, const conf *cf, const char *appname)
-{
-    memset(x, 0, sizeof *x);
-    x->cf = cf;
-    if (pgc_init(&x->db, cf, appname, 1) < 0) return -1;
-    if ((x->nschemas = conf_schema_list(cf, &x->schemas, 32)) < 0) return -1;
-    x->cache = cache_new(cf);
-    x->llm = llm_new(cf);
-    if (!x->cache || !x->llm) return -1;
-    x->policy = (guard_policy){x->schemas,
-                               x->nschemas,
-                               cf->guard_allowlist,
-                               cf->allow_catalogs,
-                               (size_t)cf->max_sql_bytes,
-                               (int)cf->max_nesting,
-                               (int)cf->max_joins,
-                               cf->allow_session_functions};
-    txn_limits_from_conf(&x->lim, cf, x->db.search_path, &x->db.temp_limit_ok, 0);
-    if (cf->result_cache && !(x->rc = rcache_new(cf, &x->policy))) return -1;
-    return 0;
 }
 
 const catalog *pipeline_catalog(t2ctx *x, t2err *err)
@@ -79,116 +43,6 @@ const catalog *pipeline_catalog(t2ctx *x, t2err *err)
     if (!(c = rolecat_get(x->rcat, conn, x->cat, x->schemas, x->nschemas, x->who->role, err)))
         pgc_check(&x->db);
     return c;
-}
-
-void t2ctx_free(t2ctx *x)
-{
-    rolecat_free(x->rcat);
-    pgc_close(&x->db);
-    cache_free(x->cache);
-    llm_free(x->llm);
-    catalog_free(x->cat);
-    glossary_free(x->gl);
-    examples_clear(x);
-    rcache_free(x->rc);
-    free(x->schemas);
-    memset(x, 0, sizeof *x);
-}
-
-static int load_examples(t2ctx *x, PGconn *conn)
-{
-    PGresult *r = PQexec(conn, "SELECT count(*)::text || ':' || coalesce(max(id), 0)::text"
-                               " FROM t2sql.examples");
-    int i, n;
-
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || strcmp(PQgetvalue(r, 0, 0), x->examples_ver) == 0) {
-        PQclear(r);
-        return 0;
-    }
-    str_copy(x->examples_ver, sizeof x->examples_ver, PQgetvalue(r, 0, 0));
-    PQclear(r);
-    examples_clear(x);
-    r = PQexec(conn, "SELECT question, sql FROM t2sql.examples ORDER BY id LIMIT 10000");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        PQclear(r);
-        return -1;
-    }
-    n = PQntuples(r);
-    if (n && !(x->examples = calloc((size_t)n, sizeof *x->examples))) {
-        PQclear(r);
-        return -1;
-    }
-    for (i = 0; i < n; i++) {
-        x->examples[i].question = strdup(PQgetvalue(r, i, 0));
-        x->examples[i].sql = strdup(PQgetvalue(r, i, 1));
-        x->nexamples++;
-        if (!x->examples[i].question || !x->examples[i].sql) break;
-    }
-    PQclear(r);
-    return 0;
-}
-
-/* Loads the catalog from Redis (shared by all workers) or the database. */
-static int load_catalog(t2ctx *x, PGconn *conn, const char *probe, t2err *err)
-{
-    char key[128];
-    buf v = BUF_INIT(256u << 20);
-    catalog *c = NULL;
-    glossary *g = NULL;
-
-    snprintf(key, sizeof key, "t2sql:catalog:%s", probe);
-    if (cache_get(x->cache, key, &v)) {
-        json_object *j = json_tokener_parse(buf_cstr(&v));
-        c = j ? catalog_from_json(j) : NULL;
-        json_object_put(j);
-    }
-    if (!c) {
-        if (catalog_load(conn, x->schemas, x->nschemas, &c, err) < 0) goto fail;
-        json_object *j = catalog_to_json(c);
-        const char *s = json_object_to_json_string_ext(j, T2_JSON_FLAGS);
-        cache_set(x->cache, key, s, strlen(s), x->cf->cache_ttl_catalog);
-        json_object_put(j);
-    }
-    if (!(g = glossary_new()) || glossary_load_file(g, x->cf->glossary_file, err) < 0 ||
-        glossary_load_db(g, conn, err) < 0)
-        goto fail;
-    catalog_free(x->cat);
-    glossary_free(x->gl);
-    exec_types_reset(); /* new types may have come with the new schema */
-    x->cat = c;
-    x->gl = g;
-    str_copy(x->cat_probe, sizeof x->cat_probe, probe);
-    log_info("catalog loaded: %d tables, fingerprint %.12s", c->ntables, c->fingerprint);
-    buf_free(&v);
-    return 0;
-fail:
-    catalog_free(c);
-    glossary_free(g);
-    buf_free(&v);
-    return -1;
-}
-
-int t2ctx_refresh(t2ctx *x, t2err *err)
-{
-    struct timespec now;
-    PGconn *conn;
-    char probe[64];
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    if (x->cat && ms_between(&x->checked, &now) < CHECK_EVERY_MS) return 0;
-    if (!(conn = pgc_get(&x->db, err)))
-        return x->cat ? 0 : -1; /* keep serving cached answers' metadata */
-    if (catalog_probe(conn, x->schemas, x->nschemas, probe, sizeof probe, err) < 0) {
-        pgc_check(&x->db);
-        return x->cat ? 0 : -1;
-    }
-    if ((!x->cat || strcmp(probe, x->cat_probe) != 0) && load_catalog(x, conn, probe, err) < 0) {
-        pgc_check(&x->db);
-        return x->cat ? 0 : -1;
-    }
-    load_examples(x, conn);
-    x->checked = now;
-    return 0;
 }
 
 void gen_result_init(gen_result *g)
@@ -308,77 +162,35 @@ static const char *who_hash(const t2ctx *x)
     return x->who ? x->who->id_hash : "";
 }
 
-/* query_id = "q_" + 32 hex of sha256(owner NUL sql); the owner carries the hash of its role
- * and claims, so a query_id is never shared across identities. */
-static void make_query_id(const char *owner, const char *sql, char dst[40])
-{
-    char h[65];
-
-    cache_key_hash(h, owner, sql, (const char *)NULL);
-    snprintf(dst, 40, "q_%.32s", h);
-}
-
 static int store_query(t2ctx *x, const char *question, const char *owner, gen_result *out,
                        t2err *err)
 {
-    const char *params[7];
     PGconn *conn = pgc_get(&x->db, err);
-    PGresult *r;
-    int rc = 0;
-
-    char *slot;
 
     if (!conn) return -1;
-    make_query_id(owner, buf_cstr(&out->sql), out->query_id);
-    /* query_ids are hex hashes: two of their digits pick the slot */
-    slot = x->stored[strtoul((char[3]){out->query_id[2], out->query_id[3], 0}, NULL, 16)];
-    if (strcmp(slot, out->query_id) == 0)
-        return 0; /* stored already (rows in t2sql.queries are never changed) */
-    params[0] = out->query_id;
-    params[1] = buf_cstr(&out->sql);
-    params[2] = question;
-    params[3] = out->source;
-    params[4] = owner;
-    params[5] = x->who ? x->who->role : "";
-    params[6] = x->who ? x->who->claims_json : "{}";
-    r = PQexecParams(conn,
-                     "INSERT INTO t2sql.queries (id, sql, question, source, owner, role, claims)"
-                     " VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb) ON CONFLICT (id) DO NOTHING",
-                     7, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        rc = pg_result_err(conn, r, E_INTERNAL, err, "storing the query");
+    queries_make_id(owner, buf_cstr(&out->sql), out->query_id);
+    if (queries_store(&x->stored, conn, out->query_id, buf_cstr(&out->sql), question, out->source,
+                      owner, x->who ? x->who->role : NULL, x->who ? x->who->claims_json : NULL,
+                      err) < 0) {
         pgc_check(&x->db);
-    } else {
-        str_copy(slot, sizeof x->stored[0], out->query_id);
+        return -1;
     }
-    PQclear(r);
-    return rc;
+    return 0;
 }
 
 int pipeline_query_id(t2ctx *x, const char *query_id, const char *owner, gen_result *out,
                       t2err *err)
 {
-    const char *params[2] = {query_id, owner};
     PGconn *conn = pgc_get(&x->db, err);
-    PGresult *r;
-    int rc = -1;
 
     if (!conn) return -1;
-    r = PQexecParams(conn, "SELECT sql FROM t2sql.queries WHERE id = $1 AND owner = $2", 2, NULL,
-                     params, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        pg_result_err(conn, r, E_INTERNAL, err, "query_id lookup");
-        pgc_check(&x->db);
-    } else if (PQntuples(r) == 0) {
-        err_field(err, "query_id", "unknown query_id");
-        err->code = E_NOT_FOUND;
-    } else if (buf_adds(&out->sql, PQgetvalue(r, 0, 0)) == 0) {
-        str_copy(out->query_id, sizeof out->query_id, query_id);
-        out->source = "cache";
-        rc = 0;
+    if (queries_lookup(conn, query_id, owner, &out->sql, err) < 0) {
+        if (err->code != E_NOT_FOUND) pgc_check(&x->db);
+        return -1;
     }
-    PQclear(r);
-    return rc;
+    str_copy(out->query_id, sizeof out->query_id, query_id);
+    out->source = "cache";
+    return 0;
 }
 
 /* 1 if s holds word as a whole identifier (case-insensitive), else 0. */
@@ -465,18 +277,18 @@ static int build_prompt(t2ctx *x, const char *question, buf *user, t2err *err)
     while (n < k && n < 20) { /* the k most similar examples, best first */
         double best = 0.2;
         int bi = -1;
-        for (i = 0; i < x->nexamples; i++) {
+        for (i = 0; i < x->examples.n; i++) {
             double s;
             int j, taken = 0;
             for (j = 0; j < n; j++)
-                taken |= few[j].question == x->examples[i].question;
-            if (!taken && (s = text_similarity(question, x->examples[i].question)) > best &&
-                example_visible(x, cat, x->examples[i].sql))
+                taken |= few[j].question == x->examples.v[i].question;
+            if (!taken && (s = text_similarity(question, x->examples.v[i].question)) > best &&
+                example_visible(x, cat, x->examples.v[i].sql))
                 best = s, bi = i;
         }
         if (bi < 0) break;
-        few[n].question = x->examples[bi].question;
-        few[n++].sql = x->examples[bi].sql;
+        few[n].question = x->examples.v[bi].question;
+        few[n++].sql = x->examples.v[bi].sql;
     }
     gl = role_glossary(x, cat);
     rc = rag_context(cat, gl, few, n, question, x->cf->prompt_budget_tokens, user, &sel);
@@ -608,7 +420,7 @@ int pipeline_question(t2ctx *x, const char *question, const char *owner, gen_res
     int best_i = -1;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (t2ctx_refresh(x, err) < 0) return -1;
+    if (t2ctx_ready(x, err) < 0) return -1;
     if (text_fold(question, &norm) < 0) {
         err_set(err, E_INTERNAL, "out of memory");
         goto done;
@@ -626,12 +438,12 @@ int pipeline_question(t2ctx *x, const char *question, const char *owner, gen_res
         cache_del(x->cache, key);
         buf_reset(&out->sql);
     }
-    for (i = 0; i < x->nexamples; i++) {
-        double s = text_similarity(question, x->examples[i].question);
+    for (i = 0; i < x->examples.n; i++) {
+        double s = text_similarity(question, x->examples.v[i].question);
         if (s > best) best = s, best_i = i;
     }
     if (best_i >= 0 && best * 100 >= (double)x->cf->example_match_pct &&
-        pipeline_validate(x, x->examples[best_i].sql, &out->sql, err) == 0) {
+        pipeline_validate(x, x->examples.v[best_i].sql, &out->sql, err) == 0) {
         out->source = "example";
         goto store;
     }

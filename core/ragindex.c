@@ -171,17 +171,24 @@ void rb_ident_words(const char *s, text_words *tw)
     tw->n = k;
 }
 
+/* The words of s: an identifier's parts, or a text's words. 0 words for NULL or "". */
+static void words_of(const char *s, int is_ident, text_words *tw)
+{
+    tw->n = 0;
+    if (!s || !*s) return;
+    if (is_ident)
+        rb_ident_words(s, tw);
+    else
+        text_split(s, 0, tw);
+}
+
 /* Interns every word of s; 0 or -1. */
 static int intern_text(builder *b, const char *s, int is_ident)
 {
     text_words tw;
     int i;
 
-    if (!s || !*s) return 0;
-    if (is_ident)
-        rb_ident_words(s, &tw);
-    else
-        text_split(s, 0, &tw);
+    words_of(s, is_ident, &tw);
     for (i = 0; i < tw.n; i++)
         if (intern(b, tw.w[i], is_ident, !is_ident) < 0) return -1;
     return 0;
@@ -424,11 +431,7 @@ static int scratch_text(builder *b, int t, const char *s, float weight, int is_i
     text_words tw;
     int i, w;
 
-    if (!s || !*s) return 0;
-    if (is_ident)
-        rb_ident_words(s, &tw);
-    else
-        text_split(s, 0, &tw);
+    words_of(s, is_ident, &tw);
     for (i = 0; i < tw.n; i++)
         if ((w = rb_find_raw(b, tw.w[i])) >= 0 && scratch_add(b, t, w, weight, is_ident) < 0)
             return -1;

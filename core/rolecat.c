@@ -43,13 +43,17 @@ catalog *catalog_subset(const catalog *base, unsigned char *const *keep)
     if (!c || !tmap || !(cmap = calloc((size_t)base->ntables + 1, sizeof *cmap))) goto fail;
     for (t = 0; t < base->ntables; t++) {
         const cat_table *bt = &base->tables[t];
-        int any = 0, nt;
+        int any = 0, rls, nt;
         tmap[t] = -1;
         for (k = 0; k < bt->ncols; k++)
             any |= keep[t][k];
         if (!any) continue;
-        if ((nt = catalog_add_table(c, bt->schema, bt->name, bt->kind, bt->comment, bt->rows)) <
-                0 ||
+        /* under row-level security the estimate and common values describe every tenant's
+         * rows, not the role's: they are left out */
+        for (k = 0, rls = 0; k < bt->ncols; k++)
+            rls |= keep[t][k] == 2;
+        if ((nt = catalog_add_table(c, bt->schema, bt->name, bt->kind, bt->comment,
+                                    rls ? -1 : bt->rows)) < 0 ||
             !(cmap[t] = malloc(sizeof(int) * (size_t)(bt->ncols + 1))))
             goto fail;
         tmap[t] = nt;
@@ -60,7 +64,7 @@ catalog *catalog_subset(const catalog *base, unsigned char *const *keep)
             if ((cmap[t][k] = catalog_add_column(c, nt, bc->name, bc->type, bc->comment, bc->pk,
                                                  bc->notnull)) < 0)
                 goto fail;
-            for (v = 0; v < bc->nvalues; v++)
+            for (v = 0; keep[t][k] == 1 && v < bc->nvalues; v++)
                 if (catalog_add_value(c, nt, cmap[t][k], bc->values[v]) < 0) goto fail;
         }
     }
@@ -91,7 +95,7 @@ static int readable(PGconn *conn, const catalog *base, char **schemas, int nsche
                     const char *role, unsigned char **keep, t2err *err)
 {
     static const char q[] =
-        "SELECT n.nspname, c.relname, a.attname FROM pg_class c"
+        "SELECT n.nspname, c.relname, a.attname, c.relrowsecurity FROM pg_class c"
         " JOIN pg_namespace n ON n.oid = c.relnamespace"
         " JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
         " WHERE n.nspname = ANY($2::text[]) AND c.relkind IN ('r', 'v', 'm', 'p', 'f')"
@@ -121,7 +125,7 @@ static int readable(PGconn *conn, const catalog *base, char **schemas, int nsche
         snprintf(qn, sizeof qn, "%s.%s", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1));
         if ((t = catalog_find_table(base, qn)) < 0) continue;
         if ((c = catalog_find_column(base, t, PQgetvalue(r, i, 2))) < 0) continue;
-        keep[t][c] = 1;
+        keep[t][c] = PQgetvalue(r, i, 3)[0] == 't' ? 2 : 1;
     }
     rc = 0;
 done:

@@ -27,7 +27,9 @@ void rolecat_free(rolecat *rc);
 const catalog *rolecat_get(rolecat *rc, PGconn *conn, const catalog *base, char **schemas,
                            int nschemas, const char *role, t2err *err);
 /* A copy of base with only the columns keep[t][c] != 0 (and the tables with at least one),
- * their keys between kept columns and common values; fingerprint computed. NULL on OOM. */
+ * their keys between kept columns, and common values where keep is 1; 2 marks a table under
+ * row-level security: its columns are kept without common values and its row estimate is
+ * unknown (-1), since both describe every tenant's rows. Fingerprint computed. NULL on OOM. */
 catalog *catalog_subset(const catalog *base, unsigned char *const *keep);
 
 #endif

@@ -3,6 +3,8 @@
  * jobs, PostgreSQL or part sizes; S3's XML is core/s3xml's. */
 #include "s3.h"
 
+#include "awscred.h"
+
 #include "log.h"
 #include "sigv4.h"
 
@@ -28,6 +30,7 @@ struct s3_client {
     CURL *curl;
     s3_addr addr;
     char *region, *access_key, *secret_key, *token;
+    int chain; /* no keys configured: core/awscred's, refreshed before each request */
     long retries;
     char last_code[64]; /* S3 error code of the last failed s3_request, or "" */
     s3_tick_fn tick;
@@ -135,6 +138,7 @@ s3_client *s3_new(const conf *cf, t2err *err)
     s->secret_key = strdup(cf->aws_secret_access_key ? cf->aws_secret_access_key : "");
     s->token = strdup(cf->aws_session_token ? cf->aws_session_token : "");
     s->retries = cf->export_retries;
+    s->chain = !*s->access_key;
     if (!s->region || !s->access_key || !s->secret_key || !s->token ||
         !(s->curl = curl_easy_init())) {
         err_set(err, E_INTERNAL, "out of memory");
@@ -272,6 +276,34 @@ static sigv4_cred s3_cred(const s3_client *s)
     return cred;
 }
 
+static int s3_replace(char **dst, const char *src)
+{
+    char *n = strdup(src);
+
+    if (!n) return -1;
+    memset(*dst, 0, strlen(*dst));
+    free(*dst);
+    *dst = n;
+    return 0;
+}
+
+/* A chain client takes the current credentials (core/awscred caches and refreshes them). */
+static int s3_cred_refresh(s3_client *s, t2err *err)
+{
+    awscred c;
+    int rc = 0;
+
+    if (!s->chain) return 0;
+    if (awscred_get(s->region, &c, err) < 0) return -1;
+    if (strcmp(c.access_key, s->access_key) != 0 || strcmp(c.secret_key, s->secret_key) != 0 ||
+        strcmp(c.token, s->token) != 0)
+        if (s3_replace(&s->access_key, c.access_key) < 0 ||
+            s3_replace(&s->secret_key, c.secret_key) < 0 || s3_replace(&s->token, c.token) < 0)
+            rc = err_set(err, E_INTERNAL, "out of memory");
+    awscred_wipe(&c);
+    return rc;
+}
+
 /* Appends one formatted header line to *hl. 0 or -1 (out of memory). */
 static int s3_header(struct curl_slist **hl, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -292,7 +324,7 @@ static int s3_header(struct curl_slist **hl, const char *fmt, ...)
 /* Signs c for now into t: the encoded URL and the header list. 0 or -1 (out of memory). */
 static int s3_sign(const s3_client *s, const s3_call *c, s3_try *t)
 {
-    sigv4_req req = {c->method, s->addr.host, c->path, c->query, c->nq, c->hdrs, c->nh, c->sha};
+    sigv4_req req = {c->method, s->addr.host, c->path, c->query, c->nq, c->hdrs, c->nh, c->sha, 0};
     sigv4_cred cred = s3_cred(s);
     sigv4_result sig;
     size_t i;
@@ -368,6 +400,10 @@ static int s3_attempt(s3_client *s, const s3_call *c, long attempt, s3_try *t, s
     r->etag[0] = '\0';
     r->length = -1;
     r->status = 0;
+    if (s3_cred_refresh(s, err) < 0) {
+        snprintf(t->code, sizeof t->code, "NoCredentials");
+        return S3_FAILED;
+    }
     if (s3_sign(s, c, t) < 0) return S3_NOMEM;
     s3_curl_setup(s, c, t, r, &b);
     t->cc = curl_easy_perform(s->curl);
@@ -563,6 +599,7 @@ int s3_presign_get(const conf *cf, const char *key, long expires, time_t now, ch
     sigv4_cred cred = {cf->aws_access_key_id, cf->aws_secret_access_key, cf->aws_session_token,
                        cf->aws_region, "s3"};
     sigv4_result res;
+    awscred *chain = NULL;
     int rc = -1;
 
     *url = NULL;
@@ -570,8 +607,18 @@ int s3_presign_get(const conf *cf, const char *key, long expires, time_t now, ch
         err_set(err, E_INTERNAL, "S3: bad endpoint or bucket configuration");
         goto fail;
     }
+    if (!*cf->aws_access_key_id) { /* none configured: the credential chain's */
+        if (!(chain = malloc(sizeof *chain))) {
+            err_set(err, E_INTERNAL, "out of memory");
+            goto fail;
+        }
+        if (awscred_get(cf->aws_region, chain, err) < 0) goto fail;
+        cred.access_key = chain->access_key;
+        cred.secret_key = chain->secret_key;
+        cred.session_token = chain->token;
+    }
     {
-        sigv4_req req = {"GET", a.host, buf_cstr(&path), NULL, 0, NULL, 0, NULL};
+        sigv4_req req = {"GET", a.host, buf_cstr(&path), NULL, 0, NULL, 0, NULL, 0};
         if (sigv4_presign(&req, &cred, now, expires, &res, &epath, &equery) < 0 ||
             buf_printf(&u, "%s://%s%s?%s", a.scheme, a.host, buf_cstr(&epath), buf_cstr(&equery)) <
                 0) {
@@ -582,6 +629,10 @@ int s3_presign_get(const conf *cf, const char *key, long expires, time_t now, ch
     *url = buf_steal(&u);
     rc = *url ? 0 : -1;
 fail:
+    if (chain) {
+        awscred_wipe(chain);
+        free(chain);
+    }
     s3_addr_free(&a);
     buf_free(&path);
     buf_free(&epath);

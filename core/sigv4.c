@@ -154,7 +154,7 @@ static int sign_core(const sigv4_req *r, const sigv4_cred *c, const char *amz_da
                      const char *enc_path, const char *canon_query, sv_pair *hp, size_t nh,
                      const char *payload, sigv4_result *res, buf *signed_headers)
 {
-    buf cr = BUF_INIT(0), sts = BUF_INIT(0);
+    buf cr = BUF_INIT(0), sts = BUF_INIT(0), twice = BUF_INIT(0);
     char crhash[65], date[9];
     unsigned char k[32], k2[32];
     size_t i, slen;
@@ -164,6 +164,11 @@ static int sign_core(const sigv4_req *r, const sigv4_cred *c, const char *amz_da
     qsort(hp, nh, sizeof *hp, pair_cmp);
     for (i = 0; i < nh; i++)
         if (buf_printf(signed_headers, "%s%s", i ? ";" : "", hp[i].name) < 0) goto fail;
+    /* S3 signs the path as sent; every other service signs it URI-encoded once more */
+    if (strcmp(svc(c), "s3") != 0) {
+        if (sigv4_uri_encode(&twice, enc_path, strlen(enc_path), 1) < 0) goto fail;
+        enc_path = buf_cstr(&twice);
+    }
     if (buf_printf(&cr, "%s\n%s\n%s\n", r->method, enc_path, canon_query) < 0) goto fail;
     for (i = 0; i < nh; i++)
         if (buf_printf(&cr, "%s:%s\n", hp[i].name, hp[i].value) < 0) goto fail;
@@ -194,6 +199,7 @@ fail:
     memset(k2, 0, sizeof k2);
     buf_free(&cr);
     buf_free(&sts);
+    buf_free(&twice);
     return rc;
 }
 
@@ -233,7 +239,9 @@ int sigv4_sign_headers(const sigv4_req *r, const sigv4_cred *c, time_t now, sigv
         (c->session_token && *c->session_token &&
          hpair_add(hp, &nh, "x-amz-security-token", c->session_token) < 0))
         goto fail;
-    if (sigv4_uri_encode(&path, r->path, strlen(r->path), 1) < 0 || join_pairs(&query, qp, nq) < 0)
+    if ((r->path_encoded ? buf_add(&path, r->path, strlen(r->path))
+                         : sigv4_uri_encode(&path, r->path, strlen(r->path), 1)) < 0 ||
+        join_pairs(&query, qp, nq) < 0)
         goto fail;
     if (sign_core(r, c, res->amz_date, buf_cstr(&path), buf_cstr(&query), hp, nh, payload, res,
                   &sh) < 0)

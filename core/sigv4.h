@@ -1,4 +1,6 @@
-/* sigv4 -- AWS Signature Version 4 for S3: Authorization headers and presigned query URLs.
+/* sigv4 -- AWS Signature Version 4 for S3: Authorization headers and presigned query URLs;
+ * header signing for other services too (Bedrock), whose canonical path is the encoded path
+ * URI-encoded once more (AWS's rule for every service but S3).
  *
  * Pure functions: the clock is an argument, nothing is cached, nothing is logged. The caller
  * passes the request unencoded (path and query names/values as raw bytes); this module
@@ -38,6 +40,7 @@ typedef struct sigv4_req {
     const sigv4_kv *headers; /* extra headers to sign and send (Range, Content-Type, ...) */
     size_t nheaders;
     const char *payload_sha256; /* lowercase hex, or SIGV4_UNSIGNED_PAYLOAD; NULL = empty body */
+    int path_encoded;           /* sigv4_sign_headers: path is already URI-encoded, sent as is */
 } sigv4_req;
 
 typedef struct sigv4_result {

@@ -369,6 +369,31 @@ static void export_delete_object(export_ctx *x, const char *why)
         log_warn("job %s: delete of %s failed: %s", x->j->id, x->j->s3_key, e.detail);
 }
 
+/* The object is uploaded: records SUCCESS (or, when the job is no longer ours, deletes the
+ * object if nobody will write it again). 0, or -1 when the outcome could not be recorded. */
+static int export_succeeded(export_ctx *x, long long t0)
+{
+    const job *j = x->j;
+    char fst[16] = "";
+    t2err fe;
+    int fr;
+
+    err_clear(&fe);
+    fr = jobs_finish(x->ctl, j, x->worker, "SUCCESS", data_rows(x), out_bytes(x), NULL, fst, &fe);
+    if (fr == 1) {
+        log_info("job %s: SUCCESS, %lld rows, %lld bytes, %d parts, %.1f s", j->id,
+                 (long long)data_rows(x), (long long)out_bytes(x), s3_writer_parts(x->w),
+                 (double)(now_ms() - t0) / 1000.0);
+    } else if (fr == 0) {
+        log_warn("job %s: uploaded, but the job is no longer ours (%s)", j->id, fst);
+        if (export_orphaned(fst)) export_delete_object(x, fst);
+    } else {
+        log_warn("job %s: uploaded, but recording SUCCESS failed: %s", j->id, fe.detail);
+        return -1;
+    }
+    return 0;
+}
+
 int export_run(const conf *cf, PGconn *ctl, const char *worker, job *j)
 {
     export_ctx x;
@@ -420,18 +445,7 @@ int export_run(const conf *cf, PGconn *ctl, const char *worker, job *j)
         s3_writer_finish(x.w, &e) < 0)
         goto failed;
     txn_end(x.copy);
-    fr = jobs_finish(ctl, j, worker, "SUCCESS", data_rows(&x), out_bytes(&x), NULL, fst, &fe);
-    if (fr == 1)
-        log_info("job %s: SUCCESS, %lld rows, %lld bytes, %d parts, %.1f s", j->id,
-                 (long long)data_rows(&x), (long long)out_bytes(&x), s3_writer_parts(x.w),
-                 (double)(now_ms() - t0) / 1000.0);
-    else if (fr == 0) {
-        log_warn("job %s: uploaded, but the job is no longer ours (%s)", j->id, fst);
-        if (export_orphaned(fst)) export_delete_object(&x, fst);
-    } else {
-        log_warn("job %s: uploaded, but recording SUCCESS failed: %s", j->id, fe.detail);
-        rc = -1;
-    }
+    rc = export_succeeded(&x, t0);
     goto done;
 
 failed:

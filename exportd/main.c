@@ -16,12 +16,9 @@
 #include <stdio.h>
 #include <unistd.h>
 
-static void usage(void)
-{
-    fprintf(stderr, "usage: exportd [-c conf/t2sql.conf] [-t]\n"
-                    "  -c PATH  configuration file (environment overrides it)\n"
-                    "  -t       check the configuration, print it (secrets masked), exit\n");
-}
+static const char USAGE[] = "usage: exportd [-c conf/t2sql.conf] [-t]\n"
+                            "  -c PATH  configuration file (environment overrides it)\n"
+                            "  -t       check the configuration, print it (secrets masked), exit\n";
 
 static int exportd_check(const conf *cf, char *err, size_t errlen)
 {
@@ -43,45 +40,17 @@ static int exportd_run(const conf *cf, int slot, void *arg)
 
 int main(int argc, char **argv)
 {
-    const char *path = NULL;
-    int test = 0, opt, rc;
-    char err[512];
+    int rc;
     conf cf;
     master_ops ops = {"exportd", NULL, exportd_slots, exportd_run, exportd_check, NULL, NULL, 0,
-                      0,         1};
+                      0,         1,    NULL};
 
-    while ((opt = getopt(argc, argv, "c:th")) != -1) {
-        switch (opt) {
-        case 'c':
-            path = optarg;
-            break;
-        case 't':
-            test = 1;
-            break;
-        default:
-            usage();
-            return 2;
-        }
-    }
-    if (conf_load(path, &cf, err, sizeof err) < 0 || exportd_check(&cf, err, sizeof err) < 0) {
-        fprintf(stderr, "exportd: %s\n", err);
-        return 1;
-    }
-    if (test) {
-        conf_print(&cf, stdout);
-        printf("exportd: configuration OK\n");
-        conf_free(&cf);
-        return 0;
-    }
-    if (log_init(cf.log_file, log_level_parse(cf.log_level), "exportd") < 0)
-        fprintf(stderr, "exportd: cannot open log file %s; logging to stderr\n", cf.log_file);
-    conf_register_secrets(&cf);
+    if ((rc = master_start(&ops, argc, argv, USAGE, &cf)) >= 0) return rc;
     if (!*cf.aws_access_key_id)
         log_warn("AWS_ACCESS_KEY_ID is not set; S3 requests will be refused by AWS");
     log_info("exportd starting: %ld workers, bucket %s, endpoint %s, part %ld MiB, lease %ld s",
              cf.export_concurrency, cf.export_bucket, *cf.s3_endpoint ? cf.s3_endpoint : "AWS",
              cf.export_part_mb, cf.export_lease_s);
-    ops.conf_path = path;
     rc = master_run(&ops, &cf);
     conf_free(&cf);
     return rc;

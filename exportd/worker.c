@@ -7,6 +7,7 @@
 #include "exportd.h"
 
 #include "buf.h"
+#include "audit.h"
 #include "log.h"
 
 #include <poll.h>
@@ -169,6 +170,8 @@ int worker_main(const conf *cf, int slot)
         } else if (export_run(cf, ctl, worker, &j) < 0) {
             PQfinish(ctl);
             ctl = NULL;
+        } else if (audit_job_end(ctl, j.id, cf->audit_retention_days, &e) < 0) {
+            log_warn("job %s: audit row not written: %s", j.id, e.detail);
         }
         if (ctl) jobs_unlock_all(ctl);
         job_free(&j);

@@ -27,17 +27,8 @@ int h_export_start(req *r)
         err_field(&err, "format", "format must be \"csv\" or \"csv.gz\"");
         goto fail;
     }
-    if (query_id) {
-        if (pipeline_query_id(r->x, query_id, r->owner, &g, &err) < 0) goto fail;
-    } else {
-        if (!question) {
-            err_field(&err, "question", "question or query_id is required");
-            goto fail;
-        }
-        if (question_text(r, question, &q, &err) < 0 ||
-            pipeline_question(r->x, buf_cstr(&q), r->owner, &g, &err) < 0)
-            goto fail;
-    }
+    if (req_sql(r, question, query_id, "question or query_id is required", &q, &g, &err) < 0)
+        goto fail;
     req_audit_what(r, query_id ? NULL : buf_cstr(&q), buf_cstr(&g.sql), g.source);
     if (!(conn = pgc_get(&r->x->db, &err))) goto fail;
     if (jobs_create_as(conn, buf_cstr(&g.sql), g.query_id, query_id ? NULL : buf_cstr(&q), r->owner,
@@ -61,16 +52,20 @@ fail:
     return http_error(r, &err);
 }
 
-int h_export_status(req *r)
+/* The job's status document, after cancelling it first when cancel is set; a job that is not
+ * the caller's (or none) is 404 "job not found". */
+static int job_reply(req *r, const char *prefix, int cancel)
 {
     t2err err;
-    const char *id = path_tail(r, "/export/status/");
+    const char *id = path_tail(r, prefix);
     PGconn *conn;
     json_object *j = NULL;
 
     err_clear(&err);
+    if (cancel) snprintf(r->audit_detail, sizeof r->audit_detail, "job %.64s", id ? id : "");
     if (!(conn = pgc_get(&r->x->db, &err))) return http_error(r, &err);
-    if (jobs_status_json(conn, r->cf, id, r->owner, &j, &err) < 0) {
+    if ((cancel && jobs_cancel(conn, id, r->owner, &err) < 0) ||
+        jobs_status_json(conn, r->cf, id, r->owner, &j, &err) < 0) {
         pgc_check(&r->x->db);
         if (err.code == E_NOT_FOUND) str_copy(err.detail, sizeof err.detail, "job not found");
         return http_error(r, &err);
@@ -78,21 +73,12 @@ int h_export_status(req *r)
     return http_json(r, 200, j);
 }
 
+int h_export_status(req *r)
+{
+    return job_reply(r, "/export/status/", 0);
+}
+
 int h_export_cancel(req *r)
 {
-    t2err err;
-    const char *id = path_tail(r, "/export/cancel/");
-    PGconn *conn;
-    json_object *j = NULL;
-
-    err_clear(&err);
-    snprintf(r->audit_detail, sizeof r->audit_detail, "job %.64s", id ? id : "");
-    if (!(conn = pgc_get(&r->x->db, &err))) return http_error(r, &err);
-    if (jobs_cancel(conn, id, r->owner, &err) < 0 ||
-        jobs_status_json(conn, r->cf, id, r->owner, &j, &err) < 0) {
-        pgc_check(&r->x->db);
-        if (err.code == E_NOT_FOUND) str_copy(err.detail, sizeof err.detail, "job not found");
-        return http_error(r, &err);
-    }
-    return http_json(r, 200, j);
+    return job_reply(r, "/export/cancel/", 1);
 }

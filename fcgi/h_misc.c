@@ -38,7 +38,7 @@ int h_schema(req *r)
     const catalog *cat;
 
     err_clear(&err);
-    if (t2ctx_refresh(r->x, &err) < 0 || !(cat = pipeline_catalog(r->x, &err)))
+    if (t2ctx_ready(r->x, &err) < 0 || !(cat = pipeline_catalog(r->x, &err)))
         return http_error(r, &err);
     return http_json(r, 200, catalog_to_json(cat)); /* only what the identity's role can read */
 }

@@ -288,3 +288,79 @@ int http_stream_write(void *ctx, const char *p, size_t n)
     if (FCGX_PutStr(p, (int)n, r->fr->out) < 0 || FCGX_FFlush(r->fr->out) < 0) return -1;
     return 0;
 }
+
+const char *path_tail(const req *r, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    const char *t;
+
+    if (strncmp(r->path, prefix, n) != 0) return NULL;
+    t = r->path + n;
+    return *t && !strchr(t, '/') ? t : NULL;
+}
+
+int field_int(json_object *o, const char *name, long min, long max, long *out, t2err *err)
+{
+    json_object *v;
+    int64_t n;
+
+    if (!json_object_object_get_ex(o, name, &v) || !v) return 0;
+    if (!json_object_is_type(v, json_type_int))
+        return err_field(err, name, "%s must be an integer", name);
+    n = json_object_get_int64(v);
+    if (n < min || n > max)
+        return err_field(err, name, "%s must be between %ld and %ld", name, min, max);
+    *out = (long)n;
+    return 1;
+}
+
+int field_str(json_object *o, const char *name, const char **out, t2err *err)
+{
+    json_object *v;
+
+    if (!json_object_object_get_ex(o, name, &v) || !v) return 0;
+    if (!json_object_is_type(v, json_type_string))
+        return err_field(err, name, "%s must be a string", name);
+    *out = json_object_get_string(v);
+    return 1;
+}
+
+int field_bool(json_object *o, const char *name, int *out, t2err *err)
+{
+    json_object *v;
+
+    if (!json_object_object_get_ex(o, name, &v) || !v) return 0;
+    if (!json_object_is_type(v, json_type_boolean))
+        return err_field(err, name, "%s must be true or false", name);
+    *out = json_object_get_boolean(v);
+    return 1;
+}
+
+int question_text(const req *r, const char *question, buf *out, t2err *err)
+{
+    const char *a = question, *e = question + strlen(question);
+    long chars = 0;
+    const char *c;
+
+    if (body_text("question", question, strlen(question), err) < 0) return -1;
+    while (*a && strchr(" \t\r\n\f\v", *a))
+        a++;
+    while (e > a && strchr(" \t\r\n\f\v", e[-1]))
+        e--;
+    for (c = a; c < e; c++) /* characters, not bytes: count UTF-8 lead bytes */
+        chars += ((unsigned char)*c & 0xC0) != 0x80;
+    if (chars < 1 || chars > r->cf->max_question_chars || buf_add(out, a, (size_t)(e - a)) < 0)
+        return err_field(err, "question", "question must be 1 to %ld characters after trimming",
+                         r->cf->max_question_chars);
+    return 0;
+}
+
+int req_sql(req *r, const char *question, const char *query_id, const char *missing, buf *qtext,
+            gen_result *g, t2err *err)
+{
+    if (query_id) return pipeline_query_id(r->x, query_id, r->owner, g, err);
+    if (!question) return err_field(err, "question", "%s", missing);
+    if (question_text(r, question, qtext, err) < 0) return -1;
+    req_audit_what(r, buf_cstr(qtext), NULL, NULL); /* audited even if no SQL comes of it */
+    return pipeline_question(r->x, buf_cstr(qtext), r->owner, g, err);
+}

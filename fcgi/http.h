@@ -3,7 +3,8 @@
  *
  * A req lives for one request; req_free() releases its body and parsed JSON. Every
  * response carries X-Request-Id, and the CORS headers when the request's Origin is allowed
- * (cors_allow_origins). */
+ * (cors_allow_origins). The request helpers at the end (path_tail, field_*, question_text)
+ * are the one place handlers read paths, JSON fields and questions. */
 #ifndef T2_HTTP_H
 #define T2_HTTP_H
 
@@ -75,5 +76,21 @@ int http_error(req *r, const t2err *err);
 int http_error_extra(req *r, const t2err *err, const char *extra);
 /* Sink callback: the first call sends "200" headers without Content-Length. */
 int http_stream_write(void *ctx, const char *p, size_t n);
+
+/* Request helpers every handler uses. */
+/* The last path segment after prefix ("/export/status/"), or NULL if there is none. */
+const char *path_tail(const req *r, const char *prefix);
+/* Reads optional JSON fields with type checks; 0 (absent: *out untouched), 1 (set), or -1
+ * with a 422 naming the field. */
+int field_int(json_object *o, const char *name, long min, long max, long *out, t2err *err);
+int field_str(json_object *o, const char *name, const char **out, t2err *err);
+int field_bool(json_object *o, const char *name, int *out, t2err *err);
+/* Appends the trimmed question to out if it has 1..max_question_chars characters (UTF-8),
+ * else -1 with a 422 on field "question". */
+int question_text(const req *r, const char *question, buf *out, t2err *err);
+/* The SQL a request names: the one stored under query_id (when given), else generated from
+ * question (trimmed into qtext). No question either: 422 on "question" saying missing. */
+int req_sql(req *r, const char *question, const char *query_id, const char *missing, buf *qtext,
+            gen_result *g, t2err *err);
 
 #endif

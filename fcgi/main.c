@@ -5,6 +5,7 @@
  * a second one: at once. SIGHUP: reload the configuration, keeping the old one if the new one
  * is invalid, and replace the workers (the old ones finish their requests; killed after
  * 300 s). listen and pid_file changes need a restart. */
+#include "awscred.h"
 #include "conf.h"
 #include "jwtauth.h"
 #include "log.h"
@@ -23,12 +24,29 @@
 #define STOP_GRACE   30  /* s: a graceful stop kills workers still busy after this */
 #define RETIRE_GRACE 300 /* s: workers of an older configuration are killed after this */
 
-static void usage(void)
+/* -t: where the AWS credentials (S3, Bedrock) come from; never the keys themselves. */
+static void print_aws_source(const conf *cf)
 {
-    fprintf(stderr, "usage: t2sql-fcgi [-c conf/t2sql.conf] [-t]\n"
-                    "  -c FILE  configuration file (keys overridable by T2SQL_<KEY>)\n"
-                    "  -t       check the configuration, print it with secrets masked, exit\n");
+    awscred c;
+    t2err e;
+
+    if (*cf->aws_access_key_id) {
+        printf("# aws credentials: configuration (aws_access_key_id%s)\n",
+               *cf->aws_session_token ? ", with a session token" : "");
+        return;
+    }
+    memset(&e, 0, sizeof e);
+    if (awscred_get(cf->aws_region, &c, &e) == 0)
+        printf("# aws credentials: %s%s\n", c.source, c.expires ? " (temporary)" : "");
+    else
+        printf("# aws credentials: none (%s)\n", e.detail);
+    awscred_wipe(&c);
 }
+
+static const char USAGE[] =
+    "usage: t2sql-fcgi [-c conf/t2sql.conf] [-t]\n"
+    "  -c FILE  configuration file (keys overridable by T2SQL_<KEY>)\n"
+    "  -t       check the configuration, print it with secrets masked, exit\n";
 
 static int is_unix_path(const char *listen)
 {
@@ -44,6 +62,16 @@ static int open_socket(const char *path)
     if (fd < 0) return -1;
     if (is_unix_path(path)) chmod(path, 0666);
     return fd;
+}
+
+/* The JWT settings must load (keys, issuer, audience): at start-up and on every reload. */
+static int fcgi_check(const conf *cf, char *err, size_t errlen)
+{
+    jwtauth_keys *k = NULL;
+
+    if (jwtauth_load(cf, &k, err, errlen) < 0) return -1;
+    jwtauth_free(k);
+    return 0;
 }
 
 static int fcgi_slots(const conf *cf)
@@ -65,45 +93,12 @@ static void fcgi_died(void *arg)
 
 int main(int argc, char **argv)
 {
-    const char *path = NULL;
-    int test = 0, opt, fd, rc;
-    char err[512];
+    int fd, rc;
     conf cf;
-    master_ops ops = {"t2sql-fcgi", NULL, fcgi_slots, fcgi_run,     NULL,
-                      fcgi_died,    NULL, STOP_GRACE, RETIRE_GRACE, 0};
+    master_ops ops = {"t2sql-fcgi", NULL,       fcgi_slots,   fcgi_run, fcgi_check,      fcgi_died,
+                      NULL,         STOP_GRACE, RETIRE_GRACE, 0,        print_aws_source};
 
-    while ((opt = getopt(argc, argv, "c:th")) != -1) {
-        if (opt == 'c')
-            path = optarg;
-        else if (opt == 't')
-            test = 1;
-        else {
-            usage();
-            return opt == 'h' ? 0 : 2;
-        }
-    }
-    if (conf_load(path, &cf, err, sizeof err) < 0) {
-        fprintf(stderr, "t2sql-fcgi: configuration error: %s\n", err);
-        return 1;
-    }
-    {
-        jwtauth_keys *k = NULL;
-        if (jwtauth_load(&cf, &k, err, sizeof err) < 0) {
-            fprintf(stderr, "t2sql-fcgi: configuration error: %s\n", err);
-            conf_free(&cf);
-            return 1;
-        }
-        jwtauth_free(k);
-    }
-    if (test) {
-        conf_print(&cf, stdout);
-        printf("# configuration OK\n");
-        conf_free(&cf);
-        return 0;
-    }
-    conf_register_secrets(&cf);
-    if (log_init(cf.log_file, log_level_parse(cf.log_level), "t2sql-fcgi") < 0)
-        fprintf(stderr, "t2sql-fcgi: cannot open log file %s; logging to stderr\n", cf.log_file);
+    if ((rc = master_start(&ops, argc, argv, USAGE, &cf)) >= 0) return rc;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (metrics_init() < 0) {
         log_error("cannot map the shared metrics block");
@@ -117,7 +112,6 @@ int main(int argc, char **argv)
              *cf.llm_base_url ? "configured" : "not configured (offline planner)",
              cf.auth_required ? "required" : "off: anonymous requests are accepted",
              cf.auth_required && jwtauth_enabled(&cf) ? " (API keys and JWT)" : "");
-    ops.conf_path = path;
     ops.arg = &fd;
     rc = master_run(&ops, &cf);
     if (is_unix_path(cf.listen)) unlink(cf.listen); /* listen is kept across reloads */

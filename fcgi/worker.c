@@ -9,6 +9,10 @@
 #include "log.h"
 #include "mem.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,7 +195,7 @@ static void log_request(req *r, const struct timespec *t0, const struct timespec
  * before the request. */
 typedef struct mem_bound {
     long base_kb; /* after the first request, or after the latest cache (re)load; -1 = none */
-    const void *cat, *gl;
+    const void *cat, *gl, *rcat;
     char examples_ver[64];
 } mem_bound;
 
@@ -199,7 +203,8 @@ static void mem_bound_mark(mem_bound *m, const t2ctx *x)
 {
     m->cat = x->cat;
     m->gl = x->gl;
-    str_copy(m->examples_ver, sizeof m->examples_ver, x->examples_ver);
+    m->rcat = x->rcat;
+    str_copy(m->examples_ver, sizeof m->examples_ver, x->examples.ver);
 }
 
 /* After each request: no request may leave the worker holding more than worker_max_kept_mb
@@ -209,8 +214,8 @@ static void mem_bound_mark(mem_bound *m, const t2ctx *x)
 static int memory_bound(const conf *cf, t2ctx *x, mem_bound *m)
 {
     long rss, limit = cf->worker_max_kept_mb * 1024;
-    int reloaded =
-        m->cat != x->cat || m->gl != x->gl || strcmp(m->examples_ver, x->examples_ver) != 0;
+    int reloaded = m->cat != x->cat || m->gl != x->gl || m->rcat != x->rcat ||
+                   strcmp(m->examples_ver, x->examples.ver) != 0;
 
     if (cf->worker_max_kept_mb <= 0 || (rss = mem_rss_kb()) < 0) return 0;
     if (m->base_kb >= 0 && rss <= m->base_kb + limit) return 0;
@@ -232,13 +237,34 @@ static int memory_bound(const conf *cf, t2ctx *x, mem_bound *m)
     return -1;
 }
 
+/* The listening socket is shared by all workers: non-blocking, so a worker that loses the
+ * race for a connection goes back to waiting (and ticking) instead of blocking in accept(). */
+static void set_nonblocking(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+
+    if (fl >= 0) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/* 1 when a connection may be waiting (or a kept connection is open), 0 when timeout_ms
+ * passed first, -EINTR on a signal. */
+static int wait_for_request(const FCGX_Request *fr, int listen_fd, long timeout_ms)
+{
+    struct pollfd p = {listen_fd, POLLIN, 0};
+    int n;
+
+    if (fr->ipcFd >= 0) return 1;
+    n = poll(&p, 1, timeout_ms > INT_MAX ? INT_MAX : (int)timeout_ms);
+    return n > 0 ? 1 : n == 0 ? 0 : -EINTR;
+}
+
 int worker_run(const conf *cf, int listen_fd)
 {
     FCGX_Request fr;
     t2ctx x;
     struct sigaction sa;
     long served = 0;
-    mem_bound mb = {-1, NULL, NULL, ""};
+    mem_bound mb = {-1, NULL, NULL, NULL, ""};
 
     term_handler(1);
     memset(&sa, 0, sizeof sa);
@@ -261,19 +287,22 @@ int worker_run(const conf *cf, int listen_fd)
         return 1;
     }
     log_debug("worker ready");
+    mem_bound_mark(&mb, &x);
+    set_nonblocking(listen_fd);
     while (!w_stop) {
         struct timespec t0, t1;
         req r;
+        int ready, rc;
 
-        int rc;
-
+        t2ctx_tick(&x); /* catalog, glossary and examples are checked here, between requests */
         term_handler(0);
-        rc = w_stop ? -1 : FCGX_Accept_r(&fr);
+        ready = w_stop ? 0 : wait_for_request(&fr, listen_fd, t2ctx_tick_in_ms(&x));
+        rc = w_stop ? -1 : ready > 0 ? FCGX_Accept_r(&fr) : -EAGAIN;
         term_handler(1);
+        if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR) continue; /* tick, or lost */
         if (rc < 0) break;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         req_init(&r, &fr, cf, &x);
-        mem_bound_mark(&mb, &x);
         dispatch(&r);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         metrics_add(&metrics_get()->requests, 1);
@@ -287,6 +316,7 @@ int worker_run(const conf *cf, int listen_fd)
                               (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
         req_free(&r);
         if (memory_bound(cf, &x, &mb) < 0) break;
+        mem_bound_mark(&mb, &x); /* a reload from here to the next request's end: a new base */
         if (cf->max_requests && ++served >= cf->max_requests) break;
     }
     FCGX_Free(&fr, 1);

@@ -1,5 +1,7 @@
 /* worker -- a pre-forked worker: accepts FastCGI requests one at a time on the shared
- * listening socket and routes them; owns its t2ctx (database, Redis, model connections). */
+ * listening socket and routes them; owns its t2ctx (database, Redis, model connections).
+ * Between requests, and every T2CTX_CHECK_MS while idle, it ticks the t2ctx (state.h), so
+ * catalog, glossary and examples refresh happens outside the requests. */
 #ifndef T2_WORKER_H
 #define T2_WORKER_H
 

@@ -173,17 +173,32 @@ start_redis() {
   wait_for 10 redis-cli -p "$REDIS_PORT" ping || die "Redis did not start"
 }
 
+# The test stack's S3 is the verifying proxy (tests/fixtures/s3verify.py) on S3_PORT: it
+# recomputes every request's SigV4 signature with botocore, refuses a mismatch as S3 does, and
+# forwards to s3rver on S3_PORT + 50. Its keys (var/test/s3/keys.json) start with the stack's
+# own; tests add theirs. The demo and bench stacks talk to s3rver directly.
 start_s3() {
-  if [ -x "$ROOT/scripts/s3rver.sh" ]; then
-    "$ROOT/scripts/s3rver.sh" start "$S3_PORT" "$VAR/s3" "${EXPORT_BUCKET:-t2sql-exports}" >&2 \
-      || die "the S3 stand-in did not start"
-  fi
+  [ -x "$ROOT/scripts/s3rver.sh" ] || return 0
+  local inner=$S3_PORT
+  [ "$MODE" = test ] && inner=$((S3_PORT + 50))
+  "$ROOT/scripts/s3rver.sh" start "$inner" "$VAR/s3" "${EXPORT_BUCKET:-t2sql-exports}" >&2 \
+    || die "the S3 stand-in did not start"
+  [ "$MODE" = test ] || return 0
+  pid_alive "$VAR/run/s3verify.pid" && return
+  (umask 077; printf '{"%s": {"secret": "%s", "token": null}}\n' "${AWS_ACCESS_KEY_ID:-S3RVER}" \
+    "${AWS_SECRET_ACCESS_KEY:-S3RVER}" > "$VAR/s3/keys.json")
+  setsid /usr/bin/python3 "$ROOT/tests/fixtures/s3verify.py" --port "$S3_PORT" \
+    --upstream "127.0.0.1:$inner" --data "$VAR/s3/data" --keys "$VAR/s3/keys.json" \
+    >>"$VAR/log/s3verify.log" 2>&1 < /dev/null &
+  echo $! > "$VAR/run/s3verify.pid"
+  wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$S3_PORT/" || die "the verifying S3 proxy did not start"
 }
 
 start_llm() {
   [ -n "$LLM_PORT" ] || return 0
   pid_alive "$VAR/run/fakellm.pid" && return
   setsid /usr/bin/python3 "$ROOT/tests/fixtures/fakellm.py" --port "$LLM_PORT" \
+    --aws-keys "$VAR/s3/keys.json" \
     >>"$VAR/log/fakellm.log" 2>&1 < /dev/null &
   echo $! > "$VAR/run/fakellm.pid"
   wait_for 10 curl -sf "http://127.0.0.1:$LLM_PORT/_health" || die "the scripted model did not start"
@@ -516,6 +531,8 @@ export PGPASSFILE=$VAR/pgpass
 export T2SQL_TEST_LLM=http://127.0.0.1:$LLM_PORT
 export T2SQL_TEST_REDIS_PORT=$REDIS_PORT
 export T2SQL_TEST_S3=http://127.0.0.1:$S3_PORT
+export T2SQL_TEST_S3_KEYS=$VAR/s3/keys.json
+export T2SQL_TEST_S3_DATA=$VAR/s3/data
 export T2SQL_TEST_VAR=$VAR
 export T2SQL_TEST_PORT_OFFSET=${T2SQL_PORT_OFFSET:-0}
 export T2SQL_TEST_PGDATA=$PGDATA

@@ -1,6 +1,6 @@
 """Shared fixtures and helpers for the t2sql HTTP integration suite.
 
-The stack (PostgreSQL, Redis, the fake model, nginx + t2sql-fcgi, s3rver, exportd) is started
+The stack (PostgreSQL, Redis, the fake model, nginx + t2sql-fcgi, S3, exportd) is started
 by `make test`, which then runs pytest with these variables set:
 
     T2SQL_TEST_URL         the service through nginx, e.g. http://127.0.0.1:18080
@@ -9,6 +9,8 @@ by `make test`, which then runs pytest with these variables set:
     T2SQL_TEST_LLM         the fake model (tests/fixtures/fakellm.py), e.g. http://127.0.0.1:18099
     T2SQL_TEST_REDIS_PORT  Redis port
     T2SQL_TEST_VAR         absolute path of var/test (logs in log/*.log)
+    T2SQL_TEST_S3          the S3 stand-in: the verifying proxy (tests/fixtures/s3verify.py)
+    T2SQL_TEST_S3_KEYS     the keys it accepts (s3_add_key adds to it); _DATA: s3rver's files
     T2SQL_ROOT             absolute project root
 
 Nothing is skipped for a missing variable: every test then fails with a message saying so.
@@ -29,6 +31,7 @@ import random
 import re
 import socket
 import subprocess
+import threading
 import time
 import uuid
 from decimal import Decimal, InvalidOperation
@@ -728,3 +731,43 @@ def port_open(port, host="127.0.0.1"):
 def url_host_port(url):
     u = urlsplit(url)
     return u.hostname, u.port or 80
+
+
+# The test stack's S3 is the verifying proxy (tests/fixtures/s3verify.py): every request must
+# be SigV4-signed with a key it knows. Tests sign theirs with botocore (the independent signer)
+# and register the keys their processes use.
+_S3_KEYS_LOCK = threading.Lock()
+
+
+def s3_add_key(access_key, secret, token=None, expires=None):
+    """Makes the verifying proxy accept access_key with secret (and session token), until
+    expires (unix time) when given."""
+    path = env("T2SQL_TEST_S3_KEYS")
+    with _S3_KEYS_LOCK:  # the credential stand-ins add keys from their own threads
+        with open(path, encoding="utf-8") as f:
+            keys = json.load(f)
+        keys[access_key] = {"secret": secret, "token": token}
+        if expires:
+            keys[access_key]["expires"] = expires
+        tmp = "%s.%d.tmp" % (path, os.getpid())
+        with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            json.dump(keys, f)
+        os.replace(tmp, path)  # the proxy rereads the file when it changes (mtime, size)
+        time.sleep(0.01)  # a distinct mtime for a second change within the same tick
+
+
+def s3_client(access_key="S3RVER", secret="S3RVER", token=None, style="path", endpoint=None):
+    """A botocore S3 client on the stack's S3 (no retries: a refusal shows at once)."""
+    import botocore.session
+    from botocore.config import Config
+    return botocore.session.get_session().create_client(
+        "s3", region_name="us-east-1", endpoint_url=endpoint or env("T2SQL_TEST_S3"),
+        aws_access_key_id=access_key, aws_secret_access_key=secret, aws_session_token=token,
+        config=Config(signature_version="s3v4", s3={"addressing_style": style},
+                      retries={"max_attempts": 1}))
+
+
+def s3_uploads(client, bucket, prefix=""):
+    """[(key, upload id)] of the bucket's unfinished multipart uploads under prefix."""
+    r = client.list_multipart_uploads(Bucket=bucket, Prefix=prefix)
+    return [(u["Key"], u["UploadId"]) for u in r.get("Uploads", [])]

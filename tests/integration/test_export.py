@@ -1,7 +1,7 @@
 """test_export -- exportd end to end against the stack's PostgreSQL and S3 stand-in.
 
-Uses the PostgreSQL and s3rver that scripts/stack.sh started (T2SQL_TEST_PG, T2SQL_TEST_S3):
-a database of its own (t2sql_export_test, made afresh with conf/schema.sql) and a bucket of
+Uses the PostgreSQL and S3 (the verifying proxy before s3rver) that scripts/stack.sh started
+(T2SQL_TEST_PG, T2SQL_TEST_S3): a database of its own (t2sql_export_test, made afresh with conf/schema.sql) and a bucket of
 its own (t2sql-export-<random>, emptied and removed afterwards), so the stack's own exportd,
 which serves the database t2sql, never sees these jobs. It starts its own bin/exportd
 processes with overrides and drives them by creating jobs with bin/t2sql-jobs (core/jobs.c's
@@ -30,16 +30,16 @@ import re
 import signal
 import socketserver
 import subprocess
+import sys
 import threading
 import time
 import uuid
-import xml.etree.ElementTree as ET
 
 import psycopg2
 import pytest
 import requests
 
-from conftest import restart_postgres, url_host_port
+from conftest import restart_postgres, s3_add_key, s3_client, s3_uploads, url_host_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DBNAME = "t2sql_export_test"
@@ -50,7 +50,12 @@ PGPASS = _PG.get("password", "")  # the locked-down cluster's superuser password
 S3URL = os.environ.get("T2SQL_TEST_S3", "http://127.0.0.1:0").rstrip("/")
 S3HOST, S3PORT = url_host_port(S3URL)
 BUCKET = "t2sql-export-" + uuid.uuid4().hex[:12]
-SECRET = "t2sqlTestSecretKey9f3b1c"  # s3rver does not check it; it must never be logged
+ACCESS = "T2SQLEXPORTTEST"
+SECRET = "t2sqlTestSecretKey9f3b1c"  # the verifying proxy checks it; it must never be logged
+S3 = s3_client(ACCESS, SECRET) if os.environ.get("T2SQL_TEST_S3_KEYS") else None
+sys.path.insert(0, os.path.join(ROOT, "tests", "fixtures"))
+import awsmeta  # noqa: E402  (the STS / ECS / IMDS stand-ins)
+
 EXPORTD = os.path.join(ROOT, "bin", "exportd")
 JOBS = os.path.join(ROOT, "bin", "t2sql-jobs")
 
@@ -63,7 +68,7 @@ BASE_ENV = {
     "S3_ENDPOINT": S3URL,
     "EXPORT_BUCKET": BUCKET,
     "AWS_REGION": "us-east-1",
-    "AWS_ACCESS_KEY_ID": "S3RVER",
+    "AWS_ACCESS_KEY_ID": ACCESS,
     "AWS_SECRET_ACCESS_KEY": SECRET,
     "T2SQL_EXPORT_PART_MB": "5",
     "T2SQL_EXPORT_CONCURRENCY": "2",
@@ -135,15 +140,18 @@ def export_db(stack_env):
 
 @pytest.fixture(scope="module")
 def s3(export_db):
-    """The module's bucket on the stack's s3rver; emptied and removed afterwards."""
-    r = requests.put(f"{S3URL}/{BUCKET}", timeout=30)
-    assert r.status_code == 200, f"cannot create bucket {BUCKET}: {r.status_code} {r.text[:200]}"
+    """The module's bucket on the stack's S3 (the verifying proxy, which knows the module's
+    key); emptied and removed afterwards."""
+    s3_add_key(ACCESS, SECRET)
+    S3.create_bucket(Bucket=BUCKET)
     try:
         yield BUCKET
     finally:
+        for key, uid in s3_uploads(S3, BUCKET):
+            S3.abort_multipart_upload(Bucket=BUCKET, Key=key, UploadId=uid)
         for key in list_keys(""):
-            requests.delete(f"{S3URL}/{BUCKET}/{key}", timeout=30)
-        requests.delete(f"{S3URL}/{BUCKET}", timeout=30)
+            S3.delete_object(Bucket=BUCKET, Key=key)
+        S3.delete_bucket(Bucket=BUCKET)
 
 
 def sql1(q, *args):
@@ -218,9 +226,14 @@ def exportd_factory(s3, tmp_path):
 
 
 def jobs_tool(*args, env=None):
+    """env: overrides; a value of None removes the variable."""
     e = dict(os.environ)
     e.update(BASE_ENV)
-    e.update(env or {})
+    for k, v in (env or {}).items():
+        if v is None:
+            e.pop(k, None)
+        else:
+            e[k] = v
     p = subprocess.run([JOBS, *args], env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        text=True, timeout=30)
     out = p.stdout.strip()
@@ -278,16 +291,17 @@ def list_keys(prefix):
     """Every key under prefix in the module's bucket (all pages of the listing)."""
     keys, marker = [], ""
     while True:
-        r = requests.get(f"{S3URL}/{BUCKET}", params={"prefix": prefix, "marker": marker},
-                         timeout=30)
-        assert r.status_code == 200, r.text[:300]
-        root = ET.fromstring(r.content)
-        page = [e.text for e in root.iter() if e.tag.endswith("}Key") or e.tag == "Key"]
+        r = S3.list_objects(Bucket=BUCKET, Prefix=prefix, Marker=marker)
+        page = [o["Key"] for o in r.get("Contents", [])]
         keys += page
-        truncated = [e.text for e in root.iter() if e.tag.endswith("IsTruncated")]
-        if not page or truncated != ["true"]:
+        if not page or not r.get("IsTruncated"):
             return keys
         marker = page[-1]
+
+
+def parts_left(prefix):
+    """Multipart uploads still open under prefix (each holds its parts' bytes)."""
+    return s3_uploads(S3, BUCKET, prefix)
 
 
 def upload_id(job_id):
@@ -334,6 +348,120 @@ def test_csv_equals_psql_copy(exportd_factory, big_ref):
     assert st["created_at"] and st["started_at"] and st["finished_at"]
     assert list_keys(f"csv/{job}") == [f"csv/{job}.csv"]
     assert re.search(rf"job {job}: SUCCESS, 160000 rows, \d+ bytes, [3-9] parts", d.text())
+
+
+def test_wrong_secret_refused_by_s3(exportd_factory):
+    """The stack's S3 recomputes every signature: a wrong secret fails the export (no object,
+    no upload left) and a download URL presigned with it is refused."""
+    d = exportd_factory(EXPORT_PREFIX="badkey/", AWS_SECRET_ACCESS_KEY=SECRET + "-wrong")
+    job = create("SELECT 1 AS one")
+    st = wait_status(job, {"SUCCESS", "FAILED"}, timeout=60)
+    d.stop()
+    assert st["status"] == "FAILED" and "PutObject" in st["error"], st
+    assert "403 SignatureDoesNotMatch" in st["error"], st
+    assert SECRET not in st["error"]
+    assert list_keys(f"badkey/{job}") == []
+    good = create("SELECT 2 AS two")
+    exportd_factory(EXPORT_PREFIX="badkey/")
+    st = wait_status(good, {"SUCCESS", "FAILED"}, timeout=60)
+    assert st["status"] == "SUCCESS", st
+    bad, err = jobs_tool("status", good, "alice", env={"AWS_SECRET_ACCESS_KEY": "wrong"})
+    assert err is None
+    r = requests.get(json.loads(bad)["download_url"], timeout=30)
+    assert r.status_code == 403 and b"<Code>SignatureDoesNotMatch</Code>" in r.content
+    assert download(st) == b"two\n2\n"
+
+
+def test_session_token_signed(exportd_factory):
+    """Temporary credentials: the token travels signed (multipart and the presigned URL);
+    without it S3 refuses the key."""
+    s3_add_key("ASIAT2SQLEXPORTTEST", SECRET, "FwoGZXIvYXdzEexport/token+=")
+    tok = {"AWS_ACCESS_KEY_ID": "ASIAT2SQLEXPORTTEST",
+           "AWS_SESSION_TOKEN": "FwoGZXIvYXdzEexport/token+="}
+    d = exportd_factory(EXPORT_PREFIX="token/", **tok)
+    job = create(BIG_SQL)
+    st = wait_status(job, {"SUCCESS", "FAILED"}, timeout=90)
+    d.stop()
+    assert st["status"] == "SUCCESS", st
+    assert tok["AWS_SESSION_TOKEN"] not in d.text()  # the token is a secret too
+    out, err = jobs_tool("status", job, "alice", env=tok)
+    url = json.loads(out)["download_url"]
+    assert "X-Amz-Security-Token=" in url
+    r = requests.get(url, timeout=60)
+    assert r.status_code == 200 and rows_in(r.content) == 160000
+    assert parts_left("token/") == []
+    notok = {"AWS_ACCESS_KEY_ID": "ASIAT2SQLEXPORTTEST", "AWS_SESSION_TOKEN": None}
+    exportd_factory(EXPORT_PREFIX="notoken/", **notok)
+    job = create("SELECT 1 AS one")
+    st = wait_status(job, {"SUCCESS", "FAILED"}, timeout=60)
+    assert st["status"] == "FAILED" and "403 InvalidToken" in st["error"], st
+
+
+@pytest.fixture
+def meta():
+    """The STS / ECS / IMDS stand-ins; what they hand out the S3 proxy accepts until expiry."""
+    m = awsmeta.AwsMeta(lambda ak, sk, tok, exp: s3_add_key(ak, sk, tok, exp))
+    yield m
+    m.close()
+
+
+NO_KEYS = {"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None, "AWS_SESSION_TOKEN": None}
+S3_RETRY = re.compile(r"s3: .*\(attempt \d+ of")
+
+
+def test_credential_chain_signs_exports(exportd_factory, meta, tmp_path):
+    """No keys configured: each source of the chain signs exportd's requests and the
+    presigned URL (the proxy knows only what the source handed out)."""
+    token = tmp_path / "web-token"
+    token.write_text(meta.web_token + "\n")
+    creds = tmp_path / "credentials"
+    creds.write_text(f"[exports]\naws_access_key_id = {ACCESS}\naws_secret_access_key = {SECRET}\n")
+    sources = {
+        "profile exports": {"AWS_SHARED_CREDENTIALS_FILE": str(creds), "AWS_PROFILE": "exports"},
+        "web-identity": {"AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/t2sql",
+                         "AWS_WEB_IDENTITY_TOKEN_FILE": str(token),
+                         "AWS_ENDPOINT_URL_STS": meta.url + "/sts"},
+        "ecs": {"AWS_CONTAINER_CREDENTIALS_FULL_URI": meta.url + "/ecs/creds",
+                "AWS_CONTAINER_AUTHORIZATION_TOKEN": meta.ecs_token},
+        "imds": {"AWS_EC2_METADATA_SERVICE_ENDPOINT": meta.url},
+    }
+    for name, extra in sources.items():
+        env = dict(NO_KEYS, HOME=str(tmp_path), AWS_EC2_METADATA_DISABLED="true", **extra)
+        if name == "imds":
+            env.pop("AWS_EC2_METADATA_DISABLED")
+        d = exportd_factory(EXPORT_PREFIX="chain/", **env)
+        job = create("SELECT 1 AS one")
+        st = wait_status(job, {"SUCCESS", "FAILED"}, timeout=60)
+        d.stop()
+        assert st["status"] == "SUCCESS", (name, st)
+        assert f"aws credentials from {name}" in d.text(), name
+        out, err = jobs_tool("status", job, "alice", env=env)
+        assert err is None, err
+        r = requests.get(json.loads(out)["download_url"], timeout=30)
+        assert (r.status_code, r.content) == (200, b"one\n1\n"), (name, r.text[:300])
+    assert meta.issued["sts"] >= 2 and meta.issued["ecs"] >= 2 and meta.issued["imds"] >= 2
+
+
+def test_short_lived_credentials_refreshed_mid_export(exportd_factory, meta, tmp_path):
+    """IMDS hands out 8-second credentials (the proxy refuses them after that); an export
+    of ~14 s refreshes them before they expire: no request refused, none retried."""
+    meta.lifetime = 8
+    env = dict(NO_KEYS, HOME=str(tmp_path), AWS_EC2_METADATA_SERVICE_ENDPOINT=meta.url)
+    d = exportd_factory(EXPORT_PREFIX="refresh/", T2SQL_EXPORT_CONCURRENCY=1, **env)
+    t0 = time.time()
+    job = create(SLOW_SQL)
+    st = wait_status(job, {"SUCCESS", "FAILED"}, timeout=180)
+    took = time.time() - t0
+    d.stop()
+    assert st["status"] == "SUCCESS", st
+    assert took > meta.lifetime, took  # it outlived the first credentials
+    assert meta.issued["imds"] >= 2
+    log = d.text()
+    assert not S3_RETRY.search(log) and "ExpiredToken" not in log, log[-2000:]
+    assert parts_left("refresh/") == []
+    out, err = jobs_tool("status", job, "alice", env=env)
+    r = requests.get(json.loads(out)["download_url"], timeout=60)
+    assert r.status_code == 200 and rows_in(r.content) == 60000
 
 
 def test_gzip_decompresses_to_the_same(exportd_factory, big_ref):
@@ -596,6 +724,7 @@ def test_kill9_mid_multipart_20_runs(exportd_factory, kill_ref):
         assert sql1("SELECT attempts FROM t2sql.export_jobs WHERE id = %s", job)[0] == 2
     keys = list_keys("kill/")
     assert sorted(keys) == sorted(f"kill/{j}.csv" for j in jobs)  # one object each, no extras
+    assert parts_left("kill/") == []  # each killed attempt's upload was aborted: no parts left
     n = sql1("SELECT count(*) FROM t2sql.export_jobs WHERE s3_key LIKE 'kill/%%'")[0]
     assert n == runs
 
@@ -702,7 +831,7 @@ def test_s3_failing_mid_upload(exportd_factory, mode, big_ref):
     try:
         d = exportd_factory(EXPORT_PREFIX=f"fail{mode}/",
                             S3_ENDPOINT=f"http://127.0.0.1:{proxy.port}",
-                            T2SQL_EXPORT_CONCURRENCY=1)
+                            T2SQL_EXPORT_CONCURRENCY=1, T2SQL_EXPORT_SWEEP_S=1)
         proxy.mode, proxy.after = mode, 1
         job = create(BIG_SQL)
         st = wait_status(job, {"SUCCESS", "FAILED"}, timeout=60)
@@ -720,6 +849,10 @@ def test_s3_failing_mid_upload(exportd_factory, mode, big_ref):
         st = wait_status(job2, {"SUCCESS", "FAILED"}, timeout=30)
         assert st["status"] == "SUCCESS", st
         assert list_keys(f"fail{mode}/{job}") == []
+        # the abort failed too (S3 was down); the sweeper aborts it once S3 is back
+        wait_for(lambda: parts_left(f"fail{mode}/") == [], timeout=30,
+                 what="the failed upload's parts to be aborted")
+        assert upload_id(job) is None
     finally:
         proxy.close()
 
@@ -768,6 +901,7 @@ def test_cancel_while_running(exportd_factory):
     st = status(job)
     assert st["status"] == "CANCELLED" and "download_url" not in st
     assert list_keys(f"cancel/{job}") == []
+    assert parts_left("cancel/") == []  # the cancelled upload's parts are gone
     # the worker is free again
     job2 = create("SELECT 2 AS two")
     assert wait_status(job2, {"SUCCESS", "FAILED"})["status"] == "SUCCESS"
@@ -785,6 +919,7 @@ def test_sigterm_hands_back_running_jobs(exportd_factory):
     assert row == ("PENDING", 0, None)
     assert f"job {job}: handed back (shutting down)" in d.text()
     assert f"aborting multipart upload of term/{job}.csv" in d.text()
+    assert parts_left("term/") == []
     # a new exportd takes it from the start; cancel it to keep the test short
     d2 = exportd_factory(EXPORT_PREFIX="term/")
     wait_for(lambda: sql1("SELECT status FROM t2sql.export_jobs WHERE id = %s", job)[0] ==
@@ -943,24 +1078,27 @@ def test_long_lock_wait_keeps_the_job(exportd_factory):
 
 def test_sweeper_aborts_uploads_of_finished_jobs(exportd_factory):
     """Uploads recorded on CANCELLED/FAILED rows (a worker died between a cancel and its
-    abort) are aborted by the sweeper and cleared; s3rver refuses or does not know the
-    upload, so after a few tries the id is cleared anyway (the bucket lifecycle rule is the
-    backstop)."""
+    abort) are aborted by the sweeper and cleared: real uploads with a part each, none
+    left afterwards."""
     c = connect()
     cur = c.cursor()
     ids = []
     for st in ("CANCELLED", "FAILED"):
+        key = f"sweep/{st}.csv"
+        uid = S3.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
+        S3.upload_part(Bucket=BUCKET, Key=key, UploadId=uid, PartNumber=1, Body=b"x" * 4096)
         cur.execute("INSERT INTO t2sql.export_jobs (owner, sql, status, s3_key, upload_id, "
-                    "finished_at) VALUES ('alice', 'SELECT 1', %s, %s, 'orphan-upload-' || %s, "
-                    "now()) RETURNING id::text", (st, f"sweep/{st}.csv", st))
+                    "finished_at) VALUES ('alice', 'SELECT 1', %s, %s, %s, now()) "
+                    "RETURNING id::text", (st, key, uid))
         ids.append(cur.fetchone()[0])
     c.close()
+    assert len(parts_left("sweep/")) == 2
     d = exportd_factory(EXPORT_PREFIX="sweep/", T2SQL_EXPORT_SWEEP_S=1)
     for j in ids:
         wait_for(lambda: upload_id(j) is None, timeout=30, what="the sweeper to clear the upload")
         assert f"sweep: job {j}: aborting multipart upload of sweep/" in d.text()
-    log = d.text()
-    assert ("giving up" in log) or ("aborted multipart upload of sweep/" in log)
+        assert f"sweep: job {j}: aborted multipart upload of sweep/" in d.text()
+    assert parts_left("sweep/") == []
 
 
 def test_sigterm_to_process_group_hands_back(exportd_factory, kill_ref):

@@ -220,7 +220,9 @@ def active_queries(cur, token):
 
 class Watcher(threading.Thread):
     """Samples pg_stat_activity every 20 ms and remembers, for each distinct active statement
-    of the service containing token, when it was first seen."""
+    of the service containing token, when it was first seen: the time a sample that showed it
+    returned (a statement seen there started before then; the time the sample began would put
+    a statement starting during the sample before events that came before it)."""
 
     def __init__(self, token):
         super().__init__(daemon=True)
@@ -232,8 +234,9 @@ class Watcher(threading.Thread):
     def run(self):
         with self.conn.cursor() as cur:
             while not self.stop.is_set():
+                active = active_queries(cur, self.token)
                 now = time.monotonic()
-                for _, q in active_queries(cur, self.token):
+                for _, q in active:
                     self.seen.setdefault(q, now)
                 time.sleep(0.02)
 

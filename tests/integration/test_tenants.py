@@ -190,6 +190,12 @@ def test_export_runs_as_its_owner_and_is_404_for_others(inst, keys, fakellm, uq)
     assert rows[0] == ["customer_id", "city"]
     want = as_role(sql, ROLE["b"], {"city": CITY["b"]})
     assert norm(rows[1:]) == norm(want) and want
+    # exportd's audit row for the end of the job: the owner's role and claims, rows and bytes
+    end = audit_rows("detail = %s", ("job %s SUCCESS" % job,))
+    assert len(end) == 1 and end[0]["action"] == "export.end", end
+    assert end[0]["role"] == ROLE["b"] and end[0]["claims"] == {"city": CITY["b"]}
+    assert end[0]["rows"] == len(want) and end[0]["bytes"] == len(data.encode())
+    assert end[0]["subject"] == "key:%d" % key_id(keys["b"])
 
 
 def test_keys_refuse_a_role_not_granted_to_the_service():
@@ -362,13 +368,28 @@ def test_audit_survives_a_restart(instances, keys, fakellm, uq):
 # a catalog per role
 
 
-def schema_of(inst, key):
+def schema_json(inst, key):
     r = requests.get(inst.url + "/schema", headers=bearer(key), timeout=TIMEOUT)
     assert r.status_code == 200, r.text
-    out = {}
-    for t in r.json()["tables"]:
-        out[t["name"]] = [c["name"] for c in t["columns"]]
-    return out
+    return {t["name"]: t for t in r.json()["tables"]}
+
+
+def schema_of(inst, key):
+    return {n: [c["name"] for c in t["columns"]] for n, t in schema_json(inst, key).items()}
+
+
+def test_rls_tables_show_no_other_tenants_values(inst, keys):
+    """Common values and row estimates of a table under row-level security describe every
+    tenant's rows: a tenant's catalog leaves them out. (pg_stats already hides them from a
+    login subject to RLS, as the test stack's is; the role's catalog does not count on it, for
+    a login that owns the tables or bypasses RLS.)"""
+    rd, b = schema_json(inst, keys["reader"]), schema_json(inst, keys["b"])
+    for t in ("customers", "ticket_sales"):
+        assert all(not c.get("values") for c in b[t]["columns"]), b[t]
+        assert b[t]["rows"] == -1 and rd[t]["rows"] > 0, (b[t]["rows"], rd[t]["rows"])
+    # a table without a policy keeps its values for the tenant too
+    vcity = lambda s: next(c for c in s["venues"]["columns"] if c["name"] == "city")
+    assert json.dumps(vcity(b)) == json.dumps(vcity(rd))
 
 
 def test_schema_shows_only_what_the_role_can_read(inst, keys):

@@ -7,6 +7,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "abbrev.h"
 
 static void test_expand(void **state)
@@ -66,12 +68,5 @@ static void test_abbrev_like(void **state)
     assert_int_equal(abbrev_like("strngth"), 0); /* seven letters: a word */
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_expand),
-        cmocka_unit_test(test_abbrev_of),
-        cmocka_unit_test(test_abbrev_like),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+T2_UNIT_MAIN(NULL, NULL, cmocka_unit_test(test_expand), cmocka_unit_test(test_abbrev_of),
+             cmocka_unit_test(test_abbrev_like))

@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "auth.h"
 #include "buf.h"
 #include "body.h"
@@ -162,16 +164,7 @@ static void test_conf_buffer(void **state)
     conf_free(&c);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_key_from_headers),
-        cmocka_unit_test(test_hash),
-        cmocka_unit_test(test_scopes),
-        cmocka_unit_test(test_check_refuses_without_lookup),
-        cmocka_unit_test(test_local_rate_limit),
-        cmocka_unit_test(test_body),
-        cmocka_unit_test(test_conf_buffer),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+T2_UNIT_MAIN(NULL, NULL, cmocka_unit_test(test_key_from_headers), cmocka_unit_test(test_hash),
+             cmocka_unit_test(test_scopes), cmocka_unit_test(test_check_refuses_without_lookup),
+             cmocka_unit_test(test_local_rate_limit), cmocka_unit_test(test_body),
+             cmocka_unit_test(test_conf_buffer))

@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "body.h"
 
 /* A body with its length (some hold NUL bytes) and what the refusal must say. */
@@ -273,13 +275,6 @@ static void test_text(void **state)
     assert_int_equal(failures, 0);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_refused), cmocka_unit_test(test_accepted),
-        cmocka_unit_test(test_depth),   cmocka_unit_test(test_not_text),
-        cmocka_unit_test(test_text),
-    };
-
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+T2_UNIT_MAIN(NULL, NULL, cmocka_unit_test(test_refused), cmocka_unit_test(test_accepted),
+             cmocka_unit_test(test_depth), cmocka_unit_test(test_not_text),
+             cmocka_unit_test(test_text))

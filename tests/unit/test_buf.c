@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "buf.h"
 
 static void test_appends(void **state)
@@ -235,14 +237,8 @@ static void test_str_to_long(void **state)
     assert_int_equal(str_to_long(NULL, 0, 10, &(long){0}), -1);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_appends),     cmocka_unit_test(test_printf_growth),
-        cmocka_unit_test(test_hard_max),    cmocka_unit_test(test_json_escape_atomic_at_max),
-        cmocka_unit_test(test_json_escape), cmocka_unit_test(test_json_cstr_appends),
-        cmocka_unit_test(test_steal),       cmocka_unit_test(test_str_copy),
-        cmocka_unit_test(test_str_to_long),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+T2_UNIT_MAIN(NULL, NULL, cmocka_unit_test(test_appends), cmocka_unit_test(test_printf_growth),
+             cmocka_unit_test(test_hard_max), cmocka_unit_test(test_json_escape_atomic_at_max),
+             cmocka_unit_test(test_json_escape), cmocka_unit_test(test_json_cstr_appends),
+             cmocka_unit_test(test_steal), cmocka_unit_test(test_str_copy),
+             cmocka_unit_test(test_str_to_long))

@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "cache.h"
 
 #define NO_REDIS_PORT 27100 /* nothing listens here */
@@ -129,13 +131,6 @@ static void test_key_hash(void **state)
     assert_string_not_equal(h1, h2);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_redis_down_is_fast_miss),
-        cmocka_unit_test(test_redis_disabled),
-        cmocka_unit_test(test_null_cache),
-        cmocka_unit_test(test_key_hash),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+T2_UNIT_MAIN(NULL, NULL, cmocka_unit_test(test_redis_down_is_fast_miss),
+             cmocka_unit_test(test_redis_disabled), cmocka_unit_test(test_null_cache),
+             cmocka_unit_test(test_key_hash))

@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "conf.h"
 
 /* Every variable that could leak in from the shell running the tests. */
@@ -60,25 +62,12 @@ static int clean_env(void **state)
     return 0;
 }
 
-/* Writes text to a new temp file; path receives its name. */
-static void write_tmp(char path[64], const char *text)
-{
-    int fd;
-    size_t n = strlen(text);
-
-    snprintf(path, 64, "/tmp/t2sql-test-conf-XXXXXX");
-    fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, text, n), (ssize_t)n);
-    close(fd);
-}
-
 /* Loads text as a config file; returns conf_load's result. */
 static int load_text(const char *text, conf *c, char *err, size_t errlen, char path[64])
 {
     int rc;
 
-    write_tmp(path, text);
+    unit_write_tmp(path, "conf", text);
     rc = conf_load(path, c, err, errlen);
     unlink(path);
     return rc;
@@ -702,26 +691,20 @@ static void test_keep_fixed(void **state)
     conf_free(&nw);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(test_defaults, clean_env),
-        cmocka_unit_test_setup(test_file_parsing, clean_env),
-        cmocka_unit_test_setup(test_compact_lines_and_clamp, clean_env),
-        cmocka_unit_test_setup(test_file_errors, clean_env),
-        cmocka_unit_test_setup(test_long_lines, clean_env),
-        cmocka_unit_test_setup(test_missing_file_and_bad_level, clean_env),
-        cmocka_unit_test_setup(test_failure_leaves_output_untouched, clean_env),
-        cmocka_unit_test_setup(test_env_precedence, clean_env),
-        cmocka_unit_test_setup(test_secret_files, clean_env),
-        cmocka_unit_test_setup(test_includes, clean_env),
-        cmocka_unit_test_setup(test_base_path, clean_env),
-        cmocka_unit_test_setup(test_base_url_forms, clean_env),
-        cmocka_unit_test_setup(test_print_masks_secrets, clean_env),
-        cmocka_unit_test_setup(test_pg_conninfo, clean_env),
-        cmocka_unit_test_setup(test_schema_list, clean_env),
-        cmocka_unit_test_setup(test_cors_origins, clean_env),
-        cmocka_unit_test_setup(test_keep_fixed, clean_env),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+T2_UNIT_MAIN(NULL, NULL, cmocka_unit_test_setup(test_defaults, clean_env),
+             cmocka_unit_test_setup(test_file_parsing, clean_env),
+             cmocka_unit_test_setup(test_compact_lines_and_clamp, clean_env),
+             cmocka_unit_test_setup(test_file_errors, clean_env),
+             cmocka_unit_test_setup(test_long_lines, clean_env),
+             cmocka_unit_test_setup(test_missing_file_and_bad_level, clean_env),
+             cmocka_unit_test_setup(test_failure_leaves_output_untouched, clean_env),
+             cmocka_unit_test_setup(test_env_precedence, clean_env),
+             cmocka_unit_test_setup(test_secret_files, clean_env),
+             cmocka_unit_test_setup(test_includes, clean_env),
+             cmocka_unit_test_setup(test_base_path, clean_env),
+             cmocka_unit_test_setup(test_base_url_forms, clean_env),
+             cmocka_unit_test_setup(test_print_masks_secrets, clean_env),
+             cmocka_unit_test_setup(test_pg_conninfo, clean_env),
+             cmocka_unit_test_setup(test_schema_list, clean_env),
+             cmocka_unit_test_setup(test_cors_origins, clean_env),
+             cmocka_unit_test_setup(test_keep_fixed, clean_env))

@@ -8,6 +8,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "err.h"
 
 /* API.md, "Errors": one row per code. */
@@ -135,12 +137,7 @@ static void test_truncation_and_null(void **state)
     assert_int_equal(err_field(NULL, "f", "x"), -1);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_status_and_name), cmocka_unit_test(test_every_code_listed_once),
-        cmocka_unit_test(test_retry_after),     cmocka_unit_test(test_out_of_range),
-        cmocka_unit_test(test_set_field_clear), cmocka_unit_test(test_truncation_and_null),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+T2_UNIT_MAIN(NULL, NULL, cmocka_unit_test(test_status_and_name),
+             cmocka_unit_test(test_every_code_listed_once), cmocka_unit_test(test_retry_after),
+             cmocka_unit_test(test_out_of_range), cmocka_unit_test(test_set_field_clear),
+             cmocka_unit_test(test_truncation_and_null))

@@ -8,6 +8,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "fwd.h"
 
 static void test_strip(void **state)
@@ -81,12 +83,5 @@ static void test_log_value(void **state)
     assert_string_equal(out, "https-a");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_strip),
-        cmocka_unit_test(test_strip_long_header),
-        cmocka_unit_test(test_log_value),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+T2_UNIT_MAIN(NULL, NULL, cmocka_unit_test(test_strip), cmocka_unit_test(test_strip_long_header),
+             cmocka_unit_test(test_log_value))

@@ -11,20 +11,9 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "glossary.h"
-
-/* Writes text to a new temp file; path receives its name. */
-static void write_tmp(char path[64], const char *text)
-{
-    int fd;
-    size_t n = strlen(text);
-
-    snprintf(path, 64, "/tmp/t2sql-test-gloss-XXXXXX");
-    fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, text, n), (ssize_t)n);
-    close(fd);
-}
 
 static int find_term(const glossary *g, const char *term)
 {
@@ -63,13 +52,14 @@ static void test_file_format(void **state)
     char path[64];
 
     (void)state;
-    write_tmp(path, "# comment line\n"
-                    "\n"
-                    "   # indented comment\n"
-                    "  vip  |  customers , orders |  big spenders  |  customers.tier = 'vip'  \n"
-                    "three | t | just a hint\n"
-                    "no tables |  | hint without tables\n"
-                    "concat | t | hint | a || b\n");
+    unit_write_tmp(path, "gloss",
+                   "# comment line\n"
+                   "\n"
+                   "   # indented comment\n"
+                   "  vip  |  customers , orders |  big spenders  |  customers.tier = 'vip'  \n"
+                   "three | t | just a hint\n"
+                   "no tables |  | hint without tables\n"
+                   "concat | t | hint | a || b\n");
     assert_int_equal(glossary_load_file(g, path, &err), 0);
     unlink(path);
     assert_int_equal(g->n, 4);
@@ -101,7 +91,7 @@ static void test_file_errors(void **state)
         glossary *g = glossary_new();
         t2err err;
         char path[64], where[96];
-        write_tmp(path, cases[i].text);
+        unit_write_tmp(path, "gloss", cases[i].text);
         err_clear(&err);
         assert_int_equal(glossary_load_file(g, path, &err), -1);
         snprintf(where, sizeof where, "%s:%d:", path, cases[i].line);
@@ -122,7 +112,7 @@ static void test_long_line(void **state)
     (void)state;
     memset(text + i, 'h', 5000);
     snprintf(text + i + 5000, sizeof text - i - 5000, " | x | y\n");
-    write_tmp(path, text);
+    unit_write_tmp(path, "gloss", text);
     err_clear(&err);
     assert_int_equal(glossary_load_file(g, path, &err), -1);
     snprintf(where, sizeof where, "%s:2:", path);
@@ -212,13 +202,7 @@ static void test_match_max_keeps_best(void **state)
     glossary_free(g);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_shipped_file),         cmocka_unit_test(test_file_format),
-        cmocka_unit_test(test_file_errors),          cmocka_unit_test(test_long_line),
-        cmocka_unit_test(test_missing_file),         cmocka_unit_test(test_match),
-        cmocka_unit_test(test_match_max_keeps_best),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+T2_UNIT_MAIN(NULL, NULL, cmocka_unit_test(test_shipped_file), cmocka_unit_test(test_file_format),
+             cmocka_unit_test(test_file_errors), cmocka_unit_test(test_long_line),
+             cmocka_unit_test(test_missing_file), cmocka_unit_test(test_match),
+             cmocka_unit_test(test_match_max_keeps_best))

@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "llm.h"
 
 static void test_extract_sql(void **state)
@@ -341,16 +343,7 @@ static void test_chat_unreachable_and_unconfigured(void **state)
     buf_free(&reply);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_extract_sql),
-        cmocka_unit_test(test_extract_appends),
-        cmocka_unit_test(test_configured),
-        cmocka_unit_test(test_chat_ok_and_request),
-        cmocka_unit_test(test_chat_errors),
-        cmocka_unit_test(test_chat_timeout),
-        cmocka_unit_test(test_chat_unreachable_and_unconfigured),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+T2_UNIT_MAIN(NULL, NULL, cmocka_unit_test(test_extract_sql), cmocka_unit_test(test_extract_appends),
+             cmocka_unit_test(test_configured), cmocka_unit_test(test_chat_ok_and_request),
+             cmocka_unit_test(test_chat_errors), cmocka_unit_test(test_chat_timeout),
+             cmocka_unit_test(test_chat_unreachable_and_unconfigured))

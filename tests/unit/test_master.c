@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "log.h"
 #include "master.h"
 
@@ -121,8 +123,8 @@ static pid_t start_master(int mode, int stop_grace_s)
 {
     static const char *const vars[] = {"T2SQL_WORKERS",  "T2SQL_MAX_REQUESTS", "T2SQL_LISTEN",
                                        "T2SQL_LOG_FILE", "T2SQL_PID_FILE",     NULL};
-    master_ops ops = {"test-master", conf_path, t_slots,      t_run, t_check,
-                      NULL,          NULL,      stop_grace_s, 0,     1};
+    master_ops ops = {"test-master", conf_path,    t_slots, t_run, t_check, NULL,
+                      NULL,          stop_grace_s, 0,       1,     NULL};
     char err[256];
     pid_t pid;
     conf cf;
@@ -334,13 +336,59 @@ static void test_stop_grace(void **state)
     assert_stopped(m, pid); /* one SIGTERM: killed after stop_grace_s */
 }
 
-int main(void)
+static int refuse_all(const conf *cf, char *err, size_t errlen)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_backoff, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_second_sigterm_kills, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stop_grace, setup, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    (void)cf;
+    snprintf(err, errlen, "refused by the daemon's check");
+    return -1;
 }
+
+/* master_start with argv; stdout and stderr (the printed configuration, usage) go nowhere. */
+static int start(master_ops *ops, conf *cf, int argc, char **argv)
+{
+    int out = dup(1), errfd = dup(2), null = open("/dev/null", O_WRONLY), rc;
+
+    fflush(NULL);
+    dup2(null, 1);
+    dup2(null, 2);
+    optind = 1;
+    rc = master_start(ops, argc, argv, "usage: unit\n", cf);
+    fflush(NULL);
+    dup2(out, 1);
+    dup2(errfd, 2);
+    close(out);
+    close(errfd);
+    close(null);
+    return rc;
+}
+
+static void test_start_options(void **state)
+{
+    char tmp[64], a0[] = "unit", c[] = "-c", t[] = "-t", h[] = "-h", x[] = "-x";
+    char *check[] = {a0, c, tmp, t}, *help[] = {a0, h}, *bad[] = {a0, x}, *run[] = {a0, c, tmp};
+    master_ops ops = {"unit", NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, NULL};
+    conf cf;
+
+    (void)state;
+    unit_write_tmp(tmp, "master", "workers = 3\nlog_file =\n");
+    assert_int_equal(start(&ops, &cf, 4, check), 0); /* -t: printed, freed, exit 0 */
+    assert_string_equal(ops.conf_path, tmp);
+    assert_int_equal(start(&ops, &cf, 2, help), 0);
+    assert_int_equal(start(&ops, &cf, 2, bad), 2);
+    ops.check = refuse_all;
+    assert_int_equal(start(&ops, &cf, 4, check), 1);
+    ops.check = NULL;
+    assert_int_equal(start(&ops, &cf, 3, run), -1); /* go on: the configuration is loaded */
+    assert_int_equal(cf.workers, 3);
+    conf_free(&cf);
+    unlink(tmp);
+    unit_write_tmp(tmp, "master", "workers = 0\n"); /* out of range */
+    assert_int_equal(start(&ops, &cf, 3, run), 1);
+    unlink(tmp);
+}
+
+T2_UNIT_MAIN(NULL, NULL, cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
+             cmocka_unit_test_setup_teardown(test_backoff, setup, teardown),
+             cmocka_unit_test_setup_teardown(test_second_sigterm_kills, setup, teardown),
+             cmocka_unit_test_setup_teardown(test_stop_grace, setup, teardown),
+             cmocka_unit_test(test_start_options))

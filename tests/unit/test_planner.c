@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "unit.h"
 #include <pg_query.h>
 
 static catalog *demo;
@@ -354,17 +356,7 @@ static void test_empty_catalog(void **state)
     catalog_free(c);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_measures),
-        cmocka_unit_test(test_dimensions),
-        cmocka_unit_test(test_filters),
-        cmocka_unit_test(test_time),
-        cmocka_unit_test(test_ranking_and_listing),
-        cmocka_unit_test(test_declines),
-        cmocka_unit_test(test_quoting),
-        cmocka_unit_test(test_empty_catalog),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
-}
+T2_UNIT_MAIN(setup, teardown, cmocka_unit_test(test_measures), cmocka_unit_test(test_dimensions),
+             cmocka_unit_test(test_filters), cmocka_unit_test(test_time),
+             cmocka_unit_test(test_ranking_and_listing), cmocka_unit_test(test_declines),
+             cmocka_unit_test(test_quoting), cmocka_unit_test(test_empty_catalog))

@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "rag.h"
 #include "text.h"
 
@@ -522,25 +524,16 @@ static void test_empty_catalog(void **state)
     buf_free(&out);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_membership_pune, demo_setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ticketing_by_category, demo_setup, teardown),
-        cmocka_unit_test_setup_teardown(test_merchandise, demo_setup, teardown),
-        cmocka_unit_test_setup_teardown(test_glossary_and_examples_rendered, demo_setup, teardown),
-        cmocka_unit_test_setup_teardown(test_example_boosts_its_tables, demo_setup, teardown),
-        cmocka_unit_test_setup_teardown(test_big_catalog_budget, big_setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fk_path_added, big_setup, teardown),
-        cmocka_unit_test(test_join_table_before_distractor),
-        cmocka_unit_test(test_abbreviations),
-        cmocka_unit_test(test_copies_down_weighted),
-        cmocka_unit_test(test_naming_convention_joins),
-        cmocka_unit_test_setup_teardown(test_appends_and_rolls_back, demo_setup, teardown),
-        cmocka_unit_test(test_stems_meet),
-        cmocka_unit_test(test_tokens_estimate),
-        cmocka_unit_test(test_empty_catalog),
-    };
-
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+T2_UNIT_MAIN(
+    NULL, NULL, cmocka_unit_test_setup_teardown(test_membership_pune, demo_setup, teardown),
+    cmocka_unit_test_setup_teardown(test_ticketing_by_category, demo_setup, teardown),
+    cmocka_unit_test_setup_teardown(test_merchandise, demo_setup, teardown),
+    cmocka_unit_test_setup_teardown(test_glossary_and_examples_rendered, demo_setup, teardown),
+    cmocka_unit_test_setup_teardown(test_example_boosts_its_tables, demo_setup, teardown),
+    cmocka_unit_test_setup_teardown(test_big_catalog_budget, big_setup, teardown),
+    cmocka_unit_test_setup_teardown(test_fk_path_added, big_setup, teardown),
+    cmocka_unit_test(test_join_table_before_distractor), cmocka_unit_test(test_abbreviations),
+    cmocka_unit_test(test_copies_down_weighted), cmocka_unit_test(test_naming_convention_joins),
+    cmocka_unit_test_setup_teardown(test_appends_and_rolls_back, demo_setup, teardown),
+    cmocka_unit_test(test_stems_meet), cmocka_unit_test(test_tokens_estimate),
+    cmocka_unit_test(test_empty_catalog))

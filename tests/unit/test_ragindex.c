@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "catalog.h"
 #include "ragindex.h"
 
@@ -193,12 +195,6 @@ static void test_empty(void **state)
     catalog_free(c);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_expansions), cmocka_unit_test(test_join_keys),
-        cmocka_unit_test(test_copies),     cmocka_unit_test(test_name_rarity),
-        cmocka_unit_test(test_lifetime),   cmocka_unit_test(test_empty),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+T2_UNIT_MAIN(NULL, NULL, cmocka_unit_test(test_expansions), cmocka_unit_test(test_join_keys),
+             cmocka_unit_test(test_copies), cmocka_unit_test(test_name_rarity),
+             cmocka_unit_test(test_lifetime), cmocka_unit_test(test_empty))

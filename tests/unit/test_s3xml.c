@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "s3.h"
 #include "s3part.h"
 #include "s3xml.h"
@@ -195,18 +197,9 @@ static void test_presign_addressing(void **state)
     assert_null(url);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_upload_id),
-        cmocka_unit_test(test_upload_id_missing_or_garbage),
-        cmocka_unit_test(test_error_document),
-        cmocka_unit_test(test_error_not_error),
-        cmocka_unit_test(test_error_inside_200),
-        cmocka_unit_test(test_no_external_entities),
-        cmocka_unit_test(test_complete_body),
-        cmocka_unit_test(test_part_sizes),
-        cmocka_unit_test(test_presign_addressing),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+T2_UNIT_MAIN(NULL, NULL, cmocka_unit_test(test_upload_id),
+             cmocka_unit_test(test_upload_id_missing_or_garbage),
+             cmocka_unit_test(test_error_document), cmocka_unit_test(test_error_not_error),
+             cmocka_unit_test(test_error_inside_200), cmocka_unit_test(test_no_external_entities),
+             cmocka_unit_test(test_complete_body), cmocka_unit_test(test_part_sizes),
+             cmocka_unit_test(test_presign_addressing))

@@ -7,6 +7,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "sigv4.h"
 
 /* 20130524T000000Z, the instant every AWS example is signed at. */
@@ -18,7 +20,7 @@ static const sigv4_cred aws_cred = {
 static void test_get_object_range(void **state)
 {
     sigv4_kv h[] = {{"Range", "bytes=0-9"}};
-    sigv4_req r = {"GET", "examplebucket.s3.amazonaws.com", "/test.txt", NULL, 0, h, 1, NULL};
+    sigv4_req r = {"GET", "examplebucket.s3.amazonaws.com", "/test.txt", NULL, 0, h, 1, NULL, 0};
     sigv4_result res;
 
     (void)state;
@@ -37,7 +39,8 @@ static void test_put_object(void **state)
     char sha[65];
     sigv4_kv h[] = {{"Date", "Fri, 24 May 2013 00:00:00 GMT"},
                     {"x-amz-storage-class", "REDUCED_REDUNDANCY"}};
-    sigv4_req r = {"PUT", "examplebucket.s3.amazonaws.com", "/test$file.text", NULL, 0, h, 2, sha};
+    sigv4_req r = {"PUT", "examplebucket.s3.amazonaws.com", "/test$file.text", NULL, 0, h, 2, sha,
+                   0};
     sigv4_result res;
     buf path = BUF_INIT(0);
 
@@ -57,7 +60,7 @@ static void test_put_object(void **state)
 static void test_get_lifecycle(void **state)
 {
     sigv4_kv q[] = {{"lifecycle", NULL}};
-    sigv4_req r = {"GET", "examplebucket.s3.amazonaws.com", "/", q, 1, NULL, 0, NULL};
+    sigv4_req r = {"GET", "examplebucket.s3.amazonaws.com", "/", q, 1, NULL, 0, NULL, 0};
     sigv4_result res;
     buf query = BUF_INIT(0);
 
@@ -72,7 +75,7 @@ static void test_get_lifecycle(void **state)
 static void test_list_objects(void **state)
 {
     sigv4_kv q[] = {{"prefix", "J"}, {"max-keys", "2"}};
-    sigv4_req r = {"GET", "examplebucket.s3.amazonaws.com", "/", q, 2, NULL, 0, NULL};
+    sigv4_req r = {"GET", "examplebucket.s3.amazonaws.com", "/", q, 2, NULL, 0, NULL, 0};
     sigv4_result res;
     buf query = BUF_INIT(0);
 
@@ -86,7 +89,7 @@ static void test_list_objects(void **state)
 
 static void test_presigned_get(void **state)
 {
-    sigv4_req r = {"GET", "examplebucket.s3.amazonaws.com", "/test.txt", NULL, 0, NULL, 0, NULL};
+    sigv4_req r = {"GET", "examplebucket.s3.amazonaws.com", "/test.txt", NULL, 0, NULL, 0, NULL, 0};
     sigv4_result res;
     buf path = BUF_INIT(0), query = BUF_INIT(0);
 
@@ -104,7 +107,7 @@ static void test_presigned_get(void **state)
 
 static void test_presign_bounds(void **state)
 {
-    sigv4_req r = {"GET", "h", "/k", NULL, 0, NULL, 0, NULL};
+    sigv4_req r = {"GET", "h", "/k", NULL, 0, NULL, 0, NULL, 0};
     sigv4_result res;
 
     (void)state;
@@ -116,7 +119,7 @@ static void test_presign_bounds(void **state)
 static void test_query_uploads(void **state)
 {
     sigv4_kv q[] = {{"uploads", ""}};
-    sigv4_req r = {"POST", "h", "/b/k", q, 1, NULL, 0, NULL};
+    sigv4_req r = {"POST", "h", "/b/k", q, 1, NULL, 0, NULL, 0};
     sigv4_result res;
     buf query = BUF_INIT(0);
 
@@ -129,7 +132,7 @@ static void test_query_uploads(void **state)
 static void test_query_part_upload_id(void **state)
 {
     sigv4_kv q[] = {{"uploadId", "VXBsb2FkIElE+/=x"}, {"partNumber", "10"}};
-    sigv4_req r = {"PUT", "h", "/b/k", q, 2, NULL, 0, SIGV4_UNSIGNED_PAYLOAD};
+    sigv4_req r = {"PUT", "h", "/b/k", q, 2, NULL, 0, SIGV4_UNSIGNED_PAYLOAD, 0};
     sigv4_result res;
     buf query = BUF_INIT(0);
 
@@ -143,7 +146,7 @@ static void test_query_sorting_and_spaces(void **state)
 {
     /* sorted by encoded name, byte order (uppercase first), then value */
     sigv4_kv q[] = {{"b", "x y"}, {"a", "2"}, {"a", "1"}, {"Z", "~-_."}};
-    sigv4_req r = {"GET", "h", "/", q, 4, NULL, 0, NULL};
+    sigv4_req r = {"GET", "h", "/", q, 4, NULL, 0, NULL, 0};
     sigv4_result res;
     buf query = BUF_INIT(0);
 
@@ -155,8 +158,8 @@ static void test_query_sorting_and_spaces(void **state)
 
 static void test_path_encoding(void **state)
 {
-    sigv4_req r = {"GET", "h", "/b/dir one/\xe2\x82\xac+r\xc3\xa9sum\xc3\xa9*.csv", NULL, 0, NULL,
-                   0,     NULL};
+    sigv4_req r = {
+        "GET", "h", "/b/dir one/\xe2\x82\xac+r\xc3\xa9sum\xc3\xa9*.csv", NULL, 0, NULL, 0, NULL, 0};
     sigv4_result res;
     buf path = BUF_INIT(0);
 
@@ -170,7 +173,7 @@ static void test_header_canonicalisation(void **state)
 {
     /* values trimmed and whitespace runs collapsed; names case-insensitive */
     sigv4_kv h1[] = {{"X-Amz-Meta-A", "  a   b  "}}, h2[] = {{"x-amz-meta-a", "a b"}};
-    sigv4_req r1 = {"GET", "h", "/", NULL, 0, h1, 1, NULL}, r2 = r1;
+    sigv4_req r1 = {"GET", "h", "/", NULL, 0, h1, 1, NULL, 0}, r2 = r1;
     sigv4_result a, b;
 
     (void)state;
@@ -183,7 +186,7 @@ static void test_header_canonicalisation(void **state)
 static void test_session_token(void **state)
 {
     sigv4_cred c = aws_cred;
-    sigv4_req r = {"GET", "h", "/k", NULL, 0, NULL, 0, NULL};
+    sigv4_req r = {"GET", "h", "/k", NULL, 0, NULL, 0, NULL, 0};
     sigv4_result res;
     buf query = BUF_INIT(0);
 
@@ -196,21 +199,9 @@ static void test_session_token(void **state)
     buf_free(&query);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_get_object_range),
-        cmocka_unit_test(test_put_object),
-        cmocka_unit_test(test_get_lifecycle),
-        cmocka_unit_test(test_list_objects),
-        cmocka_unit_test(test_presigned_get),
-        cmocka_unit_test(test_presign_bounds),
-        cmocka_unit_test(test_query_uploads),
-        cmocka_unit_test(test_query_part_upload_id),
-        cmocka_unit_test(test_query_sorting_and_spaces),
-        cmocka_unit_test(test_path_encoding),
-        cmocka_unit_test(test_header_canonicalisation),
-        cmocka_unit_test(test_session_token),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+T2_UNIT_MAIN(NULL, NULL, cmocka_unit_test(test_get_object_range), cmocka_unit_test(test_put_object),
+             cmocka_unit_test(test_get_lifecycle), cmocka_unit_test(test_list_objects),
+             cmocka_unit_test(test_presigned_get), cmocka_unit_test(test_presign_bounds),
+             cmocka_unit_test(test_query_uploads), cmocka_unit_test(test_query_part_upload_id),
+             cmocka_unit_test(test_query_sorting_and_spaces), cmocka_unit_test(test_path_encoding),
+             cmocka_unit_test(test_header_canonicalisation), cmocka_unit_test(test_session_token))

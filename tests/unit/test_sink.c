@@ -8,6 +8,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "sink.h"
 
 /* The peer: records every write; fails from call number fail_at on (0 = never). */
@@ -204,16 +206,8 @@ static void test_fail_later(void **state)
     buf_free(&w.out);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_flush_threshold),
-        cmocka_unit_test(test_overflow_flushes_first),
-        cmocka_unit_test(test_large_chunk_passes_through),
-        cmocka_unit_test(test_hold),
-        cmocka_unit_test(test_mark),
-        cmocka_unit_test(test_failed_peer),
-        cmocka_unit_test(test_fail_later),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+T2_UNIT_MAIN(NULL, NULL, cmocka_unit_test(test_flush_threshold),
+             cmocka_unit_test(test_overflow_flushes_first),
+             cmocka_unit_test(test_large_chunk_passes_through), cmocka_unit_test(test_hold),
+             cmocka_unit_test(test_mark), cmocka_unit_test(test_failed_peer),
+             cmocka_unit_test(test_fail_later))

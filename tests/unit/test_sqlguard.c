@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #define DATA "../shared/data/"
 
 /* The shared corpora are beside a CI checkout but not beside a plain clone: without the
@@ -788,20 +790,8 @@ static void test_parse_errors_and_null(void **state)
     assert_true(r.why[0] != '\0');
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_accept_corpus),
-        cmocka_unit_test(test_reject_corpus),
-        cmocka_unit_test(test_spider),
-        cmocka_unit_test(test_cases),
-        cmocka_unit_test(test_folded),
-        cmocka_unit_test(test_session),
-        cmocka_unit_test(test_rels),
-        cmocka_unit_test(test_rels_cap),
-        cmocka_unit_test(test_parse_errors_and_null),
-        cmocka_unit_test(test_attr_funcs),
-    };
-
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+T2_UNIT_MAIN(NULL, NULL, cmocka_unit_test(test_accept_corpus), cmocka_unit_test(test_reject_corpus),
+             cmocka_unit_test(test_spider), cmocka_unit_test(test_cases),
+             cmocka_unit_test(test_folded), cmocka_unit_test(test_session),
+             cmocka_unit_test(test_rels), cmocka_unit_test(test_rels_cap),
+             cmocka_unit_test(test_parse_errors_and_null), cmocka_unit_test(test_attr_funcs))

@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "text.h"
 
 /* Splits s and compares with the space-joined words in want. */
@@ -321,20 +323,9 @@ static void test_edit_distance(void **state)
     }
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_split),
-        cmocka_unit_test(test_split_limits),
-        cmocka_unit_test(test_stem_table),
-        cmocka_unit_test(test_stem_memo),
-        cmocka_unit_test(test_plural),
-        cmocka_unit_test(test_wordset),
-        cmocka_unit_test(test_stem_plural_meets_singular),
-        cmocka_unit_test(test_stop_words),
-        cmocka_unit_test(test_normalize),
-        cmocka_unit_test(test_similarity),
-        cmocka_unit_test(test_edit_distance),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+T2_UNIT_MAIN(NULL, NULL, cmocka_unit_test(test_split), cmocka_unit_test(test_split_limits),
+             cmocka_unit_test(test_stem_table), cmocka_unit_test(test_stem_memo),
+             cmocka_unit_test(test_plural), cmocka_unit_test(test_wordset),
+             cmocka_unit_test(test_stem_plural_meets_singular), cmocka_unit_test(test_stop_words),
+             cmocka_unit_test(test_normalize), cmocka_unit_test(test_similarity),
+             cmocka_unit_test(test_edit_distance))

@@ -16,25 +16,14 @@
 
 #include <cmocka.h>
 
+#include "pgtest.h"
+
 static PGconn *db;
-static const char *why_not;
 
 static int setup(void **state)
 {
-    const char *ci = getenv("T2SQL_TEST_PG");
-
     (void)state;
-    if (!ci || !*ci) {
-        why_not = "T2SQL_TEST_PG is not set (start the test stack: scripts/stack.sh test, "
-                  "then . var/test/env.sh)";
-        return 0;
-    }
-    db = PQconnectdb(ci);
-    if (PQstatus(db) != CONNECTION_OK) {
-        why_not = "the test PostgreSQL (T2SQL_TEST_PG) is not reachable";
-        PQfinish(db);
-        db = NULL;
-    }
+    db = pgtest_live();
     return 0;
 }
 
@@ -47,10 +36,7 @@ static int teardown(void **state)
 
 static void need_db(void)
 {
-    if (!db) {
-        print_message("skipped: %s\n", why_not);
-        skip();
-    }
+    PGTEST_NEED(db);
 }
 
 /* The first value of a one-row query, copied into out. */
