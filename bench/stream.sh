@@ -3,6 +3,9 @@
 # stack's scale-1 demo data (scripts/stack.sh bench), through nginx:
 #   throughput  1,000,000-row page (stream: true)  vs  psql -c "COPY (same SQL) TO STDOUT"
 #   memory      the worker's peak RSS (VmHWM) for that page vs for a 10-row page
+#   tie-breaker a 1,000,000-row page of a query with no ORDER BY and no key among its columns
+#               (the service sorts it by every column: core/order.c) vs COPY of the same
+#               SQL sorted so, and (the cost) vs COPY of it as written, unsorted
 #   first byte  time to first byte of the 1,000,000-row page vs a 1-row page
 #   hang-up     client closes mid-stream -> the query is gone from pg_stat_activity
 # One line per measurement ending in PASS or MISS; exit status 1 if a target is missed.
@@ -23,9 +26,12 @@ PGCONN=${T2SQL_TEST_PG:-"host=127.0.0.1 port=35432 dbname=t2sql user=postgres"}
 PGCONN=${PGCONN% password=*} # the password comes from PGPASSFILE (var/bench/env.sh), not argv
 PY=/usr/bin/python3
 SQL="SELECT * FROM ticket_sales ORDER BY sale_id LIMIT $ROWS"
+TIE_SQL="SELECT event_id, customer_id, quantity, price FROM ticket_sales LIMIT $ROWS"
+TIE_SORTED="SELECT event_id, customer_id, quantity, price FROM ticket_sales ORDER BY 1, 2, 3, 4 LIMIT $ROWS"
 RUN=$$-$(date +%s)                       # fresh questions: the first ask goes to the model
 Q_BIG="stream bench $RUN: every ticket sale in order"
 Q_HUP="stream bench $RUN: the hang-up grid"
+Q_TIE="stream bench $RUN: sales without a key"
 HUP_TOK="hup_${RUN//-/_}"
 HUP_SQL="SELECT a, b, '$HUP_TOK' AS tok FROM generate_series(1, 10000) a, generate_series(1, 5000) b"
 STACK="env T2SQL_STACK_MODE=bench scripts/stack.sh"
@@ -71,8 +77,9 @@ query() { # query QUESTION PAGE_SIZE COUNT [curl args...] -> curl's output
 
 curl -sf -X POST "$LLM/_rules" -d "$($PY -c 'import json,sys; print(json.dumps({"rules": [
     {"match": sys.argv[1], "reply": "<sql>%s</sql>" % sys.argv[2]},
-    {"match": sys.argv[3], "reply": "<sql>%s</sql>" % sys.argv[4]}]}))' \
-    "$Q_BIG" "$SQL" "$Q_HUP" "$HUP_SQL")" >/dev/null
+    {"match": sys.argv[3], "reply": "<sql>%s</sql>" % sys.argv[4]},
+    {"match": sys.argv[5], "reply": "<sql>%s</sql>" % sys.argv[6]}]}))' \
+    "$Q_BIG" "$SQL" "$Q_HUP" "$HUP_SQL" "$Q_TIE" "$TIE_SQL")" >/dev/null
 
 start_instance
 # warm-up: the first ask goes to the model, later ones come from the cache; the table is
@@ -104,6 +111,25 @@ echo "        (${ROWS} rows; api runs: $(cut -d' ' -f1 "$TMP/api" | xargs printf
 echo "        (median of $ROUNDS: api $(printf %.3f "$api_s") s for $(head -n1 "$TMP/api" | cut -d' ' -f2) bytes of JSON, copy $(printf %.3f "$copy_s") s for $(head -n1 "$TMP/copy" | cut -d' ' -f2) bytes of text; count none)"
 t=$(query "$Q_BIG" $ROWS exact -o /dev/null -w '%{time_total}')
 echo "        (the same page with count exact, the default: $(printf %.3f "$t") s, $(calc "int($ROWS / $t)") rows/s, including the count query)"
+
+# -- tie-breaker: a keyless, unordered page is sorted by every column before it streams ------
+query "$Q_TIE" $ROWS none -o /dev/null # into the cache
+: >"$TMP/tapi" >"$TMP/tsorted" >"$TMP/tplain"
+for _ in $(seq "$ROUNDS"); do
+    query "$Q_TIE" $ROWS none -o /dev/null -w '%{time_total}\n' >>"$TMP/tapi"
+    t0=$(now)
+    psql -X -q -d "$PGCONN" -c "COPY ($TIE_SORTED) TO STDOUT" >/dev/null
+    calc "$(now) - $t0" >>"$TMP/tsorted"
+    t0=$(now)
+    psql -X -q -d "$PGCONN" -c "COPY ($TIE_SQL) TO STDOUT" >/dev/null
+    calc "$(now) - $t0" >>"$TMP/tplain"
+done
+tapi=$(median <"$TMP/tapi")
+tsorted=$(median <"$TMP/tsorted")
+tplain=$(median <"$TMP/tplain")
+ratio=$(calc "$tsorted / $tapi")
+echo "stream: tie-breaker page (no key, no ORDER BY) rows/s api $(calc "int($ROWS / $tapi)") vs copy of it sorted $(calc "int($ROWS / $tsorted)"), ratio $(printf %.2f "$ratio") (target >= 0.5): $(verdict "$(calc "$ratio >= 0.5")")"
+echo "        (medians of $ROUNDS: api $(printf %.3f "$tapi") s; copy sorted $(printf %.3f "$tsorted") s; copy as written, unsorted, $(printf %.3f "$tplain") s: the sort costs $(printf %.2f "$(calc "$tsorted / $tplain")")x)"
 
 # -- memory: fresh worker for each page ----------------------------------------------------
 start_instance

@@ -248,7 +248,10 @@ static const char SQL_COLUMNS[] =
     "         WHERE s.schemaname = n.nspname AND s.tablename = c.relname"
     "           AND s.attname = a.attname AND a.atttypid IN (25, 1043, 1042)"
     "           AND (s.n_distinct BETWEEN 1 AND 100"
-    "                OR (s.n_distinct < 0 AND -s.n_distinct * c.reltuples <= 100))))"
+    "                OR (s.n_distinct < 0 AND -s.n_distinct * c.reltuples <= 100)))),"
+    "       a.atttypid IN (25, 1043, 1042) AND c.relkind IN ('r', 'm', 'p')"
+    "         AND NOT EXISTS (SELECT 1 FROM pg_stats s WHERE s.schemaname = n.nspname"
+    "                           AND s.tablename = c.relname AND s.attname = a.attname)"
     "  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
     "  JOIN pg_namespace n ON n.oid = c.relnamespace"
     " WHERE n.nspname = ANY($1::text[]) AND c.relkind IN ('r','v','m','p','f')"
@@ -337,6 +340,7 @@ int catalog_load(PGconn *conn, char **schemas, int nschemas, catalog **out, t2er
                                  PQgetvalue(rc, i, 5)[0] == 't', PQgetvalue(rc, i, 4)[0] == 't');
         if (col < 0) goto oom;
         if (!PQgetisnull(rc, i, 6) && parse_values(c, t, col, PQgetvalue(rc, i, 6)) < 0) goto oom;
+        c->tables[t].cols[col].nostats = PQnfields(rc) > 7 && PQgetvalue(rc, i, 7)[0] == 't';
     }
     n = PQntuples(rf);
     for (i = 0; i < n; i++) {
@@ -368,7 +372,11 @@ fail:
 static const char SQL_PROBE[] =
     "SELECT md5(coalesce(string_agg(x, '|' ORDER BY x), '')) FROM ("
     " SELECT concat_ws(':', c.oid, c.relname, c.relkind::text, a.attnum, a.attname,"
-    "        a.atttypid, a.atttypmod, d.description) AS x"
+    "        a.atttypid, a.atttypmod, d.description,"
+    /* statistics appearing replace sampled values (catsample.h) */
+    "        CASE WHEN a.atttypid IN (25, 1043, 1042) THEN EXISTS (SELECT 1 FROM pg_stats s"
+    "          WHERE s.schemaname = n.nspname AND s.tablename = c.relname"
+    "            AND s.attname = a.attname) END) AS x"
     "   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
     "   JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
     "   LEFT JOIN pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass"

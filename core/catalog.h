@@ -23,6 +23,7 @@ typedef struct cat_column {
     int notnull;
     char **values; /* common values (pg_stats.most_common_vals) for low-cardinality text */
     int nvalues;
+    int nostats; /* text column with no pg_stats row yet (set by catalog_load; not in JSON) */
 } cat_column;
 
 typedef struct cat_table {

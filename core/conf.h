@@ -44,6 +44,7 @@ typedef struct conf {
     long max_page_size;
     long default_page_size;
     long max_result_bytes;
+    int numeric_as_string; /* numeric columns as JSON strings */
     /* redis */
     char *redis_host;
     long redis_port;
@@ -52,6 +53,8 @@ typedef struct conf {
     long cache_ttl_sql;
     long cache_ttl_llm;
     long cache_ttl_catalog;
+    long catalog_sample_rows; /* 0 = never sample values without statistics */
+    long catalog_sample_ms;
     int result_cache;
     long result_cache_ttl;
     long result_cache_max_bytes;

@@ -3,6 +3,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "order.h"
 #include "pg.h"
 
 #include <errno.h>
@@ -54,6 +55,7 @@ static int type_cache_loaded;
 void exec_types_reset(void)
 {
     type_cache_loaded = 0;
+    order_reset();
 }
 
 static int type_cmp(const void *a, const void *b)
@@ -108,47 +110,26 @@ static const char *type_name(Oid oid)
     return hit ? hit->name : NULL;
 }
 
-/* 1 if a numeric's text is a finite number a double carries exactly enough (<= 15
- * significant digits), so it can be sent as a JSON number. */
-static int numeric_fits(const char *s)
-{
-    int sig = 0, started = 0, intdigits = 0, pending_zeros = 0, in_frac = 0;
-
-    if (*s == '-') s++;
-    if (!(*s >= '0' && *s <= '9')) return 0; /* NaN, Infinity */
-    for (; *s; s++) {
-        if (*s == '.') {
-            in_frac = 1;
-            continue;
-        }
-        if (*s < '0' || *s > '9') return 0;
-        if (!in_frac) intdigits++;
-        if (*s == '0') {
-            if (started) pending_zeros++;
-            continue;
-        }
-        started = 1;
-        sig += pending_zeros + 1;
-        pending_zeros = 0;
-    }
-    if (!in_frac) sig += pending_zeros;
-    return sig <= 15 && intdigits <= 308;
-}
-
-static int float_fits(const char *s)
+/* 1 if a numeric or float value's text is finite (PostgreSQL writes NaN, Infinity and
+ * -Infinity as words; every finite value starts with a digit or '-' and a digit). */
+static int is_finite_text(const char *s)
 {
     return (*s >= '0' && *s <= '9') || (*s == '-' && s[1] >= '0' && s[1] <= '9');
 }
 
-static int add_value(buf *b, int kind, const char *v, int len)
+/* One JSON type per column besides null: a finite numeric or float is a JSON number with
+ * PostgreSQL's own digits (JSON numbers carry any precision), a non-finite one is null; with
+ * numeric_strings every numeric value, NaN and Infinity included, is a string instead. */
+static int add_value(buf *b, int kind, const char *v, int len, int numeric_strings)
 {
     switch (kind) {
     case K_INT:
         return buf_add(b, v, (size_t)len);
-    case K_FLOAT:
-        return float_fits(v) ? buf_add(b, v, (size_t)len) : buf_add_json_str(b, v, (size_t)len);
     case K_NUMERIC:
-        return numeric_fits(v) ? buf_add(b, v, (size_t)len) : buf_add_json_str(b, v, (size_t)len);
+        if (numeric_strings) return buf_add_json_str(b, v, (size_t)len);
+        /* fall through */
+    case K_FLOAT:
+        return is_finite_text(v) ? buf_add(b, v, (size_t)len) : buf_add(b, "null", 4);
     case K_BOOL:
         return buf_adds(b, v[0] == 't' ? "true" : "false");
     case K_JSON:
@@ -164,6 +145,17 @@ static double ms_since(const struct timespec *t0)
 
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+int exec_order(PGconn *conn, const txn_limits *lim, const txn_identity *id, const char *sql,
+               buf *out, t2err *err)
+{
+    int rc;
+
+    if (txn_begin(conn, lim, id, err) < 0) return -1;
+    rc = order_total(conn, sql, out, err);
+    txn_end(conn);
+    return rc;
 }
 
 int exec_check(PGconn *conn, const txn_limits *lim, const txn_identity *id, const char *sql,
@@ -352,7 +344,8 @@ static int write_row(sink *s, const exec_req *rq, const PGresult *r, const int *
         else if (PQgetisnull(r, 0, i))
             bad = buf_add(b, "null", 4) < 0;
         else
-            bad = add_value(b, kinds[i], PQgetvalue(r, 0, i), PQgetlength(r, 0, i)) < 0;
+            bad = add_value(b, kinds[i], PQgetvalue(r, 0, i), PQgetlength(r, 0, i),
+                            rq->numeric_strings) < 0;
     }
     if (!bad && buf_adds(b, rq->ndjson ? "]\n" : "]") == 0) return 0;
     b->len = row_start;
@@ -430,7 +423,7 @@ int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, 
     struct timespec t0;
     char lim_s[24], off_s[24];
     const char *params[2] = {lim_s, off_s};
-    buf q = BUF_INIT(0);
+    buf q = BUF_INIT(0), osql = BUF_INIT(0);
     PGresult *r = NULL;
     PGcancel *cancel = NULL;
     int kinds[1664];
@@ -445,7 +438,9 @@ int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, 
     snprintf(off_s, sizeof off_s, "%lld", offset);
     if (!type_cache_loaded) type_load(conn);
     if (txn_begin(conn, lim, rq->id, err) < 0) return -1;
-    buf_printf(&q, "SELECT * FROM (\n%s\n) q LIMIT $1 OFFSET $2", rq->sql);
+    /* a total order, so that pages partition the result (order.h) */
+    if (order_total(conn, rq->sql, &osql, err) < 0) goto fail;
+    buf_printf(&q, "SELECT * FROM (\n%s\n) q LIMIT $1 OFFSET $2", buf_cstr(&osql));
     /* No PREPARE/DESCRIBE round trips: single-row mode's first result carries the columns,
      * and nothing leaves before it, so an error there still gets a proper status. */
     if (!PQsendQueryParams(conn, buf_cstr(&q), 2, NULL, params, NULL, NULL, 0) ||
@@ -540,5 +535,6 @@ fail:
 done:
     if (cancel) PQfreeCancel(cancel);
     buf_free(&q);
+    buf_free(&osql);
     return rc;
 }

@@ -34,6 +34,7 @@ typedef struct exec_req {
     long page, page_size;
     count_mode count;
     int ndjson;
+    int numeric_strings; /* numeric values as JSON strings (conf numeric_as_string) */
     double generate_ms;
     const txn_identity *id; /* who asks (role, claims); NULL = the service's query_role */
     long long *rows_out;    /* if not NULL: set to the rows written (the audit trail) */
@@ -48,6 +49,11 @@ void exec_types_reset(void);
  * after output had started (the document was ended with an "error" member, or the peer is
  * gone: s->failed). */
 int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, t2err *err);
+/* Writes into out the statement exec_page pages over: sql with its total order (order.h),
+ * decided in the read-only transaction with the limits and identity. For an export, so that
+ * exportd's COPY lists the rows in the pages' order. 0, or -1 with err. */
+int exec_order(PGconn *conn, const txn_limits *lim, const txn_identity *id, const char *sql,
+               buf *out, t2err *err);
 /* Writes a page captured earlier (exec_capture's fields) as exec_page() would have, with
  * rq's SQL, query_id and source, and timing execute 0; -1 when it does not fit the sink. */
 int exec_write_captured(const exec_req *rq, const buf *body, long long total, int more, sink *s);

@@ -1,5 +1,6 @@
 /* guardtree -- libpg_query's JSON parse tree as a flat token array, and the accessors the SQL
- * guard (sqlguard.c) and its constant folding (guardfold.c) read it with. Internal to them.
+ * guard (sqlguard.c) and its constant folding (guardfold.c) read it with. Internal to them
+ * and to order.c (the tie-breaker of pages).
  *
  * gtree_read() tokenizes pg_query's JSON text in place: strings are unescaped and
  * NUL-terminated inside that text, so every string a token points to lives as long as the

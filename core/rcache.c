@@ -266,7 +266,9 @@ int rcache_key(rcache *rc, PGconn *conn, const rc_req *q, char key[80])
     if ((!rc->loaded.tv_sec && !rc->loaded.tv_nsec) ||
         ms_since(&rc->loaded) >= (double)rc->cf->result_cache_version_ms)
         if (tab_load(rc, conn) < 0) return 0;
-    buf_printf(&parts, "%ld\n%ld\n%d\n%d\n", q->page, q->page_size, q->count, q->ndjson);
+    /* numeric_as_string changes the bytes of a page: instances sharing Redis may differ */
+    buf_printf(&parts, "%ld\n%ld\n%d\n%d\n%d\n", q->page, q->page_size, q->count, q->ndjson,
+               rc->cf->numeric_as_string);
     for (i = 0; i < m->nrels && ok; i++) {
         v = rel_version(rc, &m->rels[i], name, sizeof name);
         if (!v)

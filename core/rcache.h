@@ -2,7 +2,8 @@
  * Redis, so that the same page of the same validated SQL for the same identity is answered
  * without running it while the data it reads has not changed.
  *
- * Key: sha256 of the SQL, page, page size, count mode, output format (JSON or NDJSON), the
+ * Key: sha256 of the SQL, page, page size, count mode, output format (JSON or NDJSON, and
+ * numeric_as_string), the
  * identity (role and claims) and the data version of every relation the SQL reads. A table's
  * data version is its storage (pg_relation_filenode of it and of its partitions: TRUNCATE,
  * VACUUM FULL, CLUSTER and REFRESH MATERIALIZED VIEW change it) and its modification counters

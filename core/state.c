@@ -1,6 +1,8 @@
 /* state -- per-process state and its refresh; see state.h. */
 #include "state.h"
 
+#include "catsample.h"
+
 #include "log.h"
 
 #include <json-c/json.h>
@@ -59,7 +61,8 @@ static int load_catalog(t2ctx *x, PGconn *conn, const char *probe, t2err *err)
     catalog *c = NULL;
     glossary *g = NULL;
 
-    snprintf(key, sizeof key, "t2sql:catalog:%s", probe);
+    /* the sample setting is part of what the catalog holds (catsample.h) */
+    snprintf(key, sizeof key, "t2sql:catalog:%s:%ld", probe, x->cf->catalog_sample_rows);
     if (cache_get(x->cache, key, &v)) {
         json_object *j = json_tokener_parse(buf_cstr(&v));
         c = j ? catalog_from_json(j) : NULL;
@@ -67,6 +70,9 @@ static int load_catalog(t2ctx *x, PGconn *conn, const char *probe, t2err *err)
     }
     if (!c) {
         if (catalog_load(conn, x->schemas, x->nschemas, &c, err) < 0) goto fail;
+        if (catalog_sample(conn, c, &x->lim, x->cf->catalog_sample_rows, x->cf->catalog_sample_ms) >
+            0)
+            catalog_fingerprint(c); /* the values are part of what the catalog says */
         json_object *j = catalog_to_json(c);
         const char *s = json_object_to_json_string_ext(j, T2_JSON_FLAGS);
         cache_set(x->cache, key, s, strlen(s), x->cf->cache_ttl_catalog);

@@ -12,7 +12,7 @@ int h_export_start(req *r)
     t2err err;
     const char *question = NULL, *query_id = NULL, *format = NULL;
     char id[37];
-    buf q = BUF_INIT(0);
+    buf q = BUF_INIT(0), osql = BUF_INIT(0);
     gen_result g;
     PGconn *conn;
     json_object *j;
@@ -31,7 +31,11 @@ int h_export_start(req *r)
         goto fail;
     req_audit_what(r, query_id ? NULL : buf_cstr(&q), buf_cstr(&g.sql), g.source);
     if (!(conn = pgc_get(&r->x->db, &err))) goto fail;
-    if (jobs_create_as(conn, buf_cstr(&g.sql), g.query_id, query_id ? NULL : buf_cstr(&q), r->owner,
+    /* the job holds the statement pages run (the tie-breaker included, order.h), so that the
+     * export lists the rows as the pages do */
+    if (exec_order(conn, &r->x->lim, auth_txn_identity(r->x->who), buf_cstr(&g.sql), &osql, &err) <
+            0 ||
+        jobs_create_as(conn, buf_cstr(&osql), g.query_id, query_id ? NULL : buf_cstr(&q), r->owner,
                        r->x->who ? r->x->who->role : NULL,
                        r->x->who ? r->x->who->claims_json : NULL, format, id, &err) < 0) {
         pgc_check(&r->x->db);
@@ -45,10 +49,12 @@ int h_export_start(req *r)
     json_object_object_add(j, "sql", json_object_new_string(buf_cstr(&g.sql)));
     gen_result_free(&g);
     buf_free(&q);
+    buf_free(&osql);
     return http_json(r, 200, j);
 fail:
     gen_result_free(&g);
     buf_free(&q);
+    buf_free(&osql);
     return http_error(r, &err);
 }
 

@@ -124,6 +124,7 @@ int h_query(req *r)
     rq.page = page;
     rq.page_size = page_size;
     rq.generate_ms = g.generate_ms;
+    rq.numeric_strings = r->cf->numeric_as_string;
     rq.id = auth_txn_identity(r->x->who);
     rq.rows_out = &r->audit_rows;
     r->audit_rows = 0;

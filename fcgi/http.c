@@ -1,6 +1,8 @@
 /* http -- request parsing and response writing over libfcgi; see http.h. */
 #include "http.h"
 
+#include "coerce.h"
+
 #include "body.h"
 #include "fwd.h"
 #include "log.h"
@@ -299,16 +301,17 @@ const char *path_tail(const req *r, const char *prefix)
     return *t && !strchr(t, '/') ? t : NULL;
 }
 
+/* The scalar fields follow the old service's rules (pydantic v1: coerce.h); a member that
+ * is absent keeps the default, one that is null is refused as pydantic refuses it. */
 int field_int(json_object *o, const char *name, long min, long max, long *out, t2err *err)
 {
     json_object *v;
-    int64_t n;
+    long long n;
+    int rc;
 
-    if (!json_object_object_get_ex(o, name, &v) || !v) return 0;
-    if (!json_object_is_type(v, json_type_int))
-        return err_field(err, name, "%s must be an integer", name);
-    n = json_object_get_int64(v);
-    if (n < min || n > max)
+    if (!json_object_object_get_ex(o, name, &v)) return 0;
+    if ((rc = coerce_int(v, &n)) == -1) return err_field(err, name, "%s must be an integer", name);
+    if (rc < 0 || n < min || n > max)
         return err_field(err, name, "%s must be between %ld and %ld", name, min, max);
     *out = (long)n;
     return 1;
@@ -316,11 +319,18 @@ int field_int(json_object *o, const char *name, long min, long max, long *out, t
 
 int field_str(json_object *o, const char *name, const char **out, t2err *err)
 {
-    json_object *v;
+    json_object *v, *s;
+    char tmp[64];
+    int rc;
 
-    if (!json_object_object_get_ex(o, name, &v) || !v) return 0;
-    if (!json_object_is_type(v, json_type_string))
+    if (!json_object_object_get_ex(o, name, &v)) return 0;
+    if ((rc = coerce_str(v, tmp, sizeof tmp)) < 0)
         return err_field(err, name, "%s must be a string", name);
+    if (rc == 1) { /* a number as pydantic's str() of it, kept in the body's object */
+        if (!(s = json_object_new_string(tmp)) || json_object_object_add(o, name, s) < 0)
+            return err_set(err, E_INTERNAL, "out of memory");
+        v = s;
+    }
     *out = json_object_get_string(v);
     return 1;
 }
@@ -329,10 +339,8 @@ int field_bool(json_object *o, const char *name, int *out, t2err *err)
 {
     json_object *v;
 
-    if (!json_object_object_get_ex(o, name, &v) || !v) return 0;
-    if (!json_object_is_type(v, json_type_boolean))
-        return err_field(err, name, "%s must be true or false", name);
-    *out = json_object_get_boolean(v);
+    if (!json_object_object_get_ex(o, name, &v)) return 0;
+    if (coerce_bool(v, out) < 0) return err_field(err, name, "%s must be true or false", name);
     return 1;
 }
 

@@ -10,6 +10,7 @@ PKGS=(
   libxml2-dev libssl-dev zlib1g-dev libcmocka-dev libstemmer-dev libjwt-dev
   postgresql-15 postgresql-client-15 redis-server nginx-light apache2
   python3-pytest python3-requests python3-psycopg2 python3-botocore
+  python3-pydantic
   nodejs npm curl procps wrk hyperfine chromium
 )
 

@@ -45,7 +45,6 @@ def test_body_not_an_object(base_url, fakellm, raw):
 @pytest.mark.parametrize("body,field", [
     ({}, "question"),
     ({"page": 1}, "question"),
-    ({"question": 42}, "question"),
     ({"question": None}, "question"),
     ({"question": ["a"]}, "question"),
     ({"question": ""}, "question"),
@@ -54,16 +53,15 @@ def test_body_not_an_object(base_url, fakellm, raw):
     ({"question": "  " + "y" * 2001 + "  "}, "question"),
     ({"question": "ok?", "page": 0}, "page"),
     ({"question": "ok?", "page": -1}, "page"),
-    ({"question": "ok?", "page": "2"}, "page"),
-    ({"question": "ok?", "page": 1.5}, "page"),
     ({"question": "ok?", "page_size": 0}, "page_size"),
     ({"question": "ok?", "page_size": 10001}, "page_size"),
-    ({"question": "ok?", "page_size": "10"}, "page_size"),
-    ({"question": "ok?", "stream": "yes"}, "stream"),
-    ({"question": "ok?", "stream": 1}, "stream"),
     ({"question": "ok?", "count": "bogus"}, "count"),
     ({"question": "ok?", "count": 1}, "count"),
-    ({"query_id": 7}, "query_id"),
+    # what the old service coerced ("2" for page, "yes" for stream) is valid: test_coercion.py
+    ({"question": "ok?", "page": "2.0"}, "page"),
+    ({"question": "ok?", "page": None}, "page"),
+    ({"question": "ok?", "stream": "2"}, "stream"),
+    ({"question": "ok?", "page_size": "10001"}, "page_size"),
 ], ids=lambda x: json.dumps(x)[:40] if isinstance(x, dict) else str(x))
 def test_validation_error(base_url, fakellm, body, field):
     r = post_query(base_url, body)

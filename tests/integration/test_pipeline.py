@@ -98,7 +98,7 @@ def test_examples_crud_and_direct_answers(base_url, fakellm, uq):
     url = base_url + "/examples"
     bad = [({"question": "q " + uq}, 422, "validation_error"),
            ({"sql": "SELECT 1"}, 422, "validation_error"),
-           ({"question": 5, "sql": "SELECT 1"}, 422, "validation_error"),
+           ({"question": ["5"], "sql": "SELECT 1"}, 422, "validation_error"),  # (5 would be "5")
            ({"question": "delete all " + uq, "sql": "DELETE FROM customers"}, 400, "unsafe_sql"),
            ({"question": "bad col " + uq, "sql": "SELECT nosuch FROM customers"}, 400,
             "invalid_sql")]

@@ -27,8 +27,8 @@ def strip_timing(body):
 
 @pytest.fixture(scope="module")
 def table():
-    c = connect_text()
-    with c.cursor() as cur:
+    w = connect_text()  # set up in a session of its own: its statistics are reported at its end
+    with w.cursor() as cur:
         cur.execute("DROP TABLE IF EXISTS %s CASCADE" % TABLE)
         cur.execute("CREATE TABLE %s (id int PRIMARY KEY, label text)" % TABLE)
         cur.execute("INSERT INTO %s SELECT g, 'item ' || g FROM generate_series(1, 300) g" % TABLE)
@@ -36,6 +36,9 @@ def table():
         cur.execute("SELECT 1 FROM pg_roles WHERE rolname = 't2sql_reader'")
         if cur.fetchone():
             cur.execute("GRANT SELECT ON %s, rc_items_v TO t2sql_reader" % TABLE)
+    w.close()
+    c = connect_text()
+    settled(c, TABLE, 300)
     yield c
     with c.cursor() as cur:
         cur.execute("DROP TABLE IF EXISTS %s CASCADE" % TABLE)
@@ -145,13 +148,31 @@ def test_a_write_invalidates(inst, fakellm, uq, table):
     wait_for_change(fakellm, inst, uq, sql, lambda b: b["rows"][0][0] == n0)
 
 
-def test_truncate_invalidates(inst, fakellm, uq, table):
+def settled(table, name, n_ins):
+    """Waits until the statistics show a table's inserts: a page stored before they arrive
+    has another data version than one asked after (a session's delayed report)."""
+    end = time.time() + 20
     with table.cursor() as cur:
-        cur.execute("CREATE TABLE IF NOT EXISTS rc_trunc (x int)")
+        while True:
+            cur.execute("SELECT coalesce(n_tup_ins, 0) FROM pg_stat_all_tables WHERE relid = %s::regclass",
+                        (name,))
+            if int(cur.fetchone()[0]) >= n_ins:
+                return
+            assert time.time() < end, "the statistics never showed the inserts into " + name
+            time.sleep(0.1)
+
+
+def test_truncate_invalidates(inst, fakellm, uq, table):
+    w = connect_text()  # a session of its own: its statistics are reported when it ends
+    with w.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS rc_trunc")
+        cur.execute("CREATE TABLE rc_trunc (x int)")
         cur.execute("INSERT INTO rc_trunc SELECT generate_series(1, 5)")
         cur.execute("SELECT 1 FROM pg_roles WHERE rolname = 't2sql_reader'")
         if cur.fetchone():
             cur.execute("GRANT SELECT ON rc_trunc TO t2sql_reader")
+    w.close()
+    settled(table, "rc_trunc", 5)
     try:
         sql = "SELECT count(*) AS n FROM rc_trunc -- %s" % uq
         ask(fakellm, inst.url, uq, sql)

@@ -1,0 +1,33 @@
+/* order -- makes the order of a validated SELECT total, so that LIMIT/OFFSET pages of one
+ * query over unchanged data partition its result (disjoint, complete, repeatable) and a
+ * stream, an NDJSON body and an export (exportd's COPY) list the rows in that same order.
+ *
+ * Decided on libpg_query's parse tree and the statement's described columns: the user's own
+ * ORDER BY is kept and a tie-breaker is appended after it -- nothing when the ORDER BY
+ * already covers the primary key of the one table a plain SELECT reads, otherwise every
+ * output column whose type has a btree ordering, by position. Owns a small per-process cache
+ * of its decisions (keyed by the SQL text); order_reset() forgets it. */
+#ifndef T2_ORDER_H
+#define T2_ORDER_H
+
+#include "buf.h"
+#include "err.h"
+
+#include <libpq-fe.h>
+
+/* Writes into out the statement to page over: sql with a total order. conn must be inside
+ * the read-only transaction (as the query role): sql is PREPAREd (never executed) there to
+ * learn its columns, unless the decision is cached. 0; -1 with err when PostgreSQL refused
+ * the statement (the transaction is then aborted: the caller rolls back) or out of memory. */
+int order_total(PGconn *conn, const char *sql, buf *out, t2err *err);
+
+/* The decision on the parse tree alone, for tests and for order_total: ncols output columns
+ * of which orderable[i] says whether column i+1 has a btree ordering; unique is 1 when the
+ * user's ORDER BY is proven to be total already. Writes the SQL to page over into out; 0, or
+ * -1 when the statement does not parse as one SELECT (out then holds sql unchanged). */
+int order_rewrite(const char *sql, int ncols, const char *orderable, int unique, buf *out);
+
+/* Forgets the cached decisions (call after the schema changed). */
+void order_reset(void);
+
+#endif
