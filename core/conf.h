@@ -23,6 +23,7 @@ typedef struct conf {
     char *health_listen;   /* the health pool's socket; "" = listen + ".health" for a path */
     long health_workers;   /* processes serving /health, /ready and /metrics; 0 = none */
     long max_requests;
+    long worker_max_kept_mb; /* memory a worker may keep past its size after request 1 */
     char *log_file;
     char *log_level;
     char *log_format;           /* "text" or "json" */
@@ -121,6 +122,9 @@ typedef struct conf {
     long export_max_attempts;
     long export_part_mb;
     long export_statement_timeout_ms;
+    long export_max_bytes;     /* the object's size past which the job fails; 0 = no limit */
+    long export_max_rows;      /* rows past which the job fails; 0 = no limit */
+    long export_max_per_owner; /* running jobs of one owner; 0 = export_concurrency - 1 (>= 1) */
     long export_retries;
     long export_sweep_s;
 } conf;

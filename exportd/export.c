@@ -269,6 +269,25 @@ fail:
     return rc;
 }
 
+/* Nonzero (err set) once the export is past export_max_rows or export_max_bytes: the job
+ * fails, and the failure path cancels the COPY and aborts the upload. */
+static int export_over(export_ctx *x, t2err *err)
+{
+    if (x->cf->export_max_rows > 0 && data_rows(x) > x->cf->export_max_rows) {
+        err_set(err, E_QUERY_FAILED,
+                "the export has more than export_max_rows (%ld) rows; narrow the query",
+                x->cf->export_max_rows);
+        return 1;
+    }
+    if (x->cf->export_max_bytes > 0 && out_bytes(x) > x->cf->export_max_bytes) {
+        err_set(err, E_QUERY_FAILED,
+                "the export is larger than export_max_bytes (%ld bytes); narrow the query",
+                x->cf->export_max_bytes);
+        return 1;
+    }
+    return 0;
+}
+
 /* Streams COPY data into the writer until the end of the data. */
 static int export_stream(export_ctx *x, t2err *err)
 {
@@ -282,7 +301,7 @@ static int export_stream(export_ctx *x, t2err *err)
             x->rows++;
             ok = export_out(x, row, (size_t)n, err);
             PQfreemem(row);
-            if (ok < 0) return -1;
+            if (ok < 0 || export_over(x, err)) return -1;
             if ((x->rows & 1023) == 0 && export_tick(x)) return err_set(err, E_INTERNAL, "stopped");
             continue;
         }

@@ -8,6 +8,7 @@
 #include "jwtauth.h"
 #include "llm.h"
 #include "log.h"
+#include "mem.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -283,6 +284,53 @@ static int is_health(int ri)
     return ri >= 0 && (routes[ri].fn == h_health || routes[ri].fn == h_ready);
 }
 
+/* What a worker holds between requests (worker_max_kept_mb): its base size and, to tell a
+ * (re)load of the process's caches from a request that left memory behind, their identity
+ * before the request. */
+typedef struct mem_bound {
+    long base_kb; /* after the first request, or after the latest cache (re)load; -1 = none */
+    const void *cat, *gl, *rcat;
+    char examples_ver[64];
+} mem_bound;
+
+static void mem_bound_mark(mem_bound *m, const t2ctx *x)
+{
+    m->cat = x->cat;
+    m->gl = x->gl;
+    m->rcat = x->rcat;
+    str_copy(m->examples_ver, sizeof m->examples_ver, x->examples.ver);
+}
+
+/* After each request: no request may leave the worker holding more than worker_max_kept_mb
+ * over its base (measured after a reconnect and a trim, so it counts the warm caches and no
+ * grown buffer). Past it: drop the connection and trim; still past it: -1, the worker retires
+ * (the master starts a fresh one). A request that (re)loaded the caches sets a new base. */
+static int memory_bound(const conf *cf, t2ctx *x, mem_bound *m)
+{
+    long rss, limit = cf->worker_max_kept_mb * 1024;
+    int reloaded = m->cat != x->cat || m->gl != x->gl || m->rcat != x->rcat ||
+                   strcmp(m->examples_ver, x->examples.ver) != 0;
+
+    if (cf->worker_max_kept_mb <= 0 || (rss = mem_rss_kb()) < 0) return 0;
+    if (m->base_kb >= 0 && rss <= m->base_kb + limit) return 0;
+    pgc_close(&x->db); /* libpq's input buffer keeps the size of the largest row read */
+    mem_trim();
+    rss = mem_rss_kb();
+    if (m->base_kb < 0 || reloaded) {
+        m->base_kb = rss;
+        log_debug("worker memory base: %ld kB", rss);
+        return 0;
+    }
+    if (rss <= m->base_kb + limit) {
+        log_info("worker memory back to %ld kB (base %ld kB) after a reconnect and a trim", rss,
+                 m->base_kb);
+        return 0;
+    }
+    log_warn("worker holds %ld kB, more than %ld kB over its base of %ld kB: retiring it", rss,
+             limit, m->base_kb);
+    return -1;
+}
+
 /* The listening socket is shared by all workers: non-blocking, so a worker that loses the
  * race for a connection goes back to waiting (and ticking) instead of blocking in accept(). */
 static void set_nonblocking(int fd)
@@ -312,6 +360,7 @@ int worker_run(const conf *cf, int listen_fd, int gated)
     long served = 0;
     const char *names[sizeof routes / sizeof routes[0]];
     size_t i;
+    mem_bound mb = {-1, NULL, NULL, NULL, ""};
 
     for (i = 0; i < sizeof routes / sizeof routes[0]; i++)
         names[i] = routes[i].path;
@@ -337,6 +386,7 @@ int worker_run(const conf *cf, int listen_fd, int gated)
         return 1;
     }
     log_debug("worker ready");
+    mem_bound_mark(&mb, &x);
     set_nonblocking(listen_fd);
     while (!w_stop) {
         struct timespec t0, t1;
@@ -374,6 +424,8 @@ int worker_run(const conf *cf, int listen_fd, int gated)
         audit_request(&r, (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
                               (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
         req_free(&r);
+        if (memory_bound(cf, &x, &mb) < 0) break;
+        mem_bound_mark(&mb, &x); /* a reload from here to the next request's end: a new base */
         if (cf->max_requests && ++served >= cf->max_requests) break;
     }
     FCGX_Free(&fr, 1);
