@@ -16,7 +16,9 @@ import requests
 
 MIB = 1 << 20
 KEPT = 16 * MIB
-INST = ("memory", 18089, {"T2SQL_WORKERS": "1", "T2SQL_MAX_PAGE_SIZE": "1000000",
+# one process exactly (no waiting ones, no health pool): its memory is what is measured
+INST = ("memory", 18089, {"T2SQL_WORKERS": "1", "T2SQL_QUEUE_WORKERS": "0",
+                          "T2SQL_HEALTH_WORKERS": "0", "T2SQL_MAX_PAGE_SIZE": "1000000",
                           "T2SQL_STATEMENT_TIMEOUT_MS": "120000"})
 VALUE_300MB = "SELECT v FROM (SELECT repeat('z', n) AS v FROM (VALUES (300000000)) AS s(n)) q"
 PAGE_SQL = "SELECT g, md5(g::text) || repeat('p', 150) AS pad FROM generate_series(1, 200000) g"
