@@ -40,10 +40,18 @@ typedef struct conf_key {
 
 static const conf_key conf_keys[] = {
     S(listen, "var/run/t2sql.sock", NULL, 0, 0),
-    I(workers, 4, 1, 256, NULL, 1),
+    I(workers, 0, 0, 256, NULL, 1),
+    I(queue_workers, -1, -1, 256, NULL, 1),
+    I(queue_timeout_ms, 2000, 0, 600000, NULL, 1),
+    S(health_listen, "", NULL, 0, 0),
+    I(health_workers, 1, 0, 16, NULL, 1),
     I(max_requests, 0, 0, 100000000, NULL, 1),
+    I(worker_max_kept_mb, 16, 0, 1048576, NULL, 1),
     S(log_file, "", NULL, 0, 1),
     S(log_level, "info", NULL, 0, 1),
+    S(log_format, "text", NULL, 0, 1),
+    I(slow_request_ms, 5000, 0, 86400000, NULL, 1),
+    S(exportd_metrics_file, "", NULL, 0, 1),
     S(pid_file, "", NULL, 0, 0),
     S(base_path, "", NULL, 0, 1),
     S(db_host, "127.0.0.1", "DB_HOST", 0, 1),
@@ -88,6 +96,7 @@ static const conf_key conf_keys[] = {
     S(bedrock_model_id, "", NULL, 0, 1),
     S(bedrock_region, "", NULL, 0, 1),
     S(bedrock_endpoint, "", NULL, 0, 1),
+    B(planner_enabled, 1, 1),
     B(planner_fallback, 1, 1),
     I(prompt_budget_tokens, 3000, 200, 200000, NULL, 1),
     S(glossary_file, "conf/glossary", NULL, 0, 1),
@@ -128,7 +137,10 @@ static const conf_key conf_keys[] = {
     I(export_lease_s, 30, 5, 86400, NULL, 1),
     I(export_max_attempts, 3, 1, 100, NULL, 1),
     I(export_part_mb, 8, 5, 5120, NULL, 1),
-    I(export_statement_timeout_ms, 3600000, 1, 86400000, NULL, 1),
+    I(export_statement_timeout_ms, 600000, 1, 86400000, NULL, 1),
+    I(export_max_bytes, 5368709120, 0, 1099511627776, NULL, 1),
+    I(export_max_rows, 100000000, 0, 1000000000000, NULL, 1),
+    I(export_max_per_owner, 0, 0, 64, NULL, 1),
     I(export_retries, 4, 0, 20, NULL, 1),
     I(export_sweep_s, 60, 1, 86400, NULL, 1),
 };
@@ -559,6 +571,19 @@ static int conf_finish(conf *c, char *err, size_t errlen)
     if (c->default_page_size > c->max_page_size) c->default_page_size = c->max_page_size;
     if (log_level_parse(c->log_level) < 0) {
         snprintf(err, errlen, "log_level must be error, warn, info or debug");
+        return -1;
+    }
+    if (strcmp(c->log_format, "text") != 0 && strcmp(c->log_format, "json") != 0) {
+        snprintf(err, errlen, "log_format must be text or json");
+        return -1;
+    }
+    if (c->workers == 0) { /* follow the cores: two per core, 2 to 64 */
+        long cores2 = sysconf(_SC_NPROCESSORS_ONLN) * 2;
+        c->workers = cores2 < 2 ? 2 : cores2 > 64 ? 64 : cores2;
+    }
+    if (c->queue_workers < 0) c->queue_workers = c->workers;
+    if (c->workers + c->queue_workers + c->health_workers > 256) {
+        snprintf(err, errlen, "workers + queue_workers + health_workers must be at most 256");
         return -1;
     }
     if (strcmp(c->llm_provider, "openai") != 0 && strcmp(c->llm_provider, "anthropic") != 0 &&

@@ -17,10 +17,18 @@
 typedef struct conf {
     /* service */
     char *listen;
-    long workers;
+    long workers;          /* query workers that may work at once; 0 in the file = 2 per core */
+    long queue_workers;    /* more processes that accept and wait for a free one; -1 = workers */
+    long queue_timeout_ms; /* the longest wait for a free query worker before 503 overloaded */
+    char *health_listen;   /* the health pool's socket; "" = listen + ".health" for a path */
+    long health_workers;   /* processes serving /health, /ready and /metrics; 0 = none */
     long max_requests;
+    long worker_max_kept_mb; /* memory a worker may keep past its size after request 1 */
     char *log_file;
     char *log_level;
+    char *log_format;           /* "text" or "json" */
+    long slow_request_ms;       /* requests slower than this log their SQL; 0 = never */
+    char *exportd_metrics_file; /* exportd's Prometheus textfile; "" = none */
     char *pid_file;
     char *base_path; /* a prefix the front end leaves on every path ("/prod"), "" = none */
     /* database */
@@ -69,6 +77,7 @@ typedef struct conf {
     char *bedrock_model_id; /* llm_provider = bedrock: the model (or inference profile) id */
     char *bedrock_region;   /* "" = aws_region */
     char *bedrock_endpoint; /* "" = https://bedrock-runtime.<region>.amazonaws.com */
+    int planner_enabled;
     int planner_fallback;
     long prompt_budget_tokens;
     char *glossary_file;
@@ -114,6 +123,9 @@ typedef struct conf {
     long export_max_attempts;
     long export_part_mb;
     long export_statement_timeout_ms;
+    long export_max_bytes;     /* the object's size past which the job fails; 0 = no limit */
+    long export_max_rows;      /* rows past which the job fails; 0 = no limit */
+    long export_max_per_owner; /* running jobs of one owner; 0 = export_concurrency - 1 (>= 1) */
     long export_retries;
     long export_sweep_s;
 } conf;

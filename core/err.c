@@ -31,6 +31,8 @@ static const struct {
     [E_LLM_UNAVAILABLE] = {503, "llm_unavailable", 10},
     [E_QUERY_TIMEOUT] = {504, "query_timeout", 0},
     [E_LLM_TIMEOUT] = {504, "llm_timeout", 0},
+    [E_CANNOT_ANSWER] = {422, "cannot_answer", 0},
+    [E_OVERLOADED] = {503, "overloaded", 1},
 };
 
 static void err_vset(t2err *e, err_code code, const char *fmt, va_list ap)

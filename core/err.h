@@ -30,6 +30,8 @@ typedef enum {
     E_LLM_UNAVAILABLE,
     E_QUERY_TIMEOUT,
     E_LLM_TIMEOUT,
+    E_CANNOT_ANSWER, /* 422: the question cannot be answered from this data */
+    E_OVERLOADED,    /* 503: every query worker stayed busy past queue_timeout_ms */
     E__COUNT
 } err_code;
 

@@ -479,6 +479,7 @@ int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, 
                 goto midfail;
             }
             n++;
+            s->rows++;
             if (rq->rows_out) *rq->rows_out = n;
             PQclear(r);
             capture_add(rq->capture, b, row_start);

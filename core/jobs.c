@@ -178,6 +178,12 @@ int jobs_cancel(PGconn *c, const char *id, const char *owner, t2err *err)
 
 /* ---- exportd side ----------------------------------------------------------------------- */
 
+long jobs_max_per_owner(const conf *cf)
+{
+    if (cf->export_max_per_owner > 0) return cf->export_max_per_owner;
+    return cf->export_concurrency > 1 ? cf->export_concurrency - 1 : 1;
+}
+
 static char *dup_or_null(PGresult *r, int col)
 {
     return PQgetisnull(r, 0, col) ? NULL : strdup(PQgetvalue(r, 0, col));
@@ -186,10 +192,12 @@ static char *dup_or_null(PGresult *r, int col)
 int jobs_claim(PGconn *c, const conf *cf, const char *worker, job *j, t2err *err)
 {
     static const char q[] =
-        "WITH c AS (SELECT id FROM t2sql.export_jobs "
+        "WITH c AS (SELECT id FROM t2sql.export_jobs e "
         " WHERE status = 'PENDING' OR (status = 'IN_PROGRESS' AND "
         "  pg_try_advisory_lock(" JOBS_LOCK_NS ", hashtext(id::text))) "
-        " ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED) "
+        " ORDER BY (status = 'PENDING' AND (SELECT count(*) FROM t2sql.export_jobs o "
+        "   WHERE o.owner = e.owner AND o.status = 'IN_PROGRESS') >= $4::int), created_at "
+        " LIMIT 1 FOR UPDATE SKIP LOCKED) "
         "UPDATE t2sql.export_jobs j SET "
         " status = CASE WHEN j.attempts >= $2::int THEN 'FAILED' ELSE 'IN_PROGRESS' END, "
         " error = CASE WHEN j.attempts >= $2::int THEN 'gave up after ' || j.attempts || "
@@ -202,8 +210,8 @@ int jobs_claim(PGconn *c, const conf *cf, const char *worker, job *j, t2err *err
         "FROM c WHERE j.id = c.id "
         "RETURNING j.id::text, j.status, j.sql, j.format, j.s3_key, j.upload_id, j.attempts,"
         " j.role, j.claims::text";
-    char maxa[24];
-    const char *p[3];
+    char maxa[24], per_owner[24];
+    const char *p[4];
     const char *lp[1];
     PGresult *r, *l;
     struct timespec pause = {0, 50 * 1000000L};
@@ -215,12 +223,19 @@ int jobs_claim(PGconn *c, const conf *cf, const char *worker, job *j, t2err *err
     p[0] = worker;
     p[1] = maxa;
     p[2] = cf->export_prefix ? cf->export_prefix : "";
+    snprintf(per_owner, sizeof per_owner, "%ld", jobs_max_per_owner(cf));
+    p[3] = per_owner;
     jobs_unlock_all(c);
     /* The claim and the advisory lock commit together, so no other claimer ever sees the
-     * job IN_PROGRESS with its lock free. */
+     * job IN_PROGRESS with its lock free. Claims take turns (a transaction lock): two at once
+     * would both count an owner's running jobs before either is recorded. */
     if (!(r = jobs_exec(c, "BEGIN", 0, NULL, PGRES_COMMAND_OK, err))) return -1;
     PQclear(r);
-    if (!(r = jobs_exec(c, q, 3, p, PGRES_TUPLES_OK, err))) goto fail;
+    if (!(r = jobs_exec(c, "SELECT pg_advisory_xact_lock(" JOBS_LOCK_NS ", 0)", 0, NULL,
+                        PGRES_TUPLES_OK, err)))
+        goto fail;
+    PQclear(r);
+    if (!(r = jobs_exec(c, q, 4, p, PGRES_TUPLES_OK, err))) goto fail;
     if (PQntuples(r) == 0) {
         PQclear(r);
         PQclear(PQexec(c, "ROLLBACK"));

@@ -72,6 +72,11 @@ int jobs_cancel(PGconn *c, const char *id, const char *owner, t2err *err);
  * s3_key to <export_prefix><id>.csv[.gz]. Returns 1 with *j filled, 0 if there is nothing
  * to claim, -1 on error. */
 int jobs_claim(PGconn *c, const conf *cf, const char *worker, job *j, t2err *err);
+/* The fairness rule of claims: jobs of owners with fewer than this many IN_PROGRESS (across
+ * every exportd on the database) are claimed first, oldest first; a job of an owner at the
+ * limit only when no other owner's job waits (the rule never leaves a slot idle):
+ * export_max_per_owner, or export_concurrency - 1 (at least 1) when that is 0. */
+long jobs_max_per_owner(const conf *cf);
 void job_free(job *j);
 
 /* Every write below is guarded by (id, worker, attempt, IN_PROGRESS, not cancel_requested).

@@ -24,6 +24,8 @@ struct llm {
     char auth[1024];
     char model[256];
     long connect_ms, timeout_ms, max_tokens;
+    double call_ms[LLM_TIMINGS]; /* durations of the calls since llm_take_timings() */
+    int ncalls;
     /* Bedrock: endpoint base (scheme://host[:port]), its host, the region and copies of the
      * AWS credentials (the secret and token wiped on free) */
     char base[512], host[256], region[64];
@@ -348,6 +350,11 @@ int llm_chat(llm *m, const char *system, const char *user, buf *reply, t2err *er
     curl_easy_setopt(m->curl, CURLOPT_TCP_KEEPALIVE, 1L);
 
     cc = curl_easy_perform(m->curl);
+    {
+        curl_off_t us = 0;
+        curl_easy_getinfo(m->curl, CURLINFO_TOTAL_TIME_T, &us);
+        if (m->ncalls < LLM_TIMINGS) m->call_ms[m->ncalls++] = (double)us / 1e3;
+    }
     if (cc == CURLE_OPERATION_TIMEDOUT) {
         long sent = 0; /* request bytes sent: 0 = never connected (a kept-alive connection
                         * reports no connect time, so that cannot tell) */
@@ -427,4 +434,15 @@ int llm_extract_sql(const char *text, buf *sql)
         return add_trimmed(sql, a, b ? (size_t)(b - a) : strlen(a));
     }
     return -1;
+}
+
+int llm_take_timings(llm *m, double *ms, int max)
+{
+    int i, n = m ? m->ncalls : 0;
+
+    if (n > max) n = max;
+    for (i = 0; i < n; i++)
+        ms[i] = m->call_ms[i];
+    if (m) m->ncalls = 0;
+    return n;
 }

@@ -27,5 +27,9 @@ int llm_chat(llm *m, const char *system, const char *user, buf *reply, t2err *er
 /* Appends the SQL found in text (<sql>...</sql>, else a ```sql or ``` fenced block) to sql.
  * Returns 0, or -1 if there is none. */
 int llm_extract_sql(const char *text, buf *sql);
+/* The durations (ms) of the calls made since the last take (up to LLM_TIMINGS are kept),
+ * copied into ms[0..max); returns how many, and forgets them. */
+#define LLM_TIMINGS 8
+int llm_take_timings(llm *m, double *ms, int max);
 
 #endif

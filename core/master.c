@@ -159,6 +159,7 @@ static void m_reap(const master_ops *ops, int stopping)
     int st, i;
 
     while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+        if (ops->reaped) ops->reaped(ops->arg, pid);
         for (i = 0; i < m_nretiring; i++)
             if (m_retiring[i].pid == pid) {
                 m_retiring[i] = m_retiring[--m_nretiring];
@@ -256,6 +257,7 @@ static void m_reload(const master_ops *ops, conf *cf)
     *cf = ncf;
     log_clear_secrets();
     conf_register_secrets(cf);
+    log_set_json(strcmp(cf->log_format, "json") == 0);
     if (log_init(cf->log_file, log_level_parse(cf->log_level), ops->prog) < 0)
         log_warn("cannot open log file %s; logging to stderr", cf->log_file);
     m_n = m_slot_count(ops, cf);
@@ -359,6 +361,7 @@ int master_start(master_ops *ops, int argc, char **argv, const char *usage, conf
         return 0;
     }
     conf_register_secrets(cf);
+    log_set_json(strcmp(cf->log_format, "json") == 0);
     if (log_init(cf->log_file, log_level_parse(cf->log_level), ops->prog) < 0)
         fprintf(stderr, "%s: cannot open log file %s; logging to stderr\n", ops->prog,
                 cf->log_file);

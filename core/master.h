@@ -22,6 +22,7 @@
 #include "conf.h"
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #define MASTER_MAX_SLOTS 256
 
@@ -39,12 +40,14 @@ typedef struct master_ops {
     int (*check)(const conf *cf, char *err, size_t errlen);
     /* Optional: a worker exited unasked (it is about to be respawned). */
     void (*died)(void *arg);
-    void *arg;           /* passed to run and died */
+    void *arg;           /* passed to run, died and reaped */
     int stop_grace_s;    /* kill the workers left this long after a stop; 0 = wait for them */
     int retire_grace_s;  /* kill retired workers still busy after this long; 0 = never */
     int die_with_master; /* workers are killed when the master dies (PR_SET_PDEATHSIG) */
     /* Optional: more lines for -t, after the configuration (never a secret). */
     void (*print_more)(const conf *cf);
+    /* Optional: any worker (pid) was reaped, whether it was asked to exit or not. */
+    void (*reaped)(void *arg, pid_t pid);
 } master_ops;
 
 /* A daemon's start, before master_run(): reads -c PATH (into ops->conf_path), -t and -h from

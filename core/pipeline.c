@@ -394,9 +394,7 @@ static int via_planner(t2ctx *x, const char *question, gen_result *out, t2err *e
         if (model_err)
             *err = *model_err;
         else
-            err_set(err, E_LLM_NOT_CONFIGURED,
-                    "No language model is configured, and the offline planner could not "
-                    "answer: %s",
+            err_set(err, E_CANNOT_ANSWER, "This question cannot be answered from this data: %s",
                     why);
         goto done;
     }
@@ -472,13 +470,19 @@ int pipeline_question(t2ctx *x, const char *question, const char *owner, gen_res
     }
     buf_reset(&out->sql);
     if (!llm_configured(x->llm)) {
+        if (!x->cf->planner_enabled) {
+            err_set(err, E_LLM_NOT_CONFIGURED,
+                    "no language model is configured and the offline planner is off");
+            goto done;
+        }
         if (via_planner(x, question, out, err, NULL) < 0) goto done;
     } else if (via_model(x, question, out, err) == 0) {
         out->source = "llm";
     } else {
         t2err model_err = *err;
-        if (!x->cf->planner_fallback || (err->code != E_LLM_ERROR && err->code != E_LLM_TIMEOUT &&
-                                         err->code != E_LLM_UNAVAILABLE))
+        if (!x->cf->planner_enabled || !x->cf->planner_fallback ||
+            (err->code != E_LLM_ERROR && err->code != E_LLM_TIMEOUT &&
+             err->code != E_LLM_UNAVAILABLE))
             goto done;
         buf_reset(&out->sql);
         if (via_planner(x, question, out, err, &model_err) < 0) goto done;

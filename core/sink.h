@@ -18,6 +18,7 @@ typedef struct sink {
     size_t flushed; /* bytes handed to write() so far */
     int hold;       /* keep everything until sink_flush() */
     int failed;
+    long rows;   /* rows written by the producer (exec_page counts them), for the logs */
     int peer_fd; /* the peer's socket, watched for a hang-up while the producer waits
                   * (exec_page waiting on PostgreSQL); -1 (sink_init's default) = none */
 } sink;

@@ -18,8 +18,10 @@
 #include "log.h"
 #include "s3part.h"
 #include "txn.h"
+#include "xmetrics.h"
 
 #include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,6 +269,25 @@ fail:
     return rc;
 }
 
+/* Nonzero (err set) once the export is past export_max_rows or export_max_bytes: the job
+ * fails, and the failure path cancels the COPY and aborts the upload. */
+static int export_over(export_ctx *x, t2err *err)
+{
+    if (x->cf->export_max_rows > 0 && data_rows(x) > x->cf->export_max_rows) {
+        err_set(err, E_QUERY_FAILED,
+                "the export has more than export_max_rows (%ld) rows; narrow the query",
+                x->cf->export_max_rows);
+        return 1;
+    }
+    if (x->cf->export_max_bytes > 0 && out_bytes(x) > x->cf->export_max_bytes) {
+        err_set(err, E_QUERY_FAILED,
+                "the export is larger than export_max_bytes (%ld bytes); narrow the query",
+                x->cf->export_max_bytes);
+        return 1;
+    }
+    return 0;
+}
+
 /* Streams COPY data into the writer until the end of the data. */
 static int export_stream(export_ctx *x, t2err *err)
 {
@@ -280,7 +301,7 @@ static int export_stream(export_ctx *x, t2err *err)
             x->rows++;
             ok = export_out(x, row, (size_t)n, err);
             PQfreemem(row);
-            if (ok < 0) return -1;
+            if (ok < 0 || export_over(x, err)) return -1;
             if ((x->rows & 1023) == 0 && export_tick(x)) return err_set(err, E_INTERNAL, "stopped");
             continue;
         }
@@ -350,6 +371,44 @@ static void export_delete_object(export_ctx *x, const char *why)
         log_warn("job %s: delete of %s failed: %s", x->j->id, x->j->s3_key, e.detail);
 }
 
+/* rows, bytes and seconds of export *x begun at t0 (ms), for job_log() */
+#define JOB_SO_FAR(x, t0)                                                                          \
+    (long long)data_rows(x), (long long)out_bytes(x), (double)(now_ms() - (t0)) / 1000.0
+
+/* A job's lifecycle event: the text line as ever; in JSON its fields as members. An end
+ * (status SUCCESS, FAILED, CANCELLED) counts in exportd's metrics. */
+static void job_log(int level, const job *j, const char *event, const char *status, long long rows,
+                    long long bytes, double secs, const char *fmt, ...)
+    __attribute__((format(printf, 8, 9)));
+static void job_log(int level, const job *j, const char *event, const char *status, long long rows,
+                    long long bytes, double secs, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    log_kv kv[8];
+    int n = 0;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (status && (strcmp(status, "SUCCESS") == 0 || strcmp(status, "FAILED") == 0 ||
+                   strcmp(status, "CANCELLED") == 0))
+        xm_job_done(status, secs, bytes);
+    if (!log_is_json()) {
+        log_msg(level, "%s", msg);
+        return;
+    }
+    kv[n++] = LOG_S("job_id", j->id);
+    kv[n++] = LOG_S("event", event);
+    kv[n++] = LOG_S("status", status);
+    kv[n++] = LOG_I("attempt", j->attempt);
+    kv[n++] = LOG_S("format", j->format);
+    if (rows >= 0) kv[n++] = LOG_I("rows", rows);
+    if (bytes >= 0) kv[n++] = LOG_I("bytes", bytes);
+    if (secs >= 0) kv[n++] = LOG_N("duration_ms", secs * 1e3);
+    log_fields(level, msg, kv, n);
+}
+
 /* The object is uploaded: records SUCCESS (or, when the job is no longer ours, deletes the
  * object if nobody will write it again). 0, or -1 when the outcome could not be recorded. */
 static int export_succeeded(export_ctx *x, long long t0)
@@ -362,9 +421,10 @@ static int export_succeeded(export_ctx *x, long long t0)
     err_clear(&fe);
     fr = jobs_finish(x->ctl, j, x->worker, "SUCCESS", data_rows(x), out_bytes(x), NULL, fst, &fe);
     if (fr == 1) {
-        log_info("job %s: SUCCESS, %lld rows, %lld bytes, %d parts, %.1f s", j->id,
-                 (long long)data_rows(x), (long long)out_bytes(x), s3_writer_parts(x->w),
-                 (double)(now_ms() - t0) / 1000.0);
+        job_log(LOG_INFO, j, "finished", "SUCCESS", JOB_SO_FAR(x, t0),
+                "job %s: SUCCESS, %lld rows, %lld bytes, %d parts, %.1f s", j->id,
+                (long long)data_rows(x), (long long)out_bytes(x), s3_writer_parts(x->w),
+                (double)(now_ms() - t0) / 1000.0);
     } else if (fr == 0) {
         log_warn("job %s: uploaded, but the job is no longer ours (%s)", j->id, fst);
         if (export_orphaned(fst)) export_delete_object(x, fst);
@@ -392,7 +452,8 @@ int export_run(const conf *cf, PGconn *ctl, const char *worker, job *j)
     err_clear(&e);
     err_clear(&fe);
     str_copy(fst, sizeof fst, "");
-    log_info("job %s: attempt %d, %s -> s3 key %s", j->id, j->attempt, j->format, j->s3_key);
+    job_log(LOG_INFO, j, "started", "IN_PROGRESS", -1, -1, -1,
+            "job %s: attempt %d, %s -> s3 key %s", j->id, j->attempt, j->format, j->s3_key);
     /* The row names one upload: the earlier attempt's is cleared only once aborted. If the
      * abort fails, our own upload id replaces it (logged; the bucket's
      * AbortIncompleteMultipartUpload lifecycle rule is the backstop). */
@@ -445,7 +506,8 @@ failed:
         aborted = s3_writer_abort(x.w, NULL) == 0;
     }
     if (x.stop == STOP_LOST) {
-        log_info("job %s: no longer ours (%s); upload aborted", j->id, x.lost_status);
+        job_log(LOG_INFO, j, "stopped", x.lost_status, JOB_SO_FAR(&x, t0),
+                "job %s: no longer ours (%s); upload aborted", j->id, x.lost_status);
         str_copy(fst, sizeof fst, x.lost_status);
     } else if (x.stop == STOP_CTL_DOWN || PQstatus(ctl) != CONNECTION_OK) {
         log_warn("job %s: control connection lost; the job will be claimed again", j->id);
@@ -457,7 +519,8 @@ failed:
         if (aborted && uid) jobs_set_upload(ctl, j, worker, NULL, NULL, &fe);
         fr = jobs_release(ctl, j, worker, x.stop != STOP_TERM, &fe);
         if (fr == 1)
-            log_info("job %s: handed back (%s)", j->id, why);
+            job_log(LOG_INFO, j, "handed_back", "PENDING", -1, -1, -1, "job %s: handed back (%s)",
+                    j->id, why);
         else if (fr == 0)
             log_info("job %s: stopped (%s); it was no longer ours", j->id, why);
         else {
@@ -467,7 +530,8 @@ failed:
             rc = -1;
         }
     } else {
-        log_error("job %s: FAILED: %s", j->id, e.detail);
+        job_log(LOG_ERR, j, "finished", "FAILED", JOB_SO_FAR(&x, t0), "job %s: FAILED: %s", j->id,
+                e.detail);
         fr =
             jobs_finish(ctl, j, worker, "FAILED", data_rows(&x), out_bytes(&x), e.detail, fst, &fe);
         if (fr == 1) str_copy(fst, sizeof fst, "FAILED");

@@ -12,8 +12,10 @@
 
 #include "log.h"
 #include "master.h"
+#include "xmetrics.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 static const char USAGE[] = "usage: exportd [-c conf/t2sql.conf] [-t]\n"
@@ -43,7 +45,7 @@ int main(int argc, char **argv)
     int rc;
     conf cf;
     master_ops ops = {"exportd", NULL, exportd_slots, exportd_run, exportd_check, NULL, NULL, 0,
-                      0,         1,    NULL};
+                      0,         1,    NULL,          NULL};
 
     if ((rc = master_start(&ops, argc, argv, USAGE, &cf)) >= 0) return rc;
     if (!*cf.aws_access_key_id)
@@ -51,6 +53,7 @@ int main(int argc, char **argv)
     log_info("exportd starting: %ld workers, bucket %s, endpoint %s, part %ld MiB, lease %ld s",
              cf.export_concurrency, cf.export_bucket, *cf.s3_endpoint ? cf.s3_endpoint : "AWS",
              cf.export_part_mb, cf.export_lease_s);
+    if (xm_init() < 0) log_warn("cannot map the shared metrics block; metrics are per worker");
     rc = master_run(&ops, &cf);
     conf_free(&cf);
     return rc;

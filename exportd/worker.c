@@ -5,6 +5,7 @@
  * re-established with backoff; jobs waiting meanwhile stay in the table. Slot 0 also sweeps
  * multipart uploads left on finished jobs every export_sweep_s seconds (config). */
 #include "exportd.h"
+#include "xmetrics.h"
 
 #include "buf.h"
 #include "audit.h"
@@ -154,6 +155,7 @@ int worker_main(const conf *cf, int slot)
             continue;
         }
         if (rc == 0) {
+            if (slot == 0) xm_write(cf, ctl);
             nap(PQsocket(ctl),
                 slot == 0 && sweep_s * 1000 < POLL_MS ? (int)sweep_s * 1000 : POLL_MS);
             drain_notifies(ctl);
@@ -174,6 +176,7 @@ int worker_main(const conf *cf, int slot)
             log_warn("job %s: audit row not written: %s", j.id, e.detail);
         }
         if (ctl) jobs_unlock_all(ctl);
+        xm_write(cf, ctl);
         job_free(&j);
     }
     log_info("worker %s stopped", worker);

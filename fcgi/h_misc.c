@@ -59,7 +59,10 @@ int h_metrics(req *r)
     buf out = BUF_INIT(1u << 20);
     int rc;
 
-    metrics_render(&out);
+    t2err err;
+    PGconn *conn = pgc_get(&r->x->db, &err);
+
+    metrics_render(&out, conn);
     rc = http_body(r, 200, "text/plain; version=0.0.4", buf_cstr(&out), out.len, NULL);
     buf_free(&out);
     return rc;

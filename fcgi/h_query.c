@@ -2,9 +2,12 @@
 #include "handlers.h"
 
 #include "log.h"
+#include "suggest.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define FLUSH_AT 16384
 
@@ -78,6 +81,34 @@ static int serve_cached(req *r, const exec_req *rq, const char *key, long max_ag
     return 1;
 }
 
+/* exec_page, with what the request log and the metrics report: rows, database time. */
+static int exec_measured(req *r, PGconn *conn, const exec_req *rq, sink *s, t2err *err)
+{
+    struct timespec t0, t1;
+    int rc;
+
+    r->source = rq->source;
+    r->sql = strdup(rq->sql);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    rc = exec_page(conn, &r->x->lim, rq, s, err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    r->db_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    r->rows = s->rows;
+    metrics_observe(&metrics_get()->db, r->db_ms / 1e3);
+    return rc;
+}
+
+/* The error answer; a 422 cannot_answer lists questions that can be answered instead. */
+static int query_error(req *r, const t2err *err)
+{
+    json_object *more;
+
+    if (err->code != E_CANNOT_ANSWER) return http_error(r, err);
+    more = json_object_new_object();
+    json_object_object_add(more, "suggestions", suggest_questions(r->x, err->detail, SUGGEST_MAX));
+    return http_error_more(r, err, NULL, more);
+}
+
 int h_query(req *r)
 {
     t2err err;
@@ -144,9 +175,10 @@ int h_query(req *r)
         cache_control(r, &cc);
         cacheable = !cc.no_store && rcache_key(r->x->rc, conn, &cq, rkey);
         if (cacheable && !cc.no_cache && serve_cached(r, &rq, rkey, cc.max_age, stream)) {
+            r->source = rq.source;
             r->audit_rows = -1; /* served from the cache: not counted */
-            log_info("query %s source=%s page=%ld size=%ld (result cache)", g.query_id, rq.source,
-                     page, page_size);
+            log_debug("query %s source=%s page=%ld size=%ld (result cache)", g.query_id, rq.source,
+                      page, page_size);
             gen_result_free(&g);
             buf_free(&qtext);
             return 0;
@@ -159,7 +191,7 @@ int h_query(req *r)
     sink_init(&s, http_stream_write, r, FLUSH_AT,
               stream ? 64u << 20 : (size_t)r->cf->max_result_bytes, !stream);
     s.peer_fd = r->fr->ipcFd; /* nginx closes it when the client leaves */
-    rc = exec_page(conn, &r->x->lim, &rq, &s, &err);
+    rc = exec_measured(r, conn, &rq, &s, &err);
     if (rc < 0) {
         sink_free(&s);
         pgc_check(&r->x->db);
@@ -178,10 +210,10 @@ int h_query(req *r)
         rcache_put(r->x->cache, rkey, &e, r->cf->result_cache_ttl, cap.max);
     }
     buf_free(&cap.body);
-    log_info("query %s source=%s page=%ld size=%ld%s", g.query_id, rq.source, page, page_size,
-             s.failed ? " (client gone)"
-             : rc > 0 ? " (error after rows)"
-                      : "");
+    log_debug("query %s source=%s page=%ld size=%ld%s", g.query_id, rq.source, page, page_size,
+              s.failed ? " (client gone)"
+              : rc > 0 ? " (error after rows)"
+                       : "");
     sink_free(&s);
     gen_result_free(&g);
     buf_free(&qtext);
@@ -190,5 +222,5 @@ fail:
     buf_free(&cap.body);
     gen_result_free(&g);
     buf_free(&qtext);
-    return http_error(r, &err);
+    return query_error(r, &err);
 }

@@ -76,6 +76,10 @@ void req_init(req *r, FCGX_Request *fr, const conf *cf, t2ctx *x)
     r->fr = fr;
     r->cf = cf;
     r->x = x;
+    r->route = -1;
+    r->rows = -1;
+    r->db_ms = -1;
+    r->queue_ms = -1;
     r->body.max = (size_t)cf->max_body_bytes;
     r->audit_rows = -1;
     r->method = req_header(r, "REQUEST_METHOD");
@@ -111,6 +115,8 @@ void req_init(req *r, FCGX_Request *fr, const conf *cf, t2ctx *x)
 void req_free(req *r)
 {
     buf_free(&r->body);
+    free(r->sql);
+    r->sql = NULL;
     buf_free(&r->audit_question);
     buf_free(&r->audit_sql);
     json_object_put(r->json);
@@ -236,7 +242,7 @@ int http_options(req *r, const char *allow)
     return http_headers(r, 204, NULL, -1, h);
 }
 
-int http_error_extra(req *r, const t2err *err, const char *extra)
+int http_error_more(req *r, const t2err *err, const char *extra, json_object *more)
 {
     json_object *j = json_object_new_object();
     char hdr[256] = "";
@@ -255,22 +261,27 @@ int http_error_extra(req *r, const t2err *err, const char *extra)
     }
     json_object_object_add(j, "code", json_object_new_string(err_name(err->code)));
     if (err->field[0]) json_object_object_add(j, "field", json_object_new_string(err->field));
+    if (more) {
+        json_object_object_foreach(more, k, v) json_object_object_add(j, k, json_object_get(v));
+        json_object_put(more);
+    }
     if (ra) snprintf(hdr, sizeof hdr, "Retry-After: %d\r\n", ra);
     if (err->code == E_UNAUTHORIZED)
         snprintf(hdr + strlen(hdr), sizeof hdr - strlen(hdr), "WWW-Authenticate: Bearer\r\n");
     if (extra) snprintf(hdr + strlen(hdr), sizeof hdr - strlen(hdr), "%s", extra);
     metrics_add(&metrics_get()->errors[err->code < E__COUNT ? err->code : E_INTERNAL], 1);
-    if (status >= 500)
-        log_warn("%s %s -> %d %s: %s", r->method, r->path, status, err_name(err->code),
-                 err->detail);
-    else
-        log_info("%s %s -> %d %s: %s", r->method, r->path, status, err_name(err->code),
-                 err->detail);
+    r->code = err->code < E__COUNT ? err->code : E_INTERNAL;
+    str_copy(r->detail, sizeof r->detail, err->detail); /* for the request's log line */
     if (r->headers_sent) { /* too late for a status: nothing sensible to add */
         json_object_put(j);
         return -1;
     }
     return http_json_extra(r, status, j, hdr);
+}
+
+int http_error_extra(req *r, const t2err *err, const char *extra)
+{
+    return http_error_more(r, err, extra, NULL);
 }
 
 int http_error(req *r, const t2err *err)

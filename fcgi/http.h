@@ -46,6 +46,15 @@ typedef struct req {
     int headers_sent;
     int status;
     long bytes_out;
+    /* what the request log and the metrics report */
+    int route;          /* index in the worker's route table, -1 = none */
+    err_code code;      /* of the error answered, E_OK for a success */
+    const char *source; /* where the SQL came from, NULL = no question */
+    long rows;          /* rows of the page sent, -1 = none */
+    double db_ms;       /* database time of the page, -1 = none */
+    double queue_ms;    /* wait for a free query worker, -1 = none */
+    char *sql;          /* the SQL run (for the slow-request log), owned */
+    char detail[256];   /* the error's detail, "" = none */
 } req;
 
 /* Fills r from the FastCGI environment. */
@@ -74,6 +83,8 @@ int http_options(req *r, const char *allow);
 /* Sends API.md's error document for err (Retry-After where it applies). */
 int http_error(req *r, const t2err *err);
 int http_error_extra(req *r, const t2err *err, const char *extra);
+/* Like http_error_extra() with more's members added to the body (more is consumed). */
+int http_error_more(req *r, const t2err *err, const char *extra, json_object *more);
 /* Sink callback: the first call sends "200" headers without Content-Length. */
 int http_stream_write(void *ctx, const char *p, size_t n);
 

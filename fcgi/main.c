@@ -76,15 +76,20 @@ static int fcgi_check(const conf *cf, char *err, size_t errlen)
     return pipeline_semantic_check(cf, err, errlen);
 }
 
+static int fcgi_fd = -1, health_fd = -1;
+
+/* The query pool (workers + queue_workers processes on listen) and, with a health socket,
+ * health_workers processes on it: slots [0, q) query, [q, q + h) health. */
 static int fcgi_slots(const conf *cf)
 {
-    return (int)cf->workers;
+    return (int)(cf->workers + cf->queue_workers + (health_fd >= 0 ? cf->health_workers : 0));
 }
 
 static int fcgi_run(const conf *cf, int slot, void *arg)
 {
-    (void)slot;
-    return worker_run(cf, *(const int *)arg);
+    (void)arg;
+    if (slot >= cf->workers + cf->queue_workers) return worker_run(cf, health_fd, 0);
+    return worker_run(cf, fcgi_fd, 1);
 }
 
 static void fcgi_died(void *arg)
@@ -93,12 +98,31 @@ static void fcgi_died(void *arg)
     metrics_add(&metrics_get()->worker_restarts, 1);
 }
 
+static void fcgi_reaped(void *arg, pid_t pid)
+{
+    (void)arg;
+    gate_reap(pid); /* a place it held at the gate is free again */
+}
+
+/* health_listen, or listen + ".health" for a socket path; "" = no health pool. */
+static void health_path(const conf *cf, char *dst, size_t len)
+{
+    dst[0] = '\0';
+    if (cf->health_workers <= 0 || strcmp(cf->health_listen, "off") == 0) return;
+    if (*cf->health_listen)
+        snprintf(dst, len, "%s", cf->health_listen);
+    else if (is_unix_path(cf->listen))
+        snprintf(dst, len, "%s.health", cf->listen);
+}
+
 int main(int argc, char **argv)
 {
     int fd, rc;
     conf cf;
-    master_ops ops = {"t2sql-fcgi", NULL,       fcgi_slots,   fcgi_run, fcgi_check,      fcgi_died,
-                      NULL,         STOP_GRACE, RETIRE_GRACE, 0,        print_aws_source};
+    master_ops ops = {"t2sql-fcgi",     NULL,       fcgi_slots, fcgi_run,     fcgi_check,
+                      fcgi_died,        NULL,       STOP_GRACE, RETIRE_GRACE, 0,
+                      print_aws_source, fcgi_reaped};
+    char hpath[512];
 
     if ((rc = master_start(&ops, argc, argv, USAGE, &cf)) >= 0) return rc;
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -110,13 +134,23 @@ int main(int argc, char **argv)
         log_error("cannot listen on %s: %s", cf.listen, strerror(errno));
         return 1;
     }
-    log_info("listening on %s with %ld workers; model %s; auth %s%s", cf.listen, cf.workers,
+    fcgi_fd = fd;
+    health_path(&cf, hpath, sizeof hpath);
+    if (*hpath && (health_fd = open_socket(hpath)) < 0) {
+        log_error("cannot listen on %s (health_listen): %s", hpath, strerror(errno));
+        return 1;
+    }
+    log_info("listening on %s with %ld query workers (+%ld waiting, %ld ms), health on %s; "
+             "model %s; auth %s%s",
+             cf.listen, cf.workers, cf.queue_workers, cf.queue_timeout_ms,
+             *hpath ? hpath : "the query workers",
              *cf.llm_base_url ? "configured" : "not configured (offline planner)",
              cf.auth_required ? "required" : "off: anonymous requests are accepted",
              cf.auth_required && jwtauth_enabled(&cf) ? " (API keys and JWT)" : "");
     ops.arg = &fd;
     rc = master_run(&ops, &cf);
     if (is_unix_path(cf.listen)) unlink(cf.listen); /* listen is kept across reloads */
+    if (*hpath && is_unix_path(hpath)) unlink(hpath);
     conf_free(&cf);
     curl_global_cleanup();
     return rc;

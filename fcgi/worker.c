@@ -6,13 +6,16 @@
 #include "fwd.h"
 #include "handlers.h"
 #include "jwtauth.h"
+#include "llm.h"
 #include "log.h"
+#include "mem.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -111,29 +114,38 @@ static int path_matches(const route *rt, const req *r)
     return rt->prefix ? path_tail(r, rt->path) != NULL : strcmp(r->path, rt->path) == 0;
 }
 
-static void dispatch(req *r)
+/* The route r asks for: its index, or -1 with allow[] listing the methods of its path. */
+static int find_route(const req *r, char *allow, size_t alen)
 {
-    char allow[128] = "", hdr[160];
     const char *method = strcmp(r->method, "HEAD") == 0 ? "GET" : r->method;
     size_t i;
-    t2err err;
 
+    allow[0] = '\0';
     for (i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         if (!path_matches(&routes[i], r)) continue;
-        if (strcmp(routes[i].method, method) == 0) {
-            r->audit_action = routes[i].audit;
-            if (authorize(r, &routes[i], &err) < 0)
-                http_error(r, &err);
-            else
-                routes[i].fn(r);
-            r->x->who = NULL;
-            return;
-        }
+        if (strcmp(routes[i].method, method) == 0) return (int)i;
         if (!strstr(allow, routes[i].method))
-            snprintf(allow + strlen(allow), sizeof allow - strlen(allow), "%s%s",
-                     allow[0] ? ", " : "", routes[i].method);
+            snprintf(allow + strlen(allow), alen - strlen(allow), "%s%s", allow[0] ? ", " : "",
+                     routes[i].method);
     }
-    if (allow[0] && strcmp(method, "OPTIONS") == 0) { /* CORS preflights: no key needed */
+    return -1;
+}
+
+static void dispatch(req *r, int ri, const char *allow)
+{
+    char hdr[160];
+    t2err err;
+
+    if (ri >= 0) {
+        r->audit_action = routes[ri].audit;
+        if (authorize(r, &routes[ri], &err) < 0)
+            http_error(r, &err);
+        else
+            routes[ri].fn(r);
+        r->x->who = NULL;
+        return;
+    }
+    if (allow[0] && strcmp(r->method, "OPTIONS") == 0) { /* CORS preflights: no key needed */
         http_options(r, allow);
         return;
     }
@@ -177,17 +189,147 @@ static void audit_request(req *r, double ms)
     }
 }
 
-/* One line per request: what was served, and who asked through which proxies. */
-static void log_request(req *r, const struct timespec *t0, const struct timespec *t1)
+static double ms_since(const struct timespec *a, const struct timespec *b)
+{
+    return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
+}
+
+/* One line per request: what was served, to whom, how, and who asked through which proxies.
+ * A request slower than slow_request_ms logs its SQL on a second line. */
+static void log_request(req *r, double ms, double llm_ms)
 {
     char peer[64], xff[160], proto[16];
+    const char *rname = r->route >= 0 ? routes[r->route].path : NULL;
+    log_kv kv[18];
+    char msg[600];
+    int n = 0;
 
     fwd_log_value(peer, sizeof peer, req_header(r, "REMOTE_ADDR"));
     fwd_log_value(xff, sizeof xff, req_header(r, "HTTP_X_FORWARDED_FOR"));
     fwd_log_value(proto, sizeof proto, req_header(r, "HTTP_X_FORWARDED_PROTO"));
-    log_info("%s %s %d %.1f ms peer=%s xff=\"%s\" proto=%s", r->method, r->path, r->status,
-             (double)(t1->tv_sec - t0->tv_sec) * 1e3 + (double)(t1->tv_nsec - t0->tv_nsec) / 1e6,
-             peer, xff, proto);
+    snprintf(msg, sizeof msg, "%.16s %.500s %d %.1f ms", r->method, r->path, r->status, ms);
+    kv[n++] = LOG_S("method", r->method);
+    kv[n++] = LOG_S("path", r->path);
+    kv[n++] = LOG_S("route", rname ? rname : "other");
+    kv[n++] = LOG_I("status", r->status);
+    kv[n++] = LOG_S("code", err_name(r->code));
+    kv[n++] = LOG_N("duration_ms", ms);
+    kv[n++] = LOG_S("subject", r->auth.subject[0] ? r->auth.subject : NULL); /* key or JWT */
+    kv[n++] = LOG_S("source", r->source);
+    if (r->rows >= 0) kv[n++] = LOG_I("rows", r->rows);
+    kv[n++] = LOG_I("bytes", r->bytes_out);
+    if (llm_ms >= 0) kv[n++] = LOG_N("model_ms", llm_ms);
+    if (r->db_ms >= 0) kv[n++] = LOG_N("db_ms", r->db_ms);
+    if (r->queue_ms >= 0) kv[n++] = LOG_N("queue_ms", r->queue_ms);
+    kv[n++] = LOG_S("peer", peer);
+    kv[n++] = LOG_S("xff", xff);
+    kv[n++] = LOG_S("proto", proto);
+    kv[n++] = LOG_S("detail", r->detail[0] ? r->detail : NULL);
+    log_fields(r->status >= 500 ? LOG_WARN : LOG_INFO, msg, kv, n);
+    if (r->sql && r->cf->slow_request_ms > 0 && ms >= (double)r->cf->slow_request_ms) {
+        log_kv s[3] = {LOG_N("duration_ms", ms), LOG_I("threshold_ms", r->cf->slow_request_ms),
+                       LOG_S("sql", r->sql)};
+        log_fields(LOG_WARN, "slow request", s, 3);
+    }
+}
+
+/* When the front end received the request (nginx: T2SQL_REQUEST_START = $msec; Apache:
+ * X-T2sql-Start = "t=<microseconds>"), on CLOCK_REALTIME; else now. */
+static double received_at(req *r)
+{
+    const char *v = req_header(r, "T2SQL_REQUEST_START");
+    struct timespec now;
+    double t = 0, n;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    n = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+    if (v && *v)
+        t = strtod(v, NULL);
+    else if ((v = req_header(r, "HTTP_X_T2SQL_START")) && strncmp(v, "t=", 2) == 0)
+        t = strtod(v + 2, NULL) / 1e6;
+    return t > n - 3600 && t <= n + 1 ? t : n; /* a clock from elsewhere is not believed */
+}
+
+/* A query worker takes a place before it works: it waits until queue_timeout_ms after the
+ * front end received the request, then answers 503 overloaded. 1 = entered, 0 = refused. */
+static int gate_wait(req *r)
+{
+    double t0 = received_at(r), deadline = t0 + (double)r->cf->queue_timeout_ms / 1e3, now;
+    struct timespec ts, nap = {0, 2000000};
+    t2err err;
+
+    for (int first = 1;; first = 0) {
+        clock_gettime(CLOCK_REALTIME, &ts);
+        now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+        /* a request that already waited its time in the socket's backlog is refused too */
+        if ((now < deadline || (first && r->cf->queue_timeout_ms == 0)) &&
+            gate_try_enter((int)r->cf->workers))
+            break;
+        if (now >= deadline) {
+            metrics_add(&metrics_get()->overloaded, 1);
+            err_set(&err, E_OVERLOADED,
+                    "every query worker stayed busy for %ld ms; try again shortly",
+                    r->cf->queue_timeout_ms);
+            http_error(r, &err);
+            return 0;
+        }
+        nanosleep(&nap, NULL);
+    }
+    r->queue_ms = (now - t0) * 1e3;
+    metrics_observe(&metrics_get()->queue, now - t0);
+    return 1;
+}
+
+static int is_health(int ri)
+{
+    return ri >= 0 && (routes[ri].fn == h_health || routes[ri].fn == h_ready);
+}
+
+/* What a worker holds between requests (worker_max_kept_mb): its base size and, to tell a
+ * (re)load of the process's caches from a request that left memory behind, their identity
+ * before the request. */
+typedef struct mem_bound {
+    long base_kb; /* after the first request, or after the latest cache (re)load; -1 = none */
+    const void *cat, *gl, *rcat;
+    char examples_ver[64];
+} mem_bound;
+
+static void mem_bound_mark(mem_bound *m, const t2ctx *x)
+{
+    m->cat = x->cat;
+    m->gl = x->gl;
+    m->rcat = x->rcat;
+    str_copy(m->examples_ver, sizeof m->examples_ver, x->examples.ver);
+}
+
+/* After each request: no request may leave the worker holding more than worker_max_kept_mb
+ * over its base (measured after a reconnect and a trim, so it counts the warm caches and no
+ * grown buffer). Past it: drop the connection and trim; still past it: -1, the worker retires
+ * (the master starts a fresh one). A request that (re)loaded the caches sets a new base. */
+static int memory_bound(const conf *cf, t2ctx *x, mem_bound *m)
+{
+    long rss, limit = cf->worker_max_kept_mb * 1024;
+    int reloaded = m->cat != x->cat || m->gl != x->gl || m->rcat != x->rcat ||
+                   strcmp(m->examples_ver, x->examples.ver) != 0;
+
+    if (cf->worker_max_kept_mb <= 0 || (rss = mem_rss_kb()) < 0) return 0;
+    if (m->base_kb >= 0 && rss <= m->base_kb + limit) return 0;
+    pgc_close(&x->db); /* libpq's input buffer keeps the size of the largest row read */
+    mem_trim();
+    rss = mem_rss_kb();
+    if (m->base_kb < 0 || reloaded) {
+        m->base_kb = rss;
+        log_debug("worker memory base: %ld kB", rss);
+        return 0;
+    }
+    if (rss <= m->base_kb + limit) {
+        log_info("worker memory back to %ld kB (base %ld kB) after a reconnect and a trim", rss,
+                 m->base_kb);
+        return 0;
+    }
+    log_warn("worker holds %ld kB, more than %ld kB over its base of %ld kB: retiring it", rss,
+             limit, m->base_kb);
+    return -1;
 }
 
 /* The listening socket is shared by all workers: non-blocking, so a worker that loses the
@@ -211,13 +353,19 @@ static int wait_for_request(const FCGX_Request *fr, int listen_fd, long timeout_
     return n > 0 ? 1 : n == 0 ? 0 : -EINTR;
 }
 
-int worker_run(const conf *cf, int listen_fd)
+int worker_run(const conf *cf, int listen_fd, int gated)
 {
     FCGX_Request fr;
     t2ctx x;
     struct sigaction sa;
     long served = 0;
+    const char *names[sizeof routes / sizeof routes[0]];
+    size_t i;
+    mem_bound mb = {-1, NULL, NULL, NULL, ""};
 
+    for (i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        names[i] = routes[i].path;
+    metrics_set_routes(names, (int)(sizeof routes / sizeof routes[0]));
     term_handler(1);
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = SIG_IGN;
@@ -239,11 +387,14 @@ int worker_run(const conf *cf, int listen_fd)
         return 1;
     }
     log_debug("worker ready");
+    mem_bound_mark(&mb, &x);
     set_nonblocking(listen_fd);
     while (!w_stop) {
         struct timespec t0, t1;
+        double calls[LLM_TIMINGS], llm_ms = -1;
+        char allow[128];
         req r;
-        int ready, rc;
+        int ready, rc, ri, k, nl, entered = 0;
 
         t2ctx_tick(&x); /* catalog, glossary and examples are checked here, between requests */
         term_handler(0);
@@ -254,18 +405,28 @@ int worker_run(const conf *cf, int listen_fd)
         if (rc < 0) break;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         req_init(&r, &fr, cf, &x);
-        dispatch(&r);
+        r.route = ri = find_route(&r, allow, sizeof allow);
+        if (is_health(ri) || (!gated && ri >= 0 && routes[ri].fn == h_metrics) ||
+            (entered = gate_wait(&r)))
+            dispatch(&r, ri, allow);
+        if (entered) gate_leave();
         clock_gettime(CLOCK_MONOTONIC, &t1);
-        metrics_add(&metrics_get()->requests, 1);
-        metrics_add(&metrics_get()->status[r.status / 100 % 6], 1);
+        metrics_request(ri < 0 ? M_ROUTE_OTHER : ri, r.status, r.code, ms_since(&t0, &t1) / 1e3);
         metrics_add(&metrics_get()->bytes, (unsigned long)r.bytes_out);
-        log_request(&r, &t0, &t1);
+        nl = llm_take_timings(x.llm, calls, LLM_TIMINGS);
+        for (k = 0; k < nl; k++) {
+            metrics_observe(&metrics_get()->llm, calls[k] / 1e3);
+            llm_ms = (llm_ms < 0 ? 0 : llm_ms) + calls[k];
+        }
+        log_request(&r, ms_since(&t0, &t1), llm_ms);
         metrics_add(&metrics_get()->llm_calls, (unsigned long)x.llm_calls);
         x.llm_calls = 0;
         FCGX_Finish_r(&fr);
         audit_request(&r, (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
                               (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
         req_free(&r);
+        if (memory_bound(cf, &x, &mb) < 0) break;
+        mem_bound_mark(&mb, &x); /* a reload from here to the next request's end: a new base */
         if (cf->max_requests && ++served >= cf->max_requests) break;
     }
     FCGX_Free(&fr, 1);

@@ -8,7 +8,10 @@
 #include "conf.h"
 
 /* Runs until SIGTERM or SIGHUP (after finishing the request in hand) or max_requests; returns the
- * process exit code. */
-int worker_run(const conf *cf, int listen_fd);
+ * process exit code. gated: a query worker, which takes a place at the shared gate (at most
+ * cf->workers work at once) before it works on a request other than /health and /ready, and
+ * answers 503 overloaded when none frees up within queue_timeout_ms of the front end
+ * receiving it; 0: a health worker (its own socket), never waiting. */
+int worker_run(const conf *cf, int listen_fd, int gated);
 
 #endif

@@ -265,7 +265,7 @@ size_bytes() {
 # render TEMPLATE OUT NAME PORT SOCK UPSTREAM -- a front end's config from its template; the
 # pages it serves itself are copied where its workers (nobody) can read them.
 render() {
-  local tmpl=$1 out=$2 name=$3 port=$4 sock=$5 upstream=$6 body=${NGINX_MAX_BODY:-1m}
+  local tmpl=$1 out=$2 name=$3 port=$4 sock=$5 upstream=$6 hupstream=${7:-$6} body=${NGINX_MAX_BODY:-1m}
   local rt=${NGINX_READ_TIMEOUT:-600s} www; www=$SVAR/www.$(basename "$out" .conf)
   rm -rf "$www.new"; mkdir -p "$www.new"
   cp -R "$ROOT/web" "$www.new/web"; cp -R "$ROOT/nginx/errors-root" "$www.new/errors-root"
@@ -274,7 +274,7 @@ render() {
     log "chart.js is not in var/npm (make deps): the console shows no charts"
   chmod -R a+rX "$www.new"; rm -rf "$www"; mv "$www.new" "$www"
   sed -e "s|@VAR@|$VAR|g" -e "s|@SVAR@|$SVAR|g" -e "s|@NAME@|$name|g" -e "s|@PORT@|$port|g" \
-      -e "s|@SOCK@|$sock|g" -e "s|@UPSTREAM@|$upstream|g" -e "s|@WWW@|$www|g" \
+      -e "s|@SOCK@|$sock|g" -e "s|@UPSTREAM@|$upstream|g" -e "s|@HEALTH_UPSTREAM@|$hupstream|g" -e "s|@WWW@|$www|g" \
       -e "s|@MAX_BODY@|$body|g" -e "s|@MAX_BODY_BYTES@|$(size_bytes "$body")|g" \
       -e "s|@READ_TIMEOUT@|$rt|g" -e "s|@READ_TIMEOUT_S@|${rt%s}|g" "$tmpl" > "$out"
 }
@@ -283,12 +283,21 @@ render() {
 # ADDRs ("unix:/path" for FastCGI sockets, "HOST:PORT" for TCP ones or, for a proxy template,
 # HTTP servers)
 start_nginx() {
-  local name=$1 port=$2 tmpl=$3 up="" a; shift 3
+  local name=$1 port=$2 tmpl=$3 up="" hup="" a; shift 3
   for a in "$@"; do up="$up server $a max_fails=1 fail_timeout=10s;"; done
+  # a socket's health pool listens on its path + .health (the query workers are its backup,
+  # for health_workers = 0); a TCP address has none here
+  for a in "$@"; do
+    case $a in unix:*) hup="$hup server $a.health max_fails=1 fail_timeout=10s;" ;;
+      *) hup="$hup server $a max_fails=1 fail_timeout=10s;" ;; esac
+  done
+  for a in "$@"; do
+    case $a in unix:*) hup="$hup server $a backup;" ;; esac
+  done
   stop_nginx "$name"
   mkdir -p "$SVAR/nginx/$name"/{body,fastcgi,proxy,uwsgi,scgi}
   chown -R nobody:nogroup "$SVAR/nginx/$name"
-  render "$tmpl" "$VAR/nginx-$name.conf" "$name" "$port" "${1#unix:}" "$up"
+  render "$tmpl" "$VAR/nginx-$name.conf" "$name" "$port" "${1#unix:}" "$up" "$hup"
   nginx -c "$VAR/nginx-$name.conf" -p "$VAR/nginx/$name" -e "$VAR/log/nginx-$name-error.log" \
     || die "nginx ($name) did not start"
   wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$port/" || die "nginx ($name): no answer on port $port"
@@ -389,6 +398,7 @@ start_exportd() {
   pid_alive "$VAR/run/exportd.pid" && return
   (
     set -a; . "$VAR/service.env"
+    T2SQL_EXPORTD_METRICS_FILE=$VAR/exportd.prom # its Prometheus textfile
     cd "$ROOT"
     exec setsid "$BINDIR/exportd" -c "$ROOT/conf/t2sql.conf" </dev/null >>"$VAR/log/exportd.log" 2>&1
   ) &

@@ -8,7 +8,11 @@
  *   node tests/browser/console.js '{"scenario": "auth", "url": URL, "key": KEY,
  *                                   "question": "...", "long_question": "...", "screenshots": DIR}'
  *     a 401 asks for the key, the key is kept in sessionStorage and the question retried; then a
- *     question over the service's length limit shows the 422 */
+ *     question over the service's length limit shows the 422
+ *   node tests/browser/console.js '{"scenario": "declined", "url": URL, "question": "...",
+ *                                   "screenshots": DIR}'
+ *     a question the service cannot answer shows the 422 cannot_answer with its suggestions
+ *     as buttons; clicking the first asks it and shows its rows */
 'use strict';
 
 const fs = require('fs');
@@ -237,10 +241,33 @@ async function authScenario(browser, args) {
   return out;
 }
 
+/* A question the service cannot answer: the 422 cannot_answer with its suggestions as
+ * buttons; clicking one asks it. */
+async function declinedScenario(browser, args) {
+  const out = {pageErrors: []};
+  const page = await browser.newPage();
+  page.on('pageerror', (e) => out.pageErrors.push(String(e)));
+  const lastQuery = watchQueries(page);
+  await page.goto(args.url + '/console', {waitUntil: 'load'});
+  await ask(page, args.question);
+  await until(page, () => !document.getElementById('error').hidden);
+  out.declined = await snapshot(page);
+  out.declined.api = await lastQuery();
+  out.declined.buttons = await page.$$eval('#error button', (bs) => bs.map((b) => b.textContent));
+  out.shot = await screenshot(page, args.screenshots, 'console-cannot-answer');
+  await page.click('#error button');
+  await until(page, () => document.querySelectorAll('#table tbody tr').length > 0);
+  out.clicked = await snapshot(page);
+  out.clicked.api = await lastQuery();
+  out.clicked.question = await page.$eval('#q', (e) => e.value);
+  return out;
+}
+
 run(async (args) => {
   const {browser, close} = await launch();
   try {
     if (args.scenario === 'auth') return await authScenario(browser, args);
+    if (args.scenario === 'declined') return await declinedScenario(browser, args);
     return await mainScenario(browser, args);
   } finally {
     await close();

@@ -14,7 +14,7 @@ from conftest import (LLM_KEY, RawResponse, assert_error, assert_ok, post_query,
                       url_host_port)
 
 # extra instances (ports 18081-18089; see conftest.Instances)
-NOMODEL = ("nomodel", 18081, {"OPENAI_BASE_URL": "", "OPENAI_API_KEY": "",
+NOMODEL = ("nomodel", 18081, {"OPENAI_BASE_URL": "", "OPENAI_API_KEY": "", "T2SQL_PLANNER_ENABLED": "false",
                               "T2SQL_PLANNER_FALLBACK": "false"})
 LIMITS = ("limits", 18088, {"T2SQL_LLM_TIMEOUT_MS": "500", "T2SQL_STATEMENT_TIMEOUT_MS": "300",
                             "T2SQL_MAX_BODY_BYTES": "1024"})

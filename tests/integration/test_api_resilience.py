@@ -10,7 +10,9 @@ import requests
 
 from conftest import assert_error, assert_ok, assert_rows_match, log_tail, post_query
 
-WORKERS2 = ("workers2", 18089, {"T2SQL_WORKERS": "2"})
+# exactly two processes: no waiting ones, no health pool
+WORKERS2 = ("workers2", 18089, {"T2SQL_WORKERS": "2", "T2SQL_QUEUE_WORKERS": "0",
+                                "T2SQL_HEALTH_WORKERS": "0"})
 DBDOWN = ("dbdown", 18086, {"T2SQL_DB_PORT": "1"})
 REDISDOWN = ("redisdown", 18087, {"T2SQL_REDIS_PORT": "1"})
 

@@ -1,8 +1,9 @@
 """The web console (/console) in a real browser (browser.py): a question asked by keyboard, the
 table's cells against the API's rows (and those against PostgreSQL's), a chart with a point per
 row, page 2, copying a page as CSV and TSV, an export to SUCCESS whose link downloads the CSV,
-390 px wide, and with auth on: a 401 that asks for the key, then a 422 shown as such.
-Screenshots: var/test/screenshots/console-{1280,390,401,422}.png."""
+390 px wide, and with auth on: a 401 that asks for the key, then a 422 shown as such; a
+question the service cannot answer shows its suggestions, and one clicked is answered.
+Screenshots: var/test/screenshots/console-{1280,390,401,422,cannot-answer}.png."""
 
 import csv
 import io
@@ -29,6 +30,7 @@ SHAPES = {
     "event names": ("SELECT name, category FROM events ORDER BY event_id", "none"),
 }
 AUTH = ("console-auth", 18081, {"T2SQL_AUTH_REQUIRED": "true", "T2SQL_MAX_QUESTION_CHARS": "60"})
+PLANNER = ("console-planner", 18081, {"OPENAI_BASE_URL": "", "OPENAI_API_KEY": ""})
 
 
 def cell_text(v):
@@ -203,3 +205,20 @@ def test_unauthorized_asks_for_a_key_then_422(instances, fakellm, pg):
     assert "request id" in text and too_long["api"]["body"]["detail"] in text
     assert not too_long["keyFormShown"]
     assert not out["pageErrors"]
+
+
+def test_cannot_answer_shows_suggestions_that_answer(instances):
+    inst = instances.start(PLANNER[0], PLANNER[1], **PLANNER[2])
+    out = run_browser("console.js", {"scenario": "declined", "url": inst.url,
+                                     "question": "what is the meaning of life %d" % os.getpid(),
+                                     "screenshots": screenshot_dir()})
+    assert out["pageErrors"] == []
+    d = out["declined"]
+    assert d["api"]["status"] == 422 and d["api"]["body"]["code"] == "cannot_answer"
+    assert d["error"]["status"] == "422" and d["error"]["code"] == "cannot_answer"
+    sugg = d["api"]["body"]["suggestions"]
+    assert sugg and d["buttons"] == sugg, (d["buttons"], sugg)
+    c = out["clicked"]
+    assert c["question"] == sugg[0]
+    assert c["api"]["status"] == 200 and c["error"] is None
+    assert c["cells"] == api_cells(c["api"])

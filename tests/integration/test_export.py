@@ -565,6 +565,137 @@ def test_live_counters_and_concurrency(exportd_factory):
     assert r == (True, 3)
 
 
+# ---- limits (issue 11): temp files, time, bytes, rows, fairness ----------------------------
+
+# the attack run's reproductions: a count whose series spills to temp files, an endless CTE
+COUNT_1E12 = "SELECT count(*) FROM generate_series(1, (10^12)::bigint) g"
+ENDLESS = ("WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) "
+           "SELECT n, repeat('z', 200) AS pad FROM r")
+
+
+def assert_failed_and_aborted(d, job, prefix, words, ext=None):
+    """FAILED with the limit named in the error, no object, the COPY stopped, and -- when its
+    multipart upload had begun (ext: the key's extension) -- the upload aborted (the abort sent;
+    an S3 that refuses it leaves the id on the row for the sweeper)."""
+    st = wait_status(job, {"SUCCESS", "FAILED"}, timeout=180)
+    assert st["status"] == "FAILED", st
+    for w in words:
+        assert w in st["error"], st["error"]
+    assert "download_url" not in st
+    assert list_keys(f"{prefix}{job}") == []
+    if ext:
+        wait_for(lambda: f"aborting multipart upload of {prefix}{job}.{ext}" in d.text(),
+                 timeout=30, what="the upload's abort")
+    else:
+        assert upload_id(job) is None
+    wait_for(lambda: sql1("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                          "'exportd-copy' AND state = 'active' "
+                          "AND datname = current_database()")[0] == 0,
+             timeout=30, what="the COPY to stop")
+    return st
+
+
+def test_export_past_temp_file_limit(exportd_factory):
+    """The count of 10^12 rows stops at temp_file_limit (it grew temp files past 2.5 GB)."""
+    d = exportd_factory(EXPORT_PREFIX="tmp/", T2SQL_TEMP_FILE_LIMIT_KB=8192)
+    job = create(COUNT_1E12)
+    st = assert_failed_and_aborted(d, job, "tmp/", ["temp_file_limit"])
+    assert st["rows_written"] == 0
+
+
+def test_export_default_statement_timeout_is_minutes(exportd_factory):
+    """No setting: the export's own timeout is 10 minutes, /query's does not apply to it."""
+    exportd_factory(EXPORT_PREFIX="deflim/", T2SQL_STATEMENT_TIMEOUT_MS=1000)
+    st = wait_status(create("SELECT current_setting('statement_timeout') AS st"),
+                     {"SUCCESS", "FAILED"})
+    assert st["status"] == "SUCCESS", st
+    assert download(st).decode().splitlines() == ["st", "10min"]
+
+
+def test_export_past_its_time_mid_upload(exportd_factory):
+    """A slow export past export_statement_timeout_ms after its multipart upload began: FAILED
+    with the timeout named, the upload aborted."""
+    d = exportd_factory(EXPORT_PREFIX="time/", T2SQL_EXPORT_STATEMENT_TIMEOUT_MS=15000)
+    # 6 MB fast (the multipart upload begins), then 2.8 minutes of pauses
+    job = create("SELECT id, payload FROM kt WHERE t_pause(id, 32000, 10, 0.05) > 0")
+    wait_for(lambda: upload_id(job), timeout=60, what="multipart upload to begin")
+    assert_failed_and_aborted(d, job, "time/", ["statement timeout"], ext="csv")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "csv.gz"])
+def test_export_past_max_bytes(exportd_factory, fmt):
+    """The endless WITH RECURSIVE (736 MB in 25 s before) fails past export_max_bytes, after
+    its multipart upload began (5 MiB parts); the upload is aborted."""
+    limit = 7 << 20
+    d = exportd_factory(EXPORT_PREFIX="bytes/", T2SQL_EXPORT_MAX_BYTES=limit)
+    sql = ENDLESS if fmt == "csv" else ENDLESS.replace("repeat('z', 200)", "md5(n::text)")
+    job = create(sql, fmt=fmt)
+    st = assert_failed_and_aborted(d, job, "bytes/", ["export_max_bytes", str(limit)], ext=fmt)
+    assert limit < st["bytes"] <= limit + (1 << 20), st
+
+
+def test_export_past_max_rows(exportd_factory):
+    """export_max_rows rows are exported; one more fails the job (and the endless CTE too)."""
+    d = exportd_factory(EXPORT_PREFIX="rows/", T2SQL_EXPORT_MAX_ROWS=30000)
+    at = create("SELECT g FROM generate_series(1, 30000) g")
+    over = create("SELECT g FROM generate_series(1, 30001) g")
+    endless = create(ENDLESS)
+    st = wait_status(at, {"SUCCESS", "FAILED"})
+    assert st["status"] == "SUCCESS" and st["row_count"] == 30000, st
+    assert_failed_and_aborted(d, over, "rows/", ["export_max_rows (30000)"])
+    st = assert_failed_and_aborted(d, endless, "rows/", ["export_max_rows (30000)"], ext="csv")
+    assert st["rows_written"] <= 30001
+
+
+SLOW8 = "SELECT g FROM generate_series(1, 40) g WHERE t_pause(g, 0, 1, 0.2) > 0"  # ~8 s
+SLOW2 = "SELECT g FROM generate_series(1, 10) g WHERE t_pause(g, 0, 1, 0.2) > 0"  # ~2 s
+
+
+def started(job):
+    return sql1("SELECT started_at FROM t2sql.export_jobs WHERE id = %s", job)[0]
+
+
+def finished(job):
+    return sql1("SELECT finished_at FROM t2sql.export_jobs WHERE id = %s", job)[0]
+
+
+def test_fairness_other_owners_first(exportd_factory):
+    """export_concurrency = 2, export_max_per_owner = 0 (= 1 here). Both slots busy (alice's
+    long export, zed's short one); then alice's second and bob's export wait, alice's the
+    older. When zed's ends, the free slot goes to bob (alice has one running), not to the
+    oldest job; alice's second runs after."""
+    exportd_factory(EXPORT_PREFIX="fair/", T2SQL_EXPORT_CONCURRENCY=2)
+    a1 = create(SLOW8, owner="alice")
+    wait_status(a1, {"IN_PROGRESS"}, owner="alice")
+    z1 = create(SLOW2, owner="zed")
+    wait_status(z1, {"IN_PROGRESS"}, owner="zed")
+    a2 = create("SELECT 2 AS two", owner="alice")
+    b1 = create("SELECT 1 AS one", owner="bob")
+    for j, who in ((a1, "alice"), (z1, "zed"), (a2, "alice"), (b1, "bob")):
+        st = wait_status(j, {"SUCCESS", "FAILED"}, timeout=120, owner=who)
+        assert st["status"] == "SUCCESS", st
+    assert started(b1) < started(a2), "the older job of an owner at its limit went first"
+    assert started(b1) >= finished(z1)
+
+
+def test_fairness_never_leaves_a_slot_idle(exportd_factory):
+    """export_max_per_owner = 2, export_concurrency = 3: with no other owner's job waiting,
+    carol's third export runs beside her two (the rule never leaves a slot idle)."""
+    exportd_factory(EXPORT_PREFIX="fair2/", T2SQL_EXPORT_CONCURRENCY=3,
+                    T2SQL_EXPORT_MAX_PER_OWNER=2)
+    a = [create(SLOW8, owner="carol") for _ in range(2)]
+    for j in a:
+        wait_status(j, {"IN_PROGRESS"}, owner="carol")
+    a3 = create(SLOW8, owner="carol")
+    wait_status(a3, {"IN_PROGRESS", "SUCCESS", "FAILED"}, owner="carol")
+    for j in a + [a3]:
+        assert wait_status(j, {"SUCCESS", "FAILED"}, timeout=120,
+                           owner="carol")["status"] == "SUCCESS"
+    r = sql1("SELECT max(started_at) < min(finished_at) FROM t2sql.export_jobs "
+             "WHERE id = ANY(%s::uuid[])", a + [a3])
+    assert r == (True,), "three of one owner's exports did not run at once with slots free"
+
+
 # ---- failures -----------------------------------------------------------------------------
 
 
@@ -1100,3 +1231,49 @@ def test_second_sigterm_stops_at_once(exportd_factory):
     wait_for(lambda: sql1("SELECT attempts FROM t2sql.export_jobs WHERE id = %s", job)[0] == 2,
              timeout=30, what="the job to be claimed again")
     jobs_tool("cancel", job, "alice")
+
+
+def test_json_lifecycle_log_and_metrics_textfile(exportd_factory, tmp_path):
+    """log_format = json: every line one object, each job's start and end with its fields;
+    exportd_metrics_file: the histograms count the exports and sum their bytes."""
+    prom = tmp_path / "exportd.prom"
+    d = exportd_factory(EXPORT_PREFIX="obs/", T2SQL_LOG_FORMAT="json",
+                        T2SQL_EXPORTD_METRICS_FILE=str(prom))
+    jobs = [create("SELECT g, md5(g::text) FROM generate_series(1, %d) g" % n)
+            for n in (10, 1000, 20000)]
+    done = {j: wait_status(j, {"SUCCESS", "FAILED"}) for j in jobs}
+    assert all(st["status"] == "SUCCESS" for st in done.values()), done
+
+    def series(text, name, **labels):
+        lab = ",".join('%s="%s"' % kv for kv in labels.items())
+        m = re.search(r"^%s%s (\S+)$" % (re.escape(name), re.escape("{%s}" % lab) if lab else ""),
+                      text, re.M)
+        return float(m.group(1)) if m else None
+
+    text = ""
+
+    def counted():
+        nonlocal text
+        text = prom.read_text() if prom.exists() else ""
+        return series(text, "exportd_export_duration_seconds_count") == 3
+
+    wait_for(counted, 30, "the textfile counting 3 exports")
+    assert series(text, "exportd_export_bytes_count") == 3
+    assert series(text, "exportd_export_bytes_sum") == sum(st["bytes"] for st in done.values())
+    assert series(text, "exportd_export_bytes_bucket", le="+Inf") == 3
+    assert series(text, "exportd_jobs_finished_total", status="SUCCESS") == 3
+    assert series(text, "exportd_jobs", status="SUCCESS") >= 3
+    assert series(text, "exportd_export_duration_seconds_sum") > 0
+    lines = [ln for ln in d.text().splitlines() if ln.strip()]
+    recs = [json.loads(ln) for ln in lines]  # every line is JSON
+    assert all({"time", "level", "msg", "prog", "pid"} <= set(r) for r in recs), recs[:3]
+    for j, st in done.items():
+        mine = [r for r in recs if r.get("job_id") == j]
+        started = [r for r in mine if r["event"] == "started"]
+        finished = [r for r in mine if r["event"] == "finished"]
+        assert started and started[0]["status"] == "IN_PROGRESS" and started[0]["format"] == "csv"
+        assert len(finished) == 1, mine
+        f = finished[0]
+        assert f["status"] == "SUCCESS" and f["level"] == "info", f
+        assert f["rows"] == st["row_count"] and f["bytes"] == st["bytes"], (f, st)
+        assert f["duration_ms"] > 0 and f["msg"].startswith("job %s: SUCCESS" % j), f

@@ -58,7 +58,8 @@ def test_graceful_stop_finishes_the_response_in_flight(stack_env, fakellm):
 
 def test_reload_serves_new_requests_while_old_ones_finish(stack_env, fakellm):
     base = "http://127.0.0.1:%d" % PORT
-    master = start(stack_env, T2SQL_WORKERS=2)
+    # two processes exactly (no waiting ones, no health pool): the count below is theirs
+    master = start(stack_env, T2SQL_WORKERS=2, T2SQL_QUEUE_WORKERS=0, T2SQL_HEALTH_WORKERS=0)
     try:
         q = "slow while reloading " + uuid.uuid4().hex
         fakellm.rules({"match": q, "delay_ms": 2000, "reply": "<sql>SELECT 1 AS one</sql>"})

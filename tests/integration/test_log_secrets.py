@@ -7,6 +7,7 @@ suite created (test_security.py appends them to $T2SQL_TEST_VAR/created_keys.txt
 fails, reported as file:line (the secret itself is never printed).
 """
 
+import json
 import os
 import re
 
@@ -51,7 +52,7 @@ def test_no_secret_in_any_log():
     assert os.path.isdir(logdir), "no log directory at %s" % logdir
     secrets = secrets_to_find(var)
     needles = [(label, s.encode()) for label, s in secrets]
-    hits, scanned = [], 0
+    hits, scanned, json_lines, broken = [], 0, 0, []
     for dirpath, _, files in os.walk(logdir):
         for fn in sorted(files):
             p = os.path.join(dirpath, fn)
@@ -61,8 +62,19 @@ def test_no_secret_in_any_log():
                         for label, s in needles:
                             if s in line:
                                 hits.append("%s:%d: %s" % (p, lineno, label))
+                        if line.startswith(b'{"time"'):  # log_format = json: still JSON
+                            json_lines += 1
+                            try:
+                                json.loads(line)
+                            except ValueError:
+                                broken.append("%s:%d" % (p, lineno))
             except OSError:
                 continue
             scanned += 1
     assert scanned > 0, "no log files under %s" % logdir
     assert not hits, "secrets in logs:\n" + "\n".join(hits[:50])
+    assert not broken, "JSON log lines that do not parse (masking broke them?):\n" + \
+        "\n".join(broken[:20])
+    # the JSON format is covered when the run had a JSON-logging instance (test_ops.py)
+    if os.path.exists(os.path.join(logdir, "jsonlog.log")):
+        assert json_lines > 0, "jsonlog.log exists but holds no JSON line"

@@ -89,9 +89,18 @@ def test_caches_survive_a_redis_restart(base_url, fakellm, stack_env, uq):
     time.sleep(1.2)  # a worker retries a lost Redis at most once a second
     q = "events after redis is back " + uq
     n = fakellm.count()
-    for _ in range(8):  # reach every worker at least once
-        ok(post_query(base_url, {"question": q, "stream": False}))
-    assert fakellm.count() == n + 1, "after the restart the cache should answer repeats"
+    first = [ok(post_query(base_url, {"question": q, "stream": False}))["source"]
+             for _ in range(10)]  # reach the workers (query workers and waiting ones)
+    assert first[0] == "llm" and "cache" in first[1:], first
+    # a worker may miss once: the key names its catalog's fingerprint, which can differ from
+    # another worker's when one reloaded the catalog (with newer statistics) after Redis lost
+    # the cached one; the next round is answered by the cache everywhere
+    m = fakellm.count()
+    assert m - n <= first.count("llm"), (m - n, first)
+    again = [ok(post_query(base_url, {"question": q, "stream": False}))["source"]
+             for _ in range(10)]
+    assert again == ["cache"] * 10 and fakellm.count() == m, \
+        "after the restart the cache should answer repeats: %s" % again
 
 
 def test_examples_crud_and_direct_answers(base_url, fakellm, uq):

@@ -32,7 +32,8 @@ GUARD_OFF = ("sec-guardoff", 18090, {"T2SQL_GUARD_ENABLED": "false",
 ROLE_OFF = ("sec-roleoff", 18091, {"T2SQL_QUERY_ROLE": ""})
 AUTH = ("sec-auth", 18092, {"T2SQL_AUTH_REQUIRED": "true"})
 AUTH_NOREDIS = ("sec-auth-noredis", 18093, {"T2SQL_AUTH_REQUIRED": "true",
-                                            "T2SQL_REDIS_PORT": "1", "T2SQL_WORKERS": "1"})
+                                            "T2SQL_REDIS_PORT": "1", "T2SQL_WORKERS": "1",
+                                            "T2SQL_QUEUE_WORKERS": "0"})  # one process
 
 # Attacks on the sandbox itself, beyond the guard's corpus: undoing SET ROLE from inside a
 # SELECT, SQL strings run by functions, the service's own tables, writes that a read-only

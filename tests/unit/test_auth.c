@@ -153,7 +153,7 @@ static void test_conf_buffer(void **state)
     assert_string_equal(c.llm_base_url, "http://x/v1");
     assert_true(c.guard_enabled);
     conf_free(&c);
-    assert_int_equal(conf_load_buffer("workers = 0\n", 12, &c, err, sizeof err), -1);
+    assert_int_equal(conf_load_buffer("workers = -1\n", 13, &c, err, sizeof err), -1);
     assert_non_null(strstr(err, "buffer:1"));
     assert_int_equal(conf_load_buffer("nope\n", 5, &c, err, sizeof err), -1);
     assert_int_equal(conf_load_buffer("a = b", 5, &c, err, sizeof err), -1);

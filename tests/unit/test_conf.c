@@ -81,7 +81,16 @@ static void test_defaults(void **state)
     (void)state;
     assert_int_equal(conf_load(NULL, &c, err, sizeof err), 0);
     assert_string_equal(c.listen, "var/run/t2sql.sock");
-    assert_int_equal(c.workers, 4);
+    { /* workers follow the cores: two per core, 2 to 64; as many more wait */
+        long want = sysconf(_SC_NPROCESSORS_ONLN) * 2;
+        want = want < 2 ? 2 : want > 64 ? 64 : want;
+        assert_int_equal(c.workers, want);
+        assert_int_equal(c.queue_workers, want);
+    }
+    assert_int_equal(c.queue_timeout_ms, 2000);
+    assert_int_equal(c.health_workers, 1);
+    assert_string_equal(c.log_format, "text");
+    assert_true(c.planner_enabled);
     assert_string_equal(c.db_host, "127.0.0.1");
     assert_int_equal(c.db_port, 5432);
     assert_string_equal(c.db_pass, "");
@@ -166,7 +175,7 @@ static void test_file_errors(void **state)
     } cases[] = {
         {"workers = 2\n\nno_such_key = 1\n", 3, "no_such_key"},
         {"workers = many\n", 1, "workers"},
-        {"workers = 0\n", 1, "workers"},   /* below the minimum */
+        {"workers = -1\n", 1, "workers"},  /* below the minimum (0 = two per core) */
         {"workers = 257\n", 1, "workers"}, /* above the maximum */
         {"db_port = 5432x\n", 1, "db_port"},
         {"# c\nguard_enabled = maybe\n", 2, "guard_enabled"},
@@ -182,6 +191,15 @@ static void test_file_errors(void **state)
         snprintf(where, sizeof where, "%s:%d:", path, cases[i].line);
         assert_non_null(strstr(err, where));
         assert_non_null(strstr(err, cases[i].mention));
+    }
+    { /* values checked against each other after loading */
+        conf c;
+        char err[512] = "";
+        assert_int_equal(conf_load_buffer("log_format = yaml\n", 18, &c, err, sizeof err), -1);
+        assert_non_null(strstr(err, "log_format"));
+        assert_int_equal(
+            conf_load_buffer("workers = 200\nqueue_workers = 100\n", 35, &c, err, sizeof err), -1);
+        assert_non_null(strstr(err, "at most 256"));
     }
 }
 

@@ -37,6 +37,8 @@ static const struct {
     {E_LLM_UNAVAILABLE, 503, "llm_unavailable"},
     {E_QUERY_TIMEOUT, 504, "query_timeout"},
     {E_LLM_TIMEOUT, 504, "llm_timeout"},
+    {E_CANNOT_ANSWER, 422, "cannot_answer"},
+    {E_OVERLOADED, 503, "overloaded"},
     /* not in API.md's table: used internally / for admin endpoints */
     {E_FORBIDDEN, 403, "forbidden"},
     {E_OK, 200, "ok"},

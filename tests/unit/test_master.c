@@ -124,7 +124,7 @@ static pid_t start_master(int mode, int stop_grace_s)
     static const char *const vars[] = {"T2SQL_WORKERS",  "T2SQL_MAX_REQUESTS", "T2SQL_LISTEN",
                                        "T2SQL_LOG_FILE", "T2SQL_PID_FILE",     NULL};
     master_ops ops = {"test-master", conf_path,    t_slots, t_run, t_check, NULL,
-                      NULL,          stop_grace_s, 0,       1,     NULL};
+                      NULL,          stop_grace_s, 0,       1,     NULL,    NULL};
     char err[256];
     pid_t pid;
     conf cf;
@@ -366,7 +366,7 @@ static void test_start_options(void **state)
 {
     char tmp[64], a0[] = "unit", c[] = "-c", t[] = "-t", h[] = "-h", x[] = "-x";
     char *check[] = {a0, c, tmp, t}, *help[] = {a0, h}, *bad[] = {a0, x}, *run[] = {a0, c, tmp};
-    master_ops ops = {"unit", NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, NULL};
+    master_ops ops = {"unit", NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, NULL, NULL};
     conf cf;
 
     (void)state;
@@ -382,7 +382,7 @@ static void test_start_options(void **state)
     assert_int_equal(cf.workers, 3);
     conf_free(&cf);
     unlink(tmp);
-    unit_write_tmp(tmp, "master", "workers = 0\n"); /* out of range */
+    unit_write_tmp(tmp, "master", "workers = -1\n"); /* out of range (0 = two per core) */
     assert_int_equal(start(&ops, &cf, 3, run), 1);
     unlink(tmp);
 }

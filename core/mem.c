@@ -1,0 +1,29 @@
+/* mem -- resident size and allocator trimming; see mem.h. */
+#include "mem.h"
+
+#include <fcntl.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+long mem_rss_kb(void)
+{
+    char b[128];
+    long pages, resident;
+    ssize_t n;
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0) return -1;
+    n = read(fd, b, sizeof b - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    b[n] = '\0';
+    if (sscanf(b, "%ld %ld", &pages, &resident) != 2) return -1;
+    return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+void mem_trim(void)
+{
+    malloc_trim(0);
+}

@@ -1,0 +1,15 @@
+/* mem -- how much memory this process holds, and giving back what a request left behind.
+ *
+ * A worker calls mem_rss_kb() after each request; when it holds more than it may (conf
+ * worker_max_kept_mb over its size after the first request), it drops what keeps grown
+ * buffers (its database connection: libpq's input buffer stays as large as the largest row it
+ * read) and calls mem_trim(). Owns nothing. */
+#ifndef T2_MEM_H
+#define T2_MEM_H
+
+/* Resident size of this process in kB (/proc/self/statm), or -1 if unknown. */
+long mem_rss_kb(void);
+/* Returns the allocator's free memory to the system (malloc_trim). */
+void mem_trim(void);
+
+#endif
