@@ -17,7 +17,9 @@ static const char SYSTEM_PROMPT[] =
     "You are an expert PostgreSQL analyst. Translate the user's question into exactly one "
     "read-only PostgreSQL SELECT statement over the schema given. Use only the tables and "
     "columns listed; qualify ambiguous columns; use the glossary's definitions; never modify "
-    "data. Answer with the SQL inside <sql></sql> tags and nothing else.";
+    "data. Answer with the SQL inside <sql></sql> tags and nothing else. If the question "
+    "cannot be answered from this schema (it is about something else, or the data does not "
+    "hold it), answer <cannot_answer>one sentence saying why</cannot_answer> instead.";
 
 static double ms_between(const struct timespec *a, const struct timespec *b)
 {
@@ -302,11 +304,40 @@ static int build_prompt(t2ctx *x, const char *question, buf *user, t2err *err)
     return buf_printf(user, "\nQuestion: %s\n", question);
 }
 
+static void remember_reply(t2ctx *x, const char *key, const buf *reply);
+
+/* 1 when the model's reply declines (<cannot_answer>why</cannot_answer>, the format the system
+ * prompt asks for), with why: its first 300 bytes, control characters as spaces. */
+static int model_declined(const char *reply, char *why, size_t len)
+{
+    const char *a = strstr(reply, "<cannot_answer>"), *e;
+    size_t n, i;
+
+    if (!a) return 0;
+    a += strlen("<cannot_answer>");
+    e = strstr(a, "</cannot_answer>");
+    n = e ? (size_t)(e - a) : strlen(a);
+    while (n && strchr(" \t\r\n", *a))
+        a++, n--;
+    while (n && strchr(" \t\r\n", a[n - 1]))
+        n--;
+    if (n >= len) n = len - 1;
+    while (n && ((unsigned char)a[n] & 0xC0) == 0x80 && n < strlen(a)) /* whole UTF-8 chars */
+        n--;
+    for (i = 0; i < n; i++)
+        why[i] = (unsigned char)a[i] < 0x20 ? ' ' : a[i];
+    why[n] = '\0';
+    if (!n) snprintf(why, len, "the language model found nothing in this data that answers it");
+    return 1;
+}
+
 /* Asks the model through the reply cache; appends the extracted SQL to sql and the raw reply
- * to reply. A reply is cached only by remember_reply(), once its SQL has validated. */
+ * to reply. A reply is cached only by remember_reply(), once its SQL has validated (or when it
+ * declines). A reply that declines is 422 cannot_answer; one with neither SQL nor a decline is
+ * 502 llm_error. */
 static int ask_model(t2ctx *x, const char *user, char key[96], buf *reply, buf *sql, t2err *err)
 {
-    char h[65];
+    char h[65], why[304];
 
     cache_key_hash(h, x->cf->llm_provider, llm_model(x->llm), SYSTEM_PROMPT, user, who_hash(x),
                    (const char *)NULL);
@@ -316,8 +347,14 @@ static int ask_model(t2ctx *x, const char *user, char key[96], buf *reply, buf *
         x->llm_calls++;
         if (llm_chat(x->llm, SYSTEM_PROMPT, user, reply, err) < 0) return -1;
     }
-    if (llm_extract_sql(buf_cstr(reply), sql) < 0)
+    if (llm_extract_sql(buf_cstr(reply), sql) < 0) {
+        if (model_declined(buf_cstr(reply), why, sizeof why)) {
+            remember_reply(x, key, reply); /* a decline is as good an answer as SQL */
+            return err_set(err, E_CANNOT_ANSWER,
+                           "This question cannot be answered from this data: %s", why);
+        }
         return err_set(err, E_LLM_ERROR, "the language model's answer contained no SQL");
+    }
     return 0;
 }
 

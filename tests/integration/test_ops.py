@@ -339,3 +339,26 @@ def test_dashboard_names_only_exported_metrics(base_url):
     for want in ("t2sql_request_duration_seconds", "t2sql_llm_duration_seconds",
                  "t2sql_db_duration_seconds", "t2sql_queue_wait_seconds", "t2sql_workers_busy"):
         assert want in used, "the dashboard does not chart %s" % want
+
+
+def test_model_decline_is_422_not_an_outage(base_url, fakellm, uq):
+    """With a model: the system prompt offers <cannot_answer>why</cannot_answer>; a reply in that
+    form is 422 cannot_answer with the model's reason and suggestions (no Retry-After), and a
+    second ask is answered from the reply cache; a reply with neither SQL nor a decline stays
+    502 llm_error."""
+    fakellm.rules({"match": uq, "reply": "<cannot_answer>The weather is not in this data."
+                                         "</cannot_answer>"})
+    q = "will it rain in Pune tomorrow %s" % uq
+    r = post_query(base_url, {"question": q, "stream": False})
+    body = assert_error(r, 422, "cannot_answer")
+    assert "The weather is not in this data." in body["detail"], body
+    assert isinstance(body.get("suggestions"), list), body
+    assert "retry-after" not in {k.lower() for k in r.headers}
+    system = [m for m in fakellm.calls()["requests"][-1]["messages"] if m["role"] == "system"]
+    assert system and "<cannot_answer>" in system[0]["content"], system
+    n = fakellm.count()
+    assert_error(post_query(base_url, {"question": q, "stream": False}), 422, "cannot_answer")
+    assert fakellm.count() == n, "a decline is cached like an answer"
+    fakellm.rules({"match": uq, "reply": "I am not sure what you mean."})
+    r = post_query(base_url, {"question": "something vague %s" % uq, "stream": False})
+    assert r.status_code == 502 and r.json()["code"] == "llm_error", r.text[:300]
