@@ -85,9 +85,13 @@ class Scanners:
 
 def ask(base_url, fakellm, question, sql):
     fakellm.sql(question, sql)
-    body = assert_ok(post_query(base_url, {"question": question, "page_size": SIZE,
-                                           "stream": False}, timeout=120))
-    return body
+    end = time.time() + 20
+    while True:  # the new table reaches each worker's catalog at its next check
+        r = post_query(base_url, {"question": question, "page_size": SIZE, "stream": False},
+                       timeout=120)
+        if r.status_code != 400 or "does not exist" not in r.text or time.time() > end:
+            return assert_ok(r)
+        time.sleep(0.3)
 
 
 def page(base_url, qid, n, stream=False, headers=None, size=SIZE):
