@@ -171,9 +171,9 @@ def exporter(base, stop, ids):
     while not stop.is_set():
         s, data = c.request("POST", "/export/start", json.dumps({"question": "soak export"}))
         try:
-            ids.append(json.loads(data)["job_id"] if s == 200 else "HTTP %d" % s)
+            ids.append(json.loads(data)["job_id"] if s == 200 else "!HTTP %d" % s)
         except (ValueError, KeyError):
-            ids.append("bad answer")
+            ids.append("!bad answer")
         stop.wait(1.0)
 
 
@@ -284,10 +284,10 @@ def main(argv=None):
         results[k] = json.loads(line[-1][9:]) if line else {"failed": out[-500:]}
     stop.set()
     ex.join()
-    exports = wait_exports(a.url, [j for j in ids if not j.startswith(("HTTP", "bad"))], 120)
+    exports = wait_exports(a.url, [j for j in ids if not j.startswith("!")], 120)
     for j in ids:
-        if j.startswith(("HTTP", "bad")):
-            exports[j] = exports.get(j, 0) + 1
+        if j.startswith("!"):
+            exports[j[1:]] = exports.get(j[1:], 0) + 1
     time.sleep(1)
     end = sample(a.pidfile)
 

@@ -9,6 +9,7 @@
 
 #include <ctype.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <strings.h>
 
@@ -59,7 +60,12 @@ int pipeline_semantic_check(const conf *cf, char *errbuf, size_t len)
     }
     if (!(s = semantic_load(cf->semantic_file, &err))) goto done;
     inited = 1;
-    if (t2ctx_init(x, cf, "t2sql-check") < 0 || t2ctx_ready(x, &err) < 0) {
+    if (t2ctx_init(x, cf, "t2sql-check") == 0) /* the catalog may take a moment: ask again */
+        for (int tries = 0; tries < 10 && t2ctx_ready(x, &err) < 0; tries++) {
+            err_clear(&err);
+            nanosleep(&(struct timespec){0, 200000000L}, NULL);
+        }
+    if (!x->cat || t2ctx_ready(x, &err) < 0) {
         /* no database now: the shape is checked, the workers PREPARE when it is back */
         log_warn("semantic layer %s: not checked against the database (%s)", cf->semantic_file,
                  err.detail[0] ? err.detail : "unreachable");

@@ -60,7 +60,9 @@ def test_mix_under_sanitizers(san_bin, fakellm):
         "LSAN_OPTIONS": "log_path=%s/lsan" % reports,
         "UBSAN_OPTIONS": "print_stacktrace=1:log_path=%s/ubsan" % reports,
     }
-    host_env = ["T2SQL_WORKERS=2", "T2SQL_EXPORT_CONCURRENCY=2", "T2SQL_MAX_PAGE_SIZE=5000"]
+    host_env = ["T2SQL_WORKERS=2", "T2SQL_EXPORT_CONCURRENCY=2", "T2SQL_MAX_PAGE_SIZE=5000",
+                # the mix tests leaks, not overload: sanitized workers are slow, let them queue
+                "T2SQL_QUEUE_TIMEOUT_MS=60000"]
     host_env += ["%s=%s" % kv for kv in opts.items()]
     sock = os.path.join(env("T2SQL_TEST_SHARED_VAR"), "run", "san.sock")
     with open(os.path.join(var, "run", "exportd.pid")) as f:
