@@ -60,6 +60,13 @@ static const conf_key conf_keys[] = {
     S(db_user, "postgres", "DB_USER", 0, 1),
     S(db_pass, "", "DB_PASS", 1, 1),
     I(db_connect_timeout, 5, 1, 300, NULL, 1),
+    S(db_pool_host, "", NULL, 0, 1),
+    I(db_pool_port, 6432, 1, 65535, NULL, 1),
+    S(db_replica_host, "", NULL, 0, 1),
+    I(db_replica_port, 5432, 1, 65535, NULL, 1),
+    I(replica_max_lag_ms, 5000, 0, 86400000, NULL, 1),
+    S(replica_fallback, "primary", NULL, 0, 1),
+    I(replica_check_ms, 1000, 0, 600000, NULL, 1),
     S(schemas, "public", NULL, 0, 1),
     S(query_role, "", NULL, 0, 1),
     I(statement_timeout_ms, 30000, 1, 86400000, NULL, 1),
@@ -603,6 +610,10 @@ static int conf_finish(conf *c, char *err, size_t errlen)
         snprintf(err, errlen, "base_path must be a path like /prod (no spaces, ?, # or %%)");
         return -1;
     }
+    if (strcmp(c->replica_fallback, "primary") != 0 && strcmp(c->replica_fallback, "error") != 0) {
+        snprintf(err, errlen, "replica_fallback must be primary or error");
+        return -1;
+    }
     if (cors_check(c, err, errlen) < 0) return -1;
     if (work_mem_check(c->work_mem) < 0) {
         snprintf(err, errlen, "work_mem must be a size like 4096kB, 64MB or 1GB (or empty)");
@@ -748,13 +759,22 @@ static int conninfo_add(char *dst, size_t len, size_t *pos, const char *key, con
 
 int conf_pg_conninfo(const conf *c, char *dst, size_t len, const char *appname)
 {
+    return conf_pg_conninfo_at(c, CONF_DB_PRIMARY, dst, len, appname);
+}
+
+int conf_pg_conninfo_at(const conf *c, conf_db which, char *dst, size_t len, const char *appname)
+{
     size_t pos = 0;
     char port[16], tmo[16];
+    const char *host = c->db_host;
+    long portn = c->db_port;
 
-    snprintf(port, sizeof port, "%ld", c->db_port);
+    if (which == CONF_DB_POOL && *c->db_pool_host) host = c->db_pool_host, portn = c->db_pool_port;
+    if (which == CONF_DB_REPLICA) host = c->db_replica_host, portn = c->db_replica_port;
+    snprintf(port, sizeof port, "%ld", portn);
     snprintf(tmo, sizeof tmo, "%ld", c->db_connect_timeout);
     dst[0] = '\0';
-    if (conninfo_add(dst, len, &pos, "host", c->db_host) < 0 ||
+    if (conninfo_add(dst, len, &pos, "host", host) < 0 ||
         conninfo_add(dst, len, &pos, "port", port) < 0 ||
         conninfo_add(dst, len, &pos, "dbname", c->db_name) < 0 ||
         conninfo_add(dst, len, &pos, "user", c->db_user) < 0 ||

@@ -38,6 +38,13 @@ typedef struct conf {
     char *db_user;
     char *db_pass;
     long db_connect_timeout;
+    char *db_pool_host;       /* the query workers' way in: a transaction pooler, "" = db_host */
+    long db_pool_port;        /* (exportd and the tools always connect to db_host directly) */
+    char *db_replica_host;    /* a streaming replica generated SQL reads from, "" = none */
+    long db_replica_port;
+    long replica_max_lag_ms;  /* a replica further behind is not read from; 0 = no limit */
+    char *replica_fallback;   /* replica down or behind: "primary" (read there) or "error" (503) */
+    long replica_check_ms;    /* how often a worker asks the replica for its state */
     char *schemas;
     char *query_role;
     long statement_timeout_ms;
@@ -148,6 +155,11 @@ void conf_print(const conf *c, FILE *f);
 void conf_register_secrets(const conf *c);
 /* Builds a libpq conninfo string into dst (keywords quoted). -1 if it does not fit. */
 int conf_pg_conninfo(const conf *c, char *dst, size_t len, const char *appname);
+/* Which server a conninfo is for: the primary directly (db_host, db_port), the query workers'
+ * pooler (db_pool_host, db_pool_port; the primary when db_pool_host is empty) or the read
+ * replica (db_replica_host, db_replica_port). Name, user and password are the same for all. */
+typedef enum { CONF_DB_PRIMARY, CONF_DB_POOL, CONF_DB_REPLICA } conf_db;
+int conf_pg_conninfo_at(const conf *c, conf_db which, char *dst, size_t len, const char *appname);
 /* Whether a browser page from origin (the request's Origin header, NULL when absent) may
  * read the response: CONF_ORIGIN_ANY when cors_allow_origins is "*", CONF_ORIGIN_LISTED
  * when origin is one of the listed origins (exact match), else CONF_ORIGIN_NO. */

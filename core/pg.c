@@ -13,10 +13,15 @@ extern const char migrate_schema_sql[];
 
 int pgc_init(pgc *p, const conf *cf, const char *appname, int migrate)
 {
+    return pgc_init_at(p, cf, CONF_DB_PRIMARY, appname, migrate);
+}
+
+int pgc_init_at(pgc *p, const conf *cf, conf_db which, const char *appname, int migrate)
+{
     memset(p, 0, sizeof *p);
     p->migrate = migrate;
     p->query_role_set = cf->query_role[0] != '\0';
-    if (conf_pg_conninfo(cf, p->conninfo, sizeof p->conninfo, appname) < 0) return -1;
+    if (conf_pg_conninfo_at(cf, which, p->conninfo, sizeof p->conninfo, appname) < 0) return -1;
     return txn_search_path(cf, p->search_path, sizeof p->search_path);
 }
 
@@ -152,4 +157,15 @@ int pg_result_err(PGconn *conn, const PGresult *r, err_code dflt, t2err *err, co
     if (!msg) msg = PQerrorMessage(conn);
     log_info("%s failed: %s%s%s", what, state ? state : "", state ? " " : "", msg);
     return err_set(err, dflt, "%s", msg);
+}
+
+int pg_through_pooler(PGconn *conn)
+{
+    PGresult *r = PQexec(conn, "SELECT pg_backend_pid()");
+    int rc = -1;
+
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+        rc = atoi(PQgetvalue(r, 0, 0)) != PQbackendPID(conn);
+    PQclear(r);
+    return rc;
 }

@@ -23,8 +23,13 @@ typedef struct pgc {
     int query_role_set; /* generated SQL runs as a configured role, not the login */
 } pgc;
 
-/* Prepares (does not connect). 0 or -1 if the config cannot make a conninfo. */
+/* Prepares (does not connect) a connection to the primary (db_host). 0 or -1 if the config
+ * cannot make a conninfo. */
 int pgc_init(pgc *p, const conf *cf, const char *appname, int migrate);
+/* The same for the server `which` names (conf_pg_conninfo_at): the query workers' pooler or
+ * the read replica. Every use of a pooled connection is a transaction or one autocommit
+ * statement: nothing is left in the session (named statements, SET, LISTEN, session locks). */
+int pgc_init_at(pgc *p, const conf *cf, conf_db which, const char *appname, int migrate);
 /* Returns a healthy connection or NULL with E_DB_UNAVAILABLE in err. */
 PGconn *pgc_get(pgc *p, t2err *err);
 /* The connection if one is open and healthy, else NULL; never connects, so it neither waits
@@ -38,6 +43,10 @@ int migrate_run(PGconn *conn);
 /* Classifies a failed result into err: statement timeout -> E_QUERY_TIMEOUT, connection
  * loss -> E_DB_UNAVAILABLE, else dflt. Returns -1. */
 int pg_result_err(PGconn *conn, const PGresult *r, err_code dflt, t2err *err, const char *what);
+/* 1 if conn reaches PostgreSQL through a connection pooler (PgBouncer and its kind hand the
+ * client a backend key of their own, so the pid libpq was given is not the server process's
+ * pg_backend_pid()), 0 if it is a direct session, -1 if it cannot tell. One round trip. */
+int pg_through_pooler(PGconn *conn);
 /* Executes a command that returns no rows; 0 or -1 with err. */
 int pg_command(PGconn *conn, const char *sql, t2err *err);
 

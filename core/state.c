@@ -21,7 +21,9 @@ int t2ctx_init(t2ctx *x, const conf *cf, const char *appname)
 {
     memset(x, 0, sizeof *x);
     x->cf = cf;
-    if (pgc_init(&x->db, cf, appname, 1) < 0) return -1;
+    if (pgc_init_at(&x->db, cf, CONF_DB_POOL, appname, 1) < 0 ||
+        replica_init(&x->rep, cf, appname) < 0)
+        return -1;
     if ((x->nschemas = conf_schema_list(cf, &x->schemas, 32)) < 0) return -1;
     x->cache = cache_new(cf);
     x->llm = llm_new(cf);
@@ -43,6 +45,7 @@ void t2ctx_free(t2ctx *x)
 {
     rolecat_free(x->rcat);
     pgc_close(&x->db);
+    replica_close(&x->rep);
     cache_free(x->cache);
     llm_free(x->llm);
     catalog_free(x->cat);

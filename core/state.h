@@ -1,5 +1,5 @@
 /* state -- the per-process state (t2ctx) every request of a worker uses: the database
- * connection, the cache, the model client, the catalog, glossary, semantic layer and verified
+ * connection (through db_pool_host when set), the read replica's (replica.h), the cache, the model client, the catalog, glossary, semantic layer and verified
  * examples, the
  * guard policy and execution limits, and the refresh that keeps the catalog, glossary and
  * examples current.
@@ -28,6 +28,7 @@
 #include "pg.h"
 #include "queries.h"
 #include "rcache.h"
+#include "replica.h"
 #include "rolecat.h"
 #include "semantic.h"
 #include "sqlguard.h"
@@ -38,7 +39,8 @@
 
 typedef struct t2ctx {
     const conf *cf;
-    pgc db;
+    pgc db;      /* the primary, or the pooler in front of it (db_pool_host) */
+    replica rep; /* the read replica generated SQL's pages read from (REPLICA_NONE = none) */
     cache *cache;
     llm *llm;
     catalog *cat;

@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "master.h"
+#include "pg.h"
 #include "xmetrics.h"
 
 #include <stdio.h>
@@ -27,6 +28,22 @@ static int exportd_check(const conf *cf, char *err, size_t errlen)
     if (*cf->export_bucket) return 0;
     snprintf(err, errlen, "export_bucket is empty");
     return -1;
+}
+
+/* 0, or -1 when db_host leads to a connection pooler (logged). A database that cannot be
+ * reached yet is left to the workers, which keep trying. */
+static int exportd_direct(const conf *cf)
+{
+    char ci[2048];
+    PGconn *c;
+    int pooled = 0;
+
+    if (conf_pg_conninfo(cf, ci, sizeof ci, "exportd") < 0) return 0;
+    c = PQconnectdb(ci);
+    if (PQstatus(c) == CONNECTION_OK) pooled = pg_through_pooler(c) == 1;
+    PQfinish(c);
+    if (pooled) log_error(EXPORTD_DIRECT_MSG);
+    return pooled ? -1 : 0;
 }
 
 static int exportd_slots(const conf *cf)
@@ -53,6 +70,10 @@ int main(int argc, char **argv)
     log_info("exportd starting: %ld workers, bucket %s, endpoint %s, part %ld MiB, lease %ld s",
              cf.export_concurrency, cf.export_bucket, *cf.s3_endpoint ? cf.s3_endpoint : "AWS",
              cf.export_part_mb, cf.export_lease_s);
+    if (exportd_direct(&cf) < 0) {
+        conf_free(&cf);
+        return 2;
+    }
     if (xm_init() < 0) log_warn("cannot map the shared metrics block; metrics are per worker");
     rc = master_run(&ops, &cf);
     conf_free(&cf);

@@ -10,6 +10,7 @@
 #include "buf.h"
 #include "audit.h"
 #include "log.h"
+#include "pg.h"
 
 #include <poll.h>
 #include <stdio.h>
@@ -82,6 +83,11 @@ static PGconn *connect_ctl(const conf *cf)
     c = PQconnectdb(ci);
     if (PQstatus(c) != CONNECTION_OK) {
         log_warn("cannot connect to the database: %s", PQerrorMessage(c));
+        PQfinish(c);
+        return NULL;
+    }
+    if (pg_through_pooler(c) == 1) {
+        log_error(EXPORTD_DIRECT_MSG);
         PQfinish(c);
         return NULL;
     }

@@ -9,6 +9,19 @@ int h_health(req *r)
     return http_body(r, 200, "application/json", body, sizeof body - 1, NULL);
 }
 
+/* checks.replica ("ok", "down" or "lagging") and checks.replica_lag_ms, when a read replica
+ * is configured; -1 when reads would fail (it is not usable and replica_fallback = error). */
+static int ready_replica(req *r, json_object *checks)
+{
+    replica_state st = replica_status(&r->x->rep, r->cf);
+
+    if (st == REPLICA_NONE) return 0;
+    json_object_object_add(checks, "replica", json_object_new_string(replica_state_name(st)));
+    json_object_object_add(checks, "replica_lag_ms",
+                           r->x->rep.lag_ms < 0 ? NULL : json_object_new_int64(r->x->rep.lag_ms));
+    return st != REPLICA_OK && strcmp(r->cf->replica_fallback, "error") == 0 ? -1 : 0;
+}
+
 int h_ready(req *r)
 {
     json_object *j = json_object_new_object(), *checks = json_object_new_object();
@@ -27,6 +40,7 @@ int h_ready(req *r)
     json_object_object_add(checks, "llm", json_object_new_boolean(llm_configured(r->x->llm)));
     json_object_object_add(
         checks, "s3", json_object_new_boolean(*r->cf->s3_endpoint || *r->cf->aws_access_key_id));
+    if (ready_replica(r, checks) < 0) db_ok = 0;
     json_object_object_add(j, "ok", json_object_new_boolean(db_ok));
     json_object_object_add(j, "checks", checks);
     return db_ok ? http_json(r, 200, j) : http_json_extra(r, 503, j, "Retry-After: 5\r\n");

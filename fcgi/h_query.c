@@ -98,6 +98,23 @@ static int exec_measured(req *r, PGconn *conn, const exec_req *rq, sink *s, t2er
     return rc;
 }
 
+/* exec_measured over the connection generated SQL reads from: the read replica when one is
+ * configured and usable (replica.h), else the primary's (the workers' pooler). A page read on
+ * the replica is not stored in the result cache: its rows may be older than the primary's
+ * versions the key was made of. Returns exec_page's code. */
+static int exec_read(req *r, exec_req *rq, sink *s, t2err *err)
+{
+    int on_replica = 0, rc;
+    PGconn *conn = replica_read_conn(&r->x->rep, &r->x->db, r->cf, &on_replica, err);
+
+    if (!conn) return -1;
+    if (on_replica) rq->capture = NULL;
+    rc = exec_measured(r, conn, rq, s, err);
+    if (rc != 0 && on_replica) replica_failed(&r->x->rep);
+    if (rc != 0 && !on_replica) pgc_check(&r->x->db);
+    return rc;
+}
+
 /* The error answer; a 422 cannot_answer lists questions that can be answered instead. */
 static int query_error(req *r, const t2err *err)
 {
@@ -191,13 +208,10 @@ int h_query(req *r)
     sink_init(&s, http_stream_write, r, FLUSH_AT,
               stream ? 64u << 20 : (size_t)r->cf->max_result_bytes, !stream);
     s.peer_fd = r->fr->ipcFd; /* nginx closes it when the client leaves */
-    rc = exec_measured(r, conn, &rq, &s, &err);
-    if (rc < 0) {
+    if ((rc = exec_read(r, &rq, &s, &err)) < 0) {
         sink_free(&s);
-        pgc_check(&r->x->db);
         goto fail;
     }
-    if (rc > 0) pgc_check(&r->x->db);
     if (s.failed) {
         metrics_add(&metrics_get()->client_aborts, 1);
     } else if (!stream) {

@@ -8,7 +8,7 @@ PKGS=(
   build-essential pkg-config clang libclang-rt-14-dev
   libpq-dev libpg-query-dev libfcgi-dev libhiredis-dev libjson-c-dev libcurl4-openssl-dev
   libxml2-dev libssl-dev zlib1g-dev libcmocka-dev libstemmer-dev libjwt-dev libyaml-dev
-  postgresql-15 postgresql-client-15 redis-server nginx-light apache2
+  postgresql-15 postgresql-client-15 redis-server nginx-light apache2 pgbouncer
   python3-pytest python3-requests python3-psycopg2 python3-botocore
   python3-pydantic
   nodejs npm curl procps wrk hyperfine chromium
@@ -34,7 +34,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # Debian starts these services on install; the project runs its own instances under var/.
-for svc in redis-server nginx apache2 apache-htcacheclean; do
+for svc in redis-server nginx apache2 apache-htcacheclean pgbouncer; do
   if command -v systemctl >/dev/null 2>&1; then systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
   service "$svc" stop >/dev/null 2>&1 || true
 done

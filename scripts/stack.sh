@@ -13,7 +13,11 @@
 #   stack.sh host NAME [KEY=VALUE ...]            t2sql-fcgi (socket run/NAME.sock) + exportd in
 #                                                 one process group, as one host of several;
 #                                                 prints the group's id
-#   stack.sh instance-stop|apache-stop|nginx-stop|host-stop NAME
+#   stack.sh pgbouncer NAME PORT                  PgBouncer (transaction pooling) on PORT in
+#                                                 front of the mode's PostgreSQL
+#   stack.sh replica NAME PORT                    a streaming replica of the mode's PostgreSQL
+#                                                 (pg_basebackup -R) on PORT
+#   stack.sh instance-stop|apache-stop|nginx-stop|host-stop|pgbouncer-stop|replica-stop NAME
 # The test and bench stacks also run Apache (apache/t2sql.conf.in) over the main instance's
 # socket, on port 18078 (bench 38078); the demo only when T2SQL_APACHE_PORT is set.
 # Each cluster trusts no local user: passwords (scram-sha-256) over TCP, peer on the socket;
@@ -88,6 +92,7 @@ pg_secret() {
 # connecting OS user (peer), so no local user is a database user it cannot prove to be.
 PG_HBA='# written by scripts/stack.sh: passwords over TCP, the OS user on the unix socket
 local  all          all                 peer
+local  replication  all                 peer
 host   all          all  127.0.0.1/32   scram-sha-256
 host   all          all  ::1/128        scram-sha-256
 host   replication  all  127.0.0.1/32   scram-sha-256'
@@ -393,6 +398,75 @@ stop_host() {
   stop_pidfile "$VAR/run/host-$1.pgid" 5
 }
 
+# own_log FILE -- an empty log FILE under $SVAR/log the postgres user may write, linked from
+# $VAR/log when that is elsewhere
+own_log() {
+  touch "$1"; chown postgres:postgres "$1"
+  [ "$SVAR" = "$VAR" ] || ln -sfn "$1" "$VAR/log/${1##*/}"
+}
+
+# start_pgbouncer NAME PORT -- PgBouncer in transaction pooling mode on 127.0.0.1:PORT in front
+# of the mode's PostgreSQL, for the service's login (service.env), with a password
+# (scram-sha-256). It runs as the postgres user (it refuses root); its files are under
+# $SVAR/pgbouncer/NAME, its pid file is run/pgbouncer-NAME.pid (stop ends that pid only).
+start_pgbouncer() {
+  local name=$1 port=$2 dir=$SVAR/pgbouncer/$1 pidf=$SVAR/run/pgbouncer-$1.pid user pass
+  command -v pgbouncer >/dev/null || die "pgbouncer is not installed (scripts/deps.sh installs it)"
+  stop_pidfile "$pidf" 10
+  user=$(set +u; . "$VAR/service.env"; echo "$DB_USER")
+  pass=$(set +u; . "$VAR/service.env"; echo "$DB_PASS")
+  mkdir -p "$dir"; chown postgres:postgres "$dir"; chmod 700 "$dir"
+  (umask 077; printf '"%s" "%s"\n' "$user" "$pass" > "$dir/userlist.txt")
+  own_log "$SVAR/log/pgbouncer-$name.log"
+  cat > "$dir/pgbouncer.ini" <<INI
+; written by scripts/stack.sh pgbouncer $name
+[databases]
+* = host=127.0.0.1 port=$PGPORT
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $port
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = $dir/userlist.txt
+pool_mode = transaction
+max_client_conn = 500
+default_pool_size = ${PGBOUNCER_POOL_SIZE:-10}
+logfile = $SVAR/log/pgbouncer-$name.log
+pidfile = $pidf
+INI
+  chown postgres:postgres "$dir/userlist.txt" "$dir/pgbouncer.ini"
+  as_postgres pgbouncer -d -q "$dir/pgbouncer.ini" ||
+    die "pgbouncer ($name) did not start: see $SVAR/log/pgbouncer-$name.log"
+  wait_for 10 pid_alive "$pidf" || die "pgbouncer ($name) did not start"
+  wait_for 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port" || die "pgbouncer ($name): no answer on $port"
+}
+
+# start_replica NAME PORT -- a hot standby of the mode's PostgreSQL on 127.0.0.1:PORT, made
+# once by pg_basebackup -R over the primary's socket (as the postgres user: peer), its data
+# under $SVAR/pg-replica-NAME (where that user can reach it); a stopped one is started again
+start_replica() {
+  local name=$1 port=$2 data=$SVAR/pg-replica-$1/data
+  if [ ! -f "$data/PG_VERSION" ]; then
+    rm -rf "${data%/data}"; mkdir -p "${data%/data}"
+    chown postgres:postgres "${data%/data}"; chmod 700 "${data%/data}"
+    as_postgres "$PGBIN/pg_basebackup" -h "$PGSOCK" -p "$PGPORT" -U postgres -D "$data" -R \
+      -X stream -c fast >>"$VAR/log/replica-$name-setup.log" 2>&1 ||
+      die "pg_basebackup ($name) failed: see $VAR/log/replica-$name-setup.log"
+  fi
+  own_log "$SVAR/log/replica-$name.log"
+  as_postgres "$PGBIN/pg_ctl" -D "$data" status >/dev/null 2>&1 && return
+  # a standby needs max_connections (and the others) at least the primary's
+  as_postgres "$PGBIN/pg_ctl" -D "$data" -l "$SVAR/log/replica-$name.log" -w -t 60 -o \
+    "-p $port -k $PGSOCK -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_buffers=64MB -c fsync=off" \
+    start >/dev/null || die "replica ($name) did not start: see $SVAR/log/replica-$name.log"
+}
+
+stop_replica() {
+  local data=$SVAR/pg-replica-$1/data
+  [ -f "$data/postmaster.pid" ] || return 0
+  as_postgres "$PGBIN/pg_ctl" -D "$data" -m fast -w stop >/dev/null 2>&1 || true
+}
+
 start_exportd() {
   [ -x "$BINDIR/exportd" ] || return 0
   pid_alive "$VAR/run/exportd.pid" && return
@@ -415,6 +489,12 @@ stop_mode() {
   # only what this checkout started, by the pids it recorded (hosts' groups last)
   for f in "$VAR"/run/*.pid "$VAR"/run/*.pgid; do
     [ -e "$f" ] && stop_pidfile "$f" 15
+  done
+  for f in "$SVAR"/run/pgbouncer-*.pid; do
+    [ -e "$f" ] && stop_pidfile "$f" 10
+  done
+  for f in "$SVAR"/pg-replica-*; do
+    [ -d "$f" ] && stop_replica "${f##*/pg-replica-}"
   done
   [ -x "$ROOT/scripts/s3rver.sh" ] && { "$ROOT/scripts/s3rver.sh" stop "$VAR/s3" >/dev/null 2>&1 || true; }
   if [ -f "$PGDATA/postmaster.pid" ]; then
@@ -604,7 +684,27 @@ ENV
     setup_mode "${T2SQL_STACK_MODE:-test}"
     stop_host "$2"
     ;;
+  pgbouncer) # pgbouncer NAME PORT
+    [ $# -eq 3 ] || die "usage: stack.sh pgbouncer NAME PORT"
+    setup_mode "${T2SQL_STACK_MODE:-test}"
+    [ -f "$VAR/service.env" ] || die "start the $MODE stack first"
+    start_pgbouncer "$2" "$3"
+    ;;
+  pgbouncer-stop)
+    setup_mode "${T2SQL_STACK_MODE:-test}"
+    stop_pidfile "$SVAR/run/pgbouncer-$2.pid" 10
+    ;;
+  replica) # replica NAME PORT
+    [ $# -eq 3 ] || die "usage: stack.sh replica NAME PORT"
+    setup_mode "${T2SQL_STACK_MODE:-test}"
+    [ -f "$VAR/service.env" ] || die "start the $MODE stack first"
+    start_replica "$2" "$3"
+    ;;
+  replica-stop)
+    setup_mode "${T2SQL_STACK_MODE:-test}"
+    stop_replica "$2"
+    ;;
   *)
-    die "usage: stack.sh demo|test|bench|stop [mode]|where MODE|instance NAME PORT [K=V...]|apache NAME PORT INSTANCE|nginx NAME PORT TEMPLATE ADDR...|host NAME [K=V...]|instance-stop|apache-stop|nginx-stop|host-stop NAME"
+    die "usage: stack.sh demo|test|bench|stop [mode]|where MODE|instance NAME PORT [K=V...]|apache NAME PORT INSTANCE|nginx NAME PORT TEMPLATE ADDR...|host NAME [K=V...]|pgbouncer NAME PORT|replica NAME PORT|instance-stop|apache-stop|nginx-stop|host-stop|pgbouncer-stop|replica-stop NAME"
     ;;
 esac
