@@ -429,6 +429,7 @@ unix_socket_dir =
 auth_type = scram-sha-256
 auth_file = $dir/userlist.txt
 pool_mode = transaction
+stats_users = $user
 max_client_conn = 500
 default_pool_size = ${PGBOUNCER_POOL_SIZE:-10}
 logfile = $SVAR/log/pgbouncer-$name.log
