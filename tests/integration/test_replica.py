@@ -1,0 +1,210 @@
+"""test_replica -- a read replica for generated SQL: a real streaming replica of the test
+stack's PostgreSQL (scripts/stack.sh replica: pg_basebackup -R, hot standby, 17442 + offset)
+and two instances reading from it (db_replica_host/port), with replica_max_lag_ms = 1000 and
+replica_check_ms = 100: "fallback" (18063 + offset, replica_fallback = primary) and "strict"
+(18064 + offset, replica_fallback = error). Which server answered shows in the rows of
+SELECT inet_server_port() (allow_session_functions on). Checked:
+  - generated SQL's pages and counts run on the replica, rows equal to the primary's; the
+    t2sql schema stays on the primary (query_id pages, the audit, an export);
+  - replay paused (pg_wal_replay_pause()) while the primary writes: once the replica is more
+    than 1 s behind, "fallback" reads from the primary and "strict" answers 503
+    db_unavailable; /ready says "lagging" (503 for "strict" only); resumed, reads return;
+  - the replica stopped: the same with "down"; started again, reads return to it."""
+import os
+import re
+import shutil
+import subprocess
+import time
+
+import psycopg2
+import pytest
+import requests
+
+from conftest import (PORT_OFFSET, ROOT, TIMEOUT, assert_error, assert_ok, assert_rows_match,
+                      conninfo, post_query)
+from test_security import start, superuser
+
+REPLICA_PORT = 17442 + PORT_OFFSET
+PRIMARY_PORT = int((re.search(r"\bport=(\d+)", os.environ.get("T2SQL_TEST_PG", "")) or
+                    re.match("(0)", "0")).group(1))
+COMMON = {"T2SQL_DB_REPLICA_HOST": "127.0.0.1", "T2SQL_DB_REPLICA_PORT": str(REPLICA_PORT),
+          "T2SQL_REPLICA_MAX_LAG_MS": "1000", "T2SQL_REPLICA_CHECK_MS": "100",
+          "T2SQL_ALLOW_SESSION_FUNCTIONS": "true", "T2SQL_WORKERS": "2"}
+FALLBACK = ("replica-fallback", 18063, dict(COMMON, T2SQL_REPLICA_FALLBACK="primary"))
+STRICT = ("replica-strict", 18064, dict(COMMON, T2SQL_REPLICA_FALLBACK="error"))
+PORT_SQL = "SELECT inet_server_port() AS port"
+
+
+def stack(*args):
+    e = dict(os.environ, T2SQL_PORT_OFFSET=str(PORT_OFFSET))
+    p = subprocess.run(["bash", os.path.join(ROOT, "scripts", "stack.sh")] + list(args), cwd=ROOT,
+                       capture_output=True, text=True, timeout=180, env=e)
+    assert p.returncode == 0, "stack.sh %s: %s" % (" ".join(args), p.stderr[-2000:])
+
+
+def on_replica():
+    c = psycopg2.connect(re.sub(r"\bport=\d+", "port=%d" % REPLICA_PORT, conninfo()))
+    c.autocommit = True
+    return c
+
+
+def replica_scalar(sql):
+    c = on_replica()
+    try:
+        with c.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchone()[0]
+    finally:
+        c.close()
+
+
+def wait(pred, what, timeout=60):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            if pred():
+                return
+        except (psycopg2.Error, requests.RequestException):
+            pass
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def caught_up():
+    """The replica has replayed everything the primary wrote up to now."""
+    c = superuser()
+    with c.cursor() as cur:
+        cur.execute("SELECT pg_current_wal_lsn()::text")
+        lsn = cur.fetchone()[0]
+    c.close()
+    return replica_scalar("SELECT pg_last_wal_replay_lsn() >= '%s'::pg_lsn" % lsn)
+
+
+@pytest.fixture(scope="module")
+def replica():
+    assert PRIMARY_PORT, "T2SQL_TEST_PG has no port"
+    stack("replica", "r1", str(REPLICA_PORT))
+    wait(caught_up, "the replica to catch up")
+    yield REPLICA_PORT
+    try:
+        replica_scalar("SELECT pg_wal_replay_resume()")
+    except psycopg2.Error:
+        pass
+    stack("replica-stop", "r1")
+    shutil.rmtree(os.path.join(os.environ["T2SQL_TEST_SHARED_VAR"], "pg-replica-r1"),
+                  ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def insts(instances, replica):
+    return {"fallback": start(instances, FALLBACK), "strict": start(instances, STRICT)}
+
+
+def ask(inst, fakellm, tok, sql, **fields):
+    body = dict({"question": "replica %s" % tok, "stream": False}, **fields)
+    for _ in range(3):  # another suite may replace the shared model's rules meanwhile
+        fakellm.sql(tok, sql)
+        r = post_query(inst.url, body)
+        if r.status_code != 502 or "llm_error" not in r.text:
+            break
+    return r
+
+
+def served_by(inst, fakellm, tok):
+    return assert_ok(ask(inst, fakellm, tok, PORT_SQL))["rows"][0][0]
+
+
+def ready(inst):
+    return requests.get(inst.url + "/ready", timeout=TIMEOUT)
+
+
+def write_on_primary():
+    """A committed transaction on the primary (WAL for the replica to receive)."""
+    c = superuser()
+    with c.cursor() as cur:
+        cur.execute("CREATE TEMP TABLE lag_probe AS SELECT 1 AS x")
+    c.close()
+
+
+def test_generated_sql_reads_on_the_replica(insts, fakellm, uq, pg):
+    for name, inst in insts.items():
+        assert served_by(inst, fakellm, "%s-%s" % (uq, name)) == REPLICA_PORT, name
+        r = assert_ok(ready(inst))
+        assert r["checks"]["replica"] == "ok" and r["checks"]["replica_lag_ms"] is not None, r
+    sql = "SELECT customer_id, name, city FROM customers ORDER BY customer_id"
+    first = assert_ok(ask(insts["fallback"], fakellm, uq, sql, page_size=500, count="exact"))
+    rows = list(first["rows"])
+    for p in range(2, first["pagination"]["total_pages"] + 1):  # query_id: t2sql.queries
+        body = assert_ok(post_query(insts["fallback"].url,
+                                    {"query_id": first["query_id"], "page": p, "page_size": 500,
+                                     "count": "exact", "stream": p % 2 == 0}))
+        rows += body["rows"]
+    assert_rows_match({"columns": first["columns"], "rows": rows}, pg.run(sql))
+
+
+def test_the_t2sql_schema_stays_on_the_primary(insts, fakellm, uq):
+    """The audit of a replica read is written on the primary; an export is queued there."""
+    inst = insts["fallback"]
+    body = assert_ok(ask(inst, fakellm, uq, "SELECT count(*) AS n FROM events"))
+    c = superuser()
+    try:
+        end = time.time() + 20
+        n = 0
+        while time.time() < end and not n:
+            with c.cursor() as cur:
+                cur.execute("SELECT count(*) FROM t2sql.audit WHERE question = %s",
+                            ("replica %s" % uq,))
+                n = cur.fetchone()[0]
+            time.sleep(0.1)
+        assert n == 1, "no audit row on the primary"
+        r = requests.post(inst.url + "/export/start", json={"query_id": body["query_id"]},
+                          timeout=TIMEOUT)
+        assert r.status_code in (200, 202), r.text
+        with c.cursor() as cur:
+            cur.execute("SELECT count(*) FROM t2sql.export_jobs WHERE id = %s",
+                        (r.json()["job_id"],))
+            assert cur.fetchone()[0] == 1
+    finally:
+        c.close()
+
+
+def test_lagging_replica_falls_back_or_answers_503(insts, fakellm, uq):
+    replica_scalar("SELECT pg_wal_replay_pause()")
+    try:
+        write_on_primary()
+        wait(lambda: ready(insts["strict"]).json()["checks"]["replica"] == "lagging",
+             "the replica to be reported lagging")
+        assert served_by(insts["fallback"], fakellm, uq + "-f") == PRIMARY_PORT
+        r = ready(insts["fallback"])
+        assert r.status_code == 200 and r.json()["checks"]["replica"] == "lagging", r.text
+        assert r.json()["checks"]["replica_lag_ms"] > 1000
+        body = assert_error(ask(insts["strict"], fakellm, uq + "-s", PORT_SQL), 503,
+                            "db_unavailable")
+        assert "behind" in body["detail"], body
+        r = ready(insts["strict"])
+        assert r.status_code == 503 and r.json()["ok"] is False, r.text
+    finally:
+        replica_scalar("SELECT pg_wal_replay_resume()")
+    wait(lambda: ready(insts["strict"]).status_code == 200, "the replica to catch up")
+    for name, inst in insts.items():
+        assert served_by(inst, fakellm, "%s-%s-back" % (uq, name)) == REPLICA_PORT, name
+
+
+def test_replica_down_falls_back_or_answers_503(insts, fakellm, uq):
+    stack("replica-stop", "r1")
+    try:
+        assert served_by(insts["fallback"], fakellm, uq + "-f") == PRIMARY_PORT
+        r = ready(insts["fallback"])
+        assert r.status_code == 200 and r.json()["checks"]["replica"] == "down", r.text
+        assert r.json()["checks"]["replica_lag_ms"] is None
+        body = assert_error(ask(insts["strict"], fakellm, uq + "-s", PORT_SQL), 503,
+                            "db_unavailable")
+        assert "replica" in body["detail"], body
+        r = ready(insts["strict"])
+        assert r.status_code == 503 and r.json()["checks"]["replica"] == "down", r.text
+    finally:
+        stack("replica", "r1", str(REPLICA_PORT))
+    wait(lambda: ready(insts["strict"]).status_code == 200, "the replica to be back")
+    for name, inst in insts.items():
+        wait(lambda: served_by(inst, fakellm, "%s-%s-back" % (uq, name)) == REPLICA_PORT,
+             "%s to read on the replica again" % name, timeout=20)
