@@ -3,6 +3,7 @@
 # httpd (apache/t2sql.conf.in, mod_proxy_fcgi) against nginx (nginx/t2sql.conf.in). wrk,
 # rounds alternating between the two; prints each round, the medians and the ratio
 # apache/nginx (what the choice of front end costs; everything shares the same CPUs).
+# (the rounds: bench/ab.bash, shared with bench/pgbouncer.sh)
 #   SECONDS_EACH=5 ROUNDS=3 CONNS=8 bench/frontends.sh      (the bench stack must be running)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -23,34 +24,14 @@ trap 'rm -rf "$TMP"' EXIT
 
 curl -sf -X POST "$LLM/_rules" \
     -d "{\"rules\": [{\"match\": \"front end bench\", \"reply\": \"<sql>$SQL</sql>\"}]}" >/dev/null
-body="{\"question\": \"$Q\", \"stream\": false}"
-for u in "$NGINX" "$APACHE" "$NGINX" "$APACHE" "$NGINX" "$APACHE" "$NGINX" "$APACHE"; do
-    out=$(curl -sf -H 'Content-Type: application/json' -d "$body" "$u/query") # warm every worker
-done
-case $out in *'"source":"cache"'*) ;; *) echo "frontends.sh: not answered from the cache: ${out:0:300}"; exit 1 ;; esac
-cat >"$TMP/post.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '$body'
-wrk.headers["Content-Type"] = "application/json"
-LUA
-
-rps() { sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$1"; }
-median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
-errors=""
-for r in $(seq 1 "$ROUNDS"); do
-    for fe in nginx apache; do
-        url=$NGINX; [ "$fe" = apache ] && url=$APACHE
-        wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s "$TMP/post.lua" "$url/query" >"$TMP/$fe.$r" 2>&1
-        e=$(grep -E "Non-2xx|Socket errors" "$TMP/$fe.$r" || true)
-        [ -z "$e" ] || errors="$errors $fe round $r: $e;"
-        rps "$TMP/$fe.$r" >>"$TMP/$fe.all"
-        echo "frontends: round $r $fe $(rps "$TMP/$fe.$r") req/s (p50 $(awk '$1 == "50%" {print $2}' "$TMP/$fe.$r"), p99 $(awk '$1 == "99%" {print $2}' "$TMP/$fe.$r"))"
-    done
-done
-n=$(median <"$TMP/nginx.all") a=$(median <"$TMP/apache.all")
+BODY="{\"question\": \"$Q\", \"stream\": false}"
+. bench/ab.bash
+out=$(ab_warm "$NGINX" "$APACHE") || { echo "frontends.sh: $out"; exit 1; }
+ab_run frontends nginx "$NGINX" apache "$APACHE"
+n=$AB_A a=$AB_B
 echo "frontends: cached question, $CONNS connections, median of $ROUNDS: nginx $n req/s, apache $a req/s"
 echo "frontends: apache/nginx ratio $(awk "BEGIN {printf \"%.2f\", $a / $n}")"
-if [ -n "$errors" ]; then
-    echo "frontends: errors under load:$errors"
+if [ -n "$AB_ERRORS" ]; then
+    echo "frontends: errors under load:$AB_ERRORS"
     exit 1
 fi

@@ -6,6 +6,7 @@
 #include "txn.h"
 
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -168,4 +169,12 @@ int pg_through_pooler(PGconn *conn)
         rc = atoi(PQgetvalue(r, 0, 0)) != PQbackendPID(conn);
     PQclear(r);
     return rc;
+}
+
+unsigned long long pg_lsn_parse(const char *s)
+{
+    unsigned hi, lo;
+
+    if (!s || sscanf(s, "%X/%X", &hi, &lo) != 2) return 0;
+    return ((unsigned long long)hi << 32) | lo;
 }

@@ -47,6 +47,8 @@ int pg_result_err(PGconn *conn, const PGresult *r, err_code dflt, t2err *err, co
  * client a backend key of their own, so the pid libpq was given is not the server process's
  * pg_backend_pid()), 0 if it is a direct session, -1 if it cannot tell. One round trip. */
 int pg_through_pooler(PGconn *conn);
+/* A pg_lsn's text ("16/B374D848") as a number; 0 if it is not one. */
+unsigned long long pg_lsn_parse(const char *s);
 /* Executes a command that returns no rows; 0 or -1 with err. */
 int pg_command(PGconn *conn, const char *sql, t2err *err);
 

@@ -1,5 +1,7 @@
 #include "rcache.h"
 
+#include "pg.h"
+
 #include "log.h"
 
 #include <ctype.h>
@@ -30,6 +32,7 @@ struct rcache {
     rc_table *tab; /* open addressing, ntab slots (a power of two) */
     size_t ntab;
     struct timespec loaded; /* when tab was read; 0 = never */
+    unsigned long long lsn; /* the primary's WAL position as tab was read; 0 = unknown */
     rc_memo memo[RC_MEMO];
 };
 
@@ -127,7 +130,8 @@ static int tab_load(rcache *rc, PGconn *conn)
         "::text || ':' || coalesce(s.n_tup_ins + s.n_tup_upd + s.n_tup_del, 0)::text, ',' "
         "ORDER BY t.relid) FROM (SELECT c.oid AS relid WHERE c.relkind <> 'p' UNION ALL "
         "SELECT p.relid FROM pg_partition_tree(c.oid) p WHERE c.relkind = 'p') t "
-        "LEFT JOIN pg_stat_all_tables s ON s.relid = t.relid) FROM pg_class c "
+        "LEFT JOIN pg_stat_all_tables s ON s.relid = t.relid), pg_current_wal_lsn()::text "
+        "FROM pg_class c "
         "JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE c.relkind IN ('r', 'p', 'm') AND NOT c.relispartition AND n.nspname = ANY($1)";
     buf arr = BUF_INIT(0);
@@ -176,9 +180,15 @@ static int tab_load(rcache *rc, PGconn *conn)
             return -1;
         }
     }
+    rc->lsn = n > 0 ? pg_lsn_parse(PQgetvalue(r, 0, 2)) : 0;
     PQclear(r);
     clock_gettime(CLOCK_MONOTONIC, &rc->loaded);
     return 0;
+}
+
+unsigned long long rcache_versions_lsn(const rcache *rc)
+{
+    return rc ? rc->lsn : 0;
 }
 
 rcache *rcache_new(const conf *cf, const guard_policy *policy)

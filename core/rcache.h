@@ -61,6 +61,12 @@ void rcache_free(rcache *rc);
  * result_cache_version_ms. */
 int rcache_key(rcache *rc, PGconn *conn, const rc_req *q, char key[80]);
 
+/* The primary's WAL position (pg_lsn_parse) read with the versions rcache_key() last used;
+ * 0 = unknown. A page read on a replica may be stored under such a key only when the replica
+ * had replayed at least this far before the page's query began (its rows are then no older
+ * than the versions say). */
+unsigned long long rcache_versions_lsn(const rcache *rc);
+
 void rc_entry_init(rc_entry *e);
 void rc_entry_free(rc_entry *e);
 /* 1 = hit (e filled) when the entry exists and is at most max_age_s old (-1 = any age);

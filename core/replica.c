@@ -110,3 +110,16 @@ void replica_failed(replica *rp)
     pgc_check(&rp->db);
     rp->state = REPLICA_UNKNOWN; /* asked again at the next read */
 }
+
+int replica_replayed_past(PGconn *conn, unsigned long long lsn)
+{
+    PGresult *r;
+    int ok;
+
+    if (lsn == 0) return 0;
+    r = PQexec(conn, "SELECT pg_last_wal_replay_lsn()::text");
+    ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+         pg_lsn_parse(PQgetvalue(r, 0, 0)) >= lsn;
+    PQclear(r);
+    return ok;
+}

@@ -1,6 +1,8 @@
 /* replica -- the read replica generated SQL reads from (db_replica_host): its connection, its
  * state (reachable, how far its replay is behind) and, per request, the choice between it and
- * the primary.
+ * the primary. A page read on the replica is stored in the result cache only when the replica
+ * had replayed, before the page's query, the WAL the cache key's versions were read at
+ * (rcache_versions_lsn, replica_replayed_past).
  *
  * The state is asked of the replica at most every replica_check_ms, in one round trip:
  *   lag = 0 when it has replayed all the WAL it received, else the time since the last
@@ -11,7 +13,9 @@
  * the primary, "error" answers 503 db_unavailable. Only generated SQL's reads (pages and
  * counts, each in core/txn.c's read-only transaction) go to the replica; the t2sql schema
  * (queries, jobs, audit, examples, keys), the catalog and the result cache's versions stay on
- * the primary.
+ * the primary. A page read on the replica is stored in the result cache only when the replica
+ * had replayed, before the page's query, the WAL the cache key's versions were read at
+ * (rcache_versions_lsn, replica_replayed_past).
  *
  * A replica owns its pgc; replica_close() releases it. */
 #ifndef T2_REPLICA_H
@@ -43,6 +47,9 @@ replica_state replica_status(replica *rp, const conf *cf);
 PGconn *replica_read_conn(replica *rp, pgc *primary, const conf *cf, int *on_replica, t2err *err);
 /* After a read on the replica's connection failed: drops it if broken, asks again next time. */
 void replica_failed(replica *rp);
+/* 1 if the replica behind conn has replayed the primary's WAL up to lsn (0 = unknown: no),
+ * else 0. One round trip. */
+int replica_replayed_past(PGconn *conn, unsigned long long lsn);
 /* "none", "unknown", "ok", "down" or "lagging" */
 const char *replica_state_name(replica_state st);
 

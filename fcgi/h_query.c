@@ -100,15 +100,18 @@ static int exec_measured(req *r, PGconn *conn, const exec_req *rq, sink *s, t2er
 
 /* exec_measured over the connection generated SQL reads from: the read replica when one is
  * configured and usable (replica.h), else the primary's (the workers' pooler). A page read on
- * the replica is not stored in the result cache: its rows may be older than the primary's
- * versions the key was made of. Returns exec_page's code. */
+ * the replica is stored in the result cache only if the replica has replayed past the WAL
+ * position the key's versions were read at: else its rows may be older than the versions.
+ * Returns exec_page's code. */
 static int exec_read(req *r, exec_req *rq, sink *s, t2err *err)
 {
     int on_replica = 0, rc;
     PGconn *conn = replica_read_conn(&r->x->rep, &r->x->db, r->cf, &on_replica, err);
 
     if (!conn) return -1;
-    if (on_replica) rq->capture = NULL;
+    if (on_replica && rq->capture &&
+        !replica_replayed_past(conn, rcache_versions_lsn(r->x->rc)))
+        rq->capture = NULL;
     rc = exec_measured(r, conn, rq, s, err);
     if (rc != 0 && on_replica) replica_failed(&r->x->rep);
     if (rc != 0 && !on_replica) pgc_check(&r->x->db);

@@ -9,7 +9,9 @@ SELECT inet_server_port() (allow_session_functions on). Checked:
   - replay paused (pg_wal_replay_pause()) while the primary writes: once the replica is more
     than 1 s behind, "fallback" reads from the primary and "strict" answers 503
     db_unavailable; /ready says "lagging" (503 for "strict" only); resumed, reads return;
-  - the replica stopped: the same with "down"; started again, reads return to it."""
+  - the replica stopped: the same with "down"; started again, reads return to it;
+  - the result cache ("cached", 18065 + offset, no lag limit): a page read on a replica that
+    has not replayed up to the primary's versions is not stored; once it has, it is."""
 import os
 import re
 import shutil
@@ -32,6 +34,10 @@ COMMON = {"T2SQL_DB_REPLICA_HOST": "127.0.0.1", "T2SQL_DB_REPLICA_PORT": str(REP
           "T2SQL_ALLOW_SESSION_FUNCTIONS": "true", "T2SQL_WORKERS": "2"}
 FALLBACK = ("replica-fallback", 18063, dict(COMMON, T2SQL_REPLICA_FALLBACK="primary"))
 STRICT = ("replica-strict", 18064, dict(COMMON, T2SQL_REPLICA_FALLBACK="error"))
+# no lag limit: a paused replica is still read from; every request reads the versions
+CACHED = ("replica-cached", 18065, dict(COMMON, T2SQL_REPLICA_MAX_LAG_MS="0",
+                                        T2SQL_RESULT_CACHE="true",
+                                        T2SQL_RESULT_CACHE_VERSION_MS="0"))
 PORT_SQL = "SELECT inet_server_port() AS port"
 
 
@@ -208,3 +214,31 @@ def test_replica_down_falls_back_or_answers_503(insts, fakellm, uq):
     for name, inst in insts.items():
         wait(lambda: served_by(inst, fakellm, "%s-%s-back" % (uq, name)) == REPLICA_PORT,
              "%s to read on the replica again" % name, timeout=20)
+
+
+def test_result_cache_stores_only_pages_as_new_as_the_versions(instances, replica, fakellm, uq):
+    inst = start(instances, CACHED)
+    sql = "SELECT count(*) AS n FROM events"
+    fakellm.sql(uq, sql)
+
+    def cache_state():
+        r = post_query(inst.url, {"question": "replica %s" % uq, "stream": False})
+        assert_ok(r)
+        return r.headers.get("X-Cache")
+
+    wait(caught_up, "the replica to catch up")
+    wait(lambda: cache_state() == "hit", "a page stored from the replica")
+    replica_scalar("SELECT pg_wal_replay_pause()")
+    try:
+        c = superuser()  # the versions change, the rows do not; the backend's exit flushes
+        with c.cursor() as cur:  # its counters
+            cur.execute("UPDATE events SET name = name WHERE event_id = 1")
+        c.close()
+        wait(lambda: cache_state() == "miss", "the new versions to be seen")
+        # read on the paused replica, older than the versions: never stored
+        assert [cache_state() for _ in range(3)] == ["miss"] * 3
+    finally:
+        replica_scalar("SELECT pg_wal_replay_resume()")
+    wait(caught_up, "the replica to catch up")
+    wait(lambda: cache_state() == "hit", "the page stored once the replica caught up",
+         timeout=20)

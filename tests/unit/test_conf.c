@@ -583,6 +583,38 @@ static void test_pg_conninfo(void **state)
     clean_env(NULL);
 }
 
+/* The pooler's and the replica's conninfo differ from the primary's only in host and port;
+ * without db_pool_host the workers' conninfo is the primary's. */
+static void test_pool_and_replica_conninfo(void **state)
+{
+    conf c;
+    char err[256] = "", ci[512];
+
+    (void)state;
+    setenv("DB_HOST", "primary", 1);
+    setenv("T2SQL_DB_REPLICA_HOST", "standby", 1);
+    setenv("T2SQL_DB_REPLICA_PORT", "5433", 1);
+    assert_int_equal(conf_load(NULL, &c, err, sizeof err), 0);
+    assert_string_equal(c.replica_fallback, "primary");
+    assert_int_equal(c.replica_max_lag_ms, 5000);
+    assert_int_equal(conf_pg_conninfo_at(&c, CONF_DB_POOL, ci, sizeof ci, "a"), 0);
+    assert_non_null(strstr(ci, "host='primary' port='5432' dbname="));
+    assert_int_equal(conf_pg_conninfo_at(&c, CONF_DB_REPLICA, ci, sizeof ci, "a"), 0);
+    assert_non_null(strstr(ci, "host='standby' port='5433' dbname='postgres' user='postgres'"));
+    conf_free(&c);
+    setenv("T2SQL_DB_POOL_HOST", "bouncer", 1);
+    assert_int_equal(conf_load(NULL, &c, err, sizeof err), 0);
+    assert_int_equal(conf_pg_conninfo_at(&c, CONF_DB_POOL, ci, sizeof ci, "a"), 0);
+    assert_non_null(strstr(ci, "host='bouncer' port='6432' dbname="));
+    assert_int_equal(conf_pg_conninfo(&c, ci, sizeof ci, "a"), 0); /* exportd, the tools */
+    assert_non_null(strstr(ci, "host='primary' port='5432' dbname="));
+    conf_free(&c);
+    setenv("T2SQL_REPLICA_FALLBACK", "sometimes", 1);
+    assert_int_equal(conf_load(NULL, &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "replica_fallback must be primary or error"));
+    clean_env(NULL);
+}
+
 static void test_schema_list(void **state)
 {
     static const struct {
@@ -723,6 +755,7 @@ T2_UNIT_MAIN(NULL, NULL, cmocka_unit_test_setup(test_defaults, clean_env),
              cmocka_unit_test_setup(test_base_url_forms, clean_env),
              cmocka_unit_test_setup(test_print_masks_secrets, clean_env),
              cmocka_unit_test_setup(test_pg_conninfo, clean_env),
+             cmocka_unit_test_setup(test_pool_and_replica_conninfo, clean_env),
              cmocka_unit_test_setup(test_schema_list, clean_env),
              cmocka_unit_test_setup(test_cors_origins, clean_env),
              cmocka_unit_test_setup(test_keep_fixed, clean_env))
