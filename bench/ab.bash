@@ -7,7 +7,14 @@
 #                                   "TAG: round R NAME N req/s (p50, p99)" per run, sets
 #                                   AB_A and AB_B (the medians) and AB_ERRORS (non-2xx, socket
 #                                   errors)
-# Needs TMP (a directory of the caller's), BODY (the request body), SECS, ROUNDS, CONNS.
+# Needs TMP (a directory of the caller's), LLM (the scripted model), SECS, ROUNDS, CONNS.
+
+ab_question() {
+    local sql="SELECT event_id, name, category, event_date FROM events WHERE event_id = 7"
+    curl -sf -X POST "$LLM/_rules" \
+        -d "{\"rules\": [{\"match\": \"$1\", \"reply\": \"<sql>$sql</sql>\"}]}" >/dev/null
+    BODY="{\"question\": \"$1: the event number 7\", \"stream\": false}"
+}
 
 ab_warm() {
     local u out=""

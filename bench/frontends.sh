@@ -17,15 +17,11 @@ NGINX=$T2SQL_TEST_URL APACHE=$T2SQL_TEST_APACHE_URL LLM=$T2SQL_TEST_LLM
 for u in "$NGINX" "$APACHE"; do
     curl -sf "$u/health" >/dev/null || { echo "frontends.sh: no answer from $u" >&2; exit 1; }
 done
-SQL="SELECT event_id, name, category, event_date FROM events WHERE event_id = 7"
-Q="front end bench: the event number 7"
 TMP=$(mktemp -d /tmp/t2sql-bench-fe.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 
-curl -sf -X POST "$LLM/_rules" \
-    -d "{\"rules\": [{\"match\": \"front end bench\", \"reply\": \"<sql>$SQL</sql>\"}]}" >/dev/null
-BODY="{\"question\": \"$Q\", \"stream\": false}"
 . bench/ab.bash
+ab_question "front end bench"
 out=$(ab_warm "$NGINX" "$APACHE") || { echo "frontends.sh: $out"; exit 1; }
 ab_run frontends nginx "$NGINX" apache "$APACHE"
 n=$AB_A a=$AB_B

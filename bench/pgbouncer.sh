@@ -3,9 +3,9 @@
 # bench stack's own instance (nginx on 38080, workers on PostgreSQL directly) and a second one
 # (38072, the same number of workers) whose db_pool_host is a PgBouncer in transaction pooling
 # mode (37432, scripts/stack.sh pgbouncer, pool of 8). wrk, rounds alternating between the
-# two (bench/ab.bash, as bench/frontends.sh); prints each round, the medians and the ratio pooled/direct (what
-# the pooler's extra hop costs a request of three round trips). PASS when the ratio is at
-# least 0.5. Ports shift by T2SQL_PORT_OFFSET.
+# two (bench/ab.bash, as bench/frontends.sh); prints each round, the medians and the ratio
+# pooled/direct (what the pooler's extra hop costs a request of three round trips). PASS when
+# the ratio is at least 0.5. Ports shift by T2SQL_PORT_OFFSET.
 #   SECONDS_EACH=5 ROUNDS=3 CONNS=8 bench/pgbouncer.sh      (the bench stack must be running)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -29,12 +29,8 @@ trap cleanup EXIT
 PGBOUNCER_POOL_SIZE=8 scripts/stack.sh pgbouncer bench "$PGB_PORT"
 scripts/stack.sh instance bench-pooled "$INST_PORT" T2SQL_DB_POOL_HOST=127.0.0.1 \
     T2SQL_DB_POOL_PORT="$PGB_PORT" >/dev/null
-SQL="SELECT event_id, name, category, event_date FROM events WHERE event_id = 7"
-Q="pooler bench: the event number 7"
-curl -sf -X POST "$LLM/_rules" \
-    -d "{\"rules\": [{\"match\": \"pooler bench\", \"reply\": \"<sql>$SQL</sql>\"}]}" >/dev/null
-BODY="{\"question\": \"$Q\", \"stream\": false}"
 . bench/ab.bash
+ab_question "pooler bench"
 out=$(ab_warm "$DIRECT" "$POOLED") || { echo "pgbouncer.sh: $out"; exit 1; }
 ab_run pgbouncer direct "$DIRECT" pooled "$POOLED"
 d=$AB_A p=$AB_B

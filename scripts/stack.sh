@@ -685,21 +685,15 @@ ENV
     setup_mode "${T2SQL_STACK_MODE:-test}"
     stop_host "$2"
     ;;
-  pgbouncer) # pgbouncer NAME PORT
-    [ $# -eq 3 ] || die "usage: stack.sh pgbouncer NAME PORT"
+  pgbouncer|replica) # pgbouncer NAME PORT, replica NAME PORT
+    [ $# -eq 3 ] || die "usage: stack.sh $cmd NAME PORT"
     setup_mode "${T2SQL_STACK_MODE:-test}"
     [ -f "$VAR/service.env" ] || die "start the $MODE stack first"
-    start_pgbouncer "$2" "$3"
+    "start_$cmd" "$2" "$3"
     ;;
   pgbouncer-stop)
     setup_mode "${T2SQL_STACK_MODE:-test}"
     stop_pidfile "$SVAR/run/pgbouncer-$2.pid" 10
-    ;;
-  replica) # replica NAME PORT
-    [ $# -eq 3 ] || die "usage: stack.sh replica NAME PORT"
-    setup_mode "${T2SQL_STACK_MODE:-test}"
-    [ -f "$VAR/service.env" ] || die "start the $MODE stack first"
-    start_replica "$2" "$3"
     ;;
   replica-stop)
     setup_mode "${T2SQL_STACK_MODE:-test}"

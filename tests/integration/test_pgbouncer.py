@@ -17,11 +17,11 @@ import psycopg2
 import pytest
 import requests
 
-from conftest import PORT_OFFSET, ROOT, TIMEOUT, assert_error, assert_ok, assert_rows_match, loads
+from conftest import PORT_OFFSET, ROOT, assert_error, assert_ok, assert_rows_match, loads
 from test_security import bearer, create_key, service_env, start
 from test_streaming import (NDJSON, SLOW_COUNT, SLOW_ROWS, assert_error_member, assert_streamed,
                             md5, ndjson_lines)
-from test_tenants import CITY, ROLE, as_role, create_key_as, norm, wait_job
+from test_tenants import CITY, EXPORT_SQL, ROLE, as_role, create_key_as, export_as, norm
 
 PGB_PORT = 17432 + PORT_OFFSET
 POOL_SIZE = 2
@@ -234,16 +234,9 @@ def test_tenants_roles_and_claims_through_the_pool(inst, keys, fakellm, uq):
 
 
 def test_export_start_and_status_through_the_pool(inst, keys, fakellm, uq):
-    sql = "SELECT customer_id, city FROM customers ORDER BY customer_id"
-    fakellm.sql(uq, sql)
-    r = requests.post(inst.url + "/export/start", json={"question": "export pooled " + uq},
-                      headers=bearer(keys["b"]), timeout=TIMEOUT)
-    assert r.status_code in (200, 202), r.text
-    st = wait_job(inst, keys["b"], r.json()["job_id"])  # the stack's exportd runs it, direct
-    assert st["status"] == "SUCCESS", st
-    data = requests.get(st["download_url"], timeout=60).text.splitlines()
-    assert data[0] == "customer_id,city"
-    assert len(data) - 1 == len(as_role(sql, ROLE["b"], {"city": CITY["b"]}))
+    """Started and followed through the pool; the stack's exportd (direct) runs it."""
+    _, rows, _ = export_as(inst, keys["b"], fakellm, uq, keys["a"])
+    assert norm(rows[1:]) == norm(as_role(EXPORT_SQL, ROLE["b"], {"city": CITY["b"]}))
 
 
 def test_exportd_refuses_a_pooler(bouncer):

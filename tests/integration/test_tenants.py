@@ -173,22 +173,32 @@ def wait_job(inst, key, job, timeout=90):
     raise AssertionError("job %s did not finish" % job)
 
 
-def test_export_runs_as_its_owner_and_is_404_for_others(inst, keys, fakellm, uq):
-    sql = "SELECT customer_id, city FROM customers ORDER BY customer_id"
-    fakellm.sql(uq, sql)
+EXPORT_SQL = "SELECT customer_id, city FROM customers ORDER BY customer_id"
+
+
+def export_as(inst, key, fakellm, uq, other_key=None):
+    """Exports EXPORT_SQL with key, checks the job is 404 for other_key, waits for SUCCESS:
+    (job id, the CSV's rows, its text)."""
+    fakellm.sql(uq, EXPORT_SQL)
     r = requests.post(inst.url + "/export/start", json={"question": "export " + uq},
-                      headers=bearer(keys["b"]), timeout=TIMEOUT)
+                      headers=bearer(key), timeout=TIMEOUT)
     assert r.status_code in (200, 202), r.text
     job = r.json()["job_id"]
-    r = requests.get(inst.url + "/export/status/" + job, headers=bearer(keys["a"]),
-                     timeout=TIMEOUT)
-    assert_error(r, 404, "not_found")
-    st = wait_job(inst, keys["b"], job)
+    if other_key:
+        r = requests.get(inst.url + "/export/status/" + job, headers=bearer(other_key),
+                         timeout=TIMEOUT)
+        assert_error(r, 404, "not_found")
+    st = wait_job(inst, key, job)
     assert st["status"] == "SUCCESS", st
     data = requests.get(st["download_url"], timeout=60).content.decode()
     rows = list(csv.reader(io.StringIO(data)))
     assert rows[0] == ["customer_id", "city"]
-    want = as_role(sql, ROLE["b"], {"city": CITY["b"]})
+    return job, rows, data
+
+
+def test_export_runs_as_its_owner_and_is_404_for_others(inst, keys, fakellm, uq):
+    job, rows, data = export_as(inst, keys["b"], fakellm, uq, keys["a"])
+    want = as_role(EXPORT_SQL, ROLE["b"], {"city": CITY["b"]})
     assert norm(rows[1:]) == norm(want) and want
     # exportd's audit row for the end of the job: the owner's role and claims, rows and bytes
     end = audit_rows("detail = %s", ("job %s SUCCESS" % job,))
