@@ -7,7 +7,11 @@
 #                                   "TAG: round R NAME N req/s (p50, p99)" per run, sets
 #                                   AB_A and AB_B (the medians) and AB_ERRORS (non-2xx, socket
 #                                   errors)
-# Needs TMP (a directory of the caller's), LLM (the scripted model), SECS, ROUNDS, CONNS.
+# Needs TMP (a directory of the caller's) and LLM (the scripted model). SECONDS_EACH (5),
+# ROUNDS (3) and CONNS (8) set the rounds.
+SECS=${SECONDS_EACH:-5}
+ROUNDS=${ROUNDS:-3}
+CONNS=${CONNS:-8}
 
 ab_question() {
     local sql="SELECT event_id, name, category, event_date FROM events WHERE event_id = 7"

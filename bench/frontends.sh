@@ -8,9 +8,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
-SECS=${SECONDS_EACH:-5}
-ROUNDS=${ROUNDS:-3}
-CONNS=${CONNS:-8}
+. bench/ab.bash
 [ -f var/bench/env.sh ] || { echo "frontends.sh: the bench stack is not running (scripts/stack.sh bench)" >&2; exit 1; }
 . var/bench/env.sh
 NGINX=$T2SQL_TEST_URL APACHE=$T2SQL_TEST_APACHE_URL LLM=$T2SQL_TEST_LLM
@@ -20,7 +18,6 @@ done
 TMP=$(mktemp -d /tmp/t2sql-bench-fe.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 
-. bench/ab.bash
 ab_question "front end bench"
 out=$(ab_warm "$NGINX" "$APACHE") || { echo "frontends.sh: $out"; exit 1; }
 ab_run frontends nginx "$NGINX" apache "$APACHE"

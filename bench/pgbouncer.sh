@@ -10,9 +10,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
-SECS=${SECONDS_EACH:-5}
-ROUNDS=${ROUNDS:-3}
-CONNS=${CONNS:-8}
+. bench/ab.bash
 O=${T2SQL_PORT_OFFSET:-0}
 PGB_PORT=$((37432 + O)) INST_PORT=$((38072 + O))
 [ -f var/bench/env.sh ] || { echo "pgbouncer.sh: the bench stack is not running (scripts/stack.sh bench)" >&2; exit 1; }
@@ -29,7 +27,6 @@ trap cleanup EXIT
 PGBOUNCER_POOL_SIZE=8 scripts/stack.sh pgbouncer bench "$PGB_PORT"
 scripts/stack.sh instance bench-pooled "$INST_PORT" T2SQL_DB_POOL_HOST=127.0.0.1 \
     T2SQL_DB_POOL_PORT="$PGB_PORT" >/dev/null
-. bench/ab.bash
 ab_question "pooler bench"
 out=$(ab_warm "$DIRECT" "$POOLED") || { echo "pgbouncer.sh: $out"; exit 1; }
 ab_run pgbouncer direct "$DIRECT" pooled "$POOLED"
