@@ -16,28 +16,11 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "pgtest.h"
 
-static PGconn *db;
-
-static int setup(void **state)
-{
-    (void)state;
-    db = pgtest_live();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    PQfinish(db);
-    return 0;
-}
-
-static void need_db(void)
-{
-    PGTEST_NEED(db);
-}
+PGTEST_LIVE_FIXTURE(db)
 
 /* The first value of a one-row query, copied into out. */
 static const char *one(const char *sql, char *out, size_t len)
@@ -288,18 +271,9 @@ static void test_search_path_and_conf(void **state)
     assert_non_null(strstr(err, "work_mem"));
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_limits_applied),
-        cmocka_unit_test(test_writes_refused),
-        cmocka_unit_test(test_statement_timeout_holds),
-        cmocka_unit_test(test_temp_limit_only_when_allowed),
-        cmocka_unit_test(test_claims),
-        cmocka_unit_test(test_claims_json_and_role),
-        cmocka_unit_test(test_bad_claims_refused),
-        cmocka_unit_test(test_failure_leaves_no_transaction),
-        cmocka_unit_test(test_search_path_and_conf),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
-}
+T2_UNIT_MAIN(setup, teardown, cmocka_unit_test(test_limits_applied),
+             cmocka_unit_test(test_writes_refused), cmocka_unit_test(test_statement_timeout_holds),
+             cmocka_unit_test(test_temp_limit_only_when_allowed), cmocka_unit_test(test_claims),
+             cmocka_unit_test(test_claims_json_and_role), cmocka_unit_test(test_bad_claims_refused),
+             cmocka_unit_test(test_failure_leaves_no_transaction),
+             cmocka_unit_test(test_search_path_and_conf))
