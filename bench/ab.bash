@@ -1,14 +1,16 @@
-# ab.bash -- sourced by bench/frontends.sh and bench/pgbouncer.sh: one cached question asked
-# of two URLs with wrk, in rounds alternating between them.
-#   ab_warm URL...                  asks the question 8 times of each URL (every worker), and
-#                                   fails unless the last answer came from the cache
+# ab.bash -- sourced after lib.bash by bench/frontends.sh and bench/pgbouncer.sh: one cached
+# question asked of two URLs with wrk, in rounds alternating between them.
+#   ab_question MATCH               scripts the model (LLM) to answer one indexed row of events
+#                                   for questions holding MATCH; sets BODY to such a question
+#   ab_warm URL...                  asks it 8 times of each URL (every worker); fails, printing
+#                                   the answer, unless the last one came from the cache
 #   ab_run TAG NAME_A URL_A NAME_B URL_B
-#                                   ROUNDS rounds of SECS s with CONNS connections; prints
-#                                   "TAG: round R NAME N req/s (p50, p99)" per run, sets
+#                                   ROUNDS rounds of SECONDS_EACH s with CONNS connections;
+#                                   prints "TAG: round R NAME N req/s (p50, p99)" per run, sets
 #                                   AB_A and AB_B (the medians) and AB_ERRORS (non-2xx, socket
 #                                   errors)
-# Needs TMP (a directory of the caller's) and LLM (the scripted model). SECONDS_EACH (5),
-# ROUNDS (3) and CONNS (8) set the rounds.
+# Needs TMP (bench_tmp) and LLM (the scripted model).
+# shellcheck shell=bash
 SECS=${SECONDS_EACH:-5}
 ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-8}
@@ -30,16 +32,9 @@ ab_warm() {
     case $out in *'"source":"cache"'*) ;; *) echo "not answered from the cache: ${out:0:300}"; return 1 ;; esac
 }
 
-ab_rps() { sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$1"; }
-ab_median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
-
 ab_run() {
     local tag=$1 r name url e
-    cat >"$TMP/post.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '$BODY'
-wrk.headers["Content-Type"] = "application/json"
-LUA
+    post_lua "$TMP/post.lua" "$BODY"
     AB_ERRORS=""
     rm -f "$TMP/$2.all" "$TMP/$4.all"
     for r in $(seq 1 "$ROUNDS"); do
@@ -48,9 +43,9 @@ LUA
             wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s "$TMP/post.lua" "$url/query" >"$TMP/$name.$r" 2>&1
             e=$(grep -E "Non-2xx|Socket errors" "$TMP/$name.$r" || true)
             [ -z "$e" ] || AB_ERRORS="$AB_ERRORS $name round $r: $e;"
-            ab_rps "$TMP/$name.$r" >>"$TMP/$name.all"
-            echo "$tag: round $r $name $(ab_rps "$TMP/$name.$r") req/s (p50 $(awk '$1 == "50%" {print $2}' "$TMP/$name.$r"), p99 $(awk '$1 == "99%" {print $2}' "$TMP/$name.$r"))"
+            rps "$TMP/$name.$r" >>"$TMP/$name.all"
+            echo "$tag: round $r $name $(rps "$TMP/$name.$r") req/s (p50 $(awk '$1 == "50%" {print $2}' "$TMP/$name.$r"), p99 $(awk '$1 == "99%" {print $2}' "$TMP/$name.$r"))"
         done
     done
-    AB_A=$(ab_median <"$TMP/$2.all") AB_B=$(ab_median <"$TMP/$4.all")
+    AB_A=$(median <"$TMP/$2.all") AB_B=$(median <"$TMP/$4.all")
 }

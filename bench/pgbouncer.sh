@@ -7,23 +7,16 @@
 # pooled/direct (what the pooler's extra hop costs a request of three round trips). PASS when
 # the ratio is at least 0.5. Ports shift by T2SQL_PORT_OFFSET.
 #   SECONDS_EACH=5 ROUNDS=3 CONNS=8 bench/pgbouncer.sh      (the bench stack must be running)
-set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$ROOT"
+. "$(dirname "$0")/lib.bash"
 . bench/ab.bash
+need_stack pgbouncer.sh
 O=${T2SQL_PORT_OFFSET:-0}
 PGB_PORT=$((37432 + O)) INST_PORT=$((38072 + O))
-[ -f var/bench/env.sh ] || { echo "pgbouncer.sh: the bench stack is not running (scripts/stack.sh bench)" >&2; exit 1; }
-. var/bench/env.sh
 DIRECT=$T2SQL_TEST_URL POOLED=http://127.0.0.1:$INST_PORT LLM=$T2SQL_TEST_LLM
 export T2SQL_STACK_MODE=bench
-TMP=$(mktemp -d /tmp/t2sql-bench-pgb.XXXXXX)
-cleanup() {
-    scripts/stack.sh instance-stop bench-pooled >/dev/null 2>&1 || true
-    scripts/stack.sh pgbouncer-stop bench >/dev/null 2>&1 || true
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+CLEANUP='scripts/stack.sh instance-stop bench-pooled >/dev/null 2>&1 || true
+         scripts/stack.sh pgbouncer-stop bench >/dev/null 2>&1 || true'
+bench_tmp pgb
 PGBOUNCER_POOL_SIZE=8 scripts/stack.sh pgbouncer bench "$PGB_PORT"
 scripts/stack.sh instance bench-pooled "$INST_PORT" T2SQL_DB_POOL_HOST=127.0.0.1 \
     T2SQL_DB_POOL_PORT="$PGB_PORT" >/dev/null
@@ -33,10 +26,9 @@ ab_run pgbouncer direct "$DIRECT" pooled "$POOLED"
 d=$AB_A p=$AB_B
 ratio=$(awk "BEGIN {printf \"%.2f\", $p / $d}")
 echo "pgbouncer: cached question, $CONNS connections, median of $ROUNDS: direct $d req/s, through PgBouncer $p req/s"
-verdict=$(awk "BEGIN {print ($ratio >= 0.5) ? \"PASS\" : \"MISS\"}")
-echo "pgbouncer: pooled/direct ratio $ratio (target >= 0.50) $verdict"
+echo "pgbouncer: pooled/direct ratio $ratio (target >= 0.50) $(verdict "$(calc "$ratio >= 0.5")")"
 if [ -n "$AB_ERRORS" ]; then
     echo "pgbouncer: errors under load:$AB_ERRORS"
-    exit 1
+    fail=1
 fi
-[ "$verdict" = PASS ]
+bench_exit

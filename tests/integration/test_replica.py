@@ -23,8 +23,8 @@ import pytest
 import requests
 
 from conftest import (PORT_OFFSET, ROOT, TIMEOUT, assert_error, assert_ok, assert_rows_match,
-                      conninfo, post_query)
-from test_security import start, superuser
+                      conninfo, pg_connect, post_query)
+from test_security import start
 
 REPLICA_PORT = 17442 + PORT_OFFSET
 PRIMARY_PORT = int((re.search(r"\bport=(\d+)", os.environ.get("T2SQL_TEST_PG", "")) or
@@ -78,7 +78,7 @@ def wait(pred, what, timeout=60):
 
 def caught_up():
     """The replica has replayed everything the primary wrote up to now."""
-    c = superuser()
+    c = pg_connect()
     with c.cursor() as cur:
         cur.execute("SELECT pg_current_wal_lsn()::text")
         lsn = cur.fetchone()[0]
@@ -126,7 +126,7 @@ def ready(inst):
 
 def write_on_primary():
     """A committed transaction on the primary (WAL for the replica to receive)."""
-    c = superuser()
+    c = pg_connect()
     with c.cursor() as cur:
         cur.execute("CREATE TEMP TABLE lag_probe AS SELECT 1 AS x")
     c.close()
@@ -152,7 +152,7 @@ def test_the_t2sql_schema_stays_on_the_primary(insts, fakellm, uq):
     """The audit of a replica read is written on the primary; an export is queued there."""
     inst = insts["fallback"]
     body = assert_ok(ask(inst, fakellm, uq, "SELECT count(*) AS n FROM events"))
-    c = superuser()
+    c = pg_connect()
     try:
         end = time.time() + 20
         n = 0
@@ -230,7 +230,7 @@ def test_result_cache_stores_only_pages_as_new_as_the_versions(instances, replic
     wait(lambda: cache_state() == "hit", "a page stored from the replica")
     replica_scalar("SELECT pg_wal_replay_pause()")
     try:
-        c = superuser()  # the versions change, the rows do not; the backend's exit flushes
+        c = pg_connect()  # the versions change, the rows do not; the backend's exit flushes
         with c.cursor() as cur:  # its counters
             cur.execute("UPDATE events SET name = name WHERE event_id = 1")
         c.close()
