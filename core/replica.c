@@ -97,8 +97,9 @@ PGconn *replica_read_conn(replica *rp, pgc *primary, const conf *cf, int *on_rep
     if (st == REPLICA_NONE || strcmp(cf->replica_fallback, "primary") == 0)
         return pgc_get(primary, err);
     if (st == REPLICA_LAGGING)
-        err_set(err, E_DB_UNAVAILABLE, "the read replica is %lld ms behind the primary (at most %ld)",
-                rp->lag_ms, cf->replica_max_lag_ms);
+        err_set(err, E_DB_UNAVAILABLE,
+                "the read replica is %lld ms behind the primary (at most %ld)", rp->lag_ms,
+                cf->replica_max_lag_ms);
     else
         err_set(err, E_DB_UNAVAILABLE, "the read replica is unavailable");
     return NULL;

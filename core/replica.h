@@ -27,7 +27,13 @@
 
 #include <time.h>
 
-typedef enum { REPLICA_NONE, REPLICA_UNKNOWN, REPLICA_OK, REPLICA_DOWN, REPLICA_LAGGING } replica_state;
+typedef enum {
+    REPLICA_NONE,
+    REPLICA_UNKNOWN,
+    REPLICA_OK,
+    REPLICA_DOWN,
+    REPLICA_LAGGING
+} replica_state;
 
 typedef struct replica {
     pgc db;
