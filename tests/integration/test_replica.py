@@ -1,13 +1,13 @@
 """test_replica -- a read replica for generated SQL: a real streaming replica of the test
 stack's PostgreSQL (scripts/stack.sh replica: pg_basebackup -R, hot standby, 17442 + offset)
-and two instances reading from it (db_replica_host/port), with replica_max_lag_ms = 1000 and
+and two instances reading from it (db_replica_host/port), with replica_max_lag_ms = 3000 and
 replica_check_ms = 100: "fallback" (18063 + offset, replica_fallback = primary) and "strict"
 (18064 + offset, replica_fallback = error). Which server answered shows in the rows of
 SELECT inet_server_port() (allow_session_functions on). Checked:
   - generated SQL's pages and counts run on the replica, rows equal to the primary's; the
     t2sql schema stays on the primary (query_id pages, the audit, an export);
   - replay paused (pg_wal_replay_pause()) while the primary writes: once the replica is more
-    than 1 s behind, "fallback" reads from the primary and "strict" answers 503
+    than 3 s behind, "fallback" reads from the primary and "strict" answers 503
     db_unavailable; /ready says "lagging" (503 for "strict" only); resumed, reads return;
   - the replica stopped: the same with "down"; started again, reads return to it;
   - the result cache ("cached", 18065 + offset, no lag limit): a page read on a replica that
@@ -30,7 +30,7 @@ REPLICA_PORT = 17442 + PORT_OFFSET
 PRIMARY_PORT = int((re.search(r"\bport=(\d+)", os.environ.get("T2SQL_TEST_PG", "")) or
                     re.match("(0)", "0")).group(1))
 COMMON = {"T2SQL_DB_REPLICA_HOST": "127.0.0.1", "T2SQL_DB_REPLICA_PORT": str(REPLICA_PORT),
-          "T2SQL_REPLICA_MAX_LAG_MS": "1000", "T2SQL_REPLICA_CHECK_MS": "100",
+          "T2SQL_REPLICA_MAX_LAG_MS": "3000", "T2SQL_REPLICA_CHECK_MS": "100",
           "T2SQL_ALLOW_SESSION_FUNCTIONS": "true", "T2SQL_WORKERS": "2"}
 FALLBACK = ("replica-fallback", 18063, dict(COMMON, T2SQL_REPLICA_FALLBACK="primary"))
 STRICT = ("replica-strict", 18064, dict(COMMON, T2SQL_REPLICA_FALLBACK="error"))
@@ -120,6 +120,23 @@ def served_by(inst, fakellm, tok):
     return assert_ok(ask(inst, fakellm, tok, PORT_SQL))["rows"][0][0]
 
 
+def reads_on_replica(inst, fakellm, tok):
+    """Whether a read of inst went to the replica (False for an error answer too)."""
+    r = ask(inst, fakellm, tok, PORT_SQL)
+    return r.status_code == 200 and r.json()["rows"][0][0] == REPLICA_PORT
+
+
+def pause_replay():
+    """pg_wal_replay_pause() and the wait until it holds (a request takes effect at the next
+    WAL record, which write_on_primary provides)."""
+    replica_scalar("SELECT pg_wal_replay_pause()")
+
+    def paused():
+        write_on_primary()
+        return replica_scalar("SELECT pg_get_wal_replay_pause_state()") == "paused"
+    wait(paused, "the replica's replay to pause")
+
+
 def ready(inst):
     return requests.get(inst.url + "/ready", timeout=TIMEOUT)
 
@@ -133,6 +150,7 @@ def write_on_primary():
 
 
 def test_generated_sql_reads_on_the_replica(insts, fakellm, uq, pg):
+    wait(caught_up, "the replica to catch up")
     for name, inst in insts.items():
         assert served_by(inst, fakellm, "%s-%s" % (uq, name)) == REPLICA_PORT, name
         r = assert_ok(ready(inst))
@@ -175,7 +193,7 @@ def test_the_t2sql_schema_stays_on_the_primary(insts, fakellm, uq):
 
 
 def test_lagging_replica_falls_back_or_answers_503(insts, fakellm, uq):
-    replica_scalar("SELECT pg_wal_replay_pause()")
+    pause_replay()
     try:
         write_on_primary()
         wait(lambda: ready(insts["strict"]).json()["checks"]["replica"] == "lagging",
@@ -183,7 +201,7 @@ def test_lagging_replica_falls_back_or_answers_503(insts, fakellm, uq):
         assert served_by(insts["fallback"], fakellm, uq + "-f") == PRIMARY_PORT
         r = ready(insts["fallback"])
         assert r.status_code == 200 and r.json()["checks"]["replica"] == "lagging", r.text
-        assert r.json()["checks"]["replica_lag_ms"] > 1000
+        assert r.json()["checks"]["replica_lag_ms"] > 3000
         body = assert_error(ask(insts["strict"], fakellm, uq + "-s", PORT_SQL), 503,
                             "db_unavailable")
         assert "behind" in body["detail"], body
@@ -191,9 +209,10 @@ def test_lagging_replica_falls_back_or_answers_503(insts, fakellm, uq):
         assert r.status_code == 503 and r.json()["ok"] is False, r.text
     finally:
         replica_scalar("SELECT pg_wal_replay_resume()")
-    wait(lambda: ready(insts["strict"]).status_code == 200, "the replica to catch up")
+    wait(caught_up, "the replica to catch up")
     for name, inst in insts.items():
-        assert served_by(inst, fakellm, "%s-%s-back" % (uq, name)) == REPLICA_PORT, name
+        wait(lambda: reads_on_replica(inst, fakellm, "%s-%s-back" % (uq, name)),
+             "%s to read on the replica again" % name, timeout=30)
 
 
 def test_replica_down_falls_back_or_answers_503(insts, fakellm, uq):
@@ -210,10 +229,10 @@ def test_replica_down_falls_back_or_answers_503(insts, fakellm, uq):
         assert r.status_code == 503 and r.json()["checks"]["replica"] == "down", r.text
     finally:
         stack("replica", "r1", str(REPLICA_PORT))
-    wait(lambda: ready(insts["strict"]).status_code == 200, "the replica to be back")
+    wait(caught_up, "the replica to be back and caught up")
     for name, inst in insts.items():
-        wait(lambda: served_by(inst, fakellm, "%s-%s-back" % (uq, name)) == REPLICA_PORT,
-             "%s to read on the replica again" % name, timeout=20)
+        wait(lambda: reads_on_replica(inst, fakellm, "%s-%s-back" % (uq, name)),
+             "%s to read on the replica again" % name, timeout=30)
 
 
 def test_result_cache_stores_only_pages_as_new_as_the_versions(instances, replica, fakellm, uq):
@@ -228,12 +247,15 @@ def test_result_cache_stores_only_pages_as_new_as_the_versions(instances, replic
 
     wait(caught_up, "the replica to catch up")
     wait(lambda: cache_state() == "hit", "a page stored from the replica")
-    replica_scalar("SELECT pg_wal_replay_pause()")
+    pause_replay()
     try:
         c = pg_connect()  # the versions change, the rows do not; the backend's exit flushes
         with c.cursor() as cur:  # its counters
             cur.execute("UPDATE events SET name = name WHERE event_id = 1")
+            cur.execute("SELECT pg_current_wal_lsn()::text")
+            lsn = cur.fetchone()[0]
         c.close()
+        assert not replica_scalar("SELECT pg_last_wal_replay_lsn() >= '%s'::pg_lsn" % lsn)
         wait(lambda: cache_state() == "miss", "the new versions to be seen")
         # read on the paused replica, older than the versions: never stored
         assert [cache_state() for _ in range(3)] == ["miss"] * 3
