@@ -192,47 +192,59 @@ def test_the_t2sql_schema_stays_on_the_primary(insts, fakellm, uq):
         c.close()
 
 
+def answer(inst, fakellm, tok):
+    """(the port a read of inst ran on,) or the error's (status, code, detail)."""
+    r = ask(inst, fakellm, tok, PORT_SQL)
+    if r.status_code == 200:
+        return (r.json()["rows"][0][0],)
+    if r.status_code == 503:
+        assert_error(r, 503, "db_unavailable")
+    return (r.status_code, r.json().get("code"), r.json().get("detail", ""))
+
+
+def check_unusable(insts, fakellm, uq, state, words):
+    """Each worker sees the replica's state within replica_check_ms of its last check: wait
+    until fallback reads on the primary and strict answers 503 (with words in the detail),
+    and both /ready say `state`."""
+    wait(lambda: answer(insts["fallback"], fakellm, uq + "-f") == (PRIMARY_PORT,),
+         "fallback to read on the primary")
+    wait(lambda: ready(insts["fallback"]).json()["checks"]["replica"] == state,
+         "fallback's /ready to say %s" % state)
+    r = ready(insts["fallback"])
+    assert r.status_code == 200 and r.json()["ok"] is True, r.text
+    wait(lambda: answer(insts["strict"], fakellm, uq + "-s")[:2] == (503, "db_unavailable"),
+         "strict to answer 503")
+    assert words in answer(insts["strict"], fakellm, uq + "-s2")[-1]
+    wait(lambda: ready(insts["strict"]).status_code == 503, "strict's /ready to be 503")
+    assert ready(insts["strict"]).json()["checks"]["replica"] == state
+    return r.json()["checks"]["replica_lag_ms"]
+
+
+def back_on_the_replica(insts, fakellm, uq):
+    wait(caught_up, "the replica to be back and caught up")
+    for name, inst in insts.items():
+        wait(lambda: reads_on_replica(inst, fakellm, "%s-%s-back" % (uq, name)),
+             "%s to read on the replica again" % name, timeout=30)
+
+
 def test_lagging_replica_falls_back_or_answers_503(insts, fakellm, uq):
     pause_replay()
     try:
         write_on_primary()
-        wait(lambda: ready(insts["strict"]).json()["checks"]["replica"] == "lagging",
-             "the replica to be reported lagging")
-        assert served_by(insts["fallback"], fakellm, uq + "-f") == PRIMARY_PORT
-        r = ready(insts["fallback"])
-        assert r.status_code == 200 and r.json()["checks"]["replica"] == "lagging", r.text
-        assert r.json()["checks"]["replica_lag_ms"] > 3000
-        body = assert_error(ask(insts["strict"], fakellm, uq + "-s", PORT_SQL), 503,
-                            "db_unavailable")
-        assert "behind" in body["detail"], body
-        r = ready(insts["strict"])
-        assert r.status_code == 503 and r.json()["ok"] is False, r.text
+        lag = check_unusable(insts, fakellm, uq, "lagging", "behind")
+        assert lag is not None and lag > 3000, lag
     finally:
         replica_scalar("SELECT pg_wal_replay_resume()")
-    wait(caught_up, "the replica to catch up")
-    for name, inst in insts.items():
-        wait(lambda: reads_on_replica(inst, fakellm, "%s-%s-back" % (uq, name)),
-             "%s to read on the replica again" % name, timeout=30)
+    back_on_the_replica(insts, fakellm, uq)
 
 
 def test_replica_down_falls_back_or_answers_503(insts, fakellm, uq):
     stack("replica-stop", "r1")
     try:
-        assert served_by(insts["fallback"], fakellm, uq + "-f") == PRIMARY_PORT
-        r = ready(insts["fallback"])
-        assert r.status_code == 200 and r.json()["checks"]["replica"] == "down", r.text
-        assert r.json()["checks"]["replica_lag_ms"] is None
-        body = assert_error(ask(insts["strict"], fakellm, uq + "-s", PORT_SQL), 503,
-                            "db_unavailable")
-        assert "replica" in body["detail"], body
-        r = ready(insts["strict"])
-        assert r.status_code == 503 and r.json()["checks"]["replica"] == "down", r.text
+        assert check_unusable(insts, fakellm, uq, "down", "replica") is None
     finally:
         stack("replica", "r1", str(REPLICA_PORT))
-    wait(caught_up, "the replica to be back and caught up")
-    for name, inst in insts.items():
-        wait(lambda: reads_on_replica(inst, fakellm, "%s-%s-back" % (uq, name)),
-             "%s to read on the replica again" % name, timeout=30)
+    back_on_the_replica(insts, fakellm, uq)
 
 
 def test_result_cache_stores_only_pages_as_new_as_the_versions(instances, replica, fakellm, uq):
