@@ -115,7 +115,7 @@ static void test_create_notifies_and_status_by_owner(void **state)
     assert_int_equal(e.code, E_NOT_FOUND);
     assert_int_equal(jobs_status_json(db, &cf, "nope", "alice", &j, &e), -1);
     assert_int_equal(e.code, E_NOT_FOUND);
-    assert_int_equal(jobs_cancel(db, id, "bob", &e), -1);
+    assert_int_equal(jobs_cancel(db, NULL, id, "bob", &e), -1);
     assert_int_equal(e.code, E_NOT_FOUND);
     PQfinish(listener);
 }
@@ -160,7 +160,7 @@ static void test_claim_is_held_by_the_session(void **state)
     assert_int_equal(jobs_finish(w2, &j2, "w2", "SUCCESS", 5, 50, NULL, st, &e), 1);
     assert_int_equal(pgtest_num(db, "SELECT rows_written FROM t2sql.export_jobs"), 5);
     assert_string_equal(status_of(id, "alice", st), "SUCCESS");
-    assert_int_equal(jobs_cancel(db, id, "alice", &e), -1);
+    assert_int_equal(jobs_cancel(db, NULL, id, "alice", &e), -1);
     assert_int_equal(e.code, E_CONFLICT);
     job_free(&j1);
     job_free(&j2);
@@ -193,7 +193,7 @@ static void test_cancel_and_release(void **state)
     assert_int_equal(j.attempt, 1);
     assert_non_null(j.old_upload_id); /* the upload left behind is handed on, to abort */
     assert_string_equal(j.old_upload_id, "upload-1");
-    assert_int_equal(jobs_cancel(db, id, "", &e), 0);
+    assert_int_equal(jobs_cancel(db, NULL, id, "", &e), 0);
     assert_int_equal(jobs_heartbeat(w, &j, "w", 1, 1, st, &e), 0);
     assert_string_equal(st, "CANCELLED");
     job_free(&j);
