@@ -31,7 +31,7 @@ int jobs_valid_id(const char *s)
 }
 
 PGresult *jobs_exec(PGconn *c, const char *sql, int n, const char *const *params,
-                           ExecStatusType want, t2err *err)
+                    ExecStatusType want, t2err *err)
 {
     PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
 
@@ -159,7 +159,10 @@ int jobs_cancel(PGconn *c, const conf *cf, const char *id, const char *owner, t2
         "WITH u AS (UPDATE t2sql.export_jobs SET status = 'CANCELLED', cancel_requested = true, "
         "finished_at = now(), error = 'cancelled' "
         "WHERE id = $1::uuid AND owner = $2 AND status IN ('PENDING', 'IN_PROGRESS') "
-        "RETURNING id), " OUTBOX_INSERT_CTE("u", "3")
+        "RETURNING id), "
+        /* clang-format off */
+        OUTBOX_INSERT_CTE("u", "3")
+        /* clang-format on */
         "SELECT (SELECT count(*) FROM u), status, " OUTBOX_NOTIFY " FROM t2sql.export_jobs "
         "WHERE id = $1::uuid AND owner = $2";
     const char *p[3] = {id, owner ? owner : "", cf ? outbox_targets(cf) : "{}"};
@@ -212,9 +215,12 @@ int jobs_claim(PGconn *c, const conf *cf, const char *worker, job *j, t2err *err
         "FROM c WHERE j.id = c.id "
         "RETURNING j.id, j.status, j.sql, j.format, j.s3_key, j.upload_id, j.attempts,"
         " j.role, j.claims::text), "
-        "f AS (SELECT id FROM u WHERE status = 'FAILED'), " OUTBOX_INSERT_CTE("f", "5")
+        "f AS (SELECT id FROM u WHERE status = 'FAILED'), "
+        /* clang-format off */
+        OUTBOX_INSERT_CTE("f", "5")
         "SELECT id::text, status, sql, format, s3_key, upload_id, attempts, role, claims, "
         OUTBOX_NOTIFY " FROM u";
+    /* clang-format on */
     char maxa[24], per_owner[24];
     const char *p[5];
     const char *lp[1];
@@ -353,8 +359,8 @@ int jobs_set_upload(PGconn *c, const job *j, const char *worker, const char *upl
 {
     const char *x[1] = {upload_id};
 
-    return jobs_guarded(c, "upload_id = $4, heartbeat_at = now()", j, worker, 1, x, 0,
-                        status_out, err);
+    return jobs_guarded(c, "upload_id = $4, heartbeat_at = now()", j, worker, 1, x, 0, status_out,
+                        err);
 }
 
 int jobs_clear_upload(PGconn *c, const char *id, const char *upload_id, t2err *err)

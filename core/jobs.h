@@ -60,7 +60,8 @@ int jobs_create_as(PGconn *c, const char *sql, const char *query_id, const char 
 
 /* The status document of API.md (job_id, status, rows_written, bytes, created_at,
  * started_at, finished_at; on SUCCESS row_count, download_url (presigned) and expires_in;
- * error when there is one; notifications, as outbox_status_json). *out is the caller's (json_object_put). */
+ * error when there is one; notifications, as outbox_status_json). *out is the caller's
+ * (json_object_put). */
 int jobs_status_json(PGconn *c, const conf *cf, const char *id, const char *owner,
                      json_object **out, t2err *err);
 

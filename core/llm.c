@@ -241,8 +241,8 @@ static json_object *llm_body(const llm *m, const char *system, const char *user)
 static int llm_bedrock_sign(llm *m, const char *body, struct curl_slist **hdrs)
 {
     buf path = BUF_INIT(0), sent = BUF_INIT(0);
-    awsreq r = {m->access_key, m->secret_key, m->token, "bedrock", m->region, m->host, NULL,
-                "application/json", body, strlen(body)};
+    awsreq r = {m->access_key, m->secret_key, m->token,           "bedrock", m->region,
+                m->host,       NULL,          "application/json", body,      strlen(body)};
     int rc = -1;
 
     /* the model id is one path segment: its '/' and ':' (ARNs, versions) are encoded */

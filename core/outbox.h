@@ -26,11 +26,10 @@
  * every id the CTE named src returns (column id), and a scalar that NOTIFYs when it did.
  * Used by jobs.c: "WITH u AS (UPDATE ... RETURNING id), " OUTBOX_INSERT_CTE("u", "9") ... and
  * OUTBOX_NOTIFY in the final SELECT list. */
-#define OUTBOX_INSERT_CTE(src, n)                                                                \
-    "o AS (INSERT INTO t2sql.export_notify (job_id, target) SELECT " src ".id, t FROM " src      \
+#define OUTBOX_INSERT_CTE(src, n)                                                                  \
+    "o AS (INSERT INTO t2sql.export_notify (job_id, target) SELECT " src ".id, t FROM " src        \
     ", unnest($" n "::text[]) t ON CONFLICT DO NOTHING RETURNING job_id) "
-#define OUTBOX_NOTIFY                                                                            \
-    "(SELECT count(pg_notify('" OUTBOX_CHANNEL "', job_id::text)) FROM o)"
+#define OUTBOX_NOTIFY "(SELECT count(pg_notify('" OUTBOX_CHANNEL "', job_id::text)) FROM o)"
 
 /* The targets cf configures as a PostgreSQL text[] literal: "{}", "{sqs}", "{webhook}" or
  * "{sqs,webhook}" (static storage). */
@@ -51,8 +50,8 @@ typedef struct outbox_item {
 int outbox_take(PGconn *c, const char *targets, outbox_item *it, t2err *err);
 /* Records the attempt on the taken row and COMMITs: delivered, or failed with error (stored,
  * never a secret) and the next attempt retry_ms from now. 0 or -1 (rolled back). */
-int outbox_done(PGconn *c, const outbox_item *it, int delivered, const char *error,
-                long retry_ms, t2err *err);
+int outbox_done(PGconn *c, const outbox_item *it, int delivered, const char *error, long retry_ms,
+                t2err *err);
 void outbox_item_free(outbox_item *it);
 
 /* Milliseconds until the next PENDING row of targets is due (0 if one is due now), or -1

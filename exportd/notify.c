@@ -106,8 +106,7 @@ static int notify_round(const conf *cf, PGconn *c, CURL *h, const char *targets)
             log_warn("job %s: %s notification failed (attempt %d): %s", it.job_id, it.target,
                      it.attempts + 1, why);
         if (outbox_done(c, &it, ok, why, notify_backoff_ms(cf, it.attempts + 1), &e) < 0)
-            log_warn("job %s: %s notification not recorded: %s", it.job_id, it.target,
-                     e.detail);
+            log_warn("job %s: %s notification not recorded: %s", it.job_id, it.target, e.detail);
         free(msg);
         outbox_item_free(&it);
         if (PQstatus(c) != CONNECTION_OK) return -1;

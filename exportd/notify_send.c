@@ -19,8 +19,8 @@ static size_t keep_reply(char *p, size_t size, size_t n, void *ud)
 
 /* POSTs body to url with hdrs; the HTTP status into *status and the reply (bounded) into
  * reply. 0, or -1 with a transport error in err. */
-static int post(CURL *h, const conf *cf, const char *url, struct curl_slist *hdrs,
-                const char *body, size_t len, long *status, buf *reply, char *err, size_t errlen)
+static int post(CURL *h, const conf *cf, const char *url, struct curl_slist *hdrs, const char *body,
+                size_t len, long *status, buf *reply, char *err, size_t errlen)
 {
     CURLcode cc;
 
@@ -70,8 +70,8 @@ int notify_webhook(CURL *h, const conf *cf, const char *job_id, const char *body
         }
         hdrs = n;
     }
-    if (post(h, cf, cf->export_notify_url, hdrs, body, strlen(body), &status, &reply, err,
-             errlen) < 0)
+    if (post(h, cf, cf->export_notify_url, hdrs, body, strlen(body), &status, &reply, err, errlen) <
+        0)
         goto done;
     if (status < 200 || status > 299) {
         snprintf(err, errlen, "webhook answered HTTP %ld", status);
@@ -134,8 +134,16 @@ int notify_sqs(CURL *h, const conf *cf, const char *job_id, const char *body, ch
     char host[256], region[64], md5[33], full[1024];
     buf form = BUF_INIT(0), path = BUF_INIT(0), reply = BUF_INIT(NOTIFY_MAX_REPLY);
     struct curl_slist *hdrs = NULL;
-    awsreq r = {cf->aws_access_key_id, cf->aws_secret_access_key, cf->aws_session_token, "sqs",
-                region, host, NULL, "application/x-www-form-urlencoded", NULL, 0};
+    awsreq r = {cf->aws_access_key_id,
+                cf->aws_secret_access_key,
+                cf->aws_session_token,
+                "sqs",
+                region,
+                host,
+                NULL,
+                "application/x-www-form-urlencoded",
+                NULL,
+                0};
     long status = 0;
     int rc = -1;
 
@@ -146,8 +154,8 @@ int notify_sqs(CURL *h, const conf *cf, const char *job_id, const char *body, ch
         snprintf(err, errlen, "export_notify_sqs_url: a queue URL has no query");
         goto done;
     }
-    if (sqs_form(&form, job_id, body, hl + strlen(r.path) > 5 &&
-                 strcmp(url + strlen(url) - 5, ".fifo") == 0) < 0) {
+    if (sqs_form(&form, job_id, body, strlen(url) > 5 && !strcmp(url + strlen(url) - 5, ".fifo")) <
+        0) {
         snprintf(err, errlen, "out of memory");
         goto done;
     }

@@ -156,7 +156,7 @@ int worker_main(const conf *cf, int slot)
         if (rc == 0) {
             if (slot == 0) xm_write(cf, ctl);
             exportd_nap(PQsocket(ctl),
-                slot == 0 && sweep_s * 1000 < POLL_MS ? (int)sweep_s * 1000 : POLL_MS);
+                        slot == 0 && sweep_s * 1000 < POLL_MS ? (int)sweep_s * 1000 : POLL_MS);
             exportd_drain(ctl);
             if (PQstatus(ctl) != CONNECTION_OK) {
                 PQfinish(ctl);

@@ -239,8 +239,7 @@ static int outbox_rows(const char *state)
 {
     char sql[160];
 
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM t2sql.export_notify WHERE state = '%s'",
-             state);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM t2sql.export_notify WHERE state = '%s'", state);
     return (int)pgtest_num(db, sql);
 }
 
