@@ -11,7 +11,6 @@ import os
 import subprocess
 import time
 
-import psycopg2
 import pytest
 import requests
 
