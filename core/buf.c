@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int buf_reserve(buf *b, size_t extra)
+int buf_reserve(buf *b, size_t extra)
 {
     size_t need, ncap;
     char *np;
@@ -119,17 +119,15 @@ static size_t json_escape(unsigned char c, char esc[8])
     return 3;
 }
 
-/* All or nothing, like buf_add: a failure part-way truncates back to the old length. */
-int buf_add_json_str(buf *b, const char *s, size_t n)
+size_t json_str_put(char *dst, const char *s, size_t n)
 {
     const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0, run = 0, len0 = b->len;
+    size_t i = 0, run = 0, o = 1, l;
+    char esc[8];
 
-    if (buf_addc(b, '"') < 0) goto fail;
+    if (dst) dst[0] = '"';
     while (i < n) {
         unsigned char c = u[i];
-        size_t l;
-        char esc[8];
 
         if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
             i++, run++;
@@ -139,20 +137,29 @@ int buf_add_json_str(buf *b, const char *s, size_t n)
             i += l, run += l;
             continue;
         }
-        if (run && buf_add(b, u + i - run, run) < 0) goto fail;
+        if (dst && run) memcpy(dst + o, u + i - run, run);
+        o += run;
         run = 0;
-        if (buf_add(b, esc, json_escape(c, esc)) < 0) goto fail;
+        l = json_escape(c, esc);
+        if (dst) memcpy(dst + o, esc, l);
+        o += l;
         i++;
     }
-    if (run && buf_add(b, u + i - run, run) < 0) goto fail;
-    if (buf_addc(b, '"') < 0) goto fail;
+    if (dst && run) memcpy(dst + o, u + i - run, run);
+    o += run;
+    if (dst) dst[o] = '"';
+    return o + 1;
+}
+
+int buf_add_json_str(buf *b, const char *s, size_t n)
+{
+    /* room for the worst case (every byte escaped) saves a counting pass; a long string is
+     * counted, so that the buffer never grows far past what it holds */
+    if ((n > 4096 || buf_reserve(b, 6 * n + 2) < 0) && buf_reserve(b, json_str_put(NULL, s, n)) < 0)
+        return -1;
+    b->len += json_str_put(b->p + b->len, s, n);
+    b->p[b->len] = '\0';
     return 0;
-fail:
-    if (b->p) {
-        b->len = len0;
-        b->p[len0] = '\0';
-    }
-    return -1;
 }
 
 int buf_add_json_cstr(buf *b, const char *s)

@@ -28,6 +28,11 @@ int buf_printf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)
  * append, all or nothing: on -1 the buffer is as it was. */
 int buf_add_json_str(buf *b, const char *s, size_t n);
 int buf_add_json_cstr(buf *b, const char *s);
+/* Writes s[0..n) as buf_add_json_str() does into dst, which has room for it (6 * n + 2 bytes
+ * always suffice), without a NUL; returns its length. dst NULL only counts. */
+size_t json_str_put(char *dst, const char *s, size_t n);
+/* Makes room for extra more bytes (and the NUL) past len: 0, or -1 past max. */
+int buf_reserve(buf *b, size_t extra);
 /* The flags every json-c document the service writes is serialised with: compact, and "/"
  * written as itself like buf_add_json_str() does (json-c escapes it as "\/" by default). */
 #define T2_JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)

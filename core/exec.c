@@ -1,10 +1,15 @@
-/* exec -- paged, streamed, read-only execution of validated SQL; see exec.h. */
+/* exec -- paged, streamed, read-only execution of validated SQL; see exec.h.
+ *
+ * A page is read through the COPY protocol in PostgreSQL's text format: every type's text is
+ * its output function's, as in a PGresult, so no type needs another path (rowjson.c decodes
+ * the escapes); the columns' types come from the same simple query's LIMIT 0 result. */
 #include "exec.h"
 
 #include "buf.h"
 #include "log.h"
 #include "order.h"
 #include "pg.h"
+#include "rowjson.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -13,8 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-enum { K_STR, K_INT, K_FLOAT, K_NUMERIC, K_BOOL, K_JSON };
 
 /* Built-in type OIDs (pg_type.h) and the names API clients see in column_types. */
 static const struct {
@@ -110,35 +113,6 @@ static const char *type_name(Oid oid)
     return hit ? hit->name : NULL;
 }
 
-/* 1 if a numeric or float value's text is finite (PostgreSQL writes NaN, Infinity and
- * -Infinity as words; every finite value starts with a digit or '-' and a digit). */
-static int is_finite_text(const char *s)
-{
-    return (*s >= '0' && *s <= '9') || (*s == '-' && s[1] >= '0' && s[1] <= '9');
-}
-
-/* One JSON type per column besides null: a finite numeric or float is a JSON number with
- * PostgreSQL's own digits (JSON numbers carry any precision), a non-finite one is null; with
- * numeric_strings every numeric value, NaN and Infinity included, is a string instead. */
-static int add_value(buf *b, int kind, const char *v, int len, int numeric_strings)
-{
-    switch (kind) {
-    case K_INT:
-        return buf_add(b, v, (size_t)len);
-    case K_NUMERIC:
-        if (numeric_strings) return buf_add_json_str(b, v, (size_t)len);
-        /* fall through */
-    case K_FLOAT:
-        return is_finite_text(v) ? buf_add(b, v, (size_t)len) : buf_add(b, "null", 4);
-    case K_BOOL:
-        return buf_adds(b, v[0] == 't' ? "true" : "false");
-    case K_JSON:
-        return buf_add(b, v, (size_t)len);
-    default:
-        return buf_add_json_str(b, v, (size_t)len);
-    }
-}
-
 static double ms_since(const struct timespec *t0)
 {
     struct timespec t;
@@ -201,33 +175,54 @@ int exec_check(PGconn *conn, const txn_limits *lim, const txn_identity *id, cons
     return rc;
 }
 
-/* Waits until PQgetResult() will not block, watching the peer's socket meanwhile: a query
- * whose rows come slowly (or not at all before a sort, or a count, finishes) would otherwise
- * notice a client that left only at its next write. nginx closes the FastCGI connection when
- * its client leaves and never half-closes it otherwise, so a hang-up on peer_fd means the
- * response can no longer be delivered. Returns 0 (a result is ready, or the connection
- * failed: PQgetResult reports it) or -1 when the peer hung up first. */
-static int wait_result(PGconn *conn, int peer_fd)
+/* Waits until the database connection has input (consumed into libpq's buffer), watching the
+ * peer's socket meanwhile: a query whose rows come slowly (or not at all before a sort, or a
+ * count, finishes) would otherwise notice a client that left only at its next write. nginx
+ * closes the FastCGI connection when its client leaves and never half-closes it otherwise, so
+ * a hang-up on *peer_fd means the response can no longer be delivered. Returns 0 when input
+ * was read, 1 when the connection failed (libpq's next call reports it), -1 when the peer hung
+ * up first; *peer_fd becomes -1 when it is not a socket after all (no more watching). */
+static int wait_input(PGconn *conn, int *peer_fd)
 {
     struct pollfd p[2];
 
-    while (peer_fd >= 0 && PQisBusy(conn)) {
+    for (;;) {
         p[0].fd = PQsocket(conn);
         p[0].events = POLLIN;
-        p[1].fd = peer_fd;
+        p[1].fd = *peer_fd;
         p[1].events = POLLRDHUP;
         p[0].revents = p[1].revents = 0;
-        if (poll(p, 2, -1) < 0) {
+        if (poll(p, *peer_fd >= 0 ? 2 : 1, -1) < 0) {
             if (errno == EINTR) continue;
-            return 0;
+            return 1;
         }
-        if (p[1].revents & POLLNVAL)
-            peer_fd = -1; /* not a socket after all: stop watching it */
-        else if (p[1].revents & (POLLRDHUP | POLLHUP | POLLERR))
+        if (*peer_fd >= 0 && (p[1].revents & POLLNVAL))
+            *peer_fd = -1;
+        else if (*peer_fd >= 0 && (p[1].revents & (POLLRDHUP | POLLHUP | POLLERR)))
             return -1;
-        if (p[0].revents && !PQconsumeInput(conn)) return 0;
+        if (p[0].revents) return PQconsumeInput(conn) ? 0 : 1;
     }
-    return 0;
+}
+
+/* Waits until PQgetResult() will not block (wait_input); 0, or -1 when the peer hung up. */
+static int wait_result(PGconn *conn, int peer_fd)
+{
+    int w = 0;
+
+    while (w == 0 && peer_fd >= 0 && PQisBusy(conn))
+        w = wait_input(conn, &peer_fd);
+    return w < 0 ? -1 : 0;
+}
+
+/* The next row of a COPY OUT (PQgetCopyData: its length, the line the caller's to PQfreemem;
+ * -1 at the end, -2 on error), waiting as wait_input() does; -3 when the peer hung up. */
+static int copy_next(PGconn *conn, int peer_fd, char **line)
+{
+    int n, w;
+
+    while ((n = PQgetCopyData(conn, line, peer_fd >= 0)) == 0)
+        if ((w = wait_input(conn, &peer_fd)) != 0) return w < 0 ? -3 : -2;
+    return n;
 }
 
 /* Writes the JSON error member/line for err into the sink. */
@@ -346,36 +341,6 @@ static int write_tail(buf *b, const exec_req *rq, double exec_ms, long long tota
     return tl < 0 || (size_t)tl >= sizeof tail || buf_add(b, tail, (size_t)tl) < 0 ? -1 : 0;
 }
 
-/* Appends row r (an element of "rows", or an NDJSON line; n rows are already out). When it
- * does not fit, the partial row is dropped, so an error member (or line) follows whole rows:
- * -1 with err. */
-static int write_row(sink *s, const exec_req *rq, const PGresult *r, const int *kinds, int nf,
-                     long long n, t2err *err)
-{
-    buf *b = &s->b;
-    size_t row_start = b->len;
-    int i, bad = (!rq->ndjson && n > 0 && buf_addc(b, ',') < 0) || buf_addc(b, '[') < 0;
-
-    for (i = 0; i < nf && !bad; i++) {
-        if (i && buf_addc(b, ',') < 0)
-            bad = 1;
-        else if (PQgetisnull(r, 0, i))
-            bad = buf_add(b, "null", 4) < 0;
-        else
-            bad = add_value(b, kinds[i], PQgetvalue(r, 0, i), PQgetlength(r, 0, i),
-                            rq->numeric_strings) < 0;
-    }
-    if (!bad && buf_adds(b, rq->ndjson ? "]\n" : "]") == 0) return 0;
-    b->len = row_start;
-    if (b->p) b->p[row_start] = '\0';
-    if (s->hold)
-        return err_set(err, E_QUERY_FAILED,
-                       "the page is larger than the response buffer allows; ask for a smaller "
-                       "page_size or stream it");
-    return err_set(err, E_QUERY_FAILED,
-                   "a row is larger than the response buffer allows (%zu bytes)", b->max);
-}
-
 /* Copies b[from, b->len) into the capture, or gives the capture up when it grows too large. */
 static void capture_add(exec_capture *c, const buf *b, size_t from)
 {
@@ -436,19 +401,180 @@ static int end_page(PGconn *conn, const exec_req *rq, sink *s, long long offset,
     return 0;
 }
 
+/* What a page's reading loop shares with exec_page(). */
+typedef struct page {
+    const exec_req *rq;
+    sink *s;
+    int kinds[1664]; /* PostgreSQL's limit on a row's columns */
+    rowjson_field f[1664];
+    int nf; /* -1 until the columns are known */
+    int started, more;
+    long long n;
+} page;
+
+/* How a reading loop ended: the rows are all out, or why not. */
+enum { PAGE_OK = 0, PAGE_FAIL = -1, PAGE_GONE = -2, PAGE_HANGUP = -3 };
+
+/* Appends the row in pg->f (an element of "rows", or an NDJSON line); -1 with err when it does
+ * not fit. */
+static int write_fields(page *pg, t2err *err)
+{
+    sink *s = pg->s;
+
+    if (rowjson_row(&s->b, pg->f, pg->kinds, pg->nf, pg->rq->numeric_strings,
+                    !pg->rq->ndjson && pg->n > 0, pg->rq->ndjson) == 0)
+        return 0;
+    /* nothing of the row was written, so an error member (or line) follows whole rows */
+    if (s->hold)
+        return err_set(err, E_QUERY_FAILED,
+                       "the page is larger than the response buffer allows; ask for a smaller "
+                       "page_size or stream it");
+    return err_set(err, E_QUERY_FAILED,
+                   "a row is larger than the response buffer allows (%zu bytes)", s->b.max);
+}
+
+/* Appends COPY text row line (len bytes, decoded in place) as write_fields() does. */
+static int write_copy_row(page *pg, char *line, size_t len, t2err *err)
+{
+    if (rowjson_copy_fields(line, len, pg->f, pg->nf) < 0)
+        return err_set(err, E_QUERY_FAILED, "a row of the page does not have its %d columns",
+                       pg->nf);
+    return write_fields(pg, err);
+}
+
+/* After a row went into the sink's buffer at row_start: counts it, copies it to the capture
+ * and hands output on (the first row at once: an early first byte). 0, or -1: peer gone. */
+static int row_done(page *pg, size_t row_start)
+{
+    sink *s = pg->s;
+
+    pg->n++;
+    s->rows++;
+    if (pg->rq->rows_out) *pg->rq->rows_out = pg->n;
+    capture_add(pg->rq->capture, &s->b, row_start);
+    if (!pg->started) {
+        pg->started = 1;
+        return s->hold ? 0 : sink_flush(s);
+    }
+    return sink_mark(s);
+}
+
+/* The next result, which must have status want (a COPY page's LIMIT 0, its COPY OUT, its
+ * end); the caller PQclears it. NULL with *rc (PAGE_HANGUP, or PAGE_FAIL with err) if not. */
+static PGresult *page_result(PGconn *conn, page *pg, ExecStatusType want, int *rc, t2err *err)
+{
+    PGresult *r;
+
+    if (wait_result(conn, pg->s->peer_fd) < 0) {
+        *rc = PAGE_HANGUP;
+        return NULL;
+    }
+    r = PQgetResult(conn);
+    if (PQresultStatus(r) == want) return r;
+    *rc = pg_result_err(conn, r, E_QUERY_FAILED, err, "query");
+    PQclear(r);
+    return NULL;
+}
+
+/* Reads the page through the COPY protocol, one CopyData line per row in PostgreSQL's text
+ * format (no PGresult per row). The same simple query first runs the statement with LIMIT 0,
+ * whose result names the columns and their types: one round trip, and in the same
+ * transaction, so the COPY's columns are the ones described. A PAGE_* code. */
+static int page_copy(PGconn *conn, page *pg, const char *osql, const char *lim, const char *off,
+                     t2err *err)
+{
+    buf q = BUF_INIT(0);
+    PGresult *r;
+    char *line;
+    int len, rc = PAGE_OK;
+
+    if (buf_printf(&q,
+                   "SELECT * FROM (\n%s\n) q LIMIT 0;\n"
+                   "COPY (SELECT * FROM (\n%s\n) q LIMIT %s OFFSET %s) TO STDOUT",
+                   osql, osql, lim, off) < 0) {
+        buf_free(&q);
+        return err_set(err, E_INTERNAL, "out of memory");
+    }
+    len = PQsendQuery(conn, buf_cstr(&q));
+    buf_free(&q);
+    if (!len) return err_set(err, E_DB_UNAVAILABLE, "the database connection was lost");
+    if (!(r = page_result(conn, pg, PGRES_TUPLES_OK, &rc, err))) return rc;
+    pg->nf = start_page(pg->rq, &pg->s->b, r, pg->kinds, 1664, err);
+    PQclear(r);
+    if (pg->nf < 0) return PAGE_FAIL;
+    if (!(r = page_result(conn, pg, PGRES_COPY_OUT, &rc, err))) return rc;
+    PQclear(r);
+    while ((len = copy_next(conn, pg->s->peer_fd, &line)) > 0) {
+        size_t row_start = pg->s->b.len;
+        if (pg->n == pg->rq->page_size) {
+            pg->more = 1;
+            PQfreemem(line);
+            continue;
+        }
+        rc = write_copy_row(pg, line, (size_t)len, err);
+        PQfreemem(line);
+        if (rc < 0) return PAGE_FAIL;
+        if (row_done(pg, row_start) < 0) return PAGE_GONE;
+    }
+    if (len == -3) return PAGE_HANGUP;
+    if (!(r = page_result(conn, pg, PGRES_COMMAND_OK, &rc, err))) return rc;
+    PQclear(r);
+    /* the simple query's end (ReadyForQuery): the connection then takes the count */
+    if (wait_result(conn, pg->s->peer_fd) < 0) return PAGE_HANGUP;
+    while ((r = PQgetResult(conn)) != NULL)
+        PQclear(r);
+    return PAGE_OK;
+}
+
+/* Ends a page that did not complete (rc a PAGE_* code): stops the query on the server when it
+ * may still run (the client hung up, or the rows stopped being read), drains what was in
+ * flight and rolls back; writes the error member when output had started. exec_page's
+ * return code. */
+static int page_abort(PGconn *conn, page *pg, int rc, PGcancel *cancel, const t2err *err)
+{
+    sink *s = pg->s;
+    char eb[256];
+
+    if (pg->rq->capture) pg->rq->capture->overflow = 1;
+    if (rc ==
+        PAGE_HANGUP) { /* seen on the socket before a write failed: nothing more may be sent */
+        s->failed = 1;
+        buf_reset(&s->b);
+    }
+    /* (txn_end reads what is still in flight: stop the statement first) */
+    if (cancel && (rc != PAGE_FAIL || PQtransactionStatus(conn) == PQTRANS_ACTIVE) &&
+        !PQcancel(cancel, eb, sizeof eb))
+        log_warn("cancel failed: %s", eb);
+    if (rc != PAGE_FAIL) {
+        log_info("client went away after %lld rows; query cancelled", pg->n);
+        txn_end(conn);
+        return 1;
+    }
+    if (s->flushed == 0) {
+        buf_reset(&s->b);
+        txn_end(conn);
+        return -1;
+    }
+    write_error(s, pg->rq->ndjson, err);
+    txn_end(conn);
+    return 1;
+}
+
 int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, t2err *err)
 {
     struct timespec t0;
     char lim_s[24], off_s[24];
-    const char *params[2] = {lim_s, off_s};
-    buf q = BUF_INIT(0), osql = BUF_INIT(0);
-    PGresult *r = NULL;
+    buf osql = BUF_INIT(0);
     PGcancel *cancel = NULL;
-    int kinds[1664];
-    int nf = -1, started = 0, rc = -1, more = 0;
-    long long n = 0, offset;
-    buf *b = &s->b;
+    page pg;
+    int rc;
+    long long offset;
 
+    pg.rq = rq; /* (kinds and f are filled once the columns are known) */
+    pg.s = s;
+    pg.nf = -1;
+    pg.started = pg.more = 0;
+    pg.n = 0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     offset = (long long)(rq->page - 1) * rq->page_size;
     /* one row past the page tells pagination.has_more; it is read, never written */
@@ -456,104 +582,24 @@ int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, 
     snprintf(off_s, sizeof off_s, "%lld", offset);
     if (!type_cache_loaded) type_load(conn);
     if (txn_begin(conn, lim, rq->id, err) < 0) return -1;
-    /* a total order, so that pages partition the result (order.h) */
-    if (order_total(conn, rq->sql, &osql, err) < 0) goto fail;
-    buf_printf(&q, "SELECT * FROM (\n%s\n) q LIMIT $1 OFFSET $2", buf_cstr(&osql));
-    /* No PREPARE/DESCRIBE round trips: single-row mode's first result carries the columns,
-     * and nothing leaves before it, so an error there still gets a proper status. */
-    if (!PQsendQueryParams(conn, buf_cstr(&q), 2, NULL, params, NULL, NULL, 0) ||
-        !PQsetSingleRowMode(conn)) {
-        err_set(err, E_DB_UNAVAILABLE, "the database connection was lost");
-        goto fail;
-    }
     cancel = PQgetCancel(conn);
-    for (;;) {
-        if (wait_result(conn, s->peer_fd) < 0) goto hangup;
-        if ((r = PQgetResult(conn)) == NULL) break;
-        ExecStatusType st = PQresultStatus(r);
-        if (nf < 0 && (st == PGRES_SINGLE_TUPLE || st == PGRES_TUPLES_OK) &&
-            (nf = start_page(rq, b, r, kinds, (int)(sizeof kinds / sizeof kinds[0]), err)) < 0) {
-            PQclear(r);
-            r = NULL;
-            goto midfail;
-        }
-        if (st == PGRES_SINGLE_TUPLE && n == rq->page_size) {
-            more = 1;
-            PQclear(r);
-            continue;
-        }
-        if (st == PGRES_SINGLE_TUPLE) {
-            size_t row_start = b->len;
-            if (write_row(s, rq, r, kinds, nf, n, err) < 0) {
-                PQclear(r);
-                r = NULL;
-                goto midfail;
-            }
-            n++;
-            s->rows++;
-            if (rq->rows_out) *rq->rows_out = n;
-            PQclear(r);
-            capture_add(rq->capture, b, row_start);
-            if (!started) { /* the first row leaves at once: early first byte */
-                started = 1;
-                if (!s->hold && sink_flush(s) < 0) goto gone;
-            } else if (sink_mark(s) < 0) {
-                goto gone;
-            }
-            continue;
-        }
-        if (st != PGRES_TUPLES_OK) {
-            pg_result_err(conn, r, E_QUERY_FAILED, err, "query");
-            PQclear(r);
-            r = NULL;
-            goto midfail;
-        }
-        PQclear(r);
+    /* a total order, so that pages partition the result (order.h) */
+    if (order_total(conn, rq->sql, &osql, err) < 0) {
+        rc = PAGE_FAIL;
+    } else {
+        rc = page_copy(conn, &pg, buf_cstr(&osql), lim_s, off_s, err);
     }
-    r = NULL;
-    if ((rc = end_page(conn, rq, s, offset, n, more, &t0, err)) == -3) goto hangup;
-    if (rc < 0) goto midfail;
-    txn_end(conn);
-    rc = 0;
-    goto done;
-
-hangup:
-    if (rq->capture) rq->capture->overflow = 1;
-    /* seen on the socket before a write failed: nothing more may be sent */
-    s->failed = 1;
-    buf_reset(b);
-gone:
-    if (rq->capture) rq->capture->overflow = 1;
-    /* The client hung up: stop the query on the server now, not when it finishes. */
-    if (cancel) {
-        char eb[256];
-        if (!PQcancel(cancel, eb, sizeof eb)) log_warn("cancel failed: %s", eb);
+    if (rc == PAGE_OK) {
+        rc = end_page(conn, rq, s, offset, pg.n, pg.more, &t0, err);
+        rc = rc == -3 ? PAGE_HANGUP : rc < 0 ? PAGE_FAIL : PAGE_OK;
     }
-    log_info("client went away after %lld rows; query cancelled", n);
-    txn_end(conn);
-    rc = 1;
-    goto done;
-midfail:
-    if (rq->capture) rq->capture->overflow = 1;
-    if (s->flushed == 0) {
-        buf_reset(b);
+    if (rc == PAGE_OK) {
         txn_end(conn);
-        rc = -1;
-        goto done;
+        rc = 0;
+    } else {
+        rc = page_abort(conn, &pg, rc, cancel, err);
     }
-    write_error(s, rq->ndjson, err);
-    txn_end(conn);
-    rc = 1;
-    goto done;
-fail:
-    if (rq->capture) rq->capture->overflow = 1;
-    PQclear(r);
-    buf_reset(b);
-    txn_end(conn);
-    rc = -1;
-done:
     if (cancel) PQfreeCancel(cancel);
-    buf_free(&q);
     buf_free(&osql);
     return rc;
 }

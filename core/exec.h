@@ -1,5 +1,7 @@
 /* exec -- runs one page of validated SQL read-only and writes it as JSON (or NDJSON) into a
- * sink as rows arrive (libpq single-row mode), so memory stays flat whatever the page size.
+ * sink as rows arrive (COPY ... TO STDOUT, one CopyData line per row, in one round trip with
+ * a LIMIT 0 of the statement that names the columns), so memory stays flat whatever the page
+ * size.
  *
  * Every statement runs inside the read-only transaction of core/txn (limits, search path, role,
  * claims), which is always rolled back. Owns nothing past the call. */

@@ -166,9 +166,16 @@ int txn_begin(PGconn *conn, const txn_limits *lim, const txn_identity *id, t2err
 void txn_end(PGconn *conn)
 {
     PGresult *r;
+    char *line;
 
-    while ((r = PQgetResult(conn)) != NULL)
+    while ((r = PQgetResult(conn)) != NULL) {
+        /* a COPY OUT still running (a page read through COPY that stopped early) answers
+         * PQgetResult() with COPY_OUT until its rows are read */
+        if (PQresultStatus(r) == PGRES_COPY_OUT)
+            while (PQgetCopyData(conn, &line, 0) > 0)
+                PQfreemem(line);
         PQclear(r);
+    }
     if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) != PQTRANS_IDLE)
         PQclear(PQexec(conn, "ROLLBACK"));
 }

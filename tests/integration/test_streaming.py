@@ -16,6 +16,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import socket
 import subprocess
 import threading
@@ -245,7 +246,8 @@ def is_count(q):
 
 
 def is_page(q):
-    return "LIMIT $1 OFFSET $2" in q
+    # the page's statement: COPY (SELECT * FROM (<sql>) q LIMIT n OFFSET m) TO STDOUT
+    return "LIMIT $1 OFFSET $2" in q or re.search(r"\) q LIMIT \d+ OFFSET \d+\) TO STDOUT", q)
 
 
 # ---------------------------------------------------------------------------------------------
