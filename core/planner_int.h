@@ -190,6 +190,7 @@ typedef struct ctx {
     int rank_size;                    /* the ranking word is one of size ("largest") */
     int super_unit;                   /* the U_AGG unit of a superlative measure, -1 none */
     int listing; /* set by pl_pass_rest(): nothing measured or grouped, rows are listed */
+    int list_table; /* listed whole rows are of this table, not the main one (-1) */
     buf where;   /* the WHERE conditions so far (planner_sql.c's pl_where_*) */
     char err[400];
     text_words w[4]; /* scratch for splitting names */

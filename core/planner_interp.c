@@ -551,6 +551,7 @@ static void reset(ctx *x)
     x->rank_size = 0;
     x->super_unit = -1;
     x->listing = 0;
+    x->list_table = -1;
     buf_reset(&x->where);
     x->err[0] = '\0';
     pl_walk_fks(x, x->main);

@@ -270,7 +270,9 @@ static int sql_select(ctx *x, buf *s)
             return too_large(x);
     if (x->nm == 0 && x->nd == 0) {
         if (!x->nproj)
-            return add_ident(s, cat->tables[x->main].name) < 0 || buf_adds(s, ".*") < 0
+            return add_ident(s, cat->tables[x->list_table >= 0 ? x->list_table : x->main].name) <
+                               0 ||
+                           buf_adds(s, ".*") < 0
                        ? too_large(x)
                        : 0;
         for (i = 0; i < x->nproj; i++)
