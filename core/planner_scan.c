@@ -408,7 +408,12 @@ static const char *const FILLER[] = {
     "overall",  "altogether", "ever",    "only",     "row",       "rows",   "record",    "records",
     "entry",    "entries",    "where",   "having",   "who",       "whose",  "with",      "many",
     "there",    "order",      "ordered", "through",  "via",       "using",  "currently", "exist",
-    "existing", "happened",   "happen",  "occurred", NULL};
+    "existing", "happened",   "happen",  "occurred",
+    /* verbs that only relate two things the catalog already joins ("papers published in each
+     * journal", "restaurants serving each type of food"), and list words */
+    "published", "associated", "written", "wrote", "received", "presented", "serve", "serves",
+    "serving", "served", "offer", "offers", "offered", "taken", "taught", "belong", "belongs",
+    "located", "results", "both", NULL};
 
 /* "order" and "ordered" are filler only as verbs ("orders placed", "ordered by"): the
  * lexicon sees them first, so a table named orders still wins. */
