@@ -498,8 +498,8 @@ int pl_pass_distinct(ctx *x)
         if (x->u[i].kind == U_DISTINCT && x->nproj > 0) x->distinct_proj = 1;
     /* not when ordered: DISTINCT would drop rows of the ranking (and cannot order by a column
      * it does not list) */
-    if (x->nproj == 1 && column(x, x->proj[0][0], x->proj[0][1])->nvalues > 0 &&
-        x->order_c < 0 && !x->limit)
+    if (x->nproj == 1 && column(x, x->proj[0][0], x->proj[0][1])->nvalues > 0 && x->order_c < 0 &&
+        !x->limit)
         x->distinct_proj = 1;
     return 0;
 }

@@ -122,7 +122,7 @@ typedef struct unit {
     int role;
     int neg;
     int plural;
-    int bound; /* U_TIME / U_CMP / U_NEG / U_BY: consumed by the interpreter */
+    int bound;  /* U_TIME / U_CMP / U_NEG / U_BY: consumed by the interpreter */
     int amount; /* U_AGG of money spent ("spent the most"), U_TOP of size ("3 largest"); for
                  * U_AGG share words, 100 when a percentage */
 } unit;
@@ -189,9 +189,9 @@ typedef struct ctx {
     int rankdim;                      /* the unit whose groups (or rows) are ranked, -1 none */
     int rank_size;                    /* the ranking word is one of size ("largest") */
     int super_unit;                   /* the U_AGG unit of a superlative measure, -1 none */
-    int listing; /* set by pl_pass_rest(): nothing measured or grouped, rows are listed */
+    int listing;    /* set by pl_pass_rest(): nothing measured or grouped, rows are listed */
     int list_table; /* listed whole rows are of this table, not the main one (-1) */
-    buf where;   /* the WHERE conditions so far (planner_sql.c's pl_where_*) */
+    buf where;      /* the WHERE conditions so far (planner_sql.c's pl_where_*) */
     char err[400];
     text_words w[4]; /* scratch for splitting names */
 } ctx;

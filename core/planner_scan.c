@@ -404,11 +404,10 @@ static int scan_grain(ctx *x, int i)
 }
 
 static const char *const FILLER[] = {
-    "sold",     "sell",       "bought",  "buy",      "purchased", "placed", "made",      "held",
-    "overall",  "altogether", "ever",    "only",     "row",       "rows",   "record",    "records",
-    "entry",    "entries",    "where",   "having",   "who",       "whose",  "with",      "many",
-    "there",    "order",      "ordered", "through",  "via",       "using",  "currently", "exist",
-    "existing", "happened",   "happen",  "occurred",
+    "sold", "sell", "bought", "buy", "purchased", "placed", "made", "held", "overall", "altogether",
+    "ever", "only", "row", "rows", "record", "records", "entry", "entries", "where", "having",
+    "who", "whose", "with", "many", "there", "order", "ordered", "through", "via", "using",
+    "currently", "exist", "existing", "happened", "happen", "occurred",
     /* verbs that only relate two things the catalog already joins ("papers published in each
      * journal", "restaurants serving each type of food"), and list words */
     "published", "associated", "written", "wrote", "received", "presented", "serve", "serves",

@@ -299,7 +299,8 @@ static int share_check(ctx *x)
 
     for (i = 0; i < x->nm; i++)
         if (x->m[i].agg == AGG_SHARE && (i > 0 || x->nm > 1 || !x->where.len)) {
-            snprintf(x->err, sizeof x->err, "a share needs one condition and nothing else measured");
+            snprintf(x->err, sizeof x->err,
+                     "a share needs one condition and nothing else measured");
             return -1;
         }
     for (i = 0; share_of(x) && i < x->nu; i++)
@@ -412,8 +413,8 @@ int pl_write_sql(ctx *x, buf *out)
     buf s = BUF_INIT(1 << 20);
     int rc = -1;
 
-    if (share_check(x) < 0 || sql_select(x, &s) < 0 || sql_from(x, &s) < 0 || sql_group(x, &s) < 0 ||
-        sql_order(x, &s) < 0)
+    if (share_check(x) < 0 || sql_select(x, &s) < 0 || sql_from(x, &s) < 0 ||
+        sql_group(x, &s) < 0 || sql_order(x, &s) < 0)
         goto fail;
     if (buf_add(out, s.p, s.len) < 0) {
         too_large(x);

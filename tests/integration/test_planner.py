@@ -311,6 +311,21 @@ def test_idk_declined():
     assert rate >= 0.95, answered
 
 
+def test_defog_answers():
+    """Defog's questions on their six databases: at most 3% answered wrongly (a wrong answer is
+    worse than a decline), and at least the share answered exactly that the planner reached
+    when this test was written (10%; the target in bench/planner.sh is 40%)."""
+    if not os.path.exists(os.path.join(DEFOG, "questions", "questions_gen_postgres.csv")):
+        import pytest
+        pytest.skip("needs ../shared/data/defog, which is not beside this checkout")
+    res = defog_accuracy(base_dsn(), verbose=True)
+    n = sum(res.values())
+    print(defog_line(res))
+    assert n == 160
+    assert res["wrong"] <= 0.03 * n, res
+    assert res["exact"] >= 0.10 * n, res
+
+
 if __name__ == "__main__":
     dsn = base_dsn()
     ok, total, _ = demo_accuracy(dsn, verbose="-v" in sys.argv)
