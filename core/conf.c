@@ -107,6 +107,7 @@ static const conf_key conf_keys[] = {
     B(guard_allowlist, 1, 1),
     B(allow_catalogs, 0, 1),
     B(allow_session_functions, 0, 1),
+    B(allow_user_sql, 1, 1),
     I(max_sql_bytes, 65536, 64, 16777216, NULL, 1),
     I(max_nesting, 32, 1, 1000, NULL, 1),
     I(max_joins, 24, 0, 1000, NULL, 1),

@@ -89,6 +89,7 @@ typedef struct conf {
     int guard_allowlist;
     int allow_catalogs;
     int allow_session_functions;
+    int allow_user_sql; /* POST /query's "sql": SQL the user wrote, through the same guard */
     long max_sql_bytes;
     long max_nesting;
     long max_joins;

@@ -158,6 +158,17 @@ int exec_order(PGconn *conn, const txn_limits *lim, const txn_identity *id, cons
     return rc;
 }
 
+int exec_sorted(PGconn *conn, const txn_limits *lim, const txn_identity *id, const char *sql,
+                const order_key *keys, int nkeys, buf *out, t2err *err)
+{
+    int rc;
+
+    if (txn_begin(conn, lim, id, err) < 0) return -1;
+    rc = order_sort(conn, sql, keys, nkeys, out, err);
+    txn_end(conn);
+    return rc;
+}
+
 int exec_check(PGconn *conn, const txn_limits *lim, const txn_identity *id, const char *sql,
                t2err *err)
 {

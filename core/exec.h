@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "order.h"
 #include "sink.h"
 #include "txn.h"
 
@@ -57,6 +58,11 @@ int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, 
  * exportd's COPY lists the rows in the pages' order. 0, or -1 with err. */
 int exec_order(PGconn *conn, const txn_limits *lim, const txn_identity *id, const char *sql,
                buf *out, t2err *err);
+/* Writes into out sql sorted by keys (order_sort(), order.h), decided in the read-only
+ * transaction with the limits and identity: POST /query's "sort". 0, or -1 with err (a 422
+ * on field "sort" for a key that names no sortable column). */
+int exec_sorted(PGconn *conn, const txn_limits *lim, const txn_identity *id, const char *sql,
+                const order_key *keys, int nkeys, buf *out, t2err *err);
 /* Writes a page captured earlier (exec_capture's fields) as exec_page() would have, with
  * rq's SQL, query_id and source, and timing execute 0; -1 when it does not fit the sink. */
 int exec_write_captured(const exec_req *rq, const buf *body, long long total, int more, sink *s);

@@ -437,41 +437,67 @@ static int key_columns(const PGresult *d, int nf, Oid rel, const char *pk, char 
     return 1;
 }
 
-/* Describes sql and decides; 0 or -1 with err. */
-static int decide(PGconn *conn, const char *sql, const facts *f, buf *out, t2err *err)
+/* types_sql's row for the columns d describes and table rel (0 = none): one 't'/'f' per
+ * column, then rel's primary key. The caller PQclears it; NULL with err. */
+static PGresult *column_types(PGconn *conn, const PGresult *d, Oid rel, t2err *err)
 {
-    PGresult *r = PQprepare(conn, "", sql, 0, NULL), *d = NULL, *t = NULL;
     buf oids = BUF_INIT(0);
-    char relbuf[16] = "0";
+    char relbuf[16];
     const char *params[2];
-    Oid rel = 0;
-    int nf, i, c, unique = 0, rc = -1;
+    PGresult *t;
+    int i, nf = PQnfields(d);
 
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        pg_result_err(conn, r, E_QUERY_FAILED, err, "query");
-        goto done;
-    }
-    d = PQdescribePrepared(conn, "");
-    if (PQresultStatus(d) != PGRES_COMMAND_OK) {
-        pg_result_err(conn, d, E_QUERY_FAILED, err, "query");
-        goto done;
-    }
-    nf = PQnfields(d);
     buf_addc(&oids, '{');
     for (i = 0; i < nf; i++)
         buf_printf(&oids, "%s%u", i ? "," : "", PQftype(d, i));
     buf_addc(&oids, '}');
-    for (c = 0; f->single && c < nf && !rel; c++)
-        rel = PQftable(d, c); /* the one table's oid, when a column is one of its own */
     snprintf(relbuf, sizeof relbuf, "%u", rel);
     params[0] = buf_cstr(&oids);
     params[1] = relbuf;
     t = PQexecParams(conn, types_sql, 2, NULL, params, NULL, NULL, 0);
+    buf_free(&oids);
     if (PQresultStatus(t) != PGRES_TUPLES_OK || PQntuples(t) != 1 ||
         (int)strlen(PQgetvalue(t, 0, 0)) != nf) {
         pg_result_err(conn, t, E_QUERY_FAILED, err, "column types");
-        goto done;
+        PQclear(t);
+        return NULL;
     }
+    return t;
+}
+
+/* sql PREPAREd (never run) and described: its output columns. The caller PQclears the
+ * result; NULL with err when PostgreSQL refused it. */
+static PGresult *describe(PGconn *conn, const char *sql, t2err *err)
+{
+    PGresult *r = PQprepare(conn, "", sql, 0, NULL), *d;
+
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        pg_result_err(conn, r, E_QUERY_FAILED, err, "query");
+        PQclear(r);
+        return NULL;
+    }
+    PQclear(r);
+    d = PQdescribePrepared(conn, "");
+    if (PQresultStatus(d) != PGRES_COMMAND_OK) {
+        pg_result_err(conn, d, E_QUERY_FAILED, err, "query");
+        PQclear(d);
+        return NULL;
+    }
+    return d;
+}
+
+/* Describes sql and decides; 0 or -1 with err. */
+static int decide(PGconn *conn, const char *sql, const facts *f, buf *out, t2err *err)
+{
+    PGresult *d, *t = NULL;
+    Oid rel = 0;
+    int nf, i, c, unique = 0, rc = -1;
+
+    if (!(d = describe(conn, sql, err))) return -1;
+    nf = PQnfields(d);
+    for (c = 0; f->single && c < nf && !rel; c++)
+        rel = PQftable(d, c); /* the one table's oid, when a column is one of its own */
+    if (!(t = column_types(conn, d, rel, err))) goto done;
     unique = rel && covers_key(f, d, nf, rel, PQgetvalue(t, 0, 1));
     {
         char *ok = malloc((size_t)nf + 1);
@@ -490,10 +516,72 @@ static int decide(PGconn *conn, const char *sql, const facts *f, buf *out, t2err
         free(ok);
     }
 done:
-    PQclear(r);
     PQclear(d);
     PQclear(t);
-    buf_free(&oids);
+    return rc;
+}
+
+/* The 0-based output column named name in d, or -1 (none: -1, more than one: -2). */
+static int column_named(const PGresult *d, const char *name)
+{
+    int i, hit = -1, nf = PQnfields(d);
+
+    for (i = 0; i < nf; i++)
+        if (strcmp(PQfname(d, i), name) == 0) {
+            if (hit >= 0) return -2;
+            hit = i;
+        }
+    return hit;
+}
+
+/* Maps keys to 1-based positions in pos; 0, or -1 with the 422 on "sort". */
+static int sort_positions(const PGresult *d, const char *orderable, const order_key *keys,
+                          int nkeys, int *pos, t2err *err)
+{
+    int k, c;
+
+    for (k = 0; k < nkeys; k++) {
+        c = column_named(d, keys[k].column);
+        if (c == -1)
+            return err_field(err, "sort", "sort: \"%.64s\" is not a column of this query",
+                             keys[k].column);
+        if (c == -2)
+            return err_field(err, "sort",
+                             "sort: this query has more than one column named \"%.64s\"",
+                             keys[k].column);
+        if (orderable[c] != 't')
+            return err_field(err, "sort", "sort: column \"%.64s\" has a type with no ordering",
+                             keys[k].column);
+        pos[k] = c + 1;
+    }
+    return 0;
+}
+
+int order_sort(PGconn *conn, const char *sql, const order_key *keys, int nkeys, buf *out,
+               t2err *err)
+{
+    PGresult *d, *t = NULL;
+    int pos[ORDER_MAX_SORT], i, rc = -1;
+
+    buf_reset(out);
+    if (nkeys < 1 || nkeys > ORDER_MAX_SORT)
+        return err_field(err, "sort", "sort must list 1 to %d columns", ORDER_MAX_SORT);
+    if (!(d = describe(conn, sql, err))) return -1;
+    if (!(t = column_types(conn, d, 0, err))) goto done;
+    if (sort_positions(d, PQgetvalue(t, 0, 0), keys, nkeys, pos, err) < 0) goto done;
+    /* positions, not names: no quoting, and a name the inner query repeats cannot mislead */
+    buf_printf(out, "SELECT * FROM (\n%s\n) t2sql_sorted ORDER BY ", sql);
+    for (i = 0; i < nkeys; i++)
+        buf_printf(out, "%s%d%s", i ? ", " : "", pos[i], keys[i].desc ? " DESC" : "");
+    if (sort_len(buf_cstr(out)) != nkeys) {
+        err_set(err, E_INTERNAL, "the sorted statement did not parse as one SELECT");
+        goto done;
+    }
+    rc = 0;
+done:
+    if (rc < 0) buf_reset(out);
+    PQclear(d);
+    PQclear(t);
     return rc;
 }
 

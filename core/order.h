@@ -27,6 +27,21 @@ int order_total(PGconn *conn, const char *sql, buf *out, t2err *err);
  * -1 when the statement does not parse as one SELECT (out then holds sql unchanged). */
 int order_rewrite(const char *sql, int ncols, const char *orderable, int unique, buf *out);
 
+/* A service-side sort: POST /query's "sort" items, output columns by name. */
+#define ORDER_MAX_SORT 8
+typedef struct order_key {
+    const char *column; /* an output column's name, exactly as "columns" lists it */
+    int desc;
+} order_key;
+
+/* Writes into out validated sql sorted by keys (1..ORDER_MAX_SORT of them): an outer SELECT
+ * ordering by the named columns' positions, which order_total() then makes total. conn must
+ * be inside the read-only transaction: sql is PREPAREd (never executed) to learn its
+ * columns. 0; -1 with a 422 on field "sort" when a name is not exactly one output column or
+ * its type has no ordering, or with err when PostgreSQL refused (the caller rolls back). */
+int order_sort(PGconn *conn, const char *sql, const order_key *keys, int nkeys, buf *out,
+               t2err *err);
+
 /* Forgets the cached decisions (call after the schema changed). */
 void order_reset(void);
 

@@ -199,6 +199,27 @@ int pipeline_query_id(t2ctx *x, const char *query_id, const char *owner, gen_res
     return 0;
 }
 
+int pipeline_user_sql(t2ctx *x, const char *sql, const char *owner, gen_result *out, t2err *err)
+{
+    struct timespec t0, t1;
+    int rc = -1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (!x->cf->allow_user_sql || !x->cf->guard_enabled)
+        return err_set(err, E_FORBIDDEN,
+                       "running your own SQL is switched off on this service "
+                       "(allow_user_sql = false, or the guard is off)");
+    if (t2ctx_ready(x, err) < 0 || pipeline_validate(x, sql, &out->sql, err) < 0) goto done;
+    out->source = "user";
+    if (x->sem) pipeline_semantic_explain(x, "", out);
+    if (store_query(x, NULL, owner, out, err) < 0) goto done;
+    rc = 0;
+done:
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    out->generate_ms = ms_between(&t0, &t1);
+    return rc;
+}
+
 /* 1 if s holds word as a whole identifier (case-insensitive), else 0. */
 static int has_word(const char *s, const char *word)
 {

@@ -17,7 +17,7 @@
 typedef struct gen_result {
     buf sql;
     char query_id[QUERY_ID_LEN];
-    const char *source; /* "llm", "cache", "example", "planner" */
+    const char *source; /* "llm", "cache", "example", "planner", "user" */
     double generate_ms;
     buf explanation;   /* plain English of what the SQL computes ("" when not known) */
     buf measures_used; /* the semantic layer's measures and ratios used, NUL-separated */
@@ -37,6 +37,10 @@ int pipeline_question(t2ctx *x, const char *question, const char *owner, gen_res
 /* The SQL behind a query_id returned earlier to the same owner. 0 or -1 (E_NOT_FOUND). */
 int pipeline_query_id(t2ctx *x, const char *query_id, const char *owner, gen_result *out,
                       t2err *err);
+/* SQL the user wrote (POST /query's "sql"), checked as model SQL is: pipeline_validate(),
+ * then stored under a query_id with source "user". E_FORBIDDEN when cf->allow_user_sql is
+ * off (or the guard is); else 0 or -1 as pipeline_validate(). */
+int pipeline_user_sql(t2ctx *x, const char *sql, const char *owner, gen_result *out, t2err *err);
 /* Guard + catalog names + PREPARE. On success the single statement's text (no trailing
  * semicolon) is appended to clean. E_UNSAFE_SQL / E_INVALID_SQL on failure. */
 int pipeline_validate(t2ctx *x, const char *sql, buf *clean, t2err *err);

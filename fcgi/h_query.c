@@ -13,10 +13,10 @@
 
 static const char *source_name(const char *s, int *idx)
 {
-    static const char *names[] = {"llm", "cache", "example", "planner"};
+    static const char *names[] = {"llm", "cache", "example", "planner", "user"};
     int i;
 
-    for (i = 0; i < 4; i++)
+    for (i = 0; i < 5; i++)
         if (s && strcmp(s, names[i]) == 0) return *idx = i, names[i];
     return *idx = 0, "llm";
 }

@@ -374,12 +374,84 @@ int question_text(const req *r, const char *question, buf *out, t2err *err)
     return 0;
 }
 
-int req_sql(req *r, const char *question, const char *query_id, const char *missing, buf *qtext,
-            gen_result *g, t2err *err)
+/* Reads "sort" ([{"column": name, "desc": bool}, ...]) into keys: the count, 0 when absent,
+ * or -1 with a 422 on "sort". Names point into o. */
+static int sort_keys(json_object *o, order_key *keys, t2err *err)
 {
+    json_object *v, *it, *c, *d;
+    size_t i, n;
+    int has_desc;
+
+    if (!json_object_object_get_ex(o, "sort", &v)) return 0;
+    if (!json_object_is_type(v, json_type_array) || (n = json_object_array_length(v)) < 1 ||
+        n > ORDER_MAX_SORT)
+        return err_field(err, "sort",
+                         "sort must be a list of 1 to %d {\"column\": name, \"desc\": "
+                         "true|false}",
+                         ORDER_MAX_SORT);
+    for (i = 0; i < n; i++) {
+        it = json_object_array_get_idx(v, i);
+        if (!json_object_is_type(it, json_type_object) ||
+            !json_object_object_get_ex(it, "column", &c) ||
+            !json_object_is_type(c, json_type_string) || !json_object_get_string_len(c) ||
+            strlen(json_object_get_string(c)) != (size_t)json_object_get_string_len(c))
+            return err_field(err, "sort", "sort[%zu].column must be a column's name", i);
+        keys[i].column = json_object_get_string(c);
+        keys[i].desc = 0;
+        has_desc = json_object_object_get_ex(it, "desc", &d);
+        if (has_desc && coerce_bool(d, &keys[i].desc) < 0)
+            return err_field(err, "sort", "sort[%zu].desc must be true or false", i);
+        if (json_object_object_length(it) != 1 + has_desc)
+            return err_field(err, "sort", "sort[%zu] has members other than column and desc", i);
+    }
+    return (int)n;
+}
+
+/* With "sort": g->sql replaced by that SQL sorted (exec_sorted()). */
+static int sorted_sql(req *r, gen_result *g, t2err *err)
+{
+    order_key keys[ORDER_MAX_SORT];
+    buf sorted = BUF_INIT(0);
+    PGconn *conn;
+    int n = sort_keys(r->json, keys, err);
+
+    if (n <= 0) return n;
+    sorted.max = g->sql.max;
+    if (!(conn = pgc_get(&r->x->db, err))) return -1;
+    if (exec_sorted(conn, &r->x->lim, auth_txn_identity(r->x->who), buf_cstr(&g->sql), keys, n,
+                    &sorted, err) < 0) {
+        if (err->code != E_VALIDATION) pgc_check(&r->x->db);
+        buf_free(&sorted);
+        return -1;
+    }
+    buf_free(&g->sql);
+    g->sql = sorted;
+    return 0;
+}
+
+/* req_sql() before the sort. */
+static int named_sql(req *r, const char *question, const char *query_id, const char *missing,
+                     buf *qtext, gen_result *g, t2err *err)
+{
+    const char *sql = NULL;
+
+    if (field_str(r->json, "sql", &sql, err) < 0) return -1;
+    if (sql && (question || query_id))
+        return err_field(err, "sql", "give sql, question or query_id: one of them");
+    if (sql) {
+        req_audit_what(r, NULL, sql, "user"); /* audited even when the guard refuses it */
+        return pipeline_user_sql(r->x, sql, r->owner, g, err);
+    }
     if (query_id) return pipeline_query_id(r->x, query_id, r->owner, g, err);
     if (!question) return err_field(err, "question", "%s", missing);
     if (question_text(r, question, qtext, err) < 0) return -1;
     req_audit_what(r, buf_cstr(qtext), NULL, NULL); /* audited even if no SQL comes of it */
     return pipeline_question(r->x, buf_cstr(qtext), r->owner, g, err);
+}
+
+int req_sql(req *r, const char *question, const char *query_id, const char *missing, buf *qtext,
+            gen_result *g, t2err *err)
+{
+    if (named_sql(r, question, query_id, missing, qtext, g, err) < 0) return -1;
+    return sorted_sql(r, g, err);
 }

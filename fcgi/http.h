@@ -99,8 +99,11 @@ int field_bool(json_object *o, const char *name, int *out, t2err *err);
 /* Appends the trimmed question to out if it has 1..max_question_chars characters (UTF-8),
  * else -1 with a 422 on field "question". */
 int question_text(const req *r, const char *question, buf *out, t2err *err);
-/* The SQL a request names: the one stored under query_id (when given), else generated from
- * question (trimmed into qtext). No question either: 422 on "question" saying missing. */
+/* The SQL a request names: the user's own (the body's "sql", pipeline_user_sql(); with
+ * question or query_id too: 422 on "sql"), the one stored under query_id (when given), else
+ * generated from question (trimmed into qtext). None: 422 on "question" saying missing.
+ * With the body's "sort" ([{"column": name, "desc": bool}], order.h) g->sql is then that SQL
+ * sorted (exec_sorted()); a bad sort is a 422 on "sort". */
 int req_sql(req *r, const char *question, const char *query_id, const char *missing, buf *qtext,
             gen_result *g, t2err *err);
 

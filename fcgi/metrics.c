@@ -114,7 +114,7 @@ static void render_hist(buf *out, const char *name, const char *labels, const m_
 
 static void render_counters(buf *out, const metrics *m)
 {
-    static const char *src[] = {"llm", "cache", "example", "planner"};
+    static const char *src[] = {"llm", "cache", "example", "planner", "user"};
     char st[16];
     int i, k;
 

@@ -16,7 +16,7 @@
 #include <libpq-fe.h>
 #include <sys/types.h>
 
-enum { M_SRC_LLM, M_SRC_CACHE, M_SRC_EXAMPLE, M_SRC_PLANNER, M_SRC__COUNT };
+enum { M_SRC_LLM, M_SRC_CACHE, M_SRC_EXAMPLE, M_SRC_PLANNER, M_SRC_USER, M_SRC__COUNT };
 
 #define M_BUCKETS     14 /* + the +Inf bucket */
 #define M_ROUTES      16 /* route table entries; the last is "other" */

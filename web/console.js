@@ -10,16 +10,16 @@ const TIME_TYPES = new Set(['date', 'timestamp', 'timestamptz']);
 const NUM_TYPES = new Set(['int2', 'int4', 'int8', 'float4', 'float8', 'numeric', 'oid', 'money']);
 const POLL_MS = 400;
 
-/* Hooks for API additions being shaped elsewhere; each is switched on when /openapi.json
- * describes it, so the console needs no change when the API grows:
- *   serviceSort  QueryRequest.order_by: a header click asks the service for the page sorted
+/* What the API offers, read from /openapi.json (a deployment may run an older service):
+ *   serviceSort  QueryRequest.sort: a header click asks the service for page 1 sorted by it
  *   editSql      QueryRequest.sql: run SQL the user edited, checked by the same guard
- *   saveExample  ExampleRequest.query_id on POST /examples (admin): save the question + SQL */
+ *   saveExample  ExampleRequest.sql on POST /examples (admin): save the question + SQL */
 const FEATURES = {serviceSort: false, editSql: false, saveExample: false};
 
 const $ = (id) => document.getElementById(id);
 const state = {
   question: '', queryId: null, page: 1, pageSize: 50, sortBy: null, conversationId: null,
+  baseSql: '', /* the query_id's own SQL (the answer's sql before any sort) */
   body: null, chart: null, chartType: 'auto', chartHidden: false, job: null, pollTimer: null,
   retry: null,
 };
@@ -115,8 +115,15 @@ async function ask(question) {
 async function goPage(page) {
   if (!state.queryId) return;
   const req = {query_id: state.queryId, page, page_size: state.pageSize, stream: false};
-  if (FEATURES.serviceSort && state.sortBy) req.order_by = state.sortBy;
+  if (FEATURES.serviceSort && state.sortBy) req.sort = [state.sortBy];
   await run(req, false);
+}
+
+/* The user's own SQL: checked by the service's guard, then answered like a question (a new
+ * query_id, page 1, unsorted). The editor stays open when the service refuses it. */
+async function runSql(sql) {
+  state.sortBy = null;
+  await run({sql, page: 1, page_size: state.pageSize, stream: false}, false);
 }
 
 async function run(req, isQuestion) {
@@ -126,7 +133,7 @@ async function run(req, isQuestion) {
   $('ask-btn').disabled = true;
   const res = await api('POST', '/query', req);
   $('ask-btn').disabled = false;
-  if (!res.ok) { failed(res, () => run(req, isQuestion)); return; }
+  if (!res.ok) { failed(res, () => run(req, isQuestion)); return false; }
   const b = res.body;
   setStatus('');
   if (b.conversation_id) {
@@ -134,12 +141,14 @@ async function run(req, isQuestion) {
     $('new-conv').hidden = false;
   }
   if (isQuestion) addTurn(req.question, b);
-  if (b.clarification) { showClarification(b.clarification); return; }
+  if (b.clarification) { showClarification(b.clarification); return true; }
   state.body = b;
+  if (b.query_id !== state.queryId || !req.sort) state.baseSql = b.sql || '';
   state.queryId = b.query_id || state.queryId;
   state.page = (b.pagination && b.pagination.page) || req.page;
   render(b, res.requestId);
   if (isQuestion) $('result-title').focus();
+  return true;
 }
 
 /* ---- conversation and clarification ---------------------------------------------------- */
@@ -188,8 +197,8 @@ function render(b, requestId) {
     t.generate !== undefined && 'generate ' + t.generate + ' ms',
     t.execute !== undefined && 'execute ' + t.execute + ' ms',
     requestId && 'request ' + requestId].filter(Boolean).join(' · ');
-  $('edit-sql').hidden = !FEATURES.editSql;
-  $('save-example').hidden = !FEATURES.saveExample;
+  closeEditor();
+  $('save-example').hidden = !FEATURES.saveExample || !state.question;
   renderExplanation(b);
   renderTable(b);
   renderPager(b.pagination);
@@ -248,9 +257,10 @@ function renderTable(b) {
   tbody.replaceChildren(frag);
 }
 
-/* Hook: sorting is the service's job (a new page request); enabled with FEATURES.serviceSort. */
+/* Sorting is the service's job: page 1 again, sorted by the column (a second click on the
+ * same column sorts it descending, a third ascending again). */
 function sortBy(column) {
-  const desc = state.sortBy && state.sortBy.column === column && !state.sortBy.desc;
+  const desc = !!(state.sortBy && state.sortBy.column === column && !state.sortBy.desc);
   state.sortBy = {column, desc};
   goPage(1);
 }
@@ -456,6 +466,31 @@ async function cancelExport() {
   else poll();
 }
 
+/* ---- edit and run, save as example ----------------------------------------------------- */
+
+function openEditor() {
+  $('sql-edit').value = state.body ? state.body.sql || '' : '';
+  $('sql').hidden = true;
+  $('sql-editor').hidden = false;
+  $('edit-sql').hidden = true;
+  $('sql-edit').focus();
+}
+
+function closeEditor() {
+  $('sql-editor').hidden = true;
+  $('sql').hidden = false;
+  $('edit-sql').hidden = !FEATURES.editSql;
+}
+
+/* POST /examples (admin scope): the question asked and the query_id's SQL, unsorted. */
+async function saveExample() {
+  if (!state.question || !state.baseSql) return;
+  clearError();
+  const res = await api('POST', '/examples', {question: state.question, sql: state.baseSql});
+  if (!res.ok) { failed(res, saveExample); return; }
+  setStatus('Saved as verified example ' + res.body.id + ': "' + res.body.question + '"');
+}
+
 /* ---- features from the API's own contract ---------------------------------------------- */
 
 async function detectFeatures() {
@@ -463,10 +498,11 @@ async function detectFeatures() {
   if (!res.ok || !res.body || !res.body.components) return;
   const s = res.body.components.schemas || {};
   const q = (s.QueryRequest && s.QueryRequest.properties) || {};
-  FEATURES.serviceSort = 'order_by' in q;
+  FEATURES.serviceSort = 'sort' in q;
   FEATURES.editSql = 'sql' in q;
   FEATURES.saveExample = !!(s.ExampleRequest && s.ExampleRequest.properties &&
-                            'query_id' in s.ExampleRequest.properties);
+                            'sql' in s.ExampleRequest.properties);
+  document.body.dataset.features = Object.keys(FEATURES).filter((k) => FEATURES[k]).join(' ');
 }
 
 /* ---- wiring ---------------------------------------------------------------------------- */
@@ -520,6 +556,13 @@ function init() {
   });
   $('export').addEventListener('submit', (ev) => { ev.preventDefault(); startExport(); });
   $('export-cancel').addEventListener('click', cancelExport);
+  $('edit-sql').addEventListener('click', openEditor);
+  $('sql-cancel').addEventListener('click', closeEditor);
+  $('sql-run').addEventListener('click', () => { const q = $('sql-edit').value.trim(); if (q) runSql(q); });
+  $('sql-edit').addEventListener('keydown', (ev) => {
+    if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); $('sql-run').click(); }
+  });
+  $('save-example').addEventListener('click', saveExample);
   detectFeatures();
   $('q').focus();
 }

@@ -12,7 +12,15 @@
  *   node tests/browser/console.js '{"scenario": "declined", "url": URL, "question": "...",
  *                                   "screenshots": DIR}'
  *     a question the service cannot answer shows the 422 cannot_answer with its suggestions
- *     as buttons; clicking the first asks it and shows its rows */
+ *     as buttons; clicking the first asks it and shows its rows
+ *   node tests/browser/console.js '{"scenario": "tools", "url": URL, "question": "...",
+ *                                   "sort": COLUMN, "sql": "...", "unsafe_sql": "...",
+ *                                   "screenshots": DIR}'
+ *     10 rows a page: a click on COLUMN's header sorts by it (ascending), a second click
+ *     descending, then page 2 of that; "Edit and run" with sql, then with unsafe_sql (an error)
+ *   node tests/browser/console.js '{"scenario": "example", "url": URL, "key": KEY,
+ *                                   "question": "...", "screenshots": DIR}'
+ *     with auth on: the key, the question, then "Save as verified example" */
 'use strict';
 
 const fs = require('fs');
@@ -263,11 +271,109 @@ async function declinedScenario(browser, args) {
   return out;
 }
 
+async function openConsole(browser, args, out) {
+  const page = await browser.newPage();
+  page.on('pageerror', (e) => out.pageErrors.push(String(e)));
+  const lastQuery = watchQueries(page);
+  await page.goto(args.url + '/console', {waitUntil: 'load'});
+  /* the buttons the API's contract switches on */
+  await until(page, () => /serviceSort/.test(document.body.dataset.features || ''));
+  return {page, lastQuery};
+}
+
+/* Clicks the header of column and waits for the page sorted that way. */
+async function clickHeader(page, column, dir) {
+  const ths = await page.$$('#table thead th button');
+  for (const b of ths)
+    if (await b.evaluate((e) => e.textContent) === column) { await b.click(); break; }
+  await until(page, (a) => {
+    const th = document.querySelector('#table thead th[aria-sort]');
+    return th && th.textContent === a[0] && th.getAttribute('aria-sort') === a[1] &&
+      document.getElementById('status').textContent === '';
+  }, [column, dir]);
+}
+
+/* Runs sql through "Edit and run this SQL"; waits for the answer or the error. */
+async function editAndRun(page, sql) {
+  await page.click('#edit-sql');
+  await until(page, () => document.activeElement.id === 'sql-edit');
+  await page.$eval('#sql-edit', (e) => { e.value = ''; });
+  await page.keyboard.type(sql);
+  await page.keyboard.down('Control');
+  await page.keyboard.press('Enter');
+  await page.keyboard.up('Control');
+  await until(page, (q) => !document.getElementById('error').hidden ||
+    (document.getElementById('sql').textContent === q && !document.getElementById('sql').hidden), sql);
+}
+
+/* Sorting by a header, page 2 of the sorted result, edit and run, an unsafe edit. */
+async function toolsScenario(browser, args) {
+  const out = {pageErrors: []};
+  const {page, lastQuery} = await openConsole(browser, args, out);
+  await page.select('#page-size', '10');
+  await ask(page, args.question);
+  await until(page, () => document.querySelectorAll('#table tbody tr').length > 0);
+  out.unsorted = await snapshot(page);
+  out.unsorted.api = await lastQuery();
+  await clickHeader(page, args.sort, 'ascending');
+  out.asc = await snapshot(page);
+  out.asc.api = await lastQuery();
+  await clickHeader(page, args.sort, 'descending');
+  out.desc = await snapshot(page);
+  out.desc.api = await lastQuery();
+  out.shotSorted = await screenshot(page, args.screenshots, 'console-sorted');
+  await page.click('#next');
+  await until(page, () => document.getElementById('page-info').textContent.startsWith('Page 2'));
+  out.desc2 = await snapshot(page);
+  out.desc2.api = await lastQuery();
+  out.desc2.sortedHeader = await page.$eval('#table thead th[aria-sort]',
+    (th) => [th.textContent, th.getAttribute('aria-sort')]);
+
+  await editAndRun(page, args.sql);
+  out.edited = await snapshot(page);
+  out.edited.api = await lastQuery();
+  out.edited.editorHidden = await page.$eval('#sql-editor', (e) => e.hidden);
+  out.shotEdited = await screenshot(page, args.screenshots, 'console-edit-sql');
+
+  await editAndRun(page, args.unsafe_sql);
+  out.unsafe = await snapshot(page);
+  out.unsafe.api = await lastQuery();
+  out.unsafe.editorShown = await page.$eval('#sql-editor', (e) => !e.hidden);
+  out.unsafe.editText = await page.$eval('#sql-edit', (e) => e.value);
+  out.shotUnsafe = await screenshot(page, args.screenshots, 'console-unsafe-sql');
+  return out;
+}
+
+/* With auth on and an admin key: the question answered, then saved as a verified example. */
+async function exampleScenario(browser, args) {
+  const out = {pageErrors: []};
+  const {page, lastQuery} = await openConsole(browser, args, out);
+  await ask(page, args.question);
+  await until(page, () => !document.getElementById('key-form').hidden);
+  await page.keyboard.type(args.key);
+  await page.keyboard.press('Enter');
+  await until(page, () => document.querySelectorAll('#table tbody tr').length > 0);
+  out.answered = await snapshot(page);
+  out.answered.api = await lastQuery();
+  out.answered.saveShown = await page.$eval('#save-example', (e) => !e.hidden);
+  const posted = page.waitForResponse((r) => r.request().method() === 'POST' &&
+                                      new URL(r.url()).pathname === '/examples');
+  await page.click('#save-example');
+  const r = await posted;
+  out.saved = {status: r.status(), body: await r.json()};
+  await until(page, () => /Saved as verified example/.test(document.getElementById('status').textContent));
+  out.saved.statusText = await page.$eval('#status', (e) => e.textContent);
+  out.shot = await screenshot(page, args.screenshots, 'console-example-saved');
+  return out;
+}
+
 run(async (args) => {
   const {browser, close} = await launch();
   try {
     if (args.scenario === 'auth') return await authScenario(browser, args);
     if (args.scenario === 'declined') return await declinedScenario(browser, args);
+    if (args.scenario === 'tools') return await toolsScenario(browser, args);
+    if (args.scenario === 'example') return await exampleScenario(browser, args);
     return await mainScenario(browser, args);
   } finally {
     await close();

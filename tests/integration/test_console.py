@@ -2,8 +2,12 @@
 table's cells against the API's rows (and those against PostgreSQL's), a chart with a point per
 row, page 2, copying a page as CSV and TSV, an export to SUCCESS whose link downloads the CSV,
 390 px wide, and with auth on: a 401 that asks for the key, then a 422 shown as such; a
-question the service cannot answer shows its suggestions, and one clicked is answered.
-Screenshots: var/test/screenshots/console-{1280,390,401,422,cannot-answer}.png."""
+question the service cannot answer shows its suggestions, and one clicked is answered; a click
+on a column header sorts by it in the service (then descending, then page 2 of that), "Edit and
+run" shows the edited SQL's rows or the guard's refusal, and with an admin key "Save as
+verified example" stores the question and SQL.
+Screenshots: var/test/screenshots/console-{1280,390,401,422,cannot-answer,sorted,edit-sql,
+unsafe-sql,example-saved}.png."""
 
 import csv
 import io
@@ -14,9 +18,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
+import requests
+
 from browser import run_browser, screenshot_dir
 from conftest import assert_rows_match, pagination
-from test_security import create_key
+from test_security import bearer, create_key
 
 SQL = ("SELECT sale_date AS day, count(*) AS tickets, sum(quantity) AS seats "
        "FROM ticket_sales GROUP BY 1 ORDER BY 1")
@@ -222,3 +228,97 @@ def test_cannot_answer_shows_suggestions_that_answer(instances):
     assert c["question"] == sugg[0]
     assert c["api"]["status"] == 200 and c["error"] is None
     assert c["cells"] == api_cells(c["api"])
+
+
+# sorting, editing and saving: events has ties in category, broken by the other columns
+TOOLS_SQL = "SELECT event_id, name, category, capacity FROM events ORDER BY event_id"
+EDITED_SQL = "SELECT category, count(*) AS events FROM events GROUP BY 1 ORDER BY 2 DESC, 1"
+UNSAFE_SQL = "DELETE FROM events WHERE event_id = 1"
+
+
+@pytest.fixture(scope="module")
+def tools_run(fakellm):
+    question = "events for the console's tools %d" % os.getpid()
+    fakellm.sql(question, TOOLS_SQL)
+    out = run_browser("console.js", {"scenario": "tools", "url": os.environ["T2SQL_TEST_URL"],
+                                     "question": question, "sort": "category", "sql": EDITED_SQL,
+                                     "unsafe_sql": UNSAFE_SQL, "screenshots": screenshot_dir()})
+    assert out["pageErrors"] == []
+    return out
+
+
+def sorted_by_category(pg, desc):
+    """What the service's sort means, in PostgreSQL's words: the column, then the tie-breaker
+    (every other column by position)."""
+    return pg.run("SELECT * FROM (%s) t ORDER BY category%s, event_id, name, capacity" %
+                  (TOOLS_SQL, " DESC" if desc else ""))
+
+
+def test_header_click_sorts_in_the_service(tools_run, pg):
+    qid = tools_run["unsorted"]["api"]["body"]["query_id"]
+    for snap, desc in ((tools_run["asc"], False), (tools_run["desc"], True)):
+        api = snap["api"]
+        assert api["status"] == 200 and api["body"]["query_id"] == qid
+        names, oids, rows = sorted_by_category(pg, desc)
+        assert_rows_match(api["body"], (names, oids, rows[:10]))
+        assert api["body"]["pagination"] == pagination(1, 10, len(rows))
+        assert snap["cells"] == api_cells(api)
+        assert snap["columns"] == names and snap["pageInfo"].startswith("Page 1 of 5")
+        cats = [r[2] for r in api["body"]["rows"]]
+        assert cats == sorted(cats, reverse=desc)
+    assert tools_run["asc"]["cells"] != tools_run["desc"]["cells"]
+    assert "ORDER BY 3 DESC" in tools_run["desc"]["sql"]
+
+
+def test_page_two_of_a_sorted_result(tools_run, pg):
+    snap = tools_run["desc2"]
+    assert snap["sortedHeader"] == ["category", "descending"]
+    names, oids, rows = sorted_by_category(pg, True)
+    assert_rows_match(snap["api"]["body"], (names, oids, rows[10:20]))
+    assert snap["api"]["body"]["pagination"] == pagination(2, 10, len(rows))
+    assert snap["cells"] == api_cells(snap["api"])
+
+
+def test_edit_and_run_sql(tools_run, pg):
+    snap = tools_run["edited"]
+    body = snap["api"]["body"]
+    assert snap["api"]["status"] == 200 and body["source"] == "user" and body["sql"] == EDITED_SQL
+    assert body["query_id"] != tools_run["unsorted"]["api"]["body"]["query_id"]
+    assert_rows_match(body, pg.run(EDITED_SQL))
+    assert snap["cells"] == api_cells(snap["api"]) and snap["sql"] == EDITED_SQL
+    assert snap["editorHidden"] and snap["error"] is None
+    assert snap["pageInfo"].startswith("Page 1 of 1")
+
+
+def test_unsafe_edited_sql_shows_the_guard_error(tools_run):
+    snap = tools_run["unsafe"]
+    assert snap["api"]["status"] == 400 and snap["api"]["body"]["code"] == "unsafe_sql"
+    assert snap["error"]["status"] == "400" and snap["error"]["code"] == "unsafe_sql"
+    assert snap["error"]["text"].startswith("400 unsafe_sql") and "request id" in snap["error"]["text"]
+    # the editor stays open with the text, and the last good answer stays shown
+    assert snap["editorShown"] and snap["editText"] == UNSAFE_SQL
+    assert snap["cells"] == tools_run["edited"]["cells"]
+
+
+def test_save_as_verified_example_with_an_admin_key(instances, fakellm, pg):
+    inst = instances.start(AUTH[0], AUTH[1], **AUTH[2])
+    key = create_key("console-admin", scopes="query,export,admin")
+    question = "events to keep as an example %d" % os.getpid()
+    fakellm.sql(question, TOOLS_SQL)
+    out = run_browser("console.js", {"scenario": "example", "url": inst.url, "key": key,
+                                     "question": question, "screenshots": screenshot_dir()})
+    assert out["pageErrors"] == []
+    assert out["answered"]["api"]["status"] == 200 and out["answered"]["saveShown"]
+    saved = out["saved"]
+    try:
+        assert saved["status"] == 201, saved
+        assert saved["body"]["question"] == question and saved["body"]["sql"] == TOOLS_SQL
+        assert "Saved as verified example %s" % saved["body"]["id"] in saved["statusText"]
+        r = requests.get(inst.url + "/examples", headers=bearer(key), timeout=10)
+        assert r.status_code == 200
+        listed = [e for e in r.json()["examples"] if e["id"] == saved["body"]["id"]]
+        assert [(e["question"], e["sql"]) for e in listed] == [(question, TOOLS_SQL)]
+    finally:
+        if saved.get("body", {}).get("id"):
+            requests.delete(inst.url + "/examples/%s" % saved["body"]["id"], headers=bearer(key),
+                            timeout=10)
