@@ -1,8 +1,10 @@
 #!/bin/sh
 # planner.sh -- the offline planner's numbers: median planning time per question on the demo
 # catalog (with the semantic layer, as /query plans), execution accuracy on
-# tests/planner/demo_questions.jsonl and on tests/planner/semantic_questions.jsonl, and the
-# share of the defog idk.csv questions it declines.
+# tests/planner/demo_questions.jsonl and on tests/planner/semantic_questions.jsonl, the
+# share of the defog idk.csv questions it declines, and on defog's questions_gen_postgres.csv
+# the shares answered with exactly the gold rows, answered wrongly and declined (targets
+# >= 40% and <= 3%; the idk and defog lines are skipped without ../shared/data/defog).
 #   T2SQL_TEST_PG="host=/tmp port=5432 user=postgres dbname=postgres" bench/planner.sh
 # Needs bin/t2sql-plan (make bin/t2sql-plan) and a superuser conninfo in T2SQL_TEST_PG; it
 # (re)creates the databases t2sql_planner_demo and t2sql_idk_<db> there.
@@ -30,3 +32,5 @@ for f in ("demo_questions", "semantic_questions"):
         --time 2>&1 >/dev/null |
     sed 's/^/planner /'
 echo "$out"
+# a missed defog target fails the script, as the other bench scripts' MISS lines do
+if printf '%s\n' "$out" | grep -q '^planner defog:.*MISS'; then exit 1; fi

@@ -231,7 +231,7 @@ int pl_add_measure(ctx *x, int agg, int distinct, int kind, int t, int c, int g,
                  x->cat->tables[x->main].name);
         return -1;
     }
-    x->m[x->nm++] = (measure){agg, distinct, 0, kind, t, c, g, ui};
+    x->m[x->nm++] = (measure){agg, distinct, 0, kind, t, c, g, ui, 0};
     return 0;
 }
 
@@ -290,5 +290,37 @@ int pl_key_column(const ctx *x, int t)
             k = i;
             n++;
         }
+    return n == 1 ? k : -1;
+}
+
+/* 1 if word w is one of the words of snake_case name (or its plural) */
+static int name_has_word(const char *name, const char *w)
+{
+    size_t l = strlen(w);
+    const char *p;
+
+    for (p = strstr(name, w); p; p = strstr(p + 1, w))
+        if ((p == name || p[-1] == '_') &&
+            (p[l] == '\0' || p[l] == '_' || (p[l] == 's' && (p[l + 1] == '\0' || p[l + 1] == '_'))))
+            return 1;
+    return 0;
+}
+
+int pl_amount_column(const ctx *x, int t)
+{
+    static const char *const money[] = {"amount", "revenue", "price",  "cost", "fare",
+                                        "spend",  "spent",   "salary", NULL};
+    const cat_table *tb = &x->cat->tables[t];
+    int i, j, k = -1, n = 0;
+
+    for (i = 0; i < tb->ncols; i++) {
+        if (tb->cols[i].pk || !pl_type_numeric(tb->cols[i].type)) continue;
+        for (j = 0; money[j] && !name_has_word(tb->cols[i].name, money[j]); j++)
+            ;
+        if (money[j]) {
+            k = i;
+            n++;
+        }
+    }
     return n == 1 ? k : -1;
 }

@@ -339,6 +339,24 @@ static int value_filter(ctx *x, int i)
     return pl_where_values(x, c->table, c->col, a->neg, vals, n);
 }
 
+/* A table mention read as a weaker table than the one it names ("courses" as course_offering
+ * because course is not related to it) would answer about other rows: -1 with x->err. */
+static int weak_mention(ctx *x, const unit *a)
+{
+    const cand *c = picked(a);
+    char ph[128];
+    int k;
+
+    for (k = 0; k < a->nc; k++)
+        if (a->c[k].kind == R_TABLE && a->c[k].prio > c->prio) {
+            pl_phrase(x, a, ph, sizeof ph);
+            snprintf(x->err, sizeof x->err, "\"%s\" names %s, which is not related to %s", ph,
+                     x->cat->tables[a->c[k].table].name, x->cat->tables[x->main].name);
+            return -1;
+        }
+    return 0;
+}
+
 /* Unit i, still without a role, by its strongest reachable reading: a value or glossary
  * condition or yes/no column is a filter, a table a mention, another column is listed
  * (only when nothing is measured or grouped). */
@@ -364,7 +382,7 @@ static int rest_at(ctx *x, int i)
             snprintf(x->err, sizeof x->err, "I cannot negate a table");
             return -1;
         }
-        return 0;
+        return weak_mention(x, a);
     }
     if (c->kind == R_COLUMN && pl_type_bool(column(x, c->table, c->col)->type)) {
         a->role = ROLE_FILTER;
@@ -418,11 +436,38 @@ int pl_pass_unbound(ctx *x)
     return 0;
 }
 
+/* "Which courses have a final exam" (the exam columns in course offerings): listed whole rows
+ * are those of the first table named, when that is not the main table and the main table is
+ * not named; each such row once. 0, or -1 with x->err. */
+static int list_subject(ctx *x)
+{
+    int i, t, first = -1;
+
+    for (i = 0; i < x->nu; i++) {
+        const unit *a = &x->u[i];
+        if (a->kind != U_REF || a->role != ROLE_MENTION || !picked(a)) continue;
+        t = pl_cand_table(x, picked(a));
+        if (t == x->main) return 0;
+        if (first < 0) first = t;
+    }
+    if (first < 0) return 0;
+    if (pl_need_table(x, first) < 0) {
+        snprintf(x->err, sizeof x->err, "%s is not related to %s", x->cat->tables[first].name,
+                 x->cat->tables[x->main].name);
+        return -1;
+    }
+    x->list_table = first;
+    x->distinct_proj = 1;
+    return 0;
+}
+
 /* "the cities in Texas and their population": listed rows of a named main table show its
  * name first. */
 int pl_pass_label(ctx *x)
 {
     int i, k;
+
+    if (x->listing && x->nproj == 0 && x->order_c < 0 && list_subject(x) < 0) return -1;
 
     for (i = 0; x->listing && x->nproj > 0 && x->nproj < MAXPROJ && i < x->nu; i++) {
         const unit *a = &x->u[i];
@@ -451,6 +496,10 @@ int pl_pass_distinct(ctx *x)
 
     for (i = 0; i < x->nu; i++)
         if (x->u[i].kind == U_DISTINCT && x->nproj > 0) x->distinct_proj = 1;
-    if (x->nproj == 1 && column(x, x->proj[0][0], x->proj[0][1])->nvalues > 0) x->distinct_proj = 1;
+    /* not when ordered: DISTINCT would drop rows of the ranking (and cannot order by a column
+     * it does not list) */
+    if (x->nproj == 1 && column(x, x->proj[0][0], x->proj[0][1])->nvalues > 0 && x->order_c < 0 &&
+        !x->limit)
+        x->distinct_proj = 1;
     return 0;
 }

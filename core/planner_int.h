@@ -30,7 +30,9 @@
 #define MAXDEPTH 3  /* longest foreign-key path followed */
 #define MAXTRIES 16 /* main tables tried for one question */
 
-enum { AGG_NONE, AGG_COUNT, AGG_SUM, AGG_AVG, AGG_MIN, AGG_MAX };
+/* AGG_SHARE: the share of the rows that meet the question's conditions ("what share of sales
+ * were refunded"): the conditions become the measure, not the WHERE clause */
+enum { AGG_NONE, AGG_COUNT, AGG_SUM, AGG_AVG, AGG_MIN, AGG_MAX, AGG_SHARE };
 /* what a phrase reading names (cand.kind, lexent.kind) */
 enum { R_TABLE = 1, R_COLUMN, R_VALUE, R_GLOSS, R_DERIVED, R_COMMENT };
 /* what the scanner made of a stretch of tokens (unit.kind) */
@@ -120,7 +122,9 @@ typedef struct unit {
     int role;
     int neg;
     int plural;
-    int bound; /* U_TIME / U_CMP / U_NEG / U_BY: consumed by the interpreter */
+    int bound;  /* U_TIME / U_CMP / U_NEG / U_BY: consumed by the interpreter */
+    int amount; /* U_AGG of money spent ("spent the most"), U_TOP of size ("3 largest"); for
+                 * U_AGG share words, 100 when a percentage */
 } unit;
 
 typedef struct lexent {
@@ -142,6 +146,7 @@ typedef struct measure {
     int kind; /* R_TABLE (rows), R_COLUMN, R_DERIVED */
     int table, col, gloss;
     int unit;
+    int pct; /* AGG_SHARE: times 100 */
 } measure;
 
 typedef struct dim {
@@ -182,9 +187,11 @@ typedef struct ctx {
     int order_t, order_c, order_desc; /* listing order column, -1 none */
     int having_unit;                  /* U_CMP applied to the measure, -1 none */
     int rankdim;                      /* the unit whose groups (or rows) are ranked, -1 none */
+    int rank_size;                    /* the ranking word is one of size ("largest") */
     int super_unit;                   /* the U_AGG unit of a superlative measure, -1 none */
-    int listing; /* set by pl_pass_rest(): nothing measured or grouped, rows are listed */
-    buf where;   /* the WHERE conditions so far (planner_sql.c's pl_where_*) */
+    int listing;    /* set by pl_pass_rest(): nothing measured or grouped, rows are listed */
+    int list_table; /* listed whole rows are of this table, not the main one (-1) */
+    buf where;      /* the WHERE conditions so far (planner_sql.c's pl_where_*) */
     char err[400];
     text_words w[4]; /* scratch for splitting names */
 } ctx;
@@ -321,6 +328,9 @@ int pl_add_dim(ctx *x, int kind, int t, int c, int grain);
 int pl_date_column(const ctx *x, int t);
 int pl_label_column(const ctx *x, int t);
 int pl_key_column(const ctx *x, int t);
+/* The one numeric column of table t that holds an amount of money (its name says revenue,
+ * price, cost, amount...; not a key), or -1 when it has none or several. */
+int pl_amount_column(const ctx *x, int t);
 
 /* ---- planner_interp.c, planner_filter.c: the interpretation ---- */
 

@@ -104,6 +104,36 @@ static int measure_column(ctx *x, int i, int r, int agg, int super, int distinct
     return 0;
 }
 
+/* Aggregate unit a of a share ("what share of sales were refunded": of the main table's
+ * rows) or of money spent ("spent the most on merchandise": the total of that table's one
+ * money column) applies to the table named by unit r. */
+static int measure_special(ctx *x, const unit *a, int r)
+{
+    int t, c;
+
+    if (!pl_has_kind(x, &x->u[r], M_TABLE) || pl_pick(x, &x->u[r], M_TABLE) < 0) {
+        if (!x->err[0]) snprintf(x->err, sizeof x->err, "a share or an amount of what rows?");
+        return -1;
+    }
+    t = pl_cand_table(x, picked(&x->u[r]));
+    if (a->agg == AGG_SHARE) {
+        if (count_rows(x, r) < 0) return -1;
+        x->m[x->nm - 1].agg = AGG_SHARE;
+        x->m[x->nm - 1].pct = a->amount == 100;
+        return 0;
+    }
+    if ((c = pl_amount_column(x, t)) < 0) {
+        snprintf(x->err, sizeof x->err, "%s has no single column of money spent",
+                 x->cat->tables[t].name);
+        return -1;
+    }
+    x->u[r].role = ROLE_MEASURE;
+    if (pl_add_measure(x, AGG_SUM, 0, R_COLUMN, t, c, -1, r) < 0) return -1;
+    x->m[x->nm - 1].super = 1;
+    x->rank_desc = a->agg == AGG_MAX;
+    return 0;
+}
+
 /* The measure of aggregate unit i ("how many sales", "highest average price", "number of
  * distinct customers", "total ticket price"). */
 static int measure_at(ctx *x, int i)
@@ -130,13 +160,14 @@ static int measure_at(ctx *x, int i)
     /* "ticket price": a table word then its column */
     if (pl_has_kind(x, &x->u[r], M_TABLE) && !pl_has_kind(x, &x->u[r], M_COLUMN | M_DERIVED) &&
         (k = next_ref(x, r)) >= 0 && pl_has_kind(x, &x->u[k], M_COLUMN | M_DERIVED) &&
-        agg != AGG_COUNT) {
+        agg != AGG_COUNT && agg != AGG_SHARE && !a->amount) {
         if (pl_pick(x, &x->u[r], M_TABLE) < 0) return -1;
         x->u[r].role = ROLE_QUAL;
         r = k;
     }
     a->bound = 1;
     if (super) x->super_unit = i;
+    if (agg == AGG_SHARE || a->amount == 1) return measure_special(x, a, r);
     if (agg == AGG_COUNT && !distinct && pl_has_kind(x, &x->u[r], M_TABLE)) return count_rows(x, r);
     if (super && agg != AGG_COUNT && pl_has_kind(x, &x->u[r], M_TABLE) &&
         !pl_has_kind(x, &x->u[r], M_COLUMN | M_DERIVED)) {
@@ -229,6 +260,7 @@ static int pass_ranking(ctx *x)
         x->rankdim = r;
         x->rank = 1;
         x->rank_desc = a->desc;
+        x->rank_size = a->amount;
         if (!x->limit) x->limit = x->u[r].plural ? 10 : 1;
         if (rank_key(x, r) < 0) return -1;
     }
@@ -275,6 +307,13 @@ static int rank_rows(ctx *x, int t)
         x->order_c = x->m[k].col;
         x->order_desc = x->rank_desc;
         x->nm = 0;
+        x->rank = 0;
+        return 0;
+    }
+    if (x->nm == 0 && x->rank_size && (k = pl_amount_column(x, t)) >= 0) {
+        x->order_t = t; /* "the 3 largest orders": by their amount */
+        x->order_c = k;
+        x->order_desc = x->rank_desc;
         x->rank = 0;
         return 0;
     }
@@ -509,8 +548,10 @@ static void reset(ctx *x)
     x->having_unit = -1;
     x->distinct_proj = 0;
     x->rankdim = -1;
+    x->rank_size = 0;
     x->super_unit = -1;
     x->listing = 0;
+    x->list_table = -1;
     buf_reset(&x->where);
     x->err[0] = '\0';
     pl_walk_fks(x, x->main);

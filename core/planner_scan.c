@@ -179,7 +179,7 @@ static int scan_top(ctx *x, int i)
     static const char *const lo[] = {"lowest", "smallest", NULL};
     long n;
     unit *u;
-    int k = 0, desc = 1, kind;
+    int k = 0, desc = 1, kind, size = 0;
 
     if (tok_is(x, i, "top") || tok_is(x, i, "bottom")) {
         desc = tok_is(x, i, "top");
@@ -201,6 +201,7 @@ static int scan_top(ctx *x, int i)
     } else if (n > 0 && (tok_in(x, i + 1, hi) || tok_in(x, i + 1, lo))) {
         kind = U_TOP; /* "the 5 highest" */
         desc = tok_in(x, i + 1, hi);
+        size = !tok_is(x, i + 1, "highest") && !tok_is(x, i + 1, "lowest");
         k = 2;
     } else {
         return 0;
@@ -209,6 +210,7 @@ static int scan_top(ctx *x, int i)
     if (!(u = pl_new_unit(x, kind, i, i + k))) return -1;
     u->desc = desc;
     u->n = n > 0 ? n : 0;
+    u->amount = size;
     return k;
 }
 
@@ -275,6 +277,38 @@ static int scan_cmp(ctx *x, int i)
         return w + 1;
     }
     return 0;
+}
+
+/* "spent the most", "paid the least": the total of the money column of what follows
+ * (U_AGG with amount set) */
+static int scan_spent(ctx *x, int i)
+{
+    static const char *const verb[] = {"spent", "spend", "spends", "paid", "pay", "pays", NULL};
+    int k = 1;
+    unit *u;
+
+    if (!tok_in(x, i, verb)) return 0;
+    if (tok_is(x, i + k, "the")) k++;
+    if (!tok_is(x, i + k, "most") && !tok_is(x, i + k, "least")) return 0;
+    if (!(u = pl_new_unit(x, U_AGG, i, i + k + 1))) return -1;
+    u->agg = streq(x->t[i + k].raw, "most") ? AGG_MAX : AGG_MIN;
+    u->super = 1;
+    u->amount = 1;
+    return k + 1;
+}
+
+/* "share of", "proportion of", "percentage of": U_AGG AGG_SHARE (amount 100: a percentage) */
+static int scan_share(ctx *x, int i)
+{
+    static const char *const share[] = {"share",   "proportion", "fraction",
+                                        "percent", "percentage", NULL};
+    unit *u;
+
+    if (!tok_in(x, i, share) || !tok_is(x, i + 1, "of")) return 0;
+    if (!(u = pl_new_unit(x, U_AGG, i, i + 2))) return -1;
+    u->agg = AGG_SHARE;
+    u->amount = x->t[i].raw[0] == 'p' && x->t[i].raw[1] == 'e' ? 100 : 0;
+    return 2;
 }
 
 /* aggregate words: "how many", "total number of", "average", "highest" (a superlative) */
@@ -370,11 +404,15 @@ static int scan_grain(ctx *x, int i)
 }
 
 static const char *const FILLER[] = {
-    "sold",     "sell",       "bought",  "buy",      "purchased", "placed", "made",      "held",
-    "overall",  "altogether", "ever",    "only",     "row",       "rows",   "record",    "records",
-    "entry",    "entries",    "where",   "having",   "who",       "whose",  "with",      "many",
-    "there",    "order",      "ordered", "through",  "via",       "using",  "currently", "exist",
-    "existing", "happened",   "happen",  "occurred", NULL};
+    "sold", "sell", "bought", "buy", "purchased", "placed", "made", "held", "overall", "altogether",
+    "ever", "only", "row", "rows", "record", "records", "entry", "entries", "where", "having",
+    "who", "whose", "with", "many", "there", "order", "ordered", "through", "via", "using",
+    "currently", "exist", "existing", "happened", "happen", "occurred",
+    /* verbs that only relate two things the catalog already joins ("papers published in each
+     * journal", "restaurants serving each type of food"), and list words */
+    "published", "associated", "written", "wrote", "received", "presented", "serve", "serves",
+    "serving", "served", "offer", "offers", "offered", "taken", "taught", "belong", "belongs",
+    "located", "results", "both", NULL};
 
 /* "order" and "ordered" are filler only as verbs ("orders placed", "ordered by"): the
  * lexicon sees them first, so a table named orders still wins. */
@@ -440,7 +478,8 @@ int pl_scan(ctx *x)
         if (L < 2) {
             if ((k = pl_scan_time(x, i)) != 0 || (k = scan_top(x, i)) != 0 ||
                 (k = scan_cmp(x, i)) != 0 || (k = scan_grain(x, i)) != 0 ||
-                (k = scan_by(x, i)) != 0 || (k = scan_agg(x, i)) != 0) {
+                (k = scan_by(x, i)) != 0 || (k = scan_spent(x, i)) != 0 ||
+                (k = scan_share(x, i)) != 0 || (k = scan_agg(x, i)) != 0) {
                 if (k < 0) return -1;
                 i += k;
                 continue;

@@ -138,6 +138,9 @@ static int add_measure_sql(const ctx *x, buf *b, const measure *m)
 {
     static const char *const fn[] = {"", "count", "sum", "avg", "min", "max"};
 
+    if (m->agg == AGG_SHARE) /* the conditions are the measure (sql_from() writes no WHERE) */
+        return buf_printf(b, "%savg(CASE WHEN %s THEN 1 ELSE 0 END)", m->pct ? "100.0 * " : "",
+                          buf_cstr(&x->where));
     if (m->kind == R_TABLE) return buf_adds(b, "count(*)");
     if (buf_printf(b, "%s(%s", fn[m->agg],
                    m->agg == AGG_COUNT && m->distinct == 1 ? "DISTINCT " : "") < 0)
@@ -156,6 +159,7 @@ static int add_measure_alias(ctx *x, buf *b, const measure *m)
     char name[160];
     text_words *tw;
 
+    if (m->agg == AGG_SHARE) return buf_adds(b, m->pct ? " AS percentage" : " AS share");
     if (m->kind == R_TABLE) return buf_adds(b, " AS count");
     if (m->kind == R_DERIVED) {
         tw = &x->w[0];
@@ -266,7 +270,9 @@ static int sql_select(ctx *x, buf *s)
             return too_large(x);
     if (x->nm == 0 && x->nd == 0) {
         if (!x->nproj)
-            return add_ident(s, cat->tables[x->main].name) < 0 || buf_adds(s, ".*") < 0
+            return add_ident(s, cat->tables[x->list_table >= 0 ? x->list_table : x->main].name) <
+                               0 ||
+                           buf_adds(s, ".*") < 0
                        ? too_large(x)
                        : 0;
         for (i = 0; i < x->nproj; i++)
@@ -276,6 +282,32 @@ static int sql_select(ctx *x, buf *s)
         snprintf(x->err, sizeof x->err, "I cannot list columns and aggregate at once");
         return -1;
     }
+    return 0;
+}
+
+/* 1 if the first measure is a share: the WHERE conditions are what it measures. */
+static int share_of(const ctx *x)
+{
+    return x->nm > 0 && x->m[0].agg == AGG_SHARE;
+}
+
+/* A share needs conditions, no other measure, and no time range (which would be part of what
+ * is measured, not of which rows); 0 or -1 with x->err. */
+static int share_check(ctx *x)
+{
+    int i;
+
+    for (i = 0; i < x->nm; i++)
+        if (x->m[i].agg == AGG_SHARE && (i > 0 || x->nm > 1 || !x->where.len)) {
+            snprintf(x->err, sizeof x->err,
+                     "a share needs one condition and nothing else measured");
+            return -1;
+        }
+    for (i = 0; share_of(x) && i < x->nu; i++)
+        if (x->u[i].kind == U_TIME || x->having_unit >= 0) {
+            snprintf(x->err, sizeof x->err, "a share of rows in a time range is ambiguous");
+            return -1;
+        }
     return 0;
 }
 
@@ -296,7 +328,8 @@ static int sql_from(ctx *x, buf *s)
                 add_col(x, s, f->table, f->column) < 0)
                 return too_large(x);
         }
-    if (x->where.len && (buf_adds(s, " WHERE ") < 0 || buf_adds(s, buf_cstr(&x->where)) < 0))
+    if (x->where.len && !share_of(x) &&
+        (buf_adds(s, " WHERE ") < 0 || buf_adds(s, buf_cstr(&x->where)) < 0))
         return too_large(x);
     return 0;
 }
@@ -380,8 +413,8 @@ int pl_write_sql(ctx *x, buf *out)
     buf s = BUF_INIT(1 << 20);
     int rc = -1;
 
-    if (sql_select(x, &s) < 0 || sql_from(x, &s) < 0 || sql_group(x, &s) < 0 ||
-        sql_order(x, &s) < 0)
+    if (share_check(x) < 0 || sql_select(x, &s) < 0 || sql_from(x, &s) < 0 ||
+        sql_group(x, &s) < 0 || sql_order(x, &s) < 0)
         goto fail;
     if (buf_add(out, s.p, s.len) < 0) {
         too_large(x);

@@ -322,6 +322,33 @@ static void test_declines(void **state)
     declines(demo, "ticket sales with price \"12\"", "which column");
 }
 
+/* Ordinary-English forms: shares, money spent, size rankings, relating verbs, and the
+ * declines that keep them from guessing. */
+static void test_english_forms(void **state)
+{
+    (void)state;
+    plans("What share of ticket sales were refunded?",
+          W("avg(CASE WHEN (ticket_sales.status = 'refunded') THEN 1 ELSE 0 END)",
+            "FROM public.ticket_sales"),
+          W("WHERE"));
+    plans("percentage of customers who are members",
+          W("100.0 * avg(CASE WHEN (customers.is_member = TRUE) THEN 1 ELSE 0 END)"), W("WHERE"));
+    declines(demo, "share of ticket sales in 2024 that were refunded", "time range");
+    declines(demo, "what share of ticket sales", "one condition");
+    plans("Show me the 3 largest merch orders",
+          W("SELECT merch_orders.*", "ORDER BY merch_orders.revenue DESC", "LIMIT 3"), NULL);
+    declines(demo, "the 3 largest customers", "rank");
+    plans("Which customers spent the most on merch?",
+          W("sum(merch_orders.revenue)", "GROUP BY customers.customer_id, customers.name", "DESC",
+            "LIMIT 10"),
+          NULL);
+    declines(demo, "which customers spent the most on events", "money");
+    plans("how many ticket sales were located in Pune", W("count(*)", "customers.city = 'Pune'"),
+          NULL);
+    plans("top 3 customers by loyalty points with city Pune",
+          W("ORDER BY customers.loyalty_points DESC", "LIMIT 3"), W("DISTINCT"));
+}
+
 static void test_quoting(void **state)
 {
     static const char *const cols[] = {"id:integer", "user:text", "Amount:numeric", NULL};
@@ -359,4 +386,5 @@ static void test_empty_catalog(void **state)
 T2_UNIT_MAIN(setup, teardown, cmocka_unit_test(test_measures), cmocka_unit_test(test_dimensions),
              cmocka_unit_test(test_filters), cmocka_unit_test(test_time),
              cmocka_unit_test(test_ranking_and_listing), cmocka_unit_test(test_declines),
-             cmocka_unit_test(test_quoting), cmocka_unit_test(test_empty_catalog))
+             cmocka_unit_test(test_quoting), cmocka_unit_test(test_empty_catalog),
+             cmocka_unit_test(test_english_forms))
