@@ -38,13 +38,13 @@ typedef struct conf {
     char *db_user;
     char *db_pass;
     long db_connect_timeout;
-    char *db_pool_host;       /* the query workers' way in: a transaction pooler, "" = db_host */
-    long db_pool_port;        /* (exportd and the tools always connect to db_host directly) */
-    char *db_replica_host;    /* a streaming replica generated SQL reads from, "" = none */
+    char *db_pool_host;    /* the query workers' way in: a transaction pooler, "" = db_host */
+    long db_pool_port;     /* (exportd and the tools always connect to db_host directly) */
+    char *db_replica_host; /* a streaming replica generated SQL reads from, "" = none */
     long db_replica_port;
-    long replica_max_lag_ms;  /* a replica further behind is not read from; 0 = no limit */
-    char *replica_fallback;   /* replica down or behind: "primary" (read there) or "error" (503) */
-    long replica_check_ms;    /* how often a worker asks the replica for its state */
+    long replica_max_lag_ms; /* a replica further behind is not read from; 0 = no limit */
+    char *replica_fallback;  /* replica down or behind: "primary" (read there) or "error" (503) */
+    long replica_check_ms;   /* how often a worker asks the replica for its state */
     char *schemas;
     char *query_role;
     long statement_timeout_ms;

@@ -1,8 +1,7 @@
 /* state -- the per-process state (t2ctx) every request of a worker uses: the database
- * connection (through db_pool_host when set), the read replica's (replica.h), the cache, the model client, the catalog, glossary, semantic layer and verified
- * examples, the
- * guard policy and execution limits, and the refresh that keeps the catalog, glossary and
- * examples current.
+ * connection (through db_pool_host when set), the read replica's (replica.h), the cache, the model
+ * client, the catalog, glossary, semantic layer and verified examples, the guard policy and
+ * execution limits, and the refresh that keeps the catalog, glossary and examples current.
  *
  * Refresh is done between requests: the worker loop calls t2ctx_tick() while idle and after
  * each request, and the check it makes (a catalog probe and the examples' version, one round

@@ -51,8 +51,8 @@ void export_sweep(const conf *cf, PGconn *ctl);
  * it connects to PostgreSQL directly (db_host, db_port; never db_pool_host). At start, and at
  * each connection of a worker, it refuses a connection pooler (pg_through_pooler). */
 #define EXPORTD_DIRECT_MSG                                                                         \
-    "db_host:db_port is a connection pooler (its backend key is not the server's): exportd "     \
-    "needs LISTEN and session advisory locks, so it must reach PostgreSQL directly (point "      \
+    "db_host:db_port is a connection pooler (its backend key is not the server's): exportd "       \
+    "needs LISTEN and session advisory locks, so it must reach PostgreSQL directly (point "        \
     "db_host at the server and db_pool_host at the pooler)"
 
 #endif

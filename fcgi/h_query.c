@@ -109,8 +109,7 @@ static int exec_read(req *r, exec_req *rq, sink *s, t2err *err)
     PGconn *conn = replica_read_conn(&r->x->rep, &r->x->db, r->cf, &on_replica, err);
 
     if (!conn) return -1;
-    if (on_replica && rq->capture &&
-        !replica_replayed_past(conn, rcache_versions_lsn(r->x->rc)))
+    if (on_replica && rq->capture && !replica_replayed_past(conn, rcache_versions_lsn(r->x->rc)))
         rq->capture = NULL;
     rc = exec_measured(r, conn, rq, s, err);
     if (rc != 0 && on_replica) replica_failed(&r->x->rep);
