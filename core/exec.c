@@ -287,6 +287,8 @@ static int write_envelope(buf *b, const exec_req *rq)
     bad = buf_adds(b, "{\"sql\":") < 0 || buf_add_json_cstr(b, rq->sql) < 0 ||
           buf_adds(b, ",\"query_id\":") < 0 ||
           buf_add_json_cstr(b, rq->query_id ? rq->query_id : "") < 0 ||
+          (rq->conversation_id && (buf_adds(b, ",\"conversation_id\":") < 0 ||
+                                   buf_add_json_cstr(b, rq->conversation_id) < 0)) ||
           buf_adds(b, ",\"source\":") < 0 ||
           buf_add_json_cstr(b, rq->source ? rq->source : "llm") < 0 ||
           buf_adds(b, ",\"explanation\":") < 0 ||
@@ -399,6 +401,10 @@ static int start_page(const exec_req *rq, buf *b, const PGresult *r, int *kinds,
         kinds[i] = type_kind(PQftype(r, i));
     if (write_header(b, rq, r, nf, &cols_at) < 0)
         return err_set(err, E_QUERY_FAILED, "the response head is larger than the buffer allows");
+    if (rq->columns_out) { /* the names, as written (they sit after "columns":) */
+        const char *c = b->p + cols_at + strlen("\"columns\":"), *e = strstr(c, "],\"column_types\"");
+        if (e) buf_add(rq->columns_out, c, (size_t)(e - c) + 1);
+    }
     capture_add(rq->capture, b, cols_at);
     return nf;
 }
@@ -413,6 +419,7 @@ static int end_page(PGconn *conn, const exec_req *rq, sink *s, long long offset,
 
     if (total == -3 || total == -2) return (int)total;
     exec_ms = ms_since(t0);
+    if (rq->total_out) *rq->total_out = total < 0 ? -1 : total;
     if (rq->capture) {
         rq->capture->total = total < 0 ? -1 : total;
         rq->capture->more = more;

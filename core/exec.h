@@ -42,6 +42,9 @@ typedef struct exec_req {
     const txn_identity *id; /* who asks (role, claims); NULL = the service's query_role */
     long long *rows_out;    /* if not NULL: set to the rows written (the audit trail) */
     exec_capture *capture;  /* NULL = none */
+    const char *conversation_id; /* written after query_id; NULL = none */
+    buf *columns_out;            /* if not NULL: the column names as a JSON array */
+    long long *total_out;        /* if not NULL: total_rows (-1 = not counted) */
 } exec_req;
 
 /* Forgets the process's cache of type names (pg_type), so that the next page reloads it:

@@ -99,12 +99,15 @@ static int exec_measured(req *r, PGconn *conn, const exec_req *rq, sink *s, t2er
 }
 
 /* The error answer; a 422 cannot_answer lists questions that can be answered instead. */
-static int query_error(req *r, const t2err *err)
+static int query_error(req *r, const t2err *err, const char *conversation_id)
 {
     json_object *more;
 
-    if (err->code != E_CANNOT_ANSWER) return http_error(r, err);
+    if (err->code != E_CANNOT_ANSWER && !conversation_id) return http_error(r, err);
     more = json_object_new_object();
+    if (conversation_id)
+        json_object_object_add(more, "conversation_id", json_object_new_string(conversation_id));
+    if (err->code != E_CANNOT_ANSWER) return http_error_more(r, err, NULL, more);
     json_object_object_add(more, "suggestions", suggest_questions(r->x, err->detail, SUGGEST_MAX));
     return http_error_more(r, err, NULL, more);
 }
@@ -122,18 +125,23 @@ int h_query(req *r)
     PGconn *conn;
     cache_ctl cc;
     char rkey[80];
-    int cacheable = 0;
+    int cacheable = 0, in_context = 0, turn = 0;
     exec_capture cap;
+    convo cv;
+    buf cols = BUF_INIT(1u << 20);
+    long long total = -1;
 
     err_clear(&err);
     memset(&cap, 0, sizeof cap);
+    memset(&cv, 0, sizeof cv);
     gen_result_init(&g);
     if (req_json(r, &err) < 0 || field_str(r->json, "question", &question, &err) < 0 ||
         field_str(r->json, "query_id", &query_id, &err) < 0 ||
         field_int(r->json, "page", 1, 1000000000L, &page, &err) < 0 ||
         field_int(r->json, "page_size", 1, r->cf->max_page_size, &page_size, &err) < 0 ||
         field_bool(r->json, "stream", &stream, &err) < 0 ||
-        field_str(r->json, "count", &count, &err) < 0)
+        field_str(r->json, "count", &count, &err) < 0 ||
+        convo_begin(r, &cv, &in_context, &err) < 0)
         goto fail;
     memset(&rq, 0, sizeof rq);
     if (count) {
@@ -148,7 +156,23 @@ int h_query(req *r)
             goto fail;
         }
     }
-    if (req_sql(r, question, query_id, "question is required", &qtext, &g, &err) < 0) goto fail;
+    turn = !query_id; /* a question is a turn; paging through a query_id is not */
+    if (convo_ask(r, question, query_id, "question is required", &qtext, &g, &cv, in_context,
+                  &err) < 0)
+        goto fail;
+    if (g.clarification.len) {
+        convo_record(r, &cv, buf_cstr(&qtext), &g, NULL, -1, NULL);
+        rc = convo_clarify(r, &cv, &g);
+        convo_free(&cv);
+        gen_result_free(&g);
+        buf_free(&qtext);
+        return rc;
+    }
+    rq.conversation_id = turn || in_context ? cv.id : NULL;
+    if (turn) {
+        rq.columns_out = &cols;
+        rq.total_out = &total;
+    }
     rq.sql = buf_cstr(&g.sql);
     rq.query_id = g.query_id;
     rq.source = source_name(g.source, &src);
@@ -179,6 +203,9 @@ int h_query(req *r)
             r->audit_rows = -1; /* served from the cache: not counted */
             log_debug("query %s source=%s page=%ld size=%ld (result cache)", g.query_id, rq.source,
                       page, page_size);
+            if (turn) convo_record(r, &cv, buf_cstr(&qtext), &g, NULL, -1, NULL);
+            convo_free(&cv);
+            buf_free(&cols);
             gen_result_free(&g);
             buf_free(&qtext);
             return 0;
@@ -197,6 +224,7 @@ int h_query(req *r)
         pgc_check(&r->x->db);
         goto fail;
     }
+    if (turn) convo_record(r, &cv, buf_cstr(&qtext), &g, buf_cstr(&cols), total, NULL);
     if (rc > 0) pgc_check(&r->x->db);
     if (s.failed) {
         metrics_add(&metrics_get()->client_aborts, 1);
@@ -215,12 +243,20 @@ int h_query(req *r)
               : rc > 0 ? " (error after rows)"
                        : "");
     sink_free(&s);
+    convo_free(&cv);
+    buf_free(&cols);
     gen_result_free(&g);
     buf_free(&qtext);
     return 0;
 fail:
+    /* a failed question in a conversation stays in it (a follow-up skips it) */
+    if (in_context && !query_id && qtext.len && err.code != E_VALIDATION)
+        convo_record(r, &cv, buf_cstr(&qtext), &g, NULL, -1, &err);
     buf_free(&cap.body);
+    buf_free(&cols);
+    rc = query_error(r, &err, in_context ? cv.id : NULL);
+    convo_free(&cv);
     gen_result_free(&g);
     buf_free(&qtext);
-    return query_error(r, &err);
+    return rc;
 }
