@@ -112,6 +112,38 @@ static int query_error(req *r, const t2err *err, const char *conversation_id)
     return http_error_more(r, err, NULL, more);
 }
 
+/* count: NULL (exact), "exact", "estimated" or "none"; else 422 on field count. */
+static int count_mode_of(const char *count, exec_req *rq, t2err *err)
+{
+    if (!count || strcmp(count, "exact") == 0)
+        rq->count = COUNT_EXACT;
+    else if (strcmp(count, "estimated") == 0)
+        rq->count = COUNT_ESTIMATED;
+    else if (strcmp(count, "none") == 0)
+        rq->count = COUNT_NONE;
+    else
+        return err_field(err, "count", "count must be \"exact\", \"estimated\" or \"none\"");
+    return 0;
+}
+
+/* The page request for g's SQL. */
+static void fill_request(req *r, const gen_result *g, long page, long page_size, exec_req *rq,
+                         int *src)
+{
+    rq->sql = buf_cstr(&g->sql);
+    rq->query_id = g->query_id;
+    rq->source = source_name(g->source, src);
+    rq->explanation = buf_cstr(&g->explanation);
+    rq->measures = g->measures_used.p;
+    rq->nmeasures = g->nmeasures;
+    rq->page = page;
+    rq->page_size = page_size;
+    rq->generate_ms = g->generate_ms;
+    rq->numeric_strings = r->cf->numeric_as_string;
+    rq->id = auth_txn_identity(r->x->who);
+    rq->rows_out = &r->audit_rows;
+}
+
 int h_query(req *r)
 {
     t2err err;
@@ -144,18 +176,7 @@ int h_query(req *r)
         convo_begin(r, &cv, &in_context, &err) < 0)
         goto fail;
     memset(&rq, 0, sizeof rq);
-    if (count) {
-        if (strcmp(count, "exact") == 0)
-            rq.count = COUNT_EXACT;
-        else if (strcmp(count, "estimated") == 0)
-            rq.count = COUNT_ESTIMATED;
-        else if (strcmp(count, "none") == 0)
-            rq.count = COUNT_NONE;
-        else {
-            err_field(&err, "count", "count must be \"exact\", \"estimated\" or \"none\"");
-            goto fail;
-        }
-    }
+    if (count_mode_of(count, &rq, &err) < 0) goto fail;
     turn = !query_id; /* a question is a turn; paging through a query_id is not */
     if (convo_ask(r, question, query_id, "question is required", &qtext, &g, &cv, in_context,
                   &err) < 0)
@@ -163,28 +184,14 @@ int h_query(req *r)
     if (g.clarification.len) {
         convo_record(r, &cv, buf_cstr(&qtext), &g, NULL, -1, NULL);
         rc = convo_clarify(r, &cv, &g);
-        convo_free(&cv);
-        gen_result_free(&g);
-        buf_free(&qtext);
-        return rc;
+        goto out;
     }
     rq.conversation_id = turn || in_context ? cv.id : NULL;
     if (turn) {
         rq.columns_out = &cols;
         rq.total_out = &total;
     }
-    rq.sql = buf_cstr(&g.sql);
-    rq.query_id = g.query_id;
-    rq.source = source_name(g.source, &src);
-    rq.explanation = buf_cstr(&g.explanation);
-    rq.measures = g.measures_used.p;
-    rq.nmeasures = g.nmeasures;
-    rq.page = page;
-    rq.page_size = page_size;
-    rq.generate_ms = g.generate_ms;
-    rq.numeric_strings = r->cf->numeric_as_string;
-    rq.id = auth_txn_identity(r->x->who);
-    rq.rows_out = &r->audit_rows;
+    fill_request(r, &g, page, page_size, &rq, &src);
     r->audit_rows = 0;
     req_audit_what(r, NULL, rq.sql, rq.source);
     rq.ndjson = r->accept && strcasestr(r->accept, "application/x-ndjson") != NULL;
@@ -204,11 +211,8 @@ int h_query(req *r)
             log_debug("query %s source=%s page=%ld size=%ld (result cache)", g.query_id, rq.source,
                       page, page_size);
             if (turn) convo_record(r, &cv, buf_cstr(&qtext), &g, NULL, -1, NULL);
-            convo_free(&cv);
-            buf_free(&cols);
-            gen_result_free(&g);
-            buf_free(&qtext);
-            return 0;
+            rc = 0;
+            goto out;
         }
         r->stream_extra = "X-Cache: miss\r\n";
         metrics_add(&metrics_get()->result_cache_misses, 1);
@@ -243,18 +247,16 @@ int h_query(req *r)
               : rc > 0 ? " (error after rows)"
                        : "");
     sink_free(&s);
-    convo_free(&cv);
-    buf_free(&cols);
-    gen_result_free(&g);
-    buf_free(&qtext);
-    return 0;
+    rc = 0;
+    goto out;
 fail:
     /* a failed question in a conversation stays in it (a follow-up skips it) */
     if (in_context && !query_id && qtext.len && err.code != E_VALIDATION)
         convo_record(r, &cv, buf_cstr(&qtext), &g, NULL, -1, &err);
     buf_free(&cap.body);
-    buf_free(&cols);
     rc = query_error(r, &err, in_context ? cv.id : NULL);
+out:
+    buf_free(&cols);
     convo_free(&cv);
     gen_result_free(&g);
     buf_free(&qtext);

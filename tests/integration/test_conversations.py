@@ -20,6 +20,7 @@ import requests
 
 from conftest import ROOT, assert_error, post_query
 from test_security import bearer, create_key
+from test_semantic import psql_rows
 
 CASES = os.path.join(ROOT, "tests", "planner", "conversations.jsonl")
 MAX_TURNS = 4
@@ -36,16 +37,6 @@ def nomodel(request):
     inst = f.start(NOMODEL[0], NOMODEL[1], **NOMODEL[2])
     request.addfinalizer(f.stop_all)
     return inst
-
-
-def psql_rows(stack_env, sql):
-    c = psycopg2.connect(stack_env["T2SQL_TEST_PG"])
-    try:
-        with c.cursor() as cur:
-            cur.execute(sql)
-            return cur.fetchall()
-    finally:
-        c.close()
 
 
 def norm(v):
