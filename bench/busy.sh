@@ -8,20 +8,17 @@
 #   the time a third query takes to be refused with 503 overloaded, against queue_timeout_ms
 #   (target 1.0 to 1.5).
 #   N=200 bench/busy.sh     (the bench stack must be running)
-set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$ROOT"
+. "$(dirname "$0")/lib.bash"
+need_stack busy.sh
 N=${N:-200}
 NAME=bench-busy
 PORT=$((38076 + ${T2SQL_TEST_PORT_OFFSET:-0}))
 URL=http://127.0.0.1:$PORT
-LLM=${T2SQL_TEST_LLM:-http://127.0.0.1:38099}
+LLM=$T2SQL_TEST_LLM
 STACK="env T2SQL_STACK_MODE=bench scripts/stack.sh"
 RUN=$$-$(date +%s)
 
-[ -f var/bench/env.sh ] && curl -sf "${T2SQL_TEST_URL:-http://127.0.0.1:38080}/health" >/dev/null \
-    || { echo "busy.sh: the bench stack is not running (scripts/stack.sh bench)" >&2; exit 1; }
-trap '$STACK instance-stop $NAME >/dev/null 2>&1 || true' EXIT
+CLEANUP='$STACK instance-stop $NAME >/dev/null 2>&1 || true'
 $STACK instance $NAME "$PORT" T2SQL_WORKERS=2 T2SQL_QUEUE_WORKERS=2 T2SQL_QUEUE_TIMEOUT_MS=1000 \
     T2SQL_GUARD_ENABLED=false T2SQL_STATEMENT_TIMEOUT_MS=60000 >/dev/null
 

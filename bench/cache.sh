@@ -6,28 +6,19 @@
 # Prints the median latencies and their ratio (target <= 1/20) and the model calls made by
 # the repeats (target 0). Exit status 1 if a target is missed.
 #   QUESTIONS=10 REPEATS=10 DELAY_MS=200 bench/cache.sh     (the bench stack must be running)
-set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$ROOT"
+. "$(dirname "$0")/lib.bash"
+need_stack cache.sh
 QUESTIONS=${QUESTIONS:-10}
 REPEATS=${REPEATS:-10}
 DELAY_MS=${DELAY_MS:-200}
-URL=${T2SQL_TEST_URL:-http://127.0.0.1:38080}
-LLM=${T2SQL_TEST_LLM:-http://127.0.0.1:38099}
+URL=$T2SQL_TEST_URL LLM=$T2SQL_TEST_LLM
 RUN=$$-$(date +%s) # questions never asked before
 SQL="SELECT event_id, name, category FROM events ORDER BY event_id LIMIT 10"
 WORDS=(alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november
        oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu)
 
-[ -f var/bench/env.sh ] && curl -sf "$URL/health" >/dev/null \
-    || { echo "cache.sh: the bench stack is not running (scripts/stack.sh bench)" >&2; exit 1; }
-TMP=$(mktemp -d /tmp/t2sql-bench-cache.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+bench_tmp cache
 
-fail=0
-verdict() { if [ "$1" = 1 ]; then echo PASS; else fail=1; echo MISS; fi; }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-calc() { awk "BEGIN {print ($*)}"; }
 calls() { curl -sf "$LLM/_calls" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])'; }
 question() { echo "cache bench $RUN ${WORDS[$(($1 % ${#WORDS[@]}))]} $1: list the first events"; }
 ask() { # ask N -> seconds; the body's source goes to $TMP/source
@@ -59,4 +50,4 @@ rep=$(median <"$TMP/repeat")
 ratio=$(calc "$rep / $first")
 echo "cache: repeated question median $(printf %.1f "$(calc "$rep * 1000")") ms vs first ask $(printf %.1f "$(calc "$first * 1000")") ms, ratio 1/$(printf %.0f "$(calc "$first / $rep")") (model delay $DELAY_MS ms; target <= 1/20): $(verdict "$(calc "$ratio <= 0.05")")"
 echo "cache: model calls for $((QUESTIONS * REPEATS)) repeats: $((c2 - c1)) ($((c1 - c0)) for the $QUESTIONS first asks; target 0): $(verdict "$(calc "$c2 - $c1 == 0")")"
-exit $fail
+bench_exit

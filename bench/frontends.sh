@@ -4,22 +4,18 @@
 # rounds alternating between the two; prints each round, the medians and the ratio
 # apache/nginx (what the choice of front end costs; everything shares the same CPUs).
 #   SECONDS_EACH=5 ROUNDS=3 CONNS=8 bench/frontends.sh      (the bench stack must be running)
-set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$ROOT"
+. "$(dirname "$0")/lib.bash"
+need_stack frontends.sh
 SECS=${SECONDS_EACH:-5}
 ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-8}
-[ -f var/bench/env.sh ] || { echo "frontends.sh: the bench stack is not running (scripts/stack.sh bench)" >&2; exit 1; }
-. var/bench/env.sh
 NGINX=$T2SQL_TEST_URL APACHE=$T2SQL_TEST_APACHE_URL LLM=$T2SQL_TEST_LLM
 for u in "$NGINX" "$APACHE"; do
     curl -sf "$u/health" >/dev/null || { echo "frontends.sh: no answer from $u" >&2; exit 1; }
 done
 SQL="SELECT event_id, name, category, event_date FROM events WHERE event_id = 7"
 Q="front end bench: the event number 7"
-TMP=$(mktemp -d /tmp/t2sql-bench-fe.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+bench_tmp fe
 
 curl -sf -X POST "$LLM/_rules" \
     -d "{\"rules\": [{\"match\": \"front end bench\", \"reply\": \"<sql>$SQL</sql>\"}]}" >/dev/null
@@ -28,14 +24,7 @@ for u in "$NGINX" "$APACHE" "$NGINX" "$APACHE" "$NGINX" "$APACHE" "$NGINX" "$APA
     out=$(curl -sf -H 'Content-Type: application/json' -d "$body" "$u/query") # warm every worker
 done
 case $out in *'"source":"cache"'*) ;; *) echo "frontends.sh: not answered from the cache: ${out:0:300}"; exit 1 ;; esac
-cat >"$TMP/post.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '$body'
-wrk.headers["Content-Type"] = "application/json"
-LUA
-
-rps() { sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$1"; }
-median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+post_lua "$TMP/post.lua" "$body"
 errors=""
 for r in $(seq 1 "$ROUNDS"); do
     for fe in nginx apache; do

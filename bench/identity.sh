@@ -8,25 +8,21 @@
 # Prints both throughputs and their ratio (target >= 0.8). Exit status 1 if it is missed.
 #   ROUNDS=4 SLICE_SECONDS=3 CONNS=8 bench/identity.sh   (the bench stack must be running)
 # Uses its own instance (auth on) on port 38071 (+ T2SQL_PORT_OFFSET), stopped at the end.
-set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$ROOT"
+. "$(dirname "$0")/lib.bash"
+need_stack identity.sh
 ROUNDS=${ROUNDS:-4}
 SLICE=${SLICE_SECONDS:-3}
 CONNS=${CONNS:-8}
 NAME=bench-identity
 PORT=$((38071 + ${T2SQL_TEST_PORT_OFFSET:-0}))
 URL=http://127.0.0.1:$PORT
-LLM=${T2SQL_TEST_LLM:-http://127.0.0.1:38099}
+LLM=$T2SQL_TEST_LLM
 STACK="env T2SQL_STACK_MODE=bench scripts/stack.sh"
 SQL_EV="SELECT event_id, name, category, event_date FROM events WHERE event_id = 42"
 SQL_CU="SELECT count(*) AS members FROM customers WHERE is_member"
 
-[ -f var/bench/env.sh ] && curl -sf "${T2SQL_TEST_URL:-http://127.0.0.1:38080}/health" >/dev/null \
-    || { echo "identity.sh: the bench stack is not running (scripts/stack.sh bench)" >&2; exit 1; }
-. var/bench/env.sh
-TMP=$(mktemp -d /tmp/t2sql-bench-identity.XXXXXX)
-trap '$STACK instance-stop $NAME >/dev/null 2>&1 || true; rm -rf "$TMP"' EXIT
+CLEANUP='$STACK instance-stop $NAME >/dev/null 2>&1 || true'
+bench_tmp identity
 
 keys() { (. var/bench/service.env && bin/t2sql-keys -c conf/t2sql.conf "$@" 2>/dev/null); }
 plain=$(keys create bench-plain --scopes query --rate 0)
@@ -39,8 +35,6 @@ curl -sf -X POST "$LLM/_rules" -d "{\"rules\": [
     {\"match\": \"identity bench: event 42\", \"reply\": \"<sql>$SQL_EV</sql>\"},
     {\"match\": \"identity bench: members\", \"reply\": \"<sql>$SQL_CU</sql>\"}]}" >/dev/null
 
-reqs() { sed -n 's/^ *\([0-9]*\) requests in .*/\1/p' "$1"; }
-fail=0
 warm() { # warm KEY QUESTION: every worker has the SQL from the cache
     local body="{\"question\": \"$2\", \"stream\": false}"
     for _ in 1 2 3 4 5 6 7 8; do
@@ -50,12 +44,7 @@ warm() { # warm KEY QUESTION: every worker has the SQL from the cache
 }
 run() { # run KEY QUESTION -> prints the requests served in SLICE seconds
     local body="{\"question\": \"$2\", \"stream\": false}"
-    cat >"$TMP/post.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '$body'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer $1"
-LUA
+    post_lua "$TMP/post.lua" "$body" "Authorization=Bearer $1"
     wrk -t2 -c"$CONNS" -d"${SLICE}s" -s "$TMP/post.lua" "$URL/query" >"$TMP/out" 2>&1
     if grep -qE "Non-2xx|Socket errors" "$TMP/out"; then
         echo "identity.sh: errors under load: $(grep -E "Non-2xx|Socket errors" "$TMP/out")" >&2
@@ -87,4 +76,4 @@ echo "          (the same with the tenant's RLS policy filtering 100,000 custome
 for id in $(keys list | awk -F'\t' '($2 == "bench-plain" || $2 == "bench-tenant") && $6 == "-" {print $1}'); do
     keys revoke "$id" >/dev/null || true # keys with no rate limit do not outlive the run
 done
-exit $fail
+bench_exit

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # rag.sh -- schema-retrieval benchmark through bin/t2sql-rag-eval: gold-table recall and prompt
 # size on the project's enterprise-style schema (tests/rag/enterprise, 377 tables, 4000
 # tokens), on the hospital schema (tests/rag/hospital, 1000 tokens), and on Spider dev (per
@@ -7,9 +7,7 @@
 # p90) on the enterprise schema grown to 1,000 tables. Offline: no database, no model.
 #   bench/rag.sh            (from the project root; builds bin/t2sql-rag-eval if needed)
 # One line per target ending in PASS or MISS; exit status 1 if a target is missed.
-set -eu
-
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/lib.bash"
 DATA=${SPIDER_DIR:-../shared/data/spider}
 BUDGET=${RAG_BUDGET:-3000}
 MERGED_BUDGET=${RAG_MERGED_BUDGET:-4000}
@@ -17,22 +15,16 @@ ENT_BUDGET=${RAG_ENTERPRISE_BUDGET:-4000}
 TIMED_TABLES=${RAG_TIMED_TABLES:-1000}
 EVAL=bin/t2sql-rag-eval
 PY=${PYTHON:-/usr/bin/python3}
-fail=0
 
 make --no-print-directory -s build/libt2sql.a "$EVAL" >/dev/null
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-verdict() { # verdict OK? -> PASS/MISS (and remembers a miss)
-    if [ "$1" = 1 ]; then echo PASS; else fail=1; echo MISS; fi
-}
+bench_tmp rag
 
 # run LABEL TARGET TABLES QUESTIONS ARGS...: recall line, timing line, verdict on recall
 run() {
     label=$1 target=$2 tables=$3 questions=$4
     shift 4
-    timing=$("$EVAL" --tables "$tables" --questions "$questions" "$@" 2>&1 >"$tmp/out")
-    last=$(tail -n 1 "$tmp/out")
+    timing=$("$EVAL" --tables "$tables" --questions "$questions" "$@" 2>&1 >"$TMP/out")
+    last=$(tail -n 1 "$TMP/out")
     recall=$(echo "$last" | awk '{print $2}')
     ok=$(awk -v r="$recall" -v t="$target" 'BEGIN {print (r >= t) ? 1 : 0}')
     printf 'rag: %-34s %s (target >= %s): %s\n' "$label" "$last" "$target" "$(verdict "$ok")"
@@ -48,13 +40,13 @@ if [ -r "$DATA/tables.json" ] && [ -r "$DATA/dev_gold_tables.json" ]; then
     # older copies without them are joined with dev.json by index.
     QUESTIONS=$DATA/dev_gold_tables.json
     if ! "$PY" -c 'import json,sys; q=json.load(open(sys.argv[1])); sys.exit(0 if all("db_id" in x and "question" in x for x in q) else 1)' "$QUESTIONS"; then
-        "$PY" - "$DATA/dev.json" "$QUESTIONS" >"$tmp/questions.json" <<'PY'
+        "$PY" - "$DATA/dev.json" "$QUESTIONS" >"$TMP/questions.json" <<'PY'
 import json, sys
 dev, gold = (json.load(open(p)) for p in sys.argv[1:3])
 print(json.dumps([{"db_id": d["db_id"], "question": d["question"], "gold_tables": g["gold_tables"]}
                   for d, g in zip(dev, gold)]))
 PY
-        QUESTIONS=$tmp/questions.json
+        QUESTIONS=$TMP/questions.json
     fi
     run "spider per database, budget $BUDGET:" 0.99 "$DATA/tables.json" "$QUESTIONS" --budget "$BUDGET"
     run "spider merged 166 dbs, budget $MERGED_BUDGET:" 0.99 "$DATA/tables.json" "$QUESTIONS" \
@@ -65,8 +57,8 @@ fi
 
 # retrieval's own time per question at TIMED_TABLES tables (copies of the enterprise schema
 # under business-unit prefixes), the index built beforehand as a worker does once per catalog
-"$PY" tests/rag/generate.py --tables "$TIMED_TABLES" --out "$tmp/grown" enterprise >/dev/null
-timing=$("$EVAL" --tables "$tmp/grown/tables.json" --questions "$tmp/grown/questions.json" \
+"$PY" tests/rag/generate.py --tables "$TIMED_TABLES" --out "$TMP/grown" enterprise >/dev/null
+timing=$("$EVAL" --tables "$TMP/grown/tables.json" --questions "$TMP/grown/questions.json" \
     --budget "$ENT_BUDGET" 2>&1 >/dev/null)
 median=$(echo "$timing" | sed -n 's/.*median \([0-9.]*\) ms.*/\1/p')
 p90=$(echo "$timing" | sed -n 's/.*p90 \([0-9.]*\) ms.*/\1/p')
@@ -74,4 +66,4 @@ ok=$(awk -v m="$median" 'BEGIN {print (m != "" && m <= 2) ? 1 : 0}')
 echo "rag: retrieval per question at $TIMED_TABLES tables: median $median ms, p90 $p90 ms" \
     "(target median <= 2 ms): $(verdict "$ok")"
 echo "     $timing"
-exit $fail
+bench_exit

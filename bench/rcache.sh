@@ -7,24 +7,20 @@
 # An instance of its own with result_cache = true (4 workers, port 38071 + T2SQL_PORT_OFFSET,
 # stopped at the end) beside the bench stack's (result_cache off).
 #   CONNS=16 SECS=5 ROUNDS=5 bench/rcache.sh          (the bench stack must be running)
-set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$ROOT"
+. "$(dirname "$0")/lib.bash"
+need_stack rcache.sh
 CONNS=${CONNS:-16}
 SECS=${SECS:-5}
 ROUNDS=${ROUNDS:-5}
-URL=${T2SQL_TEST_URL:-http://127.0.0.1:38080}
-LLM=${T2SQL_TEST_LLM:-http://127.0.0.1:38099}
-PORT=$((38071 + ${T2SQL_PORT_OFFSET:-0}))
+URL=$T2SQL_TEST_URL LLM=$T2SQL_TEST_LLM
+PORT=$((38071 + ${T2SQL_TEST_PORT_OFFSET:-0}))
 RC=http://127.0.0.1:$PORT
 SQL="SELECT event_id, name, category, event_date FROM events WHERE event_id = 42"
 Q="result cache bench: the event number 42"
 STACK="env T2SQL_STACK_MODE=bench bash scripts/stack.sh"
 
-[ -f var/bench/env.sh ] && curl -sf "$URL/health" >/dev/null \
-    || { echo "rcache.sh: the bench stack is not running (scripts/stack.sh bench)" >&2; exit 1; }
-TMP=$(mktemp -d /tmp/t2sql-bench-rc.XXXXXX)
-trap '$STACK instance-stop rcache >/dev/null 2>&1 || true; rm -rf "$TMP"' EXIT
+CLEANUP='$STACK instance-stop rcache >/dev/null 2>&1 || true'
+bench_tmp rc
 $STACK instance rcache "$PORT" T2SQL_RESULT_CACHE=true T2SQL_WORKERS=4 >/dev/null
 
 curl -sf -X POST "$LLM/_rules" \
@@ -38,13 +34,7 @@ done
 hit=$(curl -s -D - -o /dev/null -H 'Content-Type: application/json' -d "$body" "$RC/query" |
       tr -d '\r' | sed -n 's/^X-Cache: //p')
 [ "$hit" = hit ] || { echo "rcache.sh: the result cache does not answer (X-Cache: $hit)"; exit 1; }
-cat >"$TMP/post.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '$body'
-wrk.headers["Content-Type"] = "application/json"
-LUA
-rps() { sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$1"; }
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+post_lua "$TMP/post.lua" "$body"
 bad=0
 for i in $(seq 1 "$ROUNDS"); do
     wrk -t2 -c"$CONNS" -d"${SECS}s" "$RC/health" >"$TMP/h$i" 2>&1
@@ -61,11 +51,7 @@ rq=$(for i in $(seq 1 "$ROUNDS"); do awk "BEGIN {print $(rps "$TMP/r$i") / $(rps
      median | awk '{printf "%.2f", $1}')
 qq=$(for i in $(seq 1 "$ROUNDS"); do awk "BEGIN {print $(rps "$TMP/q$i") / $(rps "$TMP/h$i")}"; done |
      median | awk '{printf "%.2f", $1}')
-fail=0
-v() { if awk "BEGIN {exit !($1)}"; then echo PASS; else echo MISS; fi; }
-a=$(v "$rq >= 0.6") b=$(v "$qq >= 0.35")
-echo "rcache: result-cache hit $r req/s vs /health $h req/s (medians), ratio $rq (median of the rounds' ratios; target >= 0.6, $CONNS connections): $a"
-echo "rcache: cached question $q req/s vs /health $h req/s (medians), ratio $qq (target >= 0.35): $b"
-[ "$a" = PASS ] && [ "$b" = PASS ] || fail=1
+echo "rcache: result-cache hit $r req/s vs /health $h req/s (medians), ratio $rq (median of the rounds' ratios; target >= 0.6, $CONNS connections): $(verdict "$(calc "$rq >= 0.6")")"
+echo "rcache: cached question $q req/s vs /health $h req/s (medians), ratio $qq (target >= 0.35): $(verdict "$(calc "$qq >= 0.35")")"
 [ "$bad" = 0 ] || { echo "rcache: errors under load"; exit 1; }
-exit $fail
+bench_exit

@@ -8,16 +8,13 @@
 # process's RSS and open descriptors at start, after the warm-up and at the end; PASS when
 # nothing answered 5xx (or broke a connection), every bad request got its 4xx, every export
 # succeeded, and no process grew by more than 5% (RSS: plus 1 MiB) between warm-up and end.
-set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$ROOT"
-LLM=${T2SQL_TEST_LLM:-http://127.0.0.1:38099}
-curl -sf "${T2SQL_TEST_URL:-http://127.0.0.1:38080}/health" >/dev/null \
-    || { echo "soak.sh: the bench stack is not running (scripts/stack.sh bench)" >&2; exit 1; }
+. "$(dirname "$0")/lib.bash"
+need_stack soak.sh
+LLM=$T2SQL_TEST_LLM
 BIG=${SOAK_BIG_ROWS:-100000}
-PORT=$((38077 + ${T2SQL_PORT_OFFSET:-0}))
+PORT=$((38077 + ${T2SQL_TEST_PORT_OFFSET:-0}))
 STACK="env T2SQL_STACK_MODE=bench bash scripts/stack.sh"
-trap '$STACK instance-stop soak >/dev/null 2>&1 || true' EXIT
+CLEANUP='$STACK instance-stop soak >/dev/null 2>&1 || true'
 $STACK instance soak "$PORT" T2SQL_WORKERS="${SOAK_WORKERS:-4}" T2SQL_MAX_PAGE_SIZE="$BIG" >/dev/null
 URL=http://127.0.0.1:$PORT
 mkdir -p var/bench/log

@@ -11,9 +11,8 @@
 # One line per measurement ending in PASS or MISS; exit status 1 if a target is missed.
 #   ROUNDS=5 TTFB_ROUNDS=11 HUP_ROUNDS=3 bench/stream.sh        (the bench stack must be running)
 # Uses its own service instance (one worker) on port 38070 (+ T2SQL_PORT_OFFSET), stopped at the end.
-set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$ROOT"
+. "$(dirname "$0")/lib.bash"
+need_stack stream.sh
 ROUNDS=${ROUNDS:-5}
 TTFB_ROUNDS=${TTFB_ROUNDS:-11}
 HUP_ROUNDS=${HUP_ROUNDS:-3}
@@ -21,8 +20,8 @@ ROWS=1000000
 NAME=bench-stream
 PORT=$((38070 + ${T2SQL_TEST_PORT_OFFSET:-0}))
 URL=http://127.0.0.1:$PORT
-LLM=${T2SQL_TEST_LLM:-http://127.0.0.1:38099}
-PGCONN=${T2SQL_TEST_PG:-"host=127.0.0.1 port=35432 dbname=t2sql user=postgres"}
+LLM=$T2SQL_TEST_LLM
+PGCONN=$T2SQL_TEST_PG
 PGCONN=${PGCONN% password=*} # the password comes from PGPASSFILE (var/bench/env.sh), not argv
 PY=/usr/bin/python3
 SQL="SELECT * FROM ticket_sales ORDER BY sale_id LIMIT $ROWS"
@@ -36,18 +35,8 @@ HUP_TOK="hup_${RUN//-/_}"
 HUP_SQL="SELECT a, b, '$HUP_TOK' AS tok FROM generate_series(1, 10000) a, generate_series(1, 5000) b"
 STACK="env T2SQL_STACK_MODE=bench scripts/stack.sh"
 
-[ -f var/bench/env.sh ] && curl -sf "${T2SQL_TEST_URL:-http://127.0.0.1:38080}/health" >/dev/null \
-    || { echo "stream.sh: the bench stack is not running (scripts/stack.sh bench)" >&2; exit 1; }
-TMP=$(mktemp -d /tmp/t2sql-bench-stream.XXXXXX)
-trap '$STACK instance-stop $NAME >/dev/null 2>&1 || true; rm -rf "$TMP"' EXIT
-
-fail=0
-verdict() { # verdict OK? -> PASS/MISS (and remembers a miss)
-    if [ "$1" = 1 ]; then echo PASS; else fail=1; echo MISS; fi
-}
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-calc() { awk "BEGIN {print ($*)}"; }
-now() { date +%s.%N; }
+CLEANUP='$STACK instance-stop $NAME >/dev/null 2>&1 || true'
+bench_tmp stream
 
 start_instance() { # a fresh master and worker; sets WORKER
     local master
@@ -195,4 +184,4 @@ PY
 )
 hup_s=$(echo "$hup" | tr ' ' '\n' | median)
 echo "stream: hang-up -> query cancelled in $(printf %.0f "$(calc "$hup_s * 1000")") ms (median of $HUP_ROUNDS: $hup s; target <= 1 s): $(verdict "$(calc "$hup_s <= 1.0")")"
-exit $fail
+bench_exit

@@ -4,21 +4,15 @@
 # the very same SQL straight on PostgreSQL with as many clients. Also GET /health, the cost
 # of nginx + FastCGI alone. Prints req/s, latency percentiles and the ratio api/pgbench.
 #   SECONDS_EACH=10 CONNS=8 bench/throughput.sh          (the bench stack must be running)
-set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$ROOT"
+. "$(dirname "$0")/lib.bash"
+need_stack throughput.sh
 SECS=${SECONDS_EACH:-10}
 CONNS=${CONNS:-8}
-URL=${T2SQL_TEST_URL:-http://127.0.0.1:38080}
-LLM=${T2SQL_TEST_LLM:-http://127.0.0.1:38099}
+URL=$T2SQL_TEST_URL LLM=$T2SQL_TEST_LLM
 SQL="SELECT event_id, name, category, event_date FROM events WHERE event_id = 42"
 Q="throughput bench: the event number 42"
 
-[ -f var/bench/env.sh ] && curl -sf "$URL/health" >/dev/null \
-    || { echo "throughput.sh: the bench stack is not running (scripts/stack.sh bench)" >&2; exit 1; }
-. var/bench/env.sh
-TMP=$(mktemp -d /tmp/t2sql-bench-tp.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+bench_tmp tp
 
 curl -sf -X POST "$LLM/_rules" \
     -d "{\"rules\": [{\"match\": \"throughput bench\", \"reply\": \"<sql>$SQL</sql>\"}]}" >/dev/null
@@ -26,14 +20,9 @@ body="{\"question\": \"$Q\", \"stream\": false}"
 for _ in 1 2 3 4 5 6 7 8; do # warm every worker: the SQL now comes from the cache
     curl -sf -H 'Content-Type: application/json' -d "$body" "$URL/query" >/dev/null
 done
-cat >"$TMP/post.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '$body'
-wrk.headers["Content-Type"] = "application/json"
-LUA
+post_lua "$TMP/post.lua" "$body"
 echo "$SQL;" >"$TMP/q.sql"
 
-rps() { sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$1"; }
 pct() { awk -v p="$2" '$1 == p"%" {print $2}' "$1"; }
 
 wrk -t2 -c"$CONNS" -d"${SECS}s" --latency "$URL/health" >"$TMP/health" 2>&1

@@ -385,6 +385,61 @@ def libpq_argv(ci):
     return ci, e
 
 
+def pg_connect(dbname=None):
+    """An autocommit connection to the test PostgreSQL (dbname: another database on it)."""
+    c = psycopg2.connect(conninfo(dbname))
+    c.autocommit = True
+    return c
+
+
+def pg_rows(sql, dbname=None, text=False):
+    """All rows of sql on a connection of its own (text: values in PostgreSQL's text form)."""
+    c = connect_text(dbname) if text else pg_connect(dbname)
+    try:
+        with c.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchall()
+    finally:
+        c.close()
+
+
+def pg_exec(sql, dbname=None):
+    """Runs sql (DDL, writes) in autocommit on a connection of its own."""
+    c = pg_connect(dbname)
+    try:
+        with c.cursor() as cur:
+            cur.execute(sql)
+    finally:
+        c.close()
+
+
+PSQL_BIN = "/usr/bin/psql"
+
+
+def psql_file(dbname, path, timeout=60, **variables):
+    """psql -f path on database dbname, stopping at the first error (which fails the test)."""
+    ci, pgenv = libpq_argv(conninfo(dbname))
+    argv = [PSQL_BIN, "-X", "-q", "-v", "ON_ERROR_STOP=1"]
+    for k, v in variables.items():
+        argv += ["-v", "%s=%s" % (k, v)]
+    p = subprocess.run(argv + ["-d", ci, "-f", path], capture_output=True, text=True,
+                       timeout=timeout, env=pgenv)
+    assert p.returncode == 0, "psql -f %s failed:\n%s" % (path, p.stderr[-3000:])
+
+
+def fresh_database(dbname):
+    """Drops and creates dbname on the test PostgreSQL."""
+    pg_exec("DROP DATABASE IF EXISTS %s WITH (FORCE)" % dbname)
+    pg_exec("CREATE DATABASE %s" % dbname)
+
+
+def install_service(dbname):
+    """As a deployment does: the service's schema, then its roles (login + SELECT-only)."""
+    root = os.environ["T2SQL_ROOT"]
+    for f in ("conf/schema.sql", "conf/roles.sql"):
+        psql_file(dbname, os.path.join(root, f), db=dbname)
+
+
 def connect_text(dbname=None):
     """A connection whose every value comes back as PostgreSQL's text form (or None)."""
     c = psycopg2.connect(conninfo(dbname))

@@ -9,19 +9,17 @@ The rows the API returns must equal the rows PostgreSQL returns for the same SQL
 import csv
 import os
 import re
-import subprocess
 
 import psycopg2
 import pytest
 
-from conftest import (DATA, assert_rows_match, conninfo, libpq_argv, loads, need_shared, post_query,
-                      shared_missing)
+from conftest import (DATA, assert_rows_match, fresh_database, install_service, loads, need_shared,
+                      pg_connect, post_query, psql_file, shared_missing)
 
 DEFOG = os.path.join(DATA, "defog")
 QUESTIONS = os.path.join(DEFOG, "questions", "questions_gen_postgres.csv")
 DBS = ["academic", "advising", "atis", "geography", "restaurants", "scholar"]
 PORTS = dict(zip(DBS, range(18082, 18088)))
-PSQL = "/usr/bin/psql"
 
 
 def split_statements(text):
@@ -94,27 +92,10 @@ def load_database(db):
     """Drop, create and load ../shared/data/defog/databases/<db>/<db>.sql."""
     path = os.path.join(DEFOG, "databases", db, db + ".sql")
     assert os.path.exists(path), path
-    admin = psycopg2.connect(conninfo())
-    admin.autocommit = True
-    try:
-        with admin.cursor() as cur:
-            cur.execute("DROP DATABASE IF EXISTS %s WITH (FORCE)" % db)
-            cur.execute("CREATE DATABASE %s" % db)
-    finally:
-        admin.close()
-    ci, pgenv = libpq_argv(conninfo(db))
-    p = subprocess.run([PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", ci, "-f", path],
-                       capture_output=True, text=True, timeout=300, env=pgenv)
-    assert p.returncode == 0, "psql -f %s failed:\n%s" % (path, p.stderr[-3000:])
-    # as a deployment does: the service's schema, then its roles (login + SELECT-only)
-    root = os.environ["T2SQL_ROOT"]
-    for f in ("conf/schema.sql", "conf/roles.sql"):
-        p = subprocess.run([PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", "db=" + db,
-                            "-d", ci, "-f", os.path.join(root, f)],
-                           capture_output=True, text=True, timeout=60, env=pgenv)
-        assert p.returncode == 0, "psql -f %s failed:\n%s" % (f, p.stderr[-3000:])
-    c = psycopg2.connect(conninfo(db))
-    c.autocommit = True
+    fresh_database(db)
+    psql_file(db, path, timeout=300)
+    install_service(db)
+    c = pg_connect(db)
     try:
         with c.cursor() as cur:
             # whatever SELECT-only role the service may switch to can read the test data

@@ -4,18 +4,14 @@ common values of low-cardinality text columns that pg_stats knows nothing of yet
 catalog_sample_rows = 0 it does not; and once ANALYZE has run, the statistics replace the
 sample."""
 
-import os
-import subprocess
 import time
 
-import psycopg2
 import pytest
 import requests
 
-from conftest import conninfo, libpq_argv, post_query
+from conftest import fresh_database, install_service, pg_connect, pg_exec, post_query
 
 DB = "trust_nostats"
-PSQL = "/usr/bin/psql"
 # the demo's semantic layer names demo tables: none for this database
 PLANNER = {"OPENAI_BASE_URL": "", "OPENAI_API_KEY": "", "T2SQL_DB_NAME": DB,
            "T2SQL_SEMANTIC_FILE": ""}
@@ -25,26 +21,11 @@ COUNTRIES = {"Nepal": 10, "China": 8, "Pakistan": 7, "India": 5, "Bhutan": 1}
 QUESTION = "how many mountains in Nepal"
 
 
-def connect(dbname):
-    c = psycopg2.connect(conninfo(dbname))
-    c.autocommit = True
-    return c
-
-
 @pytest.fixture(scope="module")
 def fresh_db(stack_env):
-    admin = connect(None)
-    with admin.cursor() as cur:
-        cur.execute("DROP DATABASE IF EXISTS %s WITH (FORCE)" % DB)
-        cur.execute("CREATE DATABASE %s" % DB)
-    ci, pgenv = libpq_argv(conninfo(DB))
-    root = os.environ["T2SQL_ROOT"]
-    for f in ("conf/schema.sql", "conf/roles.sql"):
-        p = subprocess.run([PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", "db=" + DB,
-                            "-d", ci, "-f", os.path.join(root, f)],
-                           capture_output=True, text=True, timeout=60, env=pgenv)
-        assert p.returncode == 0, "psql -f %s failed:\n%s" % (f, p.stderr[-3000:])
-    c = connect(DB)
+    fresh_database(DB)
+    install_service(DB)
+    c = pg_connect(DB)
     with c.cursor() as cur:
         # autovacuum must not analyze it behind the test's back
         cur.execute("CREATE TABLE mountains (mountain_id int PRIMARY KEY, name text NOT NULL,"
@@ -63,9 +44,7 @@ def fresh_db(stack_env):
         yield c
     finally:
         c.close()
-        with admin.cursor() as cur:
-            cur.execute("DROP DATABASE IF EXISTS %s WITH (FORCE)" % DB)
-        admin.close()
+        pg_exec("DROP DATABASE IF EXISTS %s WITH (FORCE)" % DB)
 
 
 def country_values(url):

@@ -11,11 +11,10 @@ import json
 import threading
 import time
 
-import psycopg2
 import pytest
 import requests
 
-from conftest import assert_ok, loads, post_query
+from conftest import assert_ok, loads, pg_connect, post_query
 
 NDJSON = {"Accept": "application/x-ndjson"}
 TABLE = "trust_pages"
@@ -24,15 +23,9 @@ PAGES, SIZE = 20, 500
 SQL = "SELECT city, note FROM %s WHERE id %% 50 = 0" % TABLE  # 10,000 rows, no key in them
 
 
-def connect(stack_env):
-    c = psycopg2.connect(stack_env["T2SQL_TEST_PG"])
-    c.autocommit = True
-    return c
-
-
 @pytest.fixture(scope="module")
 def table(stack_env):
-    c = connect(stack_env)
+    c = pg_connect()
     with c.cursor() as cur:
         cur.execute("DROP TABLE IF EXISTS %s" % TABLE)
         cur.execute("CREATE TABLE %s AS SELECT g AS id, 'city ' || (g %% 37) AS city,"
@@ -59,7 +52,7 @@ class Scanners:
 
     def run(self, stack_env):
         try:
-            c = connect(stack_env)
+            c = pg_connect()
             with c.cursor() as cur:
                 cur.execute("SET max_parallel_workers_per_gather = 2")
                 cur.execute("SET parallel_setup_cost = 0")
@@ -106,7 +99,7 @@ def page(base_url, qid, n, stream=False, headers=None, size=SIZE):
 
 
 def all_rows(stack_env, sql):
-    c = connect(stack_env)
+    c = pg_connect()
     with c.cursor() as cur:
         cur.execute(sql)
         rows = [list(r) for r in cur.fetchall()]

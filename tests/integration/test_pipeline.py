@@ -5,18 +5,9 @@ import subprocess
 import time
 import uuid
 
-import psycopg2
 import requests
 
-from conftest import assert_error, post_query
-
-
-def ddl(stack_env, sql):
-    c = psycopg2.connect(stack_env["T2SQL_TEST_PG"])
-    c.autocommit = True
-    with c.cursor() as cur:
-        cur.execute(sql)
-    c.close()
+from conftest import assert_error, pg_exec, post_query
 
 
 def last_prompt(fakellm):
@@ -41,8 +32,8 @@ def test_glossary_terms_reach_the_prompt(base_url, fakellm, uq):
 
 def test_catalog_change_reaches_the_prompt_without_restart(base_url, fakellm, stack_env, uq):
     col = "loyalty_" + uuid.uuid4().hex[:8]
-    ddl(stack_env, "ALTER TABLE customers ADD COLUMN %s text" % col)
-    ddl(stack_env, "COMMENT ON COLUMN customers.%s IS 'loyalty programme tier %s'" % (col, uq))
+    pg_exec("ALTER TABLE customers ADD COLUMN %s text" % col)
+    pg_exec("COMMENT ON COLUMN customers.%s IS 'loyalty programme tier %s'" % (col, uq))
     try:
         fakellm.rules({"reply": "<sql>SELECT %s FROM customers LIMIT 1</sql>" % col})
         deadline = time.time() + 10
@@ -56,7 +47,7 @@ def test_catalog_change_reaches_the_prompt_without_restart(base_url, fakellm, st
         assert "loyalty programme tier " + uq in last_prompt(fakellm)
         assert ok(r)["columns"] == [col]
     finally:
-        ddl(stack_env, "ALTER TABLE customers DROP COLUMN %s" % col)
+        pg_exec("ALTER TABLE customers DROP COLUMN %s" % col)
         time.sleep(2.5)  # let every worker see the schema again: cache keys carry it
 
 

@@ -24,7 +24,7 @@ import pytest
 import requests
 
 from conftest import (DATA, PORT_OFFSET, ROOT, Instance, assert_error, assert_no_secrets,
-                      assert_ok, need_shared, conninfo, port_open, post_query)
+                      assert_ok, need_shared, conninfo, pg_connect, port_open, post_query)
 
 GUARD_OFF = ("sec-guardoff", 18090, {"T2SQL_GUARD_ENABLED": "false",
                                      "T2SQL_QUERY_ROLE": "t2sql_reader",
@@ -121,12 +121,6 @@ def start(instances, spec, **more):
     return inst
 
 
-def superuser():
-    c = psycopg2.connect(conninfo())
-    c.autocommit = True
-    return c
-
-
 def keys_file():
     return os.path.join(os.environ["T2SQL_TEST_VAR"], "created_keys.txt")
 
@@ -169,7 +163,7 @@ def bearer(key):
 def snapshot():
     """What generated SQL must never change: every demo table, the service's tables, the
     relations, roles, large objects, advisory locks left behind."""
-    c = superuser()
+    c = pg_connect()
     out = {}
     with c.cursor() as cur:
         cur.execute("SELECT n.nspname, c.relname FROM pg_class c"
@@ -238,7 +232,7 @@ def canary():
     """Secrets worth stealing: a role with a password (pg_authid shows its SCRAM hash) and an
     API key row, so that a read of either shows up in a response."""
     role = "t2sql_canary_" + uuid.uuid4().hex[:8]
-    c = superuser()
+    c = pg_connect()
     with c.cursor() as cur:
         cur.execute("CREATE ROLE %s NOLOGIN PASSWORD %%s" % role, ("canary-" + uuid.uuid4().hex,))
         cur.execute("INSERT INTO t2sql.api_keys (name, key_hash, scopes, revoked_at)"
@@ -246,7 +240,7 @@ def canary():
                     (hashlib.sha256(uuid.uuid4().bytes).hexdigest(),))
     c.close()
     yield role
-    c = superuser()  # a fresh one: the server may have been restarted meanwhile
+    c = pg_connect()  # a fresh one: the server may have been restarted meanwhile
     with c.cursor() as cur:
         cur.execute("DROP ROLE IF EXISTS %s" % role)
     c.close()
@@ -278,7 +272,7 @@ def test_roles_sql_is_idempotent_and_roles_are_minimal():
                         "-d", conninfo(), "-f", os.path.join(ROOT, "conf", "roles.sql")],
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, "conf/roles.sql failed when applied again: %s" % p.stderr[-2000:]
-    c = superuser()
+    c = pg_connect()
     with c.cursor() as cur:
         cur.execute("SELECT rolname, rolcanlogin, rolsuper, rolcreaterole, rolcreatedb, rolbypassrls"
                     " FROM pg_roles WHERE rolname IN ('t2sql_service', 't2sql_reader') ORDER BY 1")
@@ -301,7 +295,7 @@ def test_roles_sql_is_idempotent_and_roles_are_minimal():
 
 def test_role_and_read_only_transaction_alone():
     before = snapshot()
-    c = superuser()  # like the test stack: the session user is a superuser
+    c = pg_connect()  # like the test stack: the session user is a superuser
     bad = []
     with c.cursor() as cur:
         for sql in reject_statements() + EXTRA_ATTACKS + [
@@ -383,7 +377,7 @@ def keys():
         "limited2": create_key("sec-limited2", "query", rate=3),
         "revoked": create_key("sec-revoked", "query"),
     }
-    c = superuser()
+    c = pg_connect()
     with c.cursor() as cur:
         h = hashlib.sha256(k["revoked"].encode()).hexdigest()
         cur.execute("UPDATE t2sql.api_keys SET revoked_at = now() WHERE key_hash = %s", (h,))

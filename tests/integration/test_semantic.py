@@ -11,10 +11,9 @@ import tempfile
 import time
 from decimal import Decimal
 
-import psycopg2
 import requests
 
-from conftest import ROOT, post_query
+from conftest import ROOT, pg_rows, post_query
 
 NOMODEL = ("nomodel", 18081, {"OPENAI_BASE_URL": "", "OPENAI_API_KEY": "",
                               "T2SQL_PLANNER_FALLBACK": "false"})
@@ -23,16 +22,6 @@ NOMODEL = ("nomodel", 18081, {"OPENAI_BASE_URL": "", "OPENAI_API_KEY": "",
 def start(instances, spec):
     name, port, env = spec
     return instances.start(name, port, **env)
-
-
-def psql_rows(stack_env, sql):
-    c = psycopg2.connect(stack_env["T2SQL_TEST_PG"])
-    try:
-        with c.cursor() as cur:
-            cur.execute(sql)
-            return cur.fetchall()
-    finally:
-        c.close()
 
 
 def canon(rows):
@@ -93,7 +82,7 @@ def test_showcase_question_counts_both_revenue_sources(instances, stack_env):
     assert body["measures_used"][0] == "total revenue"
     assert set(body["measures_used"]) >= {"ticket revenue", "merch revenue"}
     assert "total revenue" in body["explanation"] and "event category" in body["explanation"]
-    gold = canon(psql_rows(stack_env, TOTAL_REVENUE_SQL))
+    gold = canon(pg_rows(TOTAL_REVENUE_SQL))
     assert any(r[0] is None for r in gold), "the demo has online merch orders"
     assert canon(body["rows"]) == gold
 
@@ -108,7 +97,7 @@ def test_console_placeholder_question(instances, stack_env):
            "SELECT e.category, sum(t.price * t.quantity) FROM ticket_sales t"
            " JOIN events e ON e.event_id = t.event_id GROUP BY e.category",
            "total revenue by event category": TOTAL_REVENUE_SQL}[question]
-    assert canon(body["rows"]) == canon(psql_rows(stack_env, sql))
+    assert canon(body["rows"]) == canon(pg_rows(sql))
 
 
 def test_tickets_sold_and_ratios_match_psql(instances, stack_env):
@@ -136,7 +125,7 @@ def test_tickets_sold_and_ratios_match_psql(instances, stack_env):
         body = ask(inst, question)
         assert body["measures_used"][0] == measure, (question, body["measures_used"])
         assert body["explanation"].startswith(measure), body["explanation"]
-        assert canon(body["rows"]) == canon(psql_rows(stack_env, sql)), question
+        assert canon(body["rows"]) == canon(pg_rows(sql)), question
 
 
 def test_planner_declines_what_the_layer_cannot_say(instances):

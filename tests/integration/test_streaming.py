@@ -21,11 +21,10 @@ import subprocess
 import threading
 import time
 
-import psycopg2
 import pytest
 import requests
 
-from conftest import (PORT_OFFSET, ROOT, assert_error, assert_ok, conninfo, loads, port_open,
+from conftest import (PORT_OFFSET, ROOT, assert_error, assert_ok, loads, pg_connect, port_open,
                       pagination, post_query)
 
 # name, port, env overrides. One worker each, so the worker that served a request is the
@@ -202,12 +201,6 @@ def assert_error_member(body, codes):
     assert isinstance(err, dict) and isinstance(err.get("detail"), str) and err["detail"], err
     assert err.get("code") in codes, err
     return err
-
-
-def pg_connect():
-    c = psycopg2.connect(conninfo())
-    c.autocommit = True
-    return c
 
 
 def active_queries(cur, token):

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from conftest import assert_ok, connect_text, post_query
+from conftest import assert_ok, pg_rows, post_query
 
 NDJSON = {"Accept": "application/x-ndjson"}
 STRINGS = ("numeric-strings", 18086, {"T2SQL_NUMERIC_AS_STRING": "true"})
@@ -41,16 +41,6 @@ def three_ways(url, question):
     return out[0]
 
 
-def pg_text(sql):
-    c = connect_text()
-    try:
-        with c.cursor() as cur:
-            cur.execute(sql)
-            return cur.fetchall()
-    finally:
-        c.close()
-
-
 def one_type(rows, col):
     kinds = {type(r[col]).__name__ for r in rows if r[col] is not None}
     assert len(kinds) <= 1, "column %d mixes JSON types %s" % (col, kinds)
@@ -68,7 +58,7 @@ def test_avg_is_a_number_with_postgres_digits(base_url, fakellm, uq):
     cols, types, rows = three_ways(base_url, "average points " + uq)
     assert types == ["text", "numeric", "int8"], types
     assert one_type(rows, 1) == "Decimal" and one_type(rows, 2) == "int"
-    want = {r[0]: r[1] for r in pg_text(AVG_SQL)}
+    want = {r[0]: r[1] for r in pg_rows(AVG_SQL, text=True)}
     assert len(rows) == len(want) > 1
     for city, avg, _ in rows:
         assert exact(avg) == want[city], (city, avg, want[city])  # e.g. 69.6988561596971468
@@ -80,7 +70,7 @@ def test_huge_numerics_keep_every_digit(base_url, fakellm, uq):
     fakellm.sql(uq, HUGE_SQL)
     _, types, rows = three_ways(base_url, "huge " + uq)
     assert types == ["numeric"]
-    want = sorted(r[0] for r in pg_text(HUGE_SQL))
+    want = sorted(r[0] for r in pg_rows(HUGE_SQL, text=True))
     got = sorted(exact(r[0]) for r in rows)
     assert got == want, (got, want)
     assert any(len(v) > 300 for v in got)  # 10^300 with its decimals
@@ -105,7 +95,7 @@ def test_numeric_as_string(strings, fakellm, uq):
     _, types, rows = three_ways(strings.url, "average points " + uq + "a")
     assert types == ["text", "numeric", "int8"]
     assert one_type(rows, 1) == "str" and one_type(rows, 2) == "int"  # only numeric changes
-    want = {r[0]: r[1] for r in pg_text(AVG_SQL)}
+    want = {r[0]: r[1] for r in pg_rows(AVG_SQL, text=True)}
     assert all(avg == want[city] for city, avg, _ in rows)
     fakellm.sql(uq + "s", SPECIAL_SQL)
     _, types, rows = three_ways(strings.url, "special " + uq + "s")
@@ -115,4 +105,4 @@ def test_numeric_as_string(strings, fakellm, uq):
                                                              None], key=repr)  # float: as before
     fakellm.sql(uq + "h", HUGE_SQL)
     _, _, rows = three_ways(strings.url, "huge " + uq + "h")
-    assert sorted(r[0] for r in rows) == sorted(r[0] for r in pg_text(HUGE_SQL))
+    assert sorted(r[0] for r in rows) == sorted(r[0] for r in pg_rows(HUGE_SQL, text=True))

@@ -127,4 +127,26 @@ static inline long pgtest_num(PGconn *c, const char *sql)
         }                                                                                          \
     } while (0)
 
+/* PGTEST_LIVE_FIXTURE(conn): for a program whose tests read the live database (pgtest_live):
+ * the connection conn, its cmocka group setup()/teardown(), and need_db(), which skips a test
+ * when there is no database. */
+#define PGTEST_LIVE_FIXTURE(conn)                                                                  \
+    static PGconn *conn;                                                                           \
+    static int setup(void **state)                                                                 \
+    {                                                                                              \
+        (void)state;                                                                               \
+        conn = pgtest_live();                                                                      \
+        return 0;                                                                                  \
+    }                                                                                              \
+    static int teardown(void **state)                                                              \
+    {                                                                                              \
+        (void)state;                                                                               \
+        PQfinish(conn);                                                                            \
+        return 0;                                                                                  \
+    }                                                                                              \
+    static void need_db(void)                                                                      \
+    {                                                                                              \
+        PGTEST_NEED(conn);                                                                         \
+    }
+
 #endif

@@ -105,11 +105,7 @@ static void test_json_escape_atomic_at_max(void **state)
 
 static void test_json_escape(void **state)
 {
-    static const struct {
-        const char *in;
-        size_t n;
-        const char *out;
-    } cases[] = {
+    static const unit_text_num_text cases[] = {
         {"", 0, "\"\""},
         {"plain", 5, "\"plain\""},
         {"a\"b", 3, "\"a\\\"b\""},
@@ -140,8 +136,8 @@ static void test_json_escape(void **state)
     (void)state;
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         buf b = BUF_INIT(0);
-        assert_int_equal(buf_add_json_str(&b, cases[i].in, cases[i].n), 0);
-        assert_string_equal(buf_cstr(&b), cases[i].out);
+        assert_int_equal(buf_add_json_str(&b, cases[i].text, cases[i].num), 0);
+        assert_string_equal(buf_cstr(&b), cases[i].want);
         buf_free(&b);
     }
 }

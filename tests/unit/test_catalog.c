@@ -113,10 +113,7 @@ static void test_default_schema_and_growth(void **state)
 
 static void test_find(void **state)
 {
-    static const struct {
-        const char *name;
-        int want;
-    } tables[] = {
+    static const unit_text_num tables[] = {
         {"customers", 0},
         {"CUSTOMERS", 0},
         {"public.customers", 0},
@@ -144,7 +141,7 @@ static void test_find(void **state)
 
     (void)state;
     for (i = 0; i < sizeof tables / sizeof tables[0]; i++)
-        assert_int_equal(catalog_find_table(c, tables[i].name), tables[i].want);
+        assert_int_equal(catalog_find_table(c, tables[i].text), tables[i].want);
     for (i = 0; i < sizeof cols / sizeof cols[0]; i++)
         assert_int_equal(catalog_find_column(c, cols[i].t, cols[i].name), cols[i].want);
     catalog_free(c);

@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "coerce.h"
 
 static void test_float_repr(void **state)
@@ -76,11 +78,4 @@ static void test_int_strings(void **state)
     }
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_float_repr),
-        cmocka_unit_test(test_int_strings),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+T2_UNIT_MAIN(NULL, NULL, cmocka_unit_test(test_float_repr), cmocka_unit_test(test_int_strings))

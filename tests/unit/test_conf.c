@@ -168,11 +168,8 @@ static void test_compact_lines_and_clamp(void **state)
 
 static void test_file_errors(void **state)
 {
-    static const struct {
-        const char *text;
-        int line;
-        const char *mention;
-    } cases[] = {
+    static const unit_text_num_text cases[] = {
+        /* text, line, what the error mentions */
         {"workers = 2\n\nno_such_key = 1\n", 3, "no_such_key"},
         {"workers = many\n", 1, "workers"},
         {"workers = -1\n", 1, "workers"},  /* below the minimum (0 = two per core) */
@@ -188,9 +185,9 @@ static void test_file_errors(void **state)
         conf c;
         char err[512] = "", path[64], where[96];
         assert_int_equal(load_text(cases[i].text, &c, err, sizeof err, path), -1);
-        snprintf(where, sizeof where, "%s:%d:", path, cases[i].line);
+        snprintf(where, sizeof where, "%s:%zu:", path, cases[i].num);
         assert_non_null(strstr(err, where));
-        assert_non_null(strstr(err, cases[i].mention));
+        assert_non_null(strstr(err, cases[i].want));
     }
     { /* values checked against each other after loading */
         conf c;
@@ -619,10 +616,7 @@ static void test_schema_list(void **state)
 /* cors_allow_origins: which entries load, which origins match, and "*" with auth on. */
 static void test_cors_origins(void **state)
 {
-    static const struct {
-        const char *text;
-        int ok;
-    } loads[] = {
+    static const unit_text_num loads[] = {
         {"cors_allow_origins = \n", 1},
         {"cors_allow_origins = http://127.0.0.1:3100\n", 1},
         {"cors_allow_origins = https://a.example.com, http://localhost:8081 https://b.example\n",
@@ -666,7 +660,7 @@ static void test_cors_origins(void **state)
     for (i = 0; i < sizeof loads / sizeof loads[0]; i++) {
         err[0] = '\0';
         int rc = conf_load_buffer(loads[i].text, strlen(loads[i].text), &c, err, sizeof err);
-        if (rc != (loads[i].ok ? 0 : -1))
+        if (rc != (loads[i].want ? 0 : -1))
             fail_msg("case %zu (%s): rc %d %s", i, loads[i].text, rc, err);
         if (rc == 0)
             conf_free(&c);

@@ -15,28 +15,11 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "pgtest.h"
 
-static PGconn *db;
-
-static int setup(void **state)
-{
-    (void)state;
-    db = pgtest_live();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    PQfinish(db);
-    return 0;
-}
-
-static void need_db(void)
-{
-    PGTEST_NEED(db);
-}
+PGTEST_LIVE_FIXTURE(db)
 
 static int out_write(void *ctx, const char *p, size_t n)
 {
@@ -220,14 +203,6 @@ static void test_check(void **state)
     assert_int_equal(PQtransactionStatus(db), PQTRANS_IDLE);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_page_and_pagination),
-        cmocka_unit_test(test_ndjson),
-        cmocka_unit_test(test_runs_in_the_transaction),
-        cmocka_unit_test(test_errors_before_output),
-        cmocka_unit_test(test_check),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
-}
+T2_UNIT_MAIN(setup, teardown, cmocka_unit_test(test_page_and_pagination),
+             cmocka_unit_test(test_ndjson), cmocka_unit_test(test_runs_in_the_transaction),
+             cmocka_unit_test(test_errors_before_output), cmocka_unit_test(test_check))

@@ -76,10 +76,7 @@ static void test_file_format(void **state)
 
 static void test_file_errors(void **state)
 {
-    static const struct {
-        const char *text;
-        int line;
-    } cases[] = {
+    static const unit_text_num cases[] = {
         {"ok | t | h\nonly | two\n", 2},
         {"# c\n\njust a term\n", 3},
         {" | t | hint without a term\n", 1},
@@ -94,7 +91,7 @@ static void test_file_errors(void **state)
         unit_write_tmp(path, "gloss", cases[i].text);
         err_clear(&err);
         assert_int_equal(glossary_load_file(g, path, &err), -1);
-        snprintf(where, sizeof where, "%s:%d:", path, cases[i].line);
+        snprintf(where, sizeof where, "%s:%d:", path, cases[i].want);
         assert_non_null(strstr(err.detail, where));
         unlink(path);
         glossary_free(g);

@@ -10,6 +10,8 @@
 #include <time.h>
 
 #include <cmocka.h>
+
+#include "unit.h"
 #include <jwt.h>
 
 #include "auth.h"
@@ -147,12 +149,5 @@ static void test_jwt_hs256(void **state)
     conf_free(&cf);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_identity_set),
-        cmocka_unit_test(test_catalog_subset),
-        cmocka_unit_test(test_jwt_hs256),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+T2_UNIT_MAIN(NULL, NULL, cmocka_unit_test(test_identity_set), cmocka_unit_test(test_catalog_subset),
+             cmocka_unit_test(test_jwt_hs256))

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "unit.h"
 #include <json-c/json.h>
 
 #include "log.h"
@@ -112,11 +114,5 @@ static void test_text_fields(void **state)
     assert_null(strstr(text, "hunter22"));
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_json_fields, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_text_fields, setup, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+T2_UNIT_MAIN(NULL, NULL, cmocka_unit_test_setup_teardown(test_json_fields, setup, teardown),
+             cmocka_unit_test_setup_teardown(test_text_fields, setup, teardown))

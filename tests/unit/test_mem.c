@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #define CHUNKS 256
 #define CHUNK  (256 * 1024) /* below the mmap threshold: heap memory only a trim returns */
 
@@ -37,10 +39,4 @@ static void test_rss_grows_and_trim_returns_it(void **state)
     free(p[CHUNKS - 1]);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rss_grows_and_trim_returns_it),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+T2_UNIT_MAIN(NULL, NULL, cmocka_unit_test(test_rss_grows_and_trim_returns_it))

@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "order.h"
 
 typedef struct order_case {
@@ -82,11 +84,4 @@ static void test_not_a_select(void **state)
     buf_free(&out);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cases),
-        cmocka_unit_test(test_not_a_select),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+T2_UNIT_MAIN(NULL, NULL, cmocka_unit_test(test_cases), cmocka_unit_test(test_not_a_select))

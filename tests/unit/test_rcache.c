@@ -10,14 +10,13 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "rcache.h"
 
 static void test_volatile_words(void **state)
 {
-    static const struct {
-        const char *sql;
-        int vol;
-    } cases[] = {
+    static const unit_text_num cases[] = {
         {"SELECT id FROM t", 0},
         {"SELECT random() FROM t", 1},
         {"SELECT RANDOM ( ) FROM t", 1},
@@ -35,8 +34,8 @@ static void test_volatile_words(void **state)
     size_t i;
     (void)state;
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        if (rcache_volatile_words(cases[i].sql) != cases[i].vol)
-            fail_msg("%s: expected %d", cases[i].sql, cases[i].vol);
+        if (rcache_volatile_words(cases[i].text) != cases[i].want)
+            fail_msg("%s: expected %d", cases[i].text, cases[i].want);
     }
 }
 
@@ -70,12 +69,6 @@ static void test_entry_misses_without_redis(void **state)
     rc_entry_free(&e);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_volatile_words),
-        cmocka_unit_test(test_off_means_never),
-        cmocka_unit_test(test_entry_misses_without_redis),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+T2_UNIT_MAIN(NULL, NULL, cmocka_unit_test(test_volatile_words),
+             cmocka_unit_test(test_off_means_never),
+             cmocka_unit_test(test_entry_misses_without_redis))

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "semantic.h"
 
 static void write_tmp(char path[64], const char *text)
@@ -198,15 +200,7 @@ static void test_json(void **state)
     semantic_free(s);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_shipped_layer),
-        cmocka_unit_test(test_missing_file_is_empty),
-        cmocka_unit_test(test_kinds_and_lines),
-        cmocka_unit_test(test_invalid_definitions),
-        cmocka_unit_test(test_check_names_the_definition),
-        cmocka_unit_test(test_json),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+T2_UNIT_MAIN(NULL, NULL, cmocka_unit_test(test_shipped_layer),
+             cmocka_unit_test(test_missing_file_is_empty), cmocka_unit_test(test_kinds_and_lines),
+             cmocka_unit_test(test_invalid_definitions),
+             cmocka_unit_test(test_check_names_the_definition), cmocka_unit_test(test_json))

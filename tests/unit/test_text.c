@@ -29,11 +29,7 @@ static void assert_split(const char *s, int stem, const char *want)
 
 static void test_split(void **state)
 {
-    static const struct {
-        const char *in;
-        int stem;
-        const char *want;
-    } cases[] = {
+    static const unit_text_num_text cases[] = {
         {"ticket_sales", 1, "ticket sale"},
         {"ticketSales", 1, "ticket sale"},
         {"ticket-sales", 1, "ticket sale"},
@@ -56,7 +52,7 @@ static void test_split(void **state)
 
     (void)state;
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        assert_split(cases[i].in, cases[i].stem, cases[i].want);
+        assert_split(cases[i].text, (int)cases[i].num, cases[i].want);
 }
 
 static void test_split_limits(void **state)
@@ -240,11 +236,7 @@ static void test_stop_words(void **state)
 
 static void test_normalize(void **state)
 {
-    static const struct {
-        const char *in;
-        size_t len;
-        const char *out;
-    } cases[] = {
+    static const unit_text_num_text cases[] = {
         {"  What's the TOTAL, of sales?? ", 64, "what s the total of sales"},
         {"ticketSales\tby\ncity", 64, "ticket sales by city"},
         {"", 64, ""},
@@ -260,8 +252,8 @@ static void test_normalize(void **state)
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char dst[64];
         memset(dst, 'X', sizeof dst);
-        text_normalize(cases[i].in, dst, cases[i].len);
-        assert_string_equal(dst, cases[i].out);
+        text_normalize(cases[i].text, dst, cases[i].num);
+        assert_string_equal(dst, cases[i].want);
     }
     {
         char d = 'X';

@@ -16,28 +16,11 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "pgtest.h"
 
-static PGconn *db;
-
-static int setup(void **state)
-{
-    (void)state;
-    db = pgtest_live();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    PQfinish(db);
-    return 0;
-}
-
-static void need_db(void)
-{
-    PGTEST_NEED(db);
-}
+PGTEST_LIVE_FIXTURE(db)
 
 /* The first value of a one-row query, copied into out. */
 static const char *one(const char *sql, char *out, size_t len)
@@ -70,16 +53,39 @@ static txn_limits limits(void)
     return l;
 }
 
+/* Begins the transaction with limits l (NULL: the test's) as id (NULL: no identity); skips
+ * the test without a database. */
+static void begin_with(const txn_limits *l, const txn_identity *id)
+{
+    txn_limits dflt = limits();
+    t2err e;
+
+    need_db();
+    err_clear(&e);
+    assert_int_equal(txn_begin(db, l ? l : &dflt, id, &e), 0);
+}
+
+static void begin_as(const txn_identity *id)
+{
+    begin_with(NULL, id);
+}
+
+/* sql, run in the open transaction, fails with SQLSTATE state. */
+static void assert_fails_with(const char *sql, const char *state)
+{
+    PGresult *r = PQexec(db, sql);
+
+    assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR);
+    assert_string_equal(PQresultErrorField(r, PG_DIAG_SQLSTATE), state);
+    PQclear(r);
+}
+
 static void test_limits_applied(void **state)
 {
-    txn_limits l = limits();
-    t2err e;
     char v[512];
 
     (void)state;
-    need_db();
-    err_clear(&e);
-    assert_int_equal(txn_begin(db, &l, NULL, &e), 0);
+    begin_as(NULL);
     assert_int_equal(PQtransactionStatus(db), PQTRANS_INTRANS);
     assert_string_equal(one("SELECT current_setting('transaction_read_only')", v, sizeof v), "on");
     assert_string_equal(one("SELECT current_setting('statement_timeout')", v, sizeof v), "4321ms");
@@ -108,18 +114,11 @@ static void test_limits_applied(void **state)
 static void test_writes_refused(void **state)
 {
     txn_limits l = limits();
-    t2err e;
-    PGresult *r;
 
     (void)state;
-    need_db();
     l.role = ""; /* even as the (super)user that connected */
-    err_clear(&e);
-    assert_int_equal(txn_begin(db, &l, NULL, &e), 0);
-    r = PQexec(db, "CREATE TABLE public.txn_must_not_exist (a int)");
-    assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR);
-    assert_string_equal(PQresultErrorField(r, PG_DIAG_SQLSTATE), "25006"); /* read-only */
-    PQclear(r);
+    begin_with(&l, NULL);
+    assert_fails_with("CREATE TABLE public.txn_must_not_exist (a int)", "25006"); /* read-only */
     txn_end(db);
     assert_int_equal(PQtransactionStatus(db), PQTRANS_IDLE);
 }
@@ -127,18 +126,11 @@ static void test_writes_refused(void **state)
 static void test_statement_timeout_holds(void **state)
 {
     txn_limits l = limits();
-    t2err e;
-    PGresult *r;
 
     (void)state;
-    need_db();
     l.statement_timeout_ms = 50;
-    err_clear(&e);
-    assert_int_equal(txn_begin(db, &l, NULL, &e), 0);
-    r = PQexec(db, "SELECT pg_sleep(5)");
-    assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR);
-    assert_string_equal(PQresultErrorField(r, PG_DIAG_SQLSTATE), "57014"); /* cancelled */
-    PQclear(r);
+    begin_with(&l, NULL);
+    assert_fails_with("SELECT pg_sleep(5)", "57014"); /* cancelled */
     txn_end(db);
 }
 
@@ -172,16 +164,12 @@ static void test_temp_limit_only_when_allowed(void **state)
 
 static void test_claims(void **state)
 {
-    txn_limits l = limits();
     txn_claim c[] = {{"sub", "user-42"}, {"Tenant", "acme'; DROP TABLE x; --"}};
     txn_identity id = {NULL, c, 2, NULL};
-    t2err e;
     char v[512];
 
     (void)state;
-    need_db();
-    err_clear(&e);
-    assert_int_equal(txn_begin(db, &l, &id, &e), 0);
+    begin_as(&id);
     /* the reader role reads them (no privilege on set_config needed) */
     assert_string_equal(one("SELECT current_user", v, sizeof v), "t2sql_reader");
     assert_string_equal(one("SELECT current_setting('t2sql.claim.sub')", v, sizeof v), "user-42");
@@ -199,16 +187,12 @@ static void test_claims(void **state)
 
 static void test_claims_json_and_role(void **state)
 {
-    txn_limits l = limits();
     txn_claim c[] = {{"groups", "[\"a\",\"b\"]"}};
     txn_identity id = {"pg_read_all_settings", c, 1, "{\"groups\":[\"a\",\"b\"],\"n\":3}"};
-    t2err e;
     char v[512];
 
     (void)state;
-    need_db();
-    err_clear(&e);
-    assert_int_equal(txn_begin(db, &l, &id, &e), 0);
+    begin_as(&id);
     /* the identity's role replaces query_role */
     assert_string_equal(one("SELECT current_user", v, sizeof v), "pg_read_all_settings");
     assert_string_equal(one("SELECT current_setting('t2sql.claims')::jsonb ->> 'n'", v, sizeof v),
@@ -288,18 +272,9 @@ static void test_search_path_and_conf(void **state)
     assert_non_null(strstr(err, "work_mem"));
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_limits_applied),
-        cmocka_unit_test(test_writes_refused),
-        cmocka_unit_test(test_statement_timeout_holds),
-        cmocka_unit_test(test_temp_limit_only_when_allowed),
-        cmocka_unit_test(test_claims),
-        cmocka_unit_test(test_claims_json_and_role),
-        cmocka_unit_test(test_bad_claims_refused),
-        cmocka_unit_test(test_failure_leaves_no_transaction),
-        cmocka_unit_test(test_search_path_and_conf),
-    };
-    return cmocka_run_group_tests(tests, setup, teardown);
-}
+T2_UNIT_MAIN(setup, teardown, cmocka_unit_test(test_limits_applied),
+             cmocka_unit_test(test_writes_refused), cmocka_unit_test(test_statement_timeout_holds),
+             cmocka_unit_test(test_temp_limit_only_when_allowed), cmocka_unit_test(test_claims),
+             cmocka_unit_test(test_claims_json_and_role), cmocka_unit_test(test_bad_claims_refused),
+             cmocka_unit_test(test_failure_leaves_no_transaction),
+             cmocka_unit_test(test_search_path_and_conf))

@@ -23,6 +23,19 @@ static inline void unit_write_tmp(char path[64], const char *tag, const char *te
     close(fd);
 }
 
+/* A case table's row of the commonest shape: a text given, a number wanted. */
+typedef struct unit_text_num {
+    const char *text;
+    int want;
+} unit_text_num;
+
+/* ... and a text given with a number (a length, a flag, a line), a text wanted. */
+typedef struct unit_text_num_text {
+    const char *text;
+    size_t num;
+    const char *want;
+} unit_text_num_text;
+
 #define T2_UNIT_MAIN(setup, teardown, ...)                                                         \
     int main(void)                                                                                 \
     {                                                                                              \
