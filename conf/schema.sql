@@ -39,6 +39,22 @@ CREATE TABLE IF NOT EXISTS t2sql.export_jobs (
 CREATE INDEX IF NOT EXISTS export_jobs_open ON t2sql.export_jobs (created_at)
     WHERE status IN ('PENDING', 'IN_PROGRESS');
 
+-- The notification outbox: one row per (finished job, target), written in the same statement
+-- (so the same transaction) as the job's final state, sent by exportd, then marked delivered.
+CREATE TABLE IF NOT EXISTS t2sql.export_notify (
+    job_id       uuid NOT NULL REFERENCES t2sql.export_jobs (id) ON DELETE CASCADE,
+    target       text NOT NULL CHECK (target IN ('sqs', 'webhook')),
+    state        text NOT NULL DEFAULT 'PENDING' CHECK (state IN ('PENDING', 'DELIVERED')),
+    attempts     int NOT NULL DEFAULT 0,
+    next_at      timestamptz NOT NULL DEFAULT now(),
+    last_error   text,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    delivered_at timestamptz,
+    PRIMARY KEY (job_id, target)
+);
+CREATE INDEX IF NOT EXISTS export_notify_due ON t2sql.export_notify (next_at)
+    WHERE state = 'PENDING';
+
 -- Verified question -> SQL pairs (few-shot examples, direct answers).
 CREATE TABLE IF NOT EXISTS t2sql.examples (
     id          bigserial PRIMARY KEY,

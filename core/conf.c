@@ -147,6 +147,13 @@ static const conf_key conf_keys[] = {
     I(export_max_per_owner, 0, 0, 64, NULL, 1),
     I(export_retries, 4, 0, 20, NULL, 1),
     I(export_sweep_s, 60, 1, 86400, NULL, 1),
+    S(export_notify_url, "", NULL, 0, 1),
+    S(export_notify_secret, "", NULL, 1, 1),
+    S(export_notify_sqs_url, "", NULL, 0, 1),
+    B(export_notify_download_url, 0, 1),
+    I(export_notify_timeout_ms, 5000, 100, 600000, NULL, 1),
+    I(export_notify_backoff_ms, 1000, 10, 3600000, NULL, 1),
+    I(export_notify_backoff_max_s, 300, 1, 86400, NULL, 1),
 };
 
 #define NKEYS (sizeof conf_keys / sizeof conf_keys[0])
@@ -566,6 +573,26 @@ static int work_mem_check(const char *s)
                : -1;
 }
 
+static int is_http_url(const char *u)
+{
+    return strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0;
+}
+
+/* The notification targets: http(s) URLs; a webhook needs its signing secret. */
+static int notify_check(const conf *c, char *err, size_t errlen)
+{
+    if ((*c->export_notify_url && !is_http_url(c->export_notify_url)) ||
+        (*c->export_notify_sqs_url && !is_http_url(c->export_notify_sqs_url))) {
+        snprintf(err, errlen, "export_notify_url and export_notify_sqs_url must be http(s) URLs");
+        return -1;
+    }
+    if (*c->export_notify_url && !*c->export_notify_secret) {
+        snprintf(err, errlen, "export_notify_url needs export_notify_secret");
+        return -1;
+    }
+    return 0;
+}
+
 /* Checks and normalises values that depend on others. */
 static int conf_finish(conf *c, char *err, size_t errlen)
 {
@@ -607,7 +634,7 @@ static int conf_finish(conf *c, char *err, size_t errlen)
         snprintf(err, errlen, "base_path must be a path like /prod (no spaces, ?, # or %%)");
         return -1;
     }
-    if (cors_check(c, err, errlen) < 0) return -1;
+    if (cors_check(c, err, errlen) < 0 || notify_check(c, err, errlen) < 0) return -1;
     if (work_mem_check(c->work_mem) < 0) {
         snprintf(err, errlen, "work_mem must be a size like 4096kB, 64MB or 1GB (or empty)");
         return -1;

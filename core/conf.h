@@ -132,6 +132,14 @@ typedef struct conf {
     long export_max_per_owner; /* running jobs of one owner; 0 = export_concurrency - 1 (>= 1) */
     long export_retries;
     long export_sweep_s;
+    /* export notifications (exportd/notify.c) */
+    char *export_notify_url;        /* webhook, "" = none */
+    char *export_notify_secret;     /* the webhook's HMAC-SHA256 key */
+    char *export_notify_sqs_url;    /* SQS queue URL, "" = none */
+    int export_notify_download_url; /* put the presigned URL into the message */
+    long export_notify_timeout_ms;
+    long export_notify_backoff_ms; /* the first retry's delay; doubles each time */
+    long export_notify_backoff_max_s;
 } conf;
 
 /* Fills out with defaults, the file at path (NULL = defaults and env only) and the

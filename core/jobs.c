@@ -2,6 +2,7 @@
 #include "jobs.h"
 
 #include "buf.h"
+#include "outbox.h"
 #include "s3.h"
 
 #include <ctype.h>
@@ -29,9 +30,8 @@ int jobs_valid_id(const char *s)
     return s[36] == '\0';
 }
 
-/* Runs one parameterised statement; NULL with err set unless it returned want. */
-static PGresult *jobs_exec(PGconn *c, const char *sql, int n, const char *const *params,
-                           ExecStatusType want, t2err *err)
+PGresult *jobs_exec(PGconn *c, const char *sql, int n, const char *const *params,
+                    ExecStatusType want, t2err *err)
 {
     PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
 
@@ -105,7 +105,7 @@ int jobs_status_json(PGconn *c, const conf *cf, const char *id, const char *owne
                             "FROM t2sql.export_jobs WHERE id = $1::uuid AND owner = $2";
     const char *p[2] = {id, owner ? owner : ""};
     PGresult *r = NULL;
-    json_object *o = NULL;
+    json_object *o = NULL, *n;
     char *url = NULL;
     const char *status;
     int rc = -1;
@@ -141,6 +141,8 @@ int jobs_status_json(PGconn *c, const conf *cf, const char *id, const char *owne
     json_add_text(o, "created_at", r, 5);
     json_add_text(o, "started_at", r, 6);
     json_add_text(o, "finished_at", r, 7);
+    if (outbox_status_json(c, id, &n, err) < 0) goto fail;
+    json_object_object_add(o, "notifications", n);
     *out = o;
     o = NULL;
     rc = 0;
@@ -151,21 +153,24 @@ fail:
     return rc;
 }
 
-int jobs_cancel(PGconn *c, const char *id, const char *owner, t2err *err)
+int jobs_cancel(PGconn *c, const conf *cf, const char *id, const char *owner, t2err *err)
 {
     static const char q[] =
         "WITH u AS (UPDATE t2sql.export_jobs SET status = 'CANCELLED', cancel_requested = true, "
         "finished_at = now(), error = 'cancelled' "
         "WHERE id = $1::uuid AND owner = $2 AND status IN ('PENDING', 'IN_PROGRESS') "
-        "RETURNING 1) "
-        "SELECT (SELECT count(*) FROM u), status FROM t2sql.export_jobs "
+        "RETURNING id), "
+        /* clang-format off */
+        OUTBOX_INSERT_CTE("u", "3")
+        /* clang-format on */
+        "SELECT (SELECT count(*) FROM u), status, " OUTBOX_NOTIFY " FROM t2sql.export_jobs "
         "WHERE id = $1::uuid AND owner = $2";
-    const char *p[2] = {id, owner ? owner : ""};
+    const char *p[3] = {id, owner ? owner : "", cf ? outbox_targets(cf) : "{}"};
     PGresult *r;
     int rc = -1;
 
     if (!jobs_valid_id(id)) return err_set(err, E_NOT_FOUND, "job not found");
-    if (!(r = jobs_exec(c, q, 2, p, PGRES_TUPLES_OK, err))) return -1;
+    if (!(r = jobs_exec(c, q, 3, p, PGRES_TUPLES_OK, err))) return -1;
     if (PQntuples(r) != 1)
         err_set(err, E_NOT_FOUND, "job not found");
     else if (strcmp(PQgetvalue(r, 0, 0), "1") != 0)
@@ -197,8 +202,8 @@ int jobs_claim(PGconn *c, const conf *cf, const char *worker, job *j, t2err *err
         "  pg_try_advisory_lock(" JOBS_LOCK_NS ", hashtext(id::text))) "
         " ORDER BY (status = 'PENDING' AND (SELECT count(*) FROM t2sql.export_jobs o "
         "   WHERE o.owner = e.owner AND o.status = 'IN_PROGRESS') >= $4::int), created_at "
-        " LIMIT 1 FOR UPDATE SKIP LOCKED) "
-        "UPDATE t2sql.export_jobs j SET "
+        " LIMIT 1 FOR UPDATE SKIP LOCKED), "
+        "u AS (UPDATE t2sql.export_jobs j SET "
         " status = CASE WHEN j.attempts >= $2::int THEN 'FAILED' ELSE 'IN_PROGRESS' END, "
         " error = CASE WHEN j.attempts >= $2::int THEN 'gave up after ' || j.attempts || "
         "  ' attempts' || coalesce(': ' || j.error, '') ELSE NULL END, "
@@ -208,10 +213,16 @@ int jobs_claim(PGconn *c, const conf *cf, const char *worker, job *j, t2err *err
         " s3_key = coalesce(j.s3_key, $3 || j.id::text || "
         "  CASE j.format WHEN 'csv.gz' THEN '.csv.gz' ELSE '.csv' END) "
         "FROM c WHERE j.id = c.id "
-        "RETURNING j.id::text, j.status, j.sql, j.format, j.s3_key, j.upload_id, j.attempts,"
-        " j.role, j.claims::text";
+        "RETURNING j.id, j.status, j.sql, j.format, j.s3_key, j.upload_id, j.attempts,"
+        " j.role, j.claims::text), "
+        "f AS (SELECT id FROM u WHERE status = 'FAILED'), "
+        /* clang-format off */
+        OUTBOX_INSERT_CTE("f", "5")
+        "SELECT id::text, status, sql, format, s3_key, upload_id, attempts, role, claims, "
+        OUTBOX_NOTIFY " FROM u";
+    /* clang-format on */
     char maxa[24], per_owner[24];
-    const char *p[4];
+    const char *p[5];
     const char *lp[1];
     PGresult *r, *l;
     struct timespec pause = {0, 50 * 1000000L};
@@ -225,6 +236,7 @@ int jobs_claim(PGconn *c, const conf *cf, const char *worker, job *j, t2err *err
     p[2] = cf->export_prefix ? cf->export_prefix : "";
     snprintf(per_owner, sizeof per_owner, "%ld", jobs_max_per_owner(cf));
     p[3] = per_owner;
+    p[4] = outbox_targets(cf);
     jobs_unlock_all(c);
     /* The claim and the advisory lock commit together, so no other claimer ever sees the
      * job IN_PROGRESS with its lock free. Claims take turns (a transaction lock): two at once
@@ -235,7 +247,7 @@ int jobs_claim(PGconn *c, const conf *cf, const char *worker, job *j, t2err *err
                         PGRES_TUPLES_OK, err)))
         goto fail;
     PQclear(r);
-    if (!(r = jobs_exec(c, q, 4, p, PGRES_TUPLES_OK, err))) goto fail;
+    if (!(r = jobs_exec(c, q, 5, p, PGRES_TUPLES_OK, err))) goto fail;
     if (PQntuples(r) == 0) {
         PQclear(r);
         PQclear(PQexec(c, "ROLLBACK"));
@@ -244,6 +256,7 @@ int jobs_claim(PGconn *c, const conf *cf, const char *worker, job *j, t2err *err
     }
     str_copy(j->id, sizeof j->id, PQgetvalue(r, 0, 0));
     str_copy(j->format, sizeof j->format, PQgetvalue(r, 0, 3));
+    str_copy(j->notify, sizeof j->notify, p[4]);
     j->gave_up = strcmp(PQgetvalue(r, 0, 1), "FAILED") == 0;
     j->sql = dup_or_null(r, 2);
     j->s3_key = dup_or_null(r, 4);
@@ -297,12 +310,13 @@ void jobs_unlock_all(PGconn *c)
     PQclear(PQexec(c, "SELECT pg_advisory_unlock_all()"));
 }
 
-/* Runs an UPDATE guarded by (id, worker, attempt, IN_PROGRESS) with extra params from $5 on.
+/* Runs an UPDATE guarded by (id, worker, attempt, IN_PROGRESS) with extra params from $4 on;
+ * with notify, the fifth extra ($8) is the outbox targets, written with the update.
  * Returns 1 if it matched, 0 if the job is no longer ours (status into status_out), -1. */
 static int jobs_guarded(PGconn *c, const char *set, const job *j, const char *worker, int nextra,
-                        const char *const *extra, char status_out[16], t2err *err)
+                        const char *const *extra, int notify, char status_out[16], t2err *err)
 {
-    char q[1024], att[16];
+    char q[1536], att[16];
     const char *p[8];
     PGresult *r;
     int i, rc;
@@ -310,10 +324,11 @@ static int jobs_guarded(PGconn *c, const char *set, const job *j, const char *wo
     snprintf(q, sizeof q,
              "WITH u AS (UPDATE t2sql.export_jobs SET %s WHERE id = $1::uuid AND worker = $2 "
              "AND attempts = $3::int AND status = 'IN_PROGRESS' AND NOT cancel_requested "
-             "RETURNING 1) "
-             "SELECT (SELECT count(*) FROM u), status FROM t2sql.export_jobs "
+             "RETURNING id)%s "
+             "SELECT (SELECT count(*) FROM u), status%s FROM t2sql.export_jobs "
              "WHERE id = $1::uuid",
-             set);
+             set, notify ? ", " OUTBOX_INSERT_CTE("u", "8") : "", notify ? ", " OUTBOX_NOTIFY : "");
+    if (notify && nextra != 5) return err_set(err, E_INTERNAL, "job queue: notify needs $8");
     snprintf(att, sizeof att, "%d", j->attempt);
     p[0] = j->id;
     p[1] = worker;
@@ -336,7 +351,7 @@ int jobs_heartbeat(PGconn *c, const job *j, const char *worker, int64_t rows, in
     snprintf(a, sizeof a, "%lld", (long long)rows);
     snprintf(b, sizeof b, "%lld", (long long)bytes);
     return jobs_guarded(c, "heartbeat_at = now(), rows_written = $4::bigint, bytes = $5::bigint", j,
-                        worker, 2, x, status_out, err);
+                        worker, 2, x, 0, status_out, err);
 }
 
 int jobs_set_upload(PGconn *c, const job *j, const char *worker, const char *upload_id,
@@ -344,7 +359,7 @@ int jobs_set_upload(PGconn *c, const job *j, const char *worker, const char *upl
 {
     const char *x[1] = {upload_id};
 
-    return jobs_guarded(c, "upload_id = $4, heartbeat_at = now()", j, worker, 1, x, status_out,
+    return jobs_guarded(c, "upload_id = $4, heartbeat_at = now()", j, worker, 1, x, 0, status_out,
                         err);
 }
 
@@ -378,7 +393,7 @@ int jobs_finish(PGconn *c, const job *j, const char *worker, const char *status,
                 int64_t bytes, const char *error, char status_out[16], t2err *err)
 {
     char a[24], b[24];
-    const char *x[4] = {status, a, b, error};
+    const char *x[5] = {status, a, b, error, *j->notify ? j->notify : "{}"};
 
     snprintf(a, sizeof a, "%lld", (long long)rows);
     snprintf(b, sizeof b, "%lld", (long long)bytes);
@@ -386,7 +401,7 @@ int jobs_finish(PGconn *c, const job *j, const char *worker, const char *status,
                         "status = $4, rows_written = $5::bigint, bytes = $6::bigint, "
                         "error = $7, finished_at = now(), heartbeat_at = now(), "
                         "upload_id = CASE WHEN $4 = 'SUCCESS' THEN NULL ELSE upload_id END",
-                        j, worker, 4, x, status_out, err);
+                        j, worker, 5, x, 1, status_out, err);
 }
 
 int jobs_release(PGconn *c, const job *j, const char *worker, int counted, t2err *err)
@@ -396,5 +411,5 @@ int jobs_release(PGconn *c, const job *j, const char *worker, int counted, t2err
     return jobs_guarded(c,
                         "status = 'PENDING', attempts = attempts - $4::int, worker = NULL, "
                         "heartbeat_at = NULL, rows_written = 0, bytes = 0",
-                        j, worker, 1, x, NULL, err);
+                        j, worker, 1, x, 0, NULL, err);
 }

@@ -37,7 +37,13 @@ typedef struct job {
     char *claims;        /* the owner's claims, a JSON object */
     int attempt;         /* this attempt's number (1-based) */
     int gave_up;         /* the claim marked it FAILED (attempts exhausted); do not run it */
+    char notify[16];     /* the notification targets (core/outbox) its final state gets */
 } job;
+
+/* Runs one parameterised statement; the result (the caller PQclear()s), or NULL with err
+ * set (E_DB_UNAVAILABLE when the connection is gone) unless it returned want. */
+PGresult *jobs_exec(PGconn *c, const char *sql, int n, const char *const *params,
+                    ExecStatusType want, t2err *err);
 
 /* 1 if s is a UUID in its canonical text form (36 chars, hex and dashes), else 0. */
 int jobs_valid_id(const char *s);
@@ -54,13 +60,15 @@ int jobs_create_as(PGconn *c, const char *sql, const char *query_id, const char 
 
 /* The status document of API.md (job_id, status, rows_written, bytes, created_at,
  * started_at, finished_at; on SUCCESS row_count, download_url (presigned) and expires_in;
- * error when there is one). *out is the caller's (json_object_put). */
+ * error when there is one; notifications, as outbox_status_json). *out is the caller's
+ * (json_object_put). */
 int jobs_status_json(PGconn *c, const conf *cf, const char *id, const char *owner,
                      json_object **out, t2err *err);
 
 /* Cancels a PENDING or IN_PROGRESS job (status CANCELLED at once; exportd notices within a
- * heartbeat and aborts the upload). E_CONFLICT if it already finished, E_NOT_FOUND. */
-int jobs_cancel(PGconn *c, const char *id, const char *owner, t2err *err);
+ * heartbeat and aborts the upload), with the notifications cf configures (NULL = none) in the
+ * same statement. E_CONFLICT if it already finished, E_NOT_FOUND. */
+int jobs_cancel(PGconn *c, const conf *cf, const char *id, const char *owner, t2err *err);
 
 /* ---- exportd side ----------------------------------------------------------------------- */
 
@@ -68,7 +76,8 @@ int jobs_cancel(PGconn *c, const char *id, const char *owner, t2err *err);
  * advisory lock is free); an IN_PROGRESS job whose lock a live session holds is never taken,
  * however old its heartbeat (the heartbeat is a progress report, the lock is the lease).
  * Counts the attempt. A job already
- * tried cf->export_max_attempts times is marked FAILED instead (j->gave_up = 1). Sets
+ * tried cf->export_max_attempts times is marked FAILED instead (j->gave_up = 1), with its
+ * notifications in the same statement. Sets
  * s3_key to <export_prefix><id>.csv[.gz]. Returns 1 with *j filled, 0 if there is nothing
  * to claim, -1 on error. */
 int jobs_claim(PGconn *c, const conf *cf, const char *worker, job *j, t2err *err);
@@ -95,7 +104,8 @@ int jobs_clear_upload(PGconn *c, const char *id, const char *upload_id, t2err *e
 /* Finished jobs (CANCELLED, FAILED) still naming a multipart upload: columns id, s3_key,
  * upload_id, at most limit rows. The caller PQclear()s; NULL with err set on error. */
 PGresult *jobs_orphan_uploads(PGconn *c, int limit, t2err *err);
-/* Final state: status "SUCCESS" or "FAILED" (error may be NULL). 1, 0 (lost) or -1.
+/* Final state: status "SUCCESS" or "FAILED" (error may be NULL), with the notifications the
+ * claim named (j->notify) in the same statement. 1, 0 (lost) or -1.
  * status_out (may be NULL) as for jobs_heartbeat. */
 int jobs_finish(PGconn *c, const job *j, const char *worker, const char *status, int64_t rows,
                 int64_t bytes, const char *error, char status_out[16], t2err *err);

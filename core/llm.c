@@ -2,7 +2,7 @@
  * and SQL extraction; see llm.h. */
 #include "llm.h"
 
-#include "awscred.h"
+#include "awsreq.h"
 #include "log.h"
 #include "sigv4.h"
 
@@ -237,56 +237,24 @@ static json_object *llm_body(const llm *m, const char *system, const char *user)
 }
 
 /* Bedrock: signs POST /model/<id>/converse (SigV4, service "bedrock"), sets m->url and
- * appends the signed headers. 0 or -1. The header lines are wiped after use by curl's copy. */
+ * appends the signed headers. 0 or -1. */
 static int llm_bedrock_sign(llm *m, const char *body, struct curl_slist **hdrs)
 {
     buf path = BUF_INIT(0), sent = BUF_INIT(0);
-    sigv4_kv h[] = {{"content-type", "application/json"}};
-    sigv4_cred c = {m->access_key, m->secret_key, m->token, m->region, "bedrock"};
-    sigv4_req r = {"POST", m->host, NULL, NULL, 0, h, 1, NULL, 1};
-    sigv4_result res;
-    char sha[65], line[8300];
-    awscred *chain = NULL;
-    t2err e;
+    awsreq r = {m->access_key, m->secret_key, m->token,           "bedrock", m->region,
+                m->host,       NULL,          "application/json", body,      strlen(body)};
     int rc = -1;
 
-    if (!*m->access_key) { /* none configured: core/awscred's (cached, refreshed) */
-        if (!(chain = malloc(sizeof *chain)) || awscred_get(m->region, chain, &e) < 0) {
-            if (chain) log_warn("bedrock: %s", e.detail);
-            goto done;
-        }
-        c.access_key = chain->access_key;
-        c.secret_key = chain->secret_key;
-        c.session_token = chain->token;
-    }
-
-    sigv4_sha256_hex(body, strlen(body), sha);
-    r.payload_sha256 = sha;
     /* the model id is one path segment: its '/' and ':' (ARNs, versions) are encoded */
     if (buf_add(&path, "/model/", 7) < 0 ||
         sigv4_uri_encode(&path, m->model, strlen(m->model), 0) < 0 ||
         buf_add(&path, "/converse", 9) < 0)
         goto done;
     r.path = buf_cstr(&path);
-    if (sigv4_sign_headers(&r, &c, time(NULL), &res, &sent, NULL) < 0) goto done;
+    if (awsreq_sign(&r, &sent, hdrs) < 0) goto done;
     snprintf(m->url, sizeof m->url, "%s%s", m->base, buf_cstr(&sent));
-    snprintf(line, sizeof line, "Authorization: %s", res.authorization);
-    *hdrs = curl_slist_append(*hdrs, line);
-    snprintf(line, sizeof line, "x-amz-date: %s", res.amz_date);
-    *hdrs = curl_slist_append(*hdrs, line);
-    snprintf(line, sizeof line, "x-amz-content-sha256: %s", sha);
-    *hdrs = curl_slist_append(*hdrs, line);
-    if (c.session_token && *c.session_token) {
-        snprintf(line, sizeof line, "x-amz-security-token: %s", c.session_token);
-        *hdrs = curl_slist_append(*hdrs, line);
-    }
     rc = 0;
 done:
-    if (chain) {
-        awscred_wipe(chain);
-        free(chain);
-    }
-    memset(line, 0, sizeof line);
     buf_free(&path);
     buf_free(&sent);
     return rc;

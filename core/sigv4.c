@@ -2,6 +2,7 @@
 #include "sigv4.h"
 
 #include <ctype.h>
+#include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 #include <stdio.h>
@@ -40,6 +41,25 @@ static void hmac(const unsigned char *key, size_t klen, const char *msg, unsigne
     unsigned int olen = 32;
 
     HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)msg, strlen(msg), out, &olen);
+}
+
+void sigv4_hmac_sha256_hex(const void *key, size_t klen, const void *msg, size_t n, char out[65])
+{
+    unsigned char md[32];
+    unsigned int olen = 32;
+
+    HMAC(EVP_sha256(), key, (int)klen, msg, n, md, &olen);
+    hex_encode(md, sizeof md, out);
+    memset(md, 0, sizeof md);
+}
+
+void sigv4_md5_hex(const void *data, size_t n, char out[33])
+{
+    unsigned char md[16];
+    unsigned int olen = 16;
+
+    EVP_Digest(data, n, md, &olen, EVP_md5(), NULL);
+    hex_encode(md, sizeof md, out);
 }
 
 int sigv4_uri_encode(buf *out, const char *s, size_t n, int keep_slash)

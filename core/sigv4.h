@@ -68,5 +68,9 @@ int sigv4_uri_encode(buf *out, const char *s, size_t n, int keep_slash);
 
 /* Lowercase hex SHA-256 of data[0..n) into out (65 bytes incl. NUL). */
 void sigv4_sha256_hex(const void *data, size_t n, char out[65]);
+/* Lowercase hex HMAC-SHA256 of msg[0..n) with key[0..klen) (webhook signatures). */
+void sigv4_hmac_sha256_hex(const void *key, size_t klen, const void *msg, size_t n, char out[65]);
+/* Lowercase hex MD5 of data[0..n) (SQS's MD5OfMessageBody; not for security). */
+void sigv4_md5_hex(const void *data, size_t n, char out[33]);
 
 #endif

@@ -18,6 +18,19 @@ extern volatile sig_atomic_t exportd_retire;
 
 /* Runs worker slot `slot` until a SIGTERM or SIGHUP; returns the exit status (0). */
 int worker_main(const conf *cf, int slot);
+/* Runs the notification sender (notify.c), the slot after the workers, until a SIGTERM or
+ * SIGHUP; returns the exit status (0). */
+int notify_main(const conf *cf);
+
+/* The worker processes' shared pieces (worker.c). exportd_signals: SIGTERM sets
+ * exportd_term, SIGHUP exportd_retire, SIGINT ignored. exportd_nap: sleeps up to ms, waking
+ * early on a signal or when fd (if >= 0) becomes readable. exportd_connect: a control
+ * connection that ran listen_sql ("LISTEN <channel>"), or NULL (logged). exportd_drain:
+ * reads and drops the notifications that arrived. */
+void exportd_signals(void);
+void exportd_nap(int fd, int ms);
+PGconn *exportd_connect(const conf *cf, const char *listen_sql);
+void exportd_drain(PGconn *c);
 
 /* Runs one claimed job over ctl (the worker's control connection, used for heartbeats and
  * the outcome) and a COPY connection of its own. Returns 0 when the outcome was recorded

@@ -1,5 +1,6 @@
 /* main -- exportd's entry: config (-c, -t), logging, and the worker processes, run by the
- * pre-fork master (core/master) with export_concurrency slots.
+ * pre-fork master (core/master) with export_concurrency slots, and one more for the
+ * notification sender (notify.c) when export_notify_url or export_notify_sqs_url is set.
  *
  * SIGTERM/SIGINT: workers hand back their jobs and exit (the master waits for them); a second
  * one kills them at once (their session locks let the jobs be claimed again). Workers ignore
@@ -12,6 +13,7 @@
 
 #include "log.h"
 #include "master.h"
+#include "outbox.h"
 #include "xmetrics.h"
 
 #include <stdio.h>
@@ -29,15 +31,16 @@ static int exportd_check(const conf *cf, char *err, size_t errlen)
     return -1;
 }
 
+/* The job workers, then the notification sender when a target is configured. */
 static int exportd_slots(const conf *cf)
 {
-    return (int)cf->export_concurrency;
+    return (int)cf->export_concurrency + (strcmp(outbox_targets(cf), "{}") != 0);
 }
 
 static int exportd_run(const conf *cf, int slot, void *arg)
 {
     (void)arg;
-    return worker_main(cf, slot);
+    return slot >= cf->export_concurrency ? notify_main(cf) : worker_main(cf, slot);
 }
 
 int main(int argc, char **argv)

@@ -38,7 +38,7 @@ static void on_hup(int sig)
  * directly and again from the master: still one graceful stop; the master's answer to a
  * second one is SIGKILL). SIGHUP: retired after a reload, finish the job in hand first.
  * SIGINT is ignored: Ctrl-C reaches the master, which sends SIGTERM. */
-static void worker_signals(void)
+void exportd_signals(void)
 {
     struct sigaction sa;
     sigset_t none;
@@ -58,8 +58,7 @@ static void worker_signals(void)
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-/* Sleeps up to ms, waking early on a signal or when fd (if >= 0) becomes readable. */
-static void nap(int fd, int ms)
+void exportd_nap(int fd, int ms)
 {
     struct pollfd p = {fd, POLLIN, 0};
 
@@ -69,7 +68,7 @@ static void nap(int fd, int ms)
         poll(NULL, 0, ms);
 }
 
-static PGconn *connect_ctl(const conf *cf)
+PGconn *exportd_connect(const conf *cf, const char *listen_sql)
 {
     char ci[2048];
     PGconn *c;
@@ -85,7 +84,7 @@ static PGconn *connect_ctl(const conf *cf)
         PQfinish(c);
         return NULL;
     }
-    r = PQexec(c, "LISTEN " JOBS_CHANNEL);
+    r = PQexec(c, listen_sql);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         log_warn("LISTEN failed: %s", PQerrorMessage(c));
         PQclear(r);
@@ -96,7 +95,7 @@ static PGconn *connect_ctl(const conf *cf)
     return c;
 }
 
-static void drain_notifies(PGconn *c)
+void exportd_drain(PGconn *c)
 {
     PGnotify *n;
 
@@ -113,7 +112,7 @@ int worker_main(const conf *cf, int slot)
     long sweep_s = cf->export_sweep_s;
     time_t next_sweep = 0;
 
-    worker_signals();
+    exportd_signals();
     srandom((unsigned)(getpid() ^ time(NULL)));
     if (gethostname(host, sizeof host) < 0) str_copy(host, sizeof host, "localhost");
     host[sizeof host - 1] = '\0';
@@ -125,8 +124,8 @@ int worker_main(const conf *cf, int slot)
         int rc;
 
         if (!ctl) {
-            if (!(ctl = connect_ctl(cf))) {
-                nap(-1, backoff);
+            if (!(ctl = exportd_connect(cf, "LISTEN " JOBS_CHANNEL))) {
+                exportd_nap(-1, backoff);
                 backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
                 continue;
             }
@@ -151,14 +150,14 @@ int worker_main(const conf *cf, int slot)
                 PQfinish(ctl);
                 ctl = NULL;
             }
-            nap(-1, 1000);
+            exportd_nap(-1, 1000);
             continue;
         }
         if (rc == 0) {
             if (slot == 0) xm_write(cf, ctl);
-            nap(PQsocket(ctl),
-                slot == 0 && sweep_s * 1000 < POLL_MS ? (int)sweep_s * 1000 : POLL_MS);
-            drain_notifies(ctl);
+            exportd_nap(PQsocket(ctl),
+                        slot == 0 && sweep_s * 1000 < POLL_MS ? (int)sweep_s * 1000 : POLL_MS);
+            exportd_drain(ctl);
             if (PQstatus(ctl) != CONNECTION_OK) {
                 PQfinish(ctl);
                 ctl = NULL;

@@ -86,7 +86,7 @@ static int job_reply(req *r, const char *prefix, int cancel)
     err_clear(&err);
     if (cancel) snprintf(r->audit_detail, sizeof r->audit_detail, "job %.64s", id ? id : "");
     if (!(conn = pgc_get(&r->x->db, &err))) return http_error(r, &err);
-    if ((cancel && jobs_cancel(conn, id, r->owner, &err) < 0) ||
+    if ((cancel && jobs_cancel(conn, r->cf, id, r->owner, &err) < 0) ||
         jobs_status_json(conn, r->cf, id, r->owner, &j, &err) < 0) {
         pgc_check(&r->x->db);
         if (err.code == E_NOT_FOUND) str_copy(err.detail, sizeof err.detail, "job not found");

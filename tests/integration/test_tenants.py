@@ -11,12 +11,11 @@ import os
 import subprocess
 import time
 
-import psycopg2
 import pytest
 import requests
 
-from conftest import ROOT, TIMEOUT, assert_error, loads, post_query
-from test_security import bearer, create_key, service_env, start, superuser
+from conftest import ROOT, TIMEOUT, assert_error, loads, pg_connect, post_query
+from test_security import bearer, create_key, service_env, start
 
 TENANTS = ("tenants", 18094, {"T2SQL_AUTH_REQUIRED": "true"})
 CITY = {"a": "Mumbai", "b": "Pune"}
@@ -56,7 +55,7 @@ def create_key_as(name, role, claims, scopes="query,export"):
 
 def as_role(sql, role, claims):
     """Rows of sql run by psycopg2 as role with the claims, as the service sets them."""
-    c = superuser()
+    c = pg_connect()
     try:
         with c.cursor() as cur:
             cur.execute("BEGIN READ ONLY")
@@ -208,7 +207,7 @@ def test_keys_refuse_a_role_not_granted_to_the_service():
 
 
 def test_keys_table_has_the_role_and_claims(keys):
-    c = superuser()
+    c = pg_connect()
     with c.cursor() as cur:
         cur.execute("SELECT role, claims FROM t2sql.api_keys WHERE name = 'ten-a'"
                     " ORDER BY id DESC LIMIT 1")
@@ -225,7 +224,7 @@ def audit_rows(where, args, want=1, timeout=20):
     """Rows of t2sql.audit matching where (written once the response is complete: poll)."""
     end = time.time() + timeout
     while True:
-        c = superuser()
+        c = pg_connect()
         with c.cursor() as cur:
             cur.execute("SELECT subject, role, claims, action, question, sql, source, status, rows,"
                         " bytes, duration_ms, request_id, detail FROM t2sql.audit WHERE " + where +
@@ -240,7 +239,7 @@ def audit_rows(where, args, want=1, timeout=20):
 
 def key_id(key):
     import hashlib
-    c = superuser()
+    c = pg_connect()
     with c.cursor() as cur:
         cur.execute("SELECT id FROM t2sql.api_keys WHERE key_hash = %s",
                     (hashlib.sha256(key.encode()).hexdigest(),))
@@ -273,7 +272,7 @@ def test_audit_row_per_query_with_the_right_fields(inst, keys, fakellm, uq):
     assert r.status_code == 401
     rows = audit_rows("request_id = %s", (rid2,))
     assert len(rows) == 1 and rows[0]["status"] == 401 and rows[0]["subject"] == "", rows
-    c = superuser()
+    c = pg_connect()
     with c.cursor() as cur:
         cur.execute("SELECT count(*) FROM t2sql.audit t WHERE t::text LIKE ANY(%s)",
                     (["%" + k + "%" for k in keys.values()] + ["%t2k_not-a-key%"],))

@@ -1,7 +1,8 @@
 /* test_jobs -- core/jobs, the export job queue, on a scratch database of the test PostgreSQL
  * (pgtest.h; skipped, saying why, without one): create + NOTIFY in one go, status by owner
  * only, claims held by the claimer's session (advisory lock), writes conditional on the
- * claim, cancel, finish, release, attempts running out. */
+ * claim, cancel, finish, release, attempts running out; the notification outbox rows each
+ * final state writes with it, taken once, retried later, delivered. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include "unit.h"
 
 #include "jobs.h"
+#include "outbox.h"
 #include "pgtest.h"
 
 static PGconn *db;
@@ -115,7 +117,7 @@ static void test_create_notifies_and_status_by_owner(void **state)
     assert_int_equal(e.code, E_NOT_FOUND);
     assert_int_equal(jobs_status_json(db, &cf, "nope", "alice", &j, &e), -1);
     assert_int_equal(e.code, E_NOT_FOUND);
-    assert_int_equal(jobs_cancel(db, id, "bob", &e), -1);
+    assert_int_equal(jobs_cancel(db, NULL, id, "bob", &e), -1);
     assert_int_equal(e.code, E_NOT_FOUND);
     PQfinish(listener);
 }
@@ -160,7 +162,7 @@ static void test_claim_is_held_by_the_session(void **state)
     assert_int_equal(jobs_finish(w2, &j2, "w2", "SUCCESS", 5, 50, NULL, st, &e), 1);
     assert_int_equal(pgtest_num(db, "SELECT rows_written FROM t2sql.export_jobs"), 5);
     assert_string_equal(status_of(id, "alice", st), "SUCCESS");
-    assert_int_equal(jobs_cancel(db, id, "alice", &e), -1);
+    assert_int_equal(jobs_cancel(db, NULL, id, "alice", &e), -1);
     assert_int_equal(e.code, E_CONFLICT);
     job_free(&j1);
     job_free(&j2);
@@ -193,7 +195,7 @@ static void test_cancel_and_release(void **state)
     assert_int_equal(j.attempt, 1);
     assert_non_null(j.old_upload_id); /* the upload left behind is handed on, to abort */
     assert_string_equal(j.old_upload_id, "upload-1");
-    assert_int_equal(jobs_cancel(db, id, "", &e), 0);
+    assert_int_equal(jobs_cancel(db, NULL, id, "", &e), 0);
     assert_int_equal(jobs_heartbeat(w, &j, "w", 1, 1, st, &e), 0);
     assert_string_equal(st, "CANCELLED");
     job_free(&j);
@@ -233,7 +235,76 @@ static void test_attempts_run_out(void **state)
     PQfinish(w);
 }
 
+static int outbox_rows(const char *state)
+{
+    char sql[160];
+
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM t2sql.export_notify WHERE state = '%s'", state);
+    return (int)pgtest_num(db, sql);
+}
+
+static void test_outbox(void **state)
+{
+    static const char text[] = "export_notify_url = http://127.0.0.1:1/h\n"
+                               "export_notify_secret = s\n"
+                               "export_notify_sqs_url = http://127.0.0.1:1/0/q\n";
+    char id[37], id2[37], err[256], st[16];
+    conf ncf;
+    job j;
+    t2err e;
+    outbox_item it, it2;
+    PGconn *w, *w2;
+    json_object *o = NULL, *n, *t, *v;
+
+    (void)state;
+    PGTEST_NEED(db);
+    empty_queue();
+    assert_int_equal(conf_load_buffer(text, sizeof text - 1, &ncf, err, sizeof err), 0);
+    assert_string_equal(outbox_targets(&cf), "{}");
+    assert_string_equal(outbox_targets(&ncf), "{sqs,webhook}");
+    assert_non_null(w = pgtest_connect());
+    assert_non_null(w2 = pgtest_connect());
+    /* a finish without targets writes none; one with targets writes one row per target */
+    assert_int_equal(jobs_create(db, "SELECT 5", NULL, NULL, "", NULL, id, &e), 0);
+    memset(&j, 0, sizeof j);
+    assert_int_equal(jobs_claim(w, &ncf, "w", &j, &e), 1);
+    assert_int_equal(outbox_rows("PENDING"), 0); /* not before the final state */
+    assert_int_equal(jobs_finish(w, &j, "w", "SUCCESS", 3, 30, NULL, st, &e), 1);
+    assert_int_equal(outbox_rows("PENDING"), 2);
+    job_free(&j);
+    jobs_unlock_all(w);
+    /* a cancel writes them too; an unmatched cancel writes none */
+    assert_int_equal(jobs_create(db, "SELECT 6", NULL, NULL, "", NULL, id2, &e), 0);
+    assert_int_equal(jobs_cancel(db, &ncf, id2, "", &e), 0);
+    assert_int_equal(jobs_cancel(db, &ncf, id2, "", &e), -1);
+    assert_int_equal(outbox_rows("PENDING"), 4);
+    /* taken rows are locked: a second sender gets another one */
+    assert_int_equal(outbox_take(w, "{webhook}", &it, &e), 1);
+    assert_int_equal(outbox_take(w2, "{webhook}", &it2, &e), 1);
+    assert_string_not_equal(it.job_id, it2.job_id);
+    assert_string_equal(it.target, "webhook");
+    assert_int_equal(it.attempts, 0);
+    /* a failure schedules the next attempt; a success delivers */
+    assert_int_equal(outbox_done(w2, &it2, 0, "HTTP 500", 60000, &e), 0);
+    assert_int_equal(outbox_done(w, &it, 1, NULL, 0, &e), 0);
+    assert_int_equal(outbox_rows("DELIVERED"), 1);
+    assert_true(outbox_next_due_ms(w, "{webhook}") > 50000);
+    assert_int_equal(outbox_take(w, "{webhook}", &it, &e), 0); /* the other is not due */
+    outbox_item_free(&it2);
+    /* the status document shows them */
+    assert_int_equal(jobs_status_json(db, &cf, id2, "", &o, &e), 0);
+    assert_true(json_object_object_get_ex(o, "notifications", &n));
+    assert_true(json_object_object_get_ex(n, "sqs", &t));
+    assert_true(json_object_object_get_ex(t, "state", &v));
+    assert_string_equal(json_object_get_string(v), "PENDING");
+    json_object_put(o);
+    PQfinish(w);
+    PQfinish(w2);
+    conf_free(&ncf);
+}
+
 T2_UNIT_MAIN(setup, teardown, cmocka_unit_test(test_valid_id),
              cmocka_unit_test(test_create_notifies_and_status_by_owner),
              cmocka_unit_test(test_claim_is_held_by_the_session),
-             cmocka_unit_test(test_cancel_and_release), cmocka_unit_test(test_attempts_run_out))
+             cmocka_unit_test(test_cancel_and_release), cmocka_unit_test(test_attempts_run_out),
+             cmocka_unit_test(test_outbox))

@@ -199,9 +199,22 @@ static void test_session_token(void **state)
     buf_free(&query);
 }
 
+/* RFC 4231 test case 2; MD5 of RFC 1321's "abc" */
+static void test_digests(void **state)
+{
+    char out[65];
+
+    (void)state;
+    sigv4_hmac_sha256_hex("Jefe", 4, "what do ya want for nothing?", 28, out);
+    assert_string_equal(out, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    sigv4_md5_hex("abc", 3, out);
+    assert_string_equal(out, "900150983cd24fb0d6963f7d28e17f72");
+}
+
 T2_UNIT_MAIN(NULL, NULL, cmocka_unit_test(test_get_object_range), cmocka_unit_test(test_put_object),
              cmocka_unit_test(test_get_lifecycle), cmocka_unit_test(test_list_objects),
              cmocka_unit_test(test_presigned_get), cmocka_unit_test(test_presign_bounds),
              cmocka_unit_test(test_query_uploads), cmocka_unit_test(test_query_part_upload_id),
              cmocka_unit_test(test_query_sorting_and_spaces), cmocka_unit_test(test_path_encoding),
-             cmocka_unit_test(test_header_canonicalisation), cmocka_unit_test(test_session_token))
+             cmocka_unit_test(test_header_canonicalisation), cmocka_unit_test(test_session_token),
+             cmocka_unit_test(test_digests))
