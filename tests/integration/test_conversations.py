@@ -5,22 +5,18 @@ no rows unless allowed, a follow-up's cache entry never served in another conver
 ownership, retention, the turn limit, deletion, failed turns, clarifications, bad ids, and an
 export from a follow-up turn's query_id."""
 import csv
-import gzip
 import io
 import json
 import os
 import re
 import time
-import uuid
 from decimal import Decimal
 
-import psycopg2
 import pytest
 import requests
 
-from conftest import ROOT, assert_error, post_query
+from conftest import ROOT, assert_error, pg_exec, pg_rows, post_query
 from test_security import bearer, create_key
-from test_semantic import psql_rows
 
 CASES = os.path.join(ROOT, "tests", "planner", "conversations.jsonl")
 MAX_TURNS = 4
@@ -136,7 +132,7 @@ def test_planner_conversation_rows_equal_psql(nomodel, stack_env, case):
         if conv:
             assert body["conversation_id"] == conv
         conv = body["conversation_id"]
-        gold = psql_rows(stack_env, t["sql"])
+        gold = pg_rows(t["sql"])
         ordered = "limit" in t["sql"].lower()
         assert same_rows(gold, body["rows"], ordered), (
             "turn %d %r: %s\ngold %s\ngot %s" % (i + 1, t["question"], body["sql"], gold[:5],
@@ -161,7 +157,7 @@ def test_follow_up_to_a_failed_turn_uses_the_last_answered_one(nomodel, stack_en
     assert bad.json()["conversation_id"] == c
     r = ask(nomodel.url, "what about Delhi?", c)
     assert r.status_code == 200, r.text
-    assert r.json()["rows"] == [[psql_rows(stack_env, "SELECT count(*) FROM customers WHERE city = 'Delhi'")[0][0]]]
+    assert r.json()["rows"] == [[pg_rows("SELECT count(*) FROM customers WHERE city = 'Delhi'")[0][0]]]
     turns = requests.get(nomodel.url + "/conversations/" + c, timeout=30).json()["turns"]
     assert [("sql" in t, "error" in t) for t in turns] == [(True, False), (False, True), (True, False)]
     assert turns[1]["error"]["code"] == "cannot_answer"
@@ -187,18 +183,12 @@ def test_deleted_conversation_is_gone(nomodel):
 
 def test_retention_expires_idle_conversations(nomodel, stack_env):
     c = ask(nomodel.url, "Number of customers by city").json()["conversation_id"]
-    conn = psycopg2.connect(stack_env["T2SQL_TEST_PG"])
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("UPDATE t2sql.conversations SET updated_at = now() - interval '8 days'"
-                    " WHERE id = %s", (c,))
+    pg_exec("UPDATE t2sql.conversations SET updated_at = now() - interval '8 days'"
+            " WHERE id = '%s'" % c)
     assert_error(ask(nomodel.url, "only members", c), 404, "not_found")
     assert_error(requests.get(nomodel.url + "/conversations/" + c, timeout=30), 404, "not_found")
     ask(nomodel.url, "How many events are there?")  # a new conversation purges expired ones
-    with conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM t2sql.turns WHERE conversation_id = %s", (c,))
-        assert cur.fetchone()[0] == 0
-    conn.close()
+    assert pg_rows("SELECT count(*) FROM t2sql.turns WHERE conversation_id = '%s'" % c) == [(0,)]
 
 
 @pytest.mark.parametrize("bad", ["x", "c_123", "C_" + "a" * 32, "c_" + "g" * 32, 7, [], {"a": 1},
@@ -226,7 +216,7 @@ def test_clarification_answered(nomodel, stack_env):
     opt = next(o for o in cl["options"] if "events" in o["label"])
     r2 = ask(nomodel.url, opt["question"], body["conversation_id"])
     assert r2.status_code == 200, r2.text
-    gold = psql_rows(stack_env, "SELECT e.name, count(*) FROM ticket_sales t JOIN events e"
+    gold = pg_rows("SELECT e.name, count(*) FROM ticket_sales t JOIN events e"
                                 " USING (event_id) GROUP BY e.name")
     assert same_rows(gold, r2.json()["rows"], False)
     # the label alone answers as well
@@ -244,7 +234,7 @@ def test_clarification_ignored(nomodel, stack_env):
     assert "clarification" in r.json()
     r2 = ask(nomodel.url, "How many customers in Pune?", c)
     assert r2.status_code == 200, r2.text
-    assert r2.json()["rows"] == [list(psql_rows(stack_env, "SELECT count(*) FROM customers WHERE city = 'Pune'")[0])]
+    assert r2.json()["rows"] == [list(pg_rows("SELECT count(*) FROM customers WHERE city = 'Pune'")[0])]
     # without a conversation, the old contract: a decline
     assert_error(ask(nomodel.url, "Number of ticket sales by name"), 422, "cannot_answer")
 
