@@ -378,6 +378,15 @@ static void capture_add(exec_capture *c, const buf *b, size_t from)
     }
 }
 
+/* The row n (1-based) just written at b[from, b->len): into the capture, and into
+ * rq->first_rows while it holds fewer than first_rows_max. */
+static void keep_row(const exec_req *rq, const buf *b, size_t from, long long n)
+{
+    capture_add(rq->capture, b, from);
+    if (rq->first_rows && !rq->ndjson && n <= rq->first_rows_max)
+        buf_add(rq->first_rows, b->p + from, b->len - from);
+}
+
 int exec_write_captured(const exec_req *rq, const buf *body, long long total, int more, sink *s)
 {
     if (write_envelope(&s->b, rq) < 0 || buf_add(&s->b, body->p, body->len) < 0 ||
@@ -489,7 +498,7 @@ int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, 
             s->rows++;
             if (rq->rows_out) *rq->rows_out = n;
             PQclear(r);
-            capture_add(rq->capture, b, row_start);
+            keep_row(rq, b, row_start, n);
             if (!started) { /* the first row leaves at once: early first byte */
                 started = 1;
                 if (!s->hold && sink_flush(s) < 0) goto gone;

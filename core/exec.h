@@ -45,6 +45,9 @@ typedef struct exec_req {
     const char *conversation_id; /* written after query_id; NULL = none */
     buf *columns_out;            /* if not NULL: the column names as a JSON array */
     long long *total_out;        /* if not NULL: total_rows (-1 = not counted) */
+    buf *first_rows;             /* if not NULL: the first first_rows_max rows' JSON, comma-
+                                  * separated (JSON documents only, not NDJSON) */
+    int first_rows_max;
 } exec_req;
 
 /* Forgets the process's cache of type names (pg_type), so that the next page reloads it:

@@ -281,13 +281,11 @@ static int edit_measure(const ctx *p, const ctx *f, buf *out, char *why, size_t 
     return 0;
 }
 
-/* 1 if units a (of x) and b (of y) both read as values of one column. */
-static int same_column_value(const ctx *x, const unit *a, const ctx *y, const unit *b)
+/* 1 if units a and b (of two questions on one catalog) both read as values of one column. */
+static int same_column_value(const unit *a, const unit *b)
 {
     int i, j;
 
-    (void)x;
-    (void)y;
     for (i = 0; i < a->nc; i++)
         for (j = 0; j < b->nc; j++)
             if (a->c[i].kind == R_VALUE && b->c[j].kind == R_VALUE &&
@@ -313,7 +311,7 @@ static int edit_filters(const ctx *p, const ctx *f, buf *out, char *why, size_t 
         }
         for (j = 0; u->kind == U_REF && j < p->nu && !done; j++)
             if (p->u[j].kind == U_REF && !rep[p->u[j].pos] &&
-                same_column_value(p, &p->u[j], f, u)) {
+                same_column_value(&p->u[j], u)) {
                 rep[p->u[j].pos] = u;
                 for (k = p->u[j].pos + 1; k < p->u[j].end; k++)
                     rep[k] = u; /* the rest of the old phrase goes */

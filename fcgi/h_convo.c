@@ -15,8 +15,9 @@ int convo_begin(req *r, convo *c, int *in_context, t2err *err)
     memset(c, 0, sizeof *c);
     *in_context = 0;
     if (field_str(r->json, "conversation_id", &id, err) < 0) return -1;
-    if (!id || strcmp(id, "new") == 0) {
-        *in_context = id != NULL;
+    if (!id) return 0; /* the old contract: no conversation */
+    if (strcmp(id, "new") == 0) {
+        *in_context = 1;
         return convo_start(c, err);
     }
     if (!convo_valid_id(id))
@@ -50,10 +51,11 @@ int convo_ask(req *r, const char *question, const char *query_id, const char *mi
 }
 
 void convo_record(req *r, const convo *c, const char *question, const gen_result *g,
-                  const char *columns, long long total, const t2err *failed)
+                  const char *columns, long long total, const char *rows, const t2err *failed)
 {
     convo_turn_in t;
     char ej[700];
+    buf rj = BUF_INIT(1u << 20);
     t2err err;
     PGconn *conn;
     json_object *e = NULL;
@@ -79,6 +81,8 @@ void convo_record(req *r, const convo *c, const char *question, const gen_result
         t.columns_json = columns && columns[0] ? columns : NULL;
         t.source = g->source;
         t.explanation = g->explanation.len ? buf_cstr(&g->explanation) : NULL;
+        if (rows && buf_printf(&rj, "[%s]", rows[0] == ',' ? rows + 1 : rows) == 0)
+            t.rows_json = buf_cstr(&rj);
     }
     err_clear(&err);
     if (!(conn = pgc_get(&r->x->db, &err)) ||
@@ -87,6 +91,7 @@ void convo_record(req *r, const convo *c, const char *question, const gen_result
         log_warn("[%s] conversation %s: the turn was not stored: %s", r->id, c->id, err.detail);
         if (conn && err.code != E_NOT_FOUND && err.code != E_VALIDATION) pgc_check(&r->x->db);
     }
+    buf_free(&rj);
 }
 
 int convo_clarify(req *r, const convo *c, const gen_result *g)

@@ -36,7 +36,7 @@ int h_export_start(req *r)
                   in_context, &err) < 0)
         goto fail;
     if (g.clarification.len) { /* asked back: no job */
-        convo_record(r, &cv, buf_cstr(&q), &g, NULL, -1, NULL);
+        convo_record(r, &cv, buf_cstr(&q), &g, NULL, -1, NULL, NULL);
         rc = convo_clarify(r, &cv, &g);
         goto out;
     }
@@ -58,8 +58,8 @@ int h_export_start(req *r)
     json_object_object_add(j, "status", json_object_new_string("PENDING"));
     json_object_object_add(j, "query_id", json_object_new_string(g.query_id));
     json_object_object_add(j, "sql", json_object_new_string(buf_cstr(&g.sql)));
-    if (!query_id || in_context) {
-        if (!query_id) convo_record(r, &cv, buf_cstr(&q), &g, NULL, -1, NULL);
+    if (in_context) {
+        if (!query_id) convo_record(r, &cv, buf_cstr(&q), &g, NULL, -1, NULL, NULL);
         json_object_object_add(j, "conversation_id", json_object_new_string(cv.id));
     }
     rc = http_json(r, 200, j);

@@ -144,6 +144,17 @@ static void fill_request(req *r, const gen_result *g, long page, long page_size,
     rq->rows_out = &r->audit_rows;
 }
 
+/* What a turn keeps of the page: its columns, total and (when allowed) first rows. */
+static void turn_outputs(const req *r, exec_req *rq, buf *cols, long long *total, buf *frows)
+{
+    rq->columns_out = cols;
+    rq->total_out = total;
+    if (r->cf->conversation_prompt_rows) { /* data for the model: only when allowed */
+        rq->first_rows = frows;
+        rq->first_rows_max = CONVO_PROMPT_ROWS;
+    }
+}
+
 int h_query(req *r)
 {
     t2err err;
@@ -160,7 +171,7 @@ int h_query(req *r)
     int cacheable = 0, in_context = 0, turn = 0;
     exec_capture cap;
     convo cv;
-    buf cols = BUF_INIT(1u << 20);
+    buf cols = BUF_INIT(1u << 20), frows = BUF_INIT(1u << 20);
     long long total = -1;
 
     err_clear(&err);
@@ -177,20 +188,17 @@ int h_query(req *r)
         goto fail;
     memset(&rq, 0, sizeof rq);
     if (count_mode_of(count, &rq, &err) < 0) goto fail;
-    turn = !query_id; /* a question is a turn; paging through a query_id is not */
+    turn = in_context && !query_id; /* a question is a turn; paging through a query_id is not */
     if (convo_ask(r, question, query_id, "question is required", &qtext, &g, &cv, in_context,
                   &err) < 0)
         goto fail;
     if (g.clarification.len) {
-        convo_record(r, &cv, buf_cstr(&qtext), &g, NULL, -1, NULL);
+        convo_record(r, &cv, buf_cstr(&qtext), &g, NULL, -1, NULL, NULL);
         rc = convo_clarify(r, &cv, &g);
         goto out;
     }
-    rq.conversation_id = turn || in_context ? cv.id : NULL;
-    if (turn) {
-        rq.columns_out = &cols;
-        rq.total_out = &total;
-    }
+    rq.conversation_id = in_context ? cv.id : NULL;
+    if (turn) turn_outputs(r, &rq, &cols, &total, &frows);
     fill_request(r, &g, page, page_size, &rq, &src);
     r->audit_rows = 0;
     req_audit_what(r, NULL, rq.sql, rq.source);
@@ -210,7 +218,7 @@ int h_query(req *r)
             r->audit_rows = -1; /* served from the cache: not counted */
             log_debug("query %s source=%s page=%ld size=%ld (result cache)", g.query_id, rq.source,
                       page, page_size);
-            if (turn) convo_record(r, &cv, buf_cstr(&qtext), &g, NULL, -1, NULL);
+            if (turn) convo_record(r, &cv, buf_cstr(&qtext), &g, NULL, -1, NULL, NULL);
             rc = 0;
             goto out;
         }
@@ -228,7 +236,9 @@ int h_query(req *r)
         pgc_check(&r->x->db);
         goto fail;
     }
-    if (turn) convo_record(r, &cv, buf_cstr(&qtext), &g, buf_cstr(&cols), total, NULL);
+    if (turn)
+        convo_record(r, &cv, buf_cstr(&qtext), &g, buf_cstr(&cols), total,
+                     frows.len ? buf_cstr(&frows) : NULL, NULL);
     if (rc > 0) pgc_check(&r->x->db);
     if (s.failed) {
         metrics_add(&metrics_get()->client_aborts, 1);
@@ -252,11 +262,12 @@ int h_query(req *r)
 fail:
     /* a failed question in a conversation stays in it (a follow-up skips it) */
     if (in_context && !query_id && qtext.len && err.code != E_VALIDATION)
-        convo_record(r, &cv, buf_cstr(&qtext), &g, NULL, -1, &err);
+        convo_record(r, &cv, buf_cstr(&qtext), &g, NULL, -1, NULL, &err);
     buf_free(&cap.body);
     rc = query_error(r, &err, in_context ? cv.id : NULL);
 out:
     buf_free(&cols);
+    buf_free(&frows);
     convo_free(&cv);
     gen_result_free(&g);
     buf_free(&qtext);

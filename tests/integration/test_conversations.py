@@ -26,13 +26,9 @@ NOMODEL = ("convo-nomodel", 18083, {"OPENAI_BASE_URL": "", "OPENAI_API_KEY": "",
 AUTH = ("convo-auth", 18084, {"T2SQL_AUTH_REQUIRED": "true"})
 
 
-@pytest.fixture(scope="module")
-def nomodel(request):
-    from conftest import Instances
-    f = Instances()
-    inst = f.start(NOMODEL[0], NOMODEL[1], **NOMODEL[2])
-    request.addfinalizer(f.stop_all)
-    return inst
+@pytest.fixture
+def nomodel(instances):
+    return instances.start(NOMODEL[0], NOMODEL[1], **NOMODEL[2])  # reused while it runs
 
 
 def norm(v):
@@ -122,14 +118,14 @@ def test_the_data_file_has_enough_conversations():
 
 @pytest.mark.parametrize("case", load_cases(), ids=lambda c: " / ".join(t["question"] for t in c["turns"]))
 def test_planner_conversation_rows_equal_psql(nomodel, stack_env, case):
-    conv = None
+    conv = "new"
     for i, t in enumerate(case["turns"]):
         r = ask(nomodel.url, t["question"], conv)
         assert r.status_code == 200, (t["question"], r.text[:500])
         body = r.json()
         assert body["source"] in ("planner", "cache"), body
         assert re.fullmatch(r"c_[0-9a-f]{32}", body["conversation_id"])
-        if conv:
+        if conv != "new":
             assert body["conversation_id"] == conv
         conv = body["conversation_id"]
         gold = pg_rows(t["sql"])
@@ -142,16 +138,19 @@ def test_planner_conversation_rows_equal_psql(nomodel, stack_env, case):
     assert all(x["sql"] and x["columns"] and "row_count" in x for x in listed["turns"])
 
 
-def test_a_question_without_conversation_id_keeps_the_old_contract(nomodel):
+def test_a_question_without_conversation_id_keeps_the_old_contract(nomodel, stack_env):
     r1 = ask(nomodel.url, "How many customers in Pune?")
-    r2 = ask(nomodel.url, "what about Mumbai?")  # no context: not read as a follow-up
     assert r1.status_code == 200
-    assert r1.json()["conversation_id"] != (r2.json().get("conversation_id") if r2.status_code == 200 else None)
+    assert "conversation_id" not in r1.json()  # no conversation is started or stored
+    r2 = ask(nomodel.url, "what about Mumbai?")  # no context: not read as a follow-up
     assert r2.status_code != 200 or "Pune" not in r2.json()["sql"]
+    j = requests.post(nomodel.url + "/export/start", json={"question": "How many customers in Pune?"},
+                      timeout=30)
+    assert j.status_code == 200 and "conversation_id" not in j.json()
 
 
 def test_follow_up_to_a_failed_turn_uses_the_last_answered_one(nomodel, stack_env):
-    c = ask(nomodel.url, "How many customers in Pune?").json()["conversation_id"]
+    c = ask(nomodel.url, "How many customers in Pune?", "new").json()["conversation_id"]
     bad = ask(nomodel.url, "and the flux capacitor readings?", c)
     assert_error(bad, 422, "cannot_answer")
     assert bad.json()["conversation_id"] == c
@@ -164,7 +163,7 @@ def test_follow_up_to_a_failed_turn_uses_the_last_answered_one(nomodel, stack_en
 
 
 def test_turn_limit(nomodel):
-    c = ask(nomodel.url, "Number of customers by city").json()["conversation_id"]
+    c = ask(nomodel.url, "Number of customers by city", "new").json()["conversation_id"]
     for q in ["only members", "in 2023", "top 5"][:MAX_TURNS - 1]:
         assert ask(nomodel.url, q, c).status_code == 200, q
     r = ask(nomodel.url, "by month", c)
@@ -174,7 +173,7 @@ def test_turn_limit(nomodel):
 
 
 def test_deleted_conversation_is_gone(nomodel):
-    c = ask(nomodel.url, "Number of customers by city").json()["conversation_id"]
+    c = ask(nomodel.url, "Number of customers by city", "new").json()["conversation_id"]
     assert requests.delete(nomodel.url + "/conversations/" + c, timeout=30).status_code == 204
     assert_error(requests.get(nomodel.url + "/conversations/" + c, timeout=30), 404, "not_found")
     assert_error(ask(nomodel.url, "only members", c), 404, "not_found")
@@ -182,12 +181,12 @@ def test_deleted_conversation_is_gone(nomodel):
 
 
 def test_retention_expires_idle_conversations(nomodel, stack_env):
-    c = ask(nomodel.url, "Number of customers by city").json()["conversation_id"]
+    c = ask(nomodel.url, "Number of customers by city", "new").json()["conversation_id"]
     pg_exec("UPDATE t2sql.conversations SET updated_at = now() - interval '8 days'"
             " WHERE id = '%s'" % c)
     assert_error(ask(nomodel.url, "only members", c), 404, "not_found")
     assert_error(requests.get(nomodel.url + "/conversations/" + c, timeout=30), 404, "not_found")
-    ask(nomodel.url, "How many events are there?")  # a new conversation purges expired ones
+    ask(nomodel.url, "How many events are there?", "new")  # a new conversation purges expired ones
     assert pg_rows("SELECT count(*) FROM t2sql.turns WHERE conversation_id = '%s'" % c) == [(0,)]
 
 
@@ -242,7 +241,7 @@ def test_clarification_ignored(nomodel, stack_env):
 def test_ownership(instances):
     inst = instances.start(AUTH[0], AUTH[1], **AUTH[2])
     a, b = create_key("convo-a"), create_key("convo-b")
-    r = ask(inst.url, "How many customers are there?", headers=bearer(a))
+    r = ask(inst.url, "How many customers are there?", "new", headers=bearer(a))
     assert r.status_code == 200, r.text
     c = r.json()["conversation_id"]
     assert requests.get(inst.url + "/conversations/" + c, headers=bearer(a), timeout=30).status_code == 200
@@ -268,7 +267,7 @@ def test_model_prompt_carries_earlier_turns_without_rows(base_url, fakellm, uq):
     # the follow-up's rule first: its prompt holds turn 1's question too
     fakellm.rules({"match": "Question: only members " + uq, "reply": "<sql>%s</sql>" % T2_SQL},
                   {"match": "Question: customers per city " + uq, "reply": "<sql>%s</sql>" % T1_SQL})
-    r1 = ask(base_url, "customers per city " + uq)
+    r1 = ask(base_url, "customers per city " + uq, "new")
     assert r1.status_code == 200, r1.text
     c = r1.json()["conversation_id"]
     r2 = ask(base_url, "only members " + uq, c)
@@ -286,7 +285,7 @@ def test_follow_up_cache_entry_not_served_in_a_new_conversation(base_url, fakell
     # the follow-up's rule first: its prompt holds turn 1's question too
     fakellm.rules({"match": "Question: only members " + uq, "reply": "<sql>%s</sql>" % T2_SQL},
                   {"match": "Question: customers per city " + uq, "reply": "<sql>%s</sql>" % T1_SQL})
-    c = ask(base_url, "customers per city " + uq).json()["conversation_id"]
+    c = ask(base_url, "customers per city " + uq, "new").json()["conversation_id"]
     assert ask(base_url, "only members " + uq, c).status_code == 200
     n = fakellm.count()
     r = ask(base_url, "only members " + uq, "new")  # same words, no earlier turns
@@ -296,7 +295,7 @@ def test_follow_up_cache_entry_not_served_in_a_new_conversation(base_url, fakell
     prompt = user_prompt(fakellm.calls()["requests"][-1])
     assert "Earlier turns" not in prompt
     # the same follow-up in the same context is served from the cache
-    c2 = ask(base_url, "customers per city " + uq).json()["conversation_id"]
+    c2 = ask(base_url, "customers per city " + uq, "new").json()["conversation_id"]
     n = fakellm.count()
     r = ask(base_url, "only members " + uq, c2)
     assert r.status_code == 200 and r.json()["source"] == "cache" and fakellm.count() == n
@@ -310,7 +309,7 @@ def test_model_clarification_format(base_url, fakellm, uq):
                    "reply": "<sql>SELECT sum(price * quantity) FROM ticket_sales</sql>"},
                   {"match": "Question: sales " + uq, "reply": "<clarify>%s</clarify>" % json.dumps(clar)},
                   {"match": "Question: customers per city " + uq, "reply": "<sql>%s</sql>" % T1_SQL})
-    c = ask(base_url, "customers per city " + uq).json()["conversation_id"]
+    c = ask(base_url, "customers per city " + uq, "new").json()["conversation_id"]
     r = ask(base_url, "sales " + uq, c)
     assert r.status_code == 200, r.text
     assert r.json()["clarification"] == clar and r.json()["rows"] == []
@@ -320,7 +319,7 @@ def test_model_clarification_format(base_url, fakellm, uq):
 
 
 def test_export_of_a_follow_up_turn_equals_its_pages(nomodel, stack_env):
-    c = ask(nomodel.url, "Number of customers by city").json()["conversation_id"]
+    c = ask(nomodel.url, "Number of customers by city", "new").json()["conversation_id"]
     t2 = ask(nomodel.url, "only members", c).json()
     pages, page = [], 1
     while True:
@@ -345,3 +344,19 @@ def test_export_of_a_follow_up_turn_equals_its_pages(nomodel, stack_env):
     assert rows[0] == t2["columns"]
     csvval = lambda v: "t" if v is True else "f" if v is False else "" if v is None else str(v)
     assert [[csvval(v) for v in r] for r in pages] == rows[1:]
+
+
+def test_rows_reach_the_prompt_only_when_allowed(instances, fakellm, uq):
+    inst = instances.start("convo-rows", 18085, T2SQL_CONVERSATION_PROMPT_ROWS="true")
+    fakellm.rules({"match": "Question: only members " + uq, "reply": "<sql>%s</sql>" % T2_SQL},
+                  {"match": "Question: customers per city " + uq,
+                   "reply": "<sql>%s ORDER BY city</sql>" % T1_SQL})
+    r1 = ask(inst.url, "customers per city " + uq, "new")
+    assert r1.status_code == 200, r1.text
+    r2 = ask(inst.url, "only members " + uq, r1.json()["conversation_id"])
+    assert r2.status_code == 200, r2.text
+    prompt = user_prompt(fakellm.calls()["requests"][-1])
+    context = prompt.split("Earlier turns")[1]
+    assert "Turn 1 first rows: " in context
+    line = context.split("Turn 1 first rows: ")[1].split("\n")[0]
+    assert json.loads(line) == r1.json()["rows"][:5]  # the first 5 rows of the turn, no more
