@@ -22,9 +22,26 @@ static int probe(void *arg, const char *sql, t2err *err)
     return rc;
 }
 
-int pipeline_semantic_load(t2ctx *x, t2err *err)
+/* The layer's text as the master last checked it (pipeline_semantic_check), inherited by every
+ * worker it forks: workers parse this, never the file as it is on disk later, so an edit that a
+ * reload refused reaches no worker, not even one that loads its layer (or is started) after
+ * the edit. Owned by this module; replaced only by a check that passed. */
+static struct {
+    int have, present; /* a check passed; the file existed then */
+    char *path;
+    buf text;
+} checked = {0, 0, NULL, BUF_INIT(SEMANTIC_FILE_MAX)};
+
+static int same_path(const char *a, const char *b)
 {
-    semantic *s = semantic_load(x->cf->semantic_file, err);
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+/* Parses text (NULL: no file), checks every definition against x's database, and makes it
+ * x's layer; the old one stays on failure. */
+static int install(t2ctx *x, const char *text, size_t len, t2err *err)
+{
+    semantic *s = semantic_parse(x->cf->semantic_file, text, len, err);
 
     if (!s || semantic_check(s, x->cf->semantic_file, probe, x, err) < 0) {
         semantic_free(s);
@@ -33,6 +50,34 @@ int pipeline_semantic_load(t2ctx *x, t2err *err)
     semantic_free(x->sem);
     x->sem = s;
     return 0;
+}
+
+int pipeline_semantic_load(t2ctx *x, t2err *err)
+{
+    buf text = BUF_INIT(SEMANTIC_FILE_MAX);
+    int got, rc;
+
+    if (checked.have && same_path(checked.path, x->cf->semantic_file))
+        return install(x, checked.present ? buf_cstr(&checked.text) : NULL, checked.text.len, err);
+    got = semantic_read(x->cf->semantic_file, &text, err);
+    rc = got < 0 ? -1 : install(x, got ? buf_cstr(&text) : NULL, text.len, err);
+    buf_free(&text);
+    return rc;
+}
+
+/* After a check passed: text (moved from the caller) is what workers forked from now on use. */
+static void remember(const conf *cf, int present, buf *text)
+{
+    char *path = strdup(cf->semantic_file ? cf->semantic_file : "");
+
+    if (!path) return; /* out of memory: workers read the file themselves */
+    free(checked.path);
+    buf_free(&checked.text);
+    checked.path = path;
+    checked.text = *text;
+    *text = (buf)BUF_INIT(SEMANTIC_FILE_MAX);
+    checked.present = present;
+    checked.have = 1;
 }
 
 void pipeline_semantic_refresh(t2ctx *x)
@@ -52,13 +97,16 @@ int pipeline_semantic_check(const conf *cf, char *errbuf, size_t len)
     t2ctx *x = calloc(1, sizeof *x);
     t2err err = {0};
     semantic *s = NULL;
-    int rc = -1, inited = 0;
+    buf text = BUF_INIT(SEMANTIC_FILE_MAX);
+    int rc = -1, inited = 0, got;
 
     if (!x) {
         str_copy(errbuf, len, "out of memory");
         return -1;
     }
-    if (!(s = semantic_load(cf->semantic_file, &err))) goto done;
+    if ((got = semantic_read(cf->semantic_file, &text, &err)) < 0) goto done;
+    if (!(s = semantic_parse(cf->semantic_file, got ? buf_cstr(&text) : NULL, text.len, &err)))
+        goto done;
     inited = 1;
     if (t2ctx_init(x, cf, "t2sql-check") == 0) /* the catalog may take a moment: ask again */
         for (int tries = 0; tries < 10 && t2ctx_ready(x, &err) < 0; tries++) {
@@ -72,9 +120,11 @@ int pipeline_semantic_check(const conf *cf, char *errbuf, size_t len)
         rc = 0;
         goto done;
     }
-    if (pipeline_semantic_load(x, &err) == 0) rc = 0;
+    if (install(x, got ? buf_cstr(&text) : NULL, text.len, &err) == 0) rc = 0;
 done:
+    if (rc == 0) remember(cf, got > 0, &text);
     if (rc < 0) str_copy(errbuf, len, err.detail[0] ? err.detail : "invalid semantic layer");
+    buf_free(&text);
     semantic_free(s);
     if (inited) t2ctx_free(x);
     free(x);

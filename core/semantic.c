@@ -265,39 +265,62 @@ static int load_doc(rd *r, semantic *s)
     return cross_check(r, s);
 }
 
-semantic *semantic_load(const char *path, t2err *err)
+int semantic_read(const char *path, buf *text, t2err *err)
+{
+    char chunk[8192];
+    size_t n;
+    FILE *f;
+    int rc = 1;
+
+    if (!path || !*path) return 0;
+    if (!(f = fopen(path, "rb"))) {
+        if (errno == ENOENT) return 0;
+        return err_set(err, E_VALIDATION, "%s: %s", path, strerror(errno));
+    }
+    while (rc > 0 && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        if (buf_add(text, chunk, n) < 0)
+            rc = err_set(err, E_VALIDATION, "%s: larger than %d bytes", path, SEMANTIC_FILE_MAX);
+    if (rc > 0 && ferror(f)) rc = err_set(err, E_VALIDATION, "%s: %s", path, strerror(errno));
+    fclose(f);
+    return rc;
+}
+
+semantic *semantic_parse(const char *path, const char *text, size_t len, t2err *err)
 {
     semantic *s = calloc(1, sizeof *s);
     yaml_parser_t parser;
     rd r = {.path = path, .err = err};
-    FILE *f;
     int rc;
 
     if (!s) return err_set(err, E_INTERNAL, "out of memory"), NULL;
-    if (!path || !*path || !(f = fopen(path, "rb"))) {
-        if (!path || !*path || errno == ENOENT) return s;
-        err_set(err, E_VALIDATION, "%s: %s", path, strerror(errno));
-        semantic_free(s);
-        return NULL;
-    }
+    if (!text) return s;
     yaml_parser_initialize(&parser);
-    yaml_parser_set_input_file(&parser, f);
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     if (!yaml_parser_load(&parser, &r.doc)) {
         err_set(err, E_VALIDATION, "%s:%d: %s", path, (int)parser.problem_mark.line + 1,
                 parser.problem ? parser.problem : "invalid YAML");
         yaml_parser_delete(&parser);
-        fclose(f);
         semantic_free(s);
         return NULL;
     }
     rc = load_doc(&r, s);
     yaml_document_delete(&r.doc);
     yaml_parser_delete(&parser);
-    fclose(f);
     if (rc < 0) {
         semantic_free(s);
         return NULL;
     }
+    return s;
+}
+
+semantic *semantic_load(const char *path, t2err *err)
+{
+    buf text = BUF_INIT(SEMANTIC_FILE_MAX);
+    int got = semantic_read(path, &text, err);
+    semantic *s =
+        got < 0 ? NULL : semantic_parse(path, got ? buf_cstr(&text) : NULL, text.len, err);
+
+    buf_free(&text);
     return s;
 }
 

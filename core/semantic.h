@@ -53,6 +53,13 @@ typedef struct semantic {
  * gives an empty layer. NULL with err (E_VALIDATION, "path:line: measure \"x\": why") on any
  * invalid definition or on out of memory. The caller frees the result with semantic_free(). */
 semantic *semantic_load(const char *path, t2err *err);
+/* The two halves of semantic_load. semantic_read appends the file's bytes to text (made with
+ * BUF_INIT(SEMANTIC_FILE_MAX)): 1, or 0 when there is no file (path empty or missing), or -1
+ * with err. semantic_parse checks the shape of text (len bytes; NULL: no file, an empty
+ * layer), naming path in its errors. */
+#define SEMANTIC_FILE_MAX (4 << 20)
+int semantic_read(const char *path, buf *text, t2err *err);
+semantic *semantic_parse(const char *path, const char *text, size_t len, t2err *err);
 void semantic_free(semantic *s);
 /* Index of the definition of kind (0 = any) named name (case-insensitive), or -1. */
 int semantic_find(const semantic *s, int kind, const char *name);

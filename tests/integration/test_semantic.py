@@ -172,6 +172,16 @@ def test_reload_keeps_the_old_layer_when_a_definition_is_invalid(instances):
         time.sleep(3)
         names = _semantic_names(inst.url)
         assert "tickets sold" in names and "broken thing" not in names
+        # workers started after the refused reload (here: every worker killed and respawned)
+        # take the layer the master checked, not the file as it is now on disk
+        old = inst.children()
+        for pid in old:
+            os.kill(pid, signal.SIGKILL)
+        end = time.time() + 30
+        while time.time() < end and (not inst.children() or inst.children() & old):
+            time.sleep(0.1)
+        assert inst.children() and not inst.children() & old, "the workers were not respawned"
+        names = _wait_names(inst.url, {"tickets sold"}, absent={"broken thing"})
         shutil.copy(os.path.join(ROOT, "conf", "semantic.yaml"), path)
         with open(path, "a") as f:  # a valid new entity appears after the next reload
             f.write("\n  - name: big venues\n    table: venues\n    filter: venues.seats > 10000\n")
