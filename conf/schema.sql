@@ -114,3 +114,30 @@ CREATE TABLE IF NOT EXISTS t2sql.audit (
     detail      text
 );
 CREATE INDEX IF NOT EXISTS audit_at ON t2sql.audit (at);
+
+-- Conversations (core/convo.c): a follow-up question is read in the context of the earlier
+-- turns. Owned like queries: owner is the key id / identity hash, '' when anonymous.
+CREATE TABLE IF NOT EXISTS t2sql.conversations (
+    id          text PRIMARY KEY,            -- 'c_' || 32 hex digits
+    owner       text NOT NULL DEFAULT '',
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS conversations_updated ON t2sql.conversations (updated_at);
+CREATE TABLE IF NOT EXISTS t2sql.turns (
+    conversation_id text NOT NULL REFERENCES t2sql.conversations (id) ON DELETE CASCADE,
+    n             int NOT NULL,              -- 1, 2, ... in the order asked
+    question      text NOT NULL,             -- as asked
+    standalone    text,                      -- the question resolved against earlier turns
+    sql           text,                      -- NULL: the turn failed or asked back
+    query_id      text,
+    columns       jsonb,
+    row_count     bigint,
+    source        text,
+    explanation   text,
+    error         jsonb,                     -- {"detail", "code"} of a failed turn
+    clarification jsonb,                     -- the question asked back, with its options
+    rows          jsonb,                     -- first rows, only with conversation_prompt_rows
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (conversation_id, n)
+);

@@ -91,6 +91,10 @@ typedef struct conf {
     char *semantic_file;
     long example_match_pct;
     long few_shot_examples;
+    long conversation_retention_s;   /* a conversation idle this long is gone */
+    long conversation_max_turns;     /* turns one conversation may hold */
+    long conversation_context_turns; /* earlier turns in a follow-up's prompt */
+    int conversation_prompt_rows; /* earlier turns' first rows in the prompt (data to the model) */
     /* guard */
     int guard_enabled;
     int guard_allowlist;

@@ -293,6 +293,8 @@ static int write_envelope(buf *b, const exec_req *rq)
     bad = buf_adds(b, "{\"sql\":") < 0 || buf_add_json_cstr(b, rq->sql) < 0 ||
           buf_adds(b, ",\"query_id\":") < 0 ||
           buf_add_json_cstr(b, rq->query_id ? rq->query_id : "") < 0 ||
+          (rq->conversation_id && (buf_adds(b, ",\"conversation_id\":") < 0 ||
+                                   buf_add_json_cstr(b, rq->conversation_id) < 0)) ||
           buf_adds(b, ",\"source\":") < 0 ||
           buf_add_json_cstr(b, rq->source ? rq->source : "llm") < 0 ||
           buf_adds(b, ",\"explanation\":") < 0 ||
@@ -352,6 +354,15 @@ static void capture_add(exec_capture *c, const buf *b, size_t from)
     }
 }
 
+/* The row n (1-based) just written at b[from, b->len): into the capture, and into
+ * rq->first_rows while it holds fewer than first_rows_max. */
+static void keep_row(const exec_req *rq, const buf *b, size_t from, long long n)
+{
+    capture_add(rq->capture, b, from);
+    if (rq->first_rows && !rq->ndjson && n <= rq->first_rows_max)
+        buf_add(rq->first_rows, b->p + from, b->len - from);
+}
+
 int exec_write_captured(const exec_req *rq, const buf *body, long long total, int more, sink *s)
 {
     if (write_envelope(&s->b, rq) < 0 || buf_add(&s->b, body->p, body->len) < 0 ||
@@ -375,6 +386,11 @@ static int start_page(const exec_req *rq, buf *b, const PGresult *r, int *kinds,
         kinds[i] = type_kind(PQftype(r, i));
     if (write_header(b, rq, r, nf, &cols_at) < 0)
         return err_set(err, E_QUERY_FAILED, "the response head is larger than the buffer allows");
+    if (rq->columns_out) { /* the names, as written (they sit after "columns":) */
+        const char *c = b->p + cols_at + strlen("\"columns\":"),
+                   *e = strstr(c, "],\"column_types\"");
+        if (e) buf_add(rq->columns_out, c, (size_t)(e - c) + 1);
+    }
     capture_add(rq->capture, b, cols_at);
     return nf;
 }
@@ -389,6 +405,7 @@ static int end_page(PGconn *conn, const exec_req *rq, sink *s, long long offset,
 
     if (total == -3 || total == -2) return (int)total;
     exec_ms = ms_since(t0);
+    if (rq->total_out) *rq->total_out = total < 0 ? -1 : total;
     if (rq->capture) {
         rq->capture->total = total < 0 ? -1 : total;
         rq->capture->more = more;
@@ -451,7 +468,7 @@ static int row_done(page *pg, size_t row_start)
     pg->n++;
     s->rows++;
     if (pg->rq->rows_out) *pg->rq->rows_out = pg->n;
-    capture_add(pg->rq->capture, &s->b, row_start);
+    keep_row(pg->rq, &s->b, row_start, pg->n);
     if (!pg->started) {
         pg->started = 1;
         return s->hold ? 0 : sink_flush(s);

@@ -42,9 +42,15 @@ typedef struct exec_req {
     int ndjson;
     int numeric_strings; /* numeric values as JSON strings (conf numeric_as_string) */
     double generate_ms;
-    const txn_identity *id; /* who asks (role, claims); NULL = the service's query_role */
-    long long *rows_out;    /* if not NULL: set to the rows written (the audit trail) */
-    exec_capture *capture;  /* NULL = none */
+    const txn_identity *id;      /* who asks (role, claims); NULL = the service's query_role */
+    long long *rows_out;         /* if not NULL: set to the rows written (the audit trail) */
+    exec_capture *capture;       /* NULL = none */
+    const char *conversation_id; /* written after query_id; NULL = none */
+    buf *columns_out;            /* if not NULL: the column names as a JSON array */
+    long long *total_out;        /* if not NULL: total_rows (-1 = not counted) */
+    buf *first_rows;             /* if not NULL: the first first_rows_max rows' JSON, comma-
+                                  * separated (JSON documents only, not NDJSON) */
+    int first_rows_max;
 } exec_req;
 
 /* Forgets the process's cache of type names (pg_type), so that the next page reloads it:

@@ -53,10 +53,14 @@ void gen_result_init(gen_result *g)
     g->sql.max = 1u << 20;
     g->explanation.max = 1u << 14;
     g->measures_used.max = 1u << 14;
+    g->standalone.max = 1u << 16;
+    g->clarification.max = 1u << 16;
 }
 
 void gen_result_free(gen_result *g)
 {
+    buf_free(&g->standalone);
+    buf_free(&g->clarification);
     buf_free(&g->sql);
     buf_free(&g->explanation);
     buf_free(&g->measures_used);
@@ -290,7 +294,7 @@ static glossary *role_glossary(t2ctx *x, const catalog *cat, glossary *src)
 }
 
 /* Builds the prompt's user message: retrieved context, then the question. */
-static int build_prompt(t2ctx *x, const char *question, buf *user, t2err *err)
+static int build_prompt(t2ctx *x, const char *question, const char *context, buf *user, t2err *err)
 {
     const catalog *cat = pipeline_catalog(x, err);
     glossary *gl, *src;
@@ -322,6 +326,8 @@ static int build_prompt(t2ctx *x, const char *question, buf *user, t2err *err)
     rc = rag_context(cat, gl, few, n, question, x->cf->prompt_budget_tokens, user, &sel);
     if (gl != src) glossary_free(gl);
     if (rc < 0) return err_set(err, E_INTERNAL, "out of memory building the prompt");
+    if (context && buf_adds(user, context) < 0)
+        return err_set(err, E_INTERNAL, "out of memory building the prompt");
     return buf_printf(user, "\nQuestion: %s\n", question);
 }
 
@@ -398,15 +404,19 @@ static void name_definitions(const t2ctx *x, const char *question, buf *fix)
 }
 
 /* Model path: prompt, answer, validate, one repair round. */
-static int via_model(t2ctx *x, const char *question, gen_result *out, t2err *err)
+static int via_model(t2ctx *x, const char *question, const char *context, gen_result *out,
+                     t2err *err)
 {
     buf user = BUF_INIT(4u << 20), sql = BUF_INIT(1u << 20), fix = BUF_INIT(4u << 20);
     buf reply = BUF_INIT(4u << 20);
     char key[96];
     int rc = -1;
 
-    if (build_prompt(x, question, &user, err) < 0) goto done;
-    if (ask_model(x, buf_cstr(&user), key, &reply, &sql, err) < 0) goto done;
+    if (build_prompt(x, question, context, &user, err) < 0) goto done;
+    if (ask_model(x, buf_cstr(&user), key, &reply, &sql, err) < 0) {
+        if (context) pipeline_clarification(buf_cstr(&reply), out); /* asked back */
+        goto done;
+    }
     if (pipeline_validate(x, buf_cstr(&sql), &out->sql, err) == 0) {
         remember_reply(x, key, &reply);
         rc = 0;
@@ -490,6 +500,12 @@ static int cached_sql_ok(t2ctx *x, const char *sql)
 int pipeline_question(t2ctx *x, const char *question, const char *owner, gen_result *out,
                       t2err *err)
 {
+    return pipeline_in_context(x, question, NULL, owner, out, err);
+}
+
+int pipeline_in_context(t2ctx *x, const char *question, const char *context, const char *owner,
+                        gen_result *out, t2err *err)
+{
     struct timespec t0, t1;
     buf norm = BUF_INIT(1u << 16);
     char h[65], key[96];
@@ -504,7 +520,8 @@ int pipeline_question(t2ctx *x, const char *question, const char *owner, gen_res
         err_set(err, E_INTERNAL, "out of memory");
         goto done;
     }
-    cache_key_hash(h, buf_cstr(&norm), x->cat->fingerprint, llm_model(x->llm), who_hash(x),
+    /* a follow-up's key holds its context, so it is never served in another conversation */
+    cache_key_hash(h, buf_cstr(&norm), x->cat->fingerprint, llm_model(x->llm), who_hash(x), context,
                    (const char *)NULL);
     snprintf(key, sizeof key, "t2sql:q:%s", h);
     if (cache_get(x->cache, key, &out->sql)) {
@@ -534,8 +551,12 @@ int pipeline_question(t2ctx *x, const char *question, const char *owner, gen_res
             goto done;
         }
         if (via_planner(x, question, out, err, NULL) < 0) goto done;
-    } else if (via_model(x, question, out, err) == 0) {
+    } else if (via_model(x, question, context, out, err) == 0) {
         out->source = "llm";
+    } else if (out->clarification.len) {
+        out->source = "llm"; /* the model asked back: no SQL, nothing stored */
+        rc = 0;
+        goto done;
     } else {
         t2err model_err = *err;
         if (!x->cf->planner_enabled || !x->cf->planner_fallback ||

@@ -11,6 +11,7 @@
 #define T2_PIPELINE_H
 
 #include "buf.h"
+#include "convo.h"
 #include "err.h"
 #include "state.h"
 
@@ -22,6 +23,8 @@ typedef struct gen_result {
     buf explanation;   /* plain English of what the SQL computes ("" when not known) */
     buf measures_used; /* the semantic layer's measures and ratios used, NUL-separated */
     int nmeasures;
+    buf standalone;    /* pipeline_converse(): the question as resolved against earlier turns */
+    buf clarification; /* pipeline_converse(): the question asked back (JSON), "" = none */
 } gen_result;
 
 /* The catalog the request's identity sees: cat itself without a role, else the part of it the
@@ -34,6 +37,24 @@ void gen_result_free(gen_result *g);
 /* A question -> validated SQL stored under a query_id. 0 or -1 with err. */
 int pipeline_question(t2ctx *x, const char *question, const char *owner, gen_result *out,
                       t2err *err);
+/* pipeline_question() with context (NULL = none): text the model's prompt carries before the
+ * question, also part of the question cache's key. A model reply that asks back (see
+ * pipeline_clarification()) fills out->clarification when context is given. */
+int pipeline_in_context(t2ctx *x, const char *question, const char *context, const char *owner,
+                        gen_result *out, t2err *err);
+/* pipeline_convo.c: a question in a conversation; c holds its earlier turns (convo.h; none
+ * for a new one). With a model the prompt carries the last turns (question and SQL, and
+ * rows only with conversation_prompt_rows); without one the planner reads the question as
+ * an edit of the last answered turn's standalone question (planner_followup()). An answer
+ * to the previous turn's clarification is planned as the option it names. Fills
+ * out->standalone; an ambiguous question fills out->clarification and returns 0 with no
+ * SQL. 0 or -1 with err. */
+int pipeline_converse(t2ctx *x, const char *question, const char *owner, const convo *c,
+                      gen_result *out, t2err *err);
+/* If reply holds <clarify>{"question": "...", "options": [{"label", "question"}...]}
+ * </clarify> (the format the system prompt offers), its JSON goes into out->clarification:
+ * 1; else 0. */
+int pipeline_clarification(const char *reply, gen_result *out);
 /* The SQL behind a query_id returned earlier to the same owner. 0 or -1 (E_NOT_FOUND). */
 int pipeline_query_id(t2ctx *x, const char *query_id, const char *owner, gen_result *out,
                       t2err *err);

@@ -24,7 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static void ctx_free(ctx *x)
+void pl_ctx_free(ctx *x)
 {
     if (!x) return;
     buf_free(&x->where);
@@ -35,8 +35,7 @@ static void ctx_free(ctx *x)
     free(x);
 }
 
-/* A context for one question; NULL when out of memory. Freed with ctx_free(). */
-static ctx *ctx_new(const catalog *cat, const glossary *g)
+ctx *pl_ctx_new(const catalog *cat, const glossary *g)
 {
     ctx *x = calloc(1, sizeof *x);
     int size;
@@ -50,12 +49,13 @@ static ctx *ctx_new(const catalog *cat, const glossary *g)
     x->dist = calloc((size_t)size * 4, sizeof(int));
     x->gi = calloc(g && g->n ? (size_t)g->n : 1, sizeof *x->gi);
     if (!x->dist || !x->gi) {
-        ctx_free(x);
+        pl_ctx_free(x);
         return NULL;
     }
     x->via = x->dist + size;
     x->amb = x->dist + 2 * size;
     x->need = x->dist + 3 * size;
+    x->tie_unit = -1;
     return x;
 }
 
@@ -176,14 +176,23 @@ static int plan_mains(ctx *x, const int *tries, const int *keys, int ntries, buf
 int pl_plan(const catalog *cat, const glossary *g, const char *question, buf *sql, char *why,
             size_t whylen, int nested)
 {
-    ctx *x = ctx_new(cat, g);
-    int tries[MAXTRIES], keys[MAXTRIES], ntries, rc = -1;
-    char msg[600];
+    ctx *x = pl_ctx_new(cat, g);
+    int rc;
 
     if (!x) {
         snprintf(why, whylen, "out of memory");
         return -1;
     }
+    rc = pl_plan_in(x, question, sql, why, whylen, nested);
+    pl_ctx_free(x);
+    return rc;
+}
+
+int pl_plan_in(ctx *x, const char *question, buf *sql, char *why, size_t whylen, int nested)
+{
+    int tries[MAXTRIES], keys[MAXTRIES], ntries, rc = -1;
+    char msg[600];
+
     if (pl_tokenize(x, question) < 0) {
         rc = pl_decline(x, "The question is too long or has too many quoted parts for me", -1, why,
                         whylen, nested);
@@ -208,7 +217,6 @@ int pl_plan(const catalog *cat, const glossary *g, const char *question, buf *sq
     }
     rc = plan_mains(x, tries, keys, ntries, sql, why, whylen, nested);
 out:
-    ctx_free(x);
     return rc;
 }
 

@@ -23,4 +23,20 @@ int planner_plan(const catalog *cat, const glossary *g, const char *question, bu
 int planner_semantic(const catalog *cat, const semantic *s, const char *question, buf *sql,
                      buf *explanation, buf *measures, int *nmeasures);
 
+/* planner_follow.c: a follow-up read as an edit of the standalone question prev (a filter
+ * added or replaced, a grouping or time grain changed or added, the measure, the ranking or
+ * the period changed, the same thing asked for another value). 0: standalone holds the
+ * edited question, to be planned like any other; -1: why says what is unclear. */
+int planner_followup(const catalog *cat, const glossary *g, const char *prev, const char *followup,
+                     buf *standalone, char *why, size_t whylen);
+/* 1 if question reads as a follow-up ("now by month", "what about Mumbai?", "top 5 of
+ * those", "by channel": follow-up words, or a fragment that neither measures nor names a
+ * table), else 0. */
+int planner_is_followup(const catalog *cat, const glossary *g, const char *question);
+/* planner_follow.c: when the planner declines question because a phrase has two equally
+ * strong readings (a word naming columns of two tables), a question back for the user:
+ * {"question": "...", "options": [{"label", "question"}, ...]} into json, each option's
+ * question a whole question that plans; 1. 0 when there is no such ambiguity. */
+int planner_clarify(const catalog *cat, const glossary *g, const char *question, buf *json);
+
 #endif

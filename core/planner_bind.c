@@ -161,6 +161,11 @@ int pl_pick(ctx *x, unit *u, unsigned mask)
         pl_cand_name(x, &u->c[best], a, sizeof a);
         pl_cand_name(x, &u->c[tie], b, sizeof b);
         snprintf(x->err, sizeof x->err, "\"%s\" could mean %s or %s", ph, a, b);
+        if (x->tie_unit < 0) {
+            x->tie_unit = (int)(u - x->u);
+            x->tie[0] = u->c[best];
+            x->tie[1] = u->c[tie];
+        }
         return -1;
     }
     u->pick = best;

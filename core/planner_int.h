@@ -193,6 +193,8 @@ typedef struct ctx {
     int list_table; /* listed whole rows are of this table, not the main one (-1) */
     buf where;      /* the WHERE conditions so far (planner_sql.c's pl_where_*) */
     char err[400];
+    int tie_unit;    /* the first phrase pl_pick() found two equal readings of, -1 none */
+    cand tie[2];     /* those readings */
     text_words w[4]; /* scratch for splitting names */
 } ctx;
 
@@ -256,6 +258,12 @@ static inline int prev_ref(const ctx *x, int i)
 }
 
 /* ---- planner.c: the entry ---- */
+
+/* A context for one question; NULL when out of memory. Freed with pl_ctx_free(). */
+ctx *pl_ctx_new(const catalog *cat, const glossary *g);
+void pl_ctx_free(ctx *x);
+/* pl_plan() in a fresh context x the caller keeps (for its tie, planner_follow.c). */
+int pl_plan_in(ctx *x, const char *question, buf *sql, char *why, size_t whylen, int nested);
 
 /* planner_plan() with nested = 1 when planning a suggested example (no examples of those). */
 int pl_plan(const catalog *cat, const glossary *g, const char *question, buf *sql, char *why,

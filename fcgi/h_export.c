@@ -12,23 +12,34 @@ int h_export_start(req *r)
     t2err err;
     const char *question = NULL, *query_id = NULL, *format = NULL;
     char id[37];
+    int rc;
     buf q = BUF_INIT(0), osql = BUF_INIT(0);
     gen_result g;
     PGconn *conn;
     json_object *j;
+    convo cv;
+    int in_context = 0;
 
     err_clear(&err);
+    memset(&cv, 0, sizeof cv);
     gen_result_init(&g);
     if (req_json(r, &err) < 0 || field_str(r->json, "question", &question, &err) < 0 ||
         field_str(r->json, "query_id", &query_id, &err) < 0 ||
-        field_str(r->json, "format", &format, &err) < 0)
+        field_str(r->json, "format", &format, &err) < 0 ||
+        convo_begin(r, &cv, &in_context, &err) < 0)
         goto fail;
     if (format && strcmp(format, "csv") != 0 && strcmp(format, "csv.gz") != 0) {
         err_field(&err, "format", "format must be \"csv\" or \"csv.gz\"");
         goto fail;
     }
-    if (req_sql(r, question, query_id, "question or query_id is required", &q, &g, &err) < 0)
+    if (convo_ask(r, question, query_id, "question or query_id is required", &q, &g, &cv,
+                  in_context, &err) < 0)
         goto fail;
+    if (g.clarification.len) { /* asked back: no job */
+        convo_record(r, &cv, buf_cstr(&q), &g, NULL, -1, NULL, NULL);
+        rc = convo_clarify(r, &cv, &g);
+        goto out;
+    }
     req_audit_what(r, query_id ? NULL : buf_cstr(&q), buf_cstr(&g.sql), g.source);
     if (!(conn = pgc_get(&r->x->db, &err))) goto fail;
     /* the job holds the statement pages run (the tie-breaker included, order.h), so that the
@@ -47,15 +58,20 @@ int h_export_start(req *r)
     json_object_object_add(j, "status", json_object_new_string("PENDING"));
     json_object_object_add(j, "query_id", json_object_new_string(g.query_id));
     json_object_object_add(j, "sql", json_object_new_string(buf_cstr(&g.sql)));
-    gen_result_free(&g);
-    buf_free(&q);
-    buf_free(&osql);
-    return http_json(r, 200, j);
+    if (in_context) {
+        if (!query_id) convo_record(r, &cv, buf_cstr(&q), &g, NULL, -1, NULL, NULL);
+        json_object_object_add(j, "conversation_id", json_object_new_string(cv.id));
+    }
+    rc = http_json(r, 200, j);
+    goto out;
 fail:
+    rc = http_error(r, &err);
+out:
+    convo_free(&cv);
     gen_result_free(&g);
     buf_free(&q);
     buf_free(&osql);
-    return http_error(r, &err);
+    return rc;
 }
 
 /* The job's status document, after cancelling it first when cancel is set; a job that is not

@@ -118,14 +118,60 @@ static int exec_read(req *r, exec_req *rq, sink *s, t2err *err)
 }
 
 /* The error answer; a 422 cannot_answer lists questions that can be answered instead. */
-static int query_error(req *r, const t2err *err)
+static int query_error(req *r, const t2err *err, const char *conversation_id)
 {
     json_object *more;
 
-    if (err->code != E_CANNOT_ANSWER) return http_error(r, err);
+    if (err->code != E_CANNOT_ANSWER && !conversation_id) return http_error(r, err);
     more = json_object_new_object();
+    if (conversation_id)
+        json_object_object_add(more, "conversation_id", json_object_new_string(conversation_id));
+    if (err->code != E_CANNOT_ANSWER) return http_error_more(r, err, NULL, more);
     json_object_object_add(more, "suggestions", suggest_questions(r->x, err->detail, SUGGEST_MAX));
     return http_error_more(r, err, NULL, more);
+}
+
+/* count: NULL (exact), "exact", "estimated" or "none"; else 422 on field count. */
+static int count_mode_of(const char *count, exec_req *rq, t2err *err)
+{
+    if (!count || strcmp(count, "exact") == 0)
+        rq->count = COUNT_EXACT;
+    else if (strcmp(count, "estimated") == 0)
+        rq->count = COUNT_ESTIMATED;
+    else if (strcmp(count, "none") == 0)
+        rq->count = COUNT_NONE;
+    else
+        return err_field(err, "count", "count must be \"exact\", \"estimated\" or \"none\"");
+    return 0;
+}
+
+/* The page request for g's SQL. */
+static void fill_request(req *r, const gen_result *g, long page, long page_size, exec_req *rq,
+                         int *src)
+{
+    rq->sql = buf_cstr(&g->sql);
+    rq->query_id = g->query_id;
+    rq->source = source_name(g->source, src);
+    rq->explanation = buf_cstr(&g->explanation);
+    rq->measures = g->measures_used.p;
+    rq->nmeasures = g->nmeasures;
+    rq->page = page;
+    rq->page_size = page_size;
+    rq->generate_ms = g->generate_ms;
+    rq->numeric_strings = r->cf->numeric_as_string;
+    rq->id = auth_txn_identity(r->x->who);
+    rq->rows_out = &r->audit_rows;
+}
+
+/* What a turn keeps of the page: its columns, total and (when allowed) first rows. */
+static void turn_outputs(const req *r, exec_req *rq, buf *cols, long long *total, buf *frows)
+{
+    rq->columns_out = cols;
+    rq->total_out = total;
+    if (r->cf->conversation_prompt_rows) { /* data for the model: only when allowed */
+        rq->first_rows = frows;
+        rq->first_rows_max = CONVO_PROMPT_ROWS;
+    }
 }
 
 int h_query(req *r)
@@ -141,45 +187,37 @@ int h_query(req *r)
     PGconn *conn;
     cache_ctl cc;
     char rkey[80];
-    int cacheable = 0;
+    int cacheable = 0, in_context = 0, turn = 0;
     exec_capture cap;
+    convo cv;
+    buf cols = BUF_INIT(1u << 20), frows = BUF_INIT(1u << 20);
+    long long total = -1;
 
     err_clear(&err);
     memset(&cap, 0, sizeof cap);
+    memset(&cv, 0, sizeof cv);
     gen_result_init(&g);
     if (req_json(r, &err) < 0 || field_str(r->json, "question", &question, &err) < 0 ||
         field_str(r->json, "query_id", &query_id, &err) < 0 ||
         field_int(r->json, "page", 1, 1000000000L, &page, &err) < 0 ||
         field_int(r->json, "page_size", 1, r->cf->max_page_size, &page_size, &err) < 0 ||
         field_bool(r->json, "stream", &stream, &err) < 0 ||
-        field_str(r->json, "count", &count, &err) < 0)
+        field_str(r->json, "count", &count, &err) < 0 || convo_begin(r, &cv, &in_context, &err) < 0)
         goto fail;
     memset(&rq, 0, sizeof rq);
-    if (count) {
-        if (strcmp(count, "exact") == 0)
-            rq.count = COUNT_EXACT;
-        else if (strcmp(count, "estimated") == 0)
-            rq.count = COUNT_ESTIMATED;
-        else if (strcmp(count, "none") == 0)
-            rq.count = COUNT_NONE;
-        else {
-            err_field(&err, "count", "count must be \"exact\", \"estimated\" or \"none\"");
-            goto fail;
-        }
+    if (count_mode_of(count, &rq, &err) < 0) goto fail;
+    turn = in_context && !query_id; /* a question is a turn; paging through a query_id is not */
+    if (convo_ask(r, question, query_id, "question is required", &qtext, &g, &cv, in_context,
+                  &err) < 0)
+        goto fail;
+    if (g.clarification.len) {
+        convo_record(r, &cv, buf_cstr(&qtext), &g, NULL, -1, NULL, NULL);
+        rc = convo_clarify(r, &cv, &g);
+        goto out;
     }
-    if (req_sql(r, question, query_id, "question is required", &qtext, &g, &err) < 0) goto fail;
-    rq.sql = buf_cstr(&g.sql);
-    rq.query_id = g.query_id;
-    rq.source = source_name(g.source, &src);
-    rq.explanation = buf_cstr(&g.explanation);
-    rq.measures = g.measures_used.p;
-    rq.nmeasures = g.nmeasures;
-    rq.page = page;
-    rq.page_size = page_size;
-    rq.generate_ms = g.generate_ms;
-    rq.numeric_strings = r->cf->numeric_as_string;
-    rq.id = auth_txn_identity(r->x->who);
-    rq.rows_out = &r->audit_rows;
+    rq.conversation_id = in_context ? cv.id : NULL;
+    if (turn) turn_outputs(r, &rq, &cols, &total, &frows);
+    fill_request(r, &g, page, page_size, &rq, &src);
     r->audit_rows = 0;
     req_audit_what(r, NULL, rq.sql, rq.source);
     rq.ndjson = r->accept && strcasestr(r->accept, "application/x-ndjson") != NULL;
@@ -198,9 +236,9 @@ int h_query(req *r)
             r->audit_rows = -1; /* served from the cache: not counted */
             log_debug("query %s source=%s page=%ld size=%ld (result cache)", g.query_id, rq.source,
                       page, page_size);
-            gen_result_free(&g);
-            buf_free(&qtext);
-            return 0;
+            if (turn) convo_record(r, &cv, buf_cstr(&qtext), &g, NULL, -1, NULL, NULL);
+            rc = 0;
+            goto out;
         }
         r->stream_extra = "X-Cache: miss\r\n";
         metrics_add(&metrics_get()->result_cache_misses, 1);
@@ -214,6 +252,9 @@ int h_query(req *r)
         sink_free(&s);
         goto fail;
     }
+    if (turn)
+        convo_record(r, &cv, buf_cstr(&qtext), &g, buf_cstr(&cols), total,
+                     frows.len ? buf_cstr(&frows) : NULL, NULL);
     if (s.failed) {
         metrics_add(&metrics_get()->client_aborts, 1);
     } else if (!stream) {
@@ -231,12 +272,19 @@ int h_query(req *r)
               : rc > 0 ? " (error after rows)"
                        : "");
     sink_free(&s);
-    gen_result_free(&g);
-    buf_free(&qtext);
-    return 0;
+    rc = 0;
+    goto out;
 fail:
+    /* a failed question in a conversation stays in it (a follow-up skips it) */
+    if (in_context && !query_id && qtext.len && err.code != E_VALIDATION)
+        convo_record(r, &cv, buf_cstr(&qtext), &g, NULL, -1, NULL, &err);
     buf_free(&cap.body);
+    rc = query_error(r, &err, in_context ? cv.id : NULL);
+out:
+    buf_free(&cols);
+    buf_free(&frows);
+    convo_free(&cv);
     gen_result_free(&g);
     buf_free(&qtext);
-    return query_error(r, &err);
+    return rc;
 }

@@ -19,7 +19,7 @@
 enum { M_SRC_LLM, M_SRC_CACHE, M_SRC_EXAMPLE, M_SRC_PLANNER, M_SRC_USER, M_SRC__COUNT };
 
 #define M_BUCKETS     14 /* + the +Inf bucket */
-#define M_ROUTES      16 /* route table entries; the last is "other" */
+#define M_ROUTES      24 /* route table entries; the last is "other" */
 #define M_ROUTE_OTHER (M_ROUTES - 1)
 #define M_STATUSES    20
 #define M_HOLDERS     512

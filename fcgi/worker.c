@@ -44,6 +44,8 @@ static const route routes[] = {
     {"GET", "/metrics", 0, "admin", h_metrics, NULL},
     {"GET", "/audit", 0, "admin", h_audit, NULL},
     {"GET", "/semantic", 0, "admin", h_semantic, NULL},
+    {"GET", "/conversations/", 1, "query", h_convo_get, NULL},
+    {"DELETE", "/conversations/", 1, "query", h_convo_delete, "conversation.delete"},
 };
 
 static jwtauth_keys *w_jwks; /* this worker's JWKS keys, read at its start */

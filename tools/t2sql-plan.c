@@ -8,7 +8,9 @@
  * Without QUESTION arguments, questions are read from stdin, one per line. Output is one line
  * per question: the SQL, or "DECLINE: why"; with --json one object per line
  * ({"question", "sql"} or {"question", "decline"}). --time plans each question repeatedly
- * and prints the median planning time over the questions on stderr at the end. */
+ * and prints the median planning time over the questions on stderr at the end. --after PREV
+ * reads each question as a follow-up of PREV (planner_followup) and prints the standalone
+ * question first ("STANDALONE: ..."). */
 #include "buf.h"
 #include "catalog.h"
 #include "err.h"
@@ -73,7 +75,8 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static semantic *g_sem; /* the layer given with --semantic, NULL without */
+static semantic *g_sem;     /* the layer given with --semantic, NULL without */
+static const char *g_after; /* --after: the previous standalone question, NULL without */
 
 /* The semantic path, then the ordinary planner (as the pipeline's offline path). */
 static int plan(const catalog *cat, const glossary *g, const char *q, buf *sql, char *why,
@@ -98,7 +101,18 @@ static int plan_one(const opts *o, const catalog *cat, const glossary *g, const 
     int rc, i;
 
     why[0] = '\0';
-    rc = plan(cat, g, q, &sql, why, sizeof why);
+    if (g_after) {
+        buf sa = BUF_INIT(1 << 16);
+        if (planner_followup(cat, g, g_after, q, &sa, why, sizeof why) < 0) {
+            printf("DECLINE: %s\n", why);
+            buf_free(&sa);
+            goto out;
+        }
+        printf("STANDALONE: %s\n", buf_cstr(&sa));
+        rc = plan(cat, g, buf_cstr(&sa), &sql, why, sizeof why);
+        buf_free(&sa);
+    } else
+        rc = plan(cat, g, q, &sql, why, sizeof why);
     if (o->time && *ntimes < cap) {
         double t0 = now_ms();
         for (i = 0; i < TIME_REPEAT; i++) {
@@ -122,6 +136,7 @@ static int plan_one(const opts *o, const catalog *cat, const glossary *g, const 
     } else {
         printf("DECLINE: %s\n", why);
     }
+out:
     fflush(stdout);
     buf_free(&sql);
     buf_free(&line);
@@ -158,6 +173,8 @@ int main(int argc, char **argv)
             o.glossary = argv[++i];
         else if (strcmp(argv[i], "--semantic") == 0 && i + 1 < argc)
             o.semantic = argv[++i];
+        else if (strcmp(argv[i], "--after") == 0 && i + 1 < argc)
+            g_after = argv[++i];
         else if (strcmp(argv[i], "--json") == 0)
             o.json = 1;
         else if (strcmp(argv[i], "--time") == 0)
