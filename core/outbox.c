@@ -63,11 +63,14 @@ int outbox_take(PGconn *c, const char *targets, outbox_item *it, t2err *err)
 int outbox_done(PGconn *c, const outbox_item *it, int delivered, const char *error, long retry_ms,
                 t2err *err)
 {
-    static const char q[] = "UPDATE t2sql.export_notify SET attempts = attempts + 1, "
-                            " state = CASE WHEN $3 THEN 'DELIVERED' ELSE 'PENDING' END, "
-                            " delivered_at = CASE WHEN $3 THEN now() END, last_error = $4, "
-                            " next_at = now() + make_interval(secs => $5::bigint / 1000.0) "
-                            "WHERE job_id = $1::uuid AND target = $2";
+    /* clock_timestamp(), not now(): the row was claimed when this transaction began, before the
+     * send, and the wait before the next attempt counts from the end of this one */
+    static const char q[] =
+        "UPDATE t2sql.export_notify SET attempts = attempts + 1, "
+        " state = CASE WHEN $3 THEN 'DELIVERED' ELSE 'PENDING' END, "
+        " delivered_at = CASE WHEN $3 THEN clock_timestamp() END, last_error = $4, "
+        " next_at = clock_timestamp() + make_interval(secs => $5::bigint / 1000.0) "
+        "WHERE job_id = $1::uuid AND target = $2";
     char ms[24];
     const char *p[5] = {it->job_id, it->target, delivered ? "true" : "false",
                         delivered ? NULL : error, ms};
