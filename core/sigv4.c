@@ -239,6 +239,22 @@ static int check_req(const sigv4_req *r, const sigv4_cred *c)
     return 0;
 }
 
+/* Hands the encoded path and query to the caller's buffers when signing worked (rc == 0), then
+ * frees the request's pairs and work buffers either way; returns rc, or -1 if a copy failed. */
+static int sign_finish(int rc, sv_pair *qp, size_t nq, sv_pair *hp, size_t nh, buf *path,
+                       buf *query, buf *sh, buf *path_out, buf *query_out)
+{
+    if (rc == 0 && ((path_out && buf_add(path_out, buf_cstr(path), path->len) < 0) ||
+                    (query_out && buf_add(query_out, buf_cstr(query), query->len) < 0)))
+        rc = -1;
+    pairs_free(qp, nq);
+    pairs_free(hp, nh);
+    buf_free(path);
+    buf_free(query);
+    buf_free(sh);
+    return rc;
+}
+
 int sigv4_sign_headers(const sigv4_req *r, const sigv4_cred *c, time_t now, sigv4_result *res,
                        buf *path_out, buf *query_out)
 {
@@ -271,17 +287,9 @@ int sigv4_sign_headers(const sigv4_req *r, const sigv4_cred *c, time_t now, sigv
                  "Signature=%s",
                  c->access_key, res->amz_date, c->region, svc(c), buf_cstr(&sh), res->signature);
     if (n < 0 || (size_t)n >= sizeof res->authorization) goto fail;
-    if ((path_out && buf_add(path_out, buf_cstr(&path), path.len) < 0) ||
-        (query_out && buf_add(query_out, buf_cstr(&query), query.len) < 0))
-        goto fail;
     rc = 0;
 fail:
-    pairs_free(qp, nq);
-    pairs_free(hp, nh);
-    buf_free(&path);
-    buf_free(&query);
-    buf_free(&sh);
-    return rc;
+    return sign_finish(rc, qp, nq, hp, nh, &path, &query, &sh, path_out, query_out);
 }
 
 int sigv4_presign(const sigv4_req *r, const sigv4_cred *c, time_t now, long expires,
@@ -324,16 +332,8 @@ int sigv4_presign(const sigv4_req *r, const sigv4_cred *c, time_t now, long expi
                   SIGV4_UNSIGNED_PAYLOAD, res, &sh) < 0)
         goto fail;
     if (buf_printf(&query, "&X-Amz-Signature=%s", res->signature) < 0) goto fail;
-    if ((path_out && buf_add(path_out, buf_cstr(&path), path.len) < 0) ||
-        (query_out && buf_add(query_out, buf_cstr(&query), query.len) < 0))
-        goto fail;
     rc = 0;
 fail:
-    pairs_free(qp, nq);
-    pairs_free(hp, nh);
-    buf_free(&path);
-    buf_free(&query);
-    buf_free(&sh);
     buf_free(&cred);
-    return rc;
+    return sign_finish(rc, qp, nq, hp, nh, &path, &query, &sh, path_out, query_out);
 }

@@ -26,17 +26,15 @@ static int out_write(void *ctx, const char *p, size_t n)
     return buf_add(ctx, p, n);
 }
 
+/* Generous limits: these tests are about paging, not about the limits (test_txn is). */
 static txn_limits limits(void)
 {
-    txn_limits l;
-
-    memset(&l, 0, sizeof l);
-    l.search_path = "\"public\"";
-    l.role = "t2sql_reader";
-    l.statement_timeout_ms = 10000;
-    l.lock_timeout_ms = 1000;
-    l.idle_tx_timeout_ms = 60000;
-    l.temp_file_limit_kb = 4096;
+    txn_limits l = {.search_path = "\"public\"",
+                    .role = "t2sql_reader",
+                    .statement_timeout_ms = 10000,
+                    .lock_timeout_ms = 1000,
+                    .idle_tx_timeout_ms = 60000,
+                    .temp_file_limit_kb = 4096};
     return l;
 }
 
