@@ -5,6 +5,7 @@
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 long mem_rss_kb(void)
@@ -26,4 +27,11 @@ long mem_rss_kb(void)
 void mem_trim(void)
 {
     malloc_trim(0);
+}
+
+void *mem_shared(size_t n)
+{
+    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+    return p == MAP_FAILED ? NULL : p; /* anonymous mappings come zeroed */
 }

@@ -3,11 +3,11 @@
 
 #include "buf.h"
 #include "log.h"
+#include "mem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #define XM_B 12
@@ -30,13 +30,8 @@ static const char *const outcomes[3] = {"SUCCESS", "FAILED", "CANCELLED"};
 
 int xm_init(void)
 {
-    void *p =
-        mmap(NULL, sizeof(xm_block), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-    if (p == MAP_FAILED) return -1;
-    memset(p, 0, sizeof(xm_block));
-    xm = p;
-    return 0;
+    xm = mem_shared(sizeof(xm_block));
+    return xm ? 0 : -1;
 }
 
 static xm_block *blk(void)

@@ -1,10 +1,11 @@
 /* metrics -- shared counters, histograms, the gate and their Prometheus text; see metrics.h. */
 #include "metrics.h"
 
+#include "mem.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 static metrics *m_shared;
@@ -19,13 +20,8 @@ static int m_nroutes;
 
 int metrics_init(void)
 {
-    void *p =
-        mmap(NULL, sizeof(metrics), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-    if (p == MAP_FAILED) return -1;
-    memset(p, 0, sizeof(metrics));
-    m_shared = p;
-    return 0;
+    m_shared = mem_shared(sizeof(metrics));
+    return m_shared ? 0 : -1;
 }
 
 metrics *metrics_get(void)

@@ -556,6 +556,26 @@ def test_page_size_above_max_is_422(inst, fakellm, uq, base_url):
 # Client hang-up
 
 
+def gone_then_healthy(c, tok, t_close, limit, fakellm, url, uq):
+    """The statement tagged tok ends within limit seconds of the client leaving at t_close
+    (watched on connection c, closed here), and the same (only) worker then answers a normal
+    request."""
+    cur = c.cursor()
+    try:
+        while True:
+            left = active_queries(cur, tok)
+            waited = time.monotonic() - t_close
+            if not left:
+                break
+            assert waited <= limit, "query still active %.2f s after the client left: %s" % (
+                waited, left)
+            time.sleep(0.05)
+    finally:
+        c.close()
+    r = ask(fakellm, url, uq + "-after", "SELECT 3 AS three")
+    assert assert_ok(r)["rows"] == [[3]]
+
+
 @FRONTS
 @pytest.mark.parametrize("ndjson", [False, True], ids=["json", "ndjson"])
 def test_client_hangup_cancels_query(inst, fakellm, uq, ndjson, front):
@@ -583,21 +603,7 @@ def test_client_hangup_cancels_query(inst, fakellm, uq, ndjson, front):
         assert active_queries(cur, tok), "the query is not running while it streams"
     finally:
         s.close()
-    t_close = time.monotonic()
-    try:
-        while True:
-            left = active_queries(cur, tok)
-            waited = time.monotonic() - t_close
-            if not left:
-                break
-            assert waited <= 1.0, "query still active %.2f s after the client left: %s" % (
-                waited, left)
-            time.sleep(0.05)
-    finally:
-        c.close()
-    # the same (only) worker answers a normal request
-    r = ask(fakellm, i.url, uq + "-after", "SELECT 3 AS three")
-    assert assert_ok(r)["rows"] == [[3]]
+    gone_then_healthy(c, tok, time.monotonic(), 1.0, fakellm, i.url, uq)
 
 
 @FRONTS
@@ -634,21 +640,9 @@ def test_client_hangup_before_the_first_row_cancels_query(inst, fakellm, uq, fro
         s.close()
     t_close = time.monotonic()
     limit = 1.0
-    try:
-        if front == "apache":
-            time.sleep(1.5)
-            assert active_queries(cur, tok), \
-                "Apache cancelled a silent query: the README's Apache section is out of date"
-            limit = 30.0  # it ends by itself (8 s of work)
-        while True:
-            left = active_queries(cur, tok)
-            waited = time.monotonic() - t_close
-            if not left:
-                break
-            assert waited <= limit, "query still active %.2f s after the client left: %s" % (
-                waited, left)
-            time.sleep(0.05)
-    finally:
-        c.close()
-    r = ask(fakellm, i.url, uq + "-after", "SELECT 4 AS four")
-    assert assert_ok(r)["rows"] == [[4]]
+    if front == "apache":
+        time.sleep(1.5)
+        assert active_queries(cur, tok), \
+            "Apache cancelled a silent query: the README's Apache section is out of date"
+        limit = 30.0  # it ends by itself (8 s of work)
+    gone_then_healthy(c, tok, t_close, limit, fakellm, i.url, uq)
