@@ -353,6 +353,8 @@ static void test_join_table_before_distractor(void **state)
 typedef struct erp {
     demo d;
     int cust, ord, ln, emp, quote, hist, stg;
+    buf out;
+    rag_selection sel;
 } erp;
 
 static int cols(catalog *c, const char *name, const char *const *names)
@@ -367,13 +369,16 @@ static int cols(catalog *c, const char *name, const char *const *names)
 
 #define NAMES(...) ((const char *const[]){__VA_ARGS__, NULL})
 
-static void erp_catalog(erp *e)
+static int erp_setup(void **state)
 {
+    static erp e_static;
+    erp *e = &e_static;
     catalog *c = catalog_new();
 
     assert_non_null(c);
     memset(e, 0, sizeof *e);
     e->d.cat = c;
+    e->out = (buf)BUF_INIT(0);
     add_noise_tables(c, 600);
     e->cust = cols(c, "cust_mstr",
                    NAMES("*cust_id", "cust_nm", "crdt_lmt_amt", "rgn_cd", "crt_usr_id", "crt_ts"));
@@ -391,70 +396,74 @@ static void erp_catalog(erp *e)
              NAMES("*hist_id", "cust_id", "cust_nm", "crdt_lmt_amt", "rgn_cd", "eff_strt_ts"));
     e->stg = cols(c, "stg_cust_mstr", NAMES("cust_id", "cust_nm", "crdt_lmt_amt", "rgn_cd"));
     add_noise_tables(c, 393);
+    *state = e;
+    return 0;
+}
+
+static int erp_teardown(void **state)
+{
+    erp *e = *state;
+
+    catalog_free(e->d.cat);
+    buf_free(&e->out);
+    return 0;
+}
+
+/* Where table t ranks in the last answer (-1: not chosen). */
+static int at(const erp *e, int t)
+{
+    return position(&e->sel, t);
+}
+
+/* Asks the order module q with the budget its tests use. */
+static void erp_run(erp *e, const char *q)
+{
+    run(&e->d, NULL, 0, q, 1500, &e->out, &e->sel);
 }
 
 /* Abbreviated names answer plain words: "order lines" is cust_ord_ln, "quantity" its ord_qty. */
 static void test_abbreviations(void **state)
 {
-    erp e;
-    buf out = BUF_INIT(0);
-    rag_selection sel;
+    erp *e = *state;
 
-    (void)state;
-    erp_catalog(&e);
-    run(&e.d, NULL, 0, "total quantity on customer order lines", 1500, &out, &sel);
-    assert_in_range(position(&sel, e.ln), 0, 1);
-    run(&e.d, NULL, 0, "customer credit limits by region", 1500, &out, &sel);
-    assert_int_equal(position(&sel, e.cust), 0);
-    catalog_free(e.d.cat);
-    buf_free(&out);
+    erp_run(e, "total quantity on customer order lines");
+    assert_in_range(at(e, e->ln), 0, 1);
+    erp_run(e, "customer credit limits by region");
+    assert_int_equal(at(e, e->cust), 0);
 }
 
 /* Copies rank below the tables they copy and the tables those join, unless the question
  * asks for what they keep. */
 static void test_copies_down_weighted(void **state)
 {
-    erp e;
-    buf out = BUF_INIT(0);
-    rag_selection sel;
+    erp *e = *state;
     int last;
 
-    (void)state;
-    erp_catalog(&e);
-    run(&e.d, NULL, 0, "customer credit limits and their order totals", 1500, &out, &sel);
-    assert_in_range(position(&sel, e.cust), 0, 1);
-    assert_in_range(position(&sel, e.ord), 0, 1);
-    last = position(&sel, e.quote) > position(&sel, e.emp) ? position(&sel, e.quote)
-                                                           : position(&sel, e.emp);
+    erp_run(e, "customer credit limits and their order totals");
+    assert_in_range(at(e, e->cust), 0, 1);
+    assert_in_range(at(e, e->ord), 0, 1);
+    last = at(e, e->quote) > at(e, e->emp) ? at(e, e->quote) : at(e, e->emp);
     assert_true(last > 1);
-    assert_true(position(&sel, e.hist) < 0 || position(&sel, e.hist) > last);
-    assert_true(position(&sel, e.stg) < 0 || position(&sel, e.stg) > last);
-    run(&e.d, NULL, 0, "history of customer credit limits", 1500, &out, &sel);
-    assert_int_equal(position(&sel, e.hist), 0);
-    catalog_free(e.d.cat);
-    buf_free(&out);
+    assert_true(at(e, e->hist) < 0 || at(e, e->hist) > last);
+    assert_true(at(e, e->stg) < 0 || at(e, e->stg) > last);
+    erp_run(e, "history of customer credit limits");
+    assert_int_equal(at(e, e->hist), 0);
 }
 
 /* No foreign key is declared: joins follow the key names, and "per sales rep" brings the
  * table behind sls_rep_emp_id although the question never says employee. */
 static void test_naming_convention_joins(void **state)
 {
-    erp e;
-    buf out = BUF_INIT(0);
-    rag_selection sel;
+    erp *e = *state;
 
-    (void)state;
-    erp_catalog(&e);
-    run(&e.d, NULL, 0, "quote win rate per sales rep", 1500, &out, &sel);
-    assert_int_equal(position(&sel, e.quote), 0);
-    assert_int_equal(position(&sel, e.emp), 1); /* before cust_mstr, joined by cust_id */
+    erp_run(e, "quote win rate per sales rep");
+    assert_int_equal(at(e, e->quote), 0);
+    assert_int_equal(at(e, e->emp), 1); /* before cust_mstr, joined by cust_id */
     /* the customer master and the order lines, with the header that joins them */
-    run(&e.d, NULL, 0, "customer names and the item quantities they ordered", 1500, &out, &sel);
-    assert_in_range(position(&sel, e.cust), 0, 2);
-    assert_in_range(position(&sel, e.ln), 0, 2);
-    assert_in_range(position(&sel, e.ord), 0, 2);
-    catalog_free(e.d.cat);
-    buf_free(&out);
+    erp_run(e, "customer names and the item quantities they ordered");
+    assert_in_range(at(e, e->cust), 0, 2);
+    assert_in_range(at(e, e->ln), 0, 2);
+    assert_in_range(at(e, e->ord), 0, 2);
 }
 
 /* The stemmer retrieval relies on: a plural and its singular meet. */
@@ -524,16 +533,19 @@ static void test_empty_catalog(void **state)
     buf_free(&out);
 }
 
-T2_UNIT_MAIN(
-    NULL, NULL, cmocka_unit_test_setup_teardown(test_membership_pune, demo_setup, teardown),
-    cmocka_unit_test_setup_teardown(test_ticketing_by_category, demo_setup, teardown),
-    cmocka_unit_test_setup_teardown(test_merchandise, demo_setup, teardown),
-    cmocka_unit_test_setup_teardown(test_glossary_and_examples_rendered, demo_setup, teardown),
-    cmocka_unit_test_setup_teardown(test_example_boosts_its_tables, demo_setup, teardown),
-    cmocka_unit_test_setup_teardown(test_big_catalog_budget, big_setup, teardown),
-    cmocka_unit_test_setup_teardown(test_fk_path_added, big_setup, teardown),
-    cmocka_unit_test(test_join_table_before_distractor), cmocka_unit_test(test_abbreviations),
-    cmocka_unit_test(test_copies_down_weighted), cmocka_unit_test(test_naming_convention_joins),
-    cmocka_unit_test_setup_teardown(test_appends_and_rolls_back, demo_setup, teardown),
-    cmocka_unit_test(test_stems_meet), cmocka_unit_test(test_tokens_estimate),
-    cmocka_unit_test(test_empty_catalog))
+T2_UNIT_MAIN(NULL, NULL,
+             cmocka_unit_test_setup_teardown(test_membership_pune, demo_setup, teardown),
+             cmocka_unit_test_setup_teardown(test_ticketing_by_category, demo_setup, teardown),
+             cmocka_unit_test_setup_teardown(test_merchandise, demo_setup, teardown),
+             cmocka_unit_test_setup_teardown(test_glossary_and_examples_rendered, demo_setup,
+                                             teardown),
+             cmocka_unit_test_setup_teardown(test_example_boosts_its_tables, demo_setup, teardown),
+             cmocka_unit_test_setup_teardown(test_big_catalog_budget, big_setup, teardown),
+             cmocka_unit_test_setup_teardown(test_fk_path_added, big_setup, teardown),
+             cmocka_unit_test(test_join_table_before_distractor),
+             cmocka_unit_test_setup_teardown(test_abbreviations, erp_setup, erp_teardown),
+             cmocka_unit_test_setup_teardown(test_copies_down_weighted, erp_setup, erp_teardown),
+             cmocka_unit_test_setup_teardown(test_naming_convention_joins, erp_setup, erp_teardown),
+             cmocka_unit_test_setup_teardown(test_appends_and_rolls_back, demo_setup, teardown),
+             cmocka_unit_test(test_stems_meet), cmocka_unit_test(test_tokens_estimate),
+             cmocka_unit_test(test_empty_catalog))
