@@ -107,9 +107,8 @@ static void test_accept_corpus(void **state)
 }
 
 /* What the reason must mention, for the corpus's own words about a line. */
-static const struct {
-    const char *corpus_why, *must_say;
-} why_map[] = {
+static const unit_text_text why_map[] = {
+    /* the corpus's words, what the reason says */
     {"second statement", "only one statement"},
     {"DML", "only a SELECT"},
     {"DDL", "only a SELECT"},
@@ -139,9 +138,9 @@ static void reject_line(int n, const char *sql, const char *why, int *failures)
         return;
     }
     for (i = 0; why && i < sizeof why_map / sizeof why_map[0]; i++) {
-        if (strstr(why, why_map[i].corpus_why) && !strstr(r.why, why_map[i].must_say)) {
+        if (strstr(why, why_map[i].text) && !strstr(r.why, why_map[i].want)) {
             print_message("sql-reject.jsonl:%d: reason \"%s\" does not say \"%s\"\n", n, r.why,
-                          why_map[i].must_say);
+                          why_map[i].want);
             (*failures)++;
         }
     }

@@ -79,9 +79,7 @@ static void test_split_limits(void **state)
 
 /* Snowball English stems, as PostgreSQL's english_stem dictionary gives them
  * (SELECT ts_lexize('english_stem', w)). */
-static const struct {
-    const char *in, *out;
-} stems[] = {
+static const unit_text_text stems[] = {
     {"sales", "sale"},
     {"sale", "sale"},
     {"categories", "categori"},
@@ -129,9 +127,9 @@ static void test_stem_table(void **state)
     (void)state;
     for (i = 0; i < sizeof stems / sizeof stems[0]; i++) {
         char w[TEXT_WORD_MAX];
-        snprintf(w, sizeof w, "%s", stems[i].in);
+        snprintf(w, sizeof w, "%s", stems[i].text);
         text_stem(w);
-        assert_string_equal(w, stems[i].out);
+        assert_string_equal(w, stems[i].want);
     }
 }
 
@@ -146,9 +144,9 @@ static void test_stem_memo(void **state)
     (void)state;
     for (k = 0; k < 2; k++)
         for (i = 0; i < sizeof stems / sizeof stems[0]; i++) {
-            snprintf(w, sizeof w, "%s", stems[i].in);
+            snprintf(w, sizeof w, "%s", stems[i].text);
             text_stem(w);
-            assert_string_equal(w, stems[i].out);
+            assert_string_equal(w, stems[i].want);
             for (int f = 0; f < 50; f++) { /* other words between the two rounds */
                 snprintf(filler, sizeof filler, "filler%zuwords%d", i, f);
                 text_stem(filler);

@@ -23,7 +23,13 @@ static inline void unit_write_tmp(char path[64], const char *tag, const char *te
     close(fd);
 }
 
-/* A case table's row of the commonest shape: a text given, a number wanted. */
+/* A case table's row of the commonest shapes: a text given, a text wanted ... */
+typedef struct unit_text_text {
+    const char *text;
+    const char *want;
+} unit_text_text;
+
+/* ... a text given, a number wanted. */
 typedef struct unit_text_num {
     const char *text;
     int want;
