@@ -34,9 +34,8 @@ static const char *copy_json(const char *line, const int *kinds, int nf, int num
 
 static void test_copy_decoding(void **state)
 {
-    static const struct {
-        const char *line, *json;
-    } cases[] = {
+    static const unit_text_text cases[] = {
+        /* a COPY text line, its JSON row */
         {"abc\n", "[\"abc\"]"},
         {"\\N\n", "[null]"},
         {"\\\\N\n", "[\"\\\\N\"]"}, /* a literal backslash then N is a value, not NULL */
@@ -56,7 +55,7 @@ static void test_copy_decoding(void **state)
 
     (void)state;
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        assert_string_equal(copy_json(cases[i].line, &k, 1, 0), cases[i].json);
+        assert_string_equal(copy_json(cases[i].text, &k, 1, 0), cases[i].want);
 }
 
 static void test_copy_fields(void **state)
