@@ -19,6 +19,8 @@ typedef struct demo {
     catalog *cat;
     glossary *g;
     int customers, events, sales, merch;
+    buf out;           /* the last context asked for */
+    rag_selection sel; /* and its tables */
 } demo;
 
 static const rag_example examples[] = {
@@ -137,6 +139,7 @@ static int demo_setup(void **state)
     assert_non_null(d.cat);
     add_demo_tables(&d);
     d.g = demo_glossary();
+    d.out = (buf)BUF_INIT(0);
     *state = &d;
     return 0;
 }
@@ -152,6 +155,7 @@ static int big_setup(void **state)
     add_noise_tables(d.cat, 496);
     assert_int_equal(d.cat->ntables, 1000);
     d.g = demo_glossary();
+    d.out = (buf)BUF_INIT(0);
     *state = &d;
     return 0;
 }
@@ -162,6 +166,7 @@ static int teardown(void **state)
 
     catalog_free(d->cat);
     glossary_free(d->g);
+    buf_free(&d->out);
     return 0;
 }
 
@@ -184,139 +189,122 @@ static void run(const demo *d, const rag_example *ex, int nex, const char *q, lo
     assert_int_equal(sel->tokens, rag_tokens(buf_cstr(out), out->len));
 }
 
+/* Asks d for question q's context (into d->out, d->sel); returns the context's text. */
+static const char *ask(demo *d, const rag_example *ex, int nex, const char *q, long budget)
+{
+    run(d, ex, nex, q, budget, &d->out, &d->sel);
+    return buf_cstr(&d->out);
+}
+
 static void test_membership_pune(void **state)
 {
     demo *d = *state;
-    buf out = BUF_INIT(0);
-    rag_selection sel;
 
-    run(d, NULL, 0, "how many membership holders are in Pune", 3000, &out, &sel);
-    assert_true(sel.ntables >= 1);
-    assert_int_equal(sel.tables[0], d->customers);
-    assert_non_null(strstr(buf_cstr(&out), "'Pune'"));
-    assert_non_null(strstr(buf_cstr(&out), "customers.is_member = TRUE"));
-    buf_free(&out);
+    ask(d, NULL, 0, "how many membership holders are in Pune", 3000);
+    assert_true(d->sel.ntables >= 1);
+    assert_int_equal(d->sel.tables[0], d->customers);
+    assert_non_null(strstr(buf_cstr(&d->out), "'Pune'"));
+    assert_non_null(strstr(buf_cstr(&d->out), "customers.is_member = TRUE"));
 }
 
 static void test_ticketing_by_category(void **state)
 {
     demo *d = *state;
-    buf out = BUF_INIT(0);
-    rag_selection sel;
 
-    run(d, NULL, 0, "ticketing revenue by event category", 3000, &out, &sel);
-    assert_true(sel.ntables >= 2);
-    assert_in_range(position(&sel, d->sales), 0, 1);
-    assert_in_range(position(&sel, d->events), 0, 1);
-    buf_free(&out);
+    ask(d, NULL, 0, "ticketing revenue by event category", 3000);
+    assert_true(d->sel.ntables >= 2);
+    assert_in_range(position(&d->sel, d->sales), 0, 1);
+    assert_in_range(position(&d->sel, d->events), 0, 1);
 }
 
 static void test_merchandise(void **state)
 {
     demo *d = *state;
-    buf out = BUF_INIT(0);
-    rag_selection sel;
 
-    run(d, NULL, 0, "merchandise revenue", 3000, &out, &sel);
-    assert_true(sel.ntables >= 1);
-    assert_int_equal(sel.tables[0], d->merch);
-    buf_free(&out);
+    ask(d, NULL, 0, "merchandise revenue", 3000);
+    assert_true(d->sel.ntables >= 1);
+    assert_int_equal(d->sel.tables[0], d->merch);
 }
 
 static void test_glossary_and_examples_rendered(void **state)
 {
     demo *d = *state;
-    buf out = BUF_INIT(0);
-    rag_selection sel;
     const char *s;
 
-    run(d, examples, 2, "active sales ticketing revenue by month", 3000, &out, &sel);
-    s = buf_cstr(&out);
+    s = ask(d, examples, 2, "active sales ticketing revenue by month", 3000);
     assert_non_null(strstr(s, "Glossary:"));
     assert_non_null(strstr(s, "ticket_sales.status = 'active'"));
     assert_non_null(strstr(s, "Verified examples:"));
     assert_non_null(strstr(s, "Q: ticketing revenue by month"));
     assert_non_null(strstr(s, "sum(price * quantity) FROM ticket_sales"));
     assert_null(strstr(s, "members per city")); /* shares no word with the question */
-    assert_int_equal(sel.tables[0], d->sales);
+    assert_int_equal(d->sel.tables[0], d->sales);
     assert_non_null(strstr(s, "TABLE public.ticket_sales\n  id integer PRIMARY KEY\n"));
     assert_non_null(strstr(s, "customer_id integer REFERENCES customers(id)"));
-    buf_free(&out);
 }
 
 static void test_example_boosts_its_tables(void **state)
 {
     demo *d = *state;
-    buf out = BUF_INIT(0);
-    rag_selection sel;
     static const rag_example ex[] = {
         {"buyers per town", "SELECT city, count(*) FROM customers GROUP BY city"}};
 
     /* no word of the question names a table or column; the similar example does */
-    run(d, ex, 1, "number of buyers per town", 3000, &out, &sel);
-    assert_int_equal(sel.tables[0], d->customers);
+    ask(d, ex, 1, "number of buyers per town", 3000);
+    assert_int_equal(d->sel.tables[0], d->customers);
 
     /* schema-qualified and column-qualified names count; names inside literals do not */
     static const rag_example ex2[] = {
         {"figures by genre",
          "SELECT e.title, public.events.category FROM events e WHERE e.title <> 'merch_orders'"}};
-    run(d, ex2, 1, "weekly figures by genre", 3000, &out, &sel);
-    assert_int_equal(sel.tables[0], d->events);
-    assert_int_equal(position(&sel, d->merch), 3); /* after events' FK neighbours */
-    buf_free(&out);
+    ask(d, ex2, 1, "weekly figures by genre", 3000);
+    assert_int_equal(d->sel.tables[0], d->events);
+    assert_int_equal(position(&d->sel, d->merch), 3); /* after events' FK neighbours */
 }
 
 static void test_big_catalog_budget(void **state)
 {
     demo *d = *state;
-    buf out = BUF_INIT(0);
-    rag_selection sel;
     static const long budgets[] = {3000, 1500, 400, 120, 30, 5};
     size_t i;
 
     for (i = 0; i < sizeof budgets / sizeof budgets[0]; i++) {
-        run(d, examples, 2, "how many membership holders are in Pune", budgets[i], &out, &sel);
+        ask(d, examples, 2, "how many membership holders are in Pune", budgets[i]);
         if (budgets[i] >= 120) {
-            assert_true(sel.ntables >= 1);
-            assert_int_equal(sel.tables[0], d->customers);
+            assert_true(d->sel.ntables >= 1);
+            assert_int_equal(d->sel.tables[0], d->customers);
         }
         if (budgets[i] >= 1500) /* a thousand tables: the prompt is the budget's size */
-            assert_true(sel.tokens >= budgets[i] * 9 / 10);
-        assert_true(sel.ntables < 1000);
+            assert_true(d->sel.tokens >= budgets[i] * 9 / 10);
+        assert_true(d->sel.ntables < 1000);
     }
-    run(d, NULL, 0, "merchandise revenue", 3000, &out, &sel);
-    assert_int_equal(sel.tables[0], d->merch);
-    run(d, NULL, 0, "ticketing revenue by event category", 3000, &out, &sel);
-    assert_in_range(position(&sel, d->sales), 0, 1);
-    assert_in_range(position(&sel, d->events), 0, 1);
-    buf_free(&out);
+    ask(d, NULL, 0, "merchandise revenue", 3000);
+    assert_int_equal(d->sel.tables[0], d->merch);
+    ask(d, NULL, 0, "ticketing revenue by event category", 3000);
+    assert_in_range(position(&d->sel, d->sales), 0, 1);
+    assert_in_range(position(&d->sel, d->events), 0, 1);
 }
 
 static void test_fk_path_added(void **state)
 {
     demo *d = *state;
-    buf out = BUF_INIT(0);
-    rag_selection sel;
     int pc, pe, ps;
 
     /* customers and events are named; ticket_sales is not, but it is how they join */
-    run(d, NULL, 0, "customers from Mumbai and the category of each event", 600, &out, &sel);
-    pc = position(&sel, d->customers);
-    pe = position(&sel, d->events);
-    ps = position(&sel, d->sales);
+    ask(d, NULL, 0, "customers from Mumbai and the category of each event", 600);
+    pc = position(&d->sel, d->customers);
+    pe = position(&d->sel, d->events);
+    ps = position(&d->sel, d->sales);
     assert_in_range(pc, 0, 2);
     assert_in_range(pe, 0, 2);
     assert_in_range(ps, 0, 2);
-    buf_free(&out);
 }
 
 /* The join table shares no word with the question; a distractor does, and touches one side. */
 static void test_join_table_before_distractor(void **state)
 {
     catalog *c = catalog_new();
-    demo d = {c, NULL, 0, 0, 0, 0};
-    buf out = BUF_INIT(0);
-    rag_selection sel;
+    demo d = {.cat = c, .out = BUF_INIT(0)};
     int authors, papers, writes, awards, a_id, p_id, w_a, w_p, aw_a;
 
     (void)state;
@@ -339,13 +327,13 @@ static void test_join_table_before_distractor(void **state)
     assert_int_equal(catalog_add_fk(c, writes, w_p, papers, p_id), 0);
     assert_int_equal(catalog_add_fk(c, awards, aw_a, authors, a_id), 0);
 
-    run(&d, NULL, 0, "names of authors and the titles of their papers", 3000, &out, &sel);
-    assert_in_range(position(&sel, authors), 0, 2);
-    assert_in_range(position(&sel, papers), 0, 2);
-    assert_in_range(position(&sel, writes), 0, 2);
-    assert_true(position(&sel, awards) > position(&sel, writes));
+    ask(&d, NULL, 0, "names of authors and the titles of their papers", 3000);
+    assert_in_range(position(&d.sel, authors), 0, 2);
+    assert_in_range(position(&d.sel, papers), 0, 2);
+    assert_in_range(position(&d.sel, writes), 0, 2);
+    assert_true(position(&d.sel, awards) > position(&d.sel, writes));
     catalog_free(c);
-    buf_free(&out);
+    buf_free(&d.out);
 }
 
 /* An enterprise-style order module among 1,000 noise tables: abbreviated names, no
@@ -353,8 +341,6 @@ static void test_join_table_before_distractor(void **state)
 typedef struct erp {
     demo d;
     int cust, ord, ln, emp, quote, hist, stg;
-    buf out;
-    rag_selection sel;
 } erp;
 
 static int cols(catalog *c, const char *name, const char *const *names)
@@ -378,7 +364,7 @@ static int erp_setup(void **state)
     assert_non_null(c);
     memset(e, 0, sizeof *e);
     e->d.cat = c;
-    e->out = (buf)BUF_INIT(0);
+    e->d.out = (buf)BUF_INIT(0);
     add_noise_tables(c, 600);
     e->cust = cols(c, "cust_mstr",
                    NAMES("*cust_id", "cust_nm", "crdt_lmt_amt", "rgn_cd", "crt_usr_id", "crt_ts"));
@@ -405,20 +391,20 @@ static int erp_teardown(void **state)
     erp *e = *state;
 
     catalog_free(e->d.cat);
-    buf_free(&e->out);
+    buf_free(&e->d.out);
     return 0;
 }
 
 /* Where table t ranks in the last answer (-1: not chosen). */
 static int at(const erp *e, int t)
 {
-    return position(&e->sel, t);
+    return position(&e->d.sel, t);
 }
 
 /* Asks the order module q with the budget its tests use. */
 static void erp_run(erp *e, const char *q)
 {
-    run(&e->d, NULL, 0, q, 1500, &e->out, &e->sel);
+    ask(&e->d, NULL, 0, q, 1500);
 }
 
 /* Abbreviated names answer plain words: "order lines" is cust_ord_ln, "quantity" its ord_qty. */
