@@ -25,8 +25,8 @@ import time
 import pytest
 import requests
 
-from conftest import (PORT_OFFSET, ROOT, assert_error, assert_ok, loads, pg_connect, port_open,
-                      pagination, post_query)
+from conftest import (PORT_OFFSET, ROOT, assert_error, assert_ok, loads, pg_connect, pg_rows,
+                      port_open, pagination, post_query)
 
 # name, port, env overrides. One worker each, so the worker that served a request is the
 # one that serves the next (reconnect and "ready for the next request" are really tested).
@@ -457,10 +457,7 @@ def test_backend_killed_mid_stream(inst, fakellm, uq):
 
 def test_count_exact_full_page(inst, fakellm, uq, base_url):
     sql = "SELECT sale_id, quantity FROM ticket_sales WHERE quantity >= 2 ORDER BY sale_id"
-    with pg_connect() as c, c.cursor() as cur:
-        cur.execute("SELECT count(*) FROM (%s) q" % sql)
-        want = cur.fetchone()[0]
-    c.close()
+    want = pg_rows("SELECT count(*) FROM (%s) q" % sql)[0][0]
     assert want > 100, "the test data is too small (%d rows)" % want
     body = assert_ok(ask(fakellm, base_url, uq, sql, page_size=100))
     assert len(body["rows"]) == 100
@@ -473,10 +470,7 @@ def test_count_exact_full_page(inst, fakellm, uq, base_url):
 
 def test_count_estimated(inst, fakellm, uq, base_url):
     sql = "SELECT sale_id FROM ticket_sales WHERE quantity >= 2"
-    with pg_connect() as c, c.cursor() as cur:
-        cur.execute("SELECT count(*) FROM (%s) q" % sql)
-        exact = cur.fetchone()[0]
-    c.close()
+    exact = pg_rows("SELECT count(*) FROM (%s) q" % sql)[0][0]
     body = assert_ok(ask(fakellm, base_url, uq, sql, page_size=10, count="estimated"))
     total = body["pagination"]["total_rows"]
     assert isinstance(total, int) and not isinstance(total, bool) and total >= 10, total
