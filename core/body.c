@@ -283,3 +283,12 @@ int body_text(const char *field, const char *s, size_t n, t2err *err)
     }
     return 0;
 }
+
+const char *body_str(json_object *o, const char *k)
+{
+    json_object *v;
+
+    return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string)
+               ? json_object_get_string(v)
+               : NULL;
+}

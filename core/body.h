@@ -34,4 +34,8 @@ int body_parse(const char *p, size_t n, json_object **out, t2err *err);
  * else -1 with err E_VALIDATION on field, saying which byte. */
 int body_text(const char *field, const char *s, size_t n, t2err *err);
 
+/* The string member k of object o (borrowed from o), or NULL when o has no such member or it
+ * is not a string. */
+const char *body_str(json_object *o, const char *k);
+
 #endif

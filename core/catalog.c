@@ -1,6 +1,7 @@
 /* catalog -- schema introspection, lookup and JSON form; see catalog.h. */
 #include "catalog.h"
 
+#include "body.h"
 #include "buf.h"
 
 #include <openssl/evp.h>
@@ -470,14 +471,6 @@ json_object *catalog_to_json(const catalog *c)
     return root;
 }
 
-static const char *jstr(json_object *o, const char *k)
-{
-    json_object *v;
-    return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string)
-               ? json_object_get_string(v)
-               : NULL;
-}
-
 static int jbool(json_object *o, const char *k)
 {
     json_object *v;
@@ -496,13 +489,14 @@ catalog *catalog_from_json(json_object *root)
     n = json_object_array_length(tabs);
     for (i = 0; i < n; i++) { /* tables and columns first, keys need them all */
         json_object *jt = json_object_array_get_idx(tabs, i), *cols;
-        const char *kind = jstr(jt, "kind");
+        const char *kind = body_str(jt, "kind");
         double rows = json_object_object_get_ex(jt, "rows", &v) ? json_object_get_double(v) : -1;
         int t;
 
-        if (!jstr(jt, "name") ||
-            (t = catalog_add_table(c, jstr(jt, "schema"), jstr(jt, "name"),
-                                   kind && *kind ? kind[0] : 'r', jstr(jt, "comment"), rows)) < 0)
+        if (!body_str(jt, "name") ||
+            (t = catalog_add_table(c, body_str(jt, "schema"), body_str(jt, "name"),
+                                   kind && *kind ? kind[0] : 'r', body_str(jt, "comment"), rows)) <
+                0)
             goto fail;
         if (!json_object_object_get_ex(jt, "columns", &cols) ||
             !json_object_is_type(cols, json_type_array))
@@ -510,9 +504,9 @@ catalog *catalog_from_json(json_object *root)
         for (j = 0; j < json_object_array_length(cols); j++) {
             json_object *jc = json_object_array_get_idx(cols, j), *vals;
             int col;
-            if (!jstr(jc, "name") ||
-                (col = catalog_add_column(c, t, jstr(jc, "name"), jstr(jc, "type"),
-                                          jstr(jc, "comment"), jbool(jc, "pk"),
+            if (!body_str(jc, "name") ||
+                (col = catalog_add_column(c, t, body_str(jc, "name"), body_str(jc, "type"),
+                                          body_str(jc, "comment"), jbool(jc, "pk"),
                                           jbool(jc, "not_null"))) < 0)
                 goto fail;
             if (json_object_object_get_ex(jc, "common_values", &vals) &&
@@ -532,18 +526,20 @@ catalog *catalog_from_json(json_object *root)
             json_object *jf = json_object_array_get_idx(fks, j);
             char qn[512];
             int rt, a, b;
-            if (!jstr(jf, "ref_table") || !jstr(jf, "column") || !jstr(jf, "ref_column")) goto fail;
+            if (!body_str(jf, "ref_table") || !body_str(jf, "column") ||
+                !body_str(jf, "ref_column"))
+                goto fail;
             snprintf(qn, sizeof qn, "%s.%s",
-                     jstr(jf, "ref_schema") ? jstr(jf, "ref_schema") : c->tables[i].schema,
-                     jstr(jf, "ref_table"));
+                     body_str(jf, "ref_schema") ? body_str(jf, "ref_schema") : c->tables[i].schema,
+                     body_str(jf, "ref_table"));
             rt = catalog_find_table(c, qn);
-            a = catalog_find_column(c, (int)i, jstr(jf, "column"));
-            b = rt >= 0 ? catalog_find_column(c, rt, jstr(jf, "ref_column")) : -1;
+            a = catalog_find_column(c, (int)i, body_str(jf, "column"));
+            b = rt >= 0 ? catalog_find_column(c, rt, body_str(jf, "ref_column")) : -1;
             if (a >= 0 && b >= 0 && catalog_add_fk(c, (int)i, a, rt, b) < 0) goto fail;
         }
     }
-    if (jstr(root, "fingerprint"))
-        str_copy(c->fingerprint, sizeof c->fingerprint, jstr(root, "fingerprint"));
+    if (body_str(root, "fingerprint"))
+        str_copy(c->fingerprint, sizeof c->fingerprint, body_str(root, "fingerprint"));
     else
         catalog_fingerprint(c);
     return c;

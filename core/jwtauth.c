@@ -1,6 +1,7 @@
 /* jwtauth -- JWT sign-in (libjwt, OpenSSL for JWKS keys); see jwtauth.h. */
 #include "jwtauth.h"
 
+#include "body.h"
 #include "buf.h"
 #include "sigv4.h"
 
@@ -158,20 +159,11 @@ done:
     return pem;
 }
 
-static const char *jstr(json_object *o, const char *k)
-{
-    json_object *v;
-
-    return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string)
-               ? json_object_get_string(v)
-               : NULL;
-}
-
 /* Adds one JWKS entry; keys of other types or uses are skipped (0), a malformed one is -1. */
 static int add_key(jwtauth_keys *k, json_object *o, char *msg, size_t msglen)
 {
-    const char *kty = jstr(o, "kty"), *alg = jstr(o, "alg"), *use = jstr(o, "use");
-    const char *kid = jstr(o, "kid"), *crv = jstr(o, "crv");
+    const char *kty = body_str(o, "kty"), *alg = body_str(o, "alg"), *use = body_str(o, "use");
+    const char *kid = body_str(o, "kid"), *crv = body_str(o, "crv");
     jwt_alg_t a;
     jwk *e;
 
@@ -317,7 +309,7 @@ static int aud_ok(json_object *g, const char *want)
 static int check_claims(json_object *g, const conf *cf, long now, t2err *err)
 {
     double exp = 0, nbf = 0;
-    const char *iss = jstr(g, "iss"), *sub = jstr(g, "sub");
+    const char *iss = body_str(g, "iss"), *sub = body_str(g, "sub");
     int r;
 
     if ((r = num_claim(g, "exp", &exp)) <= 0)
@@ -337,7 +329,7 @@ static int check_claims(json_object *g, const conf *cf, long now, t2err *err)
 /* The identity from verified claims g: owner, subject, scopes, role and the RLS claims. */
 static int fill_identity(json_object *g, const conf *cf, auth_ctx *out, t2err *err)
 {
-    const char *iss = jstr(g, "iss"), *sub = jstr(g, "sub"), *role = NULL, *p;
+    const char *iss = body_str(g, "iss"), *sub = body_str(g, "sub"), *role = NULL, *p;
     json_object *claims = json_object_new_object(), *v;
     buf h = BUF_INIT(0);
     char hex[65];
