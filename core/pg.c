@@ -178,3 +178,15 @@ unsigned long long pg_lsn_parse(const char *s)
     if (!s || sscanf(s, "%X/%X", &hi, &lo) != 2) return 0;
     return ((unsigned long long)hi << 32) | lo;
 }
+
+void pg_text_array(buf *out, char *const *v, int n)
+{
+    int i;
+
+    buf_addc(out, '{');
+    for (i = 0; i < n; i++) {
+        if (i) buf_addc(out, ',');
+        buf_add_json_cstr(out, v[i]);
+    }
+    buf_addc(out, '}');
+}

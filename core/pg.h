@@ -7,6 +7,7 @@
 #ifndef T2_PG_H
 #define T2_PG_H
 
+#include "buf.h"
 #include "conf.h"
 #include "err.h"
 
@@ -51,5 +52,9 @@ int pg_through_pooler(PGconn *conn);
 unsigned long long pg_lsn_parse(const char *s);
 /* Executes a command that returns no rows; 0 or -1 with err. */
 int pg_command(PGconn *conn, const char *sql, t2err *err);
+
+/* Appends names v[0..n) to out as a PostgreSQL text[] literal, {"a","b"}: each element
+ * quoted as a JSON string, which an array literal reads the same way. */
+void pg_text_array(buf *out, char *const *v, int n);
 
 #endif

@@ -140,12 +140,7 @@ static int tab_load(rcache *rc, PGconn *conn)
     size_t want = 16, i, k;
     int n, row;
 
-    buf_addc(&arr, '{');
-    for (n = 0; n < rc->nschemas; n++) {
-        if (n) buf_addc(&arr, ',');
-        buf_add_json_cstr(&arr, rc->schemas[n]); /* a JSON string is an array literal's */
-    }
-    buf_addc(&arr, '}');
+    pg_text_array(&arr, rc->schemas, rc->nschemas);
     params[0] = buf_cstr(&arr);
     if (PQtransactionStatus(conn) != PQTRANS_IDLE) {
         buf_free(&arr);

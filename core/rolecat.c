@@ -101,18 +101,12 @@ static int readable(PGconn *conn, const catalog *base, char **schemas, int nsche
         " WHERE n.nspname = ANY($2::text[]) AND c.relkind IN ('r', 'v', 'm', 'p', 'f')"
         "   AND has_schema_privilege($1, n.oid, 'USAGE')"
         "   AND has_column_privilege($1, c.oid, a.attnum, 'SELECT')";
+    const char *p[2] = {role, NULL};
     buf arr = BUF_INIT(0);
-    const char *p[2];
     PGresult *r;
     int i, rc = -1;
 
-    buf_addc(&arr, '{');
-    for (i = 0; i < nschemas; i++) {
-        if (i) buf_addc(&arr, ',');
-        buf_add_json_cstr(&arr, schemas[i]); /* a quoted array element: "name" */
-    }
-    buf_addc(&arr, '}');
-    p[0] = role;
+    pg_text_array(&arr, schemas, nschemas);
     p[1] = buf_cstr(&arr);
     r = PQexecParams(conn, q, 2, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
