@@ -143,13 +143,14 @@ int jobs_status_json(PGconn *c, const conf *cf, const char *id, const char *owne
     json_add_text(o, "finished_at", r, 7);
     if (outbox_status_json(c, id, &n, err) < 0) goto fail;
     json_object_object_add(o, "notifications", n);
-    *out = o;
-    o = NULL;
     rc = 0;
 fail:
     free(url);
-    json_object_put(o);
     PQclear(r);
+    if (rc == 0)
+        *out = o; /* the caller's now */
+    else
+        json_object_put(o);
     return rc;
 }
 
