@@ -418,8 +418,7 @@ int jwtauth_verify(const jwtauth_keys *k, const conf *cf, const char *token, lon
         unauthorized(err, "its claims are not a JSON object");
         goto done;
     }
-    if (check_claims(g, cf, now, err) < 0 || fill_identity(g, cf, out, err) < 0) goto done;
-    rc = 0;
+    rc = check_claims(g, cf, now, err) < 0 || fill_identity(g, cf, out, err) < 0 ? -1 : 0;
 done:
     json_object_put(g);
     free(grants);

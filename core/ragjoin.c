@@ -365,10 +365,8 @@ int rb_build_graph(builder *b, rag_index *x)
             }
         }
     }
-    if (lay_out(b, x, ARR(pend, pending_edge), COUNT(pend, pending_edge)) < 0 ||
-        lay_out_fks(cat, x) < 0)
-        goto fail;
-    rc = 0;
+    rc = lay_out(b, x, ARR(pend, pending_edge), COUNT(pend, pending_edge));
+    if (rc == 0) rc = lay_out_fks(cat, x); /* both 0 or -1 */
 fail:
     free(keys);
     free(declared);
