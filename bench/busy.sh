@@ -11,14 +11,9 @@
 . "$(dirname "$0")/lib.bash"
 need_stack busy.sh
 N=${N:-200}
-NAME=bench-busy
-PORT=$((38076 + ${T2SQL_TEST_PORT_OFFSET:-0}))
-URL=http://127.0.0.1:$PORT
-LLM=$T2SQL_TEST_LLM
-STACK="env T2SQL_STACK_MODE=bench scripts/stack.sh"
+bench_instance busy 38076
 RUN=$$-$(date +%s)
 
-CLEANUP='$STACK instance-stop $NAME >/dev/null 2>&1 || true'
 $STACK instance $NAME "$PORT" T2SQL_WORKERS=2 T2SQL_QUEUE_WORKERS=2 T2SQL_QUEUE_TIMEOUT_MS=1000 \
     T2SQL_GUARD_ENABLED=false T2SQL_STATEMENT_TIMEOUT_MS=60000 >/dev/null
 

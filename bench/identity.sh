@@ -13,15 +13,10 @@ need_stack identity.sh
 ROUNDS=${ROUNDS:-4}
 SLICE=${SLICE_SECONDS:-3}
 CONNS=${CONNS:-8}
-NAME=bench-identity
-PORT=$((38071 + ${T2SQL_TEST_PORT_OFFSET:-0}))
-URL=http://127.0.0.1:$PORT
-LLM=$T2SQL_TEST_LLM
-STACK="env T2SQL_STACK_MODE=bench scripts/stack.sh"
+bench_instance identity 38071
 SQL_EV="SELECT event_id, name, category, event_date FROM events WHERE event_id = 42"
 SQL_CU="SELECT count(*) AS members FROM customers WHERE is_member"
 
-CLEANUP='$STACK instance-stop $NAME >/dev/null 2>&1 || true'
 bench_tmp identity
 
 keys() { (. var/bench/service.env && bin/t2sql-keys -c conf/t2sql.conf "$@" 2>/dev/null); }

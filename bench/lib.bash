@@ -30,6 +30,16 @@ need_stack() {
     exit 1
 }
 bench_tmp() { TMP=$(mktemp -d "/tmp/t2sql-bench-$1.XXXXXX"); }
+# bench_instance NAME PORT: a script's own instance, bench-NAME on PORT (+ the offset), stopped
+# at exit; sets NAME, PORT, URL, LLM and STACK (start it with $STACK instance $NAME $PORT ...)
+bench_instance() {
+    NAME=bench-$1
+    PORT=$(($2 + ${T2SQL_TEST_PORT_OFFSET:-0}))
+    URL=http://127.0.0.1:$PORT
+    LLM=$T2SQL_TEST_LLM
+    STACK="env T2SQL_STACK_MODE=bench scripts/stack.sh"
+    CLEANUP='$STACK instance-stop $NAME >/dev/null 2>&1 || true'
+}
 # bench_exit: the script's status, 1 when any verdict was MISS or fail was set
 bench_exit() { [ -s "$BENCH_MISSES" ] && fail=1; exit "$fail"; }
 verdict() { if [ "$1" = 1 ]; then echo PASS; else echo MISS; echo miss >>"$BENCH_MISSES"; fi; }
