@@ -93,17 +93,25 @@ static void accept_line(int n, const char *sql, const char *why, int *failures)
     }
 }
 
-static void test_accept_corpus(void **state)
+/* Runs fn over every line of the shared corpus file name; none may fail. */
+static void corpus(const char *name, void (*fn)(int, const char *, const char *, int *))
 {
+    char path[256];
     int failures = 0, n;
 
-    (void)state;
-    need_shared(DATA "sql-accept.jsonl");
-    n = each_jsonl(DATA "sql-accept.jsonl", accept_line, &failures);
-    if (n < 0) fail_msg("cannot read %s (run from the project root)", DATA "sql-accept.jsonl");
-    print_message("sql-accept.jsonl: %d lines, %d wrongly rejected\n", n, failures);
+    snprintf(path, sizeof path, DATA "%s", name);
+    need_shared(path);
+    n = each_jsonl(path, fn, &failures);
+    if (n < 0) fail_msg("cannot read %s (run from the project root)", path);
+    print_message("%s: %d lines, %d failures\n", name, n, failures);
     assert_true(n > 0);
     assert_int_equal(failures, 0);
+}
+
+static void test_accept_corpus(void **state)
+{
+    (void)state;
+    corpus("sql-accept.jsonl", accept_line);
 }
 
 /* What the reason must mention, for the corpus's own words about a line. */
@@ -148,15 +156,8 @@ static void reject_line(int n, const char *sql, const char *why, int *failures)
 
 static void test_reject_corpus(void **state)
 {
-    int failures = 0, n;
-
     (void)state;
-    need_shared(DATA "sql-reject.jsonl");
-    n = each_jsonl(DATA "sql-reject.jsonl", reject_line, &failures);
-    if (n < 0) fail_msg("cannot read %s (run from the project root)", DATA "sql-reject.jsonl");
-    print_message("sql-reject.jsonl: %d lines, %d failures\n", n, failures);
-    assert_true(n > 0);
-    assert_int_equal(failures, 0);
+    corpus("sql-reject.jsonl", reject_line);
 }
 
 /* Every spider query PostgreSQL's parser accepts must pass, unless the guard names a denied
