@@ -12,65 +12,41 @@
 
 #include "unit.h"
 
+#include "body.h"
+#include "buf.h"
 #include "order.h"
 
-typedef struct order_case {
-    const char *sql;
-    int ncols;
-    const char *orderable; /* '1' per orderable column */
-    int unique;
-    const char *want;
-} order_case;
+/* One case of tests/cases/order.jsonl: {"sql", "orderable" ('1' per orderable column),
+ * "unique" (1: proven unique), "want" (the rewrite)}. */
+static int check_case(const char *where, json_object *o)
+{
+    json_object *u;
+    const char *sql = body_str(o, "sql"), *orderable = body_str(o, "orderable"),
+               *want = body_str(o, "want");
+    char ok[8];
+    buf out = BUF_INIT(0);
+    int k, n, wrong = 0;
 
-static const order_case cases[] = {
-    {"SELECT a, b FROM t", 2, "11", 0, "SELECT a, b FROM t\nORDER BY 1, 2\n"},
-    {"SELECT city FROM t ORDER BY city", 1, "1", 0, "SELECT city FROM t ORDER BY city\n, 1\n"},
-    {"SELECT city, n FROM t ORDER BY n DESC NULLS LAST LIMIT 10", 2, "11", 0,
-     "SELECT city, n FROM t ORDER BY n DESC NULLS LAST \n, 1, 2\nLIMIT 10"},
-    {"SELECT a FROM t OFFSET 5 LIMIT 2", 1, "1", 0,
-     "SELECT a FROM t \nORDER BY 1\nOFFSET 5 LIMIT 2"},
-    {"SELECT a, j, p FROM t", 3, "100", 0, "SELECT a, j, p FROM t\nORDER BY 1\n"},
-    {"SELECT a FROM t ORDER BY id", 1, "1", 1, "SELECT a FROM t ORDER BY id"},
-    {"SELECT j FROM t", 1, "0", 0, "SELECT j FROM t"},
-    {"SELECT a FROM t ORDER BY a FETCH FIRST 3 ROWS WITH TIES", 1, "1", 0,
-     "SELECT a FROM t ORDER BY a FETCH FIRST 3 ROWS WITH TIES"},
-    {"SELECT 'limit' AS \"offset\", a FROM t -- limit\nWHERE a <> $$ fetch $$", 2, "11", 0,
-     "SELECT 'limit' AS \"offset\", a FROM t -- limit\nWHERE a <> $$ fetch $$\nORDER BY 1, 2\n"},
-    {"SELECT a FROM (SELECT a FROM t ORDER BY a LIMIT 5) s", 1, "1", 0,
-     "SELECT a FROM (SELECT a FROM t ORDER BY a LIMIT 5) s\nORDER BY 1\n"},
-    {"(SELECT a FROM t ORDER BY a LIMIT 5)", 1, "1", 0,
-     "(SELECT a FROM t ORDER BY a \n, 1\nLIMIT 5)"},
-    {"(SELECT a FROM t) UNION (SELECT b FROM u)", 1, "1", 0,
-     "(SELECT a FROM t) UNION (SELECT b FROM u)\nORDER BY 1\n"},
-    {"SELECT a FROM t UNION ALL SELECT b FROM u ORDER BY 1 LIMIT 3", 1, "1", 0,
-     "SELECT a FROM t UNION ALL SELECT b FROM u ORDER BY 1 \n, 1\nLIMIT 3"},
-    {"SELECT DISTINCT ON (b) a, b FROM t", 2, "11", 0,
-     "SELECT * FROM (\nSELECT DISTINCT ON (b) a, b FROM t\n) t2sql_ordered ORDER BY 1, 2"},
-    {"SELECT DISTINCT ON (b) a, b FROM t ORDER BY b, a", 2, "11", 0,
-     "SELECT DISTINCT ON (b) a, b FROM t ORDER BY b, a\n, 1, 2\n"},
-    {"SELECT a, count(*) FROM t GROUP BY a -- the end", 2, "11", 0,
-     "SELECT a, count(*) FROM t GROUP BY a -- the end\nORDER BY 1, 2\n"},
-    {"SELECT E'it\\'s limit' AS x FROM t", 1, "1", 0,
-     "SELECT E'it\\'s limit' AS x FROM t\nORDER BY 1\n"},
-};
+    if (!sql || !orderable || !want || !json_object_object_get_ex(o, "unique", &u) ||
+        (n = (int)strlen(orderable)) > (int)sizeof ok) {
+        print_message("%s: needs sql, orderable (at most 8), unique and want\n", where);
+        return 1;
+    }
+    for (k = 0; k < n; k++)
+        ok[k] = orderable[k] == '1';
+    if (order_rewrite(sql, n, ok, json_object_get_int(u), &out) != 0 ||
+        strcmp(buf_cstr(&out), want) != 0) {
+        print_message("%s: %s\n got: [%s]\nwant: [%s]\n", where, sql, buf_cstr(&out), want);
+        wrong = 1;
+    }
+    buf_free(&out);
+    return wrong;
+}
 
 static void test_cases(void **state)
 {
-    size_t i;
-    int k;
-    char ok[8];
-    buf out = BUF_INIT(0);
-
     (void)state;
-    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        for (k = 0; k < cases[i].ncols; k++)
-            ok[k] = cases[i].orderable[k] == '1';
-        assert_int_equal(order_rewrite(cases[i].sql, cases[i].ncols, ok, cases[i].unique, &out), 0);
-        if (strcmp(buf_cstr(&out), cases[i].want) != 0)
-            fail_msg("case %zu: %s\n got: [%s]\nwant: [%s]", i, cases[i].sql, buf_cstr(&out),
-                     cases[i].want);
-    }
-    buf_free(&out);
+    unit_case_file("order.jsonl", check_case);
 }
 
 static void test_not_a_select(void **state)

@@ -304,41 +304,10 @@ static int check_case(const char *where, json_object *o)
     return 0;
 }
 
-/* Runs the cases of tests/guard/NAME.jsonl; none may go wrong. */
-static void run_file(const char *name)
-{
-    char path[128], where[160], *line = NULL;
-    size_t cap = 0;
-    int n = 0, cases = 0, failures = 0;
-    json_object *o;
-    FILE *f;
-
-    snprintf(path, sizeof path, "tests/guard/%s.jsonl", name);
-    if (!(f = fopen(path, "r"))) fail_msg("cannot read %s (run from the project root)", path);
-    while (getline(&line, &cap, f) > 0) {
-        snprintf(where, sizeof where, "%s:%d", path, ++n);
-        if (!(o = json_tokener_parse(line))) {
-            print_message("%s: not JSON\n", where);
-            failures++;
-            continue;
-        }
-        if (!json_object_object_get_ex(o, "section", NULL)) {
-            cases++;
-            failures += check_case(where, o);
-        }
-        json_object_put(o);
-    }
-    free(line);
-    fclose(f);
-    print_message("%s: %d cases, %d wrong\n", path, cases, failures);
-    assert_true(cases > 0);
-    assert_int_equal(failures, 0);
-}
-
 static void test_cases(void **state)
 {
     (void)state;
-    run_file("cases");
+    unit_case_file("guard.jsonl", check_case);
 }
 
 /* Size caps hold for any constant form: the guard folds operators, casts, nested calls,
@@ -349,7 +318,7 @@ static void test_cases(void **state)
 static void test_folded(void **state)
 {
     (void)state;
-    run_file("folded");
+    unit_case_file("guard_folded.jsonl", check_case);
 }
 
 /* Session facts: refused in allowlist mode, allowed with allow_session; current_setting()
@@ -357,7 +326,7 @@ static void test_folded(void **state)
 static void test_session(void **state)
 {
     (void)state;
-    run_file("session");
+    unit_case_file("guard_session.jsonl", check_case);
 }
 
 /* Every name in core/guardfn.c's attr_funcs table is refused as t.name in allowlist mode
