@@ -29,124 +29,143 @@ static int peer_write(void *ctx, const char *p, size_t n)
     return buf_add(&w->out, p, n);
 }
 
+/* Each test's peer and sink, freed by teardown. */
+typedef struct fx {
+    peer w;
+    sink s;
+} fx;
+
+static int setup(void **state)
+{
+    static fx f;
+
+    memset(&f, 0, sizeof f);
+    *state = &f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+
+    sink_free(&f->s);
+    buf_free(&f->w.out);
+    return 0;
+}
+
+/* The fixture's sink over a peer failing from call fail_at on (0: never). */
+static sink *open_sink(void **state, int fail_at, size_t flush_at, size_t max, int hold)
+{
+    fx *f = *state;
+
+    f->w.fail_at = fail_at;
+    sink_init(&f->s, peer_write, &f->w, flush_at, max, hold);
+    return &f->s;
+}
+
 static void test_flush_threshold(void **state)
 {
-    peer w = {BUF_INIT(0), 0, 0, {0}};
-    sink s;
+    peer *w = &((fx *)*state)->w;
+    sink *s;
 
-    (void)state;
-    sink_init(&s, peer_write, &w, 10, 100, 0);
-    assert_int_equal(sink_adds(&s, "12345"), 0);
-    assert_int_equal(w.calls, 0); /* below flush_at: kept */
-    assert_int_equal(sink_adds(&s, "6789"), 0);
-    assert_int_equal(w.calls, 0);
-    assert_int_equal(s.b.len, 9);
-    assert_int_equal(sink_adds(&s, "0"), 0); /* reaches flush_at: handed on */
-    assert_int_equal(w.calls, 1);
-    assert_int_equal(w.sizes[0], 10);
-    assert_int_equal(s.b.len, 0);
-    assert_int_equal(s.flushed, 10);
-    assert_int_equal(sink_adds(&s, "abc"), 0);
-    assert_int_equal(sink_flush(&s), 0); /* explicit flush hands on the rest */
-    assert_int_equal(w.calls, 2);
-    assert_int_equal(sink_flush(&s), 0); /* nothing buffered: no empty write */
-    assert_int_equal(w.calls, 2);
-    assert_int_equal(s.flushed, 13);
-    assert_string_equal(buf_cstr(&w.out), "1234567890abc");
-    assert_int_equal(s.failed, 0);
-    sink_free(&s);
-    buf_free(&w.out);
+    s = open_sink(state, 0, 10, 100, 0);
+    assert_int_equal(sink_adds(s, "12345"), 0);
+    assert_int_equal(w->calls, 0); /* below flush_at: kept */
+    assert_int_equal(sink_adds(s, "6789"), 0);
+    assert_int_equal(w->calls, 0);
+    assert_int_equal(s->b.len, 9);
+    assert_int_equal(sink_adds(s, "0"), 0); /* reaches flush_at: handed on */
+    assert_int_equal(w->calls, 1);
+    assert_int_equal(w->sizes[0], 10);
+    assert_int_equal(s->b.len, 0);
+    assert_int_equal(s->flushed, 10);
+    assert_int_equal(sink_adds(s, "abc"), 0);
+    assert_int_equal(sink_flush(s), 0); /* explicit flush hands on the rest */
+    assert_int_equal(w->calls, 2);
+    assert_int_equal(sink_flush(s), 0); /* nothing buffered: no empty write */
+    assert_int_equal(w->calls, 2);
+    assert_int_equal(s->flushed, 13);
+    assert_string_equal(buf_cstr(&w->out), "1234567890abc");
+    assert_int_equal(s->failed, 0);
 }
 
 static void test_overflow_flushes_first(void **state)
 {
-    peer w = {BUF_INIT(0), 0, 0, {0}};
-    sink s;
+    peer *w = &((fx *)*state)->w;
+    sink *s;
 
-    (void)state;
-    sink_init(&s, peer_write, &w, 100, 16, 0); /* max below flush_at */
-    assert_int_equal(sink_adds(&s, "0123456789"), 0);
-    assert_int_equal(w.calls, 0);
-    assert_int_equal(sink_adds(&s, "abcdefghij"), 0); /* 20 > 16: flush, then buffer */
-    assert_int_equal(w.calls, 1);
-    assert_int_equal(w.sizes[0], 10);
-    assert_int_equal(s.b.len, 10);
-    assert_int_equal(sink_flush(&s), 0);
-    assert_string_equal(buf_cstr(&w.out), "0123456789abcdefghij");
-    assert_int_equal(s.flushed, 20);
-    sink_free(&s);
-    buf_free(&w.out);
+    s = open_sink(state, 0, 100, 16, 0); /* max below flush_at */
+    assert_int_equal(sink_adds(s, "0123456789"), 0);
+    assert_int_equal(w->calls, 0);
+    assert_int_equal(sink_adds(s, "abcdefghij"), 0); /* 20 > 16: flush, then buffer */
+    assert_int_equal(w->calls, 1);
+    assert_int_equal(w->sizes[0], 10);
+    assert_int_equal(s->b.len, 10);
+    assert_int_equal(sink_flush(s), 0);
+    assert_string_equal(buf_cstr(&w->out), "0123456789abcdefghij");
+    assert_int_equal(s->flushed, 20);
 }
 
 static void test_large_chunk_passes_through(void **state)
 {
-    peer w = {BUF_INIT(0), 0, 0, {0}};
-    sink s;
+    peer *w = &((fx *)*state)->w;
+    sink *s;
     char big[100];
 
-    (void)state;
     memset(big, 'Z', sizeof big);
-    sink_init(&s, peer_write, &w, 8, 16, 0);
-    assert_int_equal(sink_adds(&s, "abc"), 0);
-    assert_int_equal(sink_add(&s, big, sizeof big), 0);
-    assert_int_equal(w.calls, 2); /* the buffered "abc" first, then the chunk itself */
-    assert_int_equal(w.sizes[0], 3);
-    assert_int_equal(w.sizes[1], 100);
-    assert_int_equal(s.b.len, 0);
-    assert_true(s.b.cap <= 17); /* never buffered */
-    assert_int_equal(s.flushed, 103);
-    assert_memory_equal(w.out.p, "abc", 3);
-    assert_memory_equal(w.out.p + 3, big, sizeof big);
-    sink_free(&s);
-    buf_free(&w.out);
+    s = open_sink(state, 0, 8, 16, 0);
+    assert_int_equal(sink_adds(s, "abc"), 0);
+    assert_int_equal(sink_add(s, big, sizeof big), 0);
+    assert_int_equal(w->calls, 2); /* the buffered "abc" first, then the chunk itself */
+    assert_int_equal(w->sizes[0], 3);
+    assert_int_equal(w->sizes[1], 100);
+    assert_int_equal(s->b.len, 0);
+    assert_true(s->b.cap <= 17); /* never buffered */
+    assert_int_equal(s->flushed, 103);
+    assert_memory_equal(w->out.p, "abc", 3);
+    assert_memory_equal(w->out.p + 3, big, sizeof big);
 }
 
 static void test_hold(void **state)
 {
-    peer w = {BUF_INIT(0), 0, 0, {0}};
-    sink s;
+    peer *w = &((fx *)*state)->w;
+    sink *s;
     char big[40];
     int i;
 
-    (void)state;
     memset(big, 'h', sizeof big);
-    sink_init(&s, peer_write, &w, 4, 100, 1);
+    s = open_sink(state, 0, 4, 100, 1);
     for (i = 0; i < 2; i++)
-        assert_int_equal(sink_add(&s, big, sizeof big), 0); /* past flush_at: still held */
-    assert_int_equal(buf_adds(&s.b, "xy"), 0);
-    assert_int_equal(sink_mark(&s), 0);
-    assert_int_equal(w.calls, 0);
-    assert_int_equal(s.b.len, 82);
-    assert_int_equal(sink_add(&s, big, 19), -1); /* 101 > max: refused, not failed */
-    assert_int_equal(s.b.len, 82);
-    assert_int_equal(s.failed, 0);
-    assert_int_equal(w.calls, 0);
-    assert_int_equal(sink_adds(&s, "0123456789abcdefgh"), 0); /* exactly max */
-    assert_int_equal(sink_flush(&s), 0);
-    assert_int_equal(w.calls, 1); /* all of it in one write */
-    assert_int_equal(w.sizes[0], 100);
-    assert_int_equal(s.flushed, 100);
-    sink_free(&s);
-    buf_free(&w.out);
+        assert_int_equal(sink_add(s, big, sizeof big), 0); /* past flush_at: still held */
+    assert_int_equal(buf_adds(&s->b, "xy"), 0);
+    assert_int_equal(sink_mark(s), 0);
+    assert_int_equal(w->calls, 0);
+    assert_int_equal(s->b.len, 82);
+    assert_int_equal(sink_add(s, big, 19), -1); /* 101 > max: refused, not failed */
+    assert_int_equal(s->b.len, 82);
+    assert_int_equal(s->failed, 0);
+    assert_int_equal(w->calls, 0);
+    assert_int_equal(sink_adds(s, "0123456789abcdefgh"), 0); /* exactly max */
+    assert_int_equal(sink_flush(s), 0);
+    assert_int_equal(w->calls, 1); /* all of it in one write */
+    assert_int_equal(w->sizes[0], 100);
+    assert_int_equal(s->flushed, 100);
 }
 
 static void test_mark(void **state)
 {
-    peer w = {BUF_INIT(0), 0, 0, {0}};
-    sink s;
+    peer *w = &((fx *)*state)->w;
+    sink *s;
 
-    (void)state;
-    sink_init(&s, peer_write, &w, 6, 64, 0);
-    assert_int_equal(buf_adds(&s.b, "[1,2]"), 0); /* a row written straight into the buffer */
-    assert_int_equal(sink_mark(&s), 0);
-    assert_int_equal(w.calls, 0);
-    assert_int_equal(buf_adds(&s.b, ",[3]"), 0);
-    assert_int_equal(sink_mark(&s), 0);
-    assert_int_equal(w.calls, 1);
-    assert_string_equal(buf_cstr(&w.out), "[1,2],[3]");
-    assert_int_equal(s.flushed, 9);
-    sink_free(&s);
-    buf_free(&w.out);
+    s = open_sink(state, 0, 6, 64, 0);
+    assert_int_equal(buf_adds(&s->b, "[1,2]"), 0); /* a row written straight into the buffer */
+    assert_int_equal(sink_mark(s), 0);
+    assert_int_equal(w->calls, 0);
+    assert_int_equal(buf_adds(&s->b, ",[3]"), 0);
+    assert_int_equal(sink_mark(s), 0);
+    assert_int_equal(w->calls, 1);
+    assert_string_equal(buf_cstr(&w->out), "[1,2],[3]");
+    assert_int_equal(s->flushed, 9);
 }
 
 static void test_failed_peer(void **state)
@@ -190,24 +209,23 @@ static void test_failed_peer(void **state)
 
 static void test_fail_later(void **state)
 {
-    peer w = {BUF_INIT(0), 0, 3, {0}};
-    sink s;
+    peer *w = &((fx *)*state)->w;
+    sink *s;
 
-    (void)state;
-    sink_init(&s, peer_write, &w, 4, 64, 0);
-    assert_int_equal(sink_adds(&s, "aaaa"), 0);
-    assert_int_equal(sink_adds(&s, "bbbb"), 0);
-    assert_int_equal(s.flushed, 8);
-    assert_int_equal(sink_adds(&s, "cccc"), -1); /* the third write fails */
-    assert_int_equal(s.failed, 1);
-    assert_int_equal(s.flushed, 8); /* counts only what the peer took */
-    assert_string_equal(buf_cstr(&w.out), "aaaabbbb");
-    sink_free(&s);
-    buf_free(&w.out);
+    s = open_sink(state, 3, 4, 64, 0);
+    assert_int_equal(sink_adds(s, "aaaa"), 0);
+    assert_int_equal(sink_adds(s, "bbbb"), 0);
+    assert_int_equal(s->flushed, 8);
+    assert_int_equal(sink_adds(s, "cccc"), -1); /* the third write fails */
+    assert_int_equal(s->failed, 1);
+    assert_int_equal(s->flushed, 8); /* counts only what the peer took */
+    assert_string_equal(buf_cstr(&w->out), "aaaabbbb");
 }
 
-T2_UNIT_MAIN(NULL, NULL, cmocka_unit_test(test_flush_threshold),
-             cmocka_unit_test(test_overflow_flushes_first),
-             cmocka_unit_test(test_large_chunk_passes_through), cmocka_unit_test(test_hold),
-             cmocka_unit_test(test_mark), cmocka_unit_test(test_failed_peer),
-             cmocka_unit_test(test_fail_later))
+T2_UNIT_MAIN(NULL, NULL, cmocka_unit_test_setup_teardown(test_flush_threshold, setup, teardown),
+             cmocka_unit_test_setup_teardown(test_overflow_flushes_first, setup, teardown),
+             cmocka_unit_test_setup_teardown(test_large_chunk_passes_through, setup, teardown),
+             cmocka_unit_test_setup_teardown(test_hold, setup, teardown),
+             cmocka_unit_test_setup_teardown(test_mark, setup, teardown),
+             cmocka_unit_test(test_failed_peer),
+             cmocka_unit_test_setup_teardown(test_fail_later, setup, teardown))
