@@ -3,6 +3,7 @@
 
 #include "body.h"
 #include "buf.h"
+#include "mem.h"
 
 #include <openssl/evp.h>
 #include <stdlib.h>
@@ -15,22 +16,6 @@ static char *dupn(const char *s)
 }
 
 /* Grows *arr (element size sz) so that index n fits; -1 on out of memory. */
-static int grow(void *arr, int *cap, int n, size_t sz)
-{
-    void **a = arr;
-    int ncap;
-    void *np;
-
-    if (n < *cap) return 0;
-    ncap = *cap ? *cap * 2 : 16;
-    np = realloc(*a, (size_t)ncap * sz);
-    if (!np) return -1;
-    memset((char *)np + (size_t)*cap * sz, 0, (size_t)(ncap - *cap) * sz);
-    *a = np;
-    *cap = ncap;
-    return 0;
-}
-
 catalog *catalog_new(void)
 {
     catalog *c = calloc(1, sizeof(catalog));
@@ -94,7 +79,7 @@ int catalog_add_table(catalog *c, const char *schema, const char *name, char kin
     cat_table *t;
 
     drop_derived(c);
-    if (grow(&c->tables, &c->captables, c->ntables, sizeof(cat_table)) < 0) return -1;
+    if (mem_grow(&c->tables, &c->captables, c->ntables, sizeof(cat_table)) < 0) return -1;
     t = &c->tables[c->ntables];
     t->schema = dupn(schema ? schema : "public");
     t->name = dupn(name);
@@ -115,7 +100,7 @@ int catalog_add_column(catalog *c, int table, const char *name, const char *type
     cat_column *col;
 
     drop_derived(c);
-    if (grow(&t->cols, &t->capcols, t->ncols, sizeof(cat_column)) < 0) return -1;
+    if (mem_grow(&t->cols, &t->capcols, t->ncols, sizeof(cat_column)) < 0) return -1;
     col = &t->cols[t->ncols];
     col->name = dupn(name);
     col->type = dupn(type ? type : "text");
@@ -145,7 +130,7 @@ int catalog_add_value(catalog *c, int table, int column, const char *value)
 int catalog_add_fk(catalog *c, int table, int column, int ref_table, int ref_column)
 {
     drop_derived(c);
-    if (grow(&c->fks, &c->capfks, c->nfks, sizeof(cat_fk)) < 0) return -1;
+    if (mem_grow(&c->fks, &c->capfks, c->nfks, sizeof(cat_fk)) < 0) return -1;
     c->fks[c->nfks] = (cat_fk){table, column, ref_table, ref_column};
     c->nfks++;
     return 0;

@@ -2,6 +2,7 @@
 #include "glossary.h"
 
 #include "buf.h"
+#include "mem.h"
 #include "text.h"
 
 #include <ctype.h>
@@ -35,13 +36,7 @@ int glossary_add(glossary *g, const char *term, const char *hint, const char *ta
 {
     gloss_entry *e;
 
-    if (g->n == g->cap) {
-        int ncap = g->cap ? g->cap * 2 : 16;
-        gloss_entry *ne = realloc(g->e, (size_t)ncap * sizeof *ne);
-        if (!ne) return -1;
-        g->e = ne;
-        g->cap = ncap;
-    }
+    if (mem_grow(&g->e, &g->cap, g->n, sizeof *g->e) < 0) return -1;
     e = &g->e[g->n];
     e->term = strdup(term);
     e->hint = strdup(hint ? hint : "");

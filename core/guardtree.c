@@ -3,22 +3,16 @@
  * once, hence this small reader of pg_query's own (trusted, well-formed) output. */
 #include "guardtree.h"
 
+#include "mem.h"
+
 #include <stdlib.h>
 #include <string.h>
 
 static int tok_add(gtree *g, int type, const char *s)
 {
-    jtok *nt;
-    int ncap;
-
-    if (g->nt == g->capt) {
-        if (g->capt > (1 << 28)) return -1;
-        ncap = g->capt ? g->capt * 2 : 256;
-        nt = realloc(g->t, (size_t)ncap * sizeof *nt);
-        if (!nt) return -1;
-        g->t = nt;
-        g->capt = ncap;
-    }
+    if ((g->nt == g->capt && g->capt > (1 << 28)) ||
+        mem_grow(&g->t, &g->capt, g->nt, sizeof *g->t) < 0)
+        return -1;
     g->t[g->nt].type = type;
     g->t[g->nt].size = 0;
     g->t[g->nt].next = g->nt + 1;

@@ -2,9 +2,11 @@
 #include "mem.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -34,4 +36,21 @@ void *mem_shared(size_t n)
     void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
     return p == MAP_FAILED ? NULL : p; /* anonymous mappings come zeroed */
+}
+
+int mem_grow(void *arr, int *cap, int n, size_t sz)
+{
+    void **a = arr;
+    int ncap;
+    void *np;
+
+    if (n < *cap) return 0;
+    if (*cap > INT_MAX / 2) return -1;
+    ncap = *cap ? *cap * 2 : 16;
+    np = realloc(*a, (size_t)ncap * sz);
+    if (!np) return -1;
+    memset((char *)np + (size_t)*cap * sz, 0, (size_t)(ncap - *cap) * sz);
+    *a = np;
+    *cap = ncap;
+    return 0;
 }

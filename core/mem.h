@@ -18,5 +18,9 @@ void mem_trim(void);
  * shared mapping: a master's counters its workers add to), or NULL. Never unmapped: it lives
  * as long as the processes that use it. */
 void *mem_shared(size_t n);
+/* Makes room for element n of the array *arr (elements of sz bytes, *cap of them allocated):
+ * when n reaches *cap it doubles (first 16), zeroing the new part. 0, or -1 when out of
+ * memory or past INT_MAX / 2 elements, with *arr and *cap as they were. */
+int mem_grow(void *arr, int *cap, int n, size_t sz);
 
 #endif

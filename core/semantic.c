@@ -1,6 +1,7 @@
 /* semantic -- loads, checks and prints the semantic layer file; see semantic.h. */
 #include "semantic.h"
 
+#include "mem.h"
 #include "text.h"
 
 #include <errno.h>
@@ -190,12 +191,8 @@ static int add_def(rd *r, semantic *s, int kind, yaml_node_t *n)
 
     if (n->type != YAML_MAPPING_NODE) return fail_at(r, n, NULL, "a definition must be a mapping");
     if (s->n >= SEM_MAX_DEFS) return fail_at(r, n, NULL, "more than 512 definitions");
-    if (s->n == s->cap) {
-        int cap = s->cap ? s->cap * 2 : 32;
-        sem_def *nd = realloc(s->d, (size_t)cap * sizeof *nd);
-        if (!nd) return err_set(r->err, E_INTERNAL, "out of memory");
-        s->d = nd, s->cap = cap;
-    }
+    if (mem_grow(&s->d, &s->cap, s->n, sizeof *s->d) < 0)
+        return err_set(r->err, E_INTERNAL, "out of memory");
     d = &s->d[s->n++];
     memset(d, 0, sizeof *d);
     d->kind = kind;
