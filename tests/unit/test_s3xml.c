@@ -146,13 +146,12 @@ static void presign_conf(conf *c, const char *endpoint)
                 sk[] = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", none[] = "", ep[128];
 
     snprintf(ep, sizeof ep, "%s", endpoint);
-    memset(c, 0, sizeof *c);
-    c->aws_region = region;
-    c->export_bucket = bucket;
-    c->s3_endpoint = ep;
-    c->aws_access_key_id = ak;
-    c->aws_secret_access_key = sk;
-    c->aws_session_token = none;
+    *c = (conf){.aws_region = region,
+                .export_bucket = bucket,
+                .s3_endpoint = ep,
+                .aws_access_key_id = ak,
+                .aws_secret_access_key = sk,
+                .aws_session_token = none};
 }
 
 static void test_presign_addressing(void **state)
