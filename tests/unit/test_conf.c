@@ -260,7 +260,9 @@ static void test_failure_leaves_output_untouched(void **state)
     unsetenv("T2SQL_DB_PORT");
 }
 
-static void test_env_precedence(void **state)
+/* Loads the precedence test's file under the environment as it is now; the three settings
+ * come out as wanted. */
+static void precedence_gives(const char *host, long port, const char *key)
 {
     conf c;
     char err[256] = "", path[64];
@@ -269,33 +271,33 @@ static void test_env_precedence(void **state)
                        "llm_api_key = filekey\n"
                        "workers = 2\n";
 
-    (void)state;
-    /* file only */
     assert_int_equal(load_text(file, &c, err, sizeof err, path), 0);
-    assert_string_equal(c.db_host, "filehost");
-    assert_int_equal(c.db_port, 1111);
+    assert_string_equal(c.db_host, host);
+    assert_int_equal(c.db_port, port);
+    assert_string_equal(c.llm_api_key, key);
+    assert_int_equal(c.workers, getenv("T2SQL_WORKERS") ? 16 : 2);
+    assert_int_equal(c.guard_enabled, getenv("T2SQL_GUARD_ENABLED") ? 0 : 1);
     conf_free(&c);
+}
+
+static void test_env_precedence(void **state)
+{
+    conf c;
+    char err[256] = "";
+
+    (void)state;
+    precedence_gives("filehost", 1111, "filekey"); /* file only */
     /* old alias beats the file */
     setenv("DB_HOST", "aliashost", 1);
     setenv("DB_PORT", "2222", 1);
     setenv("OPENAI_API_KEY", "aliaskey", 1);
-    assert_int_equal(load_text(file, &c, err, sizeof err, path), 0);
-    assert_string_equal(c.db_host, "aliashost");
-    assert_int_equal(c.db_port, 2222);
-    assert_string_equal(c.llm_api_key, "aliaskey");
-    conf_free(&c);
+    precedence_gives("aliashost", 2222, "aliaskey");
     /* T2SQL_<KEY> beats the alias */
     setenv("T2SQL_DB_HOST", "newhost", 1);
     setenv("T2SQL_LLM_API_KEY", "newkey", 1);
     setenv("T2SQL_WORKERS", "16", 1);
     setenv("T2SQL_GUARD_ENABLED", "false", 1);
-    assert_int_equal(load_text(file, &c, err, sizeof err, path), 0);
-    assert_string_equal(c.db_host, "newhost");
-    assert_int_equal(c.db_port, 2222);
-    assert_string_equal(c.llm_api_key, "newkey");
-    assert_int_equal(c.workers, 16);
-    assert_int_equal(c.guard_enabled, 0);
-    conf_free(&c);
+    precedence_gives("newhost", 2222, "newkey");
     /* a bad alias value is reported under the alias' name */
     unsetenv("T2SQL_DB_HOST");
     setenv("DB_PORT", "port", 1);
