@@ -269,6 +269,30 @@ int pl_date_column(const ctx *x, int t)
     return n == 1 ? found : -1;
 }
 
+static int type_whole(const char *t)
+{
+    return streq(t, "integer") || streq(t, "bigint") || streq(t, "smallint");
+}
+
+int pl_year_column(const ctx *x, int t)
+{
+    const cat_table *tb = &x->cat->tables[t];
+    int i, found = -1, n = 0;
+    size_t l;
+
+    if (pl_date_column(x, t) >= 0) return -1;
+    for (i = 0; i < tb->ncols; i++) {
+        const char *nm = tb->cols[i].name;
+        if (!type_whole(tb->cols[i].type)) continue;
+        l = strlen(nm);
+        if (streq(nm, "year") || (l > 5 && streq(nm + l - 5, "_year"))) {
+            found = i;
+            n++;
+        }
+    }
+    return n == 1 ? found : -1;
+}
+
 int pl_label_column(const ctx *x, int t)
 {
     const cat_table *tb = &x->cat->tables[t];

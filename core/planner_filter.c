@@ -124,9 +124,42 @@ int pl_pass_comparisons(ctx *x)
     return 0;
 }
 
+/* The year of a bound written as DATE 'YYYY-01-01' into *y; 0, or -1 when the bound is not
+ * the start of a year (a month, a day, a relative date). */
+static int year_bound(const char *b, int *y)
+{
+    int v, n = 0;
+
+    if (sscanf(b, "DATE '%4d-01-01'%n", &v, &n) != 1 || n == 0 || b[n] != '\0') return -1;
+    *y = v;
+    return 0;
+}
+
+/* A range of whole years on a year-number column c ("papers in 2020"); -1 with x->err when
+ * the range is not one of whole years. */
+static int year_filter(ctx *x, const unit *u, int t, int c)
+{
+    char v[16];
+    int y;
+
+    if ((u->lo[0] && year_bound(u->lo, &y) < 0) || (u->hi[0] && year_bound(u->hi, &y) < 0)) {
+        snprintf(x->err, sizeof x->err, "%s.%s holds years, not dates", x->cat->tables[t].name,
+                 column(x, t, c)->name);
+        return -1;
+    }
+    if (u->lo[0] &&
+        (year_bound(u->lo, &y), snprintf(v, sizeof v, "%d", y), pl_where_col(x, t, c, ">=", v) < 0))
+        return -1;
+    if (u->hi[0] &&
+        (year_bound(u->hi, &y), snprintf(v, sizeof v, "%d", y), pl_where_col(x, t, c, "<", v) < 0))
+        return -1;
+    return 0;
+}
+
 static int time_filter(ctx *x, const unit *u, int t, int c)
 {
     if (pl_need_table(x, t) < 0) return -1;
+    if (!pl_type_date(column(x, t, c)->type)) return year_filter(x, u, t, c);
     if (u->lo[0] && pl_where_col(x, t, c, ">=", u->lo) < 0) return -1;
     if (u->hi[0] && pl_where_col(x, t, c, "<", u->hi) < 0) return -1;
     return 0;
@@ -143,7 +176,8 @@ static int time_at(ctx *x, int i)
         pl_has_kind(x, &x->u[r], M_COLUMN | pl_comment_ok(&x->u[r]))) {
         int save = x->u[r].pick;
         if (pl_pick(x, &x->u[r], M_COLUMN | pl_comment_ok(&x->u[r])) >= 0 &&
-            pl_type_date(column(x, picked(&x->u[r])->table, picked(&x->u[r])->col)->type)) {
+            (pl_type_date(column(x, picked(&x->u[r])->table, picked(&x->u[r])->col)->type) ||
+             pl_year_column(x, picked(&x->u[r])->table) == picked(&x->u[r])->col)) {
             t = picked(&x->u[r])->table;
             c = picked(&x->u[r])->col;
             x->u[r].role = ROLE_TIMECOL;
@@ -160,15 +194,16 @@ static int time_at(ctx *x, int i)
         else
             x->u[r].pick = save >= 0 ? save : x->u[r].pick;
     }
-    if (c < 0 && (c = pl_date_column(x, t)) < 0) {
+    if (c < 0 && (c = pl_date_column(x, t)) < 0 && (c = pl_year_column(x, t)) < 0) {
         snprintf(x->err, sizeof x->err, "%s has no single date column for the time range",
                  x->cat->tables[t].name);
         return -1;
     }
     a->bound = 1;
     if (time_filter(x, a, t, c) < 0) {
-        snprintf(x->err, sizeof x->err, "%s is not related to %s", x->cat->tables[t].name,
-                 x->cat->tables[x->main].name);
+        if (!x->err[0])
+            snprintf(x->err, sizeof x->err, "%s is not related to %s", x->cat->tables[t].name,
+                     x->cat->tables[x->main].name);
         return -1;
     }
     return 0;
@@ -472,8 +507,8 @@ int pl_pass_label(ctx *x)
     for (i = 0; x->listing && x->nproj > 0 && x->nproj < MAXPROJ && i < x->nu; i++) {
         const unit *a = &x->u[i];
         int l = pl_label_column(x, x->main);
-        if (a->kind != U_REF || a->role != ROLE_MENTION || l < 0 || !picked(a) ||
-            pl_cand_table(x, picked(a)) != x->main)
+        if (a->kind != U_REF || (a->role != ROLE_MENTION && a->role != ROLE_RANKDIM) || l < 0 ||
+            !picked(a) || pl_cand_table(x, picked(a)) != x->main)
             continue;
         for (k = 0; k < x->nproj; k++)
             if (x->proj[k][0] == x->main && x->proj[k][1] == l) break;

@@ -49,7 +49,9 @@ enum {
     U_NEG,
     U_DISTINCT,
     U_LIMIT,
-    U_LIT /* a quoted string; super = 1 after "named" or "called" */
+    U_LIT,  /* a quoted string; super = 1 after "named" or "called" */
+    U_ORDER /* "ordered by", "in descending order": desc 1/0/-1 (not said), n = 1 when the key
+             * follows, super = 1 alphabetically */
 };
 enum { GR_DAY = 1, GR_WEEK, GR_MONTH, GR_QUARTER, GR_YEAR };
 enum { CMP_GT = 1, CMP_GE, CMP_LT, CMP_LE, CMP_EQ, CMP_BETWEEN };
@@ -65,7 +67,8 @@ enum {
     ROLE_QUAL, /* a table word qualifying the next or previous column */
     ROLE_TIMECOL,
     ROLE_CMPCOL,
-    ROLE_PROJ
+    ROLE_PROJ,
+    ROLE_ORDER /* the column after "ordered by" */
 };
 /* how strongly a phrase reading binds; higher wins, then the nearer table */
 enum {
@@ -189,9 +192,11 @@ typedef struct ctx {
     int rankdim;                      /* the unit whose groups (or rows) are ranked, -1 none */
     int rank_size;                    /* the ranking word is one of size ("largest") */
     int super_unit;                   /* the U_AGG unit of a superlative measure, -1 none */
-    int listing;    /* set by pl_pass_rest(): nothing measured or grouped, rows are listed */
-    int list_table; /* listed whole rows are of this table, not the main one (-1) */
-    buf where;      /* the WHERE conditions so far (planner_sql.c's pl_where_*) */
+    int ord_unit;    /* the U_ORDER unit that says the order, -1 none (planner_order.c) */
+    int limit_guess; /* x->limit is a guess from a plural ("the largest lakes": 10) */
+    int listing;     /* set by pl_pass_rest(): nothing measured or grouped, rows are listed */
+    int list_table;  /* listed whole rows are of this table, not the main one (-1) */
+    buf where;       /* the WHERE conditions so far (planner_sql.c's pl_where_*) */
     char err[400];
     int tie_unit;    /* the first phrase pl_pick() found two equal readings of, -1 none */
     cand tie[2];     /* those readings */
@@ -336,6 +341,10 @@ int pl_add_dim(ctx *x, int kind, int t, int c, int grain);
 int pl_date_column(const ctx *x, int t);
 int pl_label_column(const ctx *x, int t);
 int pl_key_column(const ctx *x, int t);
+/* The one whole-number column of table t that holds a year (named year or *_year), when t has
+ * no date column; -1 otherwise. A year grain groups by it and a range of whole years filters
+ * on it. */
+int pl_year_column(const ctx *x, int t);
 /* The one numeric column of table t that holds an amount of money (its name says revenue,
  * price, cost, amount...; not a key), or -1 when it has none or several. */
 int pl_amount_column(const ctx *x, int t);
@@ -356,6 +365,20 @@ int pl_pass_rest(ctx *x);
 int pl_pass_unbound(ctx *x);
 int pl_pass_label(ctx *x);
 int pl_pass_distinct(ctx *x);
+
+/* ---- planner_order.c: "ordered by ...", "in descending order" ---- */
+
+/* An order phrase at token i: adds a U_ORDER unit and returns its length, 0 when there is
+ * none, -1 when x->u is full. */
+int pl_scan_order(ctx *x, int i);
+/* The passes: the key after "ordered by" (early), then the order applied (late). */
+int pl_pass_order_key(ctx *x);
+int pl_pass_order(ctx *x);
+/* "the longest rivers", "the 3 tallest buildings": superlative unit i before the table of
+ * unit r (the main table) orders its rows by the one column the adjective is about (its
+ * length, height, area). 1 when it did, 0 when the adjective or the table has no such
+ * column, -1 with x->err. */
+int pl_superlative_rows(ctx *x, int i, int r);
 
 /* ---- planner_sql.c: the SQL writer ---- */
 

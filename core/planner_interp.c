@@ -169,6 +169,7 @@ static int measure_at(ctx *x, int i)
     if (super) x->super_unit = i;
     if (agg == AGG_SHARE || a->amount == 1) return measure_special(x, a, r);
     if (agg == AGG_COUNT && !distinct && pl_has_kind(x, &x->u[r], M_TABLE)) return count_rows(x, r);
+    if (super && agg == a->agg && (k = pl_superlative_rows(x, i, r)) != 0) return k < 0 ? -1 : 0;
     if (super && agg != AGG_COUNT && pl_has_kind(x, &x->u[r], M_TABLE) &&
         !pl_has_kind(x, &x->u[r], M_COLUMN | M_DERIVED)) {
         /* "the most tickets": rows of that table */
@@ -261,7 +262,10 @@ static int pass_ranking(ctx *x)
         x->rank = 1;
         x->rank_desc = a->desc;
         x->rank_size = a->amount;
-        if (!x->limit) x->limit = x->u[r].plural ? 10 : 1;
+        if (!x->limit) {
+            x->limit = x->u[r].plural ? 10 : 1;
+            x->limit_guess = x->u[r].plural;
+        }
         if (rank_key(x, r) < 0) return -1;
     }
     return 0;
@@ -289,6 +293,7 @@ static int pass_superlative(ctx *x)
         for (k = r - 1; k >= 0 && x->u[k].kind != U_LIMIT; k--)
             ;
         x->limit = k >= 0 ? x->u[k].n : (x->u[r].plural ? 10 : 1);
+        x->limit_guess = k < 0 && x->u[r].plural;
         if (k >= 0) x->u[k].bound = 1;
     }
     return 0;
@@ -436,8 +441,12 @@ static int pass_dimensions(ctx *x)
     for (i = 0; i < x->nu; i++) {
         unit *a = &x->u[i];
         if (a->kind == U_GRAIN) {
+            int yc = a->grain == GR_YEAR ? pl_year_column(x, x->main) : -1;
             a->bound = 1;
-            if (pl_add_dim(x, U_GRAIN, -1, -1, a->grain) < 0) return -1;
+            /* "papers per year" of a table with a year number and no date: by that number */
+            if (yc >= 0 ? pl_add_dim(x, R_COLUMN, x->main, yc, 0) < 0
+                        : pl_add_dim(x, U_GRAIN, -1, -1, a->grain) < 0)
+                return -1;
             continue;
         }
         if (a->kind != U_BYPREV && (a->kind != U_BY || a->bound)) continue;
@@ -552,6 +561,8 @@ static void reset(ctx *x)
     x->super_unit = -1;
     x->listing = 0;
     x->list_table = -1;
+    x->ord_unit = -1;
+    x->limit_guess = 0;
     buf_reset(&x->where);
     x->err[0] = '\0';
     pl_walk_fks(x, x->main);
@@ -568,6 +579,7 @@ int pl_interpret(ctx *x)
     /* the order matters: each pass sees the roles the ones before it gave */
     static int (*const passes[])(ctx *) = {
         pass_negation,         /* "not" binds to the next filter */
+        pl_pass_order_key,     /* the column after "ordered by" */
         pass_measures,         /* aggregate words and what they apply to */
         pass_ranking,          /* "top 5", "most recent" */
         pass_superlative,      /* "which X has the most Y" */
@@ -585,6 +597,7 @@ int pl_interpret(ctx *x)
         pl_pass_rest,          /* values, glossary conditions, mentions, listed columns */
         pl_pass_unbound,       /* a grammar word nothing used */
         pl_pass_label,         /* listed rows of a named table show its name */
+        pl_pass_order,         /* "ordered by", "from highest to lowest" */
         pl_pass_distinct,      /* "distinct", "list the categories" */
     };
     size_t i;

@@ -330,7 +330,8 @@ static int scan_agg(ctx *x, int i)
         {"biggest", NULL, NULL, AGG_MAX, 1},     {"greatest", NULL, NULL, AGG_MAX, 1},
         {"most", NULL, NULL, AGG_MAX, 1},        {"lowest", NULL, NULL, AGG_MIN, 1},
         {"smallest", NULL, NULL, AGG_MIN, 1},    {"least", NULL, NULL, AGG_MIN, 1},
-        {"fewest", NULL, NULL, AGG_MIN, 1},
+        {"fewest", NULL, NULL, AGG_MIN, 1},      {"longest", NULL, NULL, AGG_MAX, 1},
+        {"shortest", NULL, NULL, AGG_MIN, 1},    {"tallest", NULL, NULL, AGG_MAX, 1},
     };
     size_t k;
     int w;
@@ -401,6 +402,32 @@ static int scan_grain(ctx *x, int i)
         return 1;
     }
     return 0;
+}
+
+/* Units of measure a question states its numbers in ("areas in square kilometers", "over
+ * 200 mph"): read as the unit of the column, they change nothing in the SQL. */
+static const char *const UNITS[] = {
+    "meter", "meters", "metre",  "metres", "kilometer", "kilometers", "kilometre", "kilometres",
+    "km",    "miles",  "mile",   "feet",   "foot",      "ft",         "inches",    "inch",
+    "mph",   "kmh",    "kph",    "kg",     "kilograms", "kilogram",   "grams",     "pounds",
+    "lbs",   "tons",   "tonnes", "liters", "litres",    "dollars",    "usd",       "euros",
+    "sq",    "square", "cubic",  NULL};
+
+/* "in [square] kilometers" after anything, a unit right after a number ("200 mph"): used up
+ * with no unit of their own. */
+static int scan_units(ctx *x, int i)
+{
+    int k = 0;
+
+    if (tok_is(x, i, "in") && tok_in(x, i + 1, UNITS))
+        k = 1;
+    else if (!(i > 0 && x->t[i - 1].isnum && tok_in(x, i, UNITS)))
+        return 0;
+    while (tok_in(x, i + k, UNITS))
+        k++;
+    for (int j = i; j < i + k; j++)
+        x->t[j].used = 1;
+    return k;
 }
 
 static const char *const FILLER[] = {
@@ -476,7 +503,8 @@ int pl_scan(ctx *x)
         }
         L = pl_lex_match(x, i, cs, &nc);
         if (L < 2) {
-            if ((k = pl_scan_time(x, i)) != 0 || (k = scan_top(x, i)) != 0 ||
+            if ((k = pl_scan_order(x, i)) != 0 || (k = pl_scan_time(x, i)) != 0 ||
+                (k = scan_units(x, i)) != 0 || (k = scan_top(x, i)) != 0 ||
                 (k = scan_cmp(x, i)) != 0 || (k = scan_grain(x, i)) != 0 ||
                 (k = scan_by(x, i)) != 0 || (k = scan_spent(x, i)) != 0 ||
                 (k = scan_share(x, i)) != 0 || (k = scan_agg(x, i)) != 0) {
