@@ -236,7 +236,7 @@ int pl_add_measure(ctx *x, int agg, int distinct, int kind, int t, int c, int g,
                  x->cat->tables[x->main].name);
         return -1;
     }
-    x->m[x->nm++] = (measure){agg, distinct, 0, kind, t, c, g, ui, 0};
+    x->m[x->nm++] = (measure){agg, distinct, 0, kind, t, c, g, ui, 0, -1};
     return 0;
 }
 

@@ -497,25 +497,26 @@ static int list_subject(ctx *x)
 }
 
 /* "the cities in Texas and their population": listed rows of a named main table show its
- * name first. */
+ * name (and its key) first. */
 int pl_pass_label(ctx *x)
 {
     int i, k;
 
     if (x->listing && x->nproj == 0 && x->order_c < 0 && list_subject(x) < 0) return -1;
 
-    for (i = 0; x->listing && x->nproj > 0 && x->nproj < MAXPROJ && i < x->nu; i++) {
+    for (i = 0; x->listing && x->nproj > 0 && i < x->nu; i++) {
         const unit *a = &x->u[i];
-        int l = pl_label_column(x, x->main);
-        if (a->kind != U_REF || (a->role != ROLE_MENTION && a->role != ROLE_RANKDIM) || l < 0 ||
+        int cols[2], n = pl_row_columns(x, x->main, cols), j;
+        if (a->kind != U_REF || (a->role != ROLE_MENTION && a->role != ROLE_RANKDIM) || n == 0 ||
             !picked(a) || pl_cand_table(x, picked(a)) != x->main)
             continue;
-        for (k = 0; k < x->nproj; k++)
-            if (x->proj[k][0] == x->main && x->proj[k][1] == l) break;
-        if (k == x->nproj) {
+        for (j = n - 1; j >= 0 && x->nproj < MAXPROJ; j--) { /* the name, then the key */
+            for (k = 0; k < x->nproj; k++)
+                if (x->proj[k][0] == x->main && x->proj[k][1] == cols[j]) break;
+            if (k < x->nproj) continue;
             memmove(x->proj + 1, x->proj, (size_t)x->nproj * sizeof x->proj[0]);
             x->proj[0][0] = x->main;
-            x->proj[0][1] = l;
+            x->proj[0][1] = cols[j];
             x->nproj++;
         }
         break;

@@ -32,7 +32,9 @@
 
 /* AGG_SHARE: the share of the rows that meet the question's conditions ("what share of sales
  * were refunded"): the conditions become the measure, not the WHERE clause */
-enum { AGG_NONE, AGG_COUNT, AGG_SUM, AGG_AVG, AGG_MIN, AGG_MAX, AGG_SHARE };
+/* AGG_RATIO: "ratio of X to Y", two numeric columns of one table: the ratio of their totals,
+ * or of their values row by row when the rows of the table are asked for ("for each fare") */
+enum { AGG_NONE, AGG_COUNT, AGG_SUM, AGG_AVG, AGG_MIN, AGG_MAX, AGG_SHARE, AGG_RATIO };
 /* what a phrase reading names (cand.kind, lexent.kind) */
 enum { R_TABLE = 1, R_COLUMN, R_VALUE, R_GLOSS, R_DERIVED, R_COMMENT };
 /* what the scanner made of a stretch of tokens (unit.kind) */
@@ -49,9 +51,10 @@ enum {
     U_NEG,
     U_DISTINCT,
     U_LIMIT,
-    U_LIT,  /* a quoted string; super = 1 after "named" or "called" */
-    U_ORDER /* "ordered by", "in descending order": desc 1/0/-1 (not said), n = 1 when the key
-             * follows, super = 1 alphabetically */
+    U_LIT,      /* a quoted string; super = 1 after "named" or "called" */
+    U_RATIO_TO, /* "to", "versus" after "ratio of" */
+    U_ORDER     /* "ordered by", "in descending order": desc 1/0/-1 (not said), n = 1 when the key
+                 * follows, super = 1 alphabetically */
 };
 enum { GR_DAY = 1, GR_WEEK, GR_MONTH, GR_QUARTER, GR_YEAR };
 enum { CMP_GT = 1, CMP_GE, CMP_LT, CMP_LE, CMP_EQ, CMP_BETWEEN };
@@ -149,7 +152,8 @@ typedef struct measure {
     int kind; /* R_TABLE (rows), R_COLUMN, R_DERIVED */
     int table, col, gloss;
     int unit;
-    int pct; /* AGG_SHARE: times 100 */
+    int pct;  /* AGG_SHARE: times 100 */
+    int col2; /* AGG_RATIO: the divisor column (of table), col the dividend */
 } measure;
 
 typedef struct dim {
@@ -193,6 +197,7 @@ typedef struct ctx {
     int rank_size;                    /* the ranking word is one of size ("largest") */
     int super_unit;                   /* the U_AGG unit of a superlative measure, -1 none */
     int ord_unit;    /* the U_ORDER unit that says the order, -1 none (planner_order.c) */
+    int per_row;     /* a ratio row by row: "for each" names the main table */
     int limit_guess; /* x->limit is a guess from a plural ("the largest lakes": 10) */
     int listing;     /* set by pl_pass_rest(): nothing measured or grouped, rows are listed */
     int list_table;  /* listed whole rows are of this table, not the main one (-1) */
@@ -379,6 +384,19 @@ int pl_pass_order(ctx *x);
  * length, height, area). 1 when it did, 0 when the adjective or the table has no such
  * column, -1 with x->err. */
 int pl_superlative_rows(ctx *x, int i, int r);
+
+/* ---- planner_ratio.c: "ratio of X to Y" ---- */
+
+/* "to" / "versus" / "vs" at token i after a "ratio of" with none yet: adds a U_RATIO_TO unit
+ * and returns 1, else 0; -1 when x->u is full. */
+int pl_scan_ratio_to(ctx *x, int i);
+/* The measure of ratio unit i: the numeric column after it, divided by the one after its
+ * "to" (or "per"), both of one table; 0 or -1 with x->err. */
+int pl_measure_ratio(ctx *x, int i);
+/* The columns that tell rows of table t apart, shown beside its listed rows: its label and
+ * its key, or with no key known a first column named id, <table>_id or <table>_code. Up to
+ * 2 into cols; returns how many. */
+int pl_row_columns(const ctx *x, int t, int *cols);
 
 /* ---- planner_sql.c: the SQL writer ---- */
 

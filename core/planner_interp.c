@@ -141,6 +141,7 @@ static int measure_at(ctx *x, int i)
     unit *a = &x->u[i];
     int agg = a->agg, super = a->super, distinct = 0, j = i + 1, r, k;
 
+    if (agg == AGG_RATIO) return pl_measure_ratio(x, i);
     if (super && j < x->nu && x->u[j].kind == U_AGG && !x->u[j].super) { /* "highest average" */
         agg = x->u[j].agg;
         x->u[j].bound = 1;
@@ -429,6 +430,9 @@ static int dim_at(ctx *x, const unit *a, int r)
             return -1;
     } else if (x->nm == 0 && x->nd == 0 && a->kind == U_BY) {
         d->role = ROLE_MENTION;
+    } else if (x->nm == 1 && x->nd == 0 && x->m[0].agg == AGG_RATIO && a->kind == U_BY) {
+        d->role = ROLE_MENTION; /* "the ratio of X to Y for each fare": row by row */
+        x->per_row = 1;
     }
     return 0;
 }
@@ -563,6 +567,7 @@ static void reset(ctx *x)
     x->list_table = -1;
     x->ord_unit = -1;
     x->limit_guess = 0;
+    x->per_row = 0;
     buf_reset(&x->where);
     x->err[0] = '\0';
     pl_walk_fks(x, x->main);

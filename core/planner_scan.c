@@ -297,16 +297,17 @@ static int scan_spent(ctx *x, int i)
     return k + 1;
 }
 
-/* "share of", "proportion of", "percentage of": U_AGG AGG_SHARE (amount 100: a percentage) */
+/* "share of", "proportion of", "percentage of": U_AGG AGG_SHARE (amount 100: a percentage);
+ * "ratio of": AGG_RATIO */
 static int scan_share(ctx *x, int i)
 {
-    static const char *const share[] = {"share",   "proportion", "fraction",
-                                        "percent", "percentage", NULL};
+    static const char *const share[] = {"share",      "proportion", "fraction", "percent",
+                                        "percentage", "ratio",      NULL};
     unit *u;
 
     if (!tok_in(x, i, share) || !tok_is(x, i + 1, "of")) return 0;
     if (!(u = pl_new_unit(x, U_AGG, i, i + 2))) return -1;
-    u->agg = AGG_SHARE;
+    u->agg = streq(x->t[i].raw, "ratio") ? AGG_RATIO : AGG_SHARE;
     u->amount = x->t[i].raw[0] == 'p' && x->t[i].raw[1] == 'e' ? 100 : 0;
     return 2;
 }
@@ -439,13 +440,27 @@ static const char *const FILLER[] = {
      * journal", "restaurants serving each type of food"), and list words */
     "published", "associated", "written", "wrote", "received", "presented", "serve", "serves",
     "serving", "served", "offer", "offers", "offered", "taken", "taught", "belong", "belongs",
-    "located", "results", "both", NULL};
+    "located", NULL};
+
+/* General English function words and request phrasing that carry no meaning for the query:
+ * pronouns, auxiliaries, determiners, politeness and verbs of asking. Not a list of any
+ * question set's words; a word of the catalog still wins (the lexicon sees it first). */
+static const char *const FUNCTION[] = {
+    "am",       "being",       "will",   "shall",     "may",           "might",      "must",
+    "he",       "she",         "his",    "her",       "hers",          "him",        "us",
+    "ours",     "yours",       "itself", "such",      "just",          "kindly",     "thanks",
+    "thank",    "hi",          "hello",  "calculate", "compute",       "determine",  "provide",
+    "identify", "retrieve",    "fetch",  "want",      "wish",          "need",       "know",
+    "like",     "see",         "view",   "obtain",    "output",        "database",   "data",
+    "dataset",  "information", "info",   "details",   "corresponding", "respective", "respectively",
+    "along",    "together",    "well",   "also",      "both",          "results",    "result",
+    "answer",   NULL};
 
 /* "order" and "ordered" are filler only as verbs ("orders placed", "ordered by"): the
  * lexicon sees them first, so a table named orders still wins. */
 static int is_filler(const ptok *t)
 {
-    return in_list(t->raw, FILLER) || text_is_stop(t->st);
+    return in_list(t->raw, FILLER) || in_list(t->raw, FUNCTION) || text_is_stop(t->st);
 }
 
 static void add_unknown(ctx *x, const char *w)
@@ -503,11 +518,12 @@ int pl_scan(ctx *x)
         }
         L = pl_lex_match(x, i, cs, &nc);
         if (L < 2) {
-            if ((k = pl_scan_order(x, i)) != 0 || (k = pl_scan_time(x, i)) != 0 ||
-                (k = scan_units(x, i)) != 0 || (k = scan_top(x, i)) != 0 ||
-                (k = scan_cmp(x, i)) != 0 || (k = scan_grain(x, i)) != 0 ||
-                (k = scan_by(x, i)) != 0 || (k = scan_spent(x, i)) != 0 ||
-                (k = scan_share(x, i)) != 0 || (k = scan_agg(x, i)) != 0) {
+            if ((k = pl_scan_ratio_to(x, i)) != 0 || (k = pl_scan_order(x, i)) != 0 ||
+                (k = pl_scan_time(x, i)) != 0 || (k = scan_units(x, i)) != 0 ||
+                (k = scan_top(x, i)) != 0 || (k = scan_cmp(x, i)) != 0 ||
+                (k = scan_grain(x, i)) != 0 || (k = scan_by(x, i)) != 0 ||
+                (k = scan_spent(x, i)) != 0 || (k = scan_share(x, i)) != 0 ||
+                (k = scan_agg(x, i)) != 0) {
                 if (k < 0) return -1;
                 i += k;
                 continue;

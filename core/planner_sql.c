@@ -141,6 +141,14 @@ static int add_measure_sql(const ctx *x, buf *b, const measure *m)
     if (m->agg == AGG_SHARE) /* the conditions are the measure (sql_from() writes no WHERE) */
         return buf_printf(b, "%savg(CASE WHEN %s THEN 1 ELSE 0 END)", m->pct ? "100.0 * " : "",
                           buf_cstr(&x->where));
+    if (m->agg == AGG_RATIO) {
+        const char *sum = x->per_row ? "" : "sum";
+        return buf_printf(b, "%s(", sum) < 0 || add_col(x, b, m->table, m->col) < 0 ||
+                       buf_printf(b, ")::float / NULLIF(%s(", sum) < 0 ||
+                       add_col(x, b, m->table, m->col2) < 0 || buf_adds(b, "), 0)") < 0
+                   ? -1
+                   : 0;
+    }
     if (m->kind == R_TABLE) return buf_adds(b, "count(*)");
     if (buf_printf(b, "%s(%s", fn[m->agg],
                    m->agg == AGG_COUNT && m->distinct == 1 ? "DISTINCT " : "") < 0)
@@ -160,6 +168,7 @@ static int add_measure_alias(ctx *x, buf *b, const measure *m)
     text_words *tw;
 
     if (m->agg == AGG_SHARE) return buf_adds(b, m->pct ? " AS percentage" : " AS share");
+    if (m->agg == AGG_RATIO) return buf_adds(b, " AS ratio");
     if (m->kind == R_TABLE) return buf_adds(b, " AS count");
     if (m->kind == R_DERIVED) {
         tw = &x->w[0];
@@ -263,6 +272,11 @@ static int sql_select(ctx *x, buf *s)
             return -1;
         }
         if (sep(s, &first) < 0 || add_dim_sql(x, s, d, 1) < 0) return too_large(x);
+    }
+    if (x->per_row) {
+        int cols[2], n = pl_row_columns(x, x->main, cols);
+        for (i = 0; i < n; i++)
+            if (sep(s, &first) < 0 || add_col(x, s, x->main, cols[i]) < 0) return too_large(x);
     }
     for (i = 0; i < x->nm; i++)
         if (sep(s, &first) < 0 || add_measure_sql(x, s, &x->m[i]) < 0 ||
