@@ -215,7 +215,7 @@ int pl_pass_time(ctx *x)
     int i;
 
     for (i = 0; i < x->nu; i++)
-        if (x->u[i].kind == U_TIME && time_at(x, i) < 0) return -1;
+        if (x->u[i].kind == U_TIME && !x->u[i].bound && time_at(x, i) < 0) return -1;
     return 0;
 }
 
@@ -229,7 +229,7 @@ int pl_pass_quoted(ctx *x)
         unit *a = &x->u[i];
         const char *v;
         int t = x->main, c = -1;
-        if (a->kind != U_LIT) continue;
+        if (a->kind != U_LIT || a->bound) continue; /* bound: a ratio's side took it */
         v = x->lits[x->t[a->end - 1].lit - 1];
         r = prev_ref(x, i);
         if (a->super) {

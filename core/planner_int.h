@@ -196,12 +196,13 @@ typedef struct ctx {
     int rankdim;                      /* the unit whose groups (or rows) are ranked, -1 none */
     int rank_size;                    /* the ranking word is one of size ("largest") */
     int super_unit;                   /* the U_AGG unit of a superlative measure, -1 none */
-    int ord_unit;    /* the U_ORDER unit that says the order, -1 none (planner_order.c) */
-    int per_row;     /* a ratio row by row: "for each" names the main table */
-    int limit_guess; /* x->limit is a guess from a plural ("the largest lakes": 10) */
-    int listing;     /* set by pl_pass_rest(): nothing measured or grouped, rows are listed */
-    int list_table;  /* listed whole rows are of this table, not the main one (-1) */
-    buf where;       /* the WHERE conditions so far (planner_sql.c's pl_where_*) */
+    int ord_unit;          /* the U_ORDER unit that says the order, -1 none (planner_order.c) */
+    int per_row;           /* a ratio row by row: "for each" names the main table */
+    char ratio_expr[2200]; /* a ratio of rows counted on conditions (planner_ratio.c) */
+    int limit_guess;       /* x->limit is a guess from a plural ("the largest lakes": 10) */
+    int listing;           /* set by pl_pass_rest(): nothing measured or grouped, rows are listed */
+    int list_table;        /* listed whole rows are of this table, not the main one (-1) */
+    buf where;             /* the WHERE conditions so far (planner_sql.c's pl_where_*) */
     char err[400];
     int tie_unit;    /* the first phrase pl_pick() found two equal readings of, -1 none */
     cand tie[2];     /* those readings */

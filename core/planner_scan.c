@@ -127,6 +127,34 @@ static int tok_word(ctx *x, const char *q, size_t n, size_t *pi)
     return 0;
 }
 
+/* A comparison sign (">", ">=", "<", "<=", "=") as the words it reads as ("more than"). */
+static int tok_symbol(ctx *x, const char *q, size_t *pi)
+{
+    static const struct {
+        const char *sign, *w1, *w2;
+    } signs[] = {{">=", "at", "least"}, {"<=", "at", "most"},  {"<>", "not", NULL},
+                 {"!=", "not", NULL},   {">", "more", "than"}, {"<", "less", "than"},
+                 {"=", "equals", NULL}};
+    size_t k;
+    ptok *t;
+
+    for (k = 0; k < sizeof signs / sizeof signs[0]; k++)
+        if (strncmp(q + *pi, signs[k].sign, strlen(signs[k].sign)) == 0) break;
+    if (k == sizeof signs / sizeof signs[0]) {
+        (*pi)++;
+        return 0;
+    }
+    *pi += strlen(signs[k].sign);
+    if (!(t = new_tok(x))) return -1;
+    str_copy(t->raw, sizeof t->raw, signs[k].w1);
+    str_copy(t->st, sizeof t->st, signs[k].w1);
+    if (!signs[k].w2) return 0;
+    if (!(t = new_tok(x))) return -1;
+    str_copy(t->raw, sizeof t->raw, signs[k].w2);
+    str_copy(t->st, sizeof t->st, signs[k].w2);
+    return 0;
+}
+
 int pl_tokenize(ctx *x, const char *q)
 {
     size_t i = 0, n = strlen(q);
@@ -142,6 +170,8 @@ int pl_tokenize(ctx *x, const char *q)
             rc = tok_number(x, q, n, &i);
         else if (is_word_byte(c))
             rc = tok_word(x, q, n, &i);
+        else if (c == '<' || c == '>' || c == '=')
+            rc = tok_symbol(x, q, &i);
         else {
             i++;
             continue;

@@ -141,6 +141,7 @@ static int add_measure_sql(const ctx *x, buf *b, const measure *m)
     if (m->agg == AGG_SHARE) /* the conditions are the measure (sql_from() writes no WHERE) */
         return buf_printf(b, "%savg(CASE WHEN %s THEN 1 ELSE 0 END)", m->pct ? "100.0 * " : "",
                           buf_cstr(&x->where));
+    if (m->agg == AGG_RATIO && m->kind == R_TABLE) return buf_adds(b, x->ratio_expr);
     if (m->agg == AGG_RATIO) {
         const char *sum = x->per_row ? "" : "sum";
         return buf_printf(b, "%s(", sum) < 0 || add_col(x, b, m->table, m->col) < 0 ||
