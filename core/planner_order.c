@@ -120,6 +120,13 @@ int pl_pass_order_key(ctx *x)
         if (!a->n) continue;
         r = i + 1;
         if (r < x->nu && x->u[r].kind == U_AGG) continue; /* the measure pass takes it */
+        if (r + 1 < x->nu && x->u[r].kind == U_REF && x->u[r + 1].kind == U_REF &&
+            x->u[r + 1].pos == x->u[r].end && pl_has_kind(x, &x->u[r], M_TABLE) &&
+            !pl_has_kind(x, &x->u[r], M_COLUMN) && pl_has_kind(x, &x->u[r + 1], M_COLUMN)) {
+            if (pl_pick(x, &x->u[r], M_TABLE) < 0) return -1; /* "by the students' names" */
+            x->u[r].role = ROLE_QUAL;
+            r++;
+        }
         if (r >= x->nu || x->u[r].kind != U_REF || !pl_has_kind(x, &x->u[r], M_COLUMN)) {
             snprintf(x->err, sizeof x->err, "\"ordered by\" is not followed by a column");
             return -1;

@@ -11,6 +11,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 
 static const char *const NUMWORDS[] = {
     "zero",    "one",       "two",      "three",    "four",   "five",     "six",      "seven",
@@ -351,18 +352,19 @@ static int scan_agg(ctx *x, int i)
     } aggs[] = {
         {"how", "many", NULL, AGG_COUNT, 0},     {"how", "much", NULL, AGG_SUM, 0},
         {"total", "number", "of", AGG_COUNT, 0}, {"number", "of", NULL, AGG_COUNT, 0},
-        {"count", "of", NULL, AGG_COUNT, 0},     {"count", NULL, NULL, AGG_COUNT, 0},
-        {"sum", "of", NULL, AGG_SUM, 0},         {"sum", NULL, NULL, AGG_SUM, 0},
-        {"total", NULL, NULL, AGG_SUM, 0},       {"average", NULL, NULL, AGG_AVG, 0},
-        {"avg", NULL, NULL, AGG_AVG, 0},         {"mean", NULL, NULL, AGG_AVG, 0},
-        {"minimum", NULL, NULL, AGG_MIN, 0},     {"min", NULL, NULL, AGG_MIN, 0},
-        {"maximum", NULL, NULL, AGG_MAX, 0},     {"max", NULL, NULL, AGG_MAX, 0},
-        {"highest", NULL, NULL, AGG_MAX, 1},     {"largest", NULL, NULL, AGG_MAX, 1},
-        {"biggest", NULL, NULL, AGG_MAX, 1},     {"greatest", NULL, NULL, AGG_MAX, 1},
-        {"most", NULL, NULL, AGG_MAX, 1},        {"lowest", NULL, NULL, AGG_MIN, 1},
-        {"smallest", NULL, NULL, AGG_MIN, 1},    {"least", NULL, NULL, AGG_MIN, 1},
-        {"fewest", NULL, NULL, AGG_MIN, 1},      {"longest", NULL, NULL, AGG_MAX, 1},
-        {"shortest", NULL, NULL, AGG_MIN, 1},    {"tallest", NULL, NULL, AGG_MAX, 1},
+        {"total", "count", "of", AGG_COUNT, 0},  {"count", "of", NULL, AGG_COUNT, 0},
+        {"count", NULL, NULL, AGG_COUNT, 0},     {"sum", "of", NULL, AGG_SUM, 0},
+        {"sum", NULL, NULL, AGG_SUM, 0},         {"total", NULL, NULL, AGG_SUM, 0},
+        {"average", NULL, NULL, AGG_AVG, 0},     {"avg", NULL, NULL, AGG_AVG, 0},
+        {"mean", NULL, NULL, AGG_AVG, 0},        {"minimum", NULL, NULL, AGG_MIN, 0},
+        {"min", NULL, NULL, AGG_MIN, 0},         {"maximum", NULL, NULL, AGG_MAX, 0},
+        {"max", NULL, NULL, AGG_MAX, 0},         {"highest", NULL, NULL, AGG_MAX, 1},
+        {"largest", NULL, NULL, AGG_MAX, 1},     {"biggest", NULL, NULL, AGG_MAX, 1},
+        {"greatest", NULL, NULL, AGG_MAX, 1},    {"most", NULL, NULL, AGG_MAX, 1},
+        {"lowest", NULL, NULL, AGG_MIN, 1},      {"smallest", NULL, NULL, AGG_MIN, 1},
+        {"least", NULL, NULL, AGG_MIN, 1},       {"fewest", NULL, NULL, AGG_MIN, 1},
+        {"longest", NULL, NULL, AGG_MAX, 1},     {"shortest", NULL, NULL, AGG_MIN, 1},
+        {"tallest", NULL, NULL, AGG_MAX, 1},
     };
     size_t k;
     int w;
@@ -493,6 +495,37 @@ static int is_filler(const ptok *t)
     return in_list(t->raw, FILLER) || in_list(t->raw, FUNCTION) || text_is_stop(t->st);
 }
 
+/* 1 if w is s or one of them is the other's plural ("order", "orders") */
+static int same_or_plural(const char *w, const char *s)
+{
+    size_t a = strlen(w), b = strlen(s);
+
+    if (a == b) return strcasecmp(w, s) == 0;
+    if (a + 1 == b) return s[a] == 's' && strncasecmp(w, s, a) == 0;
+    if (b + 1 == a) return w[b] == 's' && strncasecmp(w, s, b) == 0;
+    return 0;
+}
+
+/* 1 if a reading of the one-word phrase w names its table, column or value by that very word,
+ * not only through a shared stem ("located" and a table location, "offer" and
+ * course_offering): only then does a relating verb of FILLER name something. */
+static int names_word(const ctx *x, const cand *cs, int nc, const char *w)
+{
+    int k;
+
+    for (k = 0; k < nc; k++) {
+        const cand *c = &cs[k];
+        if (c->kind == R_TABLE && same_or_plural(w, x->cat->tables[c->table].name)) return 1;
+        if ((c->kind == R_COLUMN || c->kind == R_COMMENT) &&
+            same_or_plural(w, column(x, c->table, c->col)->name))
+            return 1;
+        if (c->kind == R_VALUE && same_or_plural(w, column(x, c->table, c->col)->values[c->val]))
+            return 1;
+        if (c->kind == R_GLOSS || c->kind == R_DERIVED) return 1;
+    }
+    return 0;
+}
+
 static void add_unknown(ctx *x, const char *w)
 {
     size_t l = strlen(x->unknown);
@@ -571,7 +604,8 @@ int pl_scan(ctx *x)
         }
         if (L > 0) {
             /* comment words are the weakest reading: only when nothing else fits */
-            if (!(nc > 0 && cs[0].kind == R_COMMENT && is_filler(&x->t[i]))) {
+            if (!(nc > 0 && cs[0].kind == R_COMMENT && is_filler(&x->t[i])) &&
+                !(L == 1 && in_list(x->t[i].raw, FILLER) && !names_word(x, cs, nc, x->t[i].raw))) {
                 if (!(u = pl_new_unit(x, U_REF, i, i + L))) return -1;
                 memcpy(u->c, cs, (size_t)nc * sizeof cs[0]);
                 u->nc = nc;
