@@ -343,10 +343,13 @@ int pl_add_measure(ctx *x, int agg, int distinct, int kind, int t, int c, int g,
 /* Adds a grouping (a repeat is ignored); -1 with x->err when there are too many. */
 int pl_add_dim(ctx *x, int kind, int t, int c, int grain);
 /* Column indexes of table t, -1 if none: its only date column, its name or title, its
- * single-column key. */
+ * single-column key (with no key declared in t, a first column named id, <table>_id or
+ * <table>_code). */
 int pl_date_column(const ctx *x, int t);
 int pl_label_column(const ctx *x, int t);
 int pl_key_column(const ctx *x, int t);
+/* Its declared single-column key only (what breaks ties in an order), -1 if none. */
+int pl_key_declared(const ctx *x, int t);
 /* The one whole-number column of table t that holds a year (named year or *_year), when t has
  * no date column; -1 otherwise. A year grain groups by it and a range of whole years filters
  * on it. */
@@ -395,8 +398,7 @@ int pl_scan_ratio_to(ctx *x, int i);
  * "to" (or "per"), both of one table; 0 or -1 with x->err. */
 int pl_measure_ratio(ctx *x, int i);
 /* The columns that tell rows of table t apart, shown beside its listed rows: its label and
- * its key, or with no key known a first column named id, <table>_id or <table>_code. Up to
- * 2 into cols; returns how many. */
+ * its key. Up to 2 into cols; returns how many. */
 int pl_row_columns(const ctx *x, int t, int *cols);
 
 /* ---- planner_sql.c: the SQL writer ---- */

@@ -146,16 +146,9 @@ int pl_measure_ratio(ctx *x, int i)
 
 int pl_row_columns(const ctx *x, int t, int *cols)
 {
-    const cat_table *tb = &x->cat->tables[t];
-    size_t l = strlen(tb->name);
     int n = 0, k;
 
     if ((k = pl_label_column(x, t)) >= 0) cols[n++] = k;
     if ((k = pl_key_column(x, t)) >= 0 && (n == 0 || cols[0] != k)) cols[n++] = k;
-    if (pl_key_column(x, t) < 0 && tb->ncols > 0 && (n == 0 || cols[0] != 0) &&
-        (streq(tb->cols[0].name, "id") ||
-         (strncmp(tb->cols[0].name, tb->name, l) == 0 &&
-          (streq(tb->cols[0].name + l, "_id") || streq(tb->cols[0].name + l, "_code")))))
-        cols[n++] = 0;
     return n;
 }

@@ -381,14 +381,14 @@ static int sql_group(ctx *x, buf *s)
     return 0;
 }
 
-/* One grouping in ORDER BY: an entity by its label (key first when key_first), else by its
- * key. */
+/* One grouping in ORDER BY: an entity by its label (its declared key first when key_first),
+ * else by its key. */
 static int order_dim(ctx *x, buf *s, const dim *d, int key_first)
 {
     int j;
 
     if (d->kind != R_TABLE) return add_dim_sql(x, s, d, 0);
-    j = key_first ? pl_key_column(x, d->table) : pl_label_column(x, d->table);
+    j = key_first ? pl_key_declared(x, d->table) : pl_label_column(x, d->table);
     if (j < 0) j = key_first ? pl_label_column(x, d->table) : pl_key_column(x, d->table);
     return add_col(x, s, d->table, j);
 }
@@ -403,10 +403,13 @@ static int sql_order(ctx *x, buf *s)
         if (buf_adds(s, " ORDER BY ") < 0 || add_measure_sql(x, s, &x->m[0]) < 0 ||
             buf_adds(s, x->rank_desc ? " DESC" : " ASC") < 0)
             return too_large(x);
-        for (i = 0; i < x->nd; i++)
+        for (i = 0; i < x->nd; i++) {
+            if (x->d[i].kind == R_TABLE && pl_key_declared(x, x->d[i].table) < 0)
+                continue; /* ties of entities without a declared key stay as they come */
             if (buf_adds(s, ", ") < 0 || order_dim(x, s, &x->d[i], 1) < 0) return too_large(x);
+        }
     } else if (x->order_c >= 0) {
-        int k = pl_key_column(x, x->order_t);
+        int k = pl_key_declared(x, x->order_t);
         if (buf_adds(s, " ORDER BY ") < 0 || add_col(x, s, x->order_t, x->order_c) < 0 ||
             buf_adds(s, x->order_desc ? " DESC" : " ASC") < 0)
             return too_large(x);
