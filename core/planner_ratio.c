@@ -36,14 +36,17 @@ static int ratio_side(ctx *x, int r, const char *what)
     return 0;
 }
 
+/* Words that open a side of a ratio of rows without naming its rows ("to the total number
+ * of papers", "out of all restaurants") */
+static const char *const LEAD[] = {"the", "total", "number", "of", "all", "count", NULL};
+
 /* Tokens [from, to) as question text after "how many " into dst; -1 when it does not fit. */
 static int side_text(const ctx *x, int from, int to, char *dst, size_t len)
 {
-    static const char *const lead[] = {"the", "total", "number", "of", "all", "count", NULL};
     size_t n = (size_t)snprintf(dst, len, "how many");
     int k;
 
-    while (from < to && in_list(x->t[from].raw, lead)) /* "to the total number of papers" */
+    while (from < to && in_list(x->t[from].raw, LEAD)) /* "to the total number of papers" */
         from++;
     for (k = from; k < to && n < len; k++) {
         const ptok *t = &x->t[k];
@@ -89,7 +92,7 @@ out:
 static int ratio_of_rows(ctx *x, int i, int s)
 {
     char fa[256], fb[256], ca[1024], cb[1024];
-    int k;
+    int k, whole = 0;
 
     if (side_count(x, x->u[i].end, x->u[s].pos, ca, sizeof ca, fa, sizeof fa) < 0 ||
         side_count(x, x->u[s].end, x->nt, cb, sizeof cb, fb, sizeof fb) < 0 ||
@@ -98,6 +101,14 @@ static int ratio_of_rows(ctx *x, int i, int s)
                  "a ratio of rows needs a condition on each side of one "
                  "table, and at most one on the second");
         return -1;
+    }
+    /* "out of all restaurants in Los Angeles": the second side is the whole, and its
+     * condition says which rows both sides are of */
+    for (k = x->u[s].end; k < x->nt && in_list(x->t[k].raw, LEAD); k++)
+        if (streq(x->t[k].raw, "all") || streq(x->t[k].raw, "total")) whole = 1;
+    if (whole && cb[0]) {
+        if (pl_where_sql(x, 0, cb) < 0) return -1;
+        cb[0] = '\0';
     }
     for (k = i + 1; k < x->nu; k++) {
         x->u[k].bound = 1;
@@ -118,8 +129,9 @@ int pl_measure_ratio(ctx *x, int i)
 
     for (s = i + 1; s < x->nu && x->u[s].kind != U_RATIO_TO; s++)
         ;
-    if (r < x->nu && s < x->nu && x->u[r].kind == U_REF && !pl_has_kind(x, &x->u[r], M_COLUMN) &&
-        pl_has_kind(x, &x->u[r], M_TABLE))
+    if (r < x->nu && s < x->nu && x->u[r].kind == U_REF &&
+        ((!pl_has_kind(x, &x->u[r], M_COLUMN) && pl_has_kind(x, &x->u[r], M_TABLE)) ||
+         pl_ref_is_filter(x, &x->u[r]))) /* "restaurants rated...", "refunded sales" */
         return ratio_of_rows(x, i, s);
 
     if (ratio_side(x, r, "dividend") < 0) return -1;
