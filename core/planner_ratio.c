@@ -94,18 +94,18 @@ static int ratio_of_rows(ctx *x, int i, int s)
     char fa[256], fb[256], ca[1024], cb[1024];
     int k, whole = 0;
 
+    /* "out of all restaurants in Los Angeles": the second side is the whole, and its
+     * conditions say which rows both sides are of */
+    for (k = x->u[s].end; k < x->nt && in_list(x->t[k].raw, LEAD); k++)
+        if (streq(x->t[k].raw, "all") || streq(x->t[k].raw, "total")) whole = 1;
     if (side_count(x, x->u[i].end, x->u[s].pos, ca, sizeof ca, fa, sizeof fa) < 0 ||
         side_count(x, x->u[s].end, x->nt, cb, sizeof cb, fb, sizeof fb) < 0 ||
-        strcmp(fa, fb) != 0 || !ca[0] || strstr(cb, " AND ")) {
+        strcmp(fa, fb) != 0 || !ca[0] || (!whole && strstr(cb, " AND "))) {
         snprintf(x->err, sizeof x->err,
                  "a ratio of rows needs a condition on each side of one "
                  "table, and at most one on the second");
         return -1;
     }
-    /* "out of all restaurants in Los Angeles": the second side is the whole, and its
-     * condition says which rows both sides are of */
-    for (k = x->u[s].end; k < x->nt && in_list(x->t[k].raw, LEAD); k++)
-        if (streq(x->t[k].raw, "all") || streq(x->t[k].raw, "total")) whole = 1;
     if (whole && cb[0]) {
         if (pl_where_sql(x, 0, cb) < 0) return -1;
         cb[0] = '\0';

@@ -349,6 +349,106 @@ static void test_english_forms(void **state)
           W("ORDER BY customers.loyalty_points DESC", "LIMIT 3"), W("DISTINCT"));
 }
 
+/* Plans q on catalog cat; every needle in want must occur in the SQL, none in not. */
+static void plans_on(const catalog *cat, const char *q, const char *const *want,
+                     const char *const * not )
+{
+    buf sql = BUF_INIT(1 << 16);
+    char why[1024] = "";
+    int i;
+
+    if (planner_plan(cat, NULL, q, &sql, why, sizeof why) != 0)
+        fail_msg("declined \"%s\": %s", q, why);
+    assert_parses(buf_cstr(&sql));
+    for (i = 0; want && want[i]; i++)
+        if (!strstr(buf_cstr(&sql), want[i]))
+            fail_msg("\"%s\": missing [%s] in %s", q, want[i], buf_cstr(&sql));
+    for (i = 0; not &&not [i]; i++)
+        if (strstr(buf_cstr(&sql), not [i]))
+            fail_msg("\"%s\": unexpected [%s] in %s", q, not [i], buf_cstr(&sql));
+    buf_free(&sql);
+}
+
+/* Analytical forms on a catalog that declares no keys (as many do): a year number as the
+ * year, order phrases, size superlatives, ratios, stored counts, comparison signs, units. */
+static void test_analytical_forms(void **state)
+{
+    static const char *const papers[] = {
+        "paper_id:bigint",     "title:text", "year:bigint", "citation_num:bigint",
+        "num_authors:integer", "venue:text", NULL};
+    static const char *const rivers[] = {"river_id:integer", "river_name:text", "length:integer",
+                                         "width:integer",    "country:text",    NULL};
+    static const char *const venues[] = {"Nature", "Science", NULL};
+    catalog *c = catalog_new();
+    int p, r, k;
+
+    (void)state;
+    p = catalog_add_table(c, "public", "paper", 'r', NULL, 1000);
+    for (k = 0; papers[k]; k++) {
+        char n[64];
+        snprintf(n, sizeof n, "%s", papers[k]);
+        *strchr(n, ':') = '\0';
+        assert_true(catalog_add_column(c, p, n, strchr(papers[k], ':') + 1, NULL, 0, 0) >= 0);
+    }
+    r = catalog_add_table(c, "public", "river", 'r', NULL, 1000);
+    for (k = 0; rivers[k]; k++) {
+        char n[64];
+        snprintf(n, sizeof n, "%s", rivers[k]);
+        *strchr(n, ':') = '\0';
+        assert_true(catalog_add_column(c, r, n, strchr(rivers[k], ':') + 1, NULL, 0, 0) >= 0);
+    }
+    values(c, p, "venue", venues);
+    /* a year number is the year grain and takes whole-year ranges */
+    plans_on(c, "What is the total number of papers published in each year?",
+             W("SELECT paper.year, count(*)", "GROUP BY paper.year"), W("extract"));
+    plans_on(c, "How many papers were published in 2020?",
+             W("paper.year >= 2020 AND paper.year < 2021"), NULL);
+    declines(c, "How many papers in March 2020?", "holds years");
+    /* order phrases */
+    plans_on(c, "What are the titles of the papers in 2021, ordered alphabetically?",
+             W("paper.title FROM", "ORDER BY paper.title ASC"), NULL);
+    plans_on(c, "List the papers ordered by the citation num in descending order",
+             W("ORDER BY paper.citation_num DESC"), W("LIMIT"));
+    plans_on(c, "How many papers are there in each venue, sorted in descending order?",
+             W("GROUP BY paper.venue", "ORDER BY count(*) DESC"), NULL);
+    plans_on(c, "sort the river names in ascending order", W("ORDER BY river.river_name ASC"),
+             NULL);
+    declines(c, "papers by venue ordered by year", "order groups");
+    declines(c, "list the papers ordered by title in ascending order sorted by year", NULL);
+    /* size superlatives: the column the adjective is about; an order phrase asks for all */
+    plans_on(c, "What are the 3 longest rivers?", W("ORDER BY river.length DESC", "LIMIT 3"), NULL);
+    plans_on(c, "What are the longest rivers in kilometers, ordered from longest to shortest?",
+             W("ORDER BY river.length DESC"), W("LIMIT"));
+    /* ratios: of totals, per group, row by row, of rows counted on conditions */
+    plans_on(
+        c, "What is the ratio of length to width for each river?",
+        W("river.river_name", "river.river_id", "(river.length)::float / NULLIF((river.width), 0)"),
+        W("sum(", "GROUP BY"));
+    plans_on(c, "ratio of length to width by country",
+             W("sum(river.length)::float / NULLIF(sum(river.width), 0)", "GROUP BY river.country"),
+             NULL);
+    plans_on(c, "What is the ratio of rivers with length > 1000 to rivers with length < 100?",
+             W("count(*) FILTER (WHERE river.length > 1000)",
+               "NULLIF(count(*) FILTER (WHERE river.length < 100), 0)"),
+             W("public.river WHERE"));
+    plans_on(c, "how many papers in Nature", W("Nature"), NULL);
+    plans_on(c, "how many papers in 2020", W("2020"), NULL);
+    plans_on(c, "ratio of papers in Nature out of all papers in 2020",
+             W("FILTER (WHERE paper.venue = 'Nature')", "NULLIF(count(*), 0)",
+               "WHERE (paper.year >= 2020"),
+             NULL);
+    declines(c, "ratio of rivers with length > 1000 to rivers in Nature with width < 5", NULL);
+    declines(c, "ratio of length to river name", "river name");
+    /* a column that stores a number of things, and a first <table>_id column as the key */
+    plans_on(c, "What is the average number of citations of papers in each year?",
+             W("avg(paper.citation_num)", "GROUP BY paper.year"), NULL);
+    plans_on(c, "total number of authors in each paper",
+             W("sum(paper.num_authors)", "GROUP BY paper.paper_id, paper.title"), NULL);
+    plans_on(c, "rivers with width >= 10 and length <= 50",
+             W("river.width >= 10", "river.length <= 50"), NULL);
+    catalog_free(c);
+}
+
 static void test_quoting(void **state)
 {
     static const char *const cols[] = {"id:integer", "user:text", "Amount:numeric", NULL};
@@ -387,4 +487,4 @@ T2_UNIT_MAIN(setup, teardown, cmocka_unit_test(test_measures), cmocka_unit_test(
              cmocka_unit_test(test_filters), cmocka_unit_test(test_time),
              cmocka_unit_test(test_ranking_and_listing), cmocka_unit_test(test_declines),
              cmocka_unit_test(test_quoting), cmocka_unit_test(test_empty_catalog),
-             cmocka_unit_test(test_english_forms))
+             cmocka_unit_test(test_english_forms), cmocka_unit_test(test_analytical_forms))
