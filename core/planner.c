@@ -18,7 +18,8 @@
  * planner_int.h: planner_lex.c (the lexicon), planner_scan.c and planner_time.c (the
  * scanner), planner_bind.c (readings and joins), planner_interp.c and planner_filter.c (the
  * interpretation passes), planner_order.c (order phrases and size superlatives),
- * planner_sql.c (the writer), planner_decline.c (declines and suggestions). About 0.08 ms per question on the demo catalog (BENCH=planner scripts/bench.sh). */
+ * planner_sql.c (the writer), planner_decline.c (declines and suggestions). About 0.08 ms per
+ * question on the demo catalog (BENCH=planner scripts/bench.sh). */
 #include "planner_int.h"
 
 #include <stdio.h>
