@@ -325,21 +325,19 @@ int pl_key_declared(const ctx *x, int t)
 int pl_key_column(const ctx *x, int t)
 {
     const cat_table *tb = &x->cat->tables[t];
-    int i, k = -1, n = 0;
+    int i, k = pl_key_declared(x, t);
 
-    for (i = 0; i < tb->ncols; i++)
-        if (tb->cols[i].pk) {
-            k = i;
-            n++;
-        }
-    if (n == 0 && tb->ncols > 0) { /* no key declared: a first column named as the table's id */
+    for (i = 0; k < 0 && i < tb->ncols && !tb->cols[i].pk; i++)
+        ;
+    if (k < 0 && i == tb->ncols && tb->ncols > 0) { /* no key declared: a first column named as
+                                                     * the table's id */
         const char *c0 = tb->cols[0].name;
         size_t l = strlen(tb->name);
         if (streq(c0, "id") ||
             (strncmp(c0, tb->name, l) == 0 && (streq(c0 + l, "_id") || streq(c0 + l, "_code"))))
             return 0;
     }
-    return n == 1 ? k : -1;
+    return k;
 }
 
 /* 1 if word w is one of the words of snake_case name (or its plural) */
