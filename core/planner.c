@@ -33,6 +33,7 @@ void pl_ctx_free(ctx *x)
     free(x->lx);
     free(x->gi);
     free(x->dist);
+    free(x->ifks);
     free(x);
 }
 
@@ -57,6 +58,10 @@ ctx *pl_ctx_new(const catalog *cat, const glossary *g)
     x->amb = x->dist + 2 * size;
     x->need = x->dist + 3 * size;
     x->tie_unit = -1;
+    if (pl_join_init(x) < 0) {
+        pl_ctx_free(x);
+        return NULL;
+    }
     return x;
 }
 

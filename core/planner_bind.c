@@ -48,8 +48,8 @@ void pl_walk_fks(ctx *x, int m)
     while (head < tail) {
         int a = queue[head++];
         if (x->dist[a] >= MAXDEPTH) continue;
-        for (i = 0; i < cat->nfks; i++) {
-            const cat_fk *f = &cat->fks[i];
+        for (i = 0; i < x->nfks; i++) {
+            const cat_fk *f = &x->fks[i];
             int b = f->ref_table;
             if (f->table != a || b == m) continue;
             if (x->dist[b] < 0) {
@@ -58,7 +58,7 @@ void pl_walk_fks(ctx *x, int m)
                 x->amb[b] = x->amb[a];
                 queue[tail++] = b;
             } else if (x->dist[b] == x->dist[a] + 1 && x->via[b] != i) {
-                const cat_fk *o = &cat->fks[x->via[b]];
+                const cat_fk *o = &x->fks[x->via[b]];
                 if (o->table != f->table || o->column != f->column) x->amb[b] = 1;
             }
         }
@@ -67,16 +67,16 @@ void pl_walk_fks(ctx *x, int m)
         x->need[i] = 0;
 }
 
-int pl_hops(const catalog *cat, int a, int b, int depth)
+int pl_hops(const ctx *x, int a, int b, int depth)
 {
     int i, best = -1;
 
     if (a == b) return 0;
     if (depth == 0) return -1;
-    for (i = 0; i < cat->nfks; i++) {
+    for (i = 0; i < x->nfks; i++) {
         int h;
-        if (cat->fks[i].table != a || cat->fks[i].ref_table == a) continue;
-        h = pl_hops(cat, cat->fks[i].ref_table, b, depth - 1);
+        if (x->fks[i].table != a || x->fks[i].ref_table == a) continue;
+        h = pl_hops(x, x->fks[i].ref_table, b, depth - 1);
         if (h >= 0 && (best < 0 || h + 1 < best)) best = h + 1;
     }
     return best;
@@ -208,7 +208,7 @@ int pl_need_table(ctx *x, int t)
     if (!pl_reachable(x, t)) return -1;
     while (t != x->main && !x->need[t]) {
         x->need[t] = 1;
-        t = x->cat->fks[x->via[t]].table;
+        t = x->fks[x->via[t]].table;
     }
     return 0;
 }
@@ -331,11 +331,7 @@ int pl_key_column(const ctx *x, int t)
         ;
     if (k < 0 && i == tb->ncols && tb->ncols > 0) { /* no key declared: a first column named as
                                                      * the table's id */
-        const char *c0 = tb->cols[0].name;
-        size_t l = strlen(tb->name);
-        if (streq(c0, "id") ||
-            (strncmp(c0, tb->name, l) == 0 && (streq(c0 + l, "_id") || streq(c0 + l, "_code"))))
-            return 0;
+        if (streq(tb->cols[0].name, "id") || pl_named_key(x->cat, t) == 0) return 0;
     }
     return k;
 }

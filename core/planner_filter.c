@@ -322,7 +322,7 @@ static int anchor_value(ctx *x, int i)
     for (k = 0; k < u->nc; k++) {
         int h;
         if (u->c[k].kind != R_VALUE || !pl_reachable(x, u->c[k].table)) continue;
-        h = pl_hops(x->cat, anchor, u->c[k].table, MAXDEPTH);
+        h = pl_hops(x, anchor, u->c[k].table, MAXDEPTH);
         if (h < 0) continue;
         if (best < 0 || h < besth) {
             best = k;

@@ -164,6 +164,10 @@ typedef struct dim {
 typedef struct ctx {
     const catalog *cat;
     const glossary *g;
+    /* joins (planner_join.c): the catalog's foreign keys, or those its names imply */
+    const cat_fk *fks;
+    int nfks;
+    cat_fk *ifks;
     /* tokens (planner_scan.c) */
     ptok t[MAXTOK];
     int nt;
@@ -280,6 +284,15 @@ int pl_plan_in(ctx *x, const char *question, buf *sql, char *why, size_t whylen,
 int pl_plan(const catalog *cat, const glossary *g, const char *question, buf *sql, char *why,
             size_t whylen, int nested);
 
+/* ---- planner_join.c: what may be joined ---- */
+
+/* Sets x->fks / x->nfks: the catalog's foreign keys, or for a catalog that declares none
+ * the links its column names imply. 0, or -1 when out of memory. */
+int pl_join_init(ctx *x);
+/* The key of table t by its names alone, -1 if none: its first column, when named as the
+ * table's identifier (<table>_id, <table>id, <table>_code). */
+int pl_named_key(const catalog *cat, int t);
+
 /* ---- planner_lex.c: the words the catalog and the glossary give ---- */
 
 /* Fills x->lx, x->pool and x->gi from the catalog and glossary; 0 or -1 (out of memory). */
@@ -314,7 +327,7 @@ int pl_type_bool(const char *t);
 /* Shortest many-to-one paths from table m into x->dist/via/amb; clears x->need. */
 void pl_walk_fks(ctx *x, int m);
 /* Fewest many-to-one hops from table a to table b (at most depth), or -1. */
-int pl_hops(const catalog *cat, int a, int b, int depth);
+int pl_hops(const ctx *x, int a, int b, int depth);
 /* 1 if table t is joinable from the main table by one unambiguous path. */
 int pl_reachable(const ctx *x, int t);
 /* The table a reading belongs to (a glossary entry without one: the main table). */
@@ -343,8 +356,8 @@ int pl_add_measure(ctx *x, int agg, int distinct, int kind, int t, int c, int g,
 /* Adds a grouping (a repeat is ignored); -1 with x->err when there are too many. */
 int pl_add_dim(ctx *x, int kind, int t, int c, int grain);
 /* Column indexes of table t, -1 if none: its only date column, its name or title, its
- * single-column key (with no key declared in t, a first column named id, <table>_id or
- * <table>_code). */
+ * single-column key (with no key declared in t, a first column named id or as
+ * pl_named_key() says). */
 int pl_date_column(const ctx *x, int t);
 int pl_label_column(const ctx *x, int t);
 int pl_key_column(const ctx *x, int t);

@@ -208,6 +208,20 @@ static int stored_count(ctx *x, int i)
     return measure_column(x, i, r, agg, a->super, 0) < 0 ? -1 : 1;
 }
 
+/* 1 if the strongest reading of u is a table's whole name, stronger than any column reading
+ * ("the most flights": rows of flights, not a column flight_leg.leg_flight) */
+static int table_first(const unit *u)
+{
+    int k, t = 0, c = 0;
+
+    for (k = 0; k < u->nc; k++) {
+        if (u->c[k].kind == R_TABLE && u->c[k].prio > t) t = u->c[k].prio;
+        if ((u->c[k].kind == R_COLUMN || u->c[k].kind == R_DERIVED) && u->c[k].prio > c)
+            c = u->c[k].prio;
+    }
+    return t > c;
+}
+
 /* The measure of aggregate unit i ("how many sales", "highest average price", "number of
  * distinct customers", "total ticket price"). */
 static int measure_at(ctx *x, int i)
@@ -247,7 +261,7 @@ static int measure_at(ctx *x, int i)
     if (agg == AGG_COUNT && !distinct && pl_has_kind(x, &x->u[r], M_TABLE)) return count_rows(x, r);
     if (super && agg == a->agg && (k = pl_superlative_rows(x, i, r)) != 0) return k < 0 ? -1 : 0;
     if (super && agg != AGG_COUNT && pl_has_kind(x, &x->u[r], M_TABLE) &&
-        !pl_has_kind(x, &x->u[r], M_COLUMN | M_DERIVED)) {
+        (!pl_has_kind(x, &x->u[r], M_COLUMN | M_DERIVED) || table_first(&x->u[r]))) {
         /* "the most tickets": rows of that table */
         if (count_rows(x, r) < 0) return -1;
         x->rank_desc = a->agg == AGG_MAX;

@@ -110,6 +110,19 @@ static int lex_comment(ctx *x, int t, int c)
     return 0;
 }
 
+/* 1 if stemmed word w is the whole name of a table */
+static int names_table(ctx *x, const char *w)
+{
+    text_words *nw = &x->w[3];
+    int t;
+
+    for (t = 0; t < x->cat->ntables; t++) {
+        text_split(x->cat->tables[t].name, 1, nw);
+        if (nw->n == 1 && streq(nw->w[0], w)) return 1;
+    }
+    return 0;
+}
+
 /* A one-word column name run together from two words ("lastname", "paperid"): the name as
  * those two words, split before a common last word of names (id, name, date...). 0, or -1
  * when out of memory. */
@@ -156,7 +169,11 @@ static int lex_column(ctx *x, int t, int c)
     /* "event_date" of events is also just "date" */
     for (i = skip; i < cw->n - 1 && word_in(tw, cw->w[i]); i++)
         ;
-    if (i > skip && lex_add(x, R_COLUMN, P_COL, t, c, -1, -1, cw, i, cw->n) < 0) return -1;
+    /* ... but "flight" of flight_leg.leg_flight is weak where a table is named flight */
+    if (i > skip &&
+        lex_add(x, R_COLUMN, i == cw->n - 1 && names_table(x, cw->w[i]) ? P_COL_PART : P_COL, t, c,
+                -1, -1, cw, i, cw->n) < 0)
+        return -1;
     /* qualified by each table word: "ticket price", "customer city" */
     for (i = 0; i < tw->n; i++) {
         if (word_in(cw, tw->w[i]) || cw->n + 1 > PH_WORDS) continue;

@@ -337,7 +337,7 @@ static int sql_from(ctx *x, buf *s)
         for (i = 0; i < cat->ntables; i++) {
             const cat_fk *f;
             if (!x->need[i] || x->dist[i] != dd) continue;
-            f = &cat->fks[x->via[i]];
+            f = &x->fks[x->via[i]];
             if (buf_adds(s, " JOIN ") < 0 || add_table(x, s, i) < 0 || buf_adds(s, " ON ") < 0 ||
                 add_col(x, s, f->ref_table, f->ref_column) < 0 || buf_adds(s, " = ") < 0 ||
                 add_col(x, s, f->table, f->column) < 0)
