@@ -16,6 +16,7 @@
 #include <ctype.h>
 #include <stddef.h>
 #include <string.h>
+#include <strings.h>
 
 /* Messages for users are cut to fit their buffers on purpose. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
@@ -218,6 +219,18 @@ typedef struct ctx {
 static inline int streq(const char *a, const char *b)
 {
     return strcmp(a, b) == 0;
+}
+
+/* 1 if a and b are the same word, or one is the other's plural ("order", "orders"),
+ * ignoring case */
+static inline int pl_word_eq(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+
+    if (la == lb) return strcasecmp(a, b) == 0;
+    if (la + 1 == lb) return b[la] == 's' && strncasecmp(a, b, la) == 0;
+    if (lb + 1 == la) return a[lb] == 's' && strncasecmp(a, b, lb) == 0;
+    return 0;
 }
 
 static inline int in_list(const char *w, const char *const *list)

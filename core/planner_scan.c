@@ -11,7 +11,6 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <strings.h>
 
 static const char *const NUMWORDS[] = {
     "zero",    "one",       "two",      "three",    "four",   "five",     "six",      "seven",
@@ -495,17 +494,6 @@ static int is_filler(const ptok *t)
     return in_list(t->raw, FILLER) || in_list(t->raw, FUNCTION) || text_is_stop(t->st);
 }
 
-/* 1 if w is s or one of them is the other's plural ("order", "orders") */
-static int same_or_plural(const char *w, const char *s)
-{
-    size_t a = strlen(w), b = strlen(s);
-
-    if (a == b) return strcasecmp(w, s) == 0;
-    if (a + 1 == b) return s[a] == 's' && strncasecmp(w, s, a) == 0;
-    if (b + 1 == a) return w[b] == 's' && strncasecmp(w, s, b) == 0;
-    return 0;
-}
-
 /* 1 if a reading of the one-word phrase w names its table, column or value by that very word,
  * not only through a shared stem ("located" and a table location, "offer" and
  * course_offering): only then does a relating verb of FILLER name something. */
@@ -515,11 +503,11 @@ static int names_word(const ctx *x, const cand *cs, int nc, const char *w)
 
     for (k = 0; k < nc; k++) {
         const cand *c = &cs[k];
-        if (c->kind == R_TABLE && same_or_plural(w, x->cat->tables[c->table].name)) return 1;
+        if (c->kind == R_TABLE && pl_word_eq(w, x->cat->tables[c->table].name)) return 1;
         if ((c->kind == R_COLUMN || c->kind == R_COMMENT) &&
-            same_or_plural(w, column(x, c->table, c->col)->name))
+            pl_word_eq(w, column(x, c->table, c->col)->name))
             return 1;
-        if (c->kind == R_VALUE && same_or_plural(w, column(x, c->table, c->col)->values[c->val]))
+        if (c->kind == R_VALUE && pl_word_eq(w, column(x, c->table, c->col)->values[c->val]))
             return 1;
         if (c->kind == R_GLOSS || c->kind == R_DERIVED) return 1;
     }

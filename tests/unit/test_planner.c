@@ -21,8 +21,10 @@
 static catalog *demo;
 static glossary *gloss;
 
-/* Adds a table with columns given as "name:type" strings; the first column is the key. */
-static int table(catalog *c, const char *schema, const char *name, const char *const *cols)
+/* Adds a table with columns given as "name:type" strings; the first column is the key when
+ * keyed. */
+static int table_keyed(catalog *c, const char *schema, const char *name, const char *const *cols,
+                       int keyed)
 {
     int t = catalog_add_table(c, schema, name, 'r', NULL, 1000);
     int i;
@@ -35,9 +37,15 @@ static int table(catalog *c, const char *schema, const char *name, const char *c
         colon = strchr(n, ':');
         assert_non_null(colon);
         *colon = '\0';
-        assert_true(catalog_add_column(c, t, n, colon + 1, NULL, i == 0, i == 0) >= 0);
+        assert_true(
+            catalog_add_column(c, t, n, colon + 1, NULL, keyed && i == 0, keyed && i == 0) >= 0);
     }
     return t;
+}
+
+static int table(catalog *c, const char *schema, const char *name, const char *const *cols)
+{
+    return table_keyed(c, schema, name, cols, 1);
 }
 
 static void values(catalog *c, int t, const char *col, const char *const *v)
@@ -363,28 +371,29 @@ static void test_analytical_forms(void **state)
     static const char *const papers[] = {
         "paper_id:bigint",     "title:text", "year:bigint", "citation_num:bigint",
         "num_authors:integer", "venue:text", NULL};
-    static const char *const rivers[] = {"river_id:integer", "river_name:text", "length:integer",
-                                         "width:integer",    "country:text",    NULL};
+    static const char *const rivers[] = {"river_id:integer",
+                                         "river_name:text",
+                                         "length:integer",
+                                         "width:integer",
+                                         "country:text",
+                                         "nation_id:integer",
+                                         NULL};
+    static const char *const nations[] = {"nation_id:integer", "nation_name:text", "continent:text",
+                                          NULL};
     static const char *const venues[] = {"Nature", "Science", NULL};
     catalog *c = catalog_new();
-    int p, r, k;
+    int p;
 
     (void)state;
-    p = catalog_add_table(c, "public", "paper", 'r', NULL, 1000);
-    for (k = 0; papers[k]; k++) {
-        char n[64];
-        snprintf(n, sizeof n, "%s", papers[k]);
-        *strchr(n, ':') = '\0';
-        assert_true(catalog_add_column(c, p, n, strchr(papers[k], ':') + 1, NULL, 0, 0) >= 0);
-    }
-    r = catalog_add_table(c, "public", "river", 'r', NULL, 1000);
-    for (k = 0; rivers[k]; k++) {
-        char n[64];
-        snprintf(n, sizeof n, "%s", rivers[k]);
-        *strchr(n, ':') = '\0';
-        assert_true(catalog_add_column(c, r, n, strchr(rivers[k], ':') + 1, NULL, 0, 0) >= 0);
-    }
+    p = table_keyed(c, "public", "paper", papers, 0);
+    table_keyed(c, "public", "river", rivers, 0);
+    table_keyed(c, "public", "nation", nations, 0);
     values(c, p, "venue", venues);
+    /* no foreign keys declared: river.nation_id names nation's key, so it joins */
+    plans_on(
+        c, NULL, "How many rivers are there in each continent?",
+        W("JOIN public.nation ON nation.nation_id = river.nation_id", "GROUP BY nation.continent"),
+        NULL);
     /* a year number is the year grain and takes whole-year ranges */
     plans_on(c, NULL, "What is the total number of papers published in each year?",
              W("SELECT paper.year, count(*)", "GROUP BY paper.year"), W("extract"));
