@@ -351,19 +351,19 @@ static int scan_agg(ctx *x, int i)
     } aggs[] = {
         {"how", "many", NULL, AGG_COUNT, 0},     {"how", "much", NULL, AGG_SUM, 0},
         {"total", "number", "of", AGG_COUNT, 0}, {"number", "of", NULL, AGG_COUNT, 0},
-        {"total", "count", "of", AGG_COUNT, 0},  {"count", "of", NULL, AGG_COUNT, 0},
-        {"count", NULL, NULL, AGG_COUNT, 0},     {"sum", "of", NULL, AGG_SUM, 0},
-        {"sum", NULL, NULL, AGG_SUM, 0},         {"total", NULL, NULL, AGG_SUM, 0},
-        {"average", NULL, NULL, AGG_AVG, 0},     {"avg", NULL, NULL, AGG_AVG, 0},
-        {"mean", NULL, NULL, AGG_AVG, 0},        {"minimum", NULL, NULL, AGG_MIN, 0},
-        {"min", NULL, NULL, AGG_MIN, 0},         {"maximum", NULL, NULL, AGG_MAX, 0},
-        {"max", NULL, NULL, AGG_MAX, 0},         {"highest", NULL, NULL, AGG_MAX, 1},
-        {"largest", NULL, NULL, AGG_MAX, 1},     {"biggest", NULL, NULL, AGG_MAX, 1},
-        {"greatest", NULL, NULL, AGG_MAX, 1},    {"most", NULL, NULL, AGG_MAX, 1},
-        {"lowest", NULL, NULL, AGG_MIN, 1},      {"smallest", NULL, NULL, AGG_MIN, 1},
-        {"least", NULL, NULL, AGG_MIN, 1},       {"fewest", NULL, NULL, AGG_MIN, 1},
-        {"longest", NULL, NULL, AGG_MAX, 1},     {"shortest", NULL, NULL, AGG_MIN, 1},
-        {"tallest", NULL, NULL, AGG_MAX, 1},
+        {"total", "count", "of", AGG_COUNT, 0},  {"count", "the", "number", AGG_COUNT, 0},
+        {"count", "of", NULL, AGG_COUNT, 0},     {"count", NULL, NULL, AGG_COUNT, 0},
+        {"sum", "of", NULL, AGG_SUM, 0},         {"sum", NULL, NULL, AGG_SUM, 0},
+        {"total", NULL, NULL, AGG_SUM, 0},       {"average", NULL, NULL, AGG_AVG, 0},
+        {"avg", NULL, NULL, AGG_AVG, 0},         {"mean", NULL, NULL, AGG_AVG, 0},
+        {"minimum", NULL, NULL, AGG_MIN, 0},     {"min", NULL, NULL, AGG_MIN, 0},
+        {"maximum", NULL, NULL, AGG_MAX, 0},     {"max", NULL, NULL, AGG_MAX, 0},
+        {"highest", NULL, NULL, AGG_MAX, 1},     {"largest", NULL, NULL, AGG_MAX, 1},
+        {"biggest", NULL, NULL, AGG_MAX, 1},     {"greatest", NULL, NULL, AGG_MAX, 1},
+        {"most", NULL, NULL, AGG_MAX, 1},        {"lowest", NULL, NULL, AGG_MIN, 1},
+        {"smallest", NULL, NULL, AGG_MIN, 1},    {"least", NULL, NULL, AGG_MIN, 1},
+        {"fewest", NULL, NULL, AGG_MIN, 1},      {"longest", NULL, NULL, AGG_MAX, 1},
+        {"shortest", NULL, NULL, AGG_MIN, 1},    {"tallest", NULL, NULL, AGG_MAX, 1},
     };
     size_t k;
     int w;
@@ -393,7 +393,8 @@ static int scan_by(ctx *x, int i)
 {
     static const char *const two[][2] = {{"for", "each"},     {"for", "every"}, {"grouped", "by"},
                                          {"group", "by"},     {"split", "by"},  {"broken", "down"},
-                                         {"breakdown", "by"}, {"in", "each"}};
+                                         {"breakdown", "by"}, {"in", "each"},   {"by", "each"},
+                                         {"by", "every"}};
     size_t k;
     int w = 0;
 
