@@ -177,6 +177,17 @@ static int order_by_dim(ctx *x, int t, int c, int desc)
 /* The order of the measure: a ranking of the groups (or of the one total) by it. */
 static int order_by_measure(ctx *x, int desc)
 {
+    int k;
+
+    /* "the highest number of references, ordered by the number of references": one measure
+     * said twice (the superlative's became a total when it ranked) */
+    for (k = x->nm - 1; k > 0; k--)
+        if (x->m[k].agg == x->m[0].agg && x->m[k].kind == x->m[0].kind &&
+            x->m[k].table == x->m[0].table && x->m[k].col == x->m[0].col &&
+            x->m[k].gloss == x->m[0].gloss && x->m[k].distinct == x->m[0].distinct) {
+            memmove(x->m + k, x->m + k + 1, (size_t)(x->nm - k - 1) * sizeof x->m[0]);
+            x->nm--;
+        }
     if (x->nm != 1 || x->nproj) {
         snprintf(x->err, sizeof x->err, "ordered by which of the measures?");
         return -1;
