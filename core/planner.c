@@ -16,9 +16,12 @@
  * returning, nothing kept), runs the stages, chooses the main table and applies the
  * never-guess rule between main tables. The stages live in the private modules of
  * planner_int.h: planner_lex.c (the lexicon), planner_scan.c and planner_time.c (the
- * scanner), planner_bind.c (readings and joins), planner_interp.c and planner_filter.c (the
- * interpretation passes), planner_sql.c (the writer), planner_decline.c (declines and
- * suggestions). About 0.08 ms per question on the demo catalog (BENCH=planner scripts/bench.sh). */
+ * scanner), planner_join.c (the links joined along: foreign keys, or those a keyless
+ * catalog's names imply), planner_bind.c (readings and joins), planner_interp.c and
+ * planner_filter.c (the interpretation passes), planner_order.c (order phrases and size
+ * superlatives), planner_ratio.c ("ratio of X to Y"), planner_sql.c (the writer),
+ * planner_decline.c (declines and suggestions). About 0.03 ms per question on the demo
+ * catalog (bench/planner.sh). */
 #include "planner_int.h"
 
 #include <stdio.h>
@@ -32,6 +35,7 @@ void pl_ctx_free(ctx *x)
     free(x->lx);
     free(x->gi);
     free(x->dist);
+    free(x->ifks);
     free(x);
 }
 
@@ -56,6 +60,10 @@ ctx *pl_ctx_new(const catalog *cat, const glossary *g)
     x->amb = x->dist + 2 * size;
     x->need = x->dist + 3 * size;
     x->tie_unit = -1;
+    if (pl_join_init(x) < 0) {
+        pl_ctx_free(x);
+        return NULL;
+    }
     return x;
 }
 

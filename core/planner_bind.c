@@ -48,8 +48,8 @@ void pl_walk_fks(ctx *x, int m)
     while (head < tail) {
         int a = queue[head++];
         if (x->dist[a] >= MAXDEPTH) continue;
-        for (i = 0; i < cat->nfks; i++) {
-            const cat_fk *f = &cat->fks[i];
+        for (i = 0; i < x->nfks; i++) {
+            const cat_fk *f = &x->fks[i];
             int b = f->ref_table;
             if (f->table != a || b == m) continue;
             if (x->dist[b] < 0) {
@@ -58,7 +58,7 @@ void pl_walk_fks(ctx *x, int m)
                 x->amb[b] = x->amb[a];
                 queue[tail++] = b;
             } else if (x->dist[b] == x->dist[a] + 1 && x->via[b] != i) {
-                const cat_fk *o = &cat->fks[x->via[b]];
+                const cat_fk *o = &x->fks[x->via[b]];
                 if (o->table != f->table || o->column != f->column) x->amb[b] = 1;
             }
         }
@@ -67,16 +67,16 @@ void pl_walk_fks(ctx *x, int m)
         x->need[i] = 0;
 }
 
-int pl_hops(const catalog *cat, int a, int b, int depth)
+int pl_hops(const ctx *x, int a, int b, int depth)
 {
     int i, best = -1;
 
     if (a == b) return 0;
     if (depth == 0) return -1;
-    for (i = 0; i < cat->nfks; i++) {
+    for (i = 0; i < x->nfks; i++) {
         int h;
-        if (cat->fks[i].table != a || cat->fks[i].ref_table == a) continue;
-        h = pl_hops(cat, cat->fks[i].ref_table, b, depth - 1);
+        if (x->fks[i].table != a || x->fks[i].ref_table == a) continue;
+        h = pl_hops(x, x->fks[i].ref_table, b, depth - 1);
         if (h >= 0 && (best < 0 || h + 1 < best)) best = h + 1;
     }
     return best;
@@ -208,7 +208,7 @@ int pl_need_table(ctx *x, int t)
     if (!pl_reachable(x, t)) return -1;
     while (t != x->main && !x->need[t]) {
         x->need[t] = 1;
-        t = x->cat->fks[x->via[t]].table;
+        t = x->fks[x->via[t]].table;
     }
     return 0;
 }
@@ -236,7 +236,7 @@ int pl_add_measure(ctx *x, int agg, int distinct, int kind, int t, int c, int g,
                  x->cat->tables[x->main].name);
         return -1;
     }
-    x->m[x->nm++] = (measure){agg, distinct, 0, kind, t, c, g, ui, 0};
+    x->m[x->nm++] = (measure){agg, distinct, 0, kind, t, c, g, ui, 0, -1};
     return 0;
 }
 
@@ -269,6 +269,30 @@ int pl_date_column(const ctx *x, int t)
     return n == 1 ? found : -1;
 }
 
+static int type_whole(const char *t)
+{
+    return streq(t, "integer") || streq(t, "bigint") || streq(t, "smallint");
+}
+
+int pl_year_column(const ctx *x, int t)
+{
+    const cat_table *tb = &x->cat->tables[t];
+    int i, found = -1, n = 0;
+    size_t l;
+
+    if (pl_date_column(x, t) >= 0) return -1;
+    for (i = 0; i < tb->ncols; i++) {
+        const char *nm = tb->cols[i].name;
+        if (!type_whole(tb->cols[i].type)) continue;
+        l = strlen(nm);
+        if (streq(nm, "year") || (l > 5 && streq(nm + l - 5, "_year"))) {
+            found = i;
+            n++;
+        }
+    }
+    return n == 1 ? found : -1;
+}
+
 int pl_label_column(const ctx *x, int t)
 {
     const cat_table *tb = &x->cat->tables[t];
@@ -285,7 +309,7 @@ int pl_label_column(const ctx *x, int t)
     return -1;
 }
 
-int pl_key_column(const ctx *x, int t)
+int pl_key_declared(const ctx *x, int t)
 {
     const cat_table *tb = &x->cat->tables[t];
     int i, k = -1, n = 0;
@@ -296,6 +320,20 @@ int pl_key_column(const ctx *x, int t)
             n++;
         }
     return n == 1 ? k : -1;
+}
+
+int pl_key_column(const ctx *x, int t)
+{
+    const cat_table *tb = &x->cat->tables[t];
+    int i, k = pl_key_declared(x, t);
+
+    for (i = 0; k < 0 && i < tb->ncols && !tb->cols[i].pk; i++)
+        ;
+    if (k < 0 && i == tb->ncols && tb->ncols > 0) { /* no key declared: a first column named as
+                                                     * the table's id */
+        if (streq(tb->cols[0].name, "id") || pl_named_key(x->cat, t) == 0) return 0;
+    }
+    return k;
 }
 
 /* 1 if word w is one of the words of snake_case name (or its plural) */

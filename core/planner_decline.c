@@ -9,12 +9,12 @@
 
 #include <stdio.h>
 
-static int is_fk_column(const catalog *cat, int t, int c)
+static int is_fk_column(const ctx *x, int t, int c)
 {
     int i;
 
-    for (i = 0; i < cat->nfks; i++)
-        if (cat->fks[i].table == t && cat->fks[i].column == c) return 1;
+    for (i = 0; i < x->nfks; i++)
+        if (x->fks[i].table == t && x->fks[i].column == c) return 1;
     return 0;
 }
 
@@ -61,7 +61,7 @@ static void examples(const ctx *x, int t, char *dst, size_t len)
     words_of(tb->name, 1, tname, sizeof tname);
     for (i = 0; i < tb->ncols; i++) {
         const cat_column *c = &tb->cols[i];
-        if (inum < 0 && pl_type_numeric(c->type) && !c->pk && !is_fk_column(x->cat, t, i) &&
+        if (inum < 0 && pl_type_numeric(c->type) && !c->pk && !is_fk_column(x, t, i) &&
             !strstr(c->name, "id"))
             inum = i;
         if (icat < 0 && c->nvalues > 1) icat = i;

@@ -124,9 +124,42 @@ int pl_pass_comparisons(ctx *x)
     return 0;
 }
 
+/* The year of a bound written as DATE 'YYYY-01-01' into *y; 0, or -1 when the bound is not
+ * the start of a year (a month, a day, a relative date). */
+static int year_bound(const char *b, int *y)
+{
+    int v, n = 0;
+
+    if (sscanf(b, "DATE '%4d-01-01'%n", &v, &n) != 1 || n == 0 || b[n] != '\0') return -1;
+    *y = v;
+    return 0;
+}
+
+/* A range of whole years on a year-number column c ("papers in 2020"); -1 with x->err when
+ * the range is not one of whole years. */
+static int year_filter(ctx *x, const unit *u, int t, int c)
+{
+    char v[16];
+    int y;
+
+    if ((u->lo[0] && year_bound(u->lo, &y) < 0) || (u->hi[0] && year_bound(u->hi, &y) < 0)) {
+        snprintf(x->err, sizeof x->err, "%s.%s holds years, not dates", x->cat->tables[t].name,
+                 column(x, t, c)->name);
+        return -1;
+    }
+    if (u->lo[0] &&
+        (year_bound(u->lo, &y), snprintf(v, sizeof v, "%d", y), pl_where_col(x, t, c, ">=", v) < 0))
+        return -1;
+    if (u->hi[0] &&
+        (year_bound(u->hi, &y), snprintf(v, sizeof v, "%d", y), pl_where_col(x, t, c, "<", v) < 0))
+        return -1;
+    return 0;
+}
+
 static int time_filter(ctx *x, const unit *u, int t, int c)
 {
     if (pl_need_table(x, t) < 0) return -1;
+    if (!pl_type_date(column(x, t, c)->type)) return year_filter(x, u, t, c);
     if (u->lo[0] && pl_where_col(x, t, c, ">=", u->lo) < 0) return -1;
     if (u->hi[0] && pl_where_col(x, t, c, "<", u->hi) < 0) return -1;
     return 0;
@@ -143,7 +176,8 @@ static int time_at(ctx *x, int i)
         pl_has_kind(x, &x->u[r], M_COLUMN | pl_comment_ok(&x->u[r]))) {
         int save = x->u[r].pick;
         if (pl_pick(x, &x->u[r], M_COLUMN | pl_comment_ok(&x->u[r])) >= 0 &&
-            pl_type_date(column(x, picked(&x->u[r])->table, picked(&x->u[r])->col)->type)) {
+            (pl_type_date(column(x, picked(&x->u[r])->table, picked(&x->u[r])->col)->type) ||
+             pl_year_column(x, picked(&x->u[r])->table) == picked(&x->u[r])->col)) {
             t = picked(&x->u[r])->table;
             c = picked(&x->u[r])->col;
             x->u[r].role = ROLE_TIMECOL;
@@ -160,15 +194,16 @@ static int time_at(ctx *x, int i)
         else
             x->u[r].pick = save >= 0 ? save : x->u[r].pick;
     }
-    if (c < 0 && (c = pl_date_column(x, t)) < 0) {
+    if (c < 0 && (c = pl_date_column(x, t)) < 0 && (c = pl_year_column(x, t)) < 0) {
         snprintf(x->err, sizeof x->err, "%s has no single date column for the time range",
                  x->cat->tables[t].name);
         return -1;
     }
     a->bound = 1;
     if (time_filter(x, a, t, c) < 0) {
-        snprintf(x->err, sizeof x->err, "%s is not related to %s", x->cat->tables[t].name,
-                 x->cat->tables[x->main].name);
+        if (!x->err[0])
+            snprintf(x->err, sizeof x->err, "%s is not related to %s", x->cat->tables[t].name,
+                     x->cat->tables[x->main].name);
         return -1;
     }
     return 0;
@@ -180,7 +215,7 @@ int pl_pass_time(ctx *x)
     int i;
 
     for (i = 0; i < x->nu; i++)
-        if (x->u[i].kind == U_TIME && time_at(x, i) < 0) return -1;
+        if (x->u[i].kind == U_TIME && !x->u[i].bound && time_at(x, i) < 0) return -1;
     return 0;
 }
 
@@ -194,7 +229,7 @@ int pl_pass_quoted(ctx *x)
         unit *a = &x->u[i];
         const char *v;
         int t = x->main, c = -1;
-        if (a->kind != U_LIT) continue;
+        if (a->kind != U_LIT || a->bound) continue; /* bound: a ratio's side took it */
         v = x->lits[x->t[a->end - 1].lit - 1];
         r = prev_ref(x, i);
         if (a->super) {
@@ -287,7 +322,7 @@ static int anchor_value(ctx *x, int i)
     for (k = 0; k < u->nc; k++) {
         int h;
         if (u->c[k].kind != R_VALUE || !pl_reachable(x, u->c[k].table)) continue;
-        h = pl_hops(x->cat, anchor, u->c[k].table, MAXDEPTH);
+        h = pl_hops(x, anchor, u->c[k].table, MAXDEPTH);
         if (h < 0) continue;
         if (best < 0 || h < besth) {
             best = k;
@@ -462,25 +497,26 @@ static int list_subject(ctx *x)
 }
 
 /* "the cities in Texas and their population": listed rows of a named main table show its
- * name first. */
+ * name (and its key) first. */
 int pl_pass_label(ctx *x)
 {
     int i, k;
 
     if (x->listing && x->nproj == 0 && x->order_c < 0 && list_subject(x) < 0) return -1;
 
-    for (i = 0; x->listing && x->nproj > 0 && x->nproj < MAXPROJ && i < x->nu; i++) {
+    for (i = 0; x->listing && x->nproj > 0 && i < x->nu; i++) {
         const unit *a = &x->u[i];
-        int l = pl_label_column(x, x->main);
-        if (a->kind != U_REF || a->role != ROLE_MENTION || l < 0 || !picked(a) ||
-            pl_cand_table(x, picked(a)) != x->main)
+        int cols[2], n = pl_row_columns(x, x->main, cols), j;
+        if (a->kind != U_REF || (a->role != ROLE_MENTION && a->role != ROLE_RANKDIM) || n == 0 ||
+            !picked(a) || pl_cand_table(x, picked(a)) != x->main)
             continue;
-        for (k = 0; k < x->nproj; k++)
-            if (x->proj[k][0] == x->main && x->proj[k][1] == l) break;
-        if (k == x->nproj) {
+        for (j = n - 1; j >= 0 && x->nproj < MAXPROJ; j--) { /* the name, then the key */
+            for (k = 0; k < x->nproj; k++)
+                if (x->proj[k][0] == x->main && x->proj[k][1] == cols[j]) break;
+            if (k < x->nproj) continue;
             memmove(x->proj + 1, x->proj, (size_t)x->nproj * sizeof x->proj[0]);
             x->proj[0][0] = x->main;
-            x->proj[0][1] = l;
+            x->proj[0][1] = cols[j];
             x->nproj++;
         }
         break;

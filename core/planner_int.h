@@ -16,6 +16,7 @@
 #include <ctype.h>
 #include <stddef.h>
 #include <string.h>
+#include <strings.h>
 
 /* Messages for users are cut to fit their buffers on purpose. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
@@ -32,7 +33,9 @@
 
 /* AGG_SHARE: the share of the rows that meet the question's conditions ("what share of sales
  * were refunded"): the conditions become the measure, not the WHERE clause */
-enum { AGG_NONE, AGG_COUNT, AGG_SUM, AGG_AVG, AGG_MIN, AGG_MAX, AGG_SHARE };
+/* AGG_RATIO: "ratio of X to Y", two numeric columns of one table: the ratio of their totals,
+ * or of their values row by row when the rows of the table are asked for ("for each fare") */
+enum { AGG_NONE, AGG_COUNT, AGG_SUM, AGG_AVG, AGG_MIN, AGG_MAX, AGG_SHARE, AGG_RATIO };
 /* what a phrase reading names (cand.kind, lexent.kind) */
 enum { R_TABLE = 1, R_COLUMN, R_VALUE, R_GLOSS, R_DERIVED, R_COMMENT };
 /* what the scanner made of a stretch of tokens (unit.kind) */
@@ -49,7 +52,10 @@ enum {
     U_NEG,
     U_DISTINCT,
     U_LIMIT,
-    U_LIT /* a quoted string; super = 1 after "named" or "called" */
+    U_LIT,      /* a quoted string; super = 1 after "named" or "called" */
+    U_RATIO_TO, /* "to", "versus" after "ratio of" */
+    U_ORDER     /* "ordered by", "in descending order": desc 1/0/-1 (not said), n = 1 when the key
+                 * follows, super = 1 alphabetically */
 };
 enum { GR_DAY = 1, GR_WEEK, GR_MONTH, GR_QUARTER, GR_YEAR };
 enum { CMP_GT = 1, CMP_GE, CMP_LT, CMP_LE, CMP_EQ, CMP_BETWEEN };
@@ -65,7 +71,8 @@ enum {
     ROLE_QUAL, /* a table word qualifying the next or previous column */
     ROLE_TIMECOL,
     ROLE_CMPCOL,
-    ROLE_PROJ
+    ROLE_PROJ,
+    ROLE_ORDER /* the column after "ordered by" */
 };
 /* how strongly a phrase reading binds; higher wins, then the nearer table */
 enum {
@@ -146,7 +153,8 @@ typedef struct measure {
     int kind; /* R_TABLE (rows), R_COLUMN, R_DERIVED */
     int table, col, gloss;
     int unit;
-    int pct; /* AGG_SHARE: times 100 */
+    int pct;  /* AGG_SHARE: times 100 */
+    int col2; /* AGG_RATIO: the divisor column (of table), col the dividend */
 } measure;
 
 typedef struct dim {
@@ -157,6 +165,10 @@ typedef struct dim {
 typedef struct ctx {
     const catalog *cat;
     const glossary *g;
+    /* joins (planner_join.c): the catalog's foreign keys, or those its names imply */
+    const cat_fk *fks;
+    int nfks;
+    cat_fk *ifks;
     /* tokens (planner_scan.c) */
     ptok t[MAXTOK];
     int nt;
@@ -189,9 +201,13 @@ typedef struct ctx {
     int rankdim;                      /* the unit whose groups (or rows) are ranked, -1 none */
     int rank_size;                    /* the ranking word is one of size ("largest") */
     int super_unit;                   /* the U_AGG unit of a superlative measure, -1 none */
-    int listing;    /* set by pl_pass_rest(): nothing measured or grouped, rows are listed */
-    int list_table; /* listed whole rows are of this table, not the main one (-1) */
-    buf where;      /* the WHERE conditions so far (planner_sql.c's pl_where_*) */
+    int ord_unit;          /* the U_ORDER unit that says the order, -1 none (planner_order.c) */
+    int per_row;           /* a ratio row by row: "for each" names the main table */
+    char ratio_expr[2200]; /* a ratio of rows counted on conditions (planner_ratio.c) */
+    int limit_guess;       /* x->limit is a guess from a plural ("the largest lakes": 10) */
+    int listing;           /* set by pl_pass_rest(): nothing measured or grouped, rows are listed */
+    int list_table;        /* listed whole rows are of this table, not the main one (-1) */
+    buf where;             /* the WHERE conditions so far (planner_sql.c's pl_where_*) */
     char err[400];
     int tie_unit;    /* the first phrase pl_pick() found two equal readings of, -1 none */
     cand tie[2];     /* those readings */
@@ -203,6 +219,18 @@ typedef struct ctx {
 static inline int streq(const char *a, const char *b)
 {
     return strcmp(a, b) == 0;
+}
+
+/* 1 if a and b are the same word, or one is the other's plural ("order", "orders"),
+ * ignoring case */
+static inline int pl_word_eq(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+
+    if (la == lb) return strcasecmp(a, b) == 0;
+    if (la + 1 == lb) return b[la] == 's' && strncasecmp(a, b, la) == 0;
+    if (lb + 1 == la) return a[lb] == 's' && strncasecmp(a, b, lb) == 0;
+    return 0;
 }
 
 static inline int in_list(const char *w, const char *const *list)
@@ -269,6 +297,15 @@ int pl_plan_in(ctx *x, const char *question, buf *sql, char *why, size_t whylen,
 int pl_plan(const catalog *cat, const glossary *g, const char *question, buf *sql, char *why,
             size_t whylen, int nested);
 
+/* ---- planner_join.c: what may be joined ---- */
+
+/* Sets x->fks / x->nfks: the catalog's foreign keys, or for a catalog that declares none
+ * the links its column names imply. 0, or -1 when out of memory. */
+int pl_join_init(ctx *x);
+/* The key of table t by its names alone, -1 if none: its first column, when named as the
+ * table's identifier (<table>_id, <table>id, <table>_code). */
+int pl_named_key(const catalog *cat, int t);
+
 /* ---- planner_lex.c: the words the catalog and the glossary give ---- */
 
 /* Fills x->lx, x->pool and x->gi from the catalog and glossary; 0 or -1 (out of memory). */
@@ -303,7 +340,7 @@ int pl_type_bool(const char *t);
 /* Shortest many-to-one paths from table m into x->dist/via/amb; clears x->need. */
 void pl_walk_fks(ctx *x, int m);
 /* Fewest many-to-one hops from table a to table b (at most depth), or -1. */
-int pl_hops(const catalog *cat, int a, int b, int depth);
+int pl_hops(const ctx *x, int a, int b, int depth);
 /* 1 if table t is joinable from the main table by one unambiguous path. */
 int pl_reachable(const ctx *x, int t);
 /* The table a reading belongs to (a glossary entry without one: the main table). */
@@ -332,10 +369,17 @@ int pl_add_measure(ctx *x, int agg, int distinct, int kind, int t, int c, int g,
 /* Adds a grouping (a repeat is ignored); -1 with x->err when there are too many. */
 int pl_add_dim(ctx *x, int kind, int t, int c, int grain);
 /* Column indexes of table t, -1 if none: its only date column, its name or title, its
- * single-column key. */
+ * single-column key (with no key declared in t, a first column named id or as
+ * pl_named_key() says). */
 int pl_date_column(const ctx *x, int t);
 int pl_label_column(const ctx *x, int t);
 int pl_key_column(const ctx *x, int t);
+/* Its declared single-column key only (what breaks ties in an order), -1 if none. */
+int pl_key_declared(const ctx *x, int t);
+/* The one whole-number column of table t that holds a year (named year or *_year), when t has
+ * no date column; -1 otherwise. A year grain groups by it and a range of whole years filters
+ * on it. */
+int pl_year_column(const ctx *x, int t);
 /* The one numeric column of table t that holds an amount of money (its name says revenue,
  * price, cost, amount...; not a key), or -1 when it has none or several. */
 int pl_amount_column(const ctx *x, int t);
@@ -356,6 +400,32 @@ int pl_pass_rest(ctx *x);
 int pl_pass_unbound(ctx *x);
 int pl_pass_label(ctx *x);
 int pl_pass_distinct(ctx *x);
+
+/* ---- planner_order.c: "ordered by ...", "in descending order" ---- */
+
+/* An order phrase at token i: adds a U_ORDER unit and returns its length, 0 when there is
+ * none, -1 when x->u is full. */
+int pl_scan_order(ctx *x, int i);
+/* The passes: the key after "ordered by" (early), then the order applied (late). */
+int pl_pass_order_key(ctx *x);
+int pl_pass_order(ctx *x);
+/* "the longest rivers", "the 3 tallest buildings": superlative unit i before the table of
+ * unit r (the main table) orders its rows by the one column the adjective is about (its
+ * length, height, area). 1 when it did, 0 when the adjective or the table has no such
+ * column, -1 with x->err. */
+int pl_superlative_rows(ctx *x, int i, int r);
+
+/* ---- planner_ratio.c: "ratio of X to Y" ---- */
+
+/* "to" / "versus" / "vs" at token i after a "ratio of" with none yet: adds a U_RATIO_TO unit
+ * and returns 1, else 0; -1 when x->u is full. */
+int pl_scan_ratio_to(ctx *x, int i);
+/* The measure of ratio unit i: the numeric column after it, divided by the one after its
+ * "to" (or "per"), both of one table; 0 or -1 with x->err. */
+int pl_measure_ratio(ctx *x, int i);
+/* The columns that tell rows of table t apart, shown beside its listed rows: its label and
+ * its key. Up to 2 into cols; returns how many. */
+int pl_row_columns(const ctx *x, int t, int *cols);
 
 /* ---- planner_sql.c: the SQL writer ---- */
 

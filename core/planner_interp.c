@@ -134,6 +134,94 @@ static int measure_special(ctx *x, const unit *a, int r)
     return 0;
 }
 
+/* 1 if column name says it holds a number of things ("num_enrolled", "citation_num") */
+static int count_named(const char *name)
+{
+    static const char *const w[] = {"num", "number", "count", "cnt", NULL};
+    int k;
+
+    for (k = 0; w[k]; k++) {
+        size_t l = strlen(w[k]);
+        const char *p;
+        for (p = strstr(name, w[k]); p; p = strstr(p + 1, w[k]))
+            if ((p == name || p[-1] == '_') && (p[l] == '\0' || p[l] == '_')) return 1;
+    }
+    return 0;
+}
+
+/* 1 if the strongest numeric column reading of unit r holds a number of things; leaves
+ * r unpicked. */
+static int count_column_at(ctx *x, int r)
+{
+    const cand *c = pl_pick(x, &x->u[r], M_COLUMN | M_NUMERIC) >= 0 ? picked(&x->u[r]) : NULL;
+    int yes = c && count_named(column(x, c->table, c->col)->name);
+
+    x->u[r].pick = -1;
+    x->err[0] = '\0';
+    return yes;
+}
+
+/* "the number of enrolled students" where a column stores that number: count unit j (its
+ * words say "number") is followed by a phrase whose strongest column reading holds a number
+ * of things. Returns the phrase's unit (a table word right after it, "students",
+ * is part of the phrase), or -1 leaving the units as they were. */
+static int count_column(ctx *x, int j)
+{
+    const unit *a = &x->u[j];
+    int r = j + 1, k, said = 0;
+
+    if (a->kind != U_AGG || a->agg != AGG_COUNT) return -1;
+    for (k = a->pos; k < a->end; k++)
+        said |= streq(x->t[k].raw, "number");
+    if (!said || r >= x->nu || x->u[r].kind != U_REF) return -1;
+    /* "students enrolled": the thing counted, then the column's own word */
+    if (pl_has_kind(x, &x->u[r], M_TABLE) && (k = next_ref(x, r)) >= 0 &&
+        pl_has_kind(x, &x->u[k], M_COLUMN) && count_column_at(x, k)) {
+        x->u[r].role = ROLE_MEASURE;
+        return k;
+    }
+    if (!pl_has_kind(x, &x->u[r], M_COLUMN)) return -1;
+    if (!count_column_at(x, r)) return -1;
+    if ((k = next_ref(x, r)) >= 0 && pl_has_kind(x, &x->u[k], M_TABLE) &&
+        !pl_has_kind(x, &x->u[k], M_FILTER))
+        x->u[k].role = ROLE_MEASURE;
+    return r;
+}
+
+/* "total number of enrolled students", "average number of citations", "the highest number
+ * of references" of a table storing that number: the aggregate of that column. 1 when unit
+ * i is such a measure (added), 0 when not, -1 with x->err. */
+static int stored_count(ctx *x, int i)
+{
+    unit *a = &x->u[i];
+    int j = i, agg = AGG_SUM, r;
+
+    if (a->agg != AGG_COUNT) {
+        if (a->agg != AGG_AVG && !a->super) return 0;
+        j = i + 1;
+        agg = a->agg;
+    }
+    if ((r = count_column(x, j)) < 0) return 0;
+    a->bound = x->u[j].bound = 1;
+    if (a->super) x->super_unit = i;
+    x->u[r].pick = -1;
+    return measure_column(x, i, r, agg, a->super, 0) < 0 ? -1 : 1;
+}
+
+/* 1 if the strongest reading of u is a table's whole name, stronger than any column reading
+ * ("the most flights": rows of flights, not a column flight_leg.leg_flight) */
+static int table_first(const unit *u)
+{
+    int k, t = 0, c = 0;
+
+    for (k = 0; k < u->nc; k++) {
+        if (u->c[k].kind == R_TABLE && u->c[k].prio > t) t = u->c[k].prio;
+        if ((u->c[k].kind == R_COLUMN || u->c[k].kind == R_DERIVED) && u->c[k].prio > c)
+            c = u->c[k].prio;
+    }
+    return t > c;
+}
+
 /* The measure of aggregate unit i ("how many sales", "highest average price", "number of
  * distinct customers", "total ticket price"). */
 static int measure_at(ctx *x, int i)
@@ -141,6 +229,8 @@ static int measure_at(ctx *x, int i)
     unit *a = &x->u[i];
     int agg = a->agg, super = a->super, distinct = 0, j = i + 1, r, k;
 
+    if (agg == AGG_RATIO) return pl_measure_ratio(x, i);
+    if ((k = stored_count(x, i)) != 0) return k < 0 ? -1 : 0;
     if (super && j < x->nu && x->u[j].kind == U_AGG && !x->u[j].super) { /* "highest average" */
         agg = x->u[j].agg;
         x->u[j].bound = 1;
@@ -169,8 +259,9 @@ static int measure_at(ctx *x, int i)
     if (super) x->super_unit = i;
     if (agg == AGG_SHARE || a->amount == 1) return measure_special(x, a, r);
     if (agg == AGG_COUNT && !distinct && pl_has_kind(x, &x->u[r], M_TABLE)) return count_rows(x, r);
+    if (super && agg == a->agg && (k = pl_superlative_rows(x, i, r)) != 0) return k < 0 ? -1 : 0;
     if (super && agg != AGG_COUNT && pl_has_kind(x, &x->u[r], M_TABLE) &&
-        !pl_has_kind(x, &x->u[r], M_COLUMN | M_DERIVED)) {
+        (!pl_has_kind(x, &x->u[r], M_COLUMN | M_DERIVED) || table_first(&x->u[r]))) {
         /* "the most tickets": rows of that table */
         if (count_rows(x, r) < 0) return -1;
         x->rank_desc = a->agg == AGG_MAX;
@@ -261,7 +352,10 @@ static int pass_ranking(ctx *x)
         x->rank = 1;
         x->rank_desc = a->desc;
         x->rank_size = a->amount;
-        if (!x->limit) x->limit = x->u[r].plural ? 10 : 1;
+        if (!x->limit) {
+            x->limit = x->u[r].plural ? 10 : 1;
+            x->limit_guess = x->u[r].plural;
+        }
         if (rank_key(x, r) < 0) return -1;
     }
     return 0;
@@ -289,6 +383,7 @@ static int pass_superlative(ctx *x)
         for (k = r - 1; k >= 0 && x->u[k].kind != U_LIMIT; k--)
             ;
         x->limit = k >= 0 ? x->u[k].n : (x->u[r].plural ? 10 : 1);
+        x->limit_guess = k < 0 && x->u[r].plural;
         if (k >= 0) x->u[k].bound = 1;
     }
     return 0;
@@ -424,6 +519,19 @@ static int dim_at(ctx *x, const unit *a, int r)
             return -1;
     } else if (x->nm == 0 && x->nd == 0 && a->kind == U_BY) {
         d->role = ROLE_MENTION;
+    } else if (x->nm == 1 && x->nd == 0 && x->m[0].agg == AGG_RATIO && a->kind == U_BY) {
+        d->role = ROLE_MENTION; /* "the ratio of X to Y for each fare": row by row */
+        x->per_row = 1;
+    } else if (x->nm > 0 && a->kind == U_BY &&
+               !(a->end - a->pos == 1 && streq(x->t[a->pos].raw, "by"))) {
+        /* "total enrolled students in each course" of courses: per course, by its key (not a
+         * passive "by": "citations received by publications") */
+        if (pl_key_column(x, x->main) < 0 && pl_label_column(x, x->main) < 0) {
+            snprintf(x->err, sizeof x->err, "%s has no key or name to group by",
+                     x->cat->tables[x->main].name);
+            return -1;
+        }
+        if (pl_add_dim(x, R_TABLE, x->main, -1, 0) < 0) return -1;
     }
     return 0;
 }
@@ -436,8 +544,12 @@ static int pass_dimensions(ctx *x)
     for (i = 0; i < x->nu; i++) {
         unit *a = &x->u[i];
         if (a->kind == U_GRAIN) {
+            int yc = a->grain == GR_YEAR ? pl_year_column(x, x->main) : -1;
             a->bound = 1;
-            if (pl_add_dim(x, U_GRAIN, -1, -1, a->grain) < 0) return -1;
+            /* "papers per year" of a table with a year number and no date: by that number */
+            if (yc >= 0 ? pl_add_dim(x, R_COLUMN, x->main, yc, 0) < 0
+                        : pl_add_dim(x, U_GRAIN, -1, -1, a->grain) < 0)
+                return -1;
             continue;
         }
         if (a->kind != U_BYPREV && (a->kind != U_BY || a->bound)) continue;
@@ -552,6 +664,9 @@ static void reset(ctx *x)
     x->super_unit = -1;
     x->listing = 0;
     x->list_table = -1;
+    x->ord_unit = -1;
+    x->limit_guess = 0;
+    x->per_row = 0;
     buf_reset(&x->where);
     x->err[0] = '\0';
     pl_walk_fks(x, x->main);
@@ -568,6 +683,7 @@ int pl_interpret(ctx *x)
     /* the order matters: each pass sees the roles the ones before it gave */
     static int (*const passes[])(ctx *) = {
         pass_negation,         /* "not" binds to the next filter */
+        pl_pass_order_key,     /* the column after "ordered by" */
         pass_measures,         /* aggregate words and what they apply to */
         pass_ranking,          /* "top 5", "most recent" */
         pass_superlative,      /* "which X has the most Y" */
@@ -585,6 +701,7 @@ int pl_interpret(ctx *x)
         pl_pass_rest,          /* values, glossary conditions, mentions, listed columns */
         pl_pass_unbound,       /* a grammar word nothing used */
         pl_pass_label,         /* listed rows of a named table show its name */
+        pl_pass_order,         /* "ordered by", "from highest to lowest" */
         pl_pass_distinct,      /* "distinct", "list the categories" */
     };
     size_t i;

@@ -110,6 +110,44 @@ static int lex_comment(ctx *x, int t, int c)
     return 0;
 }
 
+/* 1 if stemmed word w is the whole name of a table */
+static int names_table(ctx *x, const char *w)
+{
+    text_words *nw = &x->w[3];
+    int t;
+
+    for (t = 0; t < x->cat->ntables; t++) {
+        text_split(x->cat->tables[t].name, 1, nw);
+        if (nw->n == 1 && streq(nw->w[0], w)) return 1;
+    }
+    return 0;
+}
+
+/* A one-word column name run together from two words ("lastname", "paperid"): the name as
+ * those two words, split before a common last word of names (id, name, date...). 0, or -1
+ * when out of memory. */
+static int lex_compound(ctx *x, int t, int c, const char *name)
+{
+    static const char *const last[] = {"id",   "name", "title", "date",   "time", "code",
+                                       "type", "year", "count", "number", NULL};
+    size_t n = strlen(name), l;
+    text_words q;
+    int i;
+
+    for (i = 0; last[i]; i++) {
+        l = strlen(last[i]);
+        if (n < l + 3 || n - l >= TEXT_WORD_MAX || strcmp(name + n - l, last[i]) != 0) continue;
+        q.n = 2;
+        memcpy(q.w[0], name, n - l);
+        q.w[0][n - l] = '\0';
+        str_copy(q.w[1], TEXT_WORD_MAX, last[i]);
+        text_stem(q.w[0]);
+        text_stem(q.w[1]);
+        return lex_add(x, R_COLUMN, P_COL, t, c, -1, -1, &q, 0, 2);
+    }
+    return 0;
+}
+
 /* The names of column c of table t, whose name words are in x->w[0]: the whole name, the
  * name without an "is"/"has" of a yes/no column or without the table's words, the name
  * after each table word, and its first or last word alone as a weaker reading. */
@@ -121,6 +159,7 @@ static int lex_column(ctx *x, int t, int c)
     int i, j, skip = 0;
 
     text_split(col->name, 1, cw);
+    if (cw->n == 1 && !strchr(col->name, '_') && lex_compound(x, t, c, col->name) < 0) return -1;
     if (cw->n > 1 && pl_type_bool(col->type) &&
         (streq(cw->w[0], "is") || streq(cw->w[0], "has") || streq(cw->w[0], "ha")))
         skip = 1;
@@ -130,7 +169,11 @@ static int lex_column(ctx *x, int t, int c)
     /* "event_date" of events is also just "date" */
     for (i = skip; i < cw->n - 1 && word_in(tw, cw->w[i]); i++)
         ;
-    if (i > skip && lex_add(x, R_COLUMN, P_COL, t, c, -1, -1, cw, i, cw->n) < 0) return -1;
+    /* ... but "flight" of flight_leg.leg_flight is weak where a table is named flight */
+    if (i > skip &&
+        lex_add(x, R_COLUMN, i == cw->n - 1 && names_table(x, cw->w[i]) ? P_COL_PART : P_COL, t, c,
+                -1, -1, cw, i, cw->n) < 0)
+        return -1;
     /* qualified by each table word: "ticket price", "customer city" */
     for (i = 0; i < tw->n; i++) {
         if (word_in(cw, tw->w[i]) || cw->n + 1 > PH_WORDS) continue;

@@ -127,6 +127,34 @@ static int tok_word(ctx *x, const char *q, size_t n, size_t *pi)
     return 0;
 }
 
+/* A comparison sign (">", ">=", "<", "<=", "=") as the words it reads as ("more than"). */
+static int tok_symbol(ctx *x, const char *q, size_t *pi)
+{
+    static const struct {
+        const char *sign, *w1, *w2;
+    } signs[] = {{">=", "at", "least"}, {"<=", "at", "most"},  {"<>", "not", NULL},
+                 {"!=", "not", NULL},   {">", "more", "than"}, {"<", "less", "than"},
+                 {"=", "equals", NULL}};
+    size_t k;
+    ptok *t;
+
+    for (k = 0; k < sizeof signs / sizeof signs[0]; k++)
+        if (strncmp(q + *pi, signs[k].sign, strlen(signs[k].sign)) == 0) break;
+    if (k == sizeof signs / sizeof signs[0]) {
+        (*pi)++;
+        return 0;
+    }
+    *pi += strlen(signs[k].sign);
+    if (!(t = new_tok(x))) return -1;
+    str_copy(t->raw, sizeof t->raw, signs[k].w1);
+    str_copy(t->st, sizeof t->st, signs[k].w1);
+    if (!signs[k].w2) return 0;
+    if (!(t = new_tok(x))) return -1;
+    str_copy(t->raw, sizeof t->raw, signs[k].w2);
+    str_copy(t->st, sizeof t->st, signs[k].w2);
+    return 0;
+}
+
 int pl_tokenize(ctx *x, const char *q)
 {
     size_t i = 0, n = strlen(q);
@@ -142,6 +170,8 @@ int pl_tokenize(ctx *x, const char *q)
             rc = tok_number(x, q, n, &i);
         else if (is_word_byte(c))
             rc = tok_word(x, q, n, &i);
+        else if (c == '<' || c == '>' || c == '=')
+            rc = tok_symbol(x, q, &i);
         else {
             i++;
             continue;
@@ -297,16 +327,17 @@ static int scan_spent(ctx *x, int i)
     return k + 1;
 }
 
-/* "share of", "proportion of", "percentage of": U_AGG AGG_SHARE (amount 100: a percentage) */
+/* "share of", "proportion of", "percentage of": U_AGG AGG_SHARE (amount 100: a percentage);
+ * "ratio of": AGG_RATIO */
 static int scan_share(ctx *x, int i)
 {
-    static const char *const share[] = {"share",   "proportion", "fraction",
-                                        "percent", "percentage", NULL};
+    static const char *const share[] = {"share",      "proportion", "fraction", "percent",
+                                        "percentage", "ratio",      NULL};
     unit *u;
 
     if (!tok_in(x, i, share) || !tok_is(x, i + 1, "of")) return 0;
     if (!(u = pl_new_unit(x, U_AGG, i, i + 2))) return -1;
-    u->agg = AGG_SHARE;
+    u->agg = streq(x->t[i].raw, "ratio") ? AGG_RATIO : AGG_SHARE;
     u->amount = x->t[i].raw[0] == 'p' && x->t[i].raw[1] == 'e' ? 100 : 0;
     return 2;
 }
@@ -320,6 +351,7 @@ static int scan_agg(ctx *x, int i)
     } aggs[] = {
         {"how", "many", NULL, AGG_COUNT, 0},     {"how", "much", NULL, AGG_SUM, 0},
         {"total", "number", "of", AGG_COUNT, 0}, {"number", "of", NULL, AGG_COUNT, 0},
+        {"total", "count", "of", AGG_COUNT, 0},  {"count", "the", "number", AGG_COUNT, 0},
         {"count", "of", NULL, AGG_COUNT, 0},     {"count", NULL, NULL, AGG_COUNT, 0},
         {"sum", "of", NULL, AGG_SUM, 0},         {"sum", NULL, NULL, AGG_SUM, 0},
         {"total", NULL, NULL, AGG_SUM, 0},       {"average", NULL, NULL, AGG_AVG, 0},
@@ -330,7 +362,8 @@ static int scan_agg(ctx *x, int i)
         {"biggest", NULL, NULL, AGG_MAX, 1},     {"greatest", NULL, NULL, AGG_MAX, 1},
         {"most", NULL, NULL, AGG_MAX, 1},        {"lowest", NULL, NULL, AGG_MIN, 1},
         {"smallest", NULL, NULL, AGG_MIN, 1},    {"least", NULL, NULL, AGG_MIN, 1},
-        {"fewest", NULL, NULL, AGG_MIN, 1},
+        {"fewest", NULL, NULL, AGG_MIN, 1},      {"longest", NULL, NULL, AGG_MAX, 1},
+        {"shortest", NULL, NULL, AGG_MIN, 1},    {"tallest", NULL, NULL, AGG_MAX, 1},
     };
     size_t k;
     int w;
@@ -360,7 +393,8 @@ static int scan_by(ctx *x, int i)
 {
     static const char *const two[][2] = {{"for", "each"},     {"for", "every"}, {"grouped", "by"},
                                          {"group", "by"},     {"split", "by"},  {"broken", "down"},
-                                         {"breakdown", "by"}, {"in", "each"}};
+                                         {"breakdown", "by"}, {"in", "each"},   {"by", "each"},
+                                         {"by", "every"}};
     size_t k;
     int w = 0;
 
@@ -403,6 +437,32 @@ static int scan_grain(ctx *x, int i)
     return 0;
 }
 
+/* Units of measure a question states its numbers in ("areas in square kilometers", "over
+ * 200 mph"): read as the unit of the column, they change nothing in the SQL. */
+static const char *const UNITS[] = {
+    "meter", "meters", "metre",  "metres", "kilometer", "kilometers", "kilometre", "kilometres",
+    "km",    "miles",  "mile",   "feet",   "foot",      "ft",         "inches",    "inch",
+    "mph",   "kmh",    "kph",    "kg",     "kilograms", "kilogram",   "grams",     "pounds",
+    "lbs",   "tons",   "tonnes", "liters", "litres",    "dollars",    "usd",       "euros",
+    "sq",    "square", "cubic",  NULL};
+
+/* "in [square] kilometers" after anything, a unit right after a number ("200 mph"): used up
+ * with no unit of their own. */
+static int scan_units(ctx *x, int i)
+{
+    int k = 0;
+
+    if (tok_is(x, i, "in") && tok_in(x, i + 1, UNITS))
+        k = 1;
+    else if (!(i > 0 && x->t[i - 1].isnum && tok_in(x, i, UNITS)))
+        return 0;
+    while (tok_in(x, i + k, UNITS))
+        k++;
+    for (int j = i; j < i + k; j++)
+        x->t[j].used = 1;
+    return k;
+}
+
 static const char *const FILLER[] = {
     "sold", "sell", "bought", "buy", "purchased", "placed", "made", "held", "overall", "altogether",
     "ever", "only", "row", "rows", "record", "records", "entry", "entries", "where", "having",
@@ -412,13 +472,47 @@ static const char *const FILLER[] = {
      * journal", "restaurants serving each type of food"), and list words */
     "published", "associated", "written", "wrote", "received", "presented", "serve", "serves",
     "serving", "served", "offer", "offers", "offered", "taken", "taught", "belong", "belongs",
-    "located", "results", "both", NULL};
+    "located", NULL};
+
+/* General English function words and request phrasing that carry no meaning for the query:
+ * pronouns, auxiliaries, determiners, politeness and verbs of asking. Not a list of any
+ * question set's words; a word of the catalog still wins (the lexicon sees it first). */
+static const char *const FUNCTION[] = {
+    "am",       "being",       "will",   "shall",     "may",           "might",      "must",
+    "he",       "she",         "his",    "her",       "hers",          "him",        "us",
+    "ours",     "yours",       "itself", "such",      "just",          "kindly",     "thanks",
+    "thank",    "hi",          "hello",  "calculate", "compute",       "determine",  "provide",
+    "identify", "retrieve",    "fetch",  "want",      "wish",          "need",       "know",
+    "like",     "see",         "view",   "obtain",    "output",        "database",   "data",
+    "dataset",  "information", "info",   "details",   "corresponding", "respective", "respectively",
+    "along",    "together",    "well",   "also",      "both",          "results",    "result",
+    "answer",   NULL};
 
 /* "order" and "ordered" are filler only as verbs ("orders placed", "ordered by"): the
  * lexicon sees them first, so a table named orders still wins. */
 static int is_filler(const ptok *t)
 {
-    return in_list(t->raw, FILLER) || text_is_stop(t->st);
+    return in_list(t->raw, FILLER) || in_list(t->raw, FUNCTION) || text_is_stop(t->st);
+}
+
+/* 1 if a reading of the one-word phrase w names its table, column or value by that very word,
+ * not only through a shared stem ("located" and a table location, "offer" and
+ * course_offering): only then does a relating verb of FILLER name something. */
+static int names_word(const ctx *x, const cand *cs, int nc, const char *w)
+{
+    int k;
+
+    for (k = 0; k < nc; k++) {
+        const cand *c = &cs[k];
+        if (c->kind == R_TABLE && pl_word_eq(w, x->cat->tables[c->table].name)) return 1;
+        if ((c->kind == R_COLUMN || c->kind == R_COMMENT) &&
+            pl_word_eq(w, column(x, c->table, c->col)->name))
+            return 1;
+        if (c->kind == R_VALUE && pl_word_eq(w, column(x, c->table, c->col)->values[c->val]))
+            return 1;
+        if (c->kind == R_GLOSS || c->kind == R_DERIVED) return 1;
+    }
+    return 0;
 }
 
 static void add_unknown(ctx *x, const char *w)
@@ -476,10 +570,12 @@ int pl_scan(ctx *x)
         }
         L = pl_lex_match(x, i, cs, &nc);
         if (L < 2) {
-            if ((k = pl_scan_time(x, i)) != 0 || (k = scan_top(x, i)) != 0 ||
-                (k = scan_cmp(x, i)) != 0 || (k = scan_grain(x, i)) != 0 ||
-                (k = scan_by(x, i)) != 0 || (k = scan_spent(x, i)) != 0 ||
-                (k = scan_share(x, i)) != 0 || (k = scan_agg(x, i)) != 0) {
+            if ((k = pl_scan_ratio_to(x, i)) != 0 || (k = pl_scan_order(x, i)) != 0 ||
+                (k = pl_scan_time(x, i)) != 0 || (k = scan_units(x, i)) != 0 ||
+                (k = scan_top(x, i)) != 0 || (k = scan_cmp(x, i)) != 0 ||
+                (k = scan_grain(x, i)) != 0 || (k = scan_by(x, i)) != 0 ||
+                (k = scan_spent(x, i)) != 0 || (k = scan_share(x, i)) != 0 ||
+                (k = scan_agg(x, i)) != 0) {
                 if (k < 0) return -1;
                 i += k;
                 continue;
@@ -497,7 +593,8 @@ int pl_scan(ctx *x)
         }
         if (L > 0) {
             /* comment words are the weakest reading: only when nothing else fits */
-            if (!(nc > 0 && cs[0].kind == R_COMMENT && is_filler(&x->t[i]))) {
+            if (!(nc > 0 && cs[0].kind == R_COMMENT && is_filler(&x->t[i])) &&
+                !(L == 1 && in_list(x->t[i].raw, FILLER) && !names_word(x, cs, nc, x->t[i].raw))) {
                 if (!(u = pl_new_unit(x, U_REF, i, i + L))) return -1;
                 memcpy(u->c, cs, (size_t)nc * sizeof cs[0]);
                 u->nc = nc;

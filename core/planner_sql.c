@@ -141,6 +141,15 @@ static int add_measure_sql(const ctx *x, buf *b, const measure *m)
     if (m->agg == AGG_SHARE) /* the conditions are the measure (sql_from() writes no WHERE) */
         return buf_printf(b, "%savg(CASE WHEN %s THEN 1 ELSE 0 END)", m->pct ? "100.0 * " : "",
                           buf_cstr(&x->where));
+    if (m->agg == AGG_RATIO && m->kind == R_TABLE) return buf_adds(b, x->ratio_expr);
+    if (m->agg == AGG_RATIO) {
+        const char *sum = x->per_row ? "" : "sum";
+        return buf_printf(b, "%s(", sum) < 0 || add_col(x, b, m->table, m->col) < 0 ||
+                       buf_printf(b, ")::float / NULLIF(%s(", sum) < 0 ||
+                       add_col(x, b, m->table, m->col2) < 0 || buf_adds(b, "), 0)") < 0
+                   ? -1
+                   : 0;
+    }
     if (m->kind == R_TABLE) return buf_adds(b, "count(*)");
     if (buf_printf(b, "%s(%s", fn[m->agg],
                    m->agg == AGG_COUNT && m->distinct == 1 ? "DISTINCT " : "") < 0)
@@ -160,6 +169,7 @@ static int add_measure_alias(ctx *x, buf *b, const measure *m)
     text_words *tw;
 
     if (m->agg == AGG_SHARE) return buf_adds(b, m->pct ? " AS percentage" : " AS share");
+    if (m->agg == AGG_RATIO) return buf_adds(b, " AS ratio");
     if (m->kind == R_TABLE) return buf_adds(b, " AS count");
     if (m->kind == R_DERIVED) {
         tw = &x->w[0];
@@ -264,6 +274,11 @@ static int sql_select(ctx *x, buf *s)
         }
         if (sep(s, &first) < 0 || add_dim_sql(x, s, d, 1) < 0) return too_large(x);
     }
+    if (x->per_row) {
+        int cols[2], n = pl_row_columns(x, x->main, cols);
+        for (i = 0; i < n; i++)
+            if (sep(s, &first) < 0 || add_col(x, s, x->main, cols[i]) < 0) return too_large(x);
+    }
     for (i = 0; i < x->nm; i++)
         if (sep(s, &first) < 0 || add_measure_sql(x, s, &x->m[i]) < 0 ||
             add_measure_alias(x, s, &x->m[i]) < 0)
@@ -322,7 +337,7 @@ static int sql_from(ctx *x, buf *s)
         for (i = 0; i < cat->ntables; i++) {
             const cat_fk *f;
             if (!x->need[i] || x->dist[i] != dd) continue;
-            f = &cat->fks[x->via[i]];
+            f = &x->fks[x->via[i]];
             if (buf_adds(s, " JOIN ") < 0 || add_table(x, s, i) < 0 || buf_adds(s, " ON ") < 0 ||
                 add_col(x, s, f->ref_table, f->ref_column) < 0 || buf_adds(s, " = ") < 0 ||
                 add_col(x, s, f->table, f->column) < 0)
@@ -366,14 +381,14 @@ static int sql_group(ctx *x, buf *s)
     return 0;
 }
 
-/* One grouping in ORDER BY: an entity by its label (key first when key_first), else by its
- * key. */
+/* One grouping in ORDER BY: an entity by its label (its declared key first when key_first),
+ * else by its key. */
 static int order_dim(ctx *x, buf *s, const dim *d, int key_first)
 {
     int j;
 
     if (d->kind != R_TABLE) return add_dim_sql(x, s, d, 0);
-    j = key_first ? pl_key_column(x, d->table) : pl_label_column(x, d->table);
+    j = key_first ? pl_key_declared(x, d->table) : pl_label_column(x, d->table);
     if (j < 0) j = key_first ? pl_label_column(x, d->table) : pl_key_column(x, d->table);
     return add_col(x, s, d->table, j);
 }
@@ -388,10 +403,13 @@ static int sql_order(ctx *x, buf *s)
         if (buf_adds(s, " ORDER BY ") < 0 || add_measure_sql(x, s, &x->m[0]) < 0 ||
             buf_adds(s, x->rank_desc ? " DESC" : " ASC") < 0)
             return too_large(x);
-        for (i = 0; i < x->nd; i++)
+        for (i = 0; i < x->nd; i++) {
+            if (x->d[i].kind == R_TABLE && pl_key_declared(x, x->d[i].table) < 0)
+                continue; /* ties of entities without a declared key stay as they come */
             if (buf_adds(s, ", ") < 0 || order_dim(x, s, &x->d[i], 1) < 0) return too_large(x);
+        }
     } else if (x->order_c >= 0) {
-        int k = pl_key_column(x, x->order_t);
+        int k = pl_key_declared(x, x->order_t);
         if (buf_adds(s, " ORDER BY ") < 0 || add_col(x, s, x->order_t, x->order_c) < 0 ||
             buf_adds(s, x->order_desc ? " DESC" : " ASC") < 0)
             return too_large(x);

@@ -21,8 +21,10 @@
 static catalog *demo;
 static glossary *gloss;
 
-/* Adds a table with columns given as "name:type" strings; the first column is the key. */
-static int table(catalog *c, const char *schema, const char *name, const char *const *cols)
+/* Adds a table with columns given as "name:type" strings; the first column is the key when
+ * keyed. */
+static int table_keyed(catalog *c, const char *schema, const char *name, const char *const *cols,
+                       int keyed)
 {
     int t = catalog_add_table(c, schema, name, 'r', NULL, 1000);
     int i;
@@ -35,9 +37,15 @@ static int table(catalog *c, const char *schema, const char *name, const char *c
         colon = strchr(n, ':');
         assert_non_null(colon);
         *colon = '\0';
-        assert_true(catalog_add_column(c, t, n, colon + 1, NULL, i == 0, i == 0) >= 0);
+        assert_true(
+            catalog_add_column(c, t, n, colon + 1, NULL, keyed && i == 0, keyed && i == 0) >= 0);
     }
     return t;
+}
+
+static int table(catalog *c, const char *schema, const char *name, const char *const *cols)
+{
+    return table_keyed(c, schema, name, cols, 1);
 }
 
 static void values(catalog *c, int t, const char *col, const char *const *v)
@@ -149,14 +157,16 @@ static void assert_parses(const char *sql)
     pg_query_free_parse_result(r);
 }
 
-/* Plans q; every needle in want must occur in the SQL, none in not. */
-static void plans(const char *q, const char *const *want, const char *const * not )
+/* Plans q on catalog cat with glossary g; every needle in want must occur in the SQL, none
+ * in not. */
+static void plans_on(const catalog *cat, const glossary *g, const char *q, const char *const *want,
+                     const char *const * not )
 {
     buf sql = BUF_INIT(1 << 16);
     char why[1024] = "";
     int i;
 
-    if (planner_plan(demo, gloss, q, &sql, why, sizeof why) != 0)
+    if (planner_plan(cat, g, q, &sql, why, sizeof why) != 0)
         fail_msg("declined \"%s\": %s", q, why);
     assert_parses(buf_cstr(&sql));
     for (i = 0; want && want[i]; i++)
@@ -166,6 +176,11 @@ static void plans(const char *q, const char *const *want, const char *const * no
         if (strstr(buf_cstr(&sql), not [i]))
             fail_msg("\"%s\": unexpected [%s] in %s", q, not [i], buf_cstr(&sql));
     buf_free(&sql);
+}
+
+static void plans(const char *q, const char *const *want, const char *const * not )
+{
+    plans_on(demo, gloss, q, want, not );
 }
 
 static void declines(const catalog *cat, const char *q, const char *why_has)
@@ -349,6 +364,89 @@ static void test_english_forms(void **state)
           W("ORDER BY customers.loyalty_points DESC", "LIMIT 3"), W("DISTINCT"));
 }
 
+/* Analytical forms on a catalog that declares no keys (as many do): a year number as the
+ * year, order phrases, size superlatives, ratios, stored counts, comparison signs, units. */
+static void test_analytical_forms(void **state)
+{
+    static const char *const papers[] = {
+        "paper_id:bigint",     "title:text", "year:bigint", "citation_num:bigint",
+        "num_authors:integer", "venue:text", NULL};
+    static const char *const rivers[] = {"river_id:integer",
+                                         "river_name:text",
+                                         "length:integer",
+                                         "width:integer",
+                                         "country:text",
+                                         "nation_id:integer",
+                                         NULL};
+    static const char *const nations[] = {"nation_id:integer", "nation_name:text", "continent:text",
+                                          NULL};
+    static const char *const venues[] = {"Nature", "Science", NULL};
+    catalog *c = catalog_new();
+    int p;
+
+    (void)state;
+    p = table_keyed(c, "public", "paper", papers, 0);
+    table_keyed(c, "public", "river", rivers, 0);
+    table_keyed(c, "public", "nation", nations, 0);
+    values(c, p, "venue", venues);
+    /* no foreign keys declared: river.nation_id names nation's key, so it joins */
+    plans_on(
+        c, NULL, "How many rivers are there in each continent?",
+        W("JOIN public.nation ON nation.nation_id = river.nation_id", "GROUP BY nation.continent"),
+        NULL);
+    /* a year number is the year grain and takes whole-year ranges */
+    plans_on(c, NULL, "What is the total number of papers published in each year?",
+             W("SELECT paper.year, count(*)", "GROUP BY paper.year"), W("extract"));
+    plans_on(c, NULL, "How many papers were published in 2020?",
+             W("paper.year >= 2020 AND paper.year < 2021"), NULL);
+    declines(c, "How many papers in March 2020?", "holds years");
+    /* order phrases */
+    plans_on(c, NULL, "What are the titles of the papers in 2021, ordered alphabetically?",
+             W("paper.title FROM", "ORDER BY paper.title ASC"), NULL);
+    plans_on(c, NULL, "List the papers ordered by the citation num in descending order",
+             W("ORDER BY paper.citation_num DESC"), W("LIMIT"));
+    plans_on(c, NULL, "How many papers are there in each venue, sorted in descending order?",
+             W("GROUP BY paper.venue", "ORDER BY count(*) DESC"), NULL);
+    plans_on(c, NULL, "sort the river names in ascending order", W("ORDER BY river.river_name ASC"),
+             NULL);
+    declines(c, "papers by venue ordered by year", "order groups");
+    declines(c, "list the papers ordered by title in ascending order sorted by year", NULL);
+    /* size superlatives: the column the adjective is about; an order phrase asks for all */
+    plans_on(c, NULL, "What are the 3 longest rivers?", W("ORDER BY river.length DESC", "LIMIT 3"),
+             NULL);
+    plans_on(c, NULL,
+             "What are the longest rivers in kilometers, ordered from longest to shortest?",
+             W("ORDER BY river.length DESC"), W("LIMIT"));
+    /* ratios: of totals, per group, row by row, of rows counted on conditions */
+    plans_on(
+        c, NULL, "What is the ratio of length to width for each river?",
+        W("river.river_name", "river.river_id", "(river.length)::float / NULLIF((river.width), 0)"),
+        W("sum(", "GROUP BY"));
+    plans_on(c, NULL, "ratio of length to width by country",
+             W("sum(river.length)::float / NULLIF(sum(river.width), 0)", "GROUP BY river.country"),
+             NULL);
+    plans_on(c, NULL, "What is the ratio of rivers with length > 1000 to rivers with length < 100?",
+             W("count(*) FILTER (WHERE river.length > 1000)",
+               "NULLIF(count(*) FILTER (WHERE river.length < 100), 0)"),
+             W("public.river WHERE"));
+    plans_on(c, NULL, "how many papers in Nature", W("Nature"), NULL);
+    plans_on(c, NULL, "how many papers in 2020", W("2020"), NULL);
+    plans_on(c, NULL, "ratio of papers in Nature out of all papers in 2020",
+             W("FILTER (WHERE paper.venue = 'Nature')", "NULLIF(count(*), 0)",
+               "WHERE (paper.year >= 2020"),
+             NULL);
+    declines(c, "ratio of rivers with length > 1000 to rivers in Nature with width < 5", NULL);
+    declines(c, "ratio of length to river name", "river name");
+    /* a column that stores a number of things, and a first <table>_id column as the key */
+    plans_on(c, NULL, "What is the average number of citations of papers in each year?",
+             W("avg(paper.citation_num)", "GROUP BY paper.year"), NULL);
+    plans_on(c, NULL, "total number of authors in each paper",
+             W("sum(paper.num_authors)", "GROUP BY paper.paper_id, paper.title"), NULL);
+    plans_on(c, NULL, "rivers with width >= 10 and length <= 50",
+             W("river.width >= 10", "river.length <= 50"), NULL);
+    catalog_free(c);
+}
+
 static void test_quoting(void **state)
 {
     static const char *const cols[] = {"id:integer", "user:text", "Amount:numeric", NULL};
@@ -387,4 +485,4 @@ T2_UNIT_MAIN(setup, teardown, cmocka_unit_test(test_measures), cmocka_unit_test(
              cmocka_unit_test(test_filters), cmocka_unit_test(test_time),
              cmocka_unit_test(test_ranking_and_listing), cmocka_unit_test(test_declines),
              cmocka_unit_test(test_quoting), cmocka_unit_test(test_empty_catalog),
-             cmocka_unit_test(test_english_forms))
+             cmocka_unit_test(test_english_forms), cmocka_unit_test(test_analytical_forms))
