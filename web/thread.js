@@ -131,7 +131,8 @@ function renderThread() {
   const items = state.turns.map((t, i) => turnItem(t, i === state.turns.length - 1));
   const known = ol.children.length;
   if (known && known < items.length) { /* keep the earlier items: only the new ones are announced */
-    ol.lastElementChild.replaceWith(items[known - 1]);
+    const asked = ol.lastElementChild.querySelector('.options'); /* answered by the new turn */
+    if (asked) asked.remove();
     items.slice(known).forEach((li) => ol.append(li));
   } else {
     ol.replaceChildren(...items);

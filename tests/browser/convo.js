@@ -1,12 +1,13 @@
 /* convo -- the console's conversation thread in headless Chromium, as a user would use it:
  *   node tests/browser/convo.js '{"url": URL, "key": KEY, "question": "...", "follow_up": "...",
  *                                 "clarify": "...", "option": "...", "gone": "...",
- *                                 "screenshots": DIR}'
+ *                                 "failing": "...", "screenshots": DIR}'
  * the question (the key given when the service asks for it), then follow_up typed in the same
  * box: two turns; turn 1's result shown again from the thread; a reload restores the thread;
  * "New conversation" clears it; clarify is asked back with its options as buttons, the one
  * whose label holds option is reached by Tab and pressed; then gone is asked in a third
- * conversation that is deleted behind the console's back before a reload. Prints what the
+ * conversation that is deleted behind the console's back before a reload, and failing as its
+ * follow-up (an error, kept as a turn). Prints what the
  * page showed at each step next to the /query answers it got. */
 'use strict';
 
@@ -154,6 +155,9 @@ async function gone(page, args, out, lastQuery) {
   await ask(page, args.gone); /* the next question starts a new conversation */
   await settled(page, 1, true);
   out.afterGone = await view(page, lastQuery);
+  await ask(page, args.failing); /* a follow-up the service cannot answer: a failed turn */
+  await settled(page, 2, false);
+  out.failedTurn = await view(page, lastQuery);
 }
 
 run(async (args) => {

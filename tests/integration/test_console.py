@@ -343,7 +343,7 @@ FIRST_Q, FOLLOW_UP = "Number of customers by city", "only members"
 FOLLOW_UP_SQL = "SELECT city, count(*) FROM customers WHERE is_member GROUP BY city"
 CLARIFY_Q, OPTION = "Number of ticket sales by name", "events"  # "name": customers and events
 OPTION_SQL = "SELECT e.name, count(*) FROM ticket_sales t JOIN events e USING (event_id) GROUP BY e.name"
-GONE_Q = "How many customers in Pune?"
+GONE_Q, FAILING_Q = "How many customers in Pune?", "and the flux capacitor readings?"
 CONV_ID = re.compile(r"c_[0-9a-f]{32}")
 
 
@@ -353,7 +353,8 @@ def convo_run(instances):
     key = create_key("console-convo", scopes="query,export")
     out = run_browser("convo.js", {"url": inst.url, "key": key, "question": FIRST_Q,
                                    "follow_up": FOLLOW_UP, "clarify": CLARIFY_Q, "option": OPTION,
-                                   "gone": GONE_Q, "screenshots": screenshot_dir()})
+                                   "gone": GONE_Q, "failing": FAILING_Q,
+                                   "screenshots": screenshot_dir()})
     out["url"], out["key"] = inst.url, key
     assert out["pageErrors"] == []
     return out
@@ -475,6 +476,20 @@ def test_a_deleted_conversation_starts_fresh(convo_run):
     assert a["api"]["status"] == 200 and CONV_ID.fullmatch(a["box"]["conversation"])
     assert a["box"]["conversation"] != convo_run["deleted"]["id"]
     assert [t["question"] for t in a["thread"]["turns"]] == [GONE_Q]
+
+
+def test_a_failed_follow_up_is_a_turn_with_its_error(convo_run):
+    f = convo_run["failedTurn"]
+    assert f["api"]["status"] == 422 and f["api"]["body"]["code"] == "cannot_answer"
+    assert f["error"]["code"] == "cannot_answer"
+    t1, t2 = f["thread"]["turns"]
+    assert t2["question"] == FAILING_Q and t2["sql"] is None and not t2["show"]
+    assert t2["answer"] == "422 cannot_answer: " + f["api"]["body"]["detail"]
+    assert t1["current"] and f["cells"] == convo_run["afterGone"]["cells"]  # the last result stays
+    assert f["box"]["value"] == FAILING_Q  # kept to be rephrased
+    turns = listed(convo_run, f["box"]["conversation"])
+    assert [("sql" in t, t.get("error", {}).get("code")) for t in turns] == \
+        [(True, None), (False, "cannot_answer")]
 
 
 def test_thread_screens_labels_and_no_external_requests(convo_run):
