@@ -464,11 +464,13 @@ function closeEditor() {
   $('edit-sql').hidden = !FEATURES.editSql;
 }
 
-/* POST /examples (admin scope): the question asked and the query_id's SQL, unsorted. */
+/* POST /examples (admin scope): the question asked (a follow-up's standalone form) and the
+ * query_id's SQL, unsorted. */
 async function saveExample() {
   if (!state.question || !state.baseSql) return;
   clearError();
-  const res = await api('POST', '/examples', {question: state.question, sql: state.baseSql});
+  const question = await exampleQuestion();
+  const res = await api('POST', '/examples', {question, sql: state.baseSql});
   if (!res.ok) { failed(res, saveExample); return; }
   setStatus('Saved as verified example ' + res.body.id + ': "' + res.body.question + '"');
 }

@@ -29,6 +29,7 @@ function turnFromListing(t) {
     n: t.turn, question: t.question, sql: t.sql || null, query_id: t.query_id || null,
     source: t.source || null, explanation: explanationText(t.explanation),
     row_count: t.row_count ?? null, clarification: t.clarification || null, error: t.error || null,
+    standalone: t.standalone_question || null,
   };
 }
 
@@ -194,6 +195,21 @@ async function restoreConversation() {
 function focusOption() {
   const first = $('thread').querySelector('li:last-child .options button');
   if (first) first.focus();
+}
+
+/* The question a verified example keeps for the result shown: a follow-up ("only members")
+ * means nothing alone, so its standalone form from the conversation's listing. */
+async function exampleQuestion() {
+  const i = state.turns.findIndex((t) => t.n === state.shownTurn);
+  const t = state.turns[i];
+  if (i < 1 || !t.query_id) return state.question; /* a first turn stands alone */
+  if (!t.standalone) {
+    const res = await api('GET', '/conversations/' + encodeURIComponent(state.conversationId));
+    const turns = (res.ok && res.body.turns) || [];
+    const lt = turns.filter((x) => x.query_id === t.query_id && x.question === t.question).pop();
+    if (lt && lt.standalone_question) t.standalone = lt.standalone_question;
+  }
+  return t.standalone || t.question;
 }
 
 /* A question's answer in the conversation: a turn (rows, clarification or error). Returns

@@ -1,13 +1,14 @@
 /* convo -- the console's conversation thread in headless Chromium, as a user would use it:
  *   node tests/browser/convo.js '{"url": URL, "key": KEY, "question": "...", "follow_up": "...",
  *                                 "clarify": "...", "option": "...", "gone": "...",
- *                                 "failing": "...", "screenshots": DIR}'
+ *                                 "failing": "...", "save": "...", "screenshots": DIR}'
  * the question (the key given when the service asks for it), then follow_up typed in the same
  * box: two turns; turn 1's result shown again from the thread; a reload restores the thread;
  * "New conversation" clears it; clarify is asked back with its options as buttons, the one
  * whose label holds option is reached by Tab and pressed; then gone is asked in a third
  * conversation that is deleted behind the console's back before a reload, and failing as its
- * follow-up (an error, kept as a turn). Prints what the
+ * follow-up (an error, kept as a turn), then save as one more that is saved as a verified
+ * example (the key has the admin scope). Prints what the
  * page showed at each step next to the /query answers it got. */
 'use strict';
 
@@ -158,6 +159,14 @@ async function gone(page, args, out, lastQuery) {
   await ask(page, args.failing); /* a follow-up the service cannot answer: a failed turn */
   await settled(page, 2, false);
   out.failedTurn = await view(page, lastQuery);
+  await ask(page, args.save); /* answered, then saved as a verified example (an admin key) */
+  await settled(page, 3, true);
+  const posted = page.waitForResponse((r) => r.request().method() === 'POST' &&
+                                      new URL(r.url()).pathname === '/examples');
+  await page.click('#save-example');
+  const r = await posted;
+  out.saved = {status: r.status(), body: await r.json(), id: await page.evaluate(
+    () => sessionStorage.getItem('t2sql.conversation'))};
 }
 
 run(async (args) => {

@@ -344,18 +344,22 @@ FOLLOW_UP_SQL = "SELECT city, count(*) FROM customers WHERE is_member GROUP BY c
 CLARIFY_Q, OPTION = "Number of ticket sales by name", "events"  # "name": customers and events
 OPTION_SQL = "SELECT e.name, count(*) FROM ticket_sales t JOIN events e USING (event_id) GROUP BY e.name"
 GONE_Q, FAILING_Q = "How many customers in Pune?", "and the flux capacitor readings?"
+SAVE_Q = "what about Delhi?"
 CONV_ID = re.compile(r"c_[0-9a-f]{32}")
 
 
 @pytest.fixture(scope="module")
 def convo_run(instances):
     inst = instances.start(CONVO[0], CONVO[1], **CONVO[2])
-    key = create_key("console-convo", scopes="query,export")
+    key = create_key("console-convo", scopes="query,export,admin")
     out = run_browser("convo.js", {"url": inst.url, "key": key, "question": FIRST_Q,
                                    "follow_up": FOLLOW_UP, "clarify": CLARIFY_Q, "option": OPTION,
-                                   "gone": GONE_Q, "failing": FAILING_Q,
+                                   "gone": GONE_Q, "failing": FAILING_Q, "save": SAVE_Q,
                                    "screenshots": screenshot_dir()})
     out["url"], out["key"] = inst.url, key
+    saved = out["saved"]["body"]
+    if out["saved"]["status"] == 201:  # no other test's planner answers may come from it
+        requests.delete(inst.url + "/examples/%s" % saved["id"], headers=bearer(key), timeout=10)
     assert out["pageErrors"] == []
     return out
 
@@ -488,8 +492,17 @@ def test_a_failed_follow_up_is_a_turn_with_its_error(convo_run):
     assert t1["current"] and f["cells"] == convo_run["afterGone"]["cells"]  # the last result stays
     assert f["box"]["value"] == FAILING_Q  # kept to be rephrased
     turns = listed(convo_run, f["box"]["conversation"])
-    assert [("sql" in t, t.get("error", {}).get("code")) for t in turns] == \
+    assert [("sql" in t, t.get("error", {}).get("code")) for t in turns[:2]] == \
         [(True, None), (False, "cannot_answer")]
+
+
+def test_a_follow_up_is_saved_as_an_example_in_its_standalone_form(convo_run):
+    s = convo_run["saved"]
+    assert s["status"] == 201, s
+    t = listed(convo_run, s["id"])[2]
+    assert t["question"] == SAVE_Q and t["standalone_question"] != SAVE_Q
+    assert s["body"]["question"] == t["standalone_question"] and "delhi" in s["body"]["question"].lower()
+    assert s["body"]["sql"] == t["sql"]
 
 
 def test_thread_screens_labels_and_no_external_requests(convo_run):
