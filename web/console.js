@@ -1,7 +1,7 @@
-/* console.js -- the t2sql console: asks /query, shows the SQL (and explanation, measures,
- * clarifications, the conversation when the API sends them), a chart chosen from the result's
- * shape, the rows page by page (by query_id, no new model call), copies a page as CSV/TSV and
- * exports the whole result with live progress. Talks only to its own origin; the API key, when
+/* console.js -- the t2sql console: asks /query, shows the SQL (and explanation, measures),
+ * a chart chosen from the result's shape, the rows page by page (by query_id, no new model call), copies a page as CSV/TSV and
+ * exports the whole result with live progress; the conversation thread is web/thread.js's.
+ * Talks only to its own origin; the API key, when
  * the service asks for one, lives in sessionStorage only. */
 'use strict';
 
@@ -13,15 +13,17 @@ const POLL_MS = 400;
 /* What the API offers, read from /openapi.json (a deployment may run an older service):
  *   serviceSort  QueryRequest.sort: a header click asks the service for page 1 sorted by it
  *   editSql      QueryRequest.sql: run SQL the user edited, checked by the same guard
- *   saveExample  ExampleRequest.sql on POST /examples (admin): save the question + SQL */
-const FEATURES = {serviceSort: false, editSql: false, saveExample: false};
+ *   saveExample  ExampleRequest.sql on POST /examples (admin): save the question + SQL
+ *   conversations  QueryRequest.conversation_id: questions form a thread of turns */
+const FEATURES = {serviceSort: false, editSql: false, saveExample: false, conversations: false};
 
 const $ = (id) => document.getElementById(id);
 const state = {
   question: '', queryId: null, page: 1, pageSize: 50, sortBy: null, conversationId: null,
   baseSql: '', /* the query_id's own SQL (the answer's sql before any sort) */
   body: null, chart: null, chartType: 'auto', chartHidden: false, job: null, pollTimer: null,
-  retry: null,
+  retry: null, turns: [], shownTurn: null,
+  ready: null, /* settles once FEATURES are known (and a stored conversation restored) */
 };
 
 function el(tag, text, cls) {
@@ -102,13 +104,15 @@ function keyState() { $('key-state').hidden = !sessionStorage.getItem(KEY_STORE)
 
 /* ---- asking and paging ----------------------------------------------------------------- */
 
+/* A question (in the conversation when the API has them: the first one starts it). */
 async function ask(question) {
+  await state.ready;
   state.question = question;
   state.queryId = null;
   state.page = 1;
   state.sortBy = null;
   const req = {question, page: 1, page_size: state.pageSize, stream: false};
-  if (state.conversationId) req.conversation_id = state.conversationId;
+  if (FEATURES.conversations) req.conversation_id = state.conversationId || 'new';
   await run(req, true);
 }
 
@@ -128,20 +132,24 @@ async function runSql(sql) {
 
 async function run(req, isQuestion) {
   clearError();
-  $('clarify').hidden = true;
   setStatus(isQuestion ? 'Asking…' : 'Loading page ' + req.page + '…');
   $('ask-btn').disabled = true;
   const res = await api('POST', '/query', req);
   $('ask-btn').disabled = false;
+  if (isQuestion && conversationGone(res)) { /* deleted or expired meanwhile: start afresh */
+    forgetConversation();
+    const ok = await run(Object.assign({}, req, {conversation_id: 'new'}), true);
+    if (ok) setStatus('The earlier conversation is gone (deleted, or idle past its retention); ' +
+                      'this question started a new one.');
+    return ok;
+  }
+  const clarified = isQuestion && conversationAnswer(req.question, res);
   if (!res.ok) { failed(res, () => run(req, isQuestion)); return false; }
   const b = res.body;
   setStatus('');
-  if (b.conversation_id) {
-    state.conversationId = b.conversation_id;
-    $('new-conv').hidden = false;
-  }
-  if (isQuestion) addTurn(req.question, b);
-  if (b.clarification) { showClarification(b.clarification); return true; }
+  /* the question is a turn of the thread now: the box is free for the follow-up */
+  if (isQuestion && state.conversationId && $('q').value.trim() === req.question) $('q').value = '';
+  if (clarified) return true;
   state.body = b;
   if (b.query_id !== state.queryId || !req.sort) state.baseSql = b.sql || '';
   state.queryId = b.query_id || state.queryId;
@@ -149,36 +157,6 @@ async function run(req, isQuestion) {
   render(b, res.requestId);
   if (isQuestion) $('result-title').focus();
   return true;
-}
-
-/* ---- conversation and clarification ---------------------------------------------------- */
-
-function addTurn(question, b) {
-  if (!state.conversationId) return;
-  const li = el('li');
-  li.append(el('span', question), document.createTextNode(' '));
-  let answer;
-  if (b.clarification) answer = 'asked back: ' + b.clarification.question;
-  else if (b.pagination) answer = (b.pagination.total_rows ?? b.rows.length) + ' rows';
-  else answer = '';
-  li.append(el('span', answer ? '→ ' + answer : '', 'answer'));
-  $('thread').append(li);
-  $('thread-box').hidden = false;
-}
-
-function showClarification(c) {
-  $('clarify-q').textContent = c.question || 'Which one do you mean?';
-  const box = $('clarify-options');
-  box.replaceChildren();
-  (c.options || []).forEach((o) => {
-    const btn = el('button', o.label || o.question);
-    btn.type = 'button';
-    btn.addEventListener('click', () => { $('q').value = o.question; ask(o.question); });
-    box.append(btn);
-  });
-  $('clarify').hidden = false;
-  const first = box.querySelector('button');
-  if (first) first.focus();
 }
 
 /* ---- rendering ------------------------------------------------------------------------- */
@@ -210,15 +188,19 @@ function renderExplanation(b) {
   const has = b.explanation || (Array.isArray(b.measures_used) && b.measures_used.length);
   $('explanation').hidden = !has;
   if (!has) return;
-  const ex = b.explanation;
-  $('explanation-text').textContent = !ex ? '' : typeof ex === 'string' ? ex
-    : ex.text || ex.summary || JSON.stringify(ex);
+  $('explanation-text').textContent = explanationText(b.explanation) || '';
   const ul = $('measures');
   ul.replaceChildren();
   (b.measures_used || []).forEach((m) => {
     ul.append(el('li', typeof m === 'string' ? m
       : [m.name, m.description || m.expression || m.sql].filter(Boolean).join(': ')));
   });
+}
+
+/* An explanation as text: the API sends a string (older ones an object). */
+function explanationText(ex) {
+  if (!ex) return null;
+  return typeof ex === 'string' ? ex : ex.text || ex.summary || JSON.stringify(ex);
 }
 
 function renderTable(b) {
@@ -482,11 +464,13 @@ function closeEditor() {
   $('edit-sql').hidden = !FEATURES.editSql;
 }
 
-/* POST /examples (admin scope): the question asked and the query_id's SQL, unsorted. */
+/* POST /examples (admin scope): the question asked (a follow-up's standalone form) and the
+ * query_id's SQL, unsorted. */
 async function saveExample() {
   if (!state.question || !state.baseSql) return;
   clearError();
-  const res = await api('POST', '/examples', {question: state.question, sql: state.baseSql});
+  const question = await exampleQuestion();
+  const res = await api('POST', '/examples', {question, sql: state.baseSql});
   if (!res.ok) { failed(res, saveExample); return; }
   setStatus('Saved as verified example ' + res.body.id + ': "' + res.body.question + '"');
 }
@@ -500,6 +484,7 @@ async function detectFeatures() {
   const q = (s.QueryRequest && s.QueryRequest.properties) || {};
   FEATURES.serviceSort = 'sort' in q;
   FEATURES.editSql = 'sql' in q;
+  FEATURES.conversations = 'conversation_id' in q;
   FEATURES.saveExample = !!(s.ExampleRequest && s.ExampleRequest.properties &&
                             'sql' in s.ExampleRequest.properties);
   document.body.dataset.features = Object.keys(FEATURES).filter((k) => FEATURES[k]).join(' ');
@@ -532,13 +517,7 @@ function init() {
     if (again) again();
   });
   $('key-forget').addEventListener('click', () => { sessionStorage.removeItem(KEY_STORE); keyState(); });
-  $('new-conv').addEventListener('click', () => {
-    state.conversationId = null;
-    $('thread').replaceChildren();
-    $('thread-box').hidden = true;
-    $('new-conv').hidden = true;
-    $('q').focus();
-  });
+  $('new-conv').addEventListener('click', newConversation);
   $('page-size').addEventListener('change', () => {
     state.pageSize = Number($('page-size').value);
     if (state.queryId) goPage(1);
@@ -563,8 +542,8 @@ function init() {
     if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) { ev.preventDefault(); $('sql-run').click(); }
   });
   $('save-example').addEventListener('click', saveExample);
-  detectFeatures();
   $('q').focus();
+  state.ready = detectFeatures().then(restoreConversation);
 }
 
 document.addEventListener('DOMContentLoaded', init);

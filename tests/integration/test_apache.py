@@ -115,6 +115,7 @@ def test_console_assets_through_apache():
     console under the same Content-Security-Policy as through nginx."""
     base = env("T2SQL_TEST_APACHE_URL")
     for path, ctype in (("/console/console.js", "application/javascript"),
+                        ("/console/thread.js", "application/javascript"),
                         ("/console/console.css", "text/css"),
                         ("/console/vendor/chart.umd.min.js", "application/javascript")):
         r = requests.get(base + path, timeout=10)

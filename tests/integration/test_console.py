@@ -5,14 +5,21 @@ row, page 2, copying a page as CSV and TSV, an export to SUCCESS whose link down
 question the service cannot answer shows its suggestions, and one clicked is answered; a click
 on a column header sorts by it in the service (then descending, then page 2 of that), "Edit and
 run" shows the edited SQL's rows or the guard's refusal, and with an admin key "Save as
-verified example" stores the question and SQL.
+verified example" stores the question and SQL. Conversations (tests/browser/convo.js, the
+planner answering, auth on): a follow-up typed in the same box is a second turn whose table
+equals that turn's rows through the API with the same key (and psql's), an earlier turn is
+shown again, a reload restores the thread, "New conversation" clears it, a clarification's
+options are buttons and the one pressed by keyboard answers as the API does, and a deleted
+conversation starts afresh.
 Screenshots: var/test/screenshots/console-{1280,390,401,422,cannot-answer,sorted,edit-sql,
-unsafe-sql,example-saved}.png."""
+unsafe-sql,example-saved}.png, conversation-{1280,390,clarify-1280,clarify-390,
+clarified-1280}.png."""
 
 import csv
 import io
 import json
 import os
+import re
 from decimal import Decimal
 from urllib.parse import urlsplit
 
@@ -21,7 +28,8 @@ import pytest
 import requests
 
 from browser import run_browser, screenshot_dir
-from conftest import assert_rows_match, pagination
+from conftest import assert_rows_match, pagination, pg_rows, post_query
+from test_conversations import same_rows
 from test_security import bearer, create_key
 
 SQL = ("SELECT sale_date AS day, count(*) AS tickets, sum(quantity) AS seats "
@@ -172,7 +180,9 @@ def test_narrow_screen_keyboard_and_no_external_requests(main_run):
     assert main_run["unlabelled"] == []
     hosts = {urlsplit(u).netloc for u in main_run["requests"]}
     assert hosts == {urlsplit(os.environ["T2SQL_TEST_URL"]).netloc}, hosts
-    assert main_run["storage"] == {"session": {}, "local": [], "cookie": ""}
+    # the tab keeps the conversation's id only (no key was asked for)
+    conv = main_run["first"]["api"]["body"]["conversation_id"]
+    assert main_run["storage"] == {"session": {"t2sql.conversation": conv}, "local": [], "cookie": ""}
     for name in ("shot1280", "shot390"):
         with open(main_run[name], "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
@@ -200,7 +210,8 @@ def test_unauthorized_asks_for_a_key_then_422(instances, fakellm, pg):
     assert answered["cells"] == api_cells(answered["api"])
     names, oids, rows = pg.run(SQL)
     assert_rows_match(answered["api"]["body"], (names, oids, rows[:50]))
-    assert out["storage"]["session"] == {"t2sql.apiKey": key}
+    assert out["storage"]["session"] == {"t2sql.apiKey": key, "t2sql.conversation":
+                                         answered["api"]["body"]["conversation_id"]}
     assert out["storage"]["local"] == [] and out["storage"]["cookie"] == ""
     assert out["otherTab"]["session"] == {}
     too_long = out["tooLong"]
@@ -322,3 +333,183 @@ def test_save_as_verified_example_with_an_admin_key(instances, fakellm, pg):
         if saved.get("body", {}).get("id"):
             requests.delete(inst.url + "/examples/%s" % saved["body"]["id"], headers=bearer(key),
                             timeout=10)
+
+
+# ---- conversations: the thread, follow-ups, clarifications (tests/browser/convo.js) ---------
+# the planner answers (no model) with auth on: a conversation belongs to the key
+CONVO = ("console-convo", 18081, {"OPENAI_BASE_URL": "", "OPENAI_API_KEY": "",
+                                  "T2SQL_AUTH_REQUIRED": "true"})
+FIRST_Q, FOLLOW_UP = "Number of customers by city", "only members"
+FOLLOW_UP_SQL = "SELECT city, count(*) FROM customers WHERE is_member GROUP BY city"
+CLARIFY_Q, OPTION = "Number of ticket sales by name", "events"  # "name": customers and events
+OPTION_SQL = "SELECT e.name, count(*) FROM ticket_sales t JOIN events e USING (event_id) GROUP BY e.name"
+GONE_Q, FAILING_Q = "How many customers in Pune?", "and the flux capacitor readings?"
+SAVE_Q = "what about Delhi?"
+CONV_ID = re.compile(r"c_[0-9a-f]{32}")
+
+
+@pytest.fixture(scope="module")
+def convo_run(instances):
+    inst = instances.start(CONVO[0], CONVO[1], **CONVO[2])
+    key = create_key("console-convo", scopes="query,export,admin")
+    out = run_browser("convo.js", {"url": inst.url, "key": key, "question": FIRST_Q,
+                                   "follow_up": FOLLOW_UP, "clarify": CLARIFY_Q, "option": OPTION,
+                                   "gone": GONE_Q, "failing": FAILING_Q, "save": SAVE_Q,
+                                   "screenshots": screenshot_dir()})
+    out["url"], out["key"] = inst.url, key
+    saved = out["saved"]["body"]
+    if out["saved"]["status"] == 201:  # no other test's planner answers may come from it
+        requests.delete(inst.url + "/examples/%s" % saved["id"], headers=bearer(key), timeout=10)
+    assert out["pageErrors"] == []
+    return out
+
+
+def turn_page(run, query_id):
+    """Page 1 (50 rows) of a turn's query_id, asked through the API with the console's key."""
+    r = post_query(run["url"], {"query_id": query_id, "page": 1, "page_size": 50, "stream": False},
+                   headers=bearer(run["key"]))
+    assert r.status_code == 200, r.text
+    return {"status": 200, "body": r.json(parse_float=Decimal)}
+
+
+def listed(run, conv):
+    r = requests.get(run["url"] + "/conversations/" + conv, headers=bearer(run["key"]), timeout=30)
+    assert r.status_code == 200, r.text
+    return r.json()["turns"]
+
+
+def test_follow_up_typed_in_place(convo_run):
+    first, fu = convo_run["first"], convo_run["followUp"]
+    assert convo_run["start"]["label"] == "Question" and not convo_run["start"]["newConversation"]
+    conv = first["api"]["body"]["conversation_id"]
+    assert CONV_ID.fullmatch(conv) and fu["api"]["body"]["conversation_id"] == conv
+    # the box became "ask a follow-up", emptied for the next turn, and the id is in the tab
+    assert first["box"]["label"] == "Ask a follow-up" and first["box"]["button"] == "Ask follow-up"
+    assert first["box"]["value"] == "" and first["box"]["newConversation"]
+    assert first["box"]["conversation"] == conv == fu["box"]["conversation"]
+    turns = listed(convo_run, conv)
+    assert [t["question"] for t in turns] == [FIRST_Q, FOLLOW_UP]  # restoring and re-showing add none
+    shown = fu["thread"]["turns"]
+    assert [(t["n"], t["question"]) for t in shown] == [(1, FIRST_Q), (2, FOLLOW_UP)]
+    assert [t["sql"] for t in shown] == [t["sql"] for t in turns]
+    assert all(t["sqlOpen"] is False and t["show"] for t in shown)  # collapsible, re-showable
+    assert [t["current"] for t in shown] == [False, True]
+    for t, lt in zip(shown, turns):
+        assert t["answer"] == "%d rows · source %s" % (lt["row_count"], lt["source"])
+    assert fu["thread"]["live"] == "polite" and not fu["thread"]["hidden"]
+    # the table holds the follow-up's rows: as the API gives that turn to the same key, as psql
+    api = turn_page(convo_run, turns[1]["query_id"])
+    assert fu["api"]["body"]["query_id"] == turns[1]["query_id"]
+    assert fu["cells"] == api_cells(api) == api_cells(fu["api"])
+    assert fu["cells"] != first["cells"]
+    assert same_rows(pg_rows(FOLLOW_UP_SQL), api["body"]["rows"], False)
+    assert fu["sql"] == turns[1]["sql"] and fu["error"] is None
+    # another identity (here: none) does not see the conversation
+    r = requests.get(convo_run["url"] + "/conversations/" + conv, timeout=30)
+    assert r.status_code == 401
+
+
+def test_an_earlier_turn_is_shown_again(convo_run):
+    conv = convo_run["first"]["api"]["body"]["conversation_id"]
+    t1 = listed(convo_run, conv)[0]
+    e = convo_run["earlier"]
+    assert e["api"]["body"]["query_id"] == t1["query_id"]  # by its query_id: no new turn
+    assert e["cells"] == api_cells(turn_page(convo_run, t1["query_id"])) == convo_run["first"]["cells"]
+    assert [t["current"] for t in e["thread"]["turns"]] == [True, False]
+    assert e["focused"] == "result-title"
+
+
+def test_reload_restores_the_thread(convo_run):
+    fu, r = convo_run["followUp"], convo_run["restored"]
+    strip = lambda ts: [{k: t[k] for k in ("n", "question", "sql", "answer")} for t in ts]
+    assert strip(r["thread"]["turns"]) == strip(fu["thread"]["turns"])
+    assert r["box"]["conversation"] == fu["box"]["conversation"]
+    assert r["box"]["label"] == "Ask a follow-up" and r["box"]["newConversation"]
+    # the latest turn's result is shown again
+    assert r["cells"] == fu["cells"] and r["thread"]["turns"][1]["current"]
+    assert r["api"]["body"]["query_id"] == fu["api"]["body"]["query_id"]
+
+
+def test_new_conversation_clears_the_thread(convo_run):
+    c = convo_run["cleared"]
+    assert c["thread"]["hidden"] and c["thread"]["turns"] == []
+    assert c["box"]["label"] == "Question" and not c["box"]["newConversation"]
+    assert c["box"]["resultHidden"] and c["box"]["focused"] == "q"
+    assert c["storage"]["session"] == {"t2sql.apiKey": convo_run["key"]}
+
+
+def test_clarification_options_are_buttons_that_answer(convo_run):
+    cl = convo_run["clarify"]
+    body = cl["api"]["body"]
+    assert cl["api"]["status"] == 200 and body["rows"] == []
+    conv = body["conversation_id"]
+    assert CONV_ID.fullmatch(conv) and conv != convo_run["first"]["api"]["body"]["conversation_id"]
+    opts = body["clarification"]["options"]
+    assert len(opts) >= 2
+    (turn,) = cl["thread"]["turns"]
+    assert turn["question"] == CLARIFY_Q and turn["sql"] is None and not turn["show"]
+    assert turn["answer"] == "asked back: " + body["clarification"]["question"]
+    assert [o["label"] for o in turn["options"]] == [o["label"] for o in opts]
+    assert all(o["type"] == "button" and o["tabIndex"] == 0 for o in turn["options"])
+    assert turn["options"][0]["group"] == "Answers to: " + body["clarification"]["question"]
+    assert cl["box"]["focused"] == opts[0]["label"]  # the focus went to the first option
+    # reached by Tab and pressed with Enter: the option's question is the next turn
+    opt = next(o for o in opts if OPTION in o["label"])
+    assert OPTION in convo_run["pressed"]
+    done = convo_run["clarified"]
+    assert [t["question"] for t in done["thread"]["turns"]] == [CLARIFY_Q, opt["question"]]
+    assert [t["options"] for t in done["thread"]["turns"]] == [[], []]  # answered: no buttons
+    assert done["api"]["body"]["conversation_id"] == conv and done["cells"] == api_cells(done["api"])
+    # the same option asked through the API in that conversation, with the same key
+    r = post_query(convo_run["url"], {"question": opt["question"], "conversation_id": conv,
+                                      "stream": False, "page_size": 50}, headers=bearer(convo_run["key"]))
+    assert r.status_code == 200, r.text
+    api = {"body": r.json(parse_float=Decimal)}
+    assert api["body"]["sql"] == done["sql"]
+    assert sorted(done["cells"]) == sorted(api_cells(api))
+    assert same_rows(pg_rows(OPTION_SQL), api["body"]["rows"], False)
+
+
+def test_a_deleted_conversation_starts_fresh(convo_run):
+    assert convo_run["deleted"]["status"] == 204
+    g = convo_run["gone"]
+    assert "conversation is gone" in g["box"]["status"] and g["error"] is None
+    assert g["thread"]["hidden"] and g["thread"]["turns"] == [] and g["box"]["conversation"] is None
+    assert g["box"]["label"] == "Question"
+    a = convo_run["afterGone"]
+    assert a["api"]["status"] == 200 and CONV_ID.fullmatch(a["box"]["conversation"])
+    assert a["box"]["conversation"] != convo_run["deleted"]["id"]
+    assert [t["question"] for t in a["thread"]["turns"]] == [GONE_Q]
+
+
+def test_a_failed_follow_up_is_a_turn_with_its_error(convo_run):
+    f = convo_run["failedTurn"]
+    assert f["api"]["status"] == 422 and f["api"]["body"]["code"] == "cannot_answer"
+    assert f["error"]["code"] == "cannot_answer"
+    t1, t2 = f["thread"]["turns"]
+    assert t2["question"] == FAILING_Q and t2["sql"] is None and not t2["show"]
+    assert t2["answer"] == "422 cannot_answer: " + f["api"]["body"]["detail"]
+    assert t1["current"] and f["cells"] == convo_run["afterGone"]["cells"]  # the last result stays
+    assert f["box"]["value"] == FAILING_Q  # kept to be rephrased
+    turns = listed(convo_run, f["box"]["conversation"])
+    assert [("sql" in t, t.get("error", {}).get("code")) for t in turns[:2]] == \
+        [(True, None), (False, "cannot_answer")]
+
+
+def test_a_follow_up_is_saved_as_an_example_in_its_standalone_form(convo_run):
+    s = convo_run["saved"]
+    assert s["status"] == 201, s
+    t = listed(convo_run, s["id"])[2]
+    assert t["question"] == SAVE_Q and t["standalone_question"] != SAVE_Q
+    assert s["body"]["question"] == t["standalone_question"] and "delhi" in s["body"]["question"].lower()
+    assert s["body"]["sql"] == t["sql"]
+
+
+def test_thread_screens_labels_and_no_external_requests(convo_run):
+    assert convo_run["scrollWidth390"] <= 390, "the page scrolls sideways at 390 px"
+    assert convo_run["unlabelled"] == []
+    hosts = {urlsplit(u).netloc for u in convo_run["requests"]}
+    assert hosts == {urlsplit(convo_run["url"]).netloc}, hosts
+    for name in ("thread1280", "thread390", "clarify1280", "clarify390", "clarified1280"):
+        with open(convo_run[name], "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
