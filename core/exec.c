@@ -363,8 +363,50 @@ static void keep_row(const exec_req *rq, const buf *b, size_t from, long long n)
         buf_add(rq->first_rows, b->p + from, b->len - from);
 }
 
+/* The first max rows of a captured JSON page's rows (body from its "rows":[), comma-separated
+ * into out as keep_row() keeps them. */
+static void captured_first_rows(const char *rows, size_t len, int max, buf *out)
+{
+    json_tokener *tok = json_tokener_new();
+    const char *p = rows, *end = rows + len;
+    int n = 0;
+
+    while (tok && n < max && p < end) {
+        json_object *row;
+        while (p < end && (*p == ',' || *p == ' ' || *p == '\n'))
+            p++;
+        if (p >= end || *p != '[') break;
+        json_tokener_reset(tok);
+        if (!(row = json_tokener_parse_ex(tok, p, (int)(end - p)))) break;
+        json_object_put(row);
+        if (n++ && buf_addc(out, ',') < 0) break;
+        buf_add(out, p, (size_t)json_tokener_get_parse_end(tok));
+        p += json_tokener_get_parse_end(tok);
+    }
+    json_tokener_free(tok);
+}
+
+/* What exec_page() tells the caller of a page (rq's columns_out, total_out, first_rows),
+ * read from a captured page's body ("columns":[...],"column_types":[...] then the rows). */
+static void captured_outputs(const exec_req *rq, const buf *body, long long total)
+{
+    static const char cols[] = "\"columns\":", types[] = "],\"column_types\"",
+                      rows[] = "],\"rows\":[";
+    const char *c = body->p, *e, *r;
+
+    if (rq->total_out) *rq->total_out = total < 0 ? -1 : total;
+    if (!c || strncmp(c, cols, strlen(cols)) != 0 || !(e = strstr(c, types))) return;
+    if (rq->columns_out)
+        buf_add(rq->columns_out, c + strlen(cols), (size_t)(e - c) - strlen(cols) + 1);
+    if (rq->first_rows && !rq->ndjson && (r = strstr(e, rows)) != NULL) {
+        r += strlen(rows);
+        captured_first_rows(r, body->len - (size_t)(r - c), rq->first_rows_max, rq->first_rows);
+    }
+}
+
 int exec_write_captured(const exec_req *rq, const buf *body, long long total, int more, sink *s)
 {
+    captured_outputs(rq, body, total);
     if (write_envelope(&s->b, rq) < 0 || buf_add(&s->b, body->p, body->len) < 0 ||
         write_tail(&s->b, rq, 0.0, total, more) < 0) {
         buf_reset(&s->b);

@@ -72,7 +72,8 @@ int exec_order(PGconn *conn, const txn_limits *lim, const txn_identity *id, cons
 int exec_sorted(PGconn *conn, const txn_limits *lim, const txn_identity *id, const char *sql,
                 const order_key *keys, int nkeys, buf *out, t2err *err);
 /* Writes a page captured earlier (exec_capture's fields) as exec_page() would have, with
- * rq's SQL, query_id and source, and timing execute 0; -1 when it does not fit the sink. */
+ * rq's SQL, query_id and source, and timing execute 0, and fills rq's columns_out, total_out
+ * and first_rows from it as exec_page() does; -1 when it does not fit the sink. */
 int exec_write_captured(const exec_req *rq, const buf *body, long long total, int more, sink *s);
 /* Checks that sql parses and plans (PREPARE, no execution) in the read-only transaction
  * with the limits and identity (NULL = none); 0, or -1 with err (E_INVALID_SQL carrying

@@ -236,7 +236,9 @@ int h_query(req *r)
             r->audit_rows = -1; /* served from the cache: not counted */
             log_debug("query %s source=%s page=%ld size=%ld (result cache)", g.query_id, rq.source,
                       page, page_size);
-            if (turn) convo_record(r, &cv, buf_cstr(&qtext), &g, NULL, -1, NULL, NULL);
+            if (turn) /* the cached page filled the turn's columns, total and first rows */
+                convo_record(r, &cv, buf_cstr(&qtext), &g, buf_cstr(&cols), total,
+                             frows.len ? buf_cstr(&frows) : NULL, NULL);
             rc = 0;
             goto out;
         }
