@@ -238,6 +238,13 @@ static void write_error(sink *s, int ndjson, const t2err *err)
     sink_flush(s);
 }
 
+/* 1 when the total needs a query: the page does not tell it (a row follows the page, or a
+ * page past the end is empty) and it is asked for. */
+static int count_needs_query(const exec_req *rq, long long offset, long long n, int more)
+{
+    return rq->count != COUNT_NONE && (more || (n == 0 && offset > 0));
+}
+
 /* Computes total rows when the page does not tell it (more: a row follows the page);
  * -1 = unknown (null), -2 = error, -3 = the peer hung up while the count ran. */
 static long long exec_total(PGconn *conn, const exec_req *rq, long long offset, long long n,
@@ -248,7 +255,7 @@ static long long exec_total(PGconn *conn, const exec_req *rq, long long offset, 
     long long total = -1;
 
     if (rq->count == COUNT_NONE) return -1;
-    if (!more && (n > 0 || offset == 0)) return offset + n;
+    if (!count_needs_query(rq, offset, n, more)) return offset + n;
     if (rq->count == COUNT_ESTIMATED) {
         buf_printf(&q, "EXPLAIN (FORMAT JSON) %s", rq->sql);
         r = PQexec(conn, buf_cstr(&q));
@@ -493,28 +500,54 @@ static PGresult *page_result(PGconn *conn, page *pg, ExecStatusType want, int *r
     return NULL;
 }
 
+/* Reads the n results of the transaction's opening sent ahead of the page (txn_begin_text).
+ * A PAGE_* code. */
+static int begin_results(PGconn *conn, page *pg, int n, t2err *err)
+{
+    PGresult *r;
+    ExecStatusType st;
+
+    for (; n > 0; n--) {
+        if (wait_result(conn, pg->s->peer_fd) < 0) return PAGE_HANGUP;
+        r = PQgetResult(conn);
+        st = PQresultStatus(r);
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+            pg_result_err(conn, r, E_INTERNAL, err, "command");
+            txn_begin_failed(err);
+            PQclear(r);
+            return PAGE_FAIL;
+        }
+        PQclear(r);
+    }
+    return PAGE_OK;
+}
+
 /* Reads the page through the COPY protocol, one CopyData line per row in PostgreSQL's text
  * format (no PGresult per row). The same simple query first runs the statement with LIMIT 0,
  * whose result names the columns and their types: one round trip, and in the same
- * transaction, so the COPY's columns are the ones described. A PAGE_* code. */
+ * transaction, so the COPY's columns are the ones described. With begin (the transaction's
+ * opening as text, nbegin results), the query opens the transaction first and rolls it back
+ * after the COPY: the whole page in one round trip. A PAGE_* code. */
 static int page_copy(PGconn *conn, page *pg, const char *osql, const char *lim, const char *off,
-                     t2err *err)
+                     const buf *begin, int nbegin, t2err *err)
 {
     buf q = BUF_INIT(0);
     PGresult *r;
     char *line;
     int len, rc = PAGE_OK;
 
-    if (buf_printf(&q,
+    if ((begin && buf_add(&q, begin->p, begin->len) < 0) ||
+        buf_printf(&q,
                    "SELECT * FROM (\n%s\n) q LIMIT 0;\n"
-                   "COPY (SELECT * FROM (\n%s\n) q LIMIT %s OFFSET %s) TO STDOUT",
-                   osql, osql, lim, off) < 0) {
+                   "COPY (SELECT * FROM (\n%s\n) q LIMIT %s OFFSET %s) TO STDOUT%s",
+                   osql, osql, lim, off, begin ? ";\nROLLBACK" : "") < 0) {
         buf_free(&q);
         return err_set(err, E_INTERNAL, "out of memory");
     }
     len = PQsendQuery(conn, buf_cstr(&q));
     buf_free(&q);
     if (!len) return err_set(err, E_DB_UNAVAILABLE, "the database connection was lost");
+    if (begin && (rc = begin_results(conn, pg, nbegin, err)) != PAGE_OK) return rc;
     if (!(r = page_result(conn, pg, PGRES_TUPLES_OK, &rc, err))) return rc;
     pg->nf = start_page(pg->rq, &pg->s->b, r, pg->kinds, 1664, err);
     PQclear(r);
@@ -536,7 +569,8 @@ static int page_copy(PGconn *conn, page *pg, const char *osql, const char *lim, 
     if (len == -3) return PAGE_HANGUP;
     if (!(r = page_result(conn, pg, PGRES_COMMAND_OK, &rc, err))) return rc;
     PQclear(r);
-    /* the simple query's end (ReadyForQuery): the connection then takes the count */
+    /* the simple query's end (ReadyForQuery; the ROLLBACK's result first, when sent): the
+     * connection then takes the count */
     if (wait_result(conn, pg->s->peer_fd) < 0) return PAGE_HANGUP;
     while ((r = PQgetResult(conn)) != NULL)
         PQclear(r);
@@ -577,14 +611,29 @@ static int page_abort(PGconn *conn, page *pg, int rc, PGcancel *cancel, const t2
     return 1;
 }
 
+/* Opens the page's transaction: with the order already decided in this process, only as the
+ * text sent ahead of the page (*opened 1: page_copy's begin); else here, deciding the order
+ * in it. 0; 1 with err when the order failed (the transaction is open); -1 with err (none). */
+static int page_open(PGconn *conn, const txn_limits *lim, const exec_req *rq, buf *osql, buf *begin,
+                     int *nbegin, int *opened, t2err *err)
+{
+    *opened = 0;
+    if (order_cached(rq->sql, osql) &&
+        (*opened = txn_begin_text(conn, lim, rq->id, begin, nbegin, err)) != 0)
+        return *opened < 0 ? -1 : 0;
+    if (txn_begin(conn, lim, rq->id, err) < 0) return -1;
+    /* a total order, so that pages partition the result (order.h) */
+    return order_total(conn, rq->sql, osql, err) < 0 ? 1 : 0;
+}
+
 int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, t2err *err)
 {
     struct timespec t0;
     char lim_s[24], off_s[24];
-    buf osql = BUF_INIT(0);
+    buf osql = BUF_INIT(0), begin = BUF_INIT(1u << 20);
     PGcancel *cancel = NULL;
     page pg;
-    int rc;
+    int rc, nbegin = 0, opened;
     long long offset;
 
     pg.rq = rq; /* (kinds and f are filled once the columns are known) */
@@ -598,14 +647,21 @@ int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, 
     snprintf(lim_s, sizeof lim_s, "%lld", (long long)rq->page_size + 1);
     snprintf(off_s, sizeof off_s, "%lld", offset);
     if (!type_cache_loaded) type_load(conn);
-    if (txn_begin(conn, lim, rq->id, err) < 0) return -1;
-    cancel = PQgetCancel(conn);
-    /* a total order, so that pages partition the result (order.h) */
-    if (order_total(conn, rq->sql, &osql, err) < 0) {
-        rc = PAGE_FAIL;
-    } else {
-        rc = page_copy(conn, &pg, buf_cstr(&osql), lim_s, off_s, err);
+    if ((rc = page_open(conn, lim, rq, &osql, &begin, &nbegin, &opened, err)) < 0) {
+        buf_free(&osql);
+        buf_free(&begin);
+        return -1;
     }
+    cancel = PQgetCancel(conn);
+    if (rc == 1)
+        rc = PAGE_FAIL;
+    else
+        rc = page_copy(conn, &pg, buf_cstr(&osql), lim_s, off_s, opened ? &begin : NULL, nbegin,
+                       err);
+    /* that page's query rolled back its transaction: a count gets one of its own, alike */
+    if (rc == PAGE_OK && opened && count_needs_query(rq, offset, pg.n, pg.more) &&
+        txn_begin(conn, lim, rq->id, err) < 0)
+        rc = PAGE_FAIL;
     if (rc == PAGE_OK) {
         rc = end_page(conn, rq, s, offset, pg.n, pg.more, &t0, err);
         rc = rc == -3 ? PAGE_HANGUP : rc < 0 ? PAGE_FAIL : PAGE_OK;
@@ -618,5 +674,6 @@ int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, 
     }
     if (cancel) PQfreeCancel(cancel);
     buf_free(&osql);
+    buf_free(&begin);
     return rc;
 }
