@@ -143,38 +143,6 @@ int exec_sorted(PGconn *conn, const txn_limits *lim, const txn_identity *id, con
     return rc;
 }
 
-int exec_check(PGconn *conn, const txn_limits *lim, const txn_identity *id, const char *sql,
-               t2err *err)
-{
-    PGresult *r;
-    int rc = 0;
-
-    buf q = BUF_INIT(0);
-
-    if (txn_begin(conn, lim, id, err) < 0) return -1;
-    if (id && id->role && *id->role) {
-        /* PREPARE does not check privileges (the executor does): EXPLAIN reaches the
-         * executor's start, so a column the role cannot read is refused before anything runs */
-        buf_adds(&q, "EXPLAIN (COSTS OFF) ");
-        buf_adds(&q, sql);
-        r = PQexecParams(conn, buf_cstr(&q), 0, NULL, NULL, NULL, NULL, 0); /* one statement */
-    } else {
-        r = PQprepare(conn, "", sql, 0, NULL);
-    }
-    buf_free(&q);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
-        /* class 42 (syntax, unknown names, grouping...) is the SQL's fault and worth a
-         * repair round; anything else (bad data, 22xxx) is a failed query */
-        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-        rc = pg_result_err(conn, r,
-                           state && strncmp(state, "42", 2) == 0 ? E_INVALID_SQL : E_QUERY_FAILED,
-                           err, "check");
-    }
-    PQclear(r);
-    txn_end(conn);
-    return rc;
-}
-
 /* Waits until the database connection has input (consumed into libpq's buffer), watching the
  * peer's socket meanwhile: a query whose rows come slowly (or not at all before a sort, or a
  * count, finishes) would otherwise notice a client that left only at its next write. nginx
@@ -212,6 +180,110 @@ static int wait_result(PGconn *conn, int peer_fd)
     while (w == 0 && peer_fd >= 0 && PQisBusy(conn))
         w = wait_input(conn, &peer_fd);
     return w < 0 ? -1 : 0;
+}
+
+/* The error of a statement of generated SQL that PostgreSQL refused: for a check, class 42
+ * (syntax, unknown names, grouping...) is the SQL's fault and worth a repair round, anything
+ * else (bad data, 22xxx) a failed query; for a page, a failed query. -1 with err. */
+static int stmt_err(PGconn *conn, const PGresult *r, int for_check, t2err *err)
+{
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+    if (!for_check) return pg_result_err(conn, r, E_QUERY_FAILED, err, "query");
+    return pg_result_err(conn, r,
+                         state && strncmp(state, "42", 2) == 0 ? E_INVALID_SQL : E_QUERY_FAILED,
+                         err, "check");
+}
+
+/* Reads the n results of the transaction's opening sent ahead of a statement in one simple
+ * query (txn_begin_text), watching peer_fd (-1: none). 0; -3 when the peer hung up; -1 with
+ * err: PostgreSQL lexes and parses the whole string before running any of it, so an error in
+ * place of the first result (BEGIN) is the statement's syntax (stmt_err), a later one the
+ * opening's (as txn_begin() reports it). */
+static int opening_results(PGconn *conn, int n, int peer_fd, int for_check, t2err *err)
+{
+    PGresult *r;
+    ExecStatusType st;
+    int i;
+
+    for (i = 0; i < n; i++) {
+        if (wait_result(conn, peer_fd) < 0) return -3;
+        r = PQgetResult(conn);
+        st = PQresultStatus(r);
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+            if (i == 0 && r && PQstatus(conn) == CONNECTION_OK) {
+                stmt_err(conn, r, for_check, err);
+            } else {
+                pg_result_err(conn, r, E_INTERNAL, err, "command");
+                txn_begin_failed(err);
+            }
+            PQclear(r);
+            return -1;
+        }
+        PQclear(r);
+    }
+    return 0;
+}
+
+/* exec_check in round trips of its own: the opening (txn_begin), the statement, the rollback. */
+static int check_apart(PGconn *conn, const txn_limits *lim, const txn_identity *id, const char *sql,
+                       t2err *err)
+{
+    PGresult *r;
+    int rc = 0;
+
+    buf q = BUF_INIT(0);
+
+    if (txn_begin(conn, lim, id, err) < 0) return -1;
+    if (id && id->role && *id->role) {
+        /* PREPARE does not check privileges (the executor does): EXPLAIN reaches the
+         * executor's start, so a column the role cannot read is refused before anything runs */
+        buf_adds(&q, "EXPLAIN (COSTS OFF) ");
+        buf_adds(&q, sql);
+        r = PQexecParams(conn, buf_cstr(&q), 0, NULL, NULL, NULL, NULL, 0); /* one statement */
+    } else {
+        r = PQprepare(conn, "", sql, 0, NULL);
+    }
+    buf_free(&q);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        rc = stmt_err(conn, r, 1, err);
+    PQclear(r);
+    txn_end(conn);
+    return rc;
+}
+
+int exec_check(PGconn *conn, const txn_limits *lim, const txn_identity *id, const char *sql,
+               t2err *err)
+{
+    buf q = BUF_INIT(0);
+    PGresult *r;
+    int n = 0, rc;
+
+    if ((rc = txn_begin_text(conn, lim, id, &q, &n, err)) <= 0) {
+        buf_free(&q);
+        return rc < 0 ? -1 : check_apart(conn, lim, id, sql, err);
+    }
+    /* one round trip: the opening, the statement, the rollback. With a role, EXPLAIN (which
+     * reaches the executor's start, where privileges are checked); else SQL-level PREPARE
+     * (parse analysis as PQprepare's, never executed), deallocated at once */
+    if (id && id->role && *id->role)
+        rc = buf_printf(&q, "EXPLAIN (COSTS OFF) %s;\nROLLBACK", sql);
+    else
+        rc = buf_printf(&q, "PREPARE t2sql_check AS\n%s;\nDEALLOCATE t2sql_check;\nROLLBACK", sql);
+    if (rc < 0 || !PQsendQuery(conn, buf_cstr(&q))) {
+        buf_free(&q);
+        return err_set(err, rc < 0 ? E_INTERNAL : E_DB_UNAVAILABLE,
+                       rc < 0 ? "out of memory" : "the database connection was lost");
+    }
+    buf_free(&q);
+    if ((rc = opening_results(conn, n, -1, 1, err)) == 0) {
+        r = PQgetResult(conn);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+            rc = stmt_err(conn, r, 1, err);
+        PQclear(r);
+    }
+    txn_end(conn); /* drains the rest; rolls back when the rollback did not run */
+    return rc < 0 ? -1 : 0;
 }
 
 /* The next row of a COPY OUT (PQgetCopyData: its length, the line the caller's to PQfreemem;
@@ -500,34 +572,12 @@ static PGresult *page_result(PGconn *conn, page *pg, ExecStatusType want, int *r
     return NULL;
 }
 
-/* Reads the n results of the transaction's opening sent ahead of the page (txn_begin_text).
- * A PAGE_* code. */
-static int begin_results(PGconn *conn, page *pg, int n, t2err *err)
-{
-    PGresult *r;
-    ExecStatusType st;
-
-    for (; n > 0; n--) {
-        if (wait_result(conn, pg->s->peer_fd) < 0) return PAGE_HANGUP;
-        r = PQgetResult(conn);
-        st = PQresultStatus(r);
-        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-            pg_result_err(conn, r, E_INTERNAL, err, "command");
-            txn_begin_failed(err);
-            PQclear(r);
-            return PAGE_FAIL;
-        }
-        PQclear(r);
-    }
-    return PAGE_OK;
-}
-
 /* Reads the page through the COPY protocol, one CopyData line per row in PostgreSQL's text
  * format (no PGresult per row). The same simple query first runs the statement with LIMIT 0,
  * whose result names the columns and their types: one round trip, and in the same
- * transaction, so the COPY's columns are the ones described. With begin (the transaction's
- * opening as text, nbegin results), the query opens the transaction first and rolls it back
- * after the COPY: the whole page in one round trip. A PAGE_* code. */
+ * transaction, so the COPY's columns are the ones described; the same query rolls the
+ * transaction back after the COPY. With begin (the transaction's opening as text, nbegin
+ * results), it opens the transaction first: the whole page in one round trip. A PAGE_* code. */
 static int page_copy(PGconn *conn, page *pg, const char *osql, const char *lim, const char *off,
                      const buf *begin, int nbegin, t2err *err)
 {
@@ -540,14 +590,15 @@ static int page_copy(PGconn *conn, page *pg, const char *osql, const char *lim, 
         buf_printf(&q,
                    "SELECT * FROM (\n%s\n) q LIMIT 0;\n"
                    "COPY (SELECT * FROM (\n%s\n) q LIMIT %s OFFSET %s) TO STDOUT%s",
-                   osql, osql, lim, off, begin ? ";\nROLLBACK" : "") < 0) {
+                   osql, osql, lim, off, ";\nROLLBACK") < 0) {
         buf_free(&q);
         return err_set(err, E_INTERNAL, "out of memory");
     }
     len = PQsendQuery(conn, buf_cstr(&q));
     buf_free(&q);
     if (!len) return err_set(err, E_DB_UNAVAILABLE, "the database connection was lost");
-    if (begin && (rc = begin_results(conn, pg, nbegin, err)) != PAGE_OK) return rc;
+    if (begin && (rc = opening_results(conn, nbegin, pg->s->peer_fd, 0, err)) != 0)
+        return rc == -3 ? PAGE_HANGUP : PAGE_FAIL;
     if (!(r = page_result(conn, pg, PGRES_TUPLES_OK, &rc, err))) return rc;
     pg->nf = start_page(pg->rq, &pg->s->b, r, pg->kinds, 1664, err);
     PQclear(r);
@@ -658,8 +709,8 @@ int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, 
     else
         rc = page_copy(conn, &pg, buf_cstr(&osql), lim_s, off_s, opened ? &begin : NULL, nbegin,
                        err);
-    /* that page's query rolled back its transaction: a count gets one of its own, alike */
-    if (rc == PAGE_OK && opened && count_needs_query(rq, offset, pg.n, pg.more) &&
+    /* the page's query rolled its transaction back: a count gets one of its own, alike */
+    if (rc == PAGE_OK && count_needs_query(rq, offset, pg.n, pg.more) &&
         txn_begin(conn, lim, rq->id, err) < 0)
         rc = PAGE_FAIL;
     if (rc == PAGE_OK) {
