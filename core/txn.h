@@ -12,6 +12,8 @@
  *             set_config('t2sql.claim.<name>', <value>, true) per claim), all before
  *   SET LOCAL ROLE (the identity's role, else query_role), so that the role generated SQL runs
  *   as needs no privilege on set_config() (conf/roles.sql revokes it from PUBLIC).
+ * txn_begin_text() gives the same opening as text, for a caller that sends it with its own
+ * statements (and a ROLLBACK) in one simple query: core/exec's pages and checks.
  * Every setting is LOCAL: txn_end() rolls back and the connection carries nothing to the next
  * transaction. Nothing here owns memory past a call; strings are the caller's.
  *
