@@ -5,6 +5,7 @@
 
 #include <hiredis/hiredis.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,8 +187,19 @@ int cache_ping(cache *c)
 
 /* dst is a plain pointer: va_start after a parameter declared as an array is undefined
  * (C11 7.16.1.4). */
+/* SHA-256 fetched once per process (an implicit fetch on every digest costs a provider
+ * lookup each time). */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 void cache_key_hash(char *dst, ...)
 {
+    static const char hex[] = "0123456789abcdef";
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     unsigned char out[32];
     unsigned int n = 0, i;
@@ -196,13 +208,17 @@ void cache_key_hash(char *dst, ...)
 
     dst[0] = '\0';
     if (!md) return;
-    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    pthread_once(&sha256_once, sha256_fetch);
+    EVP_DigestInit_ex(md, sha256_md ? sha256_md : EVP_sha256(), NULL);
     va_start(ap, dst);
     while ((part = va_arg(ap, const char *)) != NULL)
         EVP_DigestUpdate(md, part, strlen(part) + 1); /* the NUL separates parts */
     va_end(ap);
     EVP_DigestFinal_ex(md, out, &n);
     EVP_MD_CTX_free(md);
-    for (i = 0; i < n; i++)
-        snprintf(dst + 2 * i, 3, "%02x", out[i]);
+    for (i = 0; i < n; i++) {
+        dst[2 * i] = hex[out[i] >> 4];
+        dst[2 * i + 1] = hex[out[i] & 15];
+    }
+    dst[2 * n] = '\0';
 }

@@ -143,38 +143,6 @@ int exec_sorted(PGconn *conn, const txn_limits *lim, const txn_identity *id, con
     return rc;
 }
 
-int exec_check(PGconn *conn, const txn_limits *lim, const txn_identity *id, const char *sql,
-               t2err *err)
-{
-    PGresult *r;
-    int rc = 0;
-
-    buf q = BUF_INIT(0);
-
-    if (txn_begin(conn, lim, id, err) < 0) return -1;
-    if (id && id->role && *id->role) {
-        /* PREPARE does not check privileges (the executor does): EXPLAIN reaches the
-         * executor's start, so a column the role cannot read is refused before anything runs */
-        buf_adds(&q, "EXPLAIN (COSTS OFF) ");
-        buf_adds(&q, sql);
-        r = PQexecParams(conn, buf_cstr(&q), 0, NULL, NULL, NULL, NULL, 0); /* one statement */
-    } else {
-        r = PQprepare(conn, "", sql, 0, NULL);
-    }
-    buf_free(&q);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK) {
-        /* class 42 (syntax, unknown names, grouping...) is the SQL's fault and worth a
-         * repair round; anything else (bad data, 22xxx) is a failed query */
-        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-        rc = pg_result_err(conn, r,
-                           state && strncmp(state, "42", 2) == 0 ? E_INVALID_SQL : E_QUERY_FAILED,
-                           err, "check");
-    }
-    PQclear(r);
-    txn_end(conn);
-    return rc;
-}
-
 /* Waits until the database connection has input (consumed into libpq's buffer), watching the
  * peer's socket meanwhile: a query whose rows come slowly (or not at all before a sort, or a
  * count, finishes) would otherwise notice a client that left only at its next write. nginx
@@ -214,6 +182,110 @@ static int wait_result(PGconn *conn, int peer_fd)
     return w < 0 ? -1 : 0;
 }
 
+/* The error of a statement of generated SQL that PostgreSQL refused: for a check, class 42
+ * (syntax, unknown names, grouping...) is the SQL's fault and worth a repair round, anything
+ * else (bad data, 22xxx) a failed query; for a page, a failed query. -1 with err. */
+static int stmt_err(PGconn *conn, const PGresult *r, int for_check, t2err *err)
+{
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+    if (!for_check) return pg_result_err(conn, r, E_QUERY_FAILED, err, "query");
+    return pg_result_err(conn, r,
+                         state && strncmp(state, "42", 2) == 0 ? E_INVALID_SQL : E_QUERY_FAILED,
+                         err, "check");
+}
+
+/* Reads the n results of the transaction's opening sent ahead of a statement in one simple
+ * query (txn_begin_text), watching peer_fd (-1: none). 0; -3 when the peer hung up; -1 with
+ * err: PostgreSQL lexes and parses the whole string before running any of it, so an error in
+ * place of the first result (BEGIN) is the statement's syntax (stmt_err), a later one the
+ * opening's (as txn_begin() reports it). */
+static int opening_results(PGconn *conn, int n, int peer_fd, int for_check, t2err *err)
+{
+    PGresult *r;
+    ExecStatusType st;
+    int i;
+
+    for (i = 0; i < n; i++) {
+        if (wait_result(conn, peer_fd) < 0) return -3;
+        r = PQgetResult(conn);
+        st = PQresultStatus(r);
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+            if (i == 0 && r && PQstatus(conn) == CONNECTION_OK) {
+                stmt_err(conn, r, for_check, err);
+            } else {
+                pg_result_err(conn, r, E_INTERNAL, err, "command");
+                txn_begin_failed(err);
+            }
+            PQclear(r);
+            return -1;
+        }
+        PQclear(r);
+    }
+    return 0;
+}
+
+/* exec_check in round trips of its own: the opening (txn_begin), the statement, the rollback. */
+static int check_apart(PGconn *conn, const txn_limits *lim, const txn_identity *id, const char *sql,
+                       t2err *err)
+{
+    PGresult *r;
+    int rc = 0;
+
+    buf q = BUF_INIT(0);
+
+    if (txn_begin(conn, lim, id, err) < 0) return -1;
+    if (id && id->role && *id->role) {
+        /* PREPARE does not check privileges (the executor does): EXPLAIN reaches the
+         * executor's start, so a column the role cannot read is refused before anything runs */
+        buf_adds(&q, "EXPLAIN (COSTS OFF) ");
+        buf_adds(&q, sql);
+        r = PQexecParams(conn, buf_cstr(&q), 0, NULL, NULL, NULL, NULL, 0); /* one statement */
+    } else {
+        r = PQprepare(conn, "", sql, 0, NULL);
+    }
+    buf_free(&q);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        rc = stmt_err(conn, r, 1, err);
+    PQclear(r);
+    txn_end(conn);
+    return rc;
+}
+
+int exec_check(PGconn *conn, const txn_limits *lim, const txn_identity *id, const char *sql,
+               t2err *err)
+{
+    buf q = BUF_INIT(0);
+    PGresult *r;
+    int n = 0, rc;
+
+    if ((rc = txn_begin_text(conn, lim, id, &q, &n, err)) <= 0) {
+        buf_free(&q);
+        return rc < 0 ? -1 : check_apart(conn, lim, id, sql, err);
+    }
+    /* one round trip: the opening, the statement, the rollback. With a role, EXPLAIN (which
+     * reaches the executor's start, where privileges are checked); else SQL-level PREPARE
+     * (parse analysis as PQprepare's, never executed), deallocated at once */
+    if (id && id->role && *id->role)
+        rc = buf_printf(&q, "EXPLAIN (COSTS OFF) %s;\nROLLBACK", sql);
+    else
+        rc = buf_printf(&q, "PREPARE t2sql_check AS\n%s;\nDEALLOCATE t2sql_check;\nROLLBACK", sql);
+    if (rc < 0 || !PQsendQuery(conn, buf_cstr(&q))) {
+        buf_free(&q);
+        return err_set(err, rc < 0 ? E_INTERNAL : E_DB_UNAVAILABLE,
+                       rc < 0 ? "out of memory" : "the database connection was lost");
+    }
+    buf_free(&q);
+    if ((rc = opening_results(conn, n, -1, 1, err)) == 0) {
+        r = PQgetResult(conn);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+            rc = stmt_err(conn, r, 1, err);
+        PQclear(r);
+    }
+    txn_end(conn); /* drains the rest; rolls back when the rollback did not run */
+    return rc < 0 ? -1 : 0;
+}
+
 /* The next row of a COPY OUT (PQgetCopyData: its length, the line the caller's to PQfreemem;
  * -1 at the end, -2 on error), waiting as wait_input() does; -3 when the peer hung up. */
 static int copy_next(PGconn *conn, int peer_fd, char **line)
@@ -238,6 +310,13 @@ static void write_error(sink *s, int ndjson, const t2err *err)
     sink_flush(s);
 }
 
+/* 1 when the total needs a query: the page does not tell it (a row follows the page, or a
+ * page past the end is empty) and it is asked for. */
+static int count_needs_query(const exec_req *rq, long long offset, long long n, int more)
+{
+    return rq->count != COUNT_NONE && (more || (n == 0 && offset > 0));
+}
+
 /* Computes total rows when the page does not tell it (more: a row follows the page);
  * -1 = unknown (null), -2 = error, -3 = the peer hung up while the count ran. */
 static long long exec_total(PGconn *conn, const exec_req *rq, long long offset, long long n,
@@ -248,7 +327,7 @@ static long long exec_total(PGconn *conn, const exec_req *rq, long long offset, 
     long long total = -1;
 
     if (rq->count == COUNT_NONE) return -1;
-    if (!more && (n > 0 || offset == 0)) return offset + n;
+    if (!count_needs_query(rq, offset, n, more)) return offset + n;
     if (rq->count == COUNT_ESTIMATED) {
         buf_printf(&q, "EXPLAIN (FORMAT JSON) %s", rq->sql);
         r = PQexec(conn, buf_cstr(&q));
@@ -538,25 +617,30 @@ static PGresult *page_result(PGconn *conn, page *pg, ExecStatusType want, int *r
 /* Reads the page through the COPY protocol, one CopyData line per row in PostgreSQL's text
  * format (no PGresult per row). The same simple query first runs the statement with LIMIT 0,
  * whose result names the columns and their types: one round trip, and in the same
- * transaction, so the COPY's columns are the ones described. A PAGE_* code. */
+ * transaction, so the COPY's columns are the ones described; the same query rolls the
+ * transaction back after the COPY. With begin (the transaction's opening as text, nbegin
+ * results), it opens the transaction first: the whole page in one round trip. A PAGE_* code. */
 static int page_copy(PGconn *conn, page *pg, const char *osql, const char *lim, const char *off,
-                     t2err *err)
+                     const buf *begin, int nbegin, t2err *err)
 {
     buf q = BUF_INIT(0);
     PGresult *r;
     char *line;
     int len, rc = PAGE_OK;
 
-    if (buf_printf(&q,
+    if ((begin && buf_add(&q, begin->p, begin->len) < 0) ||
+        buf_printf(&q,
                    "SELECT * FROM (\n%s\n) q LIMIT 0;\n"
-                   "COPY (SELECT * FROM (\n%s\n) q LIMIT %s OFFSET %s) TO STDOUT",
-                   osql, osql, lim, off) < 0) {
+                   "COPY (SELECT * FROM (\n%s\n) q LIMIT %s OFFSET %s) TO STDOUT%s",
+                   osql, osql, lim, off, ";\nROLLBACK") < 0) {
         buf_free(&q);
         return err_set(err, E_INTERNAL, "out of memory");
     }
     len = PQsendQuery(conn, buf_cstr(&q));
     buf_free(&q);
     if (!len) return err_set(err, E_DB_UNAVAILABLE, "the database connection was lost");
+    if (begin && (rc = opening_results(conn, nbegin, pg->s->peer_fd, 0, err)) != 0)
+        return rc == -3 ? PAGE_HANGUP : PAGE_FAIL;
     if (!(r = page_result(conn, pg, PGRES_TUPLES_OK, &rc, err))) return rc;
     pg->nf = start_page(pg->rq, &pg->s->b, r, pg->kinds, 1664, err);
     PQclear(r);
@@ -578,7 +662,8 @@ static int page_copy(PGconn *conn, page *pg, const char *osql, const char *lim, 
     if (len == -3) return PAGE_HANGUP;
     if (!(r = page_result(conn, pg, PGRES_COMMAND_OK, &rc, err))) return rc;
     PQclear(r);
-    /* the simple query's end (ReadyForQuery): the connection then takes the count */
+    /* the simple query's end (ReadyForQuery; the ROLLBACK's result first, when sent): the
+     * connection then takes the count */
     if (wait_result(conn, pg->s->peer_fd) < 0) return PAGE_HANGUP;
     while ((r = PQgetResult(conn)) != NULL)
         PQclear(r);
@@ -619,14 +704,29 @@ static int page_abort(PGconn *conn, page *pg, int rc, PGcancel *cancel, const t2
     return 1;
 }
 
+/* Opens the page's transaction: with the order already decided in this process, only as the
+ * text sent ahead of the page (*opened 1: page_copy's begin); else here, deciding the order
+ * in it. 0; 1 with err when the order failed (the transaction is open); -1 with err (none). */
+static int page_open(PGconn *conn, const txn_limits *lim, const exec_req *rq, buf *osql, buf *begin,
+                     int *nbegin, int *opened, t2err *err)
+{
+    *opened = 0;
+    if (order_cached(rq->sql, osql) &&
+        (*opened = txn_begin_text(conn, lim, rq->id, begin, nbegin, err)) != 0)
+        return *opened < 0 ? -1 : 0;
+    if (txn_begin(conn, lim, rq->id, err) < 0) return -1;
+    /* a total order, so that pages partition the result (order.h) */
+    return order_total(conn, rq->sql, osql, err) < 0 ? 1 : 0;
+}
+
 int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, t2err *err)
 {
     struct timespec t0;
     char lim_s[24], off_s[24];
-    buf osql = BUF_INIT(0);
+    buf osql = BUF_INIT(0), begin = BUF_INIT(1u << 20);
     PGcancel *cancel = NULL;
     page pg;
-    int rc;
+    int rc, nbegin = 0, opened;
     long long offset;
 
     pg.rq = rq; /* (kinds and f are filled once the columns are known) */
@@ -640,14 +740,21 @@ int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, 
     snprintf(lim_s, sizeof lim_s, "%lld", (long long)rq->page_size + 1);
     snprintf(off_s, sizeof off_s, "%lld", offset);
     if (!type_cache_loaded) type_load(conn);
-    if (txn_begin(conn, lim, rq->id, err) < 0) return -1;
-    cancel = PQgetCancel(conn);
-    /* a total order, so that pages partition the result (order.h) */
-    if (order_total(conn, rq->sql, &osql, err) < 0) {
-        rc = PAGE_FAIL;
-    } else {
-        rc = page_copy(conn, &pg, buf_cstr(&osql), lim_s, off_s, err);
+    if ((rc = page_open(conn, lim, rq, &osql, &begin, &nbegin, &opened, err)) < 0) {
+        buf_free(&osql);
+        buf_free(&begin);
+        return -1;
     }
+    cancel = PQgetCancel(conn);
+    if (rc == 1)
+        rc = PAGE_FAIL;
+    else
+        rc = page_copy(conn, &pg, buf_cstr(&osql), lim_s, off_s, opened ? &begin : NULL, nbegin,
+                       err);
+    /* the page's query rolled its transaction back: a count gets one of its own, alike */
+    if (rc == PAGE_OK && count_needs_query(rq, offset, pg.n, pg.more) &&
+        txn_begin(conn, lim, rq->id, err) < 0)
+        rc = PAGE_FAIL;
     if (rc == PAGE_OK) {
         rc = end_page(conn, rq, s, offset, pg.n, pg.more, &t0, err);
         rc = rc == -3 ? PAGE_HANGUP : rc < 0 ? PAGE_FAIL : PAGE_OK;
@@ -660,5 +767,6 @@ int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, 
     }
     if (cancel) PQfreeCancel(cancel);
     buf_free(&osql);
+    buf_free(&begin);
     return rc;
 }

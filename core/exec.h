@@ -4,7 +4,9 @@
  * size.
  *
  * Every statement runs inside the read-only transaction of core/txn (limits, search path, role,
- * claims), which is always rolled back. Owns nothing past the call. */
+ * claims), which is always rolled back: by the page's own query (ending in ROLLBACK), which
+ * also opens the transaction (txn_begin_text) when the process knows the statement's order
+ * already, so that a repeated page is one round trip. Owns nothing past the call. */
 #ifndef T2_EXEC_H
 #define T2_EXEC_H
 

@@ -585,6 +585,14 @@ done:
     return rc;
 }
 
+int order_cached(const char *sql, buf *out)
+{
+    const char *hit = cache_get(sql);
+
+    buf_reset(out);
+    return hit && buf_adds(out, hit) == 0;
+}
+
 int order_total(PGconn *conn, const char *sql, buf *out, t2err *err)
 {
     const char *hit = cache_get(sql);

@@ -20,6 +20,9 @@
  * learn its columns, unless the decision is cached. 0; -1 with err when PostgreSQL refused
  * the statement (the transaction is then aborted: the caller rolls back) or out of memory. */
 int order_total(PGconn *conn, const char *sql, buf *out, t2err *err);
+/* order_total's answer when this process has it already (no database needed): 1 with out
+ * written, else 0. */
+int order_cached(const char *sql, buf *out);
 
 /* The decision on the parse tree alone, for tests and for order_total: ncols output columns
  * of which orderable[i] says whether column i+1 has a btree ordering; unique is 1 when the

@@ -52,10 +52,103 @@ static int install(t2ctx *x, const char *text, size_t len, t2err *err)
     return 0;
 }
 
+/* What pipeline_semantic_explain() said lately for a question and its SQL, per process: the
+ * same pair under the same semantic layer is explained alike, so a repeated question skips
+ * the parse and the glossary match. Exact texts are compared (no hash trusted); emptied
+ * whenever the layer or its glossary is (re)loaded; entries past EXPLAIN_MEMO_MAX bytes are
+ * not kept. */
+#define EXPLAIN_MEMO     32
+#define EXPLAIN_MEMO_MAX 4096
+
+typedef struct explain_memo {
+    const t2ctx *x;
+    char *question, *sql, *expl, *meas; /* NULL question = an empty slot */
+    size_t elen, mlen;
+    int nmeasures;
+} explain_memo;
+
+static explain_memo memo[EXPLAIN_MEMO];
+
+static void memo_free(explain_memo *m)
+{
+    free(m->question);
+    free(m->sql);
+    free(m->expl);
+    free(m->meas);
+    memset(m, 0, sizeof *m);
+}
+
+static void memo_clear(void)
+{
+    for (int i = 0; i < EXPLAIN_MEMO; i++)
+        memo_free(&memo[i]);
+}
+
+static explain_memo *memo_slot(const char *question, const char *sql)
+{
+    unsigned long h = 1469598103934665603UL; /* FNV-1a over both texts */
+    const char *p;
+
+    for (p = question; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211UL;
+    for (p = sql; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211UL;
+    return &memo[h % EXPLAIN_MEMO];
+}
+
+/* 1 with out's explanation and measures filled from the memo, else 0. */
+static int memo_get(const t2ctx *x, const char *question, gen_result *out)
+{
+    const char *sql = buf_cstr(&out->sql);
+    explain_memo *m = memo_slot(question, sql);
+
+    if (!m->question || m->x != x || strcmp(m->question, question) != 0 || strcmp(m->sql, sql) != 0)
+        return 0;
+    buf_reset(&out->explanation);
+    buf_reset(&out->measures_used);
+    if (buf_add(&out->explanation, m->expl, m->elen) < 0 ||
+        buf_add(&out->measures_used, m->meas, m->mlen) < 0)
+        return 0;
+    out->nmeasures = m->nmeasures;
+    return 1;
+}
+
+static char *dup_bytes(const char *p, size_t n)
+{
+    char *d = malloc(n + 1);
+
+    if (d) {
+        memcpy(d, p ? p : "", n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+static void memo_put(const t2ctx *x, const char *question, const gen_result *out)
+{
+    const char *sql = buf_cstr(&out->sql);
+    explain_memo *m = memo_slot(question, sql);
+    size_t ql = strlen(question), sl = strlen(sql);
+
+    memo_free(m);
+    if (ql + sl + out->explanation.len + out->measures_used.len > EXPLAIN_MEMO_MAX) return;
+    m->x = x;
+    m->sql = dup_bytes(sql, sl);
+    m->expl = dup_bytes(out->explanation.p, out->explanation.len);
+    m->meas = dup_bytes(out->measures_used.p, out->measures_used.len);
+    m->elen = out->explanation.len;
+    m->mlen = out->measures_used.len;
+    m->nmeasures = out->nmeasures;
+    m->question = dup_bytes(question, ql);
+    if (!m->sql || !m->expl || !m->meas || !m->question) memo_free(m);
+}
+
 int pipeline_semantic_load(t2ctx *x, t2err *err)
 {
     buf text = BUF_INIT(SEMANTIC_FILE_MAX);
     int got, rc;
+
+    memo_clear();
 
     if (checked.have && same_path(checked.path, x->cf->semantic_file))
         return install(x, checked.present ? buf_cstr(&checked.text) : NULL, checked.text.len, err);
@@ -199,6 +292,7 @@ int pipeline_semantic_merge(t2ctx *x)
     glossary *g;
     int *map = NULL, i, k, rc = 0;
 
+    memo_clear();
     glossary_free(x->semgl);
     free(x->semdef);
     x->semgl = NULL, x->semdef = NULL;
@@ -288,6 +382,10 @@ int pipeline_semantic_explain(t2ctx *x, const char *question, gen_result *out)
     int k, i, j;
 
     if (!gr) return -1;
+    if (memo_get(x, question, out)) {
+        free(gr);
+        return 0;
+    }
     buf_reset(&out->explanation);
     buf_reset(&out->measures_used);
     out->nmeasures = 0;
@@ -316,6 +414,7 @@ int pipeline_semantic_explain(t2ctx *x, const char *question, gen_result *out)
         if (sd->description) buf_printf(&out->explanation, " (%s)", sd->description);
         out->nmeasures++;
     }
+    memo_put(x, question, out);
     buf_free(&names);
     buf_free(&sq);
     free(gr);

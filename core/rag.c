@@ -513,6 +513,15 @@ fail:
     return -1;
 }
 
+/* Appends a, b, c and d (the schema's lines are many and short: no format to parse). */
+static int adds4(buf *out, const char *a, const char *b, const char *c, const char *d)
+{
+    return buf_adds(out, a) < 0 || buf_adds(out, b) < 0 || buf_adds(out, c) < 0 ||
+                   buf_adds(out, d) < 0
+               ? -1
+               : 0;
+}
+
 /* Renders column j of table ti on one line. */
 static int render_column(const ranker *r, int ti, int j, buf *out)
 {
@@ -521,15 +530,17 @@ static int render_column(const ranker *r, int ti, int j, buf *out)
     size_t shown = 0;
     int k;
 
-    if (buf_printf(out, "  %s %s%s", c->name, c->type, c->pk ? " PRIMARY KEY" : "") < 0) return -1;
+    if (adds4(out, "  ", c->name, " ", c->type) < 0 || (c->pk && buf_adds(out, " PRIMARY KEY") < 0))
+        return -1;
     for (k = 0; k < r->x->tables[ti].nfk; k++) {
         const cat_fk *f = &cat->fks[r->x->fk_of[r->x->tables[ti].fk + k]];
         const cat_table *rt = &cat->tables[f->ref_table];
         if (f->column == j &&
-            buf_printf(out, " REFERENCES %s(%s)", rt->name, rt->cols[f->ref_column].name) < 0)
+            (adds4(out, " REFERENCES ", rt->name, "(", rt->cols[f->ref_column].name) < 0 ||
+             buf_addc(out, ')') < 0))
             return -1;
     }
-    if (c->comment && buf_printf(out, " -- %s", c->comment) < 0) return -1;
+    if (c->comment && adds4(out, " -- ", c->comment, "", "") < 0) return -1;
     if (c->nvalues) {
         int first = 1, pass;
         if (buf_adds(out, c->comment ? "; values: " : " -- values: ") < 0) return -1;
@@ -551,8 +562,8 @@ static int render_full(const ranker *r, int ti, buf *out)
     const cat_table *t = &r->cat->tables[ti];
     int j;
 
-    if (buf_printf(out, "TABLE %s.%s", t->schema, t->name) < 0) return -1;
-    if (t->comment && buf_printf(out, " -- %s", t->comment) < 0) return -1;
+    if (adds4(out, "TABLE ", t->schema, ".", t->name) < 0) return -1;
+    if (t->comment && adds4(out, " -- ", t->comment, "", "") < 0) return -1;
     if (buf_adds(out, "\n") < 0) return -1;
     for (j = 0; j < t->ncols; j++)
         if (render_column(r, ti, j, out) < 0) return -1;
@@ -565,9 +576,9 @@ static int render_compact(const ranker *r, int ti, buf *out)
     const cat_table *t = &r->cat->tables[ti];
     int j;
 
-    if (buf_printf(out, "TABLE %s.%s(", t->schema, t->name) < 0) return -1;
+    if (adds4(out, "TABLE ", t->schema, ".", t->name) < 0 || buf_addc(out, '(') < 0) return -1;
     for (j = 0; j < t->ncols; j++)
-        if (buf_printf(out, "%s%s", j ? ", " : "", t->cols[j].name) < 0) return -1;
+        if (adds4(out, j ? ", " : "", t->cols[j].name, "", "") < 0) return -1;
     return buf_adds(out, ")\n");
 }
 

@@ -119,11 +119,13 @@ fail:
     return rc;
 }
 
-/* The whole opening of the transaction as one multi-statement string. */
-static int build_begin(PGconn *conn, buf *q, const txn_limits *lim, const txn_identity *id,
+/* The whole opening of the transaction as one multi-statement string; *n (if not NULL) is
+ * set to the results it produces (one per statement). */
+static int build_begin(PGconn *conn, buf *q, const txn_limits *lim, const txn_identity *id, int *n,
                        t2err *err)
 {
     const char *role = id && id->role && *id->role ? id->role : lim->role;
+    int k = 6; /* BEGIN and the five settings always there */
 
     buf_printf(q,
                "BEGIN READ ONLY; SET LOCAL statement_timeout = %ld; SET LOCAL lock_timeout = %ld;"
@@ -133,12 +135,15 @@ static int build_begin(PGconn *conn, buf *q, const txn_limits *lim, const txn_id
                lim->statement_timeout_ms, lim->lock_timeout_ms, lim->idle_tx_timeout_ms,
                lim->search_path && *lim->search_path ? lim->search_path : "\"public\"");
     if (lim->temp_file_limit_kb >= 0 && (!lim->temp_limit_ok || *lim->temp_limit_ok))
-        buf_printf(q, "; SET LOCAL temp_file_limit = %ld", lim->temp_file_limit_kb);
+        k++, buf_printf(q, "; SET LOCAL temp_file_limit = %ld", lim->temp_file_limit_kb);
     if (lim->work_mem && *lim->work_mem &&
-        (buf_adds(q, "; SET LOCAL work_mem = ") < 0 || add_literal(conn, q, lim->work_mem) < 0))
+        (k++,
+         buf_adds(q, "; SET LOCAL work_mem = ") < 0 || add_literal(conn, q, lim->work_mem) < 0))
         return err_set(err, E_INTERNAL, "cannot quote work_mem");
-    if (id && (id->nclaims > 0 || id->claims_json) && add_claims(conn, q, id, err) < 0) return -1;
+    if (id && (id->nclaims > 0 || id->claims_json) && (k++, add_claims(conn, q, id, err) < 0))
+        return -1;
     if (role && *role) {
+        k++;
         char *ident = PQescapeIdentifier(conn, role, strlen(role));
         if (!ident) return err_set(err, E_INTERNAL, "cannot quote the query role");
         buf_printf(q, "; SET LOCAL ROLE %s", ident);
@@ -146,7 +151,30 @@ static int build_begin(PGconn *conn, buf *q, const txn_limits *lim, const txn_id
     }
     if (q->len == 0 || (q->max && q->len >= q->max))
         return err_set(err, E_INTERNAL, "the transaction's settings are too long");
+    if (n) *n = k;
     return 0;
+}
+
+int txn_begin_text(PGconn *conn, const txn_limits *lim, const txn_identity *id, buf *q, int *n,
+                   t2err *err)
+{
+    const char *scs = PQparameterStatus(conn, "standard_conforming_strings");
+
+    /* PostgreSQL lexes a whole simple query before running any of it: the SET LOCAL
+     * standard_conforming_strings in it would come too late for the statements after it */
+    if (!scs || strcmp(scs, "on") != 0) return 0;
+    if (build_begin(conn, q, lim, id, n, err) < 0 ||
+        (buf_adds(q, ";\n") < 0 && err_set(err, E_INTERNAL, "out of memory") < 0)) {
+        txn_begin_failed(err);
+        return -1;
+    }
+    return 1;
+}
+
+void txn_begin_failed(const t2err *err)
+{
+    if (err->code == E_INTERNAL)
+        log_error("cannot open the read-only transaction: %s", err->detail);
 }
 
 int txn_begin(PGconn *conn, const txn_limits *lim, const txn_identity *id, t2err *err)
@@ -154,11 +182,11 @@ int txn_begin(PGconn *conn, const txn_limits *lim, const txn_identity *id, t2err
     buf q = BUF_INIT(1 << 20);
     int rc;
 
-    if ((rc = build_begin(conn, &q, lim, id, err)) == 0) rc = pg_command(conn, buf_cstr(&q), err);
+    if ((rc = build_begin(conn, &q, lim, id, NULL, err)) == 0)
+        rc = pg_command(conn, buf_cstr(&q), err);
     if (rc < 0 && PQtransactionStatus(conn) != PQTRANS_IDLE)
         PQclear(PQexec(conn, "ROLLBACK")); /* leave no aborted transaction behind */
-    if (rc < 0 && err->code == E_INTERNAL)
-        log_error("cannot open the read-only transaction: %s", err->detail);
+    if (rc < 0) txn_begin_failed(err);
     buf_free(&q);
     return rc;
 }

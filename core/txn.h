@@ -12,6 +12,8 @@
  *             set_config('t2sql.claim.<name>', <value>, true) per claim), all before
  *   SET LOCAL ROLE (the identity's role, else query_role), so that the role generated SQL runs
  *   as needs no privilege on set_config() (conf/roles.sql revokes it from PUBLIC).
+ * txn_begin_text() gives the same opening as text, for a caller that sends it with its own
+ * statements (and a ROLLBACK) in one simple query: core/exec's pages and checks.
  * Every setting is LOCAL: txn_end() rolls back and the connection carries nothing to the next
  * transaction. Nothing here owns memory past a call; strings are the caller's.
  *
@@ -26,6 +28,7 @@
 #define T2_TXN_H
 
 #include "conf.h"
+#include "buf.h"
 #include "err.h"
 
 #include <libpq-fe.h>
@@ -69,6 +72,17 @@ int txn_temp_limit_allowed(PGconn *conn, int *is_super);
 /* Opens the read-only transaction with the limits and the identity (NULL = none). 0, or -1
  * with err (then no transaction is left open). */
 int txn_begin(PGconn *conn, const txn_limits *lim, const txn_identity *id, t2err *err);
+/* The same opening as text, for a caller that sends it in one simple query with the statements
+ * that follow it (one round trip less): appended to q with its terminating ";\n", *n set to the
+ * results it produces (one per statement; the caller reads them first; any error among them is
+ * reported like txn_begin's: pg_result_err(..., E_INTERNAL, ...) then txn_begin_failed()).
+ * Returns 1; 0 when it cannot be used on this connection (the session's
+ * standard_conforming_strings is not on: PostgreSQL lexes the whole string before its SET LOCAL
+ * runs), then call txn_begin(); -1 with err. */
+int txn_begin_text(PGconn *conn, const txn_limits *lim, const txn_identity *id, buf *q, int *n,
+                   t2err *err);
+/* Logs a failure to open the transaction as txn_begin() does (E_INTERNAL only). */
+void txn_begin_failed(const t2err *err);
 /* 1 if s is a claim name txn_begin() accepts (a simple identifier, so t2sql.claim.<s> is a
  * valid setting name), else 0. */
 int txn_claim_name_ok(const char *s);

@@ -3,9 +3,13 @@
 
 #include "mem.h"
 
+#include <limits.h>
+#include <linux/futex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 static metrics *m_shared;
@@ -242,10 +246,25 @@ static int gate_release(pid_t pid)
         if (__atomic_compare_exchange_n(&m->holder[i], &p, 0, 0, __ATOMIC_ACQ_REL,
                                         __ATOMIC_RELAXED)) {
             __atomic_fetch_sub(&m->busy, 1, __ATOMIC_ACQ_REL);
+            __atomic_fetch_add(&m->gate_seq, 1, __ATOMIC_ACQ_REL);
+            syscall(SYS_futex, &m->gate_seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
             return 1;
         }
     }
     return 0;
+}
+
+int gate_seq_now(void)
+{
+    return __atomic_load_n(&metrics_get()->gate_seq, __ATOMIC_ACQUIRE);
+}
+
+void gate_wait_change(int seen, long timeout_ms)
+{
+    struct timespec ts = {timeout_ms / 1000, (timeout_ms % 1000) * 1000000L};
+
+    /* (shared, not FUTEX_PRIVATE: the word is in the mapping every worker inherits) */
+    syscall(SYS_futex, &metrics_get()->gate_seq, FUTEX_WAIT, seen, &ts, NULL, 0);
 }
 
 void gate_leave(void)

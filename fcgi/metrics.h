@@ -49,6 +49,7 @@ typedef struct metrics {
     int busy;
     int limit;
     pid_t holder[M_HOLDERS];
+    int gate_seq; /* a futex word: counts the places given back (gate_wait_change) */
     unsigned long result_cache_hits, result_cache_misses;
 } metrics;
 
@@ -70,6 +71,11 @@ void metrics_render(buf *out, PGconn *conn);
  * Returns 1 (taken) or 0 (all limit places are taken). */
 int gate_try_enter(int limit);
 void gate_leave(void);
+/* The count of places given back so far; read it before gate_try_enter() and pass it to
+ * gate_wait_change(), which sleeps until a place is given back after that read (or
+ * timeout_ms), so a worker waiting for a place takes it as soon as it is free. */
+int gate_seq_now(void);
+void gate_wait_change(int seen, long timeout_ms);
 /* The master: a worker (pid) is gone; the place it held, if any, is given back. */
 void gate_reap(pid_t pid);
 

@@ -253,14 +253,18 @@ static double received_at(req *r)
 }
 
 /* A query worker takes a place before it works: it waits until queue_timeout_ms after the
- * front end received the request, then answers 503 overloaded. 1 = entered, 0 = refused. */
+ * front end received the request, then answers 503 overloaded. It sleeps until a place is
+ * given back (at most 10 ms at a time), so a freed place is taken at once. 1 = entered, 0 =
+ * refused. */
 static int gate_wait(req *r)
 {
     double t0 = received_at(r), deadline = t0 + (double)r->cf->queue_timeout_ms / 1e3, now;
-    struct timespec ts, nap = {0, 2000000};
+    struct timespec ts;
     t2err err;
 
     for (int first = 1;; first = 0) {
+        int seq = gate_seq_now(); /* before trying: a place given back after it wakes us */
+        long wait_ms;
         clock_gettime(CLOCK_REALTIME, &ts);
         now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
         /* a request that already waited its time in the socket's backlog is refused too */
@@ -275,7 +279,8 @@ static int gate_wait(req *r)
             http_error(r, &err);
             return 0;
         }
-        nanosleep(&nap, NULL);
+        wait_ms = (long)((deadline - now) * 1e3) + 1;
+        gate_wait_change(seq, wait_ms > 10 ? 10 : wait_ms);
     }
     r->queue_ms = (now - t0) * 1e3;
     metrics_observe(&metrics_get()->queue, now - t0);

@@ -215,6 +215,26 @@ def test_model_prompt_carries_the_definitions(base_url, fakellm, uq):
     assert "ticket_sales" in body["explanation"] and "tickets sold" in body["explanation"]
 
 
+def test_repeated_questions_keep_their_own_explanation(base_url, fakellm, uq):
+    """A repeated question (its SQL from the cache) is explained as its first ask was, and
+    another question with the same SQL by its own words: the worker's memo of explanations
+    is per question and SQL, not per SQL."""
+    sql = ("SELECT e.category, sum(t.quantity) AS n FROM ticket_sales t JOIN events e"
+           " USING (event_id) WHERE t.status NOT IN ('refunded', 'cancelled') GROUP BY 1")
+    fakellm.rules({"match": uq, "reply": "<sql>%s</sql>" % sql})
+    named = "tickets sold by event category " + uq
+    plain = "list each category with a number " + uq
+    for _ in range(6):  # both questions, again and again, over the workers
+        for q, measures in ((named, ["tickets sold"]), (plain, [])):
+            r = post_query(base_url, {"question": q, "stream": False})
+            assert r.status_code == 200, r.text[:300]
+            body = r.json()
+            assert body["sql"] == sql
+            assert body["measures_used"] == measures, (q, body)
+            assert ("tickets sold" in body["explanation"]) == bool(measures), body["explanation"]
+            assert "ticket_sales" in body["explanation"]
+
+
 def test_model_prompt_for_total_revenue_names_both_sources(base_url, fakellm, uq):
     fakellm.rules({"match": uq, "reply": "<sql>SELECT 1 AS one</sql>"})
     r = post_query(base_url, {"question": "total revenue by event category " + uq,

@@ -199,6 +199,37 @@ static void test_check(void **state)
     err_clear(&e);
     assert_int_equal(exec_check(db, &l, NULL, "SELECT * FROM t2sql.jobs", &e), -1);
     assert_int_equal(PQtransactionStatus(db), PQTRANS_IDLE);
+    /* SQL the server cannot even parse (sent with the opening in one query, the whole string
+     * is refused before BEGIN runs): still the SQL's error, not the transaction's */
+    err_clear(&e);
+    assert_int_equal(exec_check(db, &l, NULL, "SELECT g FROM generate_series(1, 3) g WHER", &e),
+                     -1);
+    assert_int_equal(e.code, E_INVALID_SQL);
+    assert_non_null(strstr(e.detail, "syntax error"));
+    assert_int_equal(PQtransactionStatus(db), PQTRANS_IDLE);
+    /* a page whose SQL does not parse: a failed query, the transaction gone */
+    {
+        buf out = BUF_INIT(0);
+        err_clear(&e);
+        assert_int_equal(page("SELECT 1 AS x WHER", 1, 10, COUNT_EXACT, 0, NULL, &out, &e), -1);
+        assert_int_equal(e.code, E_QUERY_FAILED);
+        assert_int_equal(out.len, 0);
+        assert_int_equal(PQtransactionStatus(db), PQTRANS_IDLE);
+        buf_free(&out);
+    }
+    /* the page's query rolls back: the session carries none of the limits */
+    {
+        buf out = BUF_INIT(0);
+        PGresult *r;
+        assert_int_equal(page("SELECT g FROM generate_series(1, 30) g ORDER BY g", 2, 10,
+                              COUNT_EXACT, 0, NULL, &out, &e),
+                         0);
+        assert_non_null(strstr(buf_cstr(&out), "\"total_rows\":30"));
+        r = PQexec(db, "SELECT current_setting('statement_timeout') <> '10s'");
+        assert_string_equal(PQgetvalue(r, 0, 0), "t");
+        PQclear(r);
+        buf_free(&out);
+    }
 }
 
 T2_UNIT_MAIN(setup, teardown, cmocka_unit_test(test_page_and_pagination),

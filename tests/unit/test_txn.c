@@ -3,6 +3,7 @@
  * Needs T2SQL_TEST_PG (scripts/stack.sh test writes it to var/test/env.sh; scripts/test.sh
  * starts the stack before the unit tests); without a reachable database each test skips,
  * saying why. */
+#include "buf.h"
 #include "conf.h"
 #include "txn.h"
 
@@ -241,6 +242,45 @@ static void test_failure_leaves_no_transaction(void **state)
     assert_int_equal(PQtransactionStatus(db), PQTRANS_IDLE);
 }
 
+/* The opening as text (txn_begin_text) sent with a statement in one simple query: exactly
+ * *n results come before the statement's, which runs with every setting, the claims and the
+ * role; the ROLLBACK after it ends the transaction. Refused (0) when the session's
+ * standard_conforming_strings is off (the string is lexed before its SET LOCAL runs). */
+static void test_begin_as_text(void **state)
+{
+    txn_limits l = limits();
+    txn_claim c[] = {{"sub", "user-7"}};
+    txn_identity id = {NULL, c, 1, NULL};
+    buf q = BUF_INIT(1u << 20);
+    PGresult *r;
+    t2err e;
+    int n = -1, k = 0;
+
+    (void)state;
+    need_db();
+    err_clear(&e);
+    assert_int_equal(txn_begin_text(db, &l, &id, &q, &n, &e), 1);
+    assert_int_equal(n, 10); /* BEGIN, five settings, temp_file_limit, work_mem, claims, ROLE */
+    buf_adds(&q, "SELECT current_user || ' ' || current_setting('statement_timeout') || ' ' ||"
+                 " current_setting('t2sql.claim.sub') || ' ' ||"
+                 " current_setting('transaction_read_only');\nROLLBACK");
+    assert_int_equal(PQsendQuery(db, buf_cstr(&q)), 1);
+    while ((r = PQgetResult(db)) != NULL) {
+        ExecStatusType st = PQresultStatus(r);
+        assert_true(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK);
+        if (k == n) assert_string_equal(PQgetvalue(r, 0, 0), "t2sql_reader 4321ms user-7 on");
+        k++;
+        PQclear(r);
+    }
+    assert_int_equal(k, n + 2);
+    assert_int_equal(PQtransactionStatus(db), PQTRANS_IDLE);
+    PQclear(PQexec(db, "SET standard_conforming_strings = off"));
+    buf_reset(&q);
+    assert_int_equal(txn_begin_text(db, &l, NULL, &q, &n, &e), 0);
+    PQclear(PQexec(db, "RESET standard_conforming_strings"));
+    buf_free(&q);
+}
+
 static void test_search_path_and_conf(void **state)
 {
     static const char text[] = "schemas = sales, t2sql , we\"ird\n"
@@ -277,4 +317,4 @@ T2_UNIT_MAIN(setup, teardown, cmocka_unit_test(test_limits_applied),
              cmocka_unit_test(test_temp_limit_only_when_allowed), cmocka_unit_test(test_claims),
              cmocka_unit_test(test_claims_json_and_role), cmocka_unit_test(test_bad_claims_refused),
              cmocka_unit_test(test_failure_leaves_no_transaction),
-             cmocka_unit_test(test_search_path_and_conf))
+             cmocka_unit_test(test_begin_as_text), cmocka_unit_test(test_search_path_and_conf))
