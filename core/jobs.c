@@ -414,3 +414,36 @@ int jobs_release(PGconn *c, const job *j, const char *worker, int counted, t2err
                         "heartbeat_at = NULL, rows_written = 0, bytes = 0",
                         j, worker, 1, x, 0, NULL, err);
 }
+
+const char *const jobs_states[JOBS_NSTATES] = {"PENDING", "IN_PROGRESS", "SUCCESS", "FAILED",
+                                               "CANCELLED"};
+
+int jobs_count(PGconn *c, unsigned long n[JOBS_NSTATES])
+{
+    PGresult *r;
+    int i, k, rc = -1;
+
+    memset(n, 0, JOBS_NSTATES * sizeof n[0]);
+    if (!c || PQstatus(c) != CONNECTION_OK) return -1;
+    r = PQexec(c, "SELECT status::text, count(*) FROM t2sql.export_jobs GROUP BY 1");
+    if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+        for (i = 0; i < PQntuples(r); i++)
+            for (k = 0; k < JOBS_NSTATES; k++)
+                if (strcmp(PQgetvalue(r, i, 0), jobs_states[k]) == 0)
+                    n[k] = strtoul(PQgetvalue(r, i, 1), NULL, 10);
+        rc = 0;
+    }
+    PQclear(r);
+    return rc;
+}
+
+void jobs_gauge(buf *out, PGconn *c, const char *name, const char *help)
+{
+    unsigned long n[JOBS_NSTATES];
+    int k;
+
+    if (jobs_count(c, n) < 0) return;
+    buf_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+    for (k = 0; k < JOBS_NSTATES; k++)
+        buf_printf(out, "%s{status=\"%s\"} %lu\n", name, jobs_states[k], n[k]);
+}

@@ -17,6 +17,7 @@
 #ifndef T2_JOBS_H
 #define T2_JOBS_H
 
+#include "buf.h"
 #include "conf.h"
 #include "err.h"
 
@@ -115,5 +116,16 @@ int jobs_finish(PGconn *c, const job *j, const char *worker, const char *status,
 int jobs_release(PGconn *c, const job *j, const char *worker, int counted, t2err *err);
 /* Drops every advisory lock this session holds (after a job ends). */
 void jobs_unlock_all(PGconn *c);
+
+/* The job states, in the order jobs_count() counts them. */
+#define JOBS_NSTATES 5
+extern const char *const jobs_states[JOBS_NSTATES];
+
+/* How many jobs are in each state (n[i] for jobs_states[i]), for the metrics of both
+ * daemons. 0, or -1 with n all zero when the query fails. */
+int jobs_count(PGconn *c, unsigned long n[JOBS_NSTATES]);
+/* Appends jobs_count() to out as the Prometheus gauge name{status="..."} with its HELP text;
+ * nothing when the count fails. */
+void jobs_gauge(buf *out, PGconn *c, const char *name, const char *help);
 
 #endif

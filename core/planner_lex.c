@@ -6,6 +6,7 @@
  * in a question (planner_bind.c, planner_interp.c) and never looks at the question's
  * grammar words (planner_scan.c). See planner_int.h. */
 #include "planner_int.h"
+#include "mem.h"
 
 #include <stdlib.h>
 #include <strings.h>
@@ -22,13 +23,7 @@ static int lex_add(ctx *x, int kind, int prio, int t, int c, int v, int g, const
     for (i = from; i < to; i++)
         if (!w->w[i][0]) return 0;
     if (nw == 1 && (text_is_stop(w->w[from]) || strlen(w->w[from]) < 2)) return 0;
-    if (x->nlx == x->caplx) {
-        int ncap = x->caplx ? x->caplx * 2 : 256;
-        lexent *ne = realloc(x->lx, (size_t)ncap * sizeof *ne);
-        if (!ne) return -1;
-        x->lx = ne;
-        x->caplx = ncap;
-    }
+    if (mem_grow(&x->lx, &x->caplx, x->nlx, sizeof *x->lx) < 0) return -1;
     e = &x->lx[x->nlx++];
     e->kind = kind;
     e->prio = prio;

@@ -2,6 +2,7 @@
 #include "xmetrics.h"
 
 #include "buf.h"
+#include "jobs.h"
 #include "log.h"
 #include "mem.h"
 
@@ -79,27 +80,6 @@ static void render_hist(buf *o, const char *name, const char *help, const xm_his
                (double)h->sum_u / scale, name, h->count);
 }
 
-static void render_jobs(buf *o, PGconn *ctl)
-{
-    static const char *st[] = {"PENDING", "IN_PROGRESS", "SUCCESS", "FAILED", "CANCELLED"};
-    PGresult *r;
-    int i, k;
-
-    if (!ctl || PQstatus(ctl) != CONNECTION_OK) return;
-    r = PQexec(ctl, "SELECT status, count(*) FROM t2sql.export_jobs GROUP BY 1");
-    if (PQresultStatus(r) == PGRES_TUPLES_OK) {
-        buf_printf(o, "# HELP exportd_jobs Export jobs by status (the database's view).\n"
-                      "# TYPE exportd_jobs gauge\n");
-        for (k = 0; k < 5; k++) {
-            long n = 0;
-            for (i = 0; i < PQntuples(r); i++)
-                if (strcmp(PQgetvalue(r, i, 0), st[k]) == 0) n = atol(PQgetvalue(r, i, 1));
-            buf_printf(o, "exportd_jobs{status=\"%s\"} %ld\n", st[k], n);
-        }
-    }
-    PQclear(r);
-}
-
 void xm_write(const conf *cf, PGconn *ctl)
 {
     buf o = BUF_INIT(1u << 20);
@@ -117,7 +97,7 @@ void xm_write(const conf *cf, PGconn *ctl)
     for (i = 0; i < 3; i++)
         buf_printf(&o, "exportd_jobs_finished_total{status=\"%s\"} %lu\n", outcomes[i],
                    blk()->done[i]);
-    render_jobs(&o, ctl);
+    jobs_gauge(&o, ctl, "exportd_jobs", "Export jobs by status (the database's view).");
     snprintf(tmp, sizeof tmp, "%s.%d.tmp", cf->exportd_metrics_file, (int)getpid());
     if ((f = fopen(tmp, "w")) != NULL) {
         int ok = fwrite(buf_cstr(&o), 1, o.len, f) == o.len;

@@ -1,6 +1,7 @@
 /* metrics -- shared counters, histograms, the gate and their Prometheus text; see metrics.h. */
 #include "metrics.h"
 
+#include "jobs.h"
 #include "mem.h"
 
 #include <limits.h>
@@ -157,30 +158,6 @@ static void render_counters(buf *out, const metrics *m)
                m->result_cache_hits, m->result_cache_misses);
 }
 
-static void render_jobs(buf *out, PGconn *conn)
-{
-    static const char *st[] = {"PENDING", "IN_PROGRESS", "SUCCESS", "FAILED", "CANCELLED"};
-    unsigned long n[5] = {0};
-    PGresult *res;
-    int i, k;
-
-    if (!conn) return;
-    res = PQexec(conn, "SELECT status::text, count(*) FROM t2sql.export_jobs GROUP BY 1");
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        PQclear(res);
-        return;
-    }
-    for (i = 0; i < PQntuples(res); i++)
-        for (k = 0; k < 5; k++)
-            if (strcmp(PQgetvalue(res, i, 0), st[k]) == 0)
-                n[k] = strtoul(PQgetvalue(res, i, 1), NULL, 10);
-    PQclear(res);
-    buf_printf(out, "# HELP t2sql_export_jobs Export jobs by status.\n"
-                    "# TYPE t2sql_export_jobs gauge\n");
-    for (k = 0; k < 5; k++)
-        buf_printf(out, "t2sql_export_jobs{status=\"%s\"} %lu\n", st[k], n[k]);
-}
-
 void metrics_render(buf *out, PGconn *conn)
 {
     const metrics *m = metrics_get();
@@ -213,7 +190,7 @@ void metrics_render(buf *out, PGconn *conn)
                "# TYPE t2sql_workers_limit gauge\nt2sql_workers_limit %d\n",
                __atomic_load_n(&m->busy, __ATOMIC_RELAXED),
                __atomic_load_n(&m->limit, __ATOMIC_RELAXED));
-    render_jobs(out, conn);
+    jobs_gauge(out, conn, "t2sql_export_jobs", "Export jobs by status.");
 }
 
 int gate_try_enter(int limit)

@@ -235,6 +235,38 @@ static void test_attempts_run_out(void **state)
     PQfinish(w);
 }
 
+/* The count per state the metrics of both daemons show: every state, zero where none is. */
+static void test_count(void **state)
+{
+    unsigned long n[JOBS_NSTATES];
+    buf g = BUF_INIT(0);
+    char id[37];
+    t2err e;
+    int k;
+
+    (void)state;
+    PGTEST_NEED(db);
+    empty_queue();
+    assert_int_equal(jobs_count(db, n), 0);
+    for (k = 0; k < JOBS_NSTATES; k++)
+        assert_int_equal(n[k], 0);
+    for (k = 0; k < 3; k++)
+        assert_int_equal(jobs_create(db, "SELECT 1", NULL, NULL, "", NULL, id, &e), 0);
+    assert_int_equal(jobs_cancel(db, NULL, id, "", &e), 0);
+    assert_int_equal(jobs_count(db, n), 0);
+    assert_string_equal(jobs_states[0], "PENDING");
+    assert_int_equal(n[0], 2);
+    assert_string_equal(jobs_states[4], "CANCELLED");
+    assert_int_equal(n[4], 1);
+    assert_int_equal(n[1] + n[2] + n[3], 0);
+    assert_int_equal(jobs_count(NULL, n), -1);
+    jobs_gauge(&g, db, "x_jobs", "Jobs.");
+    assert_non_null(strstr(buf_cstr(&g), "# TYPE x_jobs gauge\n"));
+    assert_non_null(strstr(buf_cstr(&g), "x_jobs{status=\"PENDING\"} 2\n"));
+    assert_non_null(strstr(buf_cstr(&g), "x_jobs{status=\"FAILED\"} 0\n"));
+    buf_free(&g);
+}
+
 static int outbox_rows(const char *state)
 {
     char sql[160];
@@ -307,4 +339,4 @@ T2_UNIT_MAIN(setup, teardown, cmocka_unit_test(test_valid_id),
              cmocka_unit_test(test_create_notifies_and_status_by_owner),
              cmocka_unit_test(test_claim_is_held_by_the_session),
              cmocka_unit_test(test_cancel_and_release), cmocka_unit_test(test_attempts_run_out),
-             cmocka_unit_test(test_outbox))
+             cmocka_unit_test(test_outbox), cmocka_unit_test(test_count))
