@@ -267,9 +267,9 @@ int exec_check(PGconn *conn, const txn_limits *lim, const txn_identity *id, cons
      * reaches the executor's start, where privileges are checked); else SQL-level PREPARE
      * (parse analysis as PQprepare's, never executed), deallocated at once */
     if (id && id->role && *id->role)
-        rc = buf_printf(&q, "EXPLAIN (COSTS OFF) %s;\nROLLBACK", sql);
+        rc = buf_printf(&q, "EXPLAIN (COSTS OFF) %s\n;\nROLLBACK", sql);
     else
-        rc = buf_printf(&q, "PREPARE t2sql_check AS\n%s;\nDEALLOCATE t2sql_check;\nROLLBACK", sql);
+        rc = buf_printf(&q, "PREPARE t2sql_check AS\n%s\n;\nDEALLOCATE t2sql_check;\nROLLBACK", sql);
     if (rc < 0 || !PQsendQuery(conn, buf_cstr(&q))) {
         buf_free(&q);
         return err_set(err, rc < 0 ? E_INTERNAL : E_DB_UNAVAILABLE,

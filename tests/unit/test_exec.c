@@ -191,6 +191,9 @@ static void test_check(void **state)
     need_db();
     err_clear(&e);
     assert_int_equal(exec_check(db, &l, NULL, "SELECT g FROM generate_series(1, 3) g", &e), 0);
+    /* a statement that ends in a line comment: the check's own text after it still runs */
+    assert_int_equal(exec_check(db, &l, NULL, "SELECT 1 AS one -- a note", &e), 0);
+    assert_int_equal(PQtransactionStatus(db), PQTRANS_IDLE);
     assert_int_equal(
         exec_check(db, &l, NULL, "SELECT no_such_column FROM generate_series(1, 3) g", &e), -1);
     assert_int_equal(e.code, E_INVALID_SQL);
