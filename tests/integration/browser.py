@@ -4,7 +4,8 @@ chromium (Debian) and puppeteer-core (npm, into var/npm); without them the tests
 so. Screenshots go to var/test/screenshots/.
 
 OriginServer is a second web origin for the CORS tests: an nginx of its own serving
-tests/fixtures/origin/ on two loopback ports (18094 and 18095, shifted by the port offset)."""
+tests/fixtures/origin/ on two loopback ports (18060 and 18061, shifted by the port offset;
+no instance uses them)."""
 
 import json
 import os
@@ -20,7 +21,7 @@ from conftest import PORT_OFFSET, ROOT, port_open
 
 NODE_MODULES = os.path.join(ROOT, "var", "npm", "node_modules")
 CHROMIUM = os.environ.get("T2SQL_CHROMIUM", "/usr/bin/chromium")
-ORIGIN_PORTS = (18094 + PORT_OFFSET, 18095 + PORT_OFFSET)
+ORIGIN_PORTS = (18060 + PORT_OFFSET, 18061 + PORT_OFFSET)
 
 
 def screenshot_dir():

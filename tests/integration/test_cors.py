@@ -9,11 +9,11 @@ import subprocess
 import pytest
 import requests
 
-from browser import OriginServer, run_browser
+from browser import ORIGIN_PORTS, OriginServer, run_browser
 from conftest import PORT_OFFSET, ROOT, TIMEOUT, assert_error, assert_ok, post_query
 
-ALLOWED = "http://127.0.0.1:%d" % (18094 + PORT_OFFSET)   # browser.OriginServer's ports
-OTHER = "http://127.0.0.1:%d" % (18095 + PORT_OFFSET)
+ALLOWED = "http://127.0.0.1:%d" % ORIGIN_PORTS[0]   # browser.OriginServer's ports
+OTHER = "http://127.0.0.1:%d" % ORIGIN_PORTS[1]
 CORS = ("cors", 18083, {"T2SQL_CORS_ALLOW_ORIGINS": "https://app.example.com, " + ALLOWED})
 CORS_AUTH = ("cors-auth", 18084, {"T2SQL_CORS_ALLOW_ORIGINS": ALLOWED,
                                   "T2SQL_AUTH_REQUIRED": "true"})

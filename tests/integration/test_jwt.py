@@ -47,7 +47,7 @@ def write_jwks(keys):
     return path
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # the same keys each time a shuffled order enters the module
 def pk():
     return {
         "rsa": rsa.generate_private_key(public_exponent=65537, key_size=2048),
@@ -62,11 +62,15 @@ def inst(instances, pk):
     secret_file = os.path.join(jwt_dir(), "secret")
     with open(secret_file, "w") as f:
         f.write(SECRET + "\n")
+    path = os.path.join(jwt_dir(), "jwks.json")
+    before = open(path).read() if os.path.exists(path) else None
     jwks = write_jwks([("rsa1", pk["rsa"].public_key()), ("ec1", pk["ec"].public_key())])
+    # a running instance is reused only if it read these keys (the reload test changes them)
     return start(instances, ("jwt", 18095, {
         "T2SQL_AUTH_REQUIRED": "true", "T2SQL_JWT_SECRET_FILE": secret_file,
         "T2SQL_JWT_JWKS_FILE": jwks, "T2SQL_JWT_ISSUER": ISS, "T2SQL_JWT_AUDIENCE": AUD,
-        "T2SQL_JWT_CLAIMS": "city", "T2SQL_JWT_LEEWAY_S": "5", "T2SQL_WORKERS": "2"}))
+        "T2SQL_JWT_CLAIMS": "city", "T2SQL_JWT_LEEWAY_S": "5", "T2SQL_WORKERS": "2"}),
+                 fresh=before != open(jwks).read())
 
 
 TOKENS = []  # every token made here, for the log scan

@@ -86,7 +86,7 @@ def caught_up():
     return replica_scalar("SELECT pg_last_wal_replay_lsn() >= '%s'::pg_lsn" % lsn)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # made once: a shuffled order enters this module many times
 def replica():
     assert PRIMARY_PORT, "T2SQL_TEST_PG has no port"
     stack("replica", "r1", str(REPLICA_PORT))

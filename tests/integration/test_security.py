@@ -80,14 +80,16 @@ def test_reject_corpus_present():
 # helpers
 
 
-def start(instances, spec, **more):
+def start(instances, spec, fresh=False, **more):
     """stack.sh instance NAME PORT K=V... on this module's ports (18090-18098, shifted by
-    T2SQL_TEST_PORT_OFFSET like the suite's own)."""
+    T2SQL_TEST_PORT_OFFSET like the suite's own). A running instance of the same settings is
+    reused unless fresh: a module fixture that rewrites the files an instance read at start
+    (keys, a replica made again) wants one that has read them, whatever ran before it."""
     name, port, env = spec
     port += PORT_OFFSET
     env = dict(env, **more)
     cur = instances.by_port.get(port)
-    if cur is not None and cur.name == name and cur.env == env and cur.alive():
+    if not fresh and cur is not None and cur.name == name and cur.env == env and cur.alive():
         return cur
     if cur is not None:
         instances.stop(cur)
