@@ -93,7 +93,8 @@ def test_service_agrees(base_url, fakellm, uq, field, value, want):
 
 def test_export_takes_the_same_rules(base_url, fakellm, uq):
     fakellm.rules({"reply": "<sql>SELECT 1 AS one</sql>"})
-    r = requests.post(base_url + "/export/start", json={"question": 42}, timeout=30)
+    # a number of its own: the question "42" it would cache must not answer test_service_agrees
+    r = requests.post(base_url + "/export/start", json={"question": 4217}, timeout=30)
     assert_ok(r)
     r = requests.post(base_url + "/export/start", json={"question": None}, timeout=30)
     assert_error(r, 422, "validation_error", field="question")
