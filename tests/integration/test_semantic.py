@@ -7,16 +7,29 @@ import os
 import re
 import shutil
 import signal
+import subprocess
 import tempfile
 import time
 from decimal import Decimal
 
+import pytest
 import requests
 
 from conftest import ROOT, pg_rows, post_query
 
 NOMODEL = ("nomodel", 18081, {"OPENAI_BASE_URL": "", "OPENAI_API_KEY": "",
                               "T2SQL_PLANNER_FALLBACK": "false"})
+
+
+@pytest.fixture(autouse=True)
+def _no_cached_questions():
+    """Every answer here is the planner's own: a question another module asked first (the
+    showcase question in a conversation, say) would come from the shared question cache."""
+    cli = ["redis-cli", "-p", os.environ["T2SQL_TEST_REDIS_PORT"]]
+    keys = subprocess.run(cli + ["--scan", "--pattern", "t2sql:q:*"], capture_output=True,
+                          text=True, timeout=30).stdout.split()
+    for i in range(0, len(keys), 500):
+        subprocess.run(cli + ["DEL"] + keys[i:i + 500], capture_output=True, timeout=30)
 
 
 def start(instances, spec):
