@@ -329,10 +329,8 @@ int pl_key_column(const ctx *x, int t)
 
     for (i = 0; k < 0 && i < tb->ncols && !tb->cols[i].pk; i++)
         ;
-    if (k < 0 && i == tb->ncols && tb->ncols > 0) { /* no key declared: a first column named as
-                                                     * the table's id */
-        if (streq(tb->cols[0].name, "id") || pl_named_key(x->cat, t) == 0) return 0;
-    }
+    if (k < 0 && i == tb->ncols && tb->ncols > 0) /* no key declared: one named as the key */
+        return pl_named_key(x->cat, t);
     return k;
 }
 

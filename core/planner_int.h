@@ -302,8 +302,9 @@ int pl_plan(const catalog *cat, const glossary *g, const char *question, buf *sq
 /* Sets x->fks / x->nfks: the catalog's foreign keys, or for a catalog that declares none
  * the links its column names imply. 0, or -1 when out of memory. */
 int pl_join_init(ctx *x);
-/* The key of table t by its names alone, -1 if none: its first column, when named as the
- * table's identifier (<table>_id, <table>id, <table>_code). */
+/* The key column of table t by its names alone, -1 if none: its first column, when named id
+ * or as the table's identifier (<table>_id, <table>id, <table>_code), or in a one-word table
+ * the column named <initial>id no other one-word table of that initial has. */
 int pl_named_key(const catalog *cat, int t);
 
 /* ---- planner_lex.c: the words the catalog and the glossary give ---- */
@@ -369,8 +370,7 @@ int pl_add_measure(ctx *x, int agg, int distinct, int kind, int t, int c, int g,
 /* Adds a grouping (a repeat is ignored); -1 with x->err when there are too many. */
 int pl_add_dim(ctx *x, int kind, int t, int c, int grain);
 /* Column indexes of table t, -1 if none: its only date column, its name or title, its
- * single-column key (with no key declared in t, a first column named id or as
- * pl_named_key() says). */
+ * single-column key (with no key declared in t, as pl_named_key() says). */
 int pl_date_column(const ctx *x, int t);
 int pl_label_column(const ctx *x, int t);
 int pl_key_column(const ctx *x, int t);

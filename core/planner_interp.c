@@ -500,6 +500,24 @@ static int dim_span(ctx *x, int i, int *from, int *to)
     return 1;
 }
 
+/* 1 if grouping unit a is the passive "by" of an agent: a lone "by" after a past participle,
+ * before the plural of a table ("references cited by publications", "papers written by
+ * authors"); "sold by venue", "by each venue" group. */
+static int passive_by(const ctx *x, const unit *a, const unit *d)
+{
+    static const char *const irregular[] = {"written", "taken", "given", "made", "done",   "held",
+                                            "taught",  "seen",  "known", "won",  "sold",   "drawn",
+                                            "shown",   "run",   "built", "paid", "bought", NULL};
+    const char *w;
+    size_t l;
+
+    if (a->kind != U_BY || a->end - a->pos != 1 || a->pos == 0 || !d->plural) return 0;
+    if (!streq(x->t[a->pos].raw, "by")) return 0;
+    w = x->t[a->pos - 1].raw;
+    l = strlen(w);
+    return (l > 3 && streq(w + l - 2, "ed")) || in_list(w, irregular);
+}
+
 /* Unit r is grouped by (grouping unit a): a column, or an entity other than the main table;
  * "per customer" of customers alone means per row. */
 static int dim_at(ctx *x, const unit *a, int r)
@@ -510,7 +528,16 @@ static int dim_at(ctx *x, const unit *a, int r)
     if (pl_pick(x, d, M_TABLE | M_COLUMN) < 0) return -1;
     c = picked(d);
     d->role = ROLE_DIM;
-    if (c->kind == R_COLUMN) {
+    if (c->kind != R_COLUMN && passive_by(x, a, d)) {
+        d->role = ROLE_MENTION; /* the agent: joined, not grouped by */
+        return pl_need_table(x, pl_cand_table(x, c));
+    }
+    if (c->kind == R_COLUMN && c->table != x->main && c->col == pl_label_column(x, c->table) &&
+        pl_key_column(x, c->table) >= 0) {
+        /* "by domain name" of a joined table: by the domain, its key beside its name */
+        if (pl_add_dim(x, R_TABLE, c->table, -1, 0) < 0 || pl_need_table(x, c->table) < 0)
+            return -1;
+    } else if (c->kind == R_COLUMN) {
         if (pl_add_dim(x, R_COLUMN, c->table, c->col, 0) < 0 || pl_need_table(x, c->table) < 0)
             return -1;
     } else if (pl_cand_table(x, c) != x->main) {

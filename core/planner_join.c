@@ -1,8 +1,11 @@
 /* planner_join -- the many-to-one links the planner may join along: the catalog's foreign
  * keys, or, for a catalog that declares none (many do not), the links its names imply: a
- * column of one table named like another table's key (its first column named id, <table>_id,
- * <table>id or <table>_code, of the same type) refers to that table. One such column per
- * key name; a name two tables could own implies nothing.
+ * column of one table named like another table's key, of the same type, refers to that
+ * table. A table's key by its names: its first column named <table>_id, <table>id or
+ * <table>_code (referred to by that name), its first column named id (referred to as
+ * <table>_id or <table>id), or in a one-word table name a column named <initial>id ("aid" in
+ * author, "pid" in publication) that no other one-word table of that initial has. One such
+ * column per key name; a name two tables could own implies nothing.
  *
  * Owns x->ifks (allocated here, freed by pl_ctx_free()); x->fks points at the catalog's
  * keys or at x->ifks. */
@@ -13,6 +16,28 @@
 /* Above this many tables the names are not compared (it would cost more than planning). */
 #define MAX_INFER_TABLES 300
 
+/* The column of one-word table t named <initial>id, when no other one-word table with that
+ * initial has a column of that name; -1 otherwise. */
+static int initial_key(const catalog *cat, int t)
+{
+    const char *tn = cat->tables[t].name;
+    char want[3] = {tn[0], 'i', 'd'};
+    int k = -1, i, o;
+
+    if (!isalpha((unsigned char)tn[0]) || strchr(tn, '_') || strlen(tn) < 3) return -1;
+    for (i = 0; i < cat->tables[t].ncols; i++)
+        if (strncmp(cat->tables[t].cols[i].name, want, 3) == 0 && !cat->tables[t].cols[i].name[3])
+            k = i;
+    if (k < 0) return -1;
+    for (o = 0; o < cat->ntables; o++) {
+        const char *on = cat->tables[o].name;
+        if (o == t || on[0] != tn[0] || strchr(on, '_')) continue;
+        for (i = 0; i < cat->tables[o].ncols; i++)
+            if (streq(cat->tables[o].cols[i].name, cat->tables[t].cols[k].name)) return -1;
+    }
+    return k;
+}
+
 int pl_named_key(const catalog *cat, int t)
 {
     const cat_table *tb = &cat->tables[t];
@@ -21,9 +46,20 @@ int pl_named_key(const catalog *cat, int t)
 
     if (tb->ncols == 0) return -1;
     c0 = tb->cols[0].name;
-    if (strncmp(c0, tb->name, l) != 0) return -1;
-    c0 += l;
-    return streq(c0, "_id") || streq(c0, "id") || streq(c0, "_code") ? 0 : -1;
+    if (streq(c0, "id")) return 0;
+    if (strncmp(c0, tb->name, l) == 0 &&
+        (streq(c0 + l, "_id") || streq(c0 + l, "id") || streq(c0 + l, "_code")))
+        return 0;
+    return initial_key(cat, t);
+}
+
+/* 1 if column name n of another table refers to key column k of table b by its name. */
+static int refers(const cat_table *b, int k, const char *n)
+{
+    size_t l = strlen(b->name);
+
+    if (!streq(b->cols[k].name, "id")) return streq(n, b->cols[k].name);
+    return strncmp(n, b->name, l) == 0 && (streq(n + l, "_id") || streq(n + l, "id"));
 }
 
 int pl_join_init(ctx *x)
@@ -42,7 +78,7 @@ int pl_join_init(ctx *x)
         for (a = 0; a < cat->ntables; a++)
             for (c = 0; a != b && c < cat->tables[a].ncols; c++) {
                 const cat_column *col = &cat->tables[a].cols[c];
-                if (!streq(col->name, kc->name) || !streq(col->type, kc->type)) continue;
+                if (!refers(&cat->tables[b], k, col->name) || !streq(col->type, kc->type)) continue;
                 if (n == cap) {
                     cat_fk *nf = realloc(x->ifks, (size_t)(cap = cap ? cap * 2 : 16) * sizeof *nf);
                     if (!nf) return -1;

@@ -447,6 +447,47 @@ static void test_analytical_forms(void **state)
     catalog_free(c);
 }
 
+/* Links a catalog without declared keys implies by its names: an <initial>id key of a
+ * one-word table ("cid" of conference), <table>_id referring to a first column named id; the
+ * passive "by" of an agent; a joined table's name grouped by with its key. */
+static void test_implied_links(void **state)
+{
+    static const char *const pubs[] = {
+        "abstract:text",        "cid:bigint",          "pid:bigint", "title:text",
+        "reference_num:bigint", "citation_num:bigint", NULL};
+    static const char *const confs[] = {"cid:bigint", "name:text", NULL};
+    static const char *const doms[] = {"did:bigint", "name:text", NULL};
+    static const char *const dpub[] = {"did:bigint", "pid:bigint", NULL};
+    static const char *const rests[] = {"id:bigint", "name:text", "rating:real", NULL};
+    static const char *const locs[] = {"restaurant_id:bigint", "street_name:text", NULL};
+    static const char *const cites[] = {"cited:bigint", "citing:bigint", NULL};
+    catalog *c = catalog_new();
+
+    (void)state;
+    table_keyed(c, "public", "publication", pubs, 0);
+    table_keyed(c, "public", "conference", confs, 0);
+    table_keyed(c, "public", "domain", doms, 0);
+    table_keyed(c, "public", "domain_publication", dpub, 0);
+    table_keyed(c, "public", "restaurant", rests, 0);
+    table_keyed(c, "public", "location", locs, 0);
+    table_keyed(c, "public", "cite", cites, 0);
+    plans_on(c, NULL, "How many publications are there in each conference?",
+             W("JOIN public.conference ON conference.cid = publication.cid",
+               "GROUP BY conference.cid, conference.name"),
+             NULL);
+    plans_on(c, NULL,
+             "What is the average number of references cited by publications in each domain name?",
+             W("avg(publication.reference_num)",
+               "JOIN public.domain ON domain.did = domain_publication.did",
+               "GROUP BY domain.did, domain.name"),
+             W("GROUP BY publication"));
+    plans_on(c, NULL, "average rating of restaurants by street name",
+             W("JOIN public.restaurant ON restaurant.id = location.restaurant_id",
+               "GROUP BY location.street_name"),
+             NULL);
+    catalog_free(c);
+}
+
 static void test_quoting(void **state)
 {
     static const char *const cols[] = {"id:integer", "user:text", "Amount:numeric", NULL};
@@ -485,4 +526,5 @@ T2_UNIT_MAIN(setup, teardown, cmocka_unit_test(test_measures), cmocka_unit_test(
              cmocka_unit_test(test_filters), cmocka_unit_test(test_time),
              cmocka_unit_test(test_ranking_and_listing), cmocka_unit_test(test_declines),
              cmocka_unit_test(test_quoting), cmocka_unit_test(test_empty_catalog),
-             cmocka_unit_test(test_english_forms), cmocka_unit_test(test_analytical_forms))
+             cmocka_unit_test(test_english_forms), cmocka_unit_test(test_analytical_forms),
+             cmocka_unit_test(test_implied_links))
