@@ -101,9 +101,12 @@ static int main_candidates(const ctx *x, int *tries, int *keys, int max)
                         (r->c[k].kind == R_COLUMN || r->c[k].kind == R_DERIVED))
                         add_try(tries, keys, &n, max, r->c[k].table, 100000 + j * 100 + p);
             }
-            for (p = 0; p < r->nc; p++)
-                if (r->c[p].kind == R_TABLE)
-                    add_try(tries, keys, &n, max, r->c[p].table, 100000 + j * 100 + r->c[p].prio);
+            for (p = P_GLOSS; p > 0; p--) {
+                int k;
+                for (k = 0; k < r->nc; k++)
+                    if (r->c[k].prio == p && r->c[k].kind == R_TABLE)
+                        add_try(tries, keys, &n, max, r->c[k].table, 100000 + j * 100 + p);
+            }
             if (pl_has_kind(x, r, M_TABLE | M_COLUMN | M_DERIVED)) break;
         }
     }
@@ -127,6 +130,10 @@ static int main_candidates(const ctx *x, int *tries, int *keys, int max)
                 if (r->c[k].prio == p && r->c[k].kind != R_GLOSS)
                     add_try(tries, keys, &n, max, r->c[k].table, 300000 + i * 100 + p);
         }
+    /* last, the tables that only link others ("writes" for authors and their publications),
+     * all with one key: two that both plan must agree */
+    for (i = 0; i < x->cat->ntables; i++)
+        if (pl_is_link(x, i)) add_try(tries, keys, &n, max, i, 400000);
     return n;
 }
 

@@ -300,6 +300,11 @@ int pl_label_column(const ctx *x, int t)
 
     for (i = 0; i < tb->ncols; i++)
         if (streq(tb->cols[i].name, "name") || streq(tb->cols[i].name, "title")) return i;
+    for (i = 0; i < tb->ncols; i++) { /* "authorname" of author */
+        size_t l = strlen(tb->name);
+        if (strncmp(tb->cols[i].name, tb->name, l) == 0 && streq(tb->cols[i].name + l, "name"))
+            return i;
+    }
     for (i = 0; i < tb->ncols; i++) {
         size_t l = strlen(tb->cols[i].name);
         if (l > 5 &&

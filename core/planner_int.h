@@ -307,6 +307,13 @@ int pl_join_init(ctx *x);
  * the column named <initial>id no other one-word table of that initial has. */
 int pl_named_key(const catalog *cat, int t);
 
+/* 1 if table t only links others: every column but its own key is a link to another table
+ * (at least two; "writes" of authors and publications). */
+int pl_is_link(const ctx *x, int t);
+/* The column of link table t that refers to table ref, -1 if t is no link or has none or
+ * several. */
+int pl_link_col(const ctx *x, int t, int ref);
+
 /* ---- planner_lex.c: the words the catalog and the glossary give ---- */
 
 /* Fills x->lx, x->pool and x->gi from the catalog and glossary; 0 or -1 (out of memory). */

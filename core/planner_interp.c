@@ -12,13 +12,18 @@
 
 #include <stdio.h>
 
-/* Unit r names the table whose rows are counted: it must be the main table. */
+/* Unit r names the table whose rows are counted: the main table, or one a main link table
+ * refers to (its distinct references are counted: "publications per author" of writes). */
 static int count_rows(ctx *x, int r)
 {
-    int t;
+    int t, c;
 
     if (pl_pick(x, &x->u[r], M_TABLE) < 0) return -1;
     t = pl_cand_table(x, picked(&x->u[r]));
+    if (t != x->main && (c = pl_link_col(x, x->main, t)) >= 0) {
+        x->u[r].role = ROLE_COUNTED;
+        return pl_add_measure(x, AGG_COUNT, 1, R_COLUMN, x->main, c, -1, r);
+    }
     if (t != x->main) {
         snprintf(x->err, sizeof x->err, "counting %s, not %s", x->cat->tables[t].name,
                  x->cat->tables[x->main].name);

@@ -91,3 +91,42 @@ int pl_join_init(ctx *x)
     x->nfks = n;
     return 0;
 }
+
+/* The index of the one link of x->fks from column c of table t, -1 if none or several. */
+static int link_of(const ctx *x, int t, int c)
+{
+    int i, k = -1;
+
+    for (i = 0; i < x->nfks; i++)
+        if (x->fks[i].table == t && x->fks[i].column == c) {
+            if (k >= 0) return -1;
+            k = i;
+        }
+    return k;
+}
+
+int pl_is_link(const ctx *x, int t)
+{
+    const cat_table *tb = &x->cat->tables[t];
+    int c, n = 0, own = pl_key_column(x, t);
+
+    for (c = 0; c < tb->ncols; c++) {
+        if (c == own) continue;
+        if (link_of(x, t, c) < 0) return 0;
+        n++;
+    }
+    return n >= 2;
+}
+
+int pl_link_col(const ctx *x, int t, int ref)
+{
+    int c, k = -1, l;
+
+    if (!pl_is_link(x, t)) return -1;
+    for (c = 0; c < x->cat->tables[t].ncols; c++)
+        if ((l = link_of(x, t, c)) >= 0 && x->fks[l].ref_table == ref) {
+            if (k >= 0) return -1;
+            k = c;
+        }
+    return k;
+}

@@ -461,6 +461,10 @@ static void test_implied_links(void **state)
     static const char *const rests[] = {"id:bigint", "name:text", "rating:real", NULL};
     static const char *const locs[] = {"restaurant_id:bigint", "street_name:text", NULL};
     static const char *const cites[] = {"cited:bigint", "citing:bigint", NULL};
+    static const char *const authors[] = {"aid:bigint", "name:text", NULL};
+    static const char *const writes[] = {"aid:bigint", "pid:bigint", NULL};
+    static const char *const keyphr[] = {"keyphraseid:bigint", "keyphrasename:text", NULL};
+    static const char *const pkey[] = {"pid:bigint", "keyphraseid:bigint", NULL};
     catalog *c = catalog_new();
 
     (void)state;
@@ -471,6 +475,10 @@ static void test_implied_links(void **state)
     table_keyed(c, "public", "restaurant", rests, 0);
     table_keyed(c, "public", "location", locs, 0);
     table_keyed(c, "public", "cite", cites, 0);
+    table_keyed(c, "public", "author", authors, 0);
+    table_keyed(c, "public", "writes", writes, 0);
+    table_keyed(c, "public", "keyphrase", keyphr, 0);
+    table_keyed(c, "public", "keyphrase_publication", pkey, 0);
     plans_on(c, NULL, "How many publications are there in each conference?",
              W("JOIN public.conference ON conference.cid = publication.cid",
                "GROUP BY conference.cid, conference.name"),
@@ -484,6 +492,20 @@ static void test_implied_links(void **state)
     plans_on(c, NULL, "average rating of restaurants by street name",
              W("JOIN public.restaurant ON restaurant.id = location.restaurant_id",
                "GROUP BY location.street_name"),
+             NULL);
+    /* a table of links only joins the two sides: measured on one, grouped by the other */
+    plans_on(c, NULL, "What is the total number of citations received by each author?",
+             W("sum(publication.citation_num)", "FROM public.writes",
+               "GROUP BY author.aid, author.name"),
+             NULL);
+    plans_on(c, NULL, "number of publications for each author",
+             W("count(DISTINCT writes.pid)", "GROUP BY author.aid, author.name"), NULL);
+    plans_on(c, NULL, "How many publications are there?", W("count(*)", "FROM public.publication"),
+             W("writes"));
+    /* a <table>name column is the table's label */
+    plans_on(c, NULL, "number of publications for each keyphrase",
+             W("count(DISTINCT keyphrase_publication.pid)",
+               "GROUP BY keyphrase.keyphraseid, keyphrase.keyphrasename"),
              NULL);
     catalog_free(c);
 }
