@@ -523,12 +523,28 @@ static int passive_by(const ctx *x, const unit *a, const unit *d)
     return (l > 3 && streq(w + l - 2, "ed")) || in_list(w, irregular);
 }
 
+/* The column of the main table that refers to table t, when t is one hop away and keyed by
+ * its name (state.state_name): grouping by t is grouping by that column, with no join that
+ * could drop rows. -1 otherwise. */
+static int named_by_ref(const ctx *x, int t)
+{
+    const cat_fk *f;
+    int k = pl_key_column(x, t);
+
+    if (t == x->main || !pl_reachable(x, t) || x->dist[t] != 1 || k < 0 ||
+        k != pl_label_column(x, t))
+        return -1;
+    f = &x->fks[x->via[t]];
+    return f->table == x->main && f->ref_column == k ? f->column : -1;
+}
+
 /* Unit r is grouped by (grouping unit a): a column, or an entity other than the main table;
  * "per customer" of customers alone means per row. */
 static int dim_at(ctx *x, const unit *a, int r)
 {
     unit *d = &x->u[r];
     const cand *c;
+    int k;
 
     if (pl_pick(x, d, M_TABLE | M_COLUMN) < 0) return -1;
     c = picked(d);
@@ -545,6 +561,8 @@ static int dim_at(ctx *x, const unit *a, int r)
     } else if (c->kind == R_COLUMN) {
         if (pl_add_dim(x, R_COLUMN, c->table, c->col, 0) < 0 || pl_need_table(x, c->table) < 0)
             return -1;
+    } else if ((k = named_by_ref(x, pl_cand_table(x, c))) >= 0) {
+        if (pl_add_dim(x, R_COLUMN, x->main, k, 0) < 0) return -1;
     } else if (pl_cand_table(x, c) != x->main) {
         if (pl_add_dim(x, R_TABLE, pl_cand_table(x, c), -1, 0) < 0 ||
             pl_need_table(x, pl_cand_table(x, c)) < 0)

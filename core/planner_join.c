@@ -38,6 +38,25 @@ static int initial_key(const catalog *cat, int t)
     return k;
 }
 
+/* 1 if the first column of table t is a text *_name column no other table starts with, and
+ * another table has it ("city_name" of geographic, where restaurants name their city). */
+static int name_first(const catalog *cat, int t)
+{
+    const char *c0 = cat->tables[t].cols[0].name;
+    size_t l = strlen(c0);
+    int o, c, other = 0;
+
+    if (l < 6 || !streq(c0 + l - 5, "_name") || !streq(cat->tables[t].cols[0].type, "text"))
+        return 0;
+    for (o = 0; o < cat->ntables; o++) {
+        if (o == t || cat->tables[o].ncols == 0) continue;
+        if (streq(cat->tables[o].cols[0].name, c0)) return 0;
+        for (c = 1; c < cat->tables[o].ncols; c++)
+            if (streq(cat->tables[o].cols[c].name, c0)) other = 1;
+    }
+    return other;
+}
+
 int pl_named_key(const catalog *cat, int t)
 {
     const cat_table *tb = &cat->tables[t];
@@ -47,9 +66,10 @@ int pl_named_key(const catalog *cat, int t)
     if (tb->ncols == 0) return -1;
     c0 = tb->cols[0].name;
     if (streq(c0, "id")) return 0;
-    if (strncmp(c0, tb->name, l) == 0 &&
-        (streq(c0 + l, "_id") || streq(c0 + l, "id") || streq(c0 + l, "_code")))
+    if (strncmp(c0, tb->name, l) == 0 && (streq(c0 + l, "_id") || streq(c0 + l, "id") ||
+                                          streq(c0 + l, "_code") || streq(c0 + l, "_name")))
         return 0;
+    if (name_first(cat, t)) return 0;
     return initial_key(cat, t);
 }
 

@@ -458,7 +458,11 @@ static void test_implied_links(void **state)
     static const char *const confs[] = {"cid:bigint", "name:text", NULL};
     static const char *const doms[] = {"did:bigint", "name:text", NULL};
     static const char *const dpub[] = {"did:bigint", "pid:bigint", NULL};
-    static const char *const rests[] = {"id:bigint", "name:text", "rating:real", NULL};
+    static const char *const rests[] = {"id:bigint", "name:text", "city_name:text", "rating:real",
+                                        NULL};
+    static const char *const geo[] = {"city_name:text", "region:text", NULL};
+    static const char *const states[] = {"state_name:text", "population:bigint", NULL};
+    static const char *const lakes[] = {"lake_name:text", "area:real", "state_name:text", NULL};
     static const char *const locs[] = {"restaurant_id:bigint", "street_name:text", NULL};
     static const char *const cites[] = {"cited:bigint", "citing:bigint", NULL};
     static const char *const authors[] = {"aid:bigint", "name:text", NULL};
@@ -479,6 +483,9 @@ static void test_implied_links(void **state)
     table_keyed(c, "public", "writes", writes, 0);
     table_keyed(c, "public", "keyphrase", keyphr, 0);
     table_keyed(c, "public", "keyphrase_publication", pkey, 0);
+    table_keyed(c, "public", "geographic", geo, 0);
+    table_keyed(c, "public", "state", states, 0);
+    table_keyed(c, "public", "lake", lakes, 0);
     plans_on(c, NULL, "How many publications are there in each conference?",
              W("JOIN public.conference ON conference.cid = publication.cid",
                "GROUP BY conference.cid, conference.name"),
@@ -506,6 +513,16 @@ static void test_implied_links(void **state)
     plans_on(c, NULL, "number of publications for each keyphrase",
              W("count(DISTINCT keyphrase_publication.pid)",
                "GROUP BY keyphrase.keyphraseid, keyphrase.keyphrasename"),
+             NULL);
+    /* tables keyed by a name: a first column <table>_name, or one only that table starts with */
+    plans_on(c, NULL, "What is the average rating of restaurants in each region?",
+             W("JOIN public.geographic ON geographic.city_name = restaurant.city_name",
+               "GROUP BY geographic.region"),
+             NULL);
+    plans_on(c, NULL, "How many lakes are there in each state?", W("GROUP BY lake.state_name"),
+             W("JOIN"));
+    plans_on(c, NULL, "lakes in states with a population above 1000000",
+             W("JOIN public.state ON state.state_name = lake.state_name", "state.population >"),
              NULL);
     catalog_free(c);
 }
