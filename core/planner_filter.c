@@ -219,8 +219,37 @@ int pl_pass_time(ctx *x)
     return 0;
 }
 
+/* A quoted value (unit i) that is not in the common values, named by the word next to it:
+ * 'the journal "nature"' (the label column of the table named just before), '"Computer
+ * Science" department' (the text column named just after); compared but for case. Sets *t
+ * and *c, or leaves *c at -1; 0, or -1 with x->err. */
+static int quoted_named(ctx *x, int i, int *t, int *c)
+{
+    int r = prev_ref(x, i);
+    unit *u;
+
+    if (r >= 0 && x->u[r].role == ROLE_NONE && pl_has_kind(x, &x->u[r], M_TABLE) &&
+        !pl_has_kind(x, &x->u[r], M_FILTER)) {
+        u = &x->u[r];
+        if (pl_pick(x, u, M_TABLE) < 0) return -1;
+        *t = pl_cand_table(x, picked(u));
+        if ((*c = pl_label_column(x, *t)) >= 0) u->role = ROLE_MENTION;
+        return 0;
+    }
+    r = next_ref(x, i);
+    if (r >= 0 && x->u[r].role == ROLE_NONE && pl_has_kind(x, &x->u[r], M_COLUMN) &&
+        !pl_has_kind(x, &x->u[r], M_FILTER)) {
+        u = &x->u[r];
+        if (pl_pick(x, u, M_COLUMN) < 0) return -1;
+        *t = picked(u)->table;
+        *c = picked(u)->col;
+        u->role = ROLE_QUAL;
+    }
+    return 0;
+}
+
 /* Quoted values: 'events named "Golden Gala 17"' (the label column of the table named
- * before), 'email "a@b.c"' (the text column named before). */
+ * before), 'email "a@b.c"' (the text column named before), and those quoted_named() finds. */
 int pl_pass_quoted(ctx *x)
 {
     int i, r;
@@ -228,7 +257,7 @@ int pl_pass_quoted(ctx *x)
     for (i = 0; i < x->nu; i++) {
         unit *a = &x->u[i];
         const char *v;
-        int t = x->main, c = -1;
+        int t = x->main, c = -1, how = -1;
         if (a->kind != U_LIT || a->bound) continue; /* bound: a ratio's side took it */
         v = x->lits[x->t[a->end - 1].lit - 1];
         r = prev_ref(x, i);
@@ -245,6 +274,10 @@ int pl_pass_quoted(ctx *x)
             t = picked(&x->u[r])->table;
             c = picked(&x->u[r])->col;
             x->u[r].role = ROLE_QUAL;
+        } else if (quoted_named(x, i, &t, &c) < 0) {
+            return -1;
+        } else if (c >= 0) {
+            how = LIKE_EQUAL;
         }
         if (c < 0 || pl_type_numeric(column(x, t, c)->type) ||
             pl_type_bool(column(x, t, c)->type)) {
@@ -252,7 +285,9 @@ int pl_pass_quoted(ctx *x)
             return -1;
         }
         a->bound = 1;
-        if (pl_need_table(x, t) < 0 || pl_where_text(x, t, c, v) < 0) return -1;
+        if (pl_need_table(x, t) < 0 ||
+            (how < 0 ? pl_where_text(x, t, c, v) : pl_where_like(x, t, c, v, how)) < 0)
+            return -1;
     }
     return 0;
 }

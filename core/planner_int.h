@@ -443,6 +443,9 @@ int pl_row_columns(const ctx *x, int t, int *cols);
 int pl_where_col(ctx *x, int t, int c, const char *op, const char *v);
 int pl_where_cmp(ctx *x, int t, int c, const unit *u);
 int pl_where_text(ctx *x, int t, int c, const char *v);
+/* t.c ILIKE v, v's own wildcards escaped: equal but for case, starting with v, containing v. */
+enum { LIKE_EQUAL, LIKE_PREFIX, LIKE_CONTAINS };
+int pl_where_like(ctx *x, int t, int c, const char *v, int how);
 int pl_where_values(ctx *x, int t, int c, int neg, const int *vals, int n);
 int pl_where_sql(ctx *x, int neg, const char *sql);
 /* Appends the SELECT for the interpretation in x to out; 0, or -1 with x->err set. */

@@ -111,6 +111,20 @@ int pl_where_text(ctx *x, int t, int c, const char *v)
                : 0;
 }
 
+int pl_where_like(ctx *x, int t, int c, const char *v, int how)
+{
+    const char *p;
+
+    if (where_and(x) < 0 || add_col(x, &x->where, t, c) < 0 ||
+        buf_adds(&x->where, how == LIKE_CONTAINS ? " ILIKE '%" : " ILIKE '") < 0)
+        return -1;
+    for (p = v; *p; p++) { /* the value is matched as it is: its wildcards escaped */
+        if ((*p == '%' || *p == '_' || *p == '\\') && buf_addc(&x->where, '\\') < 0) return -1;
+        if ((*p == '\'' && buf_addc(&x->where, '\'') < 0) || buf_addc(&x->where, *p) < 0) return -1;
+    }
+    return buf_adds(&x->where, how == LIKE_EQUAL ? "'" : "%'");
+}
+
 int pl_where_values(ctx *x, int t, int c, int neg, const int *vals, int n)
 {
     const cat_column *col = column(x, t, c);

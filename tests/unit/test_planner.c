@@ -524,6 +524,11 @@ static void test_implied_links(void **state)
     plans_on(c, NULL, "lakes in states with a population above 1000000",
              W("JOIN public.state ON state.state_name = lake.state_name", "state.population >"),
              NULL);
+    /* a quoted value beside the table or column it is of, compared but for case */
+    plans_on(c, NULL, "How many publications are in the conference \"NeurIPS 50%_x\"?",
+             W("conference.name ILIKE 'NeurIPS 50\\%\\_x'"), NULL);
+    plans_on(c, NULL, "How many publications have the \"Deep Nets\" title?",
+             W("publication.title ILIKE 'Deep Nets'"), NULL);
     catalog_free(c);
 }
 
