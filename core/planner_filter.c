@@ -427,6 +427,16 @@ static int weak_mention(ctx *x, const unit *a)
     return 0;
 }
 
+/* 1 if the phrase at token i follows "have" / "has" / "had", an article between or not. */
+static int after_have(const ctx *x, int i)
+{
+    static const char *const have[] = {"have", "has", "had", NULL};
+    static const char *const art[] = {"a", "an", "any", "the", NULL};
+
+    if (i > 0 && in_list(x->t[i - 1].raw, art)) i--;
+    return i > 0 && in_list(x->t[i - 1].raw, have);
+}
+
 /* Unit i, still without a role, by its strongest reachable reading: a value or glossary
  * condition or yes/no column is a filter, a table a mention, another column is listed
  * (only when nothing is measured or grouped). */
@@ -460,6 +470,14 @@ static int rest_at(ctx *x, int i)
             pl_where_col(x, c->table, c->col, "=", a->neg ? "FALSE" : "TRUE") < 0)
             return -1;
         return 0;
+    }
+    if (c->kind == R_COLUMN && c->prio >= P_COL && after_have(x, a->pos)) {
+        /* "students who have a minor": by the column's name, not a part of it */
+        a->role = ROLE_FILTER;
+        return pl_need_table(x, c->table) < 0 ||
+                       pl_where_col(x, c->table, c->col, a->neg ? "IS" : "IS NOT", "NULL") < 0
+                   ? -1
+                   : 0;
     }
     if (c->kind == R_COLUMN && x->listing && !a->neg) {
         if (x->nproj >= MAXPROJ) {

@@ -463,6 +463,18 @@ static int pass_super_totals(ctx *x)
     return 0;
 }
 
+/* 1 if tokens [from, to) only join the items of a list ("by city and category"); a clause
+ * between ("each instructor who taught a course") ends the list. */
+static int list_gap(const ctx *x, int from, int to)
+{
+    static const char *const join[] = {"and", "of",   "the",   "then", "a",
+                                       "an",  "each", "every", NULL};
+
+    for (; from < to; from++)
+        if (!in_list(x->t[from].raw, join)) return 0;
+    return 1;
+}
+
 /* The units [*from, *to) that grouping unit i groups by: the one before "breakdown", the run
  * of table/column phrases after "by". 1 with the span, 0 when i groups by nothing here (a
  * grain, or "by members", a filter), -1 with x->err. */
@@ -487,7 +499,8 @@ static int dim_span(ctx *x, int i, int *from, int *to)
     }
     j = i + 1;
     for (k = j; k < x->nu && x->u[k].kind == U_REF && x->u[k].role == ROLE_NONE &&
-                pl_has_kind(x, &x->u[k], M_TABLE | M_COLUMN) && !pl_ref_is_filter(x, &x->u[k]);
+                pl_has_kind(x, &x->u[k], M_TABLE | M_COLUMN) && !pl_ref_is_filter(x, &x->u[k]) &&
+                (k == j || list_gap(x, x->u[k - 1].end, x->u[k].pos));
          k++)
         ;
     if (k == j) {

@@ -554,6 +554,51 @@ static void merge_comment_units(ctx *x)
     }
 }
 
+/* 1 if the words of unit a then unit b are the first and the last word of the name of column
+ * c of table t, in that order. */
+static int parts_in_order(ctx *x, const unit *a, const unit *b, int t, int c)
+{
+    text_words *w = &x->w[2];
+
+    text_split(column(x, t, c)->name, 1, w);
+    return w->n >= 2 && a->end - a->pos == 1 && b->end - b->pos == 1 &&
+           streq(x->t[a->pos].st, w->w[0]) && streq(x->t[b->pos].st, w->w[w->n - 1]);
+}
+
+/* Two words that are the first and last parts of one column's name, next to each other or
+ * with one stop word between ("declared a major" of declare_major): one mention of that
+ * column, as strong as its name. */
+static void merge_part_units(ctx *x)
+{
+    int i, j, q, m;
+
+    for (i = 0; i + 1 < x->nu; i++) {
+        unit *a = &x->u[i], *b = &x->u[i + 1];
+        if (a->kind != U_REF || b->kind != U_REF || b->pos - a->end > 1 ||
+            (b->pos > a->end && !text_is_stop(x->t[a->end].st)))
+            continue;
+        for (j = 0, m = 0; j < a->nc; j++) {
+            int keep = 0;
+            if (a->c[j].kind != R_COLUMN) continue;
+            for (q = 0; q < b->nc; q++)
+                if (b->c[q].kind == R_COLUMN && a->c[j].table == b->c[q].table &&
+                    a->c[j].col == b->c[q].col &&
+                    parts_in_order(x, a, b, a->c[j].table, a->c[j].col))
+                    keep = 1;
+            if (keep) {
+                a->c[m] = a->c[j];
+                a->c[m++].prio = P_COL;
+            }
+        }
+        if (m == 0) continue;
+        a->nc = m;
+        a->end = b->end;
+        a->plural = b->plural;
+        memmove(b, b + 1, (size_t)(x->nu - i - 2) * sizeof *b);
+        x->nu--;
+    }
+}
+
 int pl_scan(ctx *x)
 {
     static const char *const neg[] = {"not",       "non",    "no",      "without",
@@ -628,5 +673,6 @@ int pl_scan(ctx *x)
         i++;
     }
     merge_comment_units(x);
+    merge_part_units(x);
     return 0;
 }

@@ -469,6 +469,14 @@ static void test_implied_links(void **state)
     static const char *const writes[] = {"aid:bigint", "pid:bigint", NULL};
     static const char *const keyphr[] = {"keyphraseid:bigint", "keyphrasename:text", NULL};
     static const char *const pkey[] = {"pid:bigint", "keyphraseid:bigint", NULL};
+    static const char *const students[] = {"student_id:bigint", "declare_major:text", "minor:text",
+                                           "program_id:bigint", NULL};
+    static const char *const programs[] = {"program_id:bigint", "name:text", NULL};
+    static const char *const offers[] = {"offering_id:bigint", "course_id:bigint", NULL};
+    static const char *const courses[] = {"course_id:bigint", "name:text", "clarity:real", NULL};
+    static const char *const teach[] = {"offering_instructor_id:bigint", "offering_id:bigint",
+                                        "instructor_id:bigint", NULL};
+    static const char *const instr[] = {"instructor_id:bigint", "name:text", NULL};
     catalog *c = catalog_new();
 
     (void)state;
@@ -486,6 +494,12 @@ static void test_implied_links(void **state)
     table_keyed(c, "public", "geographic", geo, 0);
     table_keyed(c, "public", "state", states, 0);
     table_keyed(c, "public", "lake", lakes, 0);
+    table_keyed(c, "public", "student", students, 0);
+    table_keyed(c, "public", "program", programs, 0);
+    table_keyed(c, "public", "course_offering", offers, 0);
+    table_keyed(c, "public", "course", courses, 0);
+    table_keyed(c, "public", "offering_instructor", teach, 0);
+    table_keyed(c, "public", "instructor", instr, 0);
     plans_on(c, NULL, "How many publications are there in each conference?",
              W("JOIN public.conference ON conference.cid = publication.cid",
                "GROUP BY conference.cid, conference.name"),
@@ -529,6 +543,17 @@ static void test_implied_links(void **state)
              W("conference.name ILIKE 'NeurIPS 50\\%\\_x'"), NULL);
     plans_on(c, NULL, "How many publications have the \"Deep Nets\" title?",
              W("publication.title ILIKE 'Deep Nets'"), NULL);
+    /* the two parts of one column's name are one mention; "have a X" is X IS NOT NULL */
+    plans_on(c, NULL, "How many students have declared a major in each program?",
+             W("WHERE student.declare_major IS NOT NULL", "GROUP BY program.program_id"), NULL);
+    plans_on(c, NULL, "Which students have a minor?", W("WHERE student.minor IS NOT NULL"), NULL);
+    /* <last word>_id keys course_offering; a clause ends the list of groupings */
+    plans_on(c, NULL, "What is the average clarity for each instructor who taught a course?",
+             W("avg(course.clarity)", "FROM public.offering_instructor",
+               "JOIN public.course_offering ON course_offering.offering_id = "
+               "offering_instructor.offering_id",
+               "GROUP BY instructor.instructor_id, instructor.name"),
+             W("GROUP BY instructor.instructor_id, instructor.name, course"));
     catalog_free(c);
 }
 
