@@ -370,3 +370,15 @@ int pl_amount_column(const ctx *x, int t)
     }
     return n == 1 ? k : -1;
 }
+
+int pl_table_first(const unit *u)
+{
+    int k, t = 0, c = 0;
+
+    for (k = 0; k < u->nc; k++) {
+        if (u->c[k].kind == R_TABLE && u->c[k].prio > t) t = u->c[k].prio;
+        if ((u->c[k].kind == R_COLUMN || u->c[k].kind == R_DERIVED) && u->c[k].prio > c)
+            c = u->c[k].prio;
+    }
+    return t > c;
+}

@@ -507,7 +507,40 @@ int pl_pass_rest(ctx *x)
     return 0;
 }
 
-/* Every grammar unit (a time range, a comparison, "by", "top", ...) must have been used. */
+/* 1 if unit u is a condition of the WHERE clause */
+static int is_condition(const unit *u)
+{
+    return (u->kind == U_REF && u->role == ROLE_FILTER) ||
+           ((u->kind == U_CMP || u->kind == U_LIT || u->kind == U_TIME) && u->bound);
+}
+
+/* Conditions are ANDed: an "or" between two conditions that are not values of one column
+ * ("with a final project or exam") is declined rather than read as "and". 0 or -1. */
+static int or_between(ctx *x)
+{
+    int p, i;
+
+    for (p = 1; p < x->nt; p++) {
+        const unit *a = NULL, *b = NULL;
+        if (!streq(x->t[p].raw, "or")) continue;
+        for (i = 0; i < x->nu; i++) {
+            if (x->u[i].pos <= p && x->u[i].end > p) break; /* inside a unit: "2 or more" */
+            if (x->u[i].end <= p) a = &x->u[i];
+            if (x->u[i].pos > p && !b) b = &x->u[i];
+        }
+        if (i < x->nu || !a || !b || !is_condition(a) || !is_condition(b)) continue;
+        if (a->kind == U_REF && b->kind == U_REF && picked(a) && picked(b) &&
+            picked(a)->kind == R_VALUE && picked(b)->kind == R_VALUE &&
+            picked(a)->table == picked(b)->table && picked(a)->col == picked(b)->col)
+            continue; /* "in Pune or Mumbai": one IN list */
+        snprintf(x->err, sizeof x->err, "I can only join conditions with \"and\", not \"or\"");
+        return -1;
+    }
+    return 0;
+}
+
+/* Every grammar unit (a time range, a comparison, "by", "top", ...) must have been used, and
+ * no "or" joins two conditions. */
 int pl_pass_unbound(ctx *x)
 {
     char ph[128];
@@ -521,7 +554,7 @@ int pl_pass_unbound(ctx *x)
             return -1;
         }
     }
-    return 0;
+    return or_between(x);
 }
 
 /* "Which courses have a final exam" (the exam columns in course offerings): listed whole rows

@@ -205,6 +205,8 @@ typedef struct ctx {
     int per_row;           /* a ratio row by row: "for each" names the main table */
     char ratio_expr[2200]; /* a ratio of rows counted on conditions (planner_ratio.c) */
     int limit_guess;       /* x->limit is a guess from a plural ("the largest lakes": 10) */
+    int ref_count;         /* second round: rows of a table the main one refers to may be
+                            * counted through its references (planner.c) */
     int listing;           /* set by pl_pass_rest(): nothing measured or grouped, rows are listed */
     int list_table;        /* listed whole rows are of this table, not the main one (-1) */
     buf where;             /* the WHERE conditions so far (planner_sql.c's pl_where_*) */
@@ -361,6 +363,10 @@ int pl_has_kind(const ctx *x, const unit *u, unsigned mask);
 /* 1 if the strongest reading of u is a filter: a value, a glossary condition or a yes/no
  * column ("refunded", "members", "in Pune"). */
 int pl_ref_is_filter(const ctx *x, const unit *u);
+/* 1 if the strongest reading of u is a table's whole name, stronger than any column reading
+ * ("the most flights": rows of flights, not a column flight_leg.leg_flight; "students" of
+ * student, not a part of cares_for_students). */
+int pl_table_first(const unit *u);
 /* M_COMMENT if every reading of u comes from comments (only then do comments name a
  * column), else 0. */
 unsigned pl_comment_ok(const unit *u);

@@ -12,15 +12,27 @@
 
 #include <stdio.h>
 
-/* Unit r names the table whose rows are counted: the main table, or one a main link table
- * refers to (its distinct references are counted: "publications per author" of writes). */
+/* The column of the main table that refers to table t directly and by the only path, -1 if
+ * none. */
+static int ref_col(const ctx *x, int t)
+{
+    const cat_fk *f;
+
+    if (t == x->main || !pl_reachable(x, t) || x->dist[t] != 1) return -1;
+    f = &x->fks[x->via[t]];
+    return f->table == x->main ? f->column : -1;
+}
+
+/* Unit r names the table whose rows are counted: the main table, or one the main table
+ * refers to, when it is a link table or in the second round (its distinct references are
+ * counted: "publications per author" of writes, "restaurants on each street" of locations). */
 static int count_rows(ctx *x, int r)
 {
     int t, c;
 
     if (pl_pick(x, &x->u[r], M_TABLE) < 0) return -1;
     t = pl_cand_table(x, picked(&x->u[r]));
-    if (t != x->main && (c = pl_link_col(x, x->main, t)) >= 0) {
+    if ((c = ref_col(x, t)) >= 0 && (x->ref_count || pl_is_link(x, x->main))) {
         x->u[r].role = ROLE_COUNTED;
         return pl_add_measure(x, AGG_COUNT, 1, R_COLUMN, x->main, c, -1, r);
     }
@@ -213,20 +225,6 @@ static int stored_count(ctx *x, int i)
     return measure_column(x, i, r, agg, a->super, 0) < 0 ? -1 : 1;
 }
 
-/* 1 if the strongest reading of u is a table's whole name, stronger than any column reading
- * ("the most flights": rows of flights, not a column flight_leg.leg_flight) */
-static int table_first(const unit *u)
-{
-    int k, t = 0, c = 0;
-
-    for (k = 0; k < u->nc; k++) {
-        if (u->c[k].kind == R_TABLE && u->c[k].prio > t) t = u->c[k].prio;
-        if ((u->c[k].kind == R_COLUMN || u->c[k].kind == R_DERIVED) && u->c[k].prio > c)
-            c = u->c[k].prio;
-    }
-    return t > c;
-}
-
 /* The measure of aggregate unit i ("how many sales", "highest average price", "number of
  * distinct customers", "total ticket price"). */
 static int measure_at(ctx *x, int i)
@@ -263,10 +261,13 @@ static int measure_at(ctx *x, int i)
     a->bound = 1;
     if (super) x->super_unit = i;
     if (agg == AGG_SHARE || a->amount == 1) return measure_special(x, a, r);
-    if (agg == AGG_COUNT && !distinct && pl_has_kind(x, &x->u[r], M_TABLE)) return count_rows(x, r);
+    if (agg == AGG_COUNT && !distinct && pl_has_kind(x, &x->u[r], M_TABLE)) {
+        if (super) x->rank_desc = a->agg == AGG_MAX; /* "the most number of restaurants" */
+        return count_rows(x, r);
+    }
     if (super && agg == a->agg && (k = pl_superlative_rows(x, i, r)) != 0) return k < 0 ? -1 : 0;
     if (super && agg != AGG_COUNT && pl_has_kind(x, &x->u[r], M_TABLE) &&
-        (!pl_has_kind(x, &x->u[r], M_COLUMN | M_DERIVED) || table_first(&x->u[r]))) {
+        (!pl_has_kind(x, &x->u[r], M_COLUMN | M_DERIVED) || pl_table_first(&x->u[r]))) {
         /* "the most tickets": rows of that table */
         if (count_rows(x, r) < 0) return -1;
         x->rank_desc = a->agg == AGG_MAX;
@@ -541,14 +542,10 @@ static int passive_by(const ctx *x, const unit *a, const unit *d)
  * could drop rows. -1 otherwise. */
 static int named_by_ref(const ctx *x, int t)
 {
-    const cat_fk *f;
-    int k = pl_key_column(x, t);
+    int k = pl_key_column(x, t), c = ref_col(x, t);
 
-    if (t == x->main || !pl_reachable(x, t) || x->dist[t] != 1 || k < 0 ||
-        k != pl_label_column(x, t))
-        return -1;
-    f = &x->fks[x->via[t]];
-    return f->table == x->main && f->ref_column == k ? f->column : -1;
+    if (c < 0 || k < 0 || k != pl_label_column(x, t)) return -1;
+    return x->fks[x->via[t]].ref_column == k ? c : -1;
 }
 
 /* Unit r is grouped by (grouping unit a): a column, or an entity other than the main table;

@@ -96,19 +96,6 @@ int pl_scan_order(ctx *x, int i)
 /* pass: the key after "ordered by": a column (claimed here, before the measures take it) or an
  * aggregate word (its measure, taken by the measure pass). A direction alone right after a key
  * ("by name in descending order") is the key's. */
-/* 1 if the strongest reading of u is a table, stronger than any column it may name ("students"
- * of student, beside a part of cares_for_students). */
-static int table_first(const unit *u)
-{
-    int k, t = 0, c = 0;
-
-    for (k = 0; k < u->nc; k++) {
-        if (u->c[k].kind == R_TABLE && u->c[k].prio > t) t = u->c[k].prio;
-        if (u->c[k].kind != R_TABLE && u->c[k].prio > c) c = u->c[k].prio;
-    }
-    return t > c;
-}
-
 int pl_pass_order_key(ctx *x)
 {
     int i, r;
@@ -134,7 +121,7 @@ int pl_pass_order_key(ctx *x)
         r = i + 1;
         if (r < x->nu && x->u[r].kind == U_AGG) continue; /* the measure pass takes it */
         if (r + 1 < x->nu && x->u[r].kind == U_REF && x->u[r + 1].kind == U_REF &&
-            x->u[r + 1].pos == x->u[r].end && table_first(&x->u[r]) &&
+            x->u[r + 1].pos == x->u[r].end && pl_table_first(&x->u[r]) &&
             pl_has_kind(x, &x->u[r + 1], M_COLUMN)) {
             if (pl_pick(x, &x->u[r], M_TABLE) < 0) return -1; /* "by the students' names" */
             x->u[r].role = ROLE_QUAL;

@@ -554,6 +554,18 @@ static void test_implied_links(void **state)
                "offering_instructor.offering_id",
                "GROUP BY instructor.instructor_id, instructor.name"),
              W("GROUP BY instructor.instructor_id, instructor.name, course"));
+    /* rows of a table the main one refers to are counted through its references, when
+     * that table cannot be the main one; "the most number of" ranks from the most */
+    plans_on(c, NULL, "Which street has the most number of restaurants?",
+             W("count(DISTINCT location.restaurant_id)", "DESC", "LIMIT 1"), NULL);
+    plans_on(c, NULL, "How many restaurants are there in each city?",
+             W("count(*)", "FROM public.restaurant", "GROUP BY restaurant.city_name"),
+             W("location"));
+    plans_on(c, NULL, "Which city has the most number of restaurants?", W("ORDER BY count(*) DESC"),
+             NULL);
+    /* "or" between conditions of two columns is not read as "and" */
+    declines(demo, "How many customers are members or in Pune?", "\"or\"");
+    plans("How many customers in Pune or Mumbai?", W("Pune", "Mumbai"), NULL);
     catalog_free(c);
 }
 
