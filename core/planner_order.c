@@ -158,13 +158,16 @@ static void list_key(ctx *x, int t, int c)
     }
 }
 
-/* The order of a grouping by one of its columns: only ascending, the writer's own order. */
+/* The order of a grouping by one of its columns (or by the name of the table grouped by):
+ * only ascending, the writer's own order. */
 static int order_by_dim(ctx *x, int t, int c, int desc)
 {
     int k;
 
     for (k = 0; k < x->nd; k++)
-        if (x->d[k].kind == R_COLUMN && x->d[k].table == t && x->d[k].col == c) break;
+        if (x->d[k].table == t && ((x->d[k].kind == R_COLUMN && x->d[k].col == c) ||
+                                   (x->d[k].kind == R_TABLE && c == pl_label_column(x, t))))
+            break;
     if (k == x->nd || k > 0 || desc == 1 || x->rank) {
         snprintf(x->err, sizeof x->err,
                  "I can order groups only by their first grouping, "

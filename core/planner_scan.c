@@ -599,6 +599,33 @@ static void merge_part_units(ctx *x)
     }
 }
 
+/* "the region name" of a text column region: the word name after a column that is no name
+ * itself belongs to it (one unit), when a reading of the column comes first. */
+static void merge_name_word(ctx *x)
+{
+    int i, j, text = 0;
+
+    for (i = 0; i + 1 < x->nu; i++) {
+        unit *a = &x->u[i], *b = &x->u[i + 1];
+        if (a->kind != U_REF || b->kind != U_REF || b->pos != a->end || b->end != b->pos + 1 ||
+            !streq(x->t[b->pos].st, "name") || a->nc == 0)
+            continue;
+        for (j = 0, text = 0; j < a->nc; j++) {
+            const cat_column *c;
+            if (a->c[j].kind != R_COLUMN) break;
+            c = column(x, a->c[j].table, a->c[j].col);
+            if (strstr(c->name, "name") || pl_type_numeric(c->type) || pl_type_date(c->type) ||
+                pl_type_bool(c->type))
+                break;
+            text = 1;
+        }
+        if (j < a->nc || !text) continue;
+        a->end = b->end;
+        memmove(b, b + 1, (size_t)(x->nu - i - 2) * sizeof *b);
+        x->nu--;
+    }
+}
+
 int pl_scan(ctx *x)
 {
     static const char *const neg[] = {"not",       "non",    "no",      "without",
@@ -674,5 +701,6 @@ int pl_scan(ctx *x)
     }
     merge_comment_units(x);
     merge_part_units(x);
+    merge_name_word(x);
     return 0;
 }

@@ -563,6 +563,12 @@ static void test_implied_links(void **state)
              W("location"));
     plans_on(c, NULL, "Which city has the most number of restaurants?", W("ORDER BY count(*) DESC"),
              NULL);
+    /* groups by a table are ordered by its name; "the region name" is the column region */
+    plans_on(c, NULL,
+             "How many publications are there in each conference, ordered by the conference name?",
+             W("GROUP BY conference.cid, conference.name", "ORDER BY conference.name"), NULL);
+    plans_on(c, NULL, "average rating of restaurants in each region, ordered by the region name",
+             W("GROUP BY geographic.region", "ORDER BY geographic.region"), NULL);
     /* "or" between conditions of two columns is not read as "and" */
     declines(demo, "How many customers are members or in Pune?", "\"or\"");
     plans("How many customers in Pune or Mumbai?", W("Pune", "Mumbai"), NULL);
