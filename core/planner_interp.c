@@ -738,6 +738,29 @@ static void reset(ctx *x)
     }
 }
 
+/* The main table must be what some phrase of the question is read as, or what is measured
+ * (a table that only links others, or joins two tables the question needs, need neither): a
+ * main table nothing names would only drop the rows it lacks. 0, or -1 with x->err. */
+static int main_used(ctx *x)
+{
+    int i, refs = 0;
+
+    if (pl_is_link(x, x->main)) return 0;
+    for (i = 0; i < x->cat->ntables; i++) /* a bridge: joins two tables the question names */
+        if (x->need[i] && x->dist[i] == 1 && ++refs == 2) return 0;
+    for (i = 0; i < x->nm; i++)
+        if (x->m[i].table == x->main) return 0;
+    for (i = 0; i < x->nd; i++)
+        if (x->d[i].table == x->main) return 0;
+    for (i = 0; i < x->nu; i++)
+        if (x->u[i].kind == U_REF && picked(&x->u[i]) &&
+            pl_cand_table(x, picked(&x->u[i])) == x->main)
+            return 0;
+    snprintf(x->err, sizeof x->err, "nothing in the question is about %s",
+             x->cat->tables[x->main].name);
+    return -1;
+}
+
 int pl_interpret(ctx *x)
 {
     /* the order matters: each pass sees the roles the ones before it gave */
@@ -769,5 +792,5 @@ int pl_interpret(ctx *x)
     reset(x);
     for (i = 0; i < sizeof passes / sizeof passes[0]; i++)
         if (passes[i](x) < 0) return -1;
-    return 0;
+    return main_used(x);
 }

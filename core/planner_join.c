@@ -57,16 +57,22 @@ static int name_first(const catalog *cat, int t)
     return other;
 }
 
-/* 1 if the first column of table tb is named <its last word>_id ("offering_id" of
- * course_offering). */
-static int last_word_key(const cat_table *tb)
+/* 1 if the first column of table t is named <its last word>_id ("offering_id" of
+ * course_offering) and no table is named that word (instructor_id of comment_instructor is
+ * the key of instructor). */
+static int last_word_key(const catalog *cat, int t)
 {
+    const cat_table *tb = &cat->tables[t];
     const char *w = strrchr(tb->name, '_'), *c0 = tb->cols[0].name;
     size_t l;
+    int o;
 
     if (!w || !w[1]) return 0;
     l = strlen(++w);
-    return strncmp(c0, w, l) == 0 && streq(c0 + l, "_id");
+    if (strncmp(c0, w, l) != 0 || !streq(c0 + l, "_id")) return 0;
+    for (o = 0; o < cat->ntables; o++)
+        if (streq(cat->tables[o].name, w)) return 0;
+    return 1;
 }
 
 int pl_named_key(const catalog *cat, int t)
@@ -81,7 +87,7 @@ int pl_named_key(const catalog *cat, int t)
     if (strncmp(c0, tb->name, l) == 0 && (streq(c0 + l, "_id") || streq(c0 + l, "id") ||
                                           streq(c0 + l, "_code") || streq(c0 + l, "_name")))
         return 0;
-    if (name_first(cat, t) || last_word_key(tb)) return 0;
+    if (name_first(cat, t) || last_word_key(cat, t)) return 0;
     return initial_key(cat, t);
 }
 

@@ -473,7 +473,10 @@ static void test_implied_links(void **state)
                                            "program_id:bigint", NULL};
     static const char *const programs[] = {"program_id:bigint", "name:text", NULL};
     static const char *const offers[] = {"offering_id:bigint", "course_id:bigint", NULL};
-    static const char *const courses[] = {"course_id:bigint", "name:text", "clarity:real", NULL};
+    static const char *const courses[] = {"course_id:bigint", "name:text", "clarity:real",
+                                          "num_enrolled:bigint", NULL};
+    static const char *const tags[] = {"course_id:bigint", "cares_for_students:bigint", NULL};
+    static const char *const remarks[] = {"instructor_id:bigint", "score:real", NULL};
     static const char *const teach[] = {"offering_instructor_id:bigint", "offering_id:bigint",
                                         "instructor_id:bigint", NULL};
     static const char *const instr[] = {"instructor_id:bigint", "name:text", NULL};
@@ -500,6 +503,8 @@ static void test_implied_links(void **state)
     table_keyed(c, "public", "course", courses, 0);
     table_keyed(c, "public", "offering_instructor", teach, 0);
     table_keyed(c, "public", "instructor", instr, 0);
+    table_keyed(c, "public", "course_tags_count", tags, 0);
+    table_keyed(c, "public", "comment_instructor", remarks, 0);
     plans_on(c, NULL, "How many publications are there in each conference?",
              W("JOIN public.conference ON conference.cid = publication.cid",
                "GROUP BY conference.cid, conference.name"),
@@ -563,6 +568,10 @@ static void test_implied_links(void **state)
              W("location"));
     plans_on(c, NULL, "Which city has the most number of restaurants?", W("ORDER BY count(*) DESC"),
              NULL);
+    /* a main table nothing in the question is about is not joined in ("students" is only a
+     * part of cares_for_students) */
+    plans_on(c, NULL, "What is the total number of students enrolled in each course?",
+             W("sum(course.num_enrolled)", "FROM public.course GROUP BY"), W("course_tags_count"));
     /* groups by a table are ordered by its name; "the region name" is the column region */
     plans_on(c, NULL,
              "How many publications are there in each conference, ordered by the conference name?",
