@@ -382,3 +382,28 @@ int pl_table_first(const unit *u)
     }
     return t > c;
 }
+
+int pl_pick_qualified(ctx *x, int r, int numeric)
+{
+    unit *u = &x->u[r];
+    int q = prev_ref(x, r), k, qt, best = -1;
+
+    if (q < 0 || x->u[q].role != ROLE_NONE || !pl_table_first(&x->u[q]) ||
+        pl_has_kind(x, &x->u[q], M_FILTER) || pl_pick(x, &x->u[q], M_TABLE) < 0) {
+        if (q >= 0 && x->u[q].role == ROLE_NONE) x->u[q].pick = -1;
+        x->err[0] = '\0';
+        return 0;
+    }
+    qt = pl_cand_table(x, picked(&x->u[q]));
+    for (k = 0; k < u->nc; k++)
+        if (u->c[k].kind == R_COLUMN && u->c[k].table == qt && pl_reachable(x, qt) &&
+            (!numeric || pl_type_numeric(column(x, qt, u->c[k].col)->type)) &&
+            (best < 0 || u->c[k].prio > u->c[best].prio))
+            best = k;
+    if (best < 0) {
+        x->u[q].pick = -1;
+        return 0;
+    }
+    u->pick = best;
+    return 1;
+}

@@ -77,7 +77,7 @@ static int comparison_at(ctx *x, int i)
     unit *a = &x->u[i];
     const cand *c;
     char ph[128];
-    int r = prev_ref(x, i);
+    int r = prev_ref(x, i), qual = 0;
 
     if (r >= 0 && x->u[r].role == ROLE_MEASURE) {
         x->having_unit = i; /* "total revenue over 1000" per group */
@@ -86,7 +86,8 @@ static int comparison_at(ctx *x, int i)
     }
     if (r < 0 || !(x->u[r].role == ROLE_NONE || x->u[r].role == ROLE_PROJ) ||
         !pl_has_kind(x, &x->u[r], M_COLUMN | pl_comment_ok(&x->u[r])) ||
-        pl_pick(x, &x->u[r], M_COLUMN | pl_comment_ok(&x->u[r]) | M_NUMERIC) < 0) {
+        (!(qual = pl_pick_qualified(x, r, 1)) &&
+         pl_pick(x, &x->u[r], M_COLUMN | pl_comment_ok(&x->u[r]) | M_NUMERIC) < 0)) {
         if (r >= 0 && x->u[r].role == ROLE_NONE) x->u[r].pick = -1;
         r = next_ref(x, i);
     }
@@ -101,7 +102,8 @@ static int comparison_at(ctx *x, int i)
         snprintf(x->err, sizeof x->err, "\"%s\" does not follow a numeric column", ph);
         return -1;
     }
-    if (pl_pick(x, &x->u[r], M_COLUMN | pl_comment_ok(&x->u[r]) | M_NUMERIC) < 0) return -1;
+    if (!qual && pl_pick(x, &x->u[r], M_COLUMN | pl_comment_ok(&x->u[r]) | M_NUMERIC) < 0)
+        return -1;
     c = picked(&x->u[r]);
     if (!pl_type_numeric(column(x, c->table, c->col)->type)) {
         snprintf(x->err, sizeof x->err, "%s.%s is not a number", x->cat->tables[c->table].name,
@@ -248,6 +250,32 @@ static int quoted_named(ctx *x, int i, int *t, int *c)
     return 0;
 }
 
+/* The column a 'starts with "X"' or 'contains "X"' is about: the one named before it (of the
+ * table named right before that, "journals whose names"), or the label column of the table
+ * named before it ('journal with "IEEE" in its name'). Sets *t and *c (or leaves *c at -1);
+ * 0, or -1 with x->err. */
+static int like_target(ctx *x, int r, int *t, int *c)
+{
+    unit *u;
+
+    if (r < 0 || x->u[r].role != ROLE_NONE) return 0;
+    u = &x->u[r];
+    if (pl_has_kind(x, u, M_TABLE) && !pl_has_kind(x, u, M_COLUMN)) {
+        if (pl_pick(x, u, M_TABLE) < 0) return -1;
+        *t = pl_cand_table(x, picked(u));
+        u->role = ROLE_MENTION;
+        *c = pl_label_column(x, *t);
+        return 0;
+    }
+    if (!pl_pick_qualified(x, r, 0) &&
+        (!pl_has_kind(x, u, M_COLUMN) || pl_pick(x, u, M_COLUMN) < 0))
+        return x->err[0] ? -1 : 0;
+    *t = picked(u)->table;
+    *c = picked(u)->col;
+    u->role = ROLE_QUAL;
+    return 0;
+}
+
 /* Quoted values: 'events named "Golden Gala 17"' (the label column of the table named
  * before), 'email "a@b.c"' (the text column named before), and those quoted_named() finds. */
 int pl_pass_quoted(ctx *x)
@@ -259,9 +287,12 @@ int pl_pass_quoted(ctx *x)
         const char *v;
         int t = x->main, c = -1, how = -1;
         if (a->kind != U_LIT || a->bound) continue; /* bound: a ratio's side took it */
-        v = x->lits[x->t[a->end - 1].lit - 1];
+        v = x->lits[x->t[a->super >= LIT_PREFIX ? a->a[0] : a->end - 1].lit - 1];
         r = prev_ref(x, i);
-        if (a->super) {
+        if (a->super >= LIT_PREFIX) {
+            if (like_target(x, r, &t, &c) < 0) return -1;
+            how = a->super == LIT_PREFIX ? LIKE_PREFIX : LIKE_CONTAINS;
+        } else if (a->super) {
             if (r >= 0 && (x->u[r].role == ROLE_NONE || x->u[r].role == ROLE_MENTION) &&
                 pl_has_kind(x, &x->u[r], M_TABLE) && !pl_has_kind(x, &x->u[r], M_COLUMN)) {
                 if (pl_pick(x, &x->u[r], M_TABLE) < 0) return -1;

@@ -52,11 +52,13 @@ enum {
     U_NEG,
     U_DISTINCT,
     U_LIMIT,
-    U_LIT,      /* a quoted string; super = 1 after "named" or "called" */
+    U_LIT,      /* a quoted string; super = 1 after "named" or "called", LIT_PREFIX after
+                 * "starts with", LIT_CONTAINS after "contains" (a[0]: the quoted token) */
     U_RATIO_TO, /* "to", "versus" after "ratio of" */
     U_ORDER     /* "ordered by", "in descending order": desc 1/0/-1 (not said), n = 1 when the key
                  * follows, super = 1 alphabetically */
 };
+enum { LIT_PREFIX = 2, LIT_CONTAINS };
 enum { GR_DAY = 1, GR_WEEK, GR_MONTH, GR_QUARTER, GR_YEAR };
 enum { CMP_GT = 1, CMP_GE, CMP_LT, CMP_LE, CMP_EQ, CMP_BETWEEN };
 /* what the interpretation made of a unit (unit.role) */
@@ -373,6 +375,10 @@ unsigned pl_comment_ok(const unit *u);
 /* Picks the reading of u allowed by mask that binds strongest and lies nearest the main
  * table and returns its index; -1 with x->err set when none is reachable or two tie. */
 int pl_pick(ctx *x, unit *u, unsigned mask);
+/* The reading of column phrase r of the table named right before it ("states with an area
+ * over 1000", "journals whose names"), numeric columns only when numeric: 1 with r->pick
+ * set, 0 when no table phrase comes right before or it has no such column (picks cleared). */
+int pl_pick_qualified(ctx *x, int r, int numeric);
 /* The words of u, space-separated, into dst; and a reading described for a message. */
 void pl_phrase(const ctx *x, const unit *u, char *dst, size_t len);
 void pl_cand_name(const ctx *x, const cand *c, char *dst, size_t len);

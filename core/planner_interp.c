@@ -261,7 +261,8 @@ static int measure_at(ctx *x, int i)
     a->bound = 1;
     if (super) x->super_unit = i;
     if (agg == AGG_SHARE || a->amount == 1) return measure_special(x, a, r);
-    if (agg == AGG_COUNT && !distinct && pl_has_kind(x, &x->u[r], M_TABLE)) {
+    if (agg == AGG_COUNT && pl_has_kind(x, &x->u[r], M_TABLE) &&
+        (!distinct || !pl_has_kind(x, &x->u[r], M_COLUMN | M_DERIVED))) {
         if (super) x->rank_desc = a->agg == AGG_MAX; /* "the most number of restaurants" */
         return count_rows(x, r);
     }

@@ -626,6 +626,44 @@ static void merge_name_word(ctx *x)
     }
 }
 
+/* A quoted string matched by its start or by a part: 'starts with "Lake"', 'begins with the
+ * letter "J"', 'contains "Science"', 'with "IEEE" in its name'. Adds a U_LIT unit with super
+ * LIT_PREFIX or LIT_CONTAINS over the phrase and returns its length; 0 when there is none, -1
+ * when x->u is full. */
+static int scan_like(ctx *x, int i)
+{
+    static const char *const starts[] = {"start",  "starts",    "starting", "begin",
+                                         "begins", "beginning", NULL};
+    static const char *const contains[] = {"contain",  "contains",  "containing", "include",
+                                           "includes", "including", NULL};
+    static const char *const what[] = {"letter", "letters", "word",       "words", "string",
+                                       "text",   "prefix",  "characters", NULL};
+    static const char *const its[] = {"its", "their", "the", NULL};
+    int j = i, kind = 0;
+    unit *u;
+
+    if (tok_in(x, i, starts) && tok_is(x, i + 1, "with")) {
+        kind = LIT_PREFIX;
+        j = i + 2;
+    } else if (tok_in(x, i, contains)) {
+        kind = LIT_CONTAINS;
+        j = i + 1;
+    } else if (tok_is(x, i, "with") && i + 1 < x->nt && x->t[i + 1].lit && tok_is(x, i + 2, "in") &&
+               tok_in(x, i + 3, its) && i + 4 < x->nt && streq(x->t[i + 4].st, "name")) {
+        if (!(u = pl_new_unit(x, U_LIT, i, i + 5))) return -1;
+        u->super = LIT_CONTAINS;
+        u->a[0] = (char)(i + 1); /* the quoted token */
+        return 5;
+    }
+    if (!kind) return 0;
+    if (tok_is(x, j, "the") && tok_in(x, j + 1, what)) j += 2;
+    if (j >= x->nt || !x->t[j].lit) return 0;
+    if (!(u = pl_new_unit(x, U_LIT, i, j + 1))) return -1;
+    u->super = kind;
+    u->a[0] = (char)j;
+    return j + 1 - i;
+}
+
 int pl_scan(ctx *x)
 {
     static const char *const neg[] = {"not",       "non",    "no",      "without",
@@ -638,6 +676,11 @@ int pl_scan(ctx *x)
     while (i < x->nt) {
         if (x->t[i].used) {
             i++;
+            continue;
+        }
+        if ((k = scan_like(x, i)) != 0) {
+            if (k < 0) return -1;
+            i += k;
             continue;
         }
         L = pl_lex_match(x, i, cs, &nc);

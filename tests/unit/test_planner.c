@@ -461,7 +461,7 @@ static void test_implied_links(void **state)
     static const char *const rests[] = {"id:bigint", "name:text", "city_name:text", "rating:real",
                                         NULL};
     static const char *const geo[] = {"city_name:text", "region:text", NULL};
-    static const char *const states[] = {"state_name:text", "population:bigint", NULL};
+    static const char *const states[] = {"state_name:text", "population:bigint", "area:real", NULL};
     static const char *const lakes[] = {"lake_name:text", "area:real", "state_name:text", NULL};
     static const char *const locs[] = {"restaurant_id:bigint", "street_name:text", NULL};
     static const char *const cites[] = {"cited:bigint", "citing:bigint", NULL};
@@ -578,6 +578,17 @@ static void test_implied_links(void **state)
              W("GROUP BY conference.cid, conference.name", "ORDER BY conference.name"), NULL);
     plans_on(c, NULL, "average rating of restaurants in each region, ordered by the region name",
              W("GROUP BY geographic.region", "ORDER BY geographic.region"), NULL);
+    /* a column of the table named right before it; matches by start and by part */
+    plans_on(c, NULL, "lakes in states with an area greater than 1000", W("state.area > 1000"),
+             W("lake.area >"));
+    plans_on(c, NULL, "How many publications are in conferences whose names start with \"Neu\"?",
+             W("conference.name ILIKE 'Neu%'"), NULL);
+    plans_on(c, NULL, "publications with a title containing the word \"deep\"",
+             W("publication.title ILIKE '%deep%'"), NULL);
+    plans_on(c, NULL, "How many publications are in the conference with \"IPS\" in its name?",
+             W("conference.name ILIKE '%IPS%'"), NULL);
+    plans_on(c, NULL, "number of unique keyphrases of publications in the conference \"X\"",
+             W("count(DISTINCT keyphrase_publication.keyphraseid)"), NULL);
     /* "or" between conditions of two columns is not read as "and" */
     declines(demo, "How many customers are members or in Pune?", "\"or\"");
     plans("How many customers in Pune or Mumbai?", W("Pune", "Mumbai"), NULL);
