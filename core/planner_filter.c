@@ -50,6 +50,32 @@ int pl_pass_value_columns(ctx *x)
     return 0;
 }
 
+/* Column phrase a followed by table phrase b ("names of the conferences"): a is read as the
+ * column of b's table when it has one, and b qualifies it. 1 when it did, else 0 (picks
+ * cleared). */
+static int of_table(ctx *x, unit *a, unit *b)
+{
+    int k, best = -1, t;
+
+    if (pl_pick(x, b, M_TABLE) < 0) {
+        b->pick = -1;
+        x->err[0] = '\0';
+        return 0;
+    }
+    t = pl_cand_table(x, picked(b));
+    for (k = 0; k < a->nc; k++)
+        if (a->c[k].kind == R_COLUMN && a->c[k].table == t &&
+            (best < 0 || a->c[k].prio > a->c[best].prio))
+            best = k;
+    if (best < 0 || !pl_reachable(x, t)) {
+        b->pick = -1;
+        return 0;
+    }
+    a->pick = best;
+    b->role = ROLE_QUAL;
+    return 1;
+}
+
 /* A table word right after a picked column of that table qualifies it ("city of
  * customers"); a table word before a column was folded into the phrase by the lexicon. */
 int pl_pass_qualifiers(ctx *x)
@@ -58,6 +84,10 @@ int pl_pass_qualifiers(ctx *x)
 
     for (i = 0; i + 1 < x->nu; i++) {
         unit *a = &x->u[i], *b = &x->u[i + 1];
+        if (a->kind == U_REF && b->kind == U_REF && a->role == ROLE_NONE && a->pick < 0 &&
+            b->role == ROLE_NONE && pl_has_kind(x, a, M_COLUMN) && pl_table_first(b) &&
+            !pl_has_kind(x, b, M_FILTER) && of_table(x, a, b))
+            continue; /* "the names of the conferences" */
         if (a->kind != U_REF || b->kind != U_REF || b->role != ROLE_NONE ||
             !pl_has_kind(x, b, M_TABLE) || pl_has_kind(x, b, M_COLUMN | M_FILTER) || a->pick < 0)
             continue;
@@ -458,6 +488,18 @@ static int weak_mention(ctx *x, const unit *a)
     return 0;
 }
 
+/* 1 if column reading c is the name or key of a table grouped by, already shown. */
+static int shown_by_dim(const ctx *x, const cand *c)
+{
+    int k;
+
+    for (k = 0; k < x->nd; k++)
+        if (x->d[k].kind == R_TABLE && x->d[k].table == c->table &&
+            (c->col == pl_label_column(x, c->table) || c->col == pl_key_column(x, c->table)))
+            return 1;
+    return 0;
+}
+
 /* 1 if the phrase at token i follows "have" / "has" / "had", an article between or not. */
 static int after_have(const ctx *x, int i)
 {
@@ -500,6 +542,10 @@ static int rest_at(ctx *x, int i)
         if (pl_need_table(x, c->table) < 0 ||
             pl_where_col(x, c->table, c->col, "=", a->neg ? "FALSE" : "TRUE") < 0)
             return -1;
+        return 0;
+    }
+    if (c->kind == R_COLUMN && !a->neg && shown_by_dim(x, c)) {
+        a->role = ROLE_MENTION; /* "give the names of the conferences" grouped by conference */
         return 0;
     }
     if (c->kind == R_COLUMN && c->prio >= P_COL && after_have(x, a->pos)) {

@@ -578,6 +578,11 @@ static void test_implied_links(void **state)
              W("GROUP BY conference.cid, conference.name", "ORDER BY conference.name"), NULL);
     plans_on(c, NULL, "average rating of restaurants in each region, ordered by the region name",
              W("GROUP BY geographic.region", "ORDER BY geographic.region"), NULL);
+    /* "the names of the conferences": of that table, and shown by the grouping already */
+    plans_on(c, NULL,
+             "How many publications are there in each conference? Give the names of the "
+             "conferences.",
+             W("GROUP BY conference.cid, conference.name"), NULL);
     /* a column of the table named right before it; matches by start and by part */
     plans_on(c, NULL, "lakes in states with an area greater than 1000", W("state.area > 1000"),
              W("lake.area >"));
