@@ -407,3 +407,26 @@ int pl_pick_qualified(ctx *x, int r, int numeric)
     u->pick = best;
     return 1;
 }
+
+int pl_ref_col(const ctx *x, int t)
+{
+    const cat_fk *f;
+
+    if (t == x->main || !pl_reachable(x, t) || x->dist[t] != 1) return -1;
+    f = &x->fks[x->via[t]];
+    return f->table == x->main ? f->column : -1;
+}
+
+int pl_back_ref(const ctx *x, int t, int *key)
+{
+    int i, k = -1;
+
+    for (i = 0; i < x->nfks; i++)
+        if (x->fks[i].table == t && x->fks[i].ref_table == x->main && t != x->main) {
+            if (k >= 0) return -1;
+            k = i;
+        }
+    if (k < 0) return -1;
+    *key = x->fks[k].ref_column;
+    return x->fks[k].column;
+}

@@ -510,6 +510,41 @@ static int after_have(const ctx *x, int i)
     return i > 0 && in_list(x->t[i - 1].raw, have);
 }
 
+/* "authors not part of any organization", "airlines without flights": rows of the main
+ * table that have no row of the table negated unit a names, by the main table's reference to
+ * it (IS NULL) or by its references to the main one (NOT EXISTS). 0, or -1 with x->err. */
+static int without_table(ctx *x, unit *a)
+{
+    int t = -1, c, key, l, k, best = -1;
+
+    for (k = 0; k < a->nc; k++) /* its strongest table reading, related or not */
+        if (a->c[k].kind == R_TABLE && (best < 0 || a->c[k].prio > a->c[best].prio)) best = k;
+    if (best >= 0) t = a->c[best].table;
+    a->role = ROLE_FILTER;
+    if (t < 0 || t == x->main || pl_is_link(x, x->main)) { /* a link row has both sides */
+        snprintf(x->err, sizeof x->err, "%s without %s?", x->cat->tables[x->main].name,
+                 t < 0 ? "what" : x->cat->tables[t].name);
+        return -1;
+    }
+    if ((c = pl_ref_col(x, t)) >= 0) return pl_where_col(x, x->main, c, "IS", "NULL");
+    if ((c = pl_back_ref(x, t, &key)) >= 0) return pl_where_exists(x, 1, t, c, x->main, key);
+    for (l = 0, k = -1; l < x->cat->ntables; l++) /* "authors without publications" */
+        if (pl_link_col(x, l, t) >= 0 && pl_back_ref(x, l, &key) >= 0) {
+            if (k >= 0) {
+                snprintf(x->err, sizeof x->err, "%s and %s link %s to %s both",
+                         x->cat->tables[k].name, x->cat->tables[l].name,
+                         x->cat->tables[x->main].name, x->cat->tables[t].name);
+                return -1;
+            }
+            k = l;
+        }
+    if (k >= 0 && (c = pl_back_ref(x, k, &key)) >= 0)
+        return pl_where_exists(x, 1, k, c, x->main, key); /* no link row */
+    snprintf(x->err, sizeof x->err, "%s and %s are not related directly", x->cat->tables[t].name,
+             x->cat->tables[x->main].name);
+    return -1;
+}
+
 /* Unit i, still without a role, by its strongest reachable reading: a value or glossary
  * condition or yes/no column is a filter, a table a mention, another column is listed
  * (only when nothing is measured or grouped). */
@@ -519,6 +554,8 @@ static int rest_at(ctx *x, int i)
     const cand *c;
     char ph[128];
 
+    if (a->neg && a->pick < 0 && pl_table_first(a) && !pl_has_kind(x, a, M_FILTER))
+        return without_table(x, a);
     if (anchor_value(x, i) < 0 ||
         (a->pick < 0 && pl_pick(x, a, M_ANY & ~M_DERIVED & ~M_COMMENT) < 0))
         return -1;
@@ -529,6 +566,7 @@ static int rest_at(ctx *x, int i)
         if (need_sql_tables(x, x->g->e[c->gloss].filter) < 0) return -1;
         return pl_where_sql(x, a->neg, x->g->e[c->gloss].filter);
     }
+    if (c->kind == R_TABLE && a->neg) return without_table(x, a);
     if (c->kind == R_TABLE || c->kind == R_GLOSS) {
         a->role = ROLE_MENTION;
         if (a->neg) {

@@ -379,6 +379,11 @@ int pl_pick(ctx *x, unit *u, unsigned mask);
  * over 1000", "journals whose names"), numeric columns only when numeric: 1 with r->pick
  * set, 0 when no table phrase comes right before or it has no such column (picks cleared). */
 int pl_pick_qualified(ctx *x, int r, int numeric);
+/* The column of the main table that refers to table t directly and by the only path, -1 if
+ * none; and the one column of table t that refers to the main table (its key referred to
+ * into *key), -1 if none or several. */
+int pl_ref_col(const ctx *x, int t);
+int pl_back_ref(const ctx *x, int t, int *key);
 /* The words of u, space-separated, into dst; and a reading described for a message. */
 void pl_phrase(const ctx *x, const unit *u, char *dst, size_t len);
 void pl_cand_name(const ctx *x, const cand *c, char *dst, size_t len);
@@ -460,6 +465,8 @@ enum { LIKE_EQUAL, LIKE_PREFIX, LIKE_CONTAINS };
 int pl_where_like(ctx *x, int t, int c, const char *v, int how);
 int pl_where_values(ctx *x, int t, int c, int neg, const int *vals, int n);
 int pl_where_sql(ctx *x, int neg, const char *sql);
+/* [NOT] EXISTS (SELECT 1 FROM t WHERE t.tc = m.mc): "authors without publications". */
+int pl_where_exists(ctx *x, int neg, int t, int tc, int m, int mc);
 /* Appends the SELECT for the interpretation in x to out; 0, or -1 with x->err set. */
 int pl_write_sql(ctx *x, buf *out);
 

@@ -12,17 +12,6 @@
 
 #include <stdio.h>
 
-/* The column of the main table that refers to table t directly and by the only path, -1 if
- * none. */
-static int ref_col(const ctx *x, int t)
-{
-    const cat_fk *f;
-
-    if (t == x->main || !pl_reachable(x, t) || x->dist[t] != 1) return -1;
-    f = &x->fks[x->via[t]];
-    return f->table == x->main ? f->column : -1;
-}
-
 /* Unit r names the table whose rows are counted: the main table, or one the main table
  * refers to, when it is a link table or in the second round (its distinct references are
  * counted: "publications per author" of writes, "restaurants on each street" of locations). */
@@ -32,7 +21,7 @@ static int count_rows(ctx *x, int r)
 
     if (pl_pick(x, &x->u[r], M_TABLE) < 0) return -1;
     t = pl_cand_table(x, picked(&x->u[r]));
-    if ((c = ref_col(x, t)) >= 0 && (x->ref_count || pl_is_link(x, x->main))) {
+    if ((c = pl_ref_col(x, t)) >= 0 && (x->ref_count || pl_is_link(x, x->main))) {
         x->u[r].role = ROLE_COUNTED;
         return pl_add_measure(x, AGG_COUNT, 1, R_COLUMN, x->main, c, -1, r);
     }
@@ -58,7 +47,7 @@ static int pass_negation(ctx *x)
 
     for (i = 0; i < x->nu; i++)
         if (x->u[i].kind == U_NEG && (r = next_ref(x, i)) >= 0 &&
-            pl_has_kind(x, &x->u[r], M_FILTER | M_COLUMN)) {
+            (pl_has_kind(x, &x->u[r], M_FILTER | M_COLUMN) || pl_table_first(&x->u[r]))) {
             x->u[r].neg = 1;
             x->u[i].bound = 1;
         }
@@ -543,7 +532,7 @@ static int passive_by(const ctx *x, const unit *a, const unit *d)
  * could drop rows. -1 otherwise. */
 static int named_by_ref(const ctx *x, int t)
 {
-    int k = pl_key_column(x, t), c = ref_col(x, t);
+    int k = pl_key_column(x, t), c = pl_ref_col(x, t);
 
     if (c < 0 || k < 0 || k != pl_label_column(x, t)) return -1;
     return x->fks[x->via[t]].ref_column == k ? c : -1;

@@ -472,7 +472,7 @@ static const char *const FILLER[] = {
      * journal", "restaurants serving each type of food"), and list words */
     "published", "associated", "written", "wrote", "received", "presented", "serve", "serves",
     "serving", "served", "offer", "offers", "offered", "taken", "taught", "belong", "belongs",
-    "located", NULL};
+    "located", "part", NULL};
 
 /* General English function words and request phrasing that carry no meaning for the query:
  * pronouns, auxiliaries, determiners, politeness and verbs of asking. Not a list of any

@@ -125,6 +125,17 @@ int pl_where_like(ctx *x, int t, int c, const char *v, int how)
     return buf_adds(&x->where, how == LIKE_EQUAL ? "'" : "%'");
 }
 
+int pl_where_exists(ctx *x, int neg, int t, int tc, int m, int mc)
+{
+    if (where_and(x) < 0 ||
+        buf_adds(&x->where, neg ? "NOT EXISTS (SELECT 1 FROM " : "EXISTS (SELECT 1 FROM ") < 0 ||
+        add_table(x, &x->where, t) < 0 || buf_adds(&x->where, " WHERE ") < 0 ||
+        add_col(x, &x->where, t, tc) < 0 || buf_adds(&x->where, " = ") < 0 ||
+        add_col(x, &x->where, m, mc) < 0)
+        return -1;
+    return buf_addc(&x->where, ')');
+}
+
 int pl_where_values(ctx *x, int t, int c, int neg, const int *vals, int n)
 {
     const cat_column *col = column(x, t, c);

@@ -465,7 +465,8 @@ static void test_implied_links(void **state)
     static const char *const lakes[] = {"lake_name:text", "area:real", "state_name:text", NULL};
     static const char *const locs[] = {"restaurant_id:bigint", "street_name:text", NULL};
     static const char *const cites[] = {"cited:bigint", "citing:bigint", NULL};
-    static const char *const authors[] = {"aid:bigint", "name:text", NULL};
+    static const char *const authors[] = {"aid:bigint", "name:text", "oid:bigint", NULL};
+    static const char *const orgs[] = {"oid:bigint", "name:text", "continent:text", NULL};
     static const char *const writes[] = {"aid:bigint", "pid:bigint", NULL};
     static const char *const keyphr[] = {"keyphraseid:bigint", "keyphrasename:text", NULL};
     static const char *const pkey[] = {"pid:bigint", "keyphraseid:bigint", NULL};
@@ -491,6 +492,7 @@ static void test_implied_links(void **state)
     table_keyed(c, "public", "location", locs, 0);
     table_keyed(c, "public", "cite", cites, 0);
     table_keyed(c, "public", "author", authors, 0);
+    table_keyed(c, "public", "organization", orgs, 0);
     table_keyed(c, "public", "writes", writes, 0);
     table_keyed(c, "public", "keyphrase", keyphr, 0);
     table_keyed(c, "public", "keyphrase_publication", pkey, 0);
@@ -594,6 +596,20 @@ static void test_implied_links(void **state)
              W("conference.name ILIKE '%IPS%'"), NULL);
     plans_on(c, NULL, "number of unique keyphrases of publications in the conference \"X\"",
              W("count(DISTINCT keyphrase_publication.keyphraseid)"), NULL);
+    /* "which X have no Y": by X's reference to Y, Y's references to X, or a link table */
+    plans_on(c, NULL, "Which authors are not part of any organization?",
+             W("WHERE author.oid IS NULL"), NULL);
+    plans_on(c, NULL, "authors without publications",
+             W("WHERE NOT EXISTS (SELECT 1 FROM public.writes WHERE writes.aid = author.aid)"),
+             NULL);
+    plans_on(c, NULL, "How many conferences have no publications?",
+             W("count(*)", "FROM public.conference WHERE NOT EXISTS (SELECT 1 FROM "
+                           "public.publication WHERE publication.cid = conference.cid)"),
+             NULL);
+    plans("customers without ticket sales",
+          W("NOT EXISTS (SELECT 1 FROM public.ticket_sales WHERE ticket_sales.customer_id = "
+            "customers.customer_id)"),
+          NULL);
     /* "or" between conditions of two columns is not read as "and" */
     declines(demo, "How many customers are members or in Pune?", "\"or\"");
     plans("How many customers in Pune or Mumbai?", W("Pune", "Mumbai"), NULL);
