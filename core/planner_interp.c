@@ -214,6 +214,28 @@ static int stored_count(ctx *x, int i)
     return measure_column(x, i, r, agg, a->super, 0) < 0 ? -1 : 1;
 }
 
+/* "the highest population density": of two column phrases of one table right next to each
+ * other, the second is the one meant (the first only says what kind); returns the unit
+ * measured, the first one qualifying it. */
+static int head_noun(ctx *x, int r)
+{
+    unit *a = &x->u[r], *b;
+    int k = next_ref(x, r), i, j;
+
+    if (k < 0 || x->u[k].pos != a->end || a->role != ROLE_NONE || x->u[k].role != ROLE_NONE)
+        return r;
+    b = &x->u[k];
+    for (i = 0; i < a->nc; i++)
+        for (j = 0; a->c[i].kind == R_COLUMN && j < b->nc; j++)
+            if (b->c[j].kind == R_COLUMN && b->c[j].table == a->c[i].table &&
+                b->c[j].col != a->c[i].col && a->c[i].prio >= P_COL && b->c[j].prio >= P_COL) {
+                a->pick = i;
+                a->role = ROLE_QUAL;
+                return k;
+            }
+    return r;
+}
+
 /* The measure of aggregate unit i ("how many sales", "highest average price", "number of
  * distinct customers", "total ticket price"). */
 static int measure_at(ctx *x, int i)
@@ -247,6 +269,7 @@ static int measure_at(ctx *x, int i)
         x->u[r].role = ROLE_QUAL;
         r = k;
     }
+    r = head_noun(x, r);
     a->bound = 1;
     if (super) x->super_unit = i;
     if (agg == AGG_SHARE || a->amount == 1) return measure_special(x, a, r);

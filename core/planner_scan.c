@@ -446,14 +446,18 @@ static const char *const UNITS[] = {
     "lbs",   "tons",   "tonnes", "liters", "litres",    "dollars",    "usd",       "euros",
     "sq",    "square", "cubic",  NULL};
 
-/* "in [square] kilometers" after anything, a unit right after a number ("200 mph"): used up
- * with no unit of their own. */
+/* "in [square] kilometers" (or "in people per square mile") after anything, a unit right
+ * after a number ("200 mph"): used up with no unit of their own. */
 static int scan_units(ctx *x, int i)
 {
+    static const char *const people[] = {"people", "persons", "inhabitants", "residents", NULL};
     int k = 0;
 
     if (tok_is(x, i, "in") && tok_in(x, i + 1, UNITS))
         k = 1;
+    else if (tok_is(x, i, "in") && tok_in(x, i + 1, people) && tok_is(x, i + 2, "per") &&
+             tok_in(x, i + 3, UNITS))
+        k = 3; /* "density in people per square kilometer" */
     else if (!(i > 0 && x->t[i - 1].isnum && tok_in(x, i, UNITS)))
         return 0;
     while (tok_in(x, i + k, UNITS))
@@ -472,7 +476,7 @@ static const char *const FILLER[] = {
      * journal", "restaurants serving each type of food"), and list words */
     "published", "associated", "written", "wrote", "received", "presented", "serve", "serves",
     "serving", "served", "offer", "offers", "offered", "taken", "taught", "belong", "belongs",
-    "located", "part", NULL};
+    "located", "part", "flow", "flows", "flowing", NULL};
 
 /* General English function words and request phrasing that carry no meaning for the query:
  * pronouns, auxiliaries, determiners, politeness and verbs of asking. Not a list of any

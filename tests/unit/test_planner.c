@@ -429,6 +429,8 @@ static void test_analytical_forms(void **state)
              W("count(*) FILTER (WHERE river.length > 1000)",
                "NULLIF(count(*) FILTER (WHERE river.length < 100), 0)"),
              W("public.river WHERE"));
+    plans_on(c, NULL, "How many rivers flow through each country?",
+             W("count(*)", "GROUP BY river.country"), NULL);
     plans_on(c, NULL, "how many papers in Nature", W("Nature"), NULL);
     plans_on(c, NULL, "how many papers in 2020", W("2020"), NULL);
     plans_on(c, NULL, "ratio of papers in Nature out of all papers in 2020",
@@ -461,7 +463,8 @@ static void test_implied_links(void **state)
     static const char *const rests[] = {"id:bigint", "name:text", "city_name:text", "rating:real",
                                         NULL};
     static const char *const geo[] = {"city_name:text", "region:text", NULL};
-    static const char *const states[] = {"state_name:text", "population:bigint", "area:real", NULL};
+    static const char *const states[] = {"state_name:text", "population:bigint", "area:real",
+                                         "density:real", NULL};
     static const char *const lakes[] = {"lake_name:text", "area:real", "state_name:text", NULL};
     static const char *const locs[] = {"restaurant_id:bigint", "street_name:text", NULL};
     static const char *const cites[] = {"cited:bigint", "citing:bigint", NULL};
@@ -596,6 +599,10 @@ static void test_implied_links(void **state)
              W("conference.name ILIKE '%IPS%'"), NULL);
     plans_on(c, NULL, "number of unique keyphrases of publications in the conference \"X\"",
              W("count(DISTINCT keyphrase_publication.keyphraseid)"), NULL);
+    /* the second of two column phrases of one table is the one meant; units of people */
+    plans_on(c, NULL,
+             "Which states have the highest population density in people per square kilometer?",
+             W("ORDER BY state.density DESC"), W("ORDER BY state.population"));
     /* "which X have no Y": by X's reference to Y, Y's references to X, or a link table */
     plans_on(c, NULL, "Which authors are not part of any organization?",
              W("WHERE author.oid IS NULL"), NULL);
