@@ -57,6 +57,44 @@ static int direction_at(const ctx *x, int i, int *desc, int *alpha)
     return k == 1 || (k == 2 && !tok_is(x, i, "in")) || *alpha ? k : 0;
 }
 
+/* "starting from the best ratings to the lowest": a U_ORDER with n = 2 before the key (a[0]
+ * 'f', a[1] the direction) and one after it ("to the lowest") that says the direction.
+ * Returns the tokens used, 0 when there is no such phrase at i, -1 when x->u is full. */
+static int scan_from_to(ctx *x, int i)
+{
+    int k = tok_is(x, i, "starting") || tok_is(x, i, "going") ? 1 : 0, p, j;
+    unit *u;
+
+    if (tok_is(x, i, "to") && x->nu > 0 && x->u[x->nu - 1].kind != U_ORDER) {
+        for (j = x->nu - 1; j >= 0 && x->u[j].kind != U_ORDER; j--)
+            ;
+        p = i + (tok_is(x, i + 1, "the") ? 2 : 1);
+        if (j < 0 || x->u[j].a[0] != 'f' || x->u[j].bound ||
+            !(tok_in(x, p, HI) || tok_in(x, p, LO)))
+            return 0;
+        if (!(u = pl_new_unit(x, U_ORDER, i, p + 1))) return -1;
+        u->desc = x->u[j].a[1];
+        x->u[j].a[0] = 0;
+        return p + 1 - i;
+    }
+    if (!tok_is(x, i + k, "from")) return 0;
+    p = i + k + (tok_is(x, i + k + 1, "the") ? 2 : 1);
+    if (!(tok_in(x, p, HI) || tok_in(x, p, LO)) || tok_is(x, p + 1, "to")) return 0;
+    for (j = p + 2; j < x->nt && j <= p + 4 && !streq(x->t[j].raw, "to"); j++)
+        ;
+    if (j >= x->nt || j > p + 4) return 0;
+    j += tok_is(x, j + 1, "the") ? 2 : 1;
+    if (j >= x->nt || in_list(x->t[j].raw, HI) == in_list(x->t[p].raw, HI) ||
+        !(in_list(x->t[j].raw, HI) || in_list(x->t[j].raw, LO)))
+        return 0;
+    if (!(u = pl_new_unit(x, U_ORDER, i, p + 1))) return -1;
+    u->n = 2;
+    u->desc = -1;
+    u->a[0] = 'f';
+    u->a[1] = (char)in_list(x->t[p].raw, HI);
+    return p + 1 - i;
+}
+
 /* U_ORDER: n = 1 when "by" and the key follow, n = 2 for "sort the X in ascending order"
  * (the key without "by", then its direction). */
 int pl_scan_order(ctx *x, int i)
@@ -66,6 +104,7 @@ int pl_scan_order(ctx *x, int i)
     int k = 0, desc = 0, alpha = 0, d, islead = 0;
     unit *u;
 
+    if ((k = scan_from_to(x, i)) != 0) return k;
     if (tok_in(x, i, lead)) {
         k = 1;
         if (tok_is(x, i + k, "the") && tok_is(x, i + k + 1, "results"))

@@ -409,6 +409,10 @@ static void test_analytical_forms(void **state)
              W("GROUP BY paper.venue", "ORDER BY count(*) DESC"), NULL);
     plans_on(c, NULL, "sort the river names in ascending order", W("ORDER BY river.river_name ASC"),
              NULL);
+    plans_on(c, NULL, "List the rivers starting from the longest lengths to the shortest",
+             W("ORDER BY river.length DESC"), NULL);
+    plans_on(c, NULL, "rivers from the lowest width to the highest", W("ORDER BY river.width ASC"),
+             NULL);
     declines(c, "papers by venue ordered by year", "order groups");
     declines(c, "list the papers ordered by title in ascending order sorted by year", NULL);
     /* size superlatives: the column the adjective is about; an order phrase asks for all */
