@@ -160,8 +160,8 @@ typedef struct measure {
 } measure;
 
 typedef struct dim {
-    int kind; /* R_COLUMN, R_TABLE (entity), U_GRAIN */
-    int table, col, grain;
+    int kind;              /* R_COLUMN, R_TABLE (entity), U_GRAIN */
+    int table, col, grain; /* R_TABLE: col is -1, or the column its groups are ordered by */
 } dim;
 
 typedef struct ctx {

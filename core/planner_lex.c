@@ -138,7 +138,12 @@ static int lex_compound(ctx *x, int t, int c, const char *name)
         str_copy(q.w[1], TEXT_WORD_MAX, last[i]);
         text_stem(q.w[0]);
         text_stem(q.w[1]);
-        return lex_add(x, R_COLUMN, P_COL, t, c, -1, -1, &q, 0, 2);
+        /* "name" alone of authorname is as weak as the last word of author_name */
+        return lex_add(x, R_COLUMN, P_COL, t, c, -1, -1, &q, 0, 2) < 0 ||
+                       (!streq(last[i], "id") &&
+                        lex_add(x, R_COLUMN, P_COL_PART, t, c, -1, -1, &q, 1, 2) < 0)
+                   ? -1
+                   : 0;
     }
     return 0;
 }

@@ -197,15 +197,22 @@ static void list_key(ctx *x, int t, int c)
     }
 }
 
-/* The order of a grouping by one of its columns (or by the name of the table grouped by):
- * only ascending, the writer's own order. */
+/* The order of a grouping by one of its columns (or by the name or key of the table grouped
+ * by; its key is then marked in the grouping's col for the writer): only ascending. */
 static int order_by_dim(ctx *x, int t, int c, int desc)
 {
     int k;
 
+    for (k = 0; k < x->nd; k++) /* the main table's reference to a table grouped by: its key */
+        if (x->d[k].kind == R_TABLE && t == x->main && c >= 0 &&
+            pl_ref_col(x, x->d[k].table) == c) {
+            t = x->d[k].table;
+            c = pl_key_column(x, t);
+        }
     for (k = 0; k < x->nd; k++)
-        if (x->d[k].table == t && ((x->d[k].kind == R_COLUMN && x->d[k].col == c) ||
-                                   (x->d[k].kind == R_TABLE && c == pl_label_column(x, t))))
+        if (x->d[k].table == t &&
+            ((x->d[k].kind == R_COLUMN && x->d[k].col == c) ||
+             (x->d[k].kind == R_TABLE && (c == pl_label_column(x, t) || c == pl_key_column(x, t)))))
             break;
     if (k == x->nd || k > 0 || desc == 1 || x->rank) {
         snprintf(x->err, sizeof x->err,
@@ -213,6 +220,7 @@ static int order_by_dim(ctx *x, int t, int c, int desc)
                  "ascending, or by what is measured");
         return -1;
     }
+    if (x->d[k].kind == R_TABLE && c != pl_label_column(x, t)) x->d[k].col = c;
     return 0;
 }
 

@@ -413,6 +413,7 @@ static int order_dim(ctx *x, buf *s, const dim *d, int key_first)
     int j;
 
     if (d->kind != R_TABLE) return add_dim_sql(x, s, d, 0);
+    if (d->col >= 0) return add_col(x, s, d->table, d->col); /* "ordered by the paper id" */
     j = key_first ? pl_key_declared(x, d->table) : pl_label_column(x, d->table);
     if (j < 0) j = key_first ? pl_label_column(x, d->table) : pl_key_column(x, d->table);
     return add_col(x, s, d->table, j);

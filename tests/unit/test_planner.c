@@ -587,6 +587,12 @@ static void test_implied_links(void **state)
              W("GROUP BY conference.cid, conference.name", "ORDER BY conference.name"), NULL);
     plans_on(c, NULL, "average rating of restaurants in each region, ordered by the region name",
              W("GROUP BY geographic.region", "ORDER BY geographic.region"), NULL);
+    /* "name" alone of a keyphrasename column; groups ordered by the key of their table */
+    plans_on(c, NULL, "list the names of the keyphrases", W("keyphrase.keyphrasename"), NULL);
+    plans_on(c, NULL, "number of publications for each keyphrase, ordered by the keyphrase id",
+             W("GROUP BY keyphrase.keyphraseid, keyphrase.keyphrasename",
+               "ORDER BY keyphrase.keyphraseid"),
+             NULL);
     /* "the names of the conferences": of that table, and shown by the grouping already */
     plans_on(c, NULL,
              "How many publications are there in each conference? Give the names of the "
