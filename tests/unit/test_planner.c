@@ -627,6 +627,12 @@ static void test_implied_links(void **state)
           W("NOT EXISTS (SELECT 1 FROM public.ticket_sales WHERE ticket_sales.customer_id = "
             "customers.customer_id)"),
           NULL);
+    /* a ratio of all rows of two tables, never per group */
+    plans_on(c, NULL, "What is the ratio of publications to authors in the database?",
+             W("SELECT count(*)::float / NULLIF((SELECT count(*) FROM public.author), 0) AS ratio "
+               "FROM public.publication"),
+             NULL);
+    declines(c, "ratio of publications to authors for each conference", NULL);
     /* "or" between conditions of two columns is not read as "and" */
     declines(demo, "How many customers are members or in Pune?", "\"or\"");
     plans("How many customers in Pune or Mumbai?", W("Pune", "Mumbai"), NULL);
