@@ -85,8 +85,12 @@ int pl_pass_qualifiers(ctx *x)
     for (i = 0; i + 1 < x->nu; i++) {
         unit *a = &x->u[i], *b = &x->u[i + 1];
         if (a->kind == U_REF && b->kind == U_REF && a->role == ROLE_NONE && a->pick < 0 &&
-            b->role == ROLE_NONE && pl_has_kind(x, a, M_COLUMN) && pl_table_first(b) &&
-            !pl_has_kind(x, b, M_FILTER) && of_table(x, a, b))
+            b->role == ROLE_NONE && pl_has_kind(x, a, M_COLUMN) && !pl_table_first(a) &&
+            pl_table_first(b) && !pl_has_kind(x, b, M_FILTER) && b->pos > a->end &&
+            streq(x->t[a->end].raw, "of") &&
+            (b->pos == a->end + 1 ||
+             (b->pos == a->end + 2 && streq(x->t[a->end + 1].raw, "the"))) &&
+            of_table(x, a, b))
             continue; /* "the names of the conferences" */
         if (a->kind != U_REF || b->kind != U_REF || b->role != ROLE_NONE ||
             !pl_has_kind(x, b, M_TABLE) || pl_has_kind(x, b, M_COLUMN | M_FILTER) || a->pick < 0)
@@ -445,6 +449,16 @@ static int anchor_value(ctx *x, int i)
 /* The value picked for unit i, with every later unfiltered value of the same column and
  * negation as alternatives: "in Pune or Mumbai" is one IN list. A glossary term on the same
  * span would win elsewhere, so such a unit stays out of the list. */
+/* 1 if value reading m of u binds at least as strongly as every other value reading of u */
+static int strongest_value(const unit *u, int m)
+{
+    int k;
+
+    for (k = 0; k < u->nc; k++)
+        if (u->c[k].kind == R_VALUE && u->c[k].prio > u->c[m].prio) return 0;
+    return 1;
+}
+
 static int value_filter(ctx *x, int i)
 {
     unit *a = &x->u[i];
@@ -461,7 +475,7 @@ static int value_filter(ctx *x, int i)
             for (m = 0; m < b->nc; m++)
                 if (b->c[m].kind == R_VALUE && b->c[m].table == c->table && b->c[m].col == c->col)
                     break;
-            if (m == b->nc) continue;
+            if (m == b->nc || !strongest_value(b, m)) continue; /* "from LAX to ORD" */
             b->pick = m;
             b->role = ROLE_FILTER;
         }
@@ -672,9 +686,20 @@ int pl_pass_unbound(ctx *x)
     return or_between(x);
 }
 
+/* 1 if unit i is the first phrase of the question that names something */
+static int first_ref(const ctx *x, int i)
+{
+    int k;
+
+    for (k = 0; k < i; k++)
+        if (x->u[k].kind == U_REF) return 0;
+    return 1;
+}
+
 /* "Which courses have a final exam" (the exam columns in course offerings): listed whole rows
  * are those of the first table named, when that is not the main table and the main table is
- * not named; each such row once. 0, or -1 with x->err. */
+ * not named (or that table is what the question names first: "which airlines offer
+ * flights"); each such row once. 0, or -1 with x->err. */
 static int list_subject(ctx *x)
 {
     int i, t, first = -1;
@@ -683,6 +708,10 @@ static int list_subject(ctx *x)
         const unit *a = &x->u[i];
         if (a->kind != U_REF || a->role != ROLE_MENTION || !picked(a)) continue;
         t = pl_cand_table(x, picked(a));
+        if (first < 0 && t != x->main && first_ref(x, i)) {
+            first = t; /* "which airlines offer flights ...": the airlines */
+            break;
+        }
         if (t == x->main) return 0;
         if (first < 0) first = t;
     }

@@ -803,7 +803,8 @@ int pl_interpret(ctx *x)
     size_t i;
 
     reset(x);
-    for (i = 0; i < sizeof passes / sizeof passes[0]; i++)
+    for (i = 0; i < sizeof passes / sizeof passes[0]; i++) {
         if (passes[i](x) < 0) return -1;
+    }
     return main_used(x);
 }

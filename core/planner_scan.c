@@ -527,6 +527,24 @@ static void add_unknown(ctx *x, const char *w)
     snprintf(x->unknown + l, sizeof x->unknown - l, "%s\"%s\"", l ? ", " : "", w);
 }
 
+/* A value found in several columns, after a word that is part of some of those columns'
+ * names ("from LAX" of from_airport, "to ORD" of to_airport): their readings bind stronger. */
+static void prefer_by_word(ctx *x, unit *u, const char *w)
+{
+    text_words *cw = &x->w[2];
+    int k, j, vals = 0;
+
+    for (k = 0; k < u->nc; k++)
+        vals += u->c[k].kind == R_VALUE;
+    for (k = 0; vals > 1 && k < u->nc; k++) {
+        if (u->c[k].kind != R_VALUE) continue;
+        text_split(column(x, u->c[k].table, u->c[k].col)->name, 0, cw);
+        for (j = 0; j < cw->n && !streq(cw->w[j], w); j++)
+            ;
+        if (j < cw->n) u->c[k].prio++;
+    }
+}
+
 /* Words naming the same column through its comment are one mention: "signed up" (two
  * comment words), "seating capacity" (a column word, then a word of its comment). A comment
  * word never joins the word before it unless that word names the column. */
@@ -558,6 +576,16 @@ static void merge_comment_units(ctx *x)
     }
 }
 
+/* 1 if a reading of u is a table by its whole name */
+static int names_table_fully(const unit *u)
+{
+    int k;
+
+    for (k = 0; k < u->nc; k++)
+        if (u->c[k].kind == R_TABLE && u->c[k].prio >= P_TABLE) return 1;
+    return 0;
+}
+
 /* 1 if the words of unit a then unit b are the first and the last word of the name of column
  * c of table t, in that order. */
 static int parts_in_order(ctx *x, const unit *a, const unit *b, int t, int c)
@@ -579,8 +607,9 @@ static void merge_part_units(ctx *x)
     for (i = 0; i + 1 < x->nu; i++) {
         unit *a = &x->u[i], *b = &x->u[i + 1];
         if (a->kind != U_REF || b->kind != U_REF || b->pos - a->end > 1 ||
-            (b->pos > a->end && !text_is_stop(x->t[a->end].st)))
-            continue;
+            (b->pos > a->end && !text_is_stop(x->t[a->end].st)) || names_table_fully(a) ||
+            names_table_fully(b))
+            continue; /* "airlines with flights" is not airline_flight */
         for (j = 0, m = 0; j < a->nc; j++) {
             int keep = 0;
             if (a->c[j].kind != R_COLUMN) continue;
@@ -717,6 +746,7 @@ int pl_scan(ctx *x)
                 if (!(u = pl_new_unit(x, U_REF, i, i + L))) return -1;
                 memcpy(u->c, cs, (size_t)nc * sizeof cs[0]);
                 u->nc = nc;
+                if (i > 0) prefer_by_word(x, u, x->t[i - 1].raw);
                 u->plural = text_is_plural(x->t[i + L - 1].raw);
                 i += L;
                 continue;

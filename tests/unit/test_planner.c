@@ -633,6 +633,21 @@ static void test_implied_links(void **state)
                "FROM public.publication"),
              NULL);
     declines(c, "ratio of publications to authors for each conference", NULL);
+    /* a value of two columns after a word of one's name; the first table named is listed */
+    {
+        static const char *const flights[] = {"flight_id:bigint", "from_airport:text",
+                                              "to_airport:text", "airline_code:text", NULL};
+        static const char *const airlines[] = {"airline_code:text", "airline_name:text", NULL};
+        static const char *const codes[] = {"LAX", "ORD", NULL};
+        int f = table_keyed(c, "public", "flight", flights, 0);
+        table_keyed(c, "public", "airline", airlines, 0);
+        values(c, f, "from_airport", codes);
+        values(c, f, "to_airport", codes);
+        plans_on(c, NULL, "Which airlines offer flights from LAX to ORD?",
+                 W("SELECT DISTINCT airline.*", "flight.from_airport = 'LAX'",
+                   "flight.to_airport = 'ORD'"),
+                 W("IN ("));
+    }
     /* "or" between conditions of two columns is not read as "and" */
     declines(demo, "How many customers are members or in Pune?", "\"or\"");
     plans("How many customers in Pune or Mumbai?", W("Pune", "Mumbai"), NULL);
