@@ -51,7 +51,7 @@ int pl_pass_value_columns(ctx *x)
 }
 
 /* Column phrase a followed by table phrase b ("names of the conferences"): a is read as the
- * column of b's table when it has one, and b qualifies it. 1 when it did, else 0 (picks
+ * column of b's table when it has one, and b is mentioned. 1 when it did, else 0 (picks
  * cleared). */
 static int of_table(ctx *x, unit *a, unit *b)
 {
@@ -72,7 +72,7 @@ static int of_table(ctx *x, unit *a, unit *b)
         return 0;
     }
     a->pick = best;
-    b->role = ROLE_QUAL;
+    b->role = ROLE_MENTION; /* the rows listed are b's, shown with their key and name */
     return 1;
 }
 

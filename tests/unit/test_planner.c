@@ -593,6 +593,13 @@ static void test_implied_links(void **state)
              W("GROUP BY keyphrase.keyphraseid, keyphrase.keyphrasename",
                "ORDER BY keyphrase.keyphraseid"),
              NULL);
+    /* the last word of a table's name is what its rows are: "offerings" of course_offering;
+     * "the names of the X" lists X's rows, their key beside the name */
+    plans_on(c, NULL, "number of offerings per course",
+             W("FROM public.course_offering", "GROUP BY course.course_id"),
+             W("offering_instructor"));
+    plans_on(c, NULL, "What are the names of the conferences?",
+             W("conference.cid", "conference.name"), W("DISTINCT"));
     /* "the names of the conferences": of that table, and shown by the grouping already */
     plans_on(c, NULL,
              "How many publications are there in each conference? Give the names of the "
