@@ -222,13 +222,15 @@ static int head_noun(ctx *x, int r)
     unit *a = &x->u[r], *b;
     int k = next_ref(x, r), i, j;
 
-    if (k < 0 || x->u[k].pos != a->end || a->role != ROLE_NONE || x->u[k].role != ROLE_NONE)
-        return r;
+    if (k < 0 || x->u[k].pos != a->end || a->role != ROLE_NONE || x->u[k].role != ROLE_NONE ||
+        pl_ref_is_filter(x, &x->u[k]))
+        return r; /* "loyalty points members": a filter after the measure */
     b = &x->u[k];
     for (i = 0; i < a->nc; i++)
         for (j = 0; a->c[i].kind == R_COLUMN && j < b->nc; j++)
             if (b->c[j].kind == R_COLUMN && b->c[j].table == a->c[i].table &&
-                b->c[j].col != a->c[i].col && a->c[i].prio >= P_COL && b->c[j].prio >= P_COL) {
+                b->c[j].col != a->c[i].col && a->c[i].prio >= P_COL && b->c[j].prio >= P_COL &&
+                !pl_type_bool(column(x, b->c[j].table, b->c[j].col)->type)) {
                 a->pick = i;
                 a->role = ROLE_QUAL;
                 return k;

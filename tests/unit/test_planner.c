@@ -655,6 +655,9 @@ static void test_implied_links(void **state)
                    "flight.to_airport = 'ORD'"),
                  W("IN ("));
     }
+    /* a filter after the measured column is no second column of it */
+    plans("top 3 city by average loyalty points members",
+          W("avg(customers.loyalty_points)", "customers.is_member = TRUE", "LIMIT 3"), NULL);
     /* "or" between conditions of two columns is not read as "and" */
     declines(demo, "How many customers are members or in Pune?", "\"or\"");
     plans("How many customers in Pune or Mumbai?", W("Pune", "Mumbai"), NULL);
