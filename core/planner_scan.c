@@ -395,9 +395,16 @@ static int scan_by(ctx *x, int i)
                                          {"group", "by"},     {"split", "by"},  {"broken", "down"},
                                          {"breakdown", "by"}, {"in", "each"},   {"by", "each"},
                                          {"by", "every"}};
+    /* "how does X vary across (different) courses", "differ by continent": per course */
+    static const char *const vary[] = {"vary", "varies", "differ", "differs", NULL};
     size_t k;
     int w = 0;
 
+    if (tok_in(x, i, vary) && (tok_is(x, i + 1, "across") || tok_is(x, i + 1, "by") ||
+                               tok_is(x, i + 1, "between") || tok_is(x, i + 1, "among"))) {
+        w = 2 + (tok_is(x, i + 2, "different") || tok_is(x, i + 2, "the"));
+        return pl_new_unit(x, U_BY, i, i + w) ? w : -1;
+    }
     for (k = 0; k < sizeof two / sizeof two[0] && !w; k++)
         if (tok_is(x, i, two[k][0]) && tok_is(x, i + 1, two[k][1])) w = 2;
     if (w == 2 && tok_is(x, i, "broken") && tok_is(x, i + 2, "by")) w = 3;

@@ -433,6 +433,8 @@ static void test_analytical_forms(void **state)
              W("count(*) FILTER (WHERE river.length > 1000)",
                "NULLIF(count(*) FILTER (WHERE river.length < 100), 0)"),
              W("public.river WHERE"));
+    plans_on(c, NULL, "How does the average length of rivers vary across different countries?",
+             W("avg(river.length)", "GROUP BY river.country"), NULL);
     plans_on(c, NULL, "How many rivers flow through each country?",
              W("count(*)", "GROUP BY river.country"), NULL);
     plans_on(c, NULL, "how many papers in Nature", W("Nature"), NULL);
