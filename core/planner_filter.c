@@ -600,8 +600,10 @@ static int rest_at(ctx *x, int i)
         a->role = ROLE_MENTION; /* "give the names of the conferences" grouped by conference */
         return 0;
     }
-    if (c->kind == R_COLUMN && c->prio >= P_COL && after_have(x, a->pos)) {
-        /* "students who have a minor": by the column's name, not a part of it */
+    if (c->kind == R_COLUMN && c->prio >= P_COL && after_have(x, a->pos) &&
+        !pl_type_numeric(column(x, c->table, c->col)->type)) {
+        /* "students who have a minor": by the column's name, not a part of it; not of a number
+         * ("have loyalty points" may mean more than none) */
         a->role = ROLE_FILTER;
         return pl_need_table(x, c->table) < 0 ||
                        pl_where_col(x, c->table, c->col, a->neg ? "IS" : "IS NOT", "NULL") < 0

@@ -657,6 +657,12 @@ static void test_implied_links(void **state)
                    "flight.to_airport = 'ORD'"),
                  W("IN ("));
     }
+    /* "have a X" of a number is no IS NOT NULL (it may mean more than none) */
+    declines(demo, "How many customers have loyalty points?", NULL);
+    plans("events with no merch orders",
+          W("NOT EXISTS (SELECT 1 FROM public.merch_orders WHERE merch_orders.event_id = "
+            "events.event_id)"),
+          NULL);
     /* a filter after the measured column is no second column of it */
     plans("top 3 city by average loyalty points members",
           W("avg(customers.loyalty_points)", "customers.is_member = TRUE", "LIMIT 3"), NULL);
