@@ -101,9 +101,12 @@ static int main_candidates(const ctx *x, int *tries, int *keys, int max)
                         (r->c[k].kind == R_COLUMN || r->c[k].kind == R_DERIVED))
                         add_try(tries, keys, &n, max, r->c[k].table, 100000 + j * 100 + p);
             }
-            for (p = 0; p < r->nc; p++)
-                if (r->c[p].kind == R_TABLE)
-                    add_try(tries, keys, &n, max, r->c[p].table, 100000 + j * 100 + r->c[p].prio);
+            for (p = P_GLOSS; p > 0; p--) {
+                int k;
+                for (k = 0; k < r->nc; k++)
+                    if (r->c[k].prio == p && r->c[k].kind == R_TABLE)
+                        add_try(tries, keys, &n, max, r->c[k].table, 100000 + j * 100 + p);
+            }
             if (pl_has_kind(x, r, M_TABLE | M_COLUMN | M_DERIVED)) break;
         }
     }
@@ -127,6 +130,10 @@ static int main_candidates(const ctx *x, int *tries, int *keys, int max)
                 if (r->c[k].prio == p && r->c[k].kind != R_GLOSS)
                     add_try(tries, keys, &n, max, r->c[k].table, 300000 + i * 100 + p);
         }
+    /* last, the tables that only link others ("writes" for authors and their publications),
+     * all with one key: two that both plan must agree */
+    for (i = 0; i < x->cat->ntables; i++)
+        if (pl_is_link(x, i)) add_try(tries, keys, &n, max, i, 400000);
     return n;
 }
 
@@ -151,31 +158,37 @@ static int other_reading(ctx *x, const int *tries, const int *keys, int ntries, 
     return -1;
 }
 
-/* Tries each main table in order; the first that interprets and writes is the answer
- * unless an equally strong one differs. 0 with the SELECT appended to sql, or -1 with why
- * (the first attempt's error). */
+/* Tries each main table in order, in two rounds (the second also counts rows through
+ * references); the first that interprets and writes is the answer unless an equally strong
+ * one differs. 0 with the SELECT appended to sql, or -1 with why (the first attempt's
+ * error). */
 static int plan_mains(ctx *x, const int *tries, const int *keys, int ntries, buf *sql, char *why,
                       size_t whylen, int nested)
 {
     char msg[600], first_err[400] = "";
-    int i, j;
+    int i, j, round;
 
-    for (i = 0; i < ntries; i++) {
-        x->main = tries[i];
-        if (pl_interpret(x) == 0) {
-            size_t before = sql->len;
-            if (pl_write_sql(x, sql) == 0) {
-                if ((j = other_reading(x, tries, keys, ntries, i, sql->p + before)) < 0) return 0;
+    for (round = 0; round < 2; round++) {
+        x->ref_count = round;
+        for (i = 0; i < ntries; i++) {
+            x->main = tries[i];
+            if (pl_interpret(x) == 0) {
+                size_t before = sql->len;
+                if (pl_write_sql(x, sql) == 0) {
+                    if ((j = other_reading(x, tries, keys, ntries, i, sql->p + before)) < 0)
+                        return 0;
+                    sql->len = before;
+                    sql->p[before] = '\0';
+                    snprintf(msg, sizeof msg,
+                             "The question fits both %s and %s; name the one you mean",
+                             x->cat->tables[tries[i]].name, x->cat->tables[tries[j]].name);
+                    return pl_decline(x, msg, tries[i], why, whylen, nested);
+                }
                 sql->len = before;
-                sql->p[before] = '\0';
-                snprintf(msg, sizeof msg, "The question fits both %s and %s; name the one you mean",
-                         x->cat->tables[tries[i]].name, x->cat->tables[tries[j]].name);
-                return pl_decline(x, msg, tries[i], why, whylen, nested);
+                if (sql->p) sql->p[before] = '\0';
             }
-            sql->len = before;
-            if (sql->p) sql->p[before] = '\0';
+            if (!first_err[0]) str_copy(first_err, sizeof first_err, x->err);
         }
-        if (!first_err[0]) str_copy(first_err, sizeof first_err, x->err);
     }
     snprintf(msg, sizeof msg, "I could not put the question together: %s", first_err);
     return pl_decline(x, msg, tries[0], why, whylen, nested);

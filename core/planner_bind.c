@@ -300,6 +300,11 @@ int pl_label_column(const ctx *x, int t)
 
     for (i = 0; i < tb->ncols; i++)
         if (streq(tb->cols[i].name, "name") || streq(tb->cols[i].name, "title")) return i;
+    for (i = 0; i < tb->ncols; i++) { /* "authorname" of author */
+        size_t l = strlen(tb->name);
+        if (strncmp(tb->cols[i].name, tb->name, l) == 0 && streq(tb->cols[i].name + l, "name"))
+            return i;
+    }
     for (i = 0; i < tb->ncols; i++) {
         size_t l = strlen(tb->cols[i].name);
         if (l > 5 &&
@@ -329,10 +334,8 @@ int pl_key_column(const ctx *x, int t)
 
     for (i = 0; k < 0 && i < tb->ncols && !tb->cols[i].pk; i++)
         ;
-    if (k < 0 && i == tb->ncols && tb->ncols > 0) { /* no key declared: a first column named as
-                                                     * the table's id */
-        if (streq(tb->cols[0].name, "id") || pl_named_key(x->cat, t) == 0) return 0;
-    }
+    if (k < 0 && i == tb->ncols && tb->ncols > 0) /* no key declared: one named as the key */
+        return pl_named_key(x->cat, t);
     return k;
 }
 
@@ -366,4 +369,64 @@ int pl_amount_column(const ctx *x, int t)
         }
     }
     return n == 1 ? k : -1;
+}
+
+int pl_table_first(const unit *u)
+{
+    int k, t = 0, c = 0;
+
+    for (k = 0; k < u->nc; k++) {
+        if (u->c[k].kind == R_TABLE && u->c[k].prio > t) t = u->c[k].prio;
+        if ((u->c[k].kind == R_COLUMN || u->c[k].kind == R_DERIVED) && u->c[k].prio > c)
+            c = u->c[k].prio;
+    }
+    return t > c;
+}
+
+int pl_pick_qualified(ctx *x, int r, int numeric)
+{
+    unit *u = &x->u[r];
+    int q = prev_ref(x, r), k, qt, best = -1;
+
+    if (q < 0 || x->u[q].role != ROLE_NONE || !pl_table_first(&x->u[q]) ||
+        pl_has_kind(x, &x->u[q], M_FILTER) || pl_pick(x, &x->u[q], M_TABLE) < 0) {
+        if (q >= 0 && x->u[q].role == ROLE_NONE) x->u[q].pick = -1;
+        x->err[0] = '\0';
+        return 0;
+    }
+    qt = pl_cand_table(x, picked(&x->u[q]));
+    for (k = 0; k < u->nc; k++)
+        if (u->c[k].kind == R_COLUMN && u->c[k].table == qt && pl_reachable(x, qt) &&
+            (!numeric || pl_type_numeric(column(x, qt, u->c[k].col)->type)) &&
+            (best < 0 || u->c[k].prio > u->c[best].prio))
+            best = k;
+    if (best < 0) {
+        x->u[q].pick = -1;
+        return 0;
+    }
+    u->pick = best;
+    return 1;
+}
+
+int pl_ref_col(const ctx *x, int t)
+{
+    const cat_fk *f;
+
+    if (t == x->main || !pl_reachable(x, t) || x->dist[t] != 1) return -1;
+    f = &x->fks[x->via[t]];
+    return f->table == x->main ? f->column : -1;
+}
+
+int pl_back_ref(const ctx *x, int t, int *key)
+{
+    int i, k = -1;
+
+    for (i = 0; i < x->nfks; i++)
+        if (x->fks[i].table == t && x->fks[i].ref_table == x->main && t != x->main) {
+            if (k >= 0) return -1;
+            k = i;
+        }
+    if (k < 0) return -1;
+    *key = x->fks[k].ref_column;
+    return x->fks[k].column;
 }

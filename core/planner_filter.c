@@ -50,6 +50,32 @@ int pl_pass_value_columns(ctx *x)
     return 0;
 }
 
+/* Column phrase a followed by table phrase b ("names of the conferences"): a is read as the
+ * column of b's table when it has one, and b is mentioned. 1 when it did, else 0 (picks
+ * cleared). */
+static int of_table(ctx *x, unit *a, unit *b)
+{
+    int k, best = -1, t;
+
+    if (pl_pick(x, b, M_TABLE) < 0) {
+        b->pick = -1;
+        x->err[0] = '\0';
+        return 0;
+    }
+    t = pl_cand_table(x, picked(b));
+    for (k = 0; k < a->nc; k++)
+        if (a->c[k].kind == R_COLUMN && a->c[k].table == t &&
+            (best < 0 || a->c[k].prio > a->c[best].prio))
+            best = k;
+    if (best < 0 || !pl_reachable(x, t)) {
+        b->pick = -1;
+        return 0;
+    }
+    a->pick = best;
+    b->role = ROLE_MENTION; /* the rows listed are b's, shown with their key and name */
+    return 1;
+}
+
 /* A table word right after a picked column of that table qualifies it ("city of
  * customers"); a table word before a column was folded into the phrase by the lexicon. */
 int pl_pass_qualifiers(ctx *x)
@@ -58,6 +84,14 @@ int pl_pass_qualifiers(ctx *x)
 
     for (i = 0; i + 1 < x->nu; i++) {
         unit *a = &x->u[i], *b = &x->u[i + 1];
+        if (a->kind == U_REF && b->kind == U_REF && a->role == ROLE_NONE && a->pick < 0 &&
+            b->role == ROLE_NONE && pl_has_kind(x, a, M_COLUMN) && !pl_table_first(a) &&
+            pl_table_first(b) && !pl_has_kind(x, b, M_FILTER) && b->pos > a->end &&
+            streq(x->t[a->end].raw, "of") &&
+            (b->pos == a->end + 1 ||
+             (b->pos == a->end + 2 && streq(x->t[a->end + 1].raw, "the"))) &&
+            of_table(x, a, b))
+            continue; /* "the names of the conferences" */
         if (a->kind != U_REF || b->kind != U_REF || b->role != ROLE_NONE ||
             !pl_has_kind(x, b, M_TABLE) || pl_has_kind(x, b, M_COLUMN | M_FILTER) || a->pick < 0)
             continue;
@@ -77,7 +111,7 @@ static int comparison_at(ctx *x, int i)
     unit *a = &x->u[i];
     const cand *c;
     char ph[128];
-    int r = prev_ref(x, i);
+    int r = prev_ref(x, i), qual = 0;
 
     if (r >= 0 && x->u[r].role == ROLE_MEASURE) {
         x->having_unit = i; /* "total revenue over 1000" per group */
@@ -86,7 +120,8 @@ static int comparison_at(ctx *x, int i)
     }
     if (r < 0 || !(x->u[r].role == ROLE_NONE || x->u[r].role == ROLE_PROJ) ||
         !pl_has_kind(x, &x->u[r], M_COLUMN | pl_comment_ok(&x->u[r])) ||
-        pl_pick(x, &x->u[r], M_COLUMN | pl_comment_ok(&x->u[r]) | M_NUMERIC) < 0) {
+        (!(qual = pl_pick_qualified(x, r, 1)) &&
+         pl_pick(x, &x->u[r], M_COLUMN | pl_comment_ok(&x->u[r]) | M_NUMERIC) < 0)) {
         if (r >= 0 && x->u[r].role == ROLE_NONE) x->u[r].pick = -1;
         r = next_ref(x, i);
     }
@@ -101,7 +136,8 @@ static int comparison_at(ctx *x, int i)
         snprintf(x->err, sizeof x->err, "\"%s\" does not follow a numeric column", ph);
         return -1;
     }
-    if (pl_pick(x, &x->u[r], M_COLUMN | pl_comment_ok(&x->u[r]) | M_NUMERIC) < 0) return -1;
+    if (!qual && pl_pick(x, &x->u[r], M_COLUMN | pl_comment_ok(&x->u[r]) | M_NUMERIC) < 0)
+        return -1;
     c = picked(&x->u[r]);
     if (!pl_type_numeric(column(x, c->table, c->col)->type)) {
         snprintf(x->err, sizeof x->err, "%s.%s is not a number", x->cat->tables[c->table].name,
@@ -219,8 +255,63 @@ int pl_pass_time(ctx *x)
     return 0;
 }
 
+/* A quoted value (unit i) that is not in the common values, named by the word next to it:
+ * 'the journal "nature"' (the label column of the table named just before), '"Computer
+ * Science" department' (the text column named just after); compared but for case. Sets *t
+ * and *c, or leaves *c at -1; 0, or -1 with x->err. */
+static int quoted_named(ctx *x, int i, int *t, int *c)
+{
+    int r = prev_ref(x, i);
+    unit *u;
+
+    if (r >= 0 && x->u[r].role == ROLE_NONE && pl_has_kind(x, &x->u[r], M_TABLE) &&
+        !pl_has_kind(x, &x->u[r], M_FILTER)) {
+        u = &x->u[r];
+        if (pl_pick(x, u, M_TABLE) < 0) return -1;
+        *t = pl_cand_table(x, picked(u));
+        if ((*c = pl_label_column(x, *t)) >= 0) u->role = ROLE_MENTION;
+        return 0;
+    }
+    r = next_ref(x, i);
+    if (r >= 0 && x->u[r].role == ROLE_NONE && pl_has_kind(x, &x->u[r], M_COLUMN) &&
+        !pl_has_kind(x, &x->u[r], M_FILTER)) {
+        u = &x->u[r];
+        if (pl_pick(x, u, M_COLUMN) < 0) return -1;
+        *t = picked(u)->table;
+        *c = picked(u)->col;
+        u->role = ROLE_QUAL;
+    }
+    return 0;
+}
+
+/* The column a 'starts with "X"' or 'contains "X"' is about: the one named before it (of the
+ * table named right before that, "journals whose names"), or the label column of the table
+ * named before it ('journal with "IEEE" in its name'). Sets *t and *c (or leaves *c at -1);
+ * 0, or -1 with x->err. */
+static int like_target(ctx *x, int r, int *t, int *c)
+{
+    unit *u;
+
+    if (r < 0 || x->u[r].role != ROLE_NONE) return 0;
+    u = &x->u[r];
+    if (pl_has_kind(x, u, M_TABLE) && !pl_has_kind(x, u, M_COLUMN)) {
+        if (pl_pick(x, u, M_TABLE) < 0) return -1;
+        *t = pl_cand_table(x, picked(u));
+        u->role = ROLE_MENTION;
+        *c = pl_label_column(x, *t);
+        return 0;
+    }
+    if (!pl_pick_qualified(x, r, 0) &&
+        (!pl_has_kind(x, u, M_COLUMN) || pl_pick(x, u, M_COLUMN) < 0))
+        return x->err[0] ? -1 : 0;
+    *t = picked(u)->table;
+    *c = picked(u)->col;
+    u->role = ROLE_QUAL;
+    return 0;
+}
+
 /* Quoted values: 'events named "Golden Gala 17"' (the label column of the table named
- * before), 'email "a@b.c"' (the text column named before). */
+ * before), 'email "a@b.c"' (the text column named before), and those quoted_named() finds. */
 int pl_pass_quoted(ctx *x)
 {
     int i, r;
@@ -228,11 +319,14 @@ int pl_pass_quoted(ctx *x)
     for (i = 0; i < x->nu; i++) {
         unit *a = &x->u[i];
         const char *v;
-        int t = x->main, c = -1;
+        int t = x->main, c = -1, how = -1;
         if (a->kind != U_LIT || a->bound) continue; /* bound: a ratio's side took it */
-        v = x->lits[x->t[a->end - 1].lit - 1];
+        v = x->lits[x->t[a->super >= LIT_PREFIX ? a->a[0] : a->end - 1].lit - 1];
         r = prev_ref(x, i);
-        if (a->super) {
+        if (a->super >= LIT_PREFIX) {
+            if (like_target(x, r, &t, &c) < 0) return -1;
+            how = a->super == LIT_PREFIX ? LIKE_PREFIX : LIKE_CONTAINS;
+        } else if (a->super) {
             if (r >= 0 && (x->u[r].role == ROLE_NONE || x->u[r].role == ROLE_MENTION) &&
                 pl_has_kind(x, &x->u[r], M_TABLE) && !pl_has_kind(x, &x->u[r], M_COLUMN)) {
                 if (pl_pick(x, &x->u[r], M_TABLE) < 0) return -1;
@@ -245,6 +339,10 @@ int pl_pass_quoted(ctx *x)
             t = picked(&x->u[r])->table;
             c = picked(&x->u[r])->col;
             x->u[r].role = ROLE_QUAL;
+        } else if (quoted_named(x, i, &t, &c) < 0) {
+            return -1;
+        } else if (c >= 0) {
+            how = LIKE_EQUAL;
         }
         if (c < 0 || pl_type_numeric(column(x, t, c)->type) ||
             pl_type_bool(column(x, t, c)->type)) {
@@ -252,7 +350,9 @@ int pl_pass_quoted(ctx *x)
             return -1;
         }
         a->bound = 1;
-        if (pl_need_table(x, t) < 0 || pl_where_text(x, t, c, v) < 0) return -1;
+        if (pl_need_table(x, t) < 0 ||
+            (how < 0 ? pl_where_text(x, t, c, v) : pl_where_like(x, t, c, v, how)) < 0)
+            return -1;
     }
     return 0;
 }
@@ -349,6 +449,16 @@ static int anchor_value(ctx *x, int i)
 /* The value picked for unit i, with every later unfiltered value of the same column and
  * negation as alternatives: "in Pune or Mumbai" is one IN list. A glossary term on the same
  * span would win elsewhere, so such a unit stays out of the list. */
+/* 1 if value reading m of u binds at least as strongly as every other value reading of u */
+static int strongest_value(const unit *u, int m)
+{
+    int k;
+
+    for (k = 0; k < u->nc; k++)
+        if (u->c[k].kind == R_VALUE && u->c[k].prio > u->c[m].prio) return 0;
+    return 1;
+}
+
 static int value_filter(ctx *x, int i)
 {
     unit *a = &x->u[i];
@@ -365,7 +475,7 @@ static int value_filter(ctx *x, int i)
             for (m = 0; m < b->nc; m++)
                 if (b->c[m].kind == R_VALUE && b->c[m].table == c->table && b->c[m].col == c->col)
                     break;
-            if (m == b->nc) continue;
+            if (m == b->nc || !strongest_value(b, m)) continue; /* "from LAX to ORD" */
             b->pick = m;
             b->role = ROLE_FILTER;
         }
@@ -392,6 +502,63 @@ static int weak_mention(ctx *x, const unit *a)
     return 0;
 }
 
+/* 1 if column reading c is the name or key of a table grouped by, already shown. */
+static int shown_by_dim(const ctx *x, const cand *c)
+{
+    int k;
+
+    for (k = 0; k < x->nd; k++)
+        if (x->d[k].kind == R_TABLE && x->d[k].table == c->table &&
+            (c->col == pl_label_column(x, c->table) || c->col == pl_key_column(x, c->table)))
+            return 1;
+    return 0;
+}
+
+/* 1 if the phrase at token i follows "have" / "has" / "had", an article between or not. */
+static int after_have(const ctx *x, int i)
+{
+    static const char *const have[] = {"have", "has", "had", NULL};
+    static const char *const art[] = {"a", "an", "any", "the", NULL};
+
+    if (i > 0 && in_list(x->t[i - 1].raw, art)) i--;
+    return i > 0 && in_list(x->t[i - 1].raw, have);
+}
+
+/* "authors not part of any organization", "airlines without flights": rows of the main
+ * table that have no row of the table negated unit a names, by the main table's reference to
+ * it (IS NULL) or by its references to the main one (NOT EXISTS). 0, or -1 with x->err. */
+static int without_table(ctx *x, unit *a)
+{
+    int t = -1, c, key, l, k, best = -1;
+
+    for (k = 0; k < a->nc; k++) /* its strongest table reading, related or not */
+        if (a->c[k].kind == R_TABLE && (best < 0 || a->c[k].prio > a->c[best].prio)) best = k;
+    if (best >= 0) t = a->c[best].table;
+    a->role = ROLE_FILTER;
+    if (t < 0 || t == x->main || pl_is_link(x, x->main)) { /* a link row has both sides */
+        snprintf(x->err, sizeof x->err, "%s without %s?", x->cat->tables[x->main].name,
+                 t < 0 ? "what" : x->cat->tables[t].name);
+        return -1;
+    }
+    if ((c = pl_ref_col(x, t)) >= 0) return pl_where_col(x, x->main, c, "IS", "NULL");
+    if ((c = pl_back_ref(x, t, &key)) >= 0) return pl_where_exists(x, 1, t, c, x->main, key);
+    for (l = 0, k = -1; l < x->cat->ntables; l++) /* "authors without publications" */
+        if (pl_link_col(x, l, t) >= 0 && pl_back_ref(x, l, &key) >= 0) {
+            if (k >= 0) {
+                snprintf(x->err, sizeof x->err, "%s and %s link %s to %s both",
+                         x->cat->tables[k].name, x->cat->tables[l].name,
+                         x->cat->tables[x->main].name, x->cat->tables[t].name);
+                return -1;
+            }
+            k = l;
+        }
+    if (k >= 0 && (c = pl_back_ref(x, k, &key)) >= 0)
+        return pl_where_exists(x, 1, k, c, x->main, key); /* no link row */
+    snprintf(x->err, sizeof x->err, "%s and %s are not related directly", x->cat->tables[t].name,
+             x->cat->tables[x->main].name);
+    return -1;
+}
+
 /* Unit i, still without a role, by its strongest reachable reading: a value or glossary
  * condition or yes/no column is a filter, a table a mention, another column is listed
  * (only when nothing is measured or grouped). */
@@ -401,6 +568,8 @@ static int rest_at(ctx *x, int i)
     const cand *c;
     char ph[128];
 
+    if (a->neg && a->pick < 0 && pl_table_first(a) && !pl_has_kind(x, a, M_FILTER))
+        return without_table(x, a);
     if (anchor_value(x, i) < 0 ||
         (a->pick < 0 && pl_pick(x, a, M_ANY & ~M_DERIVED & ~M_COMMENT) < 0))
         return -1;
@@ -411,6 +580,7 @@ static int rest_at(ctx *x, int i)
         if (need_sql_tables(x, x->g->e[c->gloss].filter) < 0) return -1;
         return pl_where_sql(x, a->neg, x->g->e[c->gloss].filter);
     }
+    if (c->kind == R_TABLE && a->neg) return without_table(x, a);
     if (c->kind == R_TABLE || c->kind == R_GLOSS) {
         a->role = ROLE_MENTION;
         if (a->neg) {
@@ -425,6 +595,20 @@ static int rest_at(ctx *x, int i)
             pl_where_col(x, c->table, c->col, "=", a->neg ? "FALSE" : "TRUE") < 0)
             return -1;
         return 0;
+    }
+    if (c->kind == R_COLUMN && !a->neg && shown_by_dim(x, c)) {
+        a->role = ROLE_MENTION; /* "give the names of the conferences" grouped by conference */
+        return 0;
+    }
+    if (c->kind == R_COLUMN && c->prio >= P_COL && after_have(x, a->pos) &&
+        !pl_type_numeric(column(x, c->table, c->col)->type)) {
+        /* "students who have a minor": by the column's name, not a part of it; not of a number
+         * ("have loyalty points" may mean more than none) */
+        a->role = ROLE_FILTER;
+        return pl_need_table(x, c->table) < 0 ||
+                       pl_where_col(x, c->table, c->col, a->neg ? "IS" : "IS NOT", "NULL") < 0
+                   ? -1
+                   : 0;
     }
     if (c->kind == R_COLUMN && x->listing && !a->neg) {
         if (x->nproj >= MAXPROJ) {
@@ -454,7 +638,40 @@ int pl_pass_rest(ctx *x)
     return 0;
 }
 
-/* Every grammar unit (a time range, a comparison, "by", "top", ...) must have been used. */
+/* 1 if unit u is a condition of the WHERE clause */
+static int is_condition(const unit *u)
+{
+    return (u->kind == U_REF && u->role == ROLE_FILTER) ||
+           ((u->kind == U_CMP || u->kind == U_LIT || u->kind == U_TIME) && u->bound);
+}
+
+/* Conditions are ANDed: an "or" between two conditions that are not values of one column
+ * ("with a final project or exam") is declined rather than read as "and". 0 or -1. */
+static int or_between(ctx *x)
+{
+    int p, i;
+
+    for (p = 1; p < x->nt; p++) {
+        const unit *a = NULL, *b = NULL;
+        if (!streq(x->t[p].raw, "or")) continue;
+        for (i = 0; i < x->nu; i++) {
+            if (x->u[i].pos <= p && x->u[i].end > p) break; /* inside a unit: "2 or more" */
+            if (x->u[i].end <= p) a = &x->u[i];
+            if (x->u[i].pos > p && !b) b = &x->u[i];
+        }
+        if (i < x->nu || !a || !b || !is_condition(a) || !is_condition(b)) continue;
+        if (a->kind == U_REF && b->kind == U_REF && picked(a) && picked(b) &&
+            picked(a)->kind == R_VALUE && picked(b)->kind == R_VALUE &&
+            picked(a)->table == picked(b)->table && picked(a)->col == picked(b)->col)
+            continue; /* "in Pune or Mumbai": one IN list */
+        snprintf(x->err, sizeof x->err, "I can only join conditions with \"and\", not \"or\"");
+        return -1;
+    }
+    return 0;
+}
+
+/* Every grammar unit (a time range, a comparison, "by", "top", ...) must have been used, and
+ * no "or" joins two conditions. */
 int pl_pass_unbound(ctx *x)
 {
     char ph[128];
@@ -468,12 +685,23 @@ int pl_pass_unbound(ctx *x)
             return -1;
         }
     }
-    return 0;
+    return or_between(x);
+}
+
+/* 1 if unit i is the first phrase of the question that names something */
+static int first_ref(const ctx *x, int i)
+{
+    int k;
+
+    for (k = 0; k < i; k++)
+        if (x->u[k].kind == U_REF) return 0;
+    return 1;
 }
 
 /* "Which courses have a final exam" (the exam columns in course offerings): listed whole rows
  * are those of the first table named, when that is not the main table and the main table is
- * not named; each such row once. 0, or -1 with x->err. */
+ * not named (or that table is what the question names first: "which airlines offer
+ * flights"); each such row once. 0, or -1 with x->err. */
 static int list_subject(ctx *x)
 {
     int i, t, first = -1;
@@ -482,6 +710,10 @@ static int list_subject(ctx *x)
         const unit *a = &x->u[i];
         if (a->kind != U_REF || a->role != ROLE_MENTION || !picked(a)) continue;
         t = pl_cand_table(x, picked(a));
+        if (first < 0 && t != x->main && first_ref(x, i)) {
+            first = t; /* "which airlines offer flights ...": the airlines */
+            break;
+        }
         if (t == x->main) return 0;
         if (first < 0) first = t;
     }

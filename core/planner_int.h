@@ -52,11 +52,13 @@ enum {
     U_NEG,
     U_DISTINCT,
     U_LIMIT,
-    U_LIT,      /* a quoted string; super = 1 after "named" or "called" */
+    U_LIT,      /* a quoted string; super = 1 after "named" or "called", LIT_PREFIX after
+                 * "starts with", LIT_CONTAINS after "contains" (a[0]: the quoted token) */
     U_RATIO_TO, /* "to", "versus" after "ratio of" */
     U_ORDER     /* "ordered by", "in descending order": desc 1/0/-1 (not said), n = 1 when the key
                  * follows, super = 1 alphabetically */
 };
+enum { LIT_PREFIX = 2, LIT_CONTAINS };
 enum { GR_DAY = 1, GR_WEEK, GR_MONTH, GR_QUARTER, GR_YEAR };
 enum { CMP_GT = 1, CMP_GE, CMP_LT, CMP_LE, CMP_EQ, CMP_BETWEEN };
 /* what the interpretation made of a unit (unit.role) */
@@ -158,8 +160,8 @@ typedef struct measure {
 } measure;
 
 typedef struct dim {
-    int kind; /* R_COLUMN, R_TABLE (entity), U_GRAIN */
-    int table, col, grain;
+    int kind;              /* R_COLUMN, R_TABLE (entity), U_GRAIN */
+    int table, col, grain; /* R_TABLE: col is -1, or the column its groups are ordered by */
 } dim;
 
 typedef struct ctx {
@@ -205,6 +207,8 @@ typedef struct ctx {
     int per_row;           /* a ratio row by row: "for each" names the main table */
     char ratio_expr[2200]; /* a ratio of rows counted on conditions (planner_ratio.c) */
     int limit_guess;       /* x->limit is a guess from a plural ("the largest lakes": 10) */
+    int ref_count;         /* second round: rows of a table the main one refers to may be
+                            * counted through its references (planner.c) */
     int listing;           /* set by pl_pass_rest(): nothing measured or grouped, rows are listed */
     int list_table;        /* listed whole rows are of this table, not the main one (-1) */
     buf where;             /* the WHERE conditions so far (planner_sql.c's pl_where_*) */
@@ -302,9 +306,17 @@ int pl_plan(const catalog *cat, const glossary *g, const char *question, buf *sq
 /* Sets x->fks / x->nfks: the catalog's foreign keys, or for a catalog that declares none
  * the links its column names imply. 0, or -1 when out of memory. */
 int pl_join_init(ctx *x);
-/* The key of table t by its names alone, -1 if none: its first column, when named as the
- * table's identifier (<table>_id, <table>id, <table>_code). */
+/* The key column of table t by its names alone, -1 if none: its first column, when named id
+ * or as the table's identifier (<table>_id, <table>id, <table>_code), or in a one-word table
+ * the column named <initial>id no other one-word table of that initial has. */
 int pl_named_key(const catalog *cat, int t);
+
+/* 1 if table t only links others: every column but its own key is a link to another table
+ * (at least two; "writes" of authors and publications). */
+int pl_is_link(const ctx *x, int t);
+/* The column of link table t that refers to table ref, -1 if t is no link or has none or
+ * several. */
+int pl_link_col(const ctx *x, int t, int ref);
 
 /* ---- planner_lex.c: the words the catalog and the glossary give ---- */
 
@@ -353,12 +365,25 @@ int pl_has_kind(const ctx *x, const unit *u, unsigned mask);
 /* 1 if the strongest reading of u is a filter: a value, a glossary condition or a yes/no
  * column ("refunded", "members", "in Pune"). */
 int pl_ref_is_filter(const ctx *x, const unit *u);
+/* 1 if the strongest reading of u is a table's whole name, stronger than any column reading
+ * ("the most flights": rows of flights, not a column flight_leg.leg_flight; "students" of
+ * student, not a part of cares_for_students). */
+int pl_table_first(const unit *u);
 /* M_COMMENT if every reading of u comes from comments (only then do comments name a
  * column), else 0. */
 unsigned pl_comment_ok(const unit *u);
 /* Picks the reading of u allowed by mask that binds strongest and lies nearest the main
  * table and returns its index; -1 with x->err set when none is reachable or two tie. */
 int pl_pick(ctx *x, unit *u, unsigned mask);
+/* The reading of column phrase r of the table named right before it ("states with an area
+ * over 1000", "journals whose names"), numeric columns only when numeric: 1 with r->pick
+ * set, 0 when no table phrase comes right before or it has no such column (picks cleared). */
+int pl_pick_qualified(ctx *x, int r, int numeric);
+/* The column of the main table that refers to table t directly and by the only path, -1 if
+ * none; and the one column of table t that refers to the main table (its key referred to
+ * into *key), -1 if none or several. */
+int pl_ref_col(const ctx *x, int t);
+int pl_back_ref(const ctx *x, int t, int *key);
 /* The words of u, space-separated, into dst; and a reading described for a message. */
 void pl_phrase(const ctx *x, const unit *u, char *dst, size_t len);
 void pl_cand_name(const ctx *x, const cand *c, char *dst, size_t len);
@@ -369,8 +394,7 @@ int pl_add_measure(ctx *x, int agg, int distinct, int kind, int t, int c, int g,
 /* Adds a grouping (a repeat is ignored); -1 with x->err when there are too many. */
 int pl_add_dim(ctx *x, int kind, int t, int c, int grain);
 /* Column indexes of table t, -1 if none: its only date column, its name or title, its
- * single-column key (with no key declared in t, a first column named id or as
- * pl_named_key() says). */
+ * single-column key (with no key declared in t, as pl_named_key() says). */
 int pl_date_column(const ctx *x, int t);
 int pl_label_column(const ctx *x, int t);
 int pl_key_column(const ctx *x, int t);
@@ -436,8 +460,13 @@ int pl_row_columns(const ctx *x, int t, int *cols);
 int pl_where_col(ctx *x, int t, int c, const char *op, const char *v);
 int pl_where_cmp(ctx *x, int t, int c, const unit *u);
 int pl_where_text(ctx *x, int t, int c, const char *v);
+/* t.c ILIKE v, v's own wildcards escaped: equal but for case, starting with v, containing v. */
+enum { LIKE_EQUAL, LIKE_PREFIX, LIKE_CONTAINS };
+int pl_where_like(ctx *x, int t, int c, const char *v, int how);
 int pl_where_values(ctx *x, int t, int c, int neg, const int *vals, int n);
 int pl_where_sql(ctx *x, int neg, const char *sql);
+/* [NOT] EXISTS (SELECT 1 FROM t WHERE t.tc = m.mc): "authors without publications". */
+int pl_where_exists(ctx *x, int neg, int t, int tc, int m, int mc);
 /* Appends the SELECT for the interpretation in x to out; 0, or -1 with x->err set. */
 int pl_write_sql(ctx *x, buf *out);
 

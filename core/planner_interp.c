@@ -12,13 +12,19 @@
 
 #include <stdio.h>
 
-/* Unit r names the table whose rows are counted: it must be the main table. */
+/* Unit r names the table whose rows are counted: the main table, or one the main table
+ * refers to, when it is a link table or in the second round (its distinct references are
+ * counted: "publications per author" of writes, "restaurants on each street" of locations). */
 static int count_rows(ctx *x, int r)
 {
-    int t;
+    int t, c;
 
     if (pl_pick(x, &x->u[r], M_TABLE) < 0) return -1;
     t = pl_cand_table(x, picked(&x->u[r]));
+    if ((c = pl_ref_col(x, t)) >= 0 && (x->ref_count || pl_is_link(x, x->main))) {
+        x->u[r].role = ROLE_COUNTED;
+        return pl_add_measure(x, AGG_COUNT, 1, R_COLUMN, x->main, c, -1, r);
+    }
     if (t != x->main) {
         snprintf(x->err, sizeof x->err, "counting %s, not %s", x->cat->tables[t].name,
                  x->cat->tables[x->main].name);
@@ -41,7 +47,7 @@ static int pass_negation(ctx *x)
 
     for (i = 0; i < x->nu; i++)
         if (x->u[i].kind == U_NEG && (r = next_ref(x, i)) >= 0 &&
-            pl_has_kind(x, &x->u[r], M_FILTER | M_COLUMN)) {
+            (pl_has_kind(x, &x->u[r], M_FILTER | M_COLUMN) || pl_table_first(&x->u[r]))) {
             x->u[r].neg = 1;
             x->u[i].bound = 1;
         }
@@ -208,18 +214,28 @@ static int stored_count(ctx *x, int i)
     return measure_column(x, i, r, agg, a->super, 0) < 0 ? -1 : 1;
 }
 
-/* 1 if the strongest reading of u is a table's whole name, stronger than any column reading
- * ("the most flights": rows of flights, not a column flight_leg.leg_flight) */
-static int table_first(const unit *u)
+/* "the highest population density": of two column phrases of one table right next to each
+ * other, the second is the one meant (the first only says what kind); returns the unit
+ * measured, the first one qualifying it. */
+static int head_noun(ctx *x, int r)
 {
-    int k, t = 0, c = 0;
+    unit *a = &x->u[r], *b;
+    int k = next_ref(x, r), i, j;
 
-    for (k = 0; k < u->nc; k++) {
-        if (u->c[k].kind == R_TABLE && u->c[k].prio > t) t = u->c[k].prio;
-        if ((u->c[k].kind == R_COLUMN || u->c[k].kind == R_DERIVED) && u->c[k].prio > c)
-            c = u->c[k].prio;
-    }
-    return t > c;
+    if (k < 0 || x->u[k].pos != a->end || a->role != ROLE_NONE || x->u[k].role != ROLE_NONE ||
+        pl_ref_is_filter(x, &x->u[k]))
+        return r; /* "loyalty points members": a filter after the measure */
+    b = &x->u[k];
+    for (i = 0; i < a->nc; i++)
+        for (j = 0; a->c[i].kind == R_COLUMN && j < b->nc; j++)
+            if (b->c[j].kind == R_COLUMN && b->c[j].table == a->c[i].table &&
+                b->c[j].col != a->c[i].col && a->c[i].prio >= P_COL && b->c[j].prio >= P_COL &&
+                !pl_type_bool(column(x, b->c[j].table, b->c[j].col)->type)) {
+                a->pick = i;
+                a->role = ROLE_QUAL;
+                return k;
+            }
+    return r;
 }
 
 /* The measure of aggregate unit i ("how many sales", "highest average price", "number of
@@ -255,13 +271,18 @@ static int measure_at(ctx *x, int i)
         x->u[r].role = ROLE_QUAL;
         r = k;
     }
+    r = head_noun(x, r);
     a->bound = 1;
     if (super) x->super_unit = i;
     if (agg == AGG_SHARE || a->amount == 1) return measure_special(x, a, r);
-    if (agg == AGG_COUNT && !distinct && pl_has_kind(x, &x->u[r], M_TABLE)) return count_rows(x, r);
+    if (agg == AGG_COUNT && pl_has_kind(x, &x->u[r], M_TABLE) &&
+        (!distinct || !pl_has_kind(x, &x->u[r], M_COLUMN | M_DERIVED))) {
+        if (super) x->rank_desc = a->agg == AGG_MAX; /* "the most number of restaurants" */
+        return count_rows(x, r);
+    }
     if (super && agg == a->agg && (k = pl_superlative_rows(x, i, r)) != 0) return k < 0 ? -1 : 0;
     if (super && agg != AGG_COUNT && pl_has_kind(x, &x->u[r], M_TABLE) &&
-        (!pl_has_kind(x, &x->u[r], M_COLUMN | M_DERIVED) || table_first(&x->u[r]))) {
+        (!pl_has_kind(x, &x->u[r], M_COLUMN | M_DERIVED) || pl_table_first(&x->u[r]))) {
         /* "the most tickets": rows of that table */
         if (count_rows(x, r) < 0) return -1;
         x->rank_desc = a->agg == AGG_MAX;
@@ -458,6 +479,18 @@ static int pass_super_totals(ctx *x)
     return 0;
 }
 
+/* 1 if tokens [from, to) only join the items of a list ("by city and category"); a clause
+ * between ("each instructor who taught a course") ends the list. */
+static int list_gap(const ctx *x, int from, int to)
+{
+    static const char *const join[] = {"and", "of",   "the",   "then", "a",
+                                       "an",  "each", "every", NULL};
+
+    for (; from < to; from++)
+        if (!in_list(x->t[from].raw, join)) return 0;
+    return 1;
+}
+
 /* The units [*from, *to) that grouping unit i groups by: the one before "breakdown", the run
  * of table/column phrases after "by". 1 with the span, 0 when i groups by nothing here (a
  * grain, or "by members", a filter), -1 with x->err. */
@@ -482,7 +515,8 @@ static int dim_span(ctx *x, int i, int *from, int *to)
     }
     j = i + 1;
     for (k = j; k < x->nu && x->u[k].kind == U_REF && x->u[k].role == ROLE_NONE &&
-                pl_has_kind(x, &x->u[k], M_TABLE | M_COLUMN) && !pl_ref_is_filter(x, &x->u[k]);
+                pl_has_kind(x, &x->u[k], M_TABLE | M_COLUMN) && !pl_ref_is_filter(x, &x->u[k]) &&
+                (k == j || list_gap(x, x->u[k - 1].end, x->u[k].pos));
          k++)
         ;
     if (k == j) {
@@ -500,19 +534,60 @@ static int dim_span(ctx *x, int i, int *from, int *to)
     return 1;
 }
 
+/* 1 if grouping unit a is the passive "by" of an agent: a lone "by" after a past participle,
+ * before the plural of a table ("references cited by publications", "papers written by
+ * authors"); "sold by venue", "by each venue" group. */
+static int passive_by(const ctx *x, const unit *a, const unit *d)
+{
+    static const char *const irregular[] = {"written", "taken", "given", "made", "done",   "held",
+                                            "taught",  "seen",  "known", "won",  "sold",   "drawn",
+                                            "shown",   "run",   "built", "paid", "bought", NULL};
+    const char *w;
+    size_t l;
+
+    if (a->kind != U_BY || a->end - a->pos != 1 || a->pos == 0 || !d->plural) return 0;
+    if (!streq(x->t[a->pos].raw, "by")) return 0;
+    w = x->t[a->pos - 1].raw;
+    l = strlen(w);
+    return (l > 3 && streq(w + l - 2, "ed")) || in_list(w, irregular);
+}
+
+/* The column of the main table that refers to table t, when t is one hop away and keyed by
+ * its name (state.state_name): grouping by t is grouping by that column, with no join that
+ * could drop rows. -1 otherwise. */
+static int named_by_ref(const ctx *x, int t)
+{
+    int k = pl_key_column(x, t), c = pl_ref_col(x, t);
+
+    if (c < 0 || k < 0 || k != pl_label_column(x, t)) return -1;
+    return x->fks[x->via[t]].ref_column == k ? c : -1;
+}
+
 /* Unit r is grouped by (grouping unit a): a column, or an entity other than the main table;
  * "per customer" of customers alone means per row. */
 static int dim_at(ctx *x, const unit *a, int r)
 {
     unit *d = &x->u[r];
     const cand *c;
+    int k;
 
     if (pl_pick(x, d, M_TABLE | M_COLUMN) < 0) return -1;
     c = picked(d);
     d->role = ROLE_DIM;
-    if (c->kind == R_COLUMN) {
+    if (c->kind != R_COLUMN && passive_by(x, a, d)) {
+        d->role = ROLE_MENTION; /* the agent: joined, not grouped by */
+        return pl_need_table(x, pl_cand_table(x, c));
+    }
+    if (c->kind == R_COLUMN && c->table != x->main && c->col == pl_label_column(x, c->table) &&
+        pl_key_column(x, c->table) >= 0) {
+        /* "by domain name" of a joined table: by the domain, its key beside its name */
+        if (pl_add_dim(x, R_TABLE, c->table, -1, 0) < 0 || pl_need_table(x, c->table) < 0)
+            return -1;
+    } else if (c->kind == R_COLUMN) {
         if (pl_add_dim(x, R_COLUMN, c->table, c->col, 0) < 0 || pl_need_table(x, c->table) < 0)
             return -1;
+    } else if ((k = named_by_ref(x, pl_cand_table(x, c))) >= 0) {
+        if (pl_add_dim(x, R_COLUMN, x->main, k, 0) < 0) return -1;
     } else if (pl_cand_table(x, c) != x->main) {
         if (pl_add_dim(x, R_TABLE, pl_cand_table(x, c), -1, 0) < 0 ||
             pl_need_table(x, pl_cand_table(x, c)) < 0)
@@ -678,6 +753,29 @@ static void reset(ctx *x)
     }
 }
 
+/* The main table must be what some phrase of the question is read as, or what is measured
+ * (a table that only links others, or joins two tables the question needs, need neither): a
+ * main table nothing names would only drop the rows it lacks. 0, or -1 with x->err. */
+static int main_used(ctx *x)
+{
+    int i, refs = 0;
+
+    if (pl_is_link(x, x->main)) return 0;
+    for (i = 0; i < x->cat->ntables; i++) /* a bridge: joins two tables the question names */
+        if (x->need[i] && x->dist[i] == 1 && ++refs == 2) return 0;
+    for (i = 0; i < x->nm; i++)
+        if (x->m[i].table == x->main) return 0;
+    for (i = 0; i < x->nd; i++)
+        if (x->d[i].table == x->main) return 0;
+    for (i = 0; i < x->nu; i++)
+        if (x->u[i].kind == U_REF && picked(&x->u[i]) &&
+            pl_cand_table(x, picked(&x->u[i])) == x->main)
+            return 0;
+    snprintf(x->err, sizeof x->err, "nothing in the question is about %s",
+             x->cat->tables[x->main].name);
+    return -1;
+}
+
 int pl_interpret(ctx *x)
 {
     /* the order matters: each pass sees the roles the ones before it gave */
@@ -707,7 +805,8 @@ int pl_interpret(ctx *x)
     size_t i;
 
     reset(x);
-    for (i = 0; i < sizeof passes / sizeof passes[0]; i++)
+    for (i = 0; i < sizeof passes / sizeof passes[0]; i++) {
         if (passes[i](x) < 0) return -1;
-    return 0;
+    }
+    return main_used(x);
 }

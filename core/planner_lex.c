@@ -138,7 +138,12 @@ static int lex_compound(ctx *x, int t, int c, const char *name)
         str_copy(q.w[1], TEXT_WORD_MAX, last[i]);
         text_stem(q.w[0]);
         text_stem(q.w[1]);
-        return lex_add(x, R_COLUMN, P_COL, t, c, -1, -1, &q, 0, 2);
+        /* "name" alone of authorname is as weak as the last word of author_name */
+        return lex_add(x, R_COLUMN, P_COL, t, c, -1, -1, &q, 0, 2) < 0 ||
+                       (!streq(last[i], "id") &&
+                        lex_add(x, R_COLUMN, P_COL_PART, t, c, -1, -1, &q, 1, 2) < 0)
+                   ? -1
+                   : 0;
     }
     return 0;
 }
@@ -198,8 +203,11 @@ static int lex_table(ctx *x, int t)
 
     text_split(tb->name, 1, tw);
     if (lex_add(x, R_TABLE, P_TABLE, t, -1, -1, -1, tw, 0, tw->n) < 0) return -1;
+    /* the last word is what a row is ("offering" of course_offering, not of
+     * offering_instructor): a little stronger than the others */
     for (i = 0; tw->n > 1 && i < tw->n; i++)
-        if (lex_add(x, R_TABLE, P_TABLE_PART, t, -1, -1, -1, tw, i, i + 1) < 0) return -1;
+        if (lex_add(x, R_TABLE, P_TABLE_PART + (i == tw->n - 1), t, -1, -1, -1, tw, i, i + 1) < 0)
+            return -1;
     for (c = 0; c < tb->ncols; c++)
         if (lex_column(x, t, c) < 0 || lex_values(x, t, c) < 0 || lex_comment(x, t, c) < 0)
             return -1;

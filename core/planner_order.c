@@ -57,6 +57,44 @@ static int direction_at(const ctx *x, int i, int *desc, int *alpha)
     return k == 1 || (k == 2 && !tok_is(x, i, "in")) || *alpha ? k : 0;
 }
 
+/* "starting from the best ratings to the lowest": a U_ORDER with n = 2 before the key (a[0]
+ * 'f', a[1] the direction) and one after it ("to the lowest") that says the direction.
+ * Returns the tokens used, 0 when there is no such phrase at i, -1 when x->u is full. */
+static int scan_from_to(ctx *x, int i)
+{
+    int k = tok_is(x, i, "starting") || tok_is(x, i, "going") ? 1 : 0, p, j;
+    unit *u;
+
+    if (tok_is(x, i, "to") && x->nu > 0 && x->u[x->nu - 1].kind != U_ORDER) {
+        for (j = x->nu - 1; j >= 0 && x->u[j].kind != U_ORDER; j--)
+            ;
+        p = i + (tok_is(x, i + 1, "the") ? 2 : 1);
+        if (j < 0 || x->u[j].a[0] != 'f' || x->u[j].bound ||
+            !(tok_in(x, p, HI) || tok_in(x, p, LO)))
+            return 0;
+        if (!(u = pl_new_unit(x, U_ORDER, i, p + 1))) return -1;
+        u->desc = x->u[j].a[1];
+        x->u[j].a[0] = 0;
+        return p + 1 - i;
+    }
+    if (!tok_is(x, i + k, "from")) return 0;
+    p = i + k + (tok_is(x, i + k + 1, "the") ? 2 : 1);
+    if (!(tok_in(x, p, HI) || tok_in(x, p, LO)) || tok_is(x, p + 1, "to")) return 0;
+    for (j = p + 2; j < x->nt && j <= p + 4 && !streq(x->t[j].raw, "to"); j++)
+        ;
+    if (j >= x->nt || j > p + 4) return 0;
+    j += tok_is(x, j + 1, "the") ? 2 : 1;
+    if (j >= x->nt || in_list(x->t[j].raw, HI) == in_list(x->t[p].raw, HI) ||
+        !(in_list(x->t[j].raw, HI) || in_list(x->t[j].raw, LO)))
+        return 0;
+    if (!(u = pl_new_unit(x, U_ORDER, i, p + 1))) return -1;
+    u->n = 2;
+    u->desc = -1;
+    u->a[0] = 'f';
+    u->a[1] = (char)in_list(x->t[p].raw, HI);
+    return p + 1 - i;
+}
+
 /* U_ORDER: n = 1 when "by" and the key follow, n = 2 for "sort the X in ascending order"
  * (the key without "by", then its direction). */
 int pl_scan_order(ctx *x, int i)
@@ -66,6 +104,7 @@ int pl_scan_order(ctx *x, int i)
     int k = 0, desc = 0, alpha = 0, d, islead = 0;
     unit *u;
 
+    if ((k = scan_from_to(x, i)) != 0) return k;
     if (tok_in(x, i, lead)) {
         k = 1;
         if (tok_is(x, i + k, "the") && tok_is(x, i + k + 1, "results"))
@@ -121,8 +160,8 @@ int pl_pass_order_key(ctx *x)
         r = i + 1;
         if (r < x->nu && x->u[r].kind == U_AGG) continue; /* the measure pass takes it */
         if (r + 1 < x->nu && x->u[r].kind == U_REF && x->u[r + 1].kind == U_REF &&
-            x->u[r + 1].pos == x->u[r].end && pl_has_kind(x, &x->u[r], M_TABLE) &&
-            !pl_has_kind(x, &x->u[r], M_COLUMN) && pl_has_kind(x, &x->u[r + 1], M_COLUMN)) {
+            x->u[r + 1].pos == x->u[r].end && pl_table_first(&x->u[r]) &&
+            pl_has_kind(x, &x->u[r + 1], M_COLUMN)) {
             if (pl_pick(x, &x->u[r], M_TABLE) < 0) return -1; /* "by the students' names" */
             x->u[r].role = ROLE_QUAL;
             r++;
@@ -158,19 +197,30 @@ static void list_key(ctx *x, int t, int c)
     }
 }
 
-/* The order of a grouping by one of its columns: only ascending, the writer's own order. */
+/* The order of a grouping by one of its columns (or by the name or key of the table grouped
+ * by; its key is then marked in the grouping's col for the writer): only ascending. */
 static int order_by_dim(ctx *x, int t, int c, int desc)
 {
     int k;
 
+    for (k = 0; k < x->nd; k++) /* the main table's reference to a table grouped by: its key */
+        if (x->d[k].kind == R_TABLE && t == x->main && c >= 0 &&
+            pl_ref_col(x, x->d[k].table) == c) {
+            t = x->d[k].table;
+            c = pl_key_column(x, t);
+        }
     for (k = 0; k < x->nd; k++)
-        if (x->d[k].kind == R_COLUMN && x->d[k].table == t && x->d[k].col == c) break;
+        if (x->d[k].table == t &&
+            ((x->d[k].kind == R_COLUMN && x->d[k].col == c) ||
+             (x->d[k].kind == R_TABLE && (c == pl_label_column(x, t) || c == pl_key_column(x, t)))))
+            break;
     if (k == x->nd || k > 0 || desc == 1 || x->rank) {
         snprintf(x->err, sizeof x->err,
                  "I can order groups only by their first grouping, "
                  "ascending, or by what is measured");
         return -1;
     }
+    if (x->d[k].kind == R_TABLE && c != pl_label_column(x, t)) x->d[k].col = c;
     return 0;
 }
 

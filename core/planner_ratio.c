@@ -1,8 +1,9 @@
 /* planner_ratio -- "the ratio of X to Y": two numeric columns of one table, X divided by Y.
  * By itself or per group it is the ratio of their totals (sum(X) / sum(Y)); when the rows of
  * the table are asked for ("for each fare") it is X / Y row by row, beside the columns that
- * tell the rows apart. A zero divisor gives NULL, never an error. Anything else after "ratio
- * of" (counts of rows, conditions on each side) is declined.
+ * tell the rows apart. A zero divisor gives NULL, never an error. Otherwise it is a ratio of
+ * rows counted on conditions of one table, or of all rows of two tables (not per group);
+ * anything else is declined.
  *
  * Owns nothing allocated: the scanner part adds U_RATIO_TO units, the interpretation part a
  * measure (AGG_RATIO, col2 the divisor); the SQL is the writer's (planner_sql.c). */
@@ -85,6 +86,34 @@ out:
     return rc;
 }
 
+/* "the ratio of publications to authors": all rows of the main table (fa, the first side's
+ * FROM) over all rows of another (fb). 0, or -1 with x->err. */
+static int ratio_of_tables(ctx *x, int i, const char *fa, const char *fb)
+{
+    char mine[300];
+    int k;
+
+    snprintf(mine, sizeof mine, "%s.%s", x->cat->tables[x->main].schema,
+             x->cat->tables[x->main].name);
+    if (strcmp(fa, mine) != 0) { /* a plain name only: a quoted one is not compared */
+        snprintf(x->err, sizeof x->err, "the ratio counts %s, not %s", fa, mine);
+        return -1;
+    }
+    for (k = 0; k < x->nu; k++)
+        if (x->u[k].kind == U_BY || x->u[k].kind == U_BYPREV || x->u[k].kind == U_GRAIN) {
+            snprintf(x->err, sizeof x->err, "a ratio of two tables' rows is not per group");
+            return -1;
+        }
+    for (k = i + 1; k < x->nu; k++) {
+        x->u[k].bound = 1;
+        if (x->u[k].kind == U_REF) x->u[k].role = ROLE_MEASURE;
+    }
+    x->u[i].bound = 1;
+    snprintf(x->ratio_expr, sizeof x->ratio_expr,
+             "count(*)::float / NULLIF((SELECT count(*) FROM %s), 0)", fb);
+    return pl_add_measure(x, AGG_RATIO, 0, R_TABLE, x->main, -1, -1, i);
+}
+
 /* "the ratio of restaurants rated above 4 to all restaurants": the rows of each side counted
  * on their own conditions (each side planned as a count of one table, alone); the second
  * side may have at most one condition of its own, or which side a condition is on is a
@@ -99,8 +128,11 @@ static int ratio_of_rows(ctx *x, int i, int s)
     for (k = x->u[s].end; k < x->nt && in_list(x->t[k].raw, LEAD); k++)
         if (streq(x->t[k].raw, "all") || streq(x->t[k].raw, "total")) whole = 1;
     if (side_count(x, x->u[i].end, x->u[s].pos, ca, sizeof ca, fa, sizeof fa) < 0 ||
-        side_count(x, x->u[s].end, x->nt, cb, sizeof cb, fb, sizeof fb) < 0 ||
-        strcmp(fa, fb) != 0 || !ca[0] || (!whole && strstr(cb, " AND "))) {
+        side_count(x, x->u[s].end, x->nt, cb, sizeof cb, fb, sizeof fb) < 0)
+        goto fail;
+    if (!ca[0] && !cb[0] && strcmp(fa, fb) != 0) return ratio_of_tables(x, i, fa, fb);
+    if (strcmp(fa, fb) != 0 || !ca[0] || (!whole && strstr(cb, " AND "))) {
+    fail:
         snprintf(x->err, sizeof x->err,
                  "a ratio of rows needs a condition on each side of one "
                  "table, and at most one on the second");

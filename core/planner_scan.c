@@ -395,9 +395,16 @@ static int scan_by(ctx *x, int i)
                                          {"group", "by"},     {"split", "by"},  {"broken", "down"},
                                          {"breakdown", "by"}, {"in", "each"},   {"by", "each"},
                                          {"by", "every"}};
+    /* "how does X vary across (different) courses", "differ by continent": per course */
+    static const char *const vary[] = {"vary", "varies", "differ", "differs", NULL};
     size_t k;
     int w = 0;
 
+    if (tok_in(x, i, vary) && (tok_is(x, i + 1, "across") || tok_is(x, i + 1, "by") ||
+                               tok_is(x, i + 1, "between") || tok_is(x, i + 1, "among"))) {
+        w = 2 + (tok_is(x, i + 2, "different") || tok_is(x, i + 2, "the"));
+        return pl_new_unit(x, U_BY, i, i + w) ? w : -1;
+    }
     for (k = 0; k < sizeof two / sizeof two[0] && !w; k++)
         if (tok_is(x, i, two[k][0]) && tok_is(x, i + 1, two[k][1])) w = 2;
     if (w == 2 && tok_is(x, i, "broken") && tok_is(x, i + 2, "by")) w = 3;
@@ -446,14 +453,18 @@ static const char *const UNITS[] = {
     "lbs",   "tons",   "tonnes", "liters", "litres",    "dollars",    "usd",       "euros",
     "sq",    "square", "cubic",  NULL};
 
-/* "in [square] kilometers" after anything, a unit right after a number ("200 mph"): used up
- * with no unit of their own. */
+/* "in [square] kilometers" (or "in people per square mile") after anything, a unit right
+ * after a number ("200 mph"): used up with no unit of their own. */
 static int scan_units(ctx *x, int i)
 {
+    static const char *const people[] = {"people", "persons", "inhabitants", "residents", NULL};
     int k = 0;
 
     if (tok_is(x, i, "in") && tok_in(x, i + 1, UNITS))
         k = 1;
+    else if (tok_is(x, i, "in") && tok_in(x, i + 1, people) && tok_is(x, i + 2, "per") &&
+             tok_in(x, i + 3, UNITS))
+        k = 3; /* "density in people per square kilometer" */
     else if (!(i > 0 && x->t[i - 1].isnum && tok_in(x, i, UNITS)))
         return 0;
     while (tok_in(x, i + k, UNITS))
@@ -472,7 +483,7 @@ static const char *const FILLER[] = {
      * journal", "restaurants serving each type of food"), and list words */
     "published", "associated", "written", "wrote", "received", "presented", "serve", "serves",
     "serving", "served", "offer", "offers", "offered", "taken", "taught", "belong", "belongs",
-    "located", NULL};
+    "located", "part", "flow", "flows", "flowing", NULL};
 
 /* General English function words and request phrasing that carry no meaning for the query:
  * pronouns, auxiliaries, determiners, politeness and verbs of asking. Not a list of any
@@ -523,6 +534,24 @@ static void add_unknown(ctx *x, const char *w)
     snprintf(x->unknown + l, sizeof x->unknown - l, "%s\"%s\"", l ? ", " : "", w);
 }
 
+/* A value found in several columns, after a word that is part of some of those columns'
+ * names ("from LAX" of from_airport, "to ORD" of to_airport): their readings bind stronger. */
+static void prefer_by_word(ctx *x, unit *u, const char *w)
+{
+    text_words *cw = &x->w[2];
+    int k, j, vals = 0;
+
+    for (k = 0; k < u->nc; k++)
+        vals += u->c[k].kind == R_VALUE;
+    for (k = 0; vals > 1 && k < u->nc; k++) {
+        if (u->c[k].kind != R_VALUE) continue;
+        text_split(column(x, u->c[k].table, u->c[k].col)->name, 0, cw);
+        for (j = 0; j < cw->n && !streq(cw->w[j], w); j++)
+            ;
+        if (j < cw->n) u->c[k].prio++;
+    }
+}
+
 /* Words naming the same column through its comment are one mention: "signed up" (two
  * comment words), "seating capacity" (a column word, then a word of its comment). A comment
  * word never joins the word before it unless that word names the column. */
@@ -554,6 +583,127 @@ static void merge_comment_units(ctx *x)
     }
 }
 
+/* 1 if a reading of u is a table by its whole name */
+static int names_table_fully(const unit *u)
+{
+    int k;
+
+    for (k = 0; k < u->nc; k++)
+        if (u->c[k].kind == R_TABLE && u->c[k].prio >= P_TABLE) return 1;
+    return 0;
+}
+
+/* 1 if the words of unit a then unit b are the first and the last word of the name of column
+ * c of table t, in that order. */
+static int parts_in_order(ctx *x, const unit *a, const unit *b, int t, int c)
+{
+    text_words *w = &x->w[2];
+
+    text_split(column(x, t, c)->name, 1, w);
+    return w->n >= 2 && a->end - a->pos == 1 && b->end - b->pos == 1 &&
+           streq(x->t[a->pos].st, w->w[0]) && streq(x->t[b->pos].st, w->w[w->n - 1]);
+}
+
+/* Two words that are the first and last parts of one column's name, next to each other or
+ * with one stop word between ("declared a major" of declare_major): one mention of that
+ * column, as strong as its name. */
+static void merge_part_units(ctx *x)
+{
+    int i, j, q, m;
+
+    for (i = 0; i + 1 < x->nu; i++) {
+        unit *a = &x->u[i], *b = &x->u[i + 1];
+        if (a->kind != U_REF || b->kind != U_REF || b->pos - a->end > 1 ||
+            (b->pos > a->end && !text_is_stop(x->t[a->end].st)) || names_table_fully(a) ||
+            names_table_fully(b))
+            continue; /* "airlines with flights" is not airline_flight */
+        for (j = 0, m = 0; j < a->nc; j++) {
+            int keep = 0;
+            if (a->c[j].kind != R_COLUMN) continue;
+            for (q = 0; q < b->nc; q++)
+                if (b->c[q].kind == R_COLUMN && a->c[j].table == b->c[q].table &&
+                    a->c[j].col == b->c[q].col &&
+                    parts_in_order(x, a, b, a->c[j].table, a->c[j].col))
+                    keep = 1;
+            if (keep) {
+                a->c[m] = a->c[j];
+                a->c[m++].prio = P_COL;
+            }
+        }
+        if (m == 0) continue;
+        a->nc = m;
+        a->end = b->end;
+        a->plural = b->plural;
+        memmove(b, b + 1, (size_t)(x->nu - i - 2) * sizeof *b);
+        x->nu--;
+    }
+}
+
+/* "the region name" of a text column region: the word name after a column that is no name
+ * itself belongs to it (one unit), when a reading of the column comes first. */
+static void merge_name_word(ctx *x)
+{
+    int i, j, text = 0;
+
+    for (i = 0; i + 1 < x->nu; i++) {
+        unit *a = &x->u[i], *b = &x->u[i + 1];
+        if (a->kind != U_REF || b->kind != U_REF || b->pos != a->end || b->end != b->pos + 1 ||
+            !streq(x->t[b->pos].st, "name") || a->nc == 0)
+            continue;
+        for (j = 0, text = 0; j < a->nc; j++) {
+            const cat_column *c;
+            if (a->c[j].kind != R_COLUMN) break;
+            c = column(x, a->c[j].table, a->c[j].col);
+            if (strstr(c->name, "name") || pl_type_numeric(c->type) || pl_type_date(c->type) ||
+                pl_type_bool(c->type))
+                break;
+            text = 1;
+        }
+        if (j < a->nc || !text) continue;
+        a->end = b->end;
+        memmove(b, b + 1, (size_t)(x->nu - i - 2) * sizeof *b);
+        x->nu--;
+    }
+}
+
+/* A quoted string matched by its start or by a part: 'starts with "Lake"', 'begins with the
+ * letter "J"', 'contains "Science"', 'with "IEEE" in its name'. Adds a U_LIT unit with super
+ * LIT_PREFIX or LIT_CONTAINS over the phrase and returns its length; 0 when there is none, -1
+ * when x->u is full. */
+static int scan_like(ctx *x, int i)
+{
+    static const char *const starts[] = {"start",  "starts",    "starting", "begin",
+                                         "begins", "beginning", NULL};
+    static const char *const contains[] = {"contain",  "contains",  "containing", "include",
+                                           "includes", "including", NULL};
+    static const char *const what[] = {"letter", "letters", "word",       "words", "string",
+                                       "text",   "prefix",  "characters", NULL};
+    static const char *const its[] = {"its", "their", "the", NULL};
+    int j = i, kind = 0;
+    unit *u;
+
+    if (tok_in(x, i, starts) && tok_is(x, i + 1, "with")) {
+        kind = LIT_PREFIX;
+        j = i + 2;
+    } else if (tok_in(x, i, contains)) {
+        kind = LIT_CONTAINS;
+        j = i + 1;
+    } else if (tok_is(x, i, "with") && i + 1 < x->nt && x->t[i + 1].lit && tok_is(x, i + 2, "in") &&
+               tok_in(x, i + 3, its) && i + 4 < x->nt && streq(x->t[i + 4].st, "name")) {
+        if (!(u = pl_new_unit(x, U_LIT, i, i + 5))) return -1;
+        u->super = LIT_CONTAINS;
+        u->a[0] = (char)(i + 1); /* the quoted token */
+        return 5;
+    }
+    if (!kind) return 0;
+    if (tok_is(x, j, "the") && tok_in(x, j + 1, what)) j += 2;
+    if (j >= x->nt || !x->t[j].lit) return 0;
+    if (!(u = pl_new_unit(x, U_LIT, i, j + 1))) return -1;
+    u->super = kind;
+    u->a[0] = (char)j;
+    return j + 1 - i;
+}
+
 int pl_scan(ctx *x)
 {
     static const char *const neg[] = {"not",       "non",    "no",      "without",
@@ -566,6 +716,11 @@ int pl_scan(ctx *x)
     while (i < x->nt) {
         if (x->t[i].used) {
             i++;
+            continue;
+        }
+        if ((k = scan_like(x, i)) != 0) {
+            if (k < 0) return -1;
+            i += k;
             continue;
         }
         L = pl_lex_match(x, i, cs, &nc);
@@ -598,6 +753,7 @@ int pl_scan(ctx *x)
                 if (!(u = pl_new_unit(x, U_REF, i, i + L))) return -1;
                 memcpy(u->c, cs, (size_t)nc * sizeof cs[0]);
                 u->nc = nc;
+                if (i > 0) prefer_by_word(x, u, x->t[i - 1].raw);
                 u->plural = text_is_plural(x->t[i + L - 1].raw);
                 i += L;
                 continue;
@@ -628,5 +784,7 @@ int pl_scan(ctx *x)
         i++;
     }
     merge_comment_units(x);
+    merge_part_units(x);
+    merge_name_word(x);
     return 0;
 }

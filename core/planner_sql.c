@@ -111,6 +111,31 @@ int pl_where_text(ctx *x, int t, int c, const char *v)
                : 0;
 }
 
+int pl_where_like(ctx *x, int t, int c, const char *v, int how)
+{
+    const char *p;
+
+    if (where_and(x) < 0 || add_col(x, &x->where, t, c) < 0 ||
+        buf_adds(&x->where, how == LIKE_CONTAINS ? " ILIKE '%" : " ILIKE '") < 0)
+        return -1;
+    for (p = v; *p; p++) { /* the value is matched as it is: its wildcards escaped */
+        if ((*p == '%' || *p == '_' || *p == '\\') && buf_addc(&x->where, '\\') < 0) return -1;
+        if ((*p == '\'' && buf_addc(&x->where, '\'') < 0) || buf_addc(&x->where, *p) < 0) return -1;
+    }
+    return buf_adds(&x->where, how == LIKE_EQUAL ? "'" : "%'");
+}
+
+int pl_where_exists(ctx *x, int neg, int t, int tc, int m, int mc)
+{
+    if (where_and(x) < 0 ||
+        buf_adds(&x->where, neg ? "NOT EXISTS (SELECT 1 FROM " : "EXISTS (SELECT 1 FROM ") < 0 ||
+        add_table(x, &x->where, t) < 0 || buf_adds(&x->where, " WHERE ") < 0 ||
+        add_col(x, &x->where, t, tc) < 0 || buf_adds(&x->where, " = ") < 0 ||
+        add_col(x, &x->where, m, mc) < 0)
+        return -1;
+    return buf_addc(&x->where, ')');
+}
+
 int pl_where_values(ctx *x, int t, int c, int neg, const int *vals, int n)
 {
     const cat_column *col = column(x, t, c);
@@ -388,6 +413,7 @@ static int order_dim(ctx *x, buf *s, const dim *d, int key_first)
     int j;
 
     if (d->kind != R_TABLE) return add_dim_sql(x, s, d, 0);
+    if (d->col >= 0) return add_col(x, s, d->table, d->col); /* "ordered by the paper id" */
     j = key_first ? pl_key_declared(x, d->table) : pl_label_column(x, d->table);
     if (j < 0) j = key_first ? pl_label_column(x, d->table) : pl_key_column(x, d->table);
     return add_col(x, s, d->table, j);

@@ -409,6 +409,10 @@ static void test_analytical_forms(void **state)
              W("GROUP BY paper.venue", "ORDER BY count(*) DESC"), NULL);
     plans_on(c, NULL, "sort the river names in ascending order", W("ORDER BY river.river_name ASC"),
              NULL);
+    plans_on(c, NULL, "List the rivers starting from the longest lengths to the shortest",
+             W("ORDER BY river.length DESC"), NULL);
+    plans_on(c, NULL, "rivers from the lowest width to the highest", W("ORDER BY river.width ASC"),
+             NULL);
     declines(c, "papers by venue ordered by year", "order groups");
     declines(c, "list the papers ordered by title in ascending order sorted by year", NULL);
     /* size superlatives: the column the adjective is about; an order phrase asks for all */
@@ -429,6 +433,10 @@ static void test_analytical_forms(void **state)
              W("count(*) FILTER (WHERE river.length > 1000)",
                "NULLIF(count(*) FILTER (WHERE river.length < 100), 0)"),
              W("public.river WHERE"));
+    plans_on(c, NULL, "How does the average length of rivers vary across different countries?",
+             W("avg(river.length)", "GROUP BY river.country"), NULL);
+    plans_on(c, NULL, "How many rivers flow through each country?",
+             W("count(*)", "GROUP BY river.country"), NULL);
     plans_on(c, NULL, "how many papers in Nature", W("Nature"), NULL);
     plans_on(c, NULL, "how many papers in 2020", W("2020"), NULL);
     plans_on(c, NULL, "ratio of papers in Nature out of all papers in 2020",
@@ -444,6 +452,223 @@ static void test_analytical_forms(void **state)
              W("sum(paper.num_authors)", "GROUP BY paper.paper_id, paper.title"), NULL);
     plans_on(c, NULL, "rivers with width >= 10 and length <= 50",
              W("river.width >= 10", "river.length <= 50"), NULL);
+    catalog_free(c);
+}
+
+/* Links a catalog without declared keys implies by its names: an <initial>id key of a
+ * one-word table ("cid" of conference), <table>_id referring to a first column named id; the
+ * passive "by" of an agent; a joined table's name grouped by with its key. */
+static void test_implied_links(void **state)
+{
+    static const char *const pubs[] = {
+        "abstract:text",        "cid:bigint",          "pid:bigint", "title:text",
+        "reference_num:bigint", "citation_num:bigint", NULL};
+    static const char *const confs[] = {"cid:bigint", "name:text", NULL};
+    static const char *const doms[] = {"did:bigint", "name:text", NULL};
+    static const char *const dpub[] = {"did:bigint", "pid:bigint", NULL};
+    static const char *const rests[] = {"id:bigint", "name:text", "city_name:text", "rating:real",
+                                        NULL};
+    static const char *const geo[] = {"city_name:text", "region:text", NULL};
+    static const char *const states[] = {"state_name:text", "population:bigint", "area:real",
+                                         "density:real", NULL};
+    static const char *const lakes[] = {"lake_name:text", "area:real", "state_name:text", NULL};
+    static const char *const locs[] = {"restaurant_id:bigint", "street_name:text", NULL};
+    static const char *const cites[] = {"cited:bigint", "citing:bigint", NULL};
+    static const char *const authors[] = {"aid:bigint", "name:text", "oid:bigint", NULL};
+    static const char *const orgs[] = {"oid:bigint", "name:text", "continent:text", NULL};
+    static const char *const writes[] = {"aid:bigint", "pid:bigint", NULL};
+    static const char *const keyphr[] = {"keyphraseid:bigint", "keyphrasename:text", NULL};
+    static const char *const pkey[] = {"pid:bigint", "keyphraseid:bigint", NULL};
+    static const char *const students[] = {"student_id:bigint", "declare_major:text", "minor:text",
+                                           "program_id:bigint", NULL};
+    static const char *const programs[] = {"program_id:bigint", "name:text", NULL};
+    static const char *const offers[] = {"offering_id:bigint", "course_id:bigint", NULL};
+    static const char *const courses[] = {"course_id:bigint", "name:text", "clarity:real",
+                                          "num_enrolled:bigint", NULL};
+    static const char *const tags[] = {"course_id:bigint", "cares_for_students:bigint", NULL};
+    static const char *const remarks[] = {"instructor_id:bigint", "score:real", NULL};
+    static const char *const teach[] = {"offering_instructor_id:bigint", "offering_id:bigint",
+                                        "instructor_id:bigint", NULL};
+    static const char *const instr[] = {"instructor_id:bigint", "name:text", NULL};
+    catalog *c = catalog_new();
+
+    (void)state;
+    table_keyed(c, "public", "publication", pubs, 0);
+    table_keyed(c, "public", "conference", confs, 0);
+    table_keyed(c, "public", "domain", doms, 0);
+    table_keyed(c, "public", "domain_publication", dpub, 0);
+    table_keyed(c, "public", "restaurant", rests, 0);
+    table_keyed(c, "public", "location", locs, 0);
+    table_keyed(c, "public", "cite", cites, 0);
+    table_keyed(c, "public", "author", authors, 0);
+    table_keyed(c, "public", "organization", orgs, 0);
+    table_keyed(c, "public", "writes", writes, 0);
+    table_keyed(c, "public", "keyphrase", keyphr, 0);
+    table_keyed(c, "public", "keyphrase_publication", pkey, 0);
+    table_keyed(c, "public", "geographic", geo, 0);
+    table_keyed(c, "public", "state", states, 0);
+    table_keyed(c, "public", "lake", lakes, 0);
+    table_keyed(c, "public", "student", students, 0);
+    table_keyed(c, "public", "program", programs, 0);
+    table_keyed(c, "public", "course_offering", offers, 0);
+    table_keyed(c, "public", "course", courses, 0);
+    table_keyed(c, "public", "offering_instructor", teach, 0);
+    table_keyed(c, "public", "instructor", instr, 0);
+    table_keyed(c, "public", "course_tags_count", tags, 0);
+    table_keyed(c, "public", "comment_instructor", remarks, 0);
+    plans_on(c, NULL, "How many publications are there in each conference?",
+             W("JOIN public.conference ON conference.cid = publication.cid",
+               "GROUP BY conference.cid, conference.name"),
+             NULL);
+    plans_on(c, NULL,
+             "What is the average number of references cited by publications in each domain name?",
+             W("avg(publication.reference_num)",
+               "JOIN public.domain ON domain.did = domain_publication.did",
+               "GROUP BY domain.did, domain.name"),
+             W("GROUP BY publication"));
+    plans_on(c, NULL, "average rating of restaurants by street name",
+             W("JOIN public.restaurant ON restaurant.id = location.restaurant_id",
+               "GROUP BY location.street_name"),
+             NULL);
+    /* a table of links only joins the two sides: measured on one, grouped by the other */
+    plans_on(c, NULL, "What is the total number of citations received by each author?",
+             W("sum(publication.citation_num)", "FROM public.writes",
+               "GROUP BY author.aid, author.name"),
+             NULL);
+    plans_on(c, NULL, "number of publications for each author",
+             W("count(DISTINCT writes.pid)", "GROUP BY author.aid, author.name"), NULL);
+    plans_on(c, NULL, "How many publications are there?", W("count(*)", "FROM public.publication"),
+             W("writes"));
+    /* a <table>name column is the table's label */
+    plans_on(c, NULL, "number of publications for each keyphrase",
+             W("count(DISTINCT keyphrase_publication.pid)",
+               "GROUP BY keyphrase.keyphraseid, keyphrase.keyphrasename"),
+             NULL);
+    /* tables keyed by a name: a first column <table>_name, or one only that table starts with */
+    plans_on(c, NULL, "What is the average rating of restaurants in each region?",
+             W("JOIN public.geographic ON geographic.city_name = restaurant.city_name",
+               "GROUP BY geographic.region"),
+             NULL);
+    plans_on(c, NULL, "How many lakes are there in each state?", W("GROUP BY lake.state_name"),
+             W("JOIN"));
+    plans_on(c, NULL, "lakes in states with a population above 1000000",
+             W("JOIN public.state ON state.state_name = lake.state_name", "state.population >"),
+             NULL);
+    /* a quoted value beside the table or column it is of, compared but for case */
+    plans_on(c, NULL, "How many publications are in the conference \"NeurIPS 50%_x\"?",
+             W("conference.name ILIKE 'NeurIPS 50\\%\\_x'"), NULL);
+    plans_on(c, NULL, "How many publications have the \"Deep Nets\" title?",
+             W("publication.title ILIKE 'Deep Nets'"), NULL);
+    /* the two parts of one column's name are one mention; "have a X" is X IS NOT NULL */
+    plans_on(c, NULL, "How many students have declared a major in each program?",
+             W("WHERE student.declare_major IS NOT NULL", "GROUP BY program.program_id"), NULL);
+    plans_on(c, NULL, "Which students have a minor?", W("WHERE student.minor IS NOT NULL"), NULL);
+    /* <last word>_id keys course_offering; a clause ends the list of groupings */
+    plans_on(c, NULL, "What is the average clarity for each instructor who taught a course?",
+             W("avg(course.clarity)", "FROM public.offering_instructor",
+               "JOIN public.course_offering ON course_offering.offering_id = "
+               "offering_instructor.offering_id",
+               "GROUP BY instructor.instructor_id, instructor.name"),
+             W("GROUP BY instructor.instructor_id, instructor.name, course"));
+    /* rows of a table the main one refers to are counted through its references, when
+     * that table cannot be the main one; "the most number of" ranks from the most */
+    plans_on(c, NULL, "Which street has the most number of restaurants?",
+             W("count(DISTINCT location.restaurant_id)", "DESC", "LIMIT 1"), NULL);
+    plans_on(c, NULL, "How many restaurants are there in each city?",
+             W("count(*)", "FROM public.restaurant", "GROUP BY restaurant.city_name"),
+             W("location"));
+    plans_on(c, NULL, "Which city has the most number of restaurants?", W("ORDER BY count(*) DESC"),
+             NULL);
+    /* a main table nothing in the question is about is not joined in ("students" is only a
+     * part of cares_for_students) */
+    plans_on(c, NULL, "What is the total number of students enrolled in each course?",
+             W("sum(course.num_enrolled)", "FROM public.course GROUP BY"), W("course_tags_count"));
+    /* groups by a table are ordered by its name; "the region name" is the column region */
+    plans_on(c, NULL,
+             "How many publications are there in each conference, ordered by the conference name?",
+             W("GROUP BY conference.cid, conference.name", "ORDER BY conference.name"), NULL);
+    plans_on(c, NULL, "average rating of restaurants in each region, ordered by the region name",
+             W("GROUP BY geographic.region", "ORDER BY geographic.region"), NULL);
+    /* "name" alone of a keyphrasename column; groups ordered by the key of their table */
+    plans_on(c, NULL, "list the names of the keyphrases", W("keyphrase.keyphrasename"), NULL);
+    plans_on(c, NULL, "number of publications for each keyphrase, ordered by the keyphrase id",
+             W("GROUP BY keyphrase.keyphraseid, keyphrase.keyphrasename",
+               "ORDER BY keyphrase.keyphraseid"),
+             NULL);
+    /* the last word of a table's name is what its rows are: "offerings" of course_offering;
+     * "the names of the X" lists X's rows, their key beside the name */
+    plans_on(c, NULL, "number of offerings per course",
+             W("FROM public.course_offering", "GROUP BY course.course_id"),
+             W("offering_instructor"));
+    plans_on(c, NULL, "What are the names of the conferences?",
+             W("conference.cid", "conference.name"), W("DISTINCT"));
+    /* "the names of the conferences": of that table, and shown by the grouping already */
+    plans_on(c, NULL,
+             "How many publications are there in each conference? Give the names of the "
+             "conferences.",
+             W("GROUP BY conference.cid, conference.name"), NULL);
+    /* a column of the table named right before it; matches by start and by part */
+    plans_on(c, NULL, "lakes in states with an area greater than 1000", W("state.area > 1000"),
+             W("lake.area >"));
+    plans_on(c, NULL, "How many publications are in conferences whose names start with \"Neu\"?",
+             W("conference.name ILIKE 'Neu%'"), NULL);
+    plans_on(c, NULL, "publications with a title containing the word \"deep\"",
+             W("publication.title ILIKE '%deep%'"), NULL);
+    plans_on(c, NULL, "How many publications are in the conference with \"IPS\" in its name?",
+             W("conference.name ILIKE '%IPS%'"), NULL);
+    plans_on(c, NULL, "number of unique keyphrases of publications in the conference \"X\"",
+             W("count(DISTINCT keyphrase_publication.keyphraseid)"), NULL);
+    /* the second of two column phrases of one table is the one meant; units of people */
+    plans_on(c, NULL,
+             "Which states have the highest population density in people per square kilometer?",
+             W("ORDER BY state.density DESC"), W("ORDER BY state.population"));
+    /* "which X have no Y": by X's reference to Y, Y's references to X, or a link table */
+    plans_on(c, NULL, "Which authors are not part of any organization?",
+             W("WHERE author.oid IS NULL"), NULL);
+    plans_on(c, NULL, "authors without publications",
+             W("WHERE NOT EXISTS (SELECT 1 FROM public.writes WHERE writes.aid = author.aid)"),
+             NULL);
+    plans_on(c, NULL, "How many conferences have no publications?",
+             W("count(*)", "FROM public.conference WHERE NOT EXISTS (SELECT 1 FROM "
+                           "public.publication WHERE publication.cid = conference.cid)"),
+             NULL);
+    plans("customers without ticket sales",
+          W("NOT EXISTS (SELECT 1 FROM public.ticket_sales WHERE ticket_sales.customer_id = "
+            "customers.customer_id)"),
+          NULL);
+    /* a ratio of all rows of two tables, never per group */
+    plans_on(c, NULL, "What is the ratio of publications to authors in the database?",
+             W("SELECT count(*)::float / NULLIF((SELECT count(*) FROM public.author), 0) AS ratio "
+               "FROM public.publication"),
+             NULL);
+    declines(c, "ratio of publications to authors for each conference", NULL);
+    /* a value of two columns after a word of one's name; the first table named is listed */
+    {
+        static const char *const flights[] = {"flight_id:bigint", "from_airport:text",
+                                              "to_airport:text", "airline_code:text", NULL};
+        static const char *const airlines[] = {"airline_code:text", "airline_name:text", NULL};
+        static const char *const codes[] = {"LAX", "ORD", NULL};
+        int f = table_keyed(c, "public", "flight", flights, 0);
+        table_keyed(c, "public", "airline", airlines, 0);
+        values(c, f, "from_airport", codes);
+        values(c, f, "to_airport", codes);
+        plans_on(c, NULL, "Which airlines offer flights from LAX to ORD?",
+                 W("SELECT DISTINCT airline.*", "flight.from_airport = 'LAX'",
+                   "flight.to_airport = 'ORD'"),
+                 W("IN ("));
+    }
+    /* "have a X" of a number is no IS NOT NULL (it may mean more than none) */
+    declines(demo, "How many customers have loyalty points?", NULL);
+    plans("events with no merch orders",
+          W("NOT EXISTS (SELECT 1 FROM public.merch_orders WHERE merch_orders.event_id = "
+            "events.event_id)"),
+          NULL);
+    /* a filter after the measured column is no second column of it */
+    plans("top 3 city by average loyalty points members",
+          W("avg(customers.loyalty_points)", "customers.is_member = TRUE", "LIMIT 3"), NULL);
+    /* "or" between conditions of two columns is not read as "and" */
+    declines(demo, "How many customers are members or in Pune?", "\"or\"");
+    plans("How many customers in Pune or Mumbai?", W("Pune", "Mumbai"), NULL);
     catalog_free(c);
 }
 
@@ -485,4 +710,5 @@ T2_UNIT_MAIN(setup, teardown, cmocka_unit_test(test_measures), cmocka_unit_test(
              cmocka_unit_test(test_filters), cmocka_unit_test(test_time),
              cmocka_unit_test(test_ranking_and_listing), cmocka_unit_test(test_declines),
              cmocka_unit_test(test_quoting), cmocka_unit_test(test_empty_catalog),
-             cmocka_unit_test(test_english_forms), cmocka_unit_test(test_analytical_forms))
+             cmocka_unit_test(test_english_forms), cmocka_unit_test(test_analytical_forms),
+             cmocka_unit_test(test_implied_links))
