@@ -59,7 +59,7 @@ ctx *pl_ctx_new(const catalog *cat, const glossary *g)
     x->via = x->dist + size;
     x->amb = x->dist + 2 * size;
     x->need = x->dist + 3 * size;
-    x->tie_unit = -1;
+    x->tie_unit = x->amb_unit = x->cs_unit = -1;
     if (pl_join_init(x) < 0) {
         pl_ctx_free(x);
         return NULL;

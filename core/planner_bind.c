@@ -63,6 +63,7 @@ void pl_walk_fks(ctx *x, int m)
             }
         }
     }
+    pl_route_hints(x);
     for (i = 0; i < cat->ntables; i++)
         x->need[i] = 0;
 }
@@ -153,6 +154,7 @@ int pl_pick(ctx *x, unit *u, unsigned mask)
     }
     pl_phrase(x, u, ph, sizeof ph);
     if (best < 0) {
+        pl_note_ambiguous_join(x, u, mask);
         snprintf(x->err, sizeof x->err, "\"%s\" names nothing I can relate to %s", ph,
                  x->cat->tables[x->main].name);
         return -1;

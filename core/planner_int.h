@@ -112,6 +112,8 @@ typedef struct ptok {
 /* one reading of a phrase: a table, a column, a value of a column, a glossary entry */
 typedef struct cand {
     int kind, prio, table, col, val, gloss;
+    int via; /* 1 + the foreign key the phrase says its table is joined along ("buyer city"),
+              * 0 any (planner_clarify.c) */
 } cand;
 
 typedef struct unit {
@@ -136,6 +138,7 @@ typedef struct unit {
 
 typedef struct lexent {
     int kind, prio, table, col, val, gloss;
+    int via; /* as cand.via */
     int nw;
     unsigned off[PH_WORDS]; /* words, as offsets into ctx.pool */
 } lexent;
@@ -209,9 +212,13 @@ typedef struct ctx {
     int list_table;        /* listed whole rows are of this table, not the main one (-1) */
     buf where;             /* the WHERE conditions so far (planner_sql.c's pl_where_*) */
     char err[400];
-    int tie_unit;    /* the first phrase pl_pick() found two equal readings of, -1 none */
-    cand tie[2];     /* those readings */
-    text_words w[4]; /* scratch for splitting names */
+    int tie_unit; /* the first phrase pl_pick() found two equal readings of, -1 none */
+    cand tie[2];  /* those readings */
+    /* what planner_clarify() asks about (planner_clarify.c) */
+    int amb_unit, amb_table, amb_main; /* the first phrase whose only readings are of a table
+                                        * joined by two equally short paths, -1 none */
+    int cs_unit, cs_main; /* a phrase of rows grouped that may be counted or summed, -1 none */
+    text_words w[4];      /* scratch for splitting names */
 } ctx;
 
 /* ---- tiny helpers shared by every module ---- */
@@ -313,6 +320,9 @@ int pl_lex_build(ctx *x);
 /* Longest lexicon match at token i: returns its length in tokens (0 none) and fills out
  * (MAXCAND) with every reading of that length, each kept at its strongest priority. */
 int pl_lex_match(const ctx *x, int i, cand *out, int *nout);
+/* Adds words w->w[from..to) (stemmed) as a phrase with reading c (its via included); single
+ * stop words are not added. 0, or -1 when out of memory. */
+int pl_lex_add(ctx *x, const cand *c, const text_words *w, int from, int to);
 
 /* ---- planner_scan.c: question -> tokens -> units ---- */
 
@@ -440,6 +450,31 @@ int pl_where_values(ctx *x, int t, int c, int neg, const int *vals, int n);
 int pl_where_sql(ctx *x, int neg, const char *sql);
 /* Appends the SELECT for the interpretation in x to out; 0, or -1 with x->err set. */
 int pl_write_sql(ctx *x, buf *out);
+
+/* ---- planner_clarify.c: ambiguities worth a question back ---- */
+
+/* Adds the phrases that name a join path: "<role> <column>" of a table another one refers to
+ * twice ("buyer city", "seller city" of users through orders.buyer_id / seller_id), and
+ * "<table> <column>" of a table two tables refer to that a third one refers to both of (the
+ * venue's city or the customer's city). Each reading carries its foreign key in cand.via.
+ * 0, or -1 when out of memory. */
+int pl_lex_paths(ctx *x);
+/* Called by pl_walk_fks() before it clears x->need: a table named by a path phrase of the
+ * question is joined along that path (x->via / dist / amb of it changed), or unreachable
+ * when the path cannot be joined from x->main or two phrases name two paths to it. */
+void pl_route_hints(ctx *x);
+/* pl_pick() found no reachable reading of u allowed by mask: notes u when one is of a table
+ * two equally short paths lead to. */
+void pl_note_ambiguous_join(ctx *x, const unit *u, unsigned mask);
+/* Before rows of x->main are counted for a grouping with nothing measured: -1 with x->err
+ * when a phrase naming those rows is a word for a count or a total ("sales") and the table
+ * has a column to total (an amount, a quantity); else 0. */
+int pl_count_or_sum(ctx *x);
+
+/* ---- planner_follow.c ---- */
+
+/* Appends tokens [from, to) of x not marked in drop (may be NULL) to out, space-separated. */
+void pl_emit(const ctx *x, int from, int to, const char *drop, buf *out);
 
 /* ---- planner_decline.c: declines and suggestions ---- */
 
