@@ -90,7 +90,7 @@ static int ask_back(t2ctx *x, const char *q, gen_result *out)
     t2err e;
     const catalog *cat = pipeline_catalog(x, &e);
 
-    return cat && planner_clarify(cat, x->gl, q, &out->clarification);
+    return cat && planner_clarify(cat, x->gl, x->sem, q, &out->clarification);
 }
 
 int pipeline_converse(t2ctx *x, const char *question, const char *owner, const convo *c,

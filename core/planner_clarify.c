@@ -22,6 +22,7 @@
 #include "planner_int.h"
 
 #include <stdio.h>
+#include <strings.h>
 
 #define MAXOPT      4   /* options in one question back */
 #define MAX_DIAMOND 256 /* above this many keys, paths through a third table are not named */
@@ -224,6 +225,7 @@ int pl_count_or_sum(ctx *x)
 typedef struct asking {
     const catalog *cat;
     const glossary *g;
+    const semantic *s;
     int n;
     char label[MAXOPT][200];
     buf q[MAXOPT];
@@ -249,15 +251,45 @@ static void rewrite(const ctx *x, const unit *u, const char *words, buf *out)
     pl_emit(x, u->end, x->nt, NULL, out);
 }
 
-/* Adds option label / q when q plans, and to SQL no other option gives; 1 when added. */
-static int offer(asking *a, const char *label, const buf *q)
+/* 1 if name is written into SQL as it is (no quotes): lower-case letters, digits, '_' */
+static int plain(const char *name)
 {
+    const char *p;
+
+    for (p = name; *p; p++)
+        if (!(islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_')) return 0;
+    return isalpha((unsigned char)name[0]);
+}
+
+/* "t.c" (and " = 'v'" when v) into dst when both names are plain, so that an option's SQL can
+ * be checked for the reading it is meant to give; "" otherwise. */
+static void reading_sql(const ctx *x, int t, int c, const char *v, char *dst, size_t len)
+{
+    const char *tn = x->cat->tables[t].name, *cn = column(x, t, c)->name;
+
+    dst[0] = '\0';
+    if (plain(tn) && plain(cn) && (!v || !strchr(v, '\'')))
+        snprintf(dst, len, "%s.%s%s%s%s", tn, cn, v ? " = '" : "", v ? v : "", v ? "'" : "");
+}
+
+/* Adds option label / q when q plans (in the semantic layer's words or the planner's, as the
+ * pipeline tries them) to SQL that holds must (when not empty) and that no other option
+ * gives; 1 when added. */
+static int offer(asking *a, const char *label, const buf *q, const char *must)
+{
+    buf ex = BUF_INIT(1u << 16), ms = BUF_INIT(1u << 12);
     char why[64];
-    int i;
+    int i, nm = 0, sem;
 
     if (a->n >= MAXOPT) return 0;
     buf_reset(&a->sql[a->n]);
-    if (planner_plan(a->cat, a->g, buf_cstr(q), &a->sql[a->n], why, sizeof why) < 0) return 0;
+    sem = a->s && planner_semantic(a->cat, a->s, buf_cstr(q), &a->sql[a->n], &ex, &ms, &nm) == 0;
+    buf_free(&ex);
+    buf_free(&ms);
+    if (!sem && (buf_reset(&a->sql[a->n]),
+                 planner_plan(a->cat, a->g, buf_cstr(q), &a->sql[a->n], why, sizeof why) < 0))
+        return 0;
+    if (must && must[0] && !strstr(buf_cstr(&a->sql[a->n]), must)) return 0;
     for (i = 0; i < a->n; i++)
         if (streq(buf_cstr(&a->sql[i]), buf_cstr(&a->sql[a->n]))) return 0;
     str_copy(a->label[a->n], sizeof a->label[0], label);
@@ -272,26 +304,30 @@ static int offer(asking *a, const char *label, const buf *q)
 static void ask_tie(const ctx *x, asking *a, buf *q)
 {
     const unit *u = &x->u[x->tie_unit];
-    char words[300], first[300], col[200];
+    char words[300], first[300], col[200], must[300];
     int k;
 
     for (k = 0; k < 2; k++) {
         const cand *c = &x->tie[k];
+        const char *v;
         if (c->kind != R_COLUMN && c->kind != R_VALUE) continue;
         snprintf(words, sizeof words, "%s %s", x->cat->tables[c->table].name,
                  column(x, c->table, c->col)->name);
         spaced(col, sizeof col, words);
         if (c->kind == R_COLUMN) {
+            reading_sql(x, c->table, c->col, NULL, must, sizeof must);
             rewrite(x, u, col, q);
-            offer(a, col, q);
+            offer(a, col, q, must);
             continue;
         }
-        snprintf(words, sizeof words, "%s %s", col, column(x, c->table, c->col)->values[c->val]);
-        snprintf(first, sizeof first, "%s %s", column(x, c->table, c->col)->values[c->val], col);
-        rewrite(x, u, first, q); /* "in Mumbai customers city" */
-        if (!offer(a, words, q)) {
-            rewrite(x, u, words, q); /* "customers city Mumbai" */
-            offer(a, words, q);
+        v = column(x, c->table, c->col)->values[c->val];
+        reading_sql(x, c->table, c->col, v, must, sizeof must);
+        snprintf(words, sizeof words, "%s %s", col, v);
+        snprintf(first, sizeof first, "%s %s", v, col);
+        rewrite(x, u, words, q); /* "in customers city Mumbai" */
+        if (!offer(a, words, q, must)) {
+            rewrite(x, u, first, q); /* "by channel in Mumbai customers city" */
+            offer(a, words, q, must);
         }
     }
 }
@@ -302,7 +338,7 @@ static void ask_path(ctx *x, asking *a, buf *q, char *notes, size_t nlen)
 {
     const unit *u = &x->u[x->amb_unit];
     text_words *hw = &x->w[2];
-    char words[300], raw[200], colw[120];
+    char words[300], raw[200], colw[120], must[300];
     int f, k, i, d = x->amb_table;
     const cand *c = NULL;
 
@@ -324,31 +360,69 @@ static void ask_path(ctx *x, asking *a, buf *q, char *notes, size_t nlen)
             snprintf(raw + strlen(raw), sizeof raw - strlen(raw), "%s%s", i ? " " : "", hw->w[i]);
         snprintf(words, sizeof words, "%s %s", raw, colw);
         rewrite(x, u, words, q);
-        if (offer(a, words, q))
+        reading_sql(x, from, k2->column, NULL, must, sizeof must);
+        if (offer(a, words, q, must))
             snprintf(notes + strlen(notes), nlen - strlen(notes), "%s%s (%s.%s)",
                      notes[0] ? "|" : "", words, x->cat->tables[from].name,
                      x->cat->tables[from].cols[k2->column].name);
     }
 }
 
-/* Rows grouped that may be counted or totalled: "number of ticket sales", "total price of
- * ticket sales". */
+/* 1 if a word of unit u (stemmed, not a stop word) is a word of phrase p */
+static int shares_word(ctx *x, const unit *u, const char *p)
+{
+    text_words *w = &x->w[3];
+    int i, k;
+
+    text_split(p, 1, w);
+    for (k = u->pos; k < u->end; k++)
+        for (i = 0; i < w->n; i++)
+            if (!text_is_stop(w->w[i]) && streq(x->t[k].st, w->w[i])) return 1;
+    return 0;
+}
+
+/* The semantic layer's totals over the rows of table t (a measure of that table alone, not a
+ * count, with no condition of its own) named with a word of unit u ("ticket revenue", also
+ * called "ticket sales revenue"): one option each. */
+static void offer_measures(ctx *x, asking *a, const unit *u, int t, buf *q)
+{
+    int i, k;
+
+    for (i = 0; a->s && i < a->s->n; i++) {
+        const sem_def *m = &a->s->d[i];
+        int named;
+        if (m->kind != SEM_MEASURE || !m->table || !m->expr || m->filter || m->nparts ||
+            strncasecmp(m->expr, "count(", 6) == 0 || !streq(m->table, x->cat->tables[t].name))
+            continue;
+        named = shares_word(x, u, m->name);
+        for (k = 0; k < m->nsyn && !named; k++)
+            named = shares_word(x, u, m->syn[k]);
+        if (!named) continue;
+        rewrite(x, u, m->name, q);
+        offer(a, m->name, q, NULL);
+    }
+}
+
+/* Rows grouped that may be counted or totalled: "number of ticket sales", a measure of the
+ * semantic layer ("ticket revenue"), "total price of ticket sales". */
 static void ask_count_or_sum(ctx *x, asking *a, buf *q)
 {
     const unit *u = &x->u[x->cs_unit];
-    char tname[200], words[300], col[120];
+    char tname[200], words[300], col[120], must[300];
     int cols[MAXOPT], n, k;
 
     spaced(tname, sizeof tname, x->cat->tables[x->cs_main].name);
     snprintf(words, sizeof words, "number of %s", tname);
     rewrite(x, u, words, q);
-    offer(a, words, q);
+    offer(a, words, q, NULL);
+    offer_measures(x, a, u, x->cs_main, q);
     n = total_columns(x, x->cs_main, cols, MAXOPT);
     for (k = 0; k < n; k++) {
         spaced(col, sizeof col, column(x, x->cs_main, cols[k])->name);
         snprintf(words, sizeof words, "total %s of %s", col, tname);
+        reading_sql(x, x->cs_main, cols[k], NULL, must, sizeof must);
         rewrite(x, u, words, q);
-        offer(a, words, q);
+        offer(a, words, q, must);
     }
 }
 
@@ -377,7 +451,8 @@ static void label_list(const asking *a, const char *notes, char *dst, size_t len
     }
 }
 
-int planner_clarify(const catalog *cat, const glossary *g, const char *question, buf *json)
+int planner_clarify(const catalog *cat, const glossary *g, const semantic *s, const char *question,
+                    buf *json)
 {
     ctx *x = pl_ctx_new(cat, g);
     asking a;
@@ -388,6 +463,7 @@ int planner_clarify(const catalog *cat, const glossary *g, const char *question,
     memset(&a, 0, sizeof a);
     a.cat = cat;
     a.g = g;
+    a.s = s;
     for (k = 0; k < MAXOPT; k++) {
         a.q[k] = (buf)BUF_INIT(1u << 12);
         a.sql[k] = (buf)BUF_INIT(1u << 20);
@@ -409,8 +485,8 @@ int planner_clarify(const catalog *cat, const glossary *g, const char *question,
             pl_phrase(x, &x->u[x->amb_unit], ph, sizeof ph);
             label_list(&a, notes, list, sizeof list);
             snprintf(text, sizeof text,
-                     "%s can be joined to %s in more than one way. Which \"%s\" do you mean: %s?",
-                     cat->tables[x->amb_table].name, cat->tables[x->amb_main].name, ph, list);
+                     "There is more than one way from %s to %s. Which \"%s\" do you mean: %s?",
+                     cat->tables[x->amb_main].name, cat->tables[x->amb_table].name, ph, list);
         } else if (kind == 2 && x->cs_unit >= 0) {
             ask_count_or_sum(x, &a, &q);
             pl_phrase(x, &x->u[x->cs_unit], ph, sizeof ph);

@@ -8,6 +8,7 @@
 #include "catalog.h"
 #include "glossary.h"
 #include "planner.h"
+#include "semantic.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +22,7 @@
 #include "unit.h"
 
 static glossary *gloss;
+static const semantic *layer; /* NULL but in test_count_or_sum */
 
 /* A table of "name:type" columns, the first one its key. */
 static int table(catalog *c, const char *name, const char *const *cols)
@@ -55,11 +57,16 @@ static void fk(catalog *c, int t, const char *col, int rt)
 
 #define W(...) ((const char *const[]){__VA_ARGS__, NULL})
 
-/* The SQL of q (which must plan). */
+/* The SQL of q (which must plan; in the words of the semantic layer, or the planner's). */
 static void plan(const catalog *cat, const char *q, buf *sql)
 {
+    buf ex = BUF_INIT(1 << 16), ms = BUF_INIT(1 << 12);
     char why[1024] = "";
+    int nm = 0, rc = layer ? planner_semantic(cat, layer, q, sql, &ex, &ms, &nm) : 1;
 
+    buf_free(&ex);
+    buf_free(&ms);
+    if (rc == 0) return;
     buf_reset(sql);
     if (planner_plan(cat, gloss, q, sql, why, sizeof why) != 0)
         fail_msg("declined \"%s\": %s", q, why);
@@ -85,7 +92,8 @@ static void asks(const catalog *cat, const char *q, int nopt, const char *const 
 
     if (planner_plan(cat, gloss, q, &sql, why, sizeof why) == 0)
         fail_msg("answered \"%s\" with %s", q, buf_cstr(&sql));
-    if (!planner_clarify(cat, gloss, q, &json)) fail_msg("\"%s\" is not asked back: %s", q, why);
+    if (!planner_clarify(cat, gloss, layer, q, &json))
+        fail_msg("\"%s\" is not asked back: %s", q, why);
     j = json_tokener_parse(buf_cstr(&json));
     assert_non_null(j);
     assert_true(json_object_object_get_ex(j, "question", &v));
@@ -119,7 +127,8 @@ static void asks_nothing(const catalog *cat, const char *q)
 {
     buf json = BUF_INIT(1 << 16);
 
-    if (planner_clarify(cat, gloss, q, &json)) fail_msg("\"%s\" asked %s", q, buf_cstr(&json));
+    if (planner_clarify(cat, gloss, layer, q, &json))
+        fail_msg("\"%s\" asked %s", q, buf_cstr(&json));
     buf_free(&json);
 }
 
@@ -210,6 +219,25 @@ static void test_count_or_sum(void **state)
          W("number of ticket sales", "total price of ticket sales",
            "total quantity of ticket sales"),
          W("count(*)", "sum(ticket_sales.price)", "sum(ticket_sales.quantity)"));
+    /* a semantic layer's total of those rows named with the word is one more reading */
+    {
+        static const char yaml[] =
+            "version: 1\nmeasures:\n"
+            "  - name: ticket revenue\n    synonyms: [ticket sales revenue]\n"
+            "    table: ticket_sales\n    expr: sum(ticket_sales.price * ticket_sales.quantity)\n"
+            "  - name: ticket sales count\n    table: ticket_sales\n    expr: count(*)\n"
+            "dimensions:\n  - name: category\n    table: events\n    expr: events.category\n";
+        t2err err;
+        semantic *sem = semantic_parse("test.yaml", yaml, sizeof yaml - 1, &err);
+        assert_non_null(sem);
+        layer = sem;
+        asks(c, "sales by category", 4,
+             W("number of ticket sales", "ticket revenue", "total price", "total quantity"),
+             W("count(*)", "ticket_sales.price * ticket_sales.quantity", "sum(ticket_sales.price)",
+               "sum(ticket_sales.quantity)"));
+        layer = NULL;
+        semantic_free(sem);
+    }
     /* said: no question */
     plans(c, "number of ticket sales by category");
     plans(c, "ticket sales by category");
