@@ -24,8 +24,9 @@
 #include <stdio.h>
 #include <strings.h>
 
-#define MAXOPT      4   /* options in one question back */
-#define MAX_DIAMOND 256 /* above this many keys, paths through a third table are not named */
+#define MAXOPT        4   /* options in one question back */
+#define MAX_PATH_KEYS 512 /* above this many keys, no path is named (the cost grows as keys^2) */
+#define MAX_DIAMOND   128 /* above this many, paths through a third table are not named */
 
 /* words for rows that may as well mean their total value */
 static const char *const VOLUME[] = {"sales",    "bookings", "purchases", "spend",
@@ -102,7 +103,7 @@ int pl_lex_paths(ctx *x)
     const catalog *cat = x->cat;
     int f, c, i, mode;
 
-    for (f = 0; f < x->nfks; f++) {
+    for (f = 0; x->nfks <= MAX_PATH_KEYS && f < x->nfks; f++) {
         const cat_fk *k = &x->fks[f];
         const cat_table *d = &cat->tables[k->ref_table];
         if (!(mode = path_words(x, f, 1, hw))) continue;
