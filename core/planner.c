@@ -21,8 +21,8 @@
  * planner_filter.c (the interpretation passes), planner_order.c (order phrases and size
  * superlatives), planner_ratio.c ("ratio of X to Y"), planner_sql.c (the writer),
  * planner_decline.c (declines and suggestions), planner_clarify.c (the question back for a
- * decline between equal readings, and the phrases that name a join path). About 0.03 ms per question on the demo
- * catalog (bench/planner.sh). */
+ * decline between equal readings, and the phrases that name a join path). About 0.03 ms per
+ * question on the demo catalog (bench/planner.sh). */
 #include "planner_int.h"
 
 #include <stdio.h>
