@@ -1,7 +1,8 @@
 """Clarifying questions of the offline planner (issue 14), one test per kind of ambiguity: a
 table joined by two paths (orders refer to users as buyer and as seller), a value in two
 columns (a city of venues and of customers, from the columns' common values), and rows that
-may be counted or totalled ("sales by category" on the demo). Each asks back with
+may be counted or totalled ("sales by category" on the demo: their number, the semantic
+layer's ticket revenue, a total of their price or quantity). Each asks back with
 {"question", "options": [{"label", "question"}]} and no rows; answering with an option (its
 question or its label) in the same conversation gives psql's rows for the intended SQL; and a
 question asked instead of an answer is planned on its own. The join and value cases run on a
@@ -143,13 +144,25 @@ def test_a_count_or_a_sum(nomodel, stack_env):
     assert "sales" in cl["question"]
     count = option(cl, "number of")
     qty = option(cl, "quantity")
+    revenue = option(cl, "revenue")  # the semantic layer's total of those rows
     answers(nomodel.url, conv, qty["question"],
             "SELECT e.category, sum(t.quantity) FROM ticket_sales t JOIN events e USING (event_id)"
             " GROUP BY e.category")
+    conv3, _ = asked_back(nomodel.url, q)
+    answers(nomodel.url, conv3, revenue["question"],
+            "SELECT e.category, sum(t.price * t.quantity) FROM ticket_sales t"
+            " JOIN events e USING (event_id) GROUP BY e.category")
     conv2, _ = asked_back(nomodel.url, q)
     answers(nomodel.url, conv2, count["label"],
             "SELECT e.category, count(*) FROM ticket_sales t JOIN events e USING (event_id)"
             " GROUP BY e.category")
+    # after an answered turn, an ambiguous whole question is asked back, not read as an edit
+    c4 = ask(nomodel.url, "Number of customers by city", "new").json()["conversation_id"]
+    r = ask(nomodel.url, q, c4)
+    assert r.status_code == 200 and r.json()["clarification"]["options"] == cl["options"], r.text
+    answers(nomodel.url, c4, revenue["label"],
+            "SELECT e.category, sum(t.price * t.quantity) FROM ticket_sales t"
+            " JOIN events e USING (event_id) GROUP BY e.category")
     # said outright: no question
     answers(nomodel.url, conv2, "number of ticket sales by channel",
             "SELECT channel, count(*) FROM ticket_sales GROUP BY channel")
