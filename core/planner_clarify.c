@@ -14,7 +14,8 @@
  *   - a count or a sum: "number of ticket sales" / "total price of ticket sales".
  * Path phrases come from the catalog's keys alone: a table that refers to another twice
  * (orders.buyer_id, orders.seller_id -> users) gives "<role> <column>" for the columns of the
- * referred table; a table two tables refer to that a third one refers to both of gives
+ * referred table ("buyer city") and "<role>" for its rows ("per buyer"); a table two tables refer
+ * to that a third one refers to both of gives
  * "<referring table> <column>". Their readings carry the key (cand.via) and
  * pl_route_hints() joins along it.
  *
@@ -97,6 +98,21 @@ static int path_words(const ctx *x, int f, int stem, text_words *w)
     return 0;
 }
 
+/* 1 if the lexicon has a phrase of exactly the words of w */
+static int lex_has(const ctx *x, const text_words *w)
+{
+    int k, j;
+
+    for (k = 0; k < x->nlx; k++) {
+        const lexent *e = &x->lx[k];
+        if (e->nw != w->n) continue;
+        for (j = 0; j < e->nw && streq(x->pool.p + e->off[j], w->w[j]); j++)
+            ;
+        if (j == e->nw) return 1;
+    }
+    return 0;
+}
+
 int pl_lex_paths(ctx *x)
 {
     text_words *hw = &x->w[0], *cw = &x->w[1], q;
@@ -107,6 +123,10 @@ int pl_lex_paths(ctx *x)
         const cat_fk *k = &x->fks[f];
         const cat_table *d = &cat->tables[k->ref_table];
         if (!(mode = path_words(x, f, 1, hw))) continue;
+        if (mode == 1 && !lex_has(x, hw)) { /* "per buyer": the users that are buyers */
+            cand r = {R_TABLE, P_TABLE, k->ref_table, -1, -1, -1, f + 1};
+            if (pl_lex_add(x, &r, hw, 0, hw->n) < 0) return -1;
+        }
         for (c = 0; c < d->ncols; c++) {
             cand r = {R_COLUMN, P_COL, k->ref_table, c, -1, -1, f + 1};
             /* "events name" is the events' own name, not their venue's */
@@ -124,29 +144,20 @@ int pl_lex_paths(ctx *x)
 
 void pl_route_hints(ctx *x)
 {
-    int *forced = x->need, i, k;
+    int i, k;
 
     for (i = 0; i < x->cat->ntables; i++)
-        forced[i] = 0; /* 1 + the key a table is joined along, -1 two keys */
+        x->route[i] = 0;
     for (i = 0; i < x->nu; i++)
         for (k = 0; k < x->u[i].nc; k++) {
             const cand *c = &x->u[i].c[k];
-            const cat_fk *f;
-            int a, d;
+            int d;
             if (!c->via) continue;
-            f = &x->fks[c->via - 1];
-            a = f->table;
-            d = f->ref_table;
-            if (d == x->main || forced[d] < 0 || forced[d] == c->via) continue;
-            if (forced[d] || x->dist[a] < 0 || x->amb[a] || x->dist[a] >= MAXDEPTH) {
-                forced[d] = -1; /* two paths named, or one that cannot be joined here */
-                x->amb[d] = 1;
-                continue;
-            }
-            forced[d] = c->via;
-            x->via[d] = c->via - 1;
-            x->dist[d] = x->dist[a] + 1;
-            x->amb[d] = 0;
+            d = x->fks[c->via - 1].ref_table;
+            if (x->route[d] == 0)
+                x->route[d] = c->via;
+            else if (x->route[d] != c->via)
+                x->route[d] = -1; /* two paths named: one table joined twice, which is not done */
         }
 }
 
@@ -344,22 +355,26 @@ static void ask_path(ctx *x, asking *a, buf *q, char *notes, size_t nlen)
     const cand *c = NULL;
 
     for (k = 0; k < u->nc && !c; k++)
-        if (u->c[k].kind == R_COLUMN && u->c[k].table == d) c = &u->c[k];
+        if ((u->c[k].kind == R_COLUMN || u->c[k].kind == R_TABLE) && u->c[k].table == d)
+            c = &u->c[k];
     if (!c) return;
     x->main = x->amb_main;
     pl_walk_fks(x, x->main);
-    spaced(colw, sizeof colw, column(x, d, c->col)->name);
+    /* a column of the table: "buyer city"; the table itself: "buyer" (its key in the rows) */
+    if (c->kind == R_COLUMN) spaced(colw, sizeof colw, column(x, d, c->col)->name);
     notes[0] = '\0';
     for (f = 0; f < x->nfks; f++) {
         const cat_fk *k2 = &x->fks[f];
-        int from = k2->table;
+        int from = k2->table, mode;
         if (k2->ref_table != d || x->dist[from] < 0 || x->amb[from] ||
-            x->dist[from] + 1 != x->dist[d] || !path_words(x, f, 0, hw))
+            x->dist[from] + 1 != x->dist[d] || !(mode = path_words(x, f, 0, hw)) ||
+            (c->kind == R_TABLE && mode != 1))
             continue;
         raw[0] = '\0';
         for (i = 0; i < hw->n; i++)
             snprintf(raw + strlen(raw), sizeof raw - strlen(raw), "%s%s", i ? " " : "", hw->w[i]);
-        snprintf(words, sizeof words, "%s %s", raw, colw);
+        snprintf(words, sizeof words, "%s%s%s", raw, c->kind == R_COLUMN ? " " : "",
+                 c->kind == R_COLUMN ? colw : "");
         rewrite(x, u, words, q);
         reading_sql(x, from, k2->column, NULL, must, sizeof must);
         if (offer(a, words, q, must))

@@ -189,6 +189,7 @@ typedef struct ctx {
     /* interpretation, per main-table attempt (planner_interp.c, planner_filter.c) */
     int main;
     int *dist, *via, *amb, *need; /* per table: see pl_walk_fks() */
+    int *route; /* per table: 1 + the only key it may be joined along, -1 none (pl_route_hints()) */
     measure m[MAXMEAS];
     int nm;
     dim d[MAXDIM];
@@ -454,14 +455,15 @@ int pl_write_sql(ctx *x, buf *out);
 /* ---- planner_clarify.c: ambiguities worth a question back ---- */
 
 /* Adds the phrases that name a join path: "<role> <column>" of a table another one refers to
- * twice ("buyer city", "seller city" of users through orders.buyer_id / seller_id), and
+ * twice ("buyer city", "seller city" of users through orders.buyer_id / seller_id) and
+ * "<role>" for the table itself when the words name nothing else ("per buyer"), and
  * "<table> <column>" of a table two tables refer to that a third one refers to both of (the
  * venue's city or the customer's city). Each reading carries its foreign key in cand.via.
  * 0, or -1 when out of memory. */
 int pl_lex_paths(ctx *x);
-/* Called by pl_walk_fks() before it clears x->need: a table named by a path phrase of the
- * question is joined along that path (x->via / dist / amb of it changed), or unreachable
- * when the path cannot be joined from x->main or two phrases name two paths to it. */
+/* Called by pl_walk_fks() first: x->route of each table a path phrase of the question names
+ * is the key that phrase says (the walk follows no other key into it), or -1 (no key) when
+ * two phrases name two keys into it. */
 void pl_route_hints(ctx *x);
 /* pl_pick() found no reachable reading of u allowed by mask: notes u when one is of a table
  * two equally short paths lead to. */

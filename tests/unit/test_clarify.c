@@ -159,6 +159,8 @@ static void test_two_keys_to_one_table(void **state)
          W("users.user_id = orders.buyer_id", "users.user_id = orders.seller_id"));
     asks(c, "total amount of orders by name", 2, W("buyer name", "seller name"),
          W("orders.buyer_id", "orders.seller_id"));
+    asks(c, "number of orders per user", 2, W("buyer", "seller"),
+         W("users.user_id = orders.buyer_id", "users.user_id = orders.seller_id"));
     /* the path phrases plan on their own */
     plans(c, "number of orders by seller city");
     asks_nothing(c, "number of orders by flux capacitor");
