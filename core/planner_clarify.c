@@ -9,15 +9,15 @@
  * reads that note and rewrites the question once per reading, so that each option is a whole
  * question that plans without the ambiguity:
  *   - a phrase naming two columns: "customers name" / "events name";
- *   - a value in two columns: "Mumbai customers city" / "Mumbai venues city";
+ *   - a value in two columns: "customers city Mumbai" / "venues city Mumbai";
  *   - two join paths: "buyer city" / "seller city" (a path phrase, below);
  *   - a count or a sum: "number of ticket sales" / "total price of ticket sales".
  * Path phrases come from the catalog's keys alone: a table that refers to another twice
  * (orders.buyer_id, orders.seller_id -> users) gives "<role> <column>" for the columns of the
- * referred table ("buyer city") and "<role>" for its rows ("per buyer"); a table two tables refer
- * to that a third one refers to both of gives
- * "<referring table> <column>". Their readings carry the key (cand.via) and
- * pl_route_hints() joins along it.
+ * referred table ("buyer city") and "<role>" for its rows ("per buyer"); a table two tables
+ * refer to that a third one refers to both of gives "<referring table> <column>"
+ * ("warehouses region name"). Their readings carry the key (cand.via), and pl_route_hints()
+ * makes it the only way into that table.
  *
  * Owns nothing past the call (one planner context per question planned, freed). */
 #include "planner_int.h"
@@ -136,7 +136,8 @@ int pl_lex_paths(ctx *x)
             q = *hw;
             for (i = 0; i < cw->n; i++)
                 memcpy(q.w[q.n++], cw->w[i], TEXT_WORD_MAX);
-            if (pl_lex_add(x, &r, &q, 0, q.n) < 0) return -1;
+            /* words that already name something ("user city" of users) keep that reading */
+            if (!lex_has(x, &q) && pl_lex_add(x, &r, &q, 0, q.n) < 0) return -1;
         }
     }
     return 0;

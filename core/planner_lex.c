@@ -302,12 +302,10 @@ int pl_lex_match(const ctx *x, int i, cand *out, int *nout)
         }
         for (j = 0; j < n; j++)
             if (out[j].kind == e->kind && out[j].table == e->table && out[j].col == e->col &&
-                out[j].val == e->val && out[j].gloss == e->gloss &&
-                (out[j].via == e->via || !out[j].via || !e->via))
+                out[j].val == e->val && out[j].gloss == e->gloss && out[j].via == e->via)
                 break;
-        if (j < n) { /* one reading; a path phrase ("buyer city") says its join */
+        if (j < n) {
             if (out[j].prio < e->prio) out[j].prio = e->prio;
-            if (!out[j].via) out[j].via = e->via;
             continue;
         }
         if (n < MAXCAND)
