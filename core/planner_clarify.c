@@ -203,10 +203,10 @@ static int total_columns(ctx *x, int t, int *cols, int max)
 
 int pl_count_or_sum(ctx *x)
 {
-    int i, k, cols[MAXOPT];
-    char ph[128];
+    int i, k, n, cols[MAXOPT];
+    char ph[128], totals[200] = "";
 
-    if (total_columns(x, x->main, cols, MAXOPT) == 0) return 0;
+    if ((n = total_columns(x, x->main, cols, MAXOPT)) == 0) return 0;
     for (i = 0; i < x->nu; i++) {
         const unit *u = &x->u[i];
         int part = 0, strong = 0, vol = 0;
@@ -225,9 +225,16 @@ int pl_count_or_sum(ctx *x)
             x->cs_unit = i;
             x->cs_main = x->main;
         }
+        for (k = 0; k < n; k++)
+            snprintf(totals + strlen(totals), sizeof totals - strlen(totals), "%s%s",
+                     k == 0       ? ""
+                     : k == n - 1 ? " or "
+                                  : ", ",
+                     column(x, x->main, cols[k])->name);
         pl_phrase(x, u, ph, sizeof ph);
-        snprintf(x->err, sizeof x->err, "\"%s\" could be the number of %s or a total of a column",
-                 ph, x->cat->tables[x->main].name);
+        snprintf(x->err, sizeof x->err,
+                 "\"%s\" could be the number of %s or the total of their %s; say which", ph,
+                 x->cat->tables[x->main].name, totals);
         return -1;
     }
     return 0;
