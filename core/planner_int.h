@@ -213,13 +213,14 @@ typedef struct ctx {
     int list_table;        /* listed whole rows are of this table, not the main one (-1) */
     buf where;             /* the WHERE conditions so far (planner_sql.c's pl_where_*) */
     char err[400];
-    int tie_unit; /* the first phrase pl_pick() found two equal readings of, -1 none */
-    cand tie[2];  /* those readings */
-    /* what planner_clarify() asks about (planner_clarify.c) */
+    int tie_unit;    /* the first phrase pl_pick() found two equal readings of, -1 none */
+    cand tie[2];     /* those readings */
+    text_words w[4]; /* scratch for splitting names */
+
+    /* what else planner_clarify() asks about (planner_clarify.c) */
     int amb_unit, amb_table, amb_main; /* the first phrase whose only readings are of a table
                                         * joined by two equally short paths, -1 none */
     int cs_unit, cs_main; /* a phrase of rows grouped that may be counted or summed, -1 none */
-    text_words w[4];      /* scratch for splitting names */
 } ctx;
 
 /* ---- tiny helpers shared by every module ---- */
@@ -457,8 +458,9 @@ int pl_write_sql(ctx *x, buf *out);
 /* Adds the phrases that name a join path: "<role> <column>" of a table another one refers to
  * twice ("buyer city", "seller city" of users through orders.buyer_id / seller_id) and
  * "<role>" for the table itself when the words name nothing else ("per buyer"), and
- * "<table> <column>" of a table two tables refer to that a third one refers to both of (the
- * venue's city or the customer's city). Each reading carries its foreign key in cand.via.
+ * "<table> <column>" of a table two tables refer to that a third one refers to both of
+ * ("warehouses region name", "customers region name" of a shipment's regions). Each reading
+ * carries its foreign key in cand.via.
  * 0, or -1 when out of memory. */
 int pl_lex_paths(ctx *x);
 /* Called by pl_walk_fks() first: x->route of each table a path phrase of the question names
