@@ -73,8 +73,11 @@ static int planner_standalone(t2ctx *x, const convo_turn *prev, const char *ques
     int alone;
 
     if (t2ctx_ready(x, err) < 0 || !(cat = pipeline_catalog(x, err))) return -1;
+    /* a whole question stands alone when it plans, or when it is ambiguous: it is asked
+     * back then rather than read as an edit of the previous one */
     alone = !prev || (!planner_is_followup(cat, x->gl, question) &&
-                      planner_plan(cat, x->gl, question, &sql, why, sizeof why) == 0);
+                      (planner_plan(cat, x->gl, question, &sql, why, sizeof why) == 0 ||
+                       (buf_reset(&sql), planner_clarify(cat, x->gl, x->sem, question, &sql))));
     buf_free(&sql);
     if (alone) return buf_adds(standalone, question) < 0 ? err_set(err, E_INTERNAL, "oom") : 0;
     if (planner_followup(cat, x->gl, prev->standalone ? prev->standalone : prev->question, question,
@@ -90,7 +93,7 @@ static int ask_back(t2ctx *x, const char *q, gen_result *out)
     t2err e;
     const catalog *cat = pipeline_catalog(x, &e);
 
-    return cat && planner_clarify(cat, x->gl, q, &out->clarification);
+    return cat && planner_clarify(cat, x->gl, x->sem, q, &out->clarification);
 }
 
 int pipeline_converse(t2ctx *x, const char *question, const char *owner, const convo *c,

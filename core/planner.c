@@ -20,8 +20,9 @@
  * catalog's names imply), planner_bind.c (readings and joins), planner_interp.c and
  * planner_filter.c (the interpretation passes), planner_order.c (order phrases and size
  * superlatives), planner_ratio.c ("ratio of X to Y"), planner_sql.c (the writer),
- * planner_decline.c (declines and suggestions). About 0.03 ms per question on the demo
- * catalog (bench/planner.sh). */
+ * planner_decline.c (declines and suggestions), planner_clarify.c (the question back for a
+ * decline between equal readings, and the phrases that name a join path). About 0.03 ms per
+ * question on the demo catalog (bench/planner.sh). */
 #include "planner_int.h"
 
 #include <stdio.h>
@@ -50,7 +51,7 @@ ctx *pl_ctx_new(const catalog *cat, const glossary *g)
     x->where = (buf)BUF_INIT(1 << 16);
     x->pool = (buf)BUF_INIT(64u << 20);
     size = cat->ntables > 0 ? cat->ntables : 1;
-    x->dist = calloc((size_t)size * 4, sizeof(int));
+    x->dist = calloc((size_t)size * 5, sizeof(int));
     x->gi = calloc(g && g->n ? (size_t)g->n : 1, sizeof *x->gi);
     if (!x->dist || !x->gi) {
         pl_ctx_free(x);
@@ -59,7 +60,8 @@ ctx *pl_ctx_new(const catalog *cat, const glossary *g)
     x->via = x->dist + size;
     x->amb = x->dist + 2 * size;
     x->need = x->dist + 3 * size;
-    x->tie_unit = -1;
+    x->route = x->dist + 4 * size;
+    x->tie_unit = x->amb_unit = x->cs_unit = -1;
     if (pl_join_init(x) < 0) {
         pl_ctx_free(x);
         return NULL;

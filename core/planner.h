@@ -33,10 +33,14 @@ int planner_followup(const catalog *cat, const glossary *g, const char *prev, co
  * those", "by channel": follow-up words, or a fragment that neither measures nor names a
  * table), else 0. */
 int planner_is_followup(const catalog *cat, const glossary *g, const char *question);
-/* planner_follow.c: when the planner declines question because a phrase has two equally
- * strong readings (a word naming columns of two tables), a question back for the user:
+/* planner_clarify.c: when the planner declines question because it cannot choose between
+ * equal readings -- a phrase naming columns of two tables or a value of two columns, a table
+ * joined by two equally short foreign-key paths, rows grouped by a word that may be their
+ * number or a total ("sales by category"; the totals include the semantic layer s's measures
+ * of those rows, s may be NULL) -- a question back for the user:
  * {"question": "...", "options": [{"label", "question"}, ...]} into json, each option's
  * question a whole question that plans; 1. 0 when there is no such ambiguity. */
-int planner_clarify(const catalog *cat, const glossary *g, const char *question, buf *json);
+int planner_clarify(const catalog *cat, const glossary *g, const semantic *s, const char *question,
+                    buf *json);
 
 #endif

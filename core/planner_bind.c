@@ -32,12 +32,14 @@ int pl_type_bool(const char *t)
 }
 
 /* dist (-1 unreachable), via (fk index), amb (two different shortest paths: the planner
- * will not choose between them). x->need is the BFS queue first, then cleared. */
+ * will not choose between them); a table a path phrase names ("buyer city") only along its
+ * key (x->route). x->need is the BFS queue first, then cleared. */
 void pl_walk_fks(ctx *x, int m)
 {
     const catalog *cat = x->cat;
     int *queue = x->need, head = 0, tail = 0, i;
 
+    pl_route_hints(x);
     for (i = 0; i < cat->ntables; i++) {
         x->dist[i] = -1;
         x->via[i] = -1;
@@ -51,7 +53,7 @@ void pl_walk_fks(ctx *x, int m)
         for (i = 0; i < x->nfks; i++) {
             const cat_fk *f = &x->fks[i];
             int b = f->ref_table;
-            if (f->table != a || b == m) continue;
+            if (f->table != a || b == m || (x->route[b] && x->route[b] != i + 1)) continue;
             if (x->dist[b] < 0) {
                 x->dist[b] = x->dist[a] + 1;
                 x->via[b] = i;
@@ -153,6 +155,7 @@ int pl_pick(ctx *x, unit *u, unsigned mask)
     }
     pl_phrase(x, u, ph, sizeof ph);
     if (best < 0) {
+        pl_note_ambiguous_join(x, u, mask);
         snprintf(x->err, sizeof x->err, "\"%s\" names nothing I can relate to %s", ph,
                  x->cat->tables[x->main].name);
         return -1;

@@ -141,8 +141,7 @@ static ctx *scan_question(const catalog *cat, const glossary *g, const char *q, 
     return NULL;
 }
 
-/* Appends tokens [from, to) of x not marked in drop (may be NULL) to out, space-separated. */
-static void emit(const ctx *x, int from, int to, const char *drop, buf *out)
+void pl_emit(const ctx *x, int from, int to, const char *drop, buf *out)
 {
     int i;
 
@@ -219,13 +218,13 @@ static int edit_grouping(const ctx *p, const ctx *f, int add, buf *out, char *wh
         return -1;
     }
     if (!add) drop_groupings(p, drop);
-    emit(p, 0, p->nt, drop, out);
+    pl_emit(p, 0, p->nt, drop, out);
     if (g->kind == U_GRAIN && g->end - g->pos == 1 && f->nu == 1 &&
         !pl_period_of(f->t[g->pos].raw)) /* "monthly" */
         buf_printf(out, " by %s", pl_grain_name(g->grain));
     else {
         if (g->kind == U_GRAIN) buf_adds(out, " by");
-        emit(f, 0, f->nt, NULL, out);
+        pl_emit(f, 0, f->nt, NULL, out);
     }
     return 0;
 }
@@ -236,9 +235,9 @@ static int edit_ranking(const ctx *p, const ctx *f, int tu, buf *out, char *why,
     int pt = first_unit(p, U_TOP), by = first_unit(p, U_BY), end;
 
     if (pt >= 0) { /* "top 5 ..." -> "top 10 ..." */
-        emit(p, 0, p->u[pt].pos, NULL, out);
-        emit(f, f->u[tu].pos, f->u[tu].end, NULL, out);
-        emit(p, p->u[pt].end, p->nt, NULL, out);
+        pl_emit(p, 0, p->u[pt].pos, NULL, out);
+        pl_emit(f, f->u[tu].pos, f->u[tu].end, NULL, out);
+        pl_emit(p, p->u[pt].end, p->nt, NULL, out);
         return 0;
     }
     if (by < 0 || (end = grouping_end(p, by)) == p->u[by].end) {
@@ -246,11 +245,11 @@ static int edit_ranking(const ctx *p, const ctx *f, int tu, buf *out, char *why,
         return -1;
     }
     /* "M by D ..." -> "top N D by M ..." */
-    emit(f, f->u[tu].pos, f->u[tu].end, NULL, out);
-    emit(p, p->u[by].end, end, NULL, out);
+    pl_emit(f, f->u[tu].pos, f->u[tu].end, NULL, out);
+    pl_emit(p, p->u[by].end, end, NULL, out);
     buf_adds(out, " by");
     drop_range(drop, p->u[by].pos, end);
-    emit(p, 0, p->nt, drop, out);
+    pl_emit(p, 0, p->nt, drop, out);
     return 0;
 }
 
@@ -261,8 +260,8 @@ static int edit_period(const ctx *p, const ctx *f, buf *out)
 
     for (i = 0; i < p->nu; i++)
         if (p->u[i].kind == U_TIME) drop_range(drop, p->u[i].pos, p->u[i].end);
-    emit(p, 0, p->nt, drop, out);
-    emit(f, 0, f->nt, NULL, out);
+    pl_emit(p, 0, p->nt, drop, out);
+    pl_emit(f, 0, f->nt, NULL, out);
     return 0;
 }
 
@@ -298,9 +297,9 @@ static int edit_measure(const ctx *p, const ctx *f, buf *out, char *why, size_t 
     }
     if (only_agg && a >= 0) to = p->u[a].end; /* "average": the aggregate word only */
     if (only_agg && a < 0) to = from;         /* "average" before "merch revenue" */
-    emit(p, 0, from, NULL, out);
-    emit(f, 0, f->nt, NULL, out);
-    emit(p, to, p->nt, NULL, out);
+    pl_emit(p, 0, from, NULL, out);
+    pl_emit(f, 0, f->nt, NULL, out);
+    pl_emit(p, to, p->nt, NULL, out);
     return 0;
 }
 
@@ -345,12 +344,12 @@ static int edit_filters(const ctx *p, const ctx *f, buf *out, char *why, size_t 
     }
     for (i = 0; i < p->nt; i++) {
         if (!rep[i]) {
-            emit(p, i, i + 1, NULL, out);
+            pl_emit(p, i, i + 1, NULL, out);
         } else if (i == 0 || rep[i - 1] != rep[i]) {
-            emit(f, rep[i]->pos, rep[i]->end, NULL, out);
+            pl_emit(f, rep[i]->pos, rep[i]->end, NULL, out);
         }
     }
-    if (rest) emit(f, 0, f->nt, nrep ? fdrop : NULL, out);
+    if (rest) pl_emit(f, 0, f->nt, nrep ? fdrop : NULL, out);
     return 0;
 }
 
@@ -412,57 +411,4 @@ int planner_is_followup(const catalog *cat, const glossary *g, const char *quest
     }
     pl_ctx_free(x);
     return !whole;
-}
-
-/* The words naming reading c unambiguously ("customers name"), or -1 for a kind that has none. */
-static int reading_words(const ctx *x, const cand *c, char *dst, size_t len)
-{
-    char *p;
-
-    if (c->kind != R_COLUMN) return -1;
-    snprintf(dst, len, "%s %s", x->cat->tables[c->table].name, column(x, c->table, c->col)->name);
-    for (p = dst; *p; p++)
-        if (*p == '_') *p = ' ';
-    return 0;
-}
-
-int planner_clarify(const catalog *cat, const glossary *g, const char *question, buf *json)
-{
-    ctx *x = pl_ctx_new(cat, g);
-    buf sql = BUF_INIT(1u << 20), opt[2] = {BUF_INIT(1u << 12), BUF_INIT(1u << 12)};
-    char why[600], words[2][300], ph[128];
-    int k, ok = 0;
-    const unit *u;
-
-    if (!x) return 0;
-    if (pl_plan_in(x, question, &sql, why, sizeof why, 1) == 0 || x->tie_unit < 0) goto out;
-    u = &x->u[x->tie_unit];
-    for (k = 0; k < 2; k++) {
-        char w2[64];
-        if (reading_words(x, &x->tie[k], words[k], sizeof words[k]) < 0) goto out;
-        emit(x, 0, u->pos, NULL, &opt[k]);
-        buf_printf(&opt[k], "%s%s", opt[k].len ? " " : "", words[k]);
-        emit(x, u->end, x->nt, NULL, &opt[k]);
-        buf_reset(&sql);
-        if (planner_plan(cat, g, buf_cstr(&opt[k]), &sql, w2, sizeof w2) < 0) goto out;
-    }
-    pl_phrase(x, u, ph, sizeof ph);
-    ok = buf_adds(json, "{\"question\":") == 0;
-    {
-        char q[400];
-        snprintf(q, sizeof q, "Which \"%s\" do you mean: %s or %s?", ph, words[0], words[1]);
-        ok = ok && buf_add_json_cstr(json, q) == 0 && buf_adds(json, ",\"options\":[") == 0;
-    }
-    for (k = 0; k < 2 && ok; k++)
-        ok = buf_adds(json, k ? ",{\"label\":" : "{\"label\":") == 0 &&
-             buf_add_json_cstr(json, words[k]) == 0 && buf_adds(json, ",\"question\":") == 0 &&
-             buf_add_json_cstr(json, buf_cstr(&opt[k])) == 0 && buf_adds(json, "}") == 0;
-    ok = ok && buf_adds(json, "]}") == 0;
-    if (!ok) buf_reset(json);
-out:
-    buf_free(&sql);
-    buf_free(&opt[0]);
-    buf_free(&opt[1]);
-    pl_ctx_free(x);
-    return ok;
 }

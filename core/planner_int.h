@@ -114,6 +114,8 @@ typedef struct ptok {
 /* one reading of a phrase: a table, a column, a value of a column, a glossary entry */
 typedef struct cand {
     int kind, prio, table, col, val, gloss;
+    int via; /* 1 + the foreign key the phrase says its table is joined along ("buyer city"),
+              * 0 any (planner_clarify.c) */
 } cand;
 
 typedef struct unit {
@@ -138,6 +140,7 @@ typedef struct unit {
 
 typedef struct lexent {
     int kind, prio, table, col, val, gloss;
+    int via; /* as cand.via */
     int nw;
     unsigned off[PH_WORDS]; /* words, as offsets into ctx.pool */
 } lexent;
@@ -188,6 +191,7 @@ typedef struct ctx {
     /* interpretation, per main-table attempt (planner_interp.c, planner_filter.c) */
     int main;
     int *dist, *via, *amb, *need; /* per table: see pl_walk_fks() */
+    int *route; /* per table: 1 + the only key it may be joined along, -1 none (pl_route_hints()) */
     measure m[MAXMEAS];
     int nm;
     dim d[MAXDIM];
@@ -216,6 +220,11 @@ typedef struct ctx {
     int tie_unit;    /* the first phrase pl_pick() found two equal readings of, -1 none */
     cand tie[2];     /* those readings */
     text_words w[4]; /* scratch for splitting names */
+
+    /* what else planner_clarify() asks about (planner_clarify.c) */
+    int amb_unit, amb_table, amb_main; /* the first phrase whose only readings are of a table
+                                        * joined by two equally short paths, -1 none */
+    int cs_unit, cs_main; /* a phrase of rows grouped that may be counted or summed, -1 none */
 } ctx;
 
 /* ---- tiny helpers shared by every module ---- */
@@ -325,6 +334,9 @@ int pl_lex_build(ctx *x);
 /* Longest lexicon match at token i: returns its length in tokens (0 none) and fills out
  * (MAXCAND) with every reading of that length, each kept at its strongest priority. */
 int pl_lex_match(const ctx *x, int i, cand *out, int *nout);
+/* Adds words w->w[from..to) (stemmed) as a phrase with reading c (its via included); single
+ * stop words are not added. 0, or -1 when out of memory. */
+int pl_lex_add(ctx *x, const cand *c, const text_words *w, int from, int to);
 
 /* ---- planner_scan.c: question -> tokens -> units ---- */
 
@@ -469,6 +481,33 @@ int pl_where_sql(ctx *x, int neg, const char *sql);
 int pl_where_exists(ctx *x, int neg, int t, int tc, int m, int mc);
 /* Appends the SELECT for the interpretation in x to out; 0, or -1 with x->err set. */
 int pl_write_sql(ctx *x, buf *out);
+
+/* ---- planner_clarify.c: ambiguities worth a question back ---- */
+
+/* Adds the phrases that name a join path: "<role> <column>" of a table another one refers to
+ * twice ("buyer city", "seller city" of users through orders.buyer_id / seller_id) and
+ * "<role>" for the table itself when the words name nothing else ("per buyer"), and
+ * "<table> <column>" of a table two tables refer to that a third one refers to both of
+ * ("warehouses region name", "customers region name" of a shipment's regions). Each reading
+ * carries its foreign key in cand.via.
+ * 0, or -1 when out of memory. */
+int pl_lex_paths(ctx *x);
+/* Called by pl_walk_fks() first: x->route of each table a path phrase of the question names
+ * is the key that phrase says (the walk follows no other key into it), or -1 (no key) when
+ * two phrases name two keys into it. */
+void pl_route_hints(ctx *x);
+/* pl_pick() found no reachable reading of u allowed by mask: notes u when one is of a table
+ * two equally short paths lead to. */
+void pl_note_ambiguous_join(ctx *x, const unit *u, unsigned mask);
+/* Before rows of x->main are counted for a grouping with nothing measured: -1 with x->err
+ * when a phrase naming those rows is a word for a count or a total ("sales") and the table
+ * has a column to total (an amount, a quantity); else 0. */
+int pl_count_or_sum(ctx *x);
+
+/* ---- planner_follow.c ---- */
+
+/* Appends tokens [from, to) of x not marked in drop (may be NULL) to out, space-separated. */
+void pl_emit(const ctx *x, int from, int to, const char *drop, buf *out);
 
 /* ---- planner_decline.c: declines and suggestions ---- */
 

@@ -714,7 +714,10 @@ static int pass_default_measure(ctx *x)
             pl_has_kind(x, &x->u[i], M_DERIVED | M_COLUMN) && !pl_has_kind(x, &x->u[i], M_FILTER) &&
             !(i + 1 < x->nu && x->u[i + 1].kind == U_CMP) && !(i > 0 && x->u[i - 1].kind == U_CMP))
             break;
-    if (i == x->nu) return pl_add_measure(x, AGG_COUNT, 0, R_TABLE, x->main, -1, -1, -1);
+    if (i == x->nu)
+        return pl_count_or_sum(x) < 0
+                   ? -1
+                   : pl_add_measure(x, AGG_COUNT, 0, R_TABLE, x->main, -1, -1, -1);
     if (pl_pick(x, &x->u[i], M_COLUMN | M_DERIVED | M_NUMERIC) < 0) return -1;
     c = picked(&x->u[i]);
     x->u[i].role = ROLE_MEASURE;

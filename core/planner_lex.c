@@ -31,6 +31,7 @@ static int lex_add(ctx *x, int kind, int prio, int t, int c, int v, int g, const
     e->col = c;
     e->val = v;
     e->gloss = g;
+    e->via = 0;
     e->nw = nw;
     for (i = 0; i < nw; i++) {
         e->off[i] = (unsigned)x->pool.len;
@@ -284,7 +285,7 @@ int pl_lex_build(ctx *x)
         if (lex_table(x, t) < 0) return -1;
     for (i = 0; x->g && i < x->g->n; i++)
         if (lex_gloss(x, i) < 0) return -1;
-    return 0;
+    return pl_lex_paths(x);
 }
 
 int pl_lex_match(const ctx *x, int i, cand *out, int *nout)
@@ -309,14 +310,25 @@ int pl_lex_match(const ctx *x, int i, cand *out, int *nout)
         }
         for (j = 0; j < n; j++)
             if (out[j].kind == e->kind && out[j].table == e->table && out[j].col == e->col &&
-                out[j].val == e->val && out[j].gloss == e->gloss)
+                out[j].val == e->val && out[j].gloss == e->gloss && out[j].via == e->via)
                 break;
         if (j < n) {
             if (out[j].prio < e->prio) out[j].prio = e->prio;
             continue;
         }
-        if (n < MAXCAND) out[n++] = (cand){e->kind, e->prio, e->table, e->col, e->val, e->gloss};
+        if (n < MAXCAND)
+            out[n++] = (cand){e->kind, e->prio, e->table, e->col, e->val, e->gloss, e->via};
     }
     *nout = n;
     return best;
+}
+
+int pl_lex_add(ctx *x, const cand *c, const text_words *w, int from, int to)
+{
+    int n = x->nlx;
+
+    if (lex_add(x, c->kind, c->prio, c->table, c->col, c->val, c->gloss, w, from, to) < 0)
+        return -1;
+    if (x->nlx > n) x->lx[n].via = c->via;
+    return 0;
 }

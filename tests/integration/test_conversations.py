@@ -1,6 +1,6 @@
 """Conversations (issue 14): follow-ups read in the context of earlier turns, answered by the
-planner (each turn's rows equal psql's for the intended standalone SQL, from
-tests/planner/conversations.jsonl) and by the scripted model (turn 1's SQL in turn 2's prompt,
+planner (each turn's rows equal psql's for the intended standalone SQL, or a turn asked back
+with the options it lists, from tests/planner/conversations.jsonl) and by the scripted model (turn 1's SQL in turn 2's prompt,
 no rows unless allowed, a follow-up's cache entry never served in another conversation);
 ownership, retention, the turn limit, deletion, failed turns, clarifications, bad ids, and an
 export from a follow-up turn's query_id."""
@@ -123,11 +123,15 @@ def test_planner_conversation_rows_equal_psql(nomodel, stack_env, case):
         r = ask(nomodel.url, t["question"], conv)
         assert r.status_code == 200, (t["question"], r.text[:500])
         body = r.json()
-        assert body["source"] in ("planner", "cache"), body
         assert re.fullmatch(r"c_[0-9a-f]{32}", body["conversation_id"])
         if conv != "new":
             assert body["conversation_id"] == conv
         conv = body["conversation_id"]
+        if "options" in t:  # asked back: these option labels, no rows; the next turn answers
+            labels = [o["label"] for o in body.get("clarification", {}).get("options", [])]
+            assert labels == t["options"] and body["rows"] == [] and "sql" not in body, body
+            continue
+        assert body["source"] in ("planner", "cache"), body
         gold = pg_rows(t["sql"])
         ordered = "limit" in t["sql"].lower()
         assert same_rows(gold, body["rows"], ordered), (
@@ -135,7 +139,10 @@ def test_planner_conversation_rows_equal_psql(nomodel, stack_env, case):
                                                  body["rows"][:5]))
     listed = requests.get(nomodel.url + "/conversations/" + conv, timeout=30).json()
     assert [x["question"] for x in listed["turns"]] == [t["question"] for t in case["turns"]]
-    assert all(x["sql"] and x["columns"] and "row_count" in x for x in listed["turns"])
+    assert all(x["sql"] and x["columns"] and "row_count" in x
+               for x, t in zip(listed["turns"], case["turns"]) if "options" not in t)
+    assert all("clarification" in x and "sql" not in x
+               for x, t in zip(listed["turns"], case["turns"]) if "options" in t)
 
 
 def test_a_question_without_conversation_id_keeps_the_old_contract(nomodel, stack_env):
