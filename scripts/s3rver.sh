@@ -7,8 +7,8 @@
 # s3rver accepts the credentials S3RVER / S3RVER (it checks no signature: the test stack's
 # verifying proxy, tests/fixtures/s3verify.py, does). It runs through scripts/s3rver.js, which
 # replaces its CompleteMultipartUpload with one that checks the part list and ETags as S3 does
-# and assembles the object by copying the part files once (s3rver's own re-streams and
-# re-hashes every byte).
+# and keeps the parts where UploadPart wrote them behind a manifest (s3rver's own re-streams
+# and re-hashes every byte into a second file).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 NPM_DIR="$ROOT/var/npm"

@@ -17,7 +17,8 @@ hand-back, lease expiry and attempt limit, concurrency, no secrets in the log; a
 racing the final PUT / CompleteMultipartUpload (no object left), COPY waiting on a table lock
 (lock timeout once; a long wait keeps its job, no second claim), the sweeper of uploads left
 on finished jobs, SIGTERM to the whole process group, a lost CompleteMultipartUpload reply
-(NoSuchUpload on the retry, object there), dot segments in keys; the master's SIGHUP reload
+(NoSuchUpload on the retry, object there), dot segments in keys, export_part_uploads parts
+in flight at once and never more; the master's SIGHUP reload
 (a changed setting taken, an invalid or bucketless file refused) and its fast second SIGTERM."""
 import gzip
 import hashlib
