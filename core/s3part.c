@@ -29,7 +29,7 @@ size_t s3_part_size(size_t base, int part_no)
 enum { PB_FREE, PB_FILL, PB_QUEUED, PB_UP };
 
 struct s3_writer {
-    s3_client *main; /* caller's thread: create, put, complete, abort */
+    s3_client *main;               /* caller's thread: create, put, complete, abort */
     s3_client *up[S3_MAX_UPLOADS]; /* one per uploader thread: parts */
     char *key, *ctype, *upload_id;
     size_t base;
@@ -39,7 +39,7 @@ struct s3_writer {
     int pstate[S3_MAX_UPLOADS + 1]; /* PB_*, under mu */
     int ppart[S3_MAX_UPLOADS + 1];  /* index into parts of a queued or uploading buffer */
     int cur;                        /* the buffer being filled */
-    s3_part *parts; /* one per part handed to the uploaders; grown under mu */
+    s3_part *parts;                 /* one per part handed to the uploaders; grown under mu */
     int nparts, partscap;
     uint64_t bytes;
     s3_tick_fn tick;
