@@ -75,13 +75,14 @@ static int s3_writer_next(const s3_writer *w)
     return j;
 }
 
-/* One uploader: takes queued parts in part order until quit; after a failure or a stop it
- * drops what is queued without sending it. */
+/* An uploader's start argument (malloc'd by s3_writer_ship, freed by the thread). */
 typedef struct s3_upctx {
     s3_writer *w;
-    int id;
+    int id; /* its client, w->up[id] */
 } s3_upctx;
 
+/* One uploader: takes queued parts in part order until quit; after a failure or a stop it
+ * drops what is queued without sending it. */
 static void *s3_writer_thread(void *arg)
 {
     s3_writer *w = ((s3_upctx *)arg)->w;
