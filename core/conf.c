@@ -149,6 +149,7 @@ static const conf_key conf_keys[] = {
     I(export_lease_s, 30, 5, 86400, NULL, 1),
     I(export_max_attempts, 3, 1, 100, NULL, 1),
     I(export_part_mb, 8, 5, 5120, NULL, 1),
+    I(export_part_uploads, 2, 1, 8, NULL, 1),
     I(export_statement_timeout_ms, 600000, 1, 86400000, NULL, 1),
     I(export_max_bytes, 5368709120, 0, 1099511627776, NULL, 1),
     I(export_max_rows, 100000000, 0, 1000000000000, NULL, 1),

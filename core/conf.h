@@ -134,6 +134,7 @@ typedef struct conf {
     long export_lease_s;
     long export_max_attempts;
     long export_part_mb;
+    long export_part_uploads;
     long export_statement_timeout_ms;
     long export_max_bytes;     /* the object's size past which the job fails; 0 = no limit */
     long export_max_rows;      /* rows past which the job fails; 0 = no limit */

@@ -1,4 +1,4 @@
-/* s3part -- the part writer and its uploader thread; see s3part.h. Knows nothing of jobs,
+/* s3part -- the part writer and its uploader threads; see s3part.h. Knows nothing of jobs,
  * PostgreSQL or how a request is signed and sent (core/s3 does that). */
 #include "s3part.h"
 
@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 size_t s3_part_size(size_t base, int part_no)
@@ -22,15 +23,23 @@ size_t s3_part_size(size_t base, int part_no)
     return sz > S3_MAX_PART ? S3_MAX_PART : sz;
 }
 
+#define S3_MAX_UPLOADS 8 /* export_part_uploads' upper bound */
+
+/* A part buffer: being filled (by the caller), queued or uploading (by an uploader), or free. */
+enum { PB_FREE, PB_FILL, PB_QUEUED, PB_UP };
+
 struct s3_writer {
-    s3_client *main; /* caller's thread: create, put, complete, abort */
-    s3_client *up;   /* uploader thread: parts */
+    s3_client *main;               /* caller's thread: create, put, complete, abort */
+    s3_client *up[S3_MAX_UPLOADS]; /* one per uploader thread: parts */
     char *key, *ctype, *upload_id;
     size_t base;
-    char *pbuf[2];
-    size_t pcap[2], plen[2];
-    int cur;        /* the buffer being filled */
-    s3_part *parts; /* one per part handed to the uploader */
+    int nup, nbuf; /* uploader threads; part buffers (nup + 1) */
+    char *pbuf[S3_MAX_UPLOADS + 1];
+    size_t pcap[S3_MAX_UPLOADS + 1], plen[S3_MAX_UPLOADS + 1];
+    int pstate[S3_MAX_UPLOADS + 1]; /* PB_*, under mu */
+    int ppart[S3_MAX_UPLOADS + 1];  /* index into parts of a queued or uploading buffer */
+    int cur;                        /* the buffer being filled */
+    s3_part *parts;                 /* one per part handed to the uploaders; grown under mu */
     int nparts, partscap;
     uint64_t bytes;
     s3_tick_fn tick;
@@ -38,16 +47,15 @@ struct s3_writer {
     s3_tick_fn gate;
     void *arg;
     int final_sent; /* the final PutObject/CompleteMultipartUpload was started */
-    /* uploader thread */
-    pthread_t thr;
-    int thr_started;
+    /* uploader threads */
+    pthread_t thr[S3_MAX_UPLOADS];
+    int nthr; /* started */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int job;      /* buffer index queued for upload, -1 = none */
-    int job_part; /* index into parts */
-    int busy, quit, failed;
+    int busy; /* buffers queued or uploading */
+    int quit, failed;
     atomic_int stop;
-    t2err up_err;
+    t2err up_err; /* the first failed part's error */
 };
 
 static int s3_writer_up_tick(void *arg)
@@ -57,38 +65,59 @@ static int s3_writer_up_tick(void *arg)
     return atomic_load(&w->stop);
 }
 
+/* The queued buffer holding the lowest part number, or -1 (under mu). */
+static int s3_writer_next(const s3_writer *w)
+{
+    int i, j = -1;
+
+    for (i = 0; i < w->nbuf; i++)
+        if (w->pstate[i] == PB_QUEUED && (j < 0 || w->ppart[i] < w->ppart[j])) j = i;
+    return j;
+}
+
+/* An uploader's start argument (malloc'd by s3_writer_ship, freed by the thread). */
+typedef struct s3_upctx {
+    s3_writer *w;
+    int id; /* its client, w->up[id] */
+} s3_upctx;
+
+/* One uploader: takes queued parts in part order until quit; after a failure or a stop it
+ * drops what is queued without sending it. */
 static void *s3_writer_thread(void *arg)
 {
-    s3_writer *w = arg;
+    s3_writer *w = ((s3_upctx *)arg)->w;
+    s3_client *c = w->up[((s3_upctx *)arg)->id];
 
+    free(arg);
     pthread_mutex_lock(&w->mu);
     for (;;) {
-        int j, pi;
-        while (w->job < 0 && !w->quit)
+        int j, pi, num, rc = 0;
+        t2err e;
+        char etag[S3_ETAG_MAX];
+        while ((j = s3_writer_next(w)) < 0 && !w->quit)
             pthread_cond_wait(&w->cv, &w->mu);
-        if (w->quit) break;
-        j = w->job;
-        pi = w->job_part;
-        pthread_mutex_unlock(&w->mu);
-        {
-            t2err e;
-            char etag[S3_ETAG_MAX];
-            int rc;
-            err_clear(&e);
-            rc = s3_upload_part(w->up, w->key, w->upload_id, w->parts[pi].number, w->pbuf[j],
-                                w->plen[j], etag, &e);
+        if (j < 0) break;
+        pi = w->ppart[j];
+        num = w->parts[pi].number;
+        w->pstate[j] = PB_UP;
+        err_clear(&e);
+        if (!w->failed && !atomic_load(&w->stop)) {
+            pthread_mutex_unlock(&w->mu);
+            rc = s3_upload_part(c, w->key, w->upload_id, num, w->pbuf[j], w->plen[j], etag, &e);
             pthread_mutex_lock(&w->mu);
-            if (rc < 0) {
-                w->failed = 1;
-                w->up_err = e;
-            } else {
-                memcpy(w->parts[pi].etag, etag, sizeof etag);
-            }
-            w->plen[j] = 0;
-            w->job = -1;
-            w->busy = 0;
-            pthread_cond_broadcast(&w->cv);
+        } else {
+            rc = err_set(&e, E_INTERNAL, "S3 upload of %s: aborted", w->key);
         }
+        if (rc < 0 && !w->failed) {
+            w->failed = 1;
+            w->up_err = e;
+        } else if (rc == 0) {
+            memcpy(w->parts[pi].etag, etag, sizeof etag);
+        }
+        w->plen[j] = 0;
+        w->pstate[j] = PB_FREE;
+        w->busy--;
+        pthread_cond_broadcast(&w->cv);
     }
     pthread_mutex_unlock(&w->mu);
     return NULL;
@@ -97,6 +126,7 @@ static void *s3_writer_thread(void *arg)
 s3_writer *s3_writer_new(const conf *cf, const char *key, const char *content_type, t2err *err)
 {
     s3_writer *w = calloc(1, sizeof *w);
+    int i;
 
     if (!w) {
         err_set(err, E_INTERNAL, "out of memory");
@@ -104,10 +134,17 @@ s3_writer *s3_writer_new(const conf *cf, const char *key, const char *content_ty
     }
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
-    w->job = -1;
     w->base = (size_t)cf->export_part_mb << 20;
-    if (!(w->main = s3_new(cf, err)) || !(w->up = s3_new(cf, err))) goto fail;
-    s3_set_tick(w->up, s3_writer_up_tick, w);
+    w->nup = cf->export_part_uploads < 1                ? 1
+             : cf->export_part_uploads > S3_MAX_UPLOADS ? S3_MAX_UPLOADS
+                                                        : (int)cf->export_part_uploads;
+    w->nbuf = w->nup + 1;
+    w->pstate[0] = PB_FILL;
+    if (!(w->main = s3_new(cf, err))) goto fail;
+    for (i = 0; i < w->nup; i++) {
+        if (!(w->up[i] = s3_new(cf, err))) goto fail;
+        s3_set_tick(w->up[i], s3_writer_up_tick, w);
+    }
     w->key = strdup(key);
     w->ctype = strdup(content_type ? content_type : "application/octet-stream");
     if (!w->key || !w->ctype) {
@@ -143,15 +180,23 @@ int s3_writer_final_sent(const s3_writer *w)
     return w->final_sent;
 }
 
-/* Waits until the uploader is idle, running the tick; -1 with err if the last part failed
- * or the tick asked to stop (the running part is then cancelled). */
-static int s3_writer_wait(s3_writer *w, t2err *err)
+/* Waits until at most in_flight buffers are queued or uploading (0: every part is done),
+ * running the tick about every 250 ms. -1 with err if a part failed or the tick asked to stop:
+ * then the running parts are cancelled, the queued ones dropped, and it returns once every
+ * uploader is idle. */
+static int s3_writer_wait(s3_writer *w, int in_flight, t2err *err)
 {
-    int stopped = 0;
+    int stopped = 0, failed;
 
     pthread_mutex_lock(&w->mu);
-    while (w->busy) {
+    for (;;) {
         struct timespec ts;
+        if (w->failed || stopped) {
+            atomic_store(&w->stop, 1); /* the other parts are of no use now */
+            if (w->busy == 0) break;
+        } else if (w->busy <= in_flight) {
+            break;
+        }
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += 250000000L;
         if (ts.tv_nsec >= 1000000000L) {
@@ -159,58 +204,91 @@ static int s3_writer_wait(s3_writer *w, t2err *err)
             ts.tv_nsec -= 1000000000L;
         }
         pthread_cond_timedwait(&w->cv, &w->mu, &ts);
-        if (w->busy && !stopped && w->tick) {
+        if (!w->failed && !stopped && w->busy > in_flight && w->tick) {
             pthread_mutex_unlock(&w->mu);
-            if (w->tick(w->arg)) {
-                stopped = 1;
-                atomic_store(&w->stop, 1);
-            }
+            stopped = w->tick(w->arg) != 0;
             pthread_mutex_lock(&w->mu);
         }
     }
+    failed = w->failed;
+    if (failed && err) *err = w->up_err;
     pthread_mutex_unlock(&w->mu);
-    if (w->failed) {
-        if (err) *err = w->up_err;
-        return -1;
-    }
+    if (failed) return -1;
     if (stopped) return err_set(err, E_INTERNAL, "S3 upload of %s: aborted", w->key);
     return 0;
 }
 
-/* Queues the full current buffer as the next part and switches to the other buffer. */
+/* Queues the full current buffer as the next part and takes a free buffer to fill, waiting
+ * for one when every buffer is queued or uploading. */
 static int s3_writer_ship(s3_writer *w, t2err *err)
 {
+    int i;
+
     if (!w->upload_id) {
         if (s3_create_multipart(w->main, w->key, w->ctype, &w->upload_id, err) < 0) return -1;
         if (w->on_upload_id && w->on_upload_id(w->arg, w->upload_id) != 0)
             return err_set(err, E_INTERNAL, "S3 upload of %s: aborted (upload id not recorded)",
                            w->key);
     }
-    if (!w->thr_started) {
-        if (pthread_create(&w->thr, NULL, s3_writer_thread, w) != 0)
+    while (w->nthr < w->nup) {
+        s3_upctx *u = malloc(sizeof *u);
+        if (!u) return err_set(err, E_INTERNAL, "out of memory");
+        u->w = w;
+        u->id = w->nthr;
+        if (pthread_create(&w->thr[w->nthr], NULL, s3_writer_thread, u) != 0) {
+            free(u);
             return err_set(err, E_INTERNAL, "pthread_create: %s", strerror(errno));
-        w->thr_started = 1;
+        }
+        w->nthr++;
     }
-    if (s3_writer_wait(w, err) < 0) return -1;
     if (w->nparts == S3_MAX_PARTS)
         return err_set(err, E_INTERNAL, "S3 upload of %s: more than %d parts", w->key,
                        S3_MAX_PARTS);
+    pthread_mutex_lock(&w->mu);
     if (w->nparts == w->partscap) {
         int nc = w->partscap ? w->partscap * 2 : 64;
         s3_part *np = realloc(w->parts, (size_t)nc * sizeof *np);
-        if (!np) return err_set(err, E_INTERNAL, "out of memory");
+        if (!np) {
+            pthread_mutex_unlock(&w->mu);
+            return err_set(err, E_INTERNAL, "out of memory");
+        }
         w->parts = np;
         w->partscap = nc;
     }
     w->parts[w->nparts].number = w->nparts + 1;
     w->parts[w->nparts].etag[0] = '\0';
-    pthread_mutex_lock(&w->mu);
-    w->job = w->cur;
-    w->job_part = w->nparts++;
-    w->busy = 1;
+    w->pstate[w->cur] = PB_QUEUED;
+    w->ppart[w->cur] = w->nparts++;
+    w->busy++;
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->mu);
-    w->cur ^= 1;
+    /* every buffer but the one to fill may be in flight */
+    if (s3_writer_wait(w, w->nbuf - 1, err) < 0) return -1;
+    pthread_mutex_lock(&w->mu);
+    for (i = 0; i < w->nbuf && w->pstate[i] != PB_FREE; i++)
+        ;
+    w->cur = i; /* the wait left one free */
+    w->pstate[i] = PB_FILL;
+    pthread_mutex_unlock(&w->mu);
+    return 0;
+}
+
+/* Part buffers are mapped, not malloc'd, so that a job holds exactly its buffers and gives
+ * them back when it ends: glibc raises its mmap threshold past a freed 8 MiB chunk, then
+ * serves later jobs' buffers from the heap, which keeps what it grew to (with malloc the
+ * worker's peak RSS rose by one part after a few jobs of bench/export.sh). Grows buffer c to
+ * n bytes, keeping its contents. 0 or -1 (out of memory). */
+static int s3_writer_grow(s3_writer *w, int c, size_t n)
+{
+    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    if (p == MAP_FAILED) return -1;
+    if (w->pbuf[c]) {
+        memcpy(p, w->pbuf[c], w->plen[c]);
+        munmap(w->pbuf[c], w->pcap[c]);
+    }
+    w->pbuf[c] = p;
+    w->pcap[c] = n;
     return 0;
 }
 
@@ -221,12 +299,8 @@ int s3_writer_write(s3_writer *w, const void *data, size_t n, t2err *err)
     while (n > 0) {
         int c = w->cur;
         size_t want = s3_part_size(w->base, w->nparts + 1), k;
-        if (w->pcap[c] < want) {
-            char *nb = realloc(w->pbuf[c], want);
-            if (!nb) return err_set(err, E_INTERNAL, "out of memory for a %zu-byte part", want);
-            w->pbuf[c] = nb;
-            w->pcap[c] = want;
-        }
+        if (w->pcap[c] < want && s3_writer_grow(w, c, want) < 0)
+            return err_set(err, E_INTERNAL, "out of memory for a %zu-byte part", want);
         k = want - w->plen[c];
         if (k > n) k = n;
         memcpy(w->pbuf[c] + w->plen[c], p, k);
@@ -261,7 +335,7 @@ int s3_writer_finish(s3_writer *w, t2err *err)
         return s3_put_object(w->main, w->key, w->pbuf[w->cur], w->plen[w->cur], w->ctype, err);
     }
     if (w->plen[w->cur] > 0 && s3_writer_ship(w, err) < 0) return -1;
-    if (s3_writer_wait(w, err) < 0) return -1;
+    if (s3_writer_wait(w, 0, err) < 0) return -1;
     if (s3_writer_gate(w, err) < 0) return -1;
     log_debug("s3: completing multipart upload of %s, %d parts", w->key, w->nparts);
     if (s3_complete_multipart(w->main, w->key, w->upload_id, w->parts, w->nparts, err) < 0) {
@@ -293,7 +367,7 @@ int s3_writer_abort(s3_writer *w, t2err *err)
     t2err e;
 
     atomic_store(&w->stop, 1);
-    if (w->thr_started) s3_writer_wait(w, NULL);
+    if (w->nthr) s3_writer_wait(w, 0, NULL);
     if (!w->upload_id) return 0;
     log_info("s3: aborting multipart upload of %s", w->key);
     s3_set_tick(w->main, NULL, NULL); /* the abort must run even when the tick says stop */
@@ -319,22 +393,26 @@ int s3_writer_parts(const s3_writer *w)
 
 void s3_writer_free(s3_writer *w)
 {
+    int i;
+
     if (!w) return;
-    if (w->thr_started) {
+    if (w->nthr) {
         atomic_store(&w->stop, 1);
         pthread_mutex_lock(&w->mu);
         w->quit = 1;
         pthread_cond_broadcast(&w->cv);
         pthread_mutex_unlock(&w->mu);
-        pthread_join(w->thr, NULL);
+        for (i = 0; i < w->nthr; i++)
+            pthread_join(w->thr[i], NULL);
     }
     s3_free(w->main);
-    s3_free(w->up);
+    for (i = 0; i < w->nup; i++)
+        s3_free(w->up[i]);
+    for (i = 0; i < w->nbuf; i++)
+        if (w->pbuf[i]) munmap(w->pbuf[i], w->pcap[i]);
     free(w->key);
     free(w->ctype);
     free(w->upload_id);
-    free(w->pbuf[0]);
-    free(w->pbuf[1]);
     free(w->parts);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);

@@ -1,12 +1,16 @@
 /* s3part -- the part writer: turns a byte stream into one S3 object, a single PutObject when
- * it is shorter than one part, else a multipart upload whose part N is uploaded on a
- * background thread while part N+1 fills, so at most two parts are in memory. Part sizes
- * follow s3_part_size(). Requests go through core/s3 (signing, retries, addressing).
+ * it is shorter than one part, else a multipart upload whose parts are uploaded by
+ * export_part_uploads background threads (in part order, each on its own connection) while
+ * the next part fills: at most export_part_uploads + 1 parts are in memory (the default, 2
+ * uploads of 8 MiB parts: 24 MiB). Part sizes follow s3_part_size(). Requests go through
+ * core/s3 (signing, retries, addressing). A failed or stopped part cancels the others and
+ * drops the queued ones; no part is sent after s3_writer_abort() has begun.
  *
- * Ownership: an s3_writer owns two s3_clients (one per thread), its two part buffers, the
- * part list and the upload id; s3_writer_free() releases all of it (stopping the thread).
- * Strings it returns (s3_writer_upload_id) live as long as the writer. It is used by one
- * caller thread; callbacks (tick, upload id, gate) run on that thread only. */
+ * Ownership: an s3_writer owns its s3_clients (one for the caller's thread, one per
+ * uploader), its part buffers, the part list and the upload id; s3_writer_free() releases all
+ * of it (stopping the threads). Strings it returns (s3_writer_upload_id) live as long as the
+ * writer. It is used by one caller thread; callbacks (tick, upload id, gate) run on that
+ * thread only. */
 #ifndef T2_S3PART_H
 #define T2_S3PART_H
 

@@ -4,7 +4,11 @@
 #                                             127.0.0.1:PORT with data in DIR, pid in
 #                                             DIR/s3rver.pid, create BUCKET, wait until it answers
 #   scripts/s3rver.sh stop DIR                stop the one started with that DIR
-# s3rver accepts the credentials S3RVER / S3RVER and checks SigV4 signatures made with them.
+# s3rver accepts the credentials S3RVER / S3RVER (it checks no signature: the test stack's
+# verifying proxy, tests/fixtures/s3verify.py, does). It runs through scripts/s3rver.js, which
+# replaces its CompleteMultipartUpload with one that checks the part list and ETags as S3 does
+# and keeps the parts where UploadPart wrote them behind a manifest (s3rver's own re-streams
+# and re-hashes every byte into a second file).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 NPM_DIR="$ROOT/var/npm"
@@ -29,7 +33,7 @@ start() {
         echo "s3rver already running (pid $(cat "$dir/s3rver.pid"))"
         return 0
     fi
-    nohup "$BIN" -d "$dir/data" -a 127.0.0.1 -p "$port" -s \
+    NODE_PATH="$NPM_DIR/node_modules" nohup node "$ROOT/scripts/s3rver.js" -d "$dir/data" -a 127.0.0.1 -p "$port" -s \
         --configure-bucket "$bucket" >"$dir/s3rver.log" 2>&1 &
     echo $! >"$dir/s3rver.pid"
     for i in $(seq 1 100); do

@@ -17,7 +17,8 @@ hand-back, lease expiry and attempt limit, concurrency, no secrets in the log; a
 racing the final PUT / CompleteMultipartUpload (no object left), COPY waiting on a table lock
 (lock timeout once; a long wait keeps its job, no second claim), the sweeper of uploads left
 on finished jobs, SIGTERM to the whole process group, a lost CompleteMultipartUpload reply
-(NoSuchUpload on the retry, object there), dot segments in keys; the master's SIGHUP reload
+(NoSuchUpload on the retry, object there), dot segments in keys, export_part_uploads parts
+in flight at once and never more; the master's SIGHUP reload
 (a changed setting taken, an invalid or bucketless file refused) and its fast second SIGTERM."""
 import gzip
 import hashlib
@@ -732,10 +733,14 @@ def test_kill9_mid_multipart_20_runs(exportd_factory, kill_ref):
 class FaultProxy:
     """HTTP proxy in front of s3rver. mode: 'pass', '500' (after `after` UploadPart
     requests, answers 500 to everything), 'drop' (same, but closes the connection),
-    'hold_abort' (an AbortMultipartUpload reaches s3rver once `release` is set)."""
+    'hold_abort' (an AbortMultipartUpload reaches s3rver once `release` is set), 'slow_parts'
+    (each UploadPart waits `delay` seconds before it is forwarded; `max_parts_in_flight` is
+    the most UploadPart requests it held at once)."""
 
     def __init__(self):
         self.mode, self.after, self.parts, self.log = "pass", 0, 0, []
+        self.delay, self.in_flight, self.max_parts_in_flight = 0.0, 0, 0
+        self.lock = threading.Lock()
         # hold_final: the final PutObject / CompleteMultipartUpload reaches s3rver, its reply
         # is held until `release` is set. lose_complete: the first CompleteMultipartUpload
         # reaches s3rver, its reply is lost (connection closed).
@@ -766,6 +771,14 @@ class FaultProxy:
                 failing = proxy.mode in ("500", "drop") and proxy.parts >= proxy.after
                 if is_part and not failing:
                     proxy.parts += 1
+                if is_part and proxy.mode == "slow_parts":
+                    with proxy.lock:
+                        proxy.in_flight += 1
+                        proxy.max_parts_in_flight = max(proxy.max_parts_in_flight,
+                                                        proxy.in_flight)
+                    time.sleep(proxy.delay)
+                    with proxy.lock:
+                        proxy.in_flight -= 1
                 if failing:
                     if proxy.mode == "drop":
                         self.close_connection = True
@@ -823,6 +836,28 @@ class FaultProxy:
     def close(self):
         self.srv.shutdown()
         self.srv.server_close()
+
+
+@pytest.mark.parametrize("uploads", [1, 2])
+def test_parts_upload_in_parallel(exportd_factory, big_ref, uploads):
+    """export_part_uploads parts go up at once, never more (the next part fills meanwhile, so
+    at most uploads + 1 parts are in memory), and the object is still psql's COPY byte for
+    byte, its parts in order."""
+    proxy = FaultProxy()
+    try:
+        proxy.mode, proxy.delay = "slow_parts", 0.5
+        d = exportd_factory(EXPORT_PREFIX=f"par{uploads}/",
+                            S3_ENDPOINT=f"http://127.0.0.1:{proxy.port}",
+                            T2SQL_EXPORT_CONCURRENCY=1, T2SQL_EXPORT_PART_UPLOADS=uploads)
+        job = create(BIG_SQL)
+        st = wait_status(job, {"SUCCESS", "FAILED"}, timeout=60)
+        assert st["status"] == "SUCCESS", st
+        assert hashlib.sha256(download(st)).hexdigest() == hashlib.sha256(big_ref).hexdigest()
+        assert proxy.parts >= 3 and proxy.max_parts_in_flight == uploads
+        assert re.search(rf"job {job}: SUCCESS, 160000 rows, \d+ bytes, {proxy.parts} parts",
+                         d.text())
+    finally:
+        proxy.close()
 
 
 @pytest.mark.parametrize("mode", ["500", "drop"])

@@ -5,7 +5,9 @@ presigned, with and without a session token, path-style and virtual-hosted, keys
 unicode and reserved characters. Anything else is refused as S3 refuses it: a wrong secret
 (SignatureDoesNotMatch), an unknown key, a missing or wrong token, a changed header, method,
 path or body after signing, an unsigned request, a presigned URL past its expiry. And what
-s3rver lacks: AbortMultipartUpload removes the parts, ListMultipartUploads / ListParts."""
+s3rver lacks: AbortMultipartUpload removes the parts, ListMultipartUploads / ListParts; and
+CompleteMultipartUpload as S3 does it (scripts/s3rver.js): the part list checked, S3's
+multipart ETag, ranges across parts, the parts gone with the object."""
 import hashlib
 import http.client
 import json
@@ -231,6 +233,54 @@ def test_abort_removes_parts(s3):
             "Parts": [{"PartNumber": 1, "ETag": parts[0]["ETag"]}]})
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] >= 400
     assert "Contents" not in s3.list_objects(Bucket=BUCKET, Prefix="mp/")
+
+
+def test_complete_checks_parts_as_s3(s3):
+    key = "mp/checked.csv"
+    uid = s3.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
+    a, b, c = os.urandom(5 << 20), b"tiny", os.urandom(3000)
+    etags = [s3.upload_part(Bucket=BUCKET, Key=key, UploadId=uid, PartNumber=n,
+                            Body=d)["ETag"] for n, d in ((1, a), (2, b), (3, c))]
+
+    def complete(*parts):
+        return s3.complete_multipart_upload(Bucket=BUCKET, Key=key, UploadId=uid,
+                                            MultipartUpload={"Parts": [
+                                                {"PartNumber": n, "ETag": e} for n, e in parts]})
+
+    for parts, want in (([(2, etags[1]), (1, etags[0])], "InvalidPartOrder"),
+                        ([(1, etags[1])], "InvalidPart"),          # another part's ETag
+                        ([(1, etags[0]), (4, etags[2])], "InvalidPart"),  # never uploaded
+                        ([(2, etags[1]), (3, etags[2])], "EntityTooSmall")):  # 4 bytes, not last
+        with pytest.raises(ClientError) as e:
+            complete(*parts)
+        assert code_of(e) == want and s3_uploads(s3, BUCKET, key) == [(key, uid)]
+    complete((1, etags[0]), (3, etags[2]))  # part 2 left out: dropped, as S3 does
+    md5s = hashlib.md5(a).digest() + hashlib.md5(c).digest()
+    head = s3.head_object(Bucket=BUCKET, Key=key)
+    assert head["ETag"] == '"%s-2"' % hashlib.md5(md5s).hexdigest()
+    assert head["ContentLength"] == len(a + c)
+    lo, hi = len(a) - 10, len(a) + 9  # across the two parts
+    r = s3.get_object(Bucket=BUCKET, Key=key, Range="bytes=%d-%d" % (lo, hi))
+    assert r["Body"].read() == (a + c)[lo:hi + 1]
+    assert r["ContentRange"] == "bytes %d-%d/%d" % (lo, hi, len(a + c))
+    with pytest.raises(ClientError) as e:
+        complete((1, etags[0]))
+    assert code_of(e) == "NoSuchUpload"
+    parts_dir = os.path.join(env("T2SQL_TEST_S3_DATA"), BUCKET, "mp", "checked.csv._S3rver_parts")
+    assert sorted(os.listdir(parts_dir)) == ["1", "3", "manifest.json"]
+    s3.put_object(Bucket=BUCKET, Key=key, Body=b"replaced")  # a plain object over it
+    assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == b"replaced"
+    assert not os.path.exists(parts_dir)
+    complete_again = s3.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
+    e1 = s3.upload_part(Bucket=BUCKET, Key=key, UploadId=complete_again, PartNumber=1,
+                        Body=b"x" * 10)["ETag"]
+    s3.complete_multipart_upload(Bucket=BUCKET, Key=key, UploadId=complete_again,
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e1}]})
+    assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == b"x" * 10
+    s3.delete_object(Bucket=BUCKET, Key=key)
+    assert not os.path.exists(parts_dir)
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=BUCKET, Key=key)
 
 
 def test_complete_after_verified_parts(s3):
