@@ -198,25 +198,23 @@ int pl_scan_time(ctx *x, int i)
         k = 2 + k + k2;
         goto done;
     }
-    if (tok_in(x, i, since) && (k = parse_point(x, i + 1, tmp.lo, hi2, sizeof hi2)) > 0) {
-        k += 1;
-        goto done;
-    }
-    if (tok_in(x, i, after) && (k = parse_point(x, i + 1, lo2, tmp.lo, sizeof tmp.lo)) > 0) {
-        k += 1;
-        goto done;
-    }
-    if (tok_in(x, i, before) && (k = parse_point(x, i + 1, tmp.hi, hi2, sizeof hi2)) > 0) {
-        k += 1;
-        goto done;
-    }
-    if (tok_in(x, i, until) && (k = parse_point(x, i + 1, lo2, tmp.hi, sizeof tmp.hi)) > 0) {
-        k += 1;
-        goto done;
-    }
-    if (tok_in(x, i, in) && (k = parse_point(x, i + 1, tmp.lo, tmp.hi, sizeof tmp.hi)) > 0) {
-        k += 1;
-        goto done;
+    {
+        /* a preposition and one point: where the point's own bounds go (lo2, hi2: dropped) */
+        const struct {
+            const char *const *words;
+            char *lo, *hi;
+        } at[] = {{since, tmp.lo, hi2},
+                  {after, lo2, tmp.lo},
+                  {before, tmp.hi, hi2},
+                  {until, lo2, tmp.hi},
+                  {in, tmp.lo, tmp.hi}};
+        size_t j;
+        for (j = 0; j < sizeof at / sizeof at[0]; j++)
+            if (tok_in(x, i, at[j].words) &&
+                (k = parse_point(x, i + 1, at[j].lo, at[j].hi, sizeof hi2)) > 0) {
+                k += 1;
+                goto done;
+            }
     }
     if ((k = parse_point(x, i, tmp.lo, tmp.hi, sizeof tmp.hi)) > 0) goto done;
     return 0;
