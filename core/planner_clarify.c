@@ -212,7 +212,9 @@ int pl_count_or_sum(ctx *x)
         int part = 0, strong = 0, vol = 0;
         if (u->kind != U_REF || u->role != ROLE_NONE) continue;
         for (k = 0; k < u->nc; k++) {
-            if (u->c[k].kind == R_TABLE && u->c[k].table == x->main && u->c[k].prio == P_TABLE_PART)
+            /* a word of the name; its last word ranks one above the others */
+            if (u->c[k].kind == R_TABLE && u->c[k].table == x->main &&
+                u->c[k].prio >= P_TABLE_PART && u->c[k].prio <= P_TABLE_PART + 1)
                 part = 1;
             else if (u->c[k].prio >= P_TABLE_PART)
                 strong = 1;
