@@ -162,13 +162,35 @@ static void dispatch(req *r, int ri, const char *allow)
     http_error(r, &err);
 }
 
-/* The request's row in t2sql.audit, written once the response is complete (the client does
- * not wait for it). A failure is logged, never answered. */
+static audit_batch w_audit; /* this worker's audit rows not written yet */
+
+/* Writes the queued audit rows in one statement. A failure is logged (the rows are lost),
+ * never answered. */
+static void audit_write(t2ctx *x, const conf *cf)
+{
+    PGconn *conn;
+    t2err err;
+    int n = w_audit.n;
+
+    if (!n) return;
+    err_clear(&err);
+    if (!(conn = pgc_get(&x->db, &err)) ||
+        audit_flush(conn, &w_audit, cf->audit_retention_days, &err) < 0) {
+        log_warn("%d audit rows not written: %s", n, err.detail);
+        pgc_check(&x->db);
+        audit_batch_free(&w_audit); /* (emptied by a failed flush too; not by a failed get) */
+    }
+}
+
+/* The request's row in t2sql.audit, queued once the response is complete (the client does
+ * not wait for it) and written with the worker's next batch: when the worker finds no
+ * request waiting, when AUDIT_BATCH_ROWS are queued or when the oldest waited
+ * AUDIT_BATCH_MS. */
 static void audit_request(req *r, double ms)
 {
     audit_rec a;
-    PGconn *conn;
-    t2err err;
+    struct timespec now;
+    double at;
 
     if (!r->audit_action) return;
     audit_init(&a, r->audit_action);
@@ -184,11 +206,15 @@ static void audit_request(req *r, double ms)
     a.rows = r->audit_rows;
     a.bytes = r->bytes_out;
     a.duration_ms = ms;
-    if (!(conn = pgc_get(&r->x->db, &err)) ||
-        audit_add(conn, &a, r->cf->audit_retention_days, &err) < 0) {
-        log_warn("audit row for %s not written: %s", r->audit_action, err.detail);
-        pgc_check(&r->x->db);
+    clock_gettime(CLOCK_REALTIME, &now);
+    at = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+    if (audit_queue(&w_audit, &a, at) < 0) { /* full: write the batch, then queue */
+        audit_write(r->x, r->cf);
+        if (audit_queue(&w_audit, &a, at) < 0)
+            log_warn("audit row for %s not written: it is over %u bytes", r->audit_action,
+                     AUDIT_BATCH_BYTES);
     }
+    if (audit_batch_due(&w_audit)) audit_write(r->x, r->cf);
 }
 
 static double ms_since(const struct timespec *a, const struct timespec *b)
@@ -393,6 +419,7 @@ int worker_run(const conf *cf, int listen_fd, int gated)
         log_error("FCGX_InitRequest failed");
         return 1;
     }
+    audit_batch_init(&w_audit);
     log_debug("worker ready");
     mem_bound_mark(&mb, &x);
     set_nonblocking(listen_fd);
@@ -405,9 +432,11 @@ int worker_run(const conf *cf, int listen_fd, int gated)
 
         t2ctx_tick(&x); /* catalog, glossary and examples are checked here, between requests */
         term_handler(0);
-        ready = w_stop ? 0 : wait_for_request(&fr, listen_fd, t2ctx_tick_in_ms(&x));
+        /* with audit rows queued, only a look: no request waiting, the rows are written */
+        ready = w_stop ? 0 : wait_for_request(&fr, listen_fd, w_audit.n ? 0 : t2ctx_tick_in_ms(&x));
         rc = w_stop ? -1 : ready > 0 ? FCGX_Accept_r(&fr) : -EAGAIN;
         term_handler(1);
+        if (ready == 0 && w_audit.n) audit_write(&x, cf);
         if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR) continue; /* tick, or lost */
         if (rc < 0) break;
         clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -436,6 +465,8 @@ int worker_run(const conf *cf, int listen_fd, int gated)
         mem_bound_mark(&mb, &x); /* a reload from here to the next request's end: a new base */
         if (cf->max_requests && ++served >= cf->max_requests) break;
     }
+    audit_write(&x, cf);
+    audit_batch_free(&w_audit);
     FCGX_Free(&fr, 1);
     jwtauth_free(w_jwks);
     w_jwks = NULL;
