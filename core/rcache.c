@@ -257,20 +257,23 @@ static const char *rel_version(const rcache *rc, const guard_rel *r, char *name,
     return NULL;
 }
 
-int rcache_key(rcache *rc, PGconn *conn, const rc_req *q, char key[80])
+int rcache_key(rcache *rc, pgc *db, const rc_req *q, char key[80])
 {
     const rc_memo *m;
+    PGconn *conn;
+    t2err err;
     buf parts = BUF_INIT(0);
     char name[140], h[65];
     const char *v;
     int i, ok = 1;
 
-    if (!rc || !rc->cf->result_cache || !conn) return 0;
+    if (!rc || !rc->cf->result_cache || !db) return 0;
     m = decide(rc, q->sql);
     if (!m->cacheable) return 0;
     if ((!rc->loaded.tv_sec && !rc->loaded.tv_nsec) ||
-        ms_since(&rc->loaded) >= (double)rc->cf->result_cache_version_ms)
-        if (tab_load(rc, conn) < 0) return 0;
+        ms_since(&rc->loaded) >= (double)rc->cf->result_cache_version_ms) {
+        if (!(conn = pgc_get(db, &err)) || tab_load(rc, conn) < 0) return 0;
+    }
     /* numeric_as_string changes the bytes of a page: instances sharing Redis may differ */
     buf_printf(&parts, "%ld\n%ld\n%d\n%d\n%d\n", q->page, q->page_size, q->count, q->ndjson,
                rc->cf->numeric_as_string);

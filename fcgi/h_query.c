@@ -184,7 +184,6 @@ int h_query(req *r)
     gen_result g;
     exec_req rq;
     sink s;
-    PGconn *conn;
     cache_ctl cc;
     char rkey[80];
     int cacheable = 0, in_context = 0, turn = 0;
@@ -222,7 +221,6 @@ int h_query(req *r)
     req_audit_what(r, NULL, rq.sql, rq.source);
     rq.ndjson = r->accept && strcasestr(r->accept, "application/x-ndjson") != NULL;
     metrics_add(&metrics_get()->queries[src], 1);
-    if (!(conn = pgc_get(&r->x->db, &err))) goto fail;
     r->stream_ctype = rq.ndjson ? "application/x-ndjson" : "application/json";
     if (r->cf->result_cache) {
         /* rows depend on the role and the claims (RLS): the identity's hash covers both */
@@ -230,7 +228,7 @@ int h_query(req *r)
             r->x->who && r->x->who->id_hash[0] ? r->x->who->id_hash : r->x->lim.role;
         rc_req cq = {rq.sql, rq.page, rq.page_size, (int)rq.count, rq.ndjson, ident};
         cache_control(r, &cc);
-        cacheable = !cc.no_store && rcache_key(r->x->rc, conn, &cq, rkey);
+        cacheable = !cc.no_store && rcache_key(r->x->rc, &r->x->db, &cq, rkey);
         if (cacheable && !cc.no_cache && serve_cached(r, &rq, rkey, cc.max_age, stream)) {
             r->source = rq.source;
             r->audit_rows = -1; /* served from the cache: not counted */

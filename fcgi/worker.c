@@ -95,20 +95,30 @@ static void on_term(int sig)
     w_stop = 1;
 }
 
+static sigset_t w_waitmask; /* the signal mask while waiting for a request */
+
 /* SIGTERM/SIGINT (stop) and SIGHUP (retired after a reload) set w_stop: the request in hand
- * is finished either way. While waiting in accept() they interrupt it (the worker then
- * leaves); while serving they must not (SA_RESTART), or a slow client's write would fail and
- * the response be cut short by a graceful stop. */
-static void term_handler(int restart)
+ * is finished either way. They are blocked but while the worker waits for a request, in
+ * ppoll() (which then returns EINTR and the worker leaves); while serving they must not
+ * interrupt a call, or a slow client's write would fail and the response be cut short by a
+ * graceful stop. One mask for the process, and no signal call per request. */
+static void term_handler(void)
 {
+    static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
     struct sigaction sa;
+    sigset_t stop;
+    size_t i;
 
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_term;
-    sa.sa_flags = restart ? SA_RESTART : 0;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
+    sigemptyset(&stop);
+    for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        sigaction(sigs[i], &sa, NULL);
+        sigaddset(&stop, sigs[i]);
+    }
+    sigprocmask(SIG_BLOCK, &stop, &w_waitmask);
+    for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigdelset(&w_waitmask, sigs[i]);
 }
 
 static int path_matches(const route *rt, const req *r)
@@ -374,15 +384,15 @@ static void set_nonblocking(int fd)
     if (fl >= 0) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-/* 1 when a connection may be waiting (or a kept connection is open), 0 when timeout_ms
- * passed first, -EINTR on a signal. */
+/* 1 when a connection may be waiting (or the kept connection has the next request), 0 when
+ * timeout_ms passed first, -EINTR on a signal (the only place a stop signal is let through). */
 static int wait_for_request(const FCGX_Request *fr, int listen_fd, long timeout_ms)
 {
-    struct pollfd p = {listen_fd, POLLIN, 0};
+    struct pollfd p = {fr->ipcFd >= 0 ? fr->ipcFd : listen_fd, POLLIN, 0};
+    struct timespec ts = {timeout_ms / 1000, (timeout_ms % 1000) * 1000000L};
     int n;
 
-    if (fr->ipcFd >= 0) return 1;
-    n = poll(&p, 1, timeout_ms > INT_MAX ? INT_MAX : (int)timeout_ms);
+    n = ppoll(&p, 1, &ts, &w_waitmask);
     return n > 0 ? 1 : n == 0 ? 0 : -EINTR;
 }
 
@@ -399,7 +409,7 @@ int worker_run(const conf *cf, int listen_fd, int gated)
     for (i = 0; i < sizeof routes / sizeof routes[0]; i++)
         names[i] = routes[i].path;
     metrics_set_routes(names, (int)(sizeof routes / sizeof routes[0]));
-    term_handler(1);
+    term_handler();
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
@@ -431,11 +441,9 @@ int worker_run(const conf *cf, int listen_fd, int gated)
         int ready, rc, ri, k, nl, entered = 0;
 
         t2ctx_tick(&x); /* catalog, glossary and examples are checked here, between requests */
-        term_handler(0);
         /* with audit rows queued, only a look: no request waiting, the rows are written */
         ready = w_stop ? 0 : wait_for_request(&fr, listen_fd, w_audit.n ? 0 : t2ctx_tick_in_ms(&x));
         rc = w_stop ? -1 : ready > 0 ? FCGX_Accept_r(&fr) : -EAGAIN;
-        term_handler(1);
         if (ready == 0 && w_audit.n) audit_write(&x, cf);
         if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR) continue; /* tick, or lost */
         if (rc < 0) break;
