@@ -90,15 +90,16 @@ int audit_queue(audit_batch *b, const audit_rec *a, double at)
     return 0;
 }
 
-int audit_batch_due(const audit_batch *b)
+long audit_batch_wait_ms(const audit_batch *b)
 {
     struct timespec now;
+    long age;
 
-    if (!b->n) return 0;
-    if (b->n >= AUDIT_BATCH_ROWS) return 1;
+    if (!b->n) return -1;
+    if (b->n >= AUDIT_BATCH_ROWS) return 0;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    return (now.tv_sec - b->first.tv_sec) * 1000 + (now.tv_nsec - b->first.tv_nsec) / 1000000 >=
-           AUDIT_BATCH_MS;
+    age = (long)((now.tv_sec - b->first.tv_sec) * 1000 + (now.tv_nsec - b->first.tv_nsec) / 1000000);
+    return age >= AUDIT_BATCH_MS ? 0 : AUDIT_BATCH_MS - age;
 }
 
 int audit_flush(PGconn *c, audit_batch *b, long retention_days, t2err *err)

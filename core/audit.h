@@ -58,8 +58,9 @@ void audit_batch_free(audit_batch *b);
  * full (AUDIT_BATCH_ROWS or AUDIT_BATCH_BYTES: flush it and queue again; a row that does
  * not fit an empty batch is over its size). */
 int audit_queue(audit_batch *b, const audit_rec *a, double at);
-/* 1 when b should be written now: it is full, or its oldest row waited AUDIT_BATCH_MS. */
-int audit_batch_due(const audit_batch *b);
+/* Milliseconds until b should be written: 0 = now (it is full, or its oldest row waited
+ * AUDIT_BATCH_MS), -1 = never (it is empty). */
+long audit_batch_wait_ms(const audit_batch *b);
 /* Writes b's rows in one INSERT (and purges as audit_add() does) and empties b, written or
  * not. 0 (also for an empty batch), or -1 with err: the rows are lost. */
 int audit_flush(PGconn *c, audit_batch *b, long retention_days, t2err *err);

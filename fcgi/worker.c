@@ -193,9 +193,9 @@ static void audit_write(t2ctx *x, const conf *cf)
 }
 
 /* The request's row in t2sql.audit, queued once the response is complete (the client does
- * not wait for it) and written with the worker's next batch: when the worker finds no
- * request waiting, when AUDIT_BATCH_ROWS are queued or when the oldest waited
- * AUDIT_BATCH_MS. */
+ * not wait for it) and written with the worker's batch: when AUDIT_BATCH_ROWS are queued or
+ * the oldest waited AUDIT_BATCH_MS (a busy worker writes many rows per statement, an idle
+ * one its row that much later). */
 static void audit_request(req *r, double ms)
 {
     audit_rec a;
@@ -224,7 +224,7 @@ static void audit_request(req *r, double ms)
             log_warn("audit row for %s not written: it is over %u bytes", r->audit_action,
                      AUDIT_BATCH_BYTES);
     }
-    if (audit_batch_due(&w_audit)) audit_write(r->x, r->cf);
+    if (audit_batch_wait_ms(&w_audit) == 0) audit_write(r->x, r->cf);
 }
 
 static double ms_since(const struct timespec *a, const struct timespec *b)
@@ -439,12 +439,16 @@ int worker_run(const conf *cf, int listen_fd, int gated)
         char allow[128];
         req r;
         int ready, rc, ri, k, nl, entered = 0;
+        long wait_ms, audit_ms;
 
         t2ctx_tick(&x); /* catalog, glossary and examples are checked here, between requests */
-        /* with audit rows queued, only a look: no request waiting, the rows are written */
-        ready = w_stop ? 0 : wait_for_request(&fr, listen_fd, w_audit.n ? 0 : t2ctx_tick_in_ms(&x));
+        wait_ms = t2ctx_tick_in_ms(&x);
+        if ((audit_ms = audit_batch_wait_ms(&w_audit)) >= 0 && audit_ms < wait_ms)
+            wait_ms = audit_ms; /* queued audit rows: wake when they are due */
+        ready = w_stop ? 0 : wait_for_request(&fr, listen_fd, wait_ms);
         rc = w_stop ? -1 : ready > 0 ? FCGX_Accept_r(&fr) : -EAGAIN;
-        if (ready == 0 && w_audit.n) audit_write(&x, cf);
+        if (rc != 0 && audit_batch_wait_ms(&w_audit) == 0) /* (else after this request) */
+            audit_write(&x, cf);
         if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR) continue; /* tick, or lost */
         if (rc < 0) break;
         clock_gettime(CLOCK_MONOTONIC, &t0);
