@@ -57,7 +57,9 @@ static redisContext *cache_conn(cache *c)
 
     if (c->rc) return c->rc;
     if (c->port == 0 || time(NULL) < c->retry_at) return NULL;
-    c->rc = redisConnectWithTimeout(c->host, c->port, tv);
+    /* a path: Redis's Unix socket (unixsocket), no TCP on the way to a Redis on this host */
+    c->rc = c->host[0] == '/' ? redisConnectUnixWithTimeout(c->host, tv)
+                              : redisConnectWithTimeout(c->host, c->port, tv);
     if (!c->rc || c->rc->err) {
         log_debug("redis unavailable: %s", c->rc ? c->rc->errstr : "out of memory");
         cache_drop(c);
