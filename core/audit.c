@@ -81,7 +81,8 @@ int audit_queue(audit_batch *b, const audit_rec *a, double at)
     if (a->bytes >= 0) rc |= buf_printf(&b->json, ",\"bytes\":%lld", a->bytes);
     if (a->duration_ms >= 0) rc |= buf_printf(&b->json, ",\"duration_ms\":%.3f", a->duration_ms);
     rc |= buf_addc(&b->json, '}');
-    if (rc || b->json.len >= AUDIT_BATCH_BYTES) { /* past AUDIT_BATCH_BYTES: the batch stays as it was */
+    /* past AUDIT_BATCH_BYTES (or out of memory): the batch stays as it was */
+    if (rc || b->json.len >= AUDIT_BATCH_BYTES) {
         b->json.len = mark;
         if (b->json.p) b->json.p[mark] = '\0';
         return -1;
@@ -98,7 +99,8 @@ long audit_batch_wait_ms(const audit_batch *b)
     if (!b->n) return -1;
     if (b->n >= AUDIT_BATCH_ROWS) return 0;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    age = (long)((now.tv_sec - b->first.tv_sec) * 1000 + (now.tv_nsec - b->first.tv_nsec) / 1000000);
+    age = (long)(now.tv_sec - b->first.tv_sec) * 1000 +
+          (long)(now.tv_nsec - b->first.tv_nsec) / 1000000;
     return age >= AUDIT_BATCH_MS ? 0 : AUDIT_BATCH_MS - age;
 }
 

@@ -42,10 +42,10 @@ int audit_add(PGconn *c, const audit_rec *a, long retention_days, t2err *err);
 
 /* Rows queued to be written in one INSERT: at most AUDIT_BATCH_ROWS rows and
  * AUDIT_BATCH_BYTES of their JSON text. */
-#define AUDIT_BATCH_ROWS 64
-#define AUDIT_BATCH_MS 100
+#define AUDIT_BATCH_ROWS  64
+#define AUDIT_BATCH_MS    100
 #define AUDIT_BATCH_BYTES (8u << 20)
-#define AUDIT_BATCH_KEEP (256u << 10) /* a flushed batch keeps at most this much room */
+#define AUDIT_BATCH_KEEP  (256u << 10) /* a flushed batch keeps at most this much room */
 typedef struct audit_batch {
     buf json; /* "[{row},{row}" -- the array without its closing ']' */
     int n;

@@ -235,8 +235,7 @@ int h_query(req *r)
     if (r->cf->result_cache) {
         cache_control(r, &cc);
         guess = in_context ? NULL : guess_slot(r, ident_of(r), rq.ndjson);
-        if (guess && guess[0] && !cc.no_store && !cc.no_cache)
-            cache_read_ahead(r->x->cache, guess);
+        if (guess && guess[0] && !cc.no_store && !cc.no_cache) cache_read_ahead(r->x->cache, guess);
     }
     if (convo_ask(r, question, query_id, "question is required", &qtext, &g, &cv, in_context,
                   &err) < 0)
