@@ -1,6 +1,7 @@
 /* audit -- appends to and lists t2sql.audit; see audit.h. */
 #include "audit.h"
 
+#include "buf.h"
 #include "pg.h"
 
 #include <stdio.h>
@@ -31,39 +32,124 @@ static void audit_purge(PGconn *c, long days)
                          1, NULL, p, NULL, NULL, 0));
 }
 
-int audit_add(PGconn *c, const audit_rec *a, long retention_days, t2err *err)
+/* "null" for NULL, else s as a JSON string. */
+static int add_str(buf *b, const char *s)
+{
+    return s ? buf_add_json_cstr(b, s) : buf_adds(b, "null");
+}
+
+void audit_batch_init(audit_batch *b)
+{
+    buf j = BUF_INIT(AUDIT_BATCH_BYTES + 1); /* + the closing ']' */
+
+    memset(b, 0, sizeof *b);
+    b->json = j;
+}
+
+void audit_batch_free(audit_batch *b)
+{
+    buf_free(&b->json);
+    b->n = 0;
+}
+
+int audit_queue(audit_batch *b, const audit_rec *a, double at)
+{
+    size_t mark = b->json.len;
+    int rc;
+
+    if (b->n >= AUDIT_BATCH_ROWS) return -1;
+    rc = buf_printf(&b->json, "%c{\"at\":%.6f,\"subject\":", b->n ? ',' : '[', at);
+    rc |= buf_add_json_cstr(&b->json, a->subject ? a->subject : "");
+    rc |= buf_adds(&b->json, ",\"role\":");
+    rc |= buf_add_json_cstr(&b->json, a->role ? a->role : "");
+    rc |= buf_adds(&b->json, ",\"claims\":");
+    rc |= buf_add_json_cstr(&b->json, a->claims && *a->claims ? a->claims : "{}");
+    rc |= buf_adds(&b->json, ",\"action\":");
+    rc |= add_str(&b->json, a->action);
+    rc |= buf_adds(&b->json, ",\"question\":");
+    rc |= add_str(&b->json, a->question);
+    rc |= buf_adds(&b->json, ",\"sql\":");
+    rc |= add_str(&b->json, a->sql);
+    rc |= buf_adds(&b->json, ",\"source\":");
+    rc |= add_str(&b->json, a->source);
+    rc |= buf_adds(&b->json, ",\"request_id\":");
+    rc |= add_str(&b->json, a->request_id);
+    rc |= buf_adds(&b->json, ",\"detail\":");
+    rc |= add_str(&b->json, a->detail);
+    if (a->status) rc |= buf_printf(&b->json, ",\"status\":%d", a->status);
+    if (a->rows >= 0) rc |= buf_printf(&b->json, ",\"rows\":%lld", a->rows);
+    if (a->bytes >= 0) rc |= buf_printf(&b->json, ",\"bytes\":%lld", a->bytes);
+    if (a->duration_ms >= 0) rc |= buf_printf(&b->json, ",\"duration_ms\":%.3f", a->duration_ms);
+    rc |= buf_addc(&b->json, '}');
+    /* past AUDIT_BATCH_BYTES (or out of memory): the batch stays as it was */
+    if (rc || b->json.len >= AUDIT_BATCH_BYTES) {
+        b->json.len = mark;
+        if (b->json.p) b->json.p[mark] = '\0';
+        return -1;
+    }
+    if (!b->n++) clock_gettime(CLOCK_MONOTONIC, &b->first);
+    return 0;
+}
+
+long audit_batch_wait_ms(const audit_batch *b)
+{
+    struct timespec now;
+    long age;
+
+    if (!b->n) return -1;
+    if (b->n >= AUDIT_BATCH_ROWS) return 0;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    age = (long)(now.tv_sec - b->first.tv_sec) * 1000 +
+          (long)(now.tv_nsec - b->first.tv_nsec) / 1000000;
+    return age >= AUDIT_BATCH_MS ? 0 : AUDIT_BATCH_MS - age;
+}
+
+int audit_flush(PGconn *c, audit_batch *b, long retention_days, t2err *err)
 {
     static const char q[] =
-        "INSERT INTO t2sql.audit (subject, role, claims, action, question, sql, source, status,"
-        " rows, bytes, duration_ms, request_id, detail)"
-        " VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8::int, $9::bigint, $10::bigint,"
-        " $11::float8, $12, $13)";
-    char st[16], rows[24], bytes[24], dur[32];
-    const char *p[13];
+        "INSERT INTO t2sql.audit (at, subject, role, claims, action, question, sql, source,"
+        " status, rows, bytes, duration_ms, request_id, detail)"
+        " SELECT to_timestamp(x.at), x.subject, x.role, x.claims::jsonb, x.action, x.question,"
+        "  x.sql, x.source, x.status, x.rows, x.bytes, x.duration_ms, x.request_id, x.detail"
+        " FROM json_to_recordset($1::json) AS x(at float8, subject text, role text, claims text,"
+        "  action text, question text, sql text, source text, status int, rows bigint,"
+        "  bytes bigint, duration_ms float8, request_id text, detail text)";
+    const char *p[1];
     PGresult *r;
     int rc = 0;
 
-    snprintf(st, sizeof st, "%d", a->status);
-    snprintf(rows, sizeof rows, "%lld", a->rows);
-    snprintf(bytes, sizeof bytes, "%lld", a->bytes);
-    snprintf(dur, sizeof dur, "%.3f", a->duration_ms);
-    p[0] = a->subject ? a->subject : "";
-    p[1] = a->role ? a->role : "";
-    p[2] = a->claims && *a->claims ? a->claims : "{}";
-    p[3] = a->action;
-    p[4] = a->question;
-    p[5] = a->sql;
-    p[6] = a->source;
-    p[7] = a->status ? st : NULL;
-    p[8] = a->rows >= 0 ? rows : NULL;
-    p[9] = a->bytes >= 0 ? bytes : NULL;
-    p[10] = a->duration_ms >= 0 ? dur : NULL;
-    p[11] = a->request_id;
-    p[12] = a->detail;
-    r = PQexecParams(c, q, 13, NULL, p, NULL, NULL, 0);
+    if (!b->n) return 0;
+    if (buf_addc(&b->json, ']') < 0) { /* the room for it was kept (AUDIT_BATCH_BYTES) */
+        rc = err_set(err, E_INTERNAL, "audit: the batch is over its size");
+        goto out;
+    }
+    p[0] = buf_cstr(&b->json);
+    r = PQexecParams(c, q, 1, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) rc = pg_result_err(c, r, E_INTERNAL, err, "audit");
     PQclear(r);
     if (rc == 0) audit_purge(c, retention_days);
+out:
+    if (b->json.cap > AUDIT_BATCH_KEEP)
+        buf_free(&b->json); /* a batch of long rows: its room is not kept */
+    else
+        buf_reset(&b->json);
+    b->n = 0;
+    return rc;
+}
+
+int audit_add(PGconn *c, const audit_rec *a, long retention_days, t2err *err)
+{
+    audit_batch b;
+    struct timespec now;
+    int rc;
+
+    audit_batch_init(&b);
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (audit_queue(&b, a, (double)now.tv_sec + (double)now.tv_nsec / 1e9) < 0)
+        rc = err_set(err, E_INTERNAL, "audit: the row is over its size");
+    else
+        rc = audit_flush(c, &b, retention_days, err);
+    audit_batch_free(&b);
     return rc;
 }
 

@@ -18,6 +18,9 @@ struct cache {
     char password[256];
     long timeout_ms;
     time_t retry_at;
+    char hint[128];      /* a key to read with the next GET of another key ("" = none) */
+    char ahead_key[128]; /* the key read ahead ("" = none) */
+    redisReply *ahead;   /* its reply, owned; never kept past cache_ahead_drop() */
 };
 
 cache *cache_new(const conf *cf)
@@ -35,6 +38,7 @@ cache *cache_new(const conf *cf)
 void cache_free(cache *c)
 {
     if (!c) return;
+    cache_ahead_drop(c);
     if (c->rc) redisFree(c->rc);
     free(c);
 }
@@ -53,7 +57,9 @@ static redisContext *cache_conn(cache *c)
 
     if (c->rc) return c->rc;
     if (c->port == 0 || time(NULL) < c->retry_at) return NULL;
-    c->rc = redisConnectWithTimeout(c->host, c->port, tv);
+    /* a path: Redis's Unix socket (unixsocket), no TCP on the way to a Redis on this host */
+    c->rc = c->host[0] == '/' ? redisConnectUnixWithTimeout(c->host, tv)
+                              : redisConnectWithTimeout(c->host, c->port, tv);
     if (!c->rc || c->rc->err) {
         log_debug("redis unavailable: %s", c->rc ? c->rc->errstr : "out of memory");
         cache_drop(c);
@@ -98,15 +104,67 @@ static redisReply *cache_cmd(cache *c, const char *fmt, ...)
     return r;
 }
 
+void cache_read_ahead(cache *c, const char *key)
+{
+    if (!c) return;
+    cache_ahead_drop(c);
+    str_copy(c->hint, sizeof c->hint, key);
+}
+
+void cache_ahead_drop(cache *c)
+{
+    if (!c) return;
+    if (c->ahead) freeReplyObject(c->ahead);
+    c->ahead = NULL;
+    c->ahead_key[0] = c->hint[0] = '\0';
+}
+
+/* GET key and GET c->hint in one round trip: key's reply returned, the hint's kept as
+ * c->ahead. NULL (and no connection) on a transport error: the caller asks again alone. */
+static redisReply *get_with_hint(cache *c, const char *key)
+{
+    redisContext *rc = cache_conn(c);
+    redisReply *r = NULL, *h = NULL;
+
+    if (!rc) return NULL;
+    if (redisAppendCommand(rc, "GET %s", key) != REDIS_OK ||
+        redisAppendCommand(rc, "GET %s", c->hint) != REDIS_OK ||
+        redisGetReply(rc, (void **)&r) != REDIS_OK || redisGetReply(rc, (void **)&h) != REDIS_OK) {
+        log_debug("redis command failed: %s", rc->errstr);
+        if (r) freeReplyObject(r);
+        redisFree(c->rc);
+        c->rc = NULL;
+        return NULL;
+    }
+    memcpy(c->ahead_key, c->hint, sizeof c->ahead_key);
+    c->ahead = h;
+    return r;
+}
+
 int cache_get(cache *c, const char *key, buf *out)
 {
-    redisReply *r;
+    redisReply *r = NULL;
     int hit = 0;
 
-    if (!c || !(r = cache_cmd(c, "GET %s", key))) return 0;
+    if (!c) return 0;
+    if (c->ahead && strcmp(c->ahead_key, key) == 0) { /* read in this request's round trip */
+        r = c->ahead;
+        c->ahead = NULL;
+        c->ahead_key[0] = '\0';
+    } else if (c->hint[0] && strcmp(c->hint, key) != 0) {
+        r = get_with_hint(c, key);
+    }
+    c->hint[0] = '\0';
+    if (!r && !(r = cache_cmd(c, "GET %s", key))) return 0;
     if (r->type == REDIS_REPLY_STRING && buf_add(out, r->str, r->len) == 0) hit = 1;
     freeReplyObject(r);
     return hit;
+}
+
+/* A write to the key read ahead makes what was read stale. */
+static void ahead_forget(cache *c, const char *key)
+{
+    if (c->ahead && strcmp(c->ahead_key, key) == 0) cache_ahead_drop(c);
 }
 
 void cache_set(cache *c, const char *key, const char *val, size_t len, long ttl)
@@ -114,6 +172,7 @@ void cache_set(cache *c, const char *key, const char *val, size_t len, long ttl)
     redisReply *r;
 
     if (!c) return;
+    ahead_forget(c, key);
     r = ttl > 0 ? cache_cmd(c, "SET %s %b EX %ld", key, val, len, ttl)
                 : cache_cmd(c, "SET %s %b", key, val, len);
     if (r) freeReplyObject(r);
@@ -123,7 +182,9 @@ void cache_del(cache *c, const char *key)
 {
     redisReply *r;
 
-    if (c && (r = cache_cmd(c, "DEL %s", key))) freeReplyObject(r);
+    if (!c) return;
+    ahead_forget(c, key);
+    if ((r = cache_cmd(c, "DEL %s", key))) freeReplyObject(r);
 }
 
 long cache_incr(cache *c, const char *key, long ttl)

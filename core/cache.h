@@ -1,8 +1,8 @@
 /* cache -- the optional Redis connection: get/set with TTL and counters for rate limits.
  *
  * Redis is never required: when it is down every call reports a miss (or -1 for counters)
- * quickly, and reconnecting is tried at most once a second. A cache owns its redisContext;
- * cache_free() releases it. */
+ * quickly, and reconnecting is tried at most once a second. A cache owns its redisContext
+ * and a reply read ahead (cache_read_ahead); cache_free() releases them. */
 #ifndef T2_CACHE_H
 #define T2_CACHE_H
 
@@ -15,6 +15,13 @@ cache *cache_new(const conf *cf);
 void cache_free(cache *c);
 /* 1 = hit (value appended to out), 0 = miss or Redis unavailable. */
 int cache_get(cache *c, const char *key, buf *out);
+/* Reads key along with the next cache_get() of another key, in the same round trip, when a
+ * caller can guess a key it will probably want next; the next cache_get(key) then takes
+ * that reply. What was read ahead is dropped by cache_ahead_drop() (at the latest when the
+ * request ends: it is never served later), by a cache_set() or cache_del() of key and by
+ * the next cache_read_ahead(). */
+void cache_read_ahead(cache *c, const char *key);
+void cache_ahead_drop(cache *c);
 /* Best effort; ttl seconds (0 = no expiry). */
 void cache_set(cache *c, const char *key, const char *val, size_t len, long ttl);
 void cache_del(cache *c, const char *key);

@@ -2,7 +2,9 @@
  *
  * A page is read through the COPY protocol in PostgreSQL's text format: every type's text is
  * its output function's, as in a PGresult, so no type needs another path (rowjson.c decodes
- * the escapes); the columns' types come from the same simple query's LIMIT 0 result. */
+ * the escapes); the columns' types come from the same simple query's LIMIT 0 result. A page
+ * of at most SMALL_PAGE rows is read as one ordinary text result (the same text, its own
+ * types): the statement runs once. */
 #include "exec.h"
 
 #include "buf.h"
@@ -269,7 +271,8 @@ int exec_check(PGconn *conn, const txn_limits *lim, const txn_identity *id, cons
     if (id && id->role && *id->role)
         rc = buf_printf(&q, "EXPLAIN (COSTS OFF) %s\n;\nROLLBACK", sql);
     else
-        rc = buf_printf(&q, "PREPARE t2sql_check AS\n%s\n;\nDEALLOCATE t2sql_check;\nROLLBACK", sql);
+        rc =
+            buf_printf(&q, "PREPARE t2sql_check AS\n%s\n;\nDEALLOCATE t2sql_check;\nROLLBACK", sql);
     if (rc < 0 || !PQsendQuery(conn, buf_cstr(&q))) {
         buf_free(&q);
         return err_set(err, rc < 0 ? E_INTERNAL : E_DB_UNAVAILABLE,
@@ -670,6 +673,62 @@ static int page_copy(PGconn *conn, page *pg, const char *osql, const char *lim, 
     return PAGE_OK;
 }
 
+/* Pages of at most SMALL_PAGE rows (the default page size is 50) are read as one ordinary
+ * result instead (page_rows): its description names the columns and their types, so the
+ * statement is planned and run once, where a COPY page runs its LIMIT 0 too. The result holds
+ * at most SMALL_PAGE + 1 rows; a statement failing midway fails before any row is written. */
+#define SMALL_PAGE 100
+
+/* page_copy's round trip for a small page: the opening (begin), the page's SELECT and the
+ * ROLLBACK in one simple query. A PAGE_* code. */
+static int page_rows(PGconn *conn, page *pg, const char *osql, const char *lim, const char *off,
+                     const buf *begin, int nbegin, t2err *err)
+{
+    buf q = BUF_INIT(0);
+    PGresult *r;
+    int i, j, nrows, rc = PAGE_OK;
+
+    if ((begin && buf_add(&q, begin->p, begin->len) < 0) ||
+        buf_printf(&q, "SELECT * FROM (\n%s\n) q LIMIT %s OFFSET %s;\nROLLBACK", osql, lim, off) <
+            0) {
+        buf_free(&q);
+        return err_set(err, E_INTERNAL, "out of memory");
+    }
+    i = PQsendQuery(conn, buf_cstr(&q));
+    buf_free(&q);
+    if (!i) return err_set(err, E_DB_UNAVAILABLE, "the database connection was lost");
+    if (begin && (rc = opening_results(conn, nbegin, pg->s->peer_fd, 0, err)) != 0)
+        return rc == -3 ? PAGE_HANGUP : PAGE_FAIL;
+    if (!(r = page_result(conn, pg, PGRES_TUPLES_OK, &rc, err))) return rc;
+    if ((pg->nf = start_page(pg->rq, &pg->s->b, r, pg->kinds, 1664, err)) < 0) {
+        PQclear(r);
+        return PAGE_FAIL;
+    }
+    nrows = PQntuples(r);
+    for (i = 0; i < nrows && rc == PAGE_OK; i++) {
+        size_t row_start = pg->s->b.len;
+        if (pg->n == pg->rq->page_size) {
+            pg->more = 1;
+            break;
+        }
+        for (j = 0; j < pg->nf; j++) {
+            pg->f[j].v = PQgetisnull(r, i, j) ? NULL : PQgetvalue(r, i, j);
+            pg->f[j].len = (size_t)PQgetlength(r, i, j);
+        }
+        if (write_fields(pg, err) < 0)
+            rc = PAGE_FAIL;
+        else if (row_done(pg, row_start) < 0)
+            rc = PAGE_GONE;
+    }
+    PQclear(r);
+    if (rc != PAGE_OK) return rc;
+    /* the ROLLBACK's result and the simple query's end: the connection then takes the count */
+    if (wait_result(conn, pg->s->peer_fd) < 0) return PAGE_HANGUP;
+    while ((r = PQgetResult(conn)) != NULL)
+        PQclear(r);
+    return PAGE_OK;
+}
+
 /* Ends a page that did not complete (rc a PAGE_* code): stops the query on the server when it
  * may still run (the client hung up, or the rows stopped being read), drains what was in
  * flight and rolls back; writes the error member when output had started. exec_page's
@@ -749,8 +808,8 @@ int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, 
     if (rc == 1)
         rc = PAGE_FAIL;
     else
-        rc = page_copy(conn, &pg, buf_cstr(&osql), lim_s, off_s, opened ? &begin : NULL, nbegin,
-                       err);
+        rc = (rq->page_size <= SMALL_PAGE ? page_rows : page_copy)(
+            conn, &pg, buf_cstr(&osql), lim_s, off_s, opened ? &begin : NULL, nbegin, err);
     /* the page's query rolled its transaction back: a count gets one of its own, alike */
     if (rc == PAGE_OK && count_needs_query(rq, offset, pg.n, pg.more) &&
         txn_begin(conn, lim, rq->id, err) < 0)

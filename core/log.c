@@ -2,6 +2,7 @@
 #include "log.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <json-c/json.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +19,24 @@
 static int log_fd = 2;
 static int log_lvl = LOG_INFO;
 static char log_prog[32] = "t2sql";
+static pid_t log_pid_v; /* 0 = not read yet (or forgotten in a forked child) */
+
+static void log_pid_forget(void)
+{
+    log_pid_v = 0;
+}
+
+pid_t log_pid(void)
+{
+    static int registered;
+
+    if (!registered) {
+        registered = 1;
+        pthread_atfork(NULL, NULL, log_pid_forget);
+    }
+    if (!log_pid_v) log_pid_v = getpid();
+    return log_pid_v;
+}
 static char log_req[80];
 static char *log_secrets[LOG_MAX_SECRETS];
 static int log_nsecrets;
@@ -158,7 +177,7 @@ static void log_json_line(int level, const char *msg, const log_kv *kv, int n)
     json_object_object_add(j, "time", json_object_new_string(t));
     json_object_object_add(j, "level", json_object_new_string(names));
     json_object_object_add(j, "prog", json_object_new_string(log_prog));
-    json_object_object_add(j, "pid", json_object_new_int((int)getpid()));
+    json_object_object_add(j, "pid", json_object_new_int((int)log_pid()));
     if (log_req[0]) json_object_object_add(j, "request_id", json_object_new_string(log_req));
     json_object_object_add(j, "msg", log_str(msg, 2000));
     for (i = 0; i < n; i++) {
@@ -186,7 +205,7 @@ static void log_text_line(int level, const char *text)
 
     log_time(line, 40);
     n = strlen(line);
-    k = snprintf(line + n, sizeof line - n, " %s[%d] %s ", log_prog, (int)getpid(),
+    k = snprintf(line + n, sizeof line - n, " %s[%d] %s ", log_prog, (int)log_pid(),
                  log_names[level]);
     n += k > 0 ? (size_t)k : 0;
     if (log_req[0] && n < sizeof line) {

@@ -8,6 +8,8 @@
 #ifndef T2_LOG_H
 #define T2_LOG_H
 
+#include <sys/types.h>
+
 enum { LOG_ERR = 0, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 /* path NULL or "" = stderr. Re-opening (SIGHUP) is allowed. Returns -1 if the file cannot
@@ -21,6 +23,9 @@ void log_clear_secrets(void);
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_set_json(int on); /* the format of the lines that follow */
 int log_is_json(void);
+/* This process's id, read once (a child made by fork() reads its own): the log lines and the
+ * workers' bookkeeping ask for it on every request. */
+pid_t log_pid(void);
 
 /* One field of a structured record: a string (s, NULL = left out), an integer or a number. */
 typedef enum { LOG_STR, LOG_INT, LOG_NUM } log_type;

@@ -1,6 +1,8 @@
 /* mem -- resident size and allocator trimming; see mem.h. */
 #include "mem.h"
 
+#include "log.h"
+
 #include <fcntl.h>
 #include <limits.h>
 #include <malloc.h>
@@ -10,19 +12,29 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+/* /proc/self/statm stays open (one pread per call); a forked child opens its own, since
+ * "self" was resolved to the opener's pid. */
 long mem_rss_kb(void)
 {
-    char b[128];
-    long pages, resident;
+    static int fd = -1;
+    static pid_t owner;
+    char b[128], *end;
+    long resident;
     ssize_t n;
-    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
 
-    if (fd < 0) return -1;
-    n = read(fd, b, sizeof b - 1);
-    close(fd);
+    if (fd >= 0 && owner != log_pid()) {
+        close(fd);
+        fd = -1;
+    }
+    if (fd < 0) {
+        if ((fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC)) < 0) return -1;
+        owner = log_pid();
+    }
+    n = pread(fd, b, sizeof b - 1, 0);
     if (n <= 0) return -1;
     b[n] = '\0';
-    if (sscanf(b, "%ld %ld", &pages, &resident) != 2) return -1;
+    strtol(b, &end, 10); /* size, then resident */
+    if (end == b || (resident = strtol(end, &end, 10)) < 0) return -1;
     return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 

@@ -175,10 +175,11 @@ static const char *who_hash(const t2ctx *x)
 static int store_query(t2ctx *x, const char *question, const char *owner, gen_result *out,
                        t2err *err)
 {
-    PGconn *conn = pgc_get(&x->db, err);
+    PGconn *conn;
 
-    if (!conn) return -1;
     queries_make_id(owner, buf_cstr(&out->sql), out->query_id);
+    if (queries_memo_has(&x->stored, out->query_id)) return 0; /* no connection needed */
+    if (!(conn = pgc_get(&x->db, err))) return -1;
     if (queries_store(&x->stored, conn, out->query_id, buf_cstr(&out->sql), question, out->source,
                       owner, x->who ? x->who->role : NULL, x->who ? x->who->claims_json : NULL,
                       err) < 0) {

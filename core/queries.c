@@ -16,14 +16,24 @@ void queries_make_id(const char *owner, const char *sql, char dst[QUERY_ID_LEN])
     snprintf(dst, QUERY_ID_LEN, "q_%.32s", h);
 }
 
+/* query_ids are hex hashes: two of their digits pick the slot */
+static size_t memo_slot(const char *id)
+{
+    return strtoul((char[3]){id[2], id[2] ? id[3] : 0, 0}, NULL, 16) & 255;
+}
+
+int queries_memo_has(const query_memo *memo, const char *id)
+{
+    return strcmp(memo->stored[memo_slot(id)], id) == 0;
+}
+
 int queries_store(query_memo *memo, PGconn *conn, const char *id, const char *sql,
                   const char *question, const char *source, const char *owner, const char *role,
                   const char *claims_json, t2err *err)
 {
     const char *params[7] = {
         id, sql, question, source, owner, role ? role : "", claims_json ? claims_json : "{}"};
-    /* query_ids are hex hashes: two of their digits pick the slot */
-    char *slot = memo->stored[strtoul((char[3]){id[2], id[2] ? id[3] : 0, 0}, NULL, 16) & 255];
+    char *slot = memo->stored[memo_slot(id)];
     PGresult *r;
     int rc = 0;
 

@@ -22,6 +22,8 @@ typedef struct query_memo {
 
 /* The query_id of sql made for owner. */
 void queries_make_id(const char *owner, const char *sql, char dst[QUERY_ID_LEN]);
+/* 1 when memo says id is stored already: queries_store() would not touch the database. */
+int queries_memo_has(const query_memo *memo, const char *id);
 /* Stores sql under id (made by queries_make_id) unless memo says it is stored already, with
  * the identity it was made for (role NULL = the service's own, claims_json NULL = none). The
  * owner carries the identity's hash, so an id is never shared across identities. 0 or -1

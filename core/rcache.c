@@ -122,15 +122,19 @@ static double ms_since(const struct timespec *t)
 }
 
 /* One query for the versions of every table, partitioned table (with its partitions) and
- * materialized view in the allowed schemas. */
+ * materialized view in the allowed schemas. The counters are the functions behind
+ * pg_stat_all_tables' n_tup_ins, n_tup_upd and n_tup_del (0 for a relation without stats),
+ * called for these relations only: the view, joined per relation, computes every one of its
+ * columns for every relation in the database, some 20 times the cost. */
 static int tab_load(rcache *rc, PGconn *conn)
 {
     static const char sql[] =
         "SELECT n.nspname || '.' || c.relname, (SELECT string_agg(pg_relation_filenode(t.relid)"
-        "::text || ':' || coalesce(s.n_tup_ins + s.n_tup_upd + s.n_tup_del, 0)::text, ',' "
+        "::text || ':' || (pg_stat_get_tuples_inserted(t.relid) + "
+        "pg_stat_get_tuples_updated(t.relid) + pg_stat_get_tuples_deleted(t.relid))::text, ',' "
         "ORDER BY t.relid) FROM (SELECT c.oid AS relid WHERE c.relkind <> 'p' UNION ALL "
-        "SELECT p.relid FROM pg_partition_tree(c.oid) p WHERE c.relkind = 'p') t "
-        "LEFT JOIN pg_stat_all_tables s ON s.relid = t.relid), pg_current_wal_lsn()::text "
+        "SELECT p.relid FROM pg_partition_tree(c.oid) p WHERE c.relkind = 'p') t), "
+        "pg_current_wal_lsn()::text "
         "FROM pg_class c "
         "JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE c.relkind IN ('r', 'p', 'm') AND NOT c.relispartition AND n.nspname = ANY($1)";
@@ -257,20 +261,23 @@ static const char *rel_version(const rcache *rc, const guard_rel *r, char *name,
     return NULL;
 }
 
-int rcache_key(rcache *rc, PGconn *conn, const rc_req *q, char key[80])
+int rcache_key(rcache *rc, pgc *db, const rc_req *q, char key[80])
 {
     const rc_memo *m;
+    PGconn *conn;
+    t2err err;
     buf parts = BUF_INIT(0);
     char name[140], h[65];
     const char *v;
     int i, ok = 1;
 
-    if (!rc || !rc->cf->result_cache || !conn) return 0;
+    if (!rc || !rc->cf->result_cache || !db) return 0;
     m = decide(rc, q->sql);
     if (!m->cacheable) return 0;
     if ((!rc->loaded.tv_sec && !rc->loaded.tv_nsec) ||
-        ms_since(&rc->loaded) >= (double)rc->cf->result_cache_version_ms)
-        if (tab_load(rc, conn) < 0) return 0;
+        ms_since(&rc->loaded) >= (double)rc->cf->result_cache_version_ms) {
+        if (!(conn = pgc_get(db, &err)) || tab_load(rc, conn) < 0) return 0;
+    }
     /* numeric_as_string changes the bytes of a page: instances sharing Redis may differ */
     buf_printf(&parts, "%ld\n%ld\n%d\n%d\n%d\n", q->page, q->page_size, q->count, q->ndjson,
                rc->cf->numeric_as_string);

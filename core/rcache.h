@@ -28,6 +28,7 @@
 #include "buf.h"
 #include "cache.h"
 #include "conf.h"
+#include "pg.h"
 #include "sqlguard.h"
 
 #include <libpq-fe.h>
@@ -57,9 +58,9 @@ void rcache_free(rcache *rc);
 
 /* 1 when q's page is cacheable, with its key in key[80] ("t2:rc:<sha256>"); 0 when not (the
  * cache is off, the SQL is not cacheable, or the versions cannot be read). Reads the version
- * map over conn (autocommit, outside any transaction) when it is older than
- * result_cache_version_ms. */
-int rcache_key(rcache *rc, PGconn *conn, const rc_req *q, char key[80]);
+ * map over db's connection (autocommit, outside any transaction) when it is older than
+ * result_cache_version_ms; between those reads it touches no connection. */
+int rcache_key(rcache *rc, pgc *db, const rc_req *q, char key[80]);
 
 /* The primary's WAL position (pg_lsn_parse) read with the versions rcache_key() last used;
  * 0 = unknown. A page read on a replica may be stored under such a key only when the replica

@@ -88,7 +88,7 @@ static int add_literal(PGconn *conn, buf *q, const char *s)
     return rc;
 }
 
-/* "; SELECT set_config('t2sql.claims', ..., true), set_config('t2sql.claim.x', ..., true)" */
+/* ", set_config('t2sql.claims', ..., true), set_config('t2sql.claim.x', ..., true)" */
 static int add_claims(PGconn *conn, buf *q, const txn_identity *id, t2err *err)
 {
     json_object *obj = NULL;
@@ -105,7 +105,7 @@ static int add_claims(PGconn *conn, buf *q, const txn_identity *id, t2err *err)
                                    json_object_new_string(id->claims[i].value));
         js = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN);
     }
-    if (buf_adds(q, "; SELECT set_config('t2sql.claims', ") < 0 || add_literal(conn, q, js) < 0 ||
+    if (buf_adds(q, ", set_config('t2sql.claims', ") < 0 || add_literal(conn, q, js) < 0 ||
         buf_adds(q, ", true)") < 0)
         goto fail;
     for (i = 0; i < id->nclaims; i++)
@@ -119,39 +119,41 @@ fail:
     return rc;
 }
 
-/* The whole opening of the transaction as one multi-statement string; *n (if not NULL) is
- * set to the results it produces (one per statement). */
+/* The whole opening of the transaction as one multi-statement string: BEGIN, then every
+ * setting as set_config(..., true) in one SELECT (the same as SET LOCAL, but one statement
+ * for PostgreSQL to parse and run instead of one per setting; the target list runs in order,
+ * so the role, set last, comes after the settings only its login may make). *n (if not NULL)
+ * is set to the results it produces: 2. */
 static int build_begin(PGconn *conn, buf *q, const txn_limits *lim, const txn_identity *id, int *n,
                        t2err *err)
 {
     const char *role = id && id->role && *id->role ? id->role : lim->role;
-    int k = 6; /* BEGIN and the five settings always there */
 
     buf_printf(q,
-               "BEGIN READ ONLY; SET LOCAL statement_timeout = %ld; SET LOCAL lock_timeout = %ld;"
-               " SET LOCAL standard_conforming_strings = on;" /* as libpg_query parses */
-               " SET LOCAL idle_in_transaction_session_timeout = %ld;"
-               " SET LOCAL search_path = %s",
-               lim->statement_timeout_ms, lim->lock_timeout_ms, lim->idle_tx_timeout_ms,
-               lim->search_path && *lim->search_path ? lim->search_path : "\"public\"");
+               "BEGIN READ ONLY; SELECT set_config('statement_timeout', '%ld', true),"
+               " set_config('lock_timeout', '%ld', true),"
+               " set_config('standard_conforming_strings', 'on', true)," /* as libpg_query parses */
+               " set_config('idle_in_transaction_session_timeout', '%ld', true),"
+               " set_config('search_path', ",
+               lim->statement_timeout_ms, lim->lock_timeout_ms, lim->idle_tx_timeout_ms);
+    if (add_literal(conn, q,
+                    lim->search_path && *lim->search_path ? lim->search_path : "\"public\"") < 0 ||
+        buf_adds(q, ", true)") < 0)
+        return err_set(err, E_INTERNAL, "cannot quote the search path");
     if (lim->temp_file_limit_kb >= 0 && (!lim->temp_limit_ok || *lim->temp_limit_ok))
-        k++, buf_printf(q, "; SET LOCAL temp_file_limit = %ld", lim->temp_file_limit_kb);
+        buf_printf(q, ", set_config('temp_file_limit', '%ld', true)", lim->temp_file_limit_kb);
     if (lim->work_mem && *lim->work_mem &&
-        (k++,
-         buf_adds(q, "; SET LOCAL work_mem = ") < 0 || add_literal(conn, q, lim->work_mem) < 0))
+        (buf_adds(q, ", set_config('work_mem', ") < 0 || add_literal(conn, q, lim->work_mem) < 0 ||
+         buf_adds(q, ", true)") < 0))
         return err_set(err, E_INTERNAL, "cannot quote work_mem");
-    if (id && (id->nclaims > 0 || id->claims_json) && (k++, add_claims(conn, q, id, err) < 0))
-        return -1;
-    if (role && *role) {
-        k++;
-        char *ident = PQescapeIdentifier(conn, role, strlen(role));
-        if (!ident) return err_set(err, E_INTERNAL, "cannot quote the query role");
-        buf_printf(q, "; SET LOCAL ROLE %s", ident);
-        PQfreemem(ident);
-    }
+    if (id && (id->nclaims > 0 || id->claims_json) && add_claims(conn, q, id, err) < 0) return -1;
+    if (role && *role &&
+        (buf_adds(q, ", set_config('role', ") < 0 || add_literal(conn, q, role) < 0 ||
+         buf_adds(q, ", true)") < 0))
+        return err_set(err, E_INTERNAL, "cannot quote the query role");
     if (q->len == 0 || (q->max && q->len >= q->max))
         return err_set(err, E_INTERNAL, "the transaction's settings are too long");
-    if (n) *n = k;
+    if (n) *n = 2;
     return 0;
 }
 

@@ -1,17 +1,19 @@
 /* txn -- the one read-only transaction every piece of generated SQL runs in: /query's pages,
  * counts and checks (core/exec), exportd's COPY (exportd/export.c) and any later caller.
  *
- * txn_begin() sends, in one round trip:
- *   BEGIN READ ONLY;
- *   SET LOCAL statement_timeout, lock_timeout, idle_in_transaction_session_timeout,
+ * txn_begin() sends, in one round trip, BEGIN READ ONLY and one SELECT of set_config(name,
+ * value, true) calls (each the same as SET LOCAL; one statement instead of one per setting),
+ * in this order:
+ *   statement_timeout, lock_timeout, idle_in_transaction_session_timeout,
  *             standard_conforming_strings = on (as libpg_query parsed the SQL),
  *             search_path (the quoted `schemas`, t2sql never on it),
  *             temp_file_limit (when >= 0 and the login may set it),
  *             work_mem (when configured);
- *   the claims (set_config('t2sql.claims', <json>, true) and one
- *             set_config('t2sql.claim.<name>', <value>, true) per claim), all before
- *   SET LOCAL ROLE (the identity's role, else query_role), so that the role generated SQL runs
- *   as needs no privilege on set_config() (conf/roles.sql revokes it from PUBLIC).
+ *   the claims ('t2sql.claims' = <json> and one 't2sql.claim.<name>' = <value> per claim),
+ *   and last 'role' (the identity's role, else query_role). The calls are checked for
+ *   EXECUTE as the login when the SELECT starts, before the role changes: the login needs
+ *   EXECUTE on set_config() (conf/roles.sql revokes it from PUBLIC and grants it to
+ *   t2sql_service), the role generated SQL runs as never does.
  * txn_begin_text() gives the same opening as text, for a caller that sends it with its own
  * statements (and a ROLLBACK) in one simple query: core/exec's pages and checks.
  * Every setting is LOCAL: txn_end() rolls back and the connection carries nothing to the next
@@ -36,7 +38,7 @@
 
 typedef struct txn_limits {
     const char *search_path; /* already quoted: "public", "sales" (txn_search_path) */
-    const char *role;        /* SET LOCAL ROLE when non-empty and no identity role: query_role */
+    const char *role;        /* the role set when non-empty and no identity role: query_role */
     long statement_timeout_ms, lock_timeout_ms, idle_tx_timeout_ms;
     long temp_file_limit_kb;  /* -1 = PostgreSQL's setting */
     const int *temp_limit_ok; /* may SET temp_file_limit (txn_temp_limit_allowed); NULL = yes */
@@ -49,7 +51,7 @@ typedef struct txn_claim {
 } txn_claim;
 
 typedef struct txn_identity {
-    const char *role;        /* SET LOCAL ROLE to this instead of query_role; NULL/"" = none.
+    const char *role;        /* the role set instead of query_role; NULL/"" = none.
                               * The login must be a member of it. */
     const txn_claim *claims; /* nclaims of them, may be NULL when nclaims is 0 */
     int nclaims;

@@ -48,6 +48,25 @@ static void cache_control(req *r, cache_ctl *cc)
     }
 }
 
+/* The result-cache key each of a few recent request bodies (with the identity and the
+ * format) was answered under, per process: a guess read ahead with the question's SQL
+ * (cache_read_ahead), so that a repeated page costs one Redis round trip, not two. A wrong
+ * guess (another body in the slot, changed versions) only reads a key not used. */
+#define RC_GUESSES 64
+static char rc_guess[RC_GUESSES][80];
+
+static char *guess_slot(const req *r, const char *ident, int ndjson)
+{
+    unsigned long h = 1469598103934665603UL;
+    const char *parts[2] = {r->body.p ? r->body.p : "", ident ? ident : ""};
+    size_t i, k;
+
+    for (k = 0; k < 2; k++)
+        for (i = 0; parts[k][i]; i++)
+            h = (h ^ (unsigned char)parts[k][i]) * 1099511628211UL;
+    return rc_guess[(h ^ (unsigned long)ndjson) % RC_GUESSES];
+}
+
 /* A page from the result cache, when there is one: 1 = answered. */
 static int serve_cached(req *r, const exec_req *rq, const char *key, long max_age, int stream)
 {
@@ -79,6 +98,12 @@ static int serve_cached(req *r, const exec_req *rq, const char *key, long max_ag
     sink_free(&s);
     rc_entry_free(&e);
     return 1;
+}
+
+/* Rows depend on the role and the claims (RLS): the identity's hash covers both. */
+static const char *ident_of(const req *r)
+{
+    return r->x->who && r->x->who->id_hash[0] ? r->x->who->id_hash : r->x->lim.role;
 }
 
 /* exec_page, with what the request log and the metrics report: rows, database time. */
@@ -184,9 +209,8 @@ int h_query(req *r)
     gen_result g;
     exec_req rq;
     sink s;
-    PGconn *conn;
-    cache_ctl cc;
-    char rkey[80];
+    cache_ctl cc = {0, 0, -1};
+    char rkey[80], *guess = NULL;
     int cacheable = 0, in_context = 0, turn = 0;
     exec_capture cap;
     convo cv;
@@ -207,6 +231,12 @@ int h_query(req *r)
     memset(&rq, 0, sizeof rq);
     if (count_mode_of(count, &rq, &err) < 0) goto fail;
     turn = in_context && !query_id; /* a question is a turn; paging through a query_id is not */
+    rq.ndjson = r->accept && strcasestr(r->accept, "application/x-ndjson") != NULL;
+    if (r->cf->result_cache) {
+        cache_control(r, &cc);
+        guess = in_context ? NULL : guess_slot(r, ident_of(r), rq.ndjson);
+        if (guess && guess[0] && !cc.no_store && !cc.no_cache) cache_read_ahead(r->x->cache, guess);
+    }
     if (convo_ask(r, question, query_id, "question is required", &qtext, &g, &cv, in_context,
                   &err) < 0)
         goto fail;
@@ -220,17 +250,12 @@ int h_query(req *r)
     fill_request(r, &g, page, page_size, &rq, &src);
     r->audit_rows = 0;
     req_audit_what(r, NULL, rq.sql, rq.source);
-    rq.ndjson = r->accept && strcasestr(r->accept, "application/x-ndjson") != NULL;
     metrics_add(&metrics_get()->queries[src], 1);
-    if (!(conn = pgc_get(&r->x->db, &err))) goto fail;
     r->stream_ctype = rq.ndjson ? "application/x-ndjson" : "application/json";
     if (r->cf->result_cache) {
-        /* rows depend on the role and the claims (RLS): the identity's hash covers both */
-        const char *ident =
-            r->x->who && r->x->who->id_hash[0] ? r->x->who->id_hash : r->x->lim.role;
-        rc_req cq = {rq.sql, rq.page, rq.page_size, (int)rq.count, rq.ndjson, ident};
-        cache_control(r, &cc);
-        cacheable = !cc.no_store && rcache_key(r->x->rc, conn, &cq, rkey);
+        rc_req cq = {rq.sql, rq.page, rq.page_size, (int)rq.count, rq.ndjson, ident_of(r)};
+        cacheable = !cc.no_store && rcache_key(r->x->rc, &r->x->db, &cq, rkey);
+        if (cacheable && guess) memcpy(guess, rkey, sizeof rkey);
         if (cacheable && !cc.no_cache && serve_cached(r, &rq, rkey, cc.max_age, stream)) {
             r->source = rq.source;
             r->audit_rows = -1; /* served from the cache: not counted */
@@ -283,6 +308,7 @@ fail:
     buf_free(&cap.body);
     rc = query_error(r, &err, in_context ? cv.id : NULL);
 out:
+    cache_ahead_drop(r->x->cache); /* nothing read ahead outlives the request */
     buf_free(&cols);
     buf_free(&frows);
     convo_free(&cv);

@@ -2,6 +2,7 @@
 #include "metrics.h"
 
 #include "jobs.h"
+#include "log.h"
 #include "mem.h"
 
 #include <limits.h>
@@ -196,7 +197,7 @@ void metrics_render(buf *out, PGconn *conn)
 int gate_try_enter(int limit)
 {
     metrics *m = metrics_get();
-    pid_t me = getpid();
+    pid_t me = log_pid();
     int n = __atomic_load_n(&m->busy, __ATOMIC_RELAXED), i;
 
     __atomic_store_n(&m->limit, limit, __ATOMIC_RELAXED);
@@ -223,8 +224,11 @@ static int gate_release(pid_t pid)
         if (__atomic_compare_exchange_n(&m->holder[i], &p, 0, 0, __ATOMIC_ACQ_REL,
                                         __ATOMIC_RELAXED)) {
             __atomic_fetch_sub(&m->busy, 1, __ATOMIC_ACQ_REL);
-            __atomic_fetch_add(&m->gate_seq, 1, __ATOMIC_ACQ_REL);
-            syscall(SYS_futex, &m->gate_seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+            /* seq before waiters, both sequentially consistent: a waiter counted after this
+             * read finds seq changed and does not sleep */
+            __atomic_fetch_add(&m->gate_seq, 1, __ATOMIC_SEQ_CST);
+            if (__atomic_load_n(&m->gate_waiters, __ATOMIC_SEQ_CST) > 0)
+                syscall(SYS_futex, &m->gate_seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
             return 1;
         }
     }
@@ -239,14 +243,19 @@ int gate_seq_now(void)
 void gate_wait_change(int seen, long timeout_ms)
 {
     struct timespec ts = {timeout_ms / 1000, (timeout_ms % 1000) * 1000000L};
+    metrics *m = metrics_get();
 
+    /* (a worker killed while waiting leaves the count high: places given back then always
+     * wake, as they did before the count) */
+    __atomic_fetch_add(&m->gate_waiters, 1, __ATOMIC_SEQ_CST);
     /* (shared, not FUTEX_PRIVATE: the word is in the mapping every worker inherits) */
-    syscall(SYS_futex, &metrics_get()->gate_seq, FUTEX_WAIT, seen, &ts, NULL, 0);
+    syscall(SYS_futex, &m->gate_seq, FUTEX_WAIT, seen, &ts, NULL, 0);
+    __atomic_fetch_sub(&m->gate_waiters, 1, __ATOMIC_SEQ_CST);
 }
 
 void gate_leave(void)
 {
-    gate_release(getpid());
+    gate_release(log_pid());
 }
 
 void gate_reap(pid_t pid)

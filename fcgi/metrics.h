@@ -49,7 +49,8 @@ typedef struct metrics {
     int busy;
     int limit;
     pid_t holder[M_HOLDERS];
-    int gate_seq; /* a futex word: counts the places given back (gate_wait_change) */
+    int gate_seq;     /* a futex word: counts the places given back (gate_wait_change) */
+    int gate_waiters; /* workers in gate_wait_change: a place given back wakes only if > 0 */
     unsigned long result_cache_hits, result_cache_misses;
 } metrics;
 

@@ -95,20 +95,30 @@ static void on_term(int sig)
     w_stop = 1;
 }
 
+static sigset_t w_waitmask; /* the signal mask while waiting for a request */
+
 /* SIGTERM/SIGINT (stop) and SIGHUP (retired after a reload) set w_stop: the request in hand
- * is finished either way. While waiting in accept() they interrupt it (the worker then
- * leaves); while serving they must not (SA_RESTART), or a slow client's write would fail and
- * the response be cut short by a graceful stop. */
-static void term_handler(int restart)
+ * is finished either way. They are blocked but while the worker waits for a request, in
+ * ppoll() (which then returns EINTR and the worker leaves); while serving they must not
+ * interrupt a call, or a slow client's write would fail and the response be cut short by a
+ * graceful stop. One mask for the process, and no signal call per request. */
+static void term_handler(void)
 {
+    static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
     struct sigaction sa;
+    sigset_t stop;
+    size_t i;
 
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_term;
-    sa.sa_flags = restart ? SA_RESTART : 0;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
+    sigemptyset(&stop);
+    for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        sigaction(sigs[i], &sa, NULL);
+        sigaddset(&stop, sigs[i]);
+    }
+    sigprocmask(SIG_BLOCK, &stop, &w_waitmask);
+    for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigdelset(&w_waitmask, sigs[i]);
 }
 
 static int path_matches(const route *rt, const req *r)
@@ -162,13 +172,35 @@ static void dispatch(req *r, int ri, const char *allow)
     http_error(r, &err);
 }
 
-/* The request's row in t2sql.audit, written once the response is complete (the client does
- * not wait for it). A failure is logged, never answered. */
+static audit_batch w_audit; /* this worker's audit rows not written yet */
+
+/* Writes the queued audit rows in one statement. A failure is logged (the rows are lost),
+ * never answered. */
+static void audit_write(t2ctx *x, const conf *cf)
+{
+    PGconn *conn;
+    t2err err;
+    int n = w_audit.n;
+
+    if (!n) return;
+    err_clear(&err);
+    if (!(conn = pgc_get(&x->db, &err)) ||
+        audit_flush(conn, &w_audit, cf->audit_retention_days, &err) < 0) {
+        log_warn("%d audit rows not written: %s", n, err.detail);
+        pgc_check(&x->db);
+        audit_batch_free(&w_audit); /* (emptied by a failed flush too; not by a failed get) */
+    }
+}
+
+/* The request's row in t2sql.audit, queued once the response is complete (the client does
+ * not wait for it) and written with the worker's batch: when AUDIT_BATCH_ROWS are queued or
+ * the oldest waited AUDIT_BATCH_MS (a busy worker writes many rows per statement, an idle
+ * one its row that much later). */
 static void audit_request(req *r, double ms)
 {
     audit_rec a;
-    PGconn *conn;
-    t2err err;
+    struct timespec now;
+    double at;
 
     if (!r->audit_action) return;
     audit_init(&a, r->audit_action);
@@ -184,11 +216,15 @@ static void audit_request(req *r, double ms)
     a.rows = r->audit_rows;
     a.bytes = r->bytes_out;
     a.duration_ms = ms;
-    if (!(conn = pgc_get(&r->x->db, &err)) ||
-        audit_add(conn, &a, r->cf->audit_retention_days, &err) < 0) {
-        log_warn("audit row for %s not written: %s", r->audit_action, err.detail);
-        pgc_check(&r->x->db);
+    clock_gettime(CLOCK_REALTIME, &now);
+    at = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+    if (audit_queue(&w_audit, &a, at) < 0) { /* full: write the batch, then queue */
+        audit_write(r->x, r->cf);
+        if (audit_queue(&w_audit, &a, at) < 0)
+            log_warn("audit row for %s not written: it is over %u bytes", r->audit_action,
+                     AUDIT_BATCH_BYTES);
     }
+    if (audit_batch_wait_ms(&w_audit) == 0) audit_write(r->x, r->cf);
 }
 
 static double ms_since(const struct timespec *a, const struct timespec *b)
@@ -348,15 +384,15 @@ static void set_nonblocking(int fd)
     if (fl >= 0) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-/* 1 when a connection may be waiting (or a kept connection is open), 0 when timeout_ms
- * passed first, -EINTR on a signal. */
+/* 1 when a connection may be waiting (or the kept connection has the next request), 0 when
+ * timeout_ms passed first, -EINTR on a signal (the only place a stop signal is let through). */
 static int wait_for_request(const FCGX_Request *fr, int listen_fd, long timeout_ms)
 {
-    struct pollfd p = {listen_fd, POLLIN, 0};
+    struct pollfd p = {fr->ipcFd >= 0 ? fr->ipcFd : listen_fd, POLLIN, 0};
+    struct timespec ts = {timeout_ms / 1000, (timeout_ms % 1000) * 1000000L};
     int n;
 
-    if (fr->ipcFd >= 0) return 1;
-    n = poll(&p, 1, timeout_ms > INT_MAX ? INT_MAX : (int)timeout_ms);
+    n = ppoll(&p, 1, &ts, &w_waitmask);
     return n > 0 ? 1 : n == 0 ? 0 : -EINTR;
 }
 
@@ -373,7 +409,7 @@ int worker_run(const conf *cf, int listen_fd, int gated)
     for (i = 0; i < sizeof routes / sizeof routes[0]; i++)
         names[i] = routes[i].path;
     metrics_set_routes(names, (int)(sizeof routes / sizeof routes[0]));
-    term_handler(1);
+    term_handler();
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
@@ -393,6 +429,7 @@ int worker_run(const conf *cf, int listen_fd, int gated)
         log_error("FCGX_InitRequest failed");
         return 1;
     }
+    audit_batch_init(&w_audit);
     log_debug("worker ready");
     mem_bound_mark(&mb, &x);
     set_nonblocking(listen_fd);
@@ -402,12 +439,16 @@ int worker_run(const conf *cf, int listen_fd, int gated)
         char allow[128];
         req r;
         int ready, rc, ri, k, nl, entered = 0;
+        long wait_ms, audit_ms;
 
         t2ctx_tick(&x); /* catalog, glossary and examples are checked here, between requests */
-        term_handler(0);
-        ready = w_stop ? 0 : wait_for_request(&fr, listen_fd, t2ctx_tick_in_ms(&x));
+        wait_ms = t2ctx_tick_in_ms(&x);
+        if ((audit_ms = audit_batch_wait_ms(&w_audit)) >= 0 && audit_ms < wait_ms)
+            wait_ms = audit_ms; /* queued audit rows: wake when they are due */
+        ready = w_stop ? 0 : wait_for_request(&fr, listen_fd, wait_ms);
         rc = w_stop ? -1 : ready > 0 ? FCGX_Accept_r(&fr) : -EAGAIN;
-        term_handler(1);
+        if (rc != 0 && audit_batch_wait_ms(&w_audit) == 0) /* (else after this request) */
+            audit_write(&x, cf);
         if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR) continue; /* tick, or lost */
         if (rc < 0) break;
         clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -436,6 +477,8 @@ int worker_run(const conf *cf, int listen_fd, int gated)
         mem_bound_mark(&mb, &x); /* a reload from here to the next request's end: a new base */
         if (cf->max_requests && ++served >= cf->max_requests) break;
     }
+    audit_write(&x, cf);
+    audit_batch_free(&w_audit);
     FCGX_Free(&fr, 1);
     jwtauth_free(w_jwks);
     w_jwks = NULL;

@@ -246,8 +246,9 @@ def is_count(q):
 
 
 def is_page(q):
-    # the page's statement: COPY (SELECT * FROM (<sql>) q LIMIT n OFFSET m) TO STDOUT
-    return "LIMIT $1 OFFSET $2" in q or re.search(r"\) q LIMIT \d+ OFFSET \d+\) TO STDOUT", q)
+    # the page's statement: COPY (SELECT * FROM (<sql>) q LIMIT n OFFSET m) TO STDOUT, or for a
+    # page of at most 100 rows (one ordinary result) SELECT * FROM (<sql>) q LIMIT n OFFSET m;
+    return "LIMIT $1 OFFSET $2" in q or re.search(r"\) q LIMIT \d+ OFFSET \d+(\) TO STDOUT|;)", q)
 
 
 # ---------------------------------------------------------------------------------------------

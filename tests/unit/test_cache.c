@@ -1,5 +1,7 @@
 /* test_cache -- with no Redis listening every call is a fast miss (or -1), never an error or
- * a hang; cache_key_hash is a deterministic sha256 that keeps its parts apart. */
+ * a hang; cache_key_hash is a deterministic sha256 that keeps its parts apart; a key read
+ * ahead is served once, in the same request, and dropped by a write or cache_ahead_drop()
+ * (against the test stack's Redis, T2SQL_TEST_REDIS_PORT; skipped without it). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -131,6 +133,69 @@ static void test_key_hash(void **state)
     assert_string_not_equal(h1, h2);
 }
 
+/* The value of key read through k ("" on a miss). */
+static void get_str(cache *k, const char *key, char *dst, size_t len)
+{
+    buf out = BUF_INIT(0);
+
+    cache_get(k, key, &out);
+    str_copy(dst, len, buf_cstr(&out));
+    buf_free(&out);
+}
+
+static void test_read_ahead(void **state)
+{
+    const char *port = getenv("T2SQL_TEST_REDIS_PORT");
+    cache *k, *other;
+    char v[32];
+    (void)state;
+
+    if (!port || !*port) {
+        skip(); /* no Redis to talk to */
+        return;
+    }
+    k = cache_at("127.0.0.1", strtol(port, NULL, 10));
+    other = cache_at("127.0.0.1", strtol(port, NULL, 10));
+    if (!cache_ping(k)) {
+        cache_free(k);
+        cache_free(other);
+        skip();
+        return;
+    }
+    cache_set(other, "t2sql:test:a", "A1", 2, 60);
+    cache_set(other, "t2sql:test:b", "B1", 2, 60);
+    cache_read_ahead(k, "t2sql:test:b");
+    get_str(k, "t2sql:test:a", v, sizeof v);
+    assert_string_equal(v, "A1");
+    /* b was read with a: a change made since is not seen by this one read */
+    cache_set(other, "t2sql:test:b", "B2", 2, 60);
+    get_str(k, "t2sql:test:b", v, sizeof v);
+    assert_string_equal(v, "B1");
+    get_str(k, "t2sql:test:b", v, sizeof v); /* served once: then Redis again */
+    assert_string_equal(v, "B2");
+    /* dropped at the request's end, and by a write of the key */
+    cache_read_ahead(k, "t2sql:test:b");
+    get_str(k, "t2sql:test:a", v, sizeof v);
+    cache_set(other, "t2sql:test:b", "B3", 2, 60);
+    cache_ahead_drop(k);
+    get_str(k, "t2sql:test:b", v, sizeof v);
+    assert_string_equal(v, "B3");
+    cache_read_ahead(k, "t2sql:test:b");
+    get_str(k, "t2sql:test:a", v, sizeof v);
+    cache_set(k, "t2sql:test:b", "B4", 2, 60);
+    get_str(k, "t2sql:test:b", v, sizeof v);
+    assert_string_equal(v, "B4");
+    /* a read ahead of a missing key is a miss */
+    cache_del(other, "t2sql:test:b");
+    cache_read_ahead(k, "t2sql:test:b");
+    get_str(k, "t2sql:test:a", v, sizeof v);
+    get_str(k, "t2sql:test:b", v, sizeof v);
+    assert_string_equal(v, "");
+    cache_del(other, "t2sql:test:a");
+    cache_free(k);
+    cache_free(other);
+}
+
 T2_UNIT_MAIN(NULL, NULL, cmocka_unit_test(test_redis_down_is_fast_miss),
              cmocka_unit_test(test_redis_disabled), cmocka_unit_test(test_null_cache),
-             cmocka_unit_test(test_key_hash))
+             cmocka_unit_test(test_key_hash), cmocka_unit_test(test_read_ahead))

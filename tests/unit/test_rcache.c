@@ -53,7 +53,7 @@ static void test_off_means_never(void **state)
     rc = rcache_new(&cf, &p);
     assert_non_null(rc);
     /* no connection is touched when the cache is off */
-    assert_int_equal(rcache_key(rc, (PGconn *)(uintptr_t)1, &q, key), 0);
+    assert_int_equal(rcache_key(rc, (pgc *)(uintptr_t)1, &q, key), 0);
     assert_string_equal(key, "");
     rcache_free(rc);
 }
