@@ -64,18 +64,19 @@ int audit_queue(audit_batch *b, const audit_rec *a, double at)
     rc |= buf_add_json_cstr(&b->json, a->role ? a->role : "");
     rc |= buf_adds(&b->json, ",\"claims\":");
     rc |= buf_add_json_cstr(&b->json, a->claims && *a->claims ? a->claims : "{}");
-    rc |= buf_adds(&b->json, ",\"action\":");
-    rc |= add_str(&b->json, a->action);
-    rc |= buf_adds(&b->json, ",\"question\":");
-    rc |= add_str(&b->json, a->question);
-    rc |= buf_adds(&b->json, ",\"sql\":");
-    rc |= add_str(&b->json, a->sql);
-    rc |= buf_adds(&b->json, ",\"source\":");
-    rc |= add_str(&b->json, a->source);
-    rc |= buf_adds(&b->json, ",\"request_id\":");
-    rc |= add_str(&b->json, a->request_id);
-    rc |= buf_adds(&b->json, ",\"detail\":");
-    rc |= add_str(&b->json, a->detail);
+    {
+        const char *const text[][2] = {{",\"action\":", a->action},
+                                       {",\"question\":", a->question},
+                                       {",\"sql\":", a->sql},
+                                       {",\"source\":", a->source},
+                                       {",\"request_id\":", a->request_id},
+                                       {",\"detail\":", a->detail}};
+        size_t i;
+        for (i = 0; i < sizeof text / sizeof text[0]; i++) {
+            rc |= buf_adds(&b->json, text[i][0]);
+            rc |= add_str(&b->json, text[i][1]);
+        }
+    }
     if (a->status) rc |= buf_printf(&b->json, ",\"status\":%d", a->status);
     if (a->rows >= 0) rc |= buf_printf(&b->json, ",\"rows\":%lld", a->rows);
     if (a->bytes >= 0) rc |= buf_printf(&b->json, ",\"bytes\":%lld", a->bytes);

@@ -617,6 +617,23 @@ static PGresult *page_result(PGconn *conn, page *pg, ExecStatusType want, int *r
     return NULL;
 }
 
+/* Sends the page's simple query q (built: 0 when building it ran out of memory; freed here)
+ * and reads the opening's nbegin results when begin was sent first; then the caller reads the
+ * page's own first result (page_result). A PAGE_* code. */
+static int page_send(PGconn *conn, page *pg, buf *q, int built, const buf *begin, int nbegin,
+                     t2err *err)
+{
+    int sent, rc;
+
+    sent = built && PQsendQuery(conn, buf_cstr(q));
+    buf_free(q);
+    if (!built) return err_set(err, E_INTERNAL, "out of memory");
+    if (!sent) return err_set(err, E_DB_UNAVAILABLE, "the database connection was lost");
+    if (begin && (rc = opening_results(conn, nbegin, pg->s->peer_fd, 0, err)) != 0)
+        return rc == -3 ? PAGE_HANGUP : PAGE_FAIL;
+    return PAGE_OK;
+}
+
 /* Reads the page through the COPY protocol, one CopyData line per row in PostgreSQL's text
  * format (no PGresult per row). The same simple query first runs the statement with LIMIT 0,
  * whose result names the columns and their types: one round trip, and in the same
@@ -631,19 +648,12 @@ static int page_copy(PGconn *conn, page *pg, const char *osql, const char *lim, 
     char *line;
     int len, rc = PAGE_OK;
 
-    if ((begin && buf_add(&q, begin->p, begin->len) < 0) ||
-        buf_printf(&q,
-                   "SELECT * FROM (\n%s\n) q LIMIT 0;\n"
-                   "COPY (SELECT * FROM (\n%s\n) q LIMIT %s OFFSET %s) TO STDOUT%s",
-                   osql, osql, lim, off, ";\nROLLBACK") < 0) {
-        buf_free(&q);
-        return err_set(err, E_INTERNAL, "out of memory");
-    }
-    len = PQsendQuery(conn, buf_cstr(&q));
-    buf_free(&q);
-    if (!len) return err_set(err, E_DB_UNAVAILABLE, "the database connection was lost");
-    if (begin && (rc = opening_results(conn, nbegin, pg->s->peer_fd, 0, err)) != 0)
-        return rc == -3 ? PAGE_HANGUP : PAGE_FAIL;
+    len = !(begin && buf_add(&q, begin->p, begin->len) < 0) &&
+          buf_printf(&q,
+                     "SELECT * FROM (\n%s\n) q LIMIT 0;\n"
+                     "COPY (SELECT * FROM (\n%s\n) q LIMIT %s OFFSET %s) TO STDOUT%s",
+                     osql, osql, lim, off, ";\nROLLBACK") >= 0;
+    if ((rc = page_send(conn, pg, &q, len, begin, nbegin, err)) != PAGE_OK) return rc;
     if (!(r = page_result(conn, pg, PGRES_TUPLES_OK, &rc, err))) return rc;
     pg->nf = start_page(pg->rq, &pg->s->b, r, pg->kinds, 1664, err);
     PQclear(r);
@@ -688,17 +698,10 @@ static int page_rows(PGconn *conn, page *pg, const char *osql, const char *lim, 
     PGresult *r;
     int i, j, nrows, rc = PAGE_OK;
 
-    if ((begin && buf_add(&q, begin->p, begin->len) < 0) ||
-        buf_printf(&q, "SELECT * FROM (\n%s\n) q LIMIT %s OFFSET %s;\nROLLBACK", osql, lim, off) <
-            0) {
-        buf_free(&q);
-        return err_set(err, E_INTERNAL, "out of memory");
-    }
-    i = PQsendQuery(conn, buf_cstr(&q));
-    buf_free(&q);
-    if (!i) return err_set(err, E_DB_UNAVAILABLE, "the database connection was lost");
-    if (begin && (rc = opening_results(conn, nbegin, pg->s->peer_fd, 0, err)) != 0)
-        return rc == -3 ? PAGE_HANGUP : PAGE_FAIL;
+    i = !(begin && buf_add(&q, begin->p, begin->len) < 0) &&
+        buf_printf(&q, "SELECT * FROM (\n%s\n) q LIMIT %s OFFSET %s;\nROLLBACK", osql, lim, off) >=
+            0;
+    if ((rc = page_send(conn, pg, &q, i, begin, nbegin, err)) != PAGE_OK) return rc;
     if (!(r = page_result(conn, pg, PGRES_TUPLES_OK, &rc, err))) return rc;
     if ((pg->nf = start_page(pg->rq, &pg->s->b, r, pg->kinds, 1664, err)) < 0) {
         PQclear(r);
