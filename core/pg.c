@@ -72,7 +72,8 @@ PGconn *pgc_peek(pgc *p)
     return pgc_healthy(p) ? p->conn : NULL;
 }
 
-PGconn *pgc_get(pgc *p, t2err *err)
+/* pgc_get, and pgc_get_between when arm is 0: a failed connect then starts no refusal */
+static PGconn *get_conn(pgc *p, int arm, t2err *err)
 {
     struct timespec now;
 
@@ -87,14 +88,26 @@ PGconn *pgc_get(pgc *p, t2err *err)
         log_warn("database connection failed: %s", PQerrorMessage(p->conn));
         PQfinish(p->conn);
         p->conn = NULL;
-        p->retry_at = now;
-        p->retry_at.tv_sec += 1;
+        if (arm) {
+            p->retry_at = now;
+            p->retry_at.tv_sec += 1;
+        }
         err_set(err, E_DB_UNAVAILABLE, "the database is unavailable");
         return NULL;
     }
     if (p->migrate) migrate_run(p->conn);
     pgc_inspect(p);
     return p->conn;
+}
+
+PGconn *pgc_get(pgc *p, t2err *err)
+{
+    return get_conn(p, 1, err);
+}
+
+PGconn *pgc_get_between(pgc *p, t2err *err)
+{
+    return get_conn(p, 0, err);
 }
 
 void pgc_check(pgc *p)

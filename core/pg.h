@@ -33,6 +33,9 @@ int pgc_init(pgc *p, const conf *cf, const char *appname, int migrate);
 int pgc_init_at(pgc *p, const conf *cf, conf_db which, const char *appname, int migrate);
 /* Returns a healthy connection or NULL with E_DB_UNAVAILABLE in err. */
 PGconn *pgc_get(pgc *p, t2err *err);
+/* pgc_get for work between requests: a connect that fails does not start the one-second
+ * refusal, which would turn the next requests away (one refusal already started holds). */
+PGconn *pgc_get_between(pgc *p, t2err *err);
 /* The connection if one is open and healthy, else NULL; never connects, so it neither waits
  * nor starts the one-second refusal (for work between requests). */
 PGconn *pgc_peek(pgc *p);

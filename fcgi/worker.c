@@ -175,8 +175,10 @@ static void dispatch(req *r, int ri, const char *allow)
 static audit_batch w_audit; /* this worker's audit rows not written yet */
 
 /* Writes the queued audit rows in one statement. A failure is logged (the rows are lost),
- * never answered. */
-static void audit_write(t2ctx *x, const conf *cf)
+ * never answered. Between requests (between), a database that cannot be reached keeps the
+ * rows for another try AUDIT_BATCH_MS later, while the batch has room: a restart of the
+ * database loses none, and turns no request away (pgc_get_between). */
+static void audit_write(t2ctx *x, const conf *cf, int between)
 {
     PGconn *conn;
     t2err err;
@@ -184,8 +186,12 @@ static void audit_write(t2ctx *x, const conf *cf)
 
     if (!n) return;
     err_clear(&err);
-    if (!(conn = pgc_get(&x->db, &err)) ||
-        audit_flush(conn, &w_audit, cf->audit_retention_days, &err) < 0) {
+    conn = between ? pgc_get_between(&x->db, &err) : pgc_get(&x->db, &err);
+    if (!conn && between && n < AUDIT_BATCH_ROWS) {
+        clock_gettime(CLOCK_MONOTONIC, &w_audit.first); /* (the next try's clock) */
+        return;
+    }
+    if (!conn || audit_flush(conn, &w_audit, cf->audit_retention_days, &err) < 0) {
         log_warn("%d audit rows not written: %s", n, err.detail);
         pgc_check(&x->db);
         audit_batch_free(&w_audit); /* (emptied by a failed flush too; not by a failed get) */
@@ -219,12 +225,12 @@ static void audit_request(req *r, double ms)
     clock_gettime(CLOCK_REALTIME, &now);
     at = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
     if (audit_queue(&w_audit, &a, at) < 0) { /* full: write the batch, then queue */
-        audit_write(r->x, r->cf);
+        audit_write(r->x, r->cf, 0);
         if (audit_queue(&w_audit, &a, at) < 0)
             log_warn("audit row for %s not written: it is over %u bytes", r->audit_action,
                      AUDIT_BATCH_BYTES);
     }
-    if (audit_batch_wait_ms(&w_audit) == 0) audit_write(r->x, r->cf);
+    if (audit_batch_wait_ms(&w_audit) == 0) audit_write(r->x, r->cf, 1);
 }
 
 static double ms_since(const struct timespec *a, const struct timespec *b)
@@ -448,7 +454,7 @@ int worker_run(const conf *cf, int listen_fd, int gated)
         ready = w_stop ? 0 : wait_for_request(&fr, listen_fd, wait_ms);
         rc = w_stop ? -1 : ready > 0 ? FCGX_Accept_r(&fr) : -EAGAIN;
         if (rc != 0 && audit_batch_wait_ms(&w_audit) == 0) /* (else after this request) */
-            audit_write(&x, cf);
+            audit_write(&x, cf, 1);
         if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR) continue; /* tick, or lost */
         if (rc < 0) break;
         clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -477,7 +483,7 @@ int worker_run(const conf *cf, int listen_fd, int gated)
         mem_bound_mark(&mb, &x); /* a reload from here to the next request's end: a new base */
         if (cf->max_requests && ++served >= cf->max_requests) break;
     }
-    audit_write(&x, cf);
+    audit_write(&x, cf, 0);
     audit_batch_free(&w_audit);
     FCGX_Free(&fr, 1);
     jwtauth_free(w_jwks);
