@@ -129,6 +129,10 @@ int audit_flush(PGconn *c, audit_batch *b, long retention_days, t2err *err)
     if (PQresultStatus(r) != PGRES_COMMAND_OK) rc = pg_result_err(c, r, E_INTERNAL, err, "audit");
     PQclear(r);
     if (rc == 0) audit_purge(c, retention_days);
+    if (rc != 0 && PQstatus(c) != CONNECTION_OK) { /* the connection went: the rows stay */
+        b->json.p[--b->json.len] = '\0';           /* (the ']' off again) */
+        return -2;
+    }
 out:
     if (b->json.cap > AUDIT_BATCH_KEEP)
         buf_free(&b->json); /* a batch of long rows: its room is not kept */
@@ -151,7 +155,7 @@ int audit_add(PGconn *c, const audit_rec *a, long retention_days, t2err *err)
     else
         rc = audit_flush(c, &b, retention_days, err);
     audit_batch_free(&b);
-    return rc;
+    return rc < 0 ? -1 : 0;
 }
 
 int audit_cli(PGconn *c, const char *action, const char *detail, const char *role,

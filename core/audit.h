@@ -62,7 +62,9 @@ int audit_queue(audit_batch *b, const audit_rec *a, double at);
  * AUDIT_BATCH_MS), -1 = never (it is empty). */
 long audit_batch_wait_ms(const audit_batch *b);
 /* Writes b's rows in one INSERT (and purges as audit_add() does) and empties b, written or
- * not. 0 (also for an empty batch), or -1 with err: the rows are lost. */
+ * not. 0 (also for an empty batch), or -1 with err: the rows are lost; or -2 with err when
+ * the connection was lost on the way: b keeps its rows (for another connection; a row the
+ * server had stored before the connection went is then written twice). */
 int audit_flush(PGconn *c, audit_batch *b, long retention_days, t2err *err);
 
 /* A row for a change made by a command-line tool: subject "cli:$USER". */

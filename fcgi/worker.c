@@ -182,20 +182,19 @@ static void audit_write(t2ctx *x, const conf *cf, int between)
 {
     PGconn *conn;
     t2err err;
-    int n = w_audit.n;
+    int n = w_audit.n, rc = -2;
 
     if (!n) return;
     err_clear(&err);
     conn = between ? pgc_get_between(&x->db, &err) : pgc_get(&x->db, &err);
-    if (!conn && between && n < AUDIT_BATCH_ROWS) {
+    if (conn && (rc = audit_flush(conn, &w_audit, cf->audit_retention_days, &err)) == 0) return;
+    pgc_check(&x->db);
+    if (rc == -2 && between && n < AUDIT_BATCH_ROWS) {  /* unreachable, or lost on the way */
         clock_gettime(CLOCK_MONOTONIC, &w_audit.first); /* (the next try's clock) */
         return;
     }
-    if (!conn || audit_flush(conn, &w_audit, cf->audit_retention_days, &err) < 0) {
-        log_warn("%d audit rows not written: %s", n, err.detail);
-        pgc_check(&x->db);
-        audit_batch_free(&w_audit); /* (emptied by a failed flush too; not by a failed get) */
-    }
+    log_warn("%d audit rows not written: %s", n, err.detail);
+    audit_batch_free(&w_audit);
 }
 
 /* The request's row in t2sql.audit, queued once the response is complete (the client does
