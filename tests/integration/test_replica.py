@@ -279,7 +279,11 @@ def test_result_cache_stores_only_pages_as_new_as_the_versions(instances, replic
             raise AssertionError("the paused replica replayed %s anyway (%s)" % (lsn, seen))
         wait(lambda: cache_state() == "miss", "the new versions to be seen")
         # read on the paused replica, older than the versions: never stored
-        assert [cache_state() for _ in range(3)] == ["miss"] * 3
+        states = [cache_state() for _ in range(3)]
+        behind = not replica_scalar("SELECT pg_last_wal_replay_lsn() >= '%s'::pg_lsn" % lsn)
+        state = replica_scalar("SELECT pg_get_wal_replay_pause_state()")
+        # a hit is a fault of the service only while the replica is still paused behind
+        assert states == ["miss"] * 3 or not behind, (states, state)
     finally:
         replica_scalar("SELECT pg_wal_replay_resume()")
     wait(caught_up, "the replica to catch up")
