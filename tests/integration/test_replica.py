@@ -247,6 +247,18 @@ def test_replica_down_falls_back_or_answers_503(insts, fakellm, uq):
     back_on_the_replica(insts, fakellm, uq)
 
 
+def updated_events():
+    """The primary's count of updated rows of events, as the result cache's versions read it
+    (a new connection: a new statistics snapshot)."""
+    c = pg_connect()
+    try:
+        with c.cursor() as cur:
+            cur.execute("SELECT pg_stat_get_tuples_updated('events'::regclass)")
+            return cur.fetchone()[0]
+    finally:
+        c.close()
+
+
 def test_result_cache_stores_only_pages_as_new_as_the_versions(instances, replica, fakellm, uq):
     inst = start(instances, CACHED)
     sql = "SELECT count(*) AS n FROM events"
@@ -264,12 +276,16 @@ def test_result_cache_stores_only_pages_as_new_as_the_versions(instances, replic
         # a few hundred runs, with the pause state "paused"); the service is not involved yet
         for attempt in range(3):
             pause_replay()
+            before = updated_events()
             c = pg_connect()  # the versions change, the rows do not; the backend's exit
             with c.cursor() as cur:  # flushes its counters
                 cur.execute("UPDATE events SET name = name WHERE event_id = 1")
                 cur.execute("SELECT pg_current_wal_insert_lsn()::text")
                 lsn = cur.fetchone()[0]
             c.close()
+            # the exit comes after close() returns: until the counters show the update, the
+            # service reads the old versions, and its hits are right
+            wait(lambda: updated_events() > before, "the update in the primary's statistics")
             if not replica_scalar("SELECT pg_last_wal_replay_lsn() >= '%s'::pg_lsn" % lsn):
                 break
             seen = replica_scalar("SELECT pg_get_wal_replay_pause_state() || ' at ' ||"
