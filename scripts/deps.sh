@@ -56,6 +56,17 @@ done
 if [ ${#want[@]} -gt 0 ]; then
   echo "deps: installing ${want[*]} (npm)"
   mkdir -p var/npm
-  PUPPETEER_SKIP_DOWNLOAD=1 npm install --silent --no-audit --no-fund --save-exact --prefix var/npm \
-    "${NPM_PKGS[@]}" >/dev/null
+  # a registry or cache hiccup (another install sharing ~/.npm) is tried again; the last
+  # try's messages are shown if it fails too
+  for try in 1 2 3; do
+    PUPPETEER_SKIP_DOWNLOAD=1 npm install --no-audit --no-fund --save-exact --prefix var/npm \
+      "${NPM_PKGS[@]}" >var/npm-install.log 2>&1 && break
+    if [ "$try" = 3 ]; then
+      tail -n 20 var/npm-install.log >&2
+      echo "deps: npm install failed 3 times (log: var/npm-install.log)" >&2
+      exit 1
+    fi
+    echo "deps: npm install failed (try $try of 3); trying again in 5 s"
+    sleep 5
+  done
 fi
