@@ -23,7 +23,7 @@ import pytest
 import requests
 
 from conftest import (PORT_OFFSET, ROOT, TIMEOUT, assert_error, assert_ok, assert_rows_match,
-                      conninfo, pg_connect, post_query)
+                      conninfo, pg_connect, pg_rows, post_query)
 from test_security import start
 
 REPLICA_PORT = 17442 + PORT_OFFSET
@@ -249,14 +249,8 @@ def test_replica_down_falls_back_or_answers_503(insts, fakellm, uq):
 
 def updated_events():
     """The primary's count of updated rows of events, as the result cache's versions read it
-    (a new connection: a new statistics snapshot)."""
-    c = pg_connect()
-    try:
-        with c.cursor() as cur:
-            cur.execute("SELECT pg_stat_get_tuples_updated('events'::regclass)")
-            return cur.fetchone()[0]
-    finally:
-        c.close()
+    (a connection of its own: a new statistics snapshot)."""
+    return pg_rows("SELECT pg_stat_get_tuples_updated('events'::regclass)")[0][0]
 
 
 def test_result_cache_stores_only_pages_as_new_as_the_versions(instances, replica, fakellm, uq):
