@@ -11,6 +11,7 @@
 #include "log.h"
 #include "order.h"
 #include "pg.h"
+#include "prep.h"
 #include "rowjson.h"
 
 #include <errno.h>
@@ -197,33 +198,54 @@ static int stmt_err(PGconn *conn, const PGresult *r, int for_check, t2err *err)
                          err, "check");
 }
 
+/* Set when a failed statement was one of prep.h's named ones found missing or out of date
+ * (prep_stale): the query may run again, with the record reset. */
+static int stmt_stale;
+
+/* Notes whether error result r is prep_stale()'s. */
+static void note_stale(PGconn *conn, const PGresult *r)
+{
+    if (prep_stale(r)) {
+        prep_reset(conn);
+        stmt_stale = 1;
+    }
+}
+
 /* Reads the n results of the transaction's opening sent ahead of a statement in one simple
- * query (txn_begin_text), watching peer_fd (-1: none). 0; -3 when the peer hung up; -1 with
- * err: PostgreSQL lexes and parses the whole string before running any of it, so an error in
- * place of the first result (BEGIN) is the statement's syntax (stmt_err), a later one the
- * opening's (as txn_begin() reports it). */
-static int opening_results(PGconn *conn, int n, int peer_fd, int for_check, t2err *err)
+ * query (txn_begin_text), and of the statement's own PREPARE (and DEALLOCATE) from result
+ * stmt_at on (n when there are none), watching peer_fd (-1: none); then settles the
+ * connection's prepared statements (prep_settle). 0; -3 when the peer hung up; -1 with err:
+ * PostgreSQL lexes and parses the whole string before running any of it, so an error in place
+ * of the first result (BEGIN) is the statement's syntax (stmt_err), as is one from stmt_at on;
+ * one between them the opening's (as txn_begin() reports it). */
+static int opening_results(PGconn *conn, int n, int stmt_at, int peer_fd, int for_check, t2err *err)
 {
     PGresult *r;
     ExecStatusType st;
     int i;
 
     for (i = 0; i < n; i++) {
-        if (wait_result(conn, peer_fd) < 0) return -3;
+        if (wait_result(conn, peer_fd) < 0) {
+            prep_settle(conn, 0);
+            return -3;
+        }
         r = PQgetResult(conn);
         st = PQresultStatus(r);
         if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-            if (i == 0 && r && PQstatus(conn) == CONNECTION_OK) {
+            prep_settle(conn, 0);
+            note_stale(conn, r);
+            if ((i == 0 || i >= stmt_at) && r && PQstatus(conn) == CONNECTION_OK) {
                 stmt_err(conn, r, for_check, err);
             } else {
                 pg_result_err(conn, r, E_INTERNAL, err, "command");
-                txn_begin_failed(err);
+                if (!stmt_stale) txn_begin_failed(err);
             }
             PQclear(r);
             return -1;
         }
         PQclear(r);
     }
+    prep_settle(conn, 1);
     return 0;
 }
 
@@ -254,8 +276,12 @@ static int check_apart(PGconn *conn, const txn_limits *lim, const txn_identity *
     return rc;
 }
 
-int exec_check(PGconn *conn, const txn_limits *lim, const txn_identity *id, const char *sql,
-               t2err *err)
+/* exec_check's one round trip: the opening, the statement, the rollback. With a role, EXPLAIN
+ * (which reaches the executor's start, where privileges are checked); else SQL-level PREPARE
+ * (parse analysis as PQprepare's, never executed), deallocated at once. 0; 1 when the opening
+ * cannot be sent as text on this connection (check_apart); -1 with err. */
+static int check_once(PGconn *conn, const txn_limits *lim, const txn_identity *id, const char *sql,
+                      t2err *err)
 {
     buf q = BUF_INIT(0);
     PGresult *r;
@@ -263,11 +289,8 @@ int exec_check(PGconn *conn, const txn_limits *lim, const txn_identity *id, cons
 
     if ((rc = txn_begin_text(conn, lim, id, &q, &n, err)) <= 0) {
         buf_free(&q);
-        return rc < 0 ? -1 : check_apart(conn, lim, id, sql, err);
+        return rc < 0 ? -1 : 1;
     }
-    /* one round trip: the opening, the statement, the rollback. With a role, EXPLAIN (which
-     * reaches the executor's start, where privileges are checked); else SQL-level PREPARE
-     * (parse analysis as PQprepare's, never executed), deallocated at once */
     if (id && id->role && *id->role)
         rc = buf_printf(&q, "EXPLAIN (COSTS OFF) %s\n;\nROLLBACK", sql);
     else
@@ -275,11 +298,12 @@ int exec_check(PGconn *conn, const txn_limits *lim, const txn_identity *id, cons
             buf_printf(&q, "PREPARE t2sql_check AS\n%s\n;\nDEALLOCATE t2sql_check;\nROLLBACK", sql);
     if (rc < 0 || !PQsendQuery(conn, buf_cstr(&q))) {
         buf_free(&q);
+        prep_settle(conn, 0);
         return err_set(err, rc < 0 ? E_INTERNAL : E_DB_UNAVAILABLE,
                        rc < 0 ? "out of memory" : "the database connection was lost");
     }
     buf_free(&q);
-    if ((rc = opening_results(conn, n, -1, 1, err)) == 0) {
+    if ((rc = opening_results(conn, n, n, -1, 1, err)) == 0) {
         r = PQgetResult(conn);
         if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
             rc = stmt_err(conn, r, 1, err);
@@ -287,6 +311,17 @@ int exec_check(PGconn *conn, const txn_limits *lim, const txn_identity *id, cons
     }
     txn_end(conn); /* drains the rest; rolls back when the rollback did not run */
     return rc < 0 ? -1 : 0;
+}
+
+int exec_check(PGconn *conn, const txn_limits *lim, const txn_identity *id, const char *sql,
+               t2err *err)
+{
+    int rc;
+
+    stmt_stale = 0;
+    if ((rc = check_once(conn, lim, id, sql, err)) < 0 && stmt_stale) /* once more, re-prepared */
+        rc = check_once(conn, lim, id, sql, err);
+    return rc == 1 ? check_apart(conn, lim, id, sql, err) : rc;
 }
 
 /* The next row of a COPY OUT (PQgetCopyData: its length, the line the caller's to PQfreemem;
@@ -551,6 +586,7 @@ typedef struct page {
     int nf; /* -1 until the columns are known */
     int started, more;
     long long n;
+    const char *search_path; /* the transaction's: a prepared page is this path's (prep.h) */
 } page;
 
 /* How a reading loop ended: the rows are all out, or why not. */
@@ -612,24 +648,27 @@ static PGresult *page_result(PGconn *conn, page *pg, ExecStatusType want, int *r
     }
     r = PQgetResult(conn);
     if (PQresultStatus(r) == want) return r;
+    note_stale(conn, r);
     *rc = pg_result_err(conn, r, E_QUERY_FAILED, err, "query");
     PQclear(r);
     return NULL;
 }
 
 /* Sends the page's simple query q (built: 0 when building it ran out of memory; freed here)
- * and reads the opening's nbegin results when begin was sent first; then the caller reads the
- * page's own first result (page_result). A PAGE_* code. */
+ * and reads the opening's nbegin results when begin was sent first (those from stmt_at on the
+ * page's own PREPARE); then the caller reads the page's own first result (page_result). A
+ * PAGE_* code. */
 static int page_send(PGconn *conn, page *pg, buf *q, int built, const buf *begin, int nbegin,
-                     t2err *err)
+                     int stmt_at, t2err *err)
 {
     int sent, rc;
 
     sent = built && PQsendQuery(conn, buf_cstr(q));
     buf_free(q);
+    if (begin && !sent) prep_settle(conn, 0);
     if (!built) return err_set(err, E_INTERNAL, "out of memory");
     if (!sent) return err_set(err, E_DB_UNAVAILABLE, "the database connection was lost");
-    if (begin && (rc = opening_results(conn, nbegin, pg->s->peer_fd, 0, err)) != 0)
+    if (begin && (rc = opening_results(conn, nbegin, stmt_at, pg->s->peer_fd, 0, err)) != 0)
         return rc == -3 ? PAGE_HANGUP : PAGE_FAIL;
     return PAGE_OK;
 }
@@ -653,7 +692,7 @@ static int page_copy(PGconn *conn, page *pg, const char *osql, const char *lim, 
                      "SELECT * FROM (\n%s\n) q LIMIT 0;\n"
                      "COPY (SELECT * FROM (\n%s\n) q LIMIT %s OFFSET %s) TO STDOUT%s",
                      osql, osql, lim, off, ";\nROLLBACK") >= 0;
-    if ((rc = page_send(conn, pg, &q, len, begin, nbegin, err)) != PAGE_OK) return rc;
+    if ((rc = page_send(conn, pg, &q, len, begin, nbegin, nbegin, err)) != PAGE_OK) return rc;
     if (!(r = page_result(conn, pg, PGRES_TUPLES_OK, &rc, err))) return rc;
     pg->nf = start_page(pg->rq, &pg->s->b, r, pg->kinds, 1664, err);
     PQclear(r);
@@ -690,18 +729,24 @@ static int page_copy(PGconn *conn, page *pg, const char *osql, const char *lim, 
 #define SMALL_PAGE 100
 
 /* page_copy's round trip for a small page: the opening (begin), the page's SELECT and the
- * ROLLBACK in one simple query. A PAGE_* code. */
+ * ROLLBACK in one simple query. Sent with the opening (a statement this process ran before),
+ * the SELECT is a prepared statement of the connection when it can be (prep.h): a repeated
+ * page is then neither parsed nor planned again. A PAGE_* code. */
 static int page_rows(PGconn *conn, page *pg, const char *osql, const char *lim, const char *off,
                      const buf *begin, int nbegin, t2err *err)
 {
-    buf q = BUF_INIT(0);
+    buf q = BUF_INIT(0), stmt = BUF_INIT(0);
     PGresult *r;
-    int i, j, nrows, rc = PAGE_OK;
+    int i, j, nrows, extra = -1, rc = PAGE_OK;
 
     i = !(begin && buf_add(&q, begin->p, begin->len) < 0) &&
-        buf_printf(&q, "SELECT * FROM (\n%s\n) q LIMIT %s OFFSET %s;\nROLLBACK", osql, lim, off) >=
-            0;
-    if ((rc = page_send(conn, pg, &q, i, begin, nbegin, err)) != PAGE_OK) return rc;
+        buf_printf(&stmt, "SELECT * FROM (\n%s\n) q LIMIT %s OFFSET %s", osql, lim, off) >= 0 &&
+        ((begin && (extra = prep_append(conn, &q, pg->search_path, buf_cstr(&stmt), NULL)) >= 0) ||
+         buf_add(&q, stmt.p, stmt.len) >= 0) &&
+        buf_adds(&q, ";\nROLLBACK") >= 0;
+    buf_free(&stmt);
+    rc = page_send(conn, pg, &q, i, begin, nbegin + (extra > 0 ? extra : 0), nbegin, err);
+    if (rc != PAGE_OK) return rc;
     if (!(r = page_result(conn, pg, PGRES_TUPLES_OK, &rc, err))) return rc;
     if ((pg->nf = start_page(pg->rq, &pg->s->b, r, pg->kinds, 1664, err)) < 0) {
         PQclear(r);
@@ -788,7 +833,7 @@ int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, 
     buf osql = BUF_INIT(0), begin = BUF_INIT(1u << 20);
     PGcancel *cancel = NULL;
     page pg;
-    int rc, nbegin = 0, opened;
+    int rc, nbegin = 0, opened, attempt;
     long long offset;
 
     pg.rq = rq; /* (kinds and f are filled once the columns are known) */
@@ -796,23 +841,35 @@ int exec_page(PGconn *conn, const txn_limits *lim, const exec_req *rq, sink *s, 
     pg.nf = -1;
     pg.started = pg.more = 0;
     pg.n = 0;
+    pg.search_path = lim->search_path;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     offset = (long long)(rq->page - 1) * rq->page_size;
     /* one row past the page tells pagination.has_more; it is read, never written */
     snprintf(lim_s, sizeof lim_s, "%lld", (long long)rq->page_size + 1);
     snprintf(off_s, sizeof off_s, "%lld", offset);
     if (!type_cache_loaded) type_load(conn);
-    if ((rc = page_open(conn, lim, rq, &osql, &begin, &nbegin, &opened, err)) < 0) {
-        buf_free(&osql);
-        buf_free(&begin);
-        return -1;
+    stmt_stale = 0;
+    for (attempt = 0;; attempt++) {
+        if ((rc = page_open(conn, lim, rq, &osql, &begin, &nbegin, &opened, err)) < 0) {
+            if (cancel) PQfreeCancel(cancel);
+            buf_free(&osql);
+            buf_free(&begin);
+            return -1;
+        }
+        if (!cancel) cancel = PQgetCancel(conn);
+        if (rc == 1)
+            rc = PAGE_FAIL;
+        else
+            rc = (rq->page_size <= SMALL_PAGE ? page_rows : page_copy)(
+                conn, &pg, buf_cstr(&osql), lim_s, off_s, opened ? &begin : NULL, nbegin, err);
+        if (rc != PAGE_FAIL || !stmt_stale || attempt > 0 || s->flushed || pg.nf >= 0) break;
+        /* a named statement was missing or out of date (nothing of the page is written): the
+         * record is reset, and the page runs once more, its statements prepared anew */
+        txn_end(conn);
+        stmt_stale = 0;
+        buf_reset(&osql);
+        buf_reset(&begin);
     }
-    cancel = PQgetCancel(conn);
-    if (rc == 1)
-        rc = PAGE_FAIL;
-    else
-        rc = (rq->page_size <= SMALL_PAGE ? page_rows : page_copy)(
-            conn, &pg, buf_cstr(&osql), lim_s, off_s, opened ? &begin : NULL, nbegin, err);
     /* the page's query rolled its transaction back: a count gets one of its own, alike */
     if (rc == PAGE_OK && count_needs_query(rq, offset, pg.n, pg.more) &&
         txn_begin(conn, lim, rq->id, err) < 0)

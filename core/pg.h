@@ -29,7 +29,8 @@ typedef struct pgc {
 int pgc_init(pgc *p, const conf *cf, const char *appname, int migrate);
 /* The same for the server `which` names (conf_pg_conninfo_at): the query workers' pooler or
  * the read replica. Every use of a pooled connection is a transaction or one autocommit
- * statement: nothing is left in the session (named statements, SET, LISTEN, session locks). */
+ * statement: nothing is left in the session (SET, LISTEN, session locks; named statements
+ * only on a direct connection: core/prep asks pg_through_pooler()). */
 int pgc_init_at(pgc *p, const conf *cf, conf_db which, const char *appname, int migrate);
 /* Returns a healthy connection or NULL with E_DB_UNAVAILABLE in err. */
 PGconn *pgc_get(pgc *p, t2err *err);

@@ -4,6 +4,7 @@
 #include "buf.h"
 #include "log.h"
 #include "pg.h"
+#include "prep.h"
 
 #include <json-c/json.h>
 #include <stdlib.h>
@@ -76,24 +77,44 @@ int txn_claim_name_ok(const char *s)
     return i <= 63;
 }
 
-/* Appends literal(s) to q as a quoted SQL string; -1 if it cannot be quoted. */
-static int add_literal(PGconn *conn, buf *q, const char *s)
-{
-    char *lit = PQescapeLiteral(conn, s, strlen(s));
-    int rc;
+/* The opening's settings while they are written: each a set_config(name, value, true) call,
+ * in lit with its value quoted, in shape with its value as the next parameter ($k), the quoted
+ * value then appended to args, "('v1', 'v2', ...)". */
+typedef struct opening {
+    PGconn *conn;
+    buf lit, shape, args;
+    int k, failed;
+} opening;
 
-    if (!lit) return -1;
-    rc = buf_adds(q, lit);
-    PQfreemem(lit);
-    return rc;
+/* Adds setting name (a plain name: no quoting needed) = value. */
+static void add_setting(opening *o, const char *name, const char *value)
+{
+    char *v = PQescapeLiteral(o->conn, value, strlen(value));
+    const char *sep = o->k ? ", " : "SELECT ";
+
+    if (!v || buf_printf(&o->lit, "%sset_config('%s', %s, true)", sep, name, v) < 0 ||
+        buf_printf(&o->shape, "%sset_config('%s', $%d, true)", sep, name, o->k + 1) < 0 ||
+        buf_printf(&o->args, "%s%s", o->k ? ", " : "(", v) < 0)
+        o->failed = 1;
+    o->k++;
+    PQfreemem(v);
 }
 
-/* ", set_config('t2sql.claims', ..., true), set_config('t2sql.claim.x', ..., true)" */
-static int add_claims(PGconn *conn, buf *q, const txn_identity *id, t2err *err)
+static void add_number(opening *o, const char *name, long value)
+{
+    char v[24];
+
+    snprintf(v, sizeof v, "%ld", value);
+    add_setting(o, name, v);
+}
+
+/* 't2sql.claims' = the claims as one JSON object, then 't2sql.claim.<name>' = each value. */
+static int add_claims(opening *o, const txn_identity *id, t2err *err)
 {
     json_object *obj = NULL;
     const char *js = id->claims_json;
-    int i, rc = -1;
+    char name[96];
+    int i;
 
     for (i = 0; i < id->nclaims; i++)
         if (!txn_claim_name_ok(id->claims[i].name) || !id->claims[i].value)
@@ -105,56 +126,61 @@ static int add_claims(PGconn *conn, buf *q, const txn_identity *id, t2err *err)
                                    json_object_new_string(id->claims[i].value));
         js = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN);
     }
-    if (buf_adds(q, ", set_config('t2sql.claims', ") < 0 || add_literal(conn, q, js) < 0 ||
-        buf_adds(q, ", true)") < 0)
-        goto fail;
-    for (i = 0; i < id->nclaims; i++)
-        if (buf_printf(q, ", set_config('t2sql.claim.%s', ", id->claims[i].name) < 0 ||
-            add_literal(conn, q, id->claims[i].value) < 0 || buf_adds(q, ", true)") < 0)
-            goto fail;
-    rc = 0;
-fail:
-    if (rc < 0) err_set(err, E_FORBIDDEN, "the claims cannot be passed to the database");
+    add_setting(o, "t2sql.claims", js);
+    for (i = 0; i < id->nclaims; i++) {
+        snprintf(name, sizeof name, "t2sql.claim.%s", id->claims[i].name);
+        add_setting(o, name, id->claims[i].value);
+    }
     json_object_put(obj);
-    return rc;
+    if (o->failed) return err_set(err, E_FORBIDDEN, "the claims cannot be passed to the database");
+    return 0;
 }
 
-/* The whole opening of the transaction as one multi-statement string: BEGIN, then every
- * setting as set_config(..., true) in one SELECT (the same as SET LOCAL, but one statement
- * for PostgreSQL to parse and run instead of one per setting; the target list runs in order,
- * so the role, set last, comes after the settings only its login may make). *n (if not NULL)
- * is set to the results it produces: 2. */
-static int build_begin(PGconn *conn, buf *q, const txn_limits *lim, const txn_identity *id, int *n,
-                       t2err *err)
+/* The whole opening of the transaction as one multi-statement string appended to q: BEGIN,
+ * then every setting as set_config(..., true) in one SELECT (the same as SET LOCAL, but one
+ * statement for PostgreSQL to parse and run instead of one per setting; the target list runs
+ * in order, so the role, set last, comes after the settings only its login may make). With
+ * prepared, that SELECT is a prepared statement of this connection (prep.h) when it can be,
+ * its values the parameters: parsed and planned once per connection. *n (if not NULL) is set
+ * to the results it produces: 2, and one per PREPARE or DEALLOCATE. */
+static int build_begin(PGconn *conn, buf *q, const txn_limits *lim, const txn_identity *id,
+                       int prepared, int *n, t2err *err)
 {
     const char *role = id && id->role && *id->role ? id->role : lim->role;
+    opening o = {conn, BUF_INIT(q->max), BUF_INIT(q->max), BUF_INIT(q->max), 0, 0};
+    int extra = -1, rc = -1;
 
-    buf_printf(q,
-               "BEGIN READ ONLY; SELECT set_config('statement_timeout', '%ld', true),"
-               " set_config('lock_timeout', '%ld', true),"
-               " set_config('standard_conforming_strings', 'on', true)," /* as libpg_query parses */
-               " set_config('idle_in_transaction_session_timeout', '%ld', true),"
-               " set_config('search_path', ",
-               lim->statement_timeout_ms, lim->lock_timeout_ms, lim->idle_tx_timeout_ms);
-    if (add_literal(conn, q,
-                    lim->search_path && *lim->search_path ? lim->search_path : "\"public\"") < 0 ||
-        buf_adds(q, ", true)") < 0)
-        return err_set(err, E_INTERNAL, "cannot quote the search path");
+    add_number(&o, "statement_timeout", lim->statement_timeout_ms);
+    add_number(&o, "lock_timeout", lim->lock_timeout_ms);
+    add_setting(&o, "standard_conforming_strings", "on"); /* as libpg_query parses */
+    add_number(&o, "idle_in_transaction_session_timeout", lim->idle_tx_timeout_ms);
+    add_setting(&o, "search_path",
+                lim->search_path && *lim->search_path ? lim->search_path : "\"public\"");
     if (lim->temp_file_limit_kb >= 0 && (!lim->temp_limit_ok || *lim->temp_limit_ok))
-        buf_printf(q, ", set_config('temp_file_limit', '%ld', true)", lim->temp_file_limit_kb);
-    if (lim->work_mem && *lim->work_mem &&
-        (buf_adds(q, ", set_config('work_mem', ") < 0 || add_literal(conn, q, lim->work_mem) < 0 ||
-         buf_adds(q, ", true)") < 0))
-        return err_set(err, E_INTERNAL, "cannot quote work_mem");
-    if (id && (id->nclaims > 0 || id->claims_json) && add_claims(conn, q, id, err) < 0) return -1;
-    if (role && *role &&
-        (buf_adds(q, ", set_config('role', ") < 0 || add_literal(conn, q, role) < 0 ||
-         buf_adds(q, ", true)") < 0))
-        return err_set(err, E_INTERNAL, "cannot quote the query role");
-    if (q->len == 0 || (q->max && q->len >= q->max))
-        return err_set(err, E_INTERNAL, "the transaction's settings are too long");
-    if (n) *n = 2;
-    return 0;
+        add_number(&o, "temp_file_limit", lim->temp_file_limit_kb);
+    if (lim->work_mem && *lim->work_mem) add_setting(&o, "work_mem", lim->work_mem);
+    if (id && (id->nclaims > 0 || id->claims_json) && add_claims(&o, id, err) < 0) goto done;
+    if (role && *role) add_setting(&o, "role", role);
+    if (o.failed || buf_addc(&o.args, ')') < 0) {
+        err_set(err, E_INTERNAL, "cannot quote the transaction's settings");
+        goto done;
+    }
+    if (buf_adds(q, "BEGIN READ ONLY; ") < 0 ||
+        ((!prepared ||
+          (extra = prep_append(conn, q, NULL, buf_cstr(&o.shape), buf_cstr(&o.args))) < 0) &&
+         buf_add(q, o.lit.p, o.lit.len) < 0) ||
+        (q->max && q->len >= q->max)) {
+        if (extra >= 0) prep_settle(conn, 0); /* (its PREPARE is never sent) */
+        err_set(err, E_INTERNAL, "the transaction's settings are too long");
+        goto done;
+    }
+    if (n) *n = 2 + (extra > 0 ? extra : 0);
+    rc = 0;
+done:
+    buf_free(&o.lit);
+    buf_free(&o.shape);
+    buf_free(&o.args);
+    return rc;
 }
 
 int txn_begin_text(PGconn *conn, const txn_limits *lim, const txn_identity *id, buf *q, int *n,
@@ -165,7 +191,7 @@ int txn_begin_text(PGconn *conn, const txn_limits *lim, const txn_identity *id, 
     /* PostgreSQL lexes a whole simple query before running any of it: the SET LOCAL
      * standard_conforming_strings in it would come too late for the statements after it */
     if (!scs || strcmp(scs, "on") != 0) return 0;
-    if (build_begin(conn, q, lim, id, n, err) < 0 ||
+    if (build_begin(conn, q, lim, id, 1, n, err) < 0 ||
         (buf_adds(q, ";\n") < 0 && err_set(err, E_INTERNAL, "out of memory") < 0)) {
         txn_begin_failed(err);
         return -1;
@@ -184,7 +210,7 @@ int txn_begin(PGconn *conn, const txn_limits *lim, const txn_identity *id, t2err
     buf q = BUF_INIT(1 << 20);
     int rc;
 
-    if ((rc = build_begin(conn, &q, lim, id, NULL, err)) == 0)
+    if ((rc = build_begin(conn, &q, lim, id, 0, NULL, err)) == 0)
         rc = pg_command(conn, buf_cstr(&q), err);
     if (rc < 0 && PQtransactionStatus(conn) != PQTRANS_IDLE)
         PQclear(PQexec(conn, "ROLLBACK")); /* leave no aborted transaction behind */

@@ -15,7 +15,10 @@
  *   EXECUTE on set_config() (conf/roles.sql revokes it from PUBLIC and grants it to
  *   t2sql_service), the role generated SQL runs as never does.
  * txn_begin_text() gives the same opening as text, for a caller that sends it with its own
- * statements (and a ROLLBACK) in one simple query: core/exec's pages and checks.
+ * statements (and a ROLLBACK) in one simple query: core/exec's pages and checks. There the
+ * SELECT is, on a direct connection, a prepared statement of the connection (core/prep: the
+ * same calls with the values as parameters, "EXECUTE t2sql_N('30000', ...)"), so PostgreSQL
+ * parses and plans it once per connection.
  * Every setting is LOCAL: txn_end() rolls back and the connection carries nothing to the next
  * transaction. Nothing here owns memory past a call; strings are the caller's.
  *
@@ -76,7 +79,8 @@ int txn_temp_limit_allowed(PGconn *conn, int *is_super);
 int txn_begin(PGconn *conn, const txn_limits *lim, const txn_identity *id, t2err *err);
 /* The same opening as text, for a caller that sends it in one simple query with the statements
  * that follow it (one round trip less): appended to q with its terminating ";\n", *n set to the
- * results it produces (one per statement; the caller reads them first; any error among them is
+ * results it produces (one per statement, PREPARE and DEALLOCATE included; the caller reads
+ * them first, then calls prep_settle(conn, ok) as prep.h says; any error among them is
  * reported like txn_begin's: pg_result_err(..., E_INTERNAL, ...) then txn_begin_failed()).
  * Returns 1; 0 when it cannot be used on this connection (the session's
  * standard_conforming_strings is not on: PostgreSQL lexes the whole string before its SET LOCAL

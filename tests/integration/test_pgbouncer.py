@@ -17,7 +17,8 @@ import psycopg2
 import pytest
 import requests
 
-from conftest import PORT_OFFSET, ROOT, assert_error, assert_ok, assert_rows_match, loads
+from conftest import (PORT_OFFSET, ROOT, assert_error, assert_ok, assert_rows_match, loads,
+                      pg_rows, post_query)
 from test_security import bearer, create_key, service_env, start
 from test_streaming import (NDJSON, SLOW_COUNT, SLOW_ROWS, assert_error_member, assert_streamed,
                             md5, ndjson_lines)
@@ -237,6 +238,31 @@ def test_export_start_and_status_through_the_pool(inst, keys, fakellm, uq):
     """Started and followed through the pool; the stack's exportd (direct) runs it."""
     _, rows, _ = export_as(inst, keys["b"], fakellm, uq, keys["a"])
     assert norm(rows[1:]) == norm(as_role(EXPORT_SQL, ROLE["b"], {"city": CITY["b"]}))
+
+PREPARED = ("SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
+            " AND query ~ '(EXECUTE|PREPARE) t2sql_[0-9]'")
+
+
+def test_named_statements_only_on_direct_connections(inst, keys, fakellm, uq, base_url, pg):
+    """A repeated page runs as named prepared statements on the stack's direct connections
+    (the opening and the page parsed once per connection), never through the pooler: the
+    pool's server sessions (PgBouncer's SHOW SERVERS ports) show none, and every answer is
+    right although consecutive transactions land on other sessions."""
+    sql = "SELECT event_id, name FROM events WHERE event_id <= 3 ORDER BY event_id"
+    want = pg.run(sql)
+    fakellm.sql(uq, sql)
+    for _ in range(12):  # every worker: the order found, then the page prepared and executed
+        assert_rows_match(assert_ok(post_query(base_url, {"question": "direct %s" % uq,
+                                                          "stream": False})), want)
+    assert int(pg_rows(PREPARED)[0][0]) > 0, "the stack's workers prepared nothing"
+    for i in range(16):
+        body = assert_ok(ask(inst, keys["reader"], fakellm, uq, sql, stream=False))
+        assert_rows_match(body, want)
+    ports = [str(r["local_port"]) for r in admin("SHOW SERVERS") if r["database"] == "t2sql"]
+    assert ports
+    n = pg_rows(PREPARED + " AND client_port IN (%s)" % ", ".join(ports))[0][0]
+    assert int(n) == 0, "a pooled session ran a named statement"
+
 
 
 def test_exportd_refuses_a_pooler(bouncer):

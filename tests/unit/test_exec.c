@@ -182,6 +182,133 @@ static void test_errors_before_output(void **state)
     buf_free(&out);
 }
 
+/* Runs sql (as page() does, a 10-row page) and returns its document's column names joined by
+ * spaces, then its rows' first values, into out; -1 if the page failed. */
+static int page_text(const char *sql, const txn_limits *l, const txn_identity *id, char *out,
+                     size_t len, t2err *e)
+{
+    buf b = BUF_INIT(0);
+    exec_req rq;
+    sink s;
+    json_object *j, *v;
+    size_t i, at = 0;
+    int rc;
+
+    memset(&rq, 0, sizeof rq);
+    rq.sql = sql;
+    rq.query_id = "q1";
+    rq.page = 1;
+    rq.page_size = 10;
+    rq.count = COUNT_NONE;
+    rq.id = id;
+    err_clear(e);
+    sink_init(&s, out_write, &b, 1 << 14, 1 << 20, 1);
+    rc = exec_page(db, l, &rq, &s, e);
+    if (rc == 0) sink_flush(&s);
+    sink_free(&s);
+    out[0] = '\0';
+    if (rc == 0 && (j = json_tokener_parse(buf_cstr(&b))) != NULL) {
+        v = member(j, "columns");
+        for (i = 0; i < json_object_array_length(v) && at < len; i++)
+            at += (size_t)snprintf(out + at, len - at, "%s ",
+                                   json_object_get_string(json_object_array_get_idx(v, i)));
+        v = member(j, "rows");
+        for (i = 0; i < json_object_array_length(v) && at < len; i++)
+            at += (size_t)snprintf(out + at, len - at, "%s ",
+                                   json_object_get_string(json_object_array_get_idx(
+                                       json_object_array_get_idx(v, i), 0)));
+        json_object_put(j);
+    }
+    buf_free(&b);
+    return rc;
+}
+
+static int prepared_count(void)
+{
+    PGresult *r =
+        PQexec(db, "SELECT count(*) FROM pg_prepared_statements WHERE name ~ '^t2sql_[0-9]+$'");
+    int n = PQresultStatus(r) == PGRES_TUPLES_OK ? atoi(PQgetvalue(r, 0, 0)) : -1;
+
+    PQclear(r);
+    return n;
+}
+
+/* A repeated page runs as the connection's prepared statements (the opening's and its own),
+ * and answers as the text would: the rows of the moment, the columns of the table as it is now
+ * (PostgreSQL's "cached plan must not change result type" is recovered from), the tables the
+ * request's search path names, the request's own claims, the role's privileges at each run,
+ * and statements dropped behind the service's back prepared again. */
+static void test_prepared_pages(void **state)
+{
+    txn_limits l = limits();
+    txn_claim c[] = {{"tenant", "acme"}};
+    txn_identity id = {NULL, c, 1, NULL};
+    char got[512];
+    t2err e;
+    int i;
+
+    (void)state;
+    need_db();
+    PQclear(PQexec(db,
+                   "DROP SCHEMA IF EXISTS t2sql_prep_a, t2sql_prep_b CASCADE;"
+                   "CREATE SCHEMA t2sql_prep_a; CREATE SCHEMA t2sql_prep_b;"
+                   "CREATE TABLE t2sql_prep_a.t (x int); CREATE TABLE t2sql_prep_b.t (x int);"
+                   "INSERT INTO t2sql_prep_a.t VALUES (1); INSERT INTO t2sql_prep_b.t VALUES (2);"
+                   "GRANT USAGE ON SCHEMA t2sql_prep_a, t2sql_prep_b TO t2sql_reader;"
+                   "GRANT SELECT ON t2sql_prep_a.t, t2sql_prep_b.t TO t2sql_reader"));
+    l.search_path = "\"t2sql_prep_a\"";
+    for (i = 0; i < 4; i++) { /* the order found, then prepared, then executed */
+        assert_int_equal(page_text("SELECT * FROM t", &l, NULL, got, sizeof got, &e), 0);
+        assert_string_equal(got, "x 1 ");
+    }
+    assert_true(prepared_count() >= 2); /* the opening and the page */
+    PQclear(PQexec(db, "INSERT INTO t2sql_prep_a.t VALUES (3)"));
+    assert_int_equal(page_text("SELECT * FROM t", &l, NULL, got, sizeof got, &e), 0);
+    assert_string_equal(got, "x 1 3 ");
+    /* the table gains a column: the same text now has two */
+    PQclear(PQexec(db, "ALTER TABLE t2sql_prep_a.t ADD COLUMN y int DEFAULT 7"));
+    assert_int_equal(page_text("SELECT * FROM t", &l, NULL, got, sizeof got, &e), 0);
+    assert_string_equal(got, "x y 1 3 ");
+    assert_int_equal(PQtransactionStatus(db), PQTRANS_IDLE);
+    /* the same text under another search path reads the other schema's table */
+    l.search_path = "\"t2sql_prep_b\"";
+    assert_int_equal(page_text("SELECT * FROM t", &l, NULL, got, sizeof got, &e), 0);
+    assert_string_equal(got, "x 2 ");
+    l.search_path = "\"t2sql_prep_a\"";
+    /* privileges are the role's at each run */
+    PQclear(PQexec(db, "REVOKE SELECT ON t2sql_prep_a.t FROM t2sql_reader"));
+    assert_int_equal(page_text("SELECT * FROM t", &l, NULL, got, sizeof got, &e), -1);
+    assert_int_equal(e.code, E_QUERY_FAILED);
+    assert_non_null(strstr(e.detail, "permission denied"));
+    PQclear(PQexec(db, "GRANT SELECT ON t2sql_prep_a.t TO t2sql_reader"));
+    assert_int_equal(page_text("SELECT * FROM t", &l, NULL, got, sizeof got, &e), 0);
+    assert_string_equal(got, "x y 1 3 ");
+    /* dropped behind the service's back: prepared again, the page still answers */
+    PQclear(PQexec(db, "DEALLOCATE ALL"));
+    assert_int_equal(page_text("SELECT * FROM t", &l, NULL, got, sizeof got, &e), 0);
+    assert_string_equal(got, "x y 1 3 ");
+    assert_int_equal(page_text("SELECT * FROM t", &l, NULL, got, sizeof got, &e), 0);
+    assert_true(prepared_count() >= 2);
+    /* each request's own claims, though the opening's statement is the same */
+    for (i = 0; i < 3; i++) {
+        c[0].value = i % 2 ? "globex" : "acme";
+        assert_int_equal(page_text("SELECT current_setting('t2sql.claim.tenant') AS tenant", &l,
+                                   &id, got, sizeof got, &e),
+                         0);
+        assert_string_equal(got, i % 2 ? "tenant globex " : "tenant acme ");
+    }
+    /* a page that fails at run time leaves the statements usable */
+    assert_int_equal(page_text("SELECT 1 / (x - 1) AS d FROM t", &l, NULL, got, sizeof got, &e),
+                     -1);
+    assert_int_equal(page_text("SELECT 1 / (x - 1) AS d FROM t", &l, NULL, got, sizeof got, &e),
+                     -1);
+    assert_non_null(strstr(e.detail, "division by zero"));
+    assert_int_equal(page_text("SELECT * FROM t", &l, NULL, got, sizeof got, &e), 0);
+    assert_string_equal(got, "x y 1 3 ");
+    assert_int_equal(PQtransactionStatus(db), PQTRANS_IDLE);
+    PQclear(PQexec(db, "DROP SCHEMA t2sql_prep_a, t2sql_prep_b CASCADE"));
+}
+
 static void test_check(void **state)
 {
     txn_limits l = limits();
@@ -237,4 +364,5 @@ static void test_check(void **state)
 
 T2_UNIT_MAIN(setup, teardown, cmocka_unit_test(test_page_and_pagination),
              cmocka_unit_test(test_ndjson), cmocka_unit_test(test_runs_in_the_transaction),
-             cmocka_unit_test(test_errors_before_output), cmocka_unit_test(test_check))
+             cmocka_unit_test(test_errors_before_output), cmocka_unit_test(test_prepared_pages),
+             cmocka_unit_test(test_check))

@@ -5,6 +5,7 @@
  * saying why. */
 #include "buf.h"
 #include "conf.h"
+#include "prep.h"
 #include "txn.h"
 
 #include <libpq-fe.h>
@@ -245,7 +246,9 @@ static void test_failure_leaves_no_transaction(void **state)
 
 /* The opening as text (txn_begin_text) sent with a statement in one simple query: exactly
  * *n results come before the statement's, which runs with every setting, the claims and the
- * role; the ROLLBACK after it ends the transaction. Refused (0) when the session's
+ * role; the ROLLBACK after it ends the transaction. The first time on a connection it prepares
+ * its statement (DEALLOCATE ALL, PREPARE: two results more); once settled, the next opening
+ * only executes it, with the values of its own request. Refused (0) when the session's
  * standard_conforming_strings is off (the string is lexed before its SET LOCAL runs). */
 static void test_begin_as_text(void **state)
 {
@@ -255,26 +258,35 @@ static void test_begin_as_text(void **state)
     buf q = BUF_INIT(1u << 20);
     PGresult *r;
     t2err e;
-    int n = -1, k = 0;
+    int n = -1, k, round;
 
     (void)state;
     need_db();
     err_clear(&e);
-    assert_int_equal(txn_begin_text(db, &l, &id, &q, &n, &e), 1);
-    assert_int_equal(n, 2); /* BEGIN, and the settings, claims and role in one SELECT */
-    buf_adds(&q, "SELECT current_user || ' ' || current_setting('statement_timeout') || ' ' ||"
-                 " current_setting('t2sql.claim.sub') || ' ' ||"
-                 " current_setting('transaction_read_only');\nROLLBACK");
-    assert_int_equal(PQsendQuery(db, buf_cstr(&q)), 1);
-    while ((r = PQgetResult(db)) != NULL) {
-        ExecStatusType st = PQresultStatus(r);
-        assert_true(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK);
-        if (k == n) assert_string_equal(PQgetvalue(r, 0, 0), "t2sql_reader 4321ms user-7 on");
-        k++;
-        PQclear(r);
+    for (round = 0; round < 2; round++) {
+        c[0].value = round ? "user-8" : "user-7";
+        buf_reset(&q);
+        assert_int_equal(txn_begin_text(db, &l, &id, &q, &n, &e), 1);
+        /* BEGIN, and the settings, claims and role in one (prepared) SELECT */
+        assert_int_equal(n, round ? 2 : 4);
+        assert_non_null(strstr(buf_cstr(&q), "EXECUTE t2sql_"));
+        assert_true(round == 0 || strstr(buf_cstr(&q), "PREPARE") == NULL);
+        buf_adds(&q, "SELECT current_user || ' ' || current_setting('statement_timeout') || ' ' ||"
+                     " current_setting('t2sql.claim.sub') || ' ' ||"
+                     " current_setting('transaction_read_only');\nROLLBACK");
+        assert_int_equal(PQsendQuery(db, buf_cstr(&q)), 1);
+        for (k = 0; (r = PQgetResult(db)) != NULL; k++) {
+            ExecStatusType st = PQresultStatus(r);
+            assert_true(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK);
+            if (k == n)
+                assert_string_equal(PQgetvalue(r, 0, 0), round ? "t2sql_reader 4321ms user-8 on"
+                                                               : "t2sql_reader 4321ms user-7 on");
+            PQclear(r);
+        }
+        assert_int_equal(k, n + 2);
+        assert_int_equal(PQtransactionStatus(db), PQTRANS_IDLE);
+        prep_settle(db, 1);
     }
-    assert_int_equal(k, n + 2);
-    assert_int_equal(PQtransactionStatus(db), PQTRANS_IDLE);
     PQclear(PQexec(db, "SET standard_conforming_strings = off"));
     buf_reset(&q);
     assert_int_equal(txn_begin_text(db, &l, NULL, &q, &n, &e), 0);
