@@ -228,7 +228,7 @@ static int gate_release(pid_t pid)
              * read finds seq changed and does not sleep */
             __atomic_fetch_add(&m->gate_seq, 1, __ATOMIC_SEQ_CST);
             if (__atomic_load_n(&m->gate_waiters, __ATOMIC_SEQ_CST) > 0)
-                syscall(SYS_futex, &m->gate_seq, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+                syscall(SYS_futex, &m->gate_seq, FUTEX_WAKE, 1, NULL, NULL, 0);
             return 1;
         }
     }
