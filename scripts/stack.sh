@@ -82,6 +82,11 @@ as_postgres() { (cd / && runuser -u postgres -- "$@"); } # from a directory it m
 
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
+# How long a service's own process may take to start (t2sql-fcgi, exportd): a sanitizer's
+# build on a machine running another test suite beside it has taken longer than 10 s. The
+# wait ends as soon as it is up; only a process that never starts costs all of it.
+START_WAIT=${T2SQL_START_WAIT:-60}
+
 # pg_secret FILE -- a generated password kept 0600 in FILE (made once); prints it.
 pg_secret() {
   [ -s "$1" ] || { (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' > "$1"); }
@@ -366,7 +371,7 @@ start_fcgi() {
     cd "$ROOT"
     exec setsid "$BINDIR/t2sql-fcgi" -c "$ROOT/conf/t2sql.conf" </dev/null >>"$VAR/log/$name.stderr" 2>&1
   ) &
-  wait_for 10 pid_alive "$VAR/run/$name.pid" || die "t2sql-fcgi ($name) did not start: see $VAR/log/$name.log"
+  wait_for "$START_WAIT" pid_alive "$VAR/run/$name.pid" || die "t2sql-fcgi ($name) did not start: see $VAR/log/$name.log"
 }
 
 start_service() { # start_service NAME PORT [KEY=VALUE ...] -- t2sql-fcgi + nginx
@@ -374,9 +379,9 @@ start_service() { # start_service NAME PORT [KEY=VALUE ...] -- t2sql-fcgi + ngin
   local sock=$SVAR/run/$name.sock
   stop_service "$name"
   start_fcgi "$name" "$sock" "$@"
-  wait_for 10 test -S "$sock" || die "t2sql-fcgi ($name) did not start: see $VAR/log/$name.log"
+  wait_for "$START_WAIT" test -S "$sock" || die "t2sql-fcgi ($name) did not start: see $VAR/log/$name.log"
   start_nginx "$name" "$port" "$ROOT/nginx/t2sql.conf.in" "unix:$sock"
-  wait_for 10 curl -sf "http://127.0.0.1:$port/health" || die "no answer on port $port"
+  wait_for "$START_WAIT" curl -sf "http://127.0.0.1:$port/health" || die "no answer on port $port"
   cat "$VAR/run/$name.pid"
 }
 
@@ -406,8 +411,8 @@ start_host() {
       "$ROOT/conf/t2sql.conf" "$VAR/log/exportd-$name.log" "$VAR/run/exportd-$name.pid" \
       </dev/null >>"$VAR/log/$name.stderr" 2>&1
   ) &
-  wait_for 10 pid_alive "$VAR/run/$name.pid" || die "host $name: t2sql-fcgi did not start (see $VAR/log/$name.log)"
-  wait_for 10 pid_alive "$VAR/run/exportd-$name.pid" || die "host $name: exportd did not start"
+  wait_for "$START_WAIT" pid_alive "$VAR/run/$name.pid" || die "host $name: t2sql-fcgi did not start (see $VAR/log/$name.log)"
+  wait_for "$START_WAIT" pid_alive "$VAR/run/exportd-$name.pid" || die "host $name: exportd did not start"
   cat "$VAR/run/host-$name.pgid"
 }
 
