@@ -233,6 +233,16 @@ static int prepared_count(void)
     return n;
 }
 
+/* "SELECT * FROM t" as page_text() answers it under l: the columns and first values want. */
+static void sees(const txn_limits *l, const char *want)
+{
+    char got[512];
+    t2err e;
+
+    assert_int_equal(page_text("SELECT * FROM t", l, NULL, got, sizeof got, &e), 0);
+    assert_string_equal(got, want);
+}
+
 /* A repeated page runs as the connection's prepared statements (the opening's and its own),
  * and answers as the text would: the rows of the moment, the columns of the table as it is now
  * (PostgreSQL's "cached plan must not change result type" is recovered from), the tables the
@@ -257,23 +267,18 @@ static void test_prepared_pages(void **state)
                    "GRANT USAGE ON SCHEMA t2sql_prep_a, t2sql_prep_b TO t2sql_reader;"
                    "GRANT SELECT ON t2sql_prep_a.t, t2sql_prep_b.t TO t2sql_reader"));
     l.search_path = "\"t2sql_prep_a\"";
-    for (i = 0; i < 4; i++) { /* the order found, then prepared, then executed */
-        assert_int_equal(page_text("SELECT * FROM t", &l, NULL, got, sizeof got, &e), 0);
-        assert_string_equal(got, "x 1 ");
-    }
+    for (i = 0; i < 4; i++) /* the order found, then prepared, then executed */
+        sees(&l, "x 1 ");
     assert_true(prepared_count() >= 2); /* the opening and the page */
     PQclear(PQexec(db, "INSERT INTO t2sql_prep_a.t VALUES (3)"));
-    assert_int_equal(page_text("SELECT * FROM t", &l, NULL, got, sizeof got, &e), 0);
-    assert_string_equal(got, "x 1 3 ");
+    sees(&l, "x 1 3 ");
     /* the table gains a column: the same text now has two */
     PQclear(PQexec(db, "ALTER TABLE t2sql_prep_a.t ADD COLUMN y int DEFAULT 7"));
-    assert_int_equal(page_text("SELECT * FROM t", &l, NULL, got, sizeof got, &e), 0);
-    assert_string_equal(got, "x y 1 3 ");
+    sees(&l, "x y 1 3 ");
     assert_int_equal(PQtransactionStatus(db), PQTRANS_IDLE);
     /* the same text under another search path reads the other schema's table */
     l.search_path = "\"t2sql_prep_b\"";
-    assert_int_equal(page_text("SELECT * FROM t", &l, NULL, got, sizeof got, &e), 0);
-    assert_string_equal(got, "x 2 ");
+    sees(&l, "x 2 ");
     l.search_path = "\"t2sql_prep_a\"";
     /* privileges are the role's at each run */
     PQclear(PQexec(db, "REVOKE SELECT ON t2sql_prep_a.t FROM t2sql_reader"));
@@ -281,13 +286,11 @@ static void test_prepared_pages(void **state)
     assert_int_equal(e.code, E_QUERY_FAILED);
     assert_non_null(strstr(e.detail, "permission denied"));
     PQclear(PQexec(db, "GRANT SELECT ON t2sql_prep_a.t TO t2sql_reader"));
-    assert_int_equal(page_text("SELECT * FROM t", &l, NULL, got, sizeof got, &e), 0);
-    assert_string_equal(got, "x y 1 3 ");
+    sees(&l, "x y 1 3 ");
     /* dropped behind the service's back: prepared again, the page still answers */
     PQclear(PQexec(db, "DEALLOCATE ALL"));
-    assert_int_equal(page_text("SELECT * FROM t", &l, NULL, got, sizeof got, &e), 0);
-    assert_string_equal(got, "x y 1 3 ");
-    assert_int_equal(page_text("SELECT * FROM t", &l, NULL, got, sizeof got, &e), 0);
+    sees(&l, "x y 1 3 ");
+    sees(&l, "x y 1 3 ");
     assert_true(prepared_count() >= 2);
     /* each request's own claims, though the opening's statement is the same */
     for (i = 0; i < 3; i++) {
@@ -303,8 +306,7 @@ static void test_prepared_pages(void **state)
     assert_int_equal(page_text("SELECT 1 / (x - 1) AS d FROM t", &l, NULL, got, sizeof got, &e),
                      -1);
     assert_non_null(strstr(e.detail, "division by zero"));
-    assert_int_equal(page_text("SELECT * FROM t", &l, NULL, got, sizeof got, &e), 0);
-    assert_string_equal(got, "x y 1 3 ");
+    sees(&l, "x y 1 3 ");
     assert_int_equal(PQtransactionStatus(db), PQTRANS_IDLE);
     PQclear(PQexec(db, "DROP SCHEMA t2sql_prep_a, t2sql_prep_b CASCADE"));
 }
